@@ -5,18 +5,22 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
@@ -32,6 +36,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrNotReady: the database is not reachable or its migrations are not applied.
 	ErrNotReady = errors.New("database not ready")
+	// ErrUnavailable: the connection to the database failed during the call; nothing was
+	// committed unless the call says otherwise, and a retry may succeed.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // Drivers.
@@ -187,9 +194,23 @@ func translate(op string, err error) error {
 		return fmt.Errorf("%s: %w", op, ErrNotFound)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("%s: %w", op, ErrConflict)
+	case connectionLost(err):
+		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 	default:
 		return fmt.Errorf("%s: %w", op, err)
 	}
+}
+
+// connectionLost tells a failure of the link to the database from an error of the query.
+func connectionLost(err error) bool {
+	var (
+		netErr     net.Error
+		connectErr *pgconn.ConnectError
+	)
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.As(err, &netErr) || errors.As(err, &connectErr) || pgconn.Timeout(err) ||
+		strings.Contains(err.Error(), "conn closed")
 }
 
 var secretEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

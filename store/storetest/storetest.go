@@ -32,7 +32,14 @@ func Config(t testing.TB, driver string) store.Config {
 // Open returns a migrated store on a new empty database, closed by t.Cleanup.
 func Open(t testing.TB, driver string) *store.Store {
 	t.Helper()
-	s, err := store.Open(Config(t, driver), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return OpenConfig(t, Config(t, driver))
+}
+
+// OpenConfig returns a migrated store on the database of cfg, closed by t.Cleanup.
+func OpenConfig(t testing.TB, cfg store.Config) *store.Store {
+	t.Helper()
+	driver := cfg.Driver
+	s, err := store.Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("open %s store: %v", driver, err)
 	}

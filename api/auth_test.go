@@ -1,0 +1,390 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"webinaire/store/storetest"
+)
+
+// eachDriver runs fn against a server on each database.
+func eachDriver(t *testing.T, fn func(t *testing.T, driver string)) {
+	for _, d := range storetest.Drivers {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			fn(t, d)
+		})
+	}
+}
+
+type me struct {
+	ID         string    `json:"id"`
+	GivenName  string    `json:"given_name"`
+	FamilyName string    `json:"family_name"`
+	Email      string    `json:"email"`
+	IsAdmin    bool      `json:"is_admin"`
+	LastActive time.Time `json:"last_activity_at"`
+}
+
+func getMe(b *browser) (me, int) {
+	b.T.Helper()
+	resp := b.Do("GET", "/api/v1/me", nil, nil)
+	var m me
+	if resp.StatusCode == http.StatusOK {
+		decode(b.T, resp, &m)
+	} else {
+		resp.Body.Close()
+	}
+	return m, resp.StatusCode
+}
+
+func TestLoginThroughTheDevelopmentProvider(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := setup(t, driver, options{})
+		b := e.browser()
+		b.Login(userOwner)
+
+		m, status := getMe(b)
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "Camille", m.GivenName)
+		require.Equal(t, "Martin", m.FamilyName)
+		require.Equal(t, "camille.martin@example.org", m.Email)
+		require.False(t, m.IsAdmin)
+
+		o, err := e.store.Organizer(context.Background(), m.ID)
+		require.NoError(t, err)
+		require.Equal(t, e.base+"/dev-idp", o.Issuer)
+		require.Equal(t, userOwner, o.Subject)
+
+		require.Empty(t, b.Cookie("webinaire_login"), "the login cookie is gone after the callback")
+		require.NotEmpty(t, b.Cookie("webinaire_session"))
+
+		admin := e.browser()
+		admin.Login(userAdmin)
+		am, _ := getMe(admin)
+		require.True(t, am.IsAdmin, "the provider's group makes an administrator")
+
+		events, err := e.store.AuditEvents(context.Background(), 10)
+		require.NoError(t, err)
+		require.Equal(t, "organizer.login", events[0].Action)
+	})
+}
+
+func TestSessionCookieAttributes(t *testing.T) {
+	for _, tc := range []struct {
+		tls  bool
+		name string
+	}{{false, "webinaire_session"}, {true, "__Host-webinaire_session"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, "sqlite", options{tls: tc.tls})
+			b := e.browser()
+			// Stop at the callback to read the Set-Cookie header itself.
+			var setCookie []string
+			b.Client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+				if req.Response != nil && req.Response.Request.URL.Path == "/auth/callback" {
+					setCookie = req.Response.Header.Values("Set-Cookie")
+				}
+				return nil
+			}
+			b.Login(userOwner)
+			var session string
+			for _, c := range setCookie {
+				if strings.HasPrefix(c, tc.name+"=") {
+					session = c
+				}
+			}
+			require.NotEmpty(t, session, "the callback sets %s; got %q", tc.name, setCookie)
+			require.Contains(t, session, "HttpOnly")
+			require.Contains(t, session, "SameSite=Lax")
+			require.Contains(t, session, "Path=/")
+			require.NotContains(t, session, "Domain=")
+			if tc.tls {
+				require.Contains(t, session, "Secure")
+			} else {
+				require.NotContains(t, session, "Secure")
+			}
+		})
+	}
+}
+
+func TestNoCookieBeforeLoginAndCSPEverywhere(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	for _, path := range []string{"/", "/login", "/dashboard", "/join/nothing", "/static/app.css", "/api/v1/me", "/api/v1/invitations/nothing", "/healthz", "/nope"} {
+		resp, err := http.Get(e.base + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Empty(t, resp.Header.Values("Set-Cookie"), "%s sets no cookie", path)
+		require.Contains(t, resp.Header.Get("Content-Security-Policy"), "default-src 'self'", path)
+		require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), path)
+	}
+}
+
+func TestPagesAreServed(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	for _, path := range []string{"/", "/login", "/dashboard", "/join/abc"} {
+		resp, err := http.Get(e.base + path)
+		require.NoError(t, err)
+		body := readBody(t, resp)
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.Contains(t, resp.Header.Get("Content-Type"), "text/html", path)
+		require.Contains(t, body, "<html", path)
+		require.NotContains(t, body, "http://", "%s loads nothing from another origin", path)
+		require.NotContains(t, body, "https://", "%s loads nothing from another origin", path)
+	}
+	resp, err := http.Get(e.base + "/static/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "no directory listing")
+}
+
+func TestLoginRenewsTheSession(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	b := e.browser()
+	b.Login(userOwner)
+	first := b.Cookie("webinaire_session")
+	b.Login(userOwner)
+	second := b.Cookie("webinaire_session")
+	require.NotEqual(t, first, second, "a login gives a new session id")
+
+	stale := e.browser()
+	u, _ := url.Parse(e.base)
+	stale.Client.Jar.SetCookies(u, []*http.Cookie{{Name: "webinaire_session", Value: first, Path: "/"}})
+	_, status := getMe(stale)
+	require.Equal(t, http.StatusUnauthorized, status, "the session before the new login is over")
+}
+
+func TestSessionExpiry(t *testing.T) {
+	t.Run("idle", func(t *testing.T) {
+		e := setup(t, "sqlite", options{idle: 30 * time.Minute, abs: 8 * time.Hour})
+		b := e.browser()
+		b.Login(userOwner)
+		e.clock.Advance(29 * time.Minute)
+		_, status := getMe(b)
+		require.Equal(t, http.StatusOK, status, "used within the idle timeout")
+		e.clock.Advance(29 * time.Minute)
+		_, status = getMe(b)
+		require.Equal(t, http.StatusOK, status, "each use restarts the idle timeout")
+		e.clock.Advance(31 * time.Minute)
+		_, status = getMe(b)
+		require.Equal(t, http.StatusUnauthorized, status, "idle too long")
+	})
+	t.Run("absolute", func(t *testing.T) {
+		e := setup(t, "sqlite", options{idle: time.Hour, abs: 3 * time.Hour})
+		b := e.browser()
+		b.Login(userOwner)
+		for range 5 {
+			e.clock.Advance(50 * time.Minute)
+			_, status := getMe(b)
+			if status != http.StatusOK {
+				break
+			}
+		}
+		_, status := getMe(b)
+		require.Equal(t, http.StatusUnauthorized, status, "past the absolute timeout even while in use")
+	})
+}
+
+func TestLastActivityIsUpdatedAtMostHourly(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := setup(t, driver, options{idle: 4 * time.Hour})
+		b := e.browser()
+		b.Login(userOwner)
+		m, _ := getMe(b)
+		ctx := context.Background()
+		before, err := e.store.Organizer(ctx, m.ID)
+		require.NoError(t, err)
+
+		e.clock.Advance(30 * time.Minute)
+		getMe(b)
+		o, err := e.store.Organizer(ctx, m.ID)
+		require.NoError(t, err)
+		require.WithinDuration(t, before.LastActivityAt, o.LastActivityAt, time.Second, "not within the hour")
+
+		e.clock.Advance(40 * time.Minute)
+		getMe(b)
+		o, err = e.store.Organizer(ctx, m.ID)
+		require.NoError(t, err)
+		require.WithinDuration(t, e.clock.Now(), o.LastActivityAt, 5*time.Second, "after an hour it moves")
+	})
+}
+
+func TestLogout(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := setup(t, driver, options{})
+		b := e.browser()
+		b.Login(userOwner)
+
+		resp := b.Do("POST", "/auth/logout", nil, map[string]string{"X-CSRF-Token": "wrong"})
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "logout needs the CSRF token")
+		resp.Body.Close()
+		_, status := getMe(b)
+		require.Equal(t, http.StatusOK, status, "a refused logout changes nothing")
+
+		resp = b.Do("POST", "/auth/logout", nil, map[string]string{"Accept": "application/json"})
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var out struct{ Redirect string }
+		decode(t, resp, &out)
+		require.True(t, strings.HasPrefix(out.Redirect, e.base+"/dev-idp/"), "the provider's end-session endpoint, got %s", out.Redirect)
+		u, err := url.Parse(out.Redirect)
+		require.NoError(t, err)
+		require.Equal(t, devClientID, u.Query().Get("client_id"))
+		require.Equal(t, e.base+"/", u.Query().Get("post_logout_redirect_uri"))
+
+		resp = b.Do("GET", strings.TrimPrefix(out.Redirect, e.base), nil, nil)
+		readBody(t, resp)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, "/", resp.Request.URL.Path, "the provider sends the browser back to the landing page")
+
+		_, status = getMe(b)
+		require.Equal(t, http.StatusUnauthorized, status)
+		require.Empty(t, b.Cookie("webinaire_session"))
+
+		events, err := e.store.AuditEvents(context.Background(), 1)
+		require.NoError(t, err)
+		require.Equal(t, "organizer.logout", events[0].Action)
+	})
+}
+
+func TestCallbackRefusesBadState(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+
+	// A browser that stops at the callback, to replay or alter it.
+	stopAtCallback := func(b *browser) *url.URL {
+		var callback *url.URL
+		b.Client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if req.URL.Path == "/auth/callback" {
+				callback = req.URL
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		resp := b.ChooseUser(b.Do("GET", "/auth/login", nil, nil), userOwner)
+		resp.Body.Close()
+		require.NotNil(t, callback)
+		b.Client.CheckRedirect = nil
+		return callback
+	}
+	noSession := func(b *browser, resp *http.Response) {
+		t.Helper()
+		for _, c := range resp.Cookies() {
+			if c.Name == "webinaire_session" {
+				require.Empty(t, c.Value, "no session is set")
+			}
+		}
+		require.Empty(t, b.Cookie("webinaire_session"))
+	}
+
+	t.Run("missing state", func(t *testing.T) {
+		b := e.browser()
+		cb := stopAtCallback(b)
+		q := cb.Query()
+		q.Del("state")
+		resp := b.Do("GET", "/auth/callback?"+q.Encode(), nil, nil)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		require.Equal(t, "invalid_state", problemOf(t, resp).Code)
+		noSession(b, resp)
+	})
+	t.Run("wrong state", func(t *testing.T) {
+		b := e.browser()
+		cb := stopAtCallback(b)
+		q := cb.Query()
+		q.Set("state", "forged")
+		resp := b.Do("GET", "/auth/callback?"+q.Encode(), nil, nil)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		noSession(b, resp)
+	})
+	t.Run("another browser's callback", func(t *testing.T) {
+		victim, attacker := e.browser(), e.browser()
+		cb := stopAtCallback(attacker)
+		resp := victim.Do("GET", cb.RequestURI(), nil, nil)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "login CSRF: the state is bound to the browser that started")
+		noSession(victim, resp)
+	})
+	t.Run("replayed state", func(t *testing.T) {
+		b := e.browser()
+		cb := stopAtCallback(b)
+		state := b.Cookie("webinaire_login")
+		resp := b.Do("GET", cb.RequestURI(), nil, nil)
+		readBody(t, resp)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "the first use logs in")
+		// Replay with the same login cookie.
+		replay := e.browser()
+		u, _ := url.Parse(e.base)
+		replay.Client.Jar.SetCookies(u, []*http.Cookie{{Name: "webinaire_login", Value: state, Path: "/"}})
+		resp = replay.Do("GET", cb.RequestURI(), nil, nil)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		require.Equal(t, "invalid_state", problemOf(t, resp).Code)
+		noSession(replay, resp)
+	})
+	t.Run("provider error", func(t *testing.T) {
+		b := e.browser()
+		cb := stopAtCallback(b)
+		q := url.Values{"state": {cb.Query().Get("state")}, "error": {"access_denied"}}
+		resp := b.Do("GET", "/auth/callback?"+q.Encode(), nil, nil)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		require.Equal(t, "login_failed", problemOf(t, resp).Code)
+		noSession(b, resp)
+	})
+	t.Run("wrong code", func(t *testing.T) {
+		b := e.browser()
+		cb := stopAtCallback(b)
+		q := cb.Query()
+		q.Set("code", "made-up")
+		resp := b.Do("GET", "/auth/callback?"+q.Encode(), nil, nil)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		noSession(b, resp)
+	})
+}
+
+func TestLoginReturnToStaysOnSite(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	for _, evil := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example"} {
+		b := e.browser()
+		var last *url.URL
+		b.Client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			last = req.URL
+			if req.URL.Host != strings.TrimPrefix(e.base, "http://") {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		resp := b.ChooseUser(b.Do("GET", "/auth/login?return_to="+url.QueryEscape(evil), nil, nil), userOwner)
+		resp.Body.Close()
+		require.Equal(t, "/dashboard", last.Path, "return_to %q is ignored", evil)
+		require.Equal(t, strings.TrimPrefix(e.base, "http://"), last.Host)
+	}
+}
+
+func TestProviderDownAtLogin(t *testing.T) {
+	e := setup(t, "sqlite", options{oidc: &apiOIDC{Issuer: "http://" + freePort(t), ClientID: "x", Scopes: []string{"openid"}}})
+	b := e.browser()
+	resp := b.Do("GET", "/auth/login", nil, nil)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, "idp_unavailable", problemOf(t, resp).Code)
+	resp, err := http.Get(e.base + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the server itself is fine")
+}
+
+func TestReadiness(t *testing.T) {
+	e := setup(t, "sqlite", options{noReady: true})
+	get := func(path string) int {
+		resp, err := http.Get(e.base + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, get("/healthz"))
+	require.Equal(t, http.StatusServiceUnavailable, get("/readyz"))
+	require.Equal(t, http.StatusServiceUnavailable, get("/api/v1/me"), "the API waits for the database")
+	e.api.SetReady()
+	require.Equal(t, http.StatusOK, get("/readyz"))
+	require.Equal(t, http.StatusUnauthorized, get("/api/v1/me"))
+}

@@ -1,0 +1,269 @@
+// Package api is Webinaire's HTTP side: the JSON API under /api/v1, organizer login and
+// sessions, the pages, health; it maps errors to HTTP.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"webinaire/store"
+)
+
+// OIDCParams is the organisation's OpenID Connect provider.
+type OIDCParams struct {
+	// Issuer is the provider's issuer URL; discovery happens at the first login.
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	Scopes       []string
+	// AdminEmails are the emails of administrators.
+	AdminEmails []string
+	// AdminClaim names an ID token claim (a string or a list of strings); an organizer is an
+	// administrator when it holds one of AdminValues.
+	AdminClaim  string
+	AdminValues []string
+	// HTTPClient talks to the provider; nil means a client with a 10 s timeout.
+	HTTPClient *http.Client
+}
+
+// Params is what the server needs. Everything is required unless said otherwise.
+type Params struct {
+	Store  *store.Store
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// BaseURL is the public URL (scheme and host, no path). An https URL turns on
+	// __Host- cookies and the Secure attribute.
+	BaseURL string
+	OIDC    OIDCParams
+	// DevIDP, when not nil, is mounted at /dev-idp/ (development mode only).
+	DevIDP http.Handler
+	// SessionIdle and SessionAbsolute end a session after so long unused, or so long after login.
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+	// MaxBodyBytes bounds request bodies (413 beyond).
+	MaxBodyBytes int64
+	// Pages holds the browser app (frontend.Files).
+	Pages fs.FS
+}
+
+// Server is the HTTP server's handler and state.
+type Server struct {
+	p       Params
+	log     *slog.Logger
+	now     func() time.Time
+	secure  bool
+	handler http.Handler
+	engine  *gin.Engine
+	ready   atomic.Bool
+	oidc    *oidcClient
+}
+
+// New builds the server. It does not touch the database: until SetReady is called the API
+// answers 503 and /readyz says why.
+func New(p Params) (*Server, error) {
+	u, err := url.Parse(p.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("new api server: bad base URL %q", p.BaseURL)
+	}
+	if p.Store == nil || p.Logger == nil || p.Pages == nil {
+		return nil, errors.New("new api server: store, logger and pages are required")
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.OIDC.HTTPClient == nil {
+		p.OIDC.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
+	s := &Server{p: p, log: p.Logger, now: p.Now, secure: u.Scheme == "https"}
+	s.oidc = &oidcClient{params: p.OIDC, redirectURL: p.BaseURL + callbackPath}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// SetReady opens the API once the database is migrated.
+func (s *Server) SetReady() { s.ready.Store(true) }
+
+// ServeHTTP serves every route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes() http.Handler {
+	gin.SetMode(gin.ReleaseMode) // gin's mode is process-wide; release mode only silences its debug output
+	r := gin.New()
+	s.engine = r
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.Use(s.recoverer, s.securityHeaders, s.limitBody)
+	r.NoRoute(func(c *gin.Context) { writeProblem(c, errNotFound) })
+	r.NoMethod(func(c *gin.Context) {
+		writeProblem(c, problem(http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed here"))
+	})
+
+	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
+	r.GET("/readyz", s.readyz)
+
+	s.pageRoutes(r)
+
+	auth := r.Group("/auth", s.needReady, s.loadSession)
+	auth.GET("/login", s.login)
+	auth.GET("/callback", s.callback)
+	auth.POST("/logout", s.needCSRF, s.logout)
+
+	v1 := r.Group("/api/v1", s.needReady, s.loadSession)
+	v1.GET("/invitations/:token", s.getPublicInvitation)
+	v1.GET("/invitations/:token/invitation.ics", s.getPublicInvitationICS)
+
+	org := v1.Group("", s.needOrganizer, s.needCSRF)
+	org.GET("/me", s.getMe)
+	org.GET("/webinars", s.listWebinars)
+	org.POST("/webinars", s.createWebinar)
+	org.GET("/webinars/:id", s.getWebinar)
+	org.PATCH("/webinars/:id", s.updateWebinar)
+	org.DELETE("/webinars/:id", s.deleteWebinar)
+	org.GET("/webinars/:id/invitations", s.listInvitations)
+	org.POST("/webinars/:id/invitations", s.createInvitation)
+	org.DELETE("/webinars/:id/invitations/:invitation", s.revokeInvitation)
+	org.GET("/webinars/:id/invitation.ics", s.getWebinarICS)
+
+	admin := org.Group("/admin", s.needAdmin)
+	admin.GET("/organizers", s.listOrganizers)
+
+	var h http.Handler = r
+	if s.p.DevIDP != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/dev-idp/", s.withSecurityHeaders(s.p.DevIDP))
+		mux.Handle("/", r)
+		h = mux
+	}
+	// Refuses cross-origin state-changing requests from browsers (Sec-Fetch-Site, Origin);
+	// the session's CSRF token covers clients that send neither header.
+	return http.NewCrossOriginProtection().Handler(h)
+}
+
+// contentSecurityPolicy keeps every page to its own origin.
+const contentSecurityPolicy = "default-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; object-src 'none'"
+
+func setSecurityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=()")
+}
+
+func (s *Server) securityHeaders(c *gin.Context) {
+	setSecurityHeaders(c.Writer.Header())
+	if s.secure {
+		c.Header("Strict-Transport-Security", "max-age=31536000")
+	}
+	c.Next()
+}
+
+func (s *Server) withSecurityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w.Header())
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.Body != nil {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.p.MaxBodyBytes)
+	}
+	c.Next()
+}
+
+func (s *Server) recoverer(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.ErrorContext(c.Request.Context(), "handler panicked", "route", c.FullPath(), "panic", fmt.Sprint(v))
+			writeProblem(c, errInternal)
+		}
+	}()
+	c.Next()
+}
+
+func (s *Server) needReady(c *gin.Context) {
+	if !s.ready.Load() {
+		c.Header("Retry-After", "5")
+		writeProblem(c, errNotReady)
+		return
+	}
+	c.Next()
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	if !s.ready.Load() {
+		c.String(http.StatusServiceUnavailable, "not ready: database not migrated yet\n")
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.p.Store.Ready(ctx); err != nil {
+		c.String(http.StatusServiceUnavailable, "not ready: database unreachable or migrations pending\n")
+		return
+	}
+	c.String(http.StatusOK, "ready\n")
+}
+
+// decodeJSON reads a JSON body into dst: the body must be JSON, within the size limit,
+// one value, with no unknown field.
+func decodeJSON(c *gin.Context, dst any) *Problem {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return problem(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+	}
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var (
+			tooLarge *http.MaxBytesError
+			syntax   *json.SyntaxError
+			typ      *json.UnmarshalTypeError
+		)
+		switch {
+		case errors.As(err, &tooLarge):
+			return problem(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", tooLarge.Limit))
+		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+			return problem(http.StatusBadRequest, "malformed_json", "the body is not valid JSON")
+		case errors.As(err, &typ):
+			if typ.Field == "" {
+				return problem(http.StatusBadRequest, "malformed_json", "the body must be a JSON object")
+			}
+			p := problem(http.StatusBadRequest, "malformed_json", "a field has the wrong type")
+			p.Errors = []FieldError{{Field: typ.Field, Detail: "want " + typ.Type.String()}}
+			return p
+		case errors.Is(err, io.EOF):
+			return problem(http.StatusBadRequest, "malformed_json", "the body is empty")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			p := problem(http.StatusBadRequest, "unknown_field", "the body has a field this endpoint does not know")
+			p.Errors = []FieldError{{Field: field, Detail: "unknown field"}}
+			return p
+		default:
+			return problem(http.StatusBadRequest, "malformed_json", "the body could not be read as JSON")
+		}
+	}
+	if dec.More() {
+		return problem(http.StatusBadRequest, "malformed_json", "the body holds more than one JSON value")
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package api_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"webinaire/api"
+	"webinaire/api/apitest"
+	"webinaire/api/devidp"
+	"webinaire/frontend"
+	"webinaire/store"
+	"webinaire/store/pgtest"
+	"webinaire/store/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// clock is the server's clock: real time plus an offset the test moves.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// env is one running server on a fresh database.
+type env struct {
+	t     *testing.T
+	base  string
+	store *store.Store
+	api   *api.Server
+	clock *clock
+	http  *httptest.Server
+	logs  *bytes.Buffer
+}
+
+type options struct {
+	tls     bool
+	oidc    *api.OIDCParams // nil: the development provider
+	idle    time.Duration
+	abs     time.Duration
+	noReady bool
+	// proxy, when not nil, is set to the proxy between the server and its PostgreSQL database.
+	proxy **pgtest.Proxy
+}
+
+const (
+	devClientID     = "webinaire-test"
+	devClientSecret = "test-secret-0123456789"
+)
+
+// lockedBuffer is a log sink the server writes from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.Write(p)
+}
+
+func setup(t *testing.T, driver string, o options) *env {
+	t.Helper()
+	var st *store.Store
+	if o.proxy != nil {
+		cfg := storetest.Config(t, "postgres")
+		*o.proxy = pgtest.NewProxy(t, cfg.URL)
+		cfg.URL = (*o.proxy).URL(cfg.URL)
+		st = storetest.OpenConfig(t, cfg)
+	} else {
+		st = storetest.Open(t, driver)
+	}
+	hs := httptest.NewUnstartedServer(nil)
+	scheme := "http"
+	if o.tls {
+		scheme = "https"
+	}
+	base := scheme + "://" + hs.Listener.Addr().String()
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.idle == 0 {
+		o.idle = 4 * time.Hour
+	}
+	if o.abs == 0 {
+		o.abs = 12 * time.Hour
+	}
+	clk := &clock{}
+	p := api.Params{
+		Store: st, Logger: log, Now: clk.Now, BaseURL: base,
+		SessionIdle: o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
+		Pages: frontend.Files,
+	}
+	if o.oidc != nil {
+		p.OIDC = *o.oidc
+	} else {
+		idp, err := devidp.New(devidp.Config{
+			Issuer: base + "/dev-idp", ClientID: devClientID, ClientSecret: devClientSecret,
+			RedirectURIs: []string{base + "/auth/callback"}, PostLogoutRedirectURIs: []string{base + "/"},
+		})
+		require.NoError(t, err)
+		p.DevIDP = idp.Handler()
+		p.OIDC = api.OIDCParams{
+			Issuer: base + "/dev-idp", ClientID: devClientID, ClientSecret: devClientSecret,
+			Scopes: []string{"openid", "profile", "email"}, AdminClaim: "groups", AdminValues: []string{"webinaire-admins"},
+		}
+	}
+	if o.tls {
+		hs.StartTLS()
+		p.OIDC.HTTPClient = hs.Client()
+	}
+	srv, err := api.New(p)
+	require.NoError(t, err)
+	hs.Config.Handler = srv
+	if !o.tls {
+		hs.Start()
+	}
+	t.Cleanup(hs.Close)
+	if !o.noReady {
+		srv.SetReady()
+	}
+	return &env{t: t, base: base, store: st, api: srv, clock: clk, http: hs, logs: &logs.Buffer}
+}
+
+type browser = apitest.Browser
+
+func (e *env) browser() *browser {
+	var transport http.RoundTripper
+	if strings.HasPrefix(e.base, "https") {
+		transport = e.http.Client().Transport
+	}
+	return apitest.NewBrowser(e.t, e.base, transport)
+}
+
+var (
+	readBody = apitest.ReadBody
+	decode   = apitest.Decode
+)
+
+// problemOf reads a problem document and checks its media type.
+func problemOf(t *testing.T, resp *http.Response) api.Problem {
+	t.Helper()
+	require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+	var p api.Problem
+	decode(t, resp, &p)
+	require.Equal(t, resp.StatusCode, p.Status)
+	require.NotEmpty(t, p.Code)
+	return p
+}
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Demo users of the development provider.
+const (
+	userOwner = "dev-camille-martin"
+	userOther = "dev-karim-benali"
+	userAdmin = "dev-alex-admin"
+)
