@@ -1,0 +1,178 @@
+// @ts-check
+// A small wrapper around fetch for the JSON API. Errors come back as RFC 9457 problem
+// documents and are thrown as ApiError.
+
+/** @typedef {{field: string, detail: string}} FieldError */
+
+/**
+ * The organizer logged in, from GET /api/v1/me.
+ *
+ * @typedef {object} Me
+ * @property {string} id
+ * @property {string} given_name
+ * @property {string} family_name
+ * @property {string} email
+ * @property {boolean} is_admin
+ * @property {string} last_activity_at
+ * @property {string} session_expires
+ * @property {string} csrf_token
+ */
+
+/** @typedef {"meeting" | "webinar"} Kind */
+/** @typedef {"attendee" | "presenter" | "moderator"} Role */
+
+/**
+ * @typedef {object} Webinar
+ * @property {string} id
+ * @property {string} title
+ * @property {string} description
+ * @property {Kind} kind
+ * @property {string} starts_at RFC 3339, UTC
+ * @property {number} duration_minutes
+ * @property {boolean} lobby_enabled
+ * @property {boolean} recording_allowed
+ * @property {string} room_id
+ * @property {string} created_at
+ * @property {string} updated_at
+ */
+
+/**
+ * The fields of a webinar an organizer sets; all are needed to create one.
+ *
+ * @typedef {object} WebinarInput
+ * @property {string} title
+ * @property {string} description
+ * @property {Kind} kind
+ * @property {string} starts_at RFC 3339 with an offset
+ * @property {number} duration_minutes
+ * @property {boolean} lobby_enabled
+ * @property {boolean} recording_allowed
+ */
+
+/** @typedef {{items: Webinar[], total: number, limit: number, offset: number}} WebinarPage */
+
+/**
+ * @typedef {object} Invitation
+ * @property {string} id
+ * @property {Role} role
+ * @property {string} url the link to hand out
+ * @property {string} ics_url
+ * @property {string} created_at
+ * @property {string | null} revoked_at
+ */
+
+/**
+ * What the holder of an invitation link may know, from GET /api/v1/invitations/{token}.
+ *
+ * @typedef {object} PublicInvitation
+ * @property {string} title
+ * @property {string} description
+ * @property {Kind} kind
+ * @property {Role} role
+ * @property {string} starts_at
+ * @property {number} duration_minutes
+ * @property {boolean} lobby_enabled
+ * @property {boolean} recording_allowed
+ */
+
+/** A failed request: status 0 and code "network" when the server could not be reached. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status the HTTP status, or 0
+   * @param {string} code the problem's stable code, e.g. "validation"
+   * @param {string} detail the problem's detail, in English, for people
+   * @param {FieldError[]} fieldErrors the invalid fields, if any
+   */
+  constructor(status, code, detail, fieldErrors) {
+    super(detail || `HTTP ${status}`);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.fieldErrors = fieldErrors;
+  }
+}
+
+/**
+ * GETs url and returns its JSON.
+ *
+ * @param {string} url
+ * @returns {Promise<any>}
+ */
+export function getJSON(url) {
+  return request("GET", url, undefined, "");
+}
+
+/**
+ * Sends body as JSON with the session's CSRF token and returns the JSON answer, or null
+ * when there is none (204). Without a body (e.g. DELETE) nothing is sent but the headers.
+ *
+ * @param {string} method
+ * @param {string} url
+ * @param {unknown} body
+ * @param {string} csrf the csrf_token of /api/v1/me
+ * @returns {Promise<any>}
+ */
+export function sendJSON(method, url, body, csrf) {
+  return request(method, url, body, csrf);
+}
+
+/**
+ * @param {string} method
+ * @param {string} url
+ * @param {unknown} body
+ * @param {string} csrf
+ * @returns {Promise<any>}
+ */
+async function request(method, url, body, csrf) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: "application/json" };
+  /** @type {RequestInit} */
+  const init = { method, headers, credentials: "same-origin", cache: "no-store" };
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  /** @type {Response} */
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch {
+    throw new ApiError(0, "network", "the server could not be reached", []);
+  }
+  const data = await readJSON(res);
+  if (res.ok) return data;
+  const problem = data && typeof data === "object" ? data : {};
+  throw new ApiError(
+    res.status,
+    typeof problem.code === "string" ? problem.code : `http_${res.status}`,
+    typeof problem.detail === "string" ? problem.detail : "",
+    Array.isArray(problem.errors) ? problem.errors.filter(isFieldError) : [],
+  );
+}
+
+/**
+ * @param {Response} res
+ * @returns {Promise<any>} the parsed body, or null when it is empty or not JSON
+ */
+async function readJSON(res) {
+  if (res.status === 204 || !(res.headers.get("Content-Type") || "").includes("json")) return null;
+  try {
+    return await res.json();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * @param {unknown} e
+ * @returns {e is FieldError}
+ */
+function isFieldError(e) {
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    typeof (/** @type {any} */ (e).field) === "string" &&
+    typeof (/** @type {any} */ (e).detail) === "string"
+  );
+}

@@ -1,0 +1,665 @@
+// @ts-check
+// The organizer's dashboard: who is logged in, the webinars page by page, the form that
+// creates one, and per webinar its invitation links.
+
+import { ApiError, getJSON, sendJSON } from "./api.js";
+import { copyLink } from "./copy-link.js";
+import { byId, h, uid } from "./dom.js";
+import { initI18n, localize, setPlainText, t, timeZone, translate } from "./i18n.js";
+
+/** @typedef {import("./api.js").Me} Me */
+/** @typedef {import("./api.js").Webinar} Webinar */
+/** @typedef {import("./api.js").WebinarInput} WebinarInput */
+/** @typedef {import("./api.js").WebinarPage} WebinarPage */
+/** @typedef {import("./api.js").Invitation} Invitation */
+/** @typedef {import("./api.js").Role} Role */
+/** @typedef {import("./api.js").FieldError} FieldError */
+
+/** Webinars per page of the list. */
+const PAGE_SIZE = 20;
+/** The largest page the API gives, used to find a webinar in the list. */
+const MAX_PAGE = 100;
+/** The roles an invitation may give, in the order offered. */
+const ROLES = /** @type {const} */ (["attendee", "presenter", "moderator"]);
+const LOGIN_URL = "/login?return_to=/dashboard";
+
+/** The organizer, once loaded. @type {Me | null} */
+let me = null;
+/** The offset of the page shown. */
+let offset = 0;
+
+const loading = byId("loading", HTMLElement);
+const pageError = byId("page-error", HTMLElement);
+const statusLine = byId("status", HTMLElement);
+const content = byId("content", HTMLElement);
+const listTitle = byId("list-title", HTMLElement);
+const list = byId("webinar-list", HTMLUListElement);
+const listSummary = byId("list-summary", HTMLElement);
+const pager = byId("pager", HTMLElement);
+const prev = byId("prev", HTMLButtonElement);
+const next = byId("next", HTMLButtonElement);
+const pageInfo = byId("page-info", HTMLElement);
+const form = byId("create-form", HTMLFormElement);
+const summary = byId("create-summary", HTMLElement);
+const logout = byId("logout", HTMLButtonElement);
+
+// ---------------------------------------------------------------------------------------
+// Errors and messages
+
+/** @returns {string} the CSRF token of the session */
+function csrf() {
+  return me ? me.csrf_token : "";
+}
+
+/**
+ * The message key for a failed request that is not about a form field.
+ *
+ * @param {unknown} err
+ * @returns {string}
+ */
+function errorKey(err) {
+  if (!(err instanceof ApiError)) return "error.generic";
+  switch (err.code) {
+    case "network":
+      return "error.network";
+    case "not_ready":
+      return "error.unavailable";
+    case "csrf":
+      return "error.csrf";
+    case "not_found":
+      return "error.not_found";
+    default:
+      return "error.generic";
+  }
+}
+
+/**
+ * Sends the browser to the login page when the session is over; true when it did.
+ *
+ * @param {unknown} err
+ * @returns {boolean}
+ */
+function loginIfExpired(err) {
+  if (err instanceof ApiError && err.status === 401) {
+    location.assign(LOGIN_URL);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Says key in the page's status line (announced politely), or in its alert line when it is
+ * an error.
+ *
+ * @param {string} key
+ * @param {import("./i18n.js").Vars} [vars]
+ * @param {boolean} [isError]
+ */
+function say(key, vars, isError = false) {
+  setPlainText(isError ? statusLine : pageError, "");
+  localize(isError ? pageError : statusLine, key, vars);
+}
+
+/**
+ * Reports a failed request at page level, unless it ends the session.
+ *
+ * @param {unknown} err
+ */
+function fail(err) {
+  if (!loginIfExpired(err)) say(errorKey(err), {}, true);
+}
+
+// ---------------------------------------------------------------------------------------
+// The organizer
+
+/** @param {Me} who */
+function renderMe(who) {
+  const name = [who.given_name, who.family_name].filter(Boolean).join(" ") || who.email;
+  localize(byId("greeting", HTMLElement), "dash.greeting", { name });
+  byId("admin-badge", HTMLElement).hidden = !who.is_admin;
+  logout.hidden = false;
+}
+
+async function doLogout() {
+  try {
+    const res = await sendJSON("POST", "/auth/logout", undefined, csrf());
+    const dest = res && typeof res.redirect === "string" ? new URL(res.redirect, location.href) : null;
+    location.assign(dest && (dest.protocol === "https:" || dest.protocol === "http:") ? dest.href : "/");
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) location.assign("/");
+    else fail(err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The list of webinars
+
+/**
+ * Loads and shows the page at offset.
+ *
+ * @param {number} at
+ * @returns {Promise<WebinarPage>}
+ */
+async function loadPage(at) {
+  /** @type {WebinarPage} */
+  const page = await getJSON(`/api/v1/webinars?limit=${PAGE_SIZE}&offset=${at}`);
+  if (page.items.length === 0 && page.total > 0 && at > 0) {
+    // The last page emptied (a deletion): show the new last page.
+    return loadPage(Math.max(0, Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE));
+  }
+  offset = at;
+  renderPage(page);
+  return page;
+}
+
+/** @param {WebinarPage} page */
+function renderPage(page) {
+  list.replaceChildren(...page.items.map(renderWebinar));
+  localize(listSummary, page.total === 0 ? "list.empty" : "list.total", { count: page.total });
+  const pages = Math.ceil(page.total / PAGE_SIZE);
+  pager.hidden = page.total <= PAGE_SIZE;
+  localize(pageInfo, "list.page", { page: Math.floor(offset / PAGE_SIZE) + 1, pages });
+  prev.disabled = offset === 0;
+  next.disabled = offset + PAGE_SIZE >= page.total;
+}
+
+/**
+ * Shows another page and puts the focus on the list's heading.
+ *
+ * @param {number} at
+ */
+async function goTo(at) {
+  try {
+    await loadPage(at);
+    listTitle.focus();
+  } catch (err) {
+    fail(err);
+  }
+}
+
+/**
+ * The offset of the page that holds the webinar with this id, or -1.
+ *
+ * @param {string} id
+ * @returns {Promise<number>}
+ */
+async function locate(id) {
+  for (let at = 0; ; at += MAX_PAGE) {
+    /** @type {WebinarPage} */
+    const page = await getJSON(`/api/v1/webinars?limit=${MAX_PAGE}&offset=${at}`);
+    const i = page.items.findIndex((w) => w.id === id);
+    if (i >= 0) return Math.floor((at + i) / PAGE_SIZE) * PAGE_SIZE;
+    if (at + MAX_PAGE >= page.total) return -1;
+  }
+}
+
+/**
+ * One webinar of the list, with its actions and its (closed) invitations panel.
+ *
+ * @param {Webinar} w
+ * @returns {HTMLLIElement}
+ */
+function renderWebinar(w) {
+  const titleId = uid("webinar-title");
+  const panelId = uid("invitations");
+  const named = JSON.stringify({ title: w.title });
+
+  const toggle = h("button", {
+    type: "button",
+    class: "button secondary",
+    "aria-expanded": "false",
+    "aria-controls": panelId,
+    "data-i18n": "webinar.invitations",
+    "data-i18n-attr": "aria-label:webinar.invitations.label",
+    "data-i18n-vars": named,
+  });
+  const remove = h("button", {
+    type: "button",
+    class: "button danger",
+    "data-i18n": "webinar.delete",
+    "data-i18n-attr": "aria-label:webinar.delete.label",
+    "data-i18n-vars": named,
+  });
+  const ics = h("a", {
+    class: "button secondary",
+    href: `/api/v1/webinars/${encodeURIComponent(w.id)}/invitation.ics`,
+    download: "webinaire.ics",
+    "data-i18n": "webinar.ics",
+    "data-i18n-attr": "aria-label:webinar.ics.label",
+    "data-i18n-vars": named,
+  });
+  const panel = h("section", {
+    id: panelId,
+    class: "invitations",
+    hidden: true,
+    "data-i18n-attr": "aria-label:inv.panel.label",
+    "data-i18n-vars": named,
+  });
+
+  const li = h(
+    "li",
+    { class: "webinar", "data-webinar-id": w.id },
+    h(
+      "article",
+      { "aria-labelledby": titleId },
+      h("h3", { id: titleId, class: "webinar-title", tabindex: "-1" }, w.title),
+      h(
+        "p",
+        { class: "webinar-when" },
+        h("span", { class: `tag tag-${w.kind}`, "data-i18n": `kind.${w.kind}` }),
+        " ",
+        h("time", { datetime: w.starts_at, "data-format": "datetime", "data-value": w.starts_at }),
+        " · ",
+        h("span", { "data-format": "duration", "data-value": w.duration_minutes }),
+      ),
+      w.description ? h("p", { class: "webinar-description" }, w.description) : null,
+      h(
+        "ul",
+        { class: "flags" },
+        h("li", { "data-i18n": w.lobby_enabled ? "webinar.lobby.on" : "webinar.lobby.off" }),
+        h("li", {
+          class: w.recording_allowed ? "flag-recording" : null,
+          "data-i18n": w.recording_allowed ? "webinar.recording.on" : "webinar.recording.off",
+        }),
+      ),
+      h("div", { class: "actions" }, toggle, ics, remove),
+      panel,
+    ),
+  );
+  translate(li);
+
+  toggle.addEventListener("click", () => {
+    const open = panel.hidden;
+    panel.hidden = !open;
+    toggle.setAttribute("aria-expanded", String(open));
+    if (open && !panel.hasChildNodes()) openInvitations(w, panel);
+  });
+  remove.addEventListener("click", () => deleteWebinar(w));
+  return li;
+}
+
+/** @param {Webinar} w */
+async function deleteWebinar(w) {
+  if (!window.confirm(t("webinar.delete.confirm", { title: w.title }))) return;
+  try {
+    await sendJSON("DELETE", `/api/v1/webinars/${encodeURIComponent(w.id)}`, undefined, csrf());
+    await loadPage(offset);
+    say("webinar.deleted", { title: w.title });
+    listTitle.focus();
+  } catch (err) {
+    fail(err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Invitations of one webinar
+
+/**
+ * Builds the invitations panel of w in panel and loads its links.
+ *
+ * @param {Webinar} w
+ * @param {HTMLElement} panel
+ */
+function openInvitations(w, panel) {
+  const selectId = uid("role");
+  const select = h(
+    "select",
+    { id: selectId, name: "role" },
+    ...ROLES.map((r) => h("option", { value: r, "data-i18n": `role.${r}` })),
+  );
+  const create = h(
+    "form",
+    { class: "inline-form" },
+    h("div", { class: "field" }, h("label", { for: selectId, "data-i18n": "inv.role" }), select),
+    h("button", { type: "submit", class: "button", "data-i18n": "inv.create" }),
+  );
+  const message = h("p", { class: "panel-message", role: "status" });
+  const items = h("ul", { class: "invitation-list" });
+  panel.append(
+    h("h4", { "data-i18n": "inv.title" }),
+    h("p", { class: "hint", "data-i18n": "inv.intro" }),
+    create,
+    message,
+    items,
+  );
+  translate(panel);
+
+  /**
+   * Loads the links again; focuses the link with focusId, if given.
+   *
+   * @param {string} [focusId]
+   */
+  const reload = async (focusId) => {
+    /** @type {{items: Invitation[]}} */
+    const res = await getJSON(`/api/v1/webinars/${encodeURIComponent(w.id)}/invitations`);
+    // Active links first, newest first; revoked ones after them.
+    const sorted = [...res.items].sort(
+      (a, b) => Number(a.revoked_at !== null) - Number(b.revoked_at !== null) || b.created_at.localeCompare(a.created_at),
+    );
+    items.replaceChildren(...sorted.map((inv) => renderInvitation(w, inv, message, reload)));
+    if (sorted.length === 0) items.append(h("li", { class: "empty", "data-i18n": "inv.empty" }));
+    translate(items);
+    if (focusId) {
+      const input = items.querySelector(`[data-invitation-id="${CSS.escape(focusId)}"] input`);
+      if (input instanceof HTMLInputElement) input.focus();
+    }
+  };
+
+  /** @param {unknown} err */
+  const panelFail = (err) => {
+    if (!loginIfExpired(err)) localize(message, errorKey(err));
+  };
+
+  let busy = false;
+  create.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (busy) return;
+    busy = true;
+    const role = /** @type {Role} */ (select.value);
+    try {
+      /** @type {Invitation} */
+      const inv = await sendJSON("POST", `/api/v1/webinars/${encodeURIComponent(w.id)}/invitations`, { role }, csrf());
+      localize(message, "inv.created", { role: { key: `role.${role}` } });
+      await reload(inv.id);
+    } catch (err) {
+      panelFail(err);
+    } finally {
+      busy = false;
+    }
+  });
+
+  localize(message, "common.loading");
+  reload().then(
+    () => setPlainText(message, ""),
+    (err) => panelFail(err),
+  );
+}
+
+/**
+ * One invitation link: its role, its dates, the link to copy, its calendar entry, and revoke.
+ *
+ * @param {Webinar} w
+ * @param {Invitation} inv
+ * @param {HTMLElement} message the panel's status line
+ * @param {(focusId?: string) => Promise<void>} reload
+ * @returns {HTMLLIElement}
+ */
+function renderInvitation(w, inv, message, reload) {
+  const role = { key: `role.${inv.role}` };
+  const vars = JSON.stringify({ role, date: { date: inv.created_at } });
+  const head = h(
+    "p",
+    { class: "invitation-head" },
+    h("strong", { "data-i18n": role.key }),
+    " ",
+    h("span", { class: "muted", "data-i18n": "inv.created_at", "data-i18n-vars": JSON.stringify({ date: { date: inv.created_at } }) }),
+  );
+  if (inv.revoked_at !== null) {
+    head.append(
+      " ",
+      h("span", {
+        class: "tag tag-revoked",
+        "data-i18n": "inv.revoked_at",
+        "data-i18n-vars": JSON.stringify({ date: { date: inv.revoked_at } }),
+      }),
+    );
+    return h("li", { class: "invitation revoked", "data-invitation-id": inv.id }, head);
+  }
+
+  const link = copyLink(inv.url, "inv.link", { role });
+  const ics = h("a", {
+    class: "button secondary",
+    href: `/api/v1/webinars/${encodeURIComponent(w.id)}/invitation.ics?invitation=${encodeURIComponent(inv.id)}`,
+    download: "webinaire.ics",
+    "data-i18n": "inv.ics",
+    "data-i18n-attr": "aria-label:inv.ics.label",
+    "data-i18n-vars": vars,
+  });
+  const revoke = h("button", {
+    type: "button",
+    class: "button danger",
+    "data-i18n": "inv.revoke",
+    "data-i18n-attr": "aria-label:inv.revoke.label",
+    "data-i18n-vars": vars,
+  });
+  revoke.addEventListener("click", async () => {
+    if (!window.confirm(t("inv.revoke.confirm", { role }))) return;
+    try {
+      await sendJSON("DELETE", `/api/v1/webinars/${encodeURIComponent(w.id)}/invitations/${encodeURIComponent(inv.id)}`, undefined, csrf());
+      localize(message, "inv.revoked", { role });
+      await reload();
+      message.closest("section")?.querySelector("select")?.focus();
+    } catch (err) {
+      if (!loginIfExpired(err)) localize(message, errorKey(err));
+    }
+  });
+  return h(
+    "li",
+    { class: "invitation", "data-invitation-id": inv.id },
+    head,
+    link,
+    h("div", { class: "actions" }, ics, revoke),
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// The form that creates a webinar
+
+/** The form's fields by the API's field names. */
+const fields = {
+  title: byId("f-title", HTMLInputElement),
+  description: byId("f-description", HTMLTextAreaElement),
+  kind: byId("f-kind", HTMLSelectElement),
+  starts_at: byId("f-starts", HTMLInputElement),
+  duration_minutes: byId("f-duration", HTMLInputElement),
+  lobby_enabled: byId("f-lobby", HTMLInputElement),
+  recording_allowed: byId("f-recording", HTMLInputElement),
+};
+
+/** @typedef {keyof typeof fields} FieldName */
+
+/**
+ * @param {string} name
+ * @returns {name is FieldName}
+ */
+function isFieldName(name) {
+  return Object.prototype.hasOwnProperty.call(fields, name);
+}
+
+/**
+ * The value for a datetime-local input: the next full hour, local time.
+ *
+ * @param {Date} now
+ * @returns {string}
+ */
+export function nextHour(now) {
+  const d = new Date(now.getTime());
+  d.setMinutes(0, 0, 0);
+  d.setHours(d.getHours() + 1);
+  /** @param {number} n */
+  const two = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+function resetForm() {
+  form.reset();
+  fields.starts_at.value = nextHour(new Date());
+  clearErrors();
+}
+
+/** Removes every error shown on the form. */
+function clearErrors() {
+  setPlainText(summary, "");
+  summary.hidden = true;
+  for (const input of Object.values(fields)) {
+    input.removeAttribute("aria-invalid");
+    input.setAttribute("aria-describedby", input.getAttribute("data-describedby") || "");
+    const error = document.getElementById(`${input.id}-error`);
+    if (error) {
+      setPlainText(error, "");
+      error.hidden = true;
+    }
+  }
+}
+
+/**
+ * Shows the errors next to their fields and, with links to them, at the top of the form,
+ * which gets the focus.
+ *
+ * @param {FieldError[]} errors
+ */
+function showErrors(errors) {
+  clearErrors();
+  /** @type {HTMLElement[]} */
+  const entries = [];
+  for (const e of errors) {
+    const input = isFieldName(e.field) ? fields[e.field] : null;
+    const error = input ? document.getElementById(`${input.id}-error`) : null;
+    const key = `field.${e.field}.error`;
+    const known = t(key) !== key;
+    if (input && error) {
+      if (known) localize(error, key);
+      else setPlainText(error, e.detail);
+      error.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", [input.getAttribute("data-describedby"), error.id].filter(Boolean).join(" "));
+      const a = h("a", { href: `#${input.id}` });
+      if (known) localize(a, key);
+      else setPlainText(a, e.detail);
+      a.addEventListener("click", (event) => {
+        event.preventDefault();
+        input.focus();
+      });
+      entries.push(h("li", {}, a));
+    } else {
+      entries.push(h("li", {}, known ? t(key) : `${e.field}: ${e.detail}`));
+    }
+  }
+  const heading = h("p", { class: "form-summary-title", "data-i18n": "form.errors", "data-i18n-vars": JSON.stringify({ count: errors.length }) });
+  summary.replaceChildren(heading, h("ul", {}, ...entries));
+  translate(heading);
+  summary.hidden = false;
+  summary.focus();
+}
+
+/**
+ * Checks the form in the browser with the server's rules, so that most mistakes are shown
+ * without a round trip; returns the body to send, or the errors.
+ *
+ * @returns {{body: WebinarInput, errors: FieldError[]}}
+ */
+function readForm() {
+  /** @type {FieldError[]} */
+  const errors = [];
+  /** @param {string} field */
+  const bad = (field) => errors.push({ field, detail: "" });
+
+  const title = fields.title.value.trim();
+  if (title === "" || [...title].length > 200) bad("title");
+  const description = fields.description.value.trim();
+  if ([...description].length > 4000) bad("description");
+  const kind = fields.kind.value === "meeting" ? "meeting" : "webinar";
+  const start = fields.starts_at.value ? new Date(fields.starts_at.value) : null;
+  const year = start ? start.getFullYear() : NaN;
+  if (!start || Number.isNaN(year) || year < 2000 || year > 2999) bad("starts_at");
+  const duration = Number(fields.duration_minutes.value);
+  if (!Number.isInteger(duration) || duration < 1 || duration > 1440) bad("duration_minutes");
+
+  return {
+    body: {
+      title,
+      description,
+      kind,
+      starts_at: start && !Number.isNaN(year) ? start.toISOString() : "",
+      duration_minutes: duration,
+      lobby_enabled: fields.lobby_enabled.checked,
+      recording_allowed: fields.recording_allowed.checked,
+    },
+    errors,
+  };
+}
+
+let creating = false;
+
+/** @param {SubmitEvent} event */
+async function submitCreate(event) {
+  event.preventDefault();
+  if (creating) return;
+  const { body, errors } = readForm();
+  if (errors.length > 0) {
+    showErrors(errors);
+    return;
+  }
+  creating = true;
+  form.setAttribute("aria-busy", "true");
+  try {
+    /** @type {Webinar} */
+    const w = await sendJSON("POST", "/api/v1/webinars", body, csrf());
+    resetForm();
+    say("create.done", { title: w.title });
+    const at = await locate(w.id);
+    await loadPage(at >= 0 ? at : offset);
+    const item = list.querySelector(`[data-webinar-id="${CSS.escape(w.id)}"]`);
+    if (item) {
+      item.querySelector("h3")?.focus();
+      const toggle = item.querySelector("button[aria-expanded]");
+      if (toggle instanceof HTMLButtonElement) toggle.click();
+    }
+  } catch (err) {
+    if (err instanceof ApiError && err.code === "validation" && err.fieldErrors.length > 0) {
+      showErrors(err.fieldErrors);
+    } else {
+      fail(err);
+    }
+  } finally {
+    creating = false;
+    form.removeAttribute("aria-busy");
+  }
+}
+
+function setupForm() {
+  for (const input of Object.values(fields)) {
+    input.setAttribute("data-describedby", input.getAttribute("aria-describedby") || "");
+  }
+  const zone = timeZone();
+  const hint = byId("f-starts-hint", HTMLElement);
+  if (zone) localize(hint, "create.starts.hint.zone", { zone });
+  resetForm();
+  form.addEventListener("submit", submitCreate);
+  byId("new-webinar", HTMLAnchorElement).addEventListener("click", (event) => {
+    event.preventDefault();
+    fields.title.focus();
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+
+async function main() {
+  initI18n();
+  try {
+    me = await getJSON("/api/v1/me");
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      location.replace(LOGIN_URL);
+      return;
+    }
+    loading.hidden = true;
+    say(errorKey(err), {}, true);
+    return;
+  }
+  if (!me) return;
+  renderMe(me);
+  setupForm();
+  logout.addEventListener("click", doLogout);
+  prev.addEventListener("click", () => goTo(Math.max(0, offset - PAGE_SIZE)));
+  next.addEventListener("click", () => goTo(offset + PAGE_SIZE));
+  try {
+    await loadPage(0);
+  } catch (err) {
+    fail(err);
+  }
+  loading.hidden = true;
+  content.hidden = false;
+}
+
+main();

@@ -1,0 +1,102 @@
+// @ts-check
+// The page of an invitation link, /join/<token>: what the session is, when, in which role,
+// whether it may be recorded, and its calendar entry. No login, no cookie.
+
+import { ApiError, getJSON } from "./api.js";
+import { byId } from "./dom.js";
+import { initI18n, localize, translate } from "./i18n.js";
+
+/** @typedef {import("./api.js").PublicInvitation} PublicInvitation */
+
+/**
+ * The token of a /join/<token> path, or "" when the path has none.
+ *
+ * @param {string} pathname
+ * @returns {string}
+ */
+export function tokenOf(pathname) {
+  const m = /^\/join\/([^/]+)\/?$/.exec(pathname);
+  if (!m) return "";
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return "";
+  }
+}
+
+const loading = byId("loading", HTMLElement);
+const invalid = byId("invalid", HTMLElement);
+const failure = byId("failure", HTMLElement);
+const failureText = byId("failure-text", HTMLElement);
+const retry = byId("retry", HTMLButtonElement);
+const view = byId("invitation", HTMLElement);
+
+/** @param {HTMLElement} shown */
+function show(shown) {
+  for (const el of [loading, invalid, failure, view]) el.hidden = el !== shown;
+}
+
+/**
+ * @param {string} token
+ * @param {PublicInvitation} inv
+ */
+function render(token, inv) {
+  const base = `/api/v1/invitations/${encodeURIComponent(token)}`;
+  byId("inv-title", HTMLElement).textContent = inv.title;
+  const description = byId("inv-description", HTMLElement);
+  description.textContent = inv.description;
+  description.hidden = inv.description === "";
+
+  const when = byId("inv-when", HTMLTimeElement);
+  when.dateTime = inv.starts_at;
+  when.setAttribute("data-value", inv.starts_at);
+  byId("inv-duration", HTMLElement).setAttribute("data-value", String(inv.duration_minutes));
+  localize(byId("inv-kind", HTMLElement), `kind.${inv.kind}`);
+  localize(byId("inv-role", HTMLElement), `role.${inv.role}`);
+  localize(byId("inv-lobby", HTMLElement), inv.lobby_enabled ? "join.lobby.yes" : "join.lobby.no");
+
+  const recording = byId("inv-recording", HTMLElement);
+  localize(recording, inv.recording_allowed ? "join.recording.yes" : "join.recording.no");
+  recording.classList.toggle("notice-warning", inv.recording_allowed);
+
+  byId("inv-ics", HTMLAnchorElement).href = `${base}/invitation.ics`;
+  localize(byId("doc-title", HTMLTitleElement), "join.doc_title.named", { title: inv.title });
+  translate(view); // formats the date and the duration just set
+}
+
+/**
+ * Loads the invitation and shows it, or says why not. After a retry the focus goes to the
+ * heading of what is shown, since the retry button is gone.
+ *
+ * @param {string} token
+ * @param {boolean} moveFocus
+ */
+async function load(token, moveFocus) {
+  show(loading);
+  /** @type {HTMLElement} */
+  let shown;
+  try {
+    /** @type {PublicInvitation} */
+    const inv = await getJSON(`/api/v1/invitations/${encodeURIComponent(token)}`);
+    render(token, inv);
+    shown = view;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      shown = invalid;
+    } else {
+      localize(failureText, err instanceof ApiError && err.status === 0 ? "error.network" : "error.unavailable");
+      shown = failure;
+    }
+  }
+  show(shown);
+  if (moveFocus) shown.querySelector("h1")?.focus();
+}
+
+initI18n();
+const token = tokenOf(location.pathname);
+if (token === "") {
+  show(invalid);
+} else {
+  retry.addEventListener("click", () => load(token, true));
+  load(token, false);
+}
