@@ -1,0 +1,447 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration tree. Every field is documented, with its default, in
+// docs/configuration.md; the yaml tag is the key in the file and, upper-cased and joined with
+// underscores behind WEBINAIRE_, the environment variable that overrides it.
+type Config struct {
+	// Mode is "development" (the embedded default) or "production".
+	Mode     string         `yaml:"mode"`
+	Server   ServerConfig   `yaml:"server"`
+	Database DatabaseConfig `yaml:"database"`
+	// Recordings says where recordings are stored.
+	Recordings RecordingsConfig `yaml:"recordings"`
+	OIDC       OIDCConfig       `yaml:"oidc"`
+	DevIDP     DevIDPConfig     `yaml:"dev_idp"`
+	Session    SessionConfig    `yaml:"session"`
+	Log        LogConfig        `yaml:"log"`
+}
+
+// ServerConfig is the HTTP listener.
+type ServerConfig struct {
+	Listen          string   `yaml:"listen"`
+	PublicURL       string   `yaml:"public_url"`
+	TrustedProxies  []string `yaml:"trusted_proxies"`
+	MaxBodyBytes    int64    `yaml:"max_body_bytes"`
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// DatabaseConfig selects and reaches the database.
+type DatabaseConfig struct {
+	Driver        string   `yaml:"driver"`
+	URL           string   `yaml:"url"`
+	MaxOpenConns  int      `yaml:"max_open_conns"`
+	RetryInterval Duration `yaml:"retry_interval"`
+}
+
+// RecordingsConfig is the recording storage.
+type RecordingsConfig struct {
+	Dir string `yaml:"dir"`
+}
+
+// OIDCConfig is the organisation's OpenID Connect provider.
+type OIDCConfig struct {
+	Issuer       string   `yaml:"issuer"`
+	ClientID     string   `yaml:"client_id"`
+	ClientSecret string   `yaml:"client_secret"`
+	Scopes       []string `yaml:"scopes"`
+	AdminEmails  []string `yaml:"admin_emails"`
+	AdminClaim   string   `yaml:"admin_claim"`
+	AdminValues  []string `yaml:"admin_values"`
+}
+
+// DevIDPConfig is the built-in development identity provider.
+type DevIDPConfig struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// SessionConfig is the organizer session.
+type SessionConfig struct {
+	IdleTimeout     Duration `yaml:"idle_timeout"`
+	AbsoluteTimeout Duration `yaml:"absolute_timeout"`
+}
+
+// LogConfig is the process log (never personal data: addresses go to the connection log only).
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Duration is a time.Duration written as "90s", "2h30m".
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	return d.set(s)
+}
+
+func (d *Duration) set(s string) error {
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("not a duration (examples: 90s, 15m, 2h): %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// String prints the duration the way it is written.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Development and production are the two modes.
+const (
+	modeDevelopment = "development"
+	modeProduction  = "production"
+)
+
+// DefaultConfig is the embedded default: everything on one port, SQLite under ./data,
+// the development identity provider.
+func DefaultConfig() Config {
+	return Config{
+		Mode: modeDevelopment,
+		Server: ServerConfig{
+			Listen:          "127.0.0.1:8080",
+			MaxBodyBytes:    1 << 20,
+			ShutdownTimeout: Duration(15 * time.Second),
+		},
+		Database: DatabaseConfig{
+			Driver:        "sqlite",
+			URL:           "data/webinaire.db",
+			MaxOpenConns:  10,
+			RetryInterval: Duration(2 * time.Second),
+		},
+		Recordings: RecordingsConfig{Dir: "data/recordings"},
+		OIDC: OIDCConfig{
+			Scopes:      []string{"openid", "profile", "email"},
+			AdminClaim:  "groups",
+			AdminValues: []string{"webinaire-admins"},
+		},
+		DevIDP: DevIDPConfig{Enabled: true},
+		Session: SessionConfig{
+			IdleTimeout:     Duration(2 * time.Hour),
+			AbsoluteTimeout: Duration(12 * time.Hour),
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// envPrefix starts every environment override; WEBINAIRE_TEST_ variables belong to the test suite.
+const (
+	envPrefix     = "WEBINAIRE_"
+	envTestPrefix = "WEBINAIRE_TEST_"
+)
+
+// LoadConfig builds the configuration: defaults, then the file (when path is not empty), then
+// the environment. It returns an error naming the key for an unknown key, a wrong type or an
+// impossible value.
+func LoadConfig(path string, environ []string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("read configuration: %w", err)
+		}
+		if err := decodeYAML(data, &cfg); err != nil {
+			return cfg, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, environ); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// decodeYAML decodes a document into cfg key by key, so that errors name the full key.
+func decodeYAML(data []byte, cfg *Config) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("not valid YAML: %w", err)
+	}
+	if len(doc.Content) == 0 {
+		return nil // an empty file keeps the defaults
+	}
+	return decodeNode(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
+}
+
+func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
+	if v.Kind() != reflect.Struct || v.Type() == reflect.TypeFor[Duration]() {
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			return fmt.Errorf("key %s (line %d): %s", path, n.Line, typeError(err))
+		}
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		where := path
+		if where == "" {
+			where = "the document"
+		}
+		return fmt.Errorf("key %s (line %d): want a mapping of keys", where, n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		name := joinKey(path, k.Value)
+		f, ok := fieldByTag(v, k.Value)
+		if !ok {
+			return fmt.Errorf("unknown key %s (line %d)", name, k.Line)
+		}
+		if err := decodeNode(val, f, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// typeError shortens yaml's type error to what a reader needs.
+func typeError(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg := te.Errors[0]
+		if _, after, ok := strings.Cut(msg, ": "); ok {
+			msg = after
+		}
+		return "wrong type: " + msg
+	}
+	return err.Error()
+}
+
+func joinKey(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func fieldByTag(v reflect.Value, tag string) (reflect.Value, bool) {
+	t := v.Type()
+	for i := range t.NumField() {
+		if t.Field(i).Tag.Get("yaml") == tag {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
+}
+
+// configKey is one leaf of the tree: its dotted key, its environment variable and where it lives.
+type configKey struct {
+	Key   string
+	Env   string
+	Value reflect.Value
+}
+
+// configKeys lists every leaf key of cfg in declaration order.
+func configKeys(cfg *Config) []configKey {
+	var keys []configKey
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
+		t := v.Type()
+		for i := range t.NumField() {
+			key := joinKey(path, t.Field(i).Tag.Get("yaml"))
+			f := v.Field(i)
+			if f.Kind() == reflect.Struct && f.Type() != reflect.TypeFor[Duration]() {
+				walk(f, key)
+				continue
+			}
+			env := envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+			keys = append(keys, configKey{Key: key, Env: env, Value: f})
+		}
+	}
+	walk(reflect.ValueOf(cfg).Elem(), "")
+	return keys
+}
+
+// applyEnv applies WEBINAIRE_<SECTION>_<KEY> overrides. Lists are comma-separated.
+func applyEnv(cfg *Config, environ []string) error {
+	byEnv := make(map[string]configKey)
+	for _, k := range configKeys(cfg) {
+		byEnv[k.Env] = k
+	}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, envPrefix) || strings.HasPrefix(name, envTestPrefix) {
+			continue
+		}
+		k, ok := byEnv[name]
+		if !ok {
+			return fmt.Errorf("unknown environment variable %s (see docs/configuration.md)", name)
+		}
+		if err := setFromString(k.Value, value); err != nil {
+			return fmt.Errorf("%s (key %s): %w", name, k.Key, err)
+		}
+	}
+	return nil
+}
+
+func setFromString(v reflect.Value, s string) error {
+	switch p := v.Addr().Interface().(type) {
+	case *Duration:
+		return p.set(s)
+	case *string:
+		*p = s
+	case *bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", s)
+		}
+		*p = b
+	case *int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", s)
+		}
+		*p = n
+	case *int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", s)
+		}
+		*p = n
+	case *[]string:
+		*p = nil
+		for item := range strings.SplitSeq(s, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*p = append(*p, item)
+			}
+		}
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}
+
+// Validate checks values that parse but cannot work; each error names its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("key %s: "+format, append([]any{key}, args...)...))
+	}
+	if c.Mode != modeDevelopment && c.Mode != modeProduction {
+		bad("mode", "want development or production, got %q", c.Mode)
+	}
+	if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		bad("server.listen", "want host:port, got %q", c.Server.Listen)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("server.listen", "port out of range in %q", c.Server.Listen)
+	}
+	if c.Server.PublicURL != "" {
+		u, err := url.Parse(c.Server.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("server.public_url", "want an absolute http(s) URL without a path, got %q", c.Server.PublicURL)
+		}
+	}
+	for _, p := range c.Server.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			bad("server.trusted_proxies", "%q is not an IP address or CIDR range", p)
+		}
+	}
+	if c.Server.MaxBodyBytes < 1024 || c.Server.MaxBodyBytes > 64<<20 {
+		bad("server.max_body_bytes", "want between 1024 and 67108864, got %d", c.Server.MaxBodyBytes)
+	}
+	if c.Server.ShutdownTimeout <= 0 {
+		bad("server.shutdown_timeout", "want a positive duration")
+	}
+	switch c.Database.Driver {
+	case "sqlite", "postgres":
+	default:
+		bad("database.driver", "want sqlite or postgres, got %q", c.Database.Driver)
+	}
+	if c.Database.URL == "" {
+		bad("database.url", "must not be empty")
+	} else if c.Database.Driver == "postgres" && !strings.HasPrefix(c.Database.URL, "postgres://") && !strings.HasPrefix(c.Database.URL, "postgresql://") {
+		bad("database.url", "want a postgres:// URL for the postgres driver")
+	}
+	if c.Database.MaxOpenConns < 1 {
+		bad("database.max_open_conns", "want at least 1, got %d", c.Database.MaxOpenConns)
+	}
+	if c.Database.RetryInterval <= 0 {
+		bad("database.retry_interval", "want a positive duration")
+	}
+	if c.Recordings.Dir == "" {
+		bad("recordings.dir", "must not be empty")
+	}
+	if !c.DevIDP.Enabled {
+		if c.OIDC.Issuer == "" {
+			bad("oidc.issuer", "must be set when dev_idp.enabled is false")
+		}
+		if c.OIDC.ClientID == "" {
+			bad("oidc.client_id", "must be set when dev_idp.enabled is false")
+		}
+	}
+	if c.OIDC.Issuer != "" {
+		if u, err := url.Parse(c.OIDC.Issuer); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && c.Mode == modeDevelopment)) {
+			bad("oidc.issuer", "want an https URL, got %q", c.OIDC.Issuer)
+		}
+	}
+	if !slices.Contains(c.OIDC.Scopes, "openid") {
+		bad("oidc.scopes", "must contain openid")
+	}
+	if c.Session.IdleTimeout < Duration(time.Minute) {
+		bad("session.idle_timeout", "want at least 1m")
+	}
+	if c.Session.AbsoluteTimeout < c.Session.IdleTimeout {
+		bad("session.absolute_timeout", "want at least session.idle_timeout (%s)", c.Session.IdleTimeout)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "want text or json, got %q", c.Log.Format)
+	}
+	if c.Mode == modeProduction {
+		if c.DevIDP.Enabled {
+			bad("dev_idp.enabled", "the development identity provider is refused in production mode")
+		}
+		if !strings.HasPrefix(c.Server.PublicURL, "https://") {
+			bad("server.public_url", "production mode needs a public https URL, got %q", c.Server.PublicURL)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// BaseURL is the public URL without a trailing slash; in development it defaults to the listen address.
+func (c *Config) BaseURL() string {
+	if c.Server.PublicURL != "" {
+		return strings.TrimSuffix(c.Server.PublicURL, "/")
+	}
+	host, port, _ := net.SplitHostPort(c.Server.Listen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// parsePrefix reads an address or a CIDR range.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

@@ -1,0 +1,285 @@
+// Command webinaire is the Webinaire server: one binary that serves the platform, applies the
+// database migrations and, later, runs the retention jobs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"webinaire/api"
+	"webinaire/api/devidp"
+	"webinaire/frontend"
+	"webinaire/store"
+)
+
+const usage = `Webinaire: webinars and meetings in the browser, with the privacy notice enforced.
+
+Usage:
+  webinaire [serve] [--config FILE] [--listen ADDR]   serve the platform (the default)
+  webinaire migrate [--config FILE]                   apply the database migrations and exit
+  webinaire version                                   print the version
+  webinaire help                                      print this text
+
+Privacy and retention (not available in this version yet):
+  webinaire retention plan|run                        show or run the purge jobs
+  webinaire ledger verify|export                      check or export the deletion ledger
+
+With no configuration Webinaire runs in development mode: SQLite under ./data, a built-in
+identity provider, http://127.0.0.1:8080. Every configuration key can be set in the file or
+by an environment variable WEBINAIRE_<SECTION>_<KEY>; see docs/configuration.md.
+`
+
+// version is set at build time with -ldflags "-X main.version=..."; otherwise the module's.
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program; it returns the exit code.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, environ, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args, environ, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "webinaire", buildVersion())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "retention", "ledger":
+		fmt.Fprintf(stderr, "webinaire %s: not available in this version yet\n", cmd)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "webinaire: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// loadFromFlags parses the flags shared by the commands and loads the configuration.
+func loadFromFlags(name string, args, environ []string, stderr io.Writer) (Config, bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration `file` (YAML)")
+	listen := ""
+	if name == "serve" {
+		fs.StringVar(&listen, "listen", "", "listen `address`, e.g. 127.0.0.1:8080 (overrides server.listen)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "webinaire %s: unexpected argument %q\n", name, fs.Arg(0))
+		return Config{}, false
+	}
+	if listen != "" {
+		environ = append(environ, "WEBINAIRE_SERVER_LISTEN="+listen)
+	}
+	cfg, err := LoadConfig(*configPath, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "webinaire: configuration error:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return cfg, false
+	}
+	return cfg, true
+}
+
+func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // validated with the configuration
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func openStore(cfg Config, log *slog.Logger) (*store.Store, error) {
+	return store.Open(store.Config{Driver: cfg.Database.Driver, URL: cfg.Database.URL, MaxOpenConns: cfg.Database.MaxOpenConns}, log)
+}
+
+func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	cfg, ok := loadFromFlags("migrate", args, environ, stderr)
+	if !ok {
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	st, err := openStore(cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire migrate:", err)
+		return 1
+	}
+	defer st.Close()
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire migrate:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s); the %s database is up to date\n", n, cfg.Database.Driver)
+	return 0
+}
+
+func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	cfg, ok := loadFromFlags("serve", args, environ, stderr)
+	if !ok {
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "webinaire: cannot listen on %s (key server.listen): %v\n", cfg.Server.Listen, err)
+		return 1
+	}
+	if cfg.Server.PublicURL == "" {
+		cfg.Server.Listen = ln.Addr().String() // the real port when 0 was asked for
+	}
+	baseURL := cfg.BaseURL()
+
+	st, err := openStore(cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire:", err)
+		return 1
+	}
+	defer st.Close()
+
+	params := api.Params{
+		Store:           st,
+		Logger:          log,
+		BaseURL:         baseURL,
+		SessionIdle:     time.Duration(cfg.Session.IdleTimeout),
+		SessionAbsolute: time.Duration(cfg.Session.AbsoluteTimeout),
+		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
+		Pages:           frontend.Files,
+		OIDC: api.OIDCParams{
+			Issuer:       cfg.OIDC.Issuer,
+			ClientID:     cfg.OIDC.ClientID,
+			ClientSecret: cfg.OIDC.ClientSecret,
+			Scopes:       cfg.OIDC.Scopes,
+			AdminEmails:  cfg.OIDC.AdminEmails,
+			AdminClaim:   cfg.OIDC.AdminClaim,
+			AdminValues:  cfg.OIDC.AdminValues,
+		},
+	}
+	if cfg.DevIDP.Enabled {
+		// The development provider's client is made for this process: its secret lives in memory only.
+		params.OIDC.Issuer, params.OIDC.ClientID, params.OIDC.ClientSecret = baseURL+"/dev-idp", "webinaire-dev", store.NewSecret()
+		idp, err := devidp.New(devidp.Config{
+			Issuer:                 params.OIDC.Issuer,
+			ClientID:               params.OIDC.ClientID,
+			ClientSecret:           params.OIDC.ClientSecret,
+			RedirectURIs:           []string{baseURL + "/auth/callback"},
+			PostLogoutRedirectURIs: []string{baseURL + "/"},
+			Logger:                 log.With("part", "dev-idp"),
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "webinaire: development identity provider:", err)
+			return 1
+		}
+		params.DevIDP = idp.Handler()
+	}
+	srv, err := api.New(params)
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire:", err)
+		return 1
+	}
+
+	if cfg.Mode == modeDevelopment {
+		log.Warn("DEVELOPMENT MODE: not for production use", "dev_idp", cfg.DevIDP.Enabled, "database", cfg.Database.Driver)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	// The migrator is owned by serve and ends when ctx is done or the database is ready.
+	migrated := make(chan struct{})
+	go func() {
+		defer close(migrated)
+		if migrateWithRetry(ctx, st, time.Duration(cfg.Database.RetryInterval), log) {
+			srv.SetReady()
+			log.Info("database ready", "driver", cfg.Database.Driver)
+		}
+	}()
+
+	// The HTTP server goroutine is owned by serve and ends at Shutdown.
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(ln) }()
+	fmt.Fprintf(stdout, "Webinaire is running: open %s/\n", baseURL)
+	if cfg.DevIDP.Enabled {
+		fmt.Fprintf(stdout, "Development login: %s/login (demo organizers and one administrator, no password)\n", baseURL)
+	}
+
+	select {
+	case err := <-served:
+		log.Error("http server stopped", "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("stopping: draining requests", "timeout", cfg.Server.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(cfg.Server.ShutdownTimeout))
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		log.Error("shutdown incomplete", "err", err)
+		return 1
+	}
+	<-migrated
+	log.Info("stopped")
+	return 0
+}
+
+// migrateWithRetry applies the migrations, retrying with backoff (from every up to 30 s) while
+// the database cannot be reached, one log line per attempt. It returns false when ctx ends first.
+func migrateWithRetry(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) bool {
+	wait := every
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err := st.Migrate(actx)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return false
+		}
+		log.Warn("database not ready, retrying", "attempt", attempt, "retry_in", wait.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
+}
