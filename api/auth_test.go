@@ -141,6 +141,18 @@ func TestPagesAreServed(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode, "no directory listing")
+
+	resp, err = http.Head(e.base + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "HEAD works on pages")
+
+	resp, err = http.Get(e.base + "/favicon.ico")
+	require.NoError(t, err)
+	icon := readBody(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "image/svg+xml", resp.Header.Get("Content-Type"))
+	require.Contains(t, icon, "<svg")
 }
 
 func TestLoginRenewsTheSession(t *testing.T) {

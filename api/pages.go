@@ -18,14 +18,22 @@ func (s *Server) pageRoutes(r *gin.Engine) {
 		"/dashboard":   "dashboard.html",
 		"/join/:token": "join.html",
 	}
-	for route, file := range pages {
-		r.GET(route, s.page(file))
-	}
 	static, err := fs.Sub(s.p.Pages, "static")
 	if err != nil {
 		panic("frontend has no static folder: " + err.Error()) // a build mistake, caught by every test
 	}
 	files := http.FileServerFS(static)
+	for route, file := range pages {
+		r.GET(route, s.page(file))
+		r.HEAD(route, s.page(file))
+	}
+	// Browsers ask for /favicon.ico on pages that do not name an icon (the provider's pages).
+	r.GET("/favicon.ico", func(c *gin.Context) {
+		c.Request.URL.Path = "/favicon.svg"
+		c.Header("Cache-Control", "max-age=86400")
+		c.Header("Content-Type", "image/svg+xml")
+		files.ServeHTTP(c.Writer, c.Request)
+	})
 	r.GET("/static/*path", func(c *gin.Context) {
 		p := c.Param("path")
 		if strings.HasSuffix(p, "/") || path.Base(p) == "." {

@@ -113,8 +113,11 @@ func (s *Server) routes() http.Handler {
 		writeProblem(c, problem(http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed here"))
 	})
 
-	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
+	healthz := func(c *gin.Context) { c.String(http.StatusOK, "ok\n") }
+	r.GET("/healthz", healthz)
+	r.HEAD("/healthz", healthz)
 	r.GET("/readyz", s.readyz)
+	r.HEAD("/readyz", s.readyz)
 
 	s.pageRoutes(r)
 
