@@ -144,6 +144,7 @@ func TestCallbackRefusesBadIDTokens(t *testing.T) {
 	idp := newForgingIdP(t)
 	e := setup(t, "sqlite", options{oidc: &apiOIDC{
 		Issuer: idp.srv.URL, ClientID: fakeClientID, ClientSecret: idp.secret, Scopes: []string{"openid", "profile", "email"},
+		AdminEmails: []string{"MALLORY@example.org"},
 	}})
 	for _, forge := range []string{"expired", "foreign audience", "wrong nonce", "wrong issuer", "other key", "hmac", "none"} {
 		t.Run(forge, func(t *testing.T) {
@@ -174,5 +175,15 @@ func TestCallbackRefusesBadIDTokens(t *testing.T) {
 		m, status := getMe(b)
 		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, "mallory@example.org", m.Email, "the same provider works when the token is right")
+		require.True(t, m.IsAdmin, "named an administrator by email, whatever the case")
+
+		// This provider has no end-session endpoint: logout ends here and goes home.
+		b.RefreshCSRF()
+		resp = b.Do("POST", "/auth/logout", nil, nil)
+		readBody(t, resp)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, "/", resp.Request.URL.Path)
+		_, status = getMe(b)
+		require.Equal(t, http.StatusUnauthorized, status)
 	})
 }

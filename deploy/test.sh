@@ -30,6 +30,9 @@ apt_install() {
 
 command -v go >/dev/null 2>&1 || { echo "missing: Go 1.26 or newer (https://go.dev/doc/install)" >&2; exit 1; }
 
+# The race detector needs cgo, so a C compiler.
+command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
+
 if [ -z "${WEBINAIRE_TEST_DATABASE_URL:-}" ] && ! have_pg_server; then
   apt_install postgresql
 fi
