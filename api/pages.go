@@ -10,7 +10,8 @@ import (
 )
 
 // pageRoutes serves the browser app: a few HTML pages and their static files. No page sets a
-// cookie; the only cookie is the session, set at login.
+// cookie: the session cookie is set at login (with, during the round trip to the identity
+// provider, a short-lived cookie that binds the login to the browser).
 func (s *Server) pageRoutes(r *gin.Engine) {
 	pages := map[string]string{
 		"/":            "index.html",

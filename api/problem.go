@@ -50,6 +50,7 @@ var (
 	errForbidden       = problem(http.StatusForbidden, "forbidden", "your role does not allow this")
 	errNotFound        = problem(http.StatusNotFound, "not_found", "no such resource")
 	errCSRF            = problem(http.StatusForbidden, "csrf", "missing or wrong X-CSRF-Token header")
+	errCrossOrigin     = problem(http.StatusForbidden, "cross_origin", "a request from another site may not change anything here")
 	errNotReady        = problem(http.StatusServiceUnavailable, "not_ready", "the database is not ready yet; try again shortly")
 	errInternal        = problem(http.StatusInternalServerError, "internal", "something went wrong on our side; nothing was changed")
 )
@@ -72,6 +73,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 	case errors.Is(err, store.ErrConflict):
 		p = problem(http.StatusConflict, "conflict", "a resource with the same key exists")
 	case errors.Is(err, store.ErrNotReady):
+		c.Header("Retry-After", "5")
 		p = errNotReady
 	case errors.Is(err, store.ErrUnavailable):
 		s.log.WarnContext(c.Request.Context(), "database unavailable", "method", c.Request.Method, "route", c.FullPath())

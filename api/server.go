@@ -3,6 +3,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -154,7 +156,14 @@ func (s *Server) routes() http.Handler {
 	}
 	// Refuses cross-origin state-changing requests from browsers (Sec-Fetch-Site, Origin);
 	// the session's CSRF token covers clients that send neither header.
-	return http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w.Header())
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusForbidden)
+		_ = json.NewEncoder(w).Encode(errCrossOrigin)
+	}))
+	return cop.Handler(h)
 }
 
 // contentSecurityPolicy keeps every page to its own origin.
@@ -227,46 +236,90 @@ func (s *Server) readyz(c *gin.Context) {
 	c.String(http.StatusOK, "ready\n")
 }
 
-// decodeJSON reads a JSON body into dst: the body must be JSON, within the size limit,
-// one value, with no unknown field.
+// decodeJSON reads a JSON body into dst, a pointer to a struct: the body must be
+// application/json, within the size limit, one JSON object whose keys are exactly the json
+// names of dst's fields, each once.
 func decodeJSON(c *gin.Context, dst any) *Problem {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return problem(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
 	}
-	dec := json.NewDecoder(c.Request.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var (
-			tooLarge *http.MaxBytesError
-			syntax   *json.SyntaxError
-			typ      *json.UnmarshalTypeError
-		)
-		switch {
-		case errors.As(err, &tooLarge):
-			return problem(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", tooLarge.Limit))
-		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-			return problem(http.StatusBadRequest, "malformed_json", "the body is not valid JSON")
-		case errors.As(err, &typ):
-			if typ.Field == "" {
-				return problem(http.StatusBadRequest, "malformed_json", "the body must be a JSON object")
-			}
+	data, err := io.ReadAll(c.Request.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return problem(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", tooLarge.Limit))
+	} else if err != nil {
+		return problem(http.StatusBadRequest, "malformed_json", "the body could not be read")
+	}
+	if p := checkKeys(data, jsonNames(dst)); p != nil {
+		return p
+	}
+	if err := json.Unmarshal(data, dst); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Field != "" {
 			p := problem(http.StatusBadRequest, "malformed_json", "a field has the wrong type")
 			p.Errors = []FieldError{{Field: typ.Field, Detail: "want " + typ.Type.String()}}
 			return p
-		case errors.Is(err, io.EOF):
-			return problem(http.StatusBadRequest, "malformed_json", "the body is empty")
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			p := problem(http.StatusBadRequest, "unknown_field", "the body has a field this endpoint does not know")
-			p.Errors = []FieldError{{Field: field, Detail: "unknown field"}}
-			return p
-		default:
-			return problem(http.StatusBadRequest, "malformed_json", "the body could not be read as JSON")
 		}
-	}
-	if dec.More() {
-		return problem(http.StatusBadRequest, "malformed_json", "the body holds more than one JSON value")
+		return problem(http.StatusBadRequest, "malformed_json", "the body could not be read as JSON")
 	}
 	return nil
+}
+
+// checkKeys walks the top level of a JSON document: one object, nothing after it, every key
+// one of names (compared exactly, unlike encoding/json) and none twice.
+func checkKeys(data []byte, names map[string]bool) *Problem {
+	malformed := func(detail string) *Problem { return problem(http.StatusBadRequest, "malformed_json", detail) }
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	switch {
+	case errors.Is(err, io.EOF):
+		return malformed("the body is empty")
+	case err != nil:
+		return malformed("the body is not valid JSON")
+	case tok != json.Delim('{'):
+		return malformed("the body must be a JSON object")
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return malformed("the body is not valid JSON")
+		}
+		key, _ := tok.(string)
+		if !names[key] {
+			p := problem(http.StatusBadRequest, "unknown_field", "the body has a field this endpoint does not know")
+			p.Errors = []FieldError{{Field: key, Detail: "unknown field"}}
+			return p
+		}
+		if seen[key] {
+			p := malformed("a field is given twice")
+			p.Errors = []FieldError{{Field: key, Detail: "given twice"}}
+			return p
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return malformed("the body is not valid JSON")
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return malformed("the body is not valid JSON")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return malformed("the body holds more than one JSON value")
+	}
+	return nil
+}
+
+// jsonNames lists the json names of the fields of the struct dst points to.
+func jsonNames(dst any) map[string]bool {
+	names := make(map[string]bool)
+	t := reflect.TypeOf(dst).Elem()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	return names
 }

@@ -79,6 +79,8 @@ func (in *webinarInput) apply(w *store.Webinar, create bool) []FieldError {
 		d := strings.TrimSpace(*in.Description)
 		if utf8.RuneCountInString(d) > maxDescription {
 			bad("description", "at most 4000 characters")
+		} else if strings.IndexFunc(d, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0 {
+			bad("description", "text only: no control characters but line breaks and tabs")
 		} else {
 			w.Description = d
 		}
@@ -95,13 +97,16 @@ func (in *webinarInput) apply(w *store.Webinar, create bool) []FieldError {
 	}
 	if in.StartsAt != nil {
 		t, err := time.Parse(time.RFC3339, *in.StartsAt)
+		t = t.UTC()
 		switch {
 		case err != nil:
 			bad("starts_at", "must be a date and time in RFC 3339 form, e.g. 2026-05-04T14:00:00+02:00")
 		case t.Year() < 2000 || t.Year() > 2999:
-			bad("starts_at", "must be a date between the years 2000 and 2999")
+			bad("starts_at", "must be a date between the years 2000 and 2999 (UTC)")
+		case t.Nanosecond() != 0:
+			bad("starts_at", "whole seconds only")
 		default:
-			w.StartsAt = t.UTC()
+			w.StartsAt = t
 		}
 	} else if create {
 		bad("starts_at", "is required")
@@ -234,6 +239,10 @@ func (s *Server) updateWebinar(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
+	if in == (webinarInput{}) {
+		s.getWebinar(c) // nothing to change, nothing written
+		return
+	}
 	ctx := c.Request.Context()
 	var w store.Webinar
 	err := s.p.Store.InTx(ctx, func(tx *store.Store) error {
@@ -348,6 +357,7 @@ func (s *Server) createInvitation(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	c.Header("Location", "/api/v1/webinars/"+inv.WebinarID+"/invitations/"+inv.ID)
 	c.JSON(http.StatusCreated, s.toInvitationJSON(inv))
 }
 

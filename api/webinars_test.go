@@ -244,7 +244,7 @@ func TestCSRF(t *testing.T) {
 	// top-level requests) and no token; the Fetch Metadata check refuses it even with a token.
 	resp := b.Do("POST", "/api/v1/webinars", newWebinar, map[string]string{"Sec-Fetch-Site": "cross-site"})
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
-	resp.Body.Close()
+	require.Equal(t, "cross_origin", problemOf(t, resp).Code)
 	resp = b.Do("DELETE", "/api/v1/webinars/x", nil, map[string]string{"Origin": "https://evil.example"})
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	resp.Body.Close()
@@ -273,6 +273,14 @@ func TestBadInput(t *testing.T) {
 			{"malformed JSON", "POST", "/api/v1/webinars", `{"title": "x",`, nil, 400, "malformed_json", nil},
 			{"not an object", "POST", "/api/v1/webinars", `[1,2]`, nil, 400, "malformed_json", nil},
 			{"two values", "POST", "/api/v1/webinars", `{"title":"a"} {"title":"b"}`, nil, 400, "malformed_json", nil},
+			{"trailing bracket", "POST", "/api/v1/webinars", `{"title":"a"}]`, nil, 400, "malformed_json", nil},
+			{"null", "POST", "/api/v1/webinars", `null`, nil, 400, "malformed_json", nil},
+			{"null on update", "PATCH", "/api/v1/webinars/" + w.ID, `null`, nil, 400, "malformed_json", nil},
+			{"key in another case", "POST", "/api/v1/webinars", `{"TITLE":"a"}`, nil, 400, "unknown_field", []string{"TITLE"}},
+			{"key twice", "PATCH", "/api/v1/webinars/" + w.ID, `{"title":"a","title":"b"}`, nil, 400, "malformed_json", []string{"title"}},
+			{"control character in description", "PATCH", "/api/v1/webinars/" + w.ID, map[string]any{"description": "a\u0000b"}, nil, 422, "validation", []string{"description"}},
+			{"fractional seconds", "PATCH", "/api/v1/webinars/" + w.ID, map[string]any{"starts_at": "2026-12-03T14:00:00.5Z"}, nil, 422, "validation", []string{"starts_at"}},
+			{"year before 2000 in UTC", "PATCH", "/api/v1/webinars/" + w.ID, map[string]any{"starts_at": "2000-01-01T00:30:00+01:00"}, nil, 422, "validation", []string{"starts_at"}},
 			{"empty body", "POST", "/api/v1/webinars", ``, nil, 400, "malformed_json", nil},
 			{"unknown field", "POST", "/api/v1/webinars", `{"title":"a","owner":"me"}`, nil, 400, "unknown_field", []string{"owner"}},
 			{"wrong type", "POST", "/api/v1/webinars", `{"duration_minutes":"long"}`, nil, 400, "malformed_json", []string{"duration_minutes"}},
