@@ -10,7 +10,8 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// Organizer is an account created at first login from the ID token: nothing else is stored.
+// Organizer is an account created at first login from the ID token: nothing else is stored
+// but a display name the organizer may set (rectification).
 type Organizer struct {
 	ID             string
 	Issuer         string
@@ -18,8 +19,14 @@ type Organizer struct {
 	FamilyName     string
 	GivenName      string
 	Email          string
+	DisplayName    string
 	LastActivityAt time.Time
 	CreatedAt      time.Time
+	// RestrictedAt is set while processing is restricted (GDPR art. 18): no sweep and no
+	// use touches the account until it is lifted.
+	RestrictedAt *time.Time
+	// PurgeMarkedAt is set by the account sweep before it deletes; activity clears it.
+	PurgeMarkedAt *time.Time
 }
 
 // Session is an organizer's login. ID is the SHA-256 of the cookie value, never the value itself.
@@ -108,7 +115,8 @@ func (s *Store) UpsertOrganizer(ctx context.Context, o Organizer, now time.Time)
 	o.LastActivityAt = now
 	err := s.conn(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "issuer"}, {Name: "subject"}},
-		DoUpdates: clause.AssignmentColumns([]string{"family_name", "given_name", "email", "last_activity_at"}),
+		DoUpdates: append(clause.AssignmentColumns([]string{"family_name", "given_name", "email", "last_activity_at"}),
+			clause.Assignment{Column: clause.Column{Name: "purge_marked_at"}, Value: nil}),
 	}).Create(&o).Error
 	if err != nil {
 		return Organizer{}, translate("upsert organizer", err)
@@ -132,7 +140,7 @@ func (s *Store) TouchOrganizer(ctx context.Context, id string, now time.Time, ev
 	now = now.UTC()
 	err := s.conn(ctx).Model(&Organizer{}).
 		Where("id = ? AND last_activity_at < ?", id, now.Add(-every)).
-		Update("last_activity_at", now).Error
+		Updates(map[string]any{"last_activity_at": now, "purge_marked_at": nil}).Error
 	return translate("touch organizer", err)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -50,9 +51,11 @@ func TestMigrateIsIdempotentAndReady(t *testing.T) {
 			err = s.Ready(ctx)
 			require.ErrorIs(t, err, store.ErrNotReady, "a database without migrations is not ready")
 
+			files, err := os.ReadDir("migrations/" + d)
+			require.NoError(t, err)
 			n, err := s.Migrate(ctx)
 			require.NoError(t, err)
-			require.Equal(t, 1, n, "first run applies every migration")
+			require.Equal(t, len(files), n, "first run applies every migration")
 			require.NoError(t, s.Ready(ctx))
 
 			n, err = s.Migrate(ctx)

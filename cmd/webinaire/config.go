@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"webinaire/privacy"
 )
 
 // Config is the whole configuration tree. Every field is documented, with its default, in
@@ -29,8 +31,51 @@ type Config struct {
 	OIDC       OIDCConfig       `yaml:"oidc"`
 	DevIDP     DevIDPConfig     `yaml:"dev_idp"`
 	Session    SessionConfig    `yaml:"session"`
+	Retention  RetentionConfig  `yaml:"retention"`
+	Privacy    PrivacyConfig    `yaml:"privacy"`
 	Log        LogConfig        `yaml:"log"`
 }
+
+// RetentionConfig is the retention policy and its sweeps.
+type RetentionConfig struct {
+	Accounts      Period   `yaml:"accounts"`
+	Recordings    Period   `yaml:"recordings"`
+	ConnectionLog Period   `yaml:"connection_log"`
+	Schedule      Duration `yaml:"schedule"`
+	BatchSize     int      `yaml:"batch_size"`
+}
+
+// PrivacyConfig is what the privacy notice names, and the deletion ledger's key.
+type PrivacyConfig struct {
+	Controller    string `yaml:"controller"`
+	Contact       string `yaml:"contact"`
+	DPO           string `yaml:"dpo"`
+	LedgerKeyFile string `yaml:"ledger_key_file"`
+}
+
+// Period is a retention period written "12 months", "1 year", "30 days".
+type Period privacy.Period
+
+// UnmarshalYAML reads a period.
+func (p *Period) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	return p.set(s)
+}
+
+func (p *Period) set(s string) error {
+	v, err := privacy.ParsePeriod(s)
+	if err != nil {
+		return err
+	}
+	*p = Period(v)
+	return nil
+}
+
+// String writes the period the way it is configured.
+func (p Period) String() string { return privacy.Period(p).String() }
 
 // ServerConfig is the HTTP listener.
 type ServerConfig struct {
@@ -139,6 +184,17 @@ func DefaultConfig() Config {
 			IdleTimeout:     Duration(2 * time.Hour),
 			AbsoluteTimeout: Duration(12 * time.Hour),
 		},
+		Retention: RetentionConfig{
+			Accounts:      Period{Months: 12},
+			Recordings:    Period{Months: 12},
+			ConnectionLog: Period{Months: 12},
+			Schedule:      Duration(24 * time.Hour),
+			BatchSize:     1000,
+		},
+		Privacy: PrivacyConfig{
+			Controller:    "the organisation that runs this Webinaire",
+			LedgerKeyFile: "data/ledger.key",
+		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -184,8 +240,15 @@ func decodeYAML(data []byte, cfg *Config) error {
 	return decodeNode(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
 }
 
+// isLeaf tells a configuration value from a section: sections are structs without their own
+// YAML decoding.
+func isLeaf(v reflect.Value) bool {
+	_, custom := v.Addr().Interface().(yaml.Unmarshaler)
+	return v.Kind() != reflect.Struct || custom
+}
+
 func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
-	if v.Kind() != reflect.Struct || v.Type() == reflect.TypeFor[Duration]() {
+	if isLeaf(v) {
 		if err := n.Decode(v.Addr().Interface()); err != nil {
 			return fmt.Errorf("key %s (line %d): %s", path, n.Line, typeError(err))
 		}
@@ -258,7 +321,7 @@ func configKeys(cfg *Config) []configKey {
 		for i := range t.NumField() {
 			key := joinKey(path, t.Field(i).Tag.Get("yaml"))
 			f := v.Field(i)
-			if f.Kind() == reflect.Struct && f.Type() != reflect.TypeFor[Duration]() {
+			if !isLeaf(f) {
 				walk(f, key)
 				continue
 			}
@@ -295,6 +358,8 @@ func applyEnv(cfg *Config, environ []string) error {
 func setFromString(v reflect.Value, s string) error {
 	switch p := v.Addr().Interface().(type) {
 	case *Duration:
+		return p.set(s)
+	case *Period:
 		return p.set(s)
 	case *string:
 		*p = s
@@ -401,6 +466,22 @@ func (c *Config) Validate() error {
 	if c.Session.AbsoluteTimeout < c.Session.IdleTimeout {
 		bad("session.absolute_timeout", "want at least session.idle_timeout (%s)", c.Session.IdleTimeout)
 	}
+	policy := c.Policy()
+	if err := policy.Validate(); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			key, detail, _ := strings.Cut(e, ": ")
+			bad("retention."+key, "%s", detail)
+		}
+	}
+	if c.Retention.Schedule < Duration(time.Minute) {
+		bad("retention.schedule", "want at least 1m")
+	}
+	if c.Retention.BatchSize < 1 || c.Retention.BatchSize > 100000 {
+		bad("retention.batch_size", "want between 1 and 100000, got %d", c.Retention.BatchSize)
+	}
+	if c.Privacy.LedgerKeyFile == "" {
+		bad("privacy.ledger_key_file", "must not be empty")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -420,6 +501,19 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Policy is the retention policy the configuration declares.
+func (c *Config) Policy() privacy.Policy {
+	return privacy.Policy{
+		AccountInactivity: privacy.Period(c.Retention.Accounts),
+		Recordings:        privacy.Period(c.Retention.Recordings),
+		ConnectionLog:     privacy.Period(c.Retention.ConnectionLog),
+		SessionAbsolute:   time.Duration(c.Session.AbsoluteTimeout),
+		Controller:        c.Privacy.Controller,
+		Contact:           c.Privacy.Contact,
+		DPO:               c.Privacy.DPO,
+	}
 }
 
 // BaseURL is the public URL without a trailing slash; in development it defaults to the listen address.
