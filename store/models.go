@@ -114,7 +114,7 @@ func (s *Store) UpsertOrganizer(ctx context.Context, o Organizer, now time.Time)
 	o.CreatedAt = now
 	o.LastActivityAt = now
 	err := s.conn(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "issuer"}, {Name: "subject"}},
+		Columns: []clause.Column{{Name: "issuer"}, {Name: "subject"}},
 		DoUpdates: append(clause.AssignmentColumns([]string{"family_name", "given_name", "email", "last_activity_at"}),
 			clause.Assignment{Column: clause.Column{Name: "purge_marked_at"}, Value: nil}),
 	}).Create(&o).Error
