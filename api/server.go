@@ -21,6 +21,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"webinaire/privacy"
 	"webinaire/store"
 )
 
@@ -60,6 +61,9 @@ type Params struct {
 	MaxBodyBytes int64
 	// Pages holds the browser app (frontend.Files).
 	Pages fs.FS
+	// Policy is the retention policy that the privacy notice and the processing register
+	// describe; the zero Policy means privacy.DefaultPolicy().
+	Policy privacy.Policy
 }
 
 // Server is the HTTP server's handler and state.
@@ -122,6 +126,7 @@ func (s *Server) routes() http.Handler {
 	r.HEAD("/readyz", s.readyz)
 
 	s.pageRoutes(r)
+	s.privacyRoutes(r)
 
 	auth := r.Group("/auth", s.needReady, s.loadSession)
 	auth.GET("/login", s.login)

@@ -17,6 +17,7 @@ import (
 	"webinaire/api/apitest"
 	"webinaire/api/devidp"
 	"webinaire/frontend"
+	"webinaire/privacy"
 	"webinaire/store"
 	"webinaire/store/pgtest"
 	"webinaire/store/storetest"
@@ -61,6 +62,8 @@ type options struct {
 	noReady bool
 	// proxy, when not nil, is set to the proxy between the server and its PostgreSQL database.
 	proxy **pgtest.Proxy
+	// policy is the retention policy; nil means privacy.DefaultPolicy().
+	policy *privacy.Policy
 }
 
 const (
@@ -109,7 +112,10 @@ func setup(t *testing.T, driver string, o options) *env {
 	p := api.Params{
 		Store: st, Logger: log, Now: clk.Now, BaseURL: base,
 		SessionIdle: o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
-		Pages: frontend.Files,
+		Pages: frontend.Files, Policy: privacy.DefaultPolicy(),
+	}
+	if o.policy != nil {
+		p.Policy = *o.policy
 	}
 	if o.oidc != nil {
 		p.OIDC = *o.oidc

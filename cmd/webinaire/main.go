@@ -181,6 +181,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		SessionAbsolute: time.Duration(cfg.Session.AbsoluteTimeout),
 		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
 		Pages:           frontend.Files,
+		Policy:          cfg.Policy(),
 		OIDC: api.OIDCParams{
 			Issuer:       cfg.OIDC.Issuer,
 			ClientID:     cfg.OIDC.ClientID,
