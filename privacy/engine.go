@@ -1,0 +1,384 @@
+package privacy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"webinaire/store"
+)
+
+// ErrBusy is returned by Run when another run holds the lease.
+var ErrBusy = errors.New("retention run already in progress")
+
+// errLeaseLost stops a run whose lease another holder took over (it had expired).
+var errLeaseLost = errors.New("retention lease taken over by another holder")
+
+const (
+	// leaseName is the job_leases row of the retention run.
+	leaseName = "retention"
+	// leaseTTL is how long the lease outlives its holder's last step: a replica that dies
+	// mid-run blocks the others that long at most.
+	leaseTTL = time.Hour
+	// bookkeepingTimeout bounds recording the end of a run and releasing the lease once the
+	// run's context is done.
+	bookkeepingTimeout = 10 * time.Second
+)
+
+// EngineParams configures the retention engine.
+type EngineParams struct {
+	// Store is the database the sweeps delete from.
+	Store *store.Store
+	// Ledger records every deletion, in the deleting transaction.
+	Ledger *Ledger
+	// Policy gives the windows.
+	Policy Policy
+	// SessionIdle is the session idle timeout: sessions unused for longer are deleted;
+	// zero leaves them to their expiry.
+	SessionIdle time.Duration
+	// BatchSize bounds the rows one transaction deletes; 0 means 1000.
+	BatchSize int
+	// Interval is the time between two runs of Start; 0 means 24 h.
+	Interval time.Duration
+	// Holder names this process in the lease, e.g. hostname:pid; empty means that.
+	Holder string
+	// Logger receives one line per run; nil discards.
+	Logger *slog.Logger
+	// Clock tells the time every window is measured from; nil is the database's clock
+	// (store.Now), which is what production uses.
+	Clock func(ctx context.Context) (time.Time, error)
+	// Hook is for tests: it is called after each committed step of a real run, and a
+	// non-nil error stops the run there, as a crash would.
+	Hook func(sweep, step string) error
+}
+
+// Engine runs the retention sweeps: now (Run), as a dry run (Plan), or on a schedule (Start).
+// One run at a time across replicas holds the lease "retention".
+type Engine struct {
+	store    *store.Store
+	sweeps   []Sweep
+	batch    int
+	interval time.Duration
+	holder   string
+	log      *slog.Logger
+	clock    func(ctx context.Context) (time.Time, error)
+	hook     func(sweep, step string) error
+
+	// running keeps a second Run of this process from taking the lease it already holds.
+	running sync.Mutex
+	// ran, when set (tests), is called at the end of each run started by Start.
+	ran func(Report, error)
+}
+
+// NewEngine returns an engine with the session, connection-log and account sweeps.
+func NewEngine(p EngineParams) (*Engine, error) {
+	if p.Store == nil || p.Ledger == nil {
+		return nil, errors.New("new retention engine: a store and a ledger are required")
+	}
+	if err := p.Policy.Validate(); err != nil {
+		return nil, fmt.Errorf("new retention engine: %w", err)
+	}
+	if p.BatchSize < 0 || p.Interval < 0 || p.SessionIdle < 0 {
+		return nil, errors.New("new retention engine: batch size, interval and idle timeout cannot be negative")
+	}
+	e := &Engine{
+		store: p.Store,
+		// Accounts go last: deleting one deletes what the other sweeps look at (its
+		// sessions, later its recordings), so that a plan lists what the run deletes.
+		sweeps: []Sweep{
+			&sessionSweep{store: p.Store, ledger: p.Ledger, idle: p.SessionIdle},
+			&connectionLogSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.ConnectionLog},
+			&accountSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.AccountInactivity},
+		},
+		batch:    p.BatchSize,
+		interval: p.Interval,
+		holder:   p.Holder,
+		log:      p.Logger,
+		clock:    p.Clock,
+		hook:     p.Hook,
+	}
+	if e.batch == 0 {
+		e.batch = 1000
+	}
+	if e.interval == 0 {
+		e.interval = 24 * time.Hour
+	}
+	if e.holder == "" {
+		host, _ := os.Hostname()
+		e.holder = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.clock == nil {
+		e.clock = p.Store.Now
+	}
+	return e, nil
+}
+
+// Report is what a run deleted, or what a dry run would delete.
+type Report struct {
+	// RunID is the run's row in retention_runs.
+	RunID int64 `json:"run_id"`
+	// DryRun: nothing was deleted.
+	DryRun bool `json:"dry_run"`
+	// Now is the database's time the windows were measured from.
+	Now time.Time `json:"now"`
+	// Categories has one line per category and rule, in the order of the sweeps, including
+	// those with nothing to delete.
+	Categories []CategoryReport `json:"categories"`
+}
+
+// CategoryReport is what a run deleted of one category under one rule.
+type CategoryReport struct {
+	Category string `json:"category"`
+	Rule     string `json:"rule"`
+	// Count is the number of objects (accounts, connection-log entries, sessions).
+	Count int64 `json:"count"`
+	// IDs name what was deleted as the ledger names it (its entries hold their keyed hash):
+	// account ids, connection-log partitions and batches ("connection_log batch 1-1000"),
+	// session and login-flow batches.
+	IDs []string `json:"ids"`
+}
+
+// Counts sums the report per category.
+func (r Report) Counts() map[string]int64 {
+	counts := make(map[string]int64)
+	for _, c := range r.Categories {
+		counts[c.Category] += c.Count
+	}
+	return counts
+}
+
+// RunRecord is a past run as retention_runs keeps it.
+type RunRecord struct {
+	ID         int64      `json:"id"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	DryRun     bool       `json:"dry_run"`
+	// Status is running, ok, failed or busy (another run held the lease).
+	Status string `json:"status"`
+	// Counts is what the run deleted (or would have) per category.
+	Counts map[string]int64 `json:"counts"`
+	// Error says why it failed, without personal data.
+	Error string `json:"error,omitempty"`
+}
+
+// Plan is a dry run on the same code path as Run: what Run would delete now, by category and
+// rule, with the ids. It deletes nothing and takes no lease; it is recorded as a dry run.
+func (e *Engine) Plan(ctx context.Context) (Report, error) {
+	now, err := e.clock(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("retention plan: %w", err)
+	}
+	return e.record(ctx, now, true, func(p *Pass) error { return e.sweep(ctx, p) })
+}
+
+// Run runs the sweeps now. It takes the lease "retention" and returns ErrBusy, after
+// recording a busy run, when another run (of this or another process) holds it.
+func (e *Engine) Run(ctx context.Context) (Report, error) {
+	now, err := e.clock(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("retention run: %w", err)
+	}
+	if !e.running.TryLock() {
+		return e.busy(ctx, now, fmt.Errorf("%w: held by this process (%s)", ErrBusy, e.holder))
+	}
+	defer e.running.Unlock()
+	ok, lease, err := e.store.AcquireLease(ctx, leaseName, e.holder, now, now.Add(leaseTTL))
+	if err != nil {
+		return Report{Now: now}, fmt.Errorf("retention run: %w", err)
+	}
+	if !ok {
+		return e.busy(ctx, now, fmt.Errorf("%w: held by %s until %s", ErrBusy, lease.Holder, lease.ExpiresAt.Format(time.RFC3339)))
+	}
+	defer func() {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+		defer cancel()
+		if err := e.store.ReleaseLease(bctx, leaseName, e.holder); err != nil {
+			e.log.Warn("retention lease not released; it expires by itself", "err", err)
+		}
+	}()
+	if err := e.store.FailInterruptedRuns(ctx, now, now.Add(-leaseTTL)); err != nil {
+		return Report{Now: now}, fmt.Errorf("retention run: %w", err)
+	}
+	return e.record(ctx, now, false, func(p *Pass) error {
+		// The connection log's partitions for this month and the next two, so that inserts
+		// never wait for one.
+		if err := e.store.EnsureLogPartitions(ctx, now, 3); err != nil {
+			return err
+		}
+		return e.sweep(ctx, p)
+	})
+}
+
+// sweep runs every sweep in turn.
+func (e *Engine) sweep(ctx context.Context, p *Pass) error {
+	for _, s := range e.sweeps {
+		if err := s.Sweep(ctx, p); err != nil {
+			return fmt.Errorf("%s sweep: %w", s.Name(), err)
+		}
+	}
+	return nil
+}
+
+// record runs fn as a run started at now, recorded in retention_runs from start to end.
+func (e *Engine) record(ctx context.Context, now time.Time, dry bool, fn func(p *Pass) error) (Report, error) {
+	rep := Report{DryRun: dry, Now: now, Categories: []CategoryReport{}}
+	run := store.RetentionRun{StartedAt: now, DryRun: dry, Status: store.RunRunning}
+	if err := e.store.StartRetentionRun(ctx, &run); err != nil {
+		return rep, fmt.Errorf("retention run: %w", err)
+	}
+	rep.RunID = run.ID
+	p := &Pass{Now: now, DryRun: dry, BatchSize: e.batch, report: &rep}
+	if !dry {
+		p.step = e.step
+	}
+	err := fn(p)
+	status, errText := store.RunOK, ""
+	if err != nil {
+		status, errText = store.RunFailed, err.Error()
+	}
+	if ferr := e.finish(ctx, run.ID, status, rep.Counts(), errText); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return rep, fmt.Errorf("retention run %d: %w", run.ID, err)
+	}
+	return rep, nil
+}
+
+// busy records a run that did not start because another holds the lease, and returns err.
+func (e *Engine) busy(ctx context.Context, now time.Time, err error) (Report, error) {
+	rep := Report{Now: now, Categories: []CategoryReport{}}
+	run := store.RetentionRun{StartedAt: now, Status: store.RunRunning}
+	if serr := e.store.StartRetentionRun(ctx, &run); serr != nil {
+		return rep, errors.Join(err, serr)
+	}
+	rep.RunID = run.ID
+	if ferr := e.finish(ctx, run.ID, store.RunBusy, nil, err.Error()); ferr != nil {
+		return rep, errors.Join(err, ferr)
+	}
+	return rep, err
+}
+
+// finish records the end of a run, even when ctx is done.
+func (e *Engine) finish(ctx context.Context, id int64, status string, counts map[string]int64, errText string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+	defer cancel()
+	at, err := e.clock(ctx)
+	if err != nil {
+		return fmt.Errorf("finish retention run: %w", err)
+	}
+	summary := ""
+	if counts != nil {
+		b, _ := json.Marshal(counts) // a map of counts always encodes
+		summary = string(b)
+	}
+	return e.store.FinishRetentionRun(ctx, id, at, status, summary, errText)
+}
+
+// step is called after each committed step of a real run: the test hook, then the lease,
+// renewed so that it lasts while the run makes progress and lost if another took it over.
+func (e *Engine) step(ctx context.Context, sweep, step string) error {
+	if e.hook != nil {
+		if err := e.hook(sweep, step); err != nil {
+			return err
+		}
+	}
+	now, err := e.clock(ctx)
+	if err != nil {
+		return err
+	}
+	ok, lease, err := e.store.AcquireLease(ctx, leaseName, e.holder, now, now.Add(leaseTTL))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w (%s)", errLeaseLost, lease.Holder)
+	}
+	return nil
+}
+
+// Start runs the sweeps now, then every Interval, until ctx is done, and returns then. A
+// failed run is logged and tried again at the next interval; a run skipped because another
+// replica holds the lease is logged too. Run it in a goroutine of its own.
+func (e *Engine) Start(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		start := time.Now()
+		rep, err := e.Run(ctx)
+		switch {
+		case err == nil:
+			attrs := []any{"run_id", rep.RunID, "took", time.Since(start).Round(time.Millisecond).String()}
+			for _, c := range rep.Categories {
+				attrs = append(attrs, slog.Int64(c.Category, c.Count))
+			}
+			e.log.Info("retention run finished", attrs...)
+		case errors.Is(err, ErrBusy):
+			e.log.Info("retention run skipped: another run holds the lease", "run_id", rep.RunID, "err", err)
+		case ctx.Err() != nil:
+			e.log.Info("retention run interrupted: stopping", "run_id", rep.RunID)
+		default:
+			e.log.Error("retention run failed", "run_id", rep.RunID, "err", err, "retry_in", e.interval.String())
+		}
+		if e.ran != nil {
+			e.ran(rep, err)
+		}
+		timer.Reset(e.interval)
+	}
+}
+
+// Overdue counts, per category, what is past its window now and not yet deleted: zero after
+// a run, unless something came past its window since.
+func (e *Engine) Overdue(ctx context.Context) (map[string]int64, error) {
+	now, err := e.clock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("overdue: %w", err)
+	}
+	out := make(map[string]int64)
+	for _, s := range e.sweeps {
+		n, err := s.Overdue(ctx, now)
+		if err != nil {
+			return nil, fmt.Errorf("overdue %s: %w", s.Name(), err)
+		}
+		out[s.Category()] += n
+	}
+	return out, nil
+}
+
+// Runs returns the last limit runs, newest first, with what each deleted per category.
+func (e *Engine) Runs(ctx context.Context, limit int) ([]RunRecord, error) {
+	list, err := e.store.RetentionRuns(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RunRecord, 0, len(list))
+	for _, r := range list {
+		rec := RunRecord{ID: r.ID, StartedAt: r.StartedAt.UTC(), FinishedAt: r.FinishedAt, DryRun: r.DryRun,
+			Status: r.Status, Counts: map[string]int64{}, Error: r.Error}
+		if rec.FinishedAt != nil {
+			t := rec.FinishedAt.UTC()
+			rec.FinishedAt = &t
+		}
+		if r.Summary != "" {
+			if err := json.Unmarshal([]byte(r.Summary), &rec.Counts); err != nil {
+				return nil, fmt.Errorf("retention run %d: summary: %w", r.ID, err)
+			}
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
