@@ -1,5 +1,5 @@
 // Command webinaire is the Webinaire server: one binary that serves the platform, applies the
-// database migrations and, later, runs the retention jobs.
+// database migrations, runs the retention sweeps and checks the deletion ledger.
 package main
 
 import (
@@ -32,9 +32,11 @@ Usage:
   webinaire version                                   print the version
   webinaire help                                      print this text
 
-Privacy and retention (not available in this version yet):
-  webinaire retention plan|run                        show or run the purge jobs
-  webinaire ledger verify|export                      check or export the deletion ledger
+Privacy and retention (each takes --config FILE; serve runs the sweeps on a schedule):
+  webinaire retention plan|run                        show what the sweeps would delete now, with the
+                                                      ids (plan --json for JSON), or run them now
+  webinaire ledger verify|export                      check the deletion ledger's hash chain, or write
+                                                      it to stdout (export --format json|csv)
 
 With no configuration Webinaire runs in development mode: SQLite under ./data, a built-in
 identity provider, http://127.0.0.1:8080. Every configuration key can be set in the file or
@@ -68,9 +70,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "retention", "ledger":
-		fmt.Fprintf(stderr, "webinaire %s: not available in this version yet\n", cmd)
-		return 2
+	case "retention":
+		return retentionCmd(ctx, args, environ, stdout, stderr)
+	case "ledger":
+		return ledgerCmd(ctx, args, environ, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "webinaire: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -225,13 +228,17 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	// The migrator is owned by serve and ends when ctx is done or the database is ready.
+	// The migrator, then the retention scheduler once the database is ready, are owned by
+	// serve: they end when background is done, and serve waits for them before it returns.
+	background, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
 	migrated := make(chan struct{})
 	go func() {
 		defer close(migrated)
-		if migrateWithRetry(ctx, st, time.Duration(cfg.Database.RetryInterval), log) {
+		if migrateWithRetry(background, st, time.Duration(cfg.Database.RetryInterval), log) {
 			srv.SetReady()
 			log.Info("database ready", "driver", cfg.Database.Driver)
+			scheduleRetention(background, cfg, st, log)
 		}
 	}()
 
@@ -246,6 +253,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	select {
 	case err := <-served:
 		log.Error("http server stopped", "err", err)
+		stopBackground()
+		<-migrated
 		return 1
 	case <-ctx.Done():
 	}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"webinaire/privacy"
+	"webinaire/store"
+)
+
+// Exit codes of the retention and ledger commands, besides 0 and 1 (failure).
+const (
+	exitUsage = 2
+	exitBusy  = 3
+)
+
+const retentionUsage = `Usage:
+  webinaire retention plan [--config FILE] [--json]   print what a run would delete now, with the ids
+  webinaire retention run [--config FILE]             run the retention sweeps now
+  webinaire ledger verify [--config FILE]             check the deletion ledger's hash chain
+  webinaire ledger export [--config FILE] [--format json|csv]   write the ledger to stdout
+`
+
+// retentionCmd runs `webinaire retention plan|run`.
+func retentionCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	sub, fs, rest := subcommand("retention", args, stderr)
+	asJSON := false
+	switch sub {
+	case "plan":
+		fs.BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	case "run":
+	default:
+		return exitUsage
+	}
+	configArgs, ok := parseSubcommand(fs, rest)
+	if !ok {
+		return exitUsage
+	}
+	p, ok := openPrivacy(ctx, "retention "+sub, configArgs, environ, stderr)
+	if !ok {
+		return 1
+	}
+	defer p.store.Close()
+	eng, err := newRetentionEngine(p.cfg, p.store, p.ledger, p.log)
+	if err != nil {
+		fmt.Fprintf(stderr, "webinaire retention %s: %v\n", sub, err)
+		return 1
+	}
+
+	if sub == "plan" {
+		rep, err := eng.Plan(ctx)
+		if err != nil {
+			fmt.Fprintln(stderr, "webinaire retention plan:", err)
+			return 1
+		}
+		if asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(rep); err != nil {
+				fmt.Fprintln(stderr, "webinaire retention plan:", err)
+				return 1
+			}
+			return 0
+		}
+		fmt.Fprintf(stdout, "Retention plan at %s (dry run %d: nothing was deleted)\n", rep.Now.Format(time.RFC3339), rep.RunID)
+		for _, c := range rep.Categories {
+			fmt.Fprintf(stdout, "%s: %d (%s)\n", c.Category, c.Count, c.Rule)
+			for _, id := range c.IDs {
+				fmt.Fprintf(stdout, "  %s\n", id)
+			}
+		}
+		return 0
+	}
+
+	rep, err := eng.Run(ctx)
+	if errors.Is(err, privacy.ErrBusy) {
+		fmt.Fprintf(stderr, "webinaire retention run: another run is in progress, nothing done (%v)\n", err)
+		return exitBusy
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire retention run:", err)
+		printCounts(stdout, rep) // what was deleted before the failure
+		return 1
+	}
+	fmt.Fprintf(stdout, "Retention run %d at %s: deleted\n", rep.RunID, rep.Now.Format(time.RFC3339))
+	printCounts(stdout, rep)
+	return 0
+}
+
+// printCounts prints what a run deleted per category, in the order of the sweeps.
+func printCounts(w io.Writer, rep privacy.Report) {
+	counts := rep.Counts()
+	for _, c := range rep.Categories {
+		if n, ok := counts[c.Category]; ok {
+			fmt.Fprintf(w, "%s: %d\n", c.Category, n)
+			delete(counts, c.Category)
+		}
+	}
+}
+
+// ledgerCmd runs `webinaire ledger verify|export`.
+func ledgerCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	sub, fs, rest := subcommand("ledger", args, stderr)
+	format := "json"
+	switch sub {
+	case "verify":
+	case "export":
+		fs.StringVar(&format, "format", "json", "`json` or csv")
+	default:
+		return exitUsage
+	}
+	configArgs, ok := parseSubcommand(fs, rest)
+	if !ok {
+		return exitUsage
+	}
+	if format != "json" && format != "csv" {
+		fmt.Fprintf(stderr, "webinaire ledger export: unknown format %q (json or csv)\n", format)
+		return exitUsage
+	}
+	p, ok := openPrivacy(ctx, "ledger "+sub, configArgs, environ, stderr)
+	if !ok {
+		return 1
+	}
+	defer p.store.Close()
+
+	if sub == "export" {
+		if err := p.ledger.Export(ctx, stdout, format); err != nil {
+			fmt.Fprintln(stderr, "webinaire ledger export:", err)
+			return 1
+		}
+		return 0
+	}
+	n, err := p.ledger.Verify(ctx)
+	var broken *privacy.ChainError
+	if errors.As(err, &broken) {
+		fmt.Fprintf(stderr, "ledger: chain broken: %v (%d entries intact before it)\n", broken, n)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire ledger verify:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "ledger: %d entries, chain intact\n", n)
+	return 0
+}
+
+// subcommand splits `webinaire <cmd> <sub> ...` and returns a flag set for the subcommand
+// with --config. It prints the usage and returns an empty sub when there is none.
+func subcommand(cmd string, args []string, stderr io.Writer) (string, *flag.FlagSet, []string) {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "webinaire %s: missing subcommand\n\n%s", cmd, retentionUsage)
+		return "", nil, nil
+	}
+	sub := args[0]
+	known := map[string][]string{"retention": {"plan", "run"}, "ledger": {"verify", "export"}}[cmd]
+	for _, k := range known {
+		if sub == k {
+			fs := flag.NewFlagSet(cmd+" "+sub, flag.ContinueOnError)
+			fs.SetOutput(stderr)
+			fs.String("config", "", "configuration `file` (YAML)")
+			return sub, fs, args[1:]
+		}
+	}
+	fmt.Fprintf(stderr, "webinaire %s: unknown subcommand %q\n\n%s", cmd, sub, retentionUsage)
+	return "", nil, nil
+}
+
+// parseSubcommand parses the subcommand's flags and returns the arguments for loadFromFlags.
+func parseSubcommand(fs *flag.FlagSet, args []string) ([]string, bool) {
+	if err := fs.Parse(args); err != nil {
+		return nil, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "webinaire %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return nil, false
+	}
+	if path := fs.Lookup("config").Value.String(); path != "" {
+		return []string{"--config", path}, true
+	}
+	return nil, true
+}
+
+// privacyDeps is what the retention and ledger commands work on.
+type privacyDeps struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *store.Store
+	ledger *privacy.Ledger
+}
+
+// openPrivacy loads the configuration, opens and migrates the database (so that the commands
+// work on a fresh install) and loads the ledger key. It prints what went wrong.
+func openPrivacy(ctx context.Context, name string, configArgs, environ []string, stderr io.Writer) (privacyDeps, bool) {
+	var p privacyDeps
+	cfg, ok := loadFromFlags(name, configArgs, environ, stderr)
+	if !ok {
+		return p, false
+	}
+	p.cfg, p.log = cfg, newLogger(cfg.Log, stderr)
+	st, err := openStore(cfg, p.log)
+	if err != nil {
+		fmt.Fprintf(stderr, "webinaire %s: %v\n", name, err)
+		return p, false
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		fmt.Fprintf(stderr, "webinaire %s: %v\n", name, err)
+		return p, false
+	}
+	key, err := privacy.LoadOrCreateKey(cfg.Privacy.LedgerKeyFile)
+	if err == nil {
+		p.ledger, err = privacy.NewLedger(st, key)
+	}
+	if err != nil {
+		st.Close()
+		fmt.Fprintf(stderr, "webinaire %s: %v (key privacy.ledger_key_file)\n", name, err)
+		return p, false
+	}
+	p.store = st
+	return p, true
+}
+
+// newRetentionEngine builds the retention engine the configuration describes.
+func newRetentionEngine(cfg Config, st *store.Store, ledger *privacy.Ledger, log *slog.Logger) (*privacy.Engine, error) {
+	return privacy.NewEngine(privacy.EngineParams{
+		Store:       st,
+		Ledger:      ledger,
+		Policy:      cfg.Policy(),
+		SessionIdle: time.Duration(cfg.Session.IdleTimeout),
+		BatchSize:   cfg.Retention.BatchSize,
+		Interval:    time.Duration(cfg.Retention.Schedule),
+		Logger:      log,
+	})
+}
+
+// scheduleRetention runs the retention sweeps at once and then every retention.schedule,
+// until ctx is done (serve calls it once the database is ready). One replica at a time runs
+// them; the others log that they skipped.
+func scheduleRetention(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) {
+	log = log.With("part", "retention")
+	key, err := privacy.LoadOrCreateKey(cfg.Privacy.LedgerKeyFile)
+	if err != nil {
+		log.Error("retention sweeps not scheduled", "err", err)
+		return
+	}
+	ledger, err := privacy.NewLedger(st, key)
+	if err != nil {
+		log.Error("retention sweeps not scheduled", "err", err)
+		return
+	}
+	eng, err := newRetentionEngine(cfg, st, ledger, log)
+	if err != nil {
+		log.Error("retention sweeps not scheduled", "err", err)
+		return
+	}
+	log.Info("retention sweeps scheduled", "every", cfg.Retention.Schedule.String())
+	eng.Start(ctx)
+}
