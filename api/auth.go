@@ -234,6 +234,9 @@ func (s *Server) callback(c *gin.Context) {
 		if err != nil {
 			return err
 		}
+		if err := tx.LogConnection(ctx, s.connectionEvent(c, store.ActorOrganizer, o.ID, "", "login", "")); err != nil {
+			return err
+		}
 		return tx.RecordAudit(ctx, s.auditEvent(o.ID, "organizer.login", "organizer", o.ID, nil))
 	})
 	if err != nil {
@@ -282,6 +285,9 @@ func (s *Server) logout(c *gin.Context) {
 	if sess, ok := sessionOf(c); ok {
 		err := s.p.Store.InTx(ctx, func(tx *store.Store) error {
 			if err := tx.DeleteSession(ctx, sess.ID); err != nil {
+				return err
+			}
+			if err := tx.LogConnection(ctx, s.connectionEvent(c, store.ActorOrganizer, sess.OrganizerID, "", "logout", "")); err != nil {
 				return err
 			}
 			return tx.RecordAudit(ctx, s.auditEvent(sess.OrganizerID, "organizer.logout", "organizer", sess.OrganizerID, nil))

@@ -1,5 +1,7 @@
 package api
 
+import "webinaire/privacy"
+
 // Routes lists "METHOD path" for every route of s, for the tests that keep docs in step.
 func Routes(s *Server) []string {
 	var out []string
@@ -8,3 +10,6 @@ func Routes(s *Server) []string {
 	}
 	return out
 }
+
+// LedgerOf is the ledger s records deletions in.
+func LedgerOf(s *Server) *privacy.Ledger { return s.p.Ledger }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strings"
@@ -61,9 +62,13 @@ type Params struct {
 	MaxBodyBytes int64
 	// Pages holds the browser app (frontend.Files).
 	Pages fs.FS
-	// Policy is the retention policy that the privacy notice and the processing register
-	// describe; the zero Policy means privacy.DefaultPolicy().
+	// Policy is the retention policy, for the privacy notice and the rights of the person.
 	Policy privacy.Policy
+	// Ledger records deletions and restrictions made through the API.
+	Ledger *privacy.Ledger
+	// TrustedProxies are the reverse proxies whose forwarding headers give the client's
+	// address for the connection log; nobody else's are believed.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP server's handler and state.
@@ -76,6 +81,7 @@ type Server struct {
 	engine  *gin.Engine
 	ready   atomic.Bool
 	oidc    *oidcClient
+	rights  *privacy.Rights
 }
 
 // New builds the server. It does not touch the database: until SetReady is called the API
@@ -85,8 +91,8 @@ func New(p Params) (*Server, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("new api server: bad base URL %q", p.BaseURL)
 	}
-	if p.Store == nil || p.Logger == nil || p.Pages == nil {
-		return nil, errors.New("new api server: store, logger and pages are required")
+	if p.Store == nil || p.Logger == nil || p.Pages == nil || p.Ledger == nil {
+		return nil, errors.New("new api server: store, logger, pages and ledger are required")
 	}
 	if p.Now == nil {
 		p.Now = time.Now
@@ -97,6 +103,7 @@ func New(p Params) (*Server, error) {
 	p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
 	s := &Server{p: p, log: p.Logger, now: p.Now, secure: u.Scheme == "https"}
 	s.oidc = &oidcClient{params: p.OIDC, redirectURL: p.BaseURL + callbackPath}
+	s.rights = privacy.NewRights(p.Store, p.Ledger, p.Policy)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -137,8 +144,13 @@ func (s *Server) routes() http.Handler {
 	v1.GET("/invitations/:token", s.getPublicInvitation)
 	v1.GET("/invitations/:token/invitation.ics", s.getPublicInvitationICS)
 
-	org := v1.Group("", s.needOrganizer, s.needCSRF)
-	org.GET("/me", s.getMe)
+	// A restricted account may still see and export its data; nothing else.
+	v1.GET("/me", s.needOrganizer, s.getMe)
+	v1.GET("/me/export", s.needOrganizer, s.exportMe)
+
+	org := v1.Group("", s.needOrganizer, s.needCSRF, s.needUnrestricted)
+	org.PATCH("/me", s.rectifyMe)
+	org.DELETE("/me", s.eraseMe)
 	org.GET("/webinars", s.listWebinars)
 	org.POST("/webinars", s.createWebinar)
 	org.GET("/webinars/:id", s.getWebinar)
@@ -151,6 +163,11 @@ func (s *Server) routes() http.Handler {
 
 	admin := org.Group("/admin", s.needAdmin)
 	admin.GET("/organizers", s.listOrganizers)
+	admin.POST("/organizers/:id/restriction", s.restrictOrganizer)
+	admin.DELETE("/organizers/:id/restriction", s.liftRestriction)
+	admin.GET("/connection-log", s.searchConnectionLog)
+	admin.GET("/ledger", s.listLedger)
+	admin.GET("/ledger/export", s.exportLedger)
 
 	var h http.Handler = r
 	if s.p.DevIDP != nil {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -55,11 +56,12 @@ type env struct {
 }
 
 type options struct {
-	tls     bool
-	oidc    *api.OIDCParams // nil: the development provider
-	idle    time.Duration
-	abs     time.Duration
-	noReady bool
+	tls            bool
+	oidc           *api.OIDCParams // nil: the development provider
+	idle           time.Duration
+	abs            time.Duration
+	noReady        bool
+	trustedProxies []netip.Prefix
 	// proxy, when not nil, is set to the proxy between the server and its PostgreSQL database.
 	proxy **pgtest.Proxy
 	// policy is the retention policy; nil means privacy.DefaultPolicy().
@@ -109,10 +111,13 @@ func setup(t *testing.T, driver string, o options) *env {
 		o.abs = 12 * time.Hour
 	}
 	clk := &clock{}
+	ledger, err := privacy.NewLedger(st, []byte("0123456789abcdef0123456789abcdef"))
+	require.NoError(t, err)
 	p := api.Params{
-		Store: st, Logger: log, Now: clk.Now, BaseURL: base,
-		SessionIdle: o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
-		Pages: frontend.Files, Policy: privacy.DefaultPolicy(),
+		Store: st, Logger: log, Now: clk.Now, BaseURL: base, Ledger: ledger, Policy: privacy.DefaultPolicy(),
+		TrustedProxies: o.trustedProxies,
+		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
+		Pages: frontend.Files,
 	}
 	if o.policy != nil {
 		p.Policy = *o.policy

@@ -162,6 +162,8 @@ func (s *Server) getMe(c *gin.Context) {
 		"given_name":       o.GivenName,
 		"family_name":      o.FamilyName,
 		"email":            o.Email,
+		"display_name":     o.DisplayName,
+		"restricted_at":    o.RestrictedAt,
 		"is_admin":         sess.IsAdmin,
 		"last_activity_at": o.LastActivityAt.UTC(),
 		"session_expires":  sess.ExpiresAt.UTC(),
@@ -457,22 +459,33 @@ func (s *Server) listOrganizers(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
-	list, total, err := s.p.Store.ListOrganizers(c.Request.Context(), limit, offset)
+	var (
+		list  []store.Organizer
+		total int64
+		err   error
+	)
+	if email := c.Query("email"); email != "" {
+		list, err = s.p.Store.OrganizersByEmail(c.Request.Context(), email)
+		total = int64(len(list))
+	} else {
+		list, total, err = s.p.Store.ListOrganizers(c.Request.Context(), limit, offset)
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	type organizerJSON struct {
-		ID             string    `json:"id"`
-		GivenName      string    `json:"given_name"`
-		FamilyName     string    `json:"family_name"`
-		Email          string    `json:"email"`
-		LastActivityAt time.Time `json:"last_activity_at"`
-		CreatedAt      time.Time `json:"created_at"`
+		ID             string     `json:"id"`
+		GivenName      string     `json:"given_name"`
+		FamilyName     string     `json:"family_name"`
+		Email          string     `json:"email"`
+		LastActivityAt time.Time  `json:"last_activity_at"`
+		CreatedAt      time.Time  `json:"created_at"`
+		RestrictedAt   *time.Time `json:"restricted_at"`
 	}
 	items := make([]organizerJSON, 0, len(list))
 	for _, o := range list {
-		items = append(items, organizerJSON{o.ID, o.GivenName, o.FamilyName, o.Email, o.LastActivityAt.UTC(), o.CreatedAt.UTC()})
+		items = append(items, organizerJSON{o.ID, o.GivenName, o.FamilyName, o.Email, o.LastActivityAt.UTC(), o.CreatedAt.UTC(), o.RestrictedAt})
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items, "total": total, "limit": limit, "offset": offset})
 }

@@ -171,6 +171,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		inv2 := createInvitation(owner, w.ID, "presenter")
 		token := strings.TrimPrefix(inv.URL, e.base+"/join/")
 		wid := "/api/v1/webinars/" + w.ID
+		om, _ := getMe(other)
+		otherID := om.ID
 
 		type row struct {
 			method, path string
@@ -197,6 +199,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"DELETE", wid + "/invitations/" + inv2.ID, nil, [4]int{un, nf, ok, nf}},
 			{"GET", wid + "/invitation.ics", nil, [4]int{un, nf, ok, nf}},
 			{"GET", "/api/v1/admin/organizers", nil, [4]int{un, fb, fb, ok}},
+			{"GET", "/api/v1/admin/organizers?email=camille.martin@example.org", nil, [4]int{un, fb, fb, ok}},
+			{"POST", "/api/v1/admin/organizers/" + otherID + "/restriction", nil, [4]int{un, fb, fb, ok}},
+			{"DELETE", "/api/v1/admin/organizers/" + otherID + "/restriction", nil, [4]int{un, fb, fb, ok}},
+			{"GET", "/api/v1/admin/connection-log?actor_id=" + otherID + "&from=2000-01-01T00:00:00Z&to=2999-01-01T00:00:00Z", nil, [4]int{un, fb, fb, ok}},
+			{"GET", "/api/v1/admin/ledger", nil, [4]int{un, fb, fb, ok}},
+			{"GET", "/api/v1/admin/ledger/export", nil, [4]int{un, fb, fb, ok}},
+			{"GET", "/api/v1/me/export", nil, [4]int{un, ok, ok, ok}},
+			{"PATCH", "/api/v1/me", map[string]string{"display_name": "Nom"}, [4]int{un, ok, ok, ok}},
 			{"GET", "/api/v1/invitations/" + token, nil, [4]int{ok, ok, ok, ok}},
 			{"GET", "/api/v1/invitations/" + token + "/invitation.ics", nil, [4]int{ok, ok, ok, ok}},
 			{"DELETE", wid, nil, [4]int{un, nf, nc, nf}},

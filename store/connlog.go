@@ -52,14 +52,19 @@ func (s *Store) Now(ctx context.Context) (time.Time, error) {
 // is created when it is missing.
 func (s *Store) LogConnection(ctx context.Context, e ConnectionEvent) error {
 	e.At = e.At.UTC().Truncate(time.Microsecond)
-	err := s.conn(ctx).Create(&e).Error
+	// Each try is its own (sub)transaction, so that a failed insert does not spoil the
+	// caller's transaction.
+	insert := func() error {
+		return s.InTx(ctx, func(tx *Store) error { return tx.conn(ctx).Create(&e).Error })
+	}
+	err := insert()
 	var pgErr *pgconn.PgError
 	if s.driver == DriverPostgres && errors.As(err, &pgErr) && pgErr.Code == "23514" {
 		// check_violation: no partition for this month yet.
 		if err := s.EnsureLogPartitions(ctx, e.At, 1); err != nil {
 			return err
 		}
-		err = s.conn(ctx).Create(&e).Error
+		err = insert()
 	}
 	return translate("log connection", err)
 }

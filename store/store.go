@@ -156,6 +156,14 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	for _, r := range results {
 		s.log.Info("migration applied", "version", r.Source.Version, "file", filepath.Base(r.Source.Path))
 	}
+	// The connection log's partitions for this month and the next two.
+	now, err := s.Now(ctx)
+	if err != nil {
+		return len(results), fmt.Errorf("migrate: %w", err)
+	}
+	if err := s.EnsureLogPartitions(ctx, now, 3); err != nil {
+		return len(results), fmt.Errorf("migrate: %w", err)
+	}
 	return len(results), nil
 }
 

@@ -192,7 +192,6 @@ func DefaultConfig() Config {
 			BatchSize:     1000,
 		},
 		Privacy: PrivacyConfig{
-			Controller:    "the organisation that runs this Webinaire",
 			LedgerKeyFile: "data/ledger.key",
 		},
 		Log: LogConfig{Level: "info", Format: "text"},

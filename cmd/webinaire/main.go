@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -21,6 +22,7 @@ import (
 	"webinaire/api"
 	"webinaire/api/devidp"
 	"webinaire/frontend"
+	"webinaire/privacy"
 	"webinaire/store"
 )
 
@@ -176,15 +178,32 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 	defer st.Close()
 
+	key, err := privacy.LoadOrCreateKey(cfg.Privacy.LedgerKeyFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "webinaire: %v (key privacy.ledger_key_file)\n", err)
+		return 1
+	}
+	ledger, err := privacy.NewLedger(st, key)
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire:", err)
+		return 1
+	}
+	var proxies []netip.Prefix
+	for _, p := range cfg.Server.TrustedProxies {
+		prefix, _ := parsePrefix(p) // validated with the configuration
+		proxies = append(proxies, prefix)
+	}
 	params := api.Params{
 		Store:           st,
+		Policy:          cfg.Policy(),
+		Ledger:          ledger,
+		TrustedProxies:  proxies,
 		Logger:          log,
 		BaseURL:         baseURL,
 		SessionIdle:     time.Duration(cfg.Session.IdleTimeout),
 		SessionAbsolute: time.Duration(cfg.Session.AbsoluteTimeout),
 		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
 		Pages:           frontend.Files,
-		Policy:          cfg.Policy(),
 		OIDC: api.OIDCParams{
 			Issuer:       cfg.OIDC.Issuer,
 			ClientID:     cfg.OIDC.ClientID,

@@ -124,6 +124,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	s := startServe(t, []string{"--listen", "127.0.0.1:0"}, []string{
 		"WEBINAIRE_DATABASE_URL=" + filepath.Join(dir, "webinaire.db"),
 		"WEBINAIRE_RECORDINGS_DIR=" + filepath.Join(dir, "recordings"),
+		"WEBINAIRE_PRIVACY_LEDGER_KEY_FILE=" + filepath.Join(dir, "ledger.key"),
 	})
 	waitReady(t, s.base)
 	require.Equal(t, http.StatusOK, status(t, s.base+"/"))
@@ -190,6 +191,7 @@ func TestServeWaitsForTheDatabase(t *testing.T) {
 		"WEBINAIRE_DATABASE_DRIVER=postgres",
 		"WEBINAIRE_DATABASE_URL=" + proxy.URL(dbURL),
 		"WEBINAIRE_DATABASE_RETRY_INTERVAL=100ms",
+		"WEBINAIRE_PRIVACY_LEDGER_KEY_FILE=" + filepath.Join(t.TempDir(), "ledger.key"),
 	})
 	require.Equal(t, http.StatusOK, status(t, s.base+"/healthz"), "the process answers")
 	require.Equal(t, http.StatusServiceUnavailable, status(t, s.base+"/readyz"), "but is not ready")

@@ -1,0 +1,89 @@
+package api
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// clientAddr is the address and source port of the person behind a request, for the
+// connection log. Forwarding headers are believed only when the peer is a trusted proxy;
+// then the first address, from the right, that is not a trusted proxy is the client's.
+// The RFC 7239 Forwarded header can carry the source port (for="198.51.100.7:51234");
+// X-Forwarded-For cannot, so the port is then 0.
+func (s *Server) clientAddr(r *http.Request) (netip.Addr, int) {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, 0
+	}
+	ip, port := peer.Addr().Unmap(), int(peer.Port())
+	if !s.trusted(ip) {
+		return ip, port
+	}
+	hops := forwardedHops(r.Header.Values("Forwarded"))
+	if len(hops) == 0 {
+		for _, v := range r.Header.Values("X-Forwarded-For") {
+			for part := range strings.SplitSeq(v, ",") {
+				if a, err := netip.ParseAddr(strings.TrimSpace(part)); err == nil {
+					hops = append(hops, netip.AddrPortFrom(a.Unmap(), 0))
+				} else {
+					hops = append(hops, netip.AddrPort{})
+				}
+			}
+		}
+	}
+	for _, hop := range slices.Backward(hops) {
+		if !hop.IsValid() {
+			break // an unreadable hop: stop at the last address we can vouch for
+		}
+		ip, port = hop.Addr(), int(hop.Port())
+		if !s.trusted(ip) {
+			break
+		}
+	}
+	return ip, port
+}
+
+func (s *Server) trusted(ip netip.Addr) bool {
+	return slices.ContainsFunc(s.p.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(ip) })
+}
+
+// forwardedHops reads the for= parameters of RFC 7239 Forwarded headers, in order; an
+// obfuscated or unreadable one becomes an invalid hop.
+func forwardedHops(values []string) []netip.AddrPort {
+	var hops []netip.AddrPort
+	for _, v := range values {
+		for elem := range strings.SplitSeq(v, ",") {
+			for pair := range strings.SplitSeq(elem, ";") {
+				k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+				if !ok || !strings.EqualFold(k, "for") {
+					continue
+				}
+				hops = append(hops, parseNode(strings.Trim(val, `"`)))
+			}
+		}
+	}
+	return hops
+}
+
+// parseNode reads a Forwarded node: 192.0.2.1, 192.0.2.1:4711, [2001:db8::1], [2001:db8::1]:4711.
+func parseNode(node string) netip.AddrPort {
+	if ap, err := netip.ParseAddrPort(node); err == nil {
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(node, "["), "]")
+	if a, err := netip.ParseAddr(host); err == nil {
+		return netip.AddrPortFrom(a.Unmap(), 0)
+	}
+	if h, p, err := net.SplitHostPort(node); err == nil {
+		if a, err := netip.ParseAddr(h); err == nil {
+			if n, err := strconv.Atoi(p); err == nil && n >= 0 && n < 65536 {
+				return netip.AddrPortFrom(a.Unmap(), uint16(n))
+			}
+		}
+	}
+	return netip.AddrPort{}
+}

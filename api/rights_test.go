@@ -1,0 +1,301 @@
+package api_test
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"webinaire/api"
+	"webinaire/privacy"
+	"webinaire/store"
+)
+
+type exportDoc struct {
+	Account struct {
+		ID          string `json:"id"`
+		Email       string `json:"email"`
+		DisplayName string `json:"display_name"`
+	} `json:"account"`
+	Webinars    []struct{ ID, Title string } `json:"webinars"`
+	Invitations []struct {
+		ID        string `json:"id"`
+		WebinarID string `json:"webinar_id"`
+		Role      string `json:"role"`
+	} `json:"invitations"`
+	ConnectionLog []struct {
+		IP     string `json:"ip"`
+		Port   int    `json:"port"`
+		Action string `json:"action"`
+	} `json:"connection_log"`
+	AuditTrail []struct{ Action string } `json:"audit_trail"`
+	Retention  map[string]struct{ Kept string }
+}
+
+func TestExportHoldsEverythingAboutThePersonAndNothingElse(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := setup(t, driver, options{})
+		me, other := e.browser(), e.browser()
+		me.Login(userOwner)
+		other.Login(userOther)
+		w := createWebinar(me, newWebinar)
+		createInvitation(me, w.ID, "attendee")
+		theirs := createWebinar(other, map[string]any{"title": "Pas à moi", "kind": "meeting", "starts_at": "2026-12-01T10:00:00Z", "duration_minutes": 15})
+		createInvitation(other, theirs.ID, "moderator")
+
+		resp := me.Do("PATCH", "/api/v1/me", map[string]string{"display_name": "Camille M."}, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
+
+		resp = me.Do("GET", "/api/v1/me/export", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Contains(t, resp.Header.Get("Content-Disposition"), "attachment")
+		raw := readBody(t, resp)
+		var x exportDoc
+		require.NoError(t, json.Unmarshal([]byte(raw), &x))
+
+		require.Equal(t, "camille.martin@example.org", x.Account.Email)
+		require.Equal(t, "Camille M.", x.Account.DisplayName, "rectification is in the export")
+		require.Len(t, x.Webinars, 1)
+		require.Equal(t, w.ID, x.Webinars[0].ID)
+		require.Len(t, x.Invitations, 1)
+		require.Equal(t, w.ID, x.Invitations[0].WebinarID)
+		require.NotEmpty(t, x.ConnectionLog, "the person's own connection log")
+		require.Equal(t, "login", x.ConnectionLog[0].Action)
+		require.Equal(t, "127.0.0.1", x.ConnectionLog[0].IP)
+		require.NotZero(t, x.ConnectionLog[0].Port)
+		require.NotEmpty(t, x.AuditTrail)
+		require.Equal(t, "12 months", x.Retention[privacy.CategoryConnectionLog].Kept)
+
+		for _, foreign := range []string{"Pas à moi", theirs.ID, "karim", "Benali"} {
+			require.NotContains(t, raw, foreign, "nothing about anyone else")
+		}
+		require.NotContains(t, raw, w.RoomID, "no secret link or room id")
+	})
+}
+
+func TestErasure(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := setup(t, driver, options{})
+		ctx := context.Background()
+		me, other := e.browser(), e.browser()
+		me.Login(userOwner)
+		other.Login(userOther)
+		m, _ := getMe(me)
+		w := createWebinar(me, newWebinar)
+		createInvitation(me, w.ID, "attendee")
+		kept := createWebinar(other, newWebinar)
+
+		resp := me.Do("DELETE", "/api/v1/me", nil, map[string]string{"X-CSRF-Token": ""})
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "erasure needs the CSRF token")
+		resp.Body.Close()
+
+		resp = me.Do("DELETE", "/api/v1/me", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var out struct {
+			Erased    bool      `json:"erased"`
+			Entries   int       `json:"connection_log_entries"`
+			KeptUntil time.Time `json:"connection_log_kept_until"`
+			Reason    string    `json:"connection_log_reason"`
+		}
+		decode(t, resp, &out)
+		require.True(t, out.Erased)
+		require.Equal(t, 1, out.Entries)
+		require.Contains(t, out.Reason, "17(3)(b)")
+		require.True(t, out.KeptUntil.After(e.clock.Now().AddDate(0, 11, 27)), "kept about 12 months: %s", out.KeptUntil)
+
+		_, status := getMe(me)
+		require.Equal(t, http.StatusUnauthorized, status, "the session went with the account")
+		_, err := e.store.Organizer(ctx, m.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = e.store.WebinarOf(ctx, m.ID, w.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		invs, err := e.store.ListInvitations(ctx, w.ID)
+		require.NoError(t, err)
+		require.Empty(t, invs)
+		events, err := e.store.AuditEventsOf(ctx, m.ID)
+		require.NoError(t, err)
+		require.Empty(t, events, "the audit trail no longer points to the person")
+
+		// Only the connection log still names the person: a legal obligation.
+		log, err := e.store.ConnectionLog(ctx, store.ConnectionFilter{ActorID: m.ID})
+		require.NoError(t, err)
+		require.Len(t, log, 1)
+
+		// The other organizer is untouched.
+		resp = other.Do("GET", "/api/v1/webinars/"+kept.ID, nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
+
+		entries, err := api.LedgerOf(e.api).Entries(ctx, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, entries, 1)
+		require.Equal(t, privacy.CategoryAccounts, entries[0].Category)
+		require.Contains(t, entries[0].Rule, "art. 17")
+		require.Equal(t, api.LedgerOf(e.api).ObjectHash(m.ID), entries[0].ObjectHash)
+		require.NotContains(t, entries[0].ObjectHash, m.ID, "the ledger holds no id in clear")
+	})
+}
+
+func TestRestrictionOfProcessing(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	me, admin := e.browser(), e.browser()
+	me.Login(userOwner)
+	admin.Login(userAdmin)
+	m, _ := getMe(me)
+	w := createWebinar(me, newWebinar)
+
+	resp := admin.Do("GET", "/api/v1/admin/organizers?email=CAMILLE.MARTIN@example.org", nil, nil)
+	var found struct {
+		Items []struct{ ID string }
+		Total int
+	}
+	decode(t, resp, &found)
+	require.Equal(t, 1, found.Total, "found by email, whatever the case")
+	require.Equal(t, m.ID, found.Items[0].ID)
+
+	resp = admin.Do("POST", "/api/v1/admin/organizers/"+m.ID+"/restriction", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
+
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/api/v1/webinars"}, {"PATCH", "/api/v1/webinars/" + w.ID}, {"DELETE", "/api/v1/me"}, {"POST", "/api/v1/webinars"},
+	} {
+		resp := me.Do(r.method, r.path, map[string]any{"title": "x"}, nil)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "%s %s", r.method, r.path)
+		require.Equal(t, "restricted", problemOf(t, resp).Code)
+	}
+	_, status := getMe(me)
+	require.Equal(t, http.StatusOK, status, "the person can still see...")
+	resp = me.Do("GET", "/api/v1/me/export", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "...and export the data")
+	resp.Body.Close()
+
+	resp = admin.Do("POST", "/api/v1/admin/organizers/"+m.ID+"/restriction", nil, nil)
+	var again struct{ Changed bool }
+	decode(t, resp, &again)
+	require.False(t, again.Changed, "restricting twice changes nothing")
+
+	resp = admin.Do("DELETE", "/api/v1/admin/organizers/"+m.ID+"/restriction", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
+	resp = me.Do("GET", "/api/v1/webinars", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "lifted")
+	resp.Body.Close()
+
+	resp = admin.Do("GET", "/api/v1/admin/ledger", nil, nil)
+	var ledger struct {
+		Items []struct{ Rule, Category string }
+	}
+	decode(t, resp, &ledger)
+	require.Len(t, ledger.Items, 2, "the ledger records the restriction and its lifting, once each")
+	require.Contains(t, ledger.Items[0].Rule, "restriction of processing (GDPR art. 18)")
+	require.Contains(t, ledger.Items[1].Rule, "lifted")
+
+	resp = admin.Do("GET", "/api/v1/admin/ledger/export?format=csv", nil, nil)
+	rows, err := csv.NewReader(strings.NewReader(readBody(t, resp))).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 3, "a header and two entries")
+	require.Equal(t, "seq", rows[0][0])
+
+	resp = admin.Do("POST", "/api/v1/admin/organizers/00000000-0000-4000-8000-000000000000/restriction", nil, nil)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp.Body.Close()
+}
+
+func TestConnectionLogThroughProxies(t *testing.T) {
+	// The test's requests come from 127.0.0.1, which is the trusted proxy here.
+	e := setup(t, "sqlite", options{trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	admin := e.browser()
+	admin.Login(userAdmin)
+	ctx := context.Background()
+
+	// Log in with forwarding headers: the client is the first untrusted address from the right.
+	cases := []struct {
+		name    string
+		headers map[string]string
+		ip      string
+		port    int
+	}{
+		{"Forwarded with port", map[string]string{"Forwarded": `for="198.51.100.7:51234";proto=https`}, "198.51.100.7", 51234},
+		{"Forwarded IPv6", map[string]string{"Forwarded": `for="[2001:db8::7]:4711"`}, "2001:db8::7", 4711},
+		{"X-Forwarded-For chain", map[string]string{"X-Forwarded-For": "203.0.113.9, 127.0.0.2"}, "203.0.113.9", 0},
+		{"forged first hop", map[string]string{"X-Forwarded-For": "6.6.6.6, 192.0.2.44"}, "192.0.2.44", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := e.browser()
+			loginWithHeaders(t, b, tc.headers)
+			m, _ := getMe(b)
+			log, err := e.store.ConnectionLog(ctx, store.ConnectionFilter{ActorID: m.ID, IP: tc.ip})
+			require.NoError(t, err)
+			require.NotEmpty(t, log, "logged as %s", tc.ip)
+			require.Equal(t, tc.port, log[len(log)-1].Port)
+		})
+	}
+
+	// Someone who is not a trusted proxy cannot choose the address that is logged.
+	untrusted := setup(t, "sqlite", options{})
+	b := untrusted.browser()
+	loginWithHeaders(t, b, map[string]string{"Forwarded": `for="198.51.100.99:1"`, "X-Forwarded-For": "198.51.100.99"})
+	m, _ := getMe(b)
+	log, err := untrusted.store.ConnectionLog(ctx, store.ConnectionFilter{ActorID: m.ID})
+	require.NoError(t, err)
+	require.Len(t, log, 1)
+	require.Equal(t, "127.0.0.1", log[0].IP, "forged forwarding headers are ignored")
+	require.NotEqual(t, 1, log[0].Port)
+
+	// A legal request: search by address and time range; the search is itself recorded.
+	from, to := e.clock.Now().Add(-time.Hour).UTC().Format(time.RFC3339), e.clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	resp := admin.Do("GET", "/api/v1/admin/connection-log?ip=198.51.100.7&from="+from+"&to="+to, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var res struct {
+		Items []struct {
+			IP, Action, ActorID string
+			Port                int
+		}
+	}
+	decode(t, resp, &res)
+	require.Len(t, res.Items, 1)
+	require.Equal(t, 51234, res.Items[0].Port)
+	events, err := e.store.AuditEvents(ctx, 1)
+	require.NoError(t, err)
+	require.Equal(t, "connection_log.search", events[0].Action)
+	require.NotContains(t, events[0].Detail, "198.51.100.7", "the audit trail keeps a keyed hash, not the address")
+
+	resp = admin.Do("GET", "/api/v1/admin/connection-log?ip=not-an-ip", nil, nil)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	resp.Body.Close()
+	me := e.browser()
+	me.Login(userOwner)
+	resp = me.Do("GET", "/api/v1/admin/connection-log?ip=198.51.100.7&from="+from+"&to="+to, nil, nil)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "only administrators read the connection log")
+	resp.Body.Close()
+}
+
+// loginWithHeaders logs in through the development provider, sending headers with every
+// request of the flow (as a reverse proxy would add them).
+func loginWithHeaders(t *testing.T, b *browser, headers map[string]string) {
+	t.Helper()
+	b.Client.Transport = headerTransport{headers: headers, base: http.DefaultTransport}
+	b.Login(userOwner)
+}
+
+type headerTransport struct {
+	headers map[string]string
+	base    http.RoundTripper
+}
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range h.headers {
+		r.Header.Set(k, v)
+	}
+	return h.base.RoundTrip(r)
+}

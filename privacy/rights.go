@@ -1,0 +1,206 @@
+package privacy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"webinaire/store"
+)
+
+// Rights carries out the rights of the person: access and portability (export), erasure,
+// rectification, restriction.
+type Rights struct {
+	store  *store.Store
+	ledger *Ledger
+	policy Policy
+}
+
+// NewRights returns the rights of the people whose data st holds.
+func NewRights(st *store.Store, ledger *Ledger, policy Policy) *Rights {
+	return &Rights{store: st, ledger: ledger, policy: policy}
+}
+
+// Export is everything Webinaire holds about an organizer (GDPR art. 15 and 20).
+type Export struct {
+	ExportedAt    time.Time             `json:"exported_at"`
+	Account       ExportAccount         `json:"account"`
+	Webinars      []ExportWebinar       `json:"webinars"`
+	Invitations   []ExportInvitation    `json:"invitations"`
+	Recordings    []struct{}            `json:"recordings"`
+	ConnectionLog []ExportConnection    `json:"connection_log"`
+	AuditTrail    []ExportAuditEvent    `json:"audit_trail"`
+	Retention     map[string]ExportRule `json:"retention"`
+}
+
+// ExportAccount is the account as stored.
+type ExportAccount struct {
+	ID             string     `json:"id"`
+	Issuer         string     `json:"issuer"`
+	Subject        string     `json:"subject"`
+	FamilyName     string     `json:"family_name"`
+	GivenName      string     `json:"given_name"`
+	Email          string     `json:"email"`
+	DisplayName    string     `json:"display_name"`
+	LastActivityAt time.Time  `json:"last_activity_at"`
+	CreatedAt      time.Time  `json:"created_at"`
+	RestrictedAt   *time.Time `json:"restricted_at"`
+}
+
+// ExportWebinar is a webinar as stored.
+type ExportWebinar struct {
+	ID               string    `json:"id"`
+	Title            string    `json:"title"`
+	Description      string    `json:"description"`
+	Kind             string    `json:"kind"`
+	StartsAt         time.Time `json:"starts_at"`
+	DurationMinutes  int       `json:"duration_minutes"`
+	LobbyEnabled     bool      `json:"lobby_enabled"`
+	RecordingAllowed bool      `json:"recording_allowed"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
+}
+
+// ExportInvitation is an invitation as stored (its token is a secret link, so it is left out).
+type ExportInvitation struct {
+	ID        string     `json:"id"`
+	WebinarID string     `json:"webinar_id"`
+	Role      string     `json:"role"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+// ExportConnection is one of the person's connection-log entries.
+type ExportConnection struct {
+	At        time.Time `json:"at"`
+	IP        string    `json:"ip"`
+	Port      int       `json:"port"`
+	Action    string    `json:"action"`
+	WebinarID string    `json:"webinar_id,omitempty"`
+	Protocol  string    `json:"protocol"`
+}
+
+// ExportAuditEvent is something the person did.
+type ExportAuditEvent struct {
+	At         time.Time `json:"at"`
+	Action     string    `json:"action"`
+	ObjectType string    `json:"object_type"`
+	ObjectID   string    `json:"object_id"`
+}
+
+// ExportRule says how long a category is kept.
+type ExportRule struct {
+	Kept       string `json:"kept"`
+	LegalBasis string `json:"legal_basis"`
+}
+
+// Export gathers an organizer's data.
+func (r *Rights) Export(ctx context.Context, organizerID string, now time.Time) (Export, error) {
+	o, err := r.store.Organizer(ctx, organizerID)
+	if err != nil {
+		return Export{}, fmt.Errorf("export: %w", err)
+	}
+	x := Export{
+		ExportedAt: now.UTC(),
+		Account: ExportAccount{
+			ID: o.ID, Issuer: o.Issuer, Subject: o.Subject, FamilyName: o.FamilyName, GivenName: o.GivenName,
+			Email: o.Email, DisplayName: o.DisplayName, LastActivityAt: o.LastActivityAt.UTC(), CreatedAt: o.CreatedAt.UTC(),
+			RestrictedAt: o.RestrictedAt,
+		},
+		Webinars: []ExportWebinar{}, Invitations: []ExportInvitation{}, Recordings: []struct{}{},
+		ConnectionLog: []ExportConnection{}, AuditTrail: []ExportAuditEvent{}, Retention: map[string]ExportRule{},
+	}
+	webinars, err := r.store.AllWebinars(ctx, o.ID)
+	if err != nil {
+		return Export{}, fmt.Errorf("export: %w", err)
+	}
+	for _, w := range webinars {
+		x.Webinars = append(x.Webinars, ExportWebinar{w.ID, w.Title, w.Description, w.Kind, w.StartsAt.UTC(), w.DurationMinutes,
+			w.LobbyEnabled, w.RecordingAllowed, w.CreatedAt.UTC(), w.UpdatedAt.UTC()})
+	}
+	invitations, err := r.store.InvitationsOfOrganizer(ctx, o.ID)
+	if err != nil {
+		return Export{}, fmt.Errorf("export: %w", err)
+	}
+	for _, inv := range invitations {
+		x.Invitations = append(x.Invitations, ExportInvitation{inv.ID, inv.WebinarID, inv.Role, inv.CreatedAt.UTC(), inv.RevokedAt})
+	}
+	log, err := r.store.ConnectionLog(ctx, store.ConnectionFilter{ActorID: o.ID})
+	if err != nil {
+		return Export{}, fmt.Errorf("export: %w", err)
+	}
+	for _, e := range log {
+		x.ConnectionLog = append(x.ConnectionLog, ExportConnection{e.At.UTC(), e.IP, e.Port, e.Action, e.WebinarID, e.Protocol})
+	}
+	events, err := r.store.AuditEventsOf(ctx, o.ID)
+	if err != nil {
+		return Export{}, fmt.Errorf("export: %w", err)
+	}
+	for _, e := range events {
+		x.AuditTrail = append(x.AuditTrail, ExportAuditEvent{e.At.UTC(), e.Action, e.ObjectType, e.ObjectID})
+	}
+	for _, c := range r.policy.Categories() {
+		x.Retention[c.Key] = ExportRule{Kept: c.Kept.EN, LegalBasis: c.LegalBasis.EN}
+	}
+	return x, nil
+}
+
+// Erasure is what an erasure did and what it kept.
+type Erasure struct {
+	// ConnectionLogEntries stay until their own period is over: legal obligation
+	// (décret n° 2021-1362), which GDPR art. 17(3)(b) puts before erasure.
+	ConnectionLogEntries int
+	// ConnectionLogKeptUntil is when the last of them goes; zero when there are none.
+	ConnectionLogKeptUntil time.Time
+}
+
+// Erase deletes an organizer's account with its sessions, webinars and invitations, and
+// records it in the ledger in the same transaction. Connection-log entries stay.
+func (r *Rights) Erase(ctx context.Context, organizerID string, now time.Time) (Erasure, error) {
+	var out Erasure
+	log, err := r.store.ConnectionLog(ctx, store.ConnectionFilter{ActorID: organizerID})
+	if err != nil {
+		return out, fmt.Errorf("erase: %w", err)
+	}
+	if n := len(log); n > 0 {
+		out.ConnectionLogEntries = n
+		out.ConnectionLogKeptUntil = r.policy.ConnectionLog.Until(log[n-1].At).UTC()
+	}
+	err = r.store.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.DeleteOrganizer(ctx, organizerID); err != nil {
+			return err
+		}
+		return r.ledger.Record(ctx, tx, Entry{
+			Rule: "erasure at the person's request (GDPR art. 17)", Category: CategoryAccounts,
+			ObjectID: organizerID, Count: 1, Stores: []string{StoreDatabase}, At: now,
+		})
+	})
+	if err != nil {
+		return Erasure{}, fmt.Errorf("erase: %w", err)
+	}
+	return out, nil
+}
+
+// Restrict restricts processing of an account (GDPR art. 18), or lifts the restriction; both
+// are recorded in the ledger. It reports whether anything changed.
+func (r *Rights) Restrict(ctx context.Context, organizerID string, restrict bool, now time.Time) (bool, error) {
+	var changed bool
+	err := r.store.InTx(ctx, func(tx *store.Store) error {
+		var at *time.Time
+		rule := "restriction of processing lifted (GDPR art. 18)"
+		if restrict {
+			at, rule = &now, "restriction of processing (GDPR art. 18)"
+		}
+		var err error
+		if changed, err = tx.SetRestricted(ctx, organizerID, at); err != nil || !changed {
+			return err
+		}
+		return r.ledger.Record(ctx, tx, Entry{
+			Rule: rule, Category: CategoryAccounts, ObjectID: organizerID, Count: 0, Stores: []string{StoreDatabase}, At: now,
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("restrict: %w", err)
+	}
+	return changed, nil
+}

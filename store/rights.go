@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// OrganizersByEmail finds accounts by email, compared without case.
+func (s *Store) OrganizersByEmail(ctx context.Context, email string) ([]Organizer, error) {
+	var list []Organizer
+	err := s.conn(ctx).Where("lower(email) = ?", strings.ToLower(strings.TrimSpace(email))).Order("created_at, id").Find(&list).Error
+	return list, translate("organizers by email", err)
+}
+
+// SetDisplayName records the name an organizer wants to be shown by (rectification).
+func (s *Store) SetDisplayName(ctx context.Context, id, name string) error {
+	res := s.conn(ctx).Model(&Organizer{}).Where("id = ?", id).Update("display_name", name)
+	if res.Error != nil {
+		return translate("set display name", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("set display name: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// SetRestricted restricts processing of an account (at not nil) or lifts the restriction.
+// It reports whether anything changed.
+func (s *Store) SetRestricted(ctx context.Context, id string, at *time.Time) (bool, error) {
+	if !validID(id) {
+		return false, fmt.Errorf("set restriction: %w", ErrNotFound)
+	}
+	if _, err := s.Organizer(ctx, id); err != nil {
+		return false, err
+	}
+	db := s.conn(ctx).Model(&Organizer{}).Where("id = ?", id)
+	var value any
+	if at != nil {
+		db = db.Where("restricted_at IS NULL")
+		value = at.UTC().Truncate(time.Microsecond)
+	} else {
+		db = db.Where("restricted_at IS NOT NULL")
+	}
+	res := db.Update("restricted_at", value)
+	return res.RowsAffected == 1, translate("set restriction", res.Error)
+}
+
+// DeleteOrganizer deletes an account with its sessions, webinars and invitations (by the
+// database's cascades); its connection-log entries stay, they have their own period.
+func (s *Store) DeleteOrganizer(ctx context.Context, id string) error {
+	if !validID(id) {
+		return fmt.Errorf("delete organizer: %w", ErrNotFound)
+	}
+	res := s.conn(ctx).Delete(&Organizer{}, "id = ?", id)
+	if res.Error != nil {
+		return translate("delete organizer", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete organizer: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// AllWebinars returns every webinar of an organizer, by start time.
+func (s *Store) AllWebinars(ctx context.Context, organizerID string) ([]Webinar, error) {
+	var list []Webinar
+	err := s.conn(ctx).Where("organizer_id = ?", organizerID).Order("starts_at, id").Find(&list).Error
+	return list, translate("all webinars", err)
+}
+
+// InvitationsOfOrganizer returns the invitations of every webinar of an organizer.
+func (s *Store) InvitationsOfOrganizer(ctx context.Context, organizerID string) ([]Invitation, error) {
+	var list []Invitation
+	err := s.conn(ctx).Where("webinar_id IN (?)", s.conn(ctx).Model(&Webinar{}).Select("id").Where("organizer_id = ?", organizerID)).
+		Order("created_at, id").Find(&list).Error
+	return list, translate("invitations of organizer", err)
+}
+
+// AuditEventsOf returns what an actor did, oldest first.
+func (s *Store) AuditEventsOf(ctx context.Context, actorID string) ([]AuditEvent, error) {
+	var list []AuditEvent
+	err := s.conn(ctx).Where("actor_id = ?", actorID).Order("id").Find(&list).Error
+	return list, translate("audit events of actor", err)
+}
