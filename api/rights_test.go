@@ -92,7 +92,10 @@ func TestErasure(t *testing.T) {
 		createInvitation(me, w.ID, "attendee")
 		kept := createWebinar(other, newWebinar)
 
-		resp := me.Do("DELETE", "/api/v1/me", nil, map[string]string{"X-CSRF-Token": ""})
+		resp := e.browser().Do("DELETE", "/api/v1/me", nil, nil)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "anonymous erases nothing")
+		resp.Body.Close()
+		resp = me.Do("DELETE", "/api/v1/me", nil, map[string]string{"X-CSRF-Token": ""})
 		require.Equal(t, http.StatusForbidden, resp.StatusCode, "erasure needs the CSRF token")
 		resp.Body.Close()
 

@@ -268,7 +268,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"version"}, nil, 0, "webinaire ", ""},
 		{[]string{"help"}, nil, 0, "webinaire retention plan|run", ""},
 		{[]string{"dance"}, nil, 2, "", `unknown command "dance"`},
-		{[]string{"retention", "plan"}, nil, 2, "", "not available in this version yet"},
+		{[]string{"retention", "sweep"}, nil, 2, "", ""},
 		{[]string{"serve", "--config", "/nonexistent.yaml"}, nil, 1, "", "read configuration"},
 		{[]string{"serve", "--bogus"}, nil, 1, "", "flag provided but not defined: -bogus"},
 		{[]string{"serve", "extra"}, nil, 1, "", `unexpected argument "extra"`},
