@@ -12,8 +12,10 @@ import (
 // clientAddr is the address and source port of the person behind a request, for the
 // connection log. Forwarding headers are believed only when the peer is a trusted proxy;
 // then the first address, from the right, that is not a trusted proxy is the client's.
-// The RFC 7239 Forwarded header can carry the source port (for="198.51.100.7:51234");
-// X-Forwarded-For cannot, so the port is then 0.
+// X-Forwarded-For gives the address when it is there, since most proxies append to it and
+// pass a client's own Forwarded header along untouched; the RFC 7239 Forwarded header
+// (for="198.51.100.7:51234") gives the source port when it names the same address, and the
+// address too when X-Forwarded-For is absent. Without either, the port is 0.
 func (s *Server) clientAddr(r *http.Request) (netip.Addr, int) {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
@@ -23,28 +25,48 @@ func (s *Server) clientAddr(r *http.Request) (netip.Addr, int) {
 	if !s.trusted(ip) {
 		return ip, port
 	}
-	hops := forwardedHops(r.Header.Values("Forwarded"))
-	if len(hops) == 0 {
-		for _, v := range r.Header.Values("X-Forwarded-For") {
-			for part := range strings.SplitSeq(v, ",") {
-				if a, err := netip.ParseAddr(strings.TrimSpace(part)); err == nil {
-					hops = append(hops, netip.AddrPortFrom(a.Unmap(), 0))
-				} else {
-					hops = append(hops, netip.AddrPort{})
-				}
+	var xff []netip.AddrPort
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		for part := range strings.SplitSeq(v, ",") {
+			a, err := netip.ParseAddr(strings.TrimSpace(part))
+			if err != nil {
+				xff = append(xff, netip.AddrPort{})
+				continue
 			}
+			xff = append(xff, netip.AddrPortFrom(a.Unmap(), 0))
 		}
 	}
+	fwd, fwdOK := s.firstUntrusted(forwardedHops(r.Header.Values("Forwarded")))
+	if len(xff) == 0 {
+		if fwdOK {
+			return fwd.Addr(), int(fwd.Port())
+		}
+		return ip, port
+	}
+	client, ok := s.firstUntrusted(xff)
+	if !ok {
+		return ip, port
+	}
+	if fwdOK && fwd.Addr() == client.Addr() {
+		return client.Addr(), int(fwd.Port())
+	}
+	return client.Addr(), 0
+}
+
+// firstUntrusted walks hops from the right and returns the first that is not a trusted
+// proxy, or the last readable one; false when the rightmost hop is already unreadable.
+func (s *Server) firstUntrusted(hops []netip.AddrPort) (netip.AddrPort, bool) {
+	var found netip.AddrPort
 	for _, hop := range slices.Backward(hops) {
 		if !hop.IsValid() {
 			break // an unreadable hop: stop at the last address we can vouch for
 		}
-		ip, port = hop.Addr(), int(hop.Port())
-		if !s.trusted(ip) {
+		found = hop
+		if !s.trusted(hop.Addr()) {
 			break
 		}
 	}
-	return ip, port
+	return found, found.IsValid()
 }
 
 func (s *Server) trusted(ip netip.Addr) bool {

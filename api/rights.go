@@ -212,10 +212,17 @@ func (s *Server) searchConnectionLog(c *gin.Context) {
 }
 
 func (s *Server) listLedger(c *gin.Context) {
+	var errs []FieldError
 	after, err := strconv.ParseInt(c.DefaultQuery("after", "0"), 10, 64)
-	limit, lerr := strconv.Atoi(c.DefaultQuery("limit", "100"))
-	if err != nil || after < 0 || lerr != nil || limit < 1 || limit > 1000 {
-		writeProblem(c, validationProblem([]FieldError{{Field: "after", Detail: "after: a sequence number from 0; limit: 1 to 1000"}}))
+	if err != nil || after < 0 {
+		errs = append(errs, FieldError{Field: "after", Detail: "a sequence number from 0"})
+	}
+	limit, err := strconv.Atoi(c.DefaultQuery("limit", "100"))
+	if err != nil || limit < 1 || limit > 1000 {
+		errs = append(errs, FieldError{Field: "limit", Detail: "a whole number from 1 to 1000"})
+	}
+	if errs != nil {
+		writeProblem(c, validationProblem(errs))
 		return
 	}
 	list, err := s.p.Ledger.Entries(c.Request.Context(), after, limit)

@@ -230,6 +230,8 @@ func TestConnectionLogThroughProxies(t *testing.T) {
 		{"Forwarded IPv6", map[string]string{"Forwarded": `for="[2001:db8::7]:4711"`}, "2001:db8::7", 4711},
 		{"X-Forwarded-For chain", map[string]string{"X-Forwarded-For": "203.0.113.9, 127.0.0.2"}, "203.0.113.9", 0},
 		{"forged first hop", map[string]string{"X-Forwarded-For": "6.6.6.6, 192.0.2.44"}, "192.0.2.44", 0},
+		{"client's own Forwarded passed along", map[string]string{"X-Forwarded-For": "198.51.100.8", "Forwarded": `for="6.6.6.6:1"`}, "198.51.100.8", 0},
+		{"both headers agree", map[string]string{"X-Forwarded-For": "198.51.100.9", "Forwarded": `for="198.51.100.9:40000"`}, "198.51.100.9", 40000},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
