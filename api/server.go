@@ -66,6 +66,8 @@ type Params struct {
 	Policy privacy.Policy
 	// Ledger records deletions and restrictions made through the API.
 	Ledger *privacy.Ledger
+	// Retention runs the retention sweeps (for the administrators and /metrics).
+	Retention *privacy.Engine
 	// TrustedProxies are the reverse proxies whose forwarding headers give the client's
 	// address for the connection log; nobody else's are believed.
 	TrustedProxies []netip.Prefix
@@ -91,8 +93,8 @@ func New(p Params) (*Server, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("new api server: bad base URL %q", p.BaseURL)
 	}
-	if p.Store == nil || p.Logger == nil || p.Pages == nil || p.Ledger == nil {
-		return nil, errors.New("new api server: store, logger, pages and ledger are required")
+	if p.Store == nil || p.Logger == nil || p.Pages == nil || p.Ledger == nil || p.Retention == nil {
+		return nil, errors.New("new api server: store, logger, pages, ledger and retention engine are required")
 	}
 	if p.Now == nil {
 		p.Now = time.Now
@@ -168,6 +170,11 @@ func (s *Server) routes() http.Handler {
 	admin.GET("/connection-log", s.searchConnectionLog)
 	admin.GET("/ledger", s.listLedger)
 	admin.GET("/ledger/export", s.exportLedger)
+	admin.GET("/retention", s.getRetention)
+	admin.POST("/retention/run", s.runRetention)
+
+	metrics := s.metricsHandler()
+	r.GET("/metrics", func(c *gin.Context) { metrics.ServeHTTP(c.Writer, c.Request) })
 
 	var h http.Handler = r
 	if s.p.DevIDP != nil {

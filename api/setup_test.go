@@ -113,8 +113,13 @@ func setup(t *testing.T, driver string, o options) *env {
 	clk := &clock{}
 	ledger, err := privacy.NewLedger(st, []byte("0123456789abcdef0123456789abcdef"))
 	require.NoError(t, err)
+	engine, err := privacy.NewEngine(privacy.EngineParams{
+		Store: st, Ledger: ledger, Policy: privacy.DefaultPolicy(), SessionIdle: o.idle,
+		BatchSize: 100, Interval: time.Hour, Holder: "api-test", Logger: log,
+	})
+	require.NoError(t, err)
 	p := api.Params{
-		Store: st, Logger: log, Now: clk.Now, BaseURL: base, Ledger: ledger, Policy: privacy.DefaultPolicy(),
+		Store: st, Logger: log, Now: clk.Now, BaseURL: base, Ledger: ledger, Retention: engine, Policy: privacy.DefaultPolicy(),
 		TrustedProxies: o.trustedProxies,
 		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
 		Pages: frontend.Files,

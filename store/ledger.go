@@ -55,3 +55,17 @@ func (s *Store) LedgerEntries(ctx context.Context, afterSeq int64, limit int) ([
 	err := s.conn(ctx).Where("seq > ?", afterSeq).Order("seq").Limit(limit).Find(&list).Error
 	return list, translate("ledger entries", err)
 }
+
+// LedgerTotals sums the counts of the ledger per category: how many objects were deleted.
+func (s *Store) LedgerTotals(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		Category string
+		Total    int64
+	}
+	err := s.conn(ctx).Model(&LedgerEntry{}).Select("category, SUM(count) AS total").Group("category").Scan(&rows).Error
+	totals := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		totals[r.Category] = r.Total
+	}
+	return totals, translate("ledger totals", err)
+}

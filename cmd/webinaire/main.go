@@ -188,6 +188,11 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1
 	}
+	retention, err := newRetentionEngine(cfg, st, ledger, log.With("part", "retention"))
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire:", err)
+		return 1
+	}
 	var proxies []netip.Prefix
 	for _, p := range cfg.Server.TrustedProxies {
 		prefix, _ := parsePrefix(p) // validated with the configuration
@@ -197,6 +202,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		Store:           st,
 		Policy:          cfg.Policy(),
 		Ledger:          ledger,
+		Retention:       retention,
 		TrustedProxies:  proxies,
 		Logger:          log,
 		BaseURL:         baseURL,
@@ -257,7 +263,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		if migrateWithRetry(background, st, time.Duration(cfg.Database.RetryInterval), log) {
 			srv.SetReady()
 			log.Info("database ready", "driver", cfg.Database.Driver)
-			scheduleRetention(background, cfg, st, log)
+			log.Info("retention sweeps scheduled", "every", cfg.Retention.Schedule.String())
+			retention.Start(background)
 		}
 	}()
 

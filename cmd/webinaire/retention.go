@@ -238,27 +238,3 @@ func newRetentionEngine(cfg Config, st *store.Store, ledger *privacy.Ledger, log
 		Logger:      log,
 	})
 }
-
-// scheduleRetention runs the retention sweeps at once and then every retention.schedule,
-// until ctx is done (serve calls it once the database is ready). One replica at a time runs
-// them; the others log that they skipped.
-func scheduleRetention(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) {
-	log = log.With("part", "retention")
-	key, err := privacy.LoadOrCreateKey(cfg.Privacy.LedgerKeyFile)
-	if err != nil {
-		log.Error("retention sweeps not scheduled", "err", err)
-		return
-	}
-	ledger, err := privacy.NewLedger(st, key)
-	if err != nil {
-		log.Error("retention sweeps not scheduled", "err", err)
-		return
-	}
-	eng, err := newRetentionEngine(cfg, st, ledger, log)
-	if err != nil {
-		log.Error("retention sweeps not scheduled", "err", err)
-		return
-	}
-	log.Info("retention sweeps scheduled", "every", cfg.Retention.Schedule.String())
-	eng.Start(ctx)
-}

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"webinaire/privacy"
+)
+
+// getRetention is the administrator's view of the retention jobs: the last runs and what
+// they deleted, what a run would delete now, and the overdue objects (always zero when the
+// sweeps do their work).
+func (s *Server) getRetention(c *gin.Context) {
+	ctx := c.Request.Context()
+	runs, err := s.p.Retention.Runs(ctx, 20)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	next, err := s.p.Retention.Plan(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	overdue, err := s.p.Retention.Overdue(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"runs": runs, "next": next, "overdue": overdue, "policy": s.policyJSON()})
+}
+
+// policyJSON is the policy's periods by category, for the administrator's page.
+func (s *Server) policyJSON() map[string]string {
+	out := make(map[string]string)
+	for _, c := range s.p.Policy.Categories() {
+		out[c.Key] = c.Kept.EN
+	}
+	return out
+}
+
+// runRetention runs the sweeps now, as the schedule would.
+func (s *Server) runRetention(c *gin.Context) {
+	sess, _ := sessionOf(c)
+	ctx := c.Request.Context()
+	report, err := s.p.Retention.Run(ctx)
+	if errors.Is(err, privacy.ErrBusy) {
+		writeProblem(c, problem(http.StatusConflict, "retention_busy", "a retention run is already in progress; try again when it has finished"))
+		return
+	} else if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.p.Store.RecordAudit(ctx, s.auditEvent(sess.OrganizerID, "retention.run", "retention_run", "", report.Counts())); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, report)
+}
+
+// retentionCollector exposes the retention jobs to Prometheus, read from the database at
+// each scrape: counts only, never an id or an address.
+type retentionCollector struct {
+	s         *Server
+	lastOK    *prometheus.Desc
+	deleted   *prometheus.Desc
+	overdue   *prometheus.Desc
+	scrapeErr *prometheus.Desc
+}
+
+func newRetentionCollector(s *Server) *retentionCollector {
+	return &retentionCollector{
+		s:         s,
+		lastOK:    prometheus.NewDesc("webinaire_retention_last_success_timestamp_seconds", "When the last retention run that deleted (not a dry run) finished successfully.", nil, nil),
+		deleted:   prometheus.NewDesc("webinaire_retention_deleted_objects_total", "Objects deleted and recorded in the deletion ledger, by category.", []string{"category"}, nil),
+		overdue:   prometheus.NewDesc("webinaire_retention_overdue_objects", "Objects past their retention period now, by category; anything but 0 is a failure.", []string{"category"}, nil),
+		scrapeErr: prometheus.NewDesc("webinaire_retention_scrape_error", "1 when the retention figures could not be read from the database.", nil, nil),
+	}
+}
+
+// Describe sends the descriptions of the metrics.
+func (r *retentionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- r.lastOK
+	ch <- r.deleted
+	ch <- r.overdue
+	ch <- r.scrapeErr
+}
+
+// Collect reads the figures from the database.
+func (r *retentionCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	failed := 0.0
+	if runs, err := r.s.p.Retention.Runs(ctx, 200); err != nil {
+		failed = 1
+	} else {
+		for _, run := range runs {
+			if !run.DryRun && run.Status == "ok" && run.FinishedAt != nil {
+				ch <- prometheus.MustNewConstMetric(r.lastOK, prometheus.GaugeValue, float64(run.FinishedAt.Unix()))
+				break
+			}
+		}
+	}
+	categories := []string{privacy.CategoryAccounts, privacy.CategoryRecordings, privacy.CategoryConnectionLog, privacy.CategorySessions}
+	if totals, err := r.s.p.Store.LedgerTotals(ctx); err != nil {
+		failed = 1
+	} else {
+		for _, c := range categories {
+			ch <- prometheus.MustNewConstMetric(r.deleted, prometheus.CounterValue, float64(totals[c]), c)
+		}
+	}
+	if overdue, err := r.s.p.Retention.Overdue(ctx); err != nil {
+		failed = 1
+	} else {
+		for _, c := range categories {
+			ch <- prometheus.MustNewConstMetric(r.overdue, prometheus.GaugeValue, float64(overdue[c]), c)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(r.scrapeErr, prometheus.GaugeValue, failed)
+}
+
+// metricsHandler serves /metrics from a registry of this server's own (no global state).
+func (s *Server) metricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newRetentionCollector(s))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}

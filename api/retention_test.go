@@ -1,0 +1,88 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"webinaire/store"
+)
+
+func metricsText(t *testing.T, e *env) string {
+	t.Helper()
+	resp, err := http.Get(e.base + "/metrics")
+	require.NoError(t, err)
+	body := readBody(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	return body
+}
+
+func TestRetentionForAdministratorsAndMetrics(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := setup(t, driver, options{})
+		ctx := context.Background()
+		admin := e.browser()
+		admin.Login(userAdmin)
+
+		// A connection-log entry from a dump of 400 days ago: past its 12 months.
+		dbNow, err := e.store.Now(ctx)
+		require.NoError(t, err)
+		require.NoError(t, e.store.LogConnection(ctx, store.ConnectionEvent{
+			At: dbNow.AddDate(0, 0, -400), ActorKind: store.ActorGuest, ActorID: "guest-1", DisplayName: "Invité",
+			IP: "192.0.2.77", Port: 5555, Action: "join", Protocol: "https",
+		}))
+
+		m := metricsText(t, e)
+		require.Contains(t, m, `webinaire_retention_overdue_objects{category="connection_log"} 1`)
+		require.NotContains(t, m, "webinaire_retention_last_success_timestamp_seconds ", "no successful run yet")
+
+		resp := admin.Do("GET", "/api/v1/admin/retention", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var view struct {
+			Next struct {
+				DryRun     bool `json:"dry_run"`
+				Categories []struct {
+					Category string
+					Count    int64
+				}
+			}
+			Overdue map[string]int64
+			Policy  map[string]string
+		}
+		decode(t, resp, &view)
+		require.True(t, view.Next.DryRun)
+		require.EqualValues(t, 1, view.Overdue["connection_log"])
+		require.Equal(t, "12 months", view.Policy["connection_log"])
+		var planned int64
+		for _, c := range view.Next.Categories {
+			if c.Category == "connection_log" {
+				planned += c.Count
+			}
+		}
+		require.EqualValues(t, 1, planned, "the plan shows what the run will delete")
+
+		resp = admin.Do("POST", "/api/v1/admin/retention/run", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
+
+		m = metricsText(t, e)
+		require.Contains(t, m, `webinaire_retention_overdue_objects{category="connection_log"} 0`)
+		require.Contains(t, m, `webinaire_retention_deleted_objects_total{category="connection_log"} 1`)
+		require.Contains(t, m, "webinaire_retention_last_success_timestamp_seconds ")
+		require.Contains(t, m, "webinaire_retention_scrape_error 0")
+		for _, leak := range []string{"192.0.2.77", "127.0.0.1", "@example.org", "guest-1"} {
+			require.NotContains(t, m, leak, "no personal data in metrics")
+		}
+		log, err := e.store.ConnectionLog(ctx, store.ConnectionFilter{IP: "192.0.2.77"})
+		require.NoError(t, err)
+		require.Empty(t, log)
+
+		events, err := e.store.AuditEvents(ctx, 1)
+		require.NoError(t, err)
+		require.Equal(t, "retention.run", events[0].Action)
+		require.True(t, strings.Contains(events[0].Detail, `"connection_log":1`), events[0].Detail)
+	})
+}
