@@ -283,12 +283,19 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, now, expi
 	if res.Error != nil {
 		return false, Lease{}, translate("acquire lease", res.Error)
 	}
-	var l Lease
-	if err := s.conn(ctx).Take(&l, "name = ?", name).Error; err != nil {
-		return false, Lease{}, translate("acquire lease", err)
+	l, err := s.LeaseOf(ctx, name)
+	if err != nil {
+		return false, Lease{}, fmt.Errorf("acquire lease: %w", err)
 	}
-	l.ExpiresAt = l.ExpiresAt.UTC()
 	return res.RowsAffected == 1, l, nil
+}
+
+// LeaseOf returns the lease on the job name as it stands, or ErrNotFound when nobody holds it.
+func (s *Store) LeaseOf(ctx context.Context, name string) (Lease, error) {
+	var l Lease
+	err := s.conn(ctx).Take(&l, "name = ?", name).Error
+	l.ExpiresAt = l.ExpiresAt.UTC()
+	return l, translate("lease", err)
 }
 
 // ReleaseLease gives up holder's lease on the job name; it does nothing when another holds it.

@@ -45,9 +45,14 @@ func TestLeaseIsHeldByOneHolderUntilItExpires(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, ok)
 		require.NoError(t, s.ReleaseLease(ctx, "job", "b"))
+		_, err = s.LeaseOf(ctx, "job")
+		require.ErrorIs(t, err, store.ErrNotFound, "a released lease is gone")
 		ok, _, err = s.AcquireLease(ctx, "job", "a", t0.Add(92*time.Minute), t0.Add(3*time.Hour))
 		require.NoError(t, err)
 		require.True(t, ok, "a released lease is free")
+		l, err = s.LeaseOf(ctx, "job")
+		require.NoError(t, err)
+		require.Equal(t, "a", l.Holder)
 	})
 }
 
