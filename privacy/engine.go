@@ -238,7 +238,7 @@ func (e *Engine) record(ctx context.Context, now time.Time, dry bool, fn func(p 
 	rep.RunID = run.ID
 	p := &Pass{Now: now, DryRun: dry, BatchSize: e.batch, report: &rep}
 	if !dry {
-		p.step = e.step
+		p.step = e.stepper()
 	}
 	err := fn(p)
 	status, errText := store.RunOK, ""
@@ -284,8 +284,37 @@ func (e *Engine) finish(ctx context.Context, id int64, status string, counts map
 	return e.store.FinishRetentionRun(ctx, id, at, status, summary, errText)
 }
 
+// maxYield bounds the pause after a step on SQLite.
+const maxYield = time.Second
+
+// stepper returns the step function of a real run. On SQLite, whose one writer makes the
+// others poll for the lock with growing sleeps, it then pauses as long as the step took, so
+// that the platform's own writes (logins, the connection log) get their turn during a long
+// purge instead of waiting for its end.
+func (e *Engine) stepper() func(ctx context.Context, sweep, step string) error {
+	last := time.Now()
+	return func(ctx context.Context, sweep, step string) error {
+		if err := e.step(ctx, sweep, step); err != nil {
+			return err
+		}
+		if e.store.Driver() == store.DriverSQLite {
+			pause := time.NewTimer(min(time.Since(last), maxYield))
+			select {
+			case <-ctx.Done():
+				pause.Stop()
+				return ctx.Err()
+			case <-pause.C:
+			}
+		}
+		last = time.Now()
+		return nil
+	}
+}
+
 // step is called after each committed step of a real run: the test hook, then the lease,
-// renewed so that it lasts while the run makes progress and lost if another took it over.
+// checked so that a run whose lease another took over stops, and renewed once a quarter of
+// it has gone, so that it lasts while the run makes progress. The check is a read: on SQLite
+// it does not compete with the platform's writes.
 func (e *Engine) step(ctx context.Context, sweep, step string) error {
 	if e.hook != nil {
 		if err := e.hook(sweep, step); err != nil {
@@ -295,6 +324,13 @@ func (e *Engine) step(ctx context.Context, sweep, step string) error {
 	now, err := e.clock(ctx)
 	if err != nil {
 		return err
+	}
+	lease, err := e.store.LeaseOf(ctx, leaseName)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err == nil && lease.Holder == e.holder && lease.ExpiresAt.Sub(now) > leaseTTL*3/4 {
+		return nil
 	}
 	ok, lease, err := e.store.AcquireLease(ctx, leaseName, e.holder, now, now.Add(leaseTTL))
 	if err != nil {
