@@ -17,6 +17,8 @@ func (s *Server) pageRoutes(r *gin.Engine) {
 		"/":            "index.html",
 		"/login":       "login.html",
 		"/dashboard":   "dashboard.html",
+		"/account":     "account.html",
+		"/admin":       "admin.html",
 		"/join/:token": "join.html",
 	}
 	static, err := fs.Sub(s.p.Pages, "static")

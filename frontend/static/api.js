@@ -12,10 +12,110 @@
  * @property {string} given_name
  * @property {string} family_name
  * @property {string} email
+ * @property {string} display_name the name chosen on the account page; "" for the provider's
+ * @property {string | null} restricted_at set while processing is restricted (GDPR art. 18)
  * @property {boolean} is_admin
  * @property {string} last_activity_at
  * @property {string} session_expires
  * @property {string} csrf_token
+ */
+
+/**
+ * The answer of DELETE /api/v1/me.
+ *
+ * @typedef {object} Erasure
+ * @property {boolean} erased
+ * @property {number} connection_log_entries the entries kept
+ * @property {string} [connection_log_kept_until] when the last one goes; absent when none
+ * @property {string} connection_log_reason in English
+ */
+
+/**
+ * An organizer account as an administrator sees it, from GET /api/v1/admin/organizers.
+ *
+ * @typedef {object} Organizer
+ * @property {string} id
+ * @property {string} given_name
+ * @property {string} family_name
+ * @property {string} email
+ * @property {string} last_activity_at
+ * @property {string} created_at
+ * @property {string | null} restricted_at
+ */
+
+/** @typedef {{items: Organizer[], total: number, limit: number, offset: number}} OrganizerPage */
+
+/**
+ * The answer of POST and DELETE /api/v1/admin/organizers/{id}/restriction.
+ *
+ * @typedef {{id: string, restricted_at: string | null, changed: boolean}} Restriction
+ */
+
+/**
+ * An entry of the deletion ledger.
+ *
+ * @typedef {object} LedgerEntry
+ * @property {number} seq
+ * @property {string} at
+ * @property {string} rule in English
+ * @property {string} category
+ * @property {string} object_hash
+ * @property {number} count
+ * @property {string[]} stores
+ * @property {string} prev_hash
+ * @property {string} hash
+ */
+
+/**
+ * What a retention run deleted, or a dry run would delete, of one category under one rule.
+ *
+ * @typedef {{category: string, rule: string, count: number, ids: string[]}} CategoryReport
+ */
+
+/** @typedef {{run_id: number, dry_run: boolean, now: string, categories: CategoryReport[]}} RetentionReport */
+
+/**
+ * A past retention run.
+ *
+ * @typedef {object} RetentionRun
+ * @property {number} id
+ * @property {string} started_at
+ * @property {string | null} finished_at
+ * @property {boolean} dry_run
+ * @property {string} status running, ok, failed or busy
+ * @property {Record<string, number>} counts by category
+ * @property {string} [error]
+ */
+
+/**
+ * GET /api/v1/admin/retention.
+ *
+ * @typedef {object} Retention
+ * @property {RetentionRun[]} runs newest first
+ * @property {RetentionReport} next what a run would delete now
+ * @property {Record<string, number>} overdue by category; anything but 0 is a failure
+ * @property {Record<string, string>} policy the periods by category, in English
+ */
+
+/**
+ * A connection-log entry, from GET /api/v1/admin/connection-log.
+ *
+ * @typedef {object} Connection
+ * @property {string} at
+ * @property {string} actor_kind
+ * @property {string} actor_id
+ * @property {string} [display_name]
+ * @property {string} ip
+ * @property {number} port
+ * @property {string} action
+ * @property {string} [webinar_id]
+ * @property {string} protocol
+ */
+
+/**
+ * A category of the processing register, GET /api/v1/privacy/register (only what is used).
+ *
+ * @typedef {{key: string, name: {fr: string, en: string}, kept: {fr: string, en: string}}} RegisterCategory
  */
 
 /** @typedef {"meeting" | "webinar"} Kind */

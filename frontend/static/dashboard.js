@@ -6,6 +6,7 @@ import { ApiError, getJSON, sendJSON } from "./api.js";
 import { copyLink } from "./copy-link.js";
 import { byId, h, uid } from "./dom.js";
 import { initI18n, localize, setPlainText, t, timeZone, translate } from "./i18n.js";
+import { errorKey, loadMe, loginIfExpired, setupHeader } from "./session.js";
 
 /** @typedef {import("./api.js").Me} Me */
 /** @typedef {import("./api.js").Webinar} Webinar */
@@ -21,7 +22,6 @@ const PAGE_SIZE = 20;
 const MAX_PAGE = 100;
 /** The roles an invitation may give, in the order offered. */
 const ROLES = /** @type {const} */ (["attendee", "presenter", "moderator"]);
-const LOGIN_URL = "/login?return_to=/dashboard";
 
 /** The organizer, once loaded. @type {Me | null} */
 let me = null;
@@ -41,7 +41,7 @@ const next = byId("next", HTMLButtonElement);
 const pageInfo = byId("page-info", HTMLElement);
 const form = byId("create-form", HTMLFormElement);
 const summary = byId("create-summary", HTMLElement);
-const logout = byId("logout", HTMLButtonElement);
+const restricted = byId("restricted", HTMLElement);
 
 // ---------------------------------------------------------------------------------------
 // Errors and messages
@@ -49,42 +49,6 @@ const logout = byId("logout", HTMLButtonElement);
 /** @returns {string} the CSRF token of the session */
 function csrf() {
   return me ? me.csrf_token : "";
-}
-
-/**
- * The message key for a failed request that is not about a form field.
- *
- * @param {unknown} err
- * @returns {string}
- */
-function errorKey(err) {
-  if (!(err instanceof ApiError)) return "error.generic";
-  switch (err.code) {
-    case "network":
-      return "error.network";
-    case "not_ready":
-      return "error.unavailable";
-    case "csrf":
-      return "error.csrf";
-    case "not_found":
-      return "error.not_found";
-    default:
-      return "error.generic";
-  }
-}
-
-/**
- * Sends the browser to the login page when the session is over; true when it did.
- *
- * @param {unknown} err
- * @returns {boolean}
- */
-function loginIfExpired(err) {
-  if (err instanceof ApiError && err.status === 401) {
-    location.assign(LOGIN_URL);
-    return true;
-  }
-  return false;
 }
 
 /**
@@ -106,7 +70,15 @@ function say(key, vars, isError = false) {
  * @param {unknown} err
  */
 function fail(err) {
-  if (!loginIfExpired(err)) say(errorKey(err), {}, true);
+  if (loginIfExpired(err)) return;
+  if (err instanceof ApiError && err.code === "restricted") showRestricted();
+  else say(errorKey(err), {}, true);
+}
+
+/** Shows that the account is restricted in place of the webinars, which it may not manage. */
+function showRestricted() {
+  restricted.hidden = false;
+  content.hidden = true;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -114,21 +86,10 @@ function fail(err) {
 
 /** @param {Me} who */
 function renderMe(who) {
-  const name = [who.given_name, who.family_name].filter(Boolean).join(" ") || who.email;
+  const name = who.display_name || [who.given_name, who.family_name].filter(Boolean).join(" ") || who.email;
   localize(byId("greeting", HTMLElement), "dash.greeting", { name });
   byId("admin-badge", HTMLElement).hidden = !who.is_admin;
-  logout.hidden = false;
-}
-
-async function doLogout() {
-  try {
-    const res = await sendJSON("POST", "/auth/logout", undefined, csrf());
-    const dest = res && typeof res.redirect === "string" ? new URL(res.redirect, location.href) : null;
-    location.assign(dest && (dest.protocol === "https:" || dest.protocol === "http:") ? dest.href : "/");
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) location.assign("/");
-    else fail(err);
-  }
+  setupHeader(who, fail);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -637,20 +598,20 @@ function setupForm() {
 async function main() {
   initI18n();
   try {
-    me = await getJSON("/api/v1/me");
+    me = await loadMe();
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      location.replace(LOGIN_URL);
-      return;
-    }
     loading.hidden = true;
     say(errorKey(err), {}, true);
     return;
   }
   if (!me) return;
   renderMe(me);
+  if (me.restricted_at !== null) {
+    loading.hidden = true;
+    showRestricted();
+    return;
+  }
   setupForm();
-  logout.addEventListener("click", doLogout);
   prev.addEventListener("click", () => goTo(Math.max(0, offset - PAGE_SIZE)));
   next.addEventListener("click", () => goTo(offset + PAGE_SIZE));
   try {
@@ -659,7 +620,7 @@ async function main() {
     fail(err);
   }
   loading.hidden = true;
-  content.hidden = false;
+  content.hidden = !restricted.hidden; // a restriction found on the way hides the webinars
 }
 
 main();

@@ -4,7 +4,7 @@
 //
 // In the HTML, an element with data-i18n="key" gets the text of that key; one with
 // data-i18n-attr="attr:key;attr2:key2" gets attributes; data-i18n-vars holds the JSON
-// variables of both. An element with data-format="datetime|date|duration" and data-value
+// variables of both. An element with data-format="datetime|date|instant|duration" and data-value
 // shows that value formatted for the language. translate() applies all of it again after
 // every switch, so text built this way follows the language without being rebuilt.
 
@@ -16,7 +16,7 @@ import en from "./i18n/en.js";
 /**
  * A variable of a message: text or a number as is, or a value to translate or format first.
  *
- * @typedef {string | number | {key: string} | {datetime: string} | {date: string} | {duration: number}} Var
+ * @typedef {string | number | {key: string} | {datetime: string} | {date: string} | {instant: string} | {duration: number}} Var
  */
 
 /** @typedef {Record<string, Var>} Vars */
@@ -106,6 +106,7 @@ function resolveVar(v) {
   if ("key" in v) return t(v.key);
   if ("datetime" in v) return formatDateTime(v.datetime);
   if ("date" in v) return formatDate(v.date);
+  if ("instant" in v) return formatInstant(v.instant);
   return formatDuration(v.duration);
 }
 
@@ -139,6 +140,27 @@ export function formatDate(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   return new Intl.DateTimeFormat(current, { dateStyle: "medium", timeStyle: "short" }).format(d);
+}
+
+/**
+ * A moment to the second with its time zone, e.g. "04/05/2026 14:00:07 UTC+2", for records
+ * (logs, ledger) where the exact time matters.
+ *
+ * @param {string} iso an RFC 3339 time
+ * @returns {string}
+ */
+export function formatInstant(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(current, {
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    timeZoneName: "short",
+  }).format(d);
 }
 
 /**
@@ -223,6 +245,9 @@ export function translate(root = document) {
         break;
       case "date":
         el.textContent = formatDate(value);
+        break;
+      case "instant":
+        el.textContent = formatInstant(value);
         break;
       case "duration":
         el.textContent = formatDuration(Number(value));
