@@ -14,15 +14,22 @@ import (
 	"webinaire/privacy"
 )
 
-// getRetention is the administrator's view of the retention jobs: the last runs and what
-// they deleted, what a run would delete now, and the overdue objects (always zero when the
+// getRetention is the administrator's view of the retention jobs: the last runs that
+// deleted (dry runs left out) and what they deleted, what a run would delete now, and the overdue objects (always zero when the
 // sweeps do their work).
 func (s *Server) getRetention(c *gin.Context) {
 	ctx := c.Request.Context()
-	runs, err := s.p.Retention.Runs(ctx, 20)
+	all, err := s.p.Retention.Runs(ctx, 100)
 	if err != nil {
 		s.fail(c, err)
 		return
+	}
+	// The dry runs are this page's own looks ahead; the runs that deleted are what matters.
+	runs := make([]privacy.RunRecord, 0, 20)
+	for _, r := range all {
+		if !r.DryRun && len(runs) < 20 {
+			runs = append(runs, r)
+		}
 	}
 	next, err := s.p.Retention.Plan(ctx)
 	if err != nil {

@@ -68,6 +68,20 @@ func TestRetentionForAdministratorsAndMetrics(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		resp.Body.Close()
 
+		resp = admin.Do("GET", "/api/v1/admin/retention", nil, nil)
+		var after struct {
+			Runs []struct {
+				DryRun bool `json:"dry_run"`
+				Status string
+				Counts map[string]int64
+			}
+		}
+		decode(t, resp, &after)
+		require.Len(t, after.Runs, 1, "the page's own dry runs are not listed")
+		require.False(t, after.Runs[0].DryRun)
+		require.Equal(t, "ok", after.Runs[0].Status)
+		require.EqualValues(t, 1, after.Runs[0].Counts["connection_log"])
+
 		m = metricsText(t, e)
 		require.Contains(t, m, `webinaire_retention_overdue_objects{category="connection_log"} 0`)
 		require.Contains(t, m, `webinaire_retention_deleted_objects_total{category="connection_log"} 1`)
