@@ -78,6 +78,13 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 				return nil, fmt.Errorf("create database folder: %w", err)
 			}
 		}
+		// The file holds personal data: readable by this user only. SQLite gives its -wal
+		// and -shm files the same mode.
+		f, err := os.OpenFile(cfg.URL, os.O_CREATE|os.O_RDONLY, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create database file: %w", err)
+		}
+		_ = f.Close()
 		dsn := cfg.URL + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 		dialector = sqlite.Open(dsn)
 	case DriverPostgres:

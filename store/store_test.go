@@ -298,3 +298,17 @@ func TestNewSecretIsUnguessable(t *testing.T) {
 		seen[s] = true
 	}
 }
+
+func TestSQLiteFileIsPrivate(t *testing.T) {
+	path := t.TempDir() + "/sub/webinaire.db"
+	s, err := store.Open(store.Config{Driver: store.DriverSQLite, URL: path, MaxOpenConns: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Migrate(context.Background())
+	require.NoError(t, err)
+	for _, f := range []string{path, path + "-wal"} {
+		info, err := os.Stat(f)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "%s holds personal data", f)
+	}
+}
