@@ -1,0 +1,7 @@
+// Package sfu implements Webinaire's selective forwarding unit: rooms of participants
+// that publish and receive audio and video over one Pion PeerConnection each, join
+// tokens, and the JSON signalling protocol documented in docs/protocol.md.
+//
+// The package imports Pion and the standard library only. The API package adapts a
+// WebSocket to Conn and hands it to Server.ServeConn.
+package sfu

@@ -1,0 +1,315 @@
+package sfu
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+)
+
+// recordWriter is a TrackLocalWriter that marshals every packet into one buffer and
+// keeps the last header, as the SRTP writer would without the network.
+type recordWriter struct {
+	buf     []byte
+	n       int
+	last    rtp.Header
+	payload []byte
+	ready   bool // false: like Pion before DTLS is up, writes are dropped
+}
+
+func (w *recordWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if !w.ready {
+		return 0, nil
+	}
+	n, err := h.MarshalTo(w.buf)
+	if err != nil {
+		return 0, err
+	}
+	n += copy(w.buf[n:], payload)
+	w.n++
+	w.last = *h
+	w.payload = payload
+	return n, nil
+}
+
+func (w *recordWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// bindContext is the webrtc.TrackLocalContext Pion gives a track at Bind.
+type bindContext struct {
+	id     string
+	ssrc   webrtc.SSRC
+	codecs []webrtc.RTPCodecParameters
+	exts   []webrtc.RTPHeaderExtensionParameter
+	w      webrtc.TrackLocalWriter
+}
+
+func (c bindContext) CodecParameters() []webrtc.RTPCodecParameters           { return c.codecs }
+func (c bindContext) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return c.exts }
+func (c bindContext) SSRC() webrtc.SSRC                                      { return c.ssrc }
+func (c bindContext) SSRCRetransmission() webrtc.SSRC                        { return 0 }
+func (c bindContext) SSRCForwardErrorCorrection() webrtc.SSRC                { return 0 }
+func (c bindContext) WriteStream() webrtc.TrackLocalWriter                   { return c.w }
+func (c bindContext) ID() string                                             { return c.id }
+func (c bindContext) RTCPReader() interceptor.RTCPReader                     { return nil }
+
+var (
+	vp8Codec  = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}
+	opusCodec = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}
+)
+
+// plis counts the PLIs an upTrack sends.
+type plis struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (p *plis) write(pkts []rtcp.Packet) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pkt := range pkts {
+		if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+			p.n++
+		}
+	}
+	return nil
+}
+
+func (p *plis) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
+func newTestUpTrack(codec webrtc.RTPCodecParameters, clock Clock, p *plis, audioLevelID int) *upTrack {
+	up := newUpTrack(upTrackParams{
+		ID: "pub~1", StreamID: "pub~user", Owner: "pub", Label: LabelCamera,
+		Codec: codec, SSRC: 1234, Clock: clock, WriteRTCP: p.write, Logger: testLogger(),
+		HeaderExtensions: []webrtc.RTPHeaderExtensionParameter{{URI: sdp.AudioLevelURI, ID: audioLevelID}},
+	})
+	up.setParked(false)
+	return up
+}
+
+// bindDown subscribes a bound downTrack to up, writing to w.
+func bindDown(t testing.TB, up *upTrack, ssrc webrtc.SSRC, pt webrtc.PayloadType, audioLevelID int, w *recordWriter) *downTrack {
+	d := newDownTrack(up)
+	codec := up.codec
+	codec.PayloadType = pt
+	_, err := d.Bind(bindContext{
+		id: "bind", ssrc: ssrc, w: w,
+		codecs: []webrtc.RTPCodecParameters{opusCodec, codec},
+		exts:   []webrtc.RTPHeaderExtensionParameter{{URI: sdp.AudioLevelURI, ID: audioLevelID}},
+	})
+	require.NoError(t, err)
+	require.True(t, up.addDown(d))
+	return d
+}
+
+// rawPacket marshals an RTP packet with the given payload and, when ext > 0, an audio
+// level extension of that id plus another extension.
+func rawPacket(t testing.TB, seq uint16, payload []byte, ext uint8) []byte {
+	h := rtp.Header{Version: 2, PayloadType: 100, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, SSRC: 1234, Marker: true}
+	if ext > 0 {
+		require.NoError(t, h.SetExtension(ext, []byte{0x85}))
+		require.NoError(t, h.SetExtension(ext+1, []byte{1, 2, 3}))
+	}
+	b, err := (&rtp.Packet{Header: h, Payload: payload}).Marshal()
+	require.NoError(t, err)
+	return b
+}
+
+// vp8Frame is a synthetic VP8 frame: a key frame spans two packets and has the key frame
+// start code; an inter frame is one packet.
+func vp8Frame(key bool) []byte {
+	if key {
+		f := make([]byte, 1800)
+		copy(f, []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00})
+		return f
+	}
+	f := make([]byte, 300)
+	copy(f, []byte{0x11, 0x02, 0x00})
+	return f
+}
+
+func vp8Payload(key bool) []byte {
+	return append([]byte{0x10}, vp8Frame(key)[:40]...)
+}
+
+func TestForwardWaitsForKeyframeAndAsksForIt(t *testing.T) {
+	clock := newFakeClock()
+	var pli plis
+	up := newTestUpTrack(vp8Codec, clock, &pli, 0)
+	w := &recordWriter{buf: make([]byte, 1500)}
+	bindDown(t, up, 5678, 97, 0, w)
+	require.Equal(t, 1, pli.count(), "binding a video subscriber asks for a keyframe")
+
+	var pkt rtp.Packet
+	// Before the transport is up, writes are dropped, even a keyframe: keep waiting.
+	up.handle(rawPacket(t, 1, vp8Payload(true), 0), &pkt)
+	require.Zero(t, w.n)
+	w.ready = true
+	up.handle(rawPacket(t, 2, vp8Payload(false), 0), &pkt)
+	up.handle(rawPacket(t, 3, vp8Payload(false), 0), &pkt)
+	require.Zero(t, w.n, "inter frames are held back until a keyframe")
+	require.Equal(t, 1, pli.count(), "keyframe requests are paced")
+	clock.Advance(keyframeRequestInterval)
+	up.handle(rawPacket(t, 4, vp8Payload(false), 0), &pkt)
+	require.Equal(t, 2, pli.count(), "and repeated while waiting")
+
+	up.handle(rawPacket(t, 5, vp8Payload(true), 0), &pkt)
+	require.Equal(t, 1, w.n)
+	require.Equal(t, uint32(5678), w.last.SSRC, "subscriber's SSRC")
+	require.Equal(t, uint8(97), w.last.PayloadType, "subscriber's payload type")
+	require.Equal(t, uint16(5), w.last.SequenceNumber)
+	require.True(t, isVP8Keyframe(w.payload))
+	up.handle(rawPacket(t, 6, vp8Payload(false), 0), &pkt)
+	require.Equal(t, 2, w.n, "then everything goes")
+	up.handle(rawPacket(t, 7, nil, 0), &pkt)
+	require.Equal(t, 2, w.n, "padding-only packets do not")
+}
+
+func TestForwardRewritesHeaderExtensions(t *testing.T) {
+	var pli plis
+	up := newTestUpTrack(opusCodec, systemClock{}, &pli, 1)
+	w := &recordWriter{buf: make([]byte, 1500), ready: true}
+	bindDown(t, up, 42, 111, 3, w)
+	plain := &recordWriter{buf: make([]byte, 1500), ready: true}
+	bindDown(t, up, 43, 111, 0, plain)
+	require.Zero(t, pli.count(), "no keyframe request for audio")
+
+	var pkt rtp.Packet
+	up.handle(rawPacket(t, 9, []byte{0xf8, 0xff, 0xfe}, 1), &pkt)
+	require.Equal(t, 1, w.n, "audio needs no keyframe")
+	require.Equal(t, []uint8{3}, w.last.GetExtensionIDs(), "audio level under the subscriber's id, other extensions dropped")
+	require.Equal(t, []byte{0x85}, w.last.GetExtension(3))
+	require.Equal(t, 1, plain.n)
+	require.False(t, plain.last.Extension, "no extension for a subscriber without audio level")
+	require.Equal(t, uint8(1), pkt.Header.GetExtensionIDs()[0], "the publisher's packet is untouched")
+}
+
+func TestUpTrackSubscribers(t *testing.T) {
+	var pli plis
+	up := newTestUpTrack(opusCodec, systemClock{}, &pli, 0)
+	a := &recordWriter{buf: make([]byte, 1500), ready: true}
+	b := &recordWriter{buf: make([]byte, 1500), ready: true}
+	da := bindDown(t, up, 1, 111, 0, a)
+	bindDown(t, up, 2, 111, 0, b)
+	var pkt rtp.Packet
+	up.handle(rawPacket(t, 1, []byte{1}, 0), &pkt)
+	up.removeDown(da)
+	up.handle(rawPacket(t, 2, []byte{1}, 0), &pkt)
+	require.Equal(t, 1, a.n)
+	require.Equal(t, 2, b.n)
+
+	require.Len(t, up.setParked(true), 1, "parking drops the subscribers")
+	require.False(t, up.addDown(newDownTrack(up)), "a parked track takes none")
+	up.setParked(false)
+	require.True(t, up.addDown(newDownTrack(up)))
+	require.Len(t, up.close(), 1)
+	require.False(t, up.addDown(newDownTrack(up)), "nor does an ended one")
+
+	// Unbinding stops the writes.
+	up2 := newTestUpTrack(opusCodec, systemClock{}, &pli, 0)
+	c := &recordWriter{buf: make([]byte, 1500), ready: true}
+	dc := bindDown(t, up2, 3, 111, 0, c)
+	require.NoError(t, dc.Unbind(bindContext{id: "bind"}))
+	up2.handle(rawPacket(t, 1, []byte{1}, 0), &pkt)
+	require.Zero(t, c.n)
+}
+
+func TestKeyframeDetection(t *testing.T) {
+	tests := []struct {
+		name string
+		f    keyframeFunc
+		p    []byte
+		want bool
+	}{
+		{"vp8 key", isVP8Keyframe, []byte{0x10, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}, true},
+		{"vp8 key with picture id", isVP8Keyframe, []byte{0x90, 0x80, 0x81, 0x02, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}, true},
+		{"vp8 key with tl0 and tid", isVP8Keyframe, []byte{0x90, 0x60, 0x05, 0x20, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}, true},
+		{"vp8 inter", isVP8Keyframe, []byte{0x10, 0x11, 0x02, 0x00, 0x9d, 0x01, 0x2a}, false},
+		{"vp8 continuation", isVP8Keyframe, []byte{0x00, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}, false},
+		{"vp8 no start code", isVP8Keyframe, []byte{0x10, 0x10, 0x02, 0x00, 0x00, 0x00, 0x00}, false},
+		{"vp8 short", isVP8Keyframe, []byte{0x90}, false},
+		{"vp8 empty", isVP8Keyframe, nil, false},
+		{"vp9 key", isVP9Keyframe, []byte{0x08}, true},
+		{"vp9 inter", isVP9Keyframe, []byte{0x48}, false},
+		{"vp9 not a start", isVP9Keyframe, []byte{0x00}, false},
+		{"h264 idr", isH264Keyframe, []byte{0x65}, true},
+		{"h264 sps", isH264Keyframe, []byte{0x67}, true},
+		{"h264 slice", isH264Keyframe, []byte{0x41}, false},
+		{"h264 stap-a with sps", isH264Keyframe, []byte{0x78, 0x00, 0x01, 0x09, 0x00, 0x02, 0x67, 0x42}, true},
+		{"h264 stap-a without", isH264Keyframe, []byte{0x78, 0x00, 0x01, 0x09, 0x00, 0x01, 0x41}, false},
+		{"h264 stap-a truncated", isH264Keyframe, []byte{0x78, 0x00, 0x09, 0x67}, false},
+		{"h264 fu-a idr start", isH264Keyframe, []byte{0x7c, 0x85}, true},
+		{"h264 fu-a idr middle", isH264Keyframe, []byte{0x7c, 0x05}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.f(tt.p))
+		})
+	}
+	require.Nil(t, keyframeDetector("video/AV1"))
+	require.NotNil(t, keyframeDetector("video/vp8"))
+}
+
+// BenchmarkForwardRTP measures the per-packet path of a publisher's track: parse the
+// packet into a reused rtp.Packet, detect a keyframe, and write a rewritten header
+// (SSRC, payload type, audio level extension id) to every subscriber. The writer
+// marshals into a reused buffer, standing in for Pion's SRTP writer.
+func BenchmarkForwardRTP(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		codec webrtc.RTPCodecParameters
+		subs  int
+	}{
+		{"video/subscribers=1", vp8Codec, 1},
+		{"video/subscribers=10", vp8Codec, 10},
+		{"video/subscribers=100", vp8Codec, 100},
+		{"audio-level/subscribers=10", opusCodec, 10},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var pli plis
+			up := newTestUpTrack(bc.codec, systemClock{}, &pli, 1)
+			for i := range bc.subs {
+				bindDown(b, up, webrtc.SSRC(i+1), bc.codec.PayloadType, 2, &recordWriter{buf: make([]byte, 1500), ready: true})
+			}
+			payload := []byte{0xf8, 0xff, 0xfe}
+			if bc.codec.MimeType == webrtc.MimeTypeVP8 {
+				key := rawPacket(b, 0, append([]byte{0x10}, vp8Frame(true)[:1000]...), 1)
+				var pkt rtp.Packet
+				up.handle(key, &pkt) // opens the keyframe gate
+				payload = append([]byte{0x10}, vp8Frame(false)...)
+			}
+			raw := rawPacket(b, 1, payload, 1)
+			var pkt rtp.Packet
+			buf := make([]byte, maxRTPPacketSize)
+			b.SetBytes(int64(len(raw) * bc.subs))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				n := copy(buf, raw) // as read from the track
+				up.handle(buf[:n], &pkt)
+			}
+		})
+	}
+}
+
+// TestForwardDoesNotAllocate pins what the benchmark shows.
+func TestForwardDoesNotAllocate(t *testing.T) {
+	var pli plis
+	up := newTestUpTrack(opusCodec, systemClock{}, &pli, 1)
+	for i := range 5 {
+		bindDown(t, up, webrtc.SSRC(i+1), 111, 2, &recordWriter{buf: make([]byte, 1500), ready: true})
+	}
+	raw := rawPacket(t, 1, []byte{0xf8, 0xff, 0xfe}, 1)
+	var pkt rtp.Packet
+	up.handle(raw, &pkt) // warm the scratch space
+	allocs := testing.AllocsPerRun(1000, func() { up.handle(raw, &pkt) })
+	require.Zero(t, allocs)
+}

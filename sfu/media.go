@@ -1,0 +1,143 @@
+package sfu
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// WebRTCConfig configures the media transport of a Server.
+type WebRTCConfig struct {
+	// UDPPort is the one UDP port all media goes through, on every local address
+	// (ICE UDP mux); 0 picks a free port per address, for tests.
+	UDPPort int
+	// NAT1To1IPs are public addresses that map one to one onto this host's (a cloud VM
+	// behind NAT); when set, host candidates carry them instead of the local addresses.
+	NAT1To1IPs []string
+	// IncludeLoopback offers loopback candidates (127.0.0.1, ::1): for tests and local
+	// development only.
+	IncludeLoopback bool
+	// ICEServers are given to clients in the joined message (a TURN server, later). Empty
+	// by default: no public STUN server is ever contacted or handed out.
+	ICEServers []ICEServer
+}
+
+// ICEServer is a STUN or TURN server handed to clients in the joined message, as in
+// RTCIceServer.
+type ICEServer struct {
+	// URLs are stun:, turn: or turns: URLs.
+	URLs []string `json:"urls"`
+	// Username for TURN.
+	Username string `json:"username,omitempty"`
+	// Credential for TURN.
+	Credential string `json:"credential,omitempty"`
+}
+
+// videoFeedback is the RTCP feedback offered with every video codec; NACK, PLI and
+// transport-cc are added by the interceptor configuration.
+var videoFeedback = []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}}
+
+// codecs are the codecs the server receives and sends, with fixed payload types.
+// Publishers' offers are answered with the subset they support; a subscriber gets the
+// codec its publisher uses.
+func codecs() []webrtc.RTPCodecParameters {
+	return []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback}, PayloadType: 96},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: videoFeedback}, PayloadType: 98},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: videoFeedback}, PayloadType: 102},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: videoFeedback}, PayloadType: 108},
+	}
+}
+
+// newMediaAPI builds the Pion API every PeerConnection of the server is made with: the
+// codecs above, the audio-level header extension, NACK generation and answers, RTCP
+// sender and receiver reports, transport-wide congestion control feedback, all media on
+// mux, no mDNS, and Pion's own logs sent to log at debug level.
+func newMediaAPI(cfg WebRTCConfig, mux ice.UDPMux, log *slog.Logger) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	for _, c := range codecs() {
+		kind := webrtc.RTPCodecTypeVideo
+		if c.MimeType == webrtc.MimeTypeOpus {
+			kind = webrtc.RTPCodecTypeAudio
+		}
+		if err := m.RegisterCodec(c, kind); err != nil {
+			return nil, fmt.Errorf("register codec %s: %w", c.MimeType, err)
+		}
+	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("register audio level extension: %w", err)
+	}
+
+	ir := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(m, ir); err != nil {
+		return nil, fmt.Errorf("configure nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, fmt.Errorf("configure rtcp reports: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
+		return nil, fmt.Errorf("configure twcc: %w", err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return nil, fmt.Errorf("configure simulcast extensions: %w", err)
+	}
+
+	se := webrtc.SettingEngine{LoggerFactory: pionLoggerFactory{log: log}}
+	se.SetICEUDPMux(mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if len(cfg.NAT1To1IPs) > 0 {
+		err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External:        cfg.NAT1To1IPs,
+			AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode:            webrtc.ICEAddressRewriteReplace,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("nat 1:1 addresses: %w", err)
+		}
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// pionLoggerFactory sends Pion's logs to slog at debug level: they may carry network
+// addresses, which only the connection log may hold, so they stay out of ordinary logs.
+type pionLoggerFactory struct{ log *slog.Logger }
+
+func (f pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
+	return pionLogger{log: f.log, scope: scope}
+}
+
+type pionLogger struct {
+	log   *slog.Logger
+	scope string
+}
+
+func (l pionLogger) out(level, text string) {
+	l.log.Debug("pion", "scope", l.scope, "level", level, "text", text)
+}
+
+// outf formats only when debug logs are kept: Pion logs on busy paths.
+func (l pionLogger) outf(level, format string, args ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.out(level, fmt.Sprintf(format, args...))
+	}
+}
+
+func (l pionLogger) Trace(msg string)                  {}
+func (l pionLogger) Tracef(format string, args ...any) {}
+func (l pionLogger) Debug(msg string)                  { l.out("debug", msg) }
+func (l pionLogger) Debugf(format string, args ...any) { l.outf("debug", format, args...) }
+func (l pionLogger) Info(msg string)                   { l.out("info", msg) }
+func (l pionLogger) Infof(format string, args ...any)  { l.outf("info", format, args...) }
+func (l pionLogger) Warn(msg string)                   { l.out("warn", msg) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.outf("warn", format, args...) }
+func (l pionLogger) Error(msg string)                  { l.out("error", msg) }
+func (l pionLogger) Errorf(format string, args ...any) { l.outf("error", format, args...) }
