@@ -1,11 +1,15 @@
 package sfu
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"os"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // fakeClock is a Clock that moves only when Advance is called.
@@ -89,4 +93,13 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// testKey is the token key of the tests.
+var testKey = bytes.Repeat([]byte("k"), 32)
+
+func newTestSigner(t testing.TB) *TokenSigner {
+	s, err := NewTokenSigner(testKey)
+	require.NoError(t, err)
+	return s
 }

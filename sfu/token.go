@@ -1,0 +1,250 @@
+package sfu
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MaxTokenLifetime is the longest a join token may live, from its issue time to its expiry.
+// Removing a participant revokes its id in the room for this long, so that no token issued
+// before the removal can be used afterwards.
+const MaxTokenLifetime = 24 * time.Hour
+
+// minKeyLen is the shortest HMAC key NewTokenSigner accepts (256 bits).
+const minKeyLen = 32
+
+// maxTokenLen bounds the size of a token Verify looks at.
+const maxTokenLen = 4096
+
+// maxNameLen bounds a display name, in bytes.
+const maxNameLen = 128
+
+// tokenMACContext separates the MAC of join tokens from any other use of the key.
+const tokenMACContext = "webinaire-join-v1."
+
+// Claims are what a join token grants: one participant, under a display name and a role,
+// may join one room until the expiry.
+type Claims struct {
+	// Room is the room id: 1 to 128 characters among A-Z a-z 0-9 . _ -
+	Room string
+	// Participant is the participant id, unique in the room, same alphabet as Room.
+	Participant string
+	// Name is the display name shown to the others (at most 128 bytes, may be empty).
+	Name string
+	// Role is moderator, presenter or attendee.
+	Role Role
+	// Kind is the kind of room the first participant opens; meeting when empty.
+	// A room keeps the kind it was opened with.
+	Kind RoomKind
+	// IssuedAt is when the token was made; Sign sets it to now when it is zero.
+	IssuedAt time.Time
+	// Expiry is when the token stops being accepted; it must be after IssuedAt and at
+	// most MaxTokenLifetime later.
+	Expiry time.Time
+}
+
+// tokenPayload is the JSON form of Claims inside a token: times in Unix seconds.
+type tokenPayload struct {
+	Room        string   `json:"room"`
+	Participant string   `json:"sub"`
+	Name        string   `json:"name,omitempty"`
+	Role        Role     `json:"role"`
+	Kind        RoomKind `json:"kind,omitempty"`
+	IssuedAt    int64    `json:"iat"`
+	Expiry      int64    `json:"exp"`
+}
+
+// TokenSigner makes and checks join tokens with an HMAC-SHA256 key, and keeps the set of
+// participants revoked per room. One signer is shared by the part that hands out tokens
+// and the SFU that checks them. It is safe for concurrent use.
+//
+// A token is base64url(JSON claims) "." base64url(HMAC-SHA256(key, context || payload)),
+// without padding.
+type TokenSigner struct {
+	key []byte
+
+	mu      sync.Mutex
+	revoked map[revocationKey]time.Time // until when
+}
+
+type revocationKey struct{ room, participant string }
+
+// NewTokenSigner returns a signer using key, which must be at least 32 bytes of secret
+// random data. The key is copied.
+func NewTokenSigner(key []byte) (*TokenSigner, error) {
+	if len(key) < minKeyLen {
+		return nil, fmt.Errorf("token key of %d bytes, want at least %d: %w", len(key), minKeyLen, ErrTokenKeyTooShort)
+	}
+	return &TokenSigner{
+		key:     bytes.Clone(key),
+		revoked: make(map[revocationKey]time.Time),
+	}, nil
+}
+
+// Sign returns the token for c. IssuedAt defaults to now. It refuses claims that Verify
+// would refuse for their form (ErrTokenInvalid) and a participant revoked in the room
+// (ErrTokenRevoked).
+func (s *TokenSigner) Sign(c Claims) (string, error) {
+	now := time.Now()
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = now
+	}
+	p := tokenPayload{
+		Room:        c.Room,
+		Participant: c.Participant,
+		Name:        c.Name,
+		Role:        c.Role,
+		Kind:        c.Kind,
+		IssuedAt:    c.IssuedAt.Unix(),
+		Expiry:      c.Expiry.Unix(),
+	}
+	if err := p.validate(); err != nil {
+		return "", err
+	}
+	if s.isRevoked(p.Room, p.Participant, now) {
+		return "", ErrTokenRevoked
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encode token: %w", err)
+	}
+	payload := base64.RawURLEncoding.EncodeToString(body)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload)), nil
+}
+
+// Verify checks token at time now and returns its claims. The errors are ErrTokenInvalid
+// (malformed, bad signature, bad claims), ErrTokenExpired and ErrTokenRevoked.
+func (s *TokenSigner) Verify(token string, now time.Time) (Claims, error) {
+	if len(token) > maxTokenLen {
+		return Claims{}, fmt.Errorf("token too long: %w", ErrTokenInvalid)
+	}
+	payload, sig, ok := strings.Cut(token, ".")
+	if !ok || payload == "" || sig == "" {
+		return Claims{}, fmt.Errorf("token form: %w", ErrTokenInvalid)
+	}
+	gotMAC, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(gotMAC, s.mac(payload)) {
+		return Claims{}, fmt.Errorf("token signature: %w", ErrTokenInvalid)
+	}
+	body, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return Claims{}, fmt.Errorf("token payload: %w", ErrTokenInvalid)
+	}
+	var p tokenPayload
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return Claims{}, fmt.Errorf("token claims: %w", ErrTokenInvalid)
+	}
+	if err := p.validate(); err != nil {
+		return Claims{}, err
+	}
+	if now.Unix() >= p.Expiry {
+		return Claims{}, ErrTokenExpired
+	}
+	if s.isRevoked(p.Room, p.Participant, now) {
+		return Claims{}, ErrTokenRevoked
+	}
+	return Claims{
+		Room:        p.Room,
+		Participant: p.Participant,
+		Name:        p.Name,
+		Role:        p.Role,
+		Kind:        p.roomKind(),
+		IssuedAt:    time.Unix(p.IssuedAt, 0),
+		Expiry:      time.Unix(p.Expiry, 0),
+	}, nil
+}
+
+// Revoke refuses every token of participant in room until the given time; Sign refuses
+// to make one too. Revoking again keeps the later time. Entries are forgotten once past.
+func (s *TokenSigner) Revoke(room, participant string, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := revocationKey{room, participant}
+	if cur, ok := s.revoked[k]; !ok || until.After(cur) {
+		s.revoked[k] = until
+	}
+}
+
+// isRevoked tells whether participant is revoked in room at now, and forgets the
+// revocations that are over.
+func (s *TokenSigner) isRevoked(room, participant string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, until := range s.revoked {
+		if !now.Before(until) {
+			delete(s.revoked, k)
+		}
+	}
+	_, ok := s.revoked[revocationKey{room, participant}]
+	return ok
+}
+
+func (s *TokenSigner) mac(payload string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(tokenMACContext))
+	m.Write([]byte(payload))
+	return m.Sum(nil)
+}
+
+func (p *tokenPayload) roomKind() RoomKind {
+	if p.Kind == "" {
+		return KindMeeting
+	}
+	return p.Kind
+}
+
+func (p *tokenPayload) validate() error {
+	switch {
+	case !validID(p.Room):
+		return fmt.Errorf("token room id: %w", ErrTokenInvalid)
+	case !validID(p.Participant):
+		return fmt.Errorf("token participant id: %w", ErrTokenInvalid)
+	case len(p.Name) > maxNameLen || !validName(p.Name):
+		return fmt.Errorf("token name: %w", ErrTokenInvalid)
+	case !p.Role.valid():
+		return fmt.Errorf("token role: %w", ErrTokenInvalid)
+	case !p.roomKind().valid():
+		return fmt.Errorf("token room kind: %w", ErrTokenInvalid)
+	case p.Expiry <= p.IssuedAt:
+		return fmt.Errorf("token expiry before issue: %w", ErrTokenInvalid)
+	case p.Expiry-p.IssuedAt > int64(MaxTokenLifetime/time.Second):
+		return fmt.Errorf("token lifetime over %s: %w", MaxTokenLifetime, ErrTokenInvalid)
+	}
+	return nil
+}
+
+// validID tells whether id may be a room or participant id: 1 to 128 characters among
+// A-Z a-z 0-9 . _ - (safe in SDP msid tokens, logs and URLs).
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validName refuses control characters and invalid UTF-8 in a display name.
+func validName(name string) bool {
+	for _, r := range name {
+		if r == 0xFFFD || r < 0x20 || r == 0x7F {
+			return false
+		}
+	}
+	return true
+}

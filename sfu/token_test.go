@@ -1,0 +1,138 @@
+package sfu
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestTokenRoundTrip(t *testing.T) {
+	s := newTestSigner(t)
+	now := time.Unix(1_800_000_000, 0)
+	c := Claims{Room: "room-1", Participant: "p_1.x", Name: "Zoé Martin", Role: RolePresenter, Kind: KindWebinar, IssuedAt: now, Expiry: now.Add(10 * time.Minute)}
+	tok, err := s.Sign(c)
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(tok, "."))
+
+	got, err := s.Verify(tok, now.Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, c.Room, got.Room)
+	require.Equal(t, c.Participant, got.Participant)
+	require.Equal(t, c.Name, got.Name)
+	require.Equal(t, c.Role, got.Role)
+	require.Equal(t, c.Kind, got.Kind)
+	require.True(t, c.IssuedAt.Equal(got.IssuedAt))
+	require.True(t, c.Expiry.Equal(got.Expiry))
+
+	_, err = s.Verify(tok, now.Add(10*time.Minute))
+	require.ErrorIs(t, err, ErrTokenExpired, "expired at its expiry")
+
+	c.Kind = ""
+	tok, err = s.Sign(c)
+	require.NoError(t, err)
+	got, err = s.Verify(tok, now)
+	require.NoError(t, err)
+	require.Equal(t, KindMeeting, got.Kind, "a token without kind opens a meeting")
+}
+
+func TestTokenTampering(t *testing.T) {
+	s := newTestSigner(t)
+	now := time.Now()
+	tok, err := s.Sign(Claims{Room: "r", Participant: "p", Role: RoleAttendee, IssuedAt: now, Expiry: now.Add(time.Minute)})
+	require.NoError(t, err)
+	payload, mac, _ := strings.Cut(tok, ".")
+	body, err := base64.RawURLEncoding.DecodeString(payload)
+	require.NoError(t, err)
+	promoted := base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(body), "attendee", "moderator", 1)))
+
+	other, err := NewTokenSigner([]byte(strings.Repeat("x", 32)))
+	require.NoError(t, err)
+	foreign, err := other.Sign(Claims{Room: "r", Participant: "p", Role: RoleAttendee, IssuedAt: now, Expiry: now.Add(time.Minute)})
+	require.NoError(t, err)
+
+	for name, bad := range map[string]string{
+		"empty":          "",
+		"no dot":         payload,
+		"empty mac":      payload + ".",
+		"changed claims": promoted + "." + mac,
+		"mac not base64": payload + ".!!!",
+		"other key":      foreign,
+		"two dots":       tok + ".x",
+		"too long":       strings.Repeat("a", maxTokenLen+1),
+	} {
+		_, err := s.Verify(bad, now)
+		require.ErrorIs(t, err, ErrTokenInvalid, name)
+	}
+}
+
+func TestTokenClaimsChecked(t *testing.T) {
+	s := newTestSigner(t)
+	now := time.Now().Truncate(time.Second)
+	ok := Claims{Room: "r", Participant: "p", Role: RoleAttendee, IssuedAt: now, Expiry: now.Add(time.Hour)}
+	tests := []struct {
+		name   string
+		change func(*Claims)
+	}{
+		{"empty room", func(c *Claims) { c.Room = "" }},
+		{"room with a space", func(c *Claims) { c.Room = "a b" }},
+		{"participant with a tilde", func(c *Claims) { c.Participant = "a~1" }},
+		{"participant too long", func(c *Claims) { c.Participant = strings.Repeat("p", 129) }},
+		{"unknown role", func(c *Claims) { c.Role = "admin" }},
+		{"unknown kind", func(c *Claims) { c.Kind = "party" }},
+		{"name with a newline", func(c *Claims) { c.Name = "a\nb" }},
+		{"name too long", func(c *Claims) { c.Name = strings.Repeat("n", maxNameLen+1) }},
+		{"expiry before issue", func(c *Claims) { c.Expiry = c.IssuedAt.Add(-time.Second) }},
+		{"lifetime too long", func(c *Claims) { c.Expiry = c.IssuedAt.Add(MaxTokenLifetime + time.Second) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok
+			tt.change(&c)
+			_, err := s.Sign(c)
+			require.ErrorIs(t, err, ErrTokenInvalid)
+		})
+	}
+	_, err := s.Sign(ok)
+	require.NoError(t, err)
+}
+
+func TestTokenRevocation(t *testing.T) {
+	s := newTestSigner(t)
+	now := time.Now()
+	tok, err := s.Sign(Claims{Room: "r", Participant: "p", Role: RoleAttendee, IssuedAt: now, Expiry: now.Add(time.Hour)})
+	require.NoError(t, err)
+	inOtherRoom, err := s.Sign(Claims{Room: "r2", Participant: "p", Role: RoleAttendee, IssuedAt: now, Expiry: now.Add(time.Hour)})
+	require.NoError(t, err)
+
+	s.Revoke("r", "p", now.Add(30*time.Minute))
+	s.Revoke("r", "p", now.Add(time.Minute)) // an earlier end does not shorten it
+	_, err = s.Verify(tok, now)
+	require.ErrorIs(t, err, ErrTokenRevoked)
+	_, err = s.Verify(tok, now.Add(29*time.Minute))
+	require.ErrorIs(t, err, ErrTokenRevoked)
+	_, err = s.Verify(inOtherRoom, now)
+	require.NoError(t, err, "revocation is per room")
+
+	_, err = s.Verify(tok, now.Add(31*time.Minute))
+	require.NoError(t, err, "the revocation is over")
+	s.mu.Lock()
+	require.Empty(t, s.revoked, "and forgotten")
+	s.mu.Unlock()
+}
+
+func TestTokenKeyLength(t *testing.T) {
+	_, err := NewTokenSigner(make([]byte, 31))
+	require.ErrorIs(t, err, ErrTokenKeyTooShort)
+	key := []byte(strings.Repeat("k", 32))
+	s, err := NewTokenSigner(key)
+	require.NoError(t, err)
+	key[0] = 'x' // the signer keeps its own copy
+	now := time.Now()
+	tok, err := s.Sign(Claims{Room: "r", Participant: "p", Role: RoleAttendee, IssuedAt: now, Expiry: now.Add(time.Minute)})
+	require.NoError(t, err)
+	_, err = newTestSigner(t).Verify(tok, now)
+	require.NoError(t, err)
+}
