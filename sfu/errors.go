@@ -13,3 +13,15 @@ var (
 	// ErrTokenKeyTooShort is a signing key under 32 bytes.
 	ErrTokenKeyTooShort = errors.New("sfu: token key too short")
 )
+
+// Signalling errors, for one message.
+var (
+	// ErrMessageTooLarge is a message over MaxMessageSize.
+	ErrMessageTooLarge = errors.New("sfu: message too large")
+	// ErrMalformedMessage is a message that is not valid JSON of the expected form.
+	ErrMalformedMessage = errors.New("sfu: malformed message")
+	// ErrUnknownMessageType is a message with a type the server does not know.
+	ErrUnknownMessageType = errors.New("sfu: unknown message type")
+	// ErrRateLimited is a connection sending more messages than allowed.
+	ErrRateLimited = errors.New("sfu: too many messages")
+)
