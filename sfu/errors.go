@@ -14,6 +14,28 @@ var (
 	ErrTokenKeyTooShort = errors.New("sfu: token key too short")
 )
 
+// Server, room and participant errors.
+var (
+	// ErrNotStarted is ServeConn called before Start.
+	ErrNotStarted = errors.New("sfu: server not started")
+	// ErrServerClosed is a call on a closed server.
+	ErrServerClosed = errors.New("sfu: server closed")
+	// ErrRoomClosed is an operation on a room that has closed.
+	ErrRoomClosed = errors.New("sfu: room closed")
+	// ErrParticipantNotFound is a participant id that is not in the room.
+	ErrParticipantNotFound = errors.New("sfu: participant not found")
+	// ErrInvalidRole is a role other than moderator, presenter and attendee.
+	ErrInvalidRole = errors.New("sfu: invalid role")
+	// ErrRemoved is the end of a session whose participant was removed from the room.
+	ErrRemoved = errors.New("sfu: participant removed")
+	// ErrReplaced is the end of a session replaced by a newer one of the same participant.
+	ErrReplaced = errors.New("sfu: participant joined again elsewhere")
+	// ErrJoinTimeout is a connection that did not send its join message in time.
+	ErrJoinTimeout = errors.New("sfu: no join message in time")
+	// ErrSlowConsumer is a connection that did not take its messages fast enough.
+	ErrSlowConsumer = errors.New("sfu: connection too slow")
+)
+
 // Signalling errors, for one message.
 var (
 	// ErrMessageTooLarge is a message over MaxMessageSize.

@@ -217,14 +217,23 @@ func (u *upTrack) requestKeyframe() {
 // forwards nothing until a keyframe starts, so that the subscriber's first frame
 // decodes.
 type downTrack struct {
-	up *upTrack
+	up         *upTrack
+	subscriber *participant
 
 	binding atomic.Pointer[trackBinding]
 	needKey atomic.Bool
+	layer   atomic.Pointer[LayerRequest]
 
 	// hdr and ext are scratch space of the upTrack's goroutine, the only writer.
 	hdr rtp.Header
 	ext []rtp.Extension
+
+	// sender and mid are the RTPSender and media id in the subscriber's
+	// PeerConnection; the subscriber's session goroutine sets and reads them.
+	sender *webrtc.RTPSender
+	mid    string
+	// dropped is set under the subscriber's mu once the subscriber drops the track.
+	dropped bool
 }
 
 // trackBinding is what a Bind negotiated.
@@ -236,8 +245,8 @@ type trackBinding struct {
 	writer       webrtc.TrackLocalWriter
 }
 
-func newDownTrack(up *upTrack) *downTrack {
-	return &downTrack{up: up, ext: make([]rtp.Extension, 0, 2)}
+func newDownTrack(up *upTrack, subscriber *participant) *downTrack {
+	return &downTrack{up: up, subscriber: subscriber, ext: make([]rtp.Extension, 0, 2)}
 }
 
 // ID is the msid track id: the server's id of the track.

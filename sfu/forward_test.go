@@ -97,7 +97,7 @@ func newTestUpTrack(codec webrtc.RTPCodecParameters, clock Clock, p *plis, audio
 
 // bindDown subscribes a bound downTrack to up, writing to w.
 func bindDown(t testing.TB, up *upTrack, ssrc webrtc.SSRC, pt webrtc.PayloadType, audioLevelID int, w *recordWriter) *downTrack {
-	d := newDownTrack(up)
+	d := newDownTrack(up, nil)
 	codec := up.codec
 	codec.PayloadType = pt
 	_, err := d.Bind(bindContext{
@@ -207,11 +207,11 @@ func TestUpTrackSubscribers(t *testing.T) {
 	require.Equal(t, 2, b.n)
 
 	require.Len(t, up.setParked(true), 1, "parking drops the subscribers")
-	require.False(t, up.addDown(newDownTrack(up)), "a parked track takes none")
+	require.False(t, up.addDown(newDownTrack(up, nil)), "a parked track takes none")
 	up.setParked(false)
-	require.True(t, up.addDown(newDownTrack(up)))
+	require.True(t, up.addDown(newDownTrack(up, nil)))
 	require.Len(t, up.close(), 1)
-	require.False(t, up.addDown(newDownTrack(up)), "nor does an ended one")
+	require.False(t, up.addDown(newDownTrack(up, nil)), "nor does an ended one")
 
 	// Unbinding stops the writes.
 	up2 := newTestUpTrack(opusCodec, systemClock{}, &pli, 0)

@@ -2,6 +2,8 @@ package sfu
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -87,6 +89,86 @@ func (c *fakeClock) pending() int {
 	return n
 }
 
+// memPipe is an in-memory message connection between a test client and the server.
+type memPipe struct {
+	done      chan struct{}
+	closeOnce sync.Once
+	mu        sync.Mutex
+	code      int
+	reason    string
+}
+
+// memConn is one end of a memPipe; it implements Conn.
+type memConn struct {
+	p       *memPipe
+	in, out chan []byte
+}
+
+func newMemPipe() (server, client *memConn) {
+	p := &memPipe{done: make(chan struct{})}
+	a, b := make(chan []byte, 4096), make(chan []byte, 4096)
+	return &memConn{p: p, in: a, out: b}, &memConn{p: p, in: b, out: a}
+}
+
+func (c *memConn) ReadMessage(ctx context.Context) ([]byte, error) {
+	select {
+	case m := <-c.in:
+		return m, nil
+	default:
+	}
+	select {
+	case m := <-c.in:
+		return m, nil
+	case <-c.p.done:
+		select {
+		case m := <-c.in:
+			return m, nil
+		default:
+			return nil, io.EOF
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *memConn) WriteMessage(ctx context.Context, msg []byte) error {
+	select {
+	case <-c.p.done:
+		return errors.New("connection closed")
+	default:
+	}
+	select {
+	case c.out <- bytes.Clone(msg):
+		return nil
+	case <-c.p.done:
+		return errors.New("connection closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *memConn) Close(code int, reason string) error {
+	c.p.closeOnce.Do(func() {
+		c.p.mu.Lock()
+		c.p.code, c.p.reason = code, reason
+		c.p.mu.Unlock()
+		close(c.p.done)
+	})
+	return nil
+}
+
+// closed returns the close code and reason, once closed.
+func (c *memConn) closed() (int, string, bool) {
+	select {
+	case <-c.p.done:
+	default:
+		return 0, "", false
+	}
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	return c.p.code, c.p.reason, true
+}
+
 // testLogger discards logs unless SFU_TEST_LOG is set.
 func testLogger() *slog.Logger {
 	if os.Getenv("SFU_TEST_LOG") != "" {
@@ -102,4 +184,44 @@ func newTestSigner(t testing.TB) *TokenSigner {
 	s, err := NewTokenSigner(testKey)
 	require.NoError(t, err)
 	return s
+}
+
+// testServer is a started server on loopback with its signer.
+type testServer struct {
+	*Server
+	tokens *TokenSigner
+	clock  Clock
+}
+
+func newTestServer(t testing.TB, tweak ...func(*Params)) *testServer {
+	t.Helper()
+	p := Params{
+		Logger: testLogger(),
+		Tokens: newTestSigner(t),
+		WebRTC: WebRTCConfig{IncludeLoopback: true},
+	}
+	for _, f := range tweak {
+		f(&p)
+	}
+	s, err := New(p)
+	require.NoError(t, err)
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	clock := p.Clock
+	if clock == nil {
+		clock = systemClock{}
+	}
+	return &testServer{Server: s, tokens: p.Tokens, clock: clock}
+}
+
+// token signs a token for room and participant valid for an hour of the server's clock.
+func (s *testServer) token(t testing.TB, room, participant string, role Role, kind RoomKind) string {
+	t.Helper()
+	now := s.clock.Now()
+	tok, err := s.tokens.Sign(Claims{
+		Room: room, Participant: participant, Name: "Name of " + participant,
+		Role: role, Kind: kind, IssuedAt: now, Expiry: now.Add(time.Hour),
+	})
+	require.NoError(t, err)
+	return tok
 }

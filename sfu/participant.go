@@ -1,0 +1,775 @@
+package sfu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// maxRemoteCandidates bounds the candidates kept until the client's first offer.
+const maxRemoteCandidates = 64
+
+// maxLabelsKept bounds the track labels remembered for one participant.
+const maxLabelsKept = 64
+
+// endCause is why a session ends.
+type endCause struct {
+	err     error  // what ServeConn returns
+	code    int    // close code
+	reason  string // close reason, also the error message's text
+	errCode string // code of the error message sent before closing; none when empty
+}
+
+// participant is one session: a connection, its PeerConnection and its tracks.
+//
+// Negotiation (perfect negotiation, the server being the impolite peer): the client
+// makes the first offer; afterwards either side may offer. The session goroutine alone
+// calls the PeerConnection's signalling methods. When the client's offer crosses one of
+// the server's, the server ignores the client's and the client rolls back. Track changes
+// wait, in pendingAdd and pendingRemove, until the signalling state is stable and are
+// then offered together.
+type participant struct {
+	id     string
+	claims Claims
+	srv    *Server
+	conn   Conn
+	log    *slog.Logger
+
+	// pc and room are set by the session goroutine before the participant is visible
+	// to anyone else, and never change.
+	pc   *webrtc.PeerConnection
+	room *Room
+
+	out  chan []byte   // messages waiting for the writer, in order
+	kick chan struct{} // something to negotiate
+
+	cancel  context.CancelFunc
+	endOnce sync.Once
+	cause   endCause
+
+	role Role // guarded by room.mu
+
+	mu             sync.Mutex // guards what follows; taken after room.mu
+	closing        bool
+	wg             sync.WaitGroup // media goroutines: one per incoming track, one per sender's RTCP
+	ups            []*upTrack     // tracks received from the client, published or parked
+	downs          map[*upTrack]*downTrack
+	pendingAdd     []*downTrack
+	pendingRemove  []*downTrack
+	restartICE     bool
+	labels         map[string]Label // client's msid track id to label
+	muted          map[Label]bool
+	holding        bool // candidates are held, see holdCandidates
+	heldCandidates []webrtc.ICECandidateInit
+	trackSeq       int
+
+	// Owned by the session goroutine.
+	negotiated       bool // the client's first offer has been answered
+	remoteCandidates []webrtc.ICECandidateInit
+}
+
+func newParticipant(s *Server, conn Conn, c Claims) *participant {
+	return &participant{
+		id:      c.Participant,
+		claims:  c,
+		srv:     s,
+		conn:    conn,
+		log:     s.log.With("room", c.Room, "participant", c.Participant),
+		out:     make(chan []byte, sendQueueLen),
+		kick:    make(chan struct{}, 1),
+		downs:   make(map[*upTrack]*downTrack),
+		labels:  make(map[string]Label),
+		muted:   make(map[Label]bool),
+		holding: true,
+	}
+}
+
+// serve runs the session until it ends, then takes the participant out of the room and
+// frees everything it started.
+func (p *participant) serve(parent context.Context, api *webrtc.API) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	p.cancel = cancel
+
+	wctx, wcancel := context.WithCancel(context.WithoutCancel(parent))
+	defer wcancel()
+	stopWriter := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() { // owned by serve; ends when serve closes stopWriter, or a write fails
+		defer close(writerDone)
+		p.writeLoop(wctx, stopWriter)
+	}()
+
+	in := make(chan clientMessage, 16)
+	readerDone := make(chan struct{})
+	started := p.start(api)
+	if started {
+		go func() { // owned by serve; ends when the connection closes or ctx ends
+			defer close(readerDone)
+			p.readLoop(ctx, in)
+		}()
+	} else {
+		close(readerDone)
+	}
+
+	for started && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case m := <-in:
+			p.handle(m)
+		case <-p.kick:
+			p.negotiate()
+		}
+	}
+
+	endErr := parent.Err()
+	if p.srv.closing.Err() != nil {
+		endErr = ErrServerClosed
+	}
+	p.end(endCause{err: endErr, code: CloseGoingAway, reason: "server shutting down", errCode: codeServerClosing})
+	if p.room != nil {
+		p.room.leave(p)
+	}
+	p.mu.Lock()
+	p.closing = true
+	downs := make([]*downTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	p.downs, p.pendingAdd, p.pendingRemove = nil, nil, nil
+	p.mu.Unlock()
+	for _, d := range downs {
+		d.up.removeDown(d)
+	}
+	if p.pc != nil {
+		if err := p.pc.GracefulClose(); err != nil {
+			p.log.Debug("peer connection close", "error", err)
+		}
+	}
+	p.wg.Wait()
+
+	close(stopWriter)
+	flushLimit := time.AfterFunc(flushTimeout, wcancel)
+	<-writerDone
+	flushLimit.Stop()
+	_ = p.conn.Close(p.cause.code, p.cause.reason)
+	<-readerDone
+	p.log.Info("participant left", "reason", p.cause.reason)
+	return p.cause.err
+}
+
+// start makes the PeerConnection and joins the room; false when the session cannot go on.
+func (p *participant) start(api *webrtc.API) bool {
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		p.log.Error("peer connection not created", "error", err)
+		p.end(endCause{err: fmt.Errorf("new peer connection: %w", err), code: CloseInternalError, reason: "internal error", errCode: codeInternal})
+		return false
+	}
+	p.pc = pc
+	pc.OnTrack(p.onTrack)
+	pc.OnICECandidate(p.onCandidate)
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.log.Debug("peer connection state", "state", s.String())
+	})
+
+	room, replaced, ups, err := p.srv.join(p)
+	if err != nil {
+		p.end(endCause{err: err, code: CloseGoingAway, reason: "server shutting down", errCode: codeServerClosing})
+		return false
+	}
+	p.log.Info("participant joined", "kind", room.kind)
+	if replaced != nil {
+		replaced.end(endCause{err: ErrReplaced, code: CloseReplaced, reason: "joined again on another connection", errCode: codeReplaced})
+	}
+	for _, up := range ups {
+		p.subscribe(up)
+	}
+	return true
+}
+
+// readLoop reads, limits and decodes the client's messages and hands them to the
+// session goroutine. Errors in a message are answered here.
+func (p *participant) readLoop(ctx context.Context, in chan<- clientMessage) {
+	bucket := newTokenBucket(MessageRate, MessageBurst, p.srv.clock.Now())
+	dropped := 0
+	for {
+		data, err := p.conn.ReadMessage(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.end(endCause{code: CloseNormal, reason: "connection closed"})
+			}
+			return
+		}
+		if !bucket.allow(p.srv.clock.Now()) {
+			dropped++
+			if dropped == 1 {
+				p.sendError(codeRateLimited, "too many messages: this one and the next are dropped until the rate goes down")
+			}
+			if dropped > MessageBurst {
+				p.end(endCause{err: ErrRateLimited, code: CloseRateLimited, reason: "too many messages"})
+				return
+			}
+			continue
+		}
+		dropped = 0
+		m, err := decodeMessage(data)
+		switch {
+		case errors.Is(err, ErrMessageTooLarge):
+			p.sendError(codeTooLarge, fmt.Sprintf("messages are limited to %d bytes", MaxMessageSize))
+			continue
+		case errors.Is(err, ErrUnknownMessageType):
+			p.sendError(codeUnknownType, "unknown message type")
+			continue
+		case err != nil:
+			p.sendError(codeMalformed, strings.TrimPrefix(err.Error(), "sfu: "))
+			continue
+		}
+		select {
+		case in <- m:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// writeLoop writes queued messages until stop is closed, then writes what is left.
+func (p *participant) writeLoop(ctx context.Context, stop <-chan struct{}) {
+	for {
+		select {
+		case m := <-p.out:
+			if err := p.conn.WriteMessage(ctx, m); err != nil {
+				p.end(endCause{code: CloseNormal, reason: "connection lost"})
+				return
+			}
+		case <-stop:
+			for {
+				select {
+				case m := <-p.out:
+					if err := p.conn.WriteMessage(ctx, m); err != nil {
+						return
+					}
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// end ends the session, once: the first cause wins. It never blocks.
+func (p *participant) end(c endCause) {
+	p.endOnce.Do(func() {
+		p.cause = c
+		if c.errCode != "" {
+			select {
+			case p.out <- encode(errorMessage{Type: typeError, Code: c.errCode, Message: c.reason}):
+			default:
+			}
+		}
+		p.cancel()
+	})
+}
+
+// sendRaw queues a message; a connection that lets its queue fill up is dropped.
+// It never blocks, so it may be called under a lock.
+func (p *participant) sendRaw(msg []byte) {
+	select {
+	case p.out <- msg:
+	default:
+		p.end(endCause{err: ErrSlowConsumer, code: ClosePolicyViolation, reason: "connection too slow"})
+	}
+}
+
+func (p *participant) sendError(code, message string) {
+	p.sendRaw(encode(errorMessage{Type: typeError, Code: code, Message: message}))
+}
+
+// kickNegotiation tells the session goroutine there is something to negotiate.
+func (p *participant) kickNegotiation() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// handle acts on one client message, in the session goroutine.
+func (p *participant) handle(m clientMessage) {
+	switch m.Type {
+	case typeJoin:
+		p.sendError(codeAlreadyJoined, "this connection has already joined")
+	case typeOffer:
+		p.handleOffer(m)
+	case typeAnswer:
+		p.handleAnswer(m)
+	case typeCandidate:
+		p.handleCandidate(*m.Candidate)
+	case typeMute:
+		p.handleMute(m.Label, *m.Muted)
+	case typeLayer:
+		p.handleLayer(m)
+	case typeRestartICE:
+		p.mu.Lock()
+		p.restartICE = true
+		p.mu.Unlock()
+		p.negotiate()
+	case typeLeave:
+		p.end(endCause{code: CloseNormal, reason: "left"})
+	}
+}
+
+func (p *participant) handleOffer(m clientMessage) {
+	p.mu.Lock()
+	for id, l := range m.Labels {
+		if _, ok := p.labels[id]; ok || len(p.labels) < maxLabelsKept {
+			p.labels[id] = l
+		}
+	}
+	p.mu.Unlock()
+
+	if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+		// Glare: the server is impolite, its offer stands; the client rolls back,
+		// answers and offers again.
+		p.log.Debug("client offer ignored in glare")
+		return
+	}
+	// An ICE restart by the client starts gathering in SetRemoteDescription.
+	p.holdCandidates()
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
+		p.log.Debug("client offer refused", "error", err)
+		if p.pc.SignalingState() != webrtc.SignalingStateStable {
+			p.negotiationFailed()
+			return
+		}
+		p.releaseCandidates()
+		p.sendError(codeNegotiation, "the offer was refused")
+		return
+	}
+	for _, c := range p.remoteCandidates {
+		p.addCandidate(c)
+	}
+	p.remoteCandidates = nil
+	answer, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		p.log.Debug("answer not created", "error", err)
+		p.negotiationFailed()
+		return
+	}
+	if err := p.setLocal(answer, typeAnswer, nil); err != nil {
+		p.log.Debug("answer not set", "error", err)
+		p.negotiationFailed()
+		return
+	}
+	p.negotiated = true
+	p.negotiate()
+}
+
+func (p *participant) handleAnswer(m clientMessage) {
+	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		p.sendError(codeNegotiation, "there is no offer to answer")
+		return
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+		p.log.Debug("client answer refused", "error", err)
+		p.negotiationFailed()
+		return
+	}
+	p.negotiate()
+}
+
+// negotiationFailed ends a session whose PeerConnection is left in a state it cannot
+// leave; the client may join again.
+func (p *participant) negotiationFailed() {
+	p.end(endCause{err: errors.New("sfu: negotiation failed"), code: ClosePolicyViolation, reason: "negotiation failed", errCode: codeNegotiation})
+}
+
+func (p *participant) handleCandidate(c webrtc.ICECandidateInit) {
+	if c.Candidate == "" {
+		return // end of candidates
+	}
+	if p.pc.RemoteDescription() == nil {
+		if len(p.remoteCandidates) < maxRemoteCandidates {
+			p.remoteCandidates = append(p.remoteCandidates, c)
+		}
+		return
+	}
+	p.addCandidate(c)
+}
+
+func (p *participant) addCandidate(c webrtc.ICECandidateInit) {
+	if err := p.pc.AddICECandidate(c); err != nil {
+		p.log.Debug("candidate refused", "error", err)
+	}
+}
+
+func (p *participant) handleMute(label Label, muted bool) {
+	p.mu.Lock()
+	p.muted[label] = muted
+	for _, up := range p.ups {
+		if up.label == label {
+			up.muted.Store(muted)
+		}
+	}
+	p.mu.Unlock()
+	p.room.broadcast(p, encode(muteMessage{Type: typeMute, ParticipantID: p.id, Label: label, Muted: muted}))
+}
+
+func (p *participant) handleLayer(m clientMessage) {
+	p.mu.Lock()
+	var d *downTrack
+	for up, dt := range p.downs {
+		if up.id == m.TrackID {
+			d = dt
+			break
+		}
+	}
+	p.mu.Unlock()
+	if d == nil {
+		p.sendRaw(encode(errorMessage{Type: typeError, Code: codeUnknownTrack, Message: "no such track received", TrackID: m.TrackID}))
+		return
+	}
+	d.layer.Store(&LayerRequest{Quality: m.Quality, Width: m.Width, Height: m.Height})
+}
+
+// negotiate offers the pending track changes and ICE restart, when the signalling state
+// allows; otherwise they wait for the next call.
+func (p *participant) negotiate() {
+	if !p.negotiated || p.pc.SignalingState() != webrtc.SignalingStateStable {
+		return
+	}
+	p.mu.Lock()
+	adds, removes, restart := p.pendingAdd, p.pendingRemove, p.restartICE
+	p.pendingAdd, p.pendingRemove, p.restartICE = nil, nil, false
+	p.mu.Unlock()
+	if len(adds) == 0 && len(removes) == 0 && !restart {
+		return
+	}
+
+	msg := tracksMessage{Type: typeTracks}
+	for _, d := range removes {
+		if d.sender == nil {
+			continue // never offered
+		}
+		if err := p.pc.RemoveTrack(d.sender); err != nil {
+			p.log.Debug("track not removed", "track", d.up.id, "error", err)
+		}
+		msg.Removed = append(msg.Removed, trackRemoved{ParticipantID: d.up.owner, TrackID: d.up.id, Mid: d.mid})
+	}
+	added := adds[:0]
+	for _, d := range adds {
+		sender, err := p.pc.AddTrack(d)
+		if err != nil {
+			p.log.Debug("track not added", "track", d.up.id, "error", err)
+			p.dropDown(d)
+			continue
+		}
+		d.sender = sender
+		p.readRTCP(d, sender)
+		added = append(added, d)
+	}
+	// An ICE restart starts gathering in CreateOffer.
+	p.holdCandidates()
+	offer, err := p.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
+	if err != nil {
+		p.log.Warn("offer not created", "error", err)
+		p.negotiationFailed()
+		return
+	}
+	// Mids are assigned by CreateOffer.
+	for _, d := range added {
+		for _, t := range p.pc.GetTransceivers() {
+			if t.Sender() == d.sender {
+				d.mid = t.Mid()
+			}
+		}
+		msg.Added = append(msg.Added, trackAdded{ParticipantID: d.up.owner, TrackInfo: d.up.info(), Mid: d.mid})
+	}
+	var before []byte
+	if len(msg.Added) > 0 || len(msg.Removed) > 0 {
+		before = encode(msg)
+	}
+	if err := p.setLocal(offer, typeOffer, before); err != nil {
+		p.log.Warn("offer not set", "error", err)
+		p.negotiationFailed()
+	}
+}
+
+// holdCandidates keeps the ICE candidates gathered from now on until releaseCandidates,
+// so that the client never gets a candidate before the description it belongs to.
+func (p *participant) holdCandidates() {
+	p.mu.Lock()
+	p.holding = true
+	p.mu.Unlock()
+}
+
+// releaseCandidates sends the held candidates and stops holding them.
+func (p *participant) releaseCandidates() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.releaseCandidatesLocked()
+}
+
+func (p *participant) releaseCandidatesLocked() {
+	p.holding = false
+	for _, c := range p.heldCandidates {
+		p.sendRaw(encode(candidateMessage{Type: typeCandidate, Candidate: c}))
+	}
+	p.heldCandidates = nil
+}
+
+// setLocal sets a local description made while candidates were held and sends it,
+// after the message before if any, then the candidates.
+func (p *participant) setLocal(desc webrtc.SessionDescription, msgType string, before []byte) error {
+	err := p.pc.SetLocalDescription(desc)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil {
+		if before != nil {
+			p.sendRaw(before)
+		}
+		p.sendRaw(encode(sdpMessage{Type: msgType, SDP: desc.SDP}))
+	}
+	p.releaseCandidatesLocked()
+	return err
+}
+
+// onCandidate is Pion's callback for a gathered ICE candidate.
+func (p *participant) onCandidate(c *webrtc.ICECandidate) {
+	if c == nil {
+		return
+	}
+	init := c.ToJSON()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.holding {
+		p.heldCandidates = append(p.heldCandidates, init)
+		return
+	}
+	p.sendRaw(encode(candidateMessage{Type: typeCandidate, Candidate: init}))
+}
+
+// onTrack is Pion's callback for a track the client sends: one goroutine reads it for as
+// long as it lasts.
+func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return
+	}
+	p.trackSeq++
+	id := fmt.Sprintf("%s~%d", p.id, p.trackSeq)
+	label := p.labelForLocked(remote)
+	p.wg.Add(1)
+	p.mu.Unlock()
+
+	stream := p.id + "~user"
+	if label == LabelScreen {
+		stream = p.id + "~screen"
+	}
+	up := newUpTrack(upTrackParams{
+		ID:               id,
+		StreamID:         stream,
+		Owner:            p.id,
+		Label:            label,
+		Codec:            remote.Codec(),
+		SSRC:             uint32(remote.SSRC()),
+		HeaderExtensions: receiver.GetParameters().HeaderExtensions,
+		Clock:            p.srv.clock,
+		WriteRTCP:        p.pc.WriteRTCP,
+		Logger:           p.log,
+	})
+	go func() { // owned by this participant's session (wg); ends when the track ends or the PeerConnection closes
+		defer p.wg.Done()
+		switch p.room.publish(p, up) {
+		case published:
+			p.log.Debug("track published", "track", id, "label", label)
+		case parked:
+			p.sendRaw(encode(errorMessage{
+				Type:    typeError,
+				Code:    codePublishForbidden,
+				Message: "your role does not allow publishing: the track is not forwarded",
+				TrackID: remote.ID(),
+			}))
+		}
+		up.run(remote)
+		p.room.unpublish(p, up)
+	}()
+}
+
+// labelForLocked says what a client track carries: the label the client gave with its
+// offer, else screen when its stream id says so, else camera or microphone.
+func (p *participant) labelForLocked(remote *webrtc.TrackRemote) Label {
+	if l, ok := p.labels[remote.ID()]; ok {
+		return l
+	}
+	if strings.Contains(strings.ToLower(remote.StreamID()), "screen") {
+		return LabelScreen
+	}
+	if remote.Kind() == webrtc.RTPCodecTypeAudio {
+		return LabelMicrophone
+	}
+	return LabelCamera
+}
+
+// readRTCP starts the goroutine reading the RTCP the subscriber sends about one track:
+// keyframe requests go to the publisher (paced by the upTrack), the rest feeds Pion's
+// interceptors.
+func (p *participant) readRTCP(d *downTrack, sender *webrtc.RTPSender) {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return
+	}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go func() { // owned by this participant's session (wg); ends when the sender stops: track removed or PeerConnection closed
+		defer p.wg.Done()
+		buf := make([]byte, maxRTPPacketSize)
+		for {
+			n, _, err := sender.Read(buf)
+			if err != nil {
+				return
+			}
+			pkts, err := rtcp.Unmarshal(buf[:n])
+			if err != nil {
+				continue
+			}
+			for _, pkt := range pkts {
+				switch pkt.(type) {
+				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+					d.up.requestKeyframe()
+				}
+			}
+		}
+	}()
+}
+
+// subscribe makes this participant receive up, at the next negotiation.
+func (p *participant) subscribe(up *upTrack) {
+	p.mu.Lock()
+	if p.closing || p.downs[up] != nil {
+		p.mu.Unlock()
+		return
+	}
+	d := newDownTrack(up, p)
+	p.downs[up] = d
+	p.pendingAdd = append(p.pendingAdd, d)
+	p.mu.Unlock()
+	if !up.addDown(d) {
+		p.dropDown(d)
+		return
+	}
+	p.kickNegotiation()
+}
+
+// dropDown stops this participant's copy of a track, at the next negotiation.
+func (p *participant) dropDown(d *downTrack) {
+	d.up.removeDown(d)
+	p.mu.Lock()
+	if d.dropped || p.closing {
+		p.mu.Unlock()
+		return
+	}
+	d.dropped = true
+	if p.downs[d.up] == d {
+		delete(p.downs, d.up)
+	}
+	if i := slices.Index(p.pendingAdd, d); i >= 0 {
+		p.pendingAdd = slices.Delete(p.pendingAdd, i, i+1)
+		p.mu.Unlock()
+		return
+	}
+	p.pendingRemove = append(p.pendingRemove, d)
+	p.mu.Unlock()
+	p.kickNegotiation()
+}
+
+// Room-side state, called with room.mu held.
+
+// infoLocked describes the participant and its published tracks.
+func (p *participant) infoLocked() ParticipantInfo {
+	return ParticipantInfo{ID: p.id, Name: p.claims.Name, Role: p.role, Tracks: p.trackInfosLocked()}
+}
+
+func (p *participant) trackInfosLocked() []TrackInfo {
+	out := []TrackInfo{}
+	for _, up := range p.publishedLocked() {
+		out = append(out, up.info())
+	}
+	return out
+}
+
+// publishedLocked lists the published tracks.
+func (p *participant) publishedLocked() []*upTrack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*upTrack
+	for _, up := range p.ups {
+		if !up.isParked() {
+			out = append(out, up)
+		}
+	}
+	return out
+}
+
+// addUpLocked records a new track, published or parked.
+func (p *participant) addUpLocked(up *upTrack, publish bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	up.muted.Store(p.muted[up.label])
+	p.ups = append(p.ups, up)
+	up.setParked(!publish)
+}
+
+// removeUpLocked forgets a track that ended.
+func (p *participant) removeUpLocked(up *upTrack) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.ups, up); i >= 0 {
+		p.ups = slices.Delete(p.ups, i, i+1)
+	}
+}
+
+// takeAllUpsLocked forgets every track, for leaving.
+func (p *participant) takeAllUpsLocked() []*upTrack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ups := p.ups
+	p.ups = nil
+	return ups
+}
+
+// unparkLocked publishes the parked tracks and returns them.
+func (p *participant) unparkLocked() []*upTrack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*upTrack
+	for _, up := range p.ups {
+		if up.isParked() {
+			up.setParked(false)
+			out = append(out, up)
+		}
+	}
+	return out
+}
+
+// parkLocked parks the published tracks and returns the subscriptions to drop.
+func (p *participant) parkLocked() []*downTrack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*downTrack
+	for _, up := range p.ups {
+		if !up.isParked() {
+			out = append(out, up.setParked(true)...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,298 @@
+package sfu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// Defaults of Params.
+const (
+	// DefaultEmptyRoomGrace is how long an empty room stays open for someone to come back.
+	DefaultEmptyRoomGrace = 30 * time.Second
+	// DefaultJoinTimeout is how long a new connection has to send its join message.
+	DefaultJoinTimeout = 10 * time.Second
+)
+
+// flushTimeout bounds the time spent writing the last messages of a session.
+const flushTimeout = 2 * time.Second
+
+// sendQueueLen is the number of messages waiting for a slow connection before the
+// server gives up on it.
+const sendQueueLen = 512
+
+// Params configure a Server.
+type Params struct {
+	// Logger receives the server's logs; nil discards them. Pion's own logs go to it at
+	// debug level.
+	Logger *slog.Logger
+	// Tokens checks join tokens and keeps the revocations. Required.
+	Tokens *TokenSigner
+	// WebRTC configures the media transport.
+	WebRTC WebRTCConfig
+	// EmptyRoomGrace is how long a room stays open once its last participant has left;
+	// 0 means DefaultEmptyRoomGrace.
+	EmptyRoomGrace time.Duration
+	// JoinTimeout is how long a new connection has to send its join message; 0 means
+	// DefaultJoinTimeout.
+	JoinTimeout time.Duration
+	// Clock tells the time; nil is the system clock.
+	Clock Clock
+}
+
+// Server is the SFU: it holds the rooms and runs one session per connection. A room
+// opens when its first participant joins and closes once it has been empty for the
+// grace period.
+type Server struct {
+	log         *slog.Logger
+	tokens      *TokenSigner
+	cfg         WebRTCConfig
+	grace       time.Duration
+	joinTimeout time.Duration
+	clock       Clock
+
+	// closing ends when Close is called: it cuts the sessions still waiting for
+	// their join message.
+	closing     context.Context
+	stopClosing context.CancelFunc
+
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	mux      ice.UDPMux
+	api      *webrtc.API
+	rooms    map[string]*Room
+	sessions sync.WaitGroup
+}
+
+// New returns a server configured by p; Start opens its media port.
+func New(p Params) (*Server, error) {
+	if p.Tokens == nil {
+		return nil, errors.New("sfu: Params.Tokens is required")
+	}
+	if p.EmptyRoomGrace < 0 || p.JoinTimeout < 0 {
+		return nil, errors.New("sfu: negative duration in Params")
+	}
+	if p.WebRTC.UDPPort < 0 || p.WebRTC.UDPPort > 65535 {
+		return nil, fmt.Errorf("sfu: UDP port %d out of range", p.WebRTC.UDPPort)
+	}
+	for _, ip := range p.WebRTC.NAT1To1IPs {
+		if net.ParseIP(ip) == nil {
+			return nil, fmt.Errorf("sfu: NAT 1:1 address %q is not an IP address", ip)
+		}
+	}
+	s := &Server{
+		log:         p.Logger,
+		tokens:      p.Tokens,
+		cfg:         p.WebRTC,
+		grace:       p.EmptyRoomGrace,
+		joinTimeout: p.JoinTimeout,
+		clock:       p.Clock,
+		rooms:       make(map[string]*Room),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.grace == 0 {
+		s.grace = DefaultEmptyRoomGrace
+	}
+	if s.joinTimeout == 0 {
+		s.joinTimeout = DefaultJoinTimeout
+	}
+	if s.clock == nil {
+		s.clock = systemClock{}
+	}
+	s.closing, s.stopClosing = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Start opens the UDP port for media. ServeConn refuses connections before it.
+func (s *Server) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrServerClosed
+	}
+	if s.started {
+		return errors.New("sfu: server already started")
+	}
+	opts := []ice.UDPMuxFromPortOption{
+		ice.UDPMuxFromPortWithLogger(pionLoggerFactory{log: s.log}.NewLogger("udpmux")),
+		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
+	}
+	if s.cfg.IncludeLoopback {
+		opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+	}
+	mux, err := ice.NewMultiUDPMuxFromPort(s.cfg.UDPPort, opts...)
+	if err != nil {
+		return fmt.Errorf("open media port %d: %w", s.cfg.UDPPort, err)
+	}
+	api, err := newMediaAPI(s.cfg, mux, s.log)
+	if err != nil {
+		_ = mux.Close()
+		return err
+	}
+	s.mux, s.api, s.started = mux, api, true
+	s.log.Info("sfu started", "udp_port", s.cfg.UDPPort, "addresses", len(mux.GetListenAddresses()))
+	return nil
+}
+
+// UDPAddrs are the local addresses media is received on.
+func (s *Server) UDPAddrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mux == nil {
+		return nil
+	}
+	return s.mux.GetListenAddresses()
+}
+
+// Close closes every room, waits for the sessions to end and closes the media port.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+
+	for _, r := range rooms {
+		r.close(endCause{err: ErrServerClosed, code: CloseGoingAway, reason: "server shutting down", errCode: codeServerClosing})
+	}
+	s.stopClosing()
+	s.sessions.Wait()
+	if s.mux != nil {
+		return s.mux.Close()
+	}
+	return nil
+}
+
+// Room returns the open room with that id.
+func (s *Server) Room(id string) (*Room, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.rooms[id]
+	return r, ok
+}
+
+// ServeConn runs one participant on conn until it leaves, is removed, the room or the
+// server closes, or ctx ends; it closes conn before returning. The first message must be
+// a join with a valid token. It returns nil when the participant left or the connection
+// dropped, the token error (ErrTokenInvalid, ErrTokenExpired, ErrTokenRevoked) when the
+// join was refused, and otherwise why the session ended (ErrRemoved, ErrReplaced,
+// ErrRoomClosed, ErrServerClosed, ErrRateLimited, ErrSlowConsumer, ctx's error...).
+func (s *Server) ServeConn(ctx context.Context, conn Conn) error {
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		_ = conn.Close(CloseGoingAway, "server shutting down")
+		return ErrServerClosed
+	case !s.started:
+		s.mu.Unlock()
+		_ = conn.Close(CloseInternalError, "server not started")
+		return ErrNotStarted
+	}
+	s.sessions.Add(1)
+	api := s.api
+	s.mu.Unlock()
+	defer s.sessions.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.closing, cancel)()
+
+	claims, err := s.awaitJoin(ctx, conn)
+	if err != nil {
+		return err
+	}
+	p := newParticipant(s, conn, claims)
+	return p.serve(ctx, api)
+}
+
+// awaitJoin reads the first message, which must be a join with a valid token. On
+// failure it tells the client why and closes conn.
+func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
+	refuse := func(code, msg string, closeCode int, err error) (Claims, error) {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		defer cancel()
+		_ = conn.WriteMessage(wctx, encode(errorMessage{Type: typeError, Code: code, Message: msg}))
+		_ = conn.Close(closeCode, msg)
+		return Claims{}, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.joinTimeout)
+	data, err := conn.ReadMessage(rctx)
+	cancel()
+	if err != nil {
+		switch {
+		case s.closing.Err() != nil:
+			_ = conn.Close(CloseGoingAway, "server shutting down")
+			return Claims{}, ErrServerClosed
+		case ctx.Err() != nil:
+			_ = conn.Close(CloseGoingAway, "server shutting down")
+			return Claims{}, ctx.Err()
+		case rctx.Err() != nil:
+			return refuse(codeJoinTimeout, "no join message in time", ClosePolicyViolation, ErrJoinTimeout)
+		}
+		_ = conn.Close(CloseNormal, "")
+		return Claims{}, nil
+	}
+	m, err := decodeMessage(data)
+	switch {
+	case errors.Is(err, ErrMessageTooLarge):
+		return refuse(codeTooLarge, "message too large", ClosePolicyViolation, err)
+	case err != nil || m.Type != typeJoin:
+		return refuse(codeJoinRequired, "the first message must be a join with a token", ClosePolicyViolation, fmt.Errorf("first message: %w", ErrMalformedMessage))
+	}
+	claims, err := s.tokens.Verify(m.Token, s.clock.Now())
+	switch {
+	case errors.Is(err, ErrTokenExpired):
+		return refuse(codeTokenExpired, "the join token has expired", CloseUnauthorized, err)
+	case errors.Is(err, ErrTokenRevoked):
+		return refuse(codeTokenRevoked, "this participant was removed from the room", CloseUnauthorized, err)
+	case err != nil:
+		return refuse(codeTokenInvalid, "the join token is not valid", CloseUnauthorized, err)
+	}
+	return claims, nil
+}
+
+// join adds p to its room, opening the room if needed. It returns the room, the
+// participant p replaces if any, and what p must subscribe to.
+func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, nil, ErrServerClosed
+	}
+	r, ok := s.rooms[p.claims.Room]
+	if !ok {
+		r = newRoom(s, p.claims.Room, p.claims.Kind)
+		s.rooms[r.id] = r
+		s.log.Info("room opened", "room", r.id, "kind", r.kind)
+	}
+	replaced, ups := r.add(p)
+	return r, replaced, ups, nil
+}
+
+// forget removes r from the open rooms, if it is still the room with its id.
+// s.mu must be held.
+func (s *Server) forgetLocked(r *Room) {
+	if s.rooms[r.id] == r {
+		delete(s.rooms, r.id)
+	}
+}
