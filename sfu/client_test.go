@@ -113,7 +113,7 @@ func connect(t testing.TB, srv *testServer, token string) *testClient {
 		changed:  make(chan struct{}),
 		tracks:   make(map[string]*recvTrack),
 	}
-	go func() { c.serveErr <- srv.ServeConn(ctx, serverEnd) }() // ends with the session
+	go func() { c.serveErr <- srv.ServeConn(ctx, serverEnd) }() // owned by the client; ends with the session
 	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
 	require.NoError(t, err)
 	c.pc = pc

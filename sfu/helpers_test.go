@@ -72,7 +72,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.timers = kept
 	c.mu.Unlock()
 	for _, f := range due {
-		go f()
+		go f() // owned by the timer's owner, as time.AfterFunc; ends when f returns
 	}
 }
 

@@ -245,7 +245,7 @@ func TestServeConnEndsWithContext(t *testing.T) {
 	serverEnd, clientEnd := newMemPipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeConn(ctx, serverEnd) }() // ends with ctx
+	go func() { done <- srv.ServeConn(ctx, serverEnd) }() // owned by the test; ends with ctx
 	tok := srv.token(t, "c1", "alice", RoleAttendee, KindMeeting)
 	b, err := json.Marshal(map[string]string{"type": "join", "token": tok})
 	require.NoError(t, err)
