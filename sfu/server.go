@@ -198,6 +198,20 @@ func (s *Server) Room(id string) (*Room, bool) {
 // join was refused, and otherwise why the session ended (ErrRemoved, ErrReplaced,
 // ErrRoomClosed, ErrServerClosed, ErrRateLimited, ErrSlowConsumer, ctx's error...).
 func (s *Server) ServeConn(ctx context.Context, conn Conn) error {
+	return s.ServeConnWith(ctx, conn, SessionHooks{})
+}
+
+// SessionHooks let the caller of ServeConnWith follow a session: Joined is called once the
+// join token is accepted, Left when the session ends after a join, with the token's claims
+// and the reason (nil when the participant left). They run on the session's goroutine and
+// must not block.
+type SessionHooks struct {
+	Joined func(Claims)
+	Left   func(Claims, error)
+}
+
+// ServeConnWith is ServeConn with hooks.
+func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHooks) error {
 	s.mu.Lock()
 	switch {
 	case s.closed:
@@ -221,8 +235,15 @@ func (s *Server) ServeConn(ctx context.Context, conn Conn) error {
 	if err != nil {
 		return err
 	}
+	if hooks.Joined != nil {
+		hooks.Joined(claims)
+	}
 	p := newParticipant(s, conn, claims)
-	return p.serve(ctx, api)
+	err = p.serve(ctx, api)
+	if hooks.Left != nil {
+		hooks.Left(claims, err)
+	}
+	return err
 }
 
 // awaitJoin reads the first message, which must be a join with a valid token. On
