@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -147,11 +148,31 @@ type CategoryReport struct {
 	IDs []string `json:"ids"`
 }
 
+// Total is what a run deleted of one category, all rules together.
+type Total struct {
+	Category string
+	Count    int64
+}
+
+// Totals sums the report per category, in the order of the sweeps.
+func (r Report) Totals() []Total {
+	var totals []Total
+	for _, c := range r.Categories {
+		i := slices.IndexFunc(totals, func(t Total) bool { return t.Category == c.Category })
+		if i < 0 {
+			i = len(totals)
+			totals = append(totals, Total{Category: c.Category})
+		}
+		totals[i].Count += c.Count
+	}
+	return totals
+}
+
 // Counts sums the report per category.
 func (r Report) Counts() map[string]int64 {
 	counts := make(map[string]int64)
-	for _, c := range r.Categories {
-		counts[c.Category] += c.Count
+	for _, t := range r.Totals() {
+		counts[t.Category] = t.Count
 	}
 	return counts
 }
@@ -359,8 +380,8 @@ func (e *Engine) Start(ctx context.Context) {
 		switch {
 		case err == nil:
 			attrs := []any{"run_id", rep.RunID, "took", time.Since(start).Round(time.Millisecond).String()}
-			for _, c := range rep.Categories {
-				attrs = append(attrs, slog.Int64(c.Category, c.Count))
+			for _, t := range rep.Totals() {
+				attrs = append(attrs, slog.Int64(t.Category, t.Count))
 			}
 			e.log.Info("retention run finished", attrs...)
 		case errors.Is(err, ErrBusy):

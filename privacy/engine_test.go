@@ -250,6 +250,8 @@ func TestRunDeletesWhatIsPastItsWindowAndNothingElse(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, rep.DryRun)
 		require.Equal(t, plan.Categories, rep.Categories, "the run deletes exactly what the plan listed")
+		require.Equal(t, []Total{{CategorySessions, 4}, {CategoryConnectionLog, seedGoneConnections}, {CategoryAccounts, 5}}, rep.Totals(),
+			"totals per category, in the order of the sweeps")
 
 		// What the ledger names is what the plan listed, in the same order.
 		var planned []string

@@ -95,12 +95,8 @@ func retentionCmd(ctx context.Context, args, environ []string, stdout, stderr io
 
 // printCounts prints what a run deleted per category, in the order of the sweeps.
 func printCounts(w io.Writer, rep privacy.Report) {
-	counts := rep.Counts()
-	for _, c := range rep.Categories {
-		if n, ok := counts[c.Category]; ok {
-			fmt.Fprintf(w, "%s: %d\n", c.Category, n)
-			delete(counts, c.Category)
-		}
+	for _, t := range rep.Totals() {
+		fmt.Fprintf(w, "%s: %d\n", t.Category, t.Count)
 	}
 }
 
