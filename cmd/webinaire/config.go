@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"webinaire/privacy"
+	"webinaire/sfu"
 )
 
 // Config is the whole configuration tree. Every field is documented, with its default, in
@@ -33,7 +34,25 @@ type Config struct {
 	Session    SessionConfig    `yaml:"session"`
 	Retention  RetentionConfig  `yaml:"retention"`
 	Privacy    PrivacyConfig    `yaml:"privacy"`
+	Media      MediaConfig      `yaml:"media"`
 	Log        LogConfig        `yaml:"log"`
+}
+
+// MediaConfig is the SFU (sfu.Server) that serve runs in the process, and the join tokens
+// the API hands out for it.
+type MediaConfig struct {
+	// UDPPort is the one UDP port all media goes through (ICE UDP mux); 0 picks a free one.
+	UDPPort int `yaml:"udp_port"`
+	// PublicIPs are the public addresses of a host behind 1:1 NAT (a cloud VM).
+	PublicIPs []string `yaml:"public_ips"`
+	// IncludeLoopback offers loopback candidates; its default depends on the mode.
+	IncludeLoopback bool `yaml:"include_loopback"`
+	// EmptyRoomGrace is how long an empty room stays open for someone to come back.
+	EmptyRoomGrace Duration `yaml:"empty_room_grace"`
+	// TokenLifetime is how long a join token is accepted after the API made it.
+	TokenLifetime Duration `yaml:"token_lifetime"`
+	// TokenKeyFile holds the join tokens' key; empty means a random key per process.
+	TokenKeyFile string `yaml:"token_key_file"`
 }
 
 // RetentionConfig is the retention policy and its sweeps.
@@ -194,6 +213,12 @@ func DefaultConfig() Config {
 		Privacy: PrivacyConfig{
 			LedgerKeyFile: "data/ledger.key",
 		},
+		Media: MediaConfig{
+			UDPPort:         7882,
+			IncludeLoopback: true, // development only: see modeDefaults
+			EmptyRoomGrace:  Duration(2 * time.Minute),
+			TokenLifetime:   Duration(2 * time.Hour),
+		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -209,26 +234,37 @@ const (
 // impossible value.
 func LoadConfig(path string, environ []string) (Config, error) {
 	cfg := DefaultConfig()
+	set := make(map[string]bool) // the keys given in the file or the environment
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return cfg, fmt.Errorf("read configuration: %w", err)
 		}
-		if err := decodeYAML(data, &cfg); err != nil {
+		if err := decodeYAML(data, &cfg, set); err != nil {
 			return cfg, fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	if err := applyEnv(&cfg, environ); err != nil {
+	if err := applyEnv(&cfg, environ, set); err != nil {
 		return cfg, err
 	}
+	cfg.modeDefaults(set)
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
 }
 
-// decodeYAML decodes a document into cfg key by key, so that errors name the full key.
-func decodeYAML(data []byte, cfg *Config) error {
+// modeDefaults gives the keys whose default depends on the mode, and that were not set, their
+// production value: DefaultConfig holds the development one.
+func (c *Config) modeDefaults(set map[string]bool) {
+	if c.Mode == modeProduction && !set["media.include_loopback"] {
+		c.Media.IncludeLoopback = false
+	}
+}
+
+// decodeYAML decodes a document into cfg key by key, so that errors name the full key; it
+// adds the keys it sets to set.
+func decodeYAML(data []byte, cfg *Config, set map[string]bool) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("not valid YAML: %w", err)
@@ -236,7 +272,7 @@ func decodeYAML(data []byte, cfg *Config) error {
 	if len(doc.Content) == 0 {
 		return nil // an empty file keeps the defaults
 	}
-	return decodeNode(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
+	return decodeNode(doc.Content[0], reflect.ValueOf(cfg).Elem(), "", set)
 }
 
 // isLeaf tells a configuration value from a section: sections are structs without their own
@@ -246,11 +282,12 @@ func isLeaf(v reflect.Value) bool {
 	return v.Kind() != reflect.Struct || custom
 }
 
-func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
+func decodeNode(n *yaml.Node, v reflect.Value, path string, set map[string]bool) error {
 	if isLeaf(v) {
 		if err := n.Decode(v.Addr().Interface()); err != nil {
 			return fmt.Errorf("key %s (line %d): %s", path, n.Line, typeError(err))
 		}
+		set[path] = true
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
@@ -267,7 +304,7 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 		if !ok {
 			return fmt.Errorf("unknown key %s (line %d)", name, k.Line)
 		}
-		if err := decodeNode(val, f, name); err != nil {
+		if err := decodeNode(val, f, name, set); err != nil {
 			return err
 		}
 	}
@@ -332,8 +369,9 @@ func configKeys(cfg *Config) []configKey {
 	return keys
 }
 
-// applyEnv applies WEBINAIRE_<SECTION>_<KEY> overrides. Lists are comma-separated.
-func applyEnv(cfg *Config, environ []string) error {
+// applyEnv applies WEBINAIRE_<SECTION>_<KEY> overrides and adds their keys to set. Lists
+// are comma-separated.
+func applyEnv(cfg *Config, environ []string, set map[string]bool) error {
 	byEnv := make(map[string]configKey)
 	for _, k := range configKeys(cfg) {
 		byEnv[k.Env] = k
@@ -350,6 +388,7 @@ func applyEnv(cfg *Config, environ []string) error {
 		if err := setFromString(k.Value, value); err != nil {
 			return fmt.Errorf("%s (key %s): %w", name, k.Key, err)
 		}
+		set[k.Key] = true
 	}
 	return nil
 }
@@ -480,6 +519,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Privacy.LedgerKeyFile == "" {
 		bad("privacy.ledger_key_file", "must not be empty")
+	}
+	if c.Media.UDPPort < 0 || c.Media.UDPPort > 65535 {
+		bad("media.udp_port", "want between 0 and 65535, got %d", c.Media.UDPPort)
+	}
+	for _, ip := range c.Media.PublicIPs {
+		if net.ParseIP(ip) == nil {
+			bad("media.public_ips", "%q is not an IP address", ip)
+		}
+	}
+	if c.Media.EmptyRoomGrace < Duration(time.Second) || c.Media.EmptyRoomGrace > Duration(24*time.Hour) {
+		bad("media.empty_room_grace", "want between 1s and 24h, got %s", c.Media.EmptyRoomGrace)
+	}
+	if c.Media.TokenLifetime < Duration(time.Minute) || c.Media.TokenLifetime > Duration(sfu.MaxTokenLifetime) {
+		bad("media.token_lifetime", "want between 1m and 24h, got %s", c.Media.TokenLifetime)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

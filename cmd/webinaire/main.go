@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -23,6 +26,7 @@ import (
 	"webinaire/api/devidp"
 	"webinaire/frontend"
 	"webinaire/privacy"
+	"webinaire/sfu"
 	"webinaire/store"
 )
 
@@ -193,6 +197,37 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1
 	}
+	// The SFU is owned by serve: started here, closed at shutdown (or on the way out).
+	tokenKey, err := loadTokenKey(cfg.Media.TokenKeyFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "webinaire: %v (key media.token_key_file)\n", err)
+		return 1
+	}
+	tokens, err := sfu.NewTokenSigner(tokenKey)
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire:", err)
+		return 1
+	}
+	media, err := sfu.New(sfu.Params{
+		Logger: log.With("part", "sfu"),
+		Tokens: tokens,
+		WebRTC: sfu.WebRTCConfig{
+			UDPPort:         cfg.Media.UDPPort,
+			NAT1To1IPs:      cfg.Media.PublicIPs,
+			IncludeLoopback: cfg.Media.IncludeLoopback,
+		},
+		EmptyRoomGrace: time.Duration(cfg.Media.EmptyRoomGrace),
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire:", err)
+		return 1
+	}
+	if err := media.Start(ctx); err != nil {
+		fmt.Fprintf(stderr, "webinaire: %v (key media.udp_port)\n", err)
+		return 1
+	}
+	defer media.Close() // a no-op after the shutdown below has closed it
+
 	var proxies []netip.Prefix
 	for _, p := range cfg.Server.TrustedProxies {
 		prefix, _ := parsePrefix(p) // validated with the configuration
@@ -287,13 +322,66 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	log.Info("stopping: draining requests", "timeout", cfg.Server.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(cfg.Server.ShutdownTimeout))
 	defer cancel()
-	if err := httpSrv.Shutdown(sctx); err != nil {
+	// The media sessions, whose WebSockets the HTTP server no longer tracks, end at the
+	// same time: their clients are told the server is going away (1001), and their last
+	// connection-log entries are written while the database is still open.
+	mediaClosed := make(chan error, 1)
+	go func() { mediaClosed <- media.Close() }() // owned by serve; ends when every session has ended
+	httpErr := httpSrv.Shutdown(sctx)
+	var mediaErr error
+	select {
+	case mediaErr = <-mediaClosed:
+	case <-sctx.Done():
+		mediaErr = fmt.Errorf("media sessions still open: %w", sctx.Err())
+	}
+	if err := errors.Join(httpErr, mediaErr); err != nil {
 		log.Error("shutdown incomplete", "err", err)
 		return 1
 	}
 	<-migrated
 	log.Info("stopped")
 	return 0
+}
+
+// loadTokenKey reads the key of the join tokens from path, or creates it there (32 random
+// bytes in hexadecimal, mode 0600) when the file does not exist. An empty path gives a
+// random key that lives as long as the process.
+func loadTokenKey(path string) ([]byte, error) {
+	if path == "" {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key) // never fails (crypto/rand)
+		return key, nil
+	}
+	data, err := os.ReadFile(path)
+	if err == nil {
+		key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+		if err != nil || len(key) < 32 {
+			return nil, fmt.Errorf("join token key %s: want at least 64 hexadecimal characters", path)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read join token key: %w", err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create join token key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return loadTokenKey(path) // another process made it first
+	} else if err != nil {
+		return nil, fmt.Errorf("create join token key: %w", err)
+	}
+	if _, err := fmt.Fprintln(f, hex.EncodeToString(key)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write join token key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("write join token key: %w", err)
+	}
+	return key, nil
 }
 
 // migrateWithRetry applies the migrations, retrying with backoff (from every up to 30 s) while
