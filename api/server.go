@@ -23,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"webinaire/privacy"
+	"webinaire/sfu"
 	"webinaire/store"
 )
 
@@ -71,6 +72,15 @@ type Params struct {
 	// TrustedProxies are the reverse proxies whose forwarding headers give the client's
 	// address for the connection log; nobody else's are believed.
 	TrustedProxies []netip.Prefix
+	// SFU is the media server the signalling endpoint hands its WebSockets to. The caller
+	// starts and closes it; closing it ends the sessions.
+	SFU *sfu.Server
+	// Tokens signs the join tokens the API hands out; it must be the SFU's signer, which
+	// checks them and keeps the removals.
+	Tokens *sfu.TokenSigner
+	// TokenLifetime is how long a join token may be used to join; 0 means
+	// DefaultTokenLifetime, at most sfu.MaxTokenLifetime.
+	TokenLifetime time.Duration
 }
 
 // Server is the HTTP server's handler and state.
@@ -84,6 +94,10 @@ type Server struct {
 	ready   atomic.Bool
 	oidc    *oidcClient
 	rights  *privacy.Rights
+
+	media         *mediaDirectory
+	tokenLifetime time.Duration
+	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
 }
 
 // New builds the server. It does not touch the database: until SetReady is called the API
@@ -93,8 +107,14 @@ func New(p Params) (*Server, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("new api server: bad base URL %q", p.BaseURL)
 	}
-	if p.Store == nil || p.Logger == nil || p.Pages == nil || p.Ledger == nil || p.Retention == nil {
-		return nil, errors.New("new api server: store, logger, pages, ledger and retention engine are required")
+	if p.Store == nil || p.Logger == nil || p.Pages == nil || p.Ledger == nil || p.Retention == nil || p.SFU == nil || p.Tokens == nil {
+		return nil, errors.New("new api server: store, logger, pages, ledger, retention engine, SFU and token signer are required")
+	}
+	if p.TokenLifetime == 0 {
+		p.TokenLifetime = DefaultTokenLifetime
+	}
+	if p.TokenLifetime < 0 || p.TokenLifetime > sfu.MaxTokenLifetime {
+		return nil, fmt.Errorf("new api server: token lifetime %s not between 0 and %s", p.TokenLifetime, sfu.MaxTokenLifetime)
 	}
 	if p.Now == nil {
 		p.Now = time.Now
@@ -104,6 +124,11 @@ func New(p Params) (*Server, error) {
 	}
 	p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
 	s := &Server{p: p, log: p.Logger, now: p.Now, secure: u.Scheme == "https"}
+	s.media, s.tokenLifetime = newMediaDirectory(), p.TokenLifetime
+	s.wsURL = "ws://" + u.Host + rtcPath
+	if s.secure {
+		s.wsURL = "wss://" + u.Host + rtcPath
+	}
 	s.oidc = &oidcClient{params: p.OIDC, redirectURL: p.BaseURL + callbackPath}
 	s.rights = privacy.NewRights(p.Store, p.Ledger, p.Policy)
 	s.handler = s.routes()
@@ -145,6 +170,7 @@ func (s *Server) routes() http.Handler {
 	v1 := r.Group("/api/v1", s.needReady, s.loadSession)
 	v1.GET("/invitations/:token", s.getPublicInvitation)
 	v1.GET("/invitations/:token/invitation.ics", s.getPublicInvitationICS)
+	v1.POST("/invitations/:token/join", s.joinWithInvitation)
 
 	// A restricted account may still see and export its data; nothing else.
 	v1.GET("/me", s.needOrganizer, s.getMe)
@@ -162,6 +188,7 @@ func (s *Server) routes() http.Handler {
 	org.POST("/webinars/:id/invitations", s.createInvitation)
 	org.DELETE("/webinars/:id/invitations/:invitation", s.revokeInvitation)
 	org.GET("/webinars/:id/invitation.ics", s.getWebinarICS)
+	org.POST("/webinars/:id/join", s.joinAsOwner)
 
 	admin := org.Group("/admin", s.needAdmin)
 	admin.GET("/organizers", s.listOrganizers)

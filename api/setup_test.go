@@ -19,6 +19,7 @@ import (
 	"webinaire/api/devidp"
 	"webinaire/frontend"
 	"webinaire/privacy"
+	"webinaire/sfu"
 	"webinaire/store"
 	"webinaire/store/pgtest"
 	"webinaire/store/storetest"
@@ -52,7 +53,11 @@ type env struct {
 	api   *api.Server
 	clock *clock
 	http  *httptest.Server
-	logs  *bytes.Buffer
+	logs  *lockedBuffer
+	// sfu is the media server, on ephemeral UDP ports with loopback candidates, and
+	// tokens its join token signer.
+	sfu    *sfu.Server
+	tokens *sfu.TokenSigner
 }
 
 type options struct {
@@ -83,6 +88,13 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.Buffer.Write(p)
+}
+
+// String is what was written so far.
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.String()
 }
 
 func setup(t *testing.T, driver string, o options) *env {
@@ -118,11 +130,26 @@ func setup(t *testing.T, driver string, o options) *env {
 		BatchSize: 100, Interval: time.Hour, Holder: "api-test", Logger: log,
 	})
 	require.NoError(t, err)
+	tokens, err := sfu.NewTokenSigner([]byte(store.NewSecret()))
+	require.NoError(t, err)
+	// The SFU logs at info level: Pion's debug logs format its structures while it
+	// changes them (a data race in Pion, peerconnection.go onTrack).
+	sfuLog := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("part", "sfu")
+	media, err := sfu.New(sfu.Params{
+		Logger: sfuLog, Tokens: tokens,
+		WebRTC: sfu.WebRTCConfig{UDPPort: 0, IncludeLoopback: true},
+	})
+	require.NoError(t, err)
+	require.NoError(t, media.Start(t.Context()))
+	// Closed before the store (cleanups run last first): the sessions' last
+	// connection-log entries are written on the way out.
+	t.Cleanup(func() { require.NoError(t, media.Close()) })
 	p := api.Params{
 		Store: st, Logger: log, Now: clk.Now, BaseURL: base, Ledger: ledger, Retention: engine, Policy: privacy.DefaultPolicy(),
 		TrustedProxies: o.trustedProxies,
 		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
 		Pages: frontend.Files,
+		SFU:   media, Tokens: tokens,
 	}
 	if o.policy != nil {
 		p.Policy = *o.policy
@@ -155,7 +182,7 @@ func setup(t *testing.T, driver string, o options) *env {
 	if !o.noReady {
 		srv.SetReady()
 	}
-	return &env{t: t, base: base, store: st, api: srv, clock: clk, http: hs, logs: &logs.Buffer}
+	return &env{t: t, base: base, store: st, api: srv, clock: clk, http: hs, logs: logs, sfu: media, tokens: tokens}
 }
 
 type browser = apitest.Browser

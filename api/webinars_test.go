@@ -198,6 +198,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"POST", wid + "/invitations", map[string]string{"role": "attendee"}, [4]int{un, nf, cr, nf}},
 			{"DELETE", wid + "/invitations/" + inv2.ID, nil, [4]int{un, nf, ok, nf}},
 			{"GET", wid + "/invitation.ics", nil, [4]int{un, nf, ok, nf}},
+			{"POST", wid + "/join", nil, [4]int{un, nf, ok, nf}},
 			{"GET", "/api/v1/admin/organizers", nil, [4]int{un, fb, fb, ok}},
 			{"GET", "/api/v1/admin/organizers?email=camille.martin@example.org", nil, [4]int{un, fb, fb, ok}},
 			{"POST", "/api/v1/admin/organizers/" + otherID + "/restriction", nil, [4]int{un, fb, fb, ok}},
@@ -211,6 +212,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"PATCH", "/api/v1/me", map[string]string{"display_name": "Nom"}, [4]int{un, ok, ok, ok}},
 			{"GET", "/api/v1/invitations/" + token, nil, [4]int{ok, ok, ok, ok}},
 			{"GET", "/api/v1/invitations/" + token + "/invitation.ics", nil, [4]int{ok, ok, ok, ok}},
+			{"POST", "/api/v1/invitations/" + token + "/join", map[string]string{"display_name": "Zoé"}, [4]int{ok, ok, ok, ok}},
 			{"DELETE", wid, nil, [4]int{un, nf, nc, nf}},
 		}
 		roles := []*browser{anon, other, owner, admin}

@@ -245,6 +245,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		SessionAbsolute: time.Duration(cfg.Session.AbsoluteTimeout),
 		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
 		Pages:           frontend.Files,
+		SFU:             media,
+		Tokens:          tokens,
+		TokenLifetime:   time.Duration(cfg.Media.TokenLifetime),
 		OIDC: api.OIDCParams{
 			Issuer:       cfg.OIDC.Issuer,
 			ClientID:     cfg.OIDC.ClientID,

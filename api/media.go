@@ -1,0 +1,222 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"webinaire/sfu"
+	"webinaire/store"
+)
+
+// DefaultTokenLifetime is the lifetime of join tokens when Params.TokenLifetime is 0.
+const DefaultTokenLifetime = 2 * time.Hour
+
+// rtcPath is the signalling endpoint: a WebSocket served by the SFU.
+const rtcPath = "/api/v1/rtc"
+
+// Limits of a guest's display name: what people see, and what fits in a join token.
+const (
+	maxGuestName      = 64  // characters
+	maxGuestNameBytes = 128 // bytes of UTF-8, the SFU's limit
+)
+
+// joinJSON answers the join endpoints: what a client needs to connect to the SFU.
+type joinJSON struct {
+	Token         string          `json:"token"`
+	WSURL         string          `json:"ws_url"`
+	RoomID        string          `json:"room_id"`
+	ParticipantID string          `json:"participant_id"`
+	DisplayName   string          `json:"display_name"`
+	Role          sfu.Role        `json:"role"`
+	Kind          sfu.RoomKind    `json:"kind"`
+	ExpiresAt     time.Time       `json:"expires_at"`
+	ICEServers    []sfu.ICEServer `json:"ice_servers"`
+}
+
+// joinAsOwner hands the organizer of a webinar a moderator's token for its room.
+func (s *Server) joinAsOwner(c *gin.Context) {
+	w, ok := s.ownWebinar(c)
+	if !ok {
+		return
+	}
+	sess, _ := sessionOf(c)
+	o := sess.Organizer
+	name := o.DisplayName
+	if name == "" {
+		name = o.GivenName + " " + o.FamilyName
+	}
+	s.issueJoin(c, w, sfu.RoleModerator, tokenName(name), mediaActor{kind: store.ActorOrganizer, id: o.ID})
+}
+
+// joinWithInvitation hands the holder of an invitation link a token with the link's role,
+// under the display name it chose.
+func (s *Server) joinWithInvitation(c *gin.Context) {
+	var in struct {
+		DisplayName *string `json:"display_name"`
+	}
+	if p := decodeJSON(c, &in); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	name, detail := guestName(in.DisplayName)
+	if detail != "" {
+		writeProblem(c, validationProblem([]FieldError{{Field: "display_name", Detail: detail}}))
+		return
+	}
+	inv, w, err := s.p.Store.InvitationByToken(c.Request.Context(), c.Param("token"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.issueJoin(c, w, sfu.Role(inv.Role), name, mediaActor{kind: store.ActorGuest})
+}
+
+// issueJoin signs a token for a new participant of w's room and answers it. An empty
+// actor id means the participant id.
+func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name string, actor mediaActor) {
+	now := s.now()
+	claims := sfu.Claims{
+		Room:        w.RoomID,
+		Participant: newParticipantID(),
+		Name:        name,
+		Role:        role,
+		Kind:        sfu.KindMeeting,
+		IssuedAt:    now,
+		Expiry:      now.Add(s.tokenLifetime),
+	}
+	if w.Kind == store.KindWebinar {
+		claims.Kind = sfu.KindWebinar
+	}
+	token, err := s.p.Tokens.Sign(claims)
+	if err != nil {
+		s.fail(c, fmt.Errorf("sign join token for room of webinar %s: %w", w.ID, err))
+		return
+	}
+	actor.webinarID = w.ID
+	if actor.id == "" {
+		actor.id = claims.Participant
+	}
+	s.media.remember(claims, actor, now)
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, joinJSON{
+		Token:         token,
+		WSURL:         s.wsURL,
+		RoomID:        claims.Room,
+		ParticipantID: claims.Participant,
+		DisplayName:   claims.Name,
+		Role:          claims.Role,
+		Kind:          claims.Kind,
+		ExpiresAt:     time.Unix(claims.Expiry.Unix(), 0).UTC(), // a token counts in seconds
+		ICEServers:    []sfu.ICEServer{},
+	})
+}
+
+// mediaActor is who a participant is for the connection log.
+type mediaActor struct {
+	kind, id, webinarID string
+}
+
+// mediaDirectory remembers what the join tokens this process signed stand for: the SFU
+// knows rooms and participants, the connection log wants webinars and organizers. An
+// entry goes once its token has expired. A token signed by another process (or before a
+// restart, with a key file) is not in it: its participant is logged as a guest, with the
+// room id in place of the webinar id.
+type mediaDirectory struct {
+	mu         sync.Mutex
+	webinars   map[string]expiring         // room id → webinar id
+	organizers map[participantKey]expiring // room and participant → organizer id
+}
+
+type participantKey struct{ room, participant string }
+
+type expiring struct {
+	id    string
+	until time.Time
+}
+
+func newMediaDirectory() *mediaDirectory {
+	return &mediaDirectory{webinars: make(map[string]expiring), organizers: make(map[participantKey]expiring)}
+}
+
+// remember records what the token of claims stands for, and forgets what is past at now.
+func (d *mediaDirectory) remember(cl sfu.Claims, a mediaActor, now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, e := range d.webinars {
+		if !now.Before(e.until) {
+			delete(d.webinars, k)
+		}
+	}
+	for k, e := range d.organizers {
+		if !now.Before(e.until) {
+			delete(d.organizers, k)
+		}
+	}
+	if e, ok := d.webinars[cl.Room]; !ok || cl.Expiry.After(e.until) {
+		d.webinars[cl.Room] = expiring{id: a.webinarID, until: cl.Expiry}
+	}
+	if a.kind == store.ActorOrganizer {
+		d.organizers[participantKey{cl.Room, cl.Participant}] = expiring{id: a.id, until: cl.Expiry}
+	}
+}
+
+// participantIDEncoding writes participant ids: lower-case base32, safe in SDP, URLs and logs.
+var participantIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newParticipantID is a random participant id of 80 bits, 16 characters.
+func newParticipantID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return strings.ToLower(participantIDEncoding.EncodeToString(b))
+}
+
+// guestName checks the display name of a guest; it returns the name trimmed, or why not.
+func guestName(in *string) (string, string) {
+	if in == nil {
+		return "", "is required"
+	}
+	name := strings.TrimSpace(*in)
+	const rule = "1 to 64 characters (128 bytes in UTF-8), one line"
+	switch {
+	case name == "":
+		return "", "must not be empty"
+	case utf8.RuneCountInString(name) > maxGuestName || len(name) > maxGuestNameBytes:
+		return "", "at most " + rule
+	case strings.IndexFunc(name, badNameRune) >= 0:
+		return "", rule + ": no control or text direction characters"
+	}
+	return name, ""
+}
+
+// badNameRune refuses, in a name shown to others, control characters, line and paragraph
+// separators, the text direction overrides that make a name read as another, and the
+// replacement character of invalid UTF-8.
+func badNameRune(r rune) bool {
+	switch {
+	case unicode.IsControl(r), r == utf8.RuneError, r == '\u2028', r == '\u2029':
+		return true
+	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+		return true
+	}
+	return false
+}
+
+// tokenName makes an organizer's name fit in a join token: what badNameRune refuses
+// becomes a space, and it is cut to 128 bytes at a character boundary.
+func tokenName(name string) string {
+	name = strings.Join(strings.FieldsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || badNameRune(r) }), " ")
+	for len(name) > maxGuestNameBytes {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	return strings.TrimSpace(name)
+}
