@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +29,14 @@ const rtcPath = "/api/v1/rtc"
 const (
 	maxGuestName      = 64  // characters
 	maxGuestNameBytes = 128 // bytes of UTF-8, the SFU's limit
+)
+
+// logTimeout bounds the writing of a connection-log entry for the signalling endpoint.
+const logTimeout = 5 * time.Second
+
+var (
+	errWebSocketOrigin   = problem(http.StatusForbidden, "cross_origin", "a WebSocket opened by a page of another site is refused")
+	errWebSocketRequired = problem(http.StatusUpgradeRequired, "websocket_required", "open this endpoint as a WebSocket")
 )
 
 // joinJSON answers the join endpoints: what a client needs to connect to the SFU.
@@ -120,6 +130,55 @@ func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name 
 	})
 }
 
+// rtc serves the signalling protocol (docs/protocol.md) on a WebSocket: the SFU runs the
+// session; the connection log gets the join and the leave, with the client's address.
+func (s *Server) rtc(c *gin.Context) {
+	if !s.sameOrigin(c.GetHeader("Origin")) {
+		writeProblem(c, errWebSocketOrigin)
+		return
+	}
+	if !headerHasToken(c.Request.Header, "Connection", "upgrade") || !headerHasToken(c.Request.Header, "Upgrade", "websocket") {
+		c.Header("Upgrade", "websocket")
+		writeProblem(c, errWebSocketRequired)
+		return
+	}
+	conn, err := acceptWS(c.Writer, c.Request, s.originPattern)
+	if err != nil {
+		return // Accept has answered (a handshake that is not valid)
+	}
+	defer conn.finish()
+
+	// The actor is found at the join and kept for the leave: the directory may have
+	// forgotten a token that expired during the session.
+	var actor mediaActor
+	hooks := sfu.SessionHooks{
+		Joined: func(cl sfu.Claims) {
+			actor = s.media.who(cl)
+			s.logMedia(c, cl, actor, "join")
+		},
+		Left: func(cl sfu.Claims, _ error) { s.logMedia(c, cl, actor, "leave") },
+	}
+	err = s.p.SFU.ServeConnWith(c.Request.Context(), conn, hooks)
+	s.log.Debug("signalling session ended", "reason", errText(err))
+}
+
+// logMedia writes a connection-log entry of the signalling connection c. It runs on the
+// session's goroutine, holding no lock of the SFU: the participant waits for its joined
+// message while the join is written, as an organizer waits for the login.
+func (s *Server) logMedia(c *gin.Context, cl sfu.Claims, actor mediaActor, action string) {
+	name := cl.Name
+	if actor.kind == store.ActorOrganizer {
+		name = "" // the organizer's id says who; as at login, no name is kept
+	}
+	e := s.connectionEvent(c, actor.kind, actor.id, name, action, actor.webinarID)
+	e.Protocol = "websocket"
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), logTimeout)
+	defer cancel()
+	if err := s.p.Store.LogConnection(ctx, e); err != nil {
+		s.log.Error("connection log not written", "action", action, "room", cl.Room, "participant", cl.Participant, "err", err)
+	}
+}
+
 // mediaActor is who a participant is for the connection log.
 type mediaActor struct {
 	kind, id, webinarID string
@@ -167,6 +226,20 @@ func (d *mediaDirectory) remember(cl sfu.Claims, a mediaActor, now time.Time) {
 	if a.kind == store.ActorOrganizer {
 		d.organizers[participantKey{cl.Room, cl.Participant}] = expiring{id: a.id, until: cl.Expiry}
 	}
+}
+
+// who is the actor of a participant who joined with claims.
+func (d *mediaDirectory) who(cl sfu.Claims) mediaActor {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := mediaActor{kind: store.ActorGuest, id: cl.Participant, webinarID: cl.Room}
+	if e, ok := d.webinars[cl.Room]; ok {
+		a.webinarID = e.id
+	}
+	if e, ok := d.organizers[participantKey{cl.Room, cl.Participant}]; ok {
+		a.kind, a.id = store.ActorOrganizer, e.id
+	}
+	return a
 }
 
 // participantIDEncoding writes participant ids: lower-case base32, safe in SDP, URLs and logs.
@@ -219,4 +292,48 @@ func tokenName(name string) string {
 		name = name[:len(name)-size]
 	}
 	return strings.TrimSpace(name)
+}
+
+// sameOrigin tells whether a browser's Origin header names this server: the scheme, host
+// and port of the base URL. No header (a client that is not a browser) is accepted.
+func (s *Server) sameOrigin(origin string) bool {
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Path != "" || u.RawQuery != "" {
+		return false
+	}
+	base, _ := url.Parse(s.p.BaseURL) // checked by New
+	return strings.EqualFold(u.Scheme, base.Scheme) && strings.EqualFold(hostPort(u), hostPort(base))
+}
+
+// hostPort is the host of u and its port, the scheme's default one when absent.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return u.Hostname() + ":" + port
+}
+
+// headerHasToken tells whether one of the comma-separated values of header h is token,
+// compared without case.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// errText is an error's text for the log, empty for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

@@ -1,16 +1,30 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/stretchr/testify/require"
 
 	"webinaire/sfu"
+	"webinaire/store"
 )
+
+// rtcWait bounds every wait on the network in these tests.
+const rtcWait = 20 * time.Second
 
 // joinAnswer is the answer of the join endpoints.
 type joinAnswer struct {
@@ -149,4 +163,502 @@ func TestJoinTokens(t *testing.T) {
 		require.NotContains(t, e.logs.String(), j.Token[:20], "a join token never reaches the log")
 		require.NotContains(t, e.logs.String(), g.Token[:20])
 	})
+}
+
+func TestMediaThroughTheSignallingEndpoint(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := setup(t, driver, options{})
+		start := time.Now().Add(-time.Second)
+		owner, anon := e.browser(), e.browser()
+		owner.Login(userOwner)
+		me, _ := getMe(owner)
+		w := createWebinar(owner, map[string]any{"title": "Point", "kind": "meeting", "starts_at": "2026-12-03T14:00:00Z", "duration_minutes": 30})
+		inv := createInvitation(owner, w.ID, "attendee")
+
+		oj := joinAsOwner(owner, w.ID)
+		gj := joinAsGuest(anon, inv.URL, "Zoé Martin")
+		o := connectRTC(t, e, oj)
+		o.waitJoined()
+		g := connectRTC(t, e, gj)
+		joined := g.waitJoined()
+		require.Equal(t, "meeting", joined.RoomKind)
+		require.Equal(t, "attendee", joined.Role)
+		o.publish()
+		g.publish()
+		// Each receives the other's camera and microphone.
+		o.waitMedia(gj.ParticipantID, 20)
+		g.waitMedia(oj.ParticipantID, 20)
+
+		// The connection log has the joins, with the client's address and port.
+		ctx := context.Background()
+		entries := func(actor string) []store.ConnectionEvent {
+			list, err := e.store.ConnectionLog(ctx, store.ConnectionFilter{ActorID: actor, From: start, To: time.Now().Add(time.Minute), Limit: 10})
+			require.NoError(t, err)
+			return list
+		}
+		ol, gl := entries(me.ID), entries(gj.ParticipantID)
+		require.Len(t, ol, 2, "the owner's login and join")
+		require.Equal(t, "login", ol[0].Action)
+		oe := ol[1]
+		require.Equal(t, store.ConnectionEvent{
+			ID: oe.ID, At: oe.At, ActorKind: "organizer", ActorID: me.ID, IP: "127.0.0.1", Port: o.localPort,
+			Action: "join", WebinarID: w.ID, Protocol: "websocket",
+		}, oe)
+		require.Len(t, gl, 1)
+		ge := gl[0]
+		require.Equal(t, store.ConnectionEvent{
+			ID: ge.ID, At: ge.At, ActorKind: "guest", ActorID: gj.ParticipantID, DisplayName: "Zoé Martin",
+			IP: "127.0.0.1", Port: g.localPort, Action: "join", WebinarID: w.ID, Protocol: "websocket",
+		}, ge)
+		require.NotZero(t, ge.Port)
+		require.NotEqual(t, oe.Port, ge.Port)
+
+		// Leaving writes the leaves, from the same connections.
+		require.Equal(t, websocket.StatusNormalClosure, g.leave())
+		require.Equal(t, websocket.StatusNormalClosure, o.leave())
+		for _, who := range []struct {
+			actor string
+			port  int
+		}{{me.ID, o.localPort}, {gj.ParticipantID, g.localPort}} {
+			var list []store.ConnectionEvent
+			require.Eventually(t, func() bool {
+				list = entries(who.actor)
+				return len(list) > 0 && list[len(list)-1].Action == "leave"
+			}, rtcWait, 10*time.Millisecond, "a leave entry for %s", who.actor)
+			leave := list[len(list)-1]
+			require.Equal(t, "127.0.0.1", leave.IP)
+			require.Equal(t, who.port, leave.Port)
+			require.Equal(t, w.ID, leave.WebinarID)
+		}
+		for _, port := range []int{o.localPort, g.localPort} {
+			require.NotContains(t, e.logs.String(), "127.0.0.1:"+strconv.Itoa(port), "no client address in the ordinary log")
+		}
+	})
+}
+
+func TestClosingTheSFUEndsTheSessions(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	owner, anon := e.browser(), e.browser()
+	owner.Login(userOwner)
+	w := createWebinar(owner, newWebinar)
+	inv := createInvitation(owner, w.ID, "attendee")
+	gj := joinAsGuest(anon, inv.URL, "Zoé Martin")
+	g := connectRTC(t, e, gj)
+	g.waitJoined()
+
+	require.NoError(t, e.sfu.Close(), "what serve does at shutdown")
+	require.Equal(t, websocket.StatusGoingAway, g.waitClosed())
+	require.Equal(t, "server_closing", g.waitMsg(func(m rtcMsg) bool { return m.Type == "error" }).Code)
+	// Close returns once the sessions have ended, their leaves written.
+	list, err := e.store.ConnectionLog(context.Background(), store.ConnectionFilter{ActorID: gj.ParticipantID, From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour), Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, []string{"join", "leave"}, []string{list[0].Action, list[1].Action})
+
+	c := connectRTC(t, e, gj)
+	require.Equal(t, websocket.StatusGoingAway, c.waitClosed(), "a closed SFU takes no new session")
+}
+
+func TestSignallingEndpointRefusals(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	owner := e.browser()
+	owner.Login(userOwner)
+	w := createWebinar(owner, newWebinar)
+	j := joinAsOwner(owner, w.ID)
+	ctx := context.Background()
+
+	t.Run("another origin", func(t *testing.T) {
+		for _, origin := range []string{"http://evil.example", "https://" + strings.TrimPrefix(e.base, "http://"), "null"} {
+			ws, resp, err := websocket.Dial(ctx, j.WSURL, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
+			require.Error(t, err, origin)
+			require.Nil(t, ws)
+			require.Equal(t, http.StatusForbidden, resp.StatusCode, origin)
+		}
+		// A client that is not a browser sends no Origin.
+		ws, _, err := websocket.Dial(ctx, j.WSURL, nil)
+		require.NoError(t, err)
+		ws.CloseNow()
+	})
+
+	t.Run("not a WebSocket", func(t *testing.T) {
+		resp := owner.Do("GET", "/api/v1/rtc", nil, nil)
+		require.Equal(t, "websocket_required", problemOf(t, resp).Code)
+		require.Equal(t, http.StatusUpgradeRequired, resp.StatusCode)
+	})
+
+	t.Run("a first message that is not a join", func(t *testing.T) {
+		c := connectRTC(t, e, joinAnswer{WSURL: j.WSURL})
+		c.sendRaw(websocket.MessageText, []byte("hello"))
+		require.Equal(t, "join_required", c.waitMsg(func(m rtcMsg) bool { return m.Type == "error" }).Code)
+		require.Equal(t, websocket.StatusPolicyViolation, c.waitClosed())
+	})
+
+	t.Run("a bad token", func(t *testing.T) {
+		c := connectRTC(t, e, joinAnswer{WSURL: j.WSURL, Token: j.Token + "x"})
+		require.Equal(t, "token_invalid", c.waitMsg(func(m rtcMsg) bool { return m.Type == "error" }).Code)
+		require.Equal(t, websocket.StatusCode(sfu.CloseUnauthorized), c.waitClosed())
+	})
+
+	t.Run("an oversized message", func(t *testing.T) {
+		c := connectRTC(t, e, j)
+		c.waitJoined()
+		big, _ := json.Marshal(map[string]string{"type": "mute", "label": strings.Repeat("x", sfu.MaxMessageSize)})
+		c.sendRaw(websocket.MessageText, big)
+		require.Equal(t, websocket.StatusMessageTooBig, c.waitClosed())
+	})
+
+	t.Run("a binary message", func(t *testing.T) {
+		c := connectRTC(t, e, j)
+		c.waitJoined()
+		c.sendRaw(websocket.MessageBinary, []byte(`{"type":"leave"}`))
+		require.Equal(t, websocket.StatusUnsupportedData, c.waitClosed())
+	})
+}
+
+// rtcMsg is any message the SFU sends, as these tests read it.
+type rtcMsg struct {
+	Type          string                   `json:"type"`
+	Code          string                   `json:"code"`
+	Message       string                   `json:"message"`
+	ParticipantID string                   `json:"participant_id"`
+	RoomKind      string                   `json:"room_kind"`
+	Role          string                   `json:"role"`
+	SDP           string                   `json:"sdp"`
+	Candidate     *webrtc.ICECandidateInit `json:"candidate"`
+}
+
+// rtcClient is a participant: a Pion PeerConnection driven through the server's
+// signalling WebSocket. It answers the server's offers (the polite peer), publishes a VP8
+// camera and an Opus microphone, and counts the packets it receives per participant.
+type rtcClient struct {
+	t         *testing.T
+	ws        *websocket.Conn
+	pc        *webrtc.PeerConnection
+	localPort int // the WebSocket's source port
+	stop      chan struct{}
+	wg        sync.WaitGroup
+
+	mu      sync.Mutex
+	msgs    []rtcMsg
+	changed chan struct{} // closed and replaced at each change
+	remote  bool          // a remote description is set
+	cands   []webrtc.ICECandidateInit
+	packets map[string]*atomic.Int64 // by participant id and kind, "id/video"
+	leaving bool                     // leave was sent, or the client is closing
+	closed  bool
+	code    websocket.StatusCode
+}
+
+// connectRTC opens the signalling WebSocket with the page's origin and sends a join with
+// j's token, when there is one.
+func connectRTC(t *testing.T, e *env, j joinAnswer) *rtcClient {
+	t.Helper()
+	c := &rtcClient{t: t, stop: make(chan struct{}), changed: make(chan struct{}), packets: make(map[string]*atomic.Int64)}
+	dialer := &net.Dialer{}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, addr)
+		if err == nil {
+			c.localPort = conn.LocalAddr().(*net.TCPAddr).Port
+		}
+		return conn, err
+	}}}
+	ws, _, err := websocket.Dial(context.Background(), j.WSURL, &websocket.DialOptions{
+		HTTPClient: hc,
+		HTTPHeader: http.Header{"Origin": {e.base}},
+	})
+	require.NoError(t, err)
+	ws.SetReadLimit(1 << 20)
+	c.ws = ws
+
+	m := &webrtc.MediaEngine{}
+	require.NoError(t, m.RegisterDefaultCodecs())
+	ir := &interceptor.Registry{}
+	require.NoError(t, webrtc.RegisterDefaultInterceptors(m, ir))
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	require.NoError(t, err)
+	c.pc = pc
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand != nil {
+			c.send(map[string]any{"type": "candidate", "candidate": cand.ToJSON()})
+		}
+	})
+	pc.OnTrack(c.onTrack)
+
+	c.wg.Add(1)
+	go func() { // owned by the client; ends when the WebSocket closes
+		defer c.wg.Done()
+		c.readLoop()
+	}()
+	if j.Token != "" {
+		c.send(map[string]any{"type": "join", "token": j.Token})
+	}
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *rtcClient) send(v any) {
+	b, err := json.Marshal(v)
+	require.NoError(c.t, err)
+	c.sendRaw(websocket.MessageText, b)
+}
+
+func (c *rtcClient) sendRaw(typ websocket.MessageType, b []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), rtcWait)
+	defer cancel()
+	_ = c.ws.Write(ctx, typ, b) // a closed connection shows in waitClosed
+}
+
+func (c *rtcClient) readLoop() {
+	for {
+		_, data, err := c.ws.Read(context.Background())
+		if err != nil {
+			c.mu.Lock()
+			c.closed, c.code = true, websocket.CloseStatus(err)
+			c.mu.Unlock()
+			c.notify()
+			return
+		}
+		var m rtcMsg
+		if err := json.Unmarshal(data, &m); err != nil {
+			c.t.Errorf("the server sent bad JSON %q: %v", data, err)
+			continue
+		}
+		switch m.Type {
+		case "offer":
+			c.answer(m.SDP)
+		case "answer":
+			if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+				c.failf("set answer: %v", err)
+			}
+			c.remoteSet()
+		case "candidate":
+			c.addCandidate(*m.Candidate)
+		}
+		c.mu.Lock()
+		c.msgs = append(c.msgs, m)
+		c.mu.Unlock()
+		c.notify()
+	}
+}
+
+// answer answers a server offer. The client offers only once, first, so there is no glare.
+func (c *rtcClient) answer(sdp string) {
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		c.failf("set offer: %v", err)
+		return
+	}
+	a, err := c.pc.CreateAnswer(nil)
+	if err == nil {
+		err = c.pc.SetLocalDescription(a)
+	}
+	if err != nil {
+		c.failf("answer: %v", err)
+		return
+	}
+	c.send(map[string]any{"type": "answer", "sdp": a.SDP})
+	c.remoteSet()
+}
+
+// failf reports a negotiation error, unless the session is over: the client leaving, or
+// its PeerConnection closed by the server's DTLS close at the end of the session.
+func (c *rtcClient) failf(format string, args ...any) {
+	c.mu.Lock()
+	leaving := c.leaving
+	c.mu.Unlock()
+	if leaving || c.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		return
+	}
+	c.t.Errorf(format, args...)
+}
+
+func (c *rtcClient) remoteSet() {
+	c.mu.Lock()
+	c.remote = true
+	cands := c.cands
+	c.cands = nil
+	c.mu.Unlock()
+	for _, cand := range cands {
+		_ = c.pc.AddICECandidate(cand)
+	}
+}
+
+func (c *rtcClient) addCandidate(cand webrtc.ICECandidateInit) {
+	c.mu.Lock()
+	if !c.remote {
+		c.cands = append(c.cands, cand)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	_ = c.pc.AddICECandidate(cand)
+}
+
+func (c *rtcClient) notify() {
+	c.mu.Lock()
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// publish adds a camera (VP8, a keyframe every 10 frames) and a microphone (Opus), offers
+// them and sends a frame of each every 20 ms until the client closes.
+func (c *rtcClient) publish() {
+	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "cam-video", "cam")
+	require.NoError(c.t, err)
+	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "mic-audio", "cam")
+	require.NoError(c.t, err)
+	for _, tr := range []webrtc.TrackLocal{video, audio} {
+		sender, err := c.pc.AddTrack(tr)
+		require.NoError(c.t, err)
+		c.wg.Add(1)
+		go func() { // owned by the client; ends when the sender stops. Reading RTCP keeps the interceptors going.
+			defer c.wg.Done()
+			for {
+				if _, _, err := sender.ReadRTCP(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	offer, err := c.pc.CreateOffer(nil)
+	require.NoError(c.t, err)
+	require.NoError(c.t, c.pc.SetLocalDescription(offer))
+	c.send(map[string]any{"type": "offer", "sdp": offer.SDP, "labels": map[string]string{"cam-video": "camera", "mic-audio": "microphone"}})
+
+	c.wg.Add(1)
+	go func() { // owned by the client; ends when the client closes
+		defer c.wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for frame := 0; ; frame++ {
+			select {
+			case <-c.stop:
+				return
+			case <-tick.C:
+			}
+			_ = video.WriteSample(media.Sample{Data: vp8Frame(frame%10 == 0), Duration: 20 * time.Millisecond})
+			_ = audio.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
+		}
+	}()
+}
+
+// vp8Frame is a synthetic VP8 frame, a keyframe or not, that the SFU recognises as such.
+func vp8Frame(key bool) []byte {
+	if key {
+		f := make([]byte, 1800)
+		copy(f, []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00})
+		return f
+	}
+	f := make([]byte, 300)
+	copy(f, []byte{0x11, 0x02, 0x00})
+	return f
+}
+
+func (c *rtcClient) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	participant, _, _ := strings.Cut(remote.StreamID(), "~")
+	n := &atomic.Int64{}
+	c.mu.Lock()
+	c.packets[participant+"/"+remote.Kind().String()] = n
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() { // owned by the client; ends when the track ends
+		defer c.wg.Done()
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := remote.Read(buf); err != nil {
+				return
+			}
+			if n.Add(1)%5 == 0 {
+				c.notify()
+			}
+		}
+	}()
+}
+
+// waitUntil waits until cond, called under c.mu, holds.
+func (c *rtcClient) waitUntil(cond func() bool, what string) {
+	c.t.Helper()
+	deadline := time.NewTimer(rtcWait)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		done, changed := cond(), c.changed
+		c.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			c.t.Fatalf("no %s in %s", what, rtcWait)
+		}
+	}
+}
+
+// waitMsg waits for a message matching ok and returns it.
+func (c *rtcClient) waitMsg(ok func(rtcMsg) bool) rtcMsg {
+	c.t.Helper()
+	var found rtcMsg
+	c.waitUntil(func() bool {
+		for _, m := range c.msgs {
+			if ok(m) {
+				found = m
+				return true
+			}
+		}
+		return false
+	}, "message")
+	return found
+}
+
+// waitJoined waits for the joined message.
+func (c *rtcClient) waitJoined() rtcMsg {
+	c.t.Helper()
+	m := c.waitMsg(func(m rtcMsg) bool { return m.Type == "joined" || m.Type == "error" })
+	require.Equal(c.t, "joined", m.Type, "join refused: %s %s", m.Code, m.Message)
+	return m
+}
+
+// waitMedia waits until n packets of video and n of audio have come from participant.
+func (c *rtcClient) waitMedia(participant string, n int64) {
+	c.t.Helper()
+	c.waitUntil(func() bool {
+		v, a := c.packets[participant+"/video"], c.packets[participant+"/audio"]
+		return v != nil && a != nil && v.Load() >= n && a.Load() >= n
+	}, "media of "+participant)
+}
+
+// waitClosed waits for the server to close the WebSocket and returns its close code.
+func (c *rtcClient) waitClosed() websocket.StatusCode {
+	c.t.Helper()
+	var code websocket.StatusCode
+	c.waitUntil(func() bool { code = c.code; return c.closed }, "close")
+	return code
+}
+
+// leave sends a leave message and returns the code the server closes with.
+func (c *rtcClient) leave() websocket.StatusCode {
+	c.t.Helper()
+	c.mu.Lock()
+	c.leaving = true
+	c.mu.Unlock()
+	c.send(map[string]any{"type": "leave"})
+	return c.waitClosed()
+}
+
+// close stops the media, the PeerConnection and the WebSocket, and waits for the
+// client's goroutines.
+func (c *rtcClient) close() {
+	c.mu.Lock()
+	c.leaving = true
+	c.mu.Unlock()
+	close(c.stop)
+	_ = c.pc.Close()
+	_ = c.ws.CloseNow()
+	c.wg.Wait()
 }

@@ -98,6 +98,7 @@ type Server struct {
 	media         *mediaDirectory
 	tokenLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
+	originPattern string // the base URL's scheme and host, for the WebSocket library
 }
 
 // New builds the server. It does not touch the database: until SetReady is called the API
@@ -129,6 +130,7 @@ func New(p Params) (*Server, error) {
 	if s.secure {
 		s.wsURL = "wss://" + u.Host + rtcPath
 	}
+	s.originPattern = u.Scheme + "://" + u.Host
 	s.oidc = &oidcClient{params: p.OIDC, redirectURL: p.BaseURL + callbackPath}
 	s.rights = privacy.NewRights(p.Store, p.Ledger, p.Policy)
 	s.handler = s.routes()
@@ -166,6 +168,9 @@ func (s *Server) routes() http.Handler {
 	auth.GET("/login", s.login)
 	auth.GET("/callback", s.callback)
 	auth.POST("/logout", s.needCSRF, s.logout)
+
+	// The signalling WebSocket: its join token says who the participant is, not a session.
+	r.GET(rtcPath, s.needReady, s.rtc)
 
 	v1 := r.Group("/api/v1", s.needReady, s.loadSession)
 	v1.GET("/invitations/:token", s.getPublicInvitation)
