@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -35,8 +36,9 @@ const (
 const logTimeout = 5 * time.Second
 
 var (
-	errWebSocketOrigin   = problem(http.StatusForbidden, "cross_origin", "a WebSocket opened by a page of another site is refused")
-	errWebSocketRequired = problem(http.StatusUpgradeRequired, "websocket_required", "open this endpoint as a WebSocket")
+	errParticipantNotFound = problem(http.StatusNotFound, "not_found", "the room is not open, or this participant is not in it")
+	errWebSocketOrigin     = problem(http.StatusForbidden, "cross_origin", "a WebSocket opened by a page of another site is refused")
+	errWebSocketRequired   = problem(http.StatusUpgradeRequired, "websocket_required", "open this endpoint as a WebSocket")
 )
 
 // joinJSON answers the join endpoints: what a client needs to connect to the SFU.
@@ -179,6 +181,79 @@ func (s *Server) logMedia(c *gin.Context, cl sfu.Claims, actor mediaActor, actio
 	}
 }
 
+// removeParticipant disconnects a participant of the webinar's room and revokes its id
+// there, so that its token cannot bring it back.
+func (s *Server) removeParticipant(c *gin.Context) {
+	w, ok := s.ownWebinar(c)
+	if !ok {
+		return
+	}
+	id := c.Param("participant")
+	if !validParticipantID(id) {
+		writeProblem(c, errParticipantNotFound)
+		return
+	}
+	err := sfu.ErrRoomClosed
+	if room, open := s.p.SFU.Room(w.RoomID); open {
+		err = room.Remove(id)
+	} else {
+		// Revoke anyway, as Room.Remove does for someone not connected: a participant
+		// whose room has just closed cannot open it again with its token.
+		s.p.Tokens.Revoke(w.RoomID, id, s.now().Add(sfu.MaxTokenLifetime))
+	}
+	s.moderated(c, w, id, "participant.remove", nil, err)
+}
+
+// setParticipantRole changes the role of a participant of the webinar's room.
+func (s *Server) setParticipantRole(c *gin.Context) {
+	var in struct {
+		Role string `json:"role"`
+	}
+	if p := decodeJSON(c, &in); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	role := sfu.Role(in.Role)
+	switch role {
+	case sfu.RoleAttendee, sfu.RolePresenter, sfu.RoleModerator:
+	default:
+		writeProblem(c, validationProblem([]FieldError{{Field: "role", Detail: "must be attendee, presenter or moderator"}}))
+		return
+	}
+	w, ok := s.ownWebinar(c)
+	if !ok {
+		return
+	}
+	id := c.Param("participant")
+	err := sfu.ErrRoomClosed
+	if room, open := s.p.SFU.Room(w.RoomID); open && validParticipantID(id) {
+		err = room.SetRole(id, role)
+	}
+	s.moderated(c, w, id, "participant.role", map[string]string{"participant": id, "role": in.Role}, err)
+}
+
+// moderated answers a moderation request that got err from the SFU, and audits it when
+// it was done.
+func (s *Server) moderated(c *gin.Context, w store.Webinar, participant, action string, detail map[string]string, err error) {
+	switch {
+	case errors.Is(err, sfu.ErrRoomClosed), errors.Is(err, sfu.ErrParticipantNotFound):
+		writeProblem(c, errParticipantNotFound)
+		return
+	case err != nil:
+		s.fail(c, err)
+		return
+	}
+	if detail == nil {
+		detail = map[string]string{"participant": participant}
+	}
+	sess, _ := sessionOf(c)
+	if err := s.p.Store.RecordAudit(c.Request.Context(), s.auditEvent(sess.OrganizerID, action, "webinar", w.ID, detail)); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
 // mediaActor is who a participant is for the connection log.
 type mediaActor struct {
 	kind, id, webinarID string
@@ -250,6 +325,16 @@ func newParticipantID() string {
 	b := make([]byte, 10)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return strings.ToLower(participantIDEncoding.EncodeToString(b))
+}
+
+// validParticipantID tells whether id may be a participant id (the SFU's alphabet).
+func validParticipantID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	return strings.IndexFunc(id, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+	}) < 0
 }
 
 // guestName checks the display name of a guest; it returns the name trimmed, or why not.

@@ -236,6 +236,71 @@ func TestMediaThroughTheSignallingEndpoint(t *testing.T) {
 	})
 }
 
+func TestModeration(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	owner, other, anon := e.browser(), e.browser(), e.browser()
+	owner.Login(userOwner)
+	other.Login(userOther)
+	w := createWebinar(owner, newWebinar)
+	inv := createInvitation(owner, w.ID, "attendee")
+	wid := "/api/v1/webinars/" + w.ID
+	gj := joinAsGuest(anon, inv.URL, "Zoé Martin")
+
+	// Nobody is there yet.
+	resp := owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/role", map[string]string{"role": "presenter"}, nil)
+	require.Equal(t, http.StatusNotFound, problemOf(t, resp).Status, "the room is not open")
+
+	oj := joinAsOwner(owner, w.ID)
+	o := connectRTC(t, e, oj)
+	o.waitJoined()
+	g := connectRTC(t, e, gj)
+	g.waitJoined()
+
+	// Roles.
+	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/role", map[string]string{"role": "presenter"}, nil)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	resp.Body.Close()
+	m := g.waitMsg(func(m rtcMsg) bool { return m.Type == "role" })
+	require.Equal(t, gj.ParticipantID, m.ParticipantID)
+	require.Equal(t, "presenter", m.Role)
+	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/role", map[string]string{"role": "host"}, nil)
+	require.Equal(t, "validation", problemOf(t, resp).Code)
+	resp = owner.Do("POST", wid+"/participants/nobody/role", map[string]string{"role": "attendee"}, nil)
+	require.Equal(t, "not_found", problemOf(t, resp).Code)
+
+	// Another organizer cannot act on the room.
+	resp = other.Do("POST", wid+"/participants/"+gj.ParticipantID+"/remove", nil, nil)
+	require.Equal(t, "not_found", problemOf(t, resp).Code)
+	resp = other.Do("POST", wid+"/participants/"+gj.ParticipantID+"/role", map[string]string{"role": "attendee"}, nil)
+	require.Equal(t, "not_found", problemOf(t, resp).Code)
+
+	// Removing: the guest's WebSocket is closed, and its token is refused from then on.
+	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/remove", nil, nil)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	resp.Body.Close()
+	require.Equal(t, websocket.StatusCode(sfu.CloseRemoved), g.waitClosed())
+	require.Equal(t, "removed", g.waitMsg(func(m rtcMsg) bool { return m.Type == "error" }).Code)
+	o.waitMsg(func(m rtcMsg) bool { return m.Type == "participant_left" && m.ParticipantID == gj.ParticipantID })
+
+	again := connectRTC(t, e, gj)
+	require.Equal(t, "token_revoked", again.waitMsg(func(m rtcMsg) bool { return m.Type == "error" }).Code)
+	require.Equal(t, websocket.StatusCode(sfu.CloseUnauthorized), again.waitClosed())
+
+	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/remove", nil, nil)
+	require.Equal(t, "not_found", problemOf(t, resp).Code, "no longer in the room")
+	resp = owner.Do("POST", wid+"/participants/not%20an%20id/remove", nil, nil)
+	require.Equal(t, "not_found", problemOf(t, resp).Code)
+
+	audit, err := e.store.AuditEvents(context.Background(), 100)
+	require.NoError(t, err)
+	var actions []string
+	for _, a := range audit {
+		actions = append(actions, a.Action)
+	}
+	require.Contains(t, actions, "participant.remove")
+	require.Contains(t, actions, "participant.role")
+}
+
 func TestClosingTheSFUEndsTheSessions(t *testing.T) {
 	e := setup(t, "sqlite", options{})
 	owner, anon := e.browser(), e.browser()

@@ -194,6 +194,8 @@ func (s *Server) routes() http.Handler {
 	org.DELETE("/webinars/:id/invitations/:invitation", s.revokeInvitation)
 	org.GET("/webinars/:id/invitation.ics", s.getWebinarICS)
 	org.POST("/webinars/:id/join", s.joinAsOwner)
+	org.POST("/webinars/:id/participants/:participant/remove", s.removeParticipant)
+	org.POST("/webinars/:id/participants/:participant/role", s.setParticipantRole)
 
 	admin := org.Group("/admin", s.needAdmin)
 	admin.GET("/organizers", s.listOrganizers)

@@ -199,6 +199,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"DELETE", wid + "/invitations/" + inv2.ID, nil, [4]int{un, nf, ok, nf}},
 			{"GET", wid + "/invitation.ics", nil, [4]int{un, nf, ok, nf}},
 			{"POST", wid + "/join", nil, [4]int{un, nf, ok, nf}},
+			{"POST", wid + "/participants/nobody/remove", nil, [4]int{un, nf, nf, nf}},
+			{"POST", wid + "/participants/nobody/role", map[string]string{"role": "presenter"}, [4]int{un, nf, nf, nf}},
 			{"GET", "/api/v1/admin/organizers", nil, [4]int{un, fb, fb, ok}},
 			{"GET", "/api/v1/admin/organizers?email=camille.martin@example.org", nil, [4]int{un, fb, fb, ok}},
 			{"POST", "/api/v1/admin/organizers/" + otherID + "/restriction", nil, [4]int{un, fb, fb, ok}},
