@@ -132,9 +132,8 @@ func setup(t *testing.T, driver string, o options) *env {
 	require.NoError(t, err)
 	tokens, err := sfu.NewTokenSigner([]byte(store.NewSecret()))
 	require.NoError(t, err)
-	// The SFU logs at info level: Pion's debug logs format its structures while it
-	// changes them (a data race in Pion, peerconnection.go onTrack).
-	sfuLog := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("part", "sfu")
+	// At debug level, as an operator may run it: the SFU drops Pion's own debug messages.
+	sfuLog := log.With("part", "sfu")
 	media, err := sfu.New(sfu.Params{
 		Logger: sfuLog, Tokens: tokens,
 		WebRTC: sfu.WebRTCConfig{UDPPort: 0, IncludeLoopback: true},

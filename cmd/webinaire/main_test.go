@@ -125,6 +125,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 		"WEBINAIRE_DATABASE_URL=" + filepath.Join(dir, "webinaire.db"),
 		"WEBINAIRE_RECORDINGS_DIR=" + filepath.Join(dir, "recordings"),
 		"WEBINAIRE_PRIVACY_LEDGER_KEY_FILE=" + filepath.Join(dir, "ledger.key"),
+		"WEBINAIRE_MEDIA_UDP_PORT=0",
 	})
 	waitReady(t, s.base)
 	require.Equal(t, http.StatusOK, status(t, s.base+"/"))
@@ -192,6 +193,7 @@ func TestServeWaitsForTheDatabase(t *testing.T) {
 		"WEBINAIRE_DATABASE_URL=" + proxy.URL(dbURL),
 		"WEBINAIRE_DATABASE_RETRY_INTERVAL=100ms",
 		"WEBINAIRE_PRIVACY_LEDGER_KEY_FILE=" + filepath.Join(t.TempDir(), "ledger.key"),
+		"WEBINAIRE_MEDIA_UDP_PORT=0",
 	})
 	require.Equal(t, http.StatusOK, status(t, s.base+"/healthz"), "the process answers")
 	require.Equal(t, http.StatusServiceUnavailable, status(t, s.base+"/readyz"), "but is not ready")
@@ -224,6 +226,7 @@ func TestSIGTERMDrainsAndStops(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "WEBINAIRE_MEDIA_UDP_PORT=0")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	stderr := &syncBuffer{}
