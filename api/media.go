@@ -41,6 +41,12 @@ var (
 	errWebSocketRequired   = problem(http.StatusUpgradeRequired, "websocket_required", "open this endpoint as a WebSocket")
 )
 
+// TURNCredentials hands out the credentials of a TURN server for one participant.
+type TURNCredentials interface {
+	// Credentials are the ICE server participantID may use for ttl from now.
+	Credentials(participantID string, now time.Time, ttl time.Duration) sfu.ICEServer
+}
+
 // joinJSON answers the join endpoints: what a client needs to connect to the SFU.
 type joinJSON struct {
 	Token         string          `json:"token"`
@@ -118,6 +124,10 @@ func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name 
 		actor.id = claims.Participant
 	}
 	s.media.remember(claims, actor, now)
+	ice := []sfu.ICEServer{}
+	if s.p.TURN != nil {
+		ice = append(ice, s.p.TURN.Credentials(claims.Participant, now, s.tokenLifetime))
+	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, joinJSON{
 		Token:         token,
@@ -128,7 +138,7 @@ func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name 
 		Role:          claims.Role,
 		Kind:          claims.Kind,
 		ExpiresAt:     time.Unix(claims.Expiry.Unix(), 0).UTC(), // a token counts in seconds
-		ICEServers:    []sfu.ICEServer{},
+		ICEServers:    ice,
 	})
 }
 

@@ -81,6 +81,9 @@ type Params struct {
 	// TokenLifetime is how long a join token may be used to join; 0 means
 	// DefaultTokenLifetime, at most sfu.MaxTokenLifetime.
 	TokenLifetime time.Duration
+	// TURN, when not nil, hands every join a TURN server with credentials that live as
+	// long as the join token (the embedded sfu.TURN or an sfu.ExternalTURN).
+	TURN TURNCredentials
 }
 
 // Server is the HTTP server's handler and state.

@@ -71,6 +71,8 @@ type options struct {
 	proxy **pgtest.Proxy
 	// policy is the retention policy; nil means privacy.DefaultPolicy().
 	policy *privacy.Policy
+	// turn, when not nil, hands out TURN credentials with every join.
+	turn api.TURNCredentials
 }
 
 const (
@@ -148,7 +150,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		TrustedProxies: o.trustedProxies,
 		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
 		Pages: frontend.Files,
-		SFU:   media, Tokens: tokens,
+		SFU:   media, Tokens: tokens, TURN: o.turn,
 	}
 	if o.policy != nil {
 		p.Policy = *o.policy

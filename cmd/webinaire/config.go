@@ -53,7 +53,31 @@ type MediaConfig struct {
 	TokenLifetime Duration `yaml:"token_lifetime"`
 	// TokenKeyFile holds the join tokens' key; empty means a random key per process.
 	TokenKeyFile string `yaml:"token_key_file"`
+	// TURN is off, embedded (sfu.TURN in the process) or external (coturn).
+	TURN string `yaml:"turn"`
+	// TURNListen is the UDP address of the embedded TURN server.
+	TURNListen string `yaml:"turn_listen"`
+	// TURNPublicIP is the address the embedded TURN server and its relays are reached at.
+	TURNPublicIP string `yaml:"turn_public_ip"`
+	// TURNSecretFile holds the embedded TURN server's shared secret, created when missing.
+	TURNSecretFile string `yaml:"turn_secret_file"`
+	// TURNSecret is the shared secret of an external TURN server (coturn's static-auth-secret).
+	TURNSecret string `yaml:"turn_secret"`
+	// TURNURLs are the turn: and turns: URLs of an external TURN server.
+	TURNURLs []string `yaml:"turn_urls"`
+	// TURNAllowPrivatePeers lets the embedded TURN server relay to private addresses.
+	TURNAllowPrivatePeers bool `yaml:"turn_allow_private_peers"`
 }
+
+// The values of media.turn.
+const (
+	turnOff      = "off"
+	turnEmbedded = "embedded"
+	turnExternal = "external"
+)
+
+// minTURNSecret is the shortest shared secret of an external TURN server.
+const minTURNSecret = 16
 
 // RetentionConfig is the retention policy and its sweeps.
 type RetentionConfig struct {
@@ -218,6 +242,9 @@ func DefaultConfig() Config {
 			IncludeLoopback: true, // development only: see modeDefaults
 			EmptyRoomGrace:  Duration(2 * time.Minute),
 			TokenLifetime:   Duration(2 * time.Hour),
+			TURN:            turnOff,
+			TURNListen:      ":3478",
+			TURNSecretFile:  "data/turn.key",
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
@@ -533,6 +560,37 @@ func (c *Config) Validate() error {
 	}
 	if c.Media.TokenLifetime < Duration(time.Minute) || c.Media.TokenLifetime > Duration(sfu.MaxTokenLifetime) {
 		bad("media.token_lifetime", "want between 1m and 24h, got %s", c.Media.TokenLifetime)
+	}
+	switch c.Media.TURN {
+	case turnOff:
+	case turnEmbedded:
+		if host, port, err := net.SplitHostPort(c.Media.TURNListen); err != nil {
+			bad("media.turn_listen", "want host:port, got %q", c.Media.TURNListen)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad("media.turn_listen", "port out of range in %q", c.Media.TURNListen)
+		} else if _, err := netip.ParseAddr(host); host != "" && err != nil {
+			bad("media.turn_listen", "want an IP address or nothing before the port, got %q", c.Media.TURNListen)
+		}
+		if _, err := netip.ParseAddr(c.Media.TURNPublicIP); err != nil {
+			bad("media.turn_public_ip", "want the IP address clients reach the TURN server at, got %q", c.Media.TURNPublicIP)
+		}
+		if c.Media.TURNSecretFile == "" {
+			bad("media.turn_secret_file", "must not be empty with the embedded TURN server")
+		}
+	case turnExternal:
+		if len(c.Media.TURNURLs) == 0 {
+			bad("media.turn_urls", "must list the TURN server's URLs with an external TURN server")
+		}
+		for _, u := range c.Media.TURNURLs {
+			if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+				bad("media.turn_urls", "want turn: or turns: URLs, got %q", u)
+			}
+		}
+		if len(c.Media.TURNSecret) < minTURNSecret {
+			bad("media.turn_secret", "want the external TURN server's shared secret, at least %d characters", minTURNSecret)
+		}
+	default:
+		bad("media.turn", "want off, embedded or external, got %q", c.Media.TURN)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

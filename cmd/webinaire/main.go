@@ -227,6 +227,14 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return 1
 	}
 	defer media.Close() // a no-op after the shutdown below has closed it
+	turnCreds, turnServer, err := newTURN(ctx, cfg.Media, log.With("part", "turn"))
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire:", err)
+		return 1
+	}
+	if turnServer != nil {
+		defer turnServer.Close() // owned by serve, closed on the way out
+	}
 
 	var proxies []netip.Prefix
 	for _, p := range cfg.Server.TrustedProxies {
@@ -248,6 +256,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		SFU:             media,
 		Tokens:          tokens,
 		TokenLifetime:   time.Duration(cfg.Media.TokenLifetime),
+		TURN:            turnCreds,
 		OIDC: api.OIDCParams{
 			Issuer:       cfg.OIDC.Issuer,
 			ClientID:     cfg.OIDC.ClientID,
@@ -355,36 +364,71 @@ func loadTokenKey(path string) ([]byte, error) {
 		_, _ = rand.Read(key) // never fails (crypto/rand)
 		return key, nil
 	}
+	return loadOrCreateKey(path, "join token key")
+}
+
+// loadOrCreateKey reads a secret key, what, from path, or creates it there (32 random
+// bytes in hexadecimal, mode 0600) when the file does not exist.
+func loadOrCreateKey(path, what string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err == nil {
 		key, err := hex.DecodeString(strings.TrimSpace(string(data)))
 		if err != nil || len(key) < 32 {
-			return nil, fmt.Errorf("join token key %s: want at least 64 hexadecimal characters", path)
+			return nil, fmt.Errorf("%s %s: want at least 64 hexadecimal characters", what, path)
 		}
 		return key, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("read join token key: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("create join token key: %w", err)
+		return nil, fmt.Errorf("create %s: %w", what, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
-		return loadTokenKey(path) // another process made it first
+		return loadOrCreateKey(path, what) // another process made it first
 	} else if err != nil {
-		return nil, fmt.Errorf("create join token key: %w", err)
+		return nil, fmt.Errorf("create %s: %w", what, err)
 	}
 	if _, err := fmt.Fprintln(f, hex.EncodeToString(key)); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("write join token key: %w", err)
+		return nil, fmt.Errorf("write %s: %w", what, err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("write join token key: %w", err)
+		return nil, fmt.Errorf("write %s: %w", what, err)
 	}
 	return key, nil
+}
+
+// newTURN gives the API the TURN server the configuration names: the embedded one, which
+// it starts (the caller closes it), or an external one; nil when TURN is off.
+func newTURN(ctx context.Context, m MediaConfig, log *slog.Logger) (api.TURNCredentials, io.Closer, error) {
+	switch m.TURN {
+	case turnEmbedded:
+		secret, err := loadOrCreateKey(m.TURNSecretFile, "TURN secret")
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (key media.turn_secret_file)", err)
+		}
+		t, err := sfu.NewTURN(sfu.TURNParams{
+			Listen:            m.TURNListen,
+			Secret:            secret,
+			PublicIP:          m.TURNPublicIP,
+			AllowPrivatePeers: m.TURNAllowPrivatePeers,
+			Logger:            log,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := t.Start(ctx); err != nil {
+			return nil, nil, fmt.Errorf("%w (key media.turn_listen)", err)
+		}
+		return t, t, nil
+	case turnExternal:
+		return sfu.ExternalTURN{URLs: m.TURNURLs, Secret: []byte(m.TURNSecret)}, nil, nil
+	}
+	return nil, nil, nil
 }
 
 // migrateWithRetry applies the migrations, retrying with backoff (from every up to 30 s) while

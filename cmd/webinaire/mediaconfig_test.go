@@ -16,6 +16,7 @@ func TestMediaConfig(t *testing.T) {
 	require.Equal(t, MediaConfig{
 		UDPPort: 7882, IncludeLoopback: true,
 		EmptyRoomGrace: Duration(2 * time.Minute), TokenLifetime: Duration(2 * time.Hour),
+		TURN: "off", TURNListen: ":3478", TURNSecretFile: "data/turn.key",
 	}, cfg.Media, "the development defaults")
 
 	production := `
