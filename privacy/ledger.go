@@ -3,7 +3,6 @@ package privacy
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -11,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -222,39 +219,4 @@ func (l *Ledger) Export(ctx context.Context, w io.Writer, format string) error {
 	}
 	_, err := io.WriteString(w, "\n]\n")
 	return err
-}
-
-// LoadOrCreateKey reads the ledger key from path, or creates it (32 random bytes, hex, mode
-// 0600) when the file does not exist.
-func LoadOrCreateKey(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		key, err := hex.DecodeString(strings.TrimSpace(string(data)))
-		if err != nil || len(key) < 32 {
-			return nil, fmt.Errorf("ledger key %s: want at least 64 hexadecimal characters", path)
-		}
-		return key, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("read ledger key: %w", err)
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("create ledger key: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return LoadOrCreateKey(path) // another process made it first
-	} else if err != nil {
-		return nil, fmt.Errorf("create ledger key: %w", err)
-	}
-	if _, err := fmt.Fprintln(f, hex.EncodeToString(key)); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write ledger key: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("write ledger key: %w", err)
-	}
-	return key, nil
 }

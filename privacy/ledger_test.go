@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -107,22 +105,4 @@ func TestLedgerExport(t *testing.T) {
 	require.Equal(t, entries[len(entries)-1].Hash, rows[len(rows)-1][8])
 
 	require.Error(t, f.ledger.Export(f.ctx, &cs, "xml"))
-}
-
-func TestLoadOrCreateKey(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "keys", "ledger.key")
-	key, err := LoadOrCreateKey(path)
-	require.NoError(t, err)
-	require.Len(t, key, 32)
-	info, err := os.Stat(path)
-	require.NoError(t, err)
-	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
-
-	again, err := LoadOrCreateKey(path)
-	require.NoError(t, err)
-	require.Equal(t, key, again, "the key is read back, not made again")
-
-	require.NoError(t, os.WriteFile(path, []byte("short\n"), 0o600))
-	_, err = LoadOrCreateKey(path)
-	require.ErrorContains(t, err, "64 hexadecimal characters")
 }

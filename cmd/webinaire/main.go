@@ -182,7 +182,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 	defer st.Close()
 
-	key, err := privacy.LoadOrCreateKey(cfg.Privacy.LedgerKeyFile)
+	key, err := loadOrCreateKey(cfg.Privacy.LedgerKeyFile, "ledger key")
 	if err != nil {
 		fmt.Fprintf(stderr, "webinaire: %v (key privacy.ledger_key_file)\n", err)
 		return 1

@@ -209,7 +209,7 @@ func openPrivacy(ctx context.Context, name string, configArgs, environ []string,
 		fmt.Fprintf(stderr, "webinaire %s: %v\n", name, err)
 		return p, false
 	}
-	key, err := privacy.LoadOrCreateKey(cfg.Privacy.LedgerKeyFile)
+	key, err := loadOrCreateKey(cfg.Privacy.LedgerKeyFile, "ledger key")
 	if err == nil {
 		p.ledger, err = privacy.NewLedger(st, key)
 	}
