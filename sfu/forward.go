@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,14 +18,18 @@ import (
 // the publisher of one track, whatever the number of subscribers asking.
 const keyframeRequestInterval = 500 * time.Millisecond
 
+// rateWindow is the shortest time over which a layer's bit rate is measured.
+const rateWindow = 500 * time.Millisecond
+
 // maxRTPPacketSize is the read buffer of a track: larger than any RTP packet over UDP
 // with an Ethernet MTU.
 const maxRTPPacketSize = 1500
 
-// upTrack is a track a participant publishes. One goroutine reads its RTP (run) and
-// writes every packet to the downTrack of each subscriber. The list of downTracks is
-// copied on write under mu and read without a lock, so a forwarded packet takes no lock
-// and allocates nothing.
+// upTrack is a track a participant publishes, with its simulcast layers: one layer for a
+// track sent as one encoding, up to three when the publisher sends simulcast. One
+// goroutine per layer reads its RTP (layer.run) and writes every packet to the downTracks
+// that receive that layer. The lists of downTracks are copied on write under mu and read
+// without a lock, so a forwarded packet takes no lock of the track and allocates nothing.
 type upTrack struct {
 	id       string // server id: "<participant>~<n>"
 	streamID string
@@ -32,7 +37,6 @@ type upTrack struct {
 	kind     webrtc.RTPCodecType
 	label    Label
 	codec    webrtc.RTPCodecParameters
-	ssrc     uint32
 	// audioLevelID is the publisher's id of the audio level header extension, 0 if none.
 	audioLevelID uint8
 	isKeyframe   keyframeFunc
@@ -41,15 +45,34 @@ type upTrack struct {
 	writeRTCP func([]rtcp.Packet) error
 	log       *slog.Logger
 
-	lastKeyframeRequest atomic.Int64 // Unix nanoseconds
-	muted               atomic.Bool
+	muted atomic.Bool
 
-	mu sync.Mutex // serialises changes of downs, parked and closed
+	mu sync.Mutex // serialises changes of layers, subs, the layers' downs, parked and closed
 	// parked is a track its publisher may not publish (yet): it is read but goes to no
 	// one. A new track is parked until the room publishes it.
 	parked bool
 	closed bool
-	downs  atomic.Pointer[[]*downTrack]
+	subs   []*downTrack             // every subscriber, whatever layer it receives
+	layers atomic.Pointer[[]*layer] // from the lowest to the highest quality
+}
+
+// layer is one encoding of an upTrack: the whole track, or one simulcast layer.
+type layer struct {
+	up   *upTrack
+	rid  string // RTP stream id, empty without simulcast
+	rank int    // order of quality, see ridRank
+	ssrc uint32
+
+	// downs are the downTracks whose current or target layer this is.
+	downs atomic.Pointer[[]*downTrack]
+
+	lastKeyframeRequest atomic.Int64  // Unix nanoseconds
+	bytes               atomic.Uint64 // payload bytes received
+
+	// rate is the measured bit rate, sampled by sampleRate under up.mu.
+	rate       int64
+	rateBytes  uint64
+	rateSample time.Time
 }
 
 // upTrackParams are what newUpTrack needs.
@@ -57,7 +80,9 @@ type upTrackParams struct {
 	ID, StreamID, Owner string
 	Label               Label
 	Codec               webrtc.RTPCodecParameters
-	SSRC                uint32
+	// SSRC and RID are those of the first layer.
+	SSRC uint32
+	RID  string
 	// HeaderExtensions are those negotiated with the publisher for this track.
 	HeaderExtensions []webrtc.RTPHeaderExtensionParameter
 	Clock            Clock
@@ -77,7 +102,6 @@ func newUpTrack(p upTrackParams) *upTrack {
 		kind:      kind,
 		label:     p.Label,
 		codec:     p.Codec,
-		ssrc:      p.SSRC,
 		clock:     p.Clock,
 		writeRTCP: p.WriteRTCP,
 		log:       p.Logger,
@@ -91,8 +115,30 @@ func newUpTrack(p upTrackParams) *upTrack {
 			u.audioLevelID = uint8(e.ID)
 		}
 	}
-	u.downs.Store(&[]*downTrack{})
+	u.layers.Store(&[]*layer{u.newLayer(p.RID, p.SSRC)})
 	return u
+}
+
+func (u *upTrack) newLayer(rid string, ssrc uint32) *layer {
+	l := &layer{up: u, rid: rid, rank: ridRank(rid), ssrc: ssrc, rateSample: u.clock.Now()}
+	l.downs.Store(&[]*downTrack{})
+	return l
+}
+
+// ridRank orders simulcast layers by quality from their RTP stream ids: "q", "h", "f"
+// (quarter, half, full resolution, as docs/protocol.md asks of clients), and the usual
+// "l", "m", "h" too when "q" or "f" are not used. Unknown ids rank by order of arrival,
+// above the known ones.
+func ridRank(rid string) int {
+	switch rid {
+	case "", "q", "l", "low", "0":
+		return 0
+	case "h", "m", "mid", "1":
+		return 1
+	case "f", "high", "2":
+		return 2
+	}
+	return 3
 }
 
 // info describes the track for signalling.
@@ -100,9 +146,39 @@ func (u *upTrack) info() TrackInfo {
 	return TrackInfo{ID: u.id, StreamID: u.streamID, Kind: u.kind.String(), Label: u.label, Muted: u.muted.Load()}
 }
 
-// run reads the publisher's track until it ends (the track is removed or the
-// PeerConnection closes) and forwards every packet. It reuses one buffer and one packet.
-func (u *upTrack) run(remote *webrtc.TrackRemote) {
+// layerList is the track's layers now, from the lowest quality to the highest.
+func (u *upTrack) layerList() []*layer { return *u.layers.Load() }
+
+// addLayer adds a simulcast layer that arrived after the first one; it returns the
+// layer, or nil when the track has ended. A stream id seen before replaces its layer's
+// SSRC (the publisher restarted the encoding).
+func (u *upTrack) addLayer(rid string, ssrc uint32) *layer {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return nil
+	}
+	old := u.layerList()
+	for _, l := range old {
+		if l.rid == rid {
+			l.ssrc = ssrc
+			return l
+		}
+	}
+	l := u.newLayer(rid, ssrc)
+	if l.rank == 3 {
+		l.rank += len(old)
+	}
+	layers := append(append(make([]*layer, 0, len(old)+1), old...), l)
+	slices.SortStableFunc(layers, func(a, b *layer) int { return a.rank - b.rank })
+	u.layers.Store(&layers)
+	return l
+}
+
+// run reads one layer of the publisher's track until it ends (the track is removed or
+// the PeerConnection closes) and forwards every packet. It reuses one buffer and one
+// packet.
+func (l *layer) run(remote *webrtc.TrackRemote) {
 	buf := make([]byte, maxRTPPacketSize)
 	var pkt rtp.Packet
 	for {
@@ -110,55 +186,180 @@ func (u *upTrack) run(remote *webrtc.TrackRemote) {
 		if err != nil {
 			return
 		}
-		u.handle(buf[:n], &pkt)
+		l.handle(buf[:n], &pkt)
 	}
 }
 
 // handle parses one RTP packet into pkt and forwards it.
-func (u *upTrack) handle(raw []byte, pkt *rtp.Packet) {
+func (l *layer) handle(raw []byte, pkt *rtp.Packet) {
 	if err := pkt.Unmarshal(raw); err != nil {
 		return
 	}
 	if len(pkt.Payload) == 0 {
 		return // padding only: bandwidth probes are hop by hop
 	}
-	downs := *u.downs.Load()
+	l.bytes.Add(uint64(len(pkt.Payload)))
+	downs := *l.downs.Load()
 	if len(downs) == 0 {
 		return
 	}
+	u := l.up
 	key := u.kind == webrtc.RTPCodecTypeAudio || u.isKeyframe == nil || u.isKeyframe(pkt.Payload)
 	for _, d := range downs {
-		d.write(pkt, key)
+		d.write(l, pkt, key)
 	}
 }
 
-// addDown adds a subscriber; false when the track is parked or has ended.
-func (u *upTrack) addDown(d *downTrack) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.closed || u.parked {
-		return false
+// sampleRate measures the layer's bit rate since the last sample, at most every
+// rateWindow; called with u.mu held.
+func (l *layer) sampleRate(now time.Time) int64 {
+	if el := now.Sub(l.rateSample); el >= rateWindow {
+		b := l.bytes.Load()
+		l.rate = int64(float64(b-l.rateBytes) * 8 / el.Seconds())
+		l.rateBytes, l.rateSample = b, now
 	}
-	old := *u.downs.Load()
+	return l.rate
+}
+
+// addDownLocked and removeDownLocked change the layer's list; u.mu is held.
+func (l *layer) addDownLocked(d *downTrack) {
+	old := *l.downs.Load()
+	if slices.Contains(old, d) {
+		return
+	}
 	downs := make([]*downTrack, len(old), len(old)+1)
 	copy(downs, old)
 	downs = append(downs, d)
-	u.downs.Store(&downs)
-	return true
+	l.downs.Store(&downs)
 }
 
-// removeDown removes a subscriber.
-func (u *upTrack) removeDown(d *downTrack) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	old := *u.downs.Load()
+func (l *layer) removeDownLocked(d *downTrack) {
+	old := *l.downs.Load()
+	if !slices.Contains(old, d) {
+		return
+	}
 	downs := make([]*downTrack, 0, len(old))
 	for _, o := range old {
 		if o != d {
 			downs = append(downs, o)
 		}
 	}
-	u.downs.Store(&downs)
+	l.downs.Store(&downs)
+}
+
+// addDown adds a subscriber, receiving the layer the track chooses for a newcomer
+// (initialLayer); false when the track is parked or has ended.
+func (u *upTrack) addDown(d *downTrack) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed || u.parked {
+		return false
+	}
+	u.subs = append(u.subs, d)
+	if l := u.initialLayerLocked(); l != nil {
+		d.target.Store(l)
+		l.addDownLocked(d)
+	}
+	return true
+}
+
+// initialLayerLocked is the layer a new subscriber starts with, before its bandwidth
+// is known: the middle one of three, the lower of two.
+func (u *upTrack) initialLayerLocked() *layer {
+	layers := u.layerList()
+	if len(layers) == 0 {
+		return nil
+	}
+	return layers[(len(layers)-1)/2]
+}
+
+// removeDown removes a subscriber.
+func (u *upTrack) removeDown(d *downTrack) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.detachLocked(d)
+	if i := slices.Index(u.subs, d); i >= 0 {
+		u.subs = slices.Delete(u.subs, i, i+1)
+	}
+}
+
+// detachLocked takes d off every layer; d.mu and u.mu are held.
+func (u *upTrack) detachLocked(d *downTrack) {
+	for _, l := range u.layerList() {
+		l.removeDownLocked(d)
+	}
+	d.current.Store(nil)
+	d.target.Store(nil)
+}
+
+// setTarget makes d switch to layer l at l's next keyframe, or stop receiving when l is
+// nil. It asks the publisher for that keyframe.
+func (u *upTrack) setTarget(d *downTrack, l *layer) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u.mu.Lock()
+	if u.closed || !slices.Contains(u.subs, d) || d.target.Load() == l {
+		u.mu.Unlock()
+		return
+	}
+	if l == nil {
+		u.detachLocked(d)
+		d.needKey = true
+		u.mu.Unlock()
+		return
+	}
+	cur := d.current.Load()
+	if old := d.target.Load(); old != nil && old != cur {
+		old.removeDownLocked(d)
+	}
+	d.target.Store(l)
+	l.addDownLocked(d)
+	u.mu.Unlock()
+	if l != cur {
+		l.requestKeyframe()
+	}
+}
+
+// finishSwitchLocked takes d off the layer it left; d.mu is held.
+func (u *upTrack) finishSwitch(d *downTrack, left *layer) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if left != nil && d.target.Load() != left {
+		left.removeDownLocked(d)
+	}
+}
+
+// removeLayer forgets a layer whose reader ended; the subscribers that received it move
+// to another layer. It returns whether the track has no layer left.
+func (u *upTrack) removeLayer(l *layer) bool {
+	u.mu.Lock()
+	old := u.layerList()
+	layers := make([]*layer, 0, len(old))
+	for _, o := range old {
+		if o != l {
+			layers = append(layers, o)
+		}
+	}
+	u.layers.Store(&layers)
+	var moved []*downTrack
+	for _, d := range u.subs {
+		if d.target.Load() == l || d.current.Load() == l {
+			moved = append(moved, d)
+		}
+	}
+	u.mu.Unlock()
+	for _, d := range moved {
+		next := (*layer)(nil)
+		if len(layers) > 0 {
+			next = layers[len(layers)-1]
+		}
+		u.setTarget(d, next)
+	}
+	return len(layers) == 0
 }
 
 // isParked tells whether the track is parked.
@@ -176,9 +377,7 @@ func (u *upTrack) setParked(parked bool) []*downTrack {
 	if !parked {
 		return nil
 	}
-	old := *u.downs.Load()
-	u.downs.Store(&[]*downTrack{})
-	return old
+	return u.dropAllLocked()
 }
 
 // close ends the fan-out: no subscriber can be added any more. It returns the
@@ -187,46 +386,75 @@ func (u *upTrack) close() []*downTrack {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.closed = true
-	old := *u.downs.Load()
-	u.downs.Store(&[]*downTrack{})
+	return u.dropAllLocked()
+}
+
+func (u *upTrack) dropAllLocked() []*downTrack {
+	old := u.subs
+	u.subs = nil
+	for _, l := range u.layerList() {
+		l.downs.Store(&[]*downTrack{})
+	}
 	return old
 }
 
-// requestKeyframe sends a PLI to the publisher, at most once per
+// requestKeyframe asks the publisher for a keyframe of the layer a subscriber receives.
+func (u *upTrack) requestKeyframe(d *downTrack) {
+	if l := d.target.Load(); l != nil {
+		l.requestKeyframe()
+	}
+}
+
+// requestKeyframe sends a PLI for this layer to the publisher, at most once per
 // keyframeRequestInterval. It does nothing for audio.
-func (u *upTrack) requestKeyframe() {
+func (l *layer) requestKeyframe() {
+	u := l.up
 	if u.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
 	now := u.clock.Now().UnixNano()
-	last := u.lastKeyframeRequest.Load()
+	last := l.lastKeyframeRequest.Load()
 	if last != 0 && now-last < int64(keyframeRequestInterval) {
 		return
 	}
-	if !u.lastKeyframeRequest.CompareAndSwap(last, now) {
+	if !l.lastKeyframeRequest.CompareAndSwap(last, now) {
 		return
 	}
-	if err := u.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: u.ssrc}}); err != nil {
+	if err := u.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
 		u.log.Debug("keyframe request not sent", "track", u.id, "error", err)
 	}
 }
 
 // downTrack is one subscriber's copy of an upTrack. It is a webrtc.TrackLocal bound to
 // the subscriber's PeerConnection: Bind gives it the negotiated SSRC, payload type and
-// header extension ids, and write rewrites each packet for them. A video downTrack
-// forwards nothing until a keyframe starts, so that the subscriber's first frame
-// decodes.
+// header extension ids, and write rewrites each packet for them. It receives one layer
+// of the track at a time (current) and moves to another (target) at that layer's next
+// keyframe, keeping sequence numbers, timestamps and VP8 picture ids continuous. A video
+// downTrack forwards nothing until a keyframe starts, so that the subscriber's first
+// frame decodes.
 type downTrack struct {
 	up         *upTrack
 	subscriber *participant
 
 	binding atomic.Pointer[trackBinding]
-	needKey atomic.Bool
+	current atomic.Pointer[layer] // the layer forwarded now, nil before the first keyframe
+	target  atomic.Pointer[layer] // the layer wanted, nil when paused
 	layer   atomic.Pointer[LayerRequest]
 
-	// hdr and ext are scratch space of the upTrack's goroutine, the only writer.
-	hdr rtp.Header
-	ext []rtp.Extension
+	// mu serialises write: during a switch two layers' goroutines write. It also guards
+	// what follows, the rewriting state.
+	mu      sync.Mutex
+	needKey bool
+	started bool   // a packet went out
+	seqOff  uint16 // added to the layer's sequence numbers
+	tsOff   uint32 // added to the layer's timestamps
+	lastSeq uint16 // last sequence number sent
+	lastTS  uint32 // last timestamp sent
+	vp8     vp8Rewriter
+	// hdr, ext and payload are scratch space.
+	hdr     rtp.Header
+	ext     []rtp.Extension
+	payload []byte
 
 	// sender and mid are the RTPSender and media id in the subscriber's
 	// PeerConnection; the subscriber's session goroutine sets and reads them.
@@ -246,13 +474,17 @@ type trackBinding struct {
 }
 
 func newDownTrack(up *upTrack, subscriber *participant) *downTrack {
-	return &downTrack{up: up, subscriber: subscriber, ext: make([]rtp.Extension, 0, 2)}
+	d := &downTrack{up: up, subscriber: subscriber, ext: make([]rtp.Extension, 0, 2), needKey: up.kind == webrtc.RTPCodecTypeVideo}
+	if strings.EqualFold(up.codec.MimeType, webrtc.MimeTypeVP8) {
+		d.payload = make([]byte, maxRTPPacketSize)
+	}
+	return d
 }
 
 // ID is the msid track id: the server's id of the track.
 func (d *downTrack) ID() string { return d.up.id }
 
-// RID is empty: one encoding per downTrack.
+// RID is empty: the subscriber gets one encoding, whatever layer it comes from.
 func (d *downTrack) RID() string { return "" }
 
 // StreamID is the msid stream id.
@@ -279,9 +511,11 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			b.audioLevelID = uint8(e.ID)
 		}
 	}
-	d.needKey.Store(d.up.kind == webrtc.RTPCodecTypeVideo)
+	d.mu.Lock()
+	d.needKey = d.up.kind == webrtc.RTPCodecTypeVideo
 	d.binding.Store(b)
-	d.up.requestKeyframe()
+	d.mu.Unlock()
+	d.up.requestKeyframe(d)
 	return codec, nil
 }
 
@@ -293,22 +527,48 @@ func (d *downTrack) Unbind(ctx webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// write sends pkt to the subscriber with the subscriber's SSRC, payload type and header
-// extensions. key tells whether pkt starts a keyframe. Only the upTrack's goroutine
-// calls it.
-func (d *downTrack) write(pkt *rtp.Packet, key bool) {
+// switchFrame is the timestamp step put between the last packet of a layer and the
+// first of the next: one frame at 30 frames per second of a 90 kHz clock.
+const switchFrame = 90000 / 30
+
+// write sends pkt, a packet of layer l, to the subscriber with the subscriber's SSRC,
+// payload type and header extensions, and sequence numbers and timestamps continued
+// across layer switches. key tells whether pkt starts a keyframe.
+func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool) {
 	b := d.binding.Load()
 	if b == nil {
 		return
 	}
-	waiting := d.needKey.Load()
-	if waiting && !key {
-		d.up.requestKeyframe()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur := d.current.Load()
+	var left *layer
+	if l != cur {
+		if l != d.target.Load() {
+			return // a layer being left
+		}
+		if !key {
+			l.requestKeyframe()
+			return
+		}
+		// Switch to l: its first packet follows the last one sent.
+		if d.started {
+			d.seqOff = d.lastSeq + 1 - pkt.SequenceNumber
+			d.tsOff = d.lastTS + switchFrame - pkt.Timestamp
+			d.vp8.switched()
+		}
+		left = cur
+		d.current.Store(l)
+		d.needKey = d.up.kind == webrtc.RTPCodecTypeVideo
+	} else if d.needKey && !key {
+		l.requestKeyframe()
 		return
 	}
 	d.hdr = pkt.Header
 	d.hdr.SSRC = b.ssrc
 	d.hdr.PayloadType = b.payloadType
+	d.hdr.SequenceNumber = pkt.SequenceNumber + d.seqOff
+	d.hdr.Timestamp = pkt.Timestamp + d.tsOff
 	d.hdr.Padding = false
 	d.hdr.PaddingSize = 0
 	// Header extension ids are negotiated per PeerConnection: keep the audio level under
@@ -322,11 +582,20 @@ func (d *downTrack) write(pkt *rtp.Packet, key bool) {
 		}
 	}
 	d.ext = d.hdr.Extensions[:0]
-	n, err := b.writer.WriteRTP(&d.hdr, pkt.Payload)
-	if waiting && err == nil && n > 0 {
+	payload := pkt.Payload
+	if d.payload != nil {
+		payload = d.vp8.rewrite(d.payload, payload)
+	}
+	n, err := b.writer.WriteRTP(&d.hdr, payload)
+	if err == nil && n > 0 {
+		d.started = true
+		d.lastSeq, d.lastTS = d.hdr.SequenceNumber, d.hdr.Timestamp
 		// Before the subscriber's DTLS is up, writes are dropped (n == 0): keep waiting
 		// for a keyframe that really goes out.
-		d.needKey.Store(false)
+		d.needKey = false
+	}
+	if left != nil {
+		d.up.finishSwitch(d, left)
 	}
 }
 

@@ -98,6 +98,7 @@ func newTestUpTrack(codec webrtc.RTPCodecParameters, clock Clock, p *plis, audio
 // bindDown subscribes a bound downTrack to up, writing to w.
 func bindDown(t testing.TB, up *upTrack, ssrc webrtc.SSRC, pt webrtc.PayloadType, audioLevelID int, w *recordWriter) *downTrack {
 	d := newDownTrack(up, nil)
+	require.True(t, up.addDown(d))
 	codec := up.codec
 	codec.PayloadType = pt
 	_, err := d.Bind(bindContext{
@@ -106,7 +107,6 @@ func bindDown(t testing.TB, up *upTrack, ssrc webrtc.SSRC, pt webrtc.PayloadType
 		exts:   []webrtc.RTPHeaderExtensionParameter{{URI: sdp.AudioLevelURI, ID: audioLevelID}},
 	})
 	require.NoError(t, err)
-	require.True(t, up.addDown(d))
 	return d
 }
 
@@ -150,26 +150,26 @@ func TestForwardWaitsForKeyframeAndAsksForIt(t *testing.T) {
 
 	var pkt rtp.Packet
 	// Before the transport is up, writes are dropped, even a keyframe: keep waiting.
-	up.handle(rawPacket(t, 1, vp8Payload(true), 0), &pkt)
+	up.layerList()[0].handle(rawPacket(t, 1, vp8Payload(true), 0), &pkt)
 	require.Zero(t, w.n)
 	w.ready = true
-	up.handle(rawPacket(t, 2, vp8Payload(false), 0), &pkt)
-	up.handle(rawPacket(t, 3, vp8Payload(false), 0), &pkt)
+	up.layerList()[0].handle(rawPacket(t, 2, vp8Payload(false), 0), &pkt)
+	up.layerList()[0].handle(rawPacket(t, 3, vp8Payload(false), 0), &pkt)
 	require.Zero(t, w.n, "inter frames are held back until a keyframe")
 	require.Equal(t, 1, pli.count(), "keyframe requests are paced")
 	clock.Advance(keyframeRequestInterval)
-	up.handle(rawPacket(t, 4, vp8Payload(false), 0), &pkt)
+	up.layerList()[0].handle(rawPacket(t, 4, vp8Payload(false), 0), &pkt)
 	require.Equal(t, 2, pli.count(), "and repeated while waiting")
 
-	up.handle(rawPacket(t, 5, vp8Payload(true), 0), &pkt)
+	up.layerList()[0].handle(rawPacket(t, 5, vp8Payload(true), 0), &pkt)
 	require.Equal(t, 1, w.n)
 	require.Equal(t, uint32(5678), w.last.SSRC, "subscriber's SSRC")
 	require.Equal(t, uint8(97), w.last.PayloadType, "subscriber's payload type")
 	require.Equal(t, uint16(5), w.last.SequenceNumber)
 	require.True(t, isVP8Keyframe(w.payload))
-	up.handle(rawPacket(t, 6, vp8Payload(false), 0), &pkt)
+	up.layerList()[0].handle(rawPacket(t, 6, vp8Payload(false), 0), &pkt)
 	require.Equal(t, 2, w.n, "then everything goes")
-	up.handle(rawPacket(t, 7, nil, 0), &pkt)
+	up.layerList()[0].handle(rawPacket(t, 7, nil, 0), &pkt)
 	require.Equal(t, 2, w.n, "padding-only packets do not")
 }
 
@@ -183,7 +183,7 @@ func TestForwardRewritesHeaderExtensions(t *testing.T) {
 	require.Zero(t, pli.count(), "no keyframe request for audio")
 
 	var pkt rtp.Packet
-	up.handle(rawPacket(t, 9, []byte{0xf8, 0xff, 0xfe}, 1), &pkt)
+	up.layerList()[0].handle(rawPacket(t, 9, []byte{0xf8, 0xff, 0xfe}, 1), &pkt)
 	require.Equal(t, 1, w.n, "audio needs no keyframe")
 	require.Equal(t, []uint8{3}, w.last.GetExtensionIDs(), "audio level under the subscriber's id, other extensions dropped")
 	require.Equal(t, []byte{0x85}, w.last.GetExtension(3))
@@ -200,9 +200,9 @@ func TestUpTrackSubscribers(t *testing.T) {
 	da := bindDown(t, up, 1, 111, 0, a)
 	bindDown(t, up, 2, 111, 0, b)
 	var pkt rtp.Packet
-	up.handle(rawPacket(t, 1, []byte{1}, 0), &pkt)
+	up.layerList()[0].handle(rawPacket(t, 1, []byte{1}, 0), &pkt)
 	up.removeDown(da)
-	up.handle(rawPacket(t, 2, []byte{1}, 0), &pkt)
+	up.layerList()[0].handle(rawPacket(t, 2, []byte{1}, 0), &pkt)
 	require.Equal(t, 1, a.n)
 	require.Equal(t, 2, b.n)
 
@@ -218,7 +218,7 @@ func TestUpTrackSubscribers(t *testing.T) {
 	c := &recordWriter{buf: make([]byte, 1500), ready: true}
 	dc := bindDown(t, up2, 3, 111, 0, c)
 	require.NoError(t, dc.Unbind(bindContext{id: "bind"}))
-	up2.handle(rawPacket(t, 1, []byte{1}, 0), &pkt)
+	up2.layerList()[0].handle(rawPacket(t, 1, []byte{1}, 0), &pkt)
 	require.Zero(t, c.n)
 }
 
@@ -283,7 +283,7 @@ func BenchmarkForwardRTP(b *testing.B) {
 			if bc.codec.MimeType == webrtc.MimeTypeVP8 {
 				key := rawPacket(b, 0, append([]byte{0x10}, vp8Frame(true)[:1000]...), 1)
 				var pkt rtp.Packet
-				up.handle(key, &pkt) // opens the keyframe gate
+				up.layerList()[0].handle(key, &pkt) // opens the keyframe gate
 				payload = append([]byte{0x10}, vp8Frame(false)...)
 			}
 			raw := rawPacket(b, 1, payload, 1)
@@ -294,7 +294,7 @@ func BenchmarkForwardRTP(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				n := copy(buf, raw) // as read from the track
-				up.handle(buf[:n], &pkt)
+				up.layerList()[0].handle(buf[:n], &pkt)
 			}
 		})
 	}
@@ -309,7 +309,7 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 	}
 	raw := rawPacket(t, 1, []byte{0xf8, 0xff, 0xfe}, 1)
 	var pkt rtp.Packet
-	up.handle(raw, &pkt) // warm the scratch space
-	allocs := testing.AllocsPerRun(1000, func() { up.handle(raw, &pkt) })
+	up.layerList()[0].handle(raw, &pkt) // warm the scratch space
+	allocs := testing.AllocsPerRun(1000, func() { up.layerList()[0].handle(raw, &pkt) })
 	require.Zero(t, allocs)
 }

@@ -65,7 +65,10 @@ type participant struct {
 	pendingAdd     []*downTrack
 	pendingRemove  []*downTrack
 	restartICE     bool
-	labels         map[string]Label // client's msid track id to label
+	labels         map[string]Label                 // client's msid track id to label
+	simulcast      map[*webrtc.RTPReceiver]*upTrack // tracks received as simulcast, by receiver
+	bwe            bandwidthEstimate
+	allocMu        sync.Mutex // one allocation at a time, see allocate
 	muted          map[Label]bool
 	holding        bool // candidates are held, see holdCandidates
 	heldCandidates []webrtc.ICECandidateInit
@@ -78,17 +81,18 @@ type participant struct {
 
 func newParticipant(s *Server, conn Conn, c Claims) *participant {
 	return &participant{
-		id:      c.Participant,
-		claims:  c,
-		srv:     s,
-		conn:    conn,
-		log:     s.log.With("room", c.Room, "participant", c.Participant),
-		out:     make(chan []byte, sendQueueLen),
-		kick:    make(chan struct{}, 1),
-		downs:   make(map[*upTrack]*downTrack),
-		labels:  make(map[string]Label),
-		muted:   make(map[Label]bool),
-		holding: true,
+		id:        c.Participant,
+		claims:    c,
+		srv:       s,
+		conn:      conn,
+		log:       s.log.With("room", c.Room, "participant", c.Participant),
+		out:       make(chan []byte, sendQueueLen),
+		kick:      make(chan struct{}, 1),
+		downs:     make(map[*upTrack]*downTrack),
+		labels:    make(map[string]Label),
+		simulcast: make(map[*webrtc.RTPReceiver]*upTrack),
+		muted:     make(map[Label]bool),
+		holding:   true,
 	}
 }
 
@@ -437,6 +441,7 @@ func (p *participant) handleLayer(m clientMessage) {
 		return
 	}
 	d.layer.Store(&LayerRequest{Quality: m.Quality, Width: m.Width, Height: m.Height})
+	p.allocate()
 }
 
 // negotiate offers the pending track changes and ICE restart, when the signalling state
@@ -559,17 +564,33 @@ func (p *participant) onCandidate(c *webrtc.ICECandidate) {
 // onTrack is Pion's callback for a track the client sends: one goroutine reads it for as
 // long as it lasts.
 func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	rid := remote.RID()
+	exts := receiver.GetParameters().HeaderExtensions
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
 		return
 	}
+	if up := p.simulcast[receiver]; up != nil && rid != "" {
+		// Another simulcast layer of a track already published.
+		l := up.addLayer(rid, uint32(remote.SSRC()))
+		if l == nil {
+			p.mu.Unlock()
+			return
+		}
+		p.wg.Add(1)
+		p.mu.Unlock()
+		go func() { // owned by this participant's session (wg); ends when the layer ends or the PeerConnection closes
+			defer p.wg.Done()
+			l.run(remote)
+			p.layerEnded(up, l)
+		}()
+		up.reallocate()
+		return
+	}
 	p.trackSeq++
 	id := fmt.Sprintf("%s~%d", p.id, p.trackSeq)
 	label := p.labelForLocked(remote)
-	p.wg.Add(1)
-	p.mu.Unlock()
-
 	stream := p.id + "~user"
 	if label == LabelScreen {
 		stream = p.id + "~screen"
@@ -581,11 +602,19 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		Label:            label,
 		Codec:            remote.Codec(),
 		SSRC:             uint32(remote.SSRC()),
-		HeaderExtensions: receiver.GetParameters().HeaderExtensions,
+		RID:              rid,
+		HeaderExtensions: exts,
 		Clock:            p.srv.clock,
 		WriteRTCP:        p.pc.WriteRTCP,
 		Logger:           p.log,
 	})
+	if rid != "" {
+		p.simulcast[receiver] = up
+	}
+	p.wg.Add(1)
+	p.mu.Unlock()
+
+	first := up.layerList()[0]
 	go func() { // owned by this participant's session (wg); ends when the track ends or the PeerConnection closes
 		defer p.wg.Done()
 		switch p.room.publish(p, up) {
@@ -599,9 +628,24 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 				TrackID: remote.ID(),
 			}))
 		}
-		up.run(remote)
-		p.room.unpublish(p, up)
+		first.run(remote)
+		p.layerEnded(up, first)
 	}()
+}
+
+// layerEnded forgets a layer whose reader ended, and the track with its last layer.
+func (p *participant) layerEnded(up *upTrack, l *layer) {
+	if !up.removeLayer(l) {
+		return
+	}
+	p.mu.Lock()
+	for r, u := range p.simulcast {
+		if u == up {
+			delete(p.simulcast, r)
+		}
+	}
+	p.mu.Unlock()
+	p.room.unpublish(p, up)
 }
 
 // labelForLocked says what a client track carries: the label the client gave with its
@@ -645,7 +689,9 @@ func (p *participant) readRTCP(d *downTrack, sender *webrtc.RTPSender) {
 			for _, pkt := range pkts {
 				switch pkt.(type) {
 				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-					d.up.requestKeyframe()
+					d.up.requestKeyframe(d)
+				default:
+					p.onFeedback(d, pkt)
 				}
 			}
 		}
@@ -667,6 +713,7 @@ func (p *participant) subscribe(up *upTrack) {
 		p.dropDown(d)
 		return
 	}
+	p.allocate()
 	p.kickNegotiation()
 }
 
