@@ -47,6 +47,7 @@ type serverMsg struct {
 type recvTrack struct {
 	id, streamID string
 	kind         webrtc.RTPCodecType
+	ssrc         uint32
 	mid          string
 	packets      atomic.Int64
 	keyframes    atomic.Int64
@@ -71,6 +72,8 @@ type testClient struct {
 	msgs    []serverMsg
 	changed chan struct{} // closed and replaced at every new message or track
 	tracks  map[string]*recvTrack
+	// observe, when set, sees every video packet of the tracks received after.
+	observe func(*recvTrack, *rtp.Packet)
 	remote  bool // remote description set
 	cands   []webrtc.ICECandidateInit
 
@@ -91,6 +94,7 @@ func clientAPI(t testing.TB) *webrtc.API {
 	require.NoError(t, m.RegisterDefaultCodecs())
 	ir := &interceptor.Registry{}
 	require.NoError(t, webrtc.RegisterDefaultInterceptors(m, ir))
+	require.NoError(t, webrtc.ConfigureSimulcastExtensionHeaders(m))
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
@@ -374,12 +378,13 @@ func (c *testClient) addMedia(screen bool, keyEvery int) map[string]Label {
 }
 
 func (c *testClient) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-	rt := &recvTrack{id: remote.ID(), streamID: remote.StreamID(), kind: remote.Kind()}
+	rt := &recvTrack{id: remote.ID(), streamID: remote.StreamID(), kind: remote.Kind(), ssrc: uint32(remote.SSRC())}
 	if tr := receiver.RTPTransceiver(); tr != nil {
 		rt.mid = tr.Mid()
 	}
 	c.mu.Lock()
 	c.tracks[rt.id] = rt
+	observe := c.observe
 	c.mu.Unlock()
 	c.notify()
 	c.wg.Add(1)
@@ -398,6 +403,9 @@ func (c *testClient) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRec
 					if rt.packets.Load() == 0 {
 						rt.firstIsKey.Store(true)
 					}
+				}
+				if observe != nil {
+					observe(rt, &pkt)
 				}
 			}
 			rt.packets.Add(1)

@@ -64,19 +64,28 @@ var (
 
 // plis counts the PLIs an upTrack sends.
 type plis struct {
-	mu sync.Mutex
-	n  int
+	mu   sync.Mutex
+	n    int
+	last rtcp.PictureLossIndication
 }
 
 func (p *plis) write(pkts []rtcp.Packet) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, pkt := range pkts {
-		if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+		if pli, ok := pkt.(*rtcp.PictureLossIndication); ok {
 			p.n++
+			p.last = *pli
 		}
 	}
 	return nil
+}
+
+// lastPLI is the last PLI sent.
+func (p *plis) lastPLI() rtcp.PictureLossIndication {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
 }
 
 func (p *plis) count() int {
