@@ -37,6 +37,7 @@ type upTrack struct {
 	kind     webrtc.RTPCodecType
 	label    Label
 	codec    webrtc.RTPCodecParameters
+	ingest   bool // published by a WHIP session
 	// audioLevelID is the publisher's id of the audio level header extension, 0 if none.
 	audioLevelID uint8
 	isKeyframe   keyframeFunc
@@ -83,6 +84,8 @@ type upTrackParams struct {
 	// SSRC and RID are those of the first layer.
 	SSRC uint32
 	RID  string
+	// Ingest is a track of a WHIP session.
+	Ingest bool
 	// HeaderExtensions are those negotiated with the publisher for this track.
 	HeaderExtensions []webrtc.RTPHeaderExtensionParameter
 	Clock            Clock
@@ -102,6 +105,7 @@ func newUpTrack(p upTrackParams) *upTrack {
 		kind:      kind,
 		label:     p.Label,
 		codec:     p.Codec,
+		ingest:    p.Ingest,
 		clock:     p.Clock,
 		writeRTCP: p.WriteRTCP,
 		log:       p.Logger,

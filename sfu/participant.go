@@ -56,6 +56,8 @@ type participant struct {
 	cause   endCause
 
 	role Role // guarded by room.mu
+	// mode is how the participant is signalled; set before the session starts.
+	mode sessionMode
 
 	mu             sync.Mutex // guards what follows; taken after room.mu
 	closing        bool
@@ -67,6 +69,8 @@ type participant struct {
 	restartICE     bool
 	labels         map[string]Label                 // client's msid track id to label
 	simulcast      map[*webrtc.RTPReceiver]*upTrack // tracks received as simulcast, by receiver
+	viewable       []*upTrack                       // a viewer's choice before its answer, see attachViewTracks
+	fixed          bool                             // a viewer has its tracks: it takes no more
 	bwe            bandwidthEstimate
 	allocMu        sync.Mutex // one allocation at a time, see allocate
 	muted          map[Label]bool
@@ -183,6 +187,10 @@ func (p *participant) start(api *webrtc.API) bool {
 	pc.OnICECandidate(p.onCandidate)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.log.Debug("peer connection state", "state", s.String())
+		// An HTTP session has no other connection to tell that the client is gone.
+		if p.mode != modeSocket && (s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed) {
+			p.end(endCause{code: CloseNormal, reason: "media connection ended"})
+		}
 	})
 
 	room, replaced, ups, err := p.srv.join(p)
@@ -361,6 +369,10 @@ func (p *participant) handleOffer(m clientMessage) {
 		p.addCandidate(c)
 	}
 	p.remoteCandidates = nil
+	if p.mode == modeView && !p.negotiated && !p.attachViewTracks() {
+		p.end(endCause{err: ErrNothingToView, code: CloseNormal, reason: "nothing published to view", errCode: codeNothingToView})
+		return
+	}
 	answer, err := p.pc.CreateAnswer(nil)
 	if err != nil {
 		p.log.Debug("answer not created", "error", err)
@@ -447,6 +459,9 @@ func (p *participant) handleLayer(m clientMessage) {
 // negotiate offers the pending track changes and ICE restart, when the signalling state
 // allows; otherwise they wait for the next call.
 func (p *participant) negotiate() {
+	if p.mode != modeSocket {
+		return // an HTTP session is negotiated once
+	}
 	if !p.negotiated || p.pc.SignalingState() != webrtc.SignalingStateStable {
 		return
 	}
@@ -603,6 +618,7 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		Codec:            remote.Codec(),
 		SSRC:             uint32(remote.SSRC()),
 		RID:              rid,
+		Ingest:           p.mode == modeIngest,
 		HeaderExtensions: exts,
 		Clock:            p.srv.clock,
 		WriteRTCP:        p.pc.WriteRTCP,
@@ -700,6 +716,17 @@ func (p *participant) readRTCP(d *downTrack, sender *webrtc.RTPSender) {
 
 // subscribe makes this participant receive up, at the next negotiation.
 func (p *participant) subscribe(up *upTrack) {
+	switch p.mode {
+	case modeIngest:
+		return
+	case modeView:
+		p.mu.Lock()
+		if !p.fixed && !p.closing {
+			p.viewable = append(p.viewable, up)
+		}
+		p.mu.Unlock()
+		return
+	}
 	p.mu.Lock()
 	if p.closing || p.downs[up] != nil {
 		p.mu.Unlock()

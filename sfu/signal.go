@@ -94,6 +94,7 @@ const (
 	codeRoomClosed       = "room_closed"
 	codeServerClosing    = "server_closing"
 	codeInternal         = "internal_error"
+	codeNothingToView    = "nothing_to_view"
 )
 
 // Layer qualities a subscriber may ask for.
