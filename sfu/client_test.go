@@ -13,6 +13,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/stretchr/testify/require"
@@ -34,6 +35,7 @@ type serverMsg struct {
 	Role          Role                     `json:"role"`
 	Participants  []ParticipantInfo        `json:"participants"`
 	ICEServers    []ICEServer              `json:"ice_servers"`
+	ActiveSpeaker string                   `json:"active_speaker"`
 	Participant   ParticipantInfo          `json:"participant"`
 	Added         []trackAdded             `json:"added"`
 	Removed       []trackRemoved           `json:"removed"`
@@ -95,6 +97,7 @@ func clientAPI(t testing.TB) *webrtc.API {
 	ir := &interceptor.Registry{}
 	require.NoError(t, webrtc.RegisterDefaultInterceptors(m, ir))
 	require.NoError(t, webrtc.ConfigureSimulcastExtensionHeaders(m))
+	require.NoError(t, m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio))
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })

@@ -44,7 +44,9 @@ type upTrack struct {
 	clock        Clock
 	// writeRTCP sends RTCP to the publisher.
 	writeRTCP func([]rtcp.Packet) error
-	log       *slog.Logger
+	// onLevel receives the average audio level of every levelWindow packets.
+	onLevel func(u *upTrack, level int)
+	log     *slog.Logger
 
 	muted atomic.Bool
 
@@ -70,6 +72,9 @@ type layer struct {
 	lastKeyframeRequest atomic.Int64  // Unix nanoseconds
 	bytes               atomic.Uint64 // payload bytes received
 
+	// levelSum and levelN add up audio levels for onLevel; only run writes them.
+	levelSum, levelN int
+
 	// rate is the measured bit rate, sampled by sampleRate under up.mu.
 	rate       int64
 	rateBytes  uint64
@@ -90,7 +95,9 @@ type upTrackParams struct {
 	HeaderExtensions []webrtc.RTPHeaderExtensionParameter
 	Clock            Clock
 	WriteRTCP        func([]rtcp.Packet) error
-	Logger           *slog.Logger
+	// OnLevel, for an audio track, receives its average level; nil ignores levels.
+	OnLevel func(u *upTrack, level int)
+	Logger  *slog.Logger
 }
 
 func newUpTrack(p upTrackParams) *upTrack {
@@ -108,6 +115,7 @@ func newUpTrack(p upTrackParams) *upTrack {
 		ingest:    p.Ingest,
 		clock:     p.Clock,
 		writeRTCP: p.WriteRTCP,
+		onLevel:   p.OnLevel,
 		log:       p.Logger,
 		parked:    true,
 	}
@@ -203,14 +211,32 @@ func (l *layer) handle(raw []byte, pkt *rtp.Packet) {
 		return // padding only: bandwidth probes are hop by hop
 	}
 	l.bytes.Add(uint64(len(pkt.Payload)))
+	u := l.up
+	if u.audioLevelID != 0 && u.onLevel != nil {
+		l.addLevel(pkt)
+	}
 	downs := *l.downs.Load()
 	if len(downs) == 0 {
 		return
 	}
-	u := l.up
 	key := u.kind == webrtc.RTPCodecTypeAudio || u.isKeyframe == nil || u.isKeyframe(pkt.Payload)
 	for _, d := range downs {
 		d.write(l, pkt, key)
+	}
+}
+
+// addLevel adds the audio level of pkt to the average, and hands the average on every
+// levelWindow packets. A packet without a level counts as silence.
+func (l *layer) addLevel(pkt *rtp.Packet) {
+	level := 127
+	if ext := pkt.Header.GetExtension(l.up.audioLevelID); len(ext) > 0 {
+		level = int(ext[0] & 0x7f)
+	}
+	l.levelSum += level
+	l.levelN++
+	if l.levelN == levelWindow {
+		l.up.onLevel(l.up, l.levelSum/l.levelN)
+		l.levelSum, l.levelN = 0, 0
 	}
 }
 

@@ -622,6 +622,7 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		HeaderExtensions: exts,
 		Clock:            p.srv.clock,
 		WriteRTCP:        p.pc.WriteRTCP,
+		OnLevel:          p.room.onAudioLevel,
 		Logger:           p.log,
 	})
 	if rid != "" {

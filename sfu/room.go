@@ -23,6 +23,8 @@ type Room struct {
 	// again with the original token neither loses a promotion nor undoes a demotion.
 	roles     map[string]Role
 	stopTimer func() bool // cancels the empty-room timer, nil when none runs
+
+	speakers speakerDetector
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -212,6 +214,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack) {
 		Role:          p.role,
 		Participants:  others,
 		ICEServers:    ice,
+		ActiveSpeaker: r.speakers.activeSpeaker(),
 	}))
 	msg := encode(participantJoinedMessage{Type: typeParticipantJoined, Participant: p.infoLocked()})
 	for _, o := range r.participants {
@@ -283,6 +286,7 @@ func (r *Room) publish(p *participant, up *upTrack) publishResult {
 
 // unpublish ends a track of p: its subscribers drop it.
 func (r *Room) unpublish(p *participant, up *upTrack) {
+	r.speakers.forget(up)
 	r.mu.Lock()
 	p.removeUpLocked(up)
 	r.mu.Unlock()

@@ -68,6 +68,7 @@ const (
 	typeLayer             = "layer"
 	typeParticipantJoined = "participant_joined"
 	typeParticipantLeft   = "participant_left"
+	typeActiveSpeaker     = "active_speaker"
 	typeRole              = "role"
 	typeRestartICE        = "restart_ice"
 	typeLeave             = "leave"
@@ -213,6 +214,7 @@ type joinedMessage struct {
 	Role          Role              `json:"role"`
 	Participants  []ParticipantInfo `json:"participants"`
 	ICEServers    []ICEServer       `json:"ice_servers"`
+	ActiveSpeaker string            `json:"active_speaker"`
 }
 
 type sdpMessage struct {
@@ -241,6 +243,11 @@ type trackRemoved struct {
 	ParticipantID string `json:"participant_id"`
 	TrackID       string `json:"track_id"`
 	Mid           string `json:"mid,omitempty"`
+}
+
+type activeSpeakerMessage struct {
+	Type          string `json:"type"`
+	ParticipantID string `json:"participant_id"`
 }
 
 type muteMessage struct {
