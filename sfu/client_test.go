@@ -24,25 +24,48 @@ const waitFor = 20 * time.Second
 
 // serverMsg is any message the server sends, as the tests read it.
 type serverMsg struct {
-	Type          string                   `json:"type"`
-	Code          string                   `json:"code"`
-	Message       string                   `json:"message"`
-	TrackID       string                   `json:"track_id"`
-	ParticipantID string                   `json:"participant_id"`
-	Name          string                   `json:"name"`
-	RoomID        string                   `json:"room_id"`
-	RoomKind      RoomKind                 `json:"room_kind"`
-	Role          Role                     `json:"role"`
-	Participants  []ParticipantInfo        `json:"participants"`
-	ICEServers    []ICEServer              `json:"ice_servers"`
-	ActiveSpeaker string                   `json:"active_speaker"`
-	Participant   ParticipantInfo          `json:"participant"`
-	Added         []trackAdded             `json:"added"`
-	Removed       []trackRemoved           `json:"removed"`
-	Label         Label                    `json:"label"`
-	Muted         bool                     `json:"muted"`
-	SDP           string                   `json:"sdp"`
-	Candidate     *webrtc.ICECandidateInit `json:"candidate"`
+	Type          string            `json:"type"`
+	Code          string            `json:"code"`
+	Message       string            `json:"message"`
+	TrackID       string            `json:"track_id"`
+	ParticipantID string            `json:"participant_id"`
+	Name          string            `json:"name"`
+	RoomID        string            `json:"room_id"`
+	RoomKind      RoomKind          `json:"room_kind"`
+	Role          Role              `json:"role"`
+	Participants  []ParticipantInfo `json:"participants"`
+	ICEServers    []ICEServer       `json:"ice_servers"`
+	ActiveSpeaker string            `json:"active_speaker"`
+	// Collaboration.
+	Chat        []chatEntry              `json:"chat"`
+	Polls       []pollMessage            `json:"polls"`
+	Hands       []string                 `json:"hands"`
+	Locked      bool                     `json:"locked"`
+	ID          int                      `json:"id"`
+	From        string                   `json:"from"`
+	FromName    string                   `json:"from_name"`
+	Text        string                   `json:"text"`
+	To          string                   `json:"to"`
+	Emoji       string                   `json:"emoji"`
+	Queue       []string                 `json:"queue"`
+	PollID      string                   `json:"poll_id"`
+	Question    string                   `json:"question"`
+	Options     []string                 `json:"options"`
+	State       string                   `json:"state"`
+	Published   bool                     `json:"published"`
+	Results     []int                    `json:"results"`
+	Voters      map[string][]string      `json:"voters"`
+	MyVote      []int                    `json:"my_vote"`
+	Voted       int                      `json:"voted"`
+	ByModerator bool                     `json:"by_moderator"`
+	By          string                   `json:"by"`
+	Participant ParticipantInfo          `json:"participant"`
+	Added       []trackAdded             `json:"added"`
+	Removed     []trackRemoved           `json:"removed"`
+	Label       Label                    `json:"label"`
+	Muted       bool                     `json:"muted"`
+	SDP         string                   `json:"sdp"`
+	Candidate   *webrtc.ICECandidateInit `json:"candidate"`
 }
 
 // recvTrack counts what a test client receives on one track.

@@ -32,6 +32,8 @@ var (
 	ErrReplaced = errors.New("sfu: participant joined again elsewhere")
 	// ErrJoinTimeout is a connection that did not send its join message in time.
 	ErrJoinTimeout = errors.New("sfu: no join message in time")
+	// ErrRoomLocked is a participant new to a locked room.
+	ErrRoomLocked = errors.New("sfu: room locked")
 	// ErrSlowConsumer is a connection that did not take its messages fast enough.
 	ErrSlowConsumer = errors.New("sfu: connection too slow")
 )

@@ -49,6 +49,8 @@ type upTrack struct {
 	log     *slog.Logger
 
 	muted atomic.Bool
+	// forceMuted stops the forwarding: a moderator muted the publisher's microphone.
+	forceMuted atomic.Bool
 
 	mu sync.Mutex // serialises changes of layers, subs, the layers' downs, parked and closed
 	// parked is a track its publisher may not publish (yet): it is read but goes to no
@@ -216,7 +218,7 @@ func (l *layer) handle(raw []byte, pkt *rtp.Packet) {
 		l.addLevel(pkt)
 	}
 	downs := *l.downs.Load()
-	if len(downs) == 0 {
+	if len(downs) == 0 || u.forceMuted.Load() {
 		return
 	}
 	key := u.kind == webrtc.RTPCodecTypeAudio || u.isKeyframe == nil || u.isKeyframe(pkt.Payload)

@@ -71,6 +71,7 @@ type participant struct {
 	simulcast      map[*webrtc.RTPReceiver]*upTrack // tracks received as simulcast, by receiver
 	viewable       []*upTrack                       // a viewer's choice before its answer, see attachViewTracks
 	fixed          bool                             // a viewer has its tracks: it takes no more
+	forceMuted     bool                             // a moderator muted the microphone
 	bwe            bandwidthEstimate
 	allocMu        sync.Mutex // one allocation at a time, see allocate
 	muted          map[Label]bool
@@ -79,24 +80,26 @@ type participant struct {
 	trackSeq       int
 
 	// Owned by the session goroutine.
-	negotiated       bool // the client's first offer has been answered
+	chatBucket       *tokenBucket // limits chat messages and reactions
+	negotiated       bool         // the client's first offer has been answered
 	remoteCandidates []webrtc.ICECandidateInit
 }
 
 func newParticipant(s *Server, conn Conn, c Claims) *participant {
 	return &participant{
-		id:        c.Participant,
-		claims:    c,
-		srv:       s,
-		conn:      conn,
-		log:       s.log.With("room", c.Room, "participant", c.Participant),
-		out:       make(chan []byte, sendQueueLen),
-		kick:      make(chan struct{}, 1),
-		downs:     make(map[*upTrack]*downTrack),
-		labels:    make(map[string]Label),
-		simulcast: make(map[*webrtc.RTPReceiver]*upTrack),
-		muted:     make(map[Label]bool),
-		holding:   true,
+		id:         c.Participant,
+		claims:     c,
+		srv:        s,
+		conn:       conn,
+		log:        s.log.With("room", c.Room, "participant", c.Participant),
+		out:        make(chan []byte, sendQueueLen),
+		kick:       make(chan struct{}, 1),
+		downs:      make(map[*upTrack]*downTrack),
+		labels:     make(map[string]Label),
+		simulcast:  make(map[*webrtc.RTPReceiver]*upTrack),
+		muted:      make(map[Label]bool),
+		holding:    true,
+		chatBucket: newTokenBucket(ChatRate, ChatBurst, s.clock.Now()),
 	}
 }
 
@@ -194,6 +197,10 @@ func (p *participant) start(api *webrtc.API) bool {
 	})
 
 	room, replaced, ups, err := p.srv.join(p)
+	if errors.Is(err, ErrRoomLocked) {
+		p.end(endCause{err: err, code: CloseRoomLocked, reason: "the room is locked", errCode: codeRoomLocked})
+		return false
+	}
 	if err != nil {
 		p.end(endCause{err: err, code: CloseGoingAway, reason: "server shutting down", errCode: codeServerClosing})
 		return false
@@ -335,6 +342,28 @@ func (p *participant) handle(m clientMessage) {
 		p.negotiate()
 	case typeLeave:
 		p.end(endCause{code: CloseNormal, reason: "left"})
+	case typeChat, typeReaction:
+		if !p.chatBucket.allow(p.srv.clock.Now()) {
+			p.sendError(codeRateLimited, "too many chat messages: wait a little")
+			return
+		}
+		if m.Type == typeChat {
+			p.room.chat(p, m.Text, m.To)
+		} else {
+			p.room.react(p, m.Emoji)
+		}
+	case typeHand:
+		p.room.raiseHand(p, *m.Raised)
+	case typePollCreate, typePollOpen, typePollClose, typePollPublish:
+		if code, text := p.room.pollAction(p, m); code != "" {
+			p.sendError(code, text)
+		}
+	case typeVote:
+		if code, text := p.room.vote(p, m.PollID, m.Choices); code != "" {
+			p.sendError(code, text)
+		}
+	case typeMuteParticipant, typeAskUnmute, typeRemove, typeSetRole, typeLowerHand, typeLock, typeEndSession:
+		p.moderate(m)
 	}
 }
 
@@ -429,9 +458,15 @@ func (p *participant) addCandidate(c webrtc.ICECandidateInit) {
 func (p *participant) handleMute(label Label, muted bool) {
 	p.mu.Lock()
 	p.muted[label] = muted
+	if label == LabelMicrophone && !muted {
+		p.forceMuted = false // unmuting oneself lifts a moderator's mute
+	}
 	for _, up := range p.ups {
 		if up.label == label {
 			up.muted.Store(muted)
+			if label == LabelMicrophone && !muted {
+				up.forceMuted.Store(false)
+			}
 		}
 	}
 	p.mu.Unlock()
@@ -800,6 +835,7 @@ func (p *participant) addUpLocked(up *upTrack, publish bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	up.muted.Store(p.muted[up.label])
+	up.forceMuted.Store(p.forceMuted && up.label == LabelMicrophone)
 	p.ups = append(p.ups, up)
 	up.setParked(!publish)
 }

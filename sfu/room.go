@@ -25,6 +25,11 @@ type Room struct {
 	stopTimer func() bool // cancels the empty-room timer, nil when none runs
 
 	speakers speakerDetector
+	// collab is the chat, polls, hands and lock of the session, guarded by mu.
+	collab collab
+	// seen are the participants who joined during the session: they may come back
+	// into a locked room.
+	seen map[string]bool
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -36,6 +41,7 @@ func newRoom(s *Server, id string, kind RoomKind) *Room {
 		done:         make(chan struct{}),
 		participants: make(map[string]*participant),
 		roles:        make(map[string]Role),
+		seen:         make(map[string]bool),
 	}
 }
 
@@ -153,6 +159,7 @@ func (r *Room) close(cause endCause) {
 	for _, p := range ps {
 		p.end(cause)
 	}
+	r.dropCollab()
 	close(r.done)
 	r.log.Info("room closed")
 }
@@ -171,6 +178,7 @@ func (r *Room) expire() {
 	r.srv.forgetLocked(r)
 	r.mu.Unlock()
 	r.srv.mu.Unlock()
+	r.dropCollab()
 	close(r.done)
 	r.log.Info("room closed", "reason", "empty")
 }
@@ -179,9 +187,13 @@ func (r *Room) expire() {
 // Under the lock, so that nothing reaches p before it and nobody hears of p before this,
 // it queues the joined message to p and a participant_joined message to the others. It
 // returns the participant p replaces and the tracks p should receive.
-func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack) {
+func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.collab.locked && !r.seen[p.id] && p.claims.Role != RoleModerator {
+		return nil, nil, ErrRoomLocked
+	}
+	r.seen[p.id] = true
 	if r.stopTimer != nil {
 		r.stopTimer()
 		r.stopTimer = nil
@@ -201,6 +213,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack) {
 		others = append(others, o.infoLocked())
 		ups = append(ups, o.publishedLocked()...)
 	}
+	chat, polls, hands := r.collabStateLocked(p)
 	ice := r.srv.cfg.ICEServers
 	if ice == nil {
 		ice = []ICEServer{}
@@ -215,6 +228,10 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack) {
 		Participants:  others,
 		ICEServers:    ice,
 		ActiveSpeaker: r.speakers.activeSpeaker(),
+		Chat:          chat,
+		Polls:         polls,
+		Hands:         hands,
+		Locked:        r.collab.locked,
 	}))
 	msg := encode(participantJoinedMessage{Type: typeParticipantJoined, Participant: p.infoLocked()})
 	for _, o := range r.participants {
@@ -222,7 +239,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack) {
 			o.sendRaw(msg)
 		}
 	}
-	return replaced, ups
+	return replaced, ups, nil
 }
 
 // leave takes p out of the room: its tracks stop being forwarded and the others are
@@ -234,6 +251,9 @@ func (r *Room) leave(p *participant) {
 		delete(r.participants, p.id)
 	}
 	ups := p.takeAllUpsLocked()
+	if current {
+		r.setHandLocked(p.id, false)
+	}
 	others := r.othersLocked(p)
 	if len(r.participants) == 0 && !r.closed {
 		r.stopTimer = r.srv.clock.AfterFunc(r.srv.grace, r.expire)
@@ -314,4 +334,18 @@ func (r *Room) othersLocked(except *participant) []*participant {
 		}
 	}
 	return out
+}
+
+// dropCollab forgets the chat, polls and hands of a closed room and hands their counts
+// to Params.OnRoomClosed.
+func (r *Room) dropCollab() {
+	r.mu.Lock()
+	stats := r.collab.stats
+	stats.Room = r.id
+	r.collab = collab{}
+	r.seen = map[string]bool{}
+	r.mu.Unlock()
+	if r.srv.onRoomClosed != nil {
+		r.srv.onRoomClosed(stats)
+	}
 }

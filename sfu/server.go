@@ -46,6 +46,9 @@ type Params struct {
 	JoinTimeout time.Duration
 	// Clock tells the time; nil is the system clock.
 	Clock Clock
+	// OnRoomClosed, when set, receives the counts of a room's chat messages, polls and
+	// votes once it has closed and dropped them (for the audit). It must not block.
+	OnRoomClosed func(RoomStats)
 }
 
 // Server is the SFU: it holds the rooms and runs one session per connection. A room
@@ -58,6 +61,8 @@ type Server struct {
 	grace       time.Duration
 	joinTimeout time.Duration
 	clock       Clock
+	// onRoomClosed is Params.OnRoomClosed.
+	onRoomClosed func(RoomStats)
 
 	// closing ends when Close is called: it cuts the sessions still waiting for
 	// their join message.
@@ -90,13 +95,14 @@ func New(p Params) (*Server, error) {
 		}
 	}
 	s := &Server{
-		log:         p.Logger,
-		tokens:      p.Tokens,
-		cfg:         p.WebRTC,
-		grace:       p.EmptyRoomGrace,
-		joinTimeout: p.JoinTimeout,
-		clock:       p.Clock,
-		rooms:       make(map[string]*Room),
+		log:          p.Logger,
+		tokens:       p.Tokens,
+		cfg:          p.WebRTC,
+		grace:        p.EmptyRoomGrace,
+		joinTimeout:  p.JoinTimeout,
+		clock:        p.Clock,
+		rooms:        make(map[string]*Room),
+		onRoomClosed: p.OnRoomClosed,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -306,7 +312,10 @@ func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, error) {
 		s.rooms[r.id] = r
 		s.log.Info("room opened", "room", r.id, "kind", r.kind)
 	}
-	replaced, ups := r.add(p)
+	replaced, ups, err := r.add(p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	return r, replaced, ups, nil
 }
 

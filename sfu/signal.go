@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -40,6 +41,8 @@ const (
 	CloseRemoved = 4003
 	// CloseRoomClosed: the room was closed.
 	CloseRoomClosed = 4004
+	// CloseRoomLocked: the room is locked and the participant is new to it.
+	CloseRoomLocked = 4005
 	// CloseReplaced: the same participant joined on another connection.
 	CloseReplaced = 4009
 	// CloseRateLimited: the connection kept sending over the rate limit.
@@ -69,6 +72,25 @@ const (
 	typeParticipantJoined = "participant_joined"
 	typeParticipantLeft   = "participant_left"
 	typeActiveSpeaker     = "active_speaker"
+	typeChat              = "chat"
+	typeReaction          = "reaction"
+	typeHand              = "hand"
+	typeHands             = "hands"
+	typePoll              = "poll"
+	typePollCreate        = "poll_create"
+	typePollOpen          = "poll_open"
+	typePollClose         = "poll_close"
+	typePollPublish       = "poll_publish"
+	typeVote              = "vote"
+	typeMuteParticipant   = "mute_participant"
+	typeAskUnmute         = "ask_unmute"
+	typeUnmuteRequested   = "unmute_requested"
+	typeRemove            = "remove"
+	typeSetRole           = "set_role"
+	typeLock              = "lock"
+	typeRoomState         = "room_state"
+	typeLowerHand         = "lower_hand"
+	typeEndSession        = "end_session"
 	typeRole              = "role"
 	typeRestartICE        = "restart_ice"
 	typeLeave             = "leave"
@@ -96,6 +118,12 @@ const (
 	codeServerClosing    = "server_closing"
 	codeInternal         = "internal_error"
 	codeNothingToView    = "nothing_to_view"
+	codeForbidden        = "forbidden"
+	codeLimit            = "limit_reached"
+	codeUnknownPoll      = "unknown_poll"
+	codePollState        = "poll_state"
+	codeRoomLocked       = "room_locked"
+	codeNotFound         = "participant_not_found"
 )
 
 // Layer qualities a subscriber may ask for.
@@ -127,6 +155,21 @@ type clientMessage struct {
 	Quality   string                   `json:"quality,omitempty"`
 	Width     int                      `json:"width,omitempty"`
 	Height    int                      `json:"height,omitempty"`
+	// Collaboration and moderation.
+	Text          string   `json:"text,omitempty"`
+	To            string   `json:"to,omitempty"`
+	Emoji         string   `json:"emoji,omitempty"`
+	Raised        *bool    `json:"raised,omitempty"`
+	PollID        string   `json:"poll_id,omitempty"`
+	Question      string   `json:"question,omitempty"`
+	Options       []string `json:"options,omitempty"`
+	Multiple      bool     `json:"multiple,omitempty"`
+	Anonymous     bool     `json:"anonymous,omitempty"`
+	Choices       []int    `json:"choices,omitempty"`
+	ParticipantID string   `json:"participant_id,omitempty"`
+	All           bool     `json:"all,omitempty"`
+	Role          Role     `json:"role,omitempty"`
+	Locked        *bool    `json:"locked,omitempty"`
 }
 
 // decodeMessage parses and checks one client message. Errors wrap ErrMessageTooLarge,
@@ -187,7 +230,64 @@ func decodeMessage(data []byte) (clientMessage, error) {
 		if m.Width < 0 || m.Height < 0 || m.Width > maxTileSide || m.Height > maxTileSide {
 			return bad("layer tile size")
 		}
-	case typeRestartICE, typeLeave:
+	case typeChat:
+		text, ok := cleanText(m.Text, MaxChatText)
+		if !ok {
+			return bad(fmt.Sprintf("chat text: 1 to %d bytes of text", MaxChatText))
+		}
+		if m.To != "" && m.To != toModerators {
+			return bad("chat goes to everyone or to \"moderators\"")
+		}
+		m.Text = text
+	case typeReaction:
+		if !slices.Contains(reactions, m.Emoji) {
+			return bad("unknown reaction")
+		}
+	case typeHand:
+		if m.Raised == nil {
+			return bad("hand needs raised")
+		}
+	case typePollCreate:
+		q, ok := cleanText(m.Question, maxQuestion)
+		if !ok {
+			return bad(fmt.Sprintf("poll question: 1 to %d bytes", maxQuestion))
+		}
+		m.Question = q
+		if len(m.Options) < minPollOptions || len(m.Options) > maxPollOptions {
+			return bad(fmt.Sprintf("a poll has %d to %d options", minPollOptions, maxPollOptions))
+		}
+		for i, o := range m.Options {
+			t, ok := cleanText(o, maxOptionText)
+			if !ok {
+				return bad(fmt.Sprintf("poll option: 1 to %d bytes", maxOptionText))
+			}
+			m.Options[i] = t
+		}
+	case typePollOpen, typePollClose, typePollPublish:
+		if m.PollID == "" || len(m.PollID) > maxClientIDLen {
+			return bad("poll id")
+		}
+	case typeVote:
+		if m.PollID == "" || len(m.PollID) > maxClientIDLen || len(m.Choices) == 0 || len(m.Choices) > maxPollOptions {
+			return bad("vote needs a poll id and 1 to 10 choices")
+		}
+	case typeMuteParticipant:
+		if (m.ParticipantID == "") == !m.All {
+			return bad("mute_participant needs a participant_id or all")
+		}
+	case typeAskUnmute, typeRemove, typeLowerHand:
+		if m.ParticipantID == "" || len(m.ParticipantID) > maxClientIDLen {
+			return bad(m.Type + " needs a participant_id")
+		}
+	case typeSetRole:
+		if m.ParticipantID == "" || len(m.ParticipantID) > maxClientIDLen || !m.Role.valid() {
+			return bad("set_role needs a participant_id and a role")
+		}
+	case typeLock:
+		if m.Locked == nil {
+			return bad("lock needs locked")
+		}
+	case typeRestartICE, typeLeave, typeEndSession:
 	default:
 		return clientMessage{}, fmt.Errorf("%w: %.32q", ErrUnknownMessageType, m.Type)
 	}
@@ -215,6 +315,10 @@ type joinedMessage struct {
 	Participants  []ParticipantInfo `json:"participants"`
 	ICEServers    []ICEServer       `json:"ice_servers"`
 	ActiveSpeaker string            `json:"active_speaker"`
+	Chat          []chatEntry       `json:"chat"`
+	Polls         []pollMessage     `json:"polls"`
+	Hands         []string          `json:"hands"`
+	Locked        bool              `json:"locked"`
 }
 
 type sdpMessage struct {
@@ -255,6 +359,29 @@ type muteMessage struct {
 	ParticipantID string `json:"participant_id"`
 	Label         Label  `json:"label"`
 	Muted         bool   `json:"muted"`
+	// ByModerator is set when a moderator muted the participant.
+	ByModerator bool `json:"by_moderator,omitempty"`
+}
+
+type reactionMessage struct {
+	Type          string `json:"type"`
+	ParticipantID string `json:"participant_id"`
+	Emoji         string `json:"emoji"`
+}
+
+type handsMessage struct {
+	Type  string   `json:"type"`
+	Queue []string `json:"queue"`
+}
+
+type roomStateMessage struct {
+	Type   string `json:"type"`
+	Locked bool   `json:"locked"`
+}
+
+type unmuteRequestedMessage struct {
+	Type string `json:"type"`
+	By   string `json:"by"`
 }
 
 type participantJoinedMessage struct {

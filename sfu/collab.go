@@ -1,0 +1,349 @@
+package sfu
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// In-meeting collaboration: chat, polls, raised hands and reactions. All of it lives in
+// the room's memory, under Room.mu, and nowhere else: not in a database, a file, a log
+// line or a metric. When the room closes it is dropped; RoomStats keeps only counts.
+// The sender of a message or a vote is always the connection's participant, never a
+// field of the message.
+
+// Limits of collaboration messages.
+const (
+	// MaxChatText is the longest chat message, in bytes.
+	MaxChatText = 2000
+	// MaxChatHistory is the number of messages a room keeps for those who join later.
+	MaxChatHistory = 500
+	// ChatRate and ChatBurst limit chat messages and reactions per participant.
+	ChatRate  = 1.0 // per second
+	ChatBurst = 5
+	// MaxPolls is the number of polls a room may hold.
+	MaxPolls       = 50
+	maxQuestion    = 300
+	maxOptionText  = 200
+	minPollOptions = 2
+	maxPollOptions = 10
+	toModerators   = "moderators"
+)
+
+// reactions are the reactions a participant may send.
+var reactions = []string{"👍", "👏", "❤️", "😂", "😮", "🎉"}
+
+// RoomStats is what remains of a room's collaboration once it has closed: counts only.
+type RoomStats struct {
+	// Room is the room id.
+	Room string
+	// Messages, Polls and Votes are how many chat messages were sent, polls created and
+	// votes cast (a changed vote counts once).
+	Messages, Polls, Votes int
+}
+
+// chatEntry is a chat message as the room keeps it.
+type chatEntry struct {
+	Type     string    `json:"type"`
+	ID       int       `json:"id"`
+	From     string    `json:"from"`
+	FromName string    `json:"from_name"`
+	Text     string    `json:"text"`
+	To       string    `json:"to,omitempty"`
+	SentAt   time.Time `json:"sent_at"`
+}
+
+// poll is a poll of the room.
+type poll struct {
+	id        string
+	question  string
+	options   []string
+	multiple  bool
+	anonymous bool
+	state     string // draft, open, closed
+	published bool
+	votes     map[string][]int // participant id to option indexes
+	names     map[string]string
+}
+
+// Poll states.
+const (
+	pollDraft  = "draft"
+	pollOpen   = "open"
+	pollClosed = "closed"
+)
+
+// pollMessage is a poll as one participant sees it.
+type pollMessage struct {
+	Type      string   `json:"type"`
+	ID        string   `json:"poll_id"`
+	Question  string   `json:"question"`
+	Options   []string `json:"options"`
+	Multiple  bool     `json:"multiple"`
+	Anonymous bool     `json:"anonymous"`
+	State     string   `json:"state"`
+	Published bool     `json:"published"`
+	// Results are the counts per option: for moderators always, for the others once
+	// published.
+	Results []int `json:"results,omitempty"`
+	// Voters, of a named poll, for moderators: option index to names.
+	Voters map[string][]string `json:"voters,omitempty"`
+	// MyVote is the participant's own vote.
+	MyVote []int `json:"my_vote,omitempty"`
+	Voted  int   `json:"voted"`
+}
+
+// collab is the collaboration state of a room, guarded by Room.mu.
+type collab struct {
+	chat   []chatEntry
+	nextID int
+	polls  []*poll
+	hands  []string // participant ids, in the order hands went up
+	locked bool
+	stats  RoomStats
+}
+
+// cleanText checks and trims a text of a participant: valid UTF-8, no control
+// characters but new lines and tabs, at most max bytes, not empty.
+func cleanText(s string, max int) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > max || !utf8.ValidString(s) {
+		return "", false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// visibleTo tells whether a chat entry goes to p; room.mu held.
+func (e chatEntry) visibleTo(p *participant) bool {
+	return e.To == "" || e.From == p.id || p.role == RoleModerator
+}
+
+// chatHistoryLocked is the chat p may read.
+func (r *Room) chatHistoryLocked(p *participant) []chatEntry {
+	out := []chatEntry{}
+	for _, e := range r.collab.chat {
+		if e.visibleTo(p) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (r *Room) isModeratorLocked(p *participant) bool {
+	return r.participants[p.id] == p && p.role == RoleModerator
+}
+
+// chat posts a message of p to the room, or to the moderators.
+func (r *Room) chat(p *participant, text, to string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.participants[p.id] != p {
+		return
+	}
+	r.collab.nextID++
+	e := chatEntry{Type: typeChat, ID: r.collab.nextID, From: p.id, FromName: p.claims.Name, Text: text, To: to, SentAt: r.srv.clock.Now().UTC()}
+	r.collab.chat = append(r.collab.chat, e)
+	if len(r.collab.chat) > MaxChatHistory {
+		r.collab.chat = slices.Delete(r.collab.chat, 0, len(r.collab.chat)-MaxChatHistory)
+	}
+	r.collab.stats.Messages++
+	msg := encode(e)
+	for _, o := range r.participants {
+		if e.visibleTo(o) {
+			o.sendRaw(msg)
+		}
+	}
+}
+
+// react sends a reaction of p to everyone.
+func (r *Room) react(p *participant, emoji string) {
+	r.broadcast(nil, encode(reactionMessage{Type: typeReaction, ParticipantID: p.id, Emoji: emoji}))
+}
+
+// raiseHand puts p's hand up or down; everyone gets the queue.
+func (r *Room) raiseHand(p *participant, raised bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.participants[p.id] != p {
+		return
+	}
+	r.setHandLocked(p.id, raised)
+}
+
+func (r *Room) setHandLocked(id string, raised bool) {
+	i := slices.Index(r.collab.hands, id)
+	switch {
+	case raised && i < 0:
+		r.collab.hands = append(r.collab.hands, id)
+	case !raised && i >= 0:
+		r.collab.hands = slices.Delete(r.collab.hands, i, i+1)
+	default:
+		return
+	}
+	msg := encode(handsMessage{Type: typeHands, Queue: slices.Clone(r.collab.hands)})
+	for _, o := range r.participants {
+		o.sendRaw(msg)
+	}
+}
+
+// pollFor describes a poll to p; room.mu held.
+func (r *Room) pollForLocked(pl *poll, p *participant) pollMessage {
+	m := pollMessage{
+		Type: typePoll, ID: pl.id, Question: pl.question, Options: pl.options,
+		Multiple: pl.multiple, Anonymous: pl.anonymous, State: pl.state, Published: pl.published,
+		MyVote: pl.votes[p.id], Voted: len(pl.votes),
+	}
+	mod := p.role == RoleModerator
+	if mod || pl.published {
+		m.Results = make([]int, len(pl.options))
+		for _, choices := range pl.votes {
+			for _, c := range choices {
+				m.Results[c]++
+			}
+		}
+	}
+	if mod && !pl.anonymous {
+		m.Voters = map[string][]string{}
+		for id, choices := range pl.votes {
+			for _, c := range choices {
+				k := strconv.Itoa(c)
+				m.Voters[k] = append(m.Voters[k], pl.names[id])
+			}
+		}
+		for _, names := range m.Voters {
+			slices.Sort(names)
+		}
+	}
+	return m
+}
+
+// sendPollLocked tells everyone who may see the poll: moderators always, the others
+// once it is open.
+func (r *Room) sendPollLocked(pl *poll) {
+	for _, o := range r.participants {
+		if o.role == RoleModerator || pl.state != pollDraft {
+			o.sendRaw(encode(r.pollForLocked(pl, o)))
+		}
+	}
+}
+
+func (r *Room) findPollLocked(id string) *poll {
+	for _, pl := range r.collab.polls {
+		if pl.id == id {
+			return pl
+		}
+	}
+	return nil
+}
+
+// pollAction is what a moderator does to a poll.
+func (r *Room) pollAction(p *participant, m clientMessage) (code, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.isModeratorLocked(p) {
+		return codeForbidden, "only a moderator may do this"
+	}
+	if m.Type == typePollCreate {
+		if len(r.collab.polls) >= MaxPolls {
+			return codeLimit, fmt.Sprintf("a room holds at most %d polls", MaxPolls)
+		}
+		pl := &poll{
+			id: "poll-" + strconv.Itoa(len(r.collab.polls)+1), question: m.Question, options: m.Options,
+			multiple: m.Multiple, anonymous: m.Anonymous, state: pollDraft,
+			votes: map[string][]int{}, names: map[string]string{},
+		}
+		r.collab.polls = append(r.collab.polls, pl)
+		r.collab.stats.Polls++
+		r.sendPollLocked(pl)
+		return "", ""
+	}
+	pl := r.findPollLocked(m.PollID)
+	if pl == nil {
+		return codeUnknownPoll, "no such poll"
+	}
+	switch m.Type {
+	case typePollOpen:
+		if pl.state != pollDraft {
+			return codePollState, "only a draft poll can be opened"
+		}
+		pl.state = pollOpen
+	case typePollClose:
+		if pl.state != pollOpen {
+			return codePollState, "only an open poll can be closed"
+		}
+		pl.state = pollClosed
+	case typePollPublish:
+		if pl.state == pollDraft {
+			return codePollState, "a draft poll has no results"
+		}
+		pl.published = true
+	}
+	r.sendPollLocked(pl)
+	return "", ""
+}
+
+// vote records p's vote, replacing its earlier one.
+func (r *Room) vote(p *participant, pollID string, choices []int) (code, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.participants[p.id] != p {
+		return codeForbidden, "not in the room"
+	}
+	pl := r.findPollLocked(pollID)
+	if pl == nil || pl.state == pollDraft {
+		return codeUnknownPoll, "no such poll"
+	}
+	if pl.state != pollOpen {
+		return codePollState, "the poll is closed"
+	}
+	if !pl.multiple && len(choices) != 1 {
+		return codeMalformed, "this poll takes one choice"
+	}
+	seen := map[int]bool{}
+	for _, c := range choices {
+		if c < 0 || c >= len(pl.options) || seen[c] {
+			return codeMalformed, "bad choice"
+		}
+		seen[c] = true
+	}
+	if _, again := pl.votes[p.id]; !again {
+		r.collab.stats.Votes++
+	}
+	pl.votes[p.id] = slices.Sorted(func(yield func(int) bool) {
+		for c := range seen {
+			if !yield(c) {
+				return
+			}
+		}
+	})
+	pl.names[p.id] = p.claims.Name
+	p.sendRaw(encode(r.pollForLocked(pl, p)))
+	for _, o := range r.participants {
+		if o != p && o.role == RoleModerator {
+			o.sendRaw(encode(r.pollForLocked(pl, o)))
+		}
+	}
+	return "", ""
+}
+
+// collabStateLocked is what a participant joining gets besides the participants: the
+// chat it may read, the polls it may see, the hands up and whether the room is locked.
+func (r *Room) collabStateLocked(p *participant) (chat []chatEntry, polls []pollMessage, hands []string) {
+	chat = r.chatHistoryLocked(p)
+	polls = []pollMessage{}
+	for _, pl := range r.collab.polls {
+		if p.role == RoleModerator || pl.state != pollDraft {
+			polls = append(polls, r.pollForLocked(pl, p))
+		}
+	}
+	return chat, polls, slices.Clone(r.collab.hands)
+}

@@ -1,0 +1,241 @@
+package sfu
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// lockedBuffer is a log destination tests read while the server writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// has tells whether c received a message matching ok.
+func (c *testClient) has(ok func(serverMsg) bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.msgs {
+		if ok(m) {
+			return true
+		}
+	}
+	return false
+}
+
+func chatText(text string) func(serverMsg) bool {
+	return func(m serverMsg) bool { return m.Type == typeChat && m.Text == text }
+}
+
+func pollState(id, state string, voted int) func(serverMsg) bool {
+	return func(m serverMsg) bool {
+		return m.Type == typePoll && m.PollID == id && m.State == state && m.Voted == voted
+	}
+}
+
+// TestCollaborationSessionLeavesOnlyCounts runs a webinar session through the
+// signalling: public and private chat, a named poll with a changed vote, raised hands,
+// a reaction; then the moderator ends the session. What remains is counts, handed to
+// OnRoomClosed; the marker sent in the chat and as a poll option is in no log line.
+func TestCollaborationSessionLeavesOnlyCounts(t *testing.T) {
+	const marker = "zq-marker-7f3a"
+	var logs lockedBuffer
+	stats := make(chan RoomStats, 1)
+	srv := newTestServer(t, func(p *Params) {
+		p.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		p.OnRoomClosed = func(s RoomStats) { stats <- s }
+	})
+	mod := join(t, srv, srv.token(t, "w", "mod", RoleModerator, KindWebinar))
+	alice := join(t, srv, srv.token(t, "w", "alice", RoleAttendee, KindWebinar))
+	bob := join(t, srv, srv.token(t, "w", "bob", RoleAttendee, KindWebinar))
+
+	// The sender is the connection's participant, whatever the message says.
+	alice.send(map[string]any{"type": "chat", "text": "hello " + marker, "from": "mod", "from_name": "Someone else"})
+	got := bob.waitMsg(chatText("hello " + marker))
+	require.Equal(t, "alice", got.From)
+	require.Equal(t, "Name of alice", got.FromName)
+	alice.send(map[string]any{"type": "chat", "text": "for the moderators " + marker, "to": "moderators"})
+	mod.waitMsg(chatText("for the moderators " + marker))
+	alice.waitMsg(chatText("for the moderators " + marker))
+	alice.send(map[string]any{"type": "chat", "text": "after"})
+	bob.waitMsg(chatText("after"))
+	require.False(t, bob.has(chatText("for the moderators "+marker)), "a private message reaches the moderators only")
+
+	// Someone joining later reads the session's chat it may read.
+	carol := join(t, srv, srv.token(t, "w", "carol", RoleAttendee, KindWebinar))
+	joined := carol.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	var history []string
+	for _, e := range joined.Chat {
+		history = append(history, e.Text)
+	}
+	require.Equal(t, []string{"hello " + marker, "after"}, history)
+
+	// Polls: only a moderator creates them; drafts are the moderators' own.
+	alice.send(map[string]any{"type": "poll_create", "question": "Q?", "options": []string{"a", "b"}})
+	alice.waitError(codeForbidden)
+	mod.send(map[string]any{"type": "poll_create", "question": "Which one?", "options": []string{"yes", marker, "no"}})
+	created := mod.waitMsg(pollState("poll-1", pollDraft, 0))
+	require.Equal(t, []int{0, 0, 0}, created.Results)
+	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{1}})
+	alice.waitError(codeUnknownPoll)
+	mod.send(map[string]any{"type": "poll_open", "poll_id": "poll-1"})
+	opened := bob.waitMsg(pollState("poll-1", pollOpen, 0))
+	require.Nil(t, opened.Results, "no results for attendees before they are published")
+
+	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{0, 1}})
+	alice.waitError(codeMalformed)
+	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{7}})
+	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{0}})
+	mod.waitMsg(func(m serverMsg) bool { return pollState("poll-1", pollOpen, 1)(m) && m.Results[0] == 1 })
+	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{1}})
+	changed := mod.waitMsg(func(m serverMsg) bool { return pollState("poll-1", pollOpen, 1)(m) && m.Results[1] == 1 })
+	require.Equal(t, []int{0, 1, 0}, changed.Results, "a changed vote replaces the first")
+	require.Equal(t, map[string][]string{"1": {"Name of alice"}}, changed.Voters, "a named poll shows the moderators who voted what")
+	bob.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{2}})
+	mod.waitMsg(pollState("poll-1", pollOpen, 2))
+	mod.send(map[string]any{"type": "poll_close", "poll_id": "poll-1"})
+	bob.waitMsg(pollState("poll-1", pollClosed, 2))
+	bob.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{0}})
+	bob.waitError(codePollState)
+	mod.send(map[string]any{"type": "poll_publish", "poll_id": "poll-1"})
+	published := bob.waitMsg(func(m serverMsg) bool { return m.Type == typePoll && m.Published })
+	require.Equal(t, []int{0, 1, 1}, published.Results)
+	require.Nil(t, published.Voters, "names are for the moderators")
+	require.Equal(t, []int{2}, published.MyVote)
+
+	// Hands, in order; a moderator lowers one, an attendee cannot.
+	bob.send(map[string]any{"type": "hand", "raised": true})
+	mod.waitMsg(func(m serverMsg) bool { return m.Type == typeHands && len(m.Queue) == 1 })
+	alice.send(map[string]any{"type": "hand", "raised": true})
+	require.Equal(t, []string{"bob", "alice"}, mod.waitMsg(func(m serverMsg) bool { return m.Type == typeHands && len(m.Queue) == 2 }).Queue)
+	carol.send(map[string]any{"type": "lower_hand", "participant_id": "bob"})
+	carol.waitError(codeForbidden)
+	mod.send(map[string]any{"type": "lower_hand", "participant_id": "bob"})
+	alice.waitMsg(func(m serverMsg) bool { return m.Type == typeHands && len(m.Queue) == 1 && m.Queue[0] == "alice" })
+
+	bob.send(map[string]any{"type": "reaction", "emoji": "👏"})
+	mod.waitMsg(func(m serverMsg) bool { return m.Type == typeReaction && m.ParticipantID == "bob" && m.Emoji == "👏" })
+
+	room, ok := srv.Room("w")
+	require.True(t, ok)
+	mod.send(map[string]any{"type": "end_session"})
+	for _, c := range []*testClient{mod, alice, bob, carol} {
+		code, _, err := c.waitClosed()
+		require.Equal(t, CloseRoomClosed, code)
+		require.ErrorIs(t, err, ErrRoomClosed)
+	}
+	require.Equal(t, RoomStats{Room: "w", Messages: 3, Polls: 1, Votes: 2}, <-stats)
+	<-room.Done()
+	room.mu.Lock()
+	require.Equal(t, collab{}, room.collab, "the room keeps nothing of the session")
+	room.mu.Unlock()
+	require.NotContains(t, logs.String(), marker, "neither chat nor polls reach the logs")
+	require.Contains(t, logs.String(), "room closed", "the logs were written")
+}
+
+func TestChatLimits(t *testing.T) {
+	clock := newFakeClock() // the chat's rate limit refills only when the test says
+	srv := newTestServer(t, func(p *Params) { p.Clock = clock })
+	a := join(t, srv, srv.token(t, "c", "a", RoleAttendee, KindMeeting))
+	a.send(map[string]any{"type": "chat", "text": strings.Repeat("x", MaxChatText+1)})
+	a.waitError(codeMalformed)
+	a.send(map[string]any{"type": "chat", "text": "   "})
+	a.send(map[string]any{"type": "chat", "text": "bell\a"})
+	a.send(map[string]any{"type": "chat", "text": "hi", "to": "bob"})
+	a.send(map[string]any{"type": "reaction", "emoji": "💩"})
+	a.waitUntil(func() bool {
+		n := 0
+		for _, m := range a.msgs {
+			if m.Type == typeError && m.Code == codeMalformed {
+				n++
+			}
+		}
+		return n == 5
+	}, "five refusals")
+	// Text is text: the server passes it on as it is, for the app to show escaped.
+	b := join(t, srv, srv.token(t, "c", "b", RoleAttendee, KindMeeting))
+	a.send(map[string]any{"type": "chat", "text": "<script>alert(1)</script> https://example.org"})
+	b.waitMsg(chatText("<script>alert(1)</script> https://example.org"))
+	for i := range ChatBurst {
+		a.send(map[string]any{"type": "chat", "text": "spam " + strings.Repeat("!", i)})
+	}
+	a.waitError(codeRateLimited)
+	b.waitMsg(chatText("spam " + strings.Repeat("!", ChatBurst-2)))
+	require.False(t, b.has(chatText("spam "+strings.Repeat("!", ChatBurst-1))), "the message over the limit is dropped")
+	clock.Advance(2 * time.Second)
+	a.send(map[string]any{"type": "chat", "text": "later"})
+	b.waitMsg(chatText("later"))
+}
+
+func TestModerationThroughTheSignalling(t *testing.T) {
+	srv := newTestServer(t)
+	mod := join(t, srv, srv.token(t, "m", "mod", RoleModerator, KindWebinar))
+	alice := join(t, srv, srv.token(t, "m", "alice", RoleAttendee, KindWebinar))
+	bob := join(t, srv, srv.token(t, "m", "bob", RoleAttendee, KindWebinar))
+
+	for _, m := range []map[string]any{
+		{"type": "mute_participant", "all": true},
+		{"type": "ask_unmute", "participant_id": "bob"},
+		{"type": "remove", "participant_id": "bob"},
+		{"type": "set_role", "participant_id": "alice", "role": "presenter"},
+		{"type": "lock", "locked": true},
+		{"type": "end_session"},
+	} {
+		alice.send(m)
+	}
+	alice.waitUntil(func() bool {
+		n := 0
+		for _, m := range alice.msgs {
+			if m.Type == typeError && m.Code == codeForbidden {
+				n++
+			}
+		}
+		return n == 6
+	}, "six refusals to an attendee")
+
+	mod.send(map[string]any{"type": "mute_participant", "participant_id": "alice"})
+	bob.waitMsg(func(m serverMsg) bool { return m.Type == typeMute && m.ParticipantID == "alice" && m.Muted && m.ByModerator })
+	alice.waitMsg(func(m serverMsg) bool { return m.Type == typeMute && m.ParticipantID == "alice" && m.ByModerator })
+	mod.send(map[string]any{"type": "ask_unmute", "participant_id": "alice"})
+	require.Equal(t, "mod", alice.waitMsg(func(m serverMsg) bool { return m.Type == typeUnmuteRequested }).By)
+
+	mod.send(map[string]any{"type": "set_role", "participant_id": "alice", "role": "presenter"})
+	bob.waitMsg(func(m serverMsg) bool { return m.Type == typeRole && m.ParticipantID == "alice" && m.Role == RolePresenter })
+
+	mod.send(map[string]any{"type": "lock", "locked": true})
+	bob.waitMsg(func(m serverMsg) bool { return m.Type == typeRoomState && m.Locked })
+	late := connect(t, srv, srv.token(t, "m", "late", RoleAttendee, KindWebinar))
+	late.waitError(codeRoomLocked)
+	code, _, err := late.waitClosed()
+	require.Equal(t, CloseRoomLocked, code)
+	require.ErrorIs(t, err, ErrRoomLocked)
+	// Someone who was in the room comes back in.
+	again := join(t, srv, srv.token(t, "m", "bob", RoleAttendee, KindWebinar))
+	require.True(t, again.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined }).Locked)
+
+	earlier := srv.token(t, "m", "bob", RoleAttendee, KindWebinar)
+	mod.send(map[string]any{"type": "remove", "participant_id": "bob"})
+	again.waitError(codeRemoved)
+	back := connect(t, srv, earlier)
+	back.waitError(codeTokenRevoked)
+	mod.send(map[string]any{"type": "remove", "participant_id": "nobody"})
+	mod.waitError(codeNotFound)
+}

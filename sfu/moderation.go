@@ -1,0 +1,114 @@
+package sfu
+
+// Moderation through the signalling connection: what a moderator may do to the others
+// in the room. The API's moderation endpoints do the same for the webinar's owner.
+
+// moderate acts on a moderation message of p; it answers errors to p.
+func (p *participant) moderate(m clientMessage) {
+	r := p.room
+	r.mu.Lock()
+	mod := r.isModeratorLocked(p)
+	r.mu.Unlock()
+	if !mod {
+		p.sendError(codeForbidden, "only a moderator may do this")
+		return
+	}
+	var err error
+	switch m.Type {
+	case typeMuteParticipant:
+		err = r.forceMute(p, m.ParticipantID, m.All)
+	case typeAskUnmute:
+		err = r.askUnmute(p, m.ParticipantID)
+	case typeRemove:
+		if m.ParticipantID == p.id {
+			p.sendError(codeForbidden, "a moderator leaves rather than removing itself")
+			return
+		}
+		err = r.Remove(m.ParticipantID)
+	case typeSetRole:
+		err = r.SetRole(m.ParticipantID, m.Role)
+	case typeLowerHand:
+		r.mu.Lock()
+		r.setHandLocked(m.ParticipantID, false)
+		r.mu.Unlock()
+	case typeLock:
+		r.SetLocked(*m.Locked)
+	case typeEndSession:
+		r.log.Info("session ended by a moderator", "participant", p.id)
+		_ = r.Close()
+	}
+	if err != nil {
+		p.sendError(codeNotFound, "no such participant in the room")
+	}
+}
+
+// SetLocked locks or unlocks the room: while it is locked, nobody new joins (moderators
+// and participants who were in the room this session still may). Everyone is told.
+func (r *Room) SetLocked(locked bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.collab.locked == locked {
+		return
+	}
+	r.collab.locked = locked
+	msg := encode(roomStateMessage{Type: typeRoomState, Locked: locked})
+	for _, o := range r.participants {
+		o.sendRaw(msg)
+	}
+}
+
+// forceMute mutes the microphone of one participant, or of everyone but by: the server
+// stops forwarding it until the participant unmutes itself. Everyone is told, the
+// participant first of all, so that its app shows it muted.
+func (r *Room) forceMute(by *participant, id string, all bool) error {
+	r.mu.Lock()
+	var targets []*participant
+	if all {
+		targets = r.othersLocked(by)
+	} else if t := r.participants[id]; t != nil {
+		targets = []*participant{t}
+	}
+	everyone := r.othersLocked(nil)
+	r.mu.Unlock()
+	if len(targets) == 0 && !all {
+		return ErrParticipantNotFound
+	}
+	for _, t := range targets {
+		t.setForceMuted(true)
+		msg := encode(muteMessage{Type: typeMute, ParticipantID: t.id, Label: LabelMicrophone, Muted: true, ByModerator: true})
+		for _, o := range everyone {
+			o.sendRaw(msg)
+		}
+	}
+	return nil
+}
+
+// askUnmute asks a participant to unmute itself: a moderator never unmutes anyone.
+func (r *Room) askUnmute(by *participant, id string) error {
+	r.mu.Lock()
+	t := r.participants[id]
+	r.mu.Unlock()
+	if t == nil {
+		return ErrParticipantNotFound
+	}
+	t.sendRaw(encode(unmuteRequestedMessage{Type: typeUnmuteRequested, By: by.id}))
+	return nil
+}
+
+// setForceMuted stops or resumes the forwarding of the participant's microphone.
+func (p *participant) setForceMuted(muted bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.forceMuted = muted
+	if muted {
+		p.muted[LabelMicrophone] = true
+	}
+	for _, up := range p.ups {
+		if up.label == LabelMicrophone {
+			up.forceMuted.Store(muted)
+			if muted {
+				up.muted.Store(true)
+			}
+		}
+	}
+}
