@@ -59,6 +59,7 @@ type serverMsg struct {
 	Voted       int                      `json:"voted"`
 	ByModerator bool                     `json:"by_moderator"`
 	By          string                   `json:"by"`
+	Waiting     []LobbyEntry             `json:"waiting"`
 	Participant ParticipantInfo          `json:"participant"`
 	Added       []trackAdded             `json:"added"`
 	Removed     []trackRemoved           `json:"removed"`
@@ -270,7 +271,7 @@ func (c *testClient) releaseOffers() {
 // failf reports a negotiation error, unless the session is over: the client closing,
 // or its PeerConnection closed by the server's DTLS close after the session ended.
 func (c *testClient) failf(format string, args ...any) {
-	if c.closing.Load() || c.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+	if c.closing.Load() || c.pc.ConnectionState() == webrtc.PeerConnectionStateClosed || c.pc.SignalingState() == webrtc.SignalingStateClosed {
 		return
 	}
 	if _, _, closed := c.conn.closed(); closed {

@@ -212,13 +212,17 @@ func TestModerationThroughTheSignalling(t *testing.T) {
 	}, "six refusals to an attendee")
 
 	mod.send(map[string]any{"type": "mute_participant", "participant_id": "alice"})
-	bob.waitMsg(func(m serverMsg) bool { return m.Type == typeMute && m.ParticipantID == "alice" && m.Muted && m.ByModerator })
+	bob.waitMsg(func(m serverMsg) bool {
+		return m.Type == typeMute && m.ParticipantID == "alice" && m.Muted && m.ByModerator
+	})
 	alice.waitMsg(func(m serverMsg) bool { return m.Type == typeMute && m.ParticipantID == "alice" && m.ByModerator })
 	mod.send(map[string]any{"type": "ask_unmute", "participant_id": "alice"})
 	require.Equal(t, "mod", alice.waitMsg(func(m serverMsg) bool { return m.Type == typeUnmuteRequested }).By)
 
 	mod.send(map[string]any{"type": "set_role", "participant_id": "alice", "role": "presenter"})
-	bob.waitMsg(func(m serverMsg) bool { return m.Type == typeRole && m.ParticipantID == "alice" && m.Role == RolePresenter })
+	bob.waitMsg(func(m serverMsg) bool {
+		return m.Type == typeRole && m.ParticipantID == "alice" && m.Role == RolePresenter
+	})
 
 	mod.send(map[string]any{"type": "lock", "locked": true})
 	bob.waitMsg(func(m serverMsg) bool { return m.Type == typeRoomState && m.Locked })
@@ -237,5 +241,72 @@ func TestModerationThroughTheSignalling(t *testing.T) {
 	back := connect(t, srv, earlier)
 	back.waitError(codeTokenRevoked)
 	mod.send(map[string]any{"type": "remove", "participant_id": "nobody"})
+	mod.waitError(codeNotFound)
+}
+
+// lobbyToken signs a token whose participant waits in the lobby.
+func (s *testServer) lobbyToken(t testing.TB, room, participant string) string {
+	t.Helper()
+	now := s.clock.Now()
+	tok, err := s.tokens.Sign(Claims{
+		Room: room, Participant: participant, Name: "Name of " + participant,
+		Role: RoleAttendee, Kind: KindWebinar, IssuedAt: now, Expiry: now.Add(time.Hour), Lobby: true,
+	})
+	require.NoError(t, err)
+	return tok
+}
+
+func TestLobbyAdmitDenyAndAdmitAll(t *testing.T) {
+	srv := newTestServer(t)
+	// An attendee may arrive before the moderator: it waits, and the room stays open.
+	early := connect(t, srv, srv.lobbyToken(t, "l", "early"))
+	early.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
+	early.send(map[string]any{"type": "chat", "text": "let me in"})
+	early.waitError(codeInLobby)
+
+	mod := join(t, srv, srv.token(t, "l", "mod", RoleModerator, KindWebinar))
+	mod.send(map[string]any{"type": "chat", "text": "hello room"})
+	lobby := mod.waitMsg(func(m serverMsg) bool { return m.Type == typeLobby })
+	require.Equal(t, []LobbyEntry{{ID: "early", Name: "Name of early"}}, lobby.Waiting)
+	presenter := join(t, srv, srv.token(t, "l", "presenter", RolePresenter, KindWebinar))
+	presenter.publish(false, 10)
+	room, _ := srv.Room("l")
+	require.ElementsMatch(t, []string{"mod", "presenter"}, ids(room.Participants()), "the waiting are not in the room")
+
+	// An attendee cannot admit; the moderator does, and the admitted one gets the room.
+	waiting := connect(t, srv, srv.lobbyToken(t, "l", "other"))
+	waiting.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
+	mod.send(map[string]any{"type": "lobby_admit", "participant_id": "early"})
+	in := early.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	require.Equal(t, []string{"hello room"}, func() []string {
+		var out []string
+		for _, e := range in.Chat {
+			out = append(out, e.Text)
+		}
+		return out
+	}())
+	early.receiveOnly()
+	early.waitMedia("presenter", 2, 5)
+	early.send(map[string]any{"type": "lobby_admit", "participant_id": "other"})
+	early.waitError(codeForbidden)
+
+	mod.send(map[string]any{"type": "lobby_deny", "participant_id": "other"})
+	waiting.waitError(codeLobbyDenied)
+	code, _, err := waiting.waitClosed()
+	require.Equal(t, CloseRemoved, code)
+	require.ErrorIs(t, err, ErrDenied)
+
+	// Admit all; someone admitted comes back without waiting.
+	a := connect(t, srv, srv.lobbyToken(t, "l", "a"))
+	b := connect(t, srv, srv.lobbyToken(t, "l", "b"))
+	a.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
+	b.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
+	mod.send(map[string]any{"type": "lobby_admit", "all": true})
+	a.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	b.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	require.NoError(t, a.leave())
+	again := join(t, srv, srv.lobbyToken(t, "l", "a"))
+	require.NotNil(t, again)
+	mod.send(map[string]any{"type": "lobby_deny", "participant_id": "a"})
 	mod.waitError(codeNotFound)
 }

@@ -34,6 +34,8 @@ var (
 	ErrJoinTimeout = errors.New("sfu: no join message in time")
 	// ErrRoomLocked is a participant new to a locked room.
 	ErrRoomLocked = errors.New("sfu: room locked")
+	// ErrDenied is the end of a session a moderator did not admit from the lobby.
+	ErrDenied = errors.New("sfu: not admitted from the lobby")
 	// ErrSlowConsumer is a connection that did not take its messages fast enough.
 	ErrSlowConsumer = errors.New("sfu: connection too slow")
 )

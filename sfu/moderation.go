@@ -33,6 +33,10 @@ func (p *participant) moderate(m clientMessage) {
 		r.mu.Unlock()
 	case typeLock:
 		r.SetLocked(*m.Locked)
+	case typeLobbyAdmit:
+		err = r.Admit(m.All, m.ParticipantID)
+	case typeLobbyDeny:
+		err = r.Deny(m.ParticipantID)
 	case typeEndSession:
 		r.log.Info("session ended by a moderator", "participant", p.id)
 		_ = r.Close()

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -56,6 +57,8 @@ type participant struct {
 	cause   endCause
 
 	role Role // guarded by room.mu
+	// waiting is set while the participant is in the lobby.
+	waiting atomic.Bool
 	// mode is how the participant is signalled; set before the session starts.
 	mode sessionMode
 
@@ -196,7 +199,7 @@ func (p *participant) start(api *webrtc.API) bool {
 		}
 	})
 
-	room, replaced, ups, err := p.srv.join(p)
+	room, replaced, ups, waiting, err := p.srv.join(p)
 	if errors.Is(err, ErrRoomLocked) {
 		p.end(endCause{err: err, code: CloseRoomLocked, reason: "the room is locked", errCode: codeRoomLocked})
 		return false
@@ -205,7 +208,11 @@ func (p *participant) start(api *webrtc.API) bool {
 		p.end(endCause{err: err, code: CloseGoingAway, reason: "server shutting down", errCode: codeServerClosing})
 		return false
 	}
-	p.log.Info("participant joined", "kind", room.kind)
+	if waiting {
+		p.log.Info("participant waiting in the lobby")
+	} else {
+		p.log.Info("participant joined", "kind", room.kind)
+	}
 	if replaced != nil {
 		replaced.end(endCause{err: ErrReplaced, code: CloseReplaced, reason: "joined again on another connection", errCode: codeReplaced})
 	}
@@ -322,6 +329,10 @@ func (p *participant) kickNegotiation() {
 
 // handle acts on one client message, in the session goroutine.
 func (p *participant) handle(m clientMessage) {
+	if p.waiting.Load() && m.Type != typeLeave {
+		p.sendError(codeInLobby, "waiting in the lobby to be admitted")
+		return
+	}
 	switch m.Type {
 	case typeJoin:
 		p.sendError(codeAlreadyJoined, "this connection has already joined")
@@ -362,7 +373,7 @@ func (p *participant) handle(m clientMessage) {
 		if code, text := p.room.vote(p, m.PollID, m.Choices); code != "" {
 			p.sendError(code, text)
 		}
-	case typeMuteParticipant, typeAskUnmute, typeRemove, typeSetRole, typeLowerHand, typeLock, typeEndSession:
+	case typeMuteParticipant, typeAskUnmute, typeRemove, typeSetRole, typeLowerHand, typeLock, typeEndSession, typeLobbyAdmit, typeLobbyDeny:
 		p.moderate(m)
 	}
 }

@@ -30,6 +30,8 @@ type Room struct {
 	// seen are the participants who joined during the session: they may come back
 	// into a locked room.
 	seen map[string]bool
+	// waiting are the participants in the lobby.
+	waiting map[string]*participant
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -42,6 +44,7 @@ func newRoom(s *Server, id string, kind RoomKind) *Room {
 		participants: make(map[string]*participant),
 		roles:        make(map[string]Role),
 		seen:         make(map[string]bool),
+		waiting:      make(map[string]*participant),
 	}
 }
 
@@ -153,6 +156,9 @@ func (r *Room) close(cause endCause) {
 	}
 	r.srv.forgetLocked(r)
 	ps := r.othersLocked(nil)
+	for _, w := range r.waiting {
+		ps = append(ps, w)
+	}
 	r.mu.Unlock()
 	r.srv.mu.Unlock()
 
@@ -168,7 +174,7 @@ func (r *Room) close(cause endCause) {
 func (r *Room) expire() {
 	r.srv.mu.Lock()
 	r.mu.Lock()
-	if r.closed || len(r.participants) > 0 {
+	if r.closed || len(r.participants) > 0 || len(r.waiting) > 0 {
 		r.mu.Unlock()
 		r.srv.mu.Unlock()
 		return
@@ -183,23 +189,45 @@ func (r *Room) expire() {
 	r.log.Info("room closed", "reason", "empty")
 }
 
-// add puts p in the room (Server.mu held), in place of a participant with the same id.
-// Under the lock, so that nothing reaches p before it and nobody hears of p before this,
-// it queues the joined message to p and a participant_joined message to the others. It
-// returns the participant p replaces and the tracks p should receive.
-func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, err error) {
+// add puts p in the room (Server.mu held), or in its lobby when its token says so and it
+// was not admitted before; see enterLocked. A locked room refuses the participants new
+// to it.
+func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiting bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.collab.locked && !r.seen[p.id] && p.claims.Role != RoleModerator {
-		return nil, nil, ErrRoomLocked
+		return nil, nil, false, ErrRoomLocked
 	}
+	p.room = r
+	if p.claims.Lobby && !r.seen[p.id] && p.claims.Role != RoleModerator {
+		if old := r.waiting[p.id]; old != nil {
+			replaced = old
+		}
+		r.waiting[p.id] = p
+		p.waiting.Store(true)
+		if r.stopTimer != nil {
+			r.stopTimer()
+			r.stopTimer = nil
+		}
+		p.sendRaw(encode(lobbyWaitMessage{Type: typeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id}))
+		r.sendLobbyLocked()
+		return replaced, nil, true, nil
+	}
+	replaced, ups = r.enterLocked(p)
+	return replaced, ups, false, nil
+}
+
+// enterLocked puts p among the participants, in place of one with the same id. Under
+// the lock, so that nothing reaches p before it and nobody hears of p before this, it
+// queues the joined message to p and a participant_joined message to the others. It
+// returns the participant p replaces and the tracks p should receive.
+func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrack) {
 	r.seen[p.id] = true
 	if r.stopTimer != nil {
 		r.stopTimer()
 		r.stopTimer = nil
 	}
 	replaced = r.participants[p.id]
-	p.room = r
 	p.role = p.claims.Role
 	if role, ok := r.roles[p.id]; ok {
 		p.role = role
@@ -239,13 +267,27 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, err e
 			o.sendRaw(msg)
 		}
 	}
-	return replaced, ups, nil
+	if p.role == RoleModerator {
+		p.sendRaw(encode(lobbyMessage{Type: typeLobby, Waiting: r.waitingLocked()}))
+	}
+	return replaced, ups
 }
 
 // leave takes p out of the room: its tracks stop being forwarded and the others are
 // told. When the room becomes empty, the grace period starts.
 func (r *Room) leave(p *participant) {
 	r.mu.Lock()
+	if r.waiting[p.id] == p {
+		delete(r.waiting, p.id)
+		r.sendLobbyLocked()
+		r.startGraceLocked()
+		r.mu.Unlock()
+		return
+	}
+	if r.participants[p.id] != p && r.waiting[p.id] != nil {
+		r.mu.Unlock()
+		return // a waiting participant replaced by its new connection
+	}
 	current := r.participants[p.id] == p
 	if current {
 		delete(r.participants, p.id)
@@ -255,9 +297,7 @@ func (r *Room) leave(p *participant) {
 		r.setHandLocked(p.id, false)
 	}
 	others := r.othersLocked(p)
-	if len(r.participants) == 0 && !r.closed {
-		r.stopTimer = r.srv.clock.AfterFunc(r.srv.grace, r.expire)
-	}
+	r.startGraceLocked()
 	r.mu.Unlock()
 
 	for _, up := range ups {
@@ -347,5 +387,12 @@ func (r *Room) dropCollab() {
 	r.mu.Unlock()
 	if r.srv.onRoomClosed != nil {
 		r.srv.onRoomClosed(stats)
+	}
+}
+
+// startGraceLocked starts the empty-room timer when nobody is in the room or its lobby.
+func (r *Room) startGraceLocked() {
+	if len(r.participants) == 0 && len(r.waiting) == 0 && !r.closed && r.stopTimer == nil {
+		r.stopTimer = r.srv.clock.AfterFunc(r.srv.grace, r.expire)
 	}
 }

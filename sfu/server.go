@@ -298,13 +298,14 @@ func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
 	return claims, nil
 }
 
-// join adds p to its room, opening the room if needed. It returns the room, the
-// participant p replaces if any, and what p must subscribe to.
-func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, error) {
+// join adds p to its room, or its lobby, opening the room if needed. It returns the
+// room, the participant p replaces if any, what p must subscribe to, and whether p waits
+// in the lobby.
+func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, nil, nil, ErrServerClosed
+		return nil, nil, nil, false, ErrServerClosed
 	}
 	r, ok := s.rooms[p.claims.Room]
 	if !ok {
@@ -312,11 +313,11 @@ func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, error) {
 		s.rooms[r.id] = r
 		s.log.Info("room opened", "room", r.id, "kind", r.kind)
 	}
-	replaced, ups, err := r.add(p)
+	replaced, ups, waiting, err := r.add(p)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, false, err
 	}
-	return r, replaced, ups, nil
+	return r, replaced, ups, waiting, nil
 }
 
 // forget removes r from the open rooms, if it is still the room with its id.

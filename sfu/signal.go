@@ -91,6 +91,10 @@ const (
 	typeRoomState         = "room_state"
 	typeLowerHand         = "lower_hand"
 	typeEndSession        = "end_session"
+	typeLobby             = "lobby"
+	typeLobbyWait         = "lobby_wait"
+	typeLobbyAdmit        = "lobby_admit"
+	typeLobbyDeny         = "lobby_deny"
 	typeRole              = "role"
 	typeRestartICE        = "restart_ice"
 	typeLeave             = "leave"
@@ -124,6 +128,8 @@ const (
 	codePollState        = "poll_state"
 	codeRoomLocked       = "room_locked"
 	codeNotFound         = "participant_not_found"
+	codeLobbyDenied      = "lobby_denied"
+	codeInLobby          = "in_lobby"
 )
 
 // Layer qualities a subscriber may ask for.
@@ -275,7 +281,11 @@ func decodeMessage(data []byte) (clientMessage, error) {
 		if (m.ParticipantID == "") == !m.All {
 			return bad("mute_participant needs a participant_id or all")
 		}
-	case typeAskUnmute, typeRemove, typeLowerHand:
+	case typeLobbyAdmit:
+		if (m.ParticipantID == "") == !m.All || len(m.ParticipantID) > maxClientIDLen {
+			return bad("lobby_admit needs a participant_id or all")
+		}
+	case typeAskUnmute, typeRemove, typeLowerHand, typeLobbyDeny:
 		if m.ParticipantID == "" || len(m.ParticipantID) > maxClientIDLen {
 			return bad(m.Type + " needs a participant_id")
 		}

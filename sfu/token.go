@@ -48,6 +48,8 @@ type Claims struct {
 	// Expiry is when the token stops being accepted; it must be after IssuedAt and at
 	// most MaxTokenLifetime later.
 	Expiry time.Time
+	// Lobby makes the participant wait in the room's lobby until a moderator admits it.
+	Lobby bool
 }
 
 // tokenPayload is the JSON form of Claims inside a token: times in Unix seconds.
@@ -57,6 +59,7 @@ type tokenPayload struct {
 	Name        string   `json:"name,omitempty"`
 	Role        Role     `json:"role"`
 	Kind        RoomKind `json:"kind,omitempty"`
+	Lobby       bool     `json:"lobby,omitempty"`
 	IssuedAt    int64    `json:"iat"`
 	Expiry      int64    `json:"exp"`
 }
@@ -102,6 +105,7 @@ func (s *TokenSigner) Sign(c Claims) (string, error) {
 		Name:        c.Name,
 		Role:        c.Role,
 		Kind:        c.Kind,
+		Lobby:       c.Lobby,
 		IssuedAt:    c.IssuedAt.Unix(),
 		Expiry:      c.Expiry.Unix(),
 	}
@@ -158,6 +162,7 @@ func (s *TokenSigner) Verify(token string, now time.Time) (Claims, error) {
 		Name:        p.Name,
 		Role:        p.Role,
 		Kind:        p.roomKind(),
+		Lobby:       p.Lobby,
 		IssuedAt:    time.Unix(p.IssuedAt, 0),
 		Expiry:      time.Unix(p.Expiry, 0),
 	}, nil

@@ -1,0 +1,115 @@
+package sfu
+
+import (
+	"cmp"
+	"slices"
+)
+
+// The lobby: a participant whose token says so waits, connected but outside the room
+// (no media, no list, no chat), until a moderator admits or denies it. Once admitted it
+// comes back in freely for the rest of the session.
+
+// lobbyWaitMessage is what a waiting participant gets instead of joined.
+type lobbyWaitMessage struct {
+	Type          string `json:"type"`
+	ParticipantID string `json:"participant_id"`
+	Name          string `json:"name"`
+	RoomID        string `json:"room_id"`
+}
+
+// lobbyMessage tells the moderators who waits.
+type lobbyMessage struct {
+	Type    string       `json:"type"`
+	Waiting []LobbyEntry `json:"waiting"`
+}
+
+// LobbyEntry is a participant waiting in the lobby.
+type LobbyEntry struct {
+	// ID is the participant id.
+	ID string `json:"id"`
+	// Name is the display name.
+	Name string `json:"name"`
+}
+
+// waitingLocked lists the lobby, by name.
+func (r *Room) waitingLocked() []LobbyEntry {
+	out := make([]LobbyEntry, 0, len(r.waiting))
+	for _, w := range r.waiting {
+		out = append(out, LobbyEntry{ID: w.id, Name: w.claims.Name})
+	}
+	slices.SortFunc(out, func(a, b LobbyEntry) int { return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID)) })
+	return out
+}
+
+// sendLobbyLocked tells the moderators who waits.
+func (r *Room) sendLobbyLocked() {
+	msg := encode(lobbyMessage{Type: typeLobby, Waiting: r.waitingLocked()})
+	for _, o := range r.participants {
+		if o.role == RoleModerator {
+			o.sendRaw(msg)
+		}
+	}
+}
+
+// Admit lets participants waiting in the lobby in: those named, or everyone when all is
+// set. It returns ErrParticipantNotFound when a named one is not waiting.
+func (r *Room) Admit(all bool, ids ...string) error {
+	r.mu.Lock()
+	var admitted []*participant
+	if all {
+		for _, w := range r.waiting {
+			admitted = append(admitted, w)
+		}
+	} else {
+		for _, id := range ids {
+			w := r.waiting[id]
+			if w == nil {
+				r.mu.Unlock()
+				return ErrParticipantNotFound
+			}
+			admitted = append(admitted, w)
+		}
+	}
+	type entered struct {
+		p, replaced *participant
+		ups         []*upTrack
+	}
+	var in []entered
+	for _, w := range admitted {
+		delete(r.waiting, w.id)
+		w.waiting.Store(false)
+		replaced, ups := r.enterLocked(w)
+		in = append(in, entered{w, replaced, ups})
+	}
+	if len(admitted) > 0 {
+		r.sendLobbyLocked()
+	}
+	r.mu.Unlock()
+	for _, e := range in {
+		r.log.Info("participant admitted", "participant", e.p.id)
+		if e.replaced != nil {
+			e.replaced.end(endCause{err: ErrReplaced, code: CloseReplaced, reason: "joined again on another connection", errCode: codeReplaced})
+		}
+		for _, up := range e.ups {
+			e.p.subscribe(up)
+		}
+	}
+	return nil
+}
+
+// Deny sends a participant waiting in the lobby away.
+func (r *Room) Deny(id string) error {
+	r.mu.Lock()
+	w := r.waiting[id]
+	if w != nil {
+		delete(r.waiting, id)
+		r.sendLobbyLocked()
+	}
+	r.mu.Unlock()
+	if w == nil {
+		return ErrParticipantNotFound
+	}
+	r.log.Info("participant denied", "participant", id)
+	w.end(endCause{err: ErrDenied, code: CloseRemoved, reason: "not admitted", errCode: codeLobbyDenied})
+	return nil
+}
