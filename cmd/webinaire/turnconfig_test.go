@@ -58,7 +58,8 @@ func TestEmbeddedTURNFromConfig(t *testing.T) {
 	secret, err := loadOrCreateKey(keyFile, "TURN secret")
 	require.NoError(t, err, "the secret file was created")
 	ice := creds.Credentials("p1", time.Unix(1000, 0), time.Hour)
-	require.Len(t, ice.URLs, 1)
+	require.Len(t, ice.URLs, 2, "UDP and TCP")
 	require.True(t, strings.HasPrefix(ice.URLs[0], "turn:203.0.113.7:"), "got %s", ice.URLs[0])
+	require.True(t, strings.HasSuffix(ice.URLs[1], "?transport=tcp"), "got %s", ice.URLs[1])
 	require.Equal(t, sfu.TURNCredentials(secret, ice.URLs, "p1", time.Unix(1000, 0), time.Hour), ice)
 }
