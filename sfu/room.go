@@ -175,9 +175,9 @@ func (r *Room) expire() {
 
 // add puts p in the room (Server.mu held), in place of a participant with the same id.
 // Under the lock, so that nothing reaches p before it and nobody hears of p before this,
-// it queues the joined message to p and a participant_joined message to the others. It
-// returns the participant p replaces and the tracks p should receive.
-func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack) {
+// it queues the joined message to p, with ice, and a participant_joined message to the
+// others. It returns the participant p replaces and the tracks p should receive.
+func (r *Room) add(p *participant, ice []ICEServer) (replaced *participant, ups []*upTrack) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stopTimer != nil {
@@ -198,10 +198,6 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack) {
 		}
 		others = append(others, o.infoLocked())
 		ups = append(ups, o.publishedLocked()...)
-	}
-	ice := r.srv.cfg.ICEServers
-	if ice == nil {
-		ice = []ICEServer{}
 	}
 	p.sendRaw(encode(joinedMessage{
 		Type:          typeJoined,

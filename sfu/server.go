@@ -295,6 +295,10 @@ func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
 // join adds p to its room, opening the room if needed. It returns the room, the
 // participant p replaces if any, and what p must subscribe to.
 func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, error) {
+	ice := append([]ICEServer{}, s.cfg.ICEServers...)
+	if s.cfg.ICEServersFor != nil {
+		ice = append(ice, s.cfg.ICEServersFor(p.claims.Participant, p.claims.Expiry)...)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -306,7 +310,7 @@ func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, error) {
 		s.rooms[r.id] = r
 		s.log.Info("room opened", "room", r.id, "kind", r.kind)
 	}
-	replaced, ups := r.add(p)
+	replaced, ups := r.add(p, ice)
 	return r, replaced, ups, nil
 }
 
