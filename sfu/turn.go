@@ -94,7 +94,7 @@ type TURN struct {
 	closed bool
 }
 
-// NewTURN returns a TURN server configured by p; Start opens its port.
+// NewTURN returns a TURN server configured by p; Start opens its ports.
 func NewTURN(p TURNParams) (*TURN, error) {
 	if len(p.Secret) < minTURNSecretLen {
 		return nil, fmt.Errorf("sfu: TURN secret shorter than %d bytes", minTURNSecretLen)
