@@ -114,8 +114,12 @@ type testClient struct {
 	audioTracks []*webrtc.TrackLocalStaticSample
 }
 
-// clientAPI builds the client's Pion API: default codecs and interceptors, loopback only.
-func clientAPI(t testing.TB) *webrtc.API {
+// clientAPI builds the client's Pion API: default codecs and interceptors, loopback only,
+// on networks (UDP over IPv4 when none is given).
+func clientAPI(t testing.TB, networks ...webrtc.NetworkType) *webrtc.API {
+	if len(networks) == 0 {
+		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	}
 	m := &webrtc.MediaEngine{}
 	require.NoError(t, m.RegisterDefaultCodecs())
 	ir := &interceptor.Registry{}
@@ -125,7 +129,7 @@ func clientAPI(t testing.TB) *webrtc.API {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetNetworkTypes(networks)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -23,9 +24,13 @@ type WebRTCConfig struct {
 	// IncludeLoopback offers loopback candidates (127.0.0.1, ::1): for tests and local
 	// development only.
 	IncludeLoopback bool
-	// ICEServers are given to clients in the joined message (a TURN server, later). Empty
-	// by default: no public STUN server is ever contacted or handed out.
+	// ICEServers are given to every client in the joined message. Empty by default: no
+	// public STUN server is ever contacted or handed out.
 	ICEServers []ICEServer
+	// ICEServersFor, when set, gives the ICE servers of one participant, added to
+	// ICEServers in its joined message: TURN credentials of its own, valid until expiry
+	// (its token's). It is called at every join, before the room is locked.
+	ICEServersFor func(participantID string, expiry time.Time) []ICEServer
 }
 
 // ICEServer is a STUN or TURN server handed to clients in the joined message, as in

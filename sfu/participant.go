@@ -57,6 +57,8 @@ type participant struct {
 	cause   endCause
 
 	role Role // guarded by room.mu
+	// ice are the ICE servers of its joined message, set before it joins.
+	ice []ICEServer
 	// waiting is set while the participant is in the lobby.
 	waiting atomic.Bool
 	// mode is how the participant is signalled; set before the session starts.

@@ -242,10 +242,6 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		ups = append(ups, o.publishedLocked()...)
 	}
 	chat, polls, hands := r.collabStateLocked(p)
-	ice := r.srv.cfg.ICEServers
-	if ice == nil {
-		ice = []ICEServer{}
-	}
 	p.sendRaw(encode(joinedMessage{
 		Type:          typeJoined,
 		ParticipantID: p.id,
@@ -254,7 +250,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		RoomKind:      r.kind,
 		Role:          p.role,
 		Participants:  others,
-		ICEServers:    ice,
+		ICEServers:    p.ice,
 		ActiveSpeaker: r.speakers.activeSpeaker(),
 		Chat:          chat,
 		Polls:         polls,

@@ -302,6 +302,10 @@ func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
 // room, the participant p replaces if any, what p must subscribe to, and whether p waits
 // in the lobby.
 func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, bool, error) {
+	p.ice = append([]ICEServer{}, s.cfg.ICEServers...)
+	if s.cfg.ICEServersFor != nil {
+		p.ice = append(p.ice, s.cfg.ICEServersFor(p.claims.Participant, p.claims.Expiry)...)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

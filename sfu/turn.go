@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha1" //nolint:gosec // the TURN REST scheme coturn uses is HMAC-SHA1
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -28,10 +29,27 @@ const minTURNSecretLen = 16
 // cgnat is the shared address space of carrier-grade NAT (RFC 6598), not a public peer.
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
+// errRelayRefused is a datagram to or from a peer the relays may not reach.
+var errRelayRefused = errors.New("sfu: TURN peer refused")
+
+// errNoTCPRelay refuses TCP allocations (RFC 6062): WebRTC relays UDP only.
+var errNoTCPRelay = errors.New("sfu: TURN relays UDP only")
+
 // TURNParams configure the embedded TURN server.
 type TURNParams struct {
 	// Listen is the UDP address clients reach the server on, ":3478" for example.
 	Listen string
+	// TCPListen is the TCP address clients reach the server on (TURN over TCP, for
+	// networks that let no UDP out); empty means Listen.
+	TCPListen string
+	// TLSListen is the TCP address of TURN over TLS (turns:), ":5349" or ":443" for
+	// example; empty means none. TLSConfig is then required.
+	TLSListen string
+	// TLSConfig holds the certificate of TLSListen.
+	TLSConfig *tls.Config
+	// Host is the host in the turn: and turns: URLs handed out, a name the certificate
+	// is valid for when TLS is on; empty means PublicIP.
+	Host string
 	// Realm is the TURN realm; empty means DefaultTURNRealm.
 	Realm string
 	// Secret is the shared secret of the credentials (at least 16 bytes), as coturn's
@@ -47,36 +65,39 @@ type TURNParams struct {
 	// a TURN server open to any authenticated client must not reach the inside of its
 	// network.
 	AllowPrivatePeers bool
+	// MediaPort is the UDP port of the SFU that runs beside this server: clients may
+	// relay to that port of the server's own addresses, the very thing a TURN server
+	// bundled with an SFU is for, and to no other port of them. 0 means none.
+	MediaPort int
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// Clock tells the time for the expiry of credentials; nil is the system clock.
 	Clock Clock
 }
 
-// TURN is the embedded TURN server (RFC 8656, UDP), for clients whose network lets no
-// media through to the SFU directly. Clients authenticate with short-lived credentials
-// derived from a shared secret (TURNCredentials); they may relay only to public peers.
+// TURN is the embedded TURN server (RFC 8656), for clients whose network lets no media
+// through to the SFU directly. Clients reach it over UDP, TCP or TLS and get UDP relays.
+// They authenticate with short-lived credentials derived from a shared secret
+// (TURNCredentials); they may relay only to public peers, and to the SFU's media port.
 type TURN struct {
 	p     TURNParams
 	log   *slog.Logger
 	clock Clock
-	// own are the addresses of this server, refused as peers.
+	// own are the addresses of this server, refused as peers but at MediaPort.
 	own map[netip.Addr]bool
 
 	mu     sync.Mutex
 	conn   net.PacketConn
+	tcp    net.Listener
+	tls    net.Listener // nil without TLSListen
 	server *turn.Server
 	closed bool
 }
 
-// NewTURN returns a TURN server configured by p; Start opens its port.
+// NewTURN returns a TURN server configured by p; Start opens its ports.
 func NewTURN(p TURNParams) (*TURN, error) {
 	if len(p.Secret) < minTURNSecretLen {
 		return nil, fmt.Errorf("sfu: TURN secret shorter than %d bytes", minTURNSecretLen)
-	}
-	host, _, err := net.SplitHostPort(p.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("sfu: TURN listen address %q: %w", p.Listen, err)
 	}
 	public, err := netip.ParseAddr(p.PublicIP)
 	if err != nil {
@@ -92,6 +113,18 @@ func NewTURN(p TURNParams) (*TURN, error) {
 	if p.Realm == "" {
 		p.Realm = DefaultTURNRealm
 	}
+	if p.Host == "" {
+		p.Host = p.PublicIP
+	}
+	if p.TCPListen == "" {
+		p.TCPListen = p.Listen
+	}
+	if p.TLSListen != "" && p.TLSConfig == nil {
+		return nil, errors.New("sfu: TURN over TLS without a certificate")
+	}
+	if p.MediaPort < 0 || p.MediaPort > 65535 {
+		return nil, fmt.Errorf("sfu: TURN media port %d out of range", p.MediaPort)
+	}
 	t := &TURN{p: p, log: p.Logger, clock: p.Clock, own: make(map[netip.Addr]bool)}
 	if t.log == nil {
 		t.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -102,14 +135,25 @@ func NewTURN(p TURNParams) (*TURN, error) {
 	t.p.Secret = append([]byte(nil), p.Secret...)
 	t.own[public.Unmap()] = true
 	t.own[relay.Unmap()] = true
-	listenUnspecified := host == ""
-	if host != "" {
+	listenUnspecified := false
+	for _, listen := range []string{p.Listen, p.TCPListen, p.TLSListen} {
+		if listen == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(listen)
+		if err != nil {
+			return nil, fmt.Errorf("sfu: TURN listen address %q: %w", listen, err)
+		}
+		if host == "" {
+			listenUnspecified = true
+			continue
+		}
 		a, err := netip.ParseAddr(host)
 		if err != nil {
-			return nil, fmt.Errorf("sfu: TURN listen address %q: want an IP address", p.Listen)
+			return nil, fmt.Errorf("sfu: TURN listen address %q: want an IP address", listen)
 		}
 		t.own[a.Unmap()] = true
-		listenUnspecified = a.IsUnspecified()
+		listenUnspecified = listenUnspecified || a.IsUnspecified()
 	}
 	if listenUnspecified || relay.IsUnspecified() {
 		// The server answers on every local address: none of them is a peer.
@@ -128,7 +172,8 @@ func NewTURN(p TURNParams) (*TURN, error) {
 	return t, nil
 }
 
-// Start opens the UDP port and serves TURN on it until Close.
+// Start opens the UDP and TCP ports, and the TLS one when configured, and serves TURN
+// on them until Close.
 func (t *TURN) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -146,31 +191,61 @@ func (t *TURN) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open TURN port %s: %w", t.p.Listen, err)
 	}
+	tcp, err := lc.Listen(ctx, "tcp", t.p.TCPListen)
+	if err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("open TURN TCP port %s: %w", t.p.TCPListen, err)
+	}
+	var tlsLn net.Listener
+	if t.p.TLSListen != "" {
+		ln, err := lc.Listen(ctx, "tcp", t.p.TLSListen)
+		if err != nil {
+			_ = conn.Close()
+			_ = tcp.Close()
+			return fmt.Errorf("open TURN TLS port %s: %w", t.p.TLSListen, err)
+		}
+		tlsLn = tls.NewListener(ln, t.p.TLSConfig)
+	}
+	// Every listener relays through the same generator and the same peer filter.
+	relays := &relayGenerator{
+		t: t,
+		RelayAddressGeneratorStatic: turn.RelayAddressGeneratorStatic{
+			RelayAddress: net.ParseIP(t.p.PublicIP),
+			Address:      t.p.RelayAddress,
+		},
+	}
+	// Covers CreatePermission, ChannelBind and Connect; a Send indication or a channel's
+	// data needs a permission, and the relay itself checks the peer's port.
+	permission := func(_ net.Addr, peer net.IP) bool { return t.permissionAllowed(peer) }
+	listeners := []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: relays, PermissionHandler: permission}}
+	if tlsLn != nil {
+		listeners = append(listeners, turn.ListenerConfig{Listener: tlsLn, RelayAddressGenerator: relays, PermissionHandler: permission})
+	}
 	server, err := turn.NewServer(turn.ServerConfig{
 		Realm:         t.p.Realm,
 		AuthHandler:   t.authenticate,
 		LoggerFactory: pionLoggerFactory{log: t.log},
 		PacketConnConfigs: []turn.PacketConnConfig{{
-			PacketConn: conn,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{
-				RelayAddress: net.ParseIP(t.p.PublicIP),
-				Address:      t.p.RelayAddress,
-			},
-			// Covers CreatePermission and ChannelBind; a Send indication or a
-			// channel's data needs a permission, so nothing reaches a refused peer.
-			PermissionHandler: func(_ net.Addr, peer net.IP) bool { return t.PeerAllowed(peer) },
+			PacketConn:            conn,
+			RelayAddressGenerator: relays,
+			PermissionHandler:     permission,
 		}},
+		ListenerConfigs: listeners,
 	})
 	if err != nil {
 		_ = conn.Close()
+		_ = tcp.Close()
+		if tlsLn != nil {
+			_ = tlsLn.Close()
+		}
 		return fmt.Errorf("start TURN server: %w", err)
 	}
-	t.conn, t.server = conn, server
-	t.log.Info("turn started", "private_peers", t.p.AllowPrivatePeers)
+	t.conn, t.tcp, t.tls, t.server = conn, tcp, tlsLn, server
+	t.log.Info("turn started", "tls", tlsLn != nil, "private_peers", t.p.AllowPrivatePeers, "media_port", t.p.MediaPort)
 	return nil
 }
 
-// Addr is the local address of the TURN port, nil before Start.
+// Addr is the local address of the UDP port, nil before Start.
 func (t *TURN) Addr() net.Addr {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -180,7 +255,28 @@ func (t *TURN) Addr() net.Addr {
 	return t.conn.LocalAddr()
 }
 
-// Close stops the server, its allocations and its port.
+// TCPAddr is the local address of the TCP port, nil before Start.
+func (t *TURN) TCPAddr() net.Addr {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return listenerAddr(t.tcp)
+}
+
+// TLSAddr is the local address of the TLS port, nil before Start or without TLS.
+func (t *TURN) TLSAddr() net.Addr {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return listenerAddr(t.tls)
+}
+
+func listenerAddr(l net.Listener) net.Addr {
+	if l == nil {
+		return nil
+	}
+	return l.Addr()
+}
+
+// Close stops the server, its allocations and its ports.
 func (t *TURN) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -191,18 +287,30 @@ func (t *TURN) Close() error {
 	if t.server == nil {
 		return nil
 	}
-	return t.server.Close() // closes the packet conn too
+	return t.server.Close() // closes the packet conn and the listeners too
 }
 
 // Credentials are the ICE server a participant uses to reach this TURN server, valid
-// for ttl from now.
+// for ttl from now: its UDP, TCP and, when configured, TLS URLs.
 func (t *TURN) Credentials(participantID string, now time.Time, ttl time.Duration) ICEServer {
-	_, port, _ := net.SplitHostPort(t.p.Listen)
-	if a := t.Addr(); a != nil {
-		port = strconv.Itoa(a.(*net.UDPAddr).Port)
+	urls := []string{
+		"turn:" + t.hostPort(t.p.Listen, t.Addr()) + "?transport=udp",
+		"turn:" + t.hostPort(t.p.TCPListen, t.TCPAddr()) + "?transport=tcp",
 	}
-	url := "turn:" + net.JoinHostPort(t.p.PublicIP, port) + "?transport=udp"
-	return TURNCredentials(t.p.Secret, []string{url}, participantID, now, ttl)
+	if t.p.TLSListen != "" {
+		urls = append(urls, "turns:"+t.hostPort(t.p.TLSListen, t.TLSAddr())+"?transport=tcp")
+	}
+	return TURNCredentials(t.p.Secret, urls, participantID, now, ttl)
+}
+
+// hostPort is Host with the port of a listener: the one it got once started (listen
+// may ask for any free port), the configured one before.
+func (t *TURN) hostPort(listen string, addr net.Addr) string {
+	_, port, _ := net.SplitHostPort(listen) // checked by NewTURN
+	if addr != nil {
+		_, port, _ = net.SplitHostPort(addr.String())
+	}
+	return net.JoinHostPort(t.p.Host, port)
 }
 
 // PeerAllowed tells whether a client may relay to peer: a public address, not one of the
@@ -224,6 +332,82 @@ func (t *TURN) PeerAllowed(peer net.IP) bool {
 		return false
 	}
 	return true
+}
+
+// permissionAllowed tells whether a client may get a permission for peer: a peer that
+// PeerAllowed allows, or one of the server's own addresses when the SFU's media port is
+// there (the relay then reaches that port only).
+func (t *TURN) permissionAllowed(peer net.IP) bool {
+	if t.PeerAllowed(peer) {
+		return true
+	}
+	a, ok := netip.AddrFromSlice(peer)
+	return ok && t.p.MediaPort != 0 && t.own[a.Unmap()]
+}
+
+// relayAllowed tells whether a relay may send a datagram to addr, or pass one from it:
+// a peer that PeerAllowed allows, or the SFU's media port on the server's own addresses.
+func (t *TURN) relayAllowed(addr net.Addr) bool {
+	u, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return false
+	}
+	if t.PeerAllowed(u.IP) {
+		return true
+	}
+	a, ok := netip.AddrFromSlice(u.IP)
+	return ok && t.p.MediaPort != 0 && u.Port == t.p.MediaPort && t.own[a.Unmap()]
+}
+
+// relayGenerator allocates UDP relays whose every datagram passes the peer filter;
+// it refuses TCP relays (RFC 6062), which WebRTC does not use.
+type relayGenerator struct {
+	turn.RelayAddressGeneratorStatic
+	t *TURN
+}
+
+// AllocatePacketConn allocates a UDP relay that reaches allowed peers only.
+func (g *relayGenerator) AllocatePacketConn(c turn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+	conn, addr, err := g.RelayAddressGeneratorStatic.AllocatePacketConn(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &filteredRelay{PacketConn: conn, t: g.t}, addr, nil
+}
+
+// AllocateListener refuses a TCP relay.
+func (g *relayGenerator) AllocateListener(turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
+	return nil, nil, errNoTCPRelay
+}
+
+// AllocateConn refuses a connection of a TCP relay.
+func (g *relayGenerator) AllocateConn(turn.AllocateConnConfig) (net.Conn, error) {
+	return nil, errNoTCPRelay
+}
+
+// filteredRelay is a relay's socket: it sends to and hears from allowed peers only.
+// Permissions are per IP address (RFC 8656); this is where the port counts.
+type filteredRelay struct {
+	net.PacketConn
+	t *TURN
+}
+
+// WriteTo sends p to addr when the peer is allowed.
+func (r *filteredRelay) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if !r.t.relayAllowed(addr) {
+		return 0, errRelayRefused
+	}
+	return r.PacketConn.WriteTo(p, addr)
+}
+
+// ReadFrom returns the next datagram from an allowed peer, dropping the others.
+func (r *filteredRelay) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := r.PacketConn.ReadFrom(p)
+		if err != nil || r.t.relayAllowed(addr) {
+			return n, addr, err
+		}
+	}
 }
 
 // authenticate is the AuthHandler: the username is "<expiry unix>:<participant id>" and

@@ -2,9 +2,16 @@ package sfu
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha1" //nolint:gosec // the coturn formula
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -19,40 +26,106 @@ var turnTestSecret = []byte("0123456789abcdef0123456789abcdef")
 // turnTestPublicIP is a documentation address (TEST-NET-3): public, and the server's own.
 const turnTestPublicIP = "203.0.113.7"
 
+// turnTestHost is the name in the test certificate of the TLS port.
+const turnTestHost = "turn.test"
+
+// turnTransports are the ways a client reaches the TURN server.
+var turnTransports = []string{"udp", "tcp", "tls"}
+
 type turnSetup struct {
 	srv   *TURN
 	clock *fakeClock
-	addr  string
+	addr  string // UDP
+	// addrs are the server's addresses by transport.
+	addrs map[string]string
+	// roots trusts the certificate of the TLS port.
+	roots *x509.CertPool
 }
 
-// setupTURN starts an embedded TURN server on loopback, relaying on loopback.
-func setupTURN(t *testing.T, allowPrivate bool) turnSetup {
+// setupTURN starts an embedded TURN server on loopback, relaying on loopback, with its
+// UDP, TCP and TLS ports; tweak changes its parameters first.
+func setupTURN(t *testing.T, tweak ...func(*TURNParams)) turnSetup {
 	t.Helper()
+	cert, roots := testCertificate(t, turnTestHost)
 	clock := newFakeClock()
-	srv, err := NewTURN(TURNParams{
-		Listen:            "127.0.0.1:0",
-		Realm:             "test",
-		Secret:            turnTestSecret,
-		PublicIP:          turnTestPublicIP,
-		RelayAddress:      "127.0.0.1",
-		AllowPrivatePeers: allowPrivate,
-		Logger:            testLogger(),
-		Clock:             clock,
-	})
+	p := TURNParams{
+		Listen:       "127.0.0.1:0",
+		TCPListen:    "127.0.0.1:0",
+		TLSListen:    "127.0.0.1:0",
+		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Host:         turnTestHost,
+		Realm:        "test",
+		Secret:       turnTestSecret,
+		PublicIP:     turnTestPublicIP,
+		RelayAddress: "127.0.0.1",
+		Logger:       testLogger(),
+		Clock:        clock,
+	}
+	for _, f := range tweak {
+		f(&p)
+	}
+	srv, err := NewTURN(p)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })
-	return turnSetup{srv: srv, clock: clock, addr: srv.Addr().String()}
+	addrs := map[string]string{"udp": srv.Addr().String(), "tcp": srv.TCPAddr().String()}
+	if a := srv.TLSAddr(); a != nil {
+		addrs["tls"] = a.String()
+	}
+	return turnSetup{srv: srv, clock: clock, addr: addrs["udp"], addrs: addrs, roots: roots}
 }
 
-// turnClient connects a pion/turn client to the server with these credentials.
-func turnClient(t *testing.T, s turnSetup, username, password string) *turn.Client {
+// allowPrivatePeers is a setupTURN tweak.
+func allowPrivatePeers(p *TURNParams) { p.AllowPrivatePeers = true }
+
+// testCertificate is a self-signed certificate for host, and a pool that trusts it.
+func testCertificate(t testing.TB, host string) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: host},
+		DNSNames:     []string{host},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots
+}
+
+// turnClient connects a pion/turn client to the server over transport (udp, tcp or
+// tls) with these credentials.
+func turnClient(t *testing.T, s turnSetup, transport, username, password string) *turn.Client {
+	t.Helper()
+	addr := s.addrs[transport]
+	var conn net.PacketConn
+	switch transport {
+	case "udp":
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		require.NoError(t, err)
+		conn = c
+	case "tcp":
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		conn = turn.NewSTUNConn(c)
+	case "tls":
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: s.roots, ServerName: turnTestHost, MinVersion: tls.VersionTLS12})
+		require.NoError(t, err)
+		conn = turn.NewSTUNConn(c)
+	default:
+		t.Fatalf("no transport %q", transport)
+	}
 	c, err := turn.NewClient(&turn.ClientConfig{
-		STUNServerAddr: s.addr,
-		TURNServerAddr: s.addr,
+		STUNServerAddr: addr,
+		TURNServerAddr: addr,
 		Username:       username,
 		Password:       password,
 		Realm:          "test",
@@ -85,16 +158,48 @@ func TestTURNCredentialsFollowTheCoturnFormula(t *testing.T) {
 	require.Equal(t, ext.URLs, e.URLs)
 }
 
-func TestTURNEmbeddedCredentialsURL(t *testing.T) {
-	s := setupTURN(t, false)
+func TestTURNEmbeddedCredentialsURLs(t *testing.T) {
+	s := setupTURN(t)
 	ice := s.srv.Credentials("p1", s.clock.Now(), time.Hour)
-	_, port, _ := net.SplitHostPort(s.addr)
-	require.Equal(t, []string{"turn:" + turnTestPublicIP + ":" + port + "?transport=udp"}, ice.URLs)
+	port := func(transport string) string {
+		_, p, _ := net.SplitHostPort(s.addrs[transport])
+		return p
+	}
+	want := []string{
+		"turn:" + turnTestHost + ":" + port("udp") + "?transport=udp",
+		"turn:" + turnTestHost + ":" + port("tcp") + "?transport=tcp",
+		"turns:" + turnTestHost + ":" + port("tls") + "?transport=tcp",
+	}
+	require.Equal(t, want, ice.URLs)
 	require.True(t, strings.HasSuffix(ice.Username, ":p1"), "got username %q", ice.Username)
+
+	// Without TLS and without a host name: no turns: URL, the public address as host.
+	plain := setupTURN(t, func(p *TURNParams) { p.TLSListen, p.TLSConfig, p.Host = "", nil, "" })
+	urls := plain.srv.Credentials("p1", plain.clock.Now(), time.Hour).URLs
+	require.Len(t, urls, 2, "got %v", urls)
+	for _, u := range urls {
+		require.True(t, strings.HasPrefix(u, "turn:"+turnTestPublicIP+":"), "got %s", u)
+	}
+}
+
+func TestTURNSameTCPPortByDefault(t *testing.T) {
+	// Find a port free for UDP and TCP alike, then ask for it.
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := probe.Addr().String()
+	require.NoError(t, probe.Close())
+	srv, err := NewTURN(TURNParams{Listen: addr, Secret: turnTestSecret, PublicIP: turnTestPublicIP, RelayAddress: "127.0.0.1"})
+	require.NoError(t, err)
+	if err := srv.Start(context.Background()); err != nil {
+		t.Skipf("port %s taken meanwhile: %v", addr, err)
+	}
+	defer srv.Close()
+	require.Equal(t, addr, srv.TCPAddr().String(), "TCP listens where UDP does")
+	require.Nil(t, srv.TLSAddr(), "no TLS port unless asked")
 }
 
 func TestTURNAuthentication(t *testing.T) {
-	s := setupTURN(t, false)
+	s := setupTURN(t)
 	good := s.srv.Credentials("p1", s.clock.Now(), time.Hour)
 	expired := s.srv.Credentials("p2", s.clock.Now(), -time.Minute)
 	tests := []struct {
@@ -107,46 +212,72 @@ func TestTURNAuthentication(t *testing.T) {
 		{"expired username", expired.Username, expired.Credential, false},
 		{"username without expiry", "p1", good.Credential, false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := turnClient(t, s, tt.username, tt.password)
-			relay, err := c.Allocate()
-			if tt.ok {
-				require.NoError(t, err)
-				require.NoError(t, relay.Close())
-			} else {
-				require.Error(t, err, "allocation accepted, want refused")
-			}
-		})
+	for _, transport := range turnTransports {
+		for _, tt := range tests {
+			t.Run(transport+"/"+tt.name, func(t *testing.T) {
+				c := turnClient(t, s, transport, tt.username, tt.password)
+				relay, err := c.Allocate()
+				if tt.ok {
+					require.NoError(t, err)
+					require.NoError(t, relay.Close())
+				} else {
+					require.Error(t, err, "allocation accepted, want refused")
+				}
+			})
+		}
 	}
+}
+
+func TestTURNRefusesTCPRelays(t *testing.T) {
+	s := setupTURN(t)
+	cred := s.srv.Credentials("p1", s.clock.Now(), time.Hour)
+	c := turnClient(t, s, "tcp", cred.Username, cred.Credential)
+	_, err := c.AllocateTCP()
+	require.Error(t, err, "TCP relay allocated, want refused")
 }
 
 func TestTURNRefusesPrivatePeers(t *testing.T) {
-	s := setupTURN(t, false)
+	// The SFU's port is allowed on the server's own addresses, and nothing else of them.
+	s := setupTURN(t, func(p *TURNParams) { p.MediaPort = 9999 })
 	cred := s.srv.Credentials("p1", s.clock.Now(), time.Hour)
-	c := turnClient(t, s, cred.Username, cred.Credential)
+	for _, transport := range turnTransports {
+		t.Run(transport, func(t *testing.T) {
+			c := turnClient(t, s, transport, cred.Username, cred.Credential)
+			relay, err := c.Allocate()
+			require.NoError(t, err)
+			defer relay.Close()
+
+			for _, peer := range []string{"10.1.2.3", "192.168.1.1", "172.16.0.1", "169.254.1.1", "127.0.0.2", "100.64.0.1", "0.0.0.0", "224.0.0.1"} {
+				err := c.CreatePermission(&net.UDPAddr{IP: net.ParseIP(peer), Port: 9999})
+				require.Error(t, err, "permission to %s granted, want refused", peer)
+				require.Contains(t, err.Error(), "403")
+			}
+			// A public peer is allowed (a permission sends nothing to the peer).
+			require.NoError(t, c.CreatePermission(&net.UDPAddr{IP: net.ParseIP("198.51.100.1"), Port: 9}))
+			// Data sent to a refused peer never gets a permission, so it is not relayed.
+			_, err = relay.WriteTo([]byte("x"), &net.UDPAddr{IP: net.ParseIP("10.1.2.3"), Port: 9})
+			require.Error(t, err)
+		})
+	}
+}
+
+func TestTURNRefusesOwnAddressesWithoutMediaPort(t *testing.T) {
+	s := setupTURN(t)
+	cred := s.srv.Credentials("p1", s.clock.Now(), time.Hour)
+	c := turnClient(t, s, "udp", cred.Username, cred.Credential)
 	relay, err := c.Allocate()
 	require.NoError(t, err)
 	defer relay.Close()
-
-	host, _, _ := net.SplitHostPort(s.addr)
-	for _, peer := range []string{"10.1.2.3", "192.168.1.1", "172.16.0.1", "169.254.1.1", "127.0.0.1", "100.64.0.1", "0.0.0.0", "224.0.0.1", turnTestPublicIP, host} {
-		t.Run(peer, func(t *testing.T) {
-			err := c.CreatePermission(&net.UDPAddr{IP: net.ParseIP(peer), Port: 9})
-			require.Error(t, err, "permission to %s granted, want refused", peer)
-			require.Contains(t, err.Error(), "403")
-		})
+	for _, peer := range []string{turnTestPublicIP, "127.0.0.1"} {
+		err := c.CreatePermission(&net.UDPAddr{IP: net.ParseIP(peer), Port: 9})
+		require.Error(t, err, "permission to %s granted, want refused", peer)
+		require.Contains(t, err.Error(), "403")
 	}
-	// A public peer is allowed (a permission sends nothing to the peer).
-	require.NoError(t, c.CreatePermission(&net.UDPAddr{IP: net.ParseIP("198.51.100.1"), Port: 9}))
-	// Data sent to a refused peer never gets a permission, so it is not relayed.
-	_, err = relay.WriteTo([]byte("x"), &net.UDPAddr{IP: net.ParseIP("10.1.2.3"), Port: 9})
-	require.Error(t, err)
 }
 
 func TestTURNPeerAllowed(t *testing.T) {
-	s := setupTURN(t, false)
-	allowed := setupTURN(t, true)
+	s := setupTURN(t)
+	allowed := setupTURN(t, allowPrivatePeers)
 	tests := []struct {
 		peer string
 		want bool
@@ -165,42 +296,88 @@ func TestTURNPeerAllowed(t *testing.T) {
 	}
 }
 
-func TestTURNRelaysToLoopbackWhenPrivatePeersAllowed(t *testing.T) {
-	s := setupTURN(t, true)
-	echo, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer echo.Close()
-	received := make(chan string, 1)
-	go func() { // owned by the test; ends when echo is closed
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := echo.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			select {
-			case received <- string(buf[:n]):
-			default:
-			}
-			_, _ = echo.WriteTo(buf[:n], from)
-		}
-	}()
+func TestTURNRelayAllowedAtTheMediaPortOnly(t *testing.T) {
+	s := setupTURN(t, func(p *TURNParams) { p.MediaPort = 7882 })
+	none := setupTURN(t)
+	udp := func(ip string, port int) net.Addr { return &net.UDPAddr{IP: net.ParseIP(ip), Port: port} }
+	tests := []struct {
+		addr       net.Addr
+		want, none bool
+	}{
+		{udp(turnTestPublicIP, 7882), true, false},                                // the SFU at the public address
+		{udp("127.0.0.1", 7882), true, false},                                     // the SFU at the listen and relay address
+		{udp(turnTestPublicIP, 22), false, false},                                 // anything else of the server
+		{udp("127.0.0.1", 7883), false, false},                                    //
+		{udp("10.1.2.3", 7882), false, false},                                     // not the server's: private stays refused
+		{udp("198.51.100.1", 7882), true, true},                                   // public peers, any port
+		{udp("198.51.100.1", 22), true, true},                                     //
+		{&net.TCPAddr{IP: net.ParseIP("198.51.100.1"), Port: 7882}, false, false}, // UDP only
+	}
+	for _, tt := range tests {
+		got := s.srv.relayAllowed(tt.addr)
+		require.Equal(t, tt.want, got, "relay to %s: got allowed=%v, want %v", tt.addr, got, tt.want)
+		got = none.srv.relayAllowed(tt.addr)
+		require.Equal(t, tt.none, got, "relay to %s without media port: got allowed=%v, want %v", tt.addr, got, tt.none)
+	}
+}
 
+func TestTURNRelaysToTheMediaPortOfItsOwnAddress(t *testing.T) {
+	media := newEcho(t) // stands where the SFU's media port is
+	other := newEcho(t) // another service of the server, same address
+	s := setupTURN(t, func(p *TURNParams) { p.MediaPort = media.LocalAddr().(*net.UDPAddr).Port })
 	cred := s.srv.Credentials("p1", s.clock.Now(), time.Hour)
-	c := turnClient(t, s, cred.Username, cred.Credential)
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			c := turnClient(t, s, transport, cred.Username, cred.Credential)
+			relay, err := c.Allocate()
+			require.NoError(t, err)
+			defer relay.Close()
+
+			// The permission is for the address; the relay checks the port. The server
+			// handles a client's messages in order, so the refused datagram would have
+			// reached other before the allowed one reaches media.
+			require.NoError(t, c.CreatePermission(other.LocalAddr(), media.LocalAddr()))
+			_, err = relay.WriteTo([]byte("refused"), other.LocalAddr())
+			require.NoError(t, err) // a Send indication gets no answer
+			_, err = relay.WriteTo([]byte("hello"), media.LocalAddr())
+			require.NoError(t, err)
+			require.Equal(t, "hello", media.next(t))
+			// Anything the relay sent other is queued there before this marker.
+			_, err = media.WriteTo([]byte("marker"), other.LocalAddr())
+			require.NoError(t, err)
+			require.Equal(t, "marker", other.next(t), "a datagram reached another port of the server")
+
+			// The other way round: other's datagram to the relay is dropped, media's passes.
+			relayPort := relay.LocalAddr().(*net.UDPAddr).Port
+			relayAddr := &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: relayPort}
+			_, err = other.WriteTo([]byte("from other"), relayAddr)
+			require.NoError(t, err)
+			_, err = media.WriteTo([]byte("from media"), relayAddr)
+			require.NoError(t, err)
+			require.NoError(t, relay.SetReadDeadline(time.Now().Add(waitFor)))
+			buf := make([]byte, 1500)
+			n, from, err := relay.ReadFrom(buf)
+			require.NoError(t, err)
+			require.Equal(t, "from media", string(buf[:n]), "got a datagram from %s", from)
+		})
+	}
+}
+
+func TestTURNRelaysToLoopbackWhenPrivatePeersAllowed(t *testing.T) {
+	s := setupTURN(t, allowPrivatePeers)
+	echo := newEcho(t)
+	cred := s.srv.Credentials("p1", s.clock.Now(), time.Hour)
+	c := turnClient(t, s, "udp", cred.Username, cred.Credential)
 	relay, err := c.Allocate()
 	require.NoError(t, err)
 	defer relay.Close()
 
 	_, err = relay.WriteTo([]byte("hello"), echo.LocalAddr())
 	require.NoError(t, err)
-	select {
-	case got := <-received:
-		require.Equal(t, "hello", got)
-	case <-time.After(5 * time.Second):
-		t.Fatal("the peer received nothing through the relay")
-	}
-	require.NoError(t, relay.SetReadDeadline(time.Now().Add(5*time.Second)))
+	require.Equal(t, "hello", echo.next(t))
+	_, err = echo.WriteTo([]byte("hello"), &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: relay.LocalAddr().(*net.UDPAddr).Port})
+	require.NoError(t, err)
+	require.NoError(t, relay.SetReadDeadline(time.Now().Add(waitFor)))
 	buf := make([]byte, 1500)
 	n, from, err := relay.ReadFrom(buf)
 	require.NoError(t, err)
@@ -208,15 +385,42 @@ func TestTURNRelaysToLoopbackWhenPrivatePeersAllowed(t *testing.T) {
 	require.Equal(t, echo.LocalAddr().String(), from.String())
 }
 
+// echoPeer is a UDP peer on loopback that a relay sends to.
+type echoPeer struct {
+	net.PacketConn
+}
+
+func newEcho(t *testing.T) echoPeer {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return echoPeer{conn}
+}
+
+// next is the next datagram the peer receives.
+func (e echoPeer) next(t *testing.T) string {
+	t.Helper()
+	require.NoError(t, e.SetReadDeadline(time.Now().Add(waitFor)))
+	buf := make([]byte, 1500)
+	n, _, err := e.ReadFrom(buf)
+	require.NoError(t, err, "the peer received nothing through the relay")
+	return string(buf[:n])
+}
+
 func TestNewTURNChecksParams(t *testing.T) {
 	good := TURNParams{Listen: "127.0.0.1:0", Secret: turnTestSecret, PublicIP: turnTestPublicIP}
 	_, err := NewTURN(good)
 	require.NoError(t, err)
 	for name, mutate := range map[string]func(*TURNParams){
-		"short secret":   func(p *TURNParams) { p.Secret = []byte("short") },
-		"no public IP":   func(p *TURNParams) { p.PublicIP = "" },
-		"bad listen":     func(p *TURNParams) { p.Listen = "nowhere" },
-		"bad relay addr": func(p *TURNParams) { p.RelayAddress = "relay.example" },
+		"short secret":          func(p *TURNParams) { p.Secret = []byte("short") },
+		"no public IP":          func(p *TURNParams) { p.PublicIP = "" },
+		"bad listen":            func(p *TURNParams) { p.Listen = "nowhere" },
+		"bad TCP listen":        func(p *TURNParams) { p.TCPListen = "tcp.example:3478" },
+		"bad TLS listen":        func(p *TURNParams) { p.TLSListen, p.TLSConfig = "nowhere", &tls.Config{} },
+		"TLS without cert":      func(p *TURNParams) { p.TLSListen = "127.0.0.1:0" },
+		"bad relay addr":        func(p *TURNParams) { p.RelayAddress = "relay.example" },
+		"media port over 65535": func(p *TURNParams) { p.MediaPort = 70000 },
 	} {
 		p := good
 		mutate(&p)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,8 +58,18 @@ type MediaConfig struct {
 	TURN string `yaml:"turn"`
 	// TURNListen is the UDP address of the embedded TURN server.
 	TURNListen string `yaml:"turn_listen"`
+	// TURNTCPListen is its TCP address; empty means TURNListen.
+	TURNTCPListen string `yaml:"turn_tcp_listen"`
+	// TURNTLSListen is its TLS address (turns:); empty means no TLS.
+	TURNTLSListen string `yaml:"turn_tls_listen"`
+	// TURNTLSCertFile is the PEM certificate chain of TURNTLSListen.
+	TURNTLSCertFile string `yaml:"turn_tls_cert_file"`
+	// TURNTLSKeyFile is the PEM private key of TURNTLSListen.
+	TURNTLSKeyFile string `yaml:"turn_tls_key_file"`
 	// TURNPublicIP is the address the embedded TURN server and its relays are reached at.
 	TURNPublicIP string `yaml:"turn_public_ip"`
+	// TURNHost is the host of the embedded TURN server's URLs; empty means TURNPublicIP.
+	TURNHost string `yaml:"turn_host"`
 	// TURNSecretFile holds the embedded TURN server's shared secret, created when missing.
 	TURNSecretFile string `yaml:"turn_secret_file"`
 	// TURNSecret is the shared secret of an external TURN server (coturn's static-auth-secret).
@@ -78,6 +89,9 @@ const (
 
 // minTURNSecret is the shortest shared secret of an external TURN server.
 const minTURNSecret = 16
+
+// hostName is a DNS name, as media.turn_host may be.
+var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)
 
 // RetentionConfig is the retention policy and its sweeps.
 type RetentionConfig struct {
@@ -564,18 +578,43 @@ func (c *Config) Validate() error {
 	switch c.Media.TURN {
 	case turnOff:
 	case turnEmbedded:
-		if host, port, err := net.SplitHostPort(c.Media.TURNListen); err != nil {
-			bad("media.turn_listen", "want host:port, got %q", c.Media.TURNListen)
-		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			bad("media.turn_listen", "port out of range in %q", c.Media.TURNListen)
-		} else if _, err := netip.ParseAddr(host); host != "" && err != nil {
-			bad("media.turn_listen", "want an IP address or nothing before the port, got %q", c.Media.TURNListen)
+		listens := []struct{ key, value string }{
+			{"media.turn_listen", c.Media.TURNListen},
+			{"media.turn_tcp_listen", c.Media.TURNTCPListen},
+			{"media.turn_tls_listen", c.Media.TURNTLSListen},
+		}
+		for i, l := range listens {
+			if l.value == "" && i > 0 {
+				continue // the TCP port of turn_listen; no TLS
+			}
+			if host, port, err := net.SplitHostPort(l.value); err != nil {
+				bad(l.key, "want host:port, got %q", l.value)
+			} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+				bad(l.key, "port out of range in %q", l.value)
+			} else if _, err := netip.ParseAddr(host); host != "" && err != nil {
+				bad(l.key, "want an IP address or nothing before the port, got %q", l.value)
+			}
+		}
+		withTLS := c.Media.TURNTLSListen != ""
+		if withTLS != (c.Media.TURNTLSCertFile != "") {
+			bad("media.turn_tls_cert_file", "set it with media.turn_tls_listen, and only then")
+		}
+		if withTLS != (c.Media.TURNTLSKeyFile != "") {
+			bad("media.turn_tls_key_file", "set it with media.turn_tls_listen, and only then")
 		}
 		if _, err := netip.ParseAddr(c.Media.TURNPublicIP); err != nil {
 			bad("media.turn_public_ip", "want the IP address clients reach the TURN server at, got %q", c.Media.TURNPublicIP)
 		}
+		if h := c.Media.TURNHost; h != "" && !hostName.MatchString(h) {
+			if _, err := netip.ParseAddr(h); err != nil {
+				bad("media.turn_host", "want a host name or an IP address, without a port, got %q", h)
+			}
+		}
 		if c.Media.TURNSecretFile == "" {
 			bad("media.turn_secret_file", "must not be empty with the embedded TURN server")
+		}
+		if c.Media.UDPPort == 0 {
+			bad("media.udp_port", "the embedded TURN server relays to the media port: want a fixed port, not 0")
 		}
 	case turnExternal:
 		if len(c.Media.TURNURLs) == 0 {

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -208,6 +209,14 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1
 	}
+	turnCreds, turnServer, err := newTURN(ctx, cfg.Media, log.With("part", "turn"))
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire:", err)
+		return 1
+	}
+	if turnServer != nil {
+		defer turnServer.Close() // owned by serve, closed on the way out
+	}
 	media, err := sfu.New(sfu.Params{
 		Logger: log.With("part", "sfu"),
 		Tokens: tokens,
@@ -215,6 +224,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 			UDPPort:         cfg.Media.UDPPort,
 			NAT1To1IPs:      cfg.Media.PublicIPs,
 			IncludeLoopback: cfg.Media.IncludeLoopback,
+			ICEServersFor:   iceServersFor(turnCreds),
 		},
 		EmptyRoomGrace: time.Duration(cfg.Media.EmptyRoomGrace),
 	})
@@ -227,14 +237,6 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return 1
 	}
 	defer media.Close() // a no-op after the shutdown below has closed it
-	turnCreds, turnServer, err := newTURN(ctx, cfg.Media, log.With("part", "turn"))
-	if err != nil {
-		fmt.Fprintln(stderr, "webinaire:", err)
-		return 1
-	}
-	if turnServer != nil {
-		defer turnServer.Close() // owned by serve, closed on the way out
-	}
 
 	var proxies []netip.Prefix
 	for _, p := range cfg.Server.TrustedProxies {
@@ -411,24 +413,55 @@ func newTURN(ctx context.Context, m MediaConfig, log *slog.Logger) (api.TURNCred
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w (key media.turn_secret_file)", err)
 		}
-		t, err := sfu.NewTURN(sfu.TURNParams{
+		p := sfu.TURNParams{
 			Listen:            m.TURNListen,
+			TCPListen:         m.TURNTCPListen,
+			TLSListen:         m.TURNTLSListen,
+			Host:              m.TURNHost,
 			Secret:            secret,
 			PublicIP:          m.TURNPublicIP,
 			AllowPrivatePeers: m.TURNAllowPrivatePeers,
+			MediaPort:         m.UDPPort,
 			Logger:            log,
-		})
+		}
+		if m.TURNTLSListen != "" {
+			certs, err := loadCertificateFiles(m.TURNTLSCertFile, m.TURNTLSKeyFile, log)
+			if err != nil {
+				return nil, nil, err
+			}
+			host := m.TURNHost
+			if host == "" {
+				host = m.TURNPublicIP
+			}
+			if err := certs.verifyHost(host); err != nil {
+				return nil, nil, err
+			}
+			p.TLSConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
+		}
+		t, err := sfu.NewTURN(p)
 		if err != nil {
 			return nil, nil, err
 		}
 		if err := t.Start(ctx); err != nil {
-			return nil, nil, fmt.Errorf("%w (key media.turn_listen)", err)
+			return nil, nil, fmt.Errorf("%w (keys media.turn_listen, media.turn_tcp_listen, media.turn_tls_listen)", err)
 		}
 		return t, t, nil
 	case turnExternal:
 		return sfu.ExternalTURN{URLs: m.TURNURLs, Secret: []byte(m.TURNSecret)}, nil, nil
 	}
 	return nil, nil, nil
+}
+
+// iceServersFor gives the SFU's joined messages the TURN credentials of creds, which
+// expire with the participant's token as those of the join answer; nil without TURN.
+func iceServersFor(creds api.TURNCredentials) func(participantID string, expiry time.Time) []sfu.ICEServer {
+	if creds == nil {
+		return nil
+	}
+	return func(participantID string, expiry time.Time) []sfu.ICEServer {
+		now := time.Now()
+		return []sfu.ICEServer{creds.Credentials(participantID, now, expiry.Sub(now))}
+	}
 }
 
 // migrateWithRetry applies the migrations, retrying with backoff (from every up to 30 s) while

@@ -2,7 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"log/slog"
+	"math/big"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,7 +66,145 @@ func TestEmbeddedTURNFromConfig(t *testing.T) {
 	secret, err := loadOrCreateKey(keyFile, "TURN secret")
 	require.NoError(t, err, "the secret file was created")
 	ice := creds.Credentials("p1", time.Unix(1000, 0), time.Hour)
-	require.Len(t, ice.URLs, 1)
+	require.Len(t, ice.URLs, 2, "UDP and TCP")
 	require.True(t, strings.HasPrefix(ice.URLs[0], "turn:203.0.113.7:"), "got %s", ice.URLs[0])
+	require.True(t, strings.HasSuffix(ice.URLs[1], "?transport=tcp"), "got %s", ice.URLs[1])
 	require.Equal(t, sfu.TURNCredentials(secret, ice.URLs, "p1", time.Unix(1000, 0), time.Hour), ice)
+}
+
+func TestTURNConfigOfTCPAndTLS(t *testing.T) {
+	embedded := "media:\n  turn: embedded\n  turn_public_ip: 203.0.113.7\n"
+	cases := []struct{ file, want string }{
+		{embedded + "  turn_tcp_listen: nowhere\n", "key media.turn_tcp_listen: want host:port"},
+		{embedded + "  turn_tls_listen: \":99999\"\n  turn_tls_cert_file: c\n  turn_tls_key_file: k\n", "key media.turn_tls_listen: port out of range"},
+		{embedded + "  turn_tls_listen: \":5349\"\n  turn_tls_key_file: k\n", "key media.turn_tls_cert_file: set it with media.turn_tls_listen"},
+		{embedded + "  turn_tls_listen: \":5349\"\n  turn_tls_cert_file: c\n", "key media.turn_tls_key_file: set it with media.turn_tls_listen"},
+		{embedded + "  turn_tls_cert_file: c\n  turn_tls_key_file: k\n", "key media.turn_tls_cert_file: set it with media.turn_tls_listen"},
+		{embedded + "  turn_host: \"turn.example.org:5349\"\n", "key media.turn_host: want a host name"},
+		{embedded + "  udp_port: 0\n", "key media.udp_port: the embedded TURN server relays to the media port"},
+	}
+	for _, tc := range cases {
+		_, err := LoadConfig(writeConfig(t, tc.file), nil)
+		require.Error(t, err, tc.file)
+		require.Contains(t, err.Error(), tc.want)
+	}
+	for _, host := range []string{"turn.example.org", "203.0.113.7", "2001:db8::7"} {
+		_, err := LoadConfig(writeConfig(t, embedded+"  turn_host: \""+host+"\"\n"), nil)
+		require.NoError(t, err, "turn_host %s", host)
+	}
+}
+
+// writeCertificate writes a self-signed certificate for host and its key to dir, and
+// returns the files and the certificate.
+func writeCertificate(t *testing.T, dir, host string) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	require.NoError(t, err)
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: serial,
+		DNSNames:     []string{host},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, &x509.Certificate{SerialNumber: serial, DNSNames: []string{host}}, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err = x509.ParseCertificate(der)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	certFile, keyFile = filepath.Join(dir, "turn.crt"), filepath.Join(dir, "turn.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
+	return certFile, keyFile, cert
+}
+
+// handshake connects to addr over TLS for host, trusting roots, and returns the
+// certificate the server showed.
+func handshake(t *testing.T, addr, host string, roots *x509.CertPool) *x509.Certificate {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: host, MinVersion: tls.VersionTLS12})
+	require.NoError(t, err)
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0]
+}
+
+func TestEmbeddedTURNOverTLSFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, cert := writeCertificate(t, dir, "turn.example.test")
+	file := "media:\n  turn: embedded\n  turn_listen: 127.0.0.1:0\n  turn_tcp_listen: 127.0.0.1:0\n" +
+		"  turn_tls_listen: 127.0.0.1:0\n  turn_host: turn.example.test\n  turn_public_ip: 203.0.113.7\n" +
+		"  turn_secret_file: " + filepath.Join(dir, "turn.key") + "\n" +
+		"  turn_tls_cert_file: " + certFile + "\n  turn_tls_key_file: " + keyFile + "\n"
+	cfg, err := LoadConfig(writeConfig(t, file), nil)
+	require.NoError(t, err)
+	creds, closer, err := newTURN(context.Background(), cfg.Media, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer closer.Close()
+
+	ice := creds.Credentials("p1", time.Unix(1000, 0), time.Hour)
+	require.Len(t, ice.URLs, 3, "got %v", ice.URLs)
+	require.True(t, strings.HasPrefix(ice.URLs[0], "turn:turn.example.test:") && strings.HasSuffix(ice.URLs[0], "?transport=udp"), "got %s", ice.URLs[0])
+	require.True(t, strings.HasPrefix(ice.URLs[1], "turn:turn.example.test:") && strings.HasSuffix(ice.URLs[1], "?transport=tcp"), "got %s", ice.URLs[1])
+	tlsURL := ice.URLs[2]
+	require.True(t, strings.HasPrefix(tlsURL, "turns:turn.example.test:") && strings.HasSuffix(tlsURL, "?transport=tcp"), "got %s", tlsURL)
+	port := strings.TrimSuffix(strings.TrimPrefix(tlsURL, "turns:turn.example.test:"), "?transport=tcp")
+	addr := "127.0.0.1:" + port
+
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	require.Equal(t, cert.Raw, handshake(t, addr, "turn.example.test", roots).Raw)
+
+	// A renewed certificate is served without a restart.
+	_, _, renewed := writeCertificate(t, dir, "turn.example.test")
+	later := time.Now().Add(time.Hour)
+	require.NoError(t, os.Chtimes(certFile, later, later))
+	require.NoError(t, os.Chtimes(keyFile, later, later))
+	roots.AddCert(renewed)
+	require.Equal(t, renewed.Raw, handshake(t, addr, "turn.example.test", roots).Raw)
+}
+
+func TestEmbeddedTURNRefusesABadCertificate(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, _ := writeCertificate(t, dir, "turn.example.test")
+	other := t.TempDir()
+	_, otherKey, _ := writeCertificate(t, other, "turn.example.test")
+	garbage := filepath.Join(dir, "garbage.pem")
+	require.NoError(t, os.WriteFile(garbage, []byte("not a PEM file"), 0o600))
+	cases := []struct {
+		name, cert, key, host, want string
+	}{
+		{"missing certificate", filepath.Join(dir, "none.crt"), keyFile, "turn.example.test", "key media.turn_tls_cert_file"},
+		{"missing key", certFile, filepath.Join(dir, "none.pem"), "turn.example.test", "key media.turn_tls_key_file"},
+		{"key of another certificate", certFile, otherKey, "turn.example.test", "keys media.turn_tls_cert_file, media.turn_tls_key_file"},
+		{"not PEM", garbage, keyFile, "turn.example.test", "keys media.turn_tls_cert_file, media.turn_tls_key_file"},
+		{"certificate of another host", certFile, keyFile, "turn.example.org", "keys media.turn_host, media.turn_tls_cert_file"},
+		{"no host: the public address", certFile, keyFile, "", "keys media.turn_host, media.turn_tls_cert_file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := LoadConfig("", nil)
+			require.NoError(t, err)
+			cfg.Media.TURN, cfg.Media.TURNPublicIP = turnEmbedded, "203.0.113.7"
+			cfg.Media.TURNListen, cfg.Media.TURNTLSListen = "127.0.0.1:0", "127.0.0.1:0"
+			cfg.Media.TURNSecretFile = filepath.Join(dir, "turn.key")
+			cfg.Media.TURNTLSCertFile, cfg.Media.TURNTLSKeyFile, cfg.Media.TURNHost = tc.cert, tc.key, tc.host
+			require.NoError(t, cfg.Validate())
+			_, closer, err := newTURN(context.Background(), cfg.Media, slog.New(slog.DiscardHandler))
+			require.Error(t, err, "the TURN server started")
+			require.Nil(t, closer)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestJoinedMessagesCarryTURNCredentials(t *testing.T) {
+	require.Nil(t, iceServersFor(nil), "no TURN, no ICE server in the joined message")
+	ext := sfu.ExternalTURN{URLs: []string{"turns:turn.example.org:443?transport=tcp"}, Secret: []byte("0123456789abcdef-coturn")}
+	expiry := time.Now().Add(2 * time.Hour).Truncate(time.Second)
+	got := iceServersFor(ext)("p1", expiry)
+	require.Len(t, got, 1)
+	// The same credentials as the join answer's for a token expiring then.
+	require.Equal(t, ext.Credentials("p1", expiry, 0), got[0])
 }
