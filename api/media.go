@@ -110,6 +110,8 @@ func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name 
 		Kind:        sfu.KindMeeting,
 		IssuedAt:    now,
 		Expiry:      now.Add(s.tokenLifetime),
+		// Attendees of a webinar with a lobby wait there until a moderator admits them.
+		Lobby: w.LobbyEnabled && role == sfu.RoleAttendee,
 	}
 	if w.Kind == store.KindWebinar {
 		claims.Kind = sfu.KindWebinar
@@ -431,4 +433,21 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// SessionEnded writes the audit entry of a room's session that has ended: how many chat
+// messages, polls and votes it had. Their content was never kept; this is all that
+// remains of them. It is the SFU's Params.OnRoomClosed.
+func (s *Server) SessionEnded(st sfu.RoomStats) {
+	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
+	defer cancel()
+	w, err := s.p.Store.WebinarByRoom(ctx, st.Room)
+	if err != nil {
+		s.log.Warn("session end not audited: webinar of the room not found", "err", err)
+		return
+	}
+	detail := map[string]int{"chat_messages": st.Messages, "polls": st.Polls, "votes": st.Votes}
+	if err := s.p.Store.RecordAudit(ctx, s.auditEvent("", "session.end", "webinar", w.ID, detail)); err != nil {
+		s.log.Error("session end not audited", "webinar", w.ID, "err", err)
+	}
 }

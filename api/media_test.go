@@ -241,7 +241,7 @@ func TestModeration(t *testing.T) {
 	owner, other, anon := e.browser(), e.browser(), e.browser()
 	owner.Login(userOwner)
 	other.Login(userOther)
-	w := createWebinar(owner, newWebinar)
+	w := createWebinar(owner, withoutLobby)
 	inv := createInvitation(owner, w.ID, "attendee")
 	wid := "/api/v1/webinars/" + w.ID
 	gj := joinAsGuest(anon, inv.URL, "Zoé Martin")
@@ -305,7 +305,7 @@ func TestClosingTheSFUEndsTheSessions(t *testing.T) {
 	e := setup(t, "sqlite", options{})
 	owner, anon := e.browser(), e.browser()
 	owner.Login(userOwner)
-	w := createWebinar(owner, newWebinar)
+	w := createWebinar(owner, withoutLobby)
 	inv := createInvitation(owner, w.ID, "attendee")
 	gj := joinAsGuest(anon, inv.URL, "Zoé Martin")
 	g := connectRTC(t, e, gj)

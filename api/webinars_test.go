@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -38,6 +39,13 @@ var newWebinar = map[string]any{
 	"kind": "webinar", "starts_at": "2026-12-03T14:00:00+01:00", "duration_minutes": 90,
 	"lobby_enabled": true, "recording_allowed": true,
 }
+
+// withoutLobby is newWebinar whose attendees join at once.
+var withoutLobby = func() map[string]any {
+	m := maps.Clone(newWebinar)
+	m["lobby_enabled"] = false
+	return m
+}()
 
 func createWebinar(b *browser, body map[string]any) webinar {
 	b.T.Helper()

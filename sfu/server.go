@@ -47,7 +47,9 @@ type Params struct {
 	// Clock tells the time; nil is the system clock.
 	Clock Clock
 	// OnRoomClosed, when set, receives the counts of a room's chat messages, polls and
-	// votes once it has closed and dropped them (for the audit). It must not block.
+	// votes once it has closed and dropped them (for the audit). It is called outside
+	// the room's locks, on the goroutine that closed the room, and may take a moment
+	// (a database write).
 	OnRoomClosed func(RoomStats)
 }
 

@@ -246,6 +246,13 @@ func (s *Store) WebinarOf(ctx context.Context, organizerID, id string) (Webinar,
 	return w, translate("webinar", err)
 }
 
+// WebinarByRoom returns the webinar whose room has that id.
+func (s *Store) WebinarByRoom(ctx context.Context, roomID string) (Webinar, error) {
+	var w Webinar
+	err := s.conn(ctx).Take(&w, "room_id = ?", roomID).Error
+	return w, translate("webinar of room", err)
+}
+
 // UpdateWebinar saves the editable fields of w, which must belong to its organizer.
 func (s *Store) UpdateWebinar(ctx context.Context, w *Webinar, now time.Time) error {
 	w.UpdatedAt = now.UTC()

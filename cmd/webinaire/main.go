@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -217,9 +218,16 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if turnServer != nil {
 		defer turnServer.Close() // owned by serve, closed on the way out
 	}
+	// The API audits the end of each session; it is made after the SFU it serves.
+	var sessionEnded atomic.Pointer[func(sfu.RoomStats)]
 	media, err := sfu.New(sfu.Params{
 		Logger: log.With("part", "sfu"),
 		Tokens: tokens,
+		OnRoomClosed: func(st sfu.RoomStats) {
+			if f := sessionEnded.Load(); f != nil {
+				(*f)(st)
+			}
+		},
 		WebRTC: sfu.WebRTCConfig{
 			UDPPort:         cfg.Media.UDPPort,
 			NAT1To1IPs:      cfg.Media.PublicIPs,
@@ -291,6 +299,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1
 	}
+	ended := srv.SessionEnded
+	sessionEnded.Store(&ended)
 
 	if cfg.Mode == modeDevelopment {
 		log.Warn("DEVELOPMENT MODE: not for production use", "dev_idp", cfg.DevIDP.Enabled, "database", cfg.Database.Driver)
