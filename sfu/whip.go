@@ -36,6 +36,9 @@ var (
 	ErrOfferRefused = errors.New("sfu: offer refused")
 	// ErrNothingToView is a WHEP request for a room where nobody publishes.
 	ErrNothingToView = errors.New("sfu: nothing published in the room")
+	// ErrLobby is a session whose claims send it to the lobby: an HTTP session cannot
+	// wait there.
+	ErrLobby = errors.New("sfu: an HTTP session cannot wait in the lobby")
 )
 
 // HTTPSession is a running WHIP or WHEP session.
@@ -75,6 +78,9 @@ func (s *Server) StartWHEP(ctx context.Context, c Claims, offer string, hooks Se
 func (s *Server) startHTTP(ctx context.Context, c Claims, offer string, mode sessionMode, hooks SessionHooks) (*HTTPSession, error) {
 	if _, err := s.tokens.Sign(c); err != nil {
 		return nil, err // invalid or revoked claims
+	}
+	if c.Lobby {
+		return nil, ErrLobby
 	}
 	msg, err := json.Marshal(map[string]string{"type": typeOffer, "sdp": offer})
 	if err != nil {

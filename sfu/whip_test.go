@@ -217,3 +217,11 @@ func viewerDowns(r *Room, id string) []*downTrack {
 	}
 	return out
 }
+
+func TestHTTPSessionsDoNotWaitInTheLobby(t *testing.T) {
+	srv := newTestServer(t)
+	c := claimsFor(srv, "lobby", "viewer", RoleAttendee)
+	c.Lobby = true
+	_, err := srv.StartWHEP(context.Background(), c, "v=0", SessionHooks{})
+	require.ErrorIs(t, err, ErrLobby)
+}
