@@ -261,8 +261,11 @@ func (u *upTrack) reallocate() {
 	subs := slices.Clone(u.subs)
 	u.mu.Unlock()
 	for _, d := range subs {
-		if d.subscriber != nil {
+		switch {
+		case d.subscriber != nil:
 			d.subscriber.allocate()
+		case d.sink != nil:
+			d.sink.best(d)
 		}
 	}
 }

@@ -466,7 +466,8 @@ func (l *layer) requestKeyframe() {
 // frame decodes.
 type downTrack struct {
 	up         *upTrack
-	subscriber *participant
+	subscriber *participant // nil for a sink's
+	sink       *SinkHandle  // nil for a participant's
 
 	binding atomic.Pointer[trackBinding]
 	current atomic.Pointer[layer] // the layer forwarded now, nil before the first keyframe

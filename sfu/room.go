@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
 )
 
@@ -32,6 +33,8 @@ type Room struct {
 	seen map[string]bool
 	// waiting are the participants in the lobby.
 	waiting map[string]*participant
+	// sinks receive every published track.
+	sinks []*SinkHandle
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -100,6 +103,7 @@ func (r *Room) SetRole(participantID string, role Role) error {
 	}
 	others := r.othersLocked(p)
 	everyone := append(others, p)
+	sinks := slices.Clone(r.sinks)
 	r.mu.Unlock()
 
 	r.log.Info("role changed", "participant", participantID, "role", role)
@@ -111,9 +115,12 @@ func (r *Room) SetRole(participantID string, role Role) error {
 		for _, o := range others {
 			o.subscribe(up)
 		}
+		for _, h := range sinks {
+			h.subscribe(up)
+		}
 	}
 	for _, d := range dropped {
-		d.subscriber.dropDown(d)
+		d.drop()
 	}
 	return nil
 }
@@ -165,6 +172,12 @@ func (r *Room) close(cause endCause) {
 	for _, p := range ps {
 		p.end(cause)
 	}
+	r.mu.Lock()
+	sinks := r.sinks
+	r.mu.Unlock()
+	for _, h := range sinks {
+		h.Close()
+	}
 	r.dropCollab()
 	close(r.done)
 	r.log.Info("room closed")
@@ -182,8 +195,12 @@ func (r *Room) expire() {
 	r.closed = true
 	r.stopTimer = nil
 	r.srv.forgetLocked(r)
+	sinks := r.sinks
 	r.mu.Unlock()
 	r.srv.mu.Unlock()
+	for _, h := range sinks {
+		h.Close()
+	}
 	r.dropCollab()
 	close(r.done)
 	r.log.Info("room closed", "reason", "empty")
@@ -298,7 +315,7 @@ func (r *Room) leave(p *participant) {
 
 	for _, up := range ups {
 		for _, d := range up.close() {
-			d.subscriber.dropDown(d)
+			d.drop()
 		}
 	}
 	// A participant replaced by a new session of the same id has not left.
@@ -333,9 +350,13 @@ func (r *Room) publish(p *participant, up *upTrack) publishResult {
 	}
 	p.addUpLocked(up, true)
 	others := r.othersLocked(p)
+	sinks := slices.Clone(r.sinks)
 	r.mu.Unlock()
 	for _, o := range others {
 		o.subscribe(up)
+	}
+	for _, h := range sinks {
+		h.subscribe(up)
 	}
 	return published
 }
@@ -347,7 +368,7 @@ func (r *Room) unpublish(p *participant, up *upTrack) {
 	p.removeUpLocked(up)
 	r.mu.Unlock()
 	for _, d := range up.close() {
-		d.subscriber.dropDown(d)
+		d.drop()
 	}
 }
 
