@@ -37,6 +37,11 @@ if [ -z "${WEBINAIRE_TEST_DATABASE_URL:-}" ] && ! have_pg_server; then
   apt_install postgresql
 fi
 
+# The recording tests encode real VP8 and Opus, and check the files, with ffmpeg.
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+  apt_install ffmpeg
+fi
+
 say "go vet ./..."
 go vet ./...
 

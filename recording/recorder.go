@@ -1,0 +1,151 @@
+package recording
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu"
+)
+
+// ManifestName is the file listing a recording's tracks, next to them.
+const ManifestName = "manifest.json"
+
+// Params configure a Recorder.
+type Params struct {
+	// Dir is the folder of this recording's files; it is created (0700).
+	Dir string
+	// Logger receives the recorder's logs; nil discards them.
+	Logger *slog.Logger
+	// OnError is told when a track stops recording (a full disk, storage too slow);
+	// the others go on. It must not block.
+	OnError func(error)
+	// Clock tells the time of the manifest; nil is time.Now.
+	Clock func() time.Time
+}
+
+// TrackFile is one recorded track, as the manifest lists it.
+type TrackFile struct {
+	// File is the WebM file's name in the recording's folder.
+	File string `json:"file"`
+	// Kind is audio or video.
+	Kind string `json:"kind"`
+	// Label is camera, microphone or screen.
+	Label sfu.Label `json:"label"`
+	// Participant is the publisher's participant id (a random id, no name).
+	Participant string `json:"participant"`
+	// Started is when the track's recording started.
+	Started time.Time `json:"started"`
+}
+
+// Manifest lists the tracks of a recording.
+type Manifest struct {
+	Tracks []TrackFile `json:"tracks"`
+}
+
+// Recorder is an SFU sink writing every track of a room to its own WebM file.
+type Recorder struct {
+	p Params
+
+	mu       sync.Mutex
+	manifest Manifest
+	writers  []*trackWriter
+	closed   bool
+}
+
+// New prepares a recording in p.Dir.
+func New(p Params) (*Recorder, error) {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if p.OnError == nil {
+		p.OnError = func(error) {}
+	}
+	if p.Clock == nil {
+		p.Clock = time.Now
+	}
+	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("recording folder: %w", err)
+	}
+	r := &Recorder{p: p}
+	if err := r.writeManifestLocked(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// AddTrack starts recording a track; it is the sfu.Sink method.
+func (r *Recorder) AddTrack(participantID string, t sfu.TrackInfo, codec webrtc.RTPCodecParameters) sfu.SinkTrack {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	name := fmt.Sprintf("%02d-%s.webm", len(r.manifest.Tracks)+1, t.Kind)
+	path := filepath.Join(r.p.Dir, name)
+	create := func() (io.WriteCloser, error) {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", name, err)
+		}
+		return f, nil
+	}
+	log := r.p.Logger.With("file", name)
+	w, err := newTrackWriter(codec, create, log, r.p.OnError)
+	if errors.Is(err, errCodec) {
+		log.Info("track not recorded", "codec", codec.MimeType)
+		return nil
+	}
+	if err != nil {
+		r.p.OnError(err)
+		return nil
+	}
+	r.manifest.Tracks = append(r.manifest.Tracks, TrackFile{File: name, Kind: t.Kind, Label: t.Label, Participant: participantID, Started: r.p.Clock().UTC()})
+	if err := r.writeManifestLocked(); err != nil {
+		r.p.OnError(err)
+	}
+	r.writers = append(r.writers, w)
+	return w
+}
+
+// Close waits for every track to be written and closed. Detach the sink first.
+func (r *Recorder) Close() {
+	r.mu.Lock()
+	r.closed = true
+	writers := r.writers
+	r.mu.Unlock()
+	for _, w := range writers {
+		w.Close()
+	}
+}
+
+// Manifest is the list of tracks recorded so far.
+func (r *Recorder) Manifest() Manifest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Manifest{Tracks: append([]TrackFile(nil), r.manifest.Tracks...)}
+}
+
+// writeManifestLocked replaces the manifest file whole (a new file renamed over the old).
+func (r *Recorder) writeManifestLocked() error {
+	b, err := json.MarshalIndent(r.manifest, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	tmp := filepath.Join(r.p.Dir, ManifestName+".new")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(r.p.Dir, ManifestName)); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return nil
+}

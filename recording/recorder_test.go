@@ -1,0 +1,255 @@
+package recording
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
+	"github.com/pion/webrtc/v4/pkg/media/oggreader"
+	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu"
+)
+
+var (
+	vp8  = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}
+	opus = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}
+)
+
+// need finds a program the tests run; deploy/test.sh installs ffmpeg.
+func need(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	require.NoError(t, err, "%s is needed (Debian package ffmpeg; deploy/test.sh installs it)", name)
+	return path
+}
+
+// encodedMedia makes seconds of real VP8 (320x240, 30 fps, a keyframe a second) and
+// Opus (20 ms packets) with ffmpeg, as RTP packets.
+func encodedMedia(t *testing.T, seconds string) (video, audio []*rtp.Packet) {
+	t.Helper()
+	ffmpeg := need(t, "ffmpeg")
+	dir := t.TempDir()
+	ivf, ogg := filepath.Join(dir, "v.ivf"), filepath.Join(dir, "a.ogg")
+	run := func(args ...string) {
+		out, err := exec.Command(ffmpeg, append([]string{"-v", "error", "-y"}, args...)...).CombinedOutput()
+		require.NoError(t, err, "ffmpeg: %s", out)
+	}
+	run("-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", seconds, "-c:v", "libvpx", "-b:v", "300k", "-g", "30", "-f", "ivf", ivf)
+	run("-f", "lavfi", "-i", "sine=frequency=440", "-t", seconds, "-c:a", "libopus", "-b:a", "48k", "-page_duration", "20000", "-f", "ogg", ogg)
+
+	f, err := os.Open(ivf)
+	require.NoError(t, err)
+	defer f.Close()
+	r, _, err := ivfreader.NewWith(f)
+	require.NoError(t, err)
+	vp := rtp.NewPacketizer(1200, 96, 1, &codecs.VP8Payloader{EnablePictureID: true}, rtp.NewRandomSequencer(), 90000)
+	for {
+		frame, _, err := r.ParseNextFrame()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		video = append(video, vp.Packetize(frame, 3000)...)
+	}
+
+	g, err := os.Open(ogg)
+	require.NoError(t, err)
+	defer g.Close()
+	o, _, err := oggreader.NewWith(g)
+	require.NoError(t, err)
+	ap := rtp.NewPacketizer(1200, 111, 2, &codecs.OpusPayloader{}, rtp.NewRandomSequencer(), 48000)
+	for {
+		page, _, err := o.ParseNextPage()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		if bytes.HasPrefix(page, []byte("OpusTags")) {
+			continue
+		}
+		audio = append(audio, ap.Packetize(page, 960)...)
+	}
+	return video, audio
+}
+
+// lastPacketTime is the time of a file's last packet, read frame by frame: a file
+// written live has no duration in its header.
+func lastPacketTime(t *testing.T, path string) float64 {
+	t.Helper()
+	out, err := exec.Command(need(t, "ffprobe"), "-v", "error", "-show_entries", "packet=pts_time", "-of", "csv=p=0", path).Output()
+	require.NoError(t, err)
+	lines := strings.Fields(string(out))
+	require.NotEmpty(t, lines)
+	v, err := strconv.ParseFloat(lines[len(lines)-1], 64)
+	require.NoError(t, err)
+	return v
+}
+
+type probe struct {
+	Streams []struct {
+		CodecName string `json:"codec_name"`
+		Width     int    `json:"width"`
+		Height    int    `json:"height"`
+	} `json:"streams"`
+	Format struct {
+		Duration float64 `json:"duration,string"`
+	} `json:"format"`
+}
+
+// ffprobe reads a file's streams and duration, and decodes it whole: an error of the
+// decoder fails the test.
+func ffprobe(t *testing.T, path string) probe {
+	t.Helper()
+	out, err := exec.Command(need(t, "ffprobe"), "-v", "error", "-show_entries", "stream=codec_name,width,height:format=duration", "-of", "json", path).Output()
+	require.NoError(t, err)
+	var p probe
+	require.NoError(t, json.Unmarshal(out, &p), "%s", out)
+	decoded, err := exec.Command(need(t, "ffmpeg"), "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput()
+	require.NoError(t, err)
+	require.Empty(t, string(decoded), "decoding %s", path)
+	return p
+}
+
+func TestRecorderWritesPlayableWebM(t *testing.T) {
+	video, audio := encodedMedia(t, "3")
+	dir := filepath.Join(t.TempDir(), "rec-1")
+	var mu sync.Mutex
+	var failures []error
+	rec, err := New(Params{Dir: dir, OnError: func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		failures = append(failures, err)
+	}})
+	require.NoError(t, err)
+	vt := rec.AddTrack("pub", sfu.TrackInfo{ID: "pub~1", Kind: "video", Label: sfu.LabelCamera}, vp8)
+	at := rec.AddTrack("pub", sfu.TrackInfo{ID: "pub~2", Kind: "audio", Label: sfu.LabelMicrophone}, opus)
+	require.NotNil(t, vt)
+	require.NotNil(t, at)
+	require.Nil(t, rec.AddTrack("pub", sfu.TrackInfo{ID: "pub~3", Kind: "video"}, webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "video/AV1"}}), "a codec it cannot record is left out")
+	// Interleaved as they arrive, a video frame per 1.5 audio packets.
+	for i, j := 0, 0; i < len(video) || j < len(audio); {
+		if i < len(video) {
+			require.NoError(t, vt.WriteRTP(&video[i].Header, video[i].Payload))
+			i++
+		}
+		if j < len(audio) && (i >= len(video) || j*len(video) < i*len(audio)) {
+			require.NoError(t, at.WriteRTP(&audio[j].Header, audio[j].Payload))
+			j++
+		}
+	}
+	vt.Close()
+	at.Close()
+	rec.Close()
+	require.Empty(t, failures)
+
+	m := rec.Manifest()
+	require.Len(t, m.Tracks, 2)
+	var onDisk Manifest
+	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &onDisk))
+	require.Equal(t, m, onDisk)
+
+	videoFile, audioFile := filepath.Join(dir, m.Tracks[0].File), filepath.Join(dir, m.Tracks[1].File)
+	// As written live: every frame there, no duration yet.
+	require.InDelta(t, 3.0, lastPacketTime(t, videoFile), 0.1)
+	require.InDelta(t, 3.0, lastPacketTime(t, audioFile), 0.1)
+	for _, f := range []string{videoFile, audioFile} {
+		require.NoError(t, Finalize(context.Background(), need(t, "ffmpeg"), f))
+	}
+	v := ffprobe(t, videoFile)
+	require.Len(t, v.Streams, 1)
+	require.Equal(t, "vp8", v.Streams[0].CodecName)
+	require.Equal(t, 320, v.Streams[0].Width)
+	require.Equal(t, 240, v.Streams[0].Height)
+	require.InDelta(t, 3.0, v.Format.Duration, 0.1)
+	a := ffprobe(t, audioFile)
+	require.Equal(t, "opus", a.Streams[0].CodecName)
+	require.InDelta(t, 3.0, a.Format.Duration, 0.1)
+	info, err := os.Stat(videoFile)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "recordings are readable by the server only")
+}
+
+// failingFile fails every write after the first n bytes, as a full disk does.
+type failingFile struct {
+	n      int
+	closed bool
+}
+
+func (f *failingFile) Write(b []byte) (int, error) {
+	if f.n < len(b) {
+		return 0, errors.New("no space left on device")
+	}
+	f.n -= len(b)
+	return len(b), nil
+}
+
+func (f *failingFile) Close() error { f.closed = true; return nil }
+
+func TestTrackStopsOnAFullDiskAndSaysWhy(t *testing.T) {
+	video, _ := encodedMedia(t, "1")
+	file := &failingFile{n: 20000}
+	failed := make(chan error, 4)
+	w, err := newTrackWriter(vp8, func() (io.WriteCloser, error) { return file, nil }, slogDiscard(), func(err error) { failed <- err })
+	require.NoError(t, err)
+	for _, p := range video {
+		require.NoError(t, w.WriteRTP(&p.Header, p.Payload), "the media path is never refused")
+	}
+	w.Close()
+	require.ErrorContains(t, <-failed, "no space left on device")
+	require.True(t, file.closed, "what was written is kept and closed")
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// A recording cut short, as a killed server leaves it, plays up to where it stops once
+// repaired; a file that is no WebM is refused and left as it was.
+func TestFinalizeRepairsACutRecording(t *testing.T) {
+	video, _ := encodedMedia(t, "3")
+	dir := t.TempDir()
+	rec, err := New(Params{Dir: dir})
+	require.NoError(t, err)
+	vt := rec.AddTrack("pub", sfu.TrackInfo{ID: "pub~1", Kind: "video"}, vp8)
+	for _, p := range video {
+		require.NoError(t, vt.WriteRTP(&p.Header, p.Payload))
+	}
+	vt.Close()
+	rec.Close()
+	path := filepath.Join(dir, rec.Manifest().Tracks[0].File)
+	whole, err := os.ReadFile(path)
+	require.NoError(t, err)
+	cut := filepath.Join(dir, "cut.webm")
+	require.NoError(t, os.WriteFile(cut, whole[:len(whole)*6/10+7], 0o600), "cut in the middle of a frame")
+
+	ffmpeg := need(t, "ffmpeg")
+	require.NoError(t, Finalize(context.Background(), ffmpeg, cut))
+	p := ffprobe(t, cut)
+	require.Equal(t, "vp8", p.Streams[0].CodecName)
+	require.Greater(t, p.Format.Duration, 1.0)
+	require.Less(t, p.Format.Duration, 2.5)
+
+	junk := filepath.Join(dir, "junk.webm")
+	require.NoError(t, os.WriteFile(junk, []byte("not a recording"), 0o600))
+	require.Error(t, Finalize(context.Background(), ffmpeg, junk))
+	b, err := os.ReadFile(junk)
+	require.NoError(t, err)
+	require.Equal(t, "not a recording", string(b))
+	_, err = os.Stat(junk + ".final.webm")
+	require.True(t, os.IsNotExist(err), "no leftover")
+}
