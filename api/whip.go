@@ -105,7 +105,7 @@ func (s *Server) changeStreamKey(c *gin.Context, action string, change func(ctx 
 		s.fail(c, err)
 		return "", false
 	}
-	s.streams.endStreams(id)
+	s.streams.endStreams(func(e *httpSession) bool { return e.webinarID == id })
 	return id, true
 }
 
@@ -140,8 +140,8 @@ func (s *Server) startWHIP(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
-	epoch, ok := s.streams.reserve(w.ID)
-	if !ok {
+	entry := &httpSession{protocol: "whip", webinarID: w.ID, organizerID: w.OrganizerID, bearer: sha256.Sum256([]byte(key))}
+	if !s.streams.reserve(entry) {
 		c.Header("Retry-After", "5")
 		writeProblem(c, errStreamBusy)
 		return
@@ -150,10 +150,9 @@ func (s *Server) startWHIP(c *gin.Context) {
 	claims := s.newClaims(w, sfu.RolePresenter, whipName, now)
 	actor := mediaActor{kind: store.ActorOrganizer, id: w.OrganizerID, webinarID: w.ID}
 	s.media.remember(claims, actor, now)
-	entry := &httpSession{protocol: "whip", webinarID: w.ID, epoch: epoch, bearer: sha256.Sum256([]byte(key))}
 	session, err := s.p.SFU.StartWHIP(ctx, claims, offer, s.mediaHooks(c, "whip", &actor))
 	if err != nil {
-		s.streams.release(w.ID)
+		s.streams.release(entry)
 	}
 	s.answerOffer(c, entry, session, err, whipPath+"/"+w.ID+"/sessions/")
 }
@@ -209,7 +208,8 @@ func (s *Server) answerOffer(c *gin.Context, entry *httpSession, session *sfu.HT
 	entry.session = session
 	id, ok := s.streams.add(entry)
 	if !ok {
-		// The stream key changed while the session started: it must not outlive the key.
+		// The stream key changed (or the webinar went, or its organizer was restricted)
+		// while the session started: it must not outlive its right to stream.
 		session.Close()
 		refuseBearer(c, true)
 		return
@@ -281,65 +281,70 @@ func refuseBearer(c *gin.Context, presented bool) {
 }
 
 // httpSessions are the running WHIP and WHEP sessions of this process, by the id in their
-// URL, and how many WHIP sessions each webinar has.
+// URL, the WHIP sessions being started, and how many WHIP sessions each webinar has.
 type httpSessions struct {
-	mu      sync.Mutex
-	byID    map[string]*httpSession
-	streams map[string]int    // webinar id → WHIP sessions running or starting
-	epochs  map[string]uint64 // webinar id → how many times its stream key changed while it had some
+	mu       sync.Mutex
+	byID     map[string]*httpSession
+	starting map[*httpSession]bool // WHIP sessions reserved, not running yet
+	streams  map[string]int        // webinar id → WHIP sessions running or starting
 }
 
 // httpSession is one WHIP or WHEP session.
 type httpSession struct {
-	protocol  string // "whip" or "whep"
-	webinarID string // WHIP: the webinar whose stream key started it
-	epoch     uint64 // WHIP: the webinar's epoch when it started
+	protocol    string // "whip" or "whep"
+	webinarID   string // WHIP: the webinar whose stream key started it
+	organizerID string // WHIP: that webinar's organizer
 	// bearer is the SHA-256 of the token that started the session; its DELETE must
 	// bring the same.
-	bearer  [sha256.Size]byte
-	session *sfu.HTTPSession
-	id      string
-	forgot  sync.Once
+	bearer    [sha256.Size]byte
+	session   *sfu.HTTPSession
+	id        string
+	cancelled bool // WHIP: ended by endStreams while starting (under httpSessions.mu)
+	forgot    sync.Once
 }
 
 func newHTTPSessions() *httpSessions {
-	return &httpSessions{byID: make(map[string]*httpSession), streams: make(map[string]int), epochs: make(map[string]uint64)}
+	return &httpSessions{byID: make(map[string]*httpSession), starting: make(map[*httpSession]bool), streams: make(map[string]int)}
 }
 
-// reserve takes one of the webinar's WHIP places, if one is free, and returns the
-// webinar's epoch; release gives it back.
-func (h *httpSessions) reserve(webinarID string) (uint64, bool) {
+// reserve takes one of the WHIP session's webinar's places, if one is free; release
+// gives it back if the session does not start.
+func (h *httpSessions) reserve(e *httpSession) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.streams[webinarID] >= maxStreamsPerWebinar {
-		return 0, false
+	if h.streams[e.webinarID] >= maxStreamsPerWebinar {
+		return false
 	}
-	h.streams[webinarID]++
-	return h.epochs[webinarID], true
+	h.streams[e.webinarID]++
+	h.starting[e] = true
+	return true
 }
 
-func (h *httpSessions) release(webinarID string) {
+func (h *httpSessions) release(e *httpSession) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.releaseLocked(webinarID)
+	delete(h.starting, e)
+	h.releaseLocked(e.webinarID)
 }
 
 func (h *httpSessions) releaseLocked(webinarID string) {
 	if h.streams[webinarID]--; h.streams[webinarID] <= 0 {
 		delete(h.streams, webinarID)
-		delete(h.epochs, webinarID)
 	}
 }
 
 // add records a started session under a new unguessable id, and forgets it (giving its
-// WHIP place back) once it has ended. A WHIP session whose webinar's stream key changed
-// since it was reserved is not added: false, and its place is given back.
+// WHIP place back) once it has ended. A WHIP session that endStreams cancelled while it
+// started is not added: false, and its place is given back.
 func (h *httpSessions) add(e *httpSession) (string, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if e.protocol == "whip" && h.epochs[e.webinarID] != e.epoch {
-		h.releaseLocked(e.webinarID)
-		return "", false
+	if e.protocol == "whip" {
+		delete(h.starting, e)
+		if e.cancelled {
+			h.releaseLocked(e.webinarID)
+			return "", false
+		}
 	}
 	e.id = store.NewSecret()
 	h.byID[e.id] = e
@@ -386,16 +391,18 @@ func (h *httpSessions) get(id string) *httpSession {
 	}
 }
 
-// endStreams ends the webinar's WHIP sessions, those starting included, and returns once
-// the running ones have ended.
-func (h *httpSessions) endStreams(webinarID string) {
+// endStreams ends the WHIP sessions that match, those starting included (they will not
+// be added), and returns once the running ones have ended.
+func (h *httpSessions) endStreams(match func(*httpSession) bool) {
 	h.mu.Lock()
-	if h.streams[webinarID] > 0 {
-		h.epochs[webinarID]++
+	for e := range h.starting {
+		if match(e) {
+			e.cancelled = true
+		}
 	}
 	var running []*httpSession
 	for _, e := range h.byID {
-		if e.protocol == "whip" && e.webinarID == webinarID {
+		if e.protocol == "whip" && match(e) {
 			running = append(running, e)
 		}
 	}

@@ -383,7 +383,53 @@ func TestStreamKeyReplacedOrDeletedEndsTheStream(t *testing.T) {
 			actions = append(actions, a.Action)
 		}
 		require.Subset(t, actions, []string{"stream_key.create", "stream_key.delete"})
+
+		// Deleting the webinar ends its stream, its key gone with it.
+		k = newStreamKey(owner, w.ID)
+		publishWHIP(t, e, w.ID, k.StreamKey)
+		require.Len(t, roomParticipants(e, w.RoomID), 1)
+		resp = owner.Do("DELETE", "/api/v1/webinars/"+w.ID, nil, nil)
+		readBody(t, resp)
+		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+		require.Empty(t, roomParticipants(e, w.RoomID))
 	})
+}
+
+func TestWHIPEndsWithTheRightToStream(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	owner, admin := e.browser(), e.browser()
+	owner.Login(userOwner)
+	admin.Login(userAdmin)
+	me, _ := getMe(owner)
+	w := createWebinar(owner, newWebinar)
+	k := newStreamKey(owner, w.ID)
+	publishWHIP(t, e, w.ID, k.StreamKey)
+	require.Len(t, roomParticipants(e, w.RoomID), 1)
+
+	// Restricting the organizer (GDPR art. 18) ends the stream and refuses the key.
+	resp := admin.Do("POST", "/api/v1/admin/organizers/"+me.ID+"/restriction", nil, nil)
+	readBody(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Empty(t, roomParticipants(e, w.RoomID), "the stream ended with the restriction")
+	_, _, _, offer := offerWHIP(t)
+	resp = newSDPClient(t).do("POST", k.WHIPURL, k.StreamKey, "application/sdp", offer)
+	require.Equal(t, "restricted", problemOf(t, resp).Code, "no use of a restricted account, its stream key included")
+	require.Empty(t, roomParticipants(e, w.RoomID))
+
+	resp = admin.Do("DELETE", "/api/v1/admin/organizers/"+me.ID+"/restriction", nil, nil)
+	readBody(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	publishWHIP(t, e, w.ID, k.StreamKey)
+	require.Len(t, roomParticipants(e, w.RoomID), 1, "the key works again once the restriction is lifted")
+
+	// Erasing the account ends the stream: the webinar and its key are gone.
+	resp = owner.Do("DELETE", "/api/v1/me", nil, nil)
+	readBody(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Empty(t, roomParticipants(e, w.RoomID))
+	_, _, _, offer = offerWHIP(t)
+	resp = newSDPClient(t).do("POST", k.WHIPURL, k.StreamKey, "application/sdp", offer)
+	require.Equal(t, "invalid_token", problemOf(t, resp).Code)
 }
 
 func TestWHIPAndWHEPRefusals(t *testing.T) {
