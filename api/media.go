@@ -102,20 +102,7 @@ func (s *Server) joinWithInvitation(c *gin.Context) {
 // actor id means the participant id.
 func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name string, actor mediaActor) {
 	now := s.now()
-	claims := sfu.Claims{
-		Room:        w.RoomID,
-		Participant: newParticipantID(),
-		Name:        name,
-		Role:        role,
-		Kind:        sfu.KindMeeting,
-		IssuedAt:    now,
-		Expiry:      now.Add(s.tokenLifetime),
-		// Attendees of a webinar with a lobby wait there until a moderator admits them.
-		Lobby: w.LobbyEnabled && role == sfu.RoleAttendee,
-	}
-	if w.Kind == store.KindWebinar {
-		claims.Kind = sfu.KindWebinar
-	}
+	claims := s.newClaims(w, role, name, now)
 	token, err := s.p.Tokens.Sign(claims)
 	if err != nil {
 		s.fail(c, fmt.Errorf("sign join token for room of webinar %s: %w", w.ID, err))
@@ -144,6 +131,25 @@ func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name 
 	})
 }
 
+// newClaims are the claims of a new participant of w's room.
+func (s *Server) newClaims(w store.Webinar, role sfu.Role, name string, now time.Time) sfu.Claims {
+	claims := sfu.Claims{
+		Room:        w.RoomID,
+		Participant: newParticipantID(),
+		Name:        name,
+		Role:        role,
+		Kind:        sfu.KindMeeting,
+		IssuedAt:    now,
+		Expiry:      now.Add(s.tokenLifetime),
+		// Attendees of a webinar with a lobby wait there until a moderator admits them.
+		Lobby: w.LobbyEnabled && role == sfu.RoleAttendee,
+	}
+	if w.Kind == store.KindWebinar {
+		claims.Kind = sfu.KindWebinar
+	}
+	return claims
+}
+
 // rtc serves the signalling protocol (docs/protocol.md) on a WebSocket: the SFU runs the
 // session; the connection log gets the join and the leave, with the client's address.
 func (s *Server) rtc(c *gin.Context) {
@@ -162,31 +168,45 @@ func (s *Server) rtc(c *gin.Context) {
 	}
 	defer conn.finish()
 
-	// The actor is found at the join and kept for the leave: the directory may have
-	// forgotten a token that expired during the session.
-	var actor mediaActor
-	hooks := sfu.SessionHooks{
-		Joined: func(cl sfu.Claims) {
-			actor = s.media.who(cl)
-			s.logMedia(c, cl, actor, "join")
-		},
-		Left: func(cl sfu.Claims, _ error) { s.logMedia(c, cl, actor, "leave") },
-	}
-	err = s.p.SFU.ServeConnWith(c.Request.Context(), conn, hooks)
+	err = s.p.SFU.ServeConnWith(c.Request.Context(), conn, s.mediaHooks(c, "websocket", nil))
 	s.log.Debug("signalling session ended", "reason", errText(err))
 }
 
-// logMedia writes a connection-log entry of the signalling connection c. It runs on the
-// session's goroutine, holding no lock of the SFU: the participant waits for its joined
-// message while the join is written, as an organizer waits for the login.
-func (s *Server) logMedia(c *gin.Context, cl sfu.Claims, actor mediaActor, action string) {
-	name := cl.Name
-	if actor.kind == store.ActorOrganizer {
-		name = "" // the organizer's id says who; as at login, no name is kept
+// mediaHooks write the connection-log entries of a media session that c starts: the join
+// and the leave, with the client's address and port read from c now, for protocol. The
+// actor is actor when not nil, else found at the join and kept for the leave: the
+// directory may have forgotten a token that expired during the session. The hooks may
+// run after c's handler has returned; they do not touch c.
+func (s *Server) mediaHooks(c *gin.Context, protocol string, actor *mediaActor) sfu.SessionHooks {
+	origin := s.connectionEvent(c, "", "", "", "", "")
+	origin.Protocol = protocol
+	ctx := context.WithoutCancel(c.Request.Context())
+	var who mediaActor
+	if actor != nil {
+		who = *actor
 	}
-	e := s.connectionEvent(c, actor.kind, actor.id, name, action, actor.webinarID)
-	e.Protocol = "websocket"
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), logTimeout)
+	return sfu.SessionHooks{
+		Joined: func(cl sfu.Claims) {
+			if actor == nil {
+				who = s.media.who(cl)
+			}
+			s.logMedia(ctx, origin, cl, who, "join")
+		},
+		Left: func(cl sfu.Claims, _ error) { s.logMedia(ctx, origin, cl, who, "leave") },
+	}
+}
+
+// logMedia writes a connection-log entry of a media session that came from origin. It
+// runs on the session's goroutine, holding no lock of the SFU: the participant waits for
+// its joined message while the join is written, as an organizer waits for the login.
+func (s *Server) logMedia(ctx context.Context, origin store.ConnectionEvent, cl sfu.Claims, actor mediaActor, action string) {
+	e := origin
+	e.At, e.ActorKind, e.ActorID, e.Action, e.WebinarID = s.now(), actor.kind, actor.id, action, actor.webinarID
+	e.DisplayName = cl.Name
+	if actor.kind == store.ActorOrganizer {
+		e.DisplayName = "" // the organizer's id says who; as at login, no name is kept
+	}
+	ctx, cancel := context.WithTimeout(ctx, logTimeout)
 	defer cancel()
 	if err := s.p.Store.LogConnection(ctx, e); err != nil {
 		s.log.Error("connection log not written", "action", action, "room", cl.Room, "participant", cl.Participant, "err", err)

@@ -435,17 +435,7 @@ func connectRTC(t *testing.T, e *env, j joinAnswer) *rtcClient {
 	ws.SetReadLimit(1 << 20)
 	c.ws = ws
 
-	m := &webrtc.MediaEngine{}
-	require.NoError(t, m.RegisterDefaultCodecs())
-	ir := &interceptor.Registry{}
-	require.NoError(t, webrtc.RegisterDefaultInterceptors(m, ir))
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
-	require.NoError(t, err)
+	pc := newPeerConnection(t, (*webrtc.MediaEngine).RegisterDefaultCodecs)
 	c.pc = pc
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand != nil {
@@ -464,6 +454,24 @@ func connectRTC(t *testing.T, e *env, j joinAnswer) *rtcClient {
 	}
 	t.Cleanup(c.close)
 	return c
+}
+
+// newPeerConnection is a client's PeerConnection on loopback UDP only, with the codecs
+// register puts in its media engine and Pion's default interceptors.
+func newPeerConnection(t *testing.T, register func(*webrtc.MediaEngine) error) *webrtc.PeerConnection {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	require.NoError(t, register(m))
+	ir := &interceptor.Registry{}
+	require.NoError(t, webrtc.RegisterDefaultInterceptors(m, ir))
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	require.NoError(t, err)
+	return pc
 }
 
 func (c *rtcClient) send(v any) {
@@ -598,18 +606,24 @@ func (c *rtcClient) publish() {
 	c.wg.Add(1)
 	go func() { // owned by the client; ends when the client closes
 		defer c.wg.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for frame := 0; ; frame++ {
-			select {
-			case <-c.stop:
-				return
-			case <-tick.C:
-			}
-			_ = video.WriteSample(media.Sample{Data: vp8Frame(frame%10 == 0), Duration: 20 * time.Millisecond})
-			_ = audio.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
-		}
+		sendSamples(video, audio, func(n int) []byte { return vp8Frame(n%10 == 0) }, c.stop)
 	}()
+}
+
+// sendSamples sends a video frame, frame(n) for the n-th, and an Opus frame every 20 ms
+// until stop is closed.
+func sendSamples(video, audio *webrtc.TrackLocalStaticSample, frame func(n int) []byte, stop <-chan struct{}) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		_ = video.WriteSample(media.Sample{Data: frame(n), Duration: 20 * time.Millisecond})
+		_ = audio.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
+	}
 }
 
 // vp8Frame is a synthetic VP8 frame, a keyframe or not, that the SFU recognises as such.

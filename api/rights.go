@@ -93,6 +93,7 @@ func (s *Server) eraseMe(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.streams.endStreams(func(e *httpSession) bool { return e.organizerID == sess.OrganizerID })
 	s.setCookie(c, "webinaire_session", "", -1)
 	body := gin.H{
 		"erased":                 true,
@@ -117,6 +118,9 @@ func (s *Server) restriction(c *gin.Context, restrict bool) {
 	action := "organizer.restriction_lifted"
 	if restrict {
 		action = "organizer.restricted"
+		// No use of the account from now on: its webinars' streams end.
+		id := c.Param("id")
+		s.streams.endStreams(func(e *httpSession) bool { return e.organizerID == id })
 	}
 	if changed {
 		if err := s.p.Store.RecordAudit(ctx, s.auditEvent(sess.OrganizerID, action, "organizer", c.Param("id"), nil)); err != nil {

@@ -99,6 +99,7 @@ type Server struct {
 	rights  *privacy.Rights
 
 	media         *mediaDirectory
+	streams       *httpSessions // the running WHIP and WHEP sessions
 	tokenLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
 	originPattern string // the base URL's scheme and host, for the WebSocket library
@@ -129,6 +130,7 @@ func New(p Params) (*Server, error) {
 	p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
 	s := &Server{p: p, log: p.Logger, now: p.Now, secure: u.Scheme == "https"}
 	s.media, s.tokenLifetime = newMediaDirectory(), p.TokenLifetime
+	s.streams = newHTTPSessions()
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {
 		s.wsURL = "wss://" + u.Host + rtcPath
@@ -174,6 +176,12 @@ func (s *Server) routes() http.Handler {
 
 	// The signalling WebSocket: its join token says who the participant is, not a session.
 	r.GET(rtcPath, s.needReady, s.rtc)
+	// WHIP and WHEP: a bearer token (a stream key, a join token) says who; no session
+	// cookie is read, so no CSRF token is asked for.
+	r.POST(whipPath+"/:id", s.needReady, s.startWHIP)
+	r.DELETE(whipPath+"/:id/sessions/:session", s.needReady, s.stopWHIP)
+	r.POST(whepPath, s.needReady, s.startWHEP)
+	r.DELETE(whepPath+"/sessions/:session", s.needReady, s.stopWHEP)
 
 	v1 := r.Group("/api/v1", s.needReady, s.loadSession)
 	v1.GET("/invitations/:token", s.getPublicInvitation)
@@ -197,6 +205,8 @@ func (s *Server) routes() http.Handler {
 	org.DELETE("/webinars/:id/invitations/:invitation", s.revokeInvitation)
 	org.GET("/webinars/:id/invitation.ics", s.getWebinarICS)
 	org.POST("/webinars/:id/join", s.joinAsOwner)
+	org.POST("/webinars/:id/stream-key", s.createStreamKey)
+	org.DELETE("/webinars/:id/stream-key", s.deleteStreamKey)
 	org.POST("/webinars/:id/participants/:participant/remove", s.removeParticipant)
 	org.POST("/webinars/:id/participants/:participant/role", s.setParticipantRole)
 
@@ -310,12 +320,9 @@ func decodeJSON(c *gin.Context, dst any) *Problem {
 	if err != nil || mt != "application/json" {
 		return problem(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
 	}
-	data, err := io.ReadAll(c.Request.Body)
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return problem(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", tooLarge.Limit))
-	} else if err != nil {
-		return problem(http.StatusBadRequest, "malformed_json", "the body could not be read")
+	data, p := readBody(c, problem(http.StatusBadRequest, "malformed_json", "the body could not be read"))
+	if p != nil {
+		return p
 	}
 	if p := checkKeys(data, jsonNames(dst)); p != nil {
 		return p
@@ -330,6 +337,19 @@ func decodeJSON(c *gin.Context, dst any) *Problem {
 		return problem(http.StatusBadRequest, "malformed_json", "the body could not be read as JSON")
 	}
 	return nil
+}
+
+// readBody reads the request body: one over the size limit is body_too_large, one that
+// cannot be read otherwise is unreadable.
+func readBody(c *gin.Context, unreadable *Problem) ([]byte, *Problem) {
+	data, err := io.ReadAll(c.Request.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, problem(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", tooLarge.Limit))
+	} else if err != nil {
+		return nil, unreadable
+	}
+	return data, nil
 }
 
 // checkKeys walks the top level of a JSON document: one object, nothing after it, every key

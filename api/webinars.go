@@ -281,6 +281,7 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.streams.endStreams(func(e *httpSession) bool { return e.webinarID == id }) // its stream key went with it
 	c.Status(http.StatusNoContent)
 }
 

@@ -207,6 +207,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"DELETE", wid + "/invitations/" + inv2.ID, nil, [4]int{un, nf, ok, nf}},
 			{"GET", wid + "/invitation.ics", nil, [4]int{un, nf, ok, nf}},
 			{"POST", wid + "/join", nil, [4]int{un, nf, ok, nf}},
+			{"POST", wid + "/stream-key", nil, [4]int{un, nf, ok, nf}},
+			{"DELETE", wid + "/stream-key", nil, [4]int{un, nf, nc, nf}},
+			// WHIP and WHEP take a bearer token, never the session: a cookie is not enough.
+			{"POST", "/api/v1/whip/" + w.ID, "v=0\r\n", [4]int{un, un, un, un}},
+			{"DELETE", "/api/v1/whip/" + w.ID + "/sessions/x", nil, [4]int{un, un, un, un}},
+			{"POST", "/api/v1/whep", "v=0\r\n", [4]int{un, un, un, un}},
+			{"DELETE", "/api/v1/whep/sessions/x", nil, [4]int{un, un, un, un}},
 			{"POST", wid + "/participants/nobody/remove", nil, [4]int{un, nf, nf, nf}},
 			{"POST", wid + "/participants/nobody/role", map[string]string{"role": "presenter"}, [4]int{un, nf, nf, nf}},
 			{"GET", "/api/v1/admin/organizers", nil, [4]int{un, fb, fb, ok}},
