@@ -72,5 +72,5 @@ if [ -n "$browser_tests" ]; then
   node_modules/.bin/tsc --noEmit --checkJs -p frontend/tsconfig.json
 
   say "browser tests (frontend/browser)"
-  node --test --test-concurrency=1 frontend/browser/
+  node --test --test-concurrency=1 --test-timeout=300000 frontend/browser/
 fi

@@ -105,11 +105,10 @@ export class Server {
       });
       proc.on("exit", (code) => reject(new Error(`webinaire exited with ${code}:\n${out}\n${this.log}`)));
     });
-    for (;;) {
+    await until(async () => {
       const res = await fetch(`${this.base}/readyz`).catch(() => null);
-      if (res && res.status === 200) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      return res && res.status === 200 ? true : null;
+    }, "the server to be ready");
   }
 
   /** The host:port the server listens on. */
@@ -362,10 +361,34 @@ async function inboundInPage() {
  * @param {import("playwright-core").Page} page
  * @param {{audioBytes: number, framesDecoded: number}} before
  */
-export async function mediaFlows(page, before) {
+export function mediaFlows(page, before) {
+  return until(
+    async () => {
+      const now = await inbound(page);
+      return now.audioBytes > before.audioBytes && now.framesDecoded > before.framesDecoded ? now : null;
+    },
+    "audio and video to flow in",
+  );
+}
+
+/** How long until() waits before it gives up, as Playwright's own waits do. */
+const WAIT_LIMIT_MS = 30_000;
+
+/**
+ * Asks check every 250 ms until it gives something else than null, and returns that; fails
+ * after WAIT_LIMIT_MS, so that a run never hangs (a bound, not a measure of speed).
+ *
+ * @template T
+ * @param {() => Promise<T | null>} check
+ * @param {string} what what is waited for, for the error
+ * @returns {Promise<T>}
+ */
+export async function until(check, what) {
+  const limit = Date.now() + WAIT_LIMIT_MS;
   for (;;) {
-    const now = await inbound(page);
-    if (now.audioBytes > before.audioBytes && now.framesDecoded > before.framesDecoded) return now;
+    const got = await check();
+    if (got !== null) return got;
+    if (Date.now() > limit) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }

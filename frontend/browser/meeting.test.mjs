@@ -19,6 +19,7 @@ import {
   newContext,
   scheduleMeeting,
   startServer,
+  until,
 } from "./harness.mjs";
 
 /** @type {Awaited<ReturnType<typeof startServer>>} */
@@ -132,10 +133,7 @@ test("a screen share appears on the other side, and goes when it stops", async (
   await bruno.locator('media-tile.tile-screen[data-frame="shown"]').waitFor();
   await bruno.locator("media-tile.tile-screen .tile-name", { hasText: "Alice Agent" }).waitFor();
   // two video tracks now decode on Bruno's side: Alice's camera and her screen
-  for (;;) {
-    if ((await inbound(bruno)).videoTracks >= 2) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await until(async () => ((await inbound(bruno)).videoTracks >= 2 ? true : null), "two video tracks decoding");
   await alice.click('meeting-room button[data-action="screen"]');
   await bruno.locator("media-tile.tile-screen").waitFor({ state: "detached" });
 });
