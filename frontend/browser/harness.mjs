@@ -215,15 +215,16 @@ export async function loginOrganizer(page, userID) {
 }
 
 /**
- * Schedules a meeting from the dashboard's form and returns its id.
+ * Schedules a meeting (or a webinar) from the dashboard's form and returns its id.
  *
  * @param {import("playwright-core").Page} page on the dashboard
  * @param {string} title
+ * @param {"meeting" | "webinar"} [kind]
  * @returns {Promise<string>}
  */
-export async function scheduleMeeting(page, title) {
+export async function scheduleMeeting(page, title, kind = "meeting") {
   await page.fill("#f-title", title);
-  await page.selectOption("#f-kind", "meeting");
+  await page.selectOption("#f-kind", kind);
   await page.fill("#f-starts", "2030-05-06T10:00");
   await page.click("#create-form button[type=submit]");
   const item = page.locator("li.webinar", { has: page.locator("h3", { hasText: title }) });

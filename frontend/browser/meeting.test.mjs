@@ -195,6 +195,44 @@ test("leaving updates the others' list", async () => {
   assert.deepEqual(await alice.locator(".person-name").allTextContents(), ["Alice Agent (vous)"]);
 });
 
+test("in a webinar an attendee, entering with the keyboard, only receives; the audience is listed, not shown", async () => {
+  assert.ok(alice, "the organizer and alice are there");
+  await alice.close();
+  const organizer = contexts.get("organizer")?.pages()[0];
+  assert.ok(organizer);
+  await organizer.goto("/dashboard");
+  await organizer.waitForSelector("#content:not([hidden])");
+  const id = await scheduleMeeting(organizer, "Conférence", "webinar");
+  const { copied } = await createAttendeeLink(organizer, id);
+  await organizer.goto(`/room/${id}`);
+  await organizer.click("#enter");
+  await organizer.waitForSelector('meeting-room[data-state="connected"]');
+
+  const zoe = await pageFor("zoe");
+  await zoe.goto(copied);
+  await zoe.waitForSelector("#invitation:not([hidden])");
+  for (let i = 0; i < 10 && (await zoe.evaluate(() => document.activeElement?.id)) !== "display-name"; i++) {
+    await zoe.keyboard.press("Tab");
+  }
+  assert.equal(await zoe.evaluate(() => document.activeElement?.id), "display-name", "the name field is reached with Tab");
+  await zoe.keyboard.type("Zoé Martin");
+  await zoe.keyboard.press("Enter");
+  await zoe.waitForSelector('meeting-room[data-state="connected"]');
+  assert.equal(await zoe.evaluate(() => document.activeElement?.classList.contains("room-title")), true, "the focus goes to the room's title");
+
+  for (const action of ["mic", "camera", "screen"]) {
+    assert.ok(await zoe.locator(`meeting-room button[data-action="${action}"]`).isHidden(), `no ${action} button for an attendee`);
+  }
+  await tileOf(zoe, "Camille Martin").and(zoe.locator('[data-frame="shown"]')).waitFor();
+  await mediaFlows(zoe, { audioBytes: 0, framesDecoded: 0 });
+
+  await organizer.locator(".person", { hasText: "Zoé Martin" }).waitFor();
+  assert.equal(await tileOf(organizer, "Zoé Martin").count(), 0, "no tile for the audience");
+  await zoe.click('meeting-room button[data-action="leave"]');
+  await organizer.locator(".person", { hasText: "Zoé Martin" }).waitFor({ state: "detached" });
+  await organizer.click('meeting-room button[data-action="leave"]');
+});
+
 test("no page asked anything of another origin", () => {
   assert.ok(requests.entries.length > 0, "requests were recorded");
   assert.ok(requests.entries.some((e) => e.url.startsWith("ws://")), "the WebSockets were recorded");
@@ -202,7 +240,7 @@ test("no page asked anything of another origin", () => {
 });
 
 test("agents get no cookie", async () => {
-  for (const name of ["alice", "bruno", "axe"]) {
+  for (const name of ["alice", "bruno", "axe", "zoe"]) {
     const context = contexts.get(name);
     assert.ok(context);
     assert.deepEqual(await context.cookies(), [], `${name} has no cookie`);

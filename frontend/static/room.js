@@ -358,6 +358,8 @@ export class MeetingRoom extends HTMLElement {
     const wanted = new Set();
     for (const peer of client.peers.values()) {
       const { user, screen } = peerMedia(peer);
+      // A webinar's audience is in the list, not in the grid.
+      if (client.join.kind === "webinar" && peer.role === "attendee" && peer.tracks.size === 0) continue;
       this.tileFor(peer.id, wanted).show({ name: peer.name, tracks: user, muted: peer.muted, local: false, screen: false });
       if (screen.length > 0) {
         this.tileFor(`${peer.id}~screen`, wanted).show({
