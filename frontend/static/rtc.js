@@ -107,7 +107,6 @@ export class RoomClient extends EventTarget {
     this.localMuted = {};
     /** @type {Map<string, string>} mid to track id of the tracks received */
     this.mids = new Map();
-    this.makingOffer = false;
     this.attempt = 0;
     /** @type {number | undefined} */
     this.timer = undefined;
@@ -357,6 +356,10 @@ export class RoomClient extends EventTarget {
         break;
       case "error":
         this.lastError = String(msg.code || "");
+        if (this.lastError === "negotiation_failed" && this.pc?.signalingState === "have-local-offer") {
+          // the server refused this side's offer and stays as it was: so does this side
+          await this.pc.setLocalDescription({ type: "rollback" });
+        }
         this.dispatchEvent(new CustomEvent("problem", { detail: { code: this.lastError } }));
         break;
     }
@@ -418,7 +421,6 @@ export class RoomClient extends EventTarget {
    */
   async offer(pc) {
     try {
-      this.makingOffer = true;
       await pc.setLocalDescription();
       const desc = pc.localDescription;
       if (pc !== this.pc || !desc || desc.type !== "offer") return;
@@ -430,8 +432,6 @@ export class RoomClient extends EventTarget {
       this.send({ type: "offer", sdp: desc.sdp, labels });
     } catch {
       // the PeerConnection closed, or a server offer came first: negotiationneeded fires again
-    } finally {
-      this.makingOffer = false;
     }
   }
 
