@@ -151,12 +151,15 @@ export function launchBrowser() {
 }
 
 /**
- * Records every request and WebSocket of the pages of a browser context.
+ * Records every request and WebSocket of the pages of a browser context, and every cookie
+ * the answers set.
  */
 export class RequestLog {
   constructor() {
     /** @type {{context: string, url: string}[]} */
     this.entries = [];
+    /** @type {Promise<{context: string, url: string, cookie: string}[]>[]} */
+    this.setCookies = [];
   }
 
   /**
@@ -166,6 +169,26 @@ export class RequestLog {
   watch(context, name) {
     context.on("request", (req) => this.entries.push({ context: name, url: req.url() }));
     context.on("page", (page) => page.on("websocket", (ws) => this.entries.push({ context: name, url: ws.url() })));
+    context.on("response", (res) => {
+      this.setCookies.push(
+        res.headersArray().then(
+          (headers) =>
+            headers
+              .filter((h) => h.name.toLowerCase() === "set-cookie")
+              .map((h) => ({ context: name, url: res.url(), cookie: h.value.split(";")[0].split("=")[0] })),
+          () => [],
+        ),
+      );
+    });
+  }
+
+  /**
+   * The cookies set by the answers so far: by whom, where, and the cookie's name.
+   *
+   * @returns {Promise<{context: string, url: string, cookie: string}[]>}
+   */
+  async cookies() {
+    return (await Promise.all(this.setCookies)).flat();
   }
 
   /**

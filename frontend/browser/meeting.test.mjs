@@ -239,8 +239,16 @@ test("no page asked anything of another origin", () => {
   assert.deepEqual(requests.foreign(env.server.base), []);
 });
 
-test("agents get no cookie", async () => {
-  for (const name of ["alice", "bruno", "axe", "zoe"]) {
+test("agents get no cookie; the organizer gets the login round trip's and the session's", async (t) => {
+  const set = await requests.cookies();
+  for (const c of set) t.diagnostic(`cookie set: ${c.cookie} for ${c.context} by ${new URL(c.url).pathname}`);
+  const agents = ["alice", "bruno", "axe", "zoe"];
+  assert.deepEqual(set.filter((c) => agents.includes(c.context)), [], "no answer to an agent sets a cookie");
+  assert.deepEqual(
+    [...new Set(set.filter((c) => c.context === "organizer").map((c) => c.cookie))].sort(),
+    ["webinaire_login", "webinaire_session"],
+  );
+  for (const name of agents) {
     const context = contexts.get(name);
     assert.ok(context);
     assert.deepEqual(await context.cookies(), [], `${name} has no cookie`);
