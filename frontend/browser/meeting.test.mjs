@@ -129,7 +129,7 @@ test("the room page has no serious accessibility violation", async () => {
 test("a screen share appears on the other side, and goes when it stops", async () => {
   assert.ok(alice && bruno, "both agents are in the room");
   await alice.click('meeting-room button[data-action="screen"]');
-  assert.equal(await alice.getAttribute('button[data-action="screen"]', "aria-pressed"), "true");
+  await alice.waitForSelector('meeting-room button[data-action="screen"][aria-pressed="true"]');
   await bruno.locator('media-tile.tile-screen[data-frame="shown"]').waitFor();
   await bruno.locator("media-tile.tile-screen .tile-name", { hasText: "Alice Agent" }).waitFor();
   // two video tracks now decode on Bruno's side: Alice's camera and her screen
