@@ -115,7 +115,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 
 func TestNoCookieBeforeLoginAndCSPEverywhere(t *testing.T) {
 	e := setup(t, "sqlite", options{})
-	for _, path := range []string{"/", "/login", "/dashboard", "/join/nothing", "/static/app.css", "/api/v1/me", "/api/v1/invitations/nothing", "/healthz", "/nope"} {
+	for _, path := range []string{"/", "/login", "/dashboard", "/join/nothing", "/room/3f1c6a52-0d7e-4c1a-9a55-0e4f2b8f1c2d", "/static/app.css", "/api/v1/me", "/api/v1/invitations/nothing", "/healthz", "/nope"} {
 		resp, err := http.Get(e.base + path)
 		require.NoError(t, err)
 		resp.Body.Close()
@@ -127,7 +127,7 @@ func TestNoCookieBeforeLoginAndCSPEverywhere(t *testing.T) {
 
 func TestPagesAreServed(t *testing.T) {
 	e := setup(t, "sqlite", options{})
-	for _, path := range []string{"/", "/login", "/dashboard", "/join/abc"} {
+	for _, path := range []string{"/", "/login", "/dashboard", "/join/abc", "/room/abc"} {
 		resp, err := http.Get(e.base + path)
 		require.NoError(t, err)
 		body := readBody(t, resp)

@@ -20,6 +20,7 @@ func (s *Server) pageRoutes(r *gin.Engine) {
 		"/account":     "account.html",
 		"/admin":       "admin.html",
 		"/join/:token": "join.html",
+		"/room/:id":    "room.html",
 	}
 	static, err := fs.Sub(s.p.Pages, "static")
 	if err != nil {

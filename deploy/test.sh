@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs Webinaire's whole test suite: installs what the tests need when it is missing
-# (PostgreSQL server binaries from Debian's packages), then go vet and every test with the
-# race detector. The tests start their own throw-away PostgreSQL cluster unless
-# WEBINAIRE_TEST_DATABASE_URL names a server they may create databases on.
+# (PostgreSQL server binaries and Chromium from Debian's packages, the frontend's checking
+# tools from package-lock.json), then go vet and every Go test with the race detector, the
+# type check of the frontend, and the browser tests (headless Chromium driving the real
+# pages of a real server). The tests start their own throw-away PostgreSQL cluster unless
+# WEBINAIRE_TEST_DATABASE_URL names a server they may create databases on. Arguments go to
+# go test, and then only the Go tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,8 +45,37 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
   apt_install ffmpeg
 fi
 
+browser_tests=1
+[ "$#" -eq 0 ] || browser_tests=
+
+if [ -n "$browser_tests" ]; then
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
+    echo "missing: Node.js 20 or newer with npm (for the frontend's type check and browser tests)" >&2
+    exit 1
+  fi
+  chromium="${WEBINAIRE_TEST_CHROMIUM:-/usr/bin/chromium}"
+  [ -x "$chromium" ] || apt_install chromium
+
+  # node_modules is installed anew when it is missing or package-lock.json has changed.
+  lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ "$(cat node_modules/.lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
+    say "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$lock_sum" >node_modules/.lock-sha256
+  fi
+fi
+
 say "go vet ./..."
 go vet ./...
 
 say "go test -race ./..."
 go test -race -count=1 -timeout 30m "$@" ./...
+
+if [ -n "$browser_tests" ]; then
+  say "tsc (type check of frontend/static)"
+  node_modules/.bin/tsc --noEmit --checkJs -p frontend/tsconfig.json
+
+  say "browser tests (frontend/browser)"
+  node --test --test-concurrency=1 --test-timeout=300000 frontend/browser/
+fi

@@ -12,7 +12,7 @@ import (
 )
 
 // pages are the HTML files the server serves.
-var pages = []string{"index.html", "login.html", "dashboard.html", "join.html", "account.html", "admin.html"}
+var pages = []string{"index.html", "login.html", "dashboard.html", "join.html", "room.html", "account.html", "admin.html"}
 
 func readFile(t *testing.T, name string) string {
 	t.Helper()
@@ -276,7 +276,7 @@ func TestPagesHoldTheFrenchText(t *testing.T) {
 }
 
 // keyLiteral finds the string literals in scripts that look like message keys.
-var keyLiteral = regexp.MustCompile(`"((?:common|lang|footer|nav|index|login|dash|list|create|field|form|kind|role|webinar|inv|copy|error|join|account|admin)\.[a-z0-9_.]+)"`)
+var keyLiteral = regexp.MustCompile(`"((?:common|lang|footer|nav|index|login|dash|list|create|field|form|kind|role|webinar|inv|copy|error|join|owner|room|account|admin)\.[a-z0-9_.]+)"`)
 
 // TestScriptKeysExist: every message key written out in a script is in fr.js (as is, or as
 // the base of plural forms).

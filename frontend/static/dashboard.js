@@ -1,6 +1,6 @@
 // @ts-check
 // The organizer's dashboard: who is logged in, the webinars page by page, the form that
-// creates one, and per webinar its invitation links.
+// creates one, and per webinar its room and its invitation links.
 
 import { ApiError, getJSON, sendJSON } from "./api.js";
 import { copyLink } from "./copy-link.js";
@@ -189,6 +189,13 @@ function renderWebinar(w) {
     "data-i18n-attr": "aria-label:webinar.ics.label",
     "data-i18n-vars": named,
   });
+  const enter = h("a", {
+    class: "button",
+    href: `/room/${encodeURIComponent(w.id)}`,
+    "data-i18n": "webinar.room",
+    "data-i18n-attr": "aria-label:webinar.room.label",
+    "data-i18n-vars": named,
+  });
   const panel = h("section", {
     id: panelId,
     class: "invitations",
@@ -223,7 +230,7 @@ function renderWebinar(w) {
           "data-i18n": w.recording_allowed ? "webinar.recording.on" : "webinar.recording.off",
         }),
       ),
-      h("div", { class: "actions" }, toggle, ics, remove),
+      h("div", { class: "actions" }, enter, toggle, ics, remove),
       panel,
     ),
   );

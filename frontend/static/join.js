@@ -1,12 +1,15 @@
 // @ts-check
 // The page of an invitation link, /join/<token>: what the session is, when, in which role,
-// whether it may be recorded, and its calendar entry. No login, no cookie.
+// whether it may be recorded, and its calendar entry; then, under a display name, the room
+// itself. No login, no cookie.
 
-import { ApiError, getJSON } from "./api.js";
+import { ApiError, getJSON, sendJSON } from "./api.js";
 import { byId } from "./dom.js";
-import { initI18n, localize, translate } from "./i18n.js";
+import { initI18n, localize, setPlainText, translate } from "./i18n.js";
+import { MeetingRoom } from "./room.js";
 
 /** @typedef {import("./api.js").PublicInvitation} PublicInvitation */
+/** @typedef {import("./rtc.js").JoinAnswer} JoinAnswer */
 
 /**
  * The token of a /join/<token> path, or "" when the path has none.
@@ -30,6 +33,12 @@ const failure = byId("failure", HTMLElement);
 const failureText = byId("failure-text", HTMLElement);
 const retry = byId("retry", HTMLButtonElement);
 const view = byId("invitation", HTMLElement);
+const enterForm = byId("enter-form", HTMLFormElement);
+const nameInput = byId("display-name", HTMLInputElement);
+const nameError = byId("display-name-error", HTMLElement);
+const enterError = byId("enter-error", HTMLElement);
+const enterMedia = byId("enter-media", HTMLElement);
+const room = byId("room", MeetingRoom);
 
 /** @param {HTMLElement} shown */
 function show(shown) {
@@ -60,6 +69,7 @@ function render(token, inv) {
   recording.classList.toggle("notice-warning", inv.recording_allowed);
 
   byId("inv-ics", HTMLAnchorElement).href = `${base}/invitation.ics`;
+  enterMedia.hidden = inv.kind === "webinar" && inv.role === "attendee";
   localize(byId("doc-title", HTMLTitleElement), "join.doc_title.named", { title: inv.title });
   translate(view); // formats the date and the duration just set
 }
@@ -92,11 +102,76 @@ async function load(token, moveFocus) {
   if (moveFocus) shown.querySelector("h1")?.focus();
 }
 
+/**
+ * A join token for the room of the invitation, under the name typed.
+ *
+ * @param {string} token
+ * @param {string} name
+ * @returns {Promise<JoinAnswer>}
+ */
+function joinRoom(token, name) {
+  return sendJSON("POST", `/api/v1/invitations/${encodeURIComponent(token)}/join`, { display_name: name }, "");
+}
+
+/**
+ * Enters the room under the name typed, in place of the invitation.
+ *
+ * @param {string} token
+ * @param {string} title
+ */
+async function enter(token, title) {
+  const name = nameInput.value.trim();
+  setPlainText(enterError, "");
+  nameError.hidden = true;
+  nameInput.removeAttribute("aria-invalid");
+  if (name === "") {
+    localize(nameError, "join.name.error");
+    nameError.hidden = false;
+    nameInput.setAttribute("aria-invalid", "true");
+    nameInput.focus();
+    return;
+  }
+  /** @type {JoinAnswer} */
+  let answer;
+  try {
+    answer = await joinRoom(token, name);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      show(invalid);
+      invalid.querySelector("h1")?.focus();
+    } else if (err instanceof ApiError && err.code === "validation") {
+      localize(nameError, "join.name.error");
+      nameError.hidden = false;
+      nameInput.setAttribute("aria-invalid", "true");
+      nameInput.focus();
+    } else {
+      localize(enterError, err instanceof ApiError && err.status === 0 ? "error.network" : "error.unavailable");
+    }
+    return;
+  }
+  view.hidden = true;
+  room.hidden = false;
+  byId("main", HTMLElement).classList.remove("narrow");
+  // A token that expires during a reconnection is replaced by a new one, under the same name.
+  await room.enter(answer, { title, renew: () => joinRoom(token, name) });
+}
+
 initI18n();
 const token = tokenOf(location.pathname);
 if (token === "") {
   show(invalid);
 } else {
   retry.addEventListener("click", () => load(token, true));
+  let busy = false;
+  enterForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (busy) return;
+    busy = true;
+    try {
+      await enter(token, byId("inv-title", HTMLElement).textContent || "");
+    } finally {
+      busy = false;
+    }
+  });
   load(token, false);
 }

@@ -1,0 +1,442 @@
+// What the browser tests and the first-frame measurement share: the real webinaire binary,
+// built and started on a free loopback port with its own data folder, and headless Chromium
+// with a fake camera and microphone, driving the real pages.
+
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+/** The repository's root. */
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Where Chromium is: WEBINAIRE_TEST_CHROMIUM, else Debian's. */
+const chromiumPath = process.env.WEBINAIRE_TEST_CHROMIUM || "/usr/bin/chromium";
+
+/**
+ * Chromium's flags: no sandbox (tests may run as root), nothing of its own on the network,
+ * fake media devices that need no permission prompt, and loopback candidates for ICE.
+ */
+const chromiumArgs = [
+  "--no-sandbox",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
+  "--allow-loopback-in-peer-connection",
+];
+
+/**
+ * Builds the webinaire binary into a fresh folder and returns its path.
+ *
+ * @returns {{bin: string, dir: string}}
+ */
+export function buildServer() {
+  const dir = mkdtempSync(path.join(tmpdir(), "webinaire-browser-"));
+  const bin = path.join(dir, "webinaire");
+  execFileSync("go", ["build", "-o", bin, "./cmd/webinaire"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+  return { bin, dir };
+}
+
+/**
+ * The environment of the server: this process's, less any WEBINAIRE_ setting (the server
+ * refuses unknown ones and must not pick up a developer's), plus the test's.
+ *
+ * @param {Record<string, string>} extra
+ * @returns {NodeJS.ProcessEnv}
+ */
+function serverEnv(extra) {
+  /** @type {NodeJS.ProcessEnv} */
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith("WEBINAIRE_")) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+/** A running webinaire: embedded development mode, SQLite in its own folder. */
+export class Server {
+  /**
+   * @param {string} bin
+   * @param {string} dataDir the working folder: data/ goes under it
+   */
+  constructor(bin, dataDir) {
+    this.bin = bin;
+    this.dataDir = dataDir;
+    this.base = "";
+    /** @type {import("node:child_process").ChildProcess | null} */
+    this.proc = null;
+    this.log = "";
+  }
+
+  /**
+   * Starts the server and waits until it is ready. listen is "127.0.0.1:0" the first time;
+   * a restart passes the port it had, so that the pages' addresses still hold.
+   *
+   * @param {string} [listen]
+   */
+  async start(listen = "127.0.0.1:0") {
+    const proc = spawn(this.bin, ["serve", "--listen", listen], {
+      cwd: this.dataDir,
+      env: serverEnv({
+        WEBINAIRE_MEDIA_UDP_PORT: "0",
+        WEBINAIRE_MEDIA_INCLUDE_LOOPBACK: "true",
+        // join tokens outlive a restart of the server, as with several replicas
+        WEBINAIRE_MEDIA_TOKEN_KEY_FILE: "data/token.key",
+        WEBINAIRE_MEDIA_EMPTY_ROOM_GRACE: "1m",
+      }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.proc = proc;
+    proc.stderr?.on("data", (d) => {
+      this.log += d;
+    });
+    this.base = await new Promise((resolve, reject) => {
+      let out = "";
+      proc.stdout?.on("data", (d) => {
+        out += d;
+        const m = /Webinaire is running: open (http:\/\/[^\s/]+)\//.exec(out);
+        if (m) resolve(m[1]);
+      });
+      proc.on("exit", (code) => reject(new Error(`webinaire exited with ${code}:\n${out}\n${this.log}`)));
+    });
+    await until(async () => {
+      const res = await fetch(`${this.base}/readyz`).catch(() => null);
+      return res && res.status === 200 ? true : null;
+    }, "the server to be ready");
+  }
+
+  /** The host:port the server listens on. */
+  get hostPort() {
+    return new URL(this.base).host;
+  }
+
+  /** Stops the server (SIGTERM, as systemd or Kubernetes do) and waits for it to exit. */
+  async stop() {
+    const proc = this.proc;
+    this.proc = null;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once("exit", resolve));
+    proc.kill("SIGTERM");
+    await exited;
+  }
+}
+
+/**
+ * Builds and starts a server in a fresh data folder; close() stops it and removes it all.
+ *
+ * @returns {Promise<{server: Server, close: () => Promise<void>}>}
+ */
+export async function startServer() {
+  const { bin, dir } = buildServer();
+  const server = new Server(bin, dir);
+  await server.start();
+  return {
+    server,
+    close: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** @returns {Promise<import("playwright-core").Browser>} */
+export function launchBrowser() {
+  return chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+}
+
+/**
+ * Records every request and WebSocket of the pages of a browser context, and every cookie
+ * the answers set.
+ */
+export class RequestLog {
+  constructor() {
+    /** @type {{context: string, url: string}[]} */
+    this.entries = [];
+    /** @type {Promise<{context: string, url: string, cookie: string}[]>[]} */
+    this.setCookies = [];
+  }
+
+  /**
+   * @param {import("playwright-core").BrowserContext} context
+   * @param {string} name who uses the context, for the report
+   */
+  watch(context, name) {
+    context.on("request", (req) => this.entries.push({ context: name, url: req.url() }));
+    context.on("page", (page) => page.on("websocket", (ws) => this.entries.push({ context: name, url: ws.url() })));
+    context.on("response", (res) => {
+      this.setCookies.push(
+        res.headersArray().then(
+          (headers) =>
+            headers
+              .filter((h) => h.name.toLowerCase() === "set-cookie")
+              .map((h) => ({ context: name, url: res.url(), cookie: h.value.split(";")[0].split("=")[0] })),
+          () => [],
+        ),
+      );
+    });
+  }
+
+  /**
+   * The cookies set by the answers so far: by whom, where, and the cookie's name.
+   *
+   * @returns {Promise<{context: string, url: string, cookie: string}[]>}
+   */
+  async cookies() {
+    return (await Promise.all(this.setCookies)).flat();
+  }
+
+  /**
+   * The requests to anything but origin (data: and blob: are of the page itself).
+   *
+   * @param {string} origin
+   * @returns {{context: string, url: string}[]}
+   */
+  foreign(origin) {
+    const wsOrigin = origin.replace(/^http/, "ws");
+    return this.entries.filter(({ url }) => {
+      if (url.startsWith("data:") || url.startsWith("blob:")) return false;
+      const u = new URL(url);
+      return `${u.protocol}//${u.host}` !== origin && `${u.protocol}//${u.host}` !== wsOrigin;
+    });
+  }
+}
+
+/**
+ * A new browser context with the fake devices allowed and the clipboard usable, watched.
+ *
+ * @param {import("playwright-core").Browser} browser
+ * @param {string} base
+ * @param {RequestLog} log
+ * @param {string} name
+ */
+export async function newContext(browser, base, log, name) {
+  const context = await browser.newContext({ baseURL: base, locale: "fr-FR", viewport: { width: 1200, height: 800 } });
+  await context.grantPermissions(["camera", "microphone", "clipboard-read", "clipboard-write"], { origin: base });
+  log.watch(context, name);
+  return context;
+}
+
+/**
+ * Logs an organizer in through the development identity provider, with the pages.
+ *
+ * @param {import("playwright-core").Page} page
+ * @param {string} userID a demo user of the development provider
+ */
+export async function loginOrganizer(page, userID) {
+  await page.goto("/login");
+  await page.click("#login-link");
+  await page.waitForURL(/\/dev-idp\//);
+  await page.click(`button[name="userID"][value="${userID}"]`);
+  await page.waitForURL(/\/dashboard$/);
+  await page.waitForSelector("#content:not([hidden])");
+}
+
+/**
+ * Schedules a meeting (or a webinar) from the dashboard's form and returns its id.
+ *
+ * @param {import("playwright-core").Page} page on the dashboard
+ * @param {string} title
+ * @param {"meeting" | "webinar"} [kind]
+ * @returns {Promise<string>}
+ */
+export async function scheduleMeeting(page, title, kind = "meeting") {
+  await page.fill("#f-title", title);
+  await page.selectOption("#f-kind", kind);
+  await page.fill("#f-starts", "2030-05-06T10:00");
+  await page.click("#create-form button[type=submit]");
+  const item = page.locator("li.webinar", { has: page.locator("h3", { hasText: title }) });
+  await item.waitFor();
+  await item.locator('button[aria-expanded="true"]').waitFor();
+  const id = await item.getAttribute("data-webinar-id");
+  if (!id) throw new Error("the new webinar has no id in the list");
+  return id;
+}
+
+/**
+ * Creates an attendee link of the webinar from the dashboard, copies it with the copy
+ * button and returns what the clipboard holds.
+ *
+ * @param {import("playwright-core").Page} page on the dashboard
+ * @param {string} id the webinar's id
+ * @returns {Promise<{shown: string, copied: string}>}
+ */
+export async function createAttendeeLink(page, id) {
+  const item = page.locator(`li.webinar[data-webinar-id="${id}"]`);
+  const toggle = item.locator("button[aria-controls]");
+  // the dashboard opens the panel of a webinar it just created
+  if ((await toggle.getAttribute("aria-expanded")) !== "true") await toggle.click();
+  const panel = item.locator("section.invitations");
+  await panel.locator("select[name=role]").selectOption("attendee");
+  await panel.locator("form.inline-form button[type=submit]").click();
+  const link = panel.locator("copy-link").first();
+  await link.locator("input").waitFor();
+  const shown = await link.locator("input").inputValue();
+  await link.locator("button").click();
+  await link.locator(".copy-message:not(:empty)").waitFor();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  return { shown, copied };
+}
+
+/**
+ * Opens an invitation link, types a name and enters the room; resolves once connected.
+ * The page notes, in its own clock, when "enter" was clicked and when the first remote
+ * frame was shown (window.__firstFrameMs, the difference).
+ *
+ * @param {import("playwright-core").Page} page
+ * @param {string} url the invitation link
+ * @param {string} name
+ */
+export async function enterAsAgent(page, url, name) {
+  await page.goto(url);
+  await page.waitForSelector("#invitation:not([hidden])");
+  await watchFirstFrame(page);
+  await page.fill("#display-name", name);
+  await page.click("#enter");
+  await page.waitForSelector('meeting-room[data-state="connected"]');
+}
+
+/**
+ * Notes in the page the time from the click on #enter to the room's joined state and to the
+ * first remote video frame.
+ *
+ * @param {import("playwright-core").Page} page
+ */
+export async function watchFirstFrame(page) {
+  await page.evaluate(() => {
+    const w = /** @type {any} */ (window);
+    document.addEventListener("click", (e) => {
+      if (e.target instanceof Element && e.target.id === "enter") w.__enterAt = performance.now();
+    }, true);
+    const room = document.querySelector("meeting-room");
+    if (room) {
+      new MutationObserver(() => {
+        if (room.getAttribute("data-state") === "connected" && w.__joinedMs === undefined) {
+          w.__joinedMs = performance.now() - w.__enterAt;
+        }
+      }).observe(room, { attributes: true, attributeFilter: ["data-state"] });
+    }
+    document.addEventListener("tile-frame", (e) => {
+      const tile = /** @type {HTMLElement} */ (e.target);
+      if (!tile.classList.contains("tile-self") && w.__firstFrameMs === undefined) {
+        w.__firstFrameMs = performance.now() - w.__enterAt;
+      }
+    });
+  });
+}
+
+/**
+ * The milliseconds from the click on "enter" to the first remote frame, once there is one,
+ * and to the joined message (the room's state "connected") on the way.
+ *
+ * @param {import("playwright-core").Page} page
+ * @returns {Promise<{frame: number, joined: number}>}
+ */
+export async function firstFrameMs(page) {
+  await page.waitForFunction(() => /** @type {any} */ (window).__firstFrameMs);
+  return page.evaluate(() => {
+    const w = /** @type {any} */ (window);
+    return { frame: Number(w.__firstFrameMs), joined: Number(w.__joinedMs) };
+  });
+}
+
+/**
+ * Inbound RTP totals of the room's PeerConnection, by kind.
+ *
+ * @param {import("playwright-core").Page} page
+ * @returns {Promise<{audioBytes: number, videoBytes: number, framesDecoded: number, videoTracks: number}>}
+ */
+export function inbound(page) {
+  return page.evaluate(inboundInPage);
+}
+
+/**
+ * Runs in the page.
+ *
+ * @returns {Promise<{audioBytes: number, videoBytes: number, framesDecoded: number, videoTracks: number}>}
+ */
+async function inboundInPage() {
+  const room = /** @type {any} */ (document.querySelector("meeting-room"));
+  const out = { audioBytes: 0, videoBytes: 0, framesDecoded: 0, videoTracks: 0 };
+  const pc = room && room.pc;
+  if (!pc) return out;
+  const stats = await pc.getStats();
+  stats.forEach((/** @type {any} */ r) => {
+    if (r.type !== "inbound-rtp") return;
+    if (r.kind === "audio") out.audioBytes += r.bytesReceived || 0;
+    if (r.kind === "video") {
+      out.videoBytes += r.bytesReceived || 0;
+      out.framesDecoded += r.framesDecoded || 0;
+      if ((r.framesDecoded || 0) > 0) out.videoTracks += 1;
+    }
+  });
+  return out;
+}
+
+/**
+ * Waits until the page has received more audio and decoded more video frames than before,
+ * and returns the totals then.
+ *
+ * @param {import("playwright-core").Page} page
+ * @param {{audioBytes: number, framesDecoded: number}} before
+ */
+export function mediaFlows(page, before) {
+  return until(
+    async () => {
+      const now = await inbound(page);
+      return now.audioBytes > before.audioBytes && now.framesDecoded > before.framesDecoded ? now : null;
+    },
+    "audio and video to flow in",
+  );
+}
+
+/** How long until() waits before it gives up, as Playwright's own waits do. */
+const WAIT_LIMIT_MS = 30_000;
+
+/**
+ * Asks check every 250 ms until it gives something else than null, and returns that; fails
+ * after WAIT_LIMIT_MS, so that a run never hangs (a bound, not a measure of speed).
+ *
+ * @template T
+ * @param {() => Promise<T | null>} check
+ * @param {string} what what is waited for, for the error
+ * @returns {Promise<T>}
+ */
+export async function until(check, what) {
+  const limit = Date.now() + WAIT_LIMIT_MS;
+  for (;;) {
+    const got = await check();
+    if (got !== null) return got;
+    if (Date.now() > limit) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The source of axe-core, injected into pages with evaluate (which the page's CSP allows). */
+const axeSource = readFileSync(path.join(root, "node_modules/axe-core/axe.min.js"), "utf8");
+
+/**
+ * The serious and critical accessibility violations axe-core finds in the page.
+ *
+ * @param {import("playwright-core").Page} page
+ * @returns {Promise<{id: string, impact: string, help: string, nodes: string[]}[]>}
+ */
+export async function axeViolations(page) {
+  await page.evaluate(`${axeSource}\n;0`);
+  const result = await page.evaluate(async () => {
+    const axe = /** @type {any} */ (window).axe;
+    const r = await axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((/** @type {any} */ v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((/** @type {any} */ n) => n.target.join(" ")),
+    }));
+  });
+  return result.filter((v) => v.impact === "serious" || v.impact === "critical");
+}
