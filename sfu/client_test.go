@@ -60,6 +60,8 @@ type serverMsg struct {
 	ByModerator bool                     `json:"by_moderator"`
 	By          string                   `json:"by"`
 	Waiting     []LobbyEntry             `json:"waiting"`
+	Active      bool                     `json:"active"`
+	Recording   bool                     `json:"recording"`
 	Participant ParticipantInfo          `json:"participant"`
 	Added       []trackAdded             `json:"added"`
 	Removed     []trackRemoved           `json:"removed"`

@@ -15,6 +15,8 @@ type lobbyWaitMessage struct {
 	ParticipantID string `json:"participant_id"`
 	Name          string `json:"name"`
 	RoomID        string `json:"room_id"`
+	// Recording tells that the session is being recorded.
+	Recording bool `json:"recording"`
 }
 
 // lobbyMessage tells the moderators who waits.

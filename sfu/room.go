@@ -35,6 +35,8 @@ type Room struct {
 	waiting map[string]*participant
 	// sinks receive every published track.
 	sinks []*SinkHandle
+	// recording is set while the session is recorded.
+	recording bool
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -226,7 +228,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 			r.stopTimer()
 			r.stopTimer = nil
 		}
-		p.sendRaw(encode(lobbyWaitMessage{Type: typeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id}))
+		p.sendRaw(encode(lobbyWaitMessage{Type: typeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording}))
 		r.sendLobbyLocked()
 		return replaced, nil, true, nil
 	}
@@ -273,6 +275,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		Polls:         polls,
 		Hands:         hands,
 		Locked:        r.collab.locked,
+		Recording:     r.recording,
 	}))
 	msg := encode(participantJoinedMessage{Type: typeParticipantJoined, Participant: p.infoLocked()})
 	for _, o := range r.participants {

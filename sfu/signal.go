@@ -95,6 +95,7 @@ const (
 	typeLobbyWait         = "lobby_wait"
 	typeLobbyAdmit        = "lobby_admit"
 	typeLobbyDeny         = "lobby_deny"
+	typeRecording         = "recording"
 	typeRole              = "role"
 	typeRestartICE        = "restart_ice"
 	typeLeave             = "leave"
@@ -329,6 +330,7 @@ type joinedMessage struct {
 	Polls         []pollMessage     `json:"polls"`
 	Hands         []string          `json:"hands"`
 	Locked        bool              `json:"locked"`
+	Recording     bool              `json:"recording"`
 }
 
 type sdpMessage struct {

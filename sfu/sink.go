@@ -157,3 +157,38 @@ func (d *downTrack) drop() {
 	}
 	d.subscriber.dropDown(d)
 }
+
+// SetRecording tells everyone in the room, and everyone who joins after, whether the
+// session is being recorded. A recorder calls it with true before it writes anything,
+// and with false once it has stopped.
+func (r *Room) SetRecording(on bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrRoomClosed
+	}
+	if r.recording == on {
+		return nil
+	}
+	r.recording = on
+	msg := encode(recordingMessage{Type: typeRecording, Active: on})
+	for _, o := range r.participants {
+		o.sendRaw(msg)
+	}
+	for _, w := range r.waiting {
+		w.sendRaw(msg)
+	}
+	return nil
+}
+
+// Recording tells whether the session is being recorded.
+func (r *Room) Recording() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recording
+}
+
+type recordingMessage struct {
+	Type   string `json:"type"`
+	Active bool   `json:"active"`
+}

@@ -130,3 +130,21 @@ func simTrack(t *testing.T, r *Room, id string) *upTrack {
 	}
 	return nil
 }
+
+func TestRecordingStateReachesEveryoneBeforeAndAfterJoining(t *testing.T) {
+	srv := newTestServer(t)
+	a := join(t, srv, srv.token(t, "recstate", "a", RoleModerator, KindMeeting))
+	waiting := connect(t, srv, srv.lobbyToken(t, "recstate", "w"))
+	waiting.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
+	room, _ := srv.Room("recstate")
+	require.NoError(t, room.SetRecording(true))
+	a.waitMsg(func(m serverMsg) bool { return m.Type == typeRecording && m.Active })
+	waiting.waitMsg(func(m serverMsg) bool { return m.Type == typeRecording && m.Active })
+	b := join(t, srv, srv.token(t, "recstate", "b", RoleAttendee, KindMeeting))
+	require.True(t, b.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined }).Recording, "a newcomer is told")
+	late := connect(t, srv, srv.lobbyToken(t, "recstate", "late"))
+	require.True(t, late.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait }).Recording, "so is someone waiting in the lobby")
+	require.NoError(t, room.SetRecording(false))
+	b.waitMsg(func(m serverMsg) bool { return m.Type == typeRecording && !m.Active })
+	require.False(t, room.Recording())
+}
