@@ -1,0 +1,21 @@
+-- +goose Up
+-- Recordings of webinars. The files live in the recording storage under the recording's
+-- id (an unguessable 160-bit id); a row names them. expires_at is the webinar's date plus
+-- the retention policy's period, fixed when the recording starts.
+CREATE TABLE recordings (
+    id          text PRIMARY KEY,
+    webinar_id  uuid NOT NULL REFERENCES webinars (id) ON DELETE CASCADE,
+    state       text NOT NULL CHECK (state IN ('recording', 'finalizing', 'ready', 'failed')),
+    started_at  timestamptz NOT NULL,
+    ended_at    timestamptz,
+    duration_ms bigint NOT NULL DEFAULT 0,
+    size_bytes  bigint NOT NULL DEFAULT 0,
+    sha256      text NOT NULL DEFAULT '',
+    expires_at  timestamptz NOT NULL,
+    error       text NOT NULL DEFAULT ''
+);
+CREATE INDEX recordings_webinar_idx ON recordings (webinar_id, started_at);
+CREATE INDEX recordings_expires_idx ON recordings (expires_at, id);
+
+-- +goose Down
+DROP TABLE recordings;

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Recording states.
+const (
+	RecordingActive     = "recording"
+	RecordingFinalizing = "finalizing"
+	RecordingReady      = "ready"
+	RecordingFailed     = "failed"
+)
+
+// Recording is a recording of a webinar: its files are in the recording storage under
+// its id.
+type Recording struct {
+	ID         string
+	WebinarID  string
+	State      string
+	StartedAt  time.Time
+	EndedAt    *time.Time
+	DurationMS int64
+	SizeBytes  int64
+	SHA256     string `gorm:"column:sha256"`
+	// ExpiresAt is when the retention sweep deletes it: the webinar's date plus the
+	// policy's period.
+	ExpiresAt time.Time
+	// Error says why a recording failed or stopped early; empty otherwise.
+	Error string
+}
+
+// CreateRecording records the start of a recording of a webinar, with a new id.
+func (s *Store) CreateRecording(ctx context.Context, webinarID string, startedAt, expiresAt time.Time) (Recording, error) {
+	r := Recording{ID: NewSecret(), WebinarID: webinarID, State: RecordingActive, StartedAt: startedAt.UTC(), ExpiresAt: expiresAt.UTC()}
+	err := s.conn(ctx).Create(&r).Error
+	return r, translate("create recording", err)
+}
+
+// FinishRecording saves the end of a recording: its state, size, checksum, duration and
+// error, if any.
+func (s *Store) FinishRecording(ctx context.Context, r Recording) error {
+	res := s.conn(ctx).Model(&Recording{}).Where("id = ?", r.ID).Updates(map[string]any{
+		"state": r.State, "ended_at": r.EndedAt, "duration_ms": r.DurationMS,
+		"size_bytes": r.SizeBytes, "sha256": r.SHA256, "error": r.Error,
+	})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return fmt.Errorf("finish recording: %w", ErrNotFound)
+	}
+	return translate("finish recording", res.Error)
+}
+
+// RecordingsOfWebinar lists a webinar's recordings, the latest first.
+func (s *Store) RecordingsOfWebinar(ctx context.Context, webinarID string) ([]Recording, error) {
+	var list []Recording
+	err := s.conn(ctx).Where("webinar_id = ?", webinarID).Order("started_at DESC, id").Find(&list).Error
+	return list, translate("recordings of webinar", err)
+}
+
+// RecordingOf returns a recording of one of the organizer's webinars; another
+// organizer's is not found.
+func (s *Store) RecordingOf(ctx context.Context, organizerID, id string) (Recording, error) {
+	var r Recording
+	err := s.conn(ctx).Raw(`SELECT recordings.* FROM recordings JOIN webinars ON webinars.id = recordings.webinar_id
+		WHERE recordings.id = ? AND webinars.organizer_id = ?`, id, organizerID).Scan(&r).Error
+	if err == nil && r.ID == "" {
+		return r, fmt.Errorf("recording: %w", ErrNotFound)
+	}
+	return r, translate("recording", err)
+}
+
+// RecordingsInState lists the recordings in a state, oldest first: at start-up, those
+// still "recording" were cut short by a crash.
+func (s *Store) RecordingsInState(ctx context.Context, state string) ([]Recording, error) {
+	var list []Recording
+	err := s.conn(ctx).Where("state = ?", state).Order("started_at, id").Find(&list).Error
+	return list, translate("recordings in state", err)
+}
+
+// DeleteRecording deletes a recording's row; its files must be gone first.
+func (s *Store) DeleteRecording(ctx context.Context, id string) error {
+	err := s.conn(ctx).Where("id = ?", id).Delete(&Recording{}).Error
+	return translate("delete recording", err)
+}
+
+// ExpiredRecordings returns, in order, up to limit ids after the id after of the
+// recordings whose expiry is at or before now.
+func (s *Store) ExpiredRecordings(ctx context.Context, now time.Time, after string, limit int) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Raw(`SELECT id FROM recordings WHERE `+idsAfter(after)+` AND expires_at <= ?
+		ORDER BY id LIMIT ?`, after, now.UTC(), limit).Scan(&ids).Error
+	return ids, translate("expired recordings", err)
+}
+
+// CountExpiredRecordings counts what ExpiredRecordings would return.
+func (s *Store) CountExpiredRecordings(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := s.conn(ctx).Raw(`SELECT count(*) FROM recordings WHERE expires_at <= ?`, now.UTC()).Scan(&n).Error
+	return n, translate("count expired recordings", err)
+}
+
+// DeleteExpiredRecording deletes a recording's row if it is still expired at now, and
+// tells whether it did.
+func (s *Store) DeleteExpiredRecording(ctx context.Context, id string, now time.Time) (bool, error) {
+	res := s.conn(ctx).Exec(`DELETE FROM recordings WHERE id = ? AND expires_at <= ?`, id, now.UTC())
+	return res.RowsAffected == 1, translate("delete expired recording", res.Error)
+}
+
+// RecordingsOfOrganizers lists the ids of the recordings of the organizers' webinars.
+func (s *Store) RecordingsOfOrganizers(ctx context.Context, organizerIDs []string) ([]string, error) {
+	if len(organizerIDs) == 0 {
+		return nil, nil
+	}
+	var ids []string
+	err := s.conn(ctx).Raw(`SELECT recordings.id FROM recordings JOIN webinars ON webinars.id = recordings.webinar_id
+		WHERE webinars.organizer_id IN ? ORDER BY recordings.id`, organizerIDs).Scan(&ids).Error
+	return ids, translate("recordings of organizers", err)
+}
+
+// RecordingIDsOfWebinar lists the ids of a webinar's recordings.
+func (s *Store) RecordingIDsOfWebinar(ctx context.Context, webinarID string) ([]string, error) {
+	var ids []string
+	err := s.conn(ctx).Raw(`SELECT id FROM recordings WHERE webinar_id = ? ORDER BY id`, webinarID).Scan(&ids).Error
+	return ids, translate("recording ids of webinar", err)
+}
