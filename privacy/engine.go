@@ -51,6 +51,10 @@ type EngineParams struct {
 	Holder string
 	// Logger receives one line per run; nil discards.
 	Logger *slog.Logger
+	// Recordings deletes recording files, for the recordings sweep and for the accounts
+	// purged; nil leaves recordings alone (no sweep of them: a configuration without
+	// recordings).
+	Recordings RecordingFiles
 	// Clock tells the time every window is measured from; nil is the database's clock
 	// (store.Now), which is what production uses.
 	Clock func(ctx context.Context) (time.Time, error)
@@ -91,11 +95,10 @@ func NewEngine(p EngineParams) (*Engine, error) {
 	e := &Engine{
 		store: p.Store,
 		// Accounts go last: deleting one deletes what the other sweeps look at (its
-		// sessions, later its recordings), so that a plan lists what the run deletes.
+		// sessions, its recordings), so that a plan lists what the run deletes.
 		sweeps: []Sweep{
 			&sessionSweep{store: p.Store, ledger: p.Ledger, idle: p.SessionIdle},
 			&connectionLogSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.ConnectionLog},
-			&accountSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.AccountInactivity},
 		},
 		batch:    p.BatchSize,
 		interval: p.Interval,
@@ -104,6 +107,10 @@ func NewEngine(p EngineParams) (*Engine, error) {
 		clock:    p.Clock,
 		hook:     p.Hook,
 	}
+	if p.Recordings != nil {
+		e.sweeps = append(e.sweeps, &recordingSweep{store: p.Store, ledger: p.Ledger, files: p.Recordings, period: p.Policy.Recordings})
+	}
+	e.sweeps = append(e.sweeps, &accountSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.AccountInactivity, files: p.Recordings})
 	if e.batch == 0 {
 		e.batch = 1000
 	}

@@ -19,6 +19,7 @@ type accountSweep struct {
 	store  *store.Store
 	ledger *Ledger
 	period Period
+	files  RecordingFiles // nil: no recordings to delete
 }
 
 func (s *accountSweep) Name() string     { return "accounts" }
@@ -78,7 +79,7 @@ func (s *accountSweep) purge(ctx context.Context, p *Pass, cutoff time.Time, aft
 		for _, id := range deleted {
 			err := s.ledger.Record(ctx, tx, Entry{
 				Rule: s.rule(), Category: CategoryAccounts, ObjectID: id, Count: 1,
-				Stores: []string{StoreDatabase}, At: p.Now,
+				Stores: s.stores(), At: p.Now,
 			})
 			if err != nil {
 				return err
@@ -93,8 +94,29 @@ func (s *accountSweep) purge(ctx context.Context, p *Pass, cutoff time.Time, aft
 	return p.Step(ctx, s.Name(), "rows")
 }
 
-// deleteObjects deletes what the marked accounts own outside the database. Nothing yet:
-// recording files will be deleted here, before the rows that name them, and the ledger
-// entries will then name the files store too. Deleting a file that is already gone is not an
-// error, so that a run that crashed after this step can do it again.
-func (s *accountSweep) deleteObjects(ctx context.Context, marked []string) error { return nil }
+// deleteObjects deletes what the marked accounts own outside the database: the files of
+// their recordings, before the rows that name them. Deleting a file that is already gone
+// is not an error, so that a run that crashed after this step can do it again.
+func (s *accountSweep) deleteObjects(ctx context.Context, marked []string) error {
+	if s.files == nil {
+		return nil
+	}
+	ids, err := s.store.RecordingsOfOrganizers(ctx, marked)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.files.DeleteRecording(ctx, id); err != nil {
+			return fmt.Errorf("recording files: %w", err)
+		}
+	}
+	return nil
+}
+
+// stores names where an account's data was deleted from.
+func (s *accountSweep) stores() []string {
+	if s.files != nil {
+		return []string{StoreFiles, StoreDatabase}
+	}
+	return []string{StoreDatabase}
+}
