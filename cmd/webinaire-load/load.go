@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -294,26 +295,34 @@ func (l *loadRun) closeAll() {
 // cpuMeter measures the CPU time of the server (when pid is not 0) and of this process
 // over the window.
 type cpuMeter struct {
-	pid              int
-	server0, server1 time.Duration
-	self0, self1     time.Duration
+	pid           int
+	before, after cpuReading
 }
 
-// read is the CPU time of this process and of the server (0 without pid).
-func (m *cpuMeter) read() (self, server time.Duration, err error) {
-	self = selfCPU()
+// cpuReading is one reading of the CPU times.
+type cpuReading struct {
+	self, selfWait, server, serverWait time.Duration
+}
+
+// read is the CPU time and run-queue wait of this process and of the server (0 without pid).
+func (m *cpuMeter) read() (r cpuReading, err error) {
+	r.self = selfCPU()
+	r.selfWait, _ = processWait(os.Getpid()) // 0 without schedstats
 	if m.pid != 0 {
-		server, err = processCPU(m.pid)
+		if r.server, err = processCPU(m.pid); err != nil {
+			return r, err
+		}
+		r.serverWait, _ = processWait(m.pid)
 	}
-	return self, server, err
+	return r, nil
 }
 
 func (m *cpuMeter) start() (err error) {
-	m.self0, m.server0, err = m.read()
+	m.before, err = m.read()
 	return err
 }
 
 func (m *cpuMeter) stop() (err error) {
-	m.self1, m.server1, err = m.read()
+	m.after, err = m.read()
 	return err
 }

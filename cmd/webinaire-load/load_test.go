@@ -126,6 +126,7 @@ func TestTinyLoadAgainstARealServer(t *testing.T) {
 	require.Zero(t, r.NegotiationErrors)
 	require.NotNil(t, r.ServerCPUSeconds, "the server's CPU time was read")
 	require.NotNil(t, r.ServerCPUPerMillion)
+	require.NotNil(t, r.ServerWaitSeconds)
 	require.Positive(t, r.WindowSeconds)
 
 	var text bytes.Buffer
@@ -147,6 +148,14 @@ func TestParseStatCPU(t *testing.T) {
 	self, err := processCPU(os.Getpid())
 	require.NoError(t, err)
 	require.LessOrEqual(t, self, selfCPU()+time.Second/clockTicks, "the test's own CPU time, by both means")
+}
+
+func TestParseSchedstatWait(t *testing.T) {
+	got, err := parseSchedstatWait("278169273 1542465988 638\n")
+	require.NoError(t, err)
+	require.Equal(t, 1542465988*time.Nanosecond, got)
+	_, err = parseSchedstatWait("12")
+	require.Error(t, err)
 }
 
 func TestLoopbackOnly(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -58,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		serverPID   = fs.Int("server-pid", 0, "process id of the server, to read its CPU time (Linux)")
 		jsonOut     = fs.Bool("json", false, "print the report as JSON")
 		verbose     = fs.Bool("v", false, "log the clients' warnings")
+		cpuProfile  = fs.String("cpuprofile", "", "write the generator's CPU profile of the whole run to this file")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -94,6 +96,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *pubInv == "" {
 		*pubInv = *invitation
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *invitation == "" && *subscribers > 0 || *pubInv == "" && *publishers > 0 {
 		return fail(errors.New("no invitation: give -invitation (and -publisher-invitation), or -setup"))

@@ -65,6 +65,7 @@ summarise() {
 import json, sys
 r = json.load(open(sys.argv[1]))
 cpu = r["server_cpu_seconds_per_million_forwarded"]
+print("waits for a core: server %.1f s, generator %.1f s" % (r["server_runqueue_wait_seconds"], r["generator_runqueue_wait_seconds"]))
 print("joined %d/%d  join p50 %.0f p95 %.0f max %.0f ms  first video p50 %.0f ms  forwarded %.0f pkt/s  loss %.3f %%  latency p50 %.2f p95 %.2f p99 %.2f max %.1f ms  server %.0f %% core, %.2f s/M  generator %.0f %% core" % (
   r["joined"], r["publishers"] + r["subscribers"], r["join"]["p50_ms"], r["join"]["p95_ms"], r["join"]["max_ms"],
   r["first_media"]["p50_ms"], r["forwarded_packets_per_second"], r["loss_percent"],

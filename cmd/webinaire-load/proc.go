@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,4 +53,41 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processWait is the time the threads of process pid have waited on a run queue, ready to
+// run but not running, from /proc/<pid>/task/*/schedstat (Linux with schedstats): what
+// other processes on the same core took from it. Threads that have ended are not counted.
+func processWait(pid int) (time.Duration, error) {
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(files) == 0 {
+		return 0, fmt.Errorf("no schedstat for process %d", pid)
+	}
+	var total time.Duration
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread has ended
+		}
+		wait, err := parseSchedstatWait(string(data))
+		if err != nil {
+			return 0, err
+		}
+		total += wait
+	}
+	return total, nil
+}
+
+// parseSchedstatWait reads the second field of a schedstat line: nanoseconds spent
+// waiting on a run queue.
+func parseSchedstatWait(line string) (time.Duration, error) {
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return 0, fmt.Errorf("malformed schedstat line %q", line)
+	}
+	n, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("malformed schedstat line: %w", err)
+	}
+	return time.Duration(n), nil
 }

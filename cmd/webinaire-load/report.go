@@ -82,8 +82,12 @@ type report struct {
 	ServerCPUSeconds    *float64 `json:"server_cpu_seconds"`
 	ServerCPUPerMillion *float64 `json:"server_cpu_seconds_per_million_forwarded"`
 	ServerCPUShare      *float64 `json:"server_cpu_share_of_a_core"`
-	GeneratorCPUSeconds float64  `json:"generator_cpu_seconds"`
-	GeneratorCPUShare   float64  `json:"generator_cpu_share_of_a_core"`
+	// ServerWaitSeconds is the time the server's threads were ready to run but waited
+	// for a core: taken by other processes, or by each other.
+	ServerWaitSeconds    *float64 `json:"server_runqueue_wait_seconds"`
+	GeneratorCPUSeconds  float64  `json:"generator_cpu_seconds"`
+	GeneratorWaitSeconds float64  `json:"generator_runqueue_wait_seconds"`
+	GeneratorCPUShare    float64  `json:"generator_cpu_share_of_a_core"`
 }
 
 // report compares the counters before and after the window.
@@ -137,12 +141,14 @@ func (l *loadRun) report(before, after *totals, window time.Duration, cpu cpuMet
 	all.Merge(&after.audioLatency)
 	r.Latency, r.VideoLatency, r.AudioLatency = histQuantiles(&all), histQuantiles(&after.videoLatency), histQuantiles(&after.audioLatency)
 
-	self := cpu.self1 - cpu.self0
+	self := cpu.after.self - cpu.before.self
 	r.GeneratorCPUSeconds, r.GeneratorCPUShare = self.Seconds(), self.Seconds()/window.Seconds()
+	r.GeneratorWaitSeconds = (cpu.after.selfWait - cpu.before.selfWait).Seconds()
 	if cpu.pid != 0 {
-		s := (cpu.server1 - cpu.server0).Seconds()
+		s := (cpu.after.server - cpu.before.server).Seconds()
 		share := s / window.Seconds()
-		r.ServerCPUSeconds, r.ServerCPUShare = &s, &share
+		wait := (cpu.after.serverWait - cpu.before.serverWait).Seconds()
+		r.ServerCPUSeconds, r.ServerCPUShare, r.ServerWaitSeconds = &s, &share, &wait
 		if r.Forwarded > 0 {
 			perM := s / (float64(r.Forwarded) / 1e6)
 			r.ServerCPUPerMillion = &perM
@@ -186,8 +192,10 @@ func (r *report) writeText(w io.Writer) error {
 			perM = fmt.Sprintf("%.2f s per million forwarded packets", *r.ServerCPUPerMillion)
 		}
 		fmt.Fprintf(tw, "server CPU\t%.2f s\t%.0f %% of a core\t%s\n", *r.ServerCPUSeconds, 100**r.ServerCPUShare, perM)
+		fmt.Fprintf(tw, "  waiting for a core\t%.2f s\n", *r.ServerWaitSeconds)
 	}
 	fmt.Fprintf(tw, "generator CPU\t%.2f s\t%.0f %% of a core\n", r.GeneratorCPUSeconds, 100*r.GeneratorCPUShare)
+	fmt.Fprintf(tw, "  waiting for a core\t%.2f s\n", r.GeneratorWaitSeconds)
 	if r.NegotiationErrors > 0 {
 		fmt.Fprintf(tw, "negotiation errors\t%d\n", r.NegotiationErrors)
 	}
