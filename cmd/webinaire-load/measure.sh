@@ -1,20 +1,22 @@
 #!/bin/sh
 # Measures the media server with webinaire-load: a webinar fan-out (one publisher to
 # many subscribers) and meetings where everyone publishes. The server runs pinned to
-# core 0 with GOMAXPROCS=1, the generator on core 1; all traffic stays on loopback.
+# core 0 with GOMAXPROCS=1, the generator on core 1; all traffic stays on loopback. Each
+# runs in a session of its own (setsid), so that with the kernel's autogroups each gets
+# the share of its core that any other session gets, not a share of this script's.
 #
 #   cmd/webinaire-load/measure.sh                 # every case (about 10 minutes)
 #   cmd/webinaire-load/measure.sh fanout 50 100   # some fan-outs
 #   cmd/webinaire-load/measure.sh meeting 10      # one meeting
 #
 # Environment: DURATION (measured window, default 30s), BITRATE (default 1200000),
-# OUT (folder of the reports, default ./load-results).
+# OUT (folder of the reports, default $TMPDIR/webinaire-load-results).
 set -eu
 
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-30s}
 BITRATE=${BITRATE:-1200000}
-OUT=${OUT:-load-results}
+OUT=${OUT:-${TMPDIR:-/tmp}/webinaire-load-results}
 PORT=${PORT:-18080}
 mkdir -p "$OUT"
 bin=$(mktemp -d)
@@ -31,7 +33,7 @@ start_server() {
 	WEBINAIRE_MEDIA_INCLUDE_LOOPBACK=true \
 	WEBINAIRE_MEDIA_UDP_PORT=0 \
 	WEBINAIRE_LOG_LEVEL=warn \
-	GOMAXPROCS=1 taskset -c 0 "$bin/webinaire" serve --listen "127.0.0.1:$PORT" >"$data/stdout" 2>"$data/stderr" &
+	GOMAXPROCS=1 setsid taskset -c 0 "$bin/webinaire" serve --listen "127.0.0.1:$PORT" >"$data/stdout" 2>"$data/stderr" &
 	SERVER_PID=$!
 	i=0
 	until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; do
@@ -51,7 +53,7 @@ stop_server() {
 load() {
 	start_server
 	echo "== $1: $(uptime)" | tee "$OUT/$1.txt"
-	taskset -c 1 "$bin/webinaire-load" -server "http://127.0.0.1:$PORT" -setup -kind "$2" \
+	setsid taskset -c 1 "$bin/webinaire-load" -server "http://127.0.0.1:$PORT" -setup -kind "$2" \
 		-publishers "$3" -subscribers "$4" -ramp "$5" -duration "$DURATION" \
 		-video-bitrate "$BITRATE" -server-pid "$SERVER_PID" -json >"$OUT/$1.json"
 	stop_server
