@@ -217,7 +217,8 @@ func (c *Client) generate(m Media, video, audio *publisher) {
 		case <-c.stop:
 			return
 		case now := <-videoTick.C:
-			key := frame == 0 || now.Sub(lastKey) >= m.KeyframeInterval || video.wantKey.Swap(false)
+			asked := video.wantKey.Swap(false) // a PLI or FIR since the last frame
+			key := asked || frame == 0 || now.Sub(lastKey) >= m.KeyframeInterval
 			size := interSize
 			if key {
 				size, lastKey = keySize, now
