@@ -2,6 +2,11 @@
 // Pion PeerConnection: it joins, negotiates as the polite peer, publishes synthetic VP8
 // and Opus, and measures what it receives. Tests and the load generator use it.
 //
+// The polite peer of perfect negotiation rolls back its own offer when the server's
+// crosses it; Pion cannot roll back, so the client reports ErrGlare instead. A client
+// whose only offer is its first one (Publish or Receive right after Join) never meets
+// glare: the server offers only once it has answered that one.
+//
 // It imports Pion and the standard library only, not package sfu, and declares the
 // messages it needs itself.
 package client
@@ -39,6 +44,10 @@ type Transport interface {
 var (
 	// ErrClosed is returned by calls on a client whose connection has ended.
 	ErrClosed = errors.New("signalling connection closed")
+	// ErrGlare is reported (Params.OnError) when an offer of the server crosses one of the
+	// client's. Perfect negotiation has the client roll its offer back, which Pion
+	// (v4.2) cannot do: the session cannot renegotiate any more and must be joined again.
+	ErrGlare = errors.New("the server's offer crossed the client's, which cannot roll back")
 )
 
 // ProtocolError is an error message of the server.
@@ -374,17 +383,14 @@ func (c *Client) negotiate(ctx context.Context) {
 	}
 }
 
-// answer applies an offer of the server and answers it. As the polite peer, the client
-// rolls back an offer of its own that crossed it, and offers again once stable.
+// answer applies an offer of the server and answers it.
 func (c *Client) answer(ctx context.Context, sdp string) {
 	c.negMu.Lock()
 	defer c.negMu.Unlock()
 	if c.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
-		if err := c.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
-			c.fail(fmt.Errorf("roll back: %w", err))
-			return
-		}
-		c.needOffer = true
+		// Glare: the polite peer would roll its offer back here, but Pion cannot.
+		c.fail(ErrGlare)
+		return
 	}
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		c.fail(fmt.Errorf("set offer: %w", err))
