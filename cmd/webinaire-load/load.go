@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -35,6 +36,8 @@ type loadParams struct {
 	// ServerPID, when not 0, is the server's process: its CPU time is read around the window.
 	ServerPID int
 	Logger    *slog.Logger
+	// PionLog receives Pion's own logs; nil discards them.
+	PionLog io.Writer
 }
 
 // participant is one simulated participant and the times of its join, Monotonic
@@ -126,7 +129,7 @@ func (l *loadRun) join(runCtx context.Context, p *participant, invitation string
 // runLoad joins the publishers, then the subscribers at the ramp's rate, lets the media
 // settle, measures a window and leaves.
 func runLoad(ctx context.Context, p loadParams) (*report, error) {
-	api, err := client.NewAPI(client.APIParams{LoopbackOnly: true})
+	api, err := client.NewAPI(client.APIParams{LoopbackOnly: true, PionLog: p.PionLog})
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		keyEvery    = fs.Duration("keyframe-interval", 3*time.Second, "time between two key frames of a publisher")
 		serverPID   = fs.Int("server-pid", 0, "process id of the server, to read its CPU time (Linux)")
 		jsonOut     = fs.Bool("json", false, "print the report as JSON")
-		verbose     = fs.Bool("v", false, "log the clients' warnings")
+		verbose     = fs.Bool("v", false, "log the clients' warnings and Pion's errors")
 		cpuProfile  = fs.String("cpuprofile", "", "write the generator's CPU profile of the whole run to this file")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -75,8 +75,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(errors.New("want at least one participant, a positive -ramp and -duration"))
 	}
 	level := slog.LevelInfo
+	var pionLog io.Writer = stderr
 	if !*verbose {
-		level = slog.LevelError
+		level, pionLog = slog.LevelError, nil
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
@@ -119,6 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Media:     client.Media{VideoBitrate: *bitrate, FrameRate: *fps, KeyframeInterval: *keyEvery},
 		ServerPID: *serverPID,
 		Logger:    log,
+		PionLog:   pionLog,
 	})
 	if err != nil {
 		return fail(err)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -138,6 +139,9 @@ type APIParams struct {
 	// LoopbackOnly gathers loopback UDP4 candidates only, without mDNS: a client on the
 	// server's machine.
 	LoopbackOnly bool
+	// PionLog receives Pion's own error logs (PION_LOG_* variables set other levels);
+	// nil discards them.
+	PionLog io.Writer
 }
 
 // NewAPI builds a Pion API with the default codecs and interceptors (NACK, RTCP reports,
@@ -151,7 +155,12 @@ func NewAPI(p APIParams) (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, fmt.Errorf("register interceptors: %w", err)
 	}
-	se := webrtc.SettingEngine{}
+	lf := logging.NewDefaultLoggerFactory()
+	lf.Writer = io.Discard
+	if p.PionLog != nil {
+		lf.Writer = p.PionLog
+	}
+	se := webrtc.SettingEngine{LoggerFactory: lf}
 	if p.LoopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
