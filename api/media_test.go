@@ -8,18 +8,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/stretchr/testify/require"
 
+	"webinaire/api/wsclient"
 	"webinaire/sfu"
+	"webinaire/sfu/client"
 	"webinaire/store"
 )
 
@@ -260,7 +258,7 @@ func TestModeration(t *testing.T) {
 	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/role", map[string]string{"role": "presenter"}, nil)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	resp.Body.Close()
-	m := g.waitMsg(func(m rtcMsg) bool { return m.Type == "role" })
+	m := g.waitMsg(func(m client.Message) bool { return m.Type == "role" })
 	require.Equal(t, gj.ParticipantID, m.ParticipantID)
 	require.Equal(t, "presenter", m.Role)
 	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/role", map[string]string{"role": "host"}, nil)
@@ -279,11 +277,13 @@ func TestModeration(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	resp.Body.Close()
 	require.Equal(t, websocket.StatusCode(sfu.CloseRemoved), g.waitClosed())
-	require.Equal(t, "removed", g.waitMsg(func(m rtcMsg) bool { return m.Type == "error" }).Code)
-	o.waitMsg(func(m rtcMsg) bool { return m.Type == "participant_left" && m.ParticipantID == gj.ParticipantID })
+	require.Equal(t, "removed", g.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
+	o.waitMsg(func(m client.Message) bool {
+		return m.Type == "participant_left" && m.ParticipantID == gj.ParticipantID
+	})
 
 	again := connectRTC(t, e, gj)
-	require.Equal(t, "token_revoked", again.waitMsg(func(m rtcMsg) bool { return m.Type == "error" }).Code)
+	require.Equal(t, "token_revoked", again.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
 	require.Equal(t, websocket.StatusCode(sfu.CloseUnauthorized), again.waitClosed())
 
 	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/remove", nil, nil)
@@ -313,7 +313,7 @@ func TestClosingTheSFUEndsTheSessions(t *testing.T) {
 
 	require.NoError(t, e.sfu.Close(), "what serve does at shutdown")
 	require.Equal(t, websocket.StatusGoingAway, g.waitClosed())
-	require.Equal(t, "server_closing", g.waitMsg(func(m rtcMsg) bool { return m.Type == "error" }).Code)
+	require.Equal(t, "server_closing", g.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
 	// Close returns once the sessions have ended, their leaves written.
 	list, err := e.store.ConnectionLog(context.Background(), store.ConnectionFilter{ActorID: gj.ParticipantID, From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour), Limit: 10})
 	require.NoError(t, err)
@@ -354,13 +354,13 @@ func TestSignallingEndpointRefusals(t *testing.T) {
 	t.Run("a first message that is not a join", func(t *testing.T) {
 		c := connectRTC(t, e, joinAnswer{WSURL: j.WSURL})
 		c.sendRaw(websocket.MessageText, []byte("hello"))
-		require.Equal(t, "join_required", c.waitMsg(func(m rtcMsg) bool { return m.Type == "error" }).Code)
+		require.Equal(t, "join_required", c.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
 		require.Equal(t, websocket.StatusPolicyViolation, c.waitClosed())
 	})
 
 	t.Run("a bad token", func(t *testing.T) {
 		c := connectRTC(t, e, joinAnswer{WSURL: j.WSURL, Token: j.Token + "x"})
-		require.Equal(t, "token_invalid", c.waitMsg(func(m rtcMsg) bool { return m.Type == "error" }).Code)
+		require.Equal(t, "token_invalid", c.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
 		require.Equal(t, websocket.StatusCode(sfu.CloseUnauthorized), c.waitClosed())
 	})
 
@@ -380,45 +380,24 @@ func TestSignallingEndpointRefusals(t *testing.T) {
 	})
 }
 
-// rtcMsg is any message the SFU sends, as these tests read it.
-type rtcMsg struct {
-	Type          string                   `json:"type"`
-	Code          string                   `json:"code"`
-	Message       string                   `json:"message"`
-	ParticipantID string                   `json:"participant_id"`
-	RoomKind      string                   `json:"room_kind"`
-	Role          string                   `json:"role"`
-	SDP           string                   `json:"sdp"`
-	Candidate     *webrtc.ICECandidateInit `json:"candidate"`
-}
-
-// rtcClient is a participant: a Pion PeerConnection driven through the server's
-// signalling WebSocket. It answers the server's offers (the polite peer), publishes a VP8
-// camera and an Opus microphone, and counts the packets it receives per participant.
+// rtcClient is a participant: an sfu/client over the server's signalling WebSocket. It
+// keeps every message the server sends, for the tests to wait on.
 type rtcClient struct {
-	t         *testing.T
-	ws        *websocket.Conn
-	pc        *webrtc.PeerConnection
+	t *testing.T
+	*client.Client
+	ws        *wsclient.Conn
 	localPort int // the WebSocket's source port
-	stop      chan struct{}
-	wg        sync.WaitGroup
 
 	mu      sync.Mutex
-	msgs    []rtcMsg
-	changed chan struct{} // closed and replaced at each change
-	remote  bool          // a remote description is set
-	cands   []webrtc.ICECandidateInit
-	packets map[string]*atomic.Int64 // by participant id and kind, "id/video"
-	leaving bool                     // leave was sent, or the client is closing
-	closed  bool
-	code    websocket.StatusCode
+	msgs    []client.Message
+	changed chan struct{} // closed and replaced at each message
 }
 
 // connectRTC opens the signalling WebSocket with the page's origin and sends a join with
 // j's token, when there is one.
 func connectRTC(t *testing.T, e *env, j joinAnswer) *rtcClient {
 	t.Helper()
-	c := &rtcClient{t: t, stop: make(chan struct{}), changed: make(chan struct{}), packets: make(map[string]*atomic.Int64)}
+	c := &rtcClient{t: t, changed: make(chan struct{})}
 	dialer := &net.Dialer{}
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dialer.DialContext(ctx, network, addr)
@@ -427,317 +406,111 @@ func connectRTC(t *testing.T, e *env, j joinAnswer) *rtcClient {
 		}
 		return conn, err
 	}}}
-	ws, _, err := websocket.Dial(context.Background(), j.WSURL, &websocket.DialOptions{
-		HTTPClient: hc,
-		HTTPHeader: http.Header{"Origin": {e.base}},
+	ws, err := wsclient.Dial(context.Background(), j.WSURL, http.Header{"Origin": {e.base}}, hc)
+	require.NoError(t, err)
+	c.ws = ws
+	api, err := client.NewAPI(client.APIParams{LoopbackOnly: true})
+	require.NoError(t, err)
+	c.Client, err = client.New(client.Params{
+		Conn:      ws,
+		API:       api,
+		OnMessage: c.record,
+		OnError:   func(err error) { t.Errorf("negotiation: %v", err) },
 	})
 	require.NoError(t, err)
-	ws.SetReadLimit(1 << 20)
-	c.ws = ws
-
-	pc := newPeerConnection(t, (*webrtc.MediaEngine).RegisterDefaultCodecs)
-	c.pc = pc
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand != nil {
-			c.send(map[string]any{"type": "candidate", "candidate": cand.ToJSON()})
-		}
-	})
-	pc.OnTrack(c.onTrack)
-
-	c.wg.Add(1)
-	go func() { // owned by the client; ends when the WebSocket closes
-		defer c.wg.Done()
-		c.readLoop()
-	}()
+	c.Start(context.Background())
+	t.Cleanup(func() { _ = c.Close() })
 	if j.Token != "" {
-		c.send(map[string]any{"type": "join", "token": j.Token})
+		_ = c.Send(context.Background(), map[string]any{"type": "join", "token": j.Token}) // a closed connection shows in waitClosed
 	}
-	t.Cleanup(c.close)
 	return c
 }
 
-// newPeerConnection is a client's PeerConnection on loopback UDP only, with the codecs
-// register puts in its media engine and Pion's default interceptors.
-func newPeerConnection(t *testing.T, register func(*webrtc.MediaEngine) error) *webrtc.PeerConnection {
-	t.Helper()
-	m := &webrtc.MediaEngine{}
-	require.NoError(t, register(m))
-	ir := &interceptor.Registry{}
-	require.NoError(t, webrtc.RegisterDefaultInterceptors(m, ir))
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
-	require.NoError(t, err)
-	return pc
-}
-
-func (c *rtcClient) send(v any) {
-	b, err := json.Marshal(v)
-	require.NoError(c.t, err)
-	c.sendRaw(websocket.MessageText, b)
+func (c *rtcClient) record(m client.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, m)
+	close(c.changed)
+	c.changed = make(chan struct{})
 }
 
 func (c *rtcClient) sendRaw(typ websocket.MessageType, b []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), rtcWait)
 	defer cancel()
-	_ = c.ws.Write(ctx, typ, b) // a closed connection shows in waitClosed
+	_ = c.ws.WebSocket().Write(ctx, typ, b) // a closed connection shows in waitClosed
 }
 
-func (c *rtcClient) readLoop() {
-	for {
-		_, data, err := c.ws.Read(context.Background())
-		if err != nil {
-			c.mu.Lock()
-			c.closed, c.code = true, websocket.CloseStatus(err)
-			c.mu.Unlock()
-			c.notify()
-			return
-		}
-		var m rtcMsg
-		if err := json.Unmarshal(data, &m); err != nil {
-			c.t.Errorf("the server sent bad JSON %q: %v", data, err)
-			continue
-		}
-		switch m.Type {
-		case "offer":
-			c.answer(m.SDP)
-		case "answer":
-			if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
-				c.failf("set answer: %v", err)
-			}
-			c.remoteSet()
-		case "candidate":
-			c.addCandidate(*m.Candidate)
-		}
-		c.mu.Lock()
-		c.msgs = append(c.msgs, m)
-		c.mu.Unlock()
-		c.notify()
-	}
-}
-
-// answer answers a server offer. The client offers only once, first, so there is no glare.
-func (c *rtcClient) answer(sdp string) {
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
-		c.failf("set offer: %v", err)
-		return
-	}
-	a, err := c.pc.CreateAnswer(nil)
-	if err == nil {
-		err = c.pc.SetLocalDescription(a)
-	}
-	if err != nil {
-		c.failf("answer: %v", err)
-		return
-	}
-	c.send(map[string]any{"type": "answer", "sdp": a.SDP})
-	c.remoteSet()
-}
-
-// failf reports a negotiation error, unless the session is over: the client leaving, or
-// its PeerConnection closed by the server's DTLS close at the end of the session.
-func (c *rtcClient) failf(format string, args ...any) {
-	c.mu.Lock()
-	leaving := c.leaving
-	c.mu.Unlock()
-	if leaving || c.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
-		return
-	}
-	c.t.Errorf(format, args...)
-}
-
-func (c *rtcClient) remoteSet() {
-	c.mu.Lock()
-	c.remote = true
-	cands := c.cands
-	c.cands = nil
-	c.mu.Unlock()
-	for _, cand := range cands {
-		_ = c.pc.AddICECandidate(cand)
-	}
-}
-
-func (c *rtcClient) addCandidate(cand webrtc.ICECandidateInit) {
-	c.mu.Lock()
-	if !c.remote {
-		c.cands = append(c.cands, cand)
-		c.mu.Unlock()
-		return
-	}
-	c.mu.Unlock()
-	_ = c.pc.AddICECandidate(cand)
-}
-
-func (c *rtcClient) notify() {
-	c.mu.Lock()
-	close(c.changed)
-	c.changed = make(chan struct{})
-	c.mu.Unlock()
-}
-
-// publish adds a camera (VP8, a keyframe every 10 frames) and a microphone (Opus), offers
-// them and sends a frame of each every 20 ms until the client closes.
+// publish publishes a camera and a microphone.
 func (c *rtcClient) publish() {
-	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "cam-video", "cam")
-	require.NoError(c.t, err)
-	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "mic-audio", "cam")
-	require.NoError(c.t, err)
-	for _, tr := range []webrtc.TrackLocal{video, audio} {
-		sender, err := c.pc.AddTrack(tr)
-		require.NoError(c.t, err)
-		c.wg.Add(1)
-		go func() { // owned by the client; ends when the sender stops. Reading RTCP keeps the interceptors going.
-			defer c.wg.Done()
-			for {
-				if _, _, err := sender.ReadRTCP(); err != nil {
-					return
-				}
-			}
-		}()
-	}
-	offer, err := c.pc.CreateOffer(nil)
-	require.NoError(c.t, err)
-	require.NoError(c.t, c.pc.SetLocalDescription(offer))
-	c.send(map[string]any{"type": "offer", "sdp": offer.SDP, "labels": map[string]string{"cam-video": "camera", "mic-audio": "microphone"}})
-
-	c.wg.Add(1)
-	go func() { // owned by the client; ends when the client closes
-		defer c.wg.Done()
-		sendSamples(video, audio, func(n int) []byte { return vp8Frame(n%10 == 0) }, c.stop)
-	}()
+	require.NoError(c.t, c.Publish(context.Background(), client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
 }
 
-// sendSamples sends a video frame, frame(n) for the n-th, and an Opus frame every 20 ms
-// until stop is closed.
-func sendSamples(video, audio *webrtc.TrackLocalStaticSample, frame func(n int) []byte, stop <-chan struct{}) {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for n := 0; ; n++ {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
-		_ = video.WriteSample(media.Sample{Data: frame(n), Duration: 20 * time.Millisecond})
-		_ = audio.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
-	}
-}
-
-// vp8Frame is a synthetic VP8 frame, a keyframe or not, that the SFU recognises as such.
-func vp8Frame(key bool) []byte {
-	if key {
-		f := make([]byte, 1800)
-		copy(f, []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00})
-		return f
-	}
-	f := make([]byte, 300)
-	copy(f, []byte{0x11, 0x02, 0x00})
-	return f
-}
-
-func (c *rtcClient) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	participant, _, _ := strings.Cut(remote.StreamID(), "~")
-	n := &atomic.Int64{}
-	c.mu.Lock()
-	c.packets[participant+"/"+remote.Kind().String()] = n
-	c.mu.Unlock()
-	c.wg.Add(1)
-	go func() { // owned by the client; ends when the track ends
-		defer c.wg.Done()
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := remote.Read(buf); err != nil {
-				return
-			}
-			if n.Add(1)%5 == 0 {
-				c.notify()
-			}
-		}
-	}()
-}
-
-// waitUntil waits until cond, called under c.mu, holds.
-func (c *rtcClient) waitUntil(cond func() bool, what string) {
+// waitMsg waits for a message matching ok and returns it.
+func (c *rtcClient) waitMsg(ok func(client.Message) bool) client.Message {
 	c.t.Helper()
 	deadline := time.NewTimer(rtcWait)
 	defer deadline.Stop()
-	for {
+	for seen := 0; ; {
 		c.mu.Lock()
-		done, changed := cond(), c.changed
+		msgs, changed := c.msgs, c.changed
 		c.mu.Unlock()
-		if done {
-			return
+		for ; seen < len(msgs); seen++ {
+			if ok(msgs[seen]) {
+				return msgs[seen]
+			}
 		}
 		select {
 		case <-changed:
 		case <-deadline.C:
-			c.t.Fatalf("no %s in %s", what, rtcWait)
+			c.t.Fatalf("no such message in %s", rtcWait)
 		}
 	}
 }
 
-// waitMsg waits for a message matching ok and returns it.
-func (c *rtcClient) waitMsg(ok func(rtcMsg) bool) rtcMsg {
-	c.t.Helper()
-	var found rtcMsg
-	c.waitUntil(func() bool {
-		for _, m := range c.msgs {
-			if ok(m) {
-				found = m
-				return true
-			}
-		}
-		return false
-	}, "message")
-	return found
-}
-
 // waitJoined waits for the joined message.
-func (c *rtcClient) waitJoined() rtcMsg {
+func (c *rtcClient) waitJoined() client.Message {
 	c.t.Helper()
-	m := c.waitMsg(func(m rtcMsg) bool { return m.Type == "joined" || m.Type == "error" })
+	m := c.waitMsg(func(m client.Message) bool { return m.Type == "joined" || m.Type == "error" })
 	require.Equal(c.t, "joined", m.Type, "join refused: %s %s", m.Code, m.Message)
 	return m
 }
 
 // waitMedia waits until n packets of video and n of audio have come from participant.
-func (c *rtcClient) waitMedia(participant string, n int64) {
+func (c *rtcClient) waitMedia(participant string, n uint64) {
 	c.t.Helper()
-	c.waitUntil(func() bool {
-		v, a := c.packets[participant+"/video"], c.packets[participant+"/audio"]
-		return v != nil && a != nil && v.Load() >= n && a.Load() >= n
-	}, "media of "+participant)
+	require.Eventually(c.t, func() bool {
+		var video, audio uint64
+		for _, s := range c.Received() {
+			if s.ParticipantID != participant {
+				continue
+			}
+			switch s.Kind {
+			case webrtc.RTPCodecTypeVideo:
+				video += s.Packets
+			case webrtc.RTPCodecTypeAudio:
+				audio += s.Packets
+			}
+		}
+		return video >= n && audio >= n
+	}, rtcWait, 10*time.Millisecond, "media of %s", participant)
 }
 
 // waitClosed waits for the server to close the WebSocket and returns its close code.
 func (c *rtcClient) waitClosed() websocket.StatusCode {
 	c.t.Helper()
-	var code websocket.StatusCode
-	c.waitUntil(func() bool { code = c.code; return c.closed }, "close")
-	return code
+	select {
+	case <-c.Done():
+	case <-time.After(rtcWait):
+		c.t.Fatalf("no close in %s", rtcWait)
+	}
+	return websocket.CloseStatus(c.Err())
 }
 
 // leave sends a leave message and returns the code the server closes with.
 func (c *rtcClient) leave() websocket.StatusCode {
 	c.t.Helper()
-	c.mu.Lock()
-	c.leaving = true
-	c.mu.Unlock()
-	c.send(map[string]any{"type": "leave"})
+	ctx, cancel := context.WithTimeout(context.Background(), rtcWait)
+	defer cancel()
+	require.NoError(c.t, c.Leave(ctx))
 	return c.waitClosed()
-}
-
-// close stops the media, the PeerConnection and the WebSocket, and waits for the
-// client's goroutines.
-func (c *rtcClient) close() {
-	c.mu.Lock()
-	c.leaving = true
-	c.mu.Unlock()
-	close(c.stop)
-	_ = c.pc.Close()
-	_ = c.ws.CloseNow()
-	c.wg.Wait()
 }

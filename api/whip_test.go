@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/stretchr/testify/require"
 
 	"webinaire/sfu"
@@ -539,4 +542,50 @@ func TestClosingTheSFUEndsWHIPSessions(t *testing.T) {
 	resp = enc.client.do("POST", k.WHIPURL, k.StreamKey, "application/sdp", offer)
 	require.Equal(t, "media_unavailable", problemOf(t, resp).Code, "a closed SFU takes no new session")
 	require.Equal(t, "5", resp.Header.Get("Retry-After"))
+}
+
+// newPeerConnection is a client's PeerConnection on loopback UDP only, with the codecs
+// register puts in its media engine and Pion's default interceptors.
+func newPeerConnection(t *testing.T, register func(*webrtc.MediaEngine) error) *webrtc.PeerConnection {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	require.NoError(t, register(m))
+	ir := &interceptor.Registry{}
+	require.NoError(t, webrtc.RegisterDefaultInterceptors(m, ir))
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	require.NoError(t, err)
+	return pc
+}
+
+// sendSamples sends a video frame, frame(n) for the n-th, and an Opus frame every 20 ms
+// until stop is closed.
+func sendSamples(video, audio *webrtc.TrackLocalStaticSample, frame func(n int) []byte, stop <-chan struct{}) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		_ = video.WriteSample(media.Sample{Data: frame(n), Duration: 20 * time.Millisecond})
+		_ = audio.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
+	}
+}
+
+// vp8Frame is a synthetic VP8 frame, a keyframe or not, that the SFU recognises as such.
+func vp8Frame(key bool) []byte {
+	if key {
+		f := make([]byte, 1800)
+		copy(f, []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00})
+		return f
+	}
+	f := make([]byte, 300)
+	copy(f, []byte{0x11, 0x02, 0x00})
+	return f
 }

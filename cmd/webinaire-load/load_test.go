@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var runningLine = regexp.MustCompile(`Webinaire is running: open (http://[^ ]+)/`)
+
+// startServer builds the server binary and starts it in the embedded default mode on
+// loopback, with loopback candidates; it returns its base URL and process id.
+func startServer(t *testing.T) (string, int) {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build the server")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "webinaire")
+	out, err := exec.Command(goTool, "build", "-o", bin, "webinaire/cmd/webinaire").CombinedOutput()
+	require.NoError(t, err, "build the server: %s", out)
+
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(),
+		"WEBINAIRE_DATABASE_URL="+filepath.Join(dir, "webinaire.db"),
+		"WEBINAIRE_RECORDINGS_DIR="+filepath.Join(dir, "recordings"),
+		"WEBINAIRE_PRIVACY_LEDGER_KEY_FILE="+filepath.Join(dir, "ledger.key"),
+		"WEBINAIRE_MEDIA_UDP_PORT=0",
+		"WEBINAIRE_MEDIA_INCLUDE_LOOPBACK=true",
+	)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() { // owned by the test; ends when the server exits at cleanup
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+
+	base := make(chan string, 1)
+	go func() { // owned by the test; ends when the server closes its stdout
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := runningLine.FindStringSubmatch(sc.Text()); m != nil {
+				base <- m[1]
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	var u string
+	select {
+	case u = <-base:
+	case <-exited:
+		t.Fatalf("the server exited: %s", stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatal("the server printed no URL")
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(u + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "the server never became ready")
+	}
+	return u, cmd.Process.Pid
+}
+
+func TestTinyLoadAgainstARealServer(t *testing.T) {
+	base, pid := startServer(t)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{
+		"-server", base, "-setup", "-kind", "webinar",
+		"-publishers", "1", "-subscribers", "2", "-ramp", "20",
+		"-warmup", "2s", "-duration", "3s", "-video-bitrate", "300000",
+		"-server-pid", strconv.Itoa(pid), "-json",
+	}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr: %s", stderr.String())
+
+	var r report
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &r), stdout.String())
+	require.Equal(t, 3, r.Joined)
+	require.Empty(t, r.JoinFailures)
+	require.Equal(t, 3, r.Join.Count)
+	require.Greater(t, r.Join.Max, 0.0)
+	require.Equal(t, 2, r.FirstMedia.Count, "both subscribers received video")
+	require.Zero(t, r.NoMedia)
+	require.Positive(t, r.SentVideo)
+	require.Positive(t, r.SentAudio)
+	require.Positive(t, r.ForwardedVideo, "video went through the server")
+	require.Positive(t, r.ForwardedAudio, "audio went through the server")
+	require.Equal(t, r.ForwardedVideo+r.ForwardedAudio, r.Forwarded)
+	require.Positive(t, r.Expected)
+	require.LessOrEqual(t, r.Lost, r.Expected)
+	require.Positive(t, r.Latency.Count)
+	require.Equal(t, r.VideoLatency.Count+r.AudioLatency.Count, r.Latency.Count)
+	require.LessOrEqual(t, r.Latency.P50, r.Latency.P99)
+	require.LessOrEqual(t, r.Latency.P99, r.Latency.Max)
+	require.Zero(t, r.NegotiationErrors)
+	require.NotNil(t, r.ServerCPUSeconds, "the server's CPU time was read")
+	require.NotNil(t, r.ServerCPUPerMillion)
+	require.NotNil(t, r.ServerWaitSeconds)
+	require.Positive(t, r.WindowSeconds)
+
+	var text bytes.Buffer
+	require.NoError(t, r.writeText(&text))
+	for _, want := range []string{"joined 3", "join (API+WS+ICE)", "first video packet", "loss", "added latency", "server CPU", "per million forwarded packets"} {
+		require.Contains(t, text.String(), want)
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// A command name with spaces and parentheses; utime 250 and stime 50 ticks.
+	line := "4242 (web (x) naire) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 50 0 0 20 0 12 0 100 0 0"
+	got, err := parseStatCPU(line)
+	require.NoError(t, err)
+	require.Equal(t, 3*time.Second, got)
+	_, err = parseStatCPU("4242 (x) S 1 2")
+	require.Error(t, err)
+
+	self, err := processCPU(os.Getpid())
+	require.NoError(t, err)
+	require.LessOrEqual(t, self, selfCPU()+time.Second/clockTicks, "the test's own CPU time, by both means")
+}
+
+func TestParseSchedstatWait(t *testing.T) {
+	got, err := parseSchedstatWait("278169273 1542465988 638\n")
+	require.NoError(t, err)
+	require.Equal(t, 1542465988*time.Nanosecond, got)
+	_, err = parseSchedstatWait("12")
+	require.Error(t, err)
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for _, ok := range []string{"http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:8080", "http://127.3.2.1"} {
+		require.NoError(t, loopbackOnly(ok), ok)
+	}
+	for _, bad := range []string{"http://192.168.1.2:8080", "https://webinaire.example.org", "http://10.0.0.1", "not a url"} {
+		err := loopbackOnly(bad)
+		require.Error(t, err, bad)
+		require.True(t, strings.Contains(err.Error(), "loopback") || strings.Contains(err.Error(), "not a URL"), err.Error())
+	}
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/client"
+)
+
+// quantiles are milliseconds at some ranks of a distribution.
+type quantiles struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50_ms"`
+	P95   float64 `json:"p95_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// quantilesOf sorts ds and reads its quantiles (nearest rank).
+func quantilesOf(ds []time.Duration) quantiles {
+	if len(ds) == 0 {
+		return quantiles{}
+	}
+	slices.Sort(ds)
+	at := func(q float64) time.Duration {
+		i := int(q*float64(len(ds))+0.5) - 1
+		return ds[min(max(i, 0), len(ds)-1)]
+	}
+	return quantiles{Count: len(ds), P50: ms(at(0.5)), P95: ms(at(0.95)), P99: ms(at(0.99)), Max: ms(ds[len(ds)-1])}
+}
+
+func histQuantiles(h *client.Histogram) quantiles {
+	return quantiles{Count: int(h.Count()), P50: ms(h.Quantile(0.5)), P95: ms(h.Quantile(0.95)),
+		P99: ms(h.Quantile(0.99)), Max: ms(h.Max())}
+}
+
+// report is the outcome of a load run; -json prints it as it is.
+type report struct {
+	Publishers   int      `json:"publishers"`
+	Subscribers  int      `json:"subscribers"`
+	Joined       int      `json:"joined"`
+	JoinFailures []string `json:"join_failures"`
+	// Join is the API call, the signalling WebSocket until joined, and ICE and DTLS until
+	// connected; JoinAPI and JoinWS are its first parts.
+	Join    quantiles `json:"join"`
+	JoinAPI quantiles `json:"join_api"`
+	JoinWS  quantiles `json:"join_ws"`
+	// FirstMedia is from the start of a join to the first video packet received.
+	FirstMedia quantiles `json:"first_media"`
+	NoMedia    int       `json:"participants_without_media"`
+
+	WindowSeconds    float64 `json:"window_seconds"`
+	SentPackets      uint64  `json:"sent_packets"`
+	SentVideo        uint64  `json:"sent_video_packets"`
+	SentAudio        uint64  `json:"sent_audio_packets"`
+	Keyframes        uint64  `json:"keyframes_sent"`
+	KeyframeRequests uint64  `json:"keyframe_requests"`
+	// Forwarded are the packets the receivers got: what the server forwarded to them.
+	Forwarded      uint64  `json:"forwarded_packets"`
+	ForwardedVideo uint64  `json:"forwarded_video_packets"`
+	ForwardedAudio uint64  `json:"forwarded_audio_packets"`
+	ForwardedRate  float64 `json:"forwarded_packets_per_second"`
+	ForwardedMbps  float64 `json:"forwarded_payload_mbit_per_second"`
+	Expected       uint64  `json:"expected_packets"`
+	Lost           uint64  `json:"lost_packets"`
+	LossPercent    float64 `json:"loss_percent"`
+	// Latency is receive time minus send time, both in this process.
+	Latency      quantiles `json:"added_latency"`
+	VideoLatency quantiles `json:"added_latency_video"`
+	AudioLatency quantiles `json:"added_latency_audio"`
+
+	NegotiationErrors int64 `json:"negotiation_errors"`
+	// ServerCPUSeconds is nil without -server-pid.
+	ServerCPUSeconds    *float64 `json:"server_cpu_seconds"`
+	ServerCPUPerMillion *float64 `json:"server_cpu_seconds_per_million_forwarded"`
+	ServerCPUShare      *float64 `json:"server_cpu_share_of_a_core"`
+	// ServerWaitSeconds is the time the server's threads were ready to run but waited
+	// for a core: taken by other processes, or by each other.
+	ServerWaitSeconds    *float64 `json:"server_runqueue_wait_seconds"`
+	GeneratorCPUSeconds  float64  `json:"generator_cpu_seconds"`
+	GeneratorWaitSeconds float64  `json:"generator_runqueue_wait_seconds"`
+	GeneratorCPUShare    float64  `json:"generator_cpu_share_of_a_core"`
+}
+
+// report compares the counters before and after the window.
+func (l *loadRun) report(before, after *totals, window time.Duration, cpu cpuMeter) *report {
+	r := &report{Publishers: l.p.Publishers, Subscribers: l.p.Subscribers, WindowSeconds: window.Seconds(),
+		NegotiationErrors: l.negErrs.Load(), JoinFailures: []string{}}
+	var join, joinAPI, joinWS, first []time.Duration
+	l.mu.Lock()
+	everyone := l.everyone
+	l.mu.Unlock()
+	for _, p := range everyone {
+		if p.err != nil {
+			r.JoinFailures = append(r.JoinFailures, p.name+": "+p.err.Error())
+			continue
+		}
+		r.Joined++
+		join = append(join, time.Duration(p.connected-p.start))
+		joinAPI = append(joinAPI, time.Duration(p.apiDone-p.start))
+		joinWS = append(joinWS, time.Duration(p.wsJoined-p.apiDone))
+		var firstAt int64
+		for _, s := range p.c.Received() {
+			if s.Kind == webrtc.RTPCodecTypeVideo && s.FirstAt != 0 && (firstAt == 0 || s.FirstAt < firstAt) {
+				firstAt = s.FirstAt
+			}
+		}
+		if firstAt != 0 {
+			first = append(first, time.Duration(firstAt-p.start))
+		} else if !p.publisher || l.p.Publishers > 1 {
+			r.NoMedia++ // a participant with someone to receive got nothing
+		}
+	}
+	r.Join, r.JoinAPI, r.JoinWS, r.FirstMedia = quantilesOf(join), quantilesOf(joinAPI), quantilesOf(joinWS), quantilesOf(first)
+
+	r.SentPackets = after.sent - before.sent
+	r.SentVideo = after.sentVideo - before.sentVideo
+	r.SentAudio = after.sentAudio - before.sentAudio
+	r.Keyframes = after.keyframes - before.keyframes
+	r.KeyframeRequests = after.keyframeRequests - before.keyframeRequests
+	r.Forwarded = after.recv - before.recv
+	r.ForwardedVideo = after.recvVideo - before.recvVideo
+	r.ForwardedAudio = after.recvAudio - before.recvAudio
+	r.ForwardedRate = float64(r.Forwarded) / window.Seconds()
+	r.ForwardedMbps = float64(after.recvBytes-before.recvBytes) * 8 / window.Seconds() / 1e6
+	r.Expected = after.expected - before.expected
+	r.Lost = after.lost - before.lost
+	if r.Expected > 0 {
+		r.LossPercent = 100 * float64(r.Lost) / float64(r.Expected)
+	}
+	var all client.Histogram
+	all.Merge(&after.videoLatency)
+	all.Merge(&after.audioLatency)
+	r.Latency, r.VideoLatency, r.AudioLatency = histQuantiles(&all), histQuantiles(&after.videoLatency), histQuantiles(&after.audioLatency)
+
+	self := cpu.after.self - cpu.before.self
+	r.GeneratorCPUSeconds, r.GeneratorCPUShare = self.Seconds(), self.Seconds()/window.Seconds()
+	r.GeneratorWaitSeconds = (cpu.after.selfWait - cpu.before.selfWait).Seconds()
+	if cpu.pid != 0 {
+		s := (cpu.after.server - cpu.before.server).Seconds()
+		share := s / window.Seconds()
+		wait := (cpu.after.serverWait - cpu.before.serverWait).Seconds()
+		r.ServerCPUSeconds, r.ServerCPUShare, r.ServerWaitSeconds = &s, &share, &wait
+		if r.Forwarded > 0 {
+			perM := s / (float64(r.Forwarded) / 1e6)
+			r.ServerCPUPerMillion = &perM
+		}
+	}
+	return r
+}
+
+// writeText prints r as a table for people.
+func (r *report) writeText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	q := func(name string, v quantiles, p99 bool) {
+		if v.Count == 0 {
+			fmt.Fprintf(tw, "%s\t-\n", name)
+			return
+		}
+		extra := ""
+		if p99 {
+			extra = fmt.Sprintf("\tp99 %.1f ms", v.P99)
+		}
+		fmt.Fprintf(tw, "%s\tp50 %.1f ms\tp95 %.1f ms%s\tmax %.1f ms\t(%d)\n", name, v.P50, v.P95, extra, v.Max, v.Count)
+	}
+	fmt.Fprintf(tw, "participants\t%d publishers, %d subscribers\tjoined %d\tfailed %d\n", r.Publishers, r.Subscribers, r.Joined, len(r.JoinFailures))
+	q("join (API+WS+ICE)", r.Join, false)
+	q("  API call", r.JoinAPI, false)
+	q("  WS until joined", r.JoinWS, false)
+	q("first video packet", r.FirstMedia, false)
+	if r.NoMedia > 0 {
+		fmt.Fprintf(tw, "without media\t%d participants\n", r.NoMedia)
+	}
+	fmt.Fprintf(tw, "window\t%.1f s\n", r.WindowSeconds)
+	fmt.Fprintf(tw, "sent\t%d packets\tvideo %d\taudio %d\tkeyframes %d (requests %d)\n", r.SentPackets, r.SentVideo, r.SentAudio, r.Keyframes, r.KeyframeRequests)
+	fmt.Fprintf(tw, "forwarded (received)\t%d packets\tvideo %d\taudio %d\t%.0f packets/s, %.1f Mbit/s\n", r.Forwarded, r.ForwardedVideo, r.ForwardedAudio, r.ForwardedRate, r.ForwardedMbps)
+	fmt.Fprintf(tw, "loss\t%.3f %%\t%d of %d\n", r.LossPercent, r.Lost, r.Expected)
+	q("added latency", r.Latency, true)
+	q("  video", r.VideoLatency, true)
+	q("  audio", r.AudioLatency, true)
+	if r.ServerCPUSeconds != nil {
+		perM := "-"
+		if r.ServerCPUPerMillion != nil {
+			perM = fmt.Sprintf("%.2f s per million forwarded packets", *r.ServerCPUPerMillion)
+		}
+		fmt.Fprintf(tw, "server CPU\t%.2f s\t%.0f %% of a core\t%s\n", *r.ServerCPUSeconds, 100**r.ServerCPUShare, perM)
+		fmt.Fprintf(tw, "  waiting for a core\t%.2f s\n", *r.ServerWaitSeconds)
+	}
+	fmt.Fprintf(tw, "generator CPU\t%.2f s\t%.0f %% of a core\n", r.GeneratorCPUSeconds, 100*r.GeneratorCPUShare)
+	fmt.Fprintf(tw, "  waiting for a core\t%.2f s\n", r.GeneratorWaitSeconds)
+	if r.NegotiationErrors > 0 {
+		fmt.Fprintf(tw, "negotiation errors\t%d\n", r.NegotiationErrors)
+	}
+	for i, f := range r.JoinFailures {
+		if i == 5 {
+			fmt.Fprintf(tw, "\t... and %d more\n", len(r.JoinFailures)-5)
+			break
+		}
+		fmt.Fprintf(tw, "join failure\t%s\n", strings.ReplaceAll(f, "\t", " "))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,573 @@
+// Package client is a participant of the signalling protocol (docs/protocol.md) with a
+// Pion PeerConnection: it joins, negotiates as the polite peer, publishes synthetic VP8
+// and Opus, and measures what it receives. Tests and the load generator use it.
+//
+// The polite peer of perfect negotiation rolls back its own offer when the server's
+// crosses it; Pion cannot roll back, so the client reports ErrGlare instead. A client
+// whose only offer is its first one (Publish or Receive right after Join) never meets
+// glare: the server offers only once it has answered that one.
+//
+// It imports Pion and the standard library only, not package sfu, and declares the
+// messages it needs itself.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+)
+
+// Transport carries one JSON message per ReadMessage and WriteMessage: the client's end of
+// a signalling connection (a WebSocket, or an in-memory pipe). ReadMessage is called from
+// one goroutine, WriteMessage from several, one at a time; Close may come at any time
+// and must make a pending ReadMessage return.
+type Transport interface {
+	// ReadMessage returns the next message.
+	ReadMessage(ctx context.Context) ([]byte, error)
+	// WriteMessage sends one message.
+	WriteMessage(ctx context.Context, msg []byte) error
+	// Close ends the connection with a WebSocket close code and a reason.
+	Close(code int, reason string) error
+}
+
+// Errors.
+var (
+	// ErrClosed is returned by calls on a client whose connection has ended.
+	ErrClosed = errors.New("signalling connection closed")
+	// ErrGlare is reported (Params.OnError) when an offer of the server crosses one of the
+	// client's. Perfect negotiation has the client roll its offer back, which Pion
+	// (v4.2) cannot do: the session cannot renegotiate any more and must be joined again.
+	ErrGlare = errors.New("the server's offer crossed the client's, which cannot roll back")
+)
+
+// ProtocolError is an error message of the server.
+type ProtocolError struct {
+	// Code is the stable code, such as token_invalid.
+	Code string
+	// Message is meant for people.
+	Message string
+}
+
+func (e *ProtocolError) Error() string { return fmt.Sprintf("server error %s: %s", e.Code, e.Message) }
+
+// Message is any message of the server, as the client reads it: the union of their fields.
+type Message struct {
+	Type          string                   `json:"type"`
+	Code          string                   `json:"code,omitempty"`
+	Message       string                   `json:"message,omitempty"`
+	ParticipantID string                   `json:"participant_id,omitempty"`
+	Name          string                   `json:"name,omitempty"`
+	RoomID        string                   `json:"room_id,omitempty"`
+	RoomKind      string                   `json:"room_kind,omitempty"`
+	Role          string                   `json:"role,omitempty"`
+	Participants  []Participant            `json:"participants,omitempty"`
+	ICEServers    []webrtc.ICEServer       `json:"ice_servers,omitempty"`
+	Participant   *Participant             `json:"participant,omitempty"`
+	Added         []TrackAdded             `json:"added,omitempty"`
+	Removed       []TrackRemoved           `json:"removed,omitempty"`
+	TrackID       string                   `json:"track_id,omitempty"`
+	Label         string                   `json:"label,omitempty"`
+	Muted         bool                     `json:"muted,omitempty"`
+	SDP           string                   `json:"sdp,omitempty"`
+	Candidate     *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+}
+
+// Participant is another participant of the room.
+type Participant struct {
+	ID     string      `json:"id"`
+	Name   string      `json:"name"`
+	Role   string      `json:"role"`
+	Tracks []TrackInfo `json:"tracks"`
+}
+
+// TrackInfo is a track a participant publishes.
+type TrackInfo struct {
+	TrackID  string `json:"track_id"`
+	StreamID string `json:"stream_id"`
+	Kind     string `json:"kind"`
+	Label    string `json:"label"`
+	Muted    bool   `json:"muted"`
+}
+
+// TrackAdded is a track the server's next offer adds.
+type TrackAdded struct {
+	ParticipantID string `json:"participant_id"`
+	TrackInfo
+	Mid string `json:"mid"`
+}
+
+// TrackRemoved is a track the server's next offer removes.
+type TrackRemoved struct {
+	ParticipantID string `json:"participant_id"`
+	TrackID       string `json:"track_id"`
+	Mid           string `json:"mid"`
+}
+
+// Messages the client sends.
+type (
+	joinMsg struct {
+		Type  string `json:"type"`
+		Token string `json:"token"`
+	}
+	sdpMsg struct {
+		Type   string            `json:"type"`
+		SDP    string            `json:"sdp"`
+		Labels map[string]string `json:"labels,omitempty"`
+	}
+	candidateMsg struct {
+		Type      string                  `json:"type"`
+		Candidate webrtc.ICECandidateInit `json:"candidate"`
+	}
+	typeMsg struct {
+		Type string `json:"type"`
+	}
+)
+
+// APIParams configure the Pion API of clients.
+type APIParams struct {
+	// LoopbackOnly gathers loopback UDP4 candidates only, without mDNS: a client on the
+	// server's machine.
+	LoopbackOnly bool
+	// PionLog receives Pion's own error logs (PION_LOG_* variables set other levels);
+	// nil discards them.
+	PionLog io.Writer
+}
+
+// NewAPI builds a Pion API with the default codecs and interceptors (NACK, RTCP reports,
+// TWCC), as a browser has.
+func NewAPI(p APIParams) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("register codecs: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, fmt.Errorf("register interceptors: %w", err)
+	}
+	lf := logging.NewDefaultLoggerFactory()
+	lf.Writer = io.Discard
+	if p.PionLog != nil {
+		lf.Writer = p.PionLog
+	}
+	se := webrtc.SettingEngine{LoggerFactory: lf}
+	if p.LoopbackOnly {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// Params are what New needs.
+type Params struct {
+	// Conn is the signalling connection, already open.
+	Conn Transport
+	// API makes the PeerConnection; nil means NewAPI(APIParams{}).
+	API *webrtc.API
+	// ICEServers are those of the join answer of the API (TURN).
+	ICEServers []webrtc.ICEServer
+	// Logger gets the client's warnings; nil discards them.
+	Logger *slog.Logger
+	// OnMessage, when set, sees every message of the server in order, from the reading
+	// goroutine, after the client has handled it. It must not block for long.
+	OnMessage func(Message)
+	// OnError, when set, is told of every negotiation step that failed while the session
+	// was going on (not once it is ending).
+	OnError func(error)
+}
+
+// Client is one participant. New makes it, Start starts reading the connection, Join joins,
+// Publish and Receive negotiate media, Leave and Close end it.
+type Client struct {
+	conn      Transport
+	pc        *webrtc.PeerConnection
+	log       *slog.Logger
+	onMessage func(Message)
+	onError   func(error)
+	createdAt int64
+
+	stop    chan struct{} // closed by Close: the media generator stops
+	done    chan struct{} // closed when the reading goroutine has ended
+	readErr error         // why it ended; read after done
+	wg      sync.WaitGroup
+	closing atomic.Bool // Leave or Close was called: errors are expected
+	closed  sync.Once
+
+	joined chan Message // the joined message, or the error answering the join
+
+	negMu     sync.Mutex // one negotiation step at a time
+	needOffer bool       // an offer of the client is due once stable; under negMu
+	labels    map[string]string
+
+	mu          sync.Mutex
+	remoteSet   bool // a remote description has been set
+	cands       []webrtc.ICECandidateInit
+	tracks      []*remoteTrack
+	publishers  []*publisher
+	connectedAt int64
+	connected   chan struct{}
+	failed      chan struct{}
+}
+
+// New makes a client on p.Conn. Its PeerConnection is made now; nothing is sent before
+// Start and Join.
+func New(p Params) (*Client, error) {
+	api := p.API
+	if api == nil {
+		var err error
+		if api, err = NewAPI(APIParams{}); err != nil {
+			return nil, err
+		}
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: p.ICEServers})
+	if err != nil {
+		return nil, fmt.Errorf("new peer connection: %w", err)
+	}
+	log := p.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c := &Client{
+		conn:      p.Conn,
+		pc:        pc,
+		log:       log,
+		onMessage: p.OnMessage,
+		onError:   p.OnError,
+		createdAt: Monotonic(),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		joined:    make(chan Message, 1),
+		labels:    make(map[string]string),
+		connected: make(chan struct{}),
+		failed:    make(chan struct{}),
+	}
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand != nil {
+			_ = c.send(context.Background(), candidateMsg{Type: "candidate", Candidate: cand.ToJSON()})
+		}
+	})
+	pc.OnConnectionStateChange(c.onConnectionState)
+	pc.OnTrack(c.onTrack)
+	return c, nil
+}
+
+// Start starts reading the connection. The reading goroutine ends when the connection
+// does; ctx bounds each read.
+func (c *Client) Start(ctx context.Context) {
+	c.wg.Add(1)
+	go func() { // owned by the client; ends when the connection ends (Close, or the server)
+		defer c.wg.Done()
+		defer close(c.done)
+		c.readErr = c.readLoop(ctx)
+	}()
+}
+
+// Done is closed when the connection has ended; Err then says why.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err is the error that ended the connection, once Done is closed: the transport's error
+// at its close, which may carry the close code.
+func (c *Client) Err() error {
+	select {
+	case <-c.done:
+		return c.readErr
+	default:
+		return nil
+	}
+}
+
+// PeerConnection is the client's PeerConnection.
+func (c *Client) PeerConnection() *webrtc.PeerConnection { return c.pc }
+
+// Send sends one message, v marshalled as JSON.
+func (c *Client) Send(ctx context.Context, v any) error {
+	return c.send(ctx, v)
+}
+
+func (c *Client) send(ctx context.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("marshal message: %w", err)
+	}
+	return c.conn.WriteMessage(ctx, b)
+}
+
+// Join sends join with token and waits for the server's joined message. An error message
+// of the server comes back as a *ProtocolError.
+func (c *Client) Join(ctx context.Context, token string) (Message, error) {
+	if err := c.send(ctx, joinMsg{Type: "join", Token: token}); err != nil {
+		return Message{}, fmt.Errorf("send join: %w", err)
+	}
+	select {
+	case m := <-c.joined:
+		if m.Type == "error" {
+			return m, &ProtocolError{Code: m.Code, Message: m.Message}
+		}
+		return m, nil
+	case <-c.done:
+		return Message{}, fmt.Errorf("join: %w: %w", ErrClosed, c.readErr)
+	case <-ctx.Done():
+		return Message{}, ctx.Err()
+	}
+}
+
+func (c *Client) readLoop(ctx context.Context) error {
+	joined := false
+	for {
+		data, err := c.conn.ReadMessage(ctx)
+		if err != nil {
+			return err
+		}
+		var m Message
+		if err := json.Unmarshal(data, &m); err != nil {
+			c.fail(fmt.Errorf("server message not JSON: %w", err))
+			continue
+		}
+		switch m.Type {
+		case "joined", "error":
+			if !joined {
+				joined = true
+				c.joined <- m
+			}
+		case "offer":
+			c.answer(ctx, m.SDP)
+		case "answer":
+			c.applyAnswer(ctx, m.SDP)
+		case "candidate":
+			if m.Candidate != nil {
+				c.addCandidate(*m.Candidate)
+			}
+		}
+		if c.onMessage != nil {
+			c.onMessage(m)
+		}
+	}
+}
+
+// fail reports a failed step, unless the session is ending.
+func (c *Client) fail(err error) {
+	if c.closing.Load() || c.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		return
+	}
+	c.log.Warn("negotiation step failed", "err", err)
+	if c.onError != nil {
+		c.onError(err)
+	}
+}
+
+// negotiate makes an offer when the signalling state is stable, and otherwise remembers
+// that one is due. It is called with negMu held.
+func (c *Client) negotiate(ctx context.Context) {
+	if c.pc.SignalingState() != webrtc.SignalingStateStable {
+		c.needOffer = true
+		return
+	}
+	c.needOffer = false
+	offer, err := c.pc.CreateOffer(nil)
+	if err == nil {
+		err = c.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		c.fail(fmt.Errorf("offer: %w", err))
+		return
+	}
+	labels := c.labels
+	if len(labels) == 0 {
+		labels = nil
+	}
+	if err := c.send(ctx, sdpMsg{Type: "offer", SDP: offer.SDP, Labels: labels}); err != nil {
+		c.fail(fmt.Errorf("send offer: %w", err))
+	}
+}
+
+// answer applies an offer of the server and answers it.
+func (c *Client) answer(ctx context.Context, sdp string) {
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	if c.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+		// Glare: the polite peer would roll its offer back here, but Pion cannot.
+		c.fail(ErrGlare)
+		return
+	}
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		c.fail(fmt.Errorf("set offer: %w", err))
+		return
+	}
+	c.flushCandidates()
+	a, err := c.pc.CreateAnswer(nil)
+	if err == nil {
+		err = c.pc.SetLocalDescription(a)
+	}
+	if err != nil {
+		c.fail(fmt.Errorf("answer: %w", err))
+		return
+	}
+	if err := c.send(ctx, sdpMsg{Type: "answer", SDP: a.SDP}); err != nil {
+		c.fail(fmt.Errorf("send answer: %w", err))
+		return
+	}
+	if c.needOffer {
+		c.negotiate(ctx)
+	}
+}
+
+// applyAnswer applies the server's answer to the client's offer.
+func (c *Client) applyAnswer(ctx context.Context, sdp string) {
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	if c.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		return // an answer to an offer rolled back
+	}
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		c.fail(fmt.Errorf("set answer: %w", err))
+		return
+	}
+	c.flushCandidates()
+	if c.needOffer {
+		c.negotiate(ctx)
+	}
+}
+
+// flushCandidates adds the candidates held until a remote description was set.
+func (c *Client) flushCandidates() {
+	c.mu.Lock()
+	c.remoteSet = true
+	cands := c.cands
+	c.cands = nil
+	c.mu.Unlock()
+	for _, cand := range cands {
+		if err := c.pc.AddICECandidate(cand); err != nil {
+			c.fail(fmt.Errorf("add candidate: %w", err))
+		}
+	}
+}
+
+// addCandidate adds a candidate of the server, or holds it until a remote description is
+// set. An empty candidate (the end of candidates) is ignored.
+func (c *Client) addCandidate(cand webrtc.ICECandidateInit) {
+	if cand.Candidate == "" {
+		return
+	}
+	c.mu.Lock()
+	if !c.remoteSet {
+		c.cands = append(c.cands, cand)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	if err := c.pc.AddICECandidate(cand); err != nil {
+		c.fail(fmt.Errorf("add candidate: %w", err))
+	}
+}
+
+// Receive offers to receive audio and video only: the first offer of a participant that
+// does not publish (an attendee of a webinar).
+func (c *Client) Receive(ctx context.Context) error {
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := c.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			return fmt.Errorf("add %s transceiver: %w", kind, err)
+		}
+	}
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	c.negotiate(ctx)
+	return nil
+}
+
+func (c *Client) onConnectionState(s webrtc.PeerConnectionState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch s {
+	case webrtc.PeerConnectionStateConnected:
+		if c.connectedAt == 0 {
+			c.connectedAt = Monotonic()
+			close(c.connected)
+		}
+	case webrtc.PeerConnectionStateFailed:
+		select {
+		case <-c.failed:
+		default:
+			close(c.failed)
+		}
+	}
+}
+
+// Connected is closed once the PeerConnection is connected (ICE and DTLS).
+func (c *Client) Connected() <-chan struct{} { return c.connected }
+
+// Failed is closed if the PeerConnection fails.
+func (c *Client) Failed() <-chan struct{} { return c.failed }
+
+// CreatedAt is when the client was made, Monotonic nanoseconds.
+func (c *Client) CreatedAt() int64 { return c.createdAt }
+
+// ConnectedAt is when the PeerConnection connected first, Monotonic nanoseconds (0: not yet).
+func (c *Client) ConnectedAt() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connectedAt
+}
+
+func (c *Client) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	r := newRemoteTrack(t)
+	c.mu.Lock()
+	c.tracks = append(c.tracks, r)
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() { // owned by the client; ends when the track ends (its removal, or Close)
+		defer c.wg.Done()
+		r.run()
+	}()
+}
+
+// Received returns the counters of every track received so far.
+func (c *Client) Received() []TrackStats {
+	c.mu.Lock()
+	tracks := append([]*remoteTrack(nil), c.tracks...)
+	c.mu.Unlock()
+	out := make([]TrackStats, len(tracks))
+	for i, t := range tracks {
+		out[i] = t.snapshot()
+	}
+	return out
+}
+
+// Leave sends leave and waits until the server has closed the connection, or ctx ends.
+func (c *Client) Leave(ctx context.Context) error {
+	c.closing.Store(true)
+	if err := c.send(ctx, typeMsg{Type: "leave"}); err != nil {
+		return fmt.Errorf("send leave: %w", err)
+	}
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the media, closes the PeerConnection and the connection (1000), and waits
+// for the client's goroutines. It may be called more than once.
+func (c *Client) Close() error {
+	var err error
+	c.closed.Do(func() {
+		c.closing.Store(true)
+		close(c.stop)
+		err = c.pc.Close()
+		_ = c.conn.Close(1000, "")
+		c.wg.Wait()
+	})
+	return err
+}
