@@ -23,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"webinaire/privacy"
+	"webinaire/recording"
 	"webinaire/sfu"
 	"webinaire/store"
 )
@@ -84,6 +85,10 @@ type Params struct {
 	// TURN, when not nil, hands every join a TURN server with credentials that live as
 	// long as the join token (the embedded sfu.TURN or an sfu.ExternalTURN).
 	TURN TURNCredentials
+	// Recordings is the folder of the recordings' files (recordings.dir).
+	Recordings recording.Folder
+	// FFmpeg is the ffmpeg program that finalizes recordings; empty means "ffmpeg".
+	FFmpeg string
 }
 
 // Server is the HTTP server's handler and state.
@@ -100,6 +105,7 @@ type Server struct {
 
 	media         *mediaDirectory
 	streams       *httpSessions // the running WHIP and WHEP sessions
+	recorders     recorders     // the recordings running now
 	tokenLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
 	originPattern string // the base URL's scheme and host, for the WebSocket library
@@ -114,6 +120,9 @@ func New(p Params) (*Server, error) {
 	}
 	if p.Store == nil || p.Logger == nil || p.Pages == nil || p.Ledger == nil || p.Retention == nil || p.SFU == nil || p.Tokens == nil {
 		return nil, errors.New("new api server: store, logger, pages, ledger, retention engine, SFU and token signer are required")
+	}
+	if p.FFmpeg == "" {
+		p.FFmpeg = "ffmpeg"
 	}
 	if p.TokenLifetime == 0 {
 		p.TokenLifetime = DefaultTokenLifetime
@@ -131,13 +140,14 @@ func New(p Params) (*Server, error) {
 	s := &Server{p: p, log: p.Logger, now: p.Now, secure: u.Scheme == "https"}
 	s.media, s.tokenLifetime = newMediaDirectory(), p.TokenLifetime
 	s.streams = newHTTPSessions()
+	s.recorders.active = make(map[string]*activeRecording)
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {
 		s.wsURL = "wss://" + u.Host + rtcPath
 	}
 	s.originPattern = u.Scheme + "://" + u.Host
 	s.oidc = &oidcClient{params: p.OIDC, redirectURL: p.BaseURL + callbackPath}
-	s.rights = privacy.NewRights(p.Store, p.Ledger, p.Policy)
+	s.rights = privacy.NewRights(p.Store, p.Ledger, p.Policy, p.Recordings)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -209,6 +219,11 @@ func (s *Server) routes() http.Handler {
 	org.DELETE("/webinars/:id/stream-key", s.deleteStreamKey)
 	org.POST("/webinars/:id/participants/:participant/remove", s.removeParticipant)
 	org.POST("/webinars/:id/participants/:participant/role", s.setParticipantRole)
+	org.POST("/webinars/:id/recording", s.startRecording)
+	org.DELETE("/webinars/:id/recording", s.stopRecording)
+	org.GET("/webinars/:id/recordings", s.listRecordings)
+	org.GET("/recordings/:recording/files/:file", s.getRecordingFile)
+	org.DELETE("/recordings/:recording", s.deleteRecording)
 
 	admin := org.Group("/admin", s.needAdmin)
 	admin.GET("/organizers", s.listOrganizers)

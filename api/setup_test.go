@@ -2,11 +2,13 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"webinaire/api/devidp"
 	"webinaire/frontend"
 	"webinaire/privacy"
+	"webinaire/recording"
 	"webinaire/sfu"
 	"webinaire/store"
 	"webinaire/store/pgtest"
@@ -58,6 +61,8 @@ type env struct {
 	// tokens its join token signer.
 	sfu    *sfu.Server
 	tokens *sfu.TokenSigner
+	// recordings is where the server keeps recordings.
+	recordings recording.Folder
 }
 
 type options struct {
@@ -151,6 +156,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
 		Pages: frontend.Files,
 		SFU:   media, Tokens: tokens, TURN: o.turn,
+		Recordings: recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")},
 	}
 	if o.policy != nil {
 		p.Policy = *o.policy
@@ -175,6 +181,8 @@ func setup(t *testing.T, driver string, o options) *env {
 	}
 	srv, err := api.New(p)
 	require.NoError(t, err)
+	// Before the SFU closes: the recordings stop and their files are finalized.
+	t.Cleanup(func() { require.NoError(t, srv.FinishRecordings(context.Background())) })
 	hs.Config.Handler = srv
 	if !o.tls {
 		hs.Start()
@@ -183,7 +191,7 @@ func setup(t *testing.T, driver string, o options) *env {
 	if !o.noReady {
 		srv.SetReady()
 	}
-	return &env{t: t, base: base, store: st, api: srv, clock: clk, http: hs, logs: logs, sfu: media, tokens: tokens}
+	return &env{t: t, base: base, store: st, api: srv, clock: clk, http: hs, logs: logs, sfu: media, tokens: tokens, recordings: p.Recordings}
 }
 
 type browser = apitest.Browser

@@ -271,7 +271,29 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 	sess, _ := sessionOf(c)
 	ctx := c.Request.Context()
 	id := c.Param("id")
-	err := s.p.Store.InTx(ctx, func(tx *store.Store) error {
+	if _, ok := s.ownWebinar(c); !ok {
+		return
+	}
+	s.recorders.mu.Lock()
+	recording := s.recorders.active[id] != nil
+	s.recorders.mu.Unlock()
+	if recording {
+		writeProblem(c, errRecordingActive)
+		return
+	}
+	// The recordings' files first: their rows go with the webinar's.
+	ids, err := s.p.Store.RecordingIDsOfWebinar(ctx, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	for _, rid := range ids {
+		if err := s.p.Recordings.DeleteRecording(ctx, rid); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	err = s.p.Store.InTx(ctx, func(tx *store.Store) error {
 		if err := tx.DeleteWebinar(ctx, sess.OrganizerID, id); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"webinaire/store"
 
 	"github.com/stretchr/testify/require"
 
@@ -195,6 +196,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			un = http.StatusUnauthorized
 			fb = http.StatusForbidden
 			nf = http.StatusNotFound
+			cf = http.StatusConflict
 		)
 		rows := []row{
 			{"GET", "/api/v1/me", nil, [4]int{un, ok, ok, ok}},
@@ -214,6 +216,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"DELETE", "/api/v1/whip/" + w.ID + "/sessions/x", nil, [4]int{un, un, un, un}},
 			{"POST", "/api/v1/whep", "v=0\r\n", [4]int{un, un, un, un}},
 			{"DELETE", "/api/v1/whep/sessions/x", nil, [4]int{un, un, un, un}},
+			{"POST", wid + "/recording", nil, [4]int{un, nf, cf, nf}},
+			{"DELETE", wid + "/recording", nil, [4]int{un, nf, cf, nf}},
+			{"GET", wid + "/recordings", nil, [4]int{un, nf, ok, nf}},
+			{"GET", "/api/v1/recordings/" + store.NewSecret() + "/files/01-video.webm", nil, [4]int{un, nf, nf, nf}},
+			{"DELETE", "/api/v1/recordings/" + store.NewSecret(), nil, [4]int{un, nf, nf, nf}},
 			{"POST", wid + "/participants/nobody/remove", nil, [4]int{un, nf, nf, nf}},
 			{"POST", wid + "/participants/nobody/role", map[string]string{"role": "presenter"}, [4]int{un, nf, nf, nf}},
 			{"GET", "/api/v1/admin/organizers", nil, [4]int{un, fb, fb, ok}},

@@ -14,11 +14,13 @@ type Rights struct {
 	store  *store.Store
 	ledger *Ledger
 	policy Policy
+	files  RecordingFiles // nil: no recordings
 }
 
-// NewRights returns the rights of the people whose data st holds.
-func NewRights(st *store.Store, ledger *Ledger, policy Policy) *Rights {
-	return &Rights{store: st, ledger: ledger, policy: policy}
+// NewRights returns the rights of the people whose data st holds; files deletes their
+// recordings' files (nil when there are no recordings).
+func NewRights(st *store.Store, ledger *Ledger, policy Policy, files RecordingFiles) *Rights {
+	return &Rights{store: st, ledger: ledger, policy: policy, files: files}
 }
 
 // Export is everything Webinaire holds about an organizer (GDPR art. 15 and 20).
@@ -166,13 +168,27 @@ func (r *Rights) Erase(ctx context.Context, organizerID string, now time.Time) (
 		out.ConnectionLogEntries = n
 		out.ConnectionLogKeptUntil = r.policy.ConnectionLog.Until(log[n-1].At).UTC()
 	}
+	stores := []string{StoreDatabase}
+	if r.files != nil {
+		// The recordings' files first: their rows go with the account's.
+		ids, err := r.store.RecordingsOfOrganizers(ctx, []string{organizerID})
+		if err != nil {
+			return out, fmt.Errorf("erase: %w", err)
+		}
+		for _, id := range ids {
+			if err := r.files.DeleteRecording(ctx, id); err != nil {
+				return out, fmt.Errorf("erase: %w", err)
+			}
+		}
+		stores = append(stores, StoreFiles)
+	}
 	err = r.store.InTx(ctx, func(tx *store.Store) error {
 		if err := tx.DeleteOrganizer(ctx, organizerID); err != nil {
 			return err
 		}
 		return r.ledger.Record(ctx, tx, Entry{
 			Rule: "erasure at the person's request (GDPR art. 17)", Category: CategoryAccounts,
-			ObjectID: organizerID, Count: 1, Stores: []string{StoreDatabase}, At: now,
+			ObjectID: organizerID, Count: 1, Stores: stores, At: now,
 		})
 	})
 	if err != nil {

@@ -2,10 +2,14 @@ package recording
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -35,4 +39,37 @@ func Finalize(ctx context.Context, ffmpeg, path string) error {
 		return fmt.Errorf("finalize %s: %w", path, err)
 	}
 	return nil
+}
+
+// FinalizeAll finalizes every file of the recording in dir and returns their total size
+// and the SHA-256 of their contents, in the manifest's order. A file that cannot be
+// finalized is kept as it was, and the error says which.
+func FinalizeAll(ctx context.Context, ffmpeg, dir string) (size int64, sum string, err error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return 0, "", err
+	}
+	h := sha256.New()
+	var errs []error
+	for _, t := range m.Tracks {
+		path := filepath.Join(dir, t.File)
+		if _, statErr := os.Stat(path); errors.Is(statErr, os.ErrNotExist) {
+			continue // a track that never had a frame to write
+		}
+		if err := Finalize(ctx, ffmpeg, path); err != nil {
+			errs = append(errs, err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n, err := io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("checksum %s: %w", t.File, err))
+		}
+		size += n
+	}
+	return size, hex.EncodeToString(h.Sum(nil)), errors.Join(errs...)
 }

@@ -149,3 +149,16 @@ func (r *Recorder) writeManifestLocked() error {
 	}
 	return nil
 }
+
+// ReadManifest reads the manifest of the recording in dir.
+func ReadManifest(dir string) (Manifest, error) {
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	if err != nil {
+		return m, fmt.Errorf("read manifest: %w", err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("read manifest: %w", err)
+	}
+	return m, nil
+}

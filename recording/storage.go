@@ -28,6 +28,9 @@ func (f Folder) Dir(id string) (string, error) {
 	if !recordingID.MatchString(id) {
 		return "", ErrBadID
 	}
+	if f.Root == "" {
+		return "", errors.New("recording: no folder for recordings")
+	}
 	return filepath.Join(f.Root, id), nil
 }
 

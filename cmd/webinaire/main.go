@@ -28,6 +28,7 @@ import (
 	"webinaire/api/devidp"
 	"webinaire/frontend"
 	"webinaire/privacy"
+	"webinaire/recording"
 	"webinaire/sfu"
 	"webinaire/store"
 )
@@ -267,6 +268,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		Tokens:          tokens,
 		TokenLifetime:   time.Duration(cfg.Media.TokenLifetime),
 		TURN:            turnCreds,
+		Recordings:      recording.Folder{Root: cfg.Recordings.Dir},
 		OIDC: api.OIDCParams{
 			Issuer:       cfg.OIDC.Issuer,
 			ClientID:     cfg.OIDC.ClientID,
@@ -320,6 +322,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	go func() {
 		defer close(migrated)
 		if migrateWithRetry(background, st, time.Duration(cfg.Database.RetryInterval), log) {
+			if err := srv.RepairRecordings(background); err != nil {
+				log.Error("unfinished recordings not all repaired", "err", err)
+			}
 			srv.SetReady()
 			log.Info("database ready", "driver", cfg.Database.Driver)
 			log.Info("retention sweeps scheduled", "every", cfg.Retention.Schedule.String())
@@ -358,7 +363,10 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	case <-sctx.Done():
 		mediaErr = fmt.Errorf("media sessions still open: %w", sctx.Err())
 	}
-	if err := errors.Join(httpErr, mediaErr); err != nil {
+	// The rooms have closed: the recordings stop; their files are finalized now, or at the
+	// next start.
+	recErr := srv.FinishRecordings(sctx)
+	if err := errors.Join(httpErr, mediaErr, recErr); err != nil {
 		log.Error("shutdown incomplete", "err", err)
 		return 1
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"webinaire/privacy"
+	"webinaire/recording"
 	"webinaire/store"
 )
 
@@ -231,6 +232,7 @@ func newRetentionEngine(cfg Config, st *store.Store, ledger *privacy.Ledger, log
 		SessionIdle: time.Duration(cfg.Session.IdleTimeout),
 		BatchSize:   cfg.Retention.BatchSize,
 		Interval:    time.Duration(cfg.Retention.Schedule),
+		Recordings:  recording.Folder{Root: cfg.Recordings.Dir},
 		Logger:      log,
 	})
 }

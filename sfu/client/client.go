@@ -81,6 +81,11 @@ type Message struct {
 	Muted         bool                     `json:"muted,omitempty"`
 	SDP           string                   `json:"sdp,omitempty"`
 	Candidate     *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+	// Active is the state of a recording message; Recording that of joined.
+	Active    bool `json:"active,omitempty"`
+	Recording bool `json:"recording,omitempty"`
+	// Text is a chat message's text.
+	Text string `json:"text,omitempty"`
 }
 
 // Participant is another participant of the room.

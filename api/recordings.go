@@ -1,0 +1,408 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"webinaire/privacy"
+	"webinaire/recording"
+	"webinaire/sfu"
+	"webinaire/store"
+)
+
+// Recording problems.
+var (
+	errRecordingNotAllowed = problem(http.StatusConflict, "recording_not_allowed", "this webinar does not allow recording: change its settings first")
+	errRoomNotOpen         = problem(http.StatusConflict, "room_not_open", "the webinar's room is not open: nobody is in it")
+	errRecordingActive     = problem(http.StatusConflict, "recording_active", "the webinar is being recorded already")
+	errNotRecording        = problem(http.StatusConflict, "not_recording", "the webinar is not being recorded")
+	errRecordingBusy       = problem(http.StatusConflict, "recording_busy", "the recording is still being written; try again shortly")
+)
+
+// recorders are the recordings running now, by webinar id. A recording stops when its
+// owner asks, or when its room closes; it is then finalized in the background.
+type recorders struct {
+	mu     sync.Mutex
+	active map[string]*activeRecording
+	wg     sync.WaitGroup // finalizations
+}
+
+type activeRecording struct {
+	row  store.Recording
+	rec  *recording.Recorder
+	sink *sfu.SinkHandle
+	room *sfu.Room
+	once sync.Once
+	stop chan struct{} // closed by stopRecording; the watcher then finalizes
+	mu   sync.Mutex
+	err  error // why it stopped early, if it did (guarded by mu)
+}
+
+// recordingJSON is a recording as its owner sees it.
+type recordingJSON struct {
+	ID         string     `json:"id"`
+	WebinarID  string     `json:"webinar_id"`
+	State      string     `json:"state"`
+	StartedAt  time.Time  `json:"started_at"`
+	EndedAt    *time.Time `json:"ended_at"`
+	DurationMS int64      `json:"duration_ms"`
+	SizeBytes  int64      `json:"size_bytes"`
+	SHA256     string     `json:"sha256,omitempty"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	Error      string     `json:"error,omitempty"`
+	Files      []string   `json:"files"`
+}
+
+func (s *Server) toRecordingJSON(r store.Recording) recordingJSON {
+	j := recordingJSON{
+		ID: r.ID, WebinarID: r.WebinarID, State: r.State, StartedAt: r.StartedAt.UTC(), EndedAt: r.EndedAt,
+		DurationMS: r.DurationMS, SizeBytes: r.SizeBytes, SHA256: r.SHA256, ExpiresAt: r.ExpiresAt.UTC(), Error: r.Error,
+		Files: []string{},
+	}
+	if r.State == store.RecordingReady {
+		if m, err := s.manifest(r.ID); err == nil {
+			for _, t := range m.Tracks {
+				j.Files = append(j.Files, t.File)
+			}
+		}
+	}
+	return j
+}
+
+// manifest reads the list of a recording's files.
+func (s *Server) manifest(id string) (recording.Manifest, error) {
+	dir, err := s.p.Recordings.Dir(id)
+	if err != nil {
+		return recording.Manifest{}, err
+	}
+	return recording.ReadManifest(dir)
+}
+
+// startRecording starts recording the webinar's room: everyone in it is told before the
+// first byte is written.
+func (s *Server) startRecording(c *gin.Context) {
+	w, ok := s.ownWebinar(c)
+	if !ok {
+		return
+	}
+	if !w.RecordingAllowed {
+		writeProblem(c, errRecordingNotAllowed)
+		return
+	}
+	room, open := s.p.SFU.Room(w.RoomID)
+	if !open {
+		writeProblem(c, errRoomNotOpen)
+		return
+	}
+	s.recorders.mu.Lock()
+	defer s.recorders.mu.Unlock()
+	if s.recorders.active[w.ID] != nil {
+		writeProblem(c, errRecordingActive)
+		return
+	}
+	ctx := c.Request.Context()
+	now := s.now()
+	row, err := s.p.Store.CreateRecording(ctx, w.ID, now, s.p.Policy.Recordings.Until(w.StartsAt))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	dir, err := s.p.Recordings.Dir(row.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	a := &activeRecording{row: row, room: room, stop: make(chan struct{})}
+	if err := room.SetRecording(true); err != nil {
+		s.abandonRecording(row, err)
+		writeProblem(c, errRoomNotOpen)
+		return
+	}
+	a.rec, err = recording.New(recording.Params{
+		Dir:     dir,
+		Logger:  s.log.With("recording", row.ID),
+		OnError: func(err error) { a.fail(err) },
+		Clock:   s.now,
+	})
+	if err == nil {
+		a.sink, err = room.AddSink(a.rec)
+	}
+	if err != nil {
+		_ = room.SetRecording(false)
+		s.abandonRecording(row, err)
+		s.fail(c, fmt.Errorf("start recording %s: %w", row.ID, err))
+		return
+	}
+	s.recorders.active[w.ID] = a
+	s.recorders.wg.Add(1)
+	go func() { // owned by the server (recorders.wg); ends once the recording is finalized
+		defer s.recorders.wg.Done()
+		select {
+		case <-a.stop:
+		case <-room.Done():
+		}
+		s.finishRecording(w.ID, a)
+	}()
+	sess, _ := sessionOf(c)
+	s.auditRecording(c, sess.OrganizerID, "recording.start", w.ID, row.ID)
+	c.JSON(http.StatusCreated, s.toRecordingJSON(row))
+}
+
+// fail stops a recording whose storage failed: the meeting goes on, what was written is
+// kept, the moderators see why in the recording's error.
+func (a *activeRecording) fail(err error) {
+	a.mu.Lock()
+	if a.err == nil {
+		a.err = err
+	}
+	a.mu.Unlock()
+	a.once.Do(func() { close(a.stop) })
+}
+
+// abandonRecording marks a recording that could not start as failed.
+func (s *Server) abandonRecording(row store.Recording, cause error) {
+	end := s.now()
+	row.State, row.EndedAt, row.Error = store.RecordingFailed, &end, "could not start: "+errText(cause)
+	if err := s.p.Store.FinishRecording(context.Background(), row); err != nil {
+		s.log.Error("recording not marked failed", "recording", row.ID, "err", err)
+	}
+}
+
+// stopRecording stops the webinar's recording; it is finalized in the background.
+func (s *Server) stopRecording(c *gin.Context) {
+	w, ok := s.ownWebinar(c)
+	if !ok {
+		return
+	}
+	s.recorders.mu.Lock()
+	a := s.recorders.active[w.ID]
+	s.recorders.mu.Unlock()
+	if a == nil {
+		writeProblem(c, errNotRecording)
+		return
+	}
+	a.once.Do(func() { close(a.stop) })
+	sess, _ := sessionOf(c)
+	s.auditRecording(c, sess.OrganizerID, "recording.stop", w.ID, a.row.ID)
+	row := a.row
+	row.State = store.RecordingFinalizing
+	c.JSON(http.StatusAccepted, s.toRecordingJSON(row))
+}
+
+// finishRecording detaches the recorder, tells the room, and finalizes the files.
+func (s *Server) finishRecording(webinarID string, a *activeRecording) {
+	a.sink.Close()
+	a.rec.Close()
+	_ = a.room.SetRecording(false) // a closed room has nobody to tell
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	row := a.row
+	row.State = store.RecordingFinalizing
+	if err := s.p.Store.FinishRecording(ctx, row); err != nil {
+		s.log.Error("recording state not saved", "recording", row.ID, "err", err)
+	}
+	a.mu.Lock()
+	stoppedBy := a.err
+	a.mu.Unlock()
+	row = s.finalize(ctx, row, stoppedBy)
+	s.recorders.mu.Lock()
+	delete(s.recorders.active, webinarID)
+	s.recorders.mu.Unlock()
+	if err := s.p.Store.FinishRecording(ctx, row); err != nil {
+		s.log.Error("recording state not saved", "recording", row.ID, "err", err)
+	}
+	s.log.Info("recording finished", "recording", row.ID, "state", row.State, "size", row.SizeBytes)
+}
+
+// finalize writes the duration and cues of each file of a stopped recording and sums
+// its size and checksum; stoppedBy says why it stopped early, if it did.
+func (s *Server) finalize(ctx context.Context, row store.Recording, stoppedBy error) store.Recording {
+	end := s.now()
+	row.EndedAt = &end
+	row.DurationMS = end.Sub(row.StartedAt).Milliseconds()
+	if stoppedBy != nil {
+		row.Error = "stopped early: " + errText(stoppedBy)
+	}
+	dir, err := s.p.Recordings.Dir(row.ID)
+	if err == nil {
+		var size int64
+		var sum string
+		size, sum, err = recording.FinalizeAll(ctx, s.p.FFmpeg, dir)
+		row.SizeBytes, row.SHA256 = size, sum
+	}
+	row.State = store.RecordingReady
+	if err != nil {
+		row.State = store.RecordingFailed
+		row.Error = errors.Join(errors.New(row.Error), err).Error()
+		s.log.Error("recording not finalized", "recording", row.ID, "err", err)
+	}
+	return row
+}
+
+// FinishRecordings stops every recording and waits, within ctx, for their files to be
+// finalized: serve calls it at shutdown. What is not finished is repaired at the next
+// start (RepairRecordings).
+func (s *Server) FinishRecordings(ctx context.Context) error {
+	s.recorders.mu.Lock()
+	for _, a := range s.recorders.active {
+		a.once.Do(func() { close(a.stop) })
+	}
+	s.recorders.mu.Unlock()
+	done := make(chan struct{})
+	go func() { // owned by FinishRecordings; ends when the finalizations have
+		s.recorders.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("recordings still being finalized: %w", ctx.Err())
+	}
+}
+
+// RepairRecordings finalizes the recordings that a stopped or crashed server left
+// unfinished, so that their files play and show their length; serve calls it at start.
+func (s *Server) RepairRecordings(ctx context.Context) error {
+	var errs []error
+	for _, state := range []string{store.RecordingActive, store.RecordingFinalizing} {
+		rows, err := s.p.Store.RecordingsInState(ctx, state)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			fixed := s.finalize(ctx, row, errors.New("the server stopped during the recording"))
+			if err := s.p.Store.FinishRecording(ctx, fixed); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			s.log.Info("recording repaired", "recording", row.ID, "state", fixed.State)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// listRecordings lists the webinar's recordings with their expiry dates.
+func (s *Server) listRecordings(c *gin.Context) {
+	w, ok := s.ownWebinar(c)
+	if !ok {
+		return
+	}
+	rows, err := s.p.Store.RecordingsOfWebinar(c.Request.Context(), w.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]recordingJSON, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, s.toRecordingJSON(r))
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out})
+}
+
+// ownRecording finds a recording of the session's organizer.
+func (s *Server) ownRecording(c *gin.Context) (store.Recording, bool) {
+	sess, _ := sessionOf(c)
+	r, err := s.p.Store.RecordingOf(c.Request.Context(), sess.OrganizerID, c.Param("recording"))
+	if err != nil {
+		s.fail(c, err)
+		return r, false
+	}
+	return r, true
+}
+
+// getRecordingFile serves a file of a finished recording, with range requests, for
+// playing in the browser and downloading.
+func (s *Server) getRecordingFile(c *gin.Context) {
+	r, ok := s.ownRecording(c)
+	if !ok {
+		return
+	}
+	if r.State != store.RecordingReady {
+		writeProblem(c, errRecordingBusy)
+		return
+	}
+	m, err := s.manifest(r.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	name := c.Param("file")
+	for _, t := range m.Tracks {
+		if t.File != name {
+			continue
+		}
+		dir, _ := s.p.Recordings.Dir(r.ID)
+		f, err := os.Open(filepath.Join(dir, t.File))
+		if err != nil {
+			s.fail(c, fmt.Errorf("open recording file: %w", err))
+			return
+		}
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil {
+			s.fail(c, fmt.Errorf("open recording file: %w", err))
+			return
+		}
+		c.Header("Content-Type", "video/webm")
+		c.Header("Cache-Control", "private, no-store")
+		http.ServeContent(c.Writer, c.Request, t.File, info.ModTime(), f)
+		return
+	}
+	writeProblem(c, errNotFound)
+}
+
+// deleteRecording deletes a recording now: its files, its row, with a ledger entry.
+func (s *Server) deleteRecording(c *gin.Context) {
+	r, ok := s.ownRecording(c)
+	if !ok {
+		return
+	}
+	if r.State == store.RecordingActive || r.State == store.RecordingFinalizing {
+		writeProblem(c, errRecordingBusy)
+		return
+	}
+	ctx := c.Request.Context()
+	if err := s.p.Recordings.DeleteRecording(ctx, r.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	sess, _ := sessionOf(c)
+	err := s.p.Store.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.DeleteRecording(ctx, r.ID); err != nil {
+			return err
+		}
+		if err := tx.RecordAudit(ctx, s.auditEvent(sess.OrganizerID, "recording.delete", "recording", r.ID, nil)); err != nil {
+			return err
+		}
+		return s.p.Ledger.Record(ctx, tx, privacy.Entry{
+			Rule: "deleted by the organizer", Category: privacy.CategoryRecordings, ObjectID: r.ID, Count: 1,
+			Stores: []string{privacy.StoreFiles, privacy.StoreDatabase}, At: s.now(),
+		})
+	})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// auditRecording records a recording action, and the organizer's address in the
+// connection log.
+func (s *Server) auditRecording(c *gin.Context, organizerID, action, webinarID, recordingID string) {
+	ctx := c.Request.Context()
+	if err := s.p.Store.RecordAudit(ctx, s.auditEvent(organizerID, action, "recording", recordingID, map[string]string{"webinar": webinarID})); err != nil {
+		s.log.Error("recording action not audited", "action", action, "err", err)
+	}
+	if err := s.p.Store.LogConnection(ctx, s.connectionEvent(c, store.ActorOrganizer, organizerID, "", action, webinarID)); err != nil {
+		s.log.Error("connection log not written", "action", action, "err", err)
+	}
+}

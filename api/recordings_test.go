@@ -1,0 +1,158 @@
+package api_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/client"
+)
+
+type recordingOut struct {
+	ID        string    `json:"id"`
+	WebinarID string    `json:"webinar_id"`
+	State     string    `json:"state"`
+	SizeBytes int64     `json:"size_bytes"`
+	SHA256    string    `json:"sha256"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Error     string    `json:"error"`
+	Files     []string  `json:"files"`
+}
+
+func listRecordings(b *browser, webinarID string) []recordingOut {
+	b.T.Helper()
+	resp := b.Do("GET", "/api/v1/webinars/"+webinarID+"/recordings", nil, nil)
+	require.Equal(b.T, http.StatusOK, resp.StatusCode)
+	var out struct {
+		Items []recordingOut `json:"items"`
+	}
+	decode(b.T, resp, &out)
+	return out.Items
+}
+
+func TestRecordingAMeetingFromStartToDeletion(t *testing.T) {
+	ffprobe, err := exec.LookPath("ffprobe")
+	require.NoError(t, err, "ffprobe is needed (Debian package ffmpeg; deploy/test.sh installs it)")
+	e := setup(t, "sqlite", options{})
+	owner, other, anon := e.browser(), e.browser(), e.browser()
+	owner.Login(userOwner)
+	other.Login(userOther)
+	w := createWebinar(owner, withoutLobby)
+	noRec := createWebinar(owner, map[string]any{"title": "Not recorded", "kind": "meeting", "starts_at": "2026-12-03T14:00:00Z", "duration_minutes": 30})
+
+	resp := owner.Do("POST", "/api/v1/webinars/"+w.ID+"/recording", nil, nil)
+	require.Equal(t, http.StatusConflict, resp.StatusCode)
+	require.Equal(t, "room_not_open", problemOf(t, resp).Code)
+	resp = owner.Do("POST", "/api/v1/webinars/"+noRec.ID+"/recording", nil, nil)
+	require.Equal(t, "recording_not_allowed", problemOf(t, resp).Code)
+
+	oj := joinAsOwner(owner, w.ID)
+	o := connectRTC(t, e, oj)
+	o.waitJoined()
+	o.publish()
+	inv := createInvitation(owner, w.ID, "attendee")
+	g := connectRTC(t, e, joinAsGuest(anon, inv.URL, "Zoé Martin"))
+	g.waitJoined()
+	require.NoError(t, g.Receive(t.Context()))
+
+	resp = other.Do("POST", "/api/v1/webinars/"+w.ID+"/recording", nil, nil)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "another organizer's webinar")
+	resp = owner.Do("POST", "/api/v1/webinars/"+w.ID+"/recording", nil, nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var started recordingOut
+	decode(t, resp, &started)
+	require.Equal(t, "recording", started.State)
+	// The webinar's date plus the policy's 12 months.
+	require.Equal(t, time.Date(2027, 12, 3, 13, 0, 0, 0, time.UTC), started.ExpiresAt)
+	g.waitMsg(func(m client.Message) bool { return m.Type == "recording" && m.Active })
+	resp = owner.Do("POST", "/api/v1/webinars/"+w.ID+"/recording", nil, nil)
+	require.Equal(t, "recording_active", problemOf(t, resp).Code)
+	late := connectRTC(t, e, joinAsGuest(anon, inv.URL, "Late"))
+	require.True(t, late.waitJoined().Recording, "someone joining is told at once")
+
+	// Some seconds of media, then stop.
+	g.waitMedia(oj.ParticipantID, 200)
+	resp = owner.Do("DELETE", "/api/v1/webinars/"+w.ID+"/recording", nil, nil)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	g.waitMsg(func(m client.Message) bool { return m.Type == "recording" && !m.Active })
+	var rec recordingOut
+	require.Eventually(t, func() bool {
+		list := listRecordings(owner, w.ID)
+		rec = list[0]
+		return len(list) == 1 && rec.State != "recording" && rec.State != "finalizing"
+	}, 30*time.Second, 50*time.Millisecond)
+	require.Equal(t, "ready", rec.State, rec.Error)
+	require.Len(t, rec.Files, 2, "the owner's camera and microphone")
+	require.Positive(t, rec.SizeBytes)
+	require.Len(t, rec.SHA256, 64)
+
+	// Played with range requests, downloaded whole; checked by ffprobe.
+	for _, name := range rec.Files {
+		path := "/api/v1/recordings/" + rec.ID + "/files/" + name
+		resp := owner.Do("GET", path, nil, map[string]string{"Range": "bytes=0-99"})
+		require.Equal(t, http.StatusPartialContent, resp.StatusCode)
+		part, _ := io.ReadAll(resp.Body)
+		require.Len(t, part, 100)
+		resp = owner.Do("GET", path, nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, "video/webm", resp.Header.Get("Content-Type"))
+		whole, _ := io.ReadAll(resp.Body)
+		file := filepath.Join(t.TempDir(), name)
+		require.NoError(t, os.WriteFile(file, whole, 0o600))
+		out, err := exec.Command(ffprobe, "-v", "error", "-show_entries", "stream=codec_name:format=duration", "-of", "json", file).Output()
+		require.NoError(t, err)
+		var p struct {
+			Streams []struct {
+				CodecName string `json:"codec_name"`
+			} `json:"streams"`
+			Format struct {
+				Duration string `json:"duration"`
+			} `json:"format"`
+		}
+		require.NoError(t, json.Unmarshal(out, &p))
+		want := "opus"
+		if strings.Contains(name, "video") {
+			want = "vp8"
+		}
+		require.Equal(t, want, p.Streams[0].CodecName)
+		d, err := strconv.ParseFloat(p.Format.Duration, 64)
+		require.NoError(t, err, "finalized files have a duration")
+		require.Greater(t, d, 1.0)
+
+		resp = other.Do("GET", path, nil, nil)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, "another organizer gets nothing")
+		resp = anon.Do("GET", path, nil, nil)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	}
+
+	// Deleted by its owner: files, row, and a ledger entry.
+	resp = other.Do("DELETE", "/api/v1/recordings/"+rec.ID, nil, nil)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	dir, err := e.recordings.Dir(rec.ID)
+	require.NoError(t, err)
+	require.DirExists(t, dir)
+	resp = owner.Do("DELETE", "/api/v1/recordings/"+rec.ID, nil, nil)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	require.NoDirExists(t, dir)
+	require.Empty(t, listRecordings(owner, w.ID))
+	resp = owner.Do("GET", "/api/v1/admin/ledger", nil, nil)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "the ledger is for administrators")
+	entries, err := e.store.LedgerEntries(t.Context(), 0, 100)
+	require.NoError(t, err)
+	var rules []string
+	for _, en := range entries {
+		if en.Category == "recordings" {
+			rules = append(rules, en.Rule)
+		}
+	}
+	require.Equal(t, []string{"deleted by the organizer"}, rules)
+}
