@@ -217,11 +217,7 @@ func TestSIGTERMDrainsAndStops(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "webinaire")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := buildBinary(t)
 
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
