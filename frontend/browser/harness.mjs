@@ -243,11 +243,13 @@ export async function loginOrganizer(page, userID) {
  * @param {import("playwright-core").Page} page on the dashboard
  * @param {string} title
  * @param {"meeting" | "webinar"} [kind]
+ * @param {{lobby?: boolean}} [options] lobby: attendees wait until a moderator admits them
  * @returns {Promise<string>}
  */
-export async function scheduleMeeting(page, title, kind = "meeting") {
+export async function scheduleMeeting(page, title, kind = "meeting", options = {}) {
   await page.fill("#f-title", title);
   await page.selectOption("#f-kind", kind);
+  await page.setChecked("#f-lobby", Boolean(options.lobby));
   await page.fill("#f-starts", "2030-05-06T10:00");
   await page.click("#create-form button[type=submit]");
   const item = page.locator("li.webinar", { has: page.locator("h3", { hasText: title }) });
