@@ -78,7 +78,7 @@ export default {
   "field.duration_minutes.error": "Enter a duration in minutes: a whole number from 1 to 1440.",
   "field.options": "Options",
   "field.lobby_enabled": "Lobby",
-  "field.lobby_enabled.hint": "Participants wait until a moderator lets them in.",
+  "field.lobby_enabled.hint": "Attendees wait until a moderator lets them in; presenters and moderators enter directly.",
   "field.recording_allowed": "Allow recording",
   "field.recording_allowed.hint": "Guests see it on their link’s page and are told before any recording starts.",
   "form.errors.one": "The form has one error:",

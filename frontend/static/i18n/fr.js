@@ -78,7 +78,7 @@ export default {
   "field.duration_minutes.error": "Saisissez une durée en minutes\u00a0: un nombre entier de 1 à 1440.",
   "field.options": "Options",
   "field.lobby_enabled": "Salle d’attente",
-  "field.lobby_enabled.hint": "Les participants attendent qu’un modérateur les fasse entrer.",
+  "field.lobby_enabled.hint": "Les participants attendent qu’un modérateur les fasse entrer ; présentateurs et modérateurs entrent directement.",
   "field.recording_allowed": "Autoriser l’enregistrement",
   "field.recording_allowed.hint": "Les invités le voient sur la page de leur lien et sont prévenus avant le début de tout enregistrement.",
   "form.errors.one": "Le formulaire contient une erreur\u00a0:",
