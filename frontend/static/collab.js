@@ -4,7 +4,7 @@
 // others wrote is only ever shown as text; a link in it is an anchor that nothing fetches.
 
 import { h, uid } from "./dom.js";
-import { localize, setPlainText, t, translate } from "./i18n.js";
+import { localize, setPlainText, translate } from "./i18n.js";
 
 /** @typedef {import("./rtc.js").RoomClient} RoomClient */
 /** @typedef {import("./rtc.js").ChatMessage} ChatMessage */
@@ -407,15 +407,16 @@ export class PollPanel extends HTMLElement {
         { class: "poll-result", "data-option": i, "data-votes": n },
         h("span", { class: "poll-result-option" }, text),
         " ",
-        h("span", { class: "poll-result-count" }, t("room.poll.votes", { count: n, share })),
+        h("span", { class: "poll-result-count", "data-i18n": "room.poll.votes", "data-i18n-vars": JSON.stringify({ count: n, share }) }),
         h("progress", { max: 100, value: share, "aria-hidden": "true" }),
       );
       const names = poll.voters?.[String(i)];
       if (names && names.length > 0) item.append(h("span", { class: "poll-voters muted" }, names.join(", ")));
       list.append(item);
     });
-    const heading = h("p", { class: "poll-result-head" }, t(client.isModerator() && !poll.published ? "room.poll.results_live" : "room.poll.results", { count: total }));
+    const heading = h("p", { class: "poll-result-head", "data-i18n": client.isModerator() && !poll.published ? "room.poll.results_live" : "room.poll.results", "data-i18n-vars": JSON.stringify({ count: total }) });
     results.replaceChildren(heading, list);
+    translate(results);
   }
 }
 

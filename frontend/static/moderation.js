@@ -123,7 +123,7 @@ export class LobbyPanel extends HTMLElement {
     /** @type {RoomClient | null} */
     this.client = null;
     this.titleId = uid("lobby-title");
-    this.count = h("span", { class: "badge lobby-count" });
+    this.count = h("span", { class: "badge lobby-count", "data-i18n-attr": "aria-label:room.lobby.count" });
     this.list = h("ul", { class: "lobby-list" });
     this.admitAll = h("button", { type: "button", class: "button", "data-action": "admit-all", "data-i18n": "room.lobby.admit_all" });
     /** Who was waiting at the last change, to announce only the newcomers. @type {Set<string>} */
@@ -150,7 +150,8 @@ export class LobbyPanel extends HTMLElement {
       const waiting = client.isModerator() ? client.waiting : [];
       this.hidden = waiting.length === 0;
       this.count.textContent = String(waiting.length);
-      this.count.setAttribute("aria-label", t("room.lobby.count", { count: waiting.length }));
+      this.count.setAttribute("data-i18n-vars", JSON.stringify({ count: waiting.length }));
+      translate(this.count);
       this.admitAll.hidden = waiting.length < 2;
       this.list.replaceChildren(...waiting.map((w) => this.entry(client, w.id, w.name)));
       const arrived = waiting.filter((w) => !this.known.has(w.id));

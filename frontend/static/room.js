@@ -669,7 +669,9 @@ export class MeetingRoom extends HTMLElement {
       menu = [button, popupMenu(button, () => participantActions(client, id))];
       this.menus.set(id, menu);
     }
-    menu[0].setAttribute("aria-label", t("room.mod.menu", { name }));
+    menu[0].setAttribute("data-i18n-attr", "aria-label:room.mod.menu");
+    menu[0].setAttribute("data-i18n-vars", JSON.stringify({ name }));
+    translate(menu[0]);
     return menu;
   }
 
