@@ -1,10 +1,13 @@
 // In-meeting collaboration in real browsers: a webinar with a lobby, where the organizer
 // moderates. Attendees wait until admitted (or are denied), chat in public and privately to
 // the moderators, vote in a poll, raise hands and react; an attendee promoted to presenter
-// sends his camera to the others, and a moderator mutes him. No page may ask anything of
+// sends his camera to the others, and a moderator mutes him; the active speaker is outlined. No page may ask anything of
 // another origin, links in the chat included. Run with: node --test frontend/browser/
 
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { after, before, test } from "node:test";
 
 import {
@@ -17,6 +20,7 @@ import {
   scheduleMeeting,
   startServer,
   until,
+  writeToneWAV,
 } from "./harness.mjs";
 
 /** @typedef {import("playwright-core").Page} Page */
@@ -119,14 +123,20 @@ async function moderate(name, what) {
   await item.click();
 }
 
+/** Where the fake microphones' tone is. */
+const soundDir = mkdtempSync(path.join(tmpdir(), "webinaire-sound-"));
+
 before(async () => {
   env = await startServer();
-  browser = await launchBrowser();
+  const audioFile = path.join(soundDir, "tone.wav");
+  writeToneWAV(audioFile);
+  browser = await launchBrowser({ audioFile });
 });
 
 after(async () => {
   await browser?.close();
   await env?.close();
+  rmSync(soundDir, { recursive: true, force: true });
 });
 
 test("the organizer schedules a webinar with a lobby and enters as moderator", async () => {
@@ -286,6 +296,9 @@ test("in a webinar, an attendee promoted to presenter reaches the others; a mode
   await tile(xavier).and(xavier.locator('[data-frame="shown"]')).waitFor();
   await tile(camille).and(camille.locator('[data-frame="shown"]')).waitFor();
   await camille.locator('.person:has-text("Zoé Martin") [data-i18n="role.presenter"]').waitFor();
+  // the fake microphones play a steady tone: the server names one of the publishers as
+  // active speaker
+  await xavier.locator("media-tile.tile-speaking").waitFor();
 
   // the moderator's page asks for a layer that fits the tile of Zoé's camera
   const asked = await until(
