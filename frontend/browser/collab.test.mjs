@@ -322,8 +322,11 @@ test("in a webinar, an attendee promoted to presenter reaches the others; a mode
   await tile(xavier).and(xavier.locator('[data-mic="on"]')).waitFor();
 });
 
-test("the moderator locks the room, then ends the session for everyone after confirming", async () => {
+test("the moderator mutes everyone, locks the room, then ends the session for everyone after confirming", async () => {
   assert.ok(zoe && xavier, "Zoé and Xavier are in the room");
+  await camille.click('meeting-room button[data-action="mute-all"]');
+  await zoe.waitForSelector('meeting-room button[data-action="mic"][aria-pressed="true"]');
+  assert.equal(await camille.locator('meeting-room button[data-action="mic"]').getAttribute("aria-pressed"), "false", "not the moderator's own microphone");
   await camille.click('meeting-room button[data-action="lock"]');
   await zoe.locator("meeting-room .room-locked:not([hidden])").waitFor();
   await camille.click('meeting-room button[data-action="end"]');

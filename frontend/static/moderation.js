@@ -13,7 +13,7 @@ import { t, translate } from "./i18n.js";
 let closeOpenMenu = null;
 
 /**
- * Makes button open a menu of items under it: arrows move between the items, Escape
+ * Makes button open a menu of items by it: arrows move between the items, Escape
  * closes it and gives the focus back to the button, Tab or a click elsewhere close it.
  * items is called at each opening, so the menu shows the state of that moment.
  *
@@ -70,7 +70,7 @@ export function popupMenu(button, items) {
   menu.addEventListener("keydown", (event) => {
     const entries = /** @type {HTMLElement[]} */ ([...menu.querySelectorAll("[role=menuitem]")]);
     const at = entries.indexOf(/** @type {HTMLElement} */ (document.activeElement));
-    const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: entries.length - 1 };
+    const moves = { ArrowDown: at + 1, ArrowRight: at + 1, ArrowUp: at - 1, ArrowLeft: at - 1, Home: 0, End: entries.length - 1 };
     if (event.key in moves) {
       event.preventDefault();
       const next = moves[/** @type {keyof typeof moves} */ (event.key)];
