@@ -3,7 +3,7 @@
 // with a fake camera and microphone, driving the real pages.
 
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -145,9 +145,42 @@ export async function startServer() {
   };
 }
 
-/** @returns {Promise<import("playwright-core").Browser>} */
-export function launchBrowser() {
-  return chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+/**
+ * @param {{audioFile?: string}} [options] audioFile: a WAV file the fake microphone plays in
+ *   a loop, instead of Chromium's short beeps
+ * @returns {Promise<import("playwright-core").Browser>}
+ */
+export function launchBrowser(options = {}) {
+  const args = options.audioFile ? [...chromiumArgs, `--use-file-for-fake-audio-capture=${options.audioFile}`] : chromiumArgs;
+  return chromium.launch({ executablePath: chromiumPath, args });
+}
+
+/**
+ * Writes a WAV file of a steady tone (16-bit mono PCM at 48 kHz, 440 Hz, half of full
+ * scale), which a fake microphone plays as someone speaking all the time.
+ *
+ * @param {string} file
+ */
+export function writeToneWAV(file) {
+  const rate = 48000;
+  const samples = rate; // one second, played in a loop
+  const buf = Buffer.alloc(44 + samples * 2);
+  buf.write("RIFF", 0);
+  buf.writeUInt32LE(36 + samples * 2, 4);
+  buf.write("WAVEfmt ", 8);
+  buf.writeUInt32LE(16, 16); // size of the fmt chunk
+  buf.writeUInt16LE(1, 20); // PCM
+  buf.writeUInt16LE(1, 22); // mono
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28); // bytes per second
+  buf.writeUInt16LE(2, 32); // bytes per frame
+  buf.writeUInt16LE(16, 34); // bits per sample
+  buf.write("data", 36);
+  buf.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) {
+    buf.writeInt16LE(Math.round(16384 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
+  }
+  writeFileSync(file, buf);
 }
 
 /**
@@ -243,11 +276,13 @@ export async function loginOrganizer(page, userID) {
  * @param {import("playwright-core").Page} page on the dashboard
  * @param {string} title
  * @param {"meeting" | "webinar"} [kind]
+ * @param {{lobby?: boolean}} [options] lobby: attendees wait until a moderator admits them
  * @returns {Promise<string>}
  */
-export async function scheduleMeeting(page, title, kind = "meeting") {
+export async function scheduleMeeting(page, title, kind = "meeting", options = {}) {
   await page.fill("#f-title", title);
   await page.selectOption("#f-kind", kind);
+  await page.setChecked("#f-lobby", Boolean(options.lobby));
   await page.fill("#f-starts", "2030-05-06T10:00");
   await page.click("#create-form button[type=submit]");
   const item = page.locator("li.webinar", { has: page.locator("h3", { hasText: title }) });

@@ -4,7 +4,7 @@
 //
 // In the HTML, an element with data-i18n="key" gets the text of that key; one with
 // data-i18n-attr="attr:key;attr2:key2" gets attributes; data-i18n-vars holds the JSON
-// variables of both. An element with data-format="datetime|date|instant|duration" and data-value
+// variables of both. An element with data-format="datetime|date|instant|time|duration" and data-value
 // shows that value formatted for the language. translate() applies all of it again after
 // every switch, so text built this way follows the language without being rebuilt.
 
@@ -164,6 +164,18 @@ export function formatInstant(iso) {
 }
 
 /**
+ * The time of day of a moment, e.g. "14:05", for the messages of a session.
+ *
+ * @param {string} iso an RFC 3339 time
+ * @returns {string}
+ */
+export function formatTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(current, { timeStyle: "short" }).format(d);
+}
+
+/**
  * A duration in hours and minutes, e.g. "1 h 30 min".
  *
  * @param {number} minutes
@@ -248,6 +260,9 @@ export function translate(root = document) {
         break;
       case "instant":
         el.textContent = formatInstant(value);
+        break;
+      case "time":
+        el.textContent = formatTime(value);
         break;
       case "duration":
         el.textContent = formatDuration(Number(value));

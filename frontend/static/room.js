@@ -1,11 +1,16 @@
 // @ts-check
 // The meeting room view: <meeting-room> shows every participant in a <media-tile> (video,
-// name, what it muted), the list of participants, and the controls (microphone, camera,
-// screen share, leave). The connection itself is a RoomClient (rtc.js).
+// name, what it muted, who speaks, reactions), the list of participants with the raised
+// hands, the chat and the polls (collab.js), the lobby and the moderators' menus
+// (moderation.js), and the controls (microphone, camera, screen share, hand, reactions,
+// leave; locking, muting all and ending the session for moderators). The connection itself
+// is a RoomClient (rtc.js).
 
+import { ChatPanel, PollPanel } from "./collab.js";
 import { h, uid } from "./dom.js";
 import { localize, setPlainText, t, translate } from "./i18n.js";
-import { RoomClient, peerMedia } from "./rtc.js";
+import { LobbyPanel, participantActions, popupMenu } from "./moderation.js";
+import { REACTIONS, RoomClient, peerMedia } from "./rtc.js";
 
 /** @typedef {import("./rtc.js").JoinAnswer} JoinAnswer */
 /** @typedef {import("./rtc.js").Label} Label */
@@ -13,6 +18,12 @@ import { RoomClient, peerMedia } from "./rtc.js";
 
 /** Event a tile sends (bubbling) when it shows its first video frame. */
 export const FIRST_FRAME_EVENT = "tile-frame";
+
+/** How long a reaction stays on a tile, in milliseconds. */
+const REACTION_MS = 5000;
+
+/** How long the layout must stay still before the tiles' sizes are sent, in milliseconds. */
+const LAYER_DEBOUNCE_MS = 300;
 
 /**
  * <media-tile>: one participant's video (and sound), its name and what it muted. It shows a
@@ -26,8 +37,11 @@ export class MediaTile extends HTMLElement {
     this.name = h("span", { class: "tile-name" });
     this.states = h("span", { class: "tile-states" });
     this.unmute = h("button", { type: "button", class: "button secondary tile-unmute", hidden: true, "data-i18n": "room.sound" });
+    this.reactions = h("span", { class: "tile-reactions" });
     /** @type {MediaStreamTrack[]} */
     this.tracks = [];
+    /** The ids of the video tracks shown, for layer requests. @type {string[]} */
+    this.videoIds = [];
     this.shown = false;
     this.unmute.addEventListener("click", () => {
       this.video.muted = false;
@@ -40,7 +54,7 @@ export class MediaTile extends HTMLElement {
     if (this.firstChild) return;
     this.classList.add("tile");
     this.append(
-      h("figure", { class: "tile-figure" }, this.video, this.placeholder, h("figcaption", {}, this.name, this.states)),
+      h("figure", { class: "tile-figure" }, this.video, this.placeholder, this.reactions, h("figcaption", {}, this.name, this.states)),
       this.unmute,
     );
     translate(this);
@@ -55,8 +69,9 @@ export class MediaTile extends HTMLElement {
    * @param {Partial<Record<Label, boolean>>} what.muted
    * @param {boolean} what.local this participant's own preview: never played aloud
    * @param {boolean} what.screen a screen share
+   * @param {boolean} [what.hand] the participant's hand is raised
    */
-  show({ name, tracks, muted, local, screen }) {
+  show({ name, tracks, muted, local, screen, hand = false }) {
     if (this.name.textContent !== name) this.name.textContent = name;
     this.classList.toggle("tile-screen", screen);
     const same = tracks.length === this.tracks.length && tracks.every((tr, i) => tr === this.tracks[i]);
@@ -81,10 +96,21 @@ export class MediaTile extends HTMLElement {
     const keys = [];
     if (!screen && muted.microphone) keys.push("room.tile.mic_off");
     if (!screen && muted.camera) keys.push("room.tile.camera_off");
+    if (!screen && hand) keys.push("room.tile.hand");
     this.states.replaceChildren(...keys.map((k) => h("span", { class: "tile-state", "data-i18n": k })));
     this.dataset.mic = muted.microphone ? "off" : "on";
     this.dataset.camera = muted.camera ? "off" : "on";
     translate(this.states);
+  }
+
+  /**
+   * Shows a reaction for a while.
+   *
+   * @param {HTMLElement} reaction
+   */
+  react(reaction) {
+    this.reactions.append(reaction);
+    window.setTimeout(() => reaction.remove(), REACTION_MS);
   }
 
   watchFirstFrame() {
@@ -154,7 +180,10 @@ export class MeetingRoom extends HTMLElement {
     this.titleId = uid("room-title");
     this.heading = h("h1", { id: this.titleId, class: "room-title", tabindex: "-1" });
     this.stateLine = h("p", { class: "room-state", role: "status" });
+    this.lockedTag = h("span", { class: "tag room-locked", "data-i18n": "room.locked", hidden: true });
     this.alert = h("p", { class: "alert room-alert", role: "alert" });
+    /** Says things to screen readers (lobby arrivals, a moderator muting you). */
+    this.announcer = h("p", { class: "visually-hidden", role: "status" });
     this.tiles = h("div", { class: "tiles" });
     this.self = /** @type {MediaTile} */ (document.createElement("media-tile"));
     this.self.classList.add("tile-self");
@@ -162,13 +191,44 @@ export class MeetingRoom extends HTMLElement {
     this.remote = new Map();
     this.peopleTitle = h("h2", { class: "people-title" });
     this.people = h("ul", { class: "people-list" });
+    this.handsBox = h("div", { class: "hands", hidden: true }, h("h3", { "data-i18n": "room.hands" }));
+    this.hands = h("ol", { class: "hands-list" });
+    this.handsBox.append(this.hands);
+    /** The moderators' menu button of each participant, kept across renderings. @type {Map<string, HTMLElement[]>} */
+    this.menus = new Map();
+    this.lobbyPanel = /** @type {LobbyPanel} */ (document.createElement("lobby-panel"));
+    this.lobbyPanel.hidden = true;
+    this.chatPanel = /** @type {ChatPanel} */ (document.createElement("chat-panel"));
+    this.chatPanel.id = uid("chat");
+    this.chatPanel.hidden = true;
+    this.pollPanel = /** @type {PollPanel} */ (document.createElement("poll-panel"));
+    this.pollPanel.id = uid("polls");
+    this.pollPanel.hidden = true;
     this.mic = this.toggle("mic", "room.mic");
     this.camera = this.toggle("camera", "room.camera");
     this.screen = this.toggle("screen", "room.screen");
+    this.hand = this.toggle("hand", "room.hand");
+    this.reactButton = h("button", { type: "button", class: "button secondary", "data-action": "react", "data-i18n": "room.react" });
+    this.reactMenu = popupMenu(this.reactButton, () =>
+      REACTIONS.map((emoji, i) => ({ key: `room.reaction.${i}`, label: emoji, run: () => this.client?.react(emoji) })),
+    );
+    this.chatToggle = this.panelToggle("chat", this.chatPanel);
+    this.pollToggle = this.panelToggle("polls", this.pollPanel);
+    this.muteAll = h("button", { type: "button", class: "button secondary", "data-action": "mute-all", "data-i18n": "room.mod.mute_all" });
+    this.lock = this.toggle("lock", "room.mod.lock");
+    this.endAll = h("button", { type: "button", class: "button danger", "data-action": "end", "data-i18n": "room.mod.end" });
+    this.moderation = h("div", { class: "controls moderation", role: "group", "data-i18n-attr": "aria-label:room.mod.controls", hidden: true }, this.muteAll, this.lock, this.endAll);
+    this.confirmEnd = this.makeConfirmEnd();
     this.leaveButton = h("button", { type: "button", class: "button danger", "data-action": "leave", "data-i18n": "room.leave" });
+    this.unmuteAsk = h("div", { class: "notice unmute-ask", hidden: true });
+    this.waiting = h("div", { class: "room-waiting notice", hidden: true });
     this.ended = h("div", { class: "room-ended", hidden: true });
+    this.inside = h("div", { class: "room-inside" });
     /** @type {MediaStream | null} */
     this.screenStream = null;
+    /** @type {number | undefined} */
+    this.layerTimer = undefined;
+    this.resizes = new ResizeObserver(() => this.scheduleLayers());
   }
 
   /**
@@ -180,31 +240,95 @@ export class MeetingRoom extends HTMLElement {
     return h("button", { type: "button", class: "button secondary", "aria-pressed": "false", "data-action": action, "data-i18n": key });
   }
 
+  /**
+   * A button that shows and hides a panel.
+   *
+   * @param {string} action
+   * @param {HTMLElement} panel
+   * @returns {HTMLButtonElement}
+   */
+  panelToggle(action, panel) {
+    const button = h("button", { type: "button", class: "button secondary", "aria-expanded": "false", "aria-controls": panel.id, "data-action": action, "data-i18n": `room.${action}` });
+    button.addEventListener("click", () => {
+      panel.hidden = !panel.hidden;
+      button.setAttribute("aria-expanded", String(!panel.hidden));
+      if (panel === this.chatPanel && !panel.hidden) {
+        this.chatPanel.unread = 0;
+        localize(button, "room.chat");
+        this.chatPanel.text.focus();
+      }
+    });
+    return button;
+  }
+
+  /** @returns {HTMLDialogElement} the confirmation asked before ending the session for all */
+  makeConfirmEnd() {
+    const titleId = uid("end-title");
+    const yes = h("button", { type: "button", class: "button danger", "data-action": "end-confirm", "data-i18n": "room.mod.end_confirm" });
+    const no = h("button", { type: "button", class: "button secondary", "data-action": "end-cancel", "data-i18n": "common.cancel" });
+    const dialog = h(
+      "dialog",
+      { class: "confirm", "aria-labelledby": titleId },
+      h("h2", { id: titleId, "data-i18n": "room.mod.end_title" }),
+      h("p", { "data-i18n": "room.mod.end_text" }),
+      h("p", { class: "actions" }, no, yes),
+    );
+    yes.addEventListener("click", () => {
+      dialog.close();
+      this.client?.moderate("end_session");
+    });
+    no.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => this.endAll.focus());
+    return dialog;
+  }
+
   connectedCallback() {
     if (this.firstChild) return;
     const peopleId = uid("people");
     this.peopleTitle.id = peopleId;
+    const leaveWaiting = h("button", { type: "button", class: "button secondary", "data-action": "leave-lobby", "data-i18n": "room.leave" });
+    leaveWaiting.addEventListener("click", () => this.client?.leave());
+    this.waiting.append(h("p", { class: "notice-title", "data-i18n": "room.waiting.title" }), h("p", { "data-i18n": "room.waiting.text" }), h("p", {}, leaveWaiting));
+    this.inside.append(
+      this.unmuteAsk,
+      h(
+        "div",
+        { class: "room-body" },
+        h("div", { class: "tiles-wrap", role: "region", "data-i18n-attr": "aria-label:room.videos" }, this.tiles),
+        h(
+          "div",
+          { class: "room-side" },
+          this.lobbyPanel,
+          h("aside", { class: "people", "aria-labelledby": peopleId }, this.peopleTitle, this.people, this.handsBox),
+          this.chatPanel,
+          this.pollPanel,
+        ),
+      ),
+      h(
+        "div",
+        { class: "controls", role: "group", "data-i18n-attr": "aria-label:room.controls" },
+        this.mic,
+        this.camera,
+        this.screen,
+        this.hand,
+        h("span", { class: "menu-wrap" }, this.reactButton, this.reactMenu),
+        this.chatToggle,
+        this.pollToggle,
+        this.leaveButton,
+      ),
+      this.moderation,
+      this.confirmEnd,
+    );
     this.append(
       h(
         "section",
         { class: "room", "aria-labelledby": this.titleId },
-        h("div", { class: "room-head" }, this.heading, this.stateLine),
+        h("div", { class: "room-head" }, this.heading, this.lockedTag, this.stateLine),
         this.alert,
+        this.announcer,
+        this.waiting,
         this.ended,
-        h(
-          "div",
-          { class: "room-body" },
-          h("div", { class: "tiles-wrap", role: "region", "data-i18n-attr": "aria-label:room.videos" }, this.tiles),
-          h("aside", { class: "people", "aria-labelledby": peopleId }, this.peopleTitle, this.people),
-        ),
-        h(
-          "div",
-          { class: "controls", role: "group", "data-i18n-attr": "aria-label:room.controls" },
-          this.mic,
-          this.camera,
-          this.screen,
-          this.leaveButton,
-        ),
+        this.inside,
       ),
     );
     this.tiles.append(this.self);
@@ -212,7 +336,13 @@ export class MeetingRoom extends HTMLElement {
     this.mic.addEventListener("click", () => this.flip("microphone", this.mic));
     this.camera.addEventListener("click", () => this.flip("camera", this.camera));
     this.screen.addEventListener("click", () => this.toggleScreen());
+    this.hand.addEventListener("click", () => this.client?.raiseHand(!this.client.handRaised()));
     this.leaveButton.addEventListener("click", () => this.client?.leave());
+    this.muteAll.addEventListener("click", () => this.client?.moderate("mute_participant", { all: true }));
+    this.lock.addEventListener("click", () => this.client?.moderate("lock", { locked: !this.client.locked }));
+    this.endAll.addEventListener("click", () => this.confirmEnd.showModal());
+    this.chatPanel.addEventListener("unread", () => localize(this.chatToggle, "room.chat.unread", { count: this.chatPanel.unread }));
+    this.resizes.observe(this.tiles);
   }
 
   /** The PeerConnection of the session, for tests that read its statistics. */
@@ -239,13 +369,32 @@ export class MeetingRoom extends HTMLElement {
     client.addEventListener("state", () => this.onState());
     client.addEventListener("peers", () => this.render());
     client.addEventListener("role", () => this.promoted());
+    client.addEventListener("hands", () => this.render());
+    client.addEventListener("speaker", () => this.render());
+    client.addEventListener("room", () => this.render());
+    client.addEventListener("reaction", (event) => this.showReaction(/** @type {CustomEvent} */ (event).detail));
+    client.addEventListener("muted", () => {
+      this.mic.setAttribute("aria-pressed", "true");
+      this.announce(t("room.mod.muted_you"));
+      this.render();
+    });
+    client.addEventListener("unmute_requested", () => this.askUnmute());
     client.addEventListener("problem", (event) => {
       const code = /** @type {CustomEvent} */ (event).detail.code;
       if (code === "publish_forbidden") localize(this.alert, "room.error.publish_forbidden");
     });
+    this.chatPanel.attach(client);
+    this.pollPanel.attach(client);
+    this.lobbyPanel.attach(client, (text) => this.announce(text));
     client.start(local);
     this.render();
     this.heading.focus();
+  }
+
+  /** @param {string} text said once by screen readers */
+  announce(text) {
+    setPlainText(this.announcer, "");
+    window.setTimeout(() => setPlainText(this.announcer, text), 50);
   }
 
   /**
@@ -271,19 +420,53 @@ export class MeetingRoom extends HTMLElement {
     this.render();
   }
 
+  /** A moderator asks this participant to unmute: one click does it. */
+  askUnmute() {
+    const client = this.client;
+    if (!client || !client.local.has("microphone") || !client.localMuted.microphone) return;
+    const yes = h("button", { type: "button", class: "button", "data-action": "unmute-yes", "data-i18n": "room.unmute.yes" });
+    const no = h("button", { type: "button", class: "button secondary", "data-action": "unmute-no", "data-i18n": "room.unmute.no" });
+    const done = () => {
+      this.unmuteAsk.hidden = true;
+      this.unmuteAsk.replaceChildren();
+      this.mic.focus();
+    };
+    yes.addEventListener("click", () => {
+      client.setMuted("microphone", false);
+      this.mic.setAttribute("aria-pressed", "false");
+      this.render();
+      done();
+    });
+    no.addEventListener("click", done);
+    this.unmuteAsk.replaceChildren(h("p", { role: "alert", "data-i18n": "room.unmute.asked" }), h("p", { class: "actions" }, yes, no));
+    translate(this.unmuteAsk);
+    this.unmuteAsk.hidden = false;
+  }
+
   onState() {
     const client = this.client;
     if (!client) return;
     this.dataset.state = client.state;
+    const waiting = client.state === "waiting";
+    this.waiting.hidden = !waiting;
+    this.inside.hidden = waiting;
+    if (client.state === "connected" && this.dataset.admitted === "waiting") {
+      this.dataset.admitted = "yes";
+      this.heading.focus();
+    }
+    if (waiting) this.dataset.admitted = "waiting";
     if (client.state !== "closed") {
       localize(this.stateLine, `room.state.${client.state}`);
       this.render();
       return;
     }
     this.screenStream = null;
+    window.clearTimeout(this.layerTimer);
     const key = endKey(client.endCode);
     localize(this.stateLine, "room.state.closed");
     this.ended.hidden = false;
+    this.waiting.hidden = true;
+    this.inside.hidden = true;
     const again = h("button", { type: "button", class: "button", "data-i18n": "room.again" });
     again.addEventListener("click", () => location.reload());
     this.ended.replaceChildren(h("p", { "data-i18n": key }), h("p", {}, again));
@@ -340,8 +523,13 @@ export class MeetingRoom extends HTMLElement {
     const client = this.client;
     if (!client) return;
     this.screen.setAttribute("aria-pressed", String(this.screenStream !== null));
+    this.hand.setAttribute("aria-pressed", String(client.handRaised()));
+    this.lockedTag.hidden = !client.locked;
+    this.lock.setAttribute("aria-pressed", String(client.locked));
+    this.moderation.hidden = !client.isModerator() || client.state === "closed";
     if (client.state === "closed") {
       localize(this.peopleTitle, "room.people", { count: 0 });
+      this.handsBox.hidden = true;
       return;
     }
     const own = [...client.local.entries()].filter(([label]) => label !== "screen").map(([, l]) => l.track);
@@ -351,8 +539,10 @@ export class MeetingRoom extends HTMLElement {
       muted: client.localMuted,
       local: true,
       screen: false,
+      hand: client.handRaised(),
     });
     this.self.hidden = !client.canPublish();
+    this.self.classList.toggle("tile-speaking", client.activeSpeaker === client.id);
 
     /** @type {Set<string>} */
     const wanted = new Set();
@@ -360,15 +550,20 @@ export class MeetingRoom extends HTMLElement {
       const { user, screen } = peerMedia(peer);
       // A webinar's audience is in the list, not in the grid.
       if (client.join.kind === "webinar" && peer.role === "attendee" && peer.tracks.size === 0) continue;
-      this.tileFor(peer.id, wanted).show({ name: peer.name, tracks: user, muted: peer.muted, local: false, screen: false });
+      const tile = this.tileFor(peer.id, wanted);
+      tile.show({ name: peer.name, tracks: user, muted: peer.muted, local: false, screen: false, hand: client.hands.includes(peer.id) });
+      tile.videoIds = videoIds(peer, false);
+      tile.classList.toggle("tile-speaking", client.activeSpeaker === peer.id);
       if (screen.length > 0) {
-        this.tileFor(`${peer.id}~screen`, wanted).show({
+        const shared = this.tileFor(`${peer.id}~screen`, wanted);
+        shared.show({
           name: t("room.screen_of", { name: peer.name }),
           tracks: screen,
           muted: {},
           local: false,
           screen: true,
         });
+        shared.videoIds = videoIds(peer, true);
       }
     }
     for (const [key, tile] of this.remote) {
@@ -378,6 +573,24 @@ export class MeetingRoom extends HTMLElement {
       }
     }
     this.renderPeople(client);
+    this.renderHands(client);
+    this.scheduleLayers();
+  }
+
+  /** Sends the tiles' sizes once the layout has been still for a moment. */
+  scheduleLayers() {
+    window.clearTimeout(this.layerTimer);
+    this.layerTimer = window.setTimeout(() => this.sendLayers(), LAYER_DEBOUNCE_MS);
+  }
+
+  /** Asks the server for the layer of each received video track that fits its tile. */
+  sendLayers() {
+    const client = this.client;
+    if (!client) return;
+    for (const tile of this.remote.values()) {
+      const box = tile.video.getBoundingClientRect();
+      for (const id of tile.videoIds) client.requestLayer(id, Math.round(box.width), Math.round(box.height));
+    }
   }
 
   /**
@@ -401,22 +614,29 @@ export class MeetingRoom extends HTMLElement {
 
   /** @param {RoomClient} client */
   renderPeople(client) {
+    const focused = document.activeElement;
     const items = [
-      this.person(client.id, t("room.you", { name: client.join.display_name }), client.role, client.localMuted),
-      ...[...client.peers.values()].map((p) => this.person(p.id, p.name, p.role, p.muted)),
+      this.person(client, client.id, t("room.you", { name: client.join.display_name }), client.role, client.localMuted),
+      ...[...client.peers.values()].map((p) => this.person(client, p.id, p.name, p.role, p.muted)),
     ];
     localize(this.peopleTitle, "room.people", { count: items.length });
     this.people.replaceChildren(...items);
+    for (const id of this.menus.keys()) {
+      if (!client.peers.has(id)) this.menus.delete(id);
+    }
+    // a menu button or item that had the focus is back in the list: so is the focus
+    if (focused instanceof HTMLElement && focused !== document.activeElement && this.people.contains(focused)) focused.focus();
   }
 
   /**
+   * @param {RoomClient} client
    * @param {string} id
    * @param {string} name
    * @param {import("./api.js").Role} role
    * @param {Partial<Record<Label, boolean>>} muted
    * @returns {HTMLLIElement}
    */
-  person(id, name, role, muted) {
+  person(client, id, name, role, muted) {
     const li = h(
       "li",
       { class: "person", "data-participant": id },
@@ -426,9 +646,92 @@ export class MeetingRoom extends HTMLElement {
     );
     if (muted.microphone) li.append(" ", h("span", { class: "tag", "data-i18n": "room.tile.mic_off" }));
     if (muted.camera) li.append(" ", h("span", { class: "tag", "data-i18n": "room.tile.camera_off" }));
+    const hand = client.hands.indexOf(id);
+    if (hand >= 0) li.append(" ", h("span", { class: "tag tag-hand", "data-i18n": "room.hands.position", "data-i18n-vars": JSON.stringify({ n: hand + 1 }) }));
+    li.append(h("span", { class: "person-reactions" }));
     translate(li);
+    if (client.isModerator() && id !== client.id) li.append(...this.menuOf(client, id, name));
     return li;
   }
+
+  /**
+   * The moderator's menu button on a participant, and its menu.
+   *
+   * @param {RoomClient} client
+   * @param {string} id
+   * @param {string} name
+   * @returns {HTMLElement[]}
+   */
+  menuOf(client, id, name) {
+    let menu = this.menus.get(id);
+    if (!menu) {
+      const button = h("button", { type: "button", class: "button secondary person-menu", "data-action": "person-menu" }, "⋯");
+      menu = [button, popupMenu(button, () => participantActions(client, id))];
+      this.menus.set(id, menu);
+    }
+    menu[0].setAttribute("data-i18n-attr", "aria-label:room.mod.menu");
+    menu[0].setAttribute("data-i18n-vars", JSON.stringify({ name }));
+    translate(menu[0]);
+    return menu;
+  }
+
+  /** @param {RoomClient} client */
+  renderHands(client) {
+    this.handsBox.hidden = client.hands.length === 0;
+    const focused = document.activeElement;
+    this.hands.replaceChildren(
+      ...client.hands.map((id) => {
+        const name = id === client.id ? t("room.you", { name: client.join.display_name }) : client.peers.get(id)?.name || "";
+        const li = h("li", { "data-participant": id }, h("span", { class: "person-name" }, name));
+        if (id === client.id || client.isModerator()) {
+          const lower = h("button", { type: "button", class: "button secondary", "data-action": "lower-hand", "data-i18n": "room.hands.lower", "data-i18n-attr": "aria-label:room.hands.lower_for", "data-i18n-vars": JSON.stringify({ name }) });
+          lower.addEventListener("click", () => {
+            if (id === client.id) client.raiseHand(false);
+            else client.moderate("lower_hand", { participant_id: id });
+            this.hand.focus();
+          });
+          li.append(" ", lower);
+        }
+        translate(li);
+        return li;
+      }),
+    );
+    if (focused instanceof HTMLElement && !focused.isConnected) this.hand.focus();
+  }
+
+  /**
+   * Shows a participant's reaction on its tile, or by its name when it has none.
+   *
+   * @param {{participant_id: string, emoji: string}} reaction
+   */
+  showReaction({ participant_id: id, emoji }) {
+    const client = this.client;
+    const i = REACTIONS.indexOf(emoji);
+    if (!client || i < 0) return;
+    const name = id === client.id ? client.join.display_name : client.peers.get(id)?.name || "";
+    const mark = () => h("span", { class: "reaction", role: "img", "aria-label": t("room.reaction.from", { name, what: t(`room.reaction.${i}`) }) }, emoji);
+    const tile = id === client.id ? this.self : this.remote.get(id);
+    if (tile && !tile.hidden) tile.react(mark());
+    const spot = this.people.querySelector(`[data-participant="${CSS.escape(id)}"] .person-reactions`);
+    if (spot instanceof HTMLElement) {
+      const m = mark();
+      spot.append(m);
+      window.setTimeout(() => m.remove(), REACTION_MS);
+    }
+  }
+}
+
+/**
+ * The ids of a peer's video tracks received, its screen's or its camera's.
+ *
+ * @param {Peer} peer
+ * @param {boolean} screen
+ * @returns {string[]}
+ */
+function videoIds(peer, screen) {
+  return [...peer.tracks.values()]
+    .filter((i) => i.kind === "video" && (i.label === "screen") === screen && peer.media.has(i.track_id))
+    .map((i) => i.track_id);
 }
 
 /**
@@ -445,6 +748,11 @@ function endKey(code) {
     case "4003":
     case "token_revoked":
       return "room.end.removed";
+    case "lobby_denied":
+      return "room.end.denied";
+    case "room_locked":
+    case "4005":
+      return "room.end.locked";
     case "replaced":
     case "4009":
       return "room.end.replaced";

@@ -40,6 +40,47 @@
 /** @typedef {{id: string, name: string, role: Role, tracks: TrackInfo[] | null}} ParticipantInfo */
 
 /**
+ * A chat message as the server sends it.
+ *
+ * @typedef {object} ChatMessage
+ * @property {number} id
+ * @property {string} from participant id
+ * @property {string} from_name
+ * @property {string} text
+ * @property {"moderators"} [to] absent for everyone
+ * @property {string} sent_at
+ */
+
+/**
+ * A poll as the server sends it: results and voters only to those who may see them.
+ *
+ * @typedef {object} Poll
+ * @property {string} poll_id
+ * @property {string} question
+ * @property {string[]} options
+ * @property {boolean} multiple
+ * @property {boolean} anonymous
+ * @property {"draft" | "open" | "closed"} state
+ * @property {boolean} published
+ * @property {number[]} [results]
+ * @property {Record<string, string[]>} [voters] by option index
+ * @property {number[]} [my_vote]
+ * @property {number} voted
+ */
+
+/** @typedef {{id: string, name: string}} Waiting someone in the lobby */
+
+/** The reactions the server accepts (docs/protocol.md). */
+export const REACTIONS = ["👍", "👏", "❤️", "😂", "😮", "🎉"];
+
+/** The simulcast layers of the camera: quarter, half and full resolution. */
+const SIMULCAST = [
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: "f", maxBitrate: 1_500_000 },
+];
+
+/**
  * What the client knows of another participant: the tracks it publishes, with the
  * MediaStreamTrack received for each once negotiated, and what it said it muted.
  *
@@ -53,14 +94,15 @@
  */
 
 /**
- * The connection's state: "connecting" before the first joined, "connected" while joined,
- * "reconnecting" after a drop, "closed" for good (left, removed, refused, replaced).
+ * The connection's state: "connecting" before the first joined, "waiting" in the lobby,
+ * "connected" while joined, "reconnecting" after a drop, "closed" for good (left, removed,
+ * refused, replaced).
  *
- * @typedef {"idle" | "connecting" | "connected" | "reconnecting" | "closed"} State
+ * @typedef {"idle" | "connecting" | "waiting" | "connected" | "reconnecting" | "closed"} State
  */
 
 /** Close codes after which the client does not come back (docs/protocol.md). */
-const FINAL_CLOSES = new Set([1000, 4001, 4003, 4004, 4009]);
+const FINAL_CLOSES = new Set([1000, 4001, 4003, 4004, 4005, 4009]);
 
 /** Delays before reconnection attempts, in milliseconds; the last one repeats. */
 const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
@@ -70,6 +112,12 @@ const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
  * "state" when state changes (detail: {state, code}), "peers" when a participant, one of
  * its tracks or its mute state changes, "role" when this participant's role changes,
  * "problem" for an error message of the server that does not close (detail: {code}).
+ * The session's collaboration: "chat" for a new message (detail: the ChatMessage), "polls"
+ * when a poll changes, "hands" when the queue of raised hands changes, "reaction" (detail:
+ * {participant_id, emoji}), "lobby" when the list of those waiting changes (moderators),
+ * "room" when the room is locked or unlocked, "speaker" when the active speaker changes,
+ * "unmute_requested" when a moderator asks this participant to unmute, and "muted" when a
+ * moderator muted this participant (detail: {label}).
  */
 export class RoomClient extends EventTarget {
   /**
@@ -114,6 +162,23 @@ export class RoomClient extends EventTarget {
     this.queue = Promise.resolve();
     /** @type {Map<RTCRtpSender, Label>} */
     this.senders = new Map();
+    /** The chat as this participant may see it, oldest first. @type {ChatMessage[]} */
+    this.chat = [];
+    /** @type {Map<string, Poll>} by poll id, in order of creation */
+    this.polls = new Map();
+    /** Participant ids with a raised hand, in order of raising. @type {string[]} */
+    this.hands = [];
+    /** Those waiting in the lobby (moderators only). @type {Waiting[]} */
+    this.waiting = [];
+    this.locked = false;
+    this.activeSpeaker = "";
+    /** The last layer request sent per received track id, as "width x height". @type {Map<string, string>} */
+    this.layers = new Map();
+  }
+
+  /** @returns {boolean} whether this participant is a moderator now */
+  isModerator() {
+    return this.role === "moderator";
   }
 
   /**
@@ -195,6 +260,72 @@ export class RoomClient extends EventTarget {
   leave() {
     this.send({ type: "leave" });
     this.finish("1000");
+  }
+
+  /**
+   * Sends a chat message to everyone, or to the moderators only.
+   *
+   * @param {string} text
+   * @param {boolean} toModerators
+   */
+  sendChat(text, toModerators) {
+    this.send(toModerators ? { type: "chat", text, to: "moderators" } : { type: "chat", text });
+  }
+
+  /** @param {string} emoji one of REACTIONS */
+  react(emoji) {
+    this.send({ type: "reaction", emoji });
+  }
+
+  /** @param {boolean} raised */
+  raiseHand(raised) {
+    this.send({ type: "hand", raised });
+  }
+
+  /** @returns {boolean} whether this participant's hand is raised */
+  handRaised() {
+    return this.hands.includes(this.id);
+  }
+
+  /**
+   * Votes in an open poll; voting again replaces the vote.
+   *
+   * @param {string} pollId
+   * @param {number[]} choices option indexes
+   */
+  vote(pollId, choices) {
+    this.send({ type: "vote", poll_id: pollId, choices });
+  }
+
+  /**
+   * A moderator's message about the room or a participant (docs/protocol.md, "Moderation"):
+   * mute_participant, ask_unmute, remove, set_role, lower_hand, lobby_admit, lobby_deny,
+   * lock, end_session, poll_create, poll_open, poll_close, poll_publish.
+   *
+   * @param {string} type
+   * @param {Record<string, unknown>} [fields]
+   */
+  moderate(type, fields = {}) {
+    this.send({ ...fields, type });
+  }
+
+  /**
+   * Asks the server for the layer of a received video track that fits a tile of this size
+   * (CSS pixels), unless that was the last request for it; 0 x 0 turns the track off.
+   *
+   * @param {string} trackId
+   * @param {number} width
+   * @param {number} height
+   */
+  requestLayer(trackId, width, height) {
+    const size = `${width}x${height}`;
+    if (this.layers.get(trackId) === size || this.state !== "connected") return;
+    this.layers.set(trackId, size);
+    if (width === 0 || height === 0) {
+      this.send({ type: "layer", track_id: trackId, quality: "off" });
+      return;
+    }
+    this.send({ type: "layer", track_id: trackId, quality: "high", width: Math.min(width, 16384), height: Math.min(height, 16384) });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -315,6 +446,10 @@ export class RoomClient extends EventTarget {
       case "joined":
         this.onJoined(msg);
         break;
+      case "lobby_wait":
+        this.attempt = 0;
+        this.setState("waiting");
+        break;
       case "offer":
         await this.onOffer(msg.sdp);
         break;
@@ -345,7 +480,9 @@ export class RoomClient extends EventTarget {
         break;
       case "mute": {
         const peer = this.peers.get(msg.participant_id);
-        if (peer) {
+        if (msg.participant_id === this.id && msg.by_moderator && msg.muted) {
+          this.mutedByModerator(msg.label);
+        } else if (peer) {
           peer.muted[/** @type {Label} */ (msg.label)] = Boolean(msg.muted);
           this.dispatchEvent(new Event("peers"));
         }
@@ -353,6 +490,36 @@ export class RoomClient extends EventTarget {
       }
       case "role":
         this.onRole(msg.participant_id, msg.role);
+        break;
+      case "chat":
+        this.chat.push(msg);
+        this.dispatchEvent(new CustomEvent("chat", { detail: msg }));
+        break;
+      case "poll":
+        this.polls.set(msg.poll_id, msg);
+        this.dispatchEvent(new Event("polls"));
+        break;
+      case "hands":
+        this.hands = msg.queue || [];
+        this.dispatchEvent(new Event("hands"));
+        break;
+      case "reaction":
+        this.dispatchEvent(new CustomEvent("reaction", { detail: { participant_id: msg.participant_id, emoji: msg.emoji } }));
+        break;
+      case "lobby":
+        this.waiting = msg.waiting || [];
+        this.dispatchEvent(new Event("lobby"));
+        break;
+      case "room_state":
+        this.locked = Boolean(msg.locked);
+        this.dispatchEvent(new Event("room"));
+        break;
+      case "active_speaker":
+        this.activeSpeaker = msg.participant_id || "";
+        this.dispatchEvent(new Event("speaker"));
+        break;
+      case "unmute_requested":
+        this.dispatchEvent(new CustomEvent("unmute_requested", { detail: { by: msg.by } }));
         break;
       case "error":
         this.lastError = String(msg.code || "");
@@ -365,7 +532,23 @@ export class RoomClient extends EventTarget {
     }
   }
 
-  /** @param {{participant_id: string, role: Role, participants: ParticipantInfo[] | null, ice_servers: RTCIceServer[] | null}} msg */
+  /**
+   * A moderator muted this participant's tracks with label: they are muted here too.
+   *
+   * @param {Label} label
+   */
+  mutedByModerator(label) {
+    this.localMuted[label] = true;
+    const local = this.local.get(label);
+    if (local) local.track.enabled = false;
+    this.dispatchEvent(new CustomEvent("muted", { detail: { label } }));
+  }
+
+  /**
+   * @param {{participant_id: string, role: Role, participants: ParticipantInfo[] | null,
+   *   ice_servers: RTCIceServer[] | null, chat?: ChatMessage[] | null, polls?: Poll[] | null,
+   *   hands?: string[] | null, locked?: boolean, active_speaker?: string}} msg
+   */
   onJoined(msg) {
     this.attempt = 0;
     this.lastError = "";
@@ -373,6 +556,13 @@ export class RoomClient extends EventTarget {
     this.role = msg.role;
     this.peers.clear();
     for (const p of msg.participants || []) this.addPeer(p);
+    this.chat = msg.chat || [];
+    this.polls = new Map((msg.polls || []).map((p) => [p.poll_id, p]));
+    this.hands = msg.hands || [];
+    this.locked = Boolean(msg.locked);
+    this.activeSpeaker = msg.active_speaker || "";
+    this.layers.clear();
+    if (!this.isModerator()) this.waiting = [];
 
     const servers = this.join.ice_servers.length > 0 ? this.join.ice_servers : msg.ice_servers || [];
     const pc = new RTCPeerConnection({ iceServers: servers });
@@ -399,7 +589,7 @@ export class RoomClient extends EventTarget {
       if (!sent.has(kind)) pc.addTransceiver(kind, { direction: "recvonly" });
     }
     this.setState("connected");
-    this.dispatchEvent(new Event("peers"));
+    for (const type of ["peers", "chat", "polls", "hands", "room", "speaker", "lobby"]) this.dispatchEvent(new Event(type));
   }
 
   /**
@@ -409,7 +599,19 @@ export class RoomClient extends EventTarget {
   addLocal(pc, label) {
     const local = this.local.get(label);
     if (!local || !this.canPublish()) return;
-    this.senders.set(pc.addTrack(local.track, local.stream), label);
+    // Each local track on an m-line of its own: addTrack would take over an m-line the
+    // server opened for someone else's track. The camera goes as simulcast where possible.
+    /** @type {RTCRtpTransceiverInit} */
+    const init = { direction: "sendonly", streams: [local.stream] };
+    if (label === "camera") {
+      try {
+        this.senders.set(pc.addTransceiver(local.track, { ...init, sendEncodings: SIMULCAST }).sender, label);
+        return;
+      } catch {
+        // no simulcast in this browser: one encoding
+      }
+    }
+    this.senders.set(pc.addTransceiver(local.track, init).sender, label);
   }
 
   /**
