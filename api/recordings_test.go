@@ -1,19 +1,17 @@
 package api_test
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"webinaire/recording/recordingtest"
 	"webinaire/sfu/client"
 )
 
@@ -40,8 +38,7 @@ func listRecordings(b *browser, webinarID string) []recordingOut {
 }
 
 func TestRecordingAMeetingFromStartToDeletion(t *testing.T) {
-	ffprobe, err := exec.LookPath("ffprobe")
-	require.NoError(t, err, "ffprobe is needed (Debian package ffmpeg; deploy/test.sh installs it)")
+	recordingtest.Tool(t, "ffprobe")
 	e := setup(t, "sqlite", options{})
 	owner, other, anon := e.browser(), e.browser(), e.browser()
 	owner.Login(userOwner)
@@ -108,25 +105,13 @@ func TestRecordingAMeetingFromStartToDeletion(t *testing.T) {
 		whole, _ := io.ReadAll(resp.Body)
 		file := filepath.Join(t.TempDir(), name)
 		require.NoError(t, os.WriteFile(file, whole, 0o600))
-		out, err := exec.Command(ffprobe, "-v", "error", "-show_entries", "stream=codec_name:format=duration", "-of", "json", file).Output()
-		require.NoError(t, err)
-		var p struct {
-			Streams []struct {
-				CodecName string `json:"codec_name"`
-			} `json:"streams"`
-			Format struct {
-				Duration string `json:"duration"`
-			} `json:"format"`
-		}
-		require.NoError(t, json.Unmarshal(out, &p))
+		p := recordingtest.Read(t, file)
 		want := "opus"
 		if strings.Contains(name, "video") {
 			want = "vp8"
 		}
 		require.Equal(t, want, p.Streams[0].CodecName)
-		d, err := strconv.ParseFloat(p.Format.Duration, 64)
-		require.NoError(t, err, "finalized files have a duration")
-		require.Greater(t, d, 1.0)
+		require.Greater(t, p.Duration, 1.0, "finalized files have a duration")
 
 		resp = other.Do("GET", path, nil, nil)
 		require.Equal(t, http.StatusNotFound, resp.StatusCode, "another organizer gets nothing")

@@ -22,6 +22,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 	"github.com/stretchr/testify/require"
 
+	"webinaire/recording/recordingtest"
 	"webinaire/sfu"
 )
 
@@ -31,12 +32,7 @@ var (
 )
 
 // need finds a program the tests run; deploy/test.sh installs ffmpeg.
-func need(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	require.NoError(t, err, "%s is needed (Debian package ffmpeg; deploy/test.sh installs it)", name)
-	return path
-}
+func need(t *testing.T, name string) string { return recordingtest.Tool(t, name) }
 
 // encodedMedia makes seconds of real VP8 (320x240, 30 fps, a keyframe a second) and
 // Opus (20 ms packets) with ffmpeg, as RTP packets.
@@ -100,25 +96,13 @@ func lastPacketTime(t *testing.T, path string) float64 {
 	return v
 }
 
-type probe struct {
-	Streams []struct {
-		CodecName string `json:"codec_name"`
-		Width     int    `json:"width"`
-		Height    int    `json:"height"`
-	} `json:"streams"`
-	Format struct {
-		Duration float64 `json:"duration,string"`
-	} `json:"format"`
-}
+type probe = recordingtest.Probe
 
 // ffprobe reads a file's streams and duration, and decodes it whole: an error of the
 // decoder fails the test.
 func ffprobe(t *testing.T, path string) probe {
 	t.Helper()
-	out, err := exec.Command(need(t, "ffprobe"), "-v", "error", "-show_entries", "stream=codec_name,width,height:format=duration", "-of", "json", path).Output()
-	require.NoError(t, err)
-	var p probe
-	require.NoError(t, json.Unmarshal(out, &p), "%s", out)
+	p := recordingtest.Read(t, path)
 	decoded, err := exec.Command(need(t, "ffmpeg"), "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput()
 	require.NoError(t, err)
 	require.Empty(t, string(decoded), "decoding %s", path)
@@ -177,10 +161,10 @@ func TestRecorderWritesPlayableWebM(t *testing.T) {
 	require.Equal(t, "vp8", v.Streams[0].CodecName)
 	require.Equal(t, 320, v.Streams[0].Width)
 	require.Equal(t, 240, v.Streams[0].Height)
-	require.InDelta(t, 3.0, v.Format.Duration, 0.1)
+	require.InDelta(t, 3.0, v.Duration, 0.1)
 	a := ffprobe(t, audioFile)
 	require.Equal(t, "opus", a.Streams[0].CodecName)
-	require.InDelta(t, 3.0, a.Format.Duration, 0.1)
+	require.InDelta(t, 3.0, a.Duration, 0.1)
 	info, err := os.Stat(videoFile)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "recordings are readable by the server only")
@@ -241,8 +225,8 @@ func TestFinalizeRepairsACutRecording(t *testing.T) {
 	require.NoError(t, Finalize(context.Background(), ffmpeg, cut))
 	p := ffprobe(t, cut)
 	require.Equal(t, "vp8", p.Streams[0].CodecName)
-	require.Greater(t, p.Format.Duration, 1.0)
-	require.Less(t, p.Format.Duration, 2.5)
+	require.Greater(t, p.Duration, 1.0)
+	require.Less(t, p.Duration, 2.5)
 
 	junk := filepath.Join(dir, "junk.webm")
 	require.NoError(t, os.WriteFile(junk, []byte("not a recording"), 0o600))

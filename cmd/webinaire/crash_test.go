@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"webinaire/api/apitest"
 	"webinaire/api/wsclient"
 	"webinaire/recording"
+	"webinaire/recording/recordingtest"
 	"webinaire/sfu/client"
 )
 
@@ -58,8 +57,7 @@ func TestRecordingSurvivesAKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	ffprobe, err := exec.LookPath("ffprobe")
-	require.NoError(t, err, "ffprobe is needed (Debian package ffmpeg; deploy/test.sh installs it)")
+	recordingtest.Tool(t, "ffprobe")
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	// The same address after the restart: the development provider's issuer, and so the
@@ -159,19 +157,7 @@ func TestRecordingSurvivesAKill(t *testing.T) {
 	data, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(file, data, 0o600))
-	out, err := exec.CommandContext(context.Background(), ffprobe, "-v", "error", "-show_entries", "stream=codec_name:format=duration", "-of", "json", file).Output()
-	require.NoError(t, err)
-	var p struct {
-		Streams []struct {
-			CodecName string `json:"codec_name"`
-		} `json:"streams"`
-		Format struct {
-			Duration string `json:"duration"`
-		} `json:"format"`
-	}
-	require.NoError(t, json.Unmarshal(out, &p))
+	p := recordingtest.Read(t, file)
 	require.Equal(t, "vp8", p.Streams[0].CodecName)
-	d, err := strconv.ParseFloat(p.Format.Duration, 64)
-	require.NoError(t, err, "repaired: the file has its duration")
-	require.Greater(t, d, 2.0, "plays up to where it was cut")
+	require.Greater(t, p.Duration, 2.0, "repaired, it has its duration, up to where it was cut")
 }
