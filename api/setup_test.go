@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,6 +64,8 @@ type env struct {
 	tokens *sfu.TokenSigner
 	// recordings is where the server keeps recordings.
 	recordings recording.Folder
+	// db is the database's configuration: its file for SQLite, its URL for PostgreSQL.
+	db store.Config
 }
 
 type options struct {
@@ -107,13 +110,15 @@ func (b *lockedBuffer) String() string {
 func setup(t *testing.T, driver string, o options) *env {
 	t.Helper()
 	var st *store.Store
+	var dbConfig store.Config
 	if o.proxy != nil {
 		cfg := storetest.Config(t, "postgres")
 		*o.proxy = pgtest.NewProxy(t, cfg.URL)
 		cfg.URL = (*o.proxy).URL(cfg.URL)
 		st = storetest.OpenConfig(t, cfg)
 	} else {
-		st = storetest.Open(t, driver)
+		dbConfig = storetest.Config(t, driver)
+		st = storetest.OpenConfig(t, dbConfig)
 	}
 	hs := httptest.NewUnstartedServer(nil)
 	scheme := "http"
@@ -141,8 +146,15 @@ func setup(t *testing.T, driver string, o options) *env {
 	require.NoError(t, err)
 	// At debug level, as an operator may run it: the SFU drops Pion's own debug messages.
 	sfuLog := log.With("part", "sfu")
+	// As serve does: the API, made after the SFU, audits the end of each session.
+	var sessionEnded atomic.Pointer[func(sfu.RoomStats)]
 	media, err := sfu.New(sfu.Params{
 		Logger: sfuLog, Tokens: tokens,
+		OnRoomClosed: func(st sfu.RoomStats) {
+			if f := sessionEnded.Load(); f != nil {
+				(*f)(st)
+			}
+		},
 		WebRTC: sfu.WebRTCConfig{UDPPort: 0, IncludeLoopback: true},
 	})
 	require.NoError(t, err)
@@ -181,6 +193,8 @@ func setup(t *testing.T, driver string, o options) *env {
 	}
 	srv, err := api.New(p)
 	require.NoError(t, err)
+	ended := srv.SessionEnded
+	sessionEnded.Store(&ended)
 	// Before the SFU closes: the recordings stop and their files are finalized.
 	t.Cleanup(func() { require.NoError(t, srv.FinishRecordings(context.Background())) })
 	hs.Config.Handler = srv
@@ -191,7 +205,7 @@ func setup(t *testing.T, driver string, o options) *env {
 	if !o.noReady {
 		srv.SetReady()
 	}
-	return &env{t: t, base: base, store: st, api: srv, clock: clk, http: hs, logs: logs, sfu: media, tokens: tokens, recordings: p.Recordings}
+	return &env{t: t, base: base, store: st, api: srv, clock: clk, http: hs, logs: logs, sfu: media, tokens: tokens, recordings: p.Recordings, db: dbConfig}
 }
 
 type browser = apitest.Browser

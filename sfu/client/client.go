@@ -86,6 +86,8 @@ type Message struct {
 	Recording bool `json:"recording,omitempty"`
 	// Text is a chat message's text.
 	Text string `json:"text,omitempty"`
+	// Voted is the number of participants who voted in a poll.
+	Voted int `json:"voted,omitempty"`
 }
 
 // Participant is another participant of the room.

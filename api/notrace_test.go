@@ -1,0 +1,141 @@
+package api_test
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to read every table
+	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/client"
+)
+
+// findInDatabase tells whether text is anywhere in the database: in the SQLite file and
+// its journal, byte for byte, or in any row of any table of PostgreSQL.
+func findInDatabase(t *testing.T, e *env, text string) bool {
+	t.Helper()
+	if e.db.Driver == "sqlite" {
+		files, err := filepath.Glob(e.db.URL + "*")
+		require.NoError(t, err)
+		require.NotEmpty(t, files)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			if bytes.Contains(b, []byte(text)) {
+				return true
+			}
+		}
+		return false
+	}
+	db, err := sql.Open("pgx", e.db.URL)
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT quote_ident(table_schema) || '.' || quote_ident(table_name)
+		FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'`)
+	require.NoError(t, err)
+	var tables []string
+	for rows.Next() {
+		var name string
+		require.NoError(t, rows.Scan(&name))
+		tables = append(tables, name)
+	}
+	require.NoError(t, rows.Err())
+	require.NotEmpty(t, tables)
+	for _, table := range tables {
+		var all sql.NullString
+		require.NoError(t, db.QueryRowContext(t.Context(), `SELECT string_agg(t::text, E'\n') FROM `+table+` t`).Scan(&all))
+		if strings.Contains(all.String, text) {
+			return true
+		}
+	}
+	return false
+}
+
+// findInFiles tells whether text is in any file under dir.
+func findInFiles(t *testing.T, dir, text string) bool {
+	t.Helper()
+	found := false
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		found = found || bytes.Contains(b, []byte(text))
+		return nil
+	})
+	if os.IsNotExist(err) {
+		return false
+	}
+	require.NoError(t, err)
+	return found
+}
+
+// TestChatAndVotesLeaveNoTrace holds a session with public and private chat and a poll,
+// ends it, and proves that nothing of them remains: a marker sent in the chat and as a
+// poll option is in no database row (SQLite and PostgreSQL), no file of the server's, no
+// line of its log; the room is gone; the audit has counts only.
+func TestChatAndVotesLeaveNoTrace(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		const marker = "zq7-chat-marker-4f1b"
+		const titleMarker = "zq7-title-marker-9c2e"
+		e := setup(t, driver, options{})
+		owner, anon := e.browser(), e.browser()
+		owner.Login(userOwner)
+		w := createWebinar(owner, map[string]any{"title": titleMarker, "kind": "webinar", "starts_at": "2026-12-03T14:00:00Z", "duration_minutes": 30})
+		inv := createInvitation(owner, w.ID, "attendee")
+		require.True(t, findInDatabase(t, e, titleMarker), "the search finds what is stored")
+
+		o := connectRTC(t, e, joinAsOwner(owner, w.ID))
+		o.waitJoined()
+		g := connectRTC(t, e, joinAsGuest(anon, inv.URL, "Zoé Martin"))
+		g.waitJoined()
+		ctx := t.Context()
+		require.NoError(t, o.Send(ctx, map[string]any{"type": "chat", "text": "public " + marker}))
+		require.NoError(t, g.Send(ctx, map[string]any{"type": "chat", "text": "private " + marker, "to": "moderators"}))
+		require.NoError(t, o.Send(ctx, map[string]any{"type": "poll_create", "question": "Q " + marker, "options": []string{"yes", marker}}))
+		o.waitMsg(func(m client.Message) bool { return m.Type == "poll" })
+		require.NoError(t, o.Send(ctx, map[string]any{"type": "poll_open", "poll_id": "poll-1"}))
+		g.waitMsg(func(m client.Message) bool { return m.Type == "poll" })
+		require.NoError(t, g.Send(ctx, map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{1}}))
+		o.waitMsg(func(m client.Message) bool { return m.Type == "poll" && m.Voted == 1 })
+		g.waitMsg(func(m client.Message) bool { return m.Type == "chat" && m.Text == "public "+marker })
+		o.waitMsg(func(m client.Message) bool { return m.Type == "chat" && m.Text == "private "+marker })
+
+		require.NoError(t, o.Send(ctx, map[string]any{"type": "end_session"}))
+		o.waitClosed()
+		g.waitClosed()
+		require.Eventually(t, func() bool { _, open := e.sfu.Room(w.RoomID); return !open }, rtcWait, 10*time.Millisecond, "the room is gone")
+
+		var counts map[string]int
+		require.Eventually(t, func() bool {
+			events, err := e.store.AuditEvents(ctx, 100)
+			require.NoError(t, err)
+			for _, ev := range events {
+				if ev.Action == "session.end" && ev.ObjectID == w.ID {
+					require.NoError(t, json.Unmarshal([]byte(ev.Detail), &counts))
+					return true
+				}
+			}
+			return false
+		}, rtcWait, 10*time.Millisecond, "the end of the session is audited")
+		require.Equal(t, map[string]int{"chat_messages": 2, "polls": 1, "votes": 1}, counts, "counts, never content")
+
+		require.False(t, findInDatabase(t, e, marker), "no database row holds the chat or the poll")
+		require.False(t, findInFiles(t, e.recordings.Root, marker), "no file of the server's")
+		if driver == "sqlite" {
+			require.False(t, findInFiles(t, filepath.Dir(e.db.URL), marker), "nothing beside the database file")
+		}
+		require.NotContains(t, e.logs.String(), marker, "no log line")
+		require.Contains(t, e.logs.String(), "room closed", "the log was written")
+	})
+}
