@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,9 +70,7 @@ func (s *Server) toRecordingJSON(r store.Recording) recordingJSON {
 	}
 	if r.State == store.RecordingReady {
 		if m, err := s.manifest(r.ID); err == nil {
-			for _, t := range m.Tracks {
-				j.Files = append(j.Files, t.File)
-			}
+			j.Files = m.Files()
 		}
 	}
 	return j
@@ -235,7 +234,7 @@ func (s *Server) finalize(ctx context.Context, row store.Recording, stoppedBy er
 	if err == nil {
 		var size int64
 		var sum string
-		size, sum, err = recording.FinalizeAll(ctx, s.p.FFmpeg, dir)
+		size, sum, err = recording.FinalizeAll(ctx, s.p.FFmpeg, s.p.FFprobe, dir)
 		row.SizeBytes, row.SHA256 = size, sum
 	}
 	row.State = store.RecordingReady
@@ -287,6 +286,35 @@ func (s *Server) RepairRecordings(ctx context.Context) error {
 			s.log.Info("recording repaired", "recording", row.ID, "state", fixed.State)
 		}
 	}
+	// Replays that could not be built are tried again.
+	rows, err := s.p.Store.RecordingsInState(ctx, store.RecordingReady)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, row := range rows {
+		m, err := s.manifest(row.ID)
+		if err != nil || m.Replay != "" {
+			continue
+		}
+		dir, _ := s.p.Recordings.Dir(row.ID)
+		size, sum, err := recording.FinalizeAll(ctx, s.p.FFmpeg, s.p.FFprobe, dir)
+		row.SizeBytes, row.SHA256 = size, sum
+		if err != nil {
+			s.log.Error("replay not built again", "recording", row.ID, "err", err)
+			continue
+		}
+		// The replay is there now: the error no longer says it is missing.
+		var kept []string
+		for _, line := range strings.Split(row.Error, "\n") {
+			if line != "" && !strings.Contains(line, "replay not built") {
+				kept = append(kept, line)
+			}
+		}
+		row.Error = strings.Join(kept, "\n")
+		if err := s.p.Store.FinishRecording(ctx, row); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -336,12 +364,12 @@ func (s *Server) getRecordingFile(c *gin.Context) {
 		return
 	}
 	name := c.Param("file")
-	for _, t := range m.Tracks {
-		if t.File != name {
+	for _, file := range m.Files() {
+		if file != name {
 			continue
 		}
 		dir, _ := s.p.Recordings.Dir(r.ID)
-		f, err := os.Open(filepath.Join(dir, t.File))
+		f, err := os.Open(filepath.Join(dir, file))
 		if err != nil {
 			s.fail(c, fmt.Errorf("open recording file: %w", err))
 			return
@@ -354,7 +382,7 @@ func (s *Server) getRecordingFile(c *gin.Context) {
 		}
 		c.Header("Content-Type", "video/webm")
 		c.Header("Cache-Control", "private, no-store")
-		http.ServeContent(c.Writer, c.Request, t.File, info.ModTime(), f)
+		http.ServeContent(c.Writer, c.Request, file, info.ModTime(), f)
 		return
 	}
 	writeProblem(c, errNotFound)

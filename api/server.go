@@ -87,8 +87,9 @@ type Params struct {
 	TURN TURNCredentials
 	// Recordings is the folder of the recordings' files (recordings.dir).
 	Recordings recording.Folder
-	// FFmpeg is the ffmpeg program that finalizes recordings; empty means "ffmpeg".
-	FFmpeg string
+	// FFmpeg and FFprobe are the programs that finalize recordings and check them; empty
+	// means "ffmpeg" and "ffprobe", found in PATH.
+	FFmpeg, FFprobe string
 }
 
 // Server is the HTTP server's handler and state.
@@ -123,6 +124,9 @@ func New(p Params) (*Server, error) {
 	}
 	if p.FFmpeg == "" {
 		p.FFmpeg = "ffmpeg"
+	}
+	if p.FFprobe == "" {
+		p.FFprobe = "ffprobe"
 	}
 	if p.TokenLifetime == 0 {
 		p.TokenLifetime = DefaultTokenLifetime

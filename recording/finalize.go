@@ -41,35 +41,54 @@ func Finalize(ctx context.Context, ffmpeg, path string) error {
 	return nil
 }
 
-// FinalizeAll finalizes every file of the recording in dir and returns their total size
-// and the SHA-256 of their contents, in the manifest's order. A file that cannot be
-// finalized is kept as it was, and the error says which.
-func FinalizeAll(ctx context.Context, ffmpeg, dir string) (size int64, sum string, err error) {
+// FinalizeAll finalizes every file of the recording in dir, then builds its replay
+// (BuildReplay). It returns the size and SHA-256 of what the recording is kept as: the
+// replay, or the track files in the manifest's order when the replay could not be built.
+// A file that cannot be finalized is kept as it was, and the error says which.
+func FinalizeAll(ctx context.Context, ffmpeg, ffprobe, dir string) (size int64, sum string, err error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return 0, "", err
 	}
-	h := sha256.New()
 	var errs []error
+	var paths []string
 	for _, t := range m.Tracks {
 		path := filepath.Join(dir, t.File)
 		if _, statErr := os.Stat(path); errors.Is(statErr, os.ErrNotExist) {
-			continue // a track that never had a frame to write
+			continue // a track that never had a frame to write, or already in the replay
 		}
 		if err := Finalize(ctx, ffmpeg, path); err != nil {
 			errs = append(errs, err)
 		}
+		paths = append(paths, path)
+	}
+	if m.Replay == "" && len(errs) == 0 {
+		if err := BuildReplay(ctx, ffmpeg, ffprobe, dir); err != nil {
+			errs = append(errs, fmt.Errorf("replay not built, the tracks are kept: %w", err))
+		}
+	}
+	if m, err := ReadManifest(dir); err == nil && m.Replay != "" {
+		paths = []string{filepath.Join(dir, m.Replay)}
+	}
+	size, sum, err = sumFiles(paths)
+	return size, sum, errors.Join(append(errs, err)...)
+}
+
+// sumFiles is the total size and the SHA-256 of the files' contents, one after another.
+func sumFiles(paths []string) (int64, string, error) {
+	h := sha256.New()
+	var size int64
+	for _, path := range paths {
 		f, err := os.Open(path)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return 0, "", fmt.Errorf("checksum: %w", err)
 		}
 		n, err := io.Copy(h, f)
 		f.Close()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("checksum %s: %w", t.File, err))
+			return 0, "", fmt.Errorf("checksum %s: %w", filepath.Base(path), err)
 		}
 		size += n
 	}
-	return size, hex.EncodeToString(h.Sum(nil)), errors.Join(errs...)
+	return size, hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -46,9 +46,12 @@ type TrackFile struct {
 	Started time.Time `json:"started"`
 }
 
-// Manifest lists the tracks of a recording.
+// Manifest lists the tracks of a recording, and its replay once built.
 type Manifest struct {
 	Tracks []TrackFile `json:"tracks"`
+	// Replay is the replay file's name once it is built and verified; the track files are
+	// gone then.
+	Replay string `json:"replay,omitempty"`
 }
 
 // Recorder is an SFU sink writing every track of a room to its own WebM file.
@@ -134,17 +137,20 @@ func (r *Recorder) Manifest() Manifest {
 	return Manifest{Tracks: append([]TrackFile(nil), r.manifest.Tracks...)}
 }
 
-// writeManifestLocked replaces the manifest file whole (a new file renamed over the old).
-func (r *Recorder) writeManifestLocked() error {
-	b, err := json.MarshalIndent(r.manifest, "", "  ")
+// writeManifestLocked replaces the manifest file.
+func (r *Recorder) writeManifestLocked() error { return writeManifest(r.p.Dir, r.manifest) }
+
+// writeManifest replaces the manifest file in dir whole (a new file renamed over the old).
+func writeManifest(dir string, m Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
-	tmp := filepath.Join(r.p.Dir, ManifestName+".new")
+	tmp := filepath.Join(dir, ManifestName+".new")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("write manifest: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(r.p.Dir, ManifestName)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, ManifestName)); err != nil {
 		return fmt.Errorf("write manifest: %w", err)
 	}
 	return nil
@@ -161,4 +167,17 @@ func ReadManifest(dir string) (Manifest, error) {
 		return m, fmt.Errorf("read manifest: %w", err)
 	}
 	return m, nil
+}
+
+// Files are the files a recording is kept as: its replay, or its tracks until the replay
+// is built.
+func (m Manifest) Files() []string {
+	if m.Replay != "" {
+		return []string{m.Replay}
+	}
+	out := []string{}
+	for _, t := range m.Tracks {
+		out = append(out, t.File)
+	}
+	return out
 }

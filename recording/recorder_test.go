@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
@@ -236,4 +238,90 @@ func TestFinalizeRepairsACutRecording(t *testing.T) {
 	require.Equal(t, "not a recording", string(b))
 	_, err = os.Stat(junk + ".final.webm")
 	require.True(t, os.IsNotExist(err), "no leftover")
+}
+
+// recordTracks records the packets as tracks of one recording in dir, each starting at
+// the given offset from the first.
+func recordTracks(t *testing.T, dir string, tracks []testTrack) Manifest {
+	t.Helper()
+	start := time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC)
+	var now time.Time
+	rec, err := New(Params{Dir: dir, Clock: func() time.Time { return now }})
+	require.NoError(t, err)
+	for i, tr := range tracks {
+		now = start.Add(tr.offset)
+		codec := opus
+		if tr.kind == "video" {
+			codec = vp8
+		}
+		st := rec.AddTrack("pub", sfu.TrackInfo{ID: fmt.Sprintf("pub~%d", i), Kind: tr.kind, Label: tr.label}, codec)
+		require.NotNil(t, st)
+		for _, p := range tr.packets {
+			require.NoError(t, st.WriteRTP(&p.Header, p.Payload))
+		}
+		st.Close()
+	}
+	rec.Close()
+	return rec.Manifest()
+}
+
+type testTrack struct {
+	kind    string
+	label   sfu.Label
+	offset  time.Duration
+	packets []*rtp.Packet
+}
+
+func TestReplayMixesTheAudioOverTheScreenShare(t *testing.T) {
+	video, audio := encodedMedia(t, "3")
+	screen, _ := encodedMedia(t, "2")
+	dir := t.TempDir()
+	m := recordTracks(t, dir, []testTrack{
+		{"video", sfu.LabelCamera, 0, video},
+		{"audio", sfu.LabelMicrophone, 0, audio},
+		{"video", sfu.LabelScreen, time.Second, screen},
+		{"audio", sfu.LabelMicrophone, time.Second, audio},
+	})
+	ffmpeg, ffprobe := need(t, "ffmpeg"), need(t, "ffprobe")
+	size, sum, err := FinalizeAll(context.Background(), ffmpeg, ffprobe, dir)
+	require.NoError(t, err)
+	got, err := ReadManifest(dir)
+	require.NoError(t, err)
+	require.Equal(t, ReplayName, got.Replay)
+	require.Equal(t, []string{ReplayName}, got.Files())
+	for _, tr := range m.Tracks {
+		require.NoFileExists(t, filepath.Join(dir, tr.File), "verified: the tracks are gone")
+	}
+	info, err := os.Stat(filepath.Join(dir, ReplayName))
+	require.NoError(t, err)
+	require.Equal(t, info.Size(), size)
+	require.Len(t, sum, 64)
+
+	p := recordingtest.Read(t, filepath.Join(dir, ReplayName))
+	var codecs []string
+	for _, s := range p.Streams {
+		codecs = append(codecs, s.CodecName)
+	}
+	require.ElementsMatch(t, []string{"vp8", "opus"}, codecs, "one video, one mixed audio")
+	require.InDelta(t, 3.0, p.Duration, 0.3, "the screen share, placed at 1 s, ends at 3 s; the first microphone too")
+
+	// Built once: a second call changes nothing.
+	require.NoError(t, BuildReplay(context.Background(), ffmpeg, ffprobe, dir))
+}
+
+func TestAReplayThatFailsKeepsTheTracks(t *testing.T) {
+	video, _ := encodedMedia(t, "1")
+	dir := t.TempDir()
+	m := recordTracks(t, dir, []testTrack{{"video", sfu.LabelCamera, 0, video}})
+	track := filepath.Join(dir, m.Tracks[0].File)
+	require.NoError(t, os.WriteFile(track, []byte("damaged"), 0o600))
+	err := BuildReplay(context.Background(), need(t, "ffmpeg"), need(t, "ffprobe"), dir)
+	require.Error(t, err)
+	b, err := os.ReadFile(track)
+	require.NoError(t, err)
+	require.Equal(t, "damaged", string(b), "the track stays for another try")
+	got, err := ReadManifest(dir)
+	require.NoError(t, err)
+	require.Empty(t, got.Replay)
+	require.NoFileExists(t, filepath.Join(dir, ReplayName+".new"))
 }
