@@ -34,11 +34,16 @@ var (
 )
 
 // need finds a program the tests run; deploy/test.sh installs ffmpeg.
-func need(t *testing.T, name string) string { return recordingtest.Tool(t, name) }
+func need(t testing.TB, name string) string { return recordingtest.Tool(t, name) }
 
 // encodedMedia makes seconds of real VP8 (320x240, 30 fps, a keyframe a second) and
 // Opus (20 ms packets) with ffmpeg, as RTP packets.
-func encodedMedia(t *testing.T, seconds string) (video, audio []*rtp.Packet) {
+func encodedMedia(t testing.TB, seconds string) (video, audio []*rtp.Packet) {
+	return encodeMedia(t, seconds, "320x240", "300k")
+}
+
+// encodeMedia makes seconds of VP8 of the given size and bit rate and of Opus, as RTP.
+func encodeMedia(t testing.TB, seconds, size, bitrate string) (video, audio []*rtp.Packet) {
 	t.Helper()
 	ffmpeg := need(t, "ffmpeg")
 	dir := t.TempDir()
@@ -47,7 +52,7 @@ func encodedMedia(t *testing.T, seconds string) (video, audio []*rtp.Packet) {
 		out, err := exec.Command(ffmpeg, append([]string{"-v", "error", "-y"}, args...)...).CombinedOutput()
 		require.NoError(t, err, "ffmpeg: %s", out)
 	}
-	run("-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", seconds, "-c:v", "libvpx", "-b:v", "300k", "-g", "30", "-f", "ivf", ivf)
+	run("-f", "lavfi", "-i", "testsrc=size="+size+":rate=30", "-t", seconds, "-c:v", "libvpx", "-b:v", bitrate, "-deadline", "realtime", "-cpu-used", "8", "-g", "30", "-f", "ivf", ivf)
 	run("-f", "lavfi", "-i", "sine=frequency=440", "-t", seconds, "-c:a", "libopus", "-b:a", "48k", "-page_duration", "20000", "-f", "ogg", ogg)
 
 	f, err := os.Open(ivf)

@@ -1,0 +1,89 @@
+package recording
+
+import (
+	"context"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu"
+)
+
+// encoded720p makes seconds of 1280x720 VP8 at 1.5 Mbit/s, 30 fps, with Opus, as RTP.
+func encoded720p(b *testing.B, seconds string) (video, audio []*rtp.Packet) {
+	return encodeMedia(b, seconds, "1280x720", "1500k")
+}
+
+// BenchmarkRecord720p records 10 seconds of 720p VP8 at 1.5 Mbit/s and Opus, as the
+// recorder gets them from a room, and reports the CPU time it takes per second of media
+// (cpu-ms/media-s): the share of a core one such stream costs, in thousandths.
+func BenchmarkRecord720p(b *testing.B) {
+	video, audio := encoded720p(b, "10")
+	b.ResetTimer()
+	var cpu time.Duration
+	for range b.N {
+		dir := filepath.Join(b.TempDir(), "rec")
+		before := processCPU()
+		rec, err := New(Params{Dir: dir})
+		require.NoError(b, err)
+		vt := rec.AddTrack("pub", sfu.TrackInfo{ID: "v", Kind: "video"}, vp8)
+		at := rec.AddTrack("pub", sfu.TrackInfo{ID: "a", Kind: "audio"}, opus)
+		for i, j := 0, 0; i < len(video) || j < len(audio); {
+			if i < len(video) {
+				_ = vt.WriteRTP(&video[i].Header, video[i].Payload)
+				i++
+			}
+			if j < len(audio) && (i >= len(video) || j*len(video) < i*len(audio)) {
+				_ = at.WriteRTP(&audio[j].Header, audio[j].Payload)
+				j++
+			}
+		}
+		vt.Close()
+		at.Close()
+		rec.Close()
+		cpu += processCPU() - before
+	}
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N)/10, "cpu-ms/media-s")
+}
+
+// BenchmarkReplayPerMinute finalizes a 60-second 720p recording and builds its replay,
+// and reports the wall time per minute of recording.
+func BenchmarkReplayPerMinute(b *testing.B) {
+	video, audio := encoded720p(b, "60")
+	ffmpeg, ffprobe := need(b, "ffmpeg"), need(b, "ffprobe")
+	var took time.Duration
+	for range b.N {
+		b.StopTimer()
+		dir := filepath.Join(b.TempDir(), "rec")
+		rec, err := New(Params{Dir: dir})
+		require.NoError(b, err)
+		vt := rec.AddTrack("pub", sfu.TrackInfo{ID: "v", Kind: "video"}, vp8)
+		at := rec.AddTrack("pub", sfu.TrackInfo{ID: "a", Kind: "audio"}, opus)
+		for _, p := range video {
+			_ = vt.WriteRTP(&p.Header, p.Payload)
+		}
+		for _, p := range audio {
+			_ = at.WriteRTP(&p.Header, p.Payload)
+		}
+		vt.Close()
+		at.Close()
+		rec.Close()
+		b.StartTimer()
+		start := time.Now()
+		_, _, err = FinalizeAll(context.Background(), ffmpeg, ffprobe, dir)
+		require.NoError(b, err)
+		took += time.Since(start)
+	}
+	b.ReportMetric(took.Seconds()/float64(b.N), "s/recorded-min")
+}
+
+// processCPU is the CPU time, user and system, this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
