@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -358,34 +356,7 @@ func (s *Server) getRecordingFile(c *gin.Context) {
 		writeProblem(c, errRecordingBusy)
 		return
 	}
-	m, err := s.manifest(r.ID)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	name := c.Param("file")
-	for _, file := range m.Files() {
-		if file != name {
-			continue
-		}
-		dir, _ := s.p.Recordings.Dir(r.ID)
-		f, err := os.Open(filepath.Join(dir, file))
-		if err != nil {
-			s.fail(c, fmt.Errorf("open recording file: %w", err))
-			return
-		}
-		defer f.Close()
-		info, err := f.Stat()
-		if err != nil {
-			s.fail(c, fmt.Errorf("open recording file: %w", err))
-			return
-		}
-		c.Header("Content-Type", "video/webm")
-		c.Header("Cache-Control", "private, no-store")
-		http.ServeContent(c.Writer, c.Request, file, info.ModTime(), f)
-		return
-	}
-	writeProblem(c, errNotFound)
+	s.serveRecordingFile(c, r)
 }
 
 // deleteRecording deletes a recording now: its files, its row, with a ledger entry.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"webinaire/recording/recordingtest"
+	"webinaire/store"
 	"webinaire/sfu/client"
 )
 
@@ -139,4 +140,95 @@ func TestRecordingAMeetingFromStartToDeletion(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"deleted by the organizer"}, rules)
+}
+
+func TestShareLinksOfARecording(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	owner, other, anon := e.browser(), e.browser(), e.browser()
+	owner.Login(userOwner)
+	other.Login(userOther)
+	w := createWebinar(owner, withoutLobby)
+	inv := createInvitation(owner, w.ID, "attendee")
+	invToken := invitationToken(inv.URL)
+	elsewhere := createWebinar(owner, withoutLobby)
+	otherInv := invitationToken(createInvitation(owner, elsewhere.ID, "attendee").URL)
+
+	// A short recording.
+	oj := joinAsOwner(owner, w.ID)
+	o := connectRTC(t, e, oj)
+	o.waitJoined()
+	o.publish()
+	g := connectRTC(t, e, joinAsGuest(anon, inv.URL, "Zoé Martin"))
+	g.waitJoined()
+	require.NoError(t, g.Receive(t.Context()))
+	require.Equal(t, http.StatusCreated, owner.Do("POST", "/api/v1/webinars/"+w.ID+"/recording", nil, nil).StatusCode)
+	g.waitMedia(oj.ParticipantID, 100)
+	require.Equal(t, http.StatusAccepted, owner.Do("DELETE", "/api/v1/webinars/"+w.ID+"/recording", nil, nil).StatusCode)
+	var rec recordingOut
+	require.Eventually(t, func() bool {
+		rec = listRecordings(owner, w.ID)[0]
+		return rec.State == "ready"
+	}, 30*time.Second, 50*time.Millisecond)
+	links := "/api/v1/recordings/" + rec.ID + "/links"
+
+	type link struct {
+		ID        string     `json:"id"`
+		URL       string     `json:"url"`
+		Audience  string     `json:"audience"`
+		ExpiresAt time.Time  `json:"expires_at"`
+		RevokedAt *time.Time `json:"revoked_at"`
+	}
+	create := func(audience string, days int) link {
+		t.Helper()
+		resp := owner.Do("POST", links, map[string]any{"audience": audience, "expires_in_days": days}, nil)
+		require.Equal(t, http.StatusCreated, resp.StatusCode)
+		var l link
+		decode(t, resp, &l)
+		require.Equal(t, e.base+"/replay/"+l.ID, l.URL)
+		require.Len(t, l.ID, 32, "an unguessable token")
+		return l
+	}
+	resp := owner.Do("POST", links, map[string]any{"audience": "everyone", "expires_in_days": 0}, nil)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	resp = other.Do("POST", links, map[string]any{"audience": "public", "expires_in_days": 7}, nil)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "another organizer's recording")
+
+	public := create("public", 7)
+	invitees := create("invitees", 400-35)
+	require.True(t, invitees.ExpiresAt.Equal(rec.ExpiresAt) || invitees.ExpiresAt.Before(rec.ExpiresAt), "never after the recording")
+
+	get := func(path string) int { return anon.Do("GET", path, nil, nil).StatusCode }
+	file := "/files/replay.webm"
+	require.Equal(t, http.StatusOK, get("/api/v1/shared/"+public.ID))
+	resp = anon.Do("GET", "/api/v1/shared/"+public.ID+file, nil, map[string]string{"Range": "bytes=0-9"})
+	require.Equal(t, http.StatusPartialContent, resp.StatusCode, "anyone with a public link plays it")
+	require.Equal(t, http.StatusNotFound, get("/api/v1/shared/"+invitees.ID+file), "invitees only")
+	require.Equal(t, http.StatusNotFound, get("/api/v1/shared/"+invitees.ID+file+"?invitation="+otherInv), "another webinar's invitation")
+	require.Equal(t, http.StatusOK, get("/api/v1/shared/"+invitees.ID+file+"?invitation="+invToken))
+	require.Equal(t, http.StatusNotFound, get("/api/v1/shared/"+public.ID+"/files/manifest.json"), "only the recording's files")
+	require.Equal(t, http.StatusNotFound, get("/api/v1/shared/"+store.NewSecret()))
+
+	// Revoked: over at once; revoking an invitation closes its invitees' access.
+	resp = owner.Do("DELETE", links+"/"+public.ID, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, http.StatusNotFound, get("/api/v1/shared/"+public.ID+file))
+	require.Equal(t, http.StatusOK, owner.Do("DELETE", "/api/v1/webinars/"+w.ID+"/invitations/"+inv.ID, nil, nil).StatusCode)
+	require.Equal(t, http.StatusNotFound, get("/api/v1/shared/"+invitees.ID+file+"?invitation="+invToken))
+
+	// Expired: over too.
+	short := create("public", 1)
+	require.Equal(t, http.StatusOK, get("/api/v1/shared/"+short.ID))
+	e.clock.Advance(25 * time.Hour)
+	require.Equal(t, http.StatusNotFound, get("/api/v1/shared/"+short.ID))
+
+	e.clock.Advance(-25 * time.Hour) // back to the owner's session
+	resp = owner.Do("GET", links, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var list struct{ Items []link }
+	decode(t, resp, &list)
+	require.Len(t, list.Items, 3, "revoked and expired links are listed")
+
+	// Deleting the recording deletes its links.
+	require.Equal(t, http.StatusNoContent, owner.Do("DELETE", "/api/v1/recordings/"+rec.ID, nil, nil).StatusCode)
+	require.Equal(t, http.StatusNotFound, get("/api/v1/shared/"+invitees.ID+"?invitation="+invToken))
 }

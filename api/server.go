@@ -201,6 +201,9 @@ func (s *Server) routes() http.Handler {
 	v1.GET("/invitations/:token", s.getPublicInvitation)
 	v1.GET("/invitations/:token/invitation.ics", s.getPublicInvitationICS)
 	v1.POST("/invitations/:token/join", s.joinWithInvitation)
+	// A share link of a recording: the token is the capability, no session.
+	v1.GET("/shared/:token", s.getShared)
+	v1.GET("/shared/:token/files/:file", s.getSharedFile)
 
 	// A restricted account may still see and export its data; nothing else.
 	v1.GET("/me", s.needOrganizer, s.getMe)
@@ -228,6 +231,9 @@ func (s *Server) routes() http.Handler {
 	org.GET("/webinars/:id/recordings", s.listRecordings)
 	org.GET("/recordings/:recording/files/:file", s.getRecordingFile)
 	org.DELETE("/recordings/:recording", s.deleteRecording)
+	org.POST("/recordings/:recording/links", s.createRecordingLink)
+	org.GET("/recordings/:recording/links", s.listRecordingLinks)
+	org.DELETE("/recordings/:recording/links/:link", s.revokeRecordingLink)
 
 	admin := org.Group("/admin", s.needAdmin)
 	admin.GET("/organizers", s.listOrganizers)

@@ -221,6 +221,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"GET", wid + "/recordings", nil, [4]int{un, nf, ok, nf}},
 			{"GET", "/api/v1/recordings/" + store.NewSecret() + "/files/01-video.webm", nil, [4]int{un, nf, nf, nf}},
 			{"DELETE", "/api/v1/recordings/" + store.NewSecret(), nil, [4]int{un, nf, nf, nf}},
+			{"POST", "/api/v1/recordings/" + store.NewSecret() + "/links", map[string]any{"audience": "public", "expires_in_days": 7}, [4]int{un, nf, nf, nf}},
+			{"GET", "/api/v1/recordings/" + store.NewSecret() + "/links", nil, [4]int{un, nf, nf, nf}},
+			{"DELETE", "/api/v1/recordings/" + store.NewSecret() + "/links/" + store.NewSecret(), nil, [4]int{un, nf, nf, nf}},
+			// A share link is the right: no session needed, an unknown one is not found.
+			{"GET", "/api/v1/shared/" + store.NewSecret(), nil, [4]int{nf, nf, nf, nf}},
+			{"GET", "/api/v1/shared/" + store.NewSecret() + "/files/replay.webm", nil, [4]int{nf, nf, nf, nf}},
 			{"POST", wid + "/participants/nobody/remove", nil, [4]int{un, nf, nf, nf}},
 			{"POST", wid + "/participants/nobody/role", map[string]string{"role": "presenter"}, [4]int{un, nf, nf, nf}},
 			{"GET", "/api/v1/admin/organizers", nil, [4]int{un, fb, fb, ok}},

@@ -125,3 +125,68 @@ func (s *Store) RecordingIDsOfWebinar(ctx context.Context, webinarID string) ([]
 	err := s.conn(ctx).Raw(`SELECT id FROM recordings WHERE webinar_id = ? ORDER BY id`, webinarID).Scan(&ids).Error
 	return ids, translate("recording ids of webinar", err)
 }
+
+// Audiences of a recording's share link.
+const (
+	AudiencePublic   = "public"
+	AudienceInvitees = "invitees"
+)
+
+// RecordingLink is a share link of a recording; its id is the token of its URL.
+type RecordingLink struct {
+	ID          string
+	RecordingID string
+	Audience    string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	RevokedAt   *time.Time
+}
+
+// CreateRecordingLink makes a share link of a recording, with a new token.
+func (s *Store) CreateRecordingLink(ctx context.Context, recordingID, audience string, now, expires time.Time) (RecordingLink, error) {
+	l := RecordingLink{ID: NewSecret(), RecordingID: recordingID, Audience: audience, CreatedAt: now.UTC(), ExpiresAt: expires.UTC()}
+	err := s.conn(ctx).Create(&l).Error
+	return l, translate("create recording link", err)
+}
+
+// RecordingLinks lists a recording's links, the oldest first, revoked ones included.
+func (s *Store) RecordingLinks(ctx context.Context, recordingID string) ([]RecordingLink, error) {
+	var list []RecordingLink
+	err := s.conn(ctx).Where("recording_id = ?", recordingID).Order("created_at, id").Find(&list).Error
+	return list, translate("recording links", err)
+}
+
+// RevokeRecordingLink revokes a link of a recording (again: no change) and returns it.
+func (s *Store) RevokeRecordingLink(ctx context.Context, recordingID, id string, now time.Time) (RecordingLink, error) {
+	var l RecordingLink
+	err := s.InTx(ctx, func(tx *Store) error {
+		if err := tx.conn(ctx).Take(&l, "id = ? AND recording_id = ?", id, recordingID).Error; err != nil {
+			return err
+		}
+		if l.RevokedAt != nil {
+			return nil
+		}
+		t := now.UTC()
+		l.RevokedAt = &t
+		return tx.conn(ctx).Model(&RecordingLink{}).Where("id = ?", id).Update("revoked_at", t).Error
+	})
+	return l, translate("revoke recording link", err)
+}
+
+// LiveRecordingLink returns a link that is neither revoked nor expired at now, with its
+// recording and the recording's webinar; any other token is not found.
+func (s *Store) LiveRecordingLink(ctx context.Context, token string, now time.Time) (RecordingLink, Recording, Webinar, error) {
+	var (
+		l RecordingLink
+		r Recording
+		w Webinar
+	)
+	if err := s.conn(ctx).Take(&l, "id = ? AND revoked_at IS NULL AND expires_at > ?", token, now.UTC()).Error; err != nil {
+		return l, r, w, translate("recording link", err)
+	}
+	if err := s.conn(ctx).Take(&r, "id = ?", l.RecordingID).Error; err != nil {
+		return l, r, w, translate("recording link", err)
+	}
+	err := s.conn(ctx).Take(&w, "id = ?", r.WebinarID).Error
+	return l, r, w, translate("recording link", err)
+}
