@@ -45,8 +45,9 @@ export function qualityOf(stats, before) {
       limited = true;
     }
   }
-  const received = counts.received - (before ? before.received : 0);
-  const lost = counts.lost - (before ? before.lost : 0);
+  // the loss between two readings: the first one has nothing to compare with
+  const received = before ? counts.received - before.received : 0;
+  const lost = before ? counts.lost - before.lost : 0;
   const loss = received + lost > 0 ? Math.max(0, lost) / (received + lost) : 0;
 
   const ratios = [rtt / LIMITS.rttSeconds, loss / LIMITS.lossRatio, jitter / LIMITS.jitterSeconds];
