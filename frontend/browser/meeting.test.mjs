@@ -88,12 +88,62 @@ test("an organizer logs in, schedules a meeting, creates and copies an attendee 
   assert.deepEqual(cookies.map((c) => c.name), ["webinaire_session"], "the organizer has the session cookie, and only it");
 });
 
-test("the invitation page has no serious accessibility violation", async () => {
+test("the invitation page, with the camera's preview, has no serious accessibility violation", async () => {
   assert.ok(state.link, "the first test made an invitation link");
   const page = await pageFor("axe");
   await page.goto(state.link);
   await page.waitForSelector("#invitation:not([hidden])");
+  await page.waitForSelector('device-preview[data-ready="yes"] video.preview-video:not([hidden])');
+  for (const id of ["inv-recording", "display-name-hint"]) assert.ok(await page.locator(`#${id}`).isVisible(), `#${id} is shown before entering`);
+  assert.ok(await page.locator('device-preview a[href="/privacy"]').isVisible(), "the preview links to what is processed");
   assert.deepEqual(await axeViolations(page), []);
+  await page.close();
+});
+
+test("the devices chosen on the invitation page are those of the room; they change in the room's settings", async () => {
+  assert.ok(state.link, "the first test made an invitation link");
+  const page = await pageFor("carla");
+  await page.goto(state.link);
+  await page.waitForSelector('device-preview[data-ready="yes"]');
+  const mics = page.locator('device-preview select[data-device="microphone"]');
+  const options = await mics.locator("option").evaluateAll((os) => os.map((o) => /** @type {HTMLOptionElement} */ (o).value));
+  assert.ok(options.length >= 2, `the fake microphones are listed: ${options}`);
+  const chosen = options[options.length - 1];
+  await mics.selectOption(chosen);
+  await page.setChecked('device-preview input[data-device="camera"]', false);
+  await page.fill("#display-name", "Carla Agent");
+  await page.click("#enter");
+  await page.waitForSelector('meeting-room[data-state="connected"]');
+  /** @returns {Promise<{local: string, sent: string[]}>} the microphone's device in use and the devices of the tracks sent */
+  const inUse = () =>
+    page.evaluate(() => {
+      const client = /** @type {any} */ (document.querySelector("meeting-room")).client;
+      const senders = client.pc ? client.pc.getSenders() : [];
+      return {
+        local: client.local.get("microphone").track.getSettings().deviceId,
+        sent: senders.filter((/** @type {RTCRtpSender} */ s) => s.track && s.track.kind === "audio").map((/** @type {RTCRtpSender} */ s) => s.track?.getSettings().deviceId || ""),
+      };
+    });
+  assert.equal((await inUse()).local, chosen, "the room uses the microphone chosen");
+  assert.equal(await page.getAttribute('meeting-room button[data-action="camera"]', "aria-pressed"), "true", "the camera starts off");
+
+  const mark = page.locator(".person .quality[data-quality]");
+  await mark.waitFor();
+  assert.match(String(await mark.getAttribute("data-quality")), /^(good|fair|poor)$/);
+  assert.match(String(await mark.getAttribute("aria-label")), /^Connexion/);
+
+  await page.click('meeting-room button[data-action="settings"]');
+  const roomMics = page.locator('meeting-room select[data-device="microphone"]');
+  await until(async () => ((await roomMics.locator("option").count()) >= 2 ? true : null), "the room to list the microphones");
+  assert.equal(await roomMics.inputValue(), chosen, "the settings show the microphone in use");
+  const other = options[0];
+  await roomMics.selectOption(other);
+  await until(async () => {
+    const now = await inUse();
+    return now.local === other && now.sent.includes(other) ? true : null;
+  }, "the other microphone to be sent");
+  await page.click('meeting-room button[data-action="leave"]');
+  await page.waitForSelector('meeting-room[data-state="closed"]');
   await page.close();
 });
 
@@ -242,7 +292,7 @@ test("no page asked anything of another origin", () => {
 test("agents get no cookie; the organizer gets the login round trip's and the session's", async (t) => {
   const set = await requests.cookies();
   for (const c of set) t.diagnostic(`cookie set: ${c.cookie} for ${c.context} by ${new URL(c.url).pathname}`);
-  const agents = ["alice", "bruno", "axe", "zoe"];
+  const agents = ["alice", "bruno", "axe", "carla", "zoe"];
   assert.deepEqual(set.filter((c) => agents.includes(c.context)), [], "no answer to an agent sets a cookie");
   assert.deepEqual(
     [...new Set(set.filter((c) => c.context === "organizer").map((c) => c.cookie))].sort(),

@@ -1,9 +1,10 @@
 // @ts-check
 // The page of an invitation link, /join/<token>: what the session is, when, in which role,
-// whether it may be recorded, and its calendar entry; then, under a display name, the room
-// itself. No login, no cookie.
+// whether it may be recorded, and its calendar entry; then the preview and choice of camera
+// and microphone and, under a display name, the room itself. No login, no cookie.
 
 import { ApiError, getJSON, sendJSON } from "./api.js";
+import { DevicePreview } from "./devices.js";
 import { byId } from "./dom.js";
 import { initI18n, localize, setPlainText, translate } from "./i18n.js";
 import { MeetingRoom } from "./room.js";
@@ -38,6 +39,7 @@ const nameInput = byId("display-name", HTMLInputElement);
 const nameError = byId("display-name-error", HTMLElement);
 const enterError = byId("enter-error", HTMLElement);
 const enterMedia = byId("enter-media", HTMLElement);
+const preview = byId("preview", DevicePreview);
 const room = byId("room", MeetingRoom);
 
 /** @param {HTMLElement} shown */
@@ -70,6 +72,7 @@ function render(token, inv) {
 
   byId("inv-ics", HTMLAnchorElement).href = `${base}/invitation.ics`;
   enterMedia.hidden = inv.kind === "webinar" && inv.role === "attendee";
+  if (!enterMedia.hidden) preview.startIfAllowed();
   localize(byId("doc-title", HTMLTitleElement), "join.doc_title.named", { title: inv.title });
   translate(view); // formats the date and the duration just set
 }
@@ -153,7 +156,8 @@ async function enter(token, title) {
   room.hidden = false;
   byId("main", HTMLElement).classList.remove("narrow");
   // A token that expires during a reconnection is replaced by a new one, under the same name.
-  await room.enter(answer, { title, renew: () => joinRoom(token, name) });
+  const media = enterMedia.hidden ? undefined : { choice: preview.choice(), local: preview.take() };
+  await room.enter(answer, { title, renew: () => joinRoom(token, name), media });
 }
 
 initI18n();

@@ -2,25 +2,34 @@
 // The meeting room view: <meeting-room> shows every participant in a <media-tile> (video,
 // name, what it muted, who speaks, reactions), the list of participants with the raised
 // hands, the chat and the polls (collab.js), the lobby and the moderators' menus
-// (moderation.js), and the controls (microphone, camera, screen share, hand, reactions,
-// leave; locking, muting all and ending the session for moderators). The connection itself
-// is a RoomClient (rtc.js).
+// (moderation.js), the controls (microphone, camera, screen share, hand, reactions, the
+// choice of devices, leave; locking, muting all and ending the session for moderators), and
+// the quality of the connection next to one's own name. The connection itself is a
+// RoomClient (rtc.js).
 
 import { ChatPanel, PollPanel } from "./collab.js";
+import { deviceField, deviceTrack, fillDevices, listDevices, userMedia } from "./devices.js";
 import { h, uid } from "./dom.js";
 import { localize, setPlainText, t, translate } from "./i18n.js";
 import { LobbyPanel, participantActions, popupMenu } from "./moderation.js";
+import { qualityOf } from "./quality.js";
 import { REACTIONS, RoomClient, peerMedia } from "./rtc.js";
 
 /** @typedef {import("./rtc.js").JoinAnswer} JoinAnswer */
 /** @typedef {import("./rtc.js").Label} Label */
 /** @typedef {import("./rtc.js").Peer} Peer */
+/** @typedef {import("./devices.js").DeviceChoice} DeviceChoice */
+/** @typedef {import("./devices.js").LocalMedia} LocalMedia */
+/** @typedef {import("./quality.js").Quality} Quality */
 
 /** Event a tile sends (bubbling) when it shows its first video frame. */
 export const FIRST_FRAME_EVENT = "tile-frame";
 
 /** How long a reaction stays on a tile, in milliseconds. */
 const REACTION_MS = 5000;
+
+/** How often the connection's quality is measured, in milliseconds. */
+const QUALITY_MS = 3000;
 
 /** How long the layout must stay still before the tiles' sizes are sent, in milliseconds. */
 const LAYER_DEBOUNCE_MS = 300;
@@ -141,35 +150,6 @@ function initials(name) {
 }
 
 /**
- * Asks for the camera and the microphone; a device refused or missing leaves it out.
- *
- * @returns {Promise<Map<Label, {track: MediaStreamTrack, stream: MediaStream}>>}
- */
-async function userMedia() {
-  /** @type {Map<Label, {track: MediaStreamTrack, stream: MediaStream}>} */
-  const local = new Map();
-  if (!navigator.mediaDevices) return local;
-  const tries = [
-    { audio: true, video: { width: { ideal: 640 }, height: { ideal: 360 } } },
-    { audio: true, video: false },
-    { audio: false, video: { width: { ideal: 640 }, height: { ideal: 360 } } },
-  ];
-  for (const constraints of tries) {
-    try {
-      const stream = await navigator.mediaDevices.getUserMedia(constraints);
-      const audio = stream.getAudioTracks()[0];
-      const video = stream.getVideoTracks()[0];
-      if (audio) local.set("microphone", { track: audio, stream });
-      if (video) local.set("camera", { track: video, stream });
-      return local;
-    } catch {
-      // refused or no such device: try with less
-    }
-  }
-  return local;
-}
-
-/**
  * <meeting-room>: the room of one webinar or meeting, once entered with enter().
  */
 export class MeetingRoom extends HTMLElement {
@@ -212,6 +192,30 @@ export class MeetingRoom extends HTMLElement {
     this.reactMenu = popupMenu(this.reactButton, () =>
       REACTIONS.map((emoji, i) => ({ key: `room.reaction.${i}`, label: emoji, run: () => this.client?.react(emoji) })),
     );
+    const cam = deviceField("camera");
+    const mic = deviceField("microphone");
+    this.cameraSelect = cam.select;
+    this.micSelect = mic.select;
+    this.settingsProblem = h("p", { class: "alert", role: "status" });
+    const settingsTitle = uid("settings-title");
+    this.settingsPanel = h(
+      "section",
+      { class: "panel settings-panel", id: uid("settings"), "aria-labelledby": settingsTitle, hidden: true },
+      h("h2", { id: settingsTitle, "data-i18n": "devices.settings" }),
+      cam.field,
+      mic.field,
+      this.settingsProblem,
+    );
+    this.settingsToggle = this.panelToggle("settings", this.settingsPanel);
+    /** Device changes are made one at a time. */
+    this.switching = Promise.resolve();
+    /** @type {Quality | ""} */
+    this.quality = "";
+    /** @type {import("./quality.js").Counts | null} */
+    this.qualityCounts = null;
+    /** @type {number | undefined} */
+    this.qualityTimer = undefined;
+    this.qualityMark = h("span", { class: "quality", role: "img", hidden: true }, h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }));
     this.chatToggle = this.panelToggle("chat", this.chatPanel);
     this.pollToggle = this.panelToggle("polls", this.pollPanel);
     this.muteAll = h("button", { type: "button", class: "button secondary", "data-action": "mute-all", "data-i18n": "room.mod.mute_all" });
@@ -252,6 +256,7 @@ export class MeetingRoom extends HTMLElement {
     button.addEventListener("click", () => {
       panel.hidden = !panel.hidden;
       button.setAttribute("aria-expanded", String(!panel.hidden));
+      if (panel === this.settingsPanel && !panel.hidden) this.fillSettings();
       if (panel === this.chatPanel && !panel.hidden) {
         this.chatPanel.unread = 0;
         localize(button, "room.chat");
@@ -300,6 +305,7 @@ export class MeetingRoom extends HTMLElement {
           { class: "room-side" },
           this.lobbyPanel,
           h("aside", { class: "people", "aria-labelledby": peopleId }, this.peopleTitle, this.people, this.handsBox),
+          this.settingsPanel,
           this.chatPanel,
           this.pollPanel,
         ),
@@ -312,6 +318,7 @@ export class MeetingRoom extends HTMLElement {
         this.screen,
         this.hand,
         h("span", { class: "menu-wrap" }, this.reactButton, this.reactMenu),
+        this.settingsToggle,
         this.chatToggle,
         this.pollToggle,
         this.leaveButton,
@@ -343,6 +350,8 @@ export class MeetingRoom extends HTMLElement {
     this.endAll.addEventListener("click", () => this.confirmEnd.showModal());
     this.chatPanel.addEventListener("unread", () => localize(this.chatToggle, "room.chat.unread", { count: this.chatPanel.unread }));
     this.resizes.observe(this.tiles);
+    this.cameraSelect.addEventListener("change", () => this.switchDevice("camera", this.cameraSelect.value));
+    this.micSelect.addEventListener("change", () => this.switchDevice("microphone", this.micSelect.value));
   }
 
   /** The PeerConnection of the session, for tests that read its statistics. */
@@ -354,17 +363,35 @@ export class MeetingRoom extends HTMLElement {
    * Enters the room: asks for the camera and microphone when this participant may publish,
    * then connects.
    *
+   * The devices chosen before (media.choice) are used, and the tracks of a preview
+   * (media.local) taken over; a device off at entry starts muted.
+   *
    * @param {JoinAnswer} join
-   * @param {{title: string, renew?: () => Promise<JoinAnswer>}} options
+   * @param {{title: string, renew?: () => Promise<JoinAnswer>, media?: {local: LocalMedia, choice: DeviceChoice}}} options
    */
-  async enter(join, { title, renew }) {
+  async enter(join, { title, renew, media }) {
     this.heading.textContent = title;
     const client = new RoomClient(join, { renew });
     this.client = client;
     localize(this.stateLine, "room.state.connecting");
-    const local = client.canPublish() ? await userMedia() : new Map();
+    /** @type {LocalMedia} */
+    let local = new Map();
+    if (client.canPublish()) {
+      local = media && media.local.size > 0 ? media.local : await userMedia(media?.choice);
+    } else {
+      for (const { track } of media?.local.values() || []) track.stop();
+    }
     if (client.canPublish() && local.size === 0) localize(this.alert, "room.no_media");
     this.showControls(local, client.canPublish());
+    if (media) {
+      for (const [label, button] of /** @type {const} */ ([["camera", this.camera], ["microphone", this.mic]])) {
+        const l = local.get(label);
+        if (!l || media.choice[label]) continue;
+        l.track.enabled = false;
+        client.localMuted[label] = true;
+        button.setAttribute("aria-pressed", "true");
+      }
+    }
 
     client.addEventListener("state", () => this.onState());
     client.addEventListener("peers", () => this.render());
@@ -389,6 +416,79 @@ export class MeetingRoom extends HTMLElement {
     client.start(local);
     this.render();
     this.heading.focus();
+    this.qualityTimer = window.setInterval(() => this.measure(), QUALITY_MS);
+  }
+
+  /** Lists the devices in the settings, with the ones in use selected. */
+  async fillSettings() {
+    const client = this.client;
+    if (!client) return;
+    const devices = await listDevices();
+    /** @type {[HTMLSelectElement, MediaDeviceKind, import("./rtc.js").Label, string][]} */
+    const lists = [
+      [this.cameraSelect, "videoinput", "camera", "devices.camera"],
+      [this.micSelect, "audioinput", "microphone", "devices.microphone"],
+    ];
+    for (const [select, kind, label, key] of lists) {
+      const track = client.local.get(label)?.track;
+      fillDevices(select, devices, kind, track?.getSettings().deviceId || "", (n) => `${t(key)} ${n}`);
+      if (!track) select.disabled = true;
+    }
+  }
+
+  /**
+   * Sends another camera or microphone in place of the one in use.
+   *
+   * @param {"camera" | "microphone"} label
+   * @param {string} deviceId
+   */
+  switchDevice(label, deviceId) {
+    this.switching = this.switching.then(async () => {
+      const client = this.client;
+      if (!client || !client.local.has(label)) return;
+      try {
+        await client.replaceTrack(label, await deviceTrack(label === "camera" ? "video" : "audio", deviceId));
+        setPlainText(this.settingsProblem, "");
+      } catch {
+        localize(this.settingsProblem, "devices.unavailable");
+      }
+      this.render();
+    });
+  }
+
+  /** Measures the connection's quality and shows it; says so when it becomes poor. */
+  async measure() {
+    const client = this.client;
+    if (!client || client.state === "closed") {
+      window.clearInterval(this.qualityTimer);
+      return;
+    }
+    const pc = client.pc;
+    if (!pc || client.state !== "connected") return;
+    /** @type {any[]} */
+    const stats = [];
+    try {
+      (await pc.getStats()).forEach((s) => stats.push(s));
+    } catch {
+      return;
+    }
+    if (pc !== client.pc) return;
+    const { quality, counts } = qualityOf(stats, this.qualityCounts);
+    this.qualityCounts = counts;
+    if (quality === "poor" && this.quality !== "poor") this.announce(t("room.quality.became_poor"));
+    this.quality = quality;
+    this.showQuality();
+  }
+
+  /** Shows the last quality measured on the mark next to one's own name. */
+  showQuality() {
+    const mark = this.qualityMark;
+    mark.hidden = this.quality === "";
+    if (this.quality === "") return;
+    mark.dataset.quality = this.quality;
+    const text = t(`room.quality.${this.quality}`);
+    mark.setAttribute("aria-label", text);
+    mark.title = text;
   }
 
   /** @param {string} text said once by screen readers */
@@ -406,6 +506,7 @@ export class MeetingRoom extends HTMLElement {
   showControls(local, canPublish) {
     this.mic.hidden = !local.has("microphone");
     this.camera.hidden = !local.has("camera");
+    this.settingsToggle.hidden = !local.has("microphone") && !local.has("camera");
     this.screen.hidden = !canPublish || !navigator.mediaDevices || !("getDisplayMedia" in navigator.mediaDevices);
   }
 
@@ -462,6 +563,7 @@ export class MeetingRoom extends HTMLElement {
     }
     this.screenStream = null;
     window.clearTimeout(this.layerTimer);
+    window.clearInterval(this.qualityTimer);
     const key = endKey(client.endCode);
     localize(this.stateLine, "room.state.closed");
     this.ended.hidden = false;
@@ -471,7 +573,8 @@ export class MeetingRoom extends HTMLElement {
     again.addEventListener("click", () => location.reload());
     this.ended.replaceChildren(h("p", { "data-i18n": key }), h("p", {}, again));
     translate(this.ended);
-    for (const b of [this.mic, this.camera, this.screen, this.leaveButton]) b.hidden = true;
+    for (const b of [this.mic, this.camera, this.screen, this.settingsToggle, this.leaveButton]) b.hidden = true;
+    this.settingsPanel.hidden = true;
     this.tiles.replaceChildren();
     this.remote.clear();
     this.people.replaceChildren();
@@ -650,6 +753,10 @@ export class MeetingRoom extends HTMLElement {
     if (hand >= 0) li.append(" ", h("span", { class: "tag tag-hand", "data-i18n": "room.hands.position", "data-i18n-vars": JSON.stringify({ n: hand + 1 }) }));
     li.append(h("span", { class: "person-reactions" }));
     translate(li);
+    if (id === client.id) {
+      this.showQuality();
+      li.append(" ", this.qualityMark);
+    }
     if (client.isModerator() && id !== client.id) li.append(...this.menuOf(client, id, name));
     return li;
   }

@@ -162,6 +162,13 @@ export class RoomClient extends EventTarget {
     this.queue = Promise.resolve();
     /** @type {Map<RTCRtpSender, Label>} */
     this.senders = new Map();
+    /**
+     * The id of the track each sender was made with: the one its m-line names, even after
+     * replaceTrack.
+     *
+     * @type {Map<RTCRtpSender, string>}
+     */
+    this.senderIds = new Map();
     /** The chat as this participant may see it, oldest first. @type {ChatMessage[]} */
     this.chat = [];
     /** @type {Map<string, Poll>} by poll id, in order of creation */
@@ -239,6 +246,30 @@ export class RoomClient extends EventTarget {
     if (this.pc) this.addLocal(this.pc, "screen");
   }
 
+  /**
+   * Sends another track in place of the one with label (another camera or microphone),
+   * without renegotiation; the new track keeps the old one's mute state, the old one stops.
+   *
+   * @param {Label} label
+   * @param {MediaStreamTrack} track
+   */
+  async replaceTrack(label, track) {
+    const local = this.local.get(label);
+    if (!local) {
+      track.stop();
+      return;
+    }
+    const old = local.track;
+    track.enabled = old.enabled;
+    local.stream.removeTrack(old);
+    local.stream.addTrack(track);
+    local.track = track;
+    for (const [sender, l] of this.senders) {
+      if (l === label) await sender.replaceTrack(track);
+    }
+    old.stop();
+  }
+
   /** Stops the screen share, if any. */
   stopScreen() {
     const screen = this.local.get("screen");
@@ -248,6 +279,7 @@ export class RoomClient extends EventTarget {
     for (const [sender, label] of this.senders) {
       if (label !== "screen") continue;
       this.senders.delete(sender);
+      this.senderIds.delete(sender);
       try {
         this.pc?.removeTrack(sender);
       } catch {
@@ -413,6 +445,7 @@ export class RoomClient extends EventTarget {
     this.pc = null;
     pc?.close();
     this.senders.clear();
+    this.senderIds.clear();
     this.mids.clear();
     this.peers.clear();
     this.dispatchEvent(new Event("peers"));
@@ -603,15 +636,20 @@ export class RoomClient extends EventTarget {
     // server opened for someone else's track. The camera goes as simulcast where possible.
     /** @type {RTCRtpTransceiverInit} */
     const init = { direction: "sendonly", streams: [local.stream] };
+    /** @param {RTCRtpSender} sender */
+    const keep = (sender) => {
+      this.senders.set(sender, label);
+      this.senderIds.set(sender, local.track.id);
+    };
     if (label === "camera") {
       try {
-        this.senders.set(pc.addTransceiver(local.track, { ...init, sendEncodings: SIMULCAST }).sender, label);
+        keep(pc.addTransceiver(local.track, { ...init, sendEncodings: SIMULCAST }).sender);
         return;
       } catch {
         // no simulcast in this browser: one encoding
       }
     }
-    this.senders.set(pc.addTransceiver(local.track, init).sender, label);
+    keep(pc.addTransceiver(local.track, init).sender);
   }
 
   /**
@@ -629,7 +667,8 @@ export class RoomClient extends EventTarget {
       /** @type {Record<string, Label>} */
       const labels = {};
       for (const [sender, label] of this.senders) {
-        if (sender.track) labels[sender.track.id] = label;
+        const id = this.senderIds.get(sender);
+        if (id && sender.track) labels[id] = label;
       }
       this.send({ type: "offer", sdp: desc.sdp, labels });
     } catch {
