@@ -14,13 +14,14 @@ import (
 // provider, a short-lived cookie that binds the login to the browser).
 func (s *Server) pageRoutes(r *gin.Engine) {
 	pages := map[string]string{
-		"/":            "index.html",
-		"/login":       "login.html",
-		"/dashboard":   "dashboard.html",
-		"/account":     "account.html",
-		"/admin":       "admin.html",
-		"/join/:token": "join.html",
-		"/room/:id":    "room.html",
+		"/":              "index.html",
+		"/login":         "login.html",
+		"/dashboard":     "dashboard.html",
+		"/account":       "account.html",
+		"/admin":         "admin.html",
+		"/join/:token":   "join.html",
+		"/room/:id":      "room.html",
+		"/replay/:token": "replay.html",
 	}
 	static, err := fs.Sub(s.p.Pages, "static")
 	if err != nil {

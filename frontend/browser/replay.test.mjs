@@ -1,0 +1,109 @@
+// A recording shared by its organizer, watched in the browser: the organizer opens his
+// room, records a few seconds through the API (the recording controls of the room are
+// not there yet), makes a public share link, and someone without any account opens it and
+// plays the replay. No page may ask anything of another origin; the watcher gets no cookie.
+// Run with: node --test frontend/browser/
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { RequestLog, axeViolations, launchBrowser, loginOrganizer, newContext, scheduleMeeting, startServer, until } from "./harness.mjs";
+
+/** @type {Awaited<ReturnType<typeof startServer>>} */
+let env;
+/** @type {import("playwright-core").Browser} */
+let browser;
+const requests = new RequestLog();
+
+before(async () => {
+  env = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await env?.close();
+});
+
+/**
+ * Calls the API from the organizer's page, with the session's CSRF token.
+ *
+ * @param {import("playwright-core").Page} page
+ * @param {string} method
+ * @param {string} url
+ * @param {unknown} [body]
+ * @returns {Promise<{status: number, json: any}>}
+ */
+function call(page, method, url, body) {
+  return page.evaluate(
+    async ({ method, url, body }) => {
+      const me = await (await fetch("/api/v1/me")).json();
+      const res = await fetch(url, {
+        method,
+        headers: { "X-CSRF-Token": me.csrf_token, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : null };
+    },
+    { method, url, body },
+  );
+}
+
+test("a shared recording plays for someone without an account", async () => {
+  const organizer = await (await newContext(browser, env.server.base, requests, "organizer")).newPage();
+  await loginOrganizer(organizer, "dev-camille-martin");
+  await organizer.setChecked("#f-recording", true);
+  const id = await scheduleMeeting(organizer, "Recorded meeting");
+  await organizer.goto(`/room/${id}`);
+  await organizer.click("#enter");
+  await organizer.waitForSelector('meeting-room[data-state="connected"]');
+
+  const started = await call(organizer, "POST", `/api/v1/webinars/${id}/recording`);
+  assert.equal(started.status, 201, JSON.stringify(started.json));
+  await organizer.waitForTimeout(4000); // a few seconds of the fake camera, recorded
+  const stopped = await call(organizer, "DELETE", `/api/v1/webinars/${id}/recording`);
+  assert.equal(stopped.status, 202);
+  /** @type {any} */
+  let rec;
+  await until(async () => {
+    rec = (await call(organizer, "GET", `/api/v1/webinars/${id}/recordings`)).json.items[0];
+    return rec.state === "ready" ? rec : null;
+  }, "the recording is finalized");
+  assert.deepEqual(rec.files, ["replay.webm"]);
+  const link = await call(organizer, "POST", `/api/v1/recordings/${rec.id}/links`, { audience: "public", expires_in_days: 7 });
+  assert.equal(link.status, 201);
+
+  const watcher = await (await newContext(browser, env.server.base, requests, "watcher")).newPage();
+  await watcher.goto(link.json.url);
+  await watcher.waitForSelector("#replay:not([hidden])");
+  assert.equal(await watcher.textContent("#replay-title"), "Recorded meeting");
+  const duration = await watcher.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const video = /** @type {HTMLVideoElement} */ (document.getElementById("player"));
+        video.muted = true;
+        video.addEventListener("error", () => reject(new Error(`video error ${video.error?.code}`)));
+        video.addEventListener("timeupdate", function onTime() {
+          if (video.currentTime > 0.5) {
+            video.removeEventListener("timeupdate", onTime);
+            resolve(video.duration);
+          }
+        });
+        video.play().catch(reject);
+      }),
+  );
+  assert.ok(Number(duration) > 2, `the replay lasts about as long as the recording, got ${duration}`);
+  assert.deepEqual(await axeViolations(watcher), []);
+  assert.deepEqual(await watcher.context().cookies(), [], "the watcher gets no cookie");
+
+  // Revoked: the page says the link has ended.
+  const revoked = await call(organizer, "DELETE", `/api/v1/recordings/${rec.id}/links/${link.json.id}`);
+  assert.equal(revoked.status, 200);
+  await watcher.reload();
+  await watcher.waitForSelector("#invitation-form:not([hidden]), #ended:not([hidden])");
+});
+
+test("no page asked anything of another origin", () => {
+  assert.deepEqual(requests.foreign(env.server.base), []);
+});
