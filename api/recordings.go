@@ -327,9 +327,14 @@ func (s *Server) listRecordings(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := make([]recordingJSON, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, s.toRecordingJSON(r))
+	writeItems(c, rows, s.toRecordingJSON)
+}
+
+// writeItems answers a list, each element as f describes it, as {"items": [...]}.
+func writeItems[T, J any](c *gin.Context, list []T, f func(T) J) {
+	out := make([]J, 0, len(list))
+	for _, v := range list {
+		out = append(out, f(v))
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out})
 }

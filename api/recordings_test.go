@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"webinaire/recording/recordingtest"
-	"webinaire/store"
 	"webinaire/sfu/client"
+	"webinaire/store"
 )
 
 type recordingOut struct {

@@ -90,11 +90,7 @@ func (s *Server) listRecordingLinks(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := make([]linkJSON, 0, len(links))
-	for _, l := range links {
-		out = append(out, s.toLinkJSON(l))
-	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
+	writeItems(c, links, s.toLinkJSON)
 }
 
 // revokeRecordingLink revokes a share link at once.
