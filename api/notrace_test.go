@@ -131,7 +131,7 @@ func TestChatAndVotesLeaveNoTrace(t *testing.T) {
 		require.Equal(t, map[string]int{"chat_messages": 2, "polls": 1, "votes": 1}, counts, "counts, never content")
 
 		require.False(t, findInDatabase(t, e, marker), "no database row holds the chat or the poll")
-		require.False(t, findInFiles(t, e.recordings.Root, marker), "no file of the server's")
+		require.False(t, findInFiles(t, e.recordingsRoot, marker), "no file of the server's")
 		if driver == "sqlite" {
 			require.False(t, findInFiles(t, filepath.Dir(e.db.URL), marker), "nothing beside the database file")
 		}

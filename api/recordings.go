@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -74,13 +75,11 @@ func (s *Server) toRecordingJSON(r store.Recording) recordingJSON {
 	return j
 }
 
-// manifest reads the list of a recording's files.
+// manifest reads the list of a recording's files, wherever the storage keeps them.
 func (s *Server) manifest(id string) (recording.Manifest, error) {
-	dir, err := s.p.Recordings.Dir(id)
-	if err != nil {
-		return recording.Manifest{}, err
-	}
-	return recording.ReadManifest(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
+	defer cancel()
+	return s.p.Recordings.Manifest(ctx, id)
 }
 
 // startRecording starts recording the webinar's room: everyone in it is told before the
@@ -240,6 +239,12 @@ func (s *Server) finalize(ctx context.Context, row store.Recording, stoppedBy er
 		row.State = store.RecordingFailed
 		row.Error = errors.Join(errors.New(row.Error), err).Error()
 		s.log.Error("recording not finalized", "recording", row.ID, "err", err)
+		return row
+	}
+	// Kept where the storage keeps finished recordings; until then it is served from
+	// the local folder, and the upload is tried again at the next start.
+	if err := s.p.Recordings.Put(ctx, row.ID); err != nil {
+		s.log.Error("recording not stored", "recording", row.ID, "err", err)
 	}
 	return row
 }
@@ -290,11 +295,21 @@ func (s *Server) RepairRecordings(ctx context.Context) error {
 		return errors.Join(append(errs, err)...)
 	}
 	for _, row := range rows {
-		m, err := s.manifest(row.ID)
-		if err != nil || m.Replay != "" {
+		dir, _ := s.p.Recordings.Dir(row.ID)
+		if _, err := os.Stat(dir); err != nil {
+			continue // kept elsewhere, or gone
+		}
+		m, err := recording.ReadManifest(dir)
+		if err != nil {
 			continue
 		}
-		dir, _ := s.p.Recordings.Dir(row.ID)
+		if m.Replay != "" {
+			// Built, but not stored where finished recordings go: try again.
+			if err := s.p.Recordings.Put(ctx, row.ID); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		size, sum, err := recording.FinalizeAll(ctx, s.p.FFmpeg, s.p.FFprobe, dir)
 		row.SizeBytes, row.SHA256 = size, sum
 		if err != nil {
@@ -310,6 +325,9 @@ func (s *Server) RepairRecordings(ctx context.Context) error {
 		}
 		row.Error = strings.Join(kept, "\n")
 		if err := s.p.Store.FinishRecording(ctx, row); err != nil {
+			errs = append(errs, err)
+		}
+		if err := s.p.Recordings.Put(ctx, row.ID); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -37,9 +37,17 @@ func listRecordings(b *browser, webinarID string) []recordingOut {
 	return out.Items
 }
 
+// TestRecordingAMeetingFromStartToDeletion records a meeting, plays, downloads and
+// deletes the recording, with the files on local disk and in an S3 bucket.
 func TestRecordingAMeetingFromStartToDeletion(t *testing.T) {
 	recordingtest.Tool(t, "ffprobe")
-	e := setup(t, "sqlite", options{})
+	for _, storage := range []string{"folder", "s3"} {
+		t.Run(storage, func(t *testing.T) { recordAMeeting(t, storage == "s3") })
+	}
+}
+
+func recordAMeeting(t *testing.T, s3 bool) {
+	e := setup(t, "sqlite", options{s3: s3})
 	owner, other, anon := e.browser(), e.browser(), e.browser()
 	owner.Login(userOwner)
 	other.Login(userOther)
@@ -91,6 +99,12 @@ func TestRecordingAMeetingFromStartToDeletion(t *testing.T) {
 	require.Equal(t, []string{"replay.webm"}, rec.Files, "one replay: the owner's camera, the microphone mixed")
 	require.Positive(t, rec.SizeBytes)
 	require.Len(t, rec.SHA256, 64)
+	dir, err := e.recordings.Dir(rec.ID)
+	require.NoError(t, err)
+	if s3 {
+		require.ElementsMatch(t, []string{rec.ID + "/manifest.json", rec.ID + "/replay.webm"}, e.bucket.keys(t, rec.ID+"/"), "stored in the bucket")
+		require.NoDirExists(t, dir, "the local folder is freed once uploaded")
+	}
 
 	// Played with range requests, downloaded whole; checked by ffprobe.
 	for _, name := range rec.Files {
@@ -122,12 +136,15 @@ func TestRecordingAMeetingFromStartToDeletion(t *testing.T) {
 	// Deleted by its owner: files, row, and a ledger entry.
 	resp = other.Do("DELETE", "/api/v1/recordings/"+rec.ID, nil, nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
-	dir, err := e.recordings.Dir(rec.ID)
-	require.NoError(t, err)
-	require.DirExists(t, dir)
+	if !s3 {
+		require.DirExists(t, dir)
+	}
 	resp = owner.Do("DELETE", "/api/v1/recordings/"+rec.ID, nil, nil)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	require.NoDirExists(t, dir)
+	if s3 {
+		require.Empty(t, e.bucket.keys(t, rec.ID+"/"), "no object left in the bucket")
+	}
 	require.Empty(t, listRecordings(owner, w.ID))
 	resp = owner.Do("GET", "/api/v1/admin/ledger", nil, nil)
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, "the ledger is for administrators")

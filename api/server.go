@@ -85,8 +85,9 @@ type Params struct {
 	// TURN, when not nil, hands every join a TURN server with credentials that live as
 	// long as the join token (the embedded sfu.TURN or an sfu.ExternalTURN).
 	TURN TURNCredentials
-	// Recordings is the folder of the recordings' files (recordings.dir).
-	Recordings recording.Folder
+	// Recordings keeps the recordings' files: a local folder (recording.Folder, the
+	// default) or an S3-compatible bucket (recording.S3).
+	Recordings recording.Storage
 	// FFmpeg and FFprobe are the programs that finalize recordings and check them; empty
 	// means "ffmpeg" and "ffprobe", found in PATH.
 	FFmpeg, FFprobe string

@@ -62,8 +62,11 @@ type env struct {
 	// tokens its join token signer.
 	sfu    *sfu.Server
 	tokens *sfu.TokenSigner
-	// recordings is where the server keeps recordings.
-	recordings recording.Folder
+	// recordings is where the server keeps recordings; recordingsRoot the local folder
+	// they are written in; bucket, with options.s3, the S3 server that keeps them.
+	recordings     recording.Storage
+	recordingsRoot string
+	bucket         *s3Bucket
 	// db is the database's configuration: its file for SQLite, its URL for PostgreSQL.
 	db store.Config
 }
@@ -81,6 +84,8 @@ type options struct {
 	policy *privacy.Policy
 	// turn, when not nil, hands out TURN credentials with every join.
 	turn api.TURNCredentials
+	// s3 keeps finished recordings in an S3 bucket (an in-process S3 server).
+	s3 bool
 }
 
 const (
@@ -168,7 +173,13 @@ func setup(t *testing.T, driver string, o options) *env {
 		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
 		Pages: frontend.Files,
 		SFU:   media, Tokens: tokens, TURN: o.turn,
-		Recordings: recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")},
+	}
+	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}
+	p.Recordings = local
+	var bucket *s3Bucket
+	if o.s3 {
+		bucket = newS3Bucket(t)
+		p.Recordings = bucket.storage(t, local)
 	}
 	if o.policy != nil {
 		p.Policy = *o.policy
@@ -205,7 +216,7 @@ func setup(t *testing.T, driver string, o options) *env {
 	if !o.noReady {
 		srv.SetReady()
 	}
-	return &env{t: t, base: base, store: st, api: srv, clock: clk, http: hs, logs: logs, sfu: media, tokens: tokens, recordings: p.Recordings, db: dbConfig}
+	return &env{t: t, base: base, store: st, api: srv, clock: clk, http: hs, logs: logs, sfu: media, tokens: tokens, recordings: p.Recordings, recordingsRoot: local.Root, bucket: bucket, db: dbConfig}
 }
 
 type browser = apitest.Browser

@@ -2,8 +2,6 @@ package api
 
 import (
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -172,21 +170,15 @@ func (s *Server) serveRecordingFile(c *gin.Context, r store.Recording) {
 		if file != name {
 			continue
 		}
-		dir, _ := s.p.Recordings.Dir(r.ID)
-		f, err := os.Open(filepath.Join(dir, file))
+		f, modified, err := s.p.Recordings.Open(c.Request.Context(), r.ID, file)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
 		defer f.Close()
-		info, err := f.Stat()
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
 		c.Header("Content-Type", "video/webm")
 		c.Header("Cache-Control", "private, no-store")
-		http.ServeContent(c.Writer, c.Request, file, info.ModTime(), f)
+		http.ServeContent(c.Writer, c.Request, file, modified, f)
 		return
 	}
 	writeProblem(c, errNotFound)

@@ -151,9 +151,18 @@ type DatabaseConfig struct {
 	RetryInterval Duration `yaml:"retry_interval"`
 }
 
-// RecordingsConfig is the recording storage.
+// RecordingsConfig is the recording storage: a local folder, where recordings are
+// written and finalized, and optionally an S3-compatible bucket that keeps them once
+// finished.
 type RecordingsConfig struct {
 	Dir string `yaml:"dir"`
+	// S3Endpoint, when set, keeps finished recordings in S3Bucket on that server.
+	S3Endpoint      string `yaml:"s3_endpoint"`
+	S3Bucket        string `yaml:"s3_bucket"`
+	S3Region        string `yaml:"s3_region"`
+	S3AccessKey     string `yaml:"s3_access_key"`
+	S3SecretKeyFile string `yaml:"s3_secret_key_file"`
+	S3Insecure      bool   `yaml:"s3_insecure"`
 }
 
 // OIDCConfig is the organisation's OpenID Connect provider.
@@ -522,6 +531,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Recordings.Dir == "" {
 		bad("recordings.dir", "must not be empty")
+	}
+	if c.Recordings.S3Endpoint != "" {
+		if c.Recordings.S3Bucket == "" {
+			bad("recordings.s3_bucket", "must be set with recordings.s3_endpoint")
+		}
+		if c.Recordings.S3AccessKey == "" || c.Recordings.S3SecretKeyFile == "" {
+			bad("recordings.s3_access_key", "an access key and recordings.s3_secret_key_file must be set with recordings.s3_endpoint")
+		}
 	}
 	if !c.DevIDP.Enabled {
 		if c.OIDC.Issuer == "" {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"webinaire/recording"
 
 	"github.com/stretchr/testify/require"
 )
@@ -124,7 +127,7 @@ func TestEveryKeyIsDocumented(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/configuration.md")
 	require.NoError(t, err)
 	cfg := DefaultConfig()
-	documented := regexp.MustCompile("(?m)^\\| `([a-z_.]+)` \\|").FindAllStringSubmatch(string(doc), -1)
+	documented := regexp.MustCompile("(?m)^\\| `([a-z0-9_.]+)` \\|").FindAllStringSubmatch(string(doc), -1)
 	var keys []string
 	for _, m := range documented {
 		keys = append(keys, m[1])
@@ -135,4 +138,25 @@ func TestEveryKeyIsDocumented(t *testing.T) {
 	}
 	require.Len(t, keys, len(configKeys(&cfg)), "no documented key that does not exist")
 	require.True(t, strings.Contains(string(doc), "WEBINAIRE_<SECTION>_<KEY>"))
+}
+
+func TestRecordingStorageFromTheConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	s, err := newRecordingStorage(RecordingsConfig{Dir: dir})
+	require.NoError(t, err)
+	require.IsType(t, recording.Folder{}, s, "a local folder by default")
+
+	secret := filepath.Join(dir, "s3.key")
+	require.NoError(t, os.WriteFile(secret, []byte("secret-key\n"), 0o600))
+	s, err = newRecordingStorage(RecordingsConfig{Dir: dir, S3Endpoint: "127.0.0.1:9000", S3Bucket: "rec", S3AccessKey: "k", S3SecretKeyFile: secret, S3Insecure: true})
+	require.NoError(t, err)
+	require.IsType(t, &recording.S3{}, s)
+
+	_, err = newRecordingStorage(RecordingsConfig{Dir: dir, S3Endpoint: "127.0.0.1:9000", S3Bucket: "rec", S3AccessKey: "k", S3SecretKeyFile: filepath.Join(dir, "missing")})
+	require.ErrorContains(t, err, "recordings.s3_secret_key_file")
+
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"migrate"}, []string{"WEBINAIRE_DATABASE_URL=" + filepath.Join(dir, "w.db"), "WEBINAIRE_RECORDINGS_S3_ENDPOINT=127.0.0.1:9000"}, &out, &errOut)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut.String(), "recordings.s3_bucket")
 }

@@ -28,7 +28,6 @@ import (
 	"webinaire/api/devidp"
 	"webinaire/frontend"
 	"webinaire/privacy"
-	"webinaire/recording"
 	"webinaire/sfu"
 	"webinaire/store"
 )
@@ -221,6 +220,11 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 	// The API audits the end of each session; it is made after the SFU it serves.
 	var sessionEnded atomic.Pointer[func(sfu.RoomStats)]
+	recordings, err := newRecordingStorage(cfg.Recordings)
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire:", err)
+		return 1
+	}
 	media, err := sfu.New(sfu.Params{
 		Logger: log.With("part", "sfu"),
 		Tokens: tokens,
@@ -268,7 +272,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		Tokens:          tokens,
 		TokenLifetime:   time.Duration(cfg.Media.TokenLifetime),
 		TURN:            turnCreds,
-		Recordings:      recording.Folder{Root: cfg.Recordings.Dir},
+		Recordings:      recordings,
 		OIDC: api.OIDCParams{
 			Issuer:       cfg.OIDC.Issuer,
 			ClientID:     cfg.OIDC.ClientID,

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"webinaire/privacy"
@@ -225,6 +227,10 @@ func openPrivacy(ctx context.Context, name string, configArgs, environ []string,
 
 // newRetentionEngine builds the retention engine the configuration describes.
 func newRetentionEngine(cfg Config, st *store.Store, ledger *privacy.Ledger, log *slog.Logger) (*privacy.Engine, error) {
+	recordings, err := newRecordingStorage(cfg.Recordings)
+	if err != nil {
+		return nil, err
+	}
 	return privacy.NewEngine(privacy.EngineParams{
 		Store:       st,
 		Ledger:      ledger,
@@ -232,7 +238,24 @@ func newRetentionEngine(cfg Config, st *store.Store, ledger *privacy.Ledger, log
 		SessionIdle: time.Duration(cfg.Session.IdleTimeout),
 		BatchSize:   cfg.Retention.BatchSize,
 		Interval:    time.Duration(cfg.Retention.Schedule),
-		Recordings:  recording.Folder{Root: cfg.Recordings.Dir},
+		Recordings:  recordings,
 		Logger:      log,
 	})
+}
+
+// newRecordingStorage is where recordings are kept: the local folder, or the S3 bucket
+// of the configuration.
+func newRecordingStorage(cfg RecordingsConfig) (recording.Storage, error) {
+	local := recording.Folder{Root: cfg.Dir}
+	if cfg.S3Endpoint == "" {
+		return local, nil
+	}
+	secret, err := os.ReadFile(cfg.S3SecretKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("read the S3 secret key (key recordings.s3_secret_key_file): %w", err)
+	}
+	return recording.NewS3(recording.S3Config{
+		Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, Region: cfg.S3Region,
+		AccessKey: cfg.S3AccessKey, SecretKey: strings.TrimSpace(string(secret)), Insecure: cfg.S3Insecure,
+	}, local)
 }
