@@ -197,7 +197,16 @@ func (s *Server) stopRecording(c *gin.Context) {
 func (s *Server) finishRecording(webinarID string, a *activeRecording) {
 	a.sink.Close()
 	a.rec.Close()
-	_ = a.room.SetRecording(false) // a closed room has nobody to tell
+	a.mu.Lock()
+	stoppedBy := a.err
+	a.mu.Unlock()
+	// The room is told it stopped, its moderators why when it stopped early; a closed
+	// room has nobody to tell.
+	if stoppedBy != nil {
+		_ = a.room.RecordingFailed(errText(stoppedBy))
+	} else {
+		_ = a.room.SetRecording(false)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	row := a.row
@@ -205,9 +214,6 @@ func (s *Server) finishRecording(webinarID string, a *activeRecording) {
 	if err := s.p.Store.FinishRecording(ctx, row); err != nil {
 		s.log.Error("recording state not saved", "recording", row.ID, "err", err)
 	}
-	a.mu.Lock()
-	stoppedBy := a.err
-	a.mu.Unlock()
 	row = s.finalize(ctx, row, stoppedBy)
 	s.recorders.mu.Lock()
 	delete(s.recorders.active, webinarID)

@@ -62,6 +62,7 @@ type serverMsg struct {
 	Waiting     []LobbyEntry             `json:"waiting"`
 	Active      bool                     `json:"active"`
 	Recording   bool                     `json:"recording"`
+	Error       string                   `json:"error"`
 	Participant ParticipantInfo          `json:"participant"`
 	Added       []trackAdded             `json:"added"`
 	Removed     []trackRemoved           `json:"removed"`

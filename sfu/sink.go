@@ -161,7 +161,13 @@ func (d *downTrack) drop() {
 // SetRecording tells everyone in the room, and everyone who joins after, whether the
 // session is being recorded. A recorder calls it with true before it writes anything,
 // and with false once it has stopped.
-func (r *Room) SetRecording(on bool) error {
+func (r *Room) SetRecording(on bool) error { return r.setRecording(on, "") }
+
+// RecordingFailed says that the recording stopped early, and why: the moderators are told
+// the reason (a full disk, failing storage), the others only that it stopped.
+func (r *Room) RecordingFailed(reason string) error { return r.setRecording(false, reason) }
+
+func (r *Room) setRecording(on bool, reason string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -172,8 +178,16 @@ func (r *Room) SetRecording(on bool) error {
 	}
 	r.recording = on
 	msg := encode(recordingMessage{Type: typeRecording, Active: on})
+	withReason := msg
+	if reason != "" {
+		withReason = encode(recordingMessage{Type: typeRecording, Active: on, Error: reason})
+	}
 	for _, o := range r.participants {
-		o.sendRaw(msg)
+		if o.role == RoleModerator {
+			o.sendRaw(withReason)
+		} else {
+			o.sendRaw(msg)
+		}
 	}
 	for _, w := range r.waiting {
 		w.sendRaw(msg)
@@ -191,4 +205,6 @@ func (r *Room) Recording() bool {
 type recordingMessage struct {
 	Type   string `json:"type"`
 	Active bool   `json:"active"`
+	// Error, for moderators, says why a recording stopped early.
+	Error string `json:"error,omitempty"`
 }

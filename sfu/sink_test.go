@@ -148,3 +148,16 @@ func TestRecordingStateReachesEveryoneBeforeAndAfterJoining(t *testing.T) {
 	b.waitMsg(func(m serverMsg) bool { return m.Type == typeRecording && !m.Active })
 	require.False(t, room.Recording())
 }
+
+func TestModeratorsAreToldWhyARecordingStopped(t *testing.T) {
+	srv := newTestServer(t)
+	mod := join(t, srv, srv.token(t, "fail", "mod", RoleModerator, KindMeeting))
+	guest := join(t, srv, srv.token(t, "fail", "guest", RoleAttendee, KindMeeting))
+	room, _ := srv.Room("fail")
+	require.NoError(t, room.SetRecording(true))
+	require.NoError(t, room.RecordingFailed("no space left on device"))
+	got := mod.waitMsg(func(m serverMsg) bool { return m.Type == typeRecording && !m.Active })
+	require.Equal(t, "no space left on device", got.Error)
+	other := guest.waitMsg(func(m serverMsg) bool { return m.Type == typeRecording && !m.Active })
+	require.Empty(t, other.Error, "the reason is for moderators")
+}
