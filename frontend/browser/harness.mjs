@@ -6,6 +6,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -143,6 +144,45 @@ export async function startServer() {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A server and a browser for the tests of one file: started before them, stopped after
+ * them, with the log of every request the pages make.
+ */
+export class Suite {
+  constructor() {
+    this.requests = new RequestLog();
+    /** @type {Awaited<ReturnType<typeof startServer>> | null} */
+    this.env = null;
+    /** @type {import("playwright-core").Browser | null} */
+    this.browser = null;
+    before(async () => {
+      this.env = await startServer();
+      this.browser = await launchBrowser();
+    });
+    after(async () => {
+      await this.browser?.close();
+      await this.env?.close();
+    });
+  }
+
+  /** The server's address, e.g. http://127.0.0.1:41234. */
+  get base() {
+    if (!this.env) throw new Error("the server is not started");
+    return this.env.server.base;
+  }
+
+  /**
+   * A page in a new context of its own (see newContext), watched under name.
+   *
+   * @param {string} name
+   * @returns {Promise<import("playwright-core").Page>}
+   */
+  async page(name) {
+    if (!this.browser) throw new Error("the browser is not launched");
+    return (await newContext(this.browser, this.base, this.requests, name)).newPage();
+  }
 }
 
 /**
@@ -303,7 +343,7 @@ export async function scheduleMeeting(page, title, kind = "meeting", options = {
  */
 export async function createAttendeeLink(page, id) {
   const item = page.locator(`li.webinar[data-webinar-id="${id}"]`);
-  const toggle = item.locator("button[aria-controls]");
+  const toggle = item.locator('button[aria-controls^="invitations-"]');
   // the dashboard opens the panel of a webinar it just created
   if ((await toggle.getAttribute("aria-expanded")) !== "true") await toggle.click();
   const panel = item.locator("section.invitations");
@@ -428,6 +468,35 @@ export function mediaFlows(page, before) {
     },
     "audio and video to flow in",
   );
+}
+
+/**
+ * Plays the video matched by selector, muted, until its currentTime passes half a second,
+ * and returns its duration; fails on a media error.
+ *
+ * @param {import("playwright-core").Page} page
+ * @param {string} selector
+ * @returns {Promise<number>}
+ */
+export async function playVideo(page, selector) {
+  const duration = await page.evaluate(
+    (selector) =>
+      new Promise((resolve, reject) => {
+        const video = document.querySelector(selector);
+        if (!(video instanceof HTMLVideoElement)) throw new Error(`no video ${selector}`);
+        video.muted = true;
+        video.addEventListener("error", () => reject(new Error(`video error ${video.error?.code}`)));
+        video.addEventListener("timeupdate", function onTime() {
+          if (video.currentTime > 0.5) {
+            video.removeEventListener("timeupdate", onTime);
+            resolve(video.duration);
+          }
+        });
+        video.play().catch(reject);
+      }),
+    selector,
+  );
+  return Number(duration);
 }
 
 /** How long until() waits before it gives up, as Playwright's own waits do. */

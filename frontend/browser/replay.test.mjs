@@ -1,29 +1,15 @@
 // A recording shared by its organizer, watched in the browser: the organizer opens his
-// room, records a few seconds through the API (the recording controls of the room are
-// not there yet), makes a public share link, and someone without any account opens it and
-// plays the replay. No page may ask anything of another origin; the watcher gets no cookie.
+// room, records a few seconds through the API, makes a public share link, and someone
+// without any account opens it and plays the replay. No page may ask anything of another
+// origin; the watcher gets no cookie.
 // Run with: node --test frontend/browser/
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { RequestLog, axeViolations, launchBrowser, loginOrganizer, newContext, scheduleMeeting, startServer, until } from "./harness.mjs";
+import { Suite, axeViolations, loginOrganizer, playVideo, scheduleMeeting, until } from "./harness.mjs";
 
-/** @type {Awaited<ReturnType<typeof startServer>>} */
-let env;
-/** @type {import("playwright-core").Browser} */
-let browser;
-const requests = new RequestLog();
-
-before(async () => {
-  env = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await env?.close();
-});
+const suite = new Suite();
 
 /**
  * Calls the API from the organizer's page, with the session's CSRF token.
@@ -51,7 +37,7 @@ function call(page, method, url, body) {
 }
 
 test("a shared recording plays for someone without an account", async () => {
-  const organizer = await (await newContext(browser, env.server.base, requests, "organizer")).newPage();
+  const organizer = await suite.page("organizer");
   await loginOrganizer(organizer, "dev-camille-martin");
   await organizer.setChecked("#f-recording", true);
   const id = await scheduleMeeting(organizer, "Recorded meeting");
@@ -74,25 +60,11 @@ test("a shared recording plays for someone without an account", async () => {
   const link = await call(organizer, "POST", `/api/v1/recordings/${rec.id}/links`, { audience: "public", expires_in_days: 7 });
   assert.equal(link.status, 201);
 
-  const watcher = await (await newContext(browser, env.server.base, requests, "watcher")).newPage();
+  const watcher = await suite.page("watcher");
   await watcher.goto(link.json.url);
   await watcher.waitForSelector("#replay:not([hidden])");
   assert.equal(await watcher.textContent("#replay-title"), "Recorded meeting");
-  const duration = await watcher.evaluate(
-    () =>
-      new Promise((resolve, reject) => {
-        const video = /** @type {HTMLVideoElement} */ (document.getElementById("player"));
-        video.muted = true;
-        video.addEventListener("error", () => reject(new Error(`video error ${video.error?.code}`)));
-        video.addEventListener("timeupdate", function onTime() {
-          if (video.currentTime > 0.5) {
-            video.removeEventListener("timeupdate", onTime);
-            resolve(video.duration);
-          }
-        });
-        video.play().catch(reject);
-      }),
-  );
+  const duration = await playVideo(watcher, "#player");
   assert.ok(Number(duration) > 2, `the replay lasts about as long as the recording, got ${duration}`);
   assert.deepEqual(await axeViolations(watcher), []);
   assert.deepEqual(await watcher.context().cookies(), [], "the watcher gets no cookie");
@@ -105,5 +77,5 @@ test("a shared recording plays for someone without an account", async () => {
 });
 
 test("no page asked anything of another origin", () => {
-  assert.deepEqual(requests.foreign(env.server.base), []);
+  assert.deepEqual(suite.requests.foreign(suite.base), []);
 });

@@ -1,11 +1,12 @@
 // @ts-check
 // The organizer's dashboard: who is logged in, the webinars page by page, the form that
-// creates one, and per webinar its room and its invitation links.
+// creates one, and per webinar its room, its invitation links and its recordings.
 
 import { ApiError, getJSON, sendJSON } from "./api.js";
 import { copyLink } from "./copy-link.js";
 import { byId, h, uid } from "./dom.js";
 import { initI18n, localize, setPlainText, t, timeZone, translate } from "./i18n.js";
+import { openRecordings } from "./recordings.js";
 import { errorKey, loadMe, loginIfExpired, setupHeader } from "./session.js";
 
 /** @typedef {import("./api.js").Me} Me */
@@ -203,6 +204,24 @@ function renderWebinar(w) {
     "data-i18n-attr": "aria-label:inv.panel.label",
     "data-i18n-vars": named,
   });
+  const recPanelId = uid("recordings");
+  const recToggle = h("button", {
+    type: "button",
+    class: "button secondary",
+    "aria-expanded": "false",
+    "aria-controls": recPanelId,
+    "data-action": "recordings",
+    "data-i18n": "webinar.recordings",
+    "data-i18n-attr": "aria-label:webinar.recordings.label",
+    "data-i18n-vars": named,
+  });
+  const recPanel = h("section", {
+    id: recPanelId,
+    class: "recordings",
+    hidden: true,
+    "data-i18n-attr": "aria-label:rec.panel.label",
+    "data-i18n-vars": named,
+  });
 
   const li = h(
     "li",
@@ -230,20 +249,36 @@ function renderWebinar(w) {
           "data-i18n": w.recording_allowed ? "webinar.recording.on" : "webinar.recording.off",
         }),
       ),
-      h("div", { class: "actions" }, enter, toggle, ics, remove),
+      h("div", { class: "actions" }, enter, toggle, recToggle, ics, remove),
       panel,
+      recPanel,
     ),
   );
   translate(li);
 
+  disclose(toggle, panel, () => openInvitations(w, panel));
+  disclose(recToggle, recPanel, () => openRecordings(w, recPanel, csrf));
+  remove.addEventListener("click", () => deleteWebinar(w));
+  return li;
+}
+
+/**
+ * Makes toggle show and hide panel; build fills the panel the first time it opens. A panel
+ * opened again is told so with a "panel:open" event.
+ *
+ * @param {HTMLButtonElement} toggle
+ * @param {HTMLElement} panel
+ * @param {() => void} build
+ */
+function disclose(toggle, panel, build) {
   toggle.addEventListener("click", () => {
     const open = panel.hidden;
     panel.hidden = !open;
     toggle.setAttribute("aria-expanded", String(open));
-    if (open && !panel.hasChildNodes()) openInvitations(w, panel);
+    if (!open) return;
+    if (panel.hasChildNodes()) panel.dispatchEvent(new Event("panel:open"));
+    else build();
   });
-  remove.addEventListener("click", () => deleteWebinar(w));
-  return li;
 }
 
 /** @param {Webinar} w */

@@ -161,6 +161,14 @@ export class MeetingRoom extends HTMLElement {
     this.heading = h("h1", { id: this.titleId, class: "room-title", tabindex: "-1" });
     this.stateLine = h("p", { class: "room-state", role: "status" });
     this.lockedTag = h("span", { class: "tag room-locked", "data-i18n": "room.locked", hidden: true });
+    /** Shown while the room is recorded, in the room and in the lobby. */
+    this.recordingTag = h(
+      "span",
+      { class: "tag room-recording", role: "img", "data-i18n-attr": "aria-label:room.recording.label", hidden: true },
+      h("span", { class: "recording-dot", "aria-hidden": "true" }, "●"),
+      " ",
+      h("span", { "aria-hidden": "true", "data-i18n": "room.recording" }),
+    );
     this.alert = h("p", { class: "alert room-alert", role: "alert" });
     /** Says things to screen readers (lobby arrivals, a moderator muting you). */
     this.announcer = h("p", { class: "visually-hidden", role: "status" });
@@ -330,7 +338,7 @@ export class MeetingRoom extends HTMLElement {
       h(
         "section",
         { class: "room", "aria-labelledby": this.titleId },
-        h("div", { class: "room-head" }, this.heading, this.lockedTag, this.stateLine),
+        h("div", { class: "room-head" }, this.heading, this.lockedTag, this.recordingTag, this.stateLine),
         this.alert,
         this.announcer,
         this.waiting,
@@ -393,12 +401,14 @@ export class MeetingRoom extends HTMLElement {
       }
     }
 
+    this.dataset.recording = "false";
     client.addEventListener("state", () => this.onState());
     client.addEventListener("peers", () => this.render());
     client.addEventListener("role", () => this.promoted());
     client.addEventListener("hands", () => this.render());
     client.addEventListener("speaker", () => this.render());
     client.addEventListener("room", () => this.render());
+    client.addEventListener("recording", () => this.onRecording());
     client.addEventListener("reaction", (event) => this.showReaction(/** @type {CustomEvent} */ (event).detail));
     client.addEventListener("muted", () => {
       this.mic.setAttribute("aria-pressed", "true");
@@ -417,6 +427,28 @@ export class MeetingRoom extends HTMLElement {
     this.render();
     this.heading.focus();
     this.qualityTimer = window.setInterval(() => this.measure(), QUALITY_MS);
+  }
+
+  /**
+   * Shows whether the room is recorded, says it to screen readers, and tells the page
+   * (a "recording" event on this element, detail: {active}).
+   */
+  onRecording() {
+    const active = Boolean(this.client?.recording);
+    this.recordingTag.hidden = !active;
+    this.dataset.recording = String(active);
+    this.announce(t(active ? "room.recording.started" : "room.recording.stopped"));
+    this.dispatchEvent(new CustomEvent("recording", { detail: { active } }));
+  }
+
+  /**
+   * Adds a control to the moderators' group, such as the organizer's recording button.
+   *
+   * @param {...HTMLElement} els
+   */
+  addModeratorControls(...els) {
+    this.moderation.append(...els);
+    for (const el of els) translate(el);
   }
 
   /** Lists the devices in the settings, with the ones in use selected. */
@@ -562,6 +594,7 @@ export class MeetingRoom extends HTMLElement {
       return;
     }
     this.screenStream = null;
+    this.recordingTag.hidden = true;
     window.clearTimeout(this.layerTimer);
     window.clearInterval(this.qualityTimer);
     const key = endKey(client.endCode);

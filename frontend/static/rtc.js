@@ -115,7 +115,8 @@ const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
  * The session's collaboration: "chat" for a new message (detail: the ChatMessage), "polls"
  * when a poll changes, "hands" when the queue of raised hands changes, "reaction" (detail:
  * {participant_id, emoji}), "lobby" when the list of those waiting changes (moderators),
- * "room" when the room is locked or unlocked, "speaker" when the active speaker changes,
+ * "room" when the room is locked or unlocked, "recording" when a recording of the room starts
+ * or stops (also in the lobby), "speaker" when the active speaker changes,
  * "unmute_requested" when a moderator asks this participant to unmute, and "muted" when a
  * moderator muted this participant (detail: {label}).
  */
@@ -178,6 +179,8 @@ export class RoomClient extends EventTarget {
     /** Those waiting in the lobby (moderators only). @type {Waiting[]} */
     this.waiting = [];
     this.locked = false;
+    /** Whether the room is being recorded, as the server last said. */
+    this.recording = false;
     this.activeSpeaker = "";
     /** The last layer request sent per received track id, as "width x height". @type {Map<string, string>} */
     this.layers = new Map();
@@ -481,6 +484,7 @@ export class RoomClient extends EventTarget {
         break;
       case "lobby_wait":
         this.attempt = 0;
+        this.setRecording(Boolean(msg.recording));
         this.setState("waiting");
         break;
       case "offer":
@@ -547,6 +551,9 @@ export class RoomClient extends EventTarget {
         this.locked = Boolean(msg.locked);
         this.dispatchEvent(new Event("room"));
         break;
+      case "recording":
+        this.setRecording(Boolean(msg.active));
+        break;
       case "active_speaker":
         this.activeSpeaker = msg.participant_id || "";
         this.dispatchEvent(new Event("speaker"));
@@ -566,6 +573,17 @@ export class RoomClient extends EventTarget {
   }
 
   /**
+   * Notes whether the room is being recorded and says so when that changed.
+   *
+   * @param {boolean} active
+   */
+  setRecording(active) {
+    if (active === this.recording) return;
+    this.recording = active;
+    this.dispatchEvent(new Event("recording"));
+  }
+
+  /**
    * A moderator muted this participant's tracks with label: they are muted here too.
    *
    * @param {Label} label
@@ -580,9 +598,10 @@ export class RoomClient extends EventTarget {
   /**
    * @param {{participant_id: string, role: Role, participants: ParticipantInfo[] | null,
    *   ice_servers: RTCIceServer[] | null, chat?: ChatMessage[] | null, polls?: Poll[] | null,
-   *   hands?: string[] | null, locked?: boolean, active_speaker?: string}} msg
+   *   hands?: string[] | null, locked?: boolean, recording?: boolean, active_speaker?: string}} msg
    */
   onJoined(msg) {
+    this.setRecording(Boolean(msg.recording));
     this.attempt = 0;
     this.lastError = "";
     this.id = msg.participant_id;
