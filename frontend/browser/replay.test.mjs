@@ -1,10 +1,15 @@
 // A recording shared by its organizer, watched in the browser: the organizer opens his
-// room, records a few seconds through the API, makes a public share link, and someone
+// room, records a few seconds through the API, checks the replay with ffprobe, makes a
+// public share link, and someone
 // without any account opens it and plays the replay. No page may ask anything of another
 // origin; the watcher gets no cookie.
 // Run with: node --test frontend/browser/
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { test } from "node:test";
 
 import { Suite, axeViolations, loginOrganizer, playVideo, scheduleMeeting, until } from "./harness.mjs";
@@ -57,6 +62,26 @@ test("a shared recording plays for someone without an account", async () => {
     return rec.state === "ready" ? rec : null;
   }, "the recording is finalized");
   assert.deepEqual(rec.files, ["replay.webm"]);
+
+  // ffprobe reads what Chromium's camera and microphone became: a VP8 video and an Opus
+  // audio of about the time recorded.
+  const bytes = await organizer.evaluate(async (url) => {
+    const res = await fetch(url);
+    return Array.from(new Uint8Array(await res.arrayBuffer()));
+  }, `/api/v1/recordings/${rec.id}/files/replay.webm`);
+  const dir = mkdtempSync(path.join(tmpdir(), "replay-"));
+  try {
+    const file = path.join(dir, "replay.webm");
+    writeFileSync(file, Buffer.from(bytes));
+    const probe = JSON.parse(
+      execFileSync("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name:format=duration", "-of", "json", file], { encoding: "utf8" }),
+    );
+    assert.deepEqual(probe.streams.map((/** @type {{codec_name: string}} */ s) => s.codec_name).sort(), ["opus", "vp8"]);
+    const seconds = Number(probe.format.duration);
+    assert.ok(seconds > 2 && seconds < 30, `the replay lasts about the recorded time, got ${seconds} s`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   const link = await call(organizer, "POST", `/api/v1/recordings/${rec.id}/links`, { audience: "public", expires_in_days: 7 });
   assert.equal(link.status, 201);
 
