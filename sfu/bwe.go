@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -215,7 +216,7 @@ func layerCap(req *LayerRequest, layers []*layer) int {
 	if req == nil {
 		return best
 	}
-	maxRank := 3 << 8
+	maxRank := math.MaxInt // any layer
 	switch req.Quality {
 	case qualityOff:
 		return -1
