@@ -113,6 +113,7 @@ func (s *Server) startRecording(c *gin.Context) {
 	}
 	dir, err := s.p.Recordings.Dir(row.ID)
 	if err != nil {
+		s.abandonRecording(row, err)
 		s.fail(c, err)
 		return
 	}
