@@ -24,7 +24,6 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 	"github.com/stretchr/testify/require"
 
-	"webinaire/recording/recordingtest"
 	"webinaire/sfu"
 )
 
@@ -34,7 +33,12 @@ var (
 )
 
 // need finds a program the tests run; deploy/test.sh installs ffmpeg.
-func need(t testing.TB, name string) string { return recordingtest.Tool(t, name) }
+func need(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	require.NoError(t, err, "%s is needed (Debian package ffmpeg; deploy/test.sh installs it)", name)
+	return path
+}
 
 // encodedMedia makes seconds of real VP8 (320x240, 30 fps, a keyframe a second) and
 // Opus (20 ms packets) with ffmpeg, as RTP packets.
@@ -103,13 +107,14 @@ func lastPacketTime(t *testing.T, path string) float64 {
 	return v
 }
 
-type probe = recordingtest.Probe
+type probe = Probe
 
 // ffprobe reads a file's streams and duration, and decodes it whole: an error of the
 // decoder fails the test.
 func ffprobe(t *testing.T, path string) probe {
 	t.Helper()
-	p := recordingtest.Read(t, path)
+	p, err := ProbeFile(context.Background(), need(t, "ffprobe"), path)
+	require.NoError(t, err)
 	decoded, err := exec.Command(need(t, "ffmpeg"), "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput()
 	require.NoError(t, err)
 	require.Empty(t, string(decoded), "decoding %s", path)
@@ -302,7 +307,8 @@ func TestReplayMixesTheAudioOverTheScreenShare(t *testing.T) {
 	require.Equal(t, info.Size(), size)
 	require.Len(t, sum, 64)
 
-	p := recordingtest.Read(t, filepath.Join(dir, ReplayName))
+	p, err := ProbeFile(context.Background(), ffprobe, filepath.Join(dir, ReplayName))
+	require.NoError(t, err)
 	var codecs []string
 	for _, s := range p.Streams {
 		codecs = append(codecs, s.CodecName)

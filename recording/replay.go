@@ -2,7 +2,6 @@ package recording
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -129,19 +128,8 @@ func BuildReplay(ctx context.Context, ffmpeg, ffprobe, dir string) error {
 // verifyReplay checks with ffprobe that a replay has the streams it should and a
 // duration.
 func verifyReplay(ctx context.Context, ffprobe, path string, video, audio bool) error {
-	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-show_entries", "stream=codec_type:format=duration", "-of", "json", path).Output()
+	p, err := ProbeFile(ctx, ffprobe, path)
 	if err != nil {
-		return fmt.Errorf("check replay: %w", err)
-	}
-	var p struct {
-		Streams []struct {
-			CodecType string `json:"codec_type"`
-		} `json:"streams"`
-		Format struct {
-			Duration string `json:"duration"`
-		} `json:"format"`
-	}
-	if err := json.Unmarshal(out, &p); err != nil {
 		return fmt.Errorf("check replay: %w", err)
 	}
 	var hasVideo, hasAudio bool
@@ -149,9 +137,8 @@ func verifyReplay(ctx context.Context, ffprobe, path string, video, audio bool) 
 		hasVideo = hasVideo || s.CodecType == "video"
 		hasAudio = hasAudio || s.CodecType == "audio"
 	}
-	d, _ := strconv.ParseFloat(p.Format.Duration, 64)
-	if hasVideo != video || hasAudio != audio || d <= 0 {
-		return fmt.Errorf("check replay: streams video=%t audio=%t, duration %.1f s", hasVideo, hasAudio, d)
+	if hasVideo != video || hasAudio != audio || p.Duration <= 0 {
+		return fmt.Errorf("check replay: streams video=%t audio=%t, duration %.1f s", hasVideo, hasAudio, p.Duration)
 	}
 	return nil
 }
