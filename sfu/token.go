@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bytes"
+	"container/heap"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,8 +14,6 @@ import (
 )
 
 // MaxTokenLifetime is the longest a join token may live, from its issue time to its expiry.
-// Removing a participant revokes its id in the room for this long, so that no token issued
-// before the removal can be used afterwards.
 const MaxTokenLifetime = 24 * time.Hour
 
 // minKeyLen is the shortest HMAC key NewTokenSigner accepts (256 bits).
@@ -26,8 +25,9 @@ const maxTokenLen = 4096
 // maxNameLen bounds a display name, in bytes.
 const maxNameLen = 128
 
-// tokenMACContext separates the MAC of join tokens from any other use of the key.
-const tokenMACContext = "webinaire-join-v1."
+// tokenMACContext separates the MAC of join tokens from any other use of the key. Its
+// version changes with the meaning of the claims: a token of an earlier version is not valid.
+const tokenMACContext = "webinaire-join-v2."
 
 // Claims are what a join token grants: one participant, under a display name and a role,
 // may join one room until the expiry.
@@ -50,6 +50,12 @@ type Claims struct {
 	Expiry time.Time
 	// Lobby makes the participant wait in the room's lobby until a moderator admits it.
 	Lobby bool
+	// Invitation is the id of the invitation the token was minted from; empty for the
+	// webinar's owner and its streaming encoder. The Gate checks it at every entry.
+	Invitation string
+	// Session marks a session credential: minted by the SFU for a participant who has
+	// entered, to come back on a new connection, where an entry token is short-lived.
+	Session bool
 }
 
 // tokenPayload is the JSON form of Claims inside a token: times in Unix seconds.
@@ -60,24 +66,52 @@ type tokenPayload struct {
 	Role        Role     `json:"role"`
 	Kind        RoomKind `json:"kind,omitempty"`
 	Lobby       bool     `json:"lobby,omitempty"`
+	Invitation  string   `json:"inv,omitempty"`
+	Session     bool     `json:"ses,omitempty"`
 	IssuedAt    int64    `json:"iat"`
 	Expiry      int64    `json:"exp"`
 }
 
 // TokenSigner makes and checks join tokens with an HMAC-SHA256 key, and keeps the set of
-// participants revoked per room. One signer is shared by the part that hands out tokens
-// and the SFU that checks them. It is safe for concurrent use.
+// participants revoked per room in this process. One signer is shared by the part that
+// hands out tokens and the SFU that checks them. It is safe for concurrent use.
 //
 // A token is base64url(JSON claims) "." base64url(HMAC-SHA256(key, context || payload)),
 // without padding.
+//
+// The revocation set is a map looked up in O(1), bounded by the revocations whose end is
+// still ahead: each ends with the longest-lived token it can refuse and is forgotten then,
+// the oldest first (a heap by end time), a few at each call.
 type TokenSigner struct {
 	key []byte
 
 	mu      sync.Mutex
 	revoked map[revocationKey]time.Time // until when
+	ends    revocationHeap              // the same entries, soonest end first
 }
 
 type revocationKey struct{ room, participant string }
+
+// revocation is an entry of the heap: a key and the end it had when pushed. An entry
+// whose end has been pushed back since is found stale when popped and pushed again.
+type revocation struct {
+	key   revocationKey
+	until time.Time
+}
+
+// revocationHeap orders revocations by end time (container/heap).
+type revocationHeap []revocation
+
+func (h revocationHeap) Len() int           { return len(h) }
+func (h revocationHeap) Less(i, j int) bool { return h[i].until.Before(h[j].until) }
+func (h revocationHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *revocationHeap) Push(x any)        { *h = append(*h, x.(revocation)) }
+func (h *revocationHeap) Pop() any {
+	old := *h
+	last := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return last
+}
 
 // NewTokenSigner returns a signer using key, which must be at least 32 bytes of secret
 // random data. The key is copied.
@@ -106,6 +140,8 @@ func (s *TokenSigner) Sign(c Claims) (string, error) {
 		Role:        c.Role,
 		Kind:        c.Kind,
 		Lobby:       c.Lobby,
+		Invitation:  c.Invitation,
+		Session:     c.Session,
 		IssuedAt:    c.IssuedAt.Unix(),
 		Expiry:      c.Expiry.Unix(),
 	}
@@ -163,6 +199,8 @@ func (s *TokenSigner) Verify(token string, now time.Time) (Claims, error) {
 		Role:        p.Role,
 		Kind:        p.roomKind(),
 		Lobby:       p.Lobby,
+		Invitation:  p.Invitation,
+		Session:     p.Session,
 		IssuedAt:    time.Unix(p.IssuedAt, 0),
 		Expiry:      time.Unix(p.Expiry, 0),
 	}, nil
@@ -176,21 +214,43 @@ func (s *TokenSigner) Revoke(room, participant string, until time.Time) {
 	k := revocationKey{room, participant}
 	if cur, ok := s.revoked[k]; !ok || until.After(cur) {
 		s.revoked[k] = until
+		heap.Push(&s.ends, revocation{key: k, until: until})
 	}
+	s.forgetLocked(until.Add(-MaxTokenLifetime)) // entries older than any revocation made now
 }
 
-// isRevoked tells whether participant is revoked in room at now, and forgets the
-// revocations that are over.
+// isRevoked tells whether participant is revoked in room at now, and forgets a few of
+// the revocations that are over.
 func (s *TokenSigner) isRevoked(room, participant string, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, until := range s.revoked {
-		if !now.Before(until) {
-			delete(s.revoked, k)
+	s.forgetLocked(now)
+	until, ok := s.revoked[revocationKey{room, participant}]
+	return ok && now.Before(until)
+}
+
+// forgetBatch bounds the revocations forgotten by one call, so that no call pays for a
+// long backlog at once; the next calls go on.
+const forgetBatch = 64
+
+// forgetLocked forgets up to forgetBatch revocations over at now. s.mu must be held.
+func (s *TokenSigner) forgetLocked(now time.Time) {
+	for range forgetBatch {
+		if len(s.ends) == 0 || now.Before(s.ends[0].until) {
+			return
+		}
+		e := heap.Pop(&s.ends).(revocation)
+		if until, ok := s.revoked[e.key]; ok && !until.After(e.until) {
+			delete(s.revoked, e.key)
 		}
 	}
-	_, ok := s.revoked[revocationKey{room, participant}]
-	return ok
+}
+
+// Revocations is the number of revocations kept.
+func (s *TokenSigner) Revocations() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.revoked)
 }
 
 func (s *TokenSigner) mac(payload string) []byte {
@@ -219,6 +279,8 @@ func (p *tokenPayload) validate() error {
 		return fmt.Errorf("token role: %w", ErrTokenInvalid)
 	case !p.roomKind().valid():
 		return fmt.Errorf("token room kind: %w", ErrTokenInvalid)
+	case p.Invitation != "" && !validID(p.Invitation):
+		return fmt.Errorf("token invitation id: %w", ErrTokenInvalid)
 	case p.Expiry <= p.IssuedAt:
 		return fmt.Errorf("token expiry before issue: %w", ErrTokenInvalid)
 	case p.Expiry-p.IssuedAt > int64(MaxTokenLifetime/time.Second):

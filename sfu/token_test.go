@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +122,51 @@ func TestTokenRevocation(t *testing.T) {
 	s.mu.Lock()
 	require.Empty(t, s.revoked, "and forgotten")
 	s.mu.Unlock()
+}
+
+// The revocation set keeps only what is still ahead, forgotten a batch at a time, and a
+// later revocation of the same participant outlives the earlier end it replaced.
+func TestRevocationsAreBoundedByTheirEnd(t *testing.T) {
+	s := newTestSigner(t)
+	now := time.Unix(1_800_000_000, 0)
+	const n = 1000
+	for i := range n {
+		s.Revoke("r", fmt.Sprintf("p%d", i), now.Add(time.Duration(i)*time.Second))
+	}
+	s.Revoke("r", "p0", now.Add(time.Hour)) // pushed back: its first end is stale
+	require.Equal(t, n, s.Revocations())
+	late := now.Add(time.Duration(n) * time.Second)
+	for s.Revocations() > 1 {
+		before := s.Revocations()
+		require.False(t, s.isRevoked("r", "p999", late))
+		require.Less(t, s.Revocations(), before, "each call forgets some")
+		require.GreaterOrEqual(t, s.Revocations(), before-forgetBatch, "a batch at most")
+	}
+	require.True(t, s.isRevoked("r", "p0", late), "the later end holds")
+	require.False(t, s.isRevoked("r", "p0", now.Add(time.Hour)))
+	require.Zero(t, s.Revocations())
+}
+
+// BenchmarkVerifyWithRevocations verifies a token with a million revocations kept: the
+// lookup is one map access, whatever the size of the set.
+func BenchmarkVerifyWithRevocations(b *testing.B) {
+	for _, size := range []int{0, 1_000_000} {
+		b.Run(fmt.Sprintf("revocations=%d", size), func(b *testing.B) {
+			s := newTestSigner(b)
+			now := time.Now()
+			for i := range size {
+				s.Revoke("room", fmt.Sprintf("p%d", i), now.Add(time.Hour))
+			}
+			tok, err := s.Sign(Claims{Room: "room", Participant: "me", Role: RoleAttendee, IssuedAt: now, Expiry: now.Add(time.Hour)})
+			require.NoError(b, err)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := s.Verify(tok, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 func TestTokenKeyLength(t *testing.T) {
