@@ -20,8 +20,14 @@ import (
 	"webinaire/store"
 )
 
-// DefaultTokenLifetime is the lifetime of join tokens when Params.TokenLifetime is 0.
-const DefaultTokenLifetime = 2 * time.Hour
+// DefaultTokenLifetime is how long a participant may come back with its session credential
+// (sfu.Params.SessionLifetime) when Params.TokenLifetime is 0; TURN credentials last as long.
+const DefaultTokenLifetime = sfu.DefaultSessionLifetime
+
+// DefaultEntryTokenLifetime is how long a join token may be used to enter a room when
+// Params.EntryTokenLifetime is 0. Once in, the participant comes back with the session
+// credential the SFU gives it; every entry is checked against the database (MediaGate).
+const DefaultEntryTokenLifetime = 5 * time.Minute
 
 // rtcPath is the signalling endpoint: a WebSocket served by the SFU.
 const rtcPath = "/api/v1/rtc"
@@ -95,7 +101,7 @@ func (s *Server) joinWithInvitation(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.issueJoin(c, w, sfu.Role(inv.Role), name, mediaActor{kind: store.ActorGuest})
+	s.issueJoin(c, w, sfu.Role(inv.Role), name, mediaActor{kind: store.ActorGuest, invitation: inv.ID})
 }
 
 // issueJoin signs a token for a new participant of w's room and answers it. An empty
@@ -103,6 +109,7 @@ func (s *Server) joinWithInvitation(c *gin.Context) {
 func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name string, actor mediaActor) {
 	now := s.now()
 	claims := s.newClaims(w, role, name, now)
+	claims.Invitation = actor.invitation
 	token, err := s.p.Tokens.Sign(claims)
 	if err != nil {
 		s.fail(c, fmt.Errorf("sign join token for room of webinar %s: %w", w.ID, err))
@@ -112,10 +119,13 @@ func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name 
 	if actor.id == "" {
 		actor.id = claims.Participant
 	}
-	s.media.remember(claims, actor, now)
+	until := s.sessionUntil(claims)
+	s.media.remember(claims, actor, now, until)
 	ice := []sfu.ICEServer{}
 	if s.p.TURN != nil {
-		ice = append(ice, s.p.TURN.Credentials(claims.Participant, now, s.tokenLifetime))
+		// As long as the participant may be in the room: its session may start at the
+		// token's expiry and last the session lifetime.
+		ice = append(ice, s.p.TURN.Credentials(claims.Participant, now, until.Sub(now)))
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, joinJSON{
@@ -131,6 +141,12 @@ func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name 
 	})
 }
 
+// sessionUntil is the latest a participant who enters with claims may still come back
+// with its session credential: entering at the token's expiry, for the session lifetime.
+func (s *Server) sessionUntil(claims sfu.Claims) time.Time {
+	return claims.Expiry.Add(s.tokenLifetime)
+}
+
 // newClaims are the claims of a new participant of w's room.
 func (s *Server) newClaims(w store.Webinar, role sfu.Role, name string, now time.Time) sfu.Claims {
 	claims := sfu.Claims{
@@ -138,14 +154,11 @@ func (s *Server) newClaims(w store.Webinar, role sfu.Role, name string, now time
 		Participant: newParticipantID(),
 		Name:        name,
 		Role:        role,
-		Kind:        sfu.KindMeeting,
+		Kind:        roomKind(w),
 		IssuedAt:    now,
-		Expiry:      now.Add(s.tokenLifetime),
+		Expiry:      now.Add(s.entryLifetime),
 		// Attendees of a webinar with a lobby wait there until a moderator admits them.
-		Lobby: w.LobbyEnabled && role == sfu.RoleAttendee,
-	}
-	if w.Kind == store.KindWebinar {
-		claims.Kind = sfu.KindWebinar
+		Lobby: entersLobby(w, role),
 	}
 	return claims
 }
@@ -227,11 +240,7 @@ func (s *Server) removeParticipant(c *gin.Context) {
 	}
 	err := sfu.ErrRoomClosed
 	if room, open := s.p.SFU.Room(w.RoomID); open {
-		err = room.Remove(id)
-	} else {
-		// Revoke anyway, as Room.Remove does for someone not connected: a participant
-		// whose room has just closed cannot open it again with its token.
-		s.p.Tokens.Revoke(w.RoomID, id, s.now().Add(sfu.MaxTokenLifetime))
+		err = room.Remove(id) // only someone the room has had: a made-up id revokes nothing
 	}
 	s.moderated(c, w, id, "participant.remove", nil, err)
 }
@@ -286,9 +295,10 @@ func (s *Server) moderated(c *gin.Context, w store.Webinar, participant, action 
 	c.Status(http.StatusNoContent)
 }
 
-// mediaActor is who a participant is for the connection log.
+// mediaActor is who a participant is for the connection log, and the invitation its
+// token was minted from (none for the owner).
 type mediaActor struct {
-	kind, id, webinarID string
+	kind, id, webinarID, invitation string
 }
 
 // mediaDirectory remembers what the join tokens this process signed stand for: the SFU
@@ -313,8 +323,9 @@ func newMediaDirectory() *mediaDirectory {
 	return &mediaDirectory{webinars: make(map[string]expiring), organizers: make(map[participantKey]expiring)}
 }
 
-// remember records what the token of claims stands for, and forgets what is past at now.
-func (d *mediaDirectory) remember(cl sfu.Claims, a mediaActor, now time.Time) {
+// remember records what the token of claims, and the session credentials made from it,
+// stand for until until, and forgets what is past at now.
+func (d *mediaDirectory) remember(cl sfu.Claims, a mediaActor, now, until time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for k, e := range d.webinars {
@@ -327,11 +338,11 @@ func (d *mediaDirectory) remember(cl sfu.Claims, a mediaActor, now time.Time) {
 			delete(d.organizers, k)
 		}
 	}
-	if e, ok := d.webinars[cl.Room]; !ok || cl.Expiry.After(e.until) {
-		d.webinars[cl.Room] = expiring{id: a.webinarID, until: cl.Expiry}
+	if e, ok := d.webinars[cl.Room]; !ok || until.After(e.until) {
+		d.webinars[cl.Room] = expiring{id: a.webinarID, until: until}
 	}
 	if a.kind == store.ActorOrganizer {
-		d.organizers[participantKey{cl.Room, cl.Participant}] = expiring{id: a.id, until: cl.Expiry}
+		d.organizers[participantKey{cl.Room, cl.Participant}] = expiring{id: a.id, until: until}
 	}
 }
 

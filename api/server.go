@@ -79,9 +79,14 @@ type Params struct {
 	// Tokens signs the join tokens the API hands out; it must be the SFU's signer, which
 	// checks them and keeps the removals.
 	Tokens *sfu.TokenSigner
-	// TokenLifetime is how long a join token may be used to join; 0 means
-	// DefaultTokenLifetime, at most sfu.MaxTokenLifetime.
+	// TokenLifetime is how long a participant may come back with the session credential
+	// it got at its entry, and how long its TURN credentials last; 0 means
+	// DefaultTokenLifetime, at most sfu.MaxTokenLifetime. It must be the SFU's
+	// SessionLifetime.
 	TokenLifetime time.Duration
+	// EntryTokenLifetime is how long a join token may be used to enter; 0 means
+	// DefaultEntryTokenLifetime, at most TokenLifetime.
+	EntryTokenLifetime time.Duration
 	// TURN, when not nil, hands every join a TURN server with credentials that live as
 	// long as the join token (the embedded sfu.TURN or an sfu.ExternalTURN).
 	TURN TURNCredentials
@@ -109,6 +114,7 @@ type Server struct {
 	streams       *httpSessions // the running WHIP and WHEP sessions
 	recorders     recorders     // the recordings running now
 	tokenLifetime time.Duration
+	entryLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
 	originPattern string // the base URL's scheme and host, for the WebSocket library
 }
@@ -135,6 +141,12 @@ func New(p Params) (*Server, error) {
 	if p.TokenLifetime < 0 || p.TokenLifetime > sfu.MaxTokenLifetime {
 		return nil, fmt.Errorf("new api server: token lifetime %s not between 0 and %s", p.TokenLifetime, sfu.MaxTokenLifetime)
 	}
+	if p.EntryTokenLifetime == 0 {
+		p.EntryTokenLifetime = min(DefaultEntryTokenLifetime, p.TokenLifetime)
+	}
+	if p.EntryTokenLifetime < 0 || p.EntryTokenLifetime > p.TokenLifetime {
+		return nil, fmt.Errorf("new api server: entry token lifetime %s not between 0 and %s", p.EntryTokenLifetime, p.TokenLifetime)
+	}
 	if p.Now == nil {
 		p.Now = time.Now
 	}
@@ -143,7 +155,7 @@ func New(p Params) (*Server, error) {
 	}
 	p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
 	s := &Server{p: p, log: p.Logger, now: p.Now, secure: u.Scheme == "https"}
-	s.media, s.tokenLifetime = newMediaDirectory(), p.TokenLifetime
+	s.media, s.tokenLifetime, s.entryLifetime = newMediaDirectory(), p.TokenLifetime, p.EntryTokenLifetime
 	s.streams = newHTTPSessions()
 	s.recorders.active = make(map[string]*activeRecording)
 	s.wsURL = "ws://" + u.Host + rtcPath

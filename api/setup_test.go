@@ -43,6 +43,11 @@ func (c *clock) Now() time.Time {
 	return time.Now().Add(c.offset)
 }
 
+// AfterFunc runs f after d of real time (sfu.Clock): the SFU reads the test's clock.
+func (c *clock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
+
 func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.offset += d
@@ -60,8 +65,9 @@ type env struct {
 	logs  *lockedBuffer
 	// sfu is the media server, on ephemeral UDP ports with loopback candidates, and
 	// tokens its join token signer.
-	sfu    *sfu.Server
-	tokens *sfu.TokenSigner
+	sfu      *sfu.Server
+	tokens   *sfu.TokenSigner
+	tokenKey []byte
 	// recordings is where the server keeps recordings; recordingsRoot the local folder
 	// they are written in; bucket, with options.s3, the S3 server that keeps them.
 	recordings     recording.Storage
@@ -86,6 +92,9 @@ type options struct {
 	turn api.TURNCredentials
 	// s3 keeps finished recordings in an S3 bucket (an in-process S3 server).
 	s3 bool
+	// node, when not nil, makes this server another node of the same platform: the
+	// same database and join token key, its own SFU and memory.
+	node *env
 }
 
 const (
@@ -116,7 +125,10 @@ func setup(t *testing.T, driver string, o options) *env {
 	t.Helper()
 	var st *store.Store
 	var dbConfig store.Config
-	if o.proxy != nil {
+	if o.node != nil {
+		dbConfig = o.node.db
+		st = storetest.OpenConfig(t, dbConfig)
+	} else if o.proxy != nil {
 		cfg := storetest.Config(t, "postgres")
 		*o.proxy = pgtest.NewProxy(t, cfg.URL)
 		cfg.URL = (*o.proxy).URL(cfg.URL)
@@ -147,14 +159,20 @@ func setup(t *testing.T, driver string, o options) *env {
 		BatchSize: 100, Interval: time.Hour, Holder: "api-test", Logger: log,
 	})
 	require.NoError(t, err)
-	tokens, err := sfu.NewTokenSigner([]byte(store.NewSecret()))
+	tokenKey := []byte(store.NewSecret())
+	if o.node != nil {
+		tokenKey = o.node.tokenKey
+	}
+	tokens, err := sfu.NewTokenSigner(tokenKey)
 	require.NoError(t, err)
 	// At debug level, as an operator may run it: the SFU drops Pion's own debug messages.
 	sfuLog := log.With("part", "sfu")
 	// As serve does: the API, made after the SFU, audits the end of each session.
 	var sessionEnded atomic.Pointer[func(sfu.RoomStats)]
 	media, err := sfu.New(sfu.Params{
-		Logger: sfuLog, Tokens: tokens,
+		Logger: sfuLog, Tokens: tokens, Clock: clk,
+		// As serve does: every entry is checked against the database.
+		Gate: api.NewMediaGate(st, clk.Now),
 		OnRoomClosed: func(st sfu.RoomStats) {
 			if f := sessionEnded.Load(); f != nil {
 				(*f)(st)
@@ -216,7 +234,7 @@ func setup(t *testing.T, driver string, o options) *env {
 	if !o.noReady {
 		srv.SetReady()
 	}
-	return &env{t: t, base: base, store: st, api: srv, clock: clk, http: hs, logs: logs, sfu: media, tokens: tokens, recordings: p.Recordings, recordingsRoot: local.Root, bucket: bucket, db: dbConfig}
+	return &env{t: t, base: base, store: st, api: srv, clock: clk, http: hs, logs: logs, sfu: media, tokens: tokens, tokenKey: tokenKey, recordings: p.Recordings, recordingsRoot: local.Root, bucket: bucket, db: dbConfig}
 }
 
 type browser = apitest.Browser

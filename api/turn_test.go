@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"webinaire/api"
 	"webinaire/sfu"
 )
 
@@ -26,8 +27,11 @@ func TestJoinsCarryTURNCredentials(t *testing.T) {
 			require.Len(t, j.ICEServers, 1, "got %d ICE servers, want the TURN server", len(j.ICEServers))
 			ice := j.ICEServers[0]
 			require.Equal(t, urls, ice.URLs)
-			// The credentials expire with the join token: "<expiry>:<participant>".
-			require.Equal(t, strconv.FormatInt(j.ExpiresAt.Unix(), 10)+":"+j.ParticipantID, ice.Username)
+			// "<expiry>:<participant>": the credentials last as long as the participant
+			// may be in the room, entering at the join token's expiry for the session
+			// lifetime (media.token_lifetime), not the few minutes of the join token.
+			until := j.ExpiresAt.Add(api.DefaultTokenLifetime)
+			require.Equal(t, strconv.FormatInt(until.Unix(), 10)+":"+j.ParticipantID, ice.Username)
 			mac := hmac.New(sha1.New, secret)
 			mac.Write([]byte(ice.Username))
 			require.Equal(t, base64.StdEncoding.EncodeToString(mac.Sum(nil)), ice.Credential)

@@ -150,7 +150,7 @@ func (s *Server) startWHIP(c *gin.Context) {
 	now := s.now()
 	claims := s.newClaims(w, sfu.RolePresenter, whipName, now)
 	actor := mediaActor{kind: store.ActorOrganizer, id: w.OrganizerID, webinarID: w.ID}
-	s.media.remember(claims, actor, now)
+	s.media.remember(claims, actor, now, s.sessionUntil(claims))
 	session, err := s.p.SFU.StartWHIP(ctx, claims, offer, s.mediaHooks(c, "whip", &actor))
 	if err != nil {
 		s.streams.release(entry)

@@ -36,6 +36,7 @@ type serverMsg struct {
 	Participants  []ParticipantInfo `json:"participants"`
 	ICEServers    []ICEServer       `json:"ice_servers"`
 	ActiveSpeaker string            `json:"active_speaker"`
+	SessionToken  string            `json:"session_token"`
 	// Collaboration.
 	Chat        []chatEntry              `json:"chat"`
 	Polls       []pollMessage            `json:"polls"`

@@ -17,6 +17,8 @@ type lobbyWaitMessage struct {
 	RoomID        string `json:"room_id"`
 	// Recording tells that the session is being recorded.
 	Recording bool `json:"recording"`
+	// SessionToken lets the participant come back on a new connection, as in joined.
+	SessionToken string `json:"session_token,omitempty"`
 }
 
 // lobbyMessage tells the moderators who waits.

@@ -59,6 +59,9 @@ type participant struct {
 	role Role // guarded by room.mu
 	// ice are the ICE servers of its joined message, set before it joins.
 	ice []ICEServer
+	// sessionToken is the session credential of its joined or lobby_wait message, set
+	// before it joins; empty for an HTTP session.
+	sessionToken string
 	// waiting is set while the participant is in the lobby.
 	waiting atomic.Bool
 	// mode is how the participant is signalled; set before the session starts.

@@ -127,21 +127,56 @@ func (r *Room) SetRole(participantID string, role Role) error {
 	return nil
 }
 
-// Remove disconnects a participant and revokes its id in the room, so that its token,
-// or any other token issued for it before now, cannot be used to come back. It revokes
-// the id even when the participant is not connected, and then returns
-// ErrParticipantNotFound.
+// Remove disconnects a participant, in the room or its lobby, and revokes its id in the
+// room (in this process and through the Gate on every node), so that no token issued for
+// it before now brings it back. A participant who has left during the session may be
+// removed too. Any other id is ErrParticipantNotFound and revokes nothing: the
+// revocations are bounded by the participants a room has really had.
 func (r *Room) Remove(participantID string) error {
-	r.srv.tokens.Revoke(r.id, participantID, r.srv.clock.Now().Add(MaxTokenLifetime))
 	r.mu.Lock()
 	p := r.participants[participantID]
-	r.mu.Unlock()
 	if p == nil {
+		p = r.waiting[participantID]
+	}
+	known := p != nil || r.seen[participantID]
+	r.mu.Unlock()
+	if !known {
 		return ErrParticipantNotFound
 	}
+	r.srv.revoke(r.id, participantID)
 	r.log.Info("participant removed", "participant", participantID)
-	p.end(endCause{err: ErrRemoved, code: CloseRemoved, reason: "removed from the room", errCode: codeRemoved})
+	if p != nil {
+		p.end(endCause{err: ErrRemoved, code: CloseRemoved, reason: "removed from the room", errCode: codeRemoved})
+	}
 	return nil
+}
+
+// RemoveInvitees removes, as Remove does, every participant in the room or its lobby who
+// entered with a token minted from the invitation, and returns how many.
+func (r *Room) RemoveInvitees(invitationID string) int {
+	if invitationID == "" {
+		return 0
+	}
+	r.mu.Lock()
+	var ids []string
+	for id, p := range r.participants {
+		if p.claims.Invitation == invitationID {
+			ids = append(ids, id)
+		}
+	}
+	for id, p := range r.waiting {
+		if p.claims.Invitation == invitationID {
+			ids = append(ids, id)
+		}
+	}
+	r.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if r.Remove(id) == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Close disconnects everyone and closes the room now.
@@ -228,7 +263,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 			r.stopTimer()
 			r.stopTimer = nil
 		}
-		p.sendRaw(encode(lobbyWaitMessage{Type: typeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording}))
+		p.sendRaw(encode(lobbyWaitMessage{Type: typeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording, SessionToken: p.sessionToken}))
 		r.sendLobbyLocked()
 		return replaced, nil, true, nil
 	}
@@ -276,6 +311,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		Hands:         hands,
 		Locked:        r.collab.locked,
 		Recording:     r.recording,
+		SessionToken:  p.sessionToken,
 	}))
 	msg := encode(participantJoinedMessage{Type: typeParticipantJoined, Participant: p.infoLocked()})
 	for _, o := range r.participants {

@@ -36,6 +36,12 @@ type Params struct {
 	Logger *slog.Logger
 	// Tokens checks join tokens and keeps the revocations. Required.
 	Tokens *TokenSigner
+	// Gate checks every entry against the shared state (invitation, webinar, removals);
+	// nil admits whatever a valid token says, with this process's revocations only.
+	Gate Gate
+	// SessionLifetime is how long the session credential given at an entry lets its
+	// participant come back; 0 means DefaultSessionLifetime. A removal lasts as long.
+	SessionLifetime time.Duration
 	// WebRTC configures the media transport.
 	WebRTC WebRTCConfig
 	// EmptyRoomGrace is how long a room stays open once its last participant has left;
@@ -57,12 +63,15 @@ type Params struct {
 // opens when its first participant joins and closes once it has been empty for the
 // grace period.
 type Server struct {
-	log         *slog.Logger
-	tokens      *TokenSigner
-	cfg         WebRTCConfig
-	grace       time.Duration
-	joinTimeout time.Duration
-	clock       Clock
+	log    *slog.Logger
+	tokens *TokenSigner
+	gate   Gate
+	// sessionLifetime is Params.SessionLifetime.
+	sessionLifetime time.Duration
+	cfg             WebRTCConfig
+	grace           time.Duration
+	joinTimeout     time.Duration
+	clock           Clock
 	// onRoomClosed is Params.OnRoomClosed.
 	onRoomClosed func(RoomStats)
 
@@ -85,7 +94,7 @@ func New(p Params) (*Server, error) {
 	if p.Tokens == nil {
 		return nil, errors.New("sfu: Params.Tokens is required")
 	}
-	if p.EmptyRoomGrace < 0 || p.JoinTimeout < 0 {
+	if p.EmptyRoomGrace < 0 || p.JoinTimeout < 0 || p.SessionLifetime < 0 || p.SessionLifetime > MaxTokenLifetime {
 		return nil, errors.New("sfu: negative duration in Params")
 	}
 	if p.WebRTC.UDPPort < 0 || p.WebRTC.UDPPort > 65535 {
@@ -97,14 +106,16 @@ func New(p Params) (*Server, error) {
 		}
 	}
 	s := &Server{
-		log:          p.Logger,
-		tokens:       p.Tokens,
-		cfg:          p.WebRTC,
-		grace:        p.EmptyRoomGrace,
-		joinTimeout:  p.JoinTimeout,
-		clock:        p.Clock,
-		rooms:        make(map[string]*Room),
-		onRoomClosed: p.OnRoomClosed,
+		log:             p.Logger,
+		tokens:          p.Tokens,
+		gate:            p.Gate,
+		sessionLifetime: p.SessionLifetime,
+		cfg:             p.WebRTC,
+		grace:           p.EmptyRoomGrace,
+		joinTimeout:     p.JoinTimeout,
+		clock:           p.Clock,
+		rooms:           make(map[string]*Room),
+		onRoomClosed:    p.OnRoomClosed,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -114,6 +125,9 @@ func New(p Params) (*Server, error) {
 	}
 	if s.joinTimeout == 0 {
 		s.joinTimeout = DefaultJoinTimeout
+	}
+	if s.sessionLifetime == 0 {
+		s.sessionLifetime = DefaultSessionLifetime
 	}
 	if s.clock == nil {
 		s.clock = systemClock{}
@@ -202,8 +216,8 @@ func (s *Server) Room(id string) (*Room, bool) {
 // ServeConn runs one participant on conn until it leaves, is removed, the room or the
 // server closes, or ctx ends; it closes conn before returning. The first message must be
 // a join with a valid token. It returns nil when the participant left or the connection
-// dropped, the token error (ErrTokenInvalid, ErrTokenExpired, ErrTokenRevoked) when the
-// join was refused, and otherwise why the session ended (ErrRemoved, ErrReplaced,
+// dropped, the token error (ErrTokenInvalid, ErrTokenExpired, ErrTokenRevoked) or the
+// Gate's (ErrInvitationRevoked, ErrRoomGone...) when the join was refused, and otherwise why the session ended (ErrRemoved, ErrReplaced,
 // ErrRoomClosed, ErrServerClosed, ErrRateLimited, ErrSlowConsumer, ctx's error...).
 func (s *Server) ServeConn(ctx context.Context, conn Conn) error {
 	return s.ServeConnWith(ctx, conn, SessionHooks{})
@@ -247,6 +261,7 @@ func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHook
 		hooks.Joined(claims)
 	}
 	p := newParticipant(s, conn, claims)
+	p.sessionToken = s.sessionCredential(claims)
 	err = p.serve(ctx, api)
 	if hooks.Left != nil {
 		hooks.Left(claims, err)
@@ -297,7 +312,21 @@ func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
 	case err != nil:
 		return refuse(codeTokenInvalid, "the join token is not valid", CloseUnauthorized, err)
 	}
-	return claims, nil
+	admitted, err := s.admit(ctx, claims)
+	switch {
+	case errors.Is(err, ErrTokenRevoked):
+		return refuse(codeTokenRevoked, "this participant was removed from the room", CloseUnauthorized, err)
+	case errors.Is(err, ErrInvitationRevoked):
+		return refuse(codeInvitationRevoked, "the invitation was revoked", CloseUnauthorized, err)
+	case errors.Is(err, ErrRoomGone):
+		return refuse(codeRoomGone, "this room no longer exists", CloseUnauthorized, err)
+	case errors.Is(err, ErrTokenInvalid):
+		return refuse(codeTokenInvalid, "the join token is not valid", CloseUnauthorized, err)
+	case err != nil:
+		s.log.Error("entry not checked", "room", claims.Room, "err", err)
+		return refuse(codeUnavailable, "the server cannot check this entry now; try again", CloseTryAgainLater, err)
+	}
+	return admitted, nil
 }
 
 // join adds p to its room, or its lobby, opening the room if needed. It returns the
@@ -306,7 +335,8 @@ func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
 func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, bool, error) {
 	p.ice = append([]ICEServer{}, s.cfg.ICEServers...)
 	if s.cfg.ICEServersFor != nil {
-		p.ice = append(p.ice, s.cfg.ICEServersFor(p.claims.Participant, p.claims.Expiry)...)
+		// As long as the session credential of this entry lets the participant come back.
+		p.ice = append(p.ice, s.cfg.ICEServersFor(p.claims.Participant, s.clock.Now().Add(s.revocationSpan()))...)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -47,6 +47,9 @@ const (
 	CloseReplaced = 4009
 	// CloseRateLimited: the connection kept sending over the rate limit.
 	CloseRateLimited = 4029
+	// CloseTryAgainLater: the server could not check the entry now (its database is out
+	// of reach); the client may come back.
+	CloseTryAgainLater = 1013
 )
 
 // Signalling limits, per connection.
@@ -104,33 +107,36 @@ const (
 
 // Error codes of error messages (docs/protocol.md lists them).
 const (
-	codeMalformed        = "malformed_message"
-	codeUnknownType      = "unknown_type"
-	codeTooLarge         = "message_too_large"
-	codeRateLimited      = "rate_limited"
-	codeJoinRequired     = "join_required"
-	codeJoinTimeout      = "join_timeout"
-	codeAlreadyJoined    = "already_joined"
-	codeTokenInvalid     = "token_invalid"
-	codeTokenExpired     = "token_expired"
-	codeTokenRevoked     = "token_revoked"
-	codePublishForbidden = "publish_forbidden"
-	codeNegotiation      = "negotiation_failed"
-	codeUnknownTrack     = "unknown_track"
-	codeRemoved          = "removed"
-	codeReplaced         = "replaced"
-	codeRoomClosed       = "room_closed"
-	codeServerClosing    = "server_closing"
-	codeInternal         = "internal_error"
-	codeNothingToView    = "nothing_to_view"
-	codeForbidden        = "forbidden"
-	codeLimit            = "limit_reached"
-	codeUnknownPoll      = "unknown_poll"
-	codePollState        = "poll_state"
-	codeRoomLocked       = "room_locked"
-	codeNotFound         = "participant_not_found"
-	codeLobbyDenied      = "lobby_denied"
-	codeInLobby          = "in_lobby"
+	codeMalformed         = "malformed_message"
+	codeUnknownType       = "unknown_type"
+	codeTooLarge          = "message_too_large"
+	codeRateLimited       = "rate_limited"
+	codeJoinRequired      = "join_required"
+	codeJoinTimeout       = "join_timeout"
+	codeAlreadyJoined     = "already_joined"
+	codeTokenInvalid      = "token_invalid"
+	codeTokenExpired      = "token_expired"
+	codeTokenRevoked      = "token_revoked"
+	codeInvitationRevoked = "invitation_revoked"
+	codeRoomGone          = "room_gone"
+	codeUnavailable       = "unavailable"
+	codePublishForbidden  = "publish_forbidden"
+	codeNegotiation       = "negotiation_failed"
+	codeUnknownTrack      = "unknown_track"
+	codeRemoved           = "removed"
+	codeReplaced          = "replaced"
+	codeRoomClosed        = "room_closed"
+	codeServerClosing     = "server_closing"
+	codeInternal          = "internal_error"
+	codeNothingToView     = "nothing_to_view"
+	codeForbidden         = "forbidden"
+	codeLimit             = "limit_reached"
+	codeUnknownPoll       = "unknown_poll"
+	codePollState         = "poll_state"
+	codeRoomLocked        = "room_locked"
+	codeNotFound          = "participant_not_found"
+	codeLobbyDenied       = "lobby_denied"
+	codeInLobby           = "in_lobby"
 )
 
 // Layer qualities a subscriber may ask for.
@@ -331,6 +337,9 @@ type joinedMessage struct {
 	Hands         []string          `json:"hands"`
 	Locked        bool              `json:"locked"`
 	Recording     bool              `json:"recording"`
+	// SessionToken lets this participant come back on a new connection (the join token
+	// is good to enter for a few minutes only).
+	SessionToken string `json:"session_token,omitempty"`
 }
 
 type sdpMessage struct {

@@ -119,8 +119,9 @@ func TestJoinedCarriesTURNCredentials(t *testing.T) {
 	require.Len(t, joined.ICEServers, 2, "got %v, want the static server and the TURN server", joined.ICEServers)
 	require.Equal(t, stun, joined.ICEServers[0])
 	ice := joined.ICEServers[1]
-	// The credentials expire with the token: "<expiry>:<participant>".
-	expiry := srv.clock.Now().Add(time.Hour)
+	// "<expiry>:<participant>": the credentials last as long as the session credential
+	// of this entry, not the join token's hour.
+	expiry := srv.clock.Now().Add(DefaultSessionLifetime)
 	require.Equal(t, strconv.FormatInt(expiry.Unix(), 10)+":alice", ice.Username)
 	require.Equal(t, s.srv.Credentials("alice", s.clock.Now(), time.Hour).URLs, ice.URLs)
 	for _, transport := range turnTransports {

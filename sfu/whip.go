@@ -79,6 +79,10 @@ func (s *Server) startHTTP(ctx context.Context, c Claims, offer string, mode ses
 	if _, err := s.tokens.Sign(c); err != nil {
 		return nil, err // invalid or revoked claims
 	}
+	c, err := s.admit(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	if c.Lobby {
 		return nil, ErrLobby
 	}

@@ -50,8 +50,11 @@ type MediaConfig struct {
 	IncludeLoopback bool `yaml:"include_loopback"`
 	// EmptyRoomGrace is how long an empty room stays open for someone to come back.
 	EmptyRoomGrace Duration `yaml:"empty_room_grace"`
-	// TokenLifetime is how long a join token is accepted after the API made it.
+	// TokenLifetime is how long a participant may come back into its room with the
+	// session credential it got when it entered; its TURN credentials last as long.
 	TokenLifetime Duration `yaml:"token_lifetime"`
+	// EntryTokenLifetime is how long a join token the API made may be used to enter.
+	EntryTokenLifetime Duration `yaml:"entry_token_lifetime"`
 	// TokenKeyFile holds the join tokens' key; empty means a random key per process.
 	TokenKeyFile string `yaml:"token_key_file"`
 	// TURN is off, embedded (sfu.TURN in the process) or external (coturn).
@@ -261,13 +264,14 @@ func DefaultConfig() Config {
 			LedgerKeyFile: "data/ledger.key",
 		},
 		Media: MediaConfig{
-			UDPPort:         7882,
-			IncludeLoopback: true, // development only: see modeDefaults
-			EmptyRoomGrace:  Duration(2 * time.Minute),
-			TokenLifetime:   Duration(2 * time.Hour),
-			TURN:            turnOff,
-			TURNListen:      ":3478",
-			TURNSecretFile:  "data/turn.key",
+			UDPPort:            7882,
+			IncludeLoopback:    true, // development only: see modeDefaults
+			EmptyRoomGrace:     Duration(2 * time.Minute),
+			TokenLifetime:      Duration(2 * time.Hour),
+			EntryTokenLifetime: Duration(5 * time.Minute),
+			TURN:               turnOff,
+			TURNListen:         ":3478",
+			TURNSecretFile:     "data/turn.key",
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
@@ -591,6 +595,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Media.TokenLifetime < Duration(time.Minute) || c.Media.TokenLifetime > Duration(sfu.MaxTokenLifetime) {
 		bad("media.token_lifetime", "want between 1m and 24h, got %s", c.Media.TokenLifetime)
+	}
+	if c.Media.EntryTokenLifetime < Duration(10*time.Second) || c.Media.EntryTokenLifetime > min(c.Media.TokenLifetime, Duration(time.Hour)) {
+		bad("media.entry_token_lifetime", "want between 10s and 1h, and at most media.token_lifetime, got %s", c.Media.EntryTokenLifetime)
 	}
 	switch c.Media.TURN {
 	case turnOff:

@@ -228,6 +228,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	media, err := sfu.New(sfu.Params{
 		Logger: log.With("part", "sfu"),
 		Tokens: tokens,
+		// Every entry into a room is checked against the database, whichever node runs it.
+		Gate:            api.NewMediaGate(st, nil),
+		SessionLifetime: time.Duration(cfg.Media.TokenLifetime),
 		OnRoomClosed: func(st sfu.RoomStats) {
 			if f := sessionEnded.Load(); f != nil {
 				(*f)(st)
@@ -257,22 +260,23 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		proxies = append(proxies, prefix)
 	}
 	params := api.Params{
-		Store:           st,
-		Policy:          cfg.Policy(),
-		Ledger:          ledger,
-		Retention:       retention,
-		TrustedProxies:  proxies,
-		Logger:          log,
-		BaseURL:         baseURL,
-		SessionIdle:     time.Duration(cfg.Session.IdleTimeout),
-		SessionAbsolute: time.Duration(cfg.Session.AbsoluteTimeout),
-		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
-		Pages:           frontend.Files,
-		SFU:             media,
-		Tokens:          tokens,
-		TokenLifetime:   time.Duration(cfg.Media.TokenLifetime),
-		TURN:            turnCreds,
-		Recordings:      recordings,
+		Store:              st,
+		Policy:             cfg.Policy(),
+		Ledger:             ledger,
+		Retention:          retention,
+		TrustedProxies:     proxies,
+		Logger:             log,
+		BaseURL:            baseURL,
+		SessionIdle:        time.Duration(cfg.Session.IdleTimeout),
+		SessionAbsolute:    time.Duration(cfg.Session.AbsoluteTimeout),
+		MaxBodyBytes:       cfg.Server.MaxBodyBytes,
+		Pages:              frontend.Files,
+		SFU:                media,
+		Tokens:             tokens,
+		TokenLifetime:      time.Duration(cfg.Media.TokenLifetime),
+		EntryTokenLifetime: time.Duration(cfg.Media.EntryTokenLifetime),
+		TURN:               turnCreds,
+		Recordings:         recordings,
 		OIDC: api.OIDCParams{
 			Issuer:       cfg.OIDC.Issuer,
 			ClientID:     cfg.OIDC.ClientID,

@@ -16,7 +16,8 @@ func TestMediaConfig(t *testing.T) {
 	require.Equal(t, MediaConfig{
 		UDPPort: 7882, IncludeLoopback: true,
 		EmptyRoomGrace: Duration(2 * time.Minute), TokenLifetime: Duration(2 * time.Hour),
-		TURN: "off", TURNListen: ":3478", TURNSecretFile: "data/turn.key",
+		EntryTokenLifetime: Duration(5 * time.Minute),
+		TURN:               "off", TURNListen: ":3478", TURNSecretFile: "data/turn.key",
 	}, cfg.Media, "the development defaults")
 
 	production := `
@@ -50,6 +51,9 @@ oidc:
 		{"media:\n  empty_room_grace: 0s\n", "key media.empty_room_grace"},
 		{"media:\n  token_lifetime: 25h\n", "key media.token_lifetime: want between 1m and 24h"},
 		{"media:\n  token_lifetime: 30s\n", "key media.token_lifetime"},
+		{"media:\n  entry_token_lifetime: 5s\n", "key media.entry_token_lifetime: want between 10s and 1h"},
+		{"media:\n  entry_token_lifetime: 2h\n", "key media.entry_token_lifetime"},
+		{"media:\n  token_lifetime: 10m\n  entry_token_lifetime: 20m\n", "at most media.token_lifetime"},
 		{"media:\n  include_loopback: sometimes\n", "key media.include_loopback (line 2): wrong type"},
 	}
 	for _, tc := range cases {

@@ -2,8 +2,8 @@
 // The signalling client of a meeting room (docs/protocol.md): one WebSocket and one
 // RTCPeerConnection per participant, the client as the polite peer of perfect negotiation,
 // the others' tracks matched to their owners by mid, mute announcements, and reconnection
-// with the same join token when the connection drops. No DOM here: the room view listens to
-// the events of RoomClient.
+// with the session credential of the joined message when the connection drops. No DOM
+// here: the room view listens to the events of RoomClient.
 
 /** @typedef {import("./api.js").Role} Role */
 /** @typedef {import("./api.js").Kind} Kind */
@@ -373,6 +373,16 @@ export class RoomClient extends EventTarget {
     this.dispatchEvent(new CustomEvent("state", { detail: { state, code: this.endCode } }));
   }
 
+  /**
+   * Keeps the session credential of joined or lobby_wait for the reconnections: the join
+   * token is good to enter for a few minutes only.
+   *
+   * @param {unknown} token
+   */
+  keepSessionToken(token) {
+    if (typeof token === "string" && token !== "") this.join = { ...this.join, token };
+  }
+
   /** @param {State} state "connecting" or "reconnecting" */
   connect(state) {
     this.setState(state);
@@ -483,6 +493,7 @@ export class RoomClient extends EventTarget {
         this.onJoined(msg);
         break;
       case "lobby_wait":
+        this.keepSessionToken(msg.session_token);
         this.attempt = 0;
         this.setRecording(Boolean(msg.recording));
         this.setState("waiting");
@@ -598,9 +609,10 @@ export class RoomClient extends EventTarget {
   /**
    * @param {{participant_id: string, role: Role, participants: ParticipantInfo[] | null,
    *   ice_servers: RTCIceServer[] | null, chat?: ChatMessage[] | null, polls?: Poll[] | null,
-   *   hands?: string[] | null, locked?: boolean, recording?: boolean, active_speaker?: string}} msg
+   *   hands?: string[] | null, locked?: boolean, recording?: boolean, active_speaker?: string, session_token?: string}} msg
    */
   onJoined(msg) {
+    this.keepSessionToken(msg.session_token);
     this.setRecording(Boolean(msg.recording));
     this.attempt = 0;
     this.lastError = "";

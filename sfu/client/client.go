@@ -88,6 +88,9 @@ type Message struct {
 	Text string `json:"text,omitempty"`
 	// Voted is the number of participants who voted in a poll.
 	Voted int `json:"voted,omitempty"`
+	// SessionToken, in joined and lobby_wait, lets this participant come back on a new
+	// connection once its join token, good to enter for a few minutes, has expired.
+	SessionToken string `json:"session_token,omitempty"`
 }
 
 // Participant is another participant of the room.

@@ -1,0 +1,88 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"webinaire/sfu"
+	"webinaire/store"
+)
+
+// MediaGate is the SFU's sfu.Gate: every entry into a room, the first one and each
+// reconnection, is checked against the database that every node shares. The webinar must
+// still exist and its owner be allowed to hold it, the invitation the token was minted
+// from must not be revoked, the participant must not have been removed; the room's kind,
+// the lobby and the role are those of now, not of the time the token was made.
+type MediaGate struct {
+	store *store.Store
+	now   func() time.Time
+}
+
+// NewMediaGate returns the gate reading st; now tells the time (nil: the system clock).
+func NewMediaGate(st *store.Store, now func() time.Time) *MediaGate {
+	if now == nil {
+		now = time.Now
+	}
+	return &MediaGate{store: st, now: now}
+}
+
+// Admit implements sfu.Gate.
+func (g *MediaGate) Admit(ctx context.Context, c sfu.Claims) (sfu.Claims, error) {
+	w, err := g.store.WebinarByRoom(ctx, c.Room)
+	if errors.Is(err, store.ErrNotFound) {
+		return sfu.Claims{}, sfu.ErrRoomGone
+	} else if err != nil {
+		return sfu.Claims{}, err
+	}
+	o, err := g.store.Organizer(ctx, w.OrganizerID)
+	if errors.Is(err, store.ErrNotFound) {
+		return sfu.Claims{}, sfu.ErrRoomGone
+	} else if err != nil {
+		return sfu.Claims{}, err
+	}
+	if o.RestrictedAt != nil {
+		return sfu.Claims{}, fmt.Errorf("owner's processing restricted: %w", sfu.ErrRoomGone)
+	}
+	if c.Invitation != "" {
+		inv, err := g.store.Invitation(ctx, w.ID, c.Invitation)
+		if errors.Is(err, store.ErrNotFound) {
+			return sfu.Claims{}, sfu.ErrInvitationRevoked
+		} else if err != nil {
+			return sfu.Claims{}, err
+		}
+		if inv.RevokedAt != nil {
+			return sfu.Claims{}, sfu.ErrInvitationRevoked
+		}
+		c.Role = sfu.Role(inv.Role)
+	}
+	removed, err := g.store.Removed(ctx, c.Room, c.Participant, g.now())
+	if err != nil {
+		return sfu.Claims{}, err
+	}
+	if removed {
+		return sfu.Claims{}, sfu.ErrTokenRevoked
+	}
+	c.Kind, c.Lobby = roomKind(w), entersLobby(w, c.Role)
+	return c, nil
+}
+
+// Revoke implements sfu.Gate.
+func (g *MediaGate) Revoke(ctx context.Context, room, participant string, until time.Time) error {
+	return g.store.RecordRemoval(ctx, room, participant, until, g.now())
+}
+
+// roomKind is the kind of w's room.
+func roomKind(w store.Webinar) sfu.RoomKind {
+	if w.Kind == store.KindWebinar {
+		return sfu.KindWebinar
+	}
+	return sfu.KindMeeting
+}
+
+// entersLobby tells whether a participant with role waits in the lobby of w's room:
+// attendees of a webinar whose lobby is on.
+func entersLobby(w store.Webinar, role sfu.Role) bool {
+	return w.LobbyEnabled && role == sfu.RoleAttendee
+}

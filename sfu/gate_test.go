@@ -1,0 +1,87 @@
+package sfu
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// gateFake answers every entry with what its test set, and records the removals.
+type gateFake struct {
+	mu      sync.Mutex
+	answer  func(Claims) (Claims, error)
+	revoked map[string]time.Time
+}
+
+func (g *gateFake) Admit(_ context.Context, c Claims) (Claims, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.answer(c)
+}
+
+func (g *gateFake) Revoke(_ context.Context, room, participant string, until time.Time) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.revoked[room+"/"+participant] = until
+	return nil
+}
+
+func (g *gateFake) set(answer func(Claims) (Claims, error)) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.answer = answer
+}
+
+// The Gate decides every entry, the first and each reconnection with the session
+// credential: what it refuses does not enter, and its kind, lobby and role are those used.
+func TestTheGateDecidesEveryEntry(t *testing.T) {
+	gate := &gateFake{answer: func(c Claims) (Claims, error) { return c, nil }, revoked: map[string]time.Time{}}
+	srv := newTestServer(t, func(p *Params) { p.Gate, p.SessionLifetime, p.Clock = gate, 30*time.Minute, newFakeClock() })
+
+	mod := join(t, srv, srv.token(t, "r1", "mod", RoleModerator, KindMeeting))
+	joined := mod.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	require.NotEmpty(t, joined.SessionToken)
+	cl, err := srv.tokens.Verify(joined.SessionToken, srv.clock.Now())
+	require.NoError(t, err)
+	require.True(t, cl.Session)
+	require.Equal(t, "mod", cl.Participant)
+	require.Equal(t, srv.clock.Now().Add(30*time.Minute).Unix(), cl.Expiry.Unix(), "the session lifetime")
+
+	for _, tc := range []struct {
+		err  error
+		code string
+		want int
+	}{
+		{ErrInvitationRevoked, codeInvitationRevoked, CloseUnauthorized},
+		{ErrRoomGone, codeRoomGone, CloseUnauthorized},
+		{ErrTokenRevoked, codeTokenRevoked, CloseUnauthorized},
+		{errors.New("database unreachable"), codeUnavailable, CloseTryAgainLater},
+	} {
+		gate.set(func(Claims) (Claims, error) { return Claims{}, tc.err })
+		c := connect(t, srv, srv.token(t, "r1", "guest", RoleAttendee, KindMeeting))
+		c.waitError(tc.code)
+		code, _, _ := c.waitClosed()
+		require.Equal(t, tc.want, code, tc.code)
+	}
+
+	// The gate says the lobby now: the token said nothing of it.
+	gate.set(func(c Claims) (Claims, error) { c.Lobby = true; return c, nil })
+	c := connect(t, srv, srv.token(t, "r1", "waiter", RoleAttendee, KindMeeting))
+	wait := c.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
+	require.NotEmpty(t, wait.SessionToken, "the lobby gives a session credential too")
+
+	// A removal goes through the gate (for the other nodes) for as long as a session
+	// credential lives; an id the room never had is no removal.
+	room, ok := srv.Room("r1")
+	require.True(t, ok)
+	require.NoError(t, room.Remove("waiter"))
+	require.ErrorIs(t, room.Remove("nobody"), ErrParticipantNotFound)
+	gate.mu.Lock()
+	require.Equal(t, map[string]time.Time{"r1/waiter": srv.clock.Now().Add(30 * time.Minute)}, gate.revoked)
+	gate.mu.Unlock()
+	require.Equal(t, 1, srv.tokens.Revocations())
+}
