@@ -42,6 +42,7 @@ type activeRecording struct {
 	room *sfu.Room
 	once sync.Once
 	stop chan struct{} // closed by stopRecording; the watcher then finalizes
+	done chan struct{} // closed once finalized and saved
 	mu   sync.Mutex
 	err  error // why it stopped early, if it did (guarded by mu)
 }
@@ -117,7 +118,7 @@ func (s *Server) startRecording(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	a := &activeRecording{row: row, room: room, stop: make(chan struct{})}
+	a := &activeRecording{row: row, room: room, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := room.SetRecording(true); err != nil {
 		s.abandonRecording(row, err)
 		writeProblem(c, errRoomNotOpen)
@@ -223,6 +224,7 @@ func (s *Server) finishRecording(webinarID string, a *activeRecording) {
 		s.log.Error("recording state not saved", "recording", row.ID, "err", err)
 	}
 	s.log.Info("recording finished", "recording", row.ID, "state", row.State, "size", row.SizeBytes)
+	close(a.done)
 }
 
 // finalize writes the duration and cues of each file of a stopped recording and sums

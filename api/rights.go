@@ -88,12 +88,21 @@ func (s *Server) rectifyMe(c *gin.Context) {
 func (s *Server) eraseMe(c *gin.Context) {
 	sess, _ := sessionOf(c)
 	ctx := c.Request.Context()
+	webinars, err := s.p.Store.AllWebinars(ctx, sess.OrganizerID)
+	if err == nil {
+		err = s.stopRecordingsOf(ctx, webinars) // finalized, then erased with the rest
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	out, err := s.rights.Erase(ctx, sess.OrganizerID, s.now())
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.streams.endStreams(func(e *httpSession) bool { return e.organizerID == sess.OrganizerID })
+	s.closeRoomsOf(webinars)
 	s.setCookie(c, "webinaire_session", "", -1)
 	body := gin.H{
 		"erased":                 true,
@@ -110,7 +119,8 @@ func (s *Server) eraseMe(c *gin.Context) {
 func (s *Server) restriction(c *gin.Context, restrict bool) {
 	sess, _ := sessionOf(c)
 	ctx := c.Request.Context()
-	changed, err := s.rights.Restrict(ctx, c.Param("id"), restrict, s.now())
+	id := c.Param("id")
+	changed, err := s.rights.Restrict(ctx, id, restrict, s.now())
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -118,9 +128,18 @@ func (s *Server) restriction(c *gin.Context, restrict bool) {
 	action := "organizer.restriction_lifted"
 	if restrict {
 		action = "organizer.restricted"
-		// No use of the account from now on: its webinars' streams end.
-		id := c.Param("id")
+		// No processing for the account from now on: its recordings stop (and are
+		// kept), its webinars' streams and rooms end; the Gate refuses them entry.
+		webinars, err := s.p.Store.AllWebinars(ctx, id)
+		if err == nil {
+			err = s.stopRecordingsOf(ctx, webinars)
+		}
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
 		s.streams.endStreams(func(e *httpSession) bool { return e.organizerID == id })
+		s.closeRoomsOf(webinars)
 	}
 	if changed {
 		if err := s.p.Store.RecordAudit(ctx, s.auditEvent(sess.OrganizerID, action, "organizer", c.Param("id"), nil)); err != nil {

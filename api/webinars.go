@@ -271,14 +271,13 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 	sess, _ := sessionOf(c)
 	ctx := c.Request.Context()
 	id := c.Param("id")
-	if _, ok := s.ownWebinar(c); !ok {
+	w, ok := s.ownWebinar(c)
+	if !ok {
 		return
 	}
-	s.recorders.mu.Lock()
-	recording := s.recorders.active[id] != nil
-	s.recorders.mu.Unlock()
-	if recording {
-		writeProblem(c, errRecordingActive)
+	// An ongoing recording is stopped and finalized first, then deleted with the others.
+	if err := s.stopRecordingsOf(ctx, []store.Webinar{w}); err != nil {
+		s.fail(c, err)
 		return
 	}
 	// The recordings' files first: their rows go with the webinar's.
@@ -304,6 +303,7 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 		return
 	}
 	s.streams.endStreams(func(e *httpSession) bool { return e.webinarID == id }) // its stream key went with it
+	s.closeRoomsOf([]store.Webinar{w})
 	c.Status(http.StatusNoContent)
 }
 
@@ -315,6 +315,8 @@ type invitationJSON struct {
 	ICSURL    string     `json:"ics_url"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
+	// ParticipantsRemoved is, when revoking with remove_participants, how many were removed.
+	ParticipantsRemoved *int `json:"participants_removed,omitempty"`
 }
 
 func (s *Server) toInvitationJSON(inv store.Invitation) invitationJSON {
@@ -386,13 +388,29 @@ func (s *Server) createInvitation(c *gin.Context) {
 	c.JSON(http.StatusCreated, s.toInvitationJSON(inv))
 }
 
+// revokeInvitation revokes an invitation: its link and every token minted from it can no
+// longer enter the room, nor come back into it. Those in the room now stay, unless the
+// owner asks with ?remove_participants=true: then they and those waiting in the lobby
+// with it are removed too, and the answer says how many.
 func (s *Server) revokeInvitation(c *gin.Context) {
 	sess, _ := sessionOf(c)
 	ctx := c.Request.Context()
-	var inv store.Invitation
+	removeThem := false
+	switch v := c.Query("remove_participants"); v {
+	case "", "false":
+	case "true":
+		removeThem = true
+	default:
+		writeProblem(c, validationProblem([]FieldError{{Field: "remove_participants", Detail: "must be true or false"}}))
+		return
+	}
+	var (
+		inv store.Invitation
+		w   store.Webinar
+	)
 	err := s.p.Store.InTx(ctx, func(tx *store.Store) error {
-		w, err := tx.WebinarOf(ctx, sess.OrganizerID, c.Param("id"))
-		if err != nil {
+		var err error
+		if w, err = tx.WebinarOf(ctx, sess.OrganizerID, c.Param("id")); err != nil {
 			return err
 		}
 		if inv, err = tx.RevokeInvitation(ctx, w.ID, c.Param("invitation"), s.now()); err != nil {
@@ -404,7 +422,15 @@ func (s *Server) revokeInvitation(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, s.toInvitationJSON(inv))
+	out := s.toInvitationJSON(inv)
+	if removeThem {
+		n := 0
+		if room, open := s.p.SFU.Room(w.RoomID); open {
+			n = room.RemoveInvitees(inv.ID)
+		}
+		out.ParticipantsRemoved = &n
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // getWebinarICS is the organizer's calendar entry; with ?invitation=ID it carries that link.

@@ -425,11 +425,22 @@ function renderInvitation(w, inv, message, reload) {
     "data-i18n-attr": "aria-label:inv.revoke.label",
     "data-i18n-vars": vars,
   });
+  const removeBox = h("input", { type: "checkbox", class: "remove-invitees" });
+  const remove = h("label", { class: "check" }, removeBox, " ", h("span", { "data-i18n": "inv.revoke.remove" }));
   revoke.addEventListener("click", async () => {
-    if (!window.confirm(t("inv.revoke.confirm", { role }))) return;
+    const removing = /** @type {HTMLInputElement} */ (removeBox).checked;
+    if (!window.confirm(t(removing ? "inv.revoke.confirm.remove" : "inv.revoke.confirm", { role }))) return;
     try {
-      await sendJSON("DELETE", `/api/v1/webinars/${encodeURIComponent(w.id)}/invitations/${encodeURIComponent(inv.id)}`, undefined, csrf());
-      localize(message, "inv.revoked", { role });
+      const query = removing ? "?remove_participants=true" : "";
+      /** @type {{participants_removed?: number}} */
+      const out = await sendJSON(
+        "DELETE",
+        `/api/v1/webinars/${encodeURIComponent(w.id)}/invitations/${encodeURIComponent(inv.id)}${query}`,
+        undefined,
+        csrf(),
+      );
+      if (removing) localize(message, "inv.revoked.removed", { role, count: out.participants_removed ?? 0 });
+      else localize(message, "inv.revoked", { role });
       await reload();
       message.closest("section")?.querySelector("select")?.focus();
     } catch (err) {
@@ -441,7 +452,7 @@ function renderInvitation(w, inv, message, reload) {
     { class: "invitation", "data-invitation-id": inv.id },
     head,
     link,
-    h("div", { class: "actions" }, ics, revoke),
+    h("div", { class: "actions" }, ics, revoke, remove),
   );
 }
 

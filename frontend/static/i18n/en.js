@@ -119,7 +119,10 @@ export default {
   "inv.ics.label": "Calendar (.ics) with the “{role}” link created {date}",
   "inv.revoke": "Revoke",
   "inv.revoke.label": "Revoke the “{role}” link created {date}",
-  "inv.revoke.confirm": "Revoke this “{role}” link? People who received it will no longer be able to use it.",
+  "inv.revoke.confirm": "Revoke this “{role}” link? Nobody will be able to enter with it any more, nor come back; those in the room now stay.",
+  "inv.revoke.confirm.remove": "Revoke this “{role}” link and remove from the room everyone who entered with it?",
+  "inv.revoke.remove": "Also remove from the room those who entered with it",
+  "inv.revoked.removed": "The “{role}” link is revoked; participants removed from the room: {count}.",
   "inv.revoked": "The “{role}” link is revoked.",
 
   "copy.label": "Link",

@@ -119,7 +119,10 @@ export default {
   "inv.ics.label": "Agenda (.ics) avec le lien «\u00a0{role}\u00a0» créé le {date}",
   "inv.revoke": "Révoquer",
   "inv.revoke.label": "Révoquer le lien «\u00a0{role}\u00a0» créé le {date}",
-  "inv.revoke.confirm": "Révoquer ce lien «\u00a0{role}\u00a0»\u00a0? Les personnes qui l’ont reçu ne pourront plus l’utiliser.",
+  "inv.revoke.confirm": "Révoquer ce lien «\u00a0{role}\u00a0»\u00a0? Plus personne ne pourra entrer avec, ni revenir\u00a0; les personnes déjà dans la salle y restent.",
+  "inv.revoke.confirm.remove": "Révoquer ce lien «\u00a0{role}\u00a0» et retirer de la salle toutes les personnes entrées avec\u00a0?",
+  "inv.revoke.remove": "Retirer aussi de la salle les personnes entrées avec ce lien",
+  "inv.revoked.removed": "Le lien «\u00a0{role}\u00a0» est révoqué\u00a0; personnes retirées de la salle\u00a0: {count}.",
   "inv.revoked": "Le lien «\u00a0{role}\u00a0» est révoqué.",
 
   "copy.label": "Lien",
