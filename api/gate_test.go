@@ -214,4 +214,20 @@ func TestDeletingOrRestrictingEndsTheRoomAndItsRecording(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	require.Equal(t, "ready", list[0].State, "stopped cleanly and kept: a restriction is no erasure")
+
+	// Erasing one's account ends the rooms of all one's webinars.
+	other := e.browser()
+	other.Login(userOther)
+	erased := createWebinar(other, withoutLobby)
+	resp = other.Do("POST", "/api/v1/webinars/"+erased.ID+"/join", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var oj joinAnswer
+	decode(t, resp, &oj)
+	o = connectRTC(t, e, oj)
+	joined = o.waitJoined()
+	resp = other.Do("DELETE", "/api/v1/me", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
+	require.Equal(t, websocket.StatusCode(sfu.CloseRoomClosed), o.waitClosed())
+	require.Equal(t, "room_gone", refused(t, e, joined.SessionToken))
 }

@@ -899,6 +899,10 @@ function endKey(code) {
     case "room_closed":
     case "4004":
       return "room.end.closed";
+    case "invitation_revoked":
+      return "room.end.revoked";
+    case "room_gone":
+      return "room.end.gone";
     case "token_expired":
     case "token_invalid":
     case "4001":

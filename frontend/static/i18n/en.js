@@ -205,6 +205,8 @@ export default {
   "room.end.removed": "A moderator removed you from the room.",
   "room.end.replaced": "You entered the room from another tab or device.",
   "room.end.closed": "The room was closed.",
+  "room.end.revoked": "The invitation link you came with was revoked.",
+  "room.end.gone": "This room no longer exists.",
   "room.end.token": "Your access to the room has expired. Come back through the invitation link.",
   "room.end.other": "The connection to the room failed.",
   "room.state.waiting": "In the lobby",

@@ -205,6 +205,8 @@ export default {
   "room.end.removed": "Un modérateur vous a retiré de la salle.",
   "room.end.replaced": "Vous êtes entré dans la salle depuis un autre onglet ou appareil.",
   "room.end.closed": "La salle a été fermée.",
+  "room.end.revoked": "Le lien d’invitation par lequel vous êtes venu a été révoqué.",
+  "room.end.gone": "Cette salle n’existe plus.",
   "room.end.token": "Votre accès à la salle a expiré. Revenez par le lien d’invitation.",
   "room.end.other": "La connexion à la salle a échoué.",
   "room.state.waiting": "En salle d’attente",
