@@ -10,8 +10,9 @@ import (
 
 // The client's ICE candidates tell the server where to send datagrams from its media port.
 // Each one, trickled or in a description, passes admitCandidate before the ICE agent
-// sees it: an IP address (no host name; mDNS names are ignored), that the server's
-// address policy allows (Server.candidates), within the ICE session's budget.
+// sees it: a UDP candidate (TCP ones are ignored) with an IP address (no host name; mDNS
+// names are ignored), that the server's address policy allows (Server.candidates),
+// within the ICE session's budget.
 // Peer-reflexive candidates are not signalled: they are the source addresses of the
 // client's own connectivity checks, which carry its ICE password, and are answered there.
 
@@ -38,12 +39,16 @@ func (b *candidateBudget) restart(ufrag string) {
 
 // admitCandidate tells whether the client's candidate line ("candidate:..." as in
 // RTCIceCandidate.candidate) may be handed to the ICE agent, and counts it when it may.
-// When not, code and why say why (code empty: ignored without a word, an mDNS name).
+// When not, code and why say why (code empty: ignored without a word, a TCP candidate or
+// an mDNS name).
 func (p *participant) admitCandidate(line string) (code, why string, ok bool) {
 	c, err := ice.UnmarshalCandidate(strings.TrimPrefix(line, "candidate:"))
 	if err != nil {
 		p.logRefusal("unparsable")
 		return codeCandidateRefused, "the candidate cannot be parsed", false
+	}
+	if c.NetworkType().IsTCP() {
+		return "", "", false // the server's media is UDP only: nothing is ever sent there
 	}
 	if strings.HasSuffix(c.Address(), ".local") {
 		return "", "", false // mDNS: not resolved by the server; the client's checks will do

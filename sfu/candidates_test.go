@@ -275,7 +275,11 @@ func TestCandidatesOfAnOfferAreLimited(t *testing.T) {
 	for port := 1; port <= 3*maxRemoteCandidates; port++ {
 		lines = append(lines, candidateLine(port, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))) //nolint:gosec // a port
 	}
-	lines = append(lines, "candidate:1 1 udp 1 10.1.2.3 9 typ host") // private: refused here
+	lines = append(lines,
+		"candidate:1 1 udp 1 10.1.2.3 9 typ host",                 // private: refused here
+		"candidate:2 1 tcp 1 10.1.2.4 9 typ host tcptype active",  // TCP: ignored, as the server sends none
+		"candidate:3 1 udp 1 0f3e9b1c-5d2a-4c6e.local 9 typ host", // mDNS: ignored
+	)
 	alice.offerWithCandidates(t, labels, lines)
 	// The client's own candidates, trickled before the offer, may have taken some of the
 	// budget: at least the lines over the limit are left out.
