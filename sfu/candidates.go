@@ -21,8 +21,9 @@ import (
 type candidateBudget struct {
 	ufrag    string          // the client's ICE username fragment, from its descriptions
 	accepted map[string]bool // transport addresses handed to the ICE agent
-	full     bool            // the limit was reached in this ICE session and logged
-	refused  bool            // a refusal was logged in this participant's session
+	// Logged once per participant's session at info level, whatever the ICE restarts.
+	full    bool // the limit was reached
+	refused bool // a candidate was refused
 }
 
 // restart starts a new ICE session when ufrag is not that of the current one; the first
@@ -32,7 +33,7 @@ func (b *candidateBudget) restart(ufrag string) {
 		return
 	}
 	if b.ufrag != "" {
-		b.accepted, b.full = nil, false
+		b.accepted = nil
 	}
 	b.ufrag = ufrag
 }
@@ -72,6 +73,8 @@ func (p *participant) admitCandidate(line string) (code, why string, ok bool) {
 		if !b.full {
 			b.full = true
 			p.log.Info("remote candidates over the limit", "limit", maxRemoteCandidates)
+		} else {
+			p.log.Debug("remote candidates over the limit", "limit", maxRemoteCandidates)
 		}
 		return codeTooManyCandidates, fmt.Sprintf("at most %d candidates per ICE session", maxRemoteCandidates), false
 	}

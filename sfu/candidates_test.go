@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -268,7 +269,10 @@ func TestCandidatesPerICESessionAreLimited(t *testing.T) {
 }
 
 func TestCandidatesOfAnOfferAreLimited(t *testing.T) {
-	srv := newTestServer(t)
+	var logs lockedBuffer
+	srv := newTestServer(t, func(p *Params) {
+		p.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
 	alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
 	labels := alice.addMedia(false, 25)
 	var lines []string
@@ -293,6 +297,14 @@ func TestCandidatesOfAnOfferAreLimited(t *testing.T) {
 	require.Contains(t, refused.Message, "private")
 	alice.waitMsg(func(m serverMsg) bool { return m.Type == typeAnswer })
 	require.LessOrEqual(t, len(serverRemoteCandidates(t, srv, "r1", "alice", false)), maxRemoteCandidates)
+
+	// One line each at info level, with the kind of address and not the address.
+	logged := logs.String()
+	require.Equal(t, 1, strings.Count(logged, `msg="remote candidate refused" room=r1 participant=alice reason=private`), "logs:\n%s", logged)
+	require.Equal(t, 1, strings.Count(logged, `msg="remote candidates over the limit"`), "logs:\n%s", logged)
+	for _, addr := range []string{"10.1.2.3", "127.0.0.1"} {
+		require.NotContains(t, logged, addr)
+	}
 }
 
 func TestWHIPOfferCandidatesFiltered(t *testing.T) {
