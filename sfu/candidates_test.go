@@ -210,10 +210,10 @@ func TestRefusedCandidatesGetNoDatagram(t *testing.T) {
 	})
 
 	t.Run("development", func(t *testing.T) {
-		srv := newTestServer(t) // IncludeLoopback: the host's own addresses are allowed
+		srv := newTestServer(t) // IncludeLoopback: loopback and the host's own addresses are allowed
 		alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
 		alice.publish(false, 25)
-		alice.trickle(candidateLine(100, aims(ownIPv4(t, srv))[0]))
+		alice.trickle(candidateLine(100, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), target.port())))
 		require.NoError(t, target.SetReadDeadline(time.Now().Add(waitFor)))
 		_, _, err := target.ReadFrom(make([]byte, 1500))
 		require.NoError(t, err, "the server sent nothing to an allowed candidate")
