@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -21,9 +22,17 @@ type WebRTCConfig struct {
 	// NAT1To1IPs are public addresses that map one to one onto this host's (a cloud VM
 	// behind NAT); when set, host candidates carry them instead of the local addresses.
 	NAT1To1IPs []string
-	// IncludeLoopback offers loopback candidates (127.0.0.1, ::1): for tests and local
-	// development only.
+	// IncludeLoopback offers loopback candidates (127.0.0.1, ::1), and accepts the
+	// client's candidates on loopback and on this host's own addresses: for tests and
+	// local development only, with the browser on the same machine.
 	IncludeLoopback bool
+	// AllowPrivateCandidates accepts the client's candidates on private addresses
+	// (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7): an intranet deployment. Off,
+	// the server sends to public addresses only.
+	AllowPrivateCandidates bool
+	// Relays, when set, tells whether an address of this host is one of a TURN relay
+	// beside the server (TURN.IsRelay): a relayed client's candidates carry it.
+	Relays func(netip.AddrPort) bool
 	// ICEServers are given to every client in the joined message. Empty by default: no
 	// public STUN server is ever contacted or handed out.
 	ICEServers []ICEServer

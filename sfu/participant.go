@@ -15,8 +15,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// maxRemoteCandidates bounds the candidates kept until the client's first offer.
-const maxRemoteCandidates = 64
+// maxRemoteCandidates bounds the client's candidates handed to the ICE agent in one ICE
+// session (from an offer or answer to the next ICE restart), trickled and in its
+// descriptions together, duplicates counted once.
+const maxRemoteCandidates = 16
 
 // maxLabelsKept bounds the track labels remembered for one participant.
 const maxLabelsKept = 64
@@ -91,6 +93,7 @@ type participant struct {
 	chatBucket       *tokenBucket // limits chat messages and reactions
 	negotiated       bool         // the client's first offer has been answered
 	remoteCandidates []webrtc.ICECandidateInit
+	cands            candidateBudget
 }
 
 func newParticipant(s *Server, conn Conn, c Claims) *participant {
@@ -400,7 +403,7 @@ func (p *participant) handleOffer(m clientMessage) {
 	}
 	// An ICE restart by the client starts gathering in SetRemoteDescription.
 	p.holdCandidates()
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.filterSDP(m.SDP)}); err != nil {
 		p.log.Debug("client offer refused", "error", err)
 		if p.pc.SignalingState() != webrtc.SignalingStateStable {
 			p.negotiationFailed()
@@ -438,7 +441,7 @@ func (p *participant) handleAnswer(m clientMessage) {
 		p.sendError(codeNegotiation, "there is no offer to answer")
 		return
 	}
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.filterSDP(m.SDP)}); err != nil {
 		p.log.Debug("client answer refused", "error", err)
 		p.negotiationFailed()
 		return
@@ -456,10 +459,14 @@ func (p *participant) handleCandidate(c webrtc.ICECandidateInit) {
 	if c.Candidate == "" {
 		return // end of candidates
 	}
-	if p.pc.RemoteDescription() == nil {
-		if len(p.remoteCandidates) < maxRemoteCandidates {
-			p.remoteCandidates = append(p.remoteCandidates, c)
+	if code, why, ok := p.admitCandidate(c.Candidate); !ok {
+		if code != "" {
+			p.sendError(code, why)
 		}
+		return
+	}
+	if p.pc.RemoteDescription() == nil {
+		p.remoteCandidates = append(p.remoteCandidates, c) // bounded by the budget
 		return
 	}
 	p.addCandidate(c)

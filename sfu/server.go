@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -72,6 +73,8 @@ type Server struct {
 	grace           time.Duration
 	joinTimeout     time.Duration
 	clock           Clock
+	// candidates is where clients' candidates may point, see admitCandidate.
+	candidates addrPolicy
 	// onRoomClosed is Params.OnRoomClosed.
 	onRoomClosed func(RoomStats)
 
@@ -100,10 +103,16 @@ func New(p Params) (*Server, error) {
 	if p.WebRTC.UDPPort < 0 || p.WebRTC.UDPPort > 65535 {
 		return nil, fmt.Errorf("sfu: UDP port %d out of range", p.WebRTC.UDPPort)
 	}
+	own, err := hostAddrs()
+	if err != nil {
+		return nil, err
+	}
 	for _, ip := range p.WebRTC.NAT1To1IPs {
-		if net.ParseIP(ip) == nil {
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
 			return nil, fmt.Errorf("sfu: NAT 1:1 address %q is not an IP address", ip)
 		}
+		own[a.Unmap().WithZone("")] = true
 	}
 	s := &Server{
 		log:             p.Logger,
@@ -116,6 +125,12 @@ func New(p Params) (*Server, error) {
 		clock:           p.Clock,
 		rooms:           make(map[string]*Room),
 		onRoomClosed:    p.OnRoomClosed,
+		candidates: addrPolicy{
+			local:   p.WebRTC.IncludeLoopback,
+			private: p.WebRTC.AllowPrivateCandidates,
+			own:     own,
+			exempt:  p.WebRTC.Relays,
+		},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -139,6 +139,12 @@ const (
 	codeInLobby           = "in_lobby"
 )
 
+// Error codes of the client's ICE candidates (docs/protocol.md lists them).
+const (
+	codeCandidateRefused  = "candidate_refused"
+	codeTooManyCandidates = "too_many_candidates"
+)
+
 // Layer qualities a subscriber may ask for.
 const (
 	qualityHigh   = "high"

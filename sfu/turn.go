@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"strconv"
@@ -25,9 +26,6 @@ const DefaultTURNRealm = "webinaire"
 
 // minTURNSecretLen is the shortest shared secret NewTURN accepts (128 bits).
 const minTURNSecretLen = 16
-
-// cgnat is the shared address space of carrier-grade NAT (RFC 6598), not a public peer.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 // errRelayRefused is a datagram to or from a peer the relays may not reach.
 var errRelayRefused = errors.New("sfu: TURN peer refused")
@@ -60,10 +58,11 @@ type TURNParams struct {
 	// RelayAddress is the local address relays are allocated on; empty means every
 	// address (0.0.0.0).
 	RelayAddress string
-	// AllowPrivatePeers lets clients relay to loopback, private, link-local and shared
-	// addresses, and to the server's own addresses. Off, only public peers are allowed:
-	// a TURN server open to any authenticated client must not reach the inside of its
-	// network.
+	// AllowPrivatePeers lets clients relay to loopback, private and shared addresses,
+	// and to the server's own addresses. Off, only public peers are allowed: a TURN
+	// server open to any authenticated client must not reach the inside of its network.
+	// Reserved addresses (link-local, multicast, broadcast...: see classifyAddr) are
+	// refused either way.
 	AllowPrivatePeers bool
 	// MediaPort is the UDP port of the SFU that runs beside this server: clients may
 	// relay to that port of the server's own addresses, the very thing a TURN server
@@ -83,8 +82,14 @@ type TURN struct {
 	p     TURNParams
 	log   *slog.Logger
 	clock Clock
-	// own are the addresses of this server, refused as peers but at MediaPort.
-	own map[netip.Addr]bool
+	// peers says where clients may relay to. Its own addresses are the public, relay and
+	// listen addresses, and every local one when the server listens on all of them.
+	peers addrPolicy
+	// public is PublicIP, the address of the relays.
+	public netip.Addr
+
+	relayMu sync.Mutex
+	relays  map[uint16]int // ports of the relays allocated on public, and how many
 
 	mu     sync.Mutex
 	conn   net.PacketConn
@@ -125,7 +130,8 @@ func NewTURN(p TURNParams) (*TURN, error) {
 	if p.MediaPort < 0 || p.MediaPort > 65535 {
 		return nil, fmt.Errorf("sfu: TURN media port %d out of range", p.MediaPort)
 	}
-	t := &TURN{p: p, log: p.Logger, clock: p.Clock, own: make(map[netip.Addr]bool)}
+	own := make(map[netip.Addr]bool)
+	t := &TURN{p: p, log: p.Logger, clock: p.Clock, public: public.Unmap(), relays: make(map[uint16]int)}
 	if t.log == nil {
 		t.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -133,8 +139,8 @@ func NewTURN(p TURNParams) (*TURN, error) {
 		t.clock = systemClock{}
 	}
 	t.p.Secret = append([]byte(nil), p.Secret...)
-	t.own[public.Unmap()] = true
-	t.own[relay.Unmap()] = true
+	own[public.Unmap()] = true
+	own[relay.Unmap()] = true
 	listenUnspecified := false
 	for _, listen := range []string{p.Listen, p.TCPListen, p.TLSListen} {
 		if listen == "" {
@@ -152,22 +158,20 @@ func NewTURN(p TURNParams) (*TURN, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sfu: TURN listen address %q: want an IP address", listen)
 		}
-		t.own[a.Unmap()] = true
+		own[a.Unmap().WithZone("")] = true
 		listenUnspecified = listenUnspecified || a.IsUnspecified()
 	}
 	if listenUnspecified || relay.IsUnspecified() {
 		// The server answers on every local address: none of them is a peer.
-		addrs, err := net.InterfaceAddrs()
+		host, err := hostAddrs()
 		if err != nil {
-			return nil, fmt.Errorf("sfu: list local addresses: %w", err)
+			return nil, err
 		}
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok {
-				if ip, ok := netip.AddrFromSlice(n.IP); ok {
-					t.own[ip.Unmap()] = true
-				}
-			}
-		}
+		maps.Copy(own, host)
+	}
+	t.peers = addrPolicy{local: p.AllowPrivatePeers, private: p.AllowPrivatePeers, own: own}
+	if p.MediaPort != 0 {
+		t.peers.exempt = func(a netip.AddrPort) bool { return int(a.Port()) == p.MediaPort }
 	}
 	return t, nil
 }
@@ -314,35 +318,26 @@ func (t *TURN) hostPort(listen string, addr net.Addr) string {
 }
 
 // PeerAllowed tells whether a client may relay to peer: a public address, not one of the
-// server's own, unless TURNParams.AllowPrivatePeers.
+// server's own, unless TURNParams.AllowPrivatePeers; never a reserved one.
 func (t *TURN) PeerAllowed(peer net.IP) bool {
 	a, ok := netip.AddrFromSlice(peer)
 	if !ok {
 		return false
 	}
-	a = a.Unmap()
-	if t.p.AllowPrivatePeers {
-		return true
-	}
-	switch {
-	case t.own[a],
-		a.IsLoopback(), a.IsPrivate(), a.IsLinkLocalUnicast(), a.IsUnspecified(),
-		a.IsMulticast(), a.IsLinkLocalMulticast(), a.IsInterfaceLocalMulticast(),
-		cgnat.Contains(a), a.Is4() && a.As4()[0] == 0:
-		return false
-	}
-	return true
+	c, ok := t.peers.allowIP(a)
+	return ok && (c != addrOwn || t.p.AllowPrivatePeers)
 }
 
 // permissionAllowed tells whether a client may get a permission for peer: a peer that
 // PeerAllowed allows, or one of the server's own addresses when the SFU's media port is
 // there (the relay then reaches that port only).
 func (t *TURN) permissionAllowed(peer net.IP) bool {
-	if t.PeerAllowed(peer) {
-		return true
-	}
 	a, ok := netip.AddrFromSlice(peer)
-	return ok && t.p.MediaPort != 0 && t.own[a.Unmap()]
+	if !ok {
+		return false
+	}
+	_, ok = t.peers.allowIP(a)
+	return ok
 }
 
 // relayAllowed tells whether a relay may send a datagram to addr, or pass one from it:
@@ -352,11 +347,34 @@ func (t *TURN) relayAllowed(addr net.Addr) bool {
 	if !ok {
 		return false
 	}
-	if t.PeerAllowed(u.IP) {
-		return true
+	_, ok = t.peers.allow(u.AddrPort())
+	return ok
+}
+
+// IsRelay tells whether a is the address of one of the relays the server has allocated
+// and not yet closed: what an SFU beside it sees in a relayed client's candidates.
+func (t *TURN) IsRelay(a netip.AddrPort) bool {
+	if a.Addr().Unmap().WithZone("") != t.public {
+		return false
 	}
-	a, ok := netip.AddrFromSlice(u.IP)
-	return ok && t.p.MediaPort != 0 && u.Port == t.p.MediaPort && t.own[a.Unmap()]
+	t.relayMu.Lock()
+	defer t.relayMu.Unlock()
+	return t.relays[a.Port()] > 0
+}
+
+// relayOpened and relayClosed keep the count of the relays on each port of public.
+func (t *TURN) relayOpened(port uint16) {
+	t.relayMu.Lock()
+	defer t.relayMu.Unlock()
+	t.relays[port]++
+}
+
+func (t *TURN) relayClosed(port uint16) {
+	t.relayMu.Lock()
+	defer t.relayMu.Unlock()
+	if t.relays[port]--; t.relays[port] <= 0 {
+		delete(t.relays, port)
+	}
 }
 
 // relayGenerator allocates UDP relays whose every datagram passes the peer filter;
@@ -372,7 +390,12 @@ func (g *relayGenerator) AllocatePacketConn(c turn.AllocateListenerConfig) (net.
 	if err != nil {
 		return nil, nil, err
 	}
-	return &filteredRelay{PacketConn: conn, t: g.t}, addr, nil
+	r := &filteredRelay{PacketConn: conn, t: g.t}
+	if u, ok := addr.(*net.UDPAddr); ok {
+		r.port = uint16(u.Port) //nolint:gosec // a port number
+		g.t.relayOpened(r.port)
+	}
+	return r, addr, nil
 }
 
 // AllocateListener refuses a TCP relay.
@@ -389,7 +412,19 @@ func (g *relayGenerator) AllocateConn(turn.AllocateConnConfig) (net.Conn, error)
 // Permissions are per IP address (RFC 8656); this is where the port counts.
 type filteredRelay struct {
 	net.PacketConn
-	t *TURN
+	t     *TURN
+	port  uint16 // the relay's port on PublicIP; 0 when unknown
+	close sync.Once
+}
+
+// Close closes the relay's socket and forgets its port.
+func (r *filteredRelay) Close() error {
+	r.close.Do(func() {
+		if r.port != 0 {
+			r.t.relayClosed(r.port)
+		}
+	})
+	return r.PacketConn.Close()
 }
 
 // WriteTo sends p to addr when the peer is allowed.

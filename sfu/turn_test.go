@@ -13,6 +13,8 @@ import (
 	"encoding/base64"
 	"math/big"
 	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -247,7 +249,10 @@ func TestTURNRefusesPrivatePeers(t *testing.T) {
 			require.NoError(t, err)
 			defer relay.Close()
 
-			for _, peer := range []string{"10.1.2.3", "192.168.1.1", "172.16.0.1", "169.254.1.1", "127.0.0.2", "100.64.0.1", "0.0.0.0", "224.0.0.1"} {
+			for _, peer := range []string{
+				"10.1.2.3", "192.168.1.1", "172.16.0.1", "169.254.1.1", "127.0.0.2", "100.64.0.1", "0.0.0.0", "224.0.0.1",
+				"255.255.255.255", "192.0.0.170", "198.18.0.1", "240.0.0.1", "::ffff:10.1.2.3", "::ffff:127.0.0.2",
+			} { // IPv6 peers of an IPv4 relay are refused (443) whatever they are: see TestTURNPeerAllowed
 				err := c.CreatePermission(&net.UDPAddr{IP: net.ParseIP(peer), Port: 9999})
 				require.Error(t, err, "permission to %s granted, want refused", peer)
 				require.Contains(t, err.Error(), "403")
@@ -279,20 +284,31 @@ func TestTURNPeerAllowed(t *testing.T) {
 	s := setupTURN(t)
 	allowed := setupTURN(t, allowPrivatePeers)
 	tests := []struct {
-		peer string
-		want bool
+		peer          string
+		want, private bool // without and with AllowPrivatePeers
 	}{
-		{"10.1.2.3", false}, {"192.168.1.1", false}, {"172.16.0.1", false}, {"172.31.255.255", false},
-		{"169.254.1.1", false}, {"127.0.0.1", false}, {"127.8.9.1", false}, {"100.64.0.1", false},
-		{"100.127.255.254", false}, {"0.0.0.0", false}, {"0.1.2.3", false}, {"224.0.0.1", false},
-		{"::1", false}, {"::", false}, {"fe80::1", false}, {"fc00::1", false}, {"fd12:3456::1", false},
-		{"ff02::1", false}, {"::ffff:10.1.2.3", false}, {turnTestPublicIP, false},
-		{"198.51.100.1", true}, {"100.128.0.1", true}, {"172.32.0.1", true}, {"2001:db8::1", true},
+		{"10.1.2.3", false, true}, {"192.168.1.1", false, true}, {"172.16.0.1", false, true},
+		{"172.31.255.255", false, true}, {"127.0.0.1", false, true}, {"127.8.9.1", false, true},
+		{"100.64.0.1", false, true}, {"100.127.255.254", false, true}, {"::1", false, true},
+		{"fc00::1", false, true}, {"fd12:3456::1", false, true}, {"::ffff:10.1.2.3", false, true},
+		{"::ffff:127.0.0.1", false, true}, {turnTestPublicIP, false, true},
+		// Reserved: refused either way.
+		{"169.254.1.1", false, false}, {"0.0.0.0", false, false}, {"0.1.2.3", false, false},
+		{"224.0.0.1", false, false}, {"255.255.255.255", false, false}, {"192.0.0.170", false, false},
+		{"198.18.0.1", false, false}, {"198.19.255.254", false, false}, {"240.0.0.1", false, false},
+		{"::", false, false}, {"fe80::1", false, false}, {"ff02::1", false, false},
+		{"64:ff9b::7f00:1", false, false}, {"64:ff9b::808:808", false, false},
+		{"2002:7f00:1::1", false, false}, {"2002:808:808::1", false, false},
+		{"::ffff:169.254.169.254", false, false}, {"::ffff:255.255.255.255", false, false},
+		// Public.
+		{"198.51.100.1", true, true}, {"100.128.0.1", true, true}, {"172.32.0.1", true, true},
+		{"198.20.0.1", true, true}, {"2001:db8::1", true, true}, {"::ffff:198.51.100.1", true, true},
 	}
 	for _, tt := range tests {
 		got := s.srv.PeerAllowed(net.ParseIP(tt.peer))
 		require.Equal(t, tt.want, got, "peer %s: got allowed=%v, want %v", tt.peer, got, tt.want)
-		require.True(t, allowed.srv.PeerAllowed(net.ParseIP(tt.peer)), "peer %s refused with AllowPrivatePeers", tt.peer)
+		got = allowed.srv.PeerAllowed(net.ParseIP(tt.peer))
+		require.Equal(t, tt.private, got, "peer %s with AllowPrivatePeers: got allowed=%v, want %v", tt.peer, got, tt.private)
 	}
 }
 
@@ -427,4 +443,27 @@ func TestNewTURNChecksParams(t *testing.T) {
 		_, err := NewTURN(p)
 		require.Error(t, err, name)
 	}
+}
+
+func TestTURNIsRelay(t *testing.T) {
+	s := setupTURN(t, func(p *TURNParams) { p.PublicIP = "127.0.0.1" })
+	cred := s.srv.Credentials("p1", s.clock.Now(), time.Hour)
+	c := turnClient(t, s, "tcp", cred.Username, cred.Credential) // in order: see below
+	relay, err := c.Allocate()
+	require.NoError(t, err)
+	at := relay.LocalAddr().(*net.UDPAddr).AddrPort()
+	require.Equal(t, "127.0.0.1", at.Addr().String(), "the relay is at the public address")
+	require.True(t, s.srv.IsRelay(at), "relay %s unknown", at)
+	require.True(t, s.srv.IsRelay(netip.MustParseAddrPort("[::ffff:127.0.0.1]:"+strconv.Itoa(int(at.Port())))))
+	require.False(t, s.srv.IsRelay(netip.AddrPortFrom(at.Addr(), at.Port()+1)), "another port is a relay")
+	require.False(t, s.srv.IsRelay(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), at.Port())), "another address is a relay")
+
+	// Deleting the allocation forgets it: the server handles the client's requests in
+	// order, so once the next allocation is answered the first one is gone.
+	require.NoError(t, relay.Close())
+	next, err := c.Allocate()
+	require.NoError(t, err)
+	defer next.Close()
+	require.False(t, s.srv.IsRelay(at), "relay %s closed but still known", at)
+	require.True(t, s.srv.IsRelay(next.LocalAddr().(*net.UDPAddr).AddrPort()))
 }

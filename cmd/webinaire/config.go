@@ -46,8 +46,11 @@ type MediaConfig struct {
 	UDPPort int `yaml:"udp_port"`
 	// PublicIPs are the public addresses of a host behind 1:1 NAT (a cloud VM).
 	PublicIPs []string `yaml:"public_ips"`
-	// IncludeLoopback offers loopback candidates; its default depends on the mode.
+	// IncludeLoopback offers loopback candidates, and accepts clients' candidates on
+	// loopback and the host's own addresses; its default depends on the mode.
 	IncludeLoopback bool `yaml:"include_loopback"`
+	// AllowPrivateCandidates accepts clients' candidates on private addresses (an intranet).
+	AllowPrivateCandidates bool `yaml:"allow_private_candidates"`
 	// EmptyRoomGrace is how long an empty room stays open for someone to come back.
 	EmptyRoomGrace Duration `yaml:"empty_room_grace"`
 	// TokenLifetime is how long a participant may come back into its room with the

@@ -236,12 +236,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 				(*f)(st)
 			}
 		},
-		WebRTC: sfu.WebRTCConfig{
-			UDPPort:         cfg.Media.UDPPort,
-			NAT1To1IPs:      cfg.Media.PublicIPs,
-			IncludeLoopback: cfg.Media.IncludeLoopback,
-			ICEServersFor:   iceServersFor(turnCreds),
-		},
+		WebRTC:         webRTCConfig(cfg.Media, turnCreds),
 		EmptyRoomGrace: time.Duration(cfg.Media.EmptyRoomGrace),
 	})
 	if err != nil {
@@ -476,6 +471,22 @@ func newTURN(ctx context.Context, m MediaConfig, log *slog.Logger) (api.TURNCred
 		return sfu.ExternalTURN{URLs: m.TURNURLs, Secret: []byte(m.TURNSecret)}, nil, nil
 	}
 	return nil, nil, nil
+}
+
+// webRTCConfig is the SFU's media transport of m; turn is the TURN server newTURN gave,
+// whose relays, when it is the embedded one, the SFU may send to on its own addresses.
+func webRTCConfig(m MediaConfig, turn api.TURNCredentials) sfu.WebRTCConfig {
+	w := sfu.WebRTCConfig{
+		UDPPort:                m.UDPPort,
+		NAT1To1IPs:             m.PublicIPs,
+		IncludeLoopback:        m.IncludeLoopback,
+		AllowPrivateCandidates: m.AllowPrivateCandidates,
+		ICEServersFor:          iceServersFor(turn),
+	}
+	if t, ok := turn.(*sfu.TURN); ok {
+		w.Relays = t.IsRelay
+	}
+	return w
 }
 
 // iceServersFor gives the SFU's joined messages the TURN credentials of creds, which

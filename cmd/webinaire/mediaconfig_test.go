@@ -45,6 +45,11 @@ oidc:
 	require.Equal(t, 0, cfg.Media.UDPPort)
 	require.Equal(t, "/run/secrets/media.key", cfg.Media.TokenKeyFile)
 
+	cfg, err = LoadConfig(writeConfig(t, production), []string{"WEBINAIRE_MEDIA_ALLOW_PRIVATE_CANDIDATES=true"})
+	require.NoError(t, err)
+	require.True(t, cfg.Media.AllowPrivateCandidates)
+	require.False(t, cfg.Media.IncludeLoopback, "private candidates do not bring loopback with them")
+
 	cases := []struct{ file, want string }{
 		{"media:\n  udp_port: 70000\n", "key media.udp_port: want between 0 and 65535"},
 		{"media:\n  public_ips: [somewhere]\n", `key media.public_ips: "somewhere" is not an IP address`},
@@ -55,6 +60,7 @@ oidc:
 		{"media:\n  entry_token_lifetime: 2h\n", "key media.entry_token_lifetime"},
 		{"media:\n  token_lifetime: 10m\n  entry_token_lifetime: 20m\n", "at most media.token_lifetime"},
 		{"media:\n  include_loopback: sometimes\n", "key media.include_loopback (line 2): wrong type"},
+		{"media:\n  allow_private_candidates: 1.5\n", "key media.allow_private_candidates (line 2): wrong type"},
 	}
 	for _, tc := range cases {
 		_, err := LoadConfig(writeConfig(t, tc.file), nil)

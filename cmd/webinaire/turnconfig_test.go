@@ -10,12 +10,15 @@ import (
 	"encoding/pem"
 	"log/slog"
 	"math/big"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pion/turn/v5"
 	"github.com/stretchr/testify/require"
 
 	"webinaire/sfu"
@@ -70,6 +73,46 @@ func TestEmbeddedTURNFromConfig(t *testing.T) {
 	require.True(t, strings.HasPrefix(ice.URLs[0], "turn:203.0.113.7:"), "got %s", ice.URLs[0])
 	require.True(t, strings.HasSuffix(ice.URLs[1], "?transport=tcp"), "got %s", ice.URLs[1])
 	require.Equal(t, sfu.TURNCredentials(secret, ice.URLs, "p1", time.Unix(1000, 0), time.Hour), ice)
+}
+
+// TestSFUKnowsTheEmbeddedTURNRelays: with the embedded TURN server, the SFU accepts a
+// relayed client's candidates, which carry the TURN server's public address (the host's
+// own): its live relays, and no other port of that address.
+func TestSFUKnowsTheEmbeddedTURNRelays(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "turn.key")
+	cfg, err := LoadConfig(writeConfig(t, "media:\n  allow_private_candidates: true\n  turn: embedded\n  turn_listen: 127.0.0.1:0\n  turn_public_ip: 127.0.0.1\n  turn_secret_file: "+keyFile+"\n"), nil)
+	require.NoError(t, err)
+	creds, closer, err := newTURN(context.Background(), cfg.Media, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer closer.Close()
+	w := webRTCConfig(cfg.Media, creds)
+	require.True(t, w.AllowPrivateCandidates)
+	require.NotNil(t, w.Relays, "the SFU does not know the embedded TURN server's relays")
+
+	ice := creds.Credentials("p1", time.Now(), time.Hour)
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer conn.Close()
+	addr := strings.TrimSuffix(strings.TrimPrefix(ice.URLs[0], "turn:"), "?transport=udp")
+	c, err := turn.NewClient(&turn.ClientConfig{
+		STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
+		Username: ice.Username, Password: ice.Credential, Realm: sfu.DefaultTURNRealm,
+	})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Listen())
+	relay, err := c.Allocate()
+	require.NoError(t, err)
+	defer relay.Close()
+	at := relay.LocalAddr().(*net.UDPAddr).AddrPort()
+	require.True(t, w.Relays(at), "relay %s not known to the SFU", at)
+	require.False(t, w.Relays(netip.AddrPortFrom(at.Addr(), 22)), "another port of the server taken for a relay")
+
+	off, err := LoadConfig("", nil)
+	require.NoError(t, err)
+	creds, _, err = newTURN(context.Background(), off.Media, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.Nil(t, webRTCConfig(off.Media, creds).Relays, "relays without a TURN server")
 }
 
 func TestTURNConfigOfTCPAndTLS(t *testing.T) {

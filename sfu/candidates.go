@@ -1,0 +1,135 @@
+package sfu
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/pion/ice/v4"
+)
+
+// The client's ICE candidates tell the server where to send datagrams from its media port.
+// Each one, trickled or in a description, passes admitCandidate before the ICE agent
+// sees it: a UDP candidate (TCP ones are ignored) with an IP address (no host name; mDNS
+// names are ignored), that the server's address policy allows (Server.candidates),
+// within the ICE session's budget.
+// Peer-reflexive candidates are not signalled: they are the source addresses of the
+// client's own connectivity checks, which carry its ICE password, and are answered there.
+
+// candidateBudget counts the candidates of the client's current ICE session. It is owned
+// by the session goroutine.
+type candidateBudget struct {
+	ufrag    string          // the client's ICE username fragment, from its descriptions
+	accepted map[string]bool // transport addresses handed to the ICE agent
+	// Logged once per participant's session at info level, whatever the ICE restarts.
+	full    bool // the limit was reached
+	refused bool // a candidate was refused
+}
+
+// restart starts a new ICE session when ufrag is not that of the current one; the first
+// description keeps what was trickled before it.
+func (b *candidateBudget) restart(ufrag string) {
+	if ufrag == "" || ufrag == b.ufrag {
+		return
+	}
+	if b.ufrag != "" {
+		b.accepted = nil
+	}
+	b.ufrag = ufrag
+}
+
+// admitCandidate tells whether the client's candidate line ("candidate:..." as in
+// RTCIceCandidate.candidate) may be handed to the ICE agent, and counts it when it may.
+// When not, code and why say why (code empty: ignored without a word, a TCP candidate or
+// an mDNS name).
+func (p *participant) admitCandidate(line string) (code, why string, ok bool) {
+	c, err := ice.UnmarshalCandidate(strings.TrimPrefix(line, "candidate:"))
+	if err != nil {
+		p.logRefusal("unparsable")
+		return codeCandidateRefused, "the candidate cannot be parsed", false
+	}
+	if c.NetworkType().IsTCP() {
+		return "", "", false // the server's media is UDP only: nothing is ever sent there
+	}
+	if strings.HasSuffix(c.Address(), ".local") {
+		return "", "", false // mDNS: not resolved by the server; the client's checks will do
+	}
+	a, err := netip.ParseAddr(c.Address())
+	if err != nil {
+		p.logRefusal("hostname")
+		return codeCandidateRefused, "candidates must carry an IP address", false
+	}
+	ap := netip.AddrPortFrom(a, uint16(c.Port())) //nolint:gosec // parsed as a port
+	if class, allowed := p.srv.candidates.allow(ap); !allowed {
+		p.logRefusal(class.String())
+		return codeCandidateRefused, "the server does not send to " + class.String() + " addresses", false
+	}
+	b := &p.cands
+	key := c.NetworkType().String() + " " + ap.String()
+	if b.accepted[key] {
+		return "", "", true
+	}
+	if len(b.accepted) >= maxRemoteCandidates {
+		if !b.full {
+			b.full = true
+			p.log.Info("remote candidates over the limit", "limit", maxRemoteCandidates)
+		} else {
+			p.log.Debug("remote candidates over the limit", "limit", maxRemoteCandidates)
+		}
+		return codeTooManyCandidates, fmt.Sprintf("at most %d candidates per ICE session", maxRemoteCandidates), false
+	}
+	if b.accepted == nil {
+		b.accepted = make(map[string]bool)
+	}
+	b.accepted[key] = true
+	return "", "", true
+}
+
+// logRefusal logs the first refused candidate of the session at info level, the others at
+// debug level; never the address.
+func (p *participant) logRefusal(reason string) {
+	if p.cands.refused {
+		p.log.Debug("remote candidate refused", "reason", reason)
+		return
+	}
+	p.cands.refused = true
+	p.log.Info("remote candidate refused", "reason", reason)
+}
+
+// filterSDP takes out of a client's description the candidates admitCandidate refuses,
+// and answers the refusals with one error message per code; an HTTP session (WHIP, WHEP)
+// has no channel for them and is answered without those candidates.
+func (p *participant) filterSDP(desc string) string {
+	lines := strings.SplitAfter(desc, "\n")
+	for _, l := range lines {
+		if u, ok := strings.CutPrefix(strings.TrimRight(l, "\r\n"), "a=ice-ufrag:"); ok {
+			p.cands.restart(u)
+			break
+		}
+	}
+	refused := map[string]int{}  // by code
+	first := map[string]string{} // the reason of the first one, by code
+	kept := lines[:0]
+	for _, l := range lines {
+		cand, ok := strings.CutPrefix(strings.TrimRight(l, "\r\n"), "a=")
+		if !ok || !strings.HasPrefix(cand, "candidate:") {
+			kept = append(kept, l)
+			continue
+		}
+		code, text, ok := p.admitCandidate(cand)
+		if ok {
+			kept = append(kept, l)
+			continue
+		}
+		if code != "" && refused[code] == 0 {
+			first[code] = text
+		}
+		refused[code]++
+	}
+	for _, code := range []string{codeCandidateRefused, codeTooManyCandidates} {
+		if n := refused[code]; n > 0 && p.mode == modeSocket {
+			p.sendError(code, fmt.Sprintf("%d candidates of the description left out: %s", n, first[code]))
+		}
+	}
+	return strings.Join(kept, "")
+}
