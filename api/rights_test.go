@@ -373,3 +373,52 @@ func TestExportHoldsTheRecordingsAndWhatWasDoneToTheAccount(t *testing.T) {
 	require.Equal(t, []string{"organizer.login", "organizer.restricted", "organizer.restriction_lifted"}, about,
 		"the login, and what the administrator did to the account")
 }
+
+// Every deletion a person makes is an entry of the ledger: a webinar with its invitations
+// and stream key, a stream key alone (once, when there was one).
+func TestDeletionsOfWebinarsAndStreamKeysAreInTheLedger(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := setup(t, driver, options{})
+		ctx := context.Background()
+		me := e.browser()
+		me.Login(userOwner)
+		entries := func() []store.LedgerEntry {
+			t.Helper()
+			list, err := e.store.LedgerEntries(ctx, 0, 100)
+			require.NoError(t, err)
+			return list
+		}
+		w := createWebinar(me, newWebinar)
+		createInvitation(me, w.ID, "attendee")
+		createInvitation(me, w.ID, "presenter")
+		resp := me.Do("POST", "/api/v1/webinars/"+w.ID+"/stream-key", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
+		keyed := createWebinar(me, newWebinar)
+		resp = me.Do("POST", "/api/v1/webinars/"+keyed.ID+"/stream-key", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
+		before := len(entries())
+
+		resp = me.Do("DELETE", "/api/v1/webinars/"+w.ID, nil, nil)
+		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+		resp.Body.Close()
+		for range 2 {
+			resp = me.Do("DELETE", "/api/v1/webinars/"+keyed.ID+"/stream-key", nil, nil)
+			require.Equal(t, http.StatusNoContent, resp.StatusCode)
+			resp.Body.Close()
+		}
+
+		added := entries()[before:]
+		require.Len(t, added, 2, "the webinar, then the stream key once: clearing it again deletes nothing")
+		require.Equal(t, privacy.CategoryAccounts, added[0].Category)
+		require.Contains(t, added[0].Rule, "webinar deleted")
+		require.EqualValues(t, 4, added[0].Count, "the webinar, two invitations, its stream key")
+		require.Contains(t, added[1].Rule, "stream key deleted")
+		require.EqualValues(t, 1, added[1].Count)
+		for _, a := range added {
+			require.NotContains(t, a.ObjectHash, w.ID, "a keyed hash, not the id")
+			require.NotContains(t, a.ObjectHash, keyed.ID)
+		}
+	})
+}
