@@ -205,12 +205,13 @@ func (s *Server) callback(c *gin.Context) {
 		return
 	}
 	token, now := store.NewSecret(), s.now()
+	given, family := personName(claims)
 	err = s.p.Store.InTx(ctx, func(tx *store.Store) error {
 		o, err := tx.UpsertOrganizer(ctx, store.Organizer{
 			Issuer:     idt.Issuer,
 			Subject:    idt.Subject,
-			FamilyName: claimString(claims, "family_name"),
-			GivenName:  claimString(claims, "given_name"),
+			FamilyName: family,
+			GivenName:  given,
 			Email:      claimString(claims, "email"),
 		}, now)
 		if err != nil {
@@ -254,6 +255,23 @@ func (s *Server) callback(c *gin.Context) {
 func claimString(claims map[string]any, name string) string {
 	v, _ := claims[name].(string)
 	return v
+}
+
+// personName is the given and family names of the claims: given_name and family_name, or,
+// from a provider that sends only name (Dex, Entra ID), that name split for display:
+// "Family, Given" at the comma, else the first word is the given name and the rest the
+// family name ("Jean-Pierre de la Fontaine": "Jean-Pierre", "de la Fontaine").
+func personName(claims map[string]any) (given, family string) {
+	given, family = claimString(claims, "given_name"), claimString(claims, "family_name")
+	if given != "" || family != "" {
+		return given, family
+	}
+	name := strings.Join(strings.Fields(claimString(claims, "name")), " ")
+	if before, after, ok := strings.Cut(name, ","); ok {
+		return strings.TrimSpace(after), strings.TrimSpace(before)
+	}
+	given, family, _ = strings.Cut(name, " ")
+	return given, family
 }
 
 // isAdmin names administrators by email or by a claim value.

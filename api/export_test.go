@@ -13,3 +13,6 @@ func Routes(s *Server) []string {
 
 // LedgerOf is the ledger s records deletions in.
 func LedgerOf(s *Server) *privacy.Ledger { return s.p.Ledger }
+
+// PersonName is personName, for its table test.
+var PersonName = personName

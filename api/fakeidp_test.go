@@ -119,6 +119,10 @@ func (f *forgingIdP) idToken(forge, nonce string) string {
 		claims["aud"] = "another-client"
 	case "wrong nonce":
 		claims["nonce"] = "not-the-one-sent"
+	case "name only":
+		delete(claims, "given_name")
+		delete(claims, "family_name")
+		claims["name"] = "  Mallory de la  Forge "
 	case "wrong issuer":
 		claims["iss"] = "https://idp.evil.example"
 	case "other key":
@@ -186,4 +190,45 @@ func TestCallbackRefusesBadIDTokens(t *testing.T) {
 		_, status = getMe(b)
 		require.Equal(t, http.StatusUnauthorized, status)
 	})
+}
+
+// A provider that sends only name (Dex, Entra ID) gives the organizer a name all the same,
+// and the owner's tile in his room shows it.
+func TestNameFromAProviderThatSendsOnlyName(t *testing.T) {
+	idp := newForgingIdP(t)
+	idp.forge = "name only"
+	e := setup(t, "sqlite", options{oidc: &apiOIDC{
+		Issuer: idp.srv.URL, ClientID: fakeClientID, ClientSecret: idp.secret, Scopes: []string{"openid", "profile", "email"},
+	}})
+	b := e.browser()
+	resp := b.Do("GET", "/auth/login", nil, nil)
+	readBody(t, resp)
+	require.Equal(t, "/dashboard", resp.Request.URL.Path)
+	m, status := getMe(b)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "Mallory", m.GivenName)
+	require.Equal(t, "de la Forge", m.FamilyName)
+	b.RefreshCSRF()
+	w := createWebinar(b, withoutLobby)
+	require.Equal(t, "Mallory de la Forge", joinAsOwner(b, w.ID).DisplayName)
+}
+
+func TestPersonName(t *testing.T) {
+	for _, tc := range []struct {
+		claims        map[string]any
+		given, family string
+	}{
+		{map[string]any{"given_name": "Camille", "family_name": "Martin", "name": "C. M."}, "Camille", "Martin"},
+		{map[string]any{"family_name": "Martin"}, "", "Martin"},
+		{map[string]any{"name": "Camille Martin"}, "Camille", "Martin"},
+		{map[string]any{"name": "Jean-Pierre de la Fontaine"}, "Jean-Pierre", "de la Fontaine"},
+		{map[string]any{"name": "Martin, Camille"}, "Camille", "Martin"},
+		{map[string]any{"name": "Camille"}, "Camille", ""},
+		{map[string]any{"name": 42}, "", ""},
+		{map[string]any{}, "", ""},
+	} {
+		given, family := api.PersonName(tc.claims)
+		require.Equal(t, tc.given, given, "%v", tc.claims)
+		require.Equal(t, tc.family, family, "%v", tc.claims)
+	}
 }

@@ -159,6 +159,28 @@ func recordAMeeting(t *testing.T, s3 bool) {
 	require.Equal(t, []string{"deleted by the organizer"}, rules)
 }
 
+// shortRecording records a few seconds of the owner's camera and microphone in webinar
+// id's room, as a guest with inv sees them go by, and returns the recording once ready.
+func shortRecording(t *testing.T, e *env, owner *browser, id string, inv invitation) recordingOut {
+	t.Helper()
+	oj := joinAsOwner(owner, id)
+	o := connectRTC(t, e, oj)
+	o.waitJoined()
+	o.publish()
+	g := connectRTC(t, e, joinAsGuest(e.browser(), inv.URL, "Zoé Martin"))
+	g.waitJoined()
+	require.NoError(t, g.Receive(t.Context()))
+	require.Equal(t, http.StatusCreated, owner.Do("POST", "/api/v1/webinars/"+id+"/recording", nil, nil).StatusCode)
+	g.waitMedia(oj.ParticipantID, 100)
+	require.Equal(t, http.StatusAccepted, owner.Do("DELETE", "/api/v1/webinars/"+id+"/recording", nil, nil).StatusCode)
+	var rec recordingOut
+	require.Eventually(t, func() bool {
+		rec = listRecordings(owner, id)[0]
+		return rec.State == "ready"
+	}, 30*time.Second, 50*time.Millisecond)
+	return rec
+}
+
 func TestShareLinksOfARecording(t *testing.T) {
 	e := setup(t, "sqlite", options{})
 	owner, other, anon := e.browser(), e.browser(), e.browser()
@@ -170,22 +192,7 @@ func TestShareLinksOfARecording(t *testing.T) {
 	elsewhere := createWebinar(owner, withoutLobby)
 	otherInv := invitationToken(createInvitation(owner, elsewhere.ID, "attendee").URL)
 
-	// A short recording.
-	oj := joinAsOwner(owner, w.ID)
-	o := connectRTC(t, e, oj)
-	o.waitJoined()
-	o.publish()
-	g := connectRTC(t, e, joinAsGuest(anon, inv.URL, "Zoé Martin"))
-	g.waitJoined()
-	require.NoError(t, g.Receive(t.Context()))
-	require.Equal(t, http.StatusCreated, owner.Do("POST", "/api/v1/webinars/"+w.ID+"/recording", nil, nil).StatusCode)
-	g.waitMedia(oj.ParticipantID, 100)
-	require.Equal(t, http.StatusAccepted, owner.Do("DELETE", "/api/v1/webinars/"+w.ID+"/recording", nil, nil).StatusCode)
-	var rec recordingOut
-	require.Eventually(t, func() bool {
-		rec = listRecordings(owner, w.ID)[0]
-		return rec.State == "ready"
-	}, 30*time.Second, 50*time.Millisecond)
+	rec := shortRecording(t, e, owner, w.ID, inv)
 	links := "/api/v1/recordings/" + rec.ID + "/links"
 
 	type link struct {

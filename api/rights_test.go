@@ -304,3 +304,121 @@ func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return h.base.RoundTrip(r)
 }
+
+// The export holds every recording of the person's webinars, with its share links but not
+// their tokens, and what an administrator did to the account.
+func TestExportHoldsTheRecordingsAndWhatWasDoneToTheAccount(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	me, admin := e.browser(), e.browser()
+	me.Login(userOwner)
+	admin.Login(userAdmin)
+	w := createWebinar(me, withoutLobby)
+	rec := shortRecording(t, e, me, w.ID, createInvitation(me, w.ID, "attendee"))
+	resp := me.Do("POST", "/api/v1/recordings/"+rec.ID+"/links", map[string]any{"audience": "public", "expires_in_days": 7}, nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var link struct {
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	}
+	decode(t, resp, &link)
+	m, _ := getMe(me)
+	for _, path := range []string{"POST", "DELETE"} {
+		resp = admin.Do(path, "/api/v1/admin/organizers/"+m.ID+"/restriction", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
+	}
+
+	resp = me.Do("GET", "/api/v1/me/export", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	raw := readBody(t, resp)
+	var x struct {
+		Recordings []struct {
+			ID         string     `json:"id"`
+			WebinarID  string     `json:"webinar_id"`
+			State      string     `json:"state"`
+			StartedAt  time.Time  `json:"started_at"`
+			EndedAt    *time.Time `json:"ended_at"`
+			DurationMS int64      `json:"duration_ms"`
+			SizeBytes  int64      `json:"size_bytes"`
+			ExpiresAt  time.Time  `json:"expires_at"`
+			ShareLinks []struct {
+				Audience  string    `json:"audience"`
+				ExpiresAt time.Time `json:"expires_at"`
+			} `json:"share_links"`
+		} `json:"recordings"`
+		AuditTrail []struct {
+			Action   string `json:"action"`
+			ObjectID string `json:"object_id"`
+		} `json:"audit_trail"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(raw), &x))
+	require.Len(t, x.Recordings, 1, "the recording, not an empty list")
+	got := x.Recordings[0]
+	require.Equal(t, rec.ID, got.ID)
+	require.Equal(t, w.ID, got.WebinarID)
+	require.Equal(t, "ready", got.State)
+	require.NotNil(t, got.EndedAt)
+	require.Positive(t, got.DurationMS)
+	require.Positive(t, got.SizeBytes)
+	require.Equal(t, rec.ExpiresAt.UTC(), got.ExpiresAt)
+	require.Len(t, got.ShareLinks, 1)
+	require.Equal(t, "public", got.ShareLinks[0].Audience)
+	require.NotContains(t, raw, link.ID, "a share link's token is a secret link")
+	var about []string
+	for _, a := range x.AuditTrail {
+		if a.ObjectID == m.ID {
+			about = append(about, a.Action)
+		}
+	}
+	require.Equal(t, []string{"organizer.login", "organizer.restricted", "organizer.restriction_lifted"}, about,
+		"the login, and what the administrator did to the account")
+}
+
+// Every deletion a person makes is an entry of the ledger: a webinar with its invitations
+// and stream key, a stream key alone (once, when there was one).
+func TestDeletionsOfWebinarsAndStreamKeysAreInTheLedger(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := setup(t, driver, options{})
+		ctx := context.Background()
+		me := e.browser()
+		me.Login(userOwner)
+		entries := func() []store.LedgerEntry {
+			t.Helper()
+			list, err := e.store.LedgerEntries(ctx, 0, 100)
+			require.NoError(t, err)
+			return list
+		}
+		w := createWebinar(me, newWebinar)
+		createInvitation(me, w.ID, "attendee")
+		createInvitation(me, w.ID, "presenter")
+		resp := me.Do("POST", "/api/v1/webinars/"+w.ID+"/stream-key", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
+		keyed := createWebinar(me, newWebinar)
+		resp = me.Do("POST", "/api/v1/webinars/"+keyed.ID+"/stream-key", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
+		before := len(entries())
+
+		resp = me.Do("DELETE", "/api/v1/webinars/"+w.ID, nil, nil)
+		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+		resp.Body.Close()
+		for range 2 {
+			resp = me.Do("DELETE", "/api/v1/webinars/"+keyed.ID+"/stream-key", nil, nil)
+			require.Equal(t, http.StatusNoContent, resp.StatusCode)
+			resp.Body.Close()
+		}
+
+		added := entries()[before:]
+		require.Len(t, added, 2, "the webinar, then the stream key once: clearing it again deletes nothing")
+		require.Equal(t, privacy.CategoryAccounts, added[0].Category)
+		require.Contains(t, added[0].Rule, "webinar deleted")
+		require.EqualValues(t, 4, added[0].Count, "the webinar, two invitations, its stream key")
+		require.Contains(t, added[1].Rule, "stream key deleted")
+		require.EqualValues(t, 1, added[1].Count)
+		for _, a := range added {
+			require.NotContains(t, a.ObjectHash, w.ID, "a keyed hash, not the id")
+			require.NotContains(t, a.ObjectHash, keyed.ID)
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"webinaire/privacy"
 	"webinaire/store"
 )
 
@@ -292,11 +293,43 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 			return
 		}
 	}
+	// Every deletion is an entry of the ledger: the webinar with its invitations and
+	// stream key (share links go with their recordings), each recording.
 	err = s.p.Store.InTx(ctx, func(tx *store.Store) error {
+		invitations, err := tx.ListInvitations(ctx, id)
+		if err != nil {
+			return err
+		}
+		hadKey, err := tx.ClearStreamKey(ctx, sess.OrganizerID, id)
+		if err != nil {
+			return err
+		}
 		if err := tx.DeleteWebinar(ctx, sess.OrganizerID, id); err != nil {
 			return err
 		}
-		return tx.RecordAudit(ctx, s.auditEvent(sess.OrganizerID, "webinar.delete", "webinar", id, nil))
+		if err := tx.RecordAudit(ctx, s.auditEvent(sess.OrganizerID, "webinar.delete", "webinar", id, nil)); err != nil {
+			return err
+		}
+		now := s.now()
+		count := 1 + int64(len(invitations))
+		if hadKey {
+			count++
+		}
+		if err := s.p.Ledger.Record(ctx, tx, privacy.Entry{
+			Rule: "webinar deleted by the organizer, with its invitations and stream key", Category: privacy.CategoryAccounts,
+			ObjectID: id, Count: count, Stores: []string{privacy.StoreDatabase}, At: now,
+		}); err != nil {
+			return err
+		}
+		for _, rid := range ids {
+			if err := s.p.Ledger.Record(ctx, tx, privacy.Entry{
+				Rule: "deleted with its webinar by the organizer", Category: privacy.CategoryRecordings, ObjectID: rid, Count: 1,
+				Stores: []string{privacy.StoreFiles, privacy.StoreDatabase}, At: now,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		s.fail(c, err)

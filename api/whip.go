@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"webinaire/privacy"
 	"webinaire/sfu"
 	"webinaire/store"
 )
@@ -82,7 +83,14 @@ func (s *Server) createStreamKey(c *gin.Context) {
 // deleteStreamKey turns WHIP off for the webinar and ends its WHIP sessions.
 func (s *Server) deleteStreamKey(c *gin.Context) {
 	_, ok := s.changeStreamKey(c, "stream_key.delete", func(ctx context.Context, tx *store.Store, organizerID string) error {
-		return tx.ClearStreamKey(ctx, organizerID, c.Param("id"))
+		had, err := tx.ClearStreamKey(ctx, organizerID, c.Param("id"))
+		if err != nil || !had {
+			return err
+		}
+		return s.p.Ledger.Record(ctx, tx, privacy.Entry{
+			Rule: "stream key deleted by the organizer", Category: privacy.CategoryAccounts, ObjectID: c.Param("id"), Count: 1,
+			Stores: []string{privacy.StoreDatabase}, At: s.now(),
+		})
 	})
 	if ok {
 		c.Status(http.StatusNoContent)

@@ -29,7 +29,7 @@ type Export struct {
 	Account       ExportAccount         `json:"account"`
 	Webinars      []ExportWebinar       `json:"webinars"`
 	Invitations   []ExportInvitation    `json:"invitations"`
-	Recordings    []struct{}            `json:"recordings"`
+	Recordings    []ExportRecording     `json:"recordings"`
 	ConnectionLog []ExportConnection    `json:"connection_log"`
 	AuditTrail    []ExportAuditEvent    `json:"audit_trail"`
 	Retention     map[string]ExportRule `json:"retention"`
@@ -72,6 +72,29 @@ type ExportInvitation struct {
 	RevokedAt *time.Time `json:"revoked_at"`
 }
 
+// ExportRecording is a recording of one of the person's webinars, with its share links.
+type ExportRecording struct {
+	ID         string                `json:"id"`
+	WebinarID  string                `json:"webinar_id"`
+	State      string                `json:"state"`
+	StartedAt  time.Time             `json:"started_at"`
+	EndedAt    *time.Time            `json:"ended_at"`
+	DurationMS int64                 `json:"duration_ms"`
+	SizeBytes  int64                 `json:"size_bytes"`
+	ExpiresAt  time.Time             `json:"expires_at"`
+	Error      string                `json:"error,omitempty"`
+	ShareLinks []ExportRecordingLink `json:"share_links"`
+}
+
+// ExportRecordingLink is a share link of a recording; its token is the link itself, a
+// secret, so it is left out.
+type ExportRecordingLink struct {
+	Audience  string     `json:"audience"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}
+
 // ExportConnection is one of the person's connection-log entries.
 type ExportConnection struct {
 	At        time.Time `json:"at"`
@@ -82,7 +105,7 @@ type ExportConnection struct {
 	Protocol  string    `json:"protocol"`
 }
 
-// ExportAuditEvent is something the person did.
+// ExportAuditEvent is something the person did, or that was done to their account.
 type ExportAuditEvent struct {
 	At         time.Time `json:"at"`
 	Action     string    `json:"action"`
@@ -109,7 +132,7 @@ func (r *Rights) Export(ctx context.Context, organizerID string, now time.Time) 
 			Email: o.Email, DisplayName: o.DisplayName, LastActivityAt: o.LastActivityAt.UTC(), CreatedAt: o.CreatedAt.UTC(),
 			RestrictedAt: o.RestrictedAt,
 		},
-		Webinars: []ExportWebinar{}, Invitations: []ExportInvitation{}, Recordings: []struct{}{},
+		Webinars: []ExportWebinar{}, Invitations: []ExportInvitation{}, Recordings: []ExportRecording{},
 		ConnectionLog: []ExportConnection{}, AuditTrail: []ExportAuditEvent{}, Retention: map[string]ExportRule{},
 	}
 	webinars, err := r.store.AllWebinars(ctx, o.ID)
@@ -127,6 +150,9 @@ func (r *Rights) Export(ctx context.Context, organizerID string, now time.Time) 
 	for _, inv := range invitations {
 		x.Invitations = append(x.Invitations, ExportInvitation{inv.ID, inv.WebinarID, inv.Role, inv.CreatedAt.UTC(), inv.RevokedAt})
 	}
+	if x.Recordings, err = r.exportRecordings(ctx, o.ID); err != nil {
+		return Export{}, fmt.Errorf("export: %w", err)
+	}
 	log, err := r.store.ConnectionLog(ctx, store.ConnectionFilter{ActorID: o.ID})
 	if err != nil {
 		return Export{}, fmt.Errorf("export: %w", err)
@@ -134,7 +160,7 @@ func (r *Rights) Export(ctx context.Context, organizerID string, now time.Time) 
 	for _, e := range log {
 		x.ConnectionLog = append(x.ConnectionLog, ExportConnection{e.At.UTC(), e.IP, e.Port, e.Action, e.WebinarID, e.Protocol})
 	}
-	events, err := r.store.AuditEventsOf(ctx, o.ID)
+	events, err := r.store.AuditEventsAbout(ctx, o.ID)
 	if err != nil {
 		return Export{}, fmt.Errorf("export: %w", err)
 	}
@@ -145,6 +171,40 @@ func (r *Rights) Export(ctx context.Context, organizerID string, now time.Time) 
 		x.Retention[c.Key] = ExportRule{Kept: c.Kept.EN, LegalBasis: c.LegalBasis.EN}
 	}
 	return x, nil
+}
+
+// exportRecordings are the recordings of an organizer's webinars with their share links.
+func (r *Rights) exportRecordings(ctx context.Context, organizerID string) ([]ExportRecording, error) {
+	recs, err := r.store.RecordingsOfOrganizer(ctx, organizerID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ExportRecording, 0, len(recs))
+	for _, rec := range recs {
+		links, err := r.store.RecordingLinks(ctx, rec.ID)
+		if err != nil {
+			return nil, err
+		}
+		x := ExportRecording{
+			ID: rec.ID, WebinarID: rec.WebinarID, State: rec.State, StartedAt: rec.StartedAt.UTC(), EndedAt: utcOrNil(rec.EndedAt),
+			DurationMS: rec.DurationMS, SizeBytes: rec.SizeBytes, ExpiresAt: rec.ExpiresAt.UTC(), Error: rec.Error,
+			ShareLinks: make([]ExportRecordingLink, 0, len(links)),
+		}
+		for _, l := range links {
+			x.ShareLinks = append(x.ShareLinks, ExportRecordingLink{l.Audience, l.CreatedAt.UTC(), l.ExpiresAt.UTC(), utcOrNil(l.RevokedAt)})
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// utcOrNil is t in UTC, or nil.
+func utcOrNil(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // Erasure is what an erasure did and what it kept.

@@ -78,6 +78,24 @@ func (s *Store) InvitationsOfOrganizer(ctx context.Context, organizerID string) 
 	return list, translate("invitations of organizer", err)
 }
 
+// AuditEventsAbout returns what a person did and what was done to their account (an
+// administrator's restriction), oldest first.
+func (s *Store) AuditEventsAbout(ctx context.Context, organizerID string) ([]AuditEvent, error) {
+	var list []AuditEvent
+	err := s.conn(ctx).Where("actor_id = ? OR (object_type = 'organizer' AND object_id = ?)", organizerID, organizerID).
+		Order("id").Find(&list).Error
+	return list, translate("audit events about organizer", err)
+}
+
+// RecordingsOfOrganizer returns the recordings of every webinar of an organizer, by
+// start time.
+func (s *Store) RecordingsOfOrganizer(ctx context.Context, organizerID string) ([]Recording, error) {
+	var list []Recording
+	err := s.conn(ctx).Where("webinar_id IN (?)", s.conn(ctx).Model(&Webinar{}).Select("id").Where("organizer_id = ?", organizerID)).
+		Order("started_at, id").Find(&list).Error
+	return list, translate("recordings of organizer", err)
+}
+
 // AuditEventsOf returns what an actor did, oldest first.
 func (s *Store) AuditEventsOf(ctx context.Context, actorID string) ([]AuditEvent, error) {
 	var list []AuditEvent

@@ -25,10 +25,28 @@ func (s *Store) SetStreamKey(ctx context.Context, organizerID, id, key string) e
 	return s.updateStreamKey(ctx, "set stream key", organizerID, id, hashStreamKey(key))
 }
 
-// ClearStreamKey removes the stream key of an organizer's webinar; clearing it again
-// changes nothing.
-func (s *Store) ClearStreamKey(ctx context.Context, organizerID, id string) error {
-	return s.updateStreamKey(ctx, "clear stream key", organizerID, id, nil)
+// ClearStreamKey removes the stream key of an organizer's webinar and tells whether it had
+// one; clearing it again changes nothing.
+func (s *Store) ClearStreamKey(ctx context.Context, organizerID, id string) (bool, error) {
+	if !validID(id) {
+		return false, fmt.Errorf("clear stream key: %w", ErrNotFound)
+	}
+	res := s.conn(ctx).Model(&Webinar{}).Where("id = ? AND organizer_id = ? AND stream_key_hash IS NOT NULL", id, organizerID).
+		Update("stream_key_hash", nil)
+	if res.Error != nil {
+		return false, translate("clear stream key", res.Error)
+	}
+	if res.RowsAffected > 0 {
+		return true, nil
+	}
+	var n int64
+	if err := s.conn(ctx).Model(&Webinar{}).Where("id = ? AND organizer_id = ?", id, organizerID).Count(&n).Error; err != nil {
+		return false, translate("clear stream key", err)
+	}
+	if n == 0 {
+		return false, fmt.Errorf("clear stream key: %w", ErrNotFound)
+	}
+	return false, nil
 }
 
 func (s *Store) updateStreamKey(ctx context.Context, op, organizerID, id string, hash any) error {

@@ -41,7 +41,8 @@ func TestStreamKeys(t *testing.T) {
 		require.ErrorIs(t, s.SetStreamKey(ctx, bob.ID, w.ID, "bobs-key"), store.ErrNotFound, "another organizer's webinar")
 		_, err = s.WebinarByStreamKey(ctx, w.ID, "bobs-key")
 		require.ErrorIs(t, err, store.ErrNotFound)
-		require.ErrorIs(t, s.ClearStreamKey(ctx, bob.ID, w.ID), store.ErrNotFound)
+		_, err = s.ClearStreamKey(ctx, bob.ID, w.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
 
 		require.NoError(t, s.SetStreamKey(ctx, alice.ID, w.ID, "key-two"), "replacing")
 		_, err = s.WebinarByStreamKey(ctx, w.ID, "key-one")
@@ -49,8 +50,12 @@ func TestStreamKeys(t *testing.T) {
 		_, err = s.WebinarByStreamKey(ctx, w.ID, "key-two")
 		require.NoError(t, err)
 
-		require.NoError(t, s.ClearStreamKey(ctx, alice.ID, w.ID))
-		require.NoError(t, s.ClearStreamKey(ctx, alice.ID, w.ID), "clearing again")
+		had, err := s.ClearStreamKey(ctx, alice.ID, w.ID)
+		require.NoError(t, err)
+		require.True(t, had)
+		had, err = s.ClearStreamKey(ctx, alice.ID, w.ID)
+		require.NoError(t, err, "clearing again")
+		require.False(t, had, "clearing again")
 		_, err = s.WebinarByStreamKey(ctx, w.ID, "key-two")
 		require.ErrorIs(t, err, store.ErrNotFound, "cleared")
 
