@@ -85,26 +85,26 @@ type participant struct {
 	trackSeq       int
 
 	// Owned by the session goroutine.
-	chatBucket       *tokenBucket // limits chat messages and reactions
-	negotiated       bool         // the client's first offer has been answered
+	limiter          *messageLimiter // limits each kind of message, see messageClasses
+	negotiated       bool            // the client's first offer has been answered
 	remoteCandidates []webrtc.ICECandidateInit
 }
 
 func newParticipant(s *Server, conn Conn, c Claims) *participant {
 	return &participant{
-		id:         c.Participant,
-		claims:     c,
-		srv:        s,
-		conn:       conn,
-		log:        s.log.With("room", c.Room, "participant", c.Participant),
-		out:        make(chan []byte, sendQueueLen),
-		kick:       make(chan struct{}, 1),
-		downs:      make(map[*upTrack]*downTrack),
-		labels:     make(map[string]Label),
-		simulcast:  make(map[*webrtc.RTPReceiver]*upTrack),
-		muted:      make(map[Label]bool),
-		holding:    true,
-		chatBucket: newTokenBucket(ChatRate, ChatBurst, s.clock.Now()),
+		id:        c.Participant,
+		claims:    c,
+		srv:       s,
+		conn:      conn,
+		log:       s.log.With("room", c.Room, "participant", c.Participant),
+		out:       make(chan []byte, sendQueueLen),
+		kick:      make(chan struct{}, 1),
+		downs:     make(map[*upTrack]*downTrack),
+		labels:    make(map[string]Label),
+		simulcast: make(map[*webrtc.RTPReceiver]*upTrack),
+		muted:     make(map[Label]bool),
+		holding:   true,
+		limiter:   newMessageLimiter(s.clock.Now()),
 	}
 }
 
@@ -335,6 +335,12 @@ func (p *participant) handle(m clientMessage) {
 		p.sendError(codeInLobby, "waiting in the lobby to be admitted")
 		return
 	}
+	if ok, tell := p.limiter.allow(m.Type, p.srv.clock.Now()); !ok {
+		if tell {
+			p.sendError(codeRateLimited, "too many "+m.Type+" messages: this one and the next are dropped until the rate goes down")
+		}
+		return
+	}
 	switch m.Type {
 	case typeJoin:
 		p.sendError(codeAlreadyJoined, "this connection has already joined")
@@ -355,16 +361,10 @@ func (p *participant) handle(m clientMessage) {
 		p.negotiate()
 	case typeLeave:
 		p.end(endCause{code: CloseNormal, reason: "left"})
-	case typeChat, typeReaction:
-		if !p.chatBucket.allow(p.srv.clock.Now()) {
-			p.sendError(codeRateLimited, "too many chat messages: wait a little")
-			return
-		}
-		if m.Type == typeChat {
-			p.room.chat(p, m.Text, m.To)
-		} else {
-			p.room.react(p, m.Emoji)
-		}
+	case typeChat:
+		p.room.chat(p, m.Text, m.To)
+	case typeReaction:
+		p.room.react(p, m.Emoji)
 	case typeHand:
 		p.room.raiseHand(p, *m.Raised)
 	case typePollCreate, typePollOpen, typePollClose, typePollPublish:
