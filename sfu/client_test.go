@@ -64,6 +64,8 @@ type serverMsg struct {
 	Recording   bool                     `json:"recording"`
 	Error       string                   `json:"error"`
 	Participant ParticipantInfo          `json:"participant"`
+	Joined      []ParticipantInfo        `json:"joined"`
+	Left        []string                 `json:"left"`
 	Added       []trackAdded             `json:"added"`
 	Removed     []trackRemoved           `json:"removed"`
 	Label       Label                    `json:"label"`

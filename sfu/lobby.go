@@ -84,7 +84,7 @@ func (r *Room) Admit(all bool, ids ...string) error {
 		in = append(in, entered{w, replaced, ups})
 	}
 	if len(admitted) > 0 {
-		r.sendLobbyLocked()
+		r.lobbyChangedLocked()
 	}
 	r.mu.Unlock()
 	for _, e := range in {
@@ -105,7 +105,7 @@ func (r *Room) Deny(id string) error {
 	w := r.waiting[id]
 	if w != nil {
 		delete(r.waiting, id)
-		r.sendLobbyLocked()
+		r.lobbyChangedLocked()
 	}
 	r.mu.Unlock()
 	if w == nil {

@@ -483,7 +483,12 @@ func (p *participant) handleMute(label Label, muted bool) {
 		}
 	}
 	p.mu.Unlock()
-	p.room.broadcast(p, encode(muteMessage{Type: typeMute, ParticipantID: p.id, Label: label, Muted: muted}))
+	r := p.room
+	r.mu.Lock()
+	if r.participants[p.id] == p {
+		r.muteChangedLocked(muteMessage{Type: typeMute, ParticipantID: p.id, Label: label, Muted: muted})
+	}
+	r.mu.Unlock()
 }
 
 func (p *participant) handleLayer(m clientMessage) {

@@ -37,6 +37,8 @@ type Room struct {
 	sinks []*SinkHandle
 	// recording is set while the session is recorded.
 	recording bool
+	// updates are the changes of the room's state not yet told, see UpdateWindow.
+	updates roomUpdates
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -103,6 +105,9 @@ func (r *Room) SetRole(participantID string, role Role) error {
 	case could && !can:
 		dropped = p.parkLocked()
 	}
+	if len(published) > 0 {
+		r.announceLocked(p)
+	}
 	others := r.othersLocked(p)
 	everyone := append(others, p)
 	sinks := slices.Clone(r.sinks)
@@ -159,6 +164,7 @@ func (r *Room) close(cause endCause) {
 		return
 	}
 	r.closed = true
+	r.stopUpdatesLocked()
 	if r.stopTimer != nil {
 		r.stopTimer()
 		r.stopTimer = nil
@@ -196,6 +202,7 @@ func (r *Room) expire() {
 	}
 	r.closed = true
 	r.stopTimer = nil
+	r.stopUpdatesLocked()
 	r.srv.forgetLocked(r)
 	sinks := r.sinks
 	r.mu.Unlock()
@@ -229,7 +236,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 			r.stopTimer = nil
 		}
 		p.sendRaw(encode(lobbyWaitMessage{Type: typeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording}))
-		r.sendLobbyLocked()
+		r.lobbyChangedLocked()
 		return replaced, nil, true, nil
 	}
 	replaced, ups = r.enterLocked(p)
@@ -237,9 +244,9 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 }
 
 // enterLocked puts p among the participants, in place of one with the same id. Under
-// the lock, so that nothing reaches p before it and nobody hears of p before this, it
-// queues the joined message to p and a participant_joined message to the others. It
-// returns the participant p replaces and the tracks p should receive.
+// the lock, so that nothing reaches p before it, it queues the joined message to p; the
+// others are told with the room's updates (see UpdateWindow). It returns the
+// participant p replaces and the tracks p should receive.
 func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrack) {
 	r.seen[p.id] = true
 	if r.stopTimer != nil {
@@ -277,12 +284,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		Locked:        r.collab.locked,
 		Recording:     r.recording,
 	}))
-	msg := encode(participantJoinedMessage{Type: typeParticipantJoined, Participant: p.infoLocked()})
-	for _, o := range r.participants {
-		if o != p && o != replaced {
-			o.sendRaw(msg)
-		}
-	}
+	r.memberJoinedLocked(p)
 	if p.role == RoleModerator {
 		p.sendRaw(encode(lobbyMessage{Type: typeLobby, Waiting: r.waitingLocked()}))
 	}
@@ -295,7 +297,7 @@ func (r *Room) leave(p *participant) {
 	r.mu.Lock()
 	if r.waiting[p.id] == p {
 		delete(r.waiting, p.id)
-		r.sendLobbyLocked()
+		r.lobbyChangedLocked()
 		r.startGraceLocked()
 		r.mu.Unlock()
 		return
@@ -309,23 +311,17 @@ func (r *Room) leave(p *participant) {
 		delete(r.participants, p.id)
 	}
 	ups := p.takeAllUpsLocked()
+	// A participant replaced by a new session of the same id has not left.
 	if current {
 		r.setHandLocked(p.id, false)
+		r.memberLeftLocked(p)
 	}
-	others := r.othersLocked(p)
 	r.startGraceLocked()
 	r.mu.Unlock()
 
 	for _, up := range ups {
 		for _, d := range up.close() {
 			d.drop()
-		}
-	}
-	// A participant replaced by a new session of the same id has not left.
-	if current {
-		msg := encode(participantLeftMessage{Type: typeParticipantLeft, ParticipantID: p.id})
-		for _, o := range others {
-			o.sendRaw(msg)
 		}
 	}
 }
@@ -352,6 +348,7 @@ func (r *Room) publish(p *participant, up *upTrack) publishResult {
 		return parked
 	}
 	p.addUpLocked(up, true)
+	r.announceLocked(p)
 	others := r.othersLocked(p)
 	sinks := slices.Clone(r.sinks)
 	r.mu.Unlock()

@@ -71,6 +71,7 @@ const (
 	typeLayer             = "layer"
 	typeParticipantJoined = "participant_joined"
 	typeParticipantLeft   = "participant_left"
+	typeParticipants      = "participants"
 	typeActiveSpeaker     = "active_speaker"
 	typeChat              = "chat"
 	typeReaction          = "reaction"

@@ -515,6 +515,11 @@ export class RoomClient extends EventTarget {
         this.peers.delete(msg.participant_id);
         this.dispatchEvent(new Event("peers"));
         break;
+      case "participants":
+        for (const p of msg.joined || []) this.addPeer(p);
+        for (const id of msg.left || []) this.peers.delete(id);
+        this.dispatchEvent(new Event("peers"));
+        break;
       case "mute": {
         const peer = this.peers.get(msg.participant_id);
         if (msg.participant_id === this.id && msg.by_moderator && msg.muted) {
