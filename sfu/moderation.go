@@ -1,5 +1,7 @@
 package sfu
 
+import "errors"
+
 // Moderation through the signalling connection: what a moderator may do to the others
 // in the room. The API's moderation endpoints do the same for the webinar's owner.
 
@@ -41,7 +43,10 @@ func (p *participant) moderate(m clientMessage) {
 		r.log.Info("session ended by a moderator", "participant", p.id)
 		_ = r.Close()
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrRoomFull):
+		p.sendError(codeRoomFull, "the room is full: those who did not fit keep waiting")
+	case err != nil:
 		p.sendError(codeNotFound, "no such participant in the room")
 	}
 }

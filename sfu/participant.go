@@ -202,8 +202,15 @@ func (p *participant) start(api *webrtc.API) bool {
 	})
 
 	room, replaced, ups, waiting, err := p.srv.join(p)
-	if errors.Is(err, ErrRoomLocked) {
+	switch {
+	case errors.Is(err, ErrRoomLocked):
 		p.end(endCause{err: err, code: CloseRoomLocked, reason: "the room is locked", errCode: codeRoomLocked})
+		return false
+	case errors.Is(err, ErrRoomFull):
+		p.end(endCause{err: err, code: CloseRoomFull, reason: "the room is full", errCode: codeRoomFull})
+		return false
+	case errors.Is(err, ErrLobbyFull):
+		p.end(endCause{err: err, code: CloseRoomFull, reason: "the lobby is full", errCode: codeLobbyFull})
 		return false
 	}
 	if err != nil {

@@ -39,6 +39,8 @@ type Room struct {
 	recording bool
 	// updates are the changes of the room's state not yet told, see UpdateWindow.
 	updates roomUpdates
+	// capLogged are the caps (participants, lobby) whose refusals were logged.
+	capLogged map[string]bool
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -224,11 +226,13 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 	if r.collab.locked && !r.seen[p.id] && p.claims.Role != RoleModerator {
 		return nil, nil, false, ErrRoomLocked
 	}
-	p.room = r
 	if p.claims.Lobby && !r.seen[p.id] && p.claims.Role != RoleModerator {
-		if old := r.waiting[p.id]; old != nil {
-			replaced = old
+		replaced = r.waiting[p.id]
+		if replaced == nil && len(r.waiting) >= r.srv.maxLobby {
+			r.capReachedLocked("lobby")
+			return nil, nil, false, ErrLobbyFull
 		}
+		p.room = r
 		r.waiting[p.id] = p
 		p.waiting.Store(true)
 		if r.stopTimer != nil {
@@ -239,8 +243,35 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 		r.lobbyChangedLocked()
 		return replaced, nil, true, nil
 	}
+	if p.claims.Role != RoleModerator && r.freeSeatsLocked(p.id) < 1 {
+		r.capReachedLocked("participants")
+		return nil, nil, false, ErrRoomFull
+	}
+	p.room = r
 	replaced, ups = r.enterLocked(p)
 	return replaced, ups, false, nil
+}
+
+// freeSeatsLocked is how many more participants the room takes, counting the seat of
+// the participant with id, if any, as free: it comes back in its own place.
+func (r *Room) freeSeatsLocked(id string) int {
+	n := r.srv.maxParticipants[r.kind] - len(r.participants)
+	if r.participants[id] != nil {
+		n++
+	}
+	return n
+}
+
+// capReachedLocked logs, once per room and cap, that the room refuses participants.
+func (r *Room) capReachedLocked(what string) {
+	if r.capLogged[what] {
+		return
+	}
+	if r.capLogged == nil {
+		r.capLogged = map[string]bool{}
+	}
+	r.capLogged[what] = true
+	r.log.Warn("room cap reached: participants refused", "cap", what, "participants", len(r.participants), "waiting", len(r.waiting))
 }
 
 // enterLocked puts p among the participants, in place of one with the same id. Under

@@ -43,6 +43,8 @@ const (
 	CloseRoomClosed = 4004
 	// CloseRoomLocked: the room is locked and the participant is new to it.
 	CloseRoomLocked = 4005
+	// CloseRoomFull: the room, or its lobby, has as many participants as it may hold.
+	CloseRoomFull = 4006
 	// CloseReplaced: the same participant joined on another connection.
 	CloseReplaced = 4009
 	// CloseRateLimited: the connection kept sending over the rate limit.
@@ -132,6 +134,8 @@ const (
 	codeNotFound         = "participant_not_found"
 	codeLobbyDenied      = "lobby_denied"
 	codeInLobby          = "in_lobby"
+	codeRoomFull         = "room_full"
+	codeLobbyFull        = "lobby_full"
 )
 
 // Layer qualities a subscriber may ask for.

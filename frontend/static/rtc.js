@@ -102,7 +102,7 @@ const SIMULCAST = [
  */
 
 /** Close codes after which the client does not come back (docs/protocol.md). */
-const FINAL_CLOSES = new Set([1000, 4001, 4003, 4004, 4005, 4009]);
+const FINAL_CLOSES = new Set([1000, 4001, 4003, 4004, 4005, 4006, 4009]);
 
 /** Delays before reconnection attempts, in milliseconds; the last one repeats. */
 const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
