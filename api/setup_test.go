@@ -86,6 +86,9 @@ type options struct {
 	turn api.TURNCredentials
 	// s3 keeps finished recordings in an S3 bucket (an in-process S3 server).
 	s3 bool
+	// joinsPerAddress and joinsPerInvitation are the join limits per minute; 0 means
+	// the defaults.
+	joinsPerAddress, joinsPerInvitation int
 }
 
 const (
@@ -173,6 +176,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
 		Pages: frontend.Files,
 		SFU:   media, Tokens: tokens, TURN: o.turn,
+		JoinsPerAddressPerMinute: o.joinsPerAddress, JoinsPerInvitationPerMinute: o.joinsPerInvitation,
 	}
 	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}
 	p.Recordings = local
