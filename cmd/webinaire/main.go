@@ -239,7 +239,10 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 			IncludeLoopback: cfg.Media.IncludeLoopback,
 			ICEServersFor:   iceServersFor(turnCreds),
 		},
-		EmptyRoomGrace: time.Duration(cfg.Media.EmptyRoomGrace),
+		EmptyRoomGrace:         time.Duration(cfg.Media.EmptyRoomGrace),
+		MaxMeetingParticipants: cfg.Media.MaxMeetingParticipants,
+		MaxWebinarParticipants: cfg.Media.MaxWebinarParticipants,
+		MaxLobby:               cfg.Media.MaxLobby,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "webinaire:", err)
@@ -273,6 +276,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		TokenLifetime:   time.Duration(cfg.Media.TokenLifetime),
 		TURN:            turnCreds,
 		Recordings:      recordings,
+
+		JoinsPerAddressPerMinute:    cfg.Media.JoinsPerAddressPerMinute,
+		JoinsPerInvitationPerMinute: cfg.Media.JoinsPerInvitationPerMinute,
 		OIDC: api.OIDCParams{
 			Issuer:       cfg.OIDC.Issuer,
 			ClientID:     cfg.OIDC.ClientID,
