@@ -66,6 +66,7 @@ type serverMsg struct {
 	Participant ParticipantInfo          `json:"participant"`
 	Joined      []ParticipantInfo        `json:"joined"`
 	Left        []string                 `json:"left"`
+	Changes     []muteMessage            `json:"changes"`
 	Added       []trackAdded             `json:"added"`
 	Removed     []trackRemoved           `json:"removed"`
 	Label       Label                    `json:"label"`

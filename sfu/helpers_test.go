@@ -243,10 +243,16 @@ func startBot(t testing.TB, srv *testServer, token string) (*bot, serverMsg) {
 		_ = clientEnd.Close(CloseNormal, "bot done")
 		<-b.done
 	})
-	join, err := json.Marshal(map[string]any{"type": "join", "token": token})
-	require.NoError(t, err)
-	require.NoError(t, clientEnd.WriteMessage(context.Background(), join))
+	b.send(t, map[string]any{"type": "join", "token": token})
 	return b, b.next(t)
+}
+
+// send sends v, as JSON, to the server.
+func (b *bot) send(t testing.TB, v any) {
+	t.Helper()
+	data, err := json.Marshal(v)
+	require.NoError(t, err)
+	require.NoError(t, b.conn.WriteMessage(context.Background(), data))
 }
 
 // next is the next message the bot gets.

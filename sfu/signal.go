@@ -70,6 +70,7 @@ const (
 	typeCandidate         = "candidate"
 	typeTracks            = "tracks"
 	typeMute              = "mute"
+	typeMutes             = "mutes"
 	typeLayer             = "layer"
 	typeParticipantJoined = "participant_joined"
 	typeParticipantLeft   = "participant_left"

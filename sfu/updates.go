@@ -8,8 +8,9 @@ import (
 // Room updates: who joined and left, who muted what, the raised hands and the lobby are
 // state that everyone (or every moderator) is told of. A burst of changes must not cost
 // each of them one message per change, so a room tells them at most once per
-// UpdateWindow: a change when no window runs is told at once and opens a window;
-// the changes during a window are told together, as their latest state, when it ends.
+// UpdateWindow, one message of each kind: a change when no window runs is told at once
+// and opens a window; the changes during a window are told together, as their latest
+// state, when it ends.
 
 // UpdateWindow is the shortest time between two updates of the same kind a participant
 // gets about the room's state.
@@ -21,6 +22,12 @@ type participantsMessage struct {
 	Type   string            `json:"type"`
 	Joined []ParticipantInfo `json:"joined"`
 	Left   []string          `json:"left"`
+}
+
+// mutesMessage tells of several mute changes at once; a single one goes as mute.
+type mutesMessage struct {
+	Type    string        `json:"type"`
+	Changes []muteMessage `json:"changes"`
 }
 
 // memberChange is a participant who entered the room, or left it.
@@ -133,19 +140,7 @@ func (r *Room) announceLocked(p *participant) {
 // flushUpdatesLocked tells every change not yet told: members first, then what they do.
 func (r *Room) flushUpdatesLocked() {
 	r.flushMembersLocked()
-	for _, k := range r.updates.order {
-		m := r.updates.mutes[k]
-		if r.participants[k.id] == nil {
-			continue // it left: the others were told
-		}
-		msg := encode(m)
-		for _, o := range r.participants {
-			if o.id != k.id || m.ByModerator {
-				o.sendRaw(msg)
-			}
-		}
-	}
-	r.updates.mutes, r.updates.order = nil, nil
+	r.flushMutesLocked()
 	if r.updates.hands {
 		msg := encode(handsMessage{Type: typeHands, Queue: slices.Clone(r.collab.hands)})
 		for _, o := range r.participants {
@@ -157,6 +152,51 @@ func (r *Room) flushUpdatesLocked() {
 		r.sendLobbyLocked()
 		r.updates.lobby = false
 	}
+}
+
+// flushMutesLocked tells the mute changes: to each participant one message, mute or
+// mutes, with the changes of the others, and its own when a moderator made them.
+func (r *Room) flushMutesLocked() {
+	var changes []muteMessage
+	subjects := map[string]bool{}
+	for _, k := range r.updates.order {
+		if r.participants[k.id] == nil {
+			continue // it left: the others were told
+		}
+		m := r.updates.mutes[k]
+		changes = append(changes, m)
+		if !m.ByModerator {
+			subjects[m.ParticipantID] = true
+		}
+	}
+	r.updates.mutes, r.updates.order = nil, nil
+	if len(changes) == 0 {
+		return
+	}
+	all := mutesMessageFor(changes)
+	for _, o := range r.participants {
+		if !subjects[o.id] {
+			o.sendRaw(all)
+			continue
+		}
+		var theirs []muteMessage
+		for _, m := range changes {
+			if m.ParticipantID != o.id || m.ByModerator {
+				theirs = append(theirs, m)
+			}
+		}
+		if len(theirs) > 0 {
+			o.sendRaw(mutesMessageFor(theirs))
+		}
+	}
+}
+
+// mutesMessageFor encodes changes as one mute message, or a mutes message for several.
+func mutesMessageFor(changes []muteMessage) []byte {
+	if len(changes) == 1 {
+		return encode(changes[0])
+	}
+	return encode(mutesMessage{Type: typeMutes, Changes: changes})
 }
 
 // flushMembersLocked tells who joined and left. A participant who entered during the

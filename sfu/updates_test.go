@@ -24,6 +24,30 @@ func (r *Room) graceRunning() bool {
 	return r.stopTimer != nil
 }
 
+// startBots joins n attendee bots, bot000 to bot<n-1>, to room.
+func startBots(t *testing.T, srv *testServer, room string, n int, kind RoomKind) []*bot {
+	t.Helper()
+	bots := make([]*bot, n)
+	for i := range n {
+		var first serverMsg
+		bots[i], first = startBot(t, srv, srv.token(t, room, fmt.Sprintf("bot%03d", i), RoleAttendee, kind))
+		require.Equal(t, typeJoined, first.Type)
+	}
+	return bots
+}
+
+// burst starts a server on a manual clock, a test client with role in room, then n
+// bots, and lets the update window of their joins pass.
+func burst(t *testing.T, room string, role Role, kind RoomKind, n int) (*fakeClock, *testServer, *testClient, []*bot) {
+	t.Helper()
+	clock := newFakeClock()
+	srv := newTestServer(t, func(p *Params) { p.Clock = clock })
+	c := join(t, srv, srv.token(t, room, "observer", role, kind))
+	bots := startBots(t, srv, room, n, kind)
+	clock.Advance(time.Second)
+	return clock, srv, c, bots
+}
+
 // A burst of lobby arrivals costs the moderator one lobby message per update window,
 // not one per arrival, each with the whole lobby.
 func TestLobbyBurstIsToldOncePerWindow(t *testing.T) {
@@ -52,17 +76,8 @@ func TestLobbyBurstIsToldOncePerWindow(t *testing.T) {
 // A burst of participants joining a webinar reaches the others as one message per
 // update window, each participant once.
 func TestJoinBurstIsToldOncePerWindow(t *testing.T) {
-	clock := newFakeClock()
-	srv := newTestServer(t, func(p *Params) { p.Clock = clock })
-	mod := join(t, srv, srv.token(t, "jb", "mod", RoleModerator, KindWebinar))
 	const n = 100
-	bots := make([]*bot, n)
-	for i := range n {
-		var first serverMsg
-		bots[i], first = startBot(t, srv, srv.token(t, "jb", fmt.Sprintf("bot%03d", i), RoleAttendee, KindWebinar))
-		require.Equal(t, typeJoined, first.Type)
-	}
-	clock.Advance(time.Second)
+	clock, _, mod, bots := burst(t, "jb", RoleModerator, KindWebinar, n)
 	known := map[string]bool{}
 	mod.waitUntil(func() bool {
 		clear(known)
@@ -103,12 +118,7 @@ func TestHandTogglesAreLimitedAndCoalesced(t *testing.T) {
 	clock := newFakeClock()
 	srv := newTestServer(t, func(p *Params) { p.Clock = clock })
 	toggler := join(t, srv, srv.token(t, "ht", "toggler", RoleAttendee, KindMeeting))
-	watchers := make([]*bot, 20)
-	for i := range watchers {
-		var first serverMsg
-		watchers[i], first = startBot(t, srv, srv.token(t, "ht", fmt.Sprintf("w%02d", i), RoleAttendee, KindMeeting))
-		require.Equal(t, typeJoined, first.Type)
-	}
+	watchers := startBots(t, srv, "ht", 20, KindMeeting)
 	observer := join(t, srv, srv.token(t, "ht", "observer", RoleAttendee, KindMeeting))
 	const seconds, perSecond = 20, 45
 	for s := range seconds {
@@ -143,4 +153,41 @@ func TestHandTogglesAreLimitedAndCoalesced(t *testing.T) {
 	toggler.waitError(codeRateLimited)
 	errs := toggler.count(func(m serverMsg) bool { return m.Type == typeError && m.Code == codeRateLimited })
 	require.LessOrEqual(t, errs, seconds, "told once per run of dropped messages")
+}
+
+// Many participants muting at once cost each of the others one message per window.
+func TestMuteBurstIsToldOncePerWindow(t *testing.T) {
+	const n = 30
+	clock, srv, observer, bots := burst(t, "mb", RoleAttendee, KindMeeting, n)
+	for i, b := range bots {
+		b.send(t, map[string]any{"type": "mute", "label": "microphone", "muted": true})
+		b.send(t, map[string]any{"type": "chat", "text": fmt.Sprintf("done %d", i)})
+	}
+	for i, b := range bots {
+		for m := b.next(t); m.Type != typeChat || m.Text != fmt.Sprintf("done %d", i); m = b.next(t) {
+		}
+	}
+	clock.Advance(time.Second)
+	room, _ := srv.Room("mb")
+	room.flushUpdates()
+	observer.send(map[string]any{"type": "chat", "text": "end"})
+	observer.waitMsg(chatText("end"))
+
+	muted := map[string]bool{}
+	told := 0
+	for _, m := range observer.msgs {
+		switch m.Type {
+		case typeMute:
+			told++
+			muted[m.ParticipantID] = m.Muted
+		case typeMutes:
+			told++
+			for _, c := range m.Changes {
+				muted[c.ParticipantID] = c.Muted
+			}
+		}
+	}
+	t.Logf("%d participants muting: %d messages to another", n, told)
+	require.Len(t, muted, n, "every change told")
+	require.LessOrEqual(t, told, 2, "one message per window")
 }

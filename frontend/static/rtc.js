@@ -520,16 +520,12 @@ export class RoomClient extends EventTarget {
         for (const id of msg.left || []) this.peers.delete(id);
         this.dispatchEvent(new Event("peers"));
         break;
-      case "mute": {
-        const peer = this.peers.get(msg.participant_id);
-        if (msg.participant_id === this.id && msg.by_moderator && msg.muted) {
-          this.mutedByModerator(msg.label);
-        } else if (peer) {
-          peer.muted[/** @type {Label} */ (msg.label)] = Boolean(msg.muted);
-          this.dispatchEvent(new Event("peers"));
-        }
+      case "mute":
+        this.onMute(msg);
         break;
-      }
+      case "mutes":
+        for (const m of msg.changes || []) this.onMute(m);
+        break;
       case "role":
         this.onRole(msg.participant_id, msg.role);
         break;
@@ -586,6 +582,21 @@ export class RoomClient extends EventTarget {
     if (active === this.recording) return;
     this.recording = active;
     this.dispatchEvent(new Event("recording"));
+  }
+
+  /**
+   * A participant muted or unmuted the tracks with a label, or a moderator did.
+   *
+   * @param {{participant_id: string, label: string, muted: boolean, by_moderator?: boolean}} msg
+   */
+  onMute(msg) {
+    const peer = this.peers.get(msg.participant_id);
+    if (msg.participant_id === this.id && msg.by_moderator && msg.muted) {
+      this.mutedByModerator(/** @type {Label} */ (msg.label));
+    } else if (peer) {
+      peer.muted[/** @type {Label} */ (msg.label)] = Boolean(msg.muted);
+      this.dispatchEvent(new Event("peers"));
+    }
   }
 
   /**
