@@ -84,6 +84,9 @@ func (s *Server) joinAsOwner(c *gin.Context) {
 // joinWithInvitation hands the holder of an invitation link a token with the link's role,
 // under the display name it chose.
 func (s *Server) joinWithInvitation(c *gin.Context) {
+	if !s.allowJoinFrom(c) {
+		return
+	}
 	var in struct {
 		DisplayName *string `json:"display_name"`
 	}
@@ -99,6 +102,9 @@ func (s *Server) joinWithInvitation(c *gin.Context) {
 	inv, w, err := s.p.Store.InvitationByToken(c.Request.Context(), c.Param("token"))
 	if err != nil {
 		s.fail(c, err)
+		return
+	}
+	if !s.allowJoinWith(c, inv.ID) {
 		return
 	}
 	s.issueJoin(c, w, sfu.Role(inv.Role), name, mediaActor{kind: store.ActorGuest, invitation: inv.ID})

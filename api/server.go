@@ -96,6 +96,9 @@ type Params struct {
 	// FFmpeg and FFprobe are the programs that finalize recordings and check them; empty
 	// means "ffmpeg" and "ffprobe", found in PATH.
 	FFmpeg, FFprobe string
+	// JoinsPerAddressPerMinute and JoinsPerInvitationPerMinute limit the joins through
+	// invitation links (429 beyond); 0 means the defaults.
+	JoinsPerAddressPerMinute, JoinsPerInvitationPerMinute int
 }
 
 // Server is the HTTP server's handler and state.
@@ -111,6 +114,7 @@ type Server struct {
 	rights  *privacy.Rights
 
 	media         *mediaDirectory
+	joins         *joinLimits
 	streams       *httpSessions // the running WHIP and WHEP sessions
 	recorders     recorders     // the recordings running now
 	tokenLifetime time.Duration
@@ -156,6 +160,7 @@ func New(p Params) (*Server, error) {
 	p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
 	s := &Server{p: p, log: p.Logger, now: p.Now, secure: u.Scheme == "https"}
 	s.media, s.tokenLifetime, s.entryLifetime = newMediaDirectory(), p.TokenLifetime, p.EntryTokenLifetime
+	s.joins = newJoinLimits(p.JoinsPerAddressPerMinute, p.JoinsPerInvitationPerMinute, s.log.Warn)
 	s.streams = newHTTPSessions()
 	s.recorders.active = make(map[string]*activeRecording)
 	s.wsURL = "ws://" + u.Host + rtcPath

@@ -95,6 +95,9 @@ type options struct {
 	// node, when not nil, makes this server another node of the same platform: the
 	// same database and join token key, its own SFU and memory.
 	node *env
+	// joinsPerAddress and joinsPerInvitation are the join limits per minute; 0 means
+	// the defaults.
+	joinsPerAddress, joinsPerInvitation int
 }
 
 const (
@@ -191,6 +194,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
 		Pages: frontend.Files,
 		SFU:   media, Tokens: tokens, TURN: o.turn,
+		JoinsPerAddressPerMinute: o.joinsPerAddress, JoinsPerInvitationPerMinute: o.joinsPerInvitation,
 	}
 	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}
 	p.Recordings = local

@@ -65,6 +65,9 @@ type serverMsg struct {
 	Recording   bool                     `json:"recording"`
 	Error       string                   `json:"error"`
 	Participant ParticipantInfo          `json:"participant"`
+	Joined      []ParticipantInfo        `json:"joined"`
+	Left        []string                 `json:"left"`
+	Changes     []muteMessage            `json:"changes"`
 	Added       []trackAdded             `json:"added"`
 	Removed     []trackRemoved           `json:"removed"`
 	Label       Label                    `json:"label"`

@@ -189,10 +189,7 @@ func (r *Room) setHandLocked(id string, raised bool) {
 	default:
 		return
 	}
-	msg := encode(handsMessage{Type: typeHands, Queue: slices.Clone(r.collab.hands)})
-	for _, o := range r.participants {
-		o.sendRaw(msg)
-	}
+	r.handsChangedLocked()
 }
 
 // pollFor describes a poll to p; room.mu held.

@@ -36,6 +36,12 @@ var (
 	ErrRoomLocked = errors.New("sfu: room locked")
 	// ErrDenied is the end of a session a moderator did not admit from the lobby.
 	ErrDenied = errors.New("sfu: not admitted from the lobby")
+	// ErrRoomFull is a participant new to a room that has reached its cap
+	// (Params.MaxMeetingParticipants, Params.MaxWebinarParticipants).
+	ErrRoomFull = errors.New("sfu: room full")
+	// ErrLobbyFull is a participant who would wait in a lobby that has reached
+	// Params.MaxLobby.
+	ErrLobbyFull = errors.New("sfu: lobby full")
 	// ErrSlowConsumer is a connection that did not take its messages fast enough.
 	ErrSlowConsumer = errors.New("sfu: connection too slow")
 )

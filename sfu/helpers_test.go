@@ -3,6 +3,7 @@ package sfu
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -224,4 +225,61 @@ func (s *testServer) token(t testing.TB, room, participant string, role Role, ki
 	})
 	require.NoError(t, err)
 	return tok
+}
+
+// bot is a bare signalling client, without media: it joins and reads what it gets.
+type bot struct {
+	conn *memConn
+	done chan error
+}
+
+// startBot connects a bot with token and returns the first message the server sends it.
+func startBot(t testing.TB, srv *testServer, token string) (*bot, serverMsg) {
+	t.Helper()
+	serverEnd, clientEnd := newMemPipe()
+	b := &bot{conn: clientEnd, done: make(chan error, 1)}
+	go func() { b.done <- srv.ServeConn(context.Background(), serverEnd) }() // owned by the bot; ends with the session
+	t.Cleanup(func() {
+		_ = clientEnd.Close(CloseNormal, "bot done")
+		<-b.done
+	})
+	b.send(t, map[string]any{"type": "join", "token": token})
+	return b, b.next(t)
+}
+
+// send sends v, as JSON, to the server.
+func (b *bot) send(t testing.TB, v any) {
+	t.Helper()
+	data, err := json.Marshal(v)
+	require.NoError(t, err)
+	require.NoError(t, b.conn.WriteMessage(context.Background(), data))
+}
+
+// next is the next message the bot gets.
+func (b *bot) next(t testing.TB) serverMsg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	data, err := b.conn.ReadMessage(ctx)
+	require.NoError(t, err)
+	var m serverMsg
+	require.NoError(t, json.Unmarshal(data, &m))
+	return m
+}
+
+// count is how many messages c received that match ok.
+func (c *testClient) count(ok func(serverMsg) bool) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, m := range c.msgs {
+		if ok(m) {
+			n++
+		}
+	}
+	return n
+}
+
+func ofType(typ string) func(serverMsg) bool {
+	return func(m serverMsg) bool { return m.Type == typ }
 }

@@ -56,13 +56,15 @@ func (r *Room) sendLobbyLocked() {
 }
 
 // Admit lets participants waiting in the lobby in: those named, or everyone when all is
-// set. It returns ErrParticipantNotFound when a named one is not waiting.
+// set. It returns ErrParticipantNotFound when a named one is not waiting, and
+// ErrRoomFull when the room has no seat left for some: those who fit come in, in the
+// order of the lobby, the others keep waiting.
 func (r *Room) Admit(all bool, ids ...string) error {
 	r.mu.Lock()
 	var admitted []*participant
 	if all {
-		for _, w := range r.waiting {
-			admitted = append(admitted, w)
+		for _, e := range r.waitingLocked() {
+			admitted = append(admitted, r.waiting[e.ID])
 		}
 	} else {
 		for _, id := range ids {
@@ -79,6 +81,11 @@ func (r *Room) Admit(all bool, ids ...string) error {
 		ups         []*upTrack
 	}
 	var in []entered
+	var full error
+	if free := r.freeSeatsLocked(""); len(admitted) > free {
+		admitted, full = admitted[:max(free, 0)], ErrRoomFull
+		r.capReachedLocked("participants")
+	}
 	for _, w := range admitted {
 		delete(r.waiting, w.id)
 		w.waiting.Store(false)
@@ -86,7 +93,7 @@ func (r *Room) Admit(all bool, ids ...string) error {
 		in = append(in, entered{w, replaced, ups})
 	}
 	if len(admitted) > 0 {
-		r.sendLobbyLocked()
+		r.lobbyChangedLocked()
 	}
 	r.mu.Unlock()
 	for _, e := range in {
@@ -98,7 +105,7 @@ func (r *Room) Admit(all bool, ids ...string) error {
 			e.p.subscribe(up)
 		}
 	}
-	return nil
+	return full
 }
 
 // Deny sends a participant waiting in the lobby away.
@@ -107,7 +114,7 @@ func (r *Room) Deny(id string) error {
 	w := r.waiting[id]
 	if w != nil {
 		delete(r.waiting, id)
-		r.sendLobbyLocked()
+		r.lobbyChangedLocked()
 	}
 	r.mu.Unlock()
 	if w == nil {

@@ -1,5 +1,7 @@
 package sfu
 
+import "errors"
+
 // Moderation through the signalling connection: what a moderator may do to the others
 // in the room. The API's moderation endpoints do the same for the webinar's owner.
 
@@ -41,7 +43,10 @@ func (p *participant) moderate(m clientMessage) {
 		r.log.Info("session ended by a moderator", "participant", p.id)
 		_ = r.Close()
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrRoomFull):
+		p.sendError(codeRoomFull, "the room is full: those who did not fit keep waiting")
+	case err != nil:
 		p.sendError(codeNotFound, "no such participant in the room")
 	}
 }
@@ -63,7 +68,7 @@ func (r *Room) SetLocked(locked bool) {
 
 // forceMute mutes the microphone of one participant, or of everyone but by: the server
 // stops forwarding it until the participant unmutes itself. Everyone is told, the
-// participant first of all, so that its app shows it muted.
+// participant too, so that its app shows it muted.
 func (r *Room) forceMute(by *participant, id string, all bool) error {
 	r.mu.Lock()
 	var targets []*participant
@@ -72,18 +77,20 @@ func (r *Room) forceMute(by *participant, id string, all bool) error {
 	} else if t := r.participants[id]; t != nil {
 		targets = []*participant{t}
 	}
-	everyone := r.othersLocked(nil)
 	r.mu.Unlock()
 	if len(targets) == 0 && !all {
 		return ErrParticipantNotFound
 	}
 	for _, t := range targets {
 		t.setForceMuted(true)
-		msg := encode(muteMessage{Type: typeMute, ParticipantID: t.id, Label: LabelMicrophone, Muted: true, ByModerator: true})
-		for _, o := range everyone {
-			o.sendRaw(msg)
+	}
+	r.mu.Lock()
+	for _, t := range targets {
+		if r.participants[t.id] == t {
+			r.muteChangedLocked(muteMessage{Type: typeMute, ParticipantID: t.id, Label: LabelMicrophone, Muted: true, ByModerator: true})
 		}
 	}
+	r.mu.Unlock()
 	return nil
 }
 

@@ -90,27 +90,27 @@ type participant struct {
 	trackSeq       int
 
 	// Owned by the session goroutine.
-	chatBucket       *tokenBucket // limits chat messages and reactions
-	negotiated       bool         // the client's first offer has been answered
+	limiter          *messageLimiter // limits each kind of message, see messageClasses
+	negotiated       bool            // the client's first offer has been answered
 	remoteCandidates []webrtc.ICECandidateInit
 	cands            candidateBudget
 }
 
 func newParticipant(s *Server, conn Conn, c Claims) *participant {
 	return &participant{
-		id:         c.Participant,
-		claims:     c,
-		srv:        s,
-		conn:       conn,
-		log:        s.log.With("room", c.Room, "participant", c.Participant),
-		out:        make(chan []byte, sendQueueLen),
-		kick:       make(chan struct{}, 1),
-		downs:      make(map[*upTrack]*downTrack),
-		labels:     make(map[string]Label),
-		simulcast:  make(map[*webrtc.RTPReceiver]*upTrack),
-		muted:      make(map[Label]bool),
-		holding:    true,
-		chatBucket: newTokenBucket(ChatRate, ChatBurst, s.clock.Now()),
+		id:        c.Participant,
+		claims:    c,
+		srv:       s,
+		conn:      conn,
+		log:       s.log.With("room", c.Room, "participant", c.Participant),
+		out:       make(chan []byte, sendQueueLen),
+		kick:      make(chan struct{}, 1),
+		downs:     make(map[*upTrack]*downTrack),
+		labels:    make(map[string]Label),
+		simulcast: make(map[*webrtc.RTPReceiver]*upTrack),
+		muted:     make(map[Label]bool),
+		holding:   true,
+		limiter:   newMessageLimiter(s.clock.Now()),
 	}
 }
 
@@ -208,8 +208,15 @@ func (p *participant) start(api *webrtc.API) bool {
 	})
 
 	room, replaced, ups, waiting, err := p.srv.join(p)
-	if errors.Is(err, ErrRoomLocked) {
+	switch {
+	case errors.Is(err, ErrRoomLocked):
 		p.end(endCause{err: err, code: CloseRoomLocked, reason: "the room is locked", errCode: codeRoomLocked})
+		return false
+	case errors.Is(err, ErrRoomFull):
+		p.end(endCause{err: err, code: CloseRoomFull, reason: "the room is full", errCode: codeRoomFull})
+		return false
+	case errors.Is(err, ErrLobbyFull):
+		p.end(endCause{err: err, code: CloseRoomFull, reason: "the lobby is full", errCode: codeLobbyFull})
 		return false
 	}
 	if err != nil {
@@ -341,6 +348,12 @@ func (p *participant) handle(m clientMessage) {
 		p.sendError(codeInLobby, "waiting in the lobby to be admitted")
 		return
 	}
+	if ok, tell := p.limiter.allow(m.Type, p.srv.clock.Now()); !ok {
+		if tell {
+			p.sendError(codeRateLimited, "too many "+m.Type+" messages: this one and the next are dropped until the rate goes down")
+		}
+		return
+	}
 	switch m.Type {
 	case typeJoin:
 		p.sendError(codeAlreadyJoined, "this connection has already joined")
@@ -361,16 +374,10 @@ func (p *participant) handle(m clientMessage) {
 		p.negotiate()
 	case typeLeave:
 		p.end(endCause{code: CloseNormal, reason: "left"})
-	case typeChat, typeReaction:
-		if !p.chatBucket.allow(p.srv.clock.Now()) {
-			p.sendError(codeRateLimited, "too many chat messages: wait a little")
-			return
-		}
-		if m.Type == typeChat {
-			p.room.chat(p, m.Text, m.To)
-		} else {
-			p.room.react(p, m.Emoji)
-		}
+	case typeChat:
+		p.room.chat(p, m.Text, m.To)
+	case typeReaction:
+		p.room.react(p, m.Emoji)
 	case typeHand:
 		p.room.raiseHand(p, *m.Raised)
 	case typePollCreate, typePollOpen, typePollClose, typePollPublish:
@@ -493,7 +500,12 @@ func (p *participant) handleMute(label Label, muted bool) {
 		}
 	}
 	p.mu.Unlock()
-	p.room.broadcast(p, encode(muteMessage{Type: typeMute, ParticipantID: p.id, Label: label, Muted: muted}))
+	r := p.room
+	r.mu.Lock()
+	if r.participants[p.id] == p {
+		r.muteChangedLocked(muteMessage{Type: typeMute, ParticipantID: p.id, Label: label, Muted: muted})
+	}
+	r.mu.Unlock()
 }
 
 func (p *participant) handleLayer(m clientMessage) {

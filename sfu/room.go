@@ -37,6 +37,10 @@ type Room struct {
 	sinks []*SinkHandle
 	// recording is set while the session is recorded.
 	recording bool
+	// updates are the changes of the room's state not yet told, see UpdateWindow.
+	updates roomUpdates
+	// capLogged are the caps (participants, lobby) whose refusals were logged.
+	capLogged map[string]bool
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -102,6 +106,9 @@ func (r *Room) SetRole(participantID string, role Role) error {
 		published = p.unparkLocked()
 	case could && !can:
 		dropped = p.parkLocked()
+	}
+	if len(published) > 0 {
+		r.announceLocked(p)
 	}
 	others := r.othersLocked(p)
 	everyone := append(others, p)
@@ -194,6 +201,7 @@ func (r *Room) close(cause endCause) {
 		return
 	}
 	r.closed = true
+	r.stopUpdatesLocked()
 	if r.stopTimer != nil {
 		r.stopTimer()
 		r.stopTimer = nil
@@ -231,6 +239,7 @@ func (r *Room) expire() {
 	}
 	r.closed = true
 	r.stopTimer = nil
+	r.stopUpdatesLocked()
 	r.srv.forgetLocked(r)
 	sinks := r.sinks
 	r.mu.Unlock()
@@ -252,11 +261,13 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 	if r.collab.locked && !r.seen[p.id] && p.claims.Role != RoleModerator {
 		return nil, nil, false, ErrRoomLocked
 	}
-	p.room = r
 	if p.claims.Lobby && !r.seen[p.id] && p.claims.Role != RoleModerator {
-		if old := r.waiting[p.id]; old != nil {
-			replaced = old
+		replaced = r.waiting[p.id]
+		if replaced == nil && len(r.waiting) >= r.srv.maxLobby {
+			r.capReachedLocked("lobby")
+			return nil, nil, false, ErrLobbyFull
 		}
+		p.room = r
 		r.waiting[p.id] = p
 		p.waiting.Store(true)
 		if r.stopTimer != nil {
@@ -264,17 +275,44 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 			r.stopTimer = nil
 		}
 		p.sendRaw(encode(lobbyWaitMessage{Type: typeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording, SessionToken: p.sessionToken}))
-		r.sendLobbyLocked()
+		r.lobbyChangedLocked()
 		return replaced, nil, true, nil
 	}
+	if p.claims.Role != RoleModerator && r.freeSeatsLocked(p.id) < 1 {
+		r.capReachedLocked("participants")
+		return nil, nil, false, ErrRoomFull
+	}
+	p.room = r
 	replaced, ups = r.enterLocked(p)
 	return replaced, ups, false, nil
 }
 
+// freeSeatsLocked is how many more participants the room takes, counting the seat of
+// the participant with id, if any, as free: it comes back in its own place.
+func (r *Room) freeSeatsLocked(id string) int {
+	n := r.srv.maxParticipants[r.kind] - len(r.participants)
+	if r.participants[id] != nil {
+		n++
+	}
+	return n
+}
+
+// capReachedLocked logs, once per room and cap, that the room refuses participants.
+func (r *Room) capReachedLocked(what string) {
+	if r.capLogged[what] {
+		return
+	}
+	if r.capLogged == nil {
+		r.capLogged = map[string]bool{}
+	}
+	r.capLogged[what] = true
+	r.log.Warn("room cap reached: participants refused", "cap", what, "participants", len(r.participants), "waiting", len(r.waiting))
+}
+
 // enterLocked puts p among the participants, in place of one with the same id. Under
-// the lock, so that nothing reaches p before it and nobody hears of p before this, it
-// queues the joined message to p and a participant_joined message to the others. It
-// returns the participant p replaces and the tracks p should receive.
+// the lock, so that nothing reaches p before it, it queues the joined message to p; the
+// others are told with the room's updates (see UpdateWindow). It returns the
+// participant p replaces and the tracks p should receive.
 func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrack) {
 	r.seen[p.id] = true
 	if r.stopTimer != nil {
@@ -313,12 +351,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		Recording:     r.recording,
 		SessionToken:  p.sessionToken,
 	}))
-	msg := encode(participantJoinedMessage{Type: typeParticipantJoined, Participant: p.infoLocked()})
-	for _, o := range r.participants {
-		if o != p && o != replaced {
-			o.sendRaw(msg)
-		}
-	}
+	r.memberJoinedLocked(p)
 	if p.role == RoleModerator {
 		p.sendRaw(encode(lobbyMessage{Type: typeLobby, Waiting: r.waitingLocked()}))
 	}
@@ -331,7 +364,7 @@ func (r *Room) leave(p *participant) {
 	r.mu.Lock()
 	if r.waiting[p.id] == p {
 		delete(r.waiting, p.id)
-		r.sendLobbyLocked()
+		r.lobbyChangedLocked()
 		r.startGraceLocked()
 		r.mu.Unlock()
 		return
@@ -345,23 +378,17 @@ func (r *Room) leave(p *participant) {
 		delete(r.participants, p.id)
 	}
 	ups := p.takeAllUpsLocked()
+	// A participant replaced by a new session of the same id has not left.
 	if current {
 		r.setHandLocked(p.id, false)
+		r.memberLeftLocked(p)
 	}
-	others := r.othersLocked(p)
 	r.startGraceLocked()
 	r.mu.Unlock()
 
 	for _, up := range ups {
 		for _, d := range up.close() {
 			d.drop()
-		}
-	}
-	// A participant replaced by a new session of the same id has not left.
-	if current {
-		msg := encode(participantLeftMessage{Type: typeParticipantLeft, ParticipantID: p.id})
-		for _, o := range others {
-			o.sendRaw(msg)
 		}
 	}
 }
@@ -388,6 +415,7 @@ func (r *Room) publish(p *participant, up *upTrack) publishResult {
 		return parked
 	}
 	p.addUpLocked(up, true)
+	r.announceLocked(p)
 	others := r.othersLocked(p)
 	sinks := slices.Clone(r.sinks)
 	r.mu.Unlock()

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,12 @@ const (
 	DefaultEmptyRoomGrace = 30 * time.Second
 	// DefaultJoinTimeout is how long a new connection has to send its join message.
 	DefaultJoinTimeout = 10 * time.Second
+	// DefaultMaxMeetingParticipants is the cap on the participants of a meeting.
+	DefaultMaxMeetingParticipants = 100
+	// DefaultMaxWebinarParticipants is the cap on the participants of a webinar.
+	DefaultMaxWebinarParticipants = 1000
+	// DefaultMaxLobby is the cap on the participants waiting in a room's lobby.
+	DefaultMaxLobby = 200
 )
 
 // flushTimeout bounds the time spent writing the last messages of a session.
@@ -51,6 +58,11 @@ type Params struct {
 	// JoinTimeout is how long a new connection has to send its join message; 0 means
 	// DefaultJoinTimeout.
 	JoinTimeout time.Duration
+	// MaxMeetingParticipants and MaxWebinarParticipants cap the participants of a room
+	// of each kind; moderators come in beyond the cap. 0 means the default.
+	MaxMeetingParticipants, MaxWebinarParticipants int
+	// MaxLobby caps the participants waiting in a room's lobby; 0 means DefaultMaxLobby.
+	MaxLobby int
 	// Clock tells the time; nil is the system clock.
 	Clock Clock
 	// OnRoomClosed, when set, receives the counts of a room's chat messages, polls and
@@ -75,6 +87,9 @@ type Server struct {
 	clock           Clock
 	// candidates is where clients' candidates may point, see admitCandidate.
 	candidates addrPolicy
+	// maxParticipants is the cap on participants by room kind; maxLobby on the lobby.
+	maxParticipants map[RoomKind]int
+	maxLobby        int
 	// onRoomClosed is Params.OnRoomClosed.
 	onRoomClosed func(RoomStats)
 
@@ -99,6 +114,9 @@ func New(p Params) (*Server, error) {
 	}
 	if p.EmptyRoomGrace < 0 || p.JoinTimeout < 0 || p.SessionLifetime < 0 || p.SessionLifetime > MaxTokenLifetime {
 		return nil, errors.New("sfu: negative duration in Params")
+	}
+	if p.MaxMeetingParticipants < 0 || p.MaxWebinarParticipants < 0 || p.MaxLobby < 0 {
+		return nil, errors.New("sfu: negative cap in Params")
 	}
 	if p.WebRTC.UDPPort < 0 || p.WebRTC.UDPPort > 65535 {
 		return nil, fmt.Errorf("sfu: UDP port %d out of range", p.WebRTC.UDPPort)
@@ -131,6 +149,11 @@ func New(p Params) (*Server, error) {
 			own:     own,
 			exempt:  p.WebRTC.Relays,
 		},
+		maxParticipants: map[RoomKind]int{
+			KindMeeting: cmp.Or(p.MaxMeetingParticipants, DefaultMaxMeetingParticipants),
+			KindWebinar: cmp.Or(p.MaxWebinarParticipants, DefaultMaxWebinarParticipants),
+		},
+		maxLobby: cmp.Or(p.MaxLobby, DefaultMaxLobby),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

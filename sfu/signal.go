@@ -43,6 +43,8 @@ const (
 	CloseRoomClosed = 4004
 	// CloseRoomLocked: the room is locked and the participant is new to it.
 	CloseRoomLocked = 4005
+	// CloseRoomFull: the room, or its lobby, has as many participants as it may hold.
+	CloseRoomFull = 4006
 	// CloseReplaced: the same participant joined on another connection.
 	CloseReplaced = 4009
 	// CloseRateLimited: the connection kept sending over the rate limit.
@@ -71,9 +73,11 @@ const (
 	typeCandidate         = "candidate"
 	typeTracks            = "tracks"
 	typeMute              = "mute"
+	typeMutes             = "mutes"
 	typeLayer             = "layer"
 	typeParticipantJoined = "participant_joined"
 	typeParticipantLeft   = "participant_left"
+	typeParticipants      = "participants"
 	typeActiveSpeaker     = "active_speaker"
 	typeChat              = "chat"
 	typeReaction          = "reaction"
@@ -137,6 +141,8 @@ const (
 	codeNotFound          = "participant_not_found"
 	codeLobbyDenied       = "lobby_denied"
 	codeInLobby           = "in_lobby"
+	codeRoomFull          = "room_full"
+	codeLobbyFull         = "lobby_full"
 )
 
 // Error codes of the client's ICE candidates (docs/protocol.md lists them).

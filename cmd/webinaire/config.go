@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"webinaire/api"
 	"webinaire/privacy"
 	"webinaire/sfu"
 )
@@ -84,6 +85,16 @@ type MediaConfig struct {
 	TURNURLs []string `yaml:"turn_urls"`
 	// TURNAllowPrivatePeers lets the embedded TURN server relay to private addresses.
 	TURNAllowPrivatePeers bool `yaml:"turn_allow_private_peers"`
+	// MaxMeetingParticipants and MaxWebinarParticipants cap the participants of a room of
+	// each kind; moderators come in beyond.
+	MaxMeetingParticipants int `yaml:"max_meeting_participants"`
+	MaxWebinarParticipants int `yaml:"max_webinar_participants"`
+	// MaxLobby caps the participants waiting in a room's lobby.
+	MaxLobby int `yaml:"max_lobby"`
+	// JoinsPerAddressPerMinute and JoinsPerInvitationPerMinute limit the joins through
+	// invitation links.
+	JoinsPerAddressPerMinute    int `yaml:"joins_per_address_per_minute"`
+	JoinsPerInvitationPerMinute int `yaml:"joins_per_invitation_per_minute"`
 }
 
 // The values of media.turn.
@@ -275,6 +286,12 @@ func DefaultConfig() Config {
 			TURN:               turnOff,
 			TURNListen:         ":3478",
 			TURNSecretFile:     "data/turn.key",
+
+			MaxMeetingParticipants:      sfu.DefaultMaxMeetingParticipants,
+			MaxWebinarParticipants:      sfu.DefaultMaxWebinarParticipants,
+			MaxLobby:                    sfu.DefaultMaxLobby,
+			JoinsPerAddressPerMinute:    api.DefaultJoinsPerAddressPerMinute,
+			JoinsPerInvitationPerMinute: api.DefaultJoinsPerInvitationPerMinute,
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
@@ -601,6 +618,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Media.EntryTokenLifetime < Duration(10*time.Second) || c.Media.EntryTokenLifetime > min(c.Media.TokenLifetime, Duration(time.Hour)) {
 		bad("media.entry_token_lifetime", "want between 10s and 1h, and at most media.token_lifetime, got %s", c.Media.EntryTokenLifetime)
+	}
+	for _, lim := range []struct {
+		key        string
+		value, max int
+	}{
+		{"media.max_meeting_participants", c.Media.MaxMeetingParticipants, 10000},
+		{"media.max_webinar_participants", c.Media.MaxWebinarParticipants, 100000},
+		{"media.max_lobby", c.Media.MaxLobby, 100000},
+		{"media.joins_per_address_per_minute", c.Media.JoinsPerAddressPerMinute, 100000},
+		{"media.joins_per_invitation_per_minute", c.Media.JoinsPerInvitationPerMinute, 100000},
+	} {
+		if lim.value < 1 || lim.value > lim.max {
+			bad(lim.key, "want between 1 and %d, got %d", lim.max, lim.value)
+		}
 	}
 	switch c.Media.TURN {
 	case turnOff:

@@ -236,8 +236,11 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 				(*f)(st)
 			}
 		},
-		WebRTC:         webRTCConfig(cfg.Media, turnCreds),
-		EmptyRoomGrace: time.Duration(cfg.Media.EmptyRoomGrace),
+		WebRTC:                 webRTCConfig(cfg.Media, turnCreds),
+		EmptyRoomGrace:         time.Duration(cfg.Media.EmptyRoomGrace),
+		MaxMeetingParticipants: cfg.Media.MaxMeetingParticipants,
+		MaxWebinarParticipants: cfg.Media.MaxWebinarParticipants,
+		MaxLobby:               cfg.Media.MaxLobby,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "webinaire:", err)
@@ -272,6 +275,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		EntryTokenLifetime: time.Duration(cfg.Media.EntryTokenLifetime),
 		TURN:               turnCreds,
 		Recordings:         recordings,
+
+		JoinsPerAddressPerMinute:    cfg.Media.JoinsPerAddressPerMinute,
+		JoinsPerInvitationPerMinute: cfg.Media.JoinsPerInvitationPerMinute,
 		OIDC: api.OIDCParams{
 			Issuer:       cfg.OIDC.Issuer,
 			ClientID:     cfg.OIDC.ClientID,

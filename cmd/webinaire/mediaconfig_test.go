@@ -18,6 +18,8 @@ func TestMediaConfig(t *testing.T) {
 		EmptyRoomGrace: Duration(2 * time.Minute), TokenLifetime: Duration(2 * time.Hour),
 		EntryTokenLifetime: Duration(5 * time.Minute),
 		TURN:               "off", TURNListen: ":3478", TURNSecretFile: "data/turn.key",
+		MaxMeetingParticipants: 100, MaxWebinarParticipants: 1000, MaxLobby: 200,
+		JoinsPerAddressPerMinute: 60, JoinsPerInvitationPerMinute: 600,
 	}, cfg.Media, "the development defaults")
 
 	production := `
@@ -54,6 +56,11 @@ oidc:
 		{"media:\n  udp_port: 70000\n", "key media.udp_port: want between 0 and 65535"},
 		{"media:\n  public_ips: [somewhere]\n", `key media.public_ips: "somewhere" is not an IP address`},
 		{"media:\n  empty_room_grace: 0s\n", "key media.empty_room_grace"},
+		{"media:\n  max_meeting_participants: 0\n", "key media.max_meeting_participants"},
+		{"media:\n  max_webinar_participants: 100001\n", "key media.max_webinar_participants"},
+		{"media:\n  max_lobby: -1\n", "key media.max_lobby"},
+		{"media:\n  joins_per_address_per_minute: 0\n", "key media.joins_per_address_per_minute"},
+		{"media:\n  joins_per_invitation_per_minute: 0\n", "key media.joins_per_invitation_per_minute"},
 		{"media:\n  token_lifetime: 25h\n", "key media.token_lifetime: want between 1m and 24h"},
 		{"media:\n  token_lifetime: 30s\n", "key media.token_lifetime"},
 		{"media:\n  entry_token_lifetime: 5s\n", "key media.entry_token_lifetime: want between 10s and 1h"},

@@ -893,6 +893,10 @@ function endKey(code) {
     case "room_locked":
     case "4005":
       return "room.end.locked";
+    case "room_full":
+    case "lobby_full":
+    case "4006":
+      return "room.end.full";
     case "replaced":
     case "4009":
       return "room.end.replaced";

@@ -102,7 +102,7 @@ const SIMULCAST = [
  */
 
 /** Close codes after which the client does not come back (docs/protocol.md). */
-const FINAL_CLOSES = new Set([1000, 4001, 4003, 4004, 4005, 4009]);
+const FINAL_CLOSES = new Set([1000, 4001, 4003, 4004, 4005, 4006, 4009]);
 
 /** Delays before reconnection attempts, in milliseconds; the last one repeats. */
 const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
@@ -526,16 +526,17 @@ export class RoomClient extends EventTarget {
         this.peers.delete(msg.participant_id);
         this.dispatchEvent(new Event("peers"));
         break;
-      case "mute": {
-        const peer = this.peers.get(msg.participant_id);
-        if (msg.participant_id === this.id && msg.by_moderator && msg.muted) {
-          this.mutedByModerator(msg.label);
-        } else if (peer) {
-          peer.muted[/** @type {Label} */ (msg.label)] = Boolean(msg.muted);
-          this.dispatchEvent(new Event("peers"));
-        }
+      case "participants":
+        for (const p of msg.joined || []) this.addPeer(p);
+        for (const id of msg.left || []) this.peers.delete(id);
+        this.dispatchEvent(new Event("peers"));
         break;
-      }
+      case "mute":
+        this.onMute(msg);
+        break;
+      case "mutes":
+        for (const m of msg.changes || []) this.onMute(m);
+        break;
       case "role":
         this.onRole(msg.participant_id, msg.role);
         break;
@@ -592,6 +593,21 @@ export class RoomClient extends EventTarget {
     if (active === this.recording) return;
     this.recording = active;
     this.dispatchEvent(new Event("recording"));
+  }
+
+  /**
+   * A participant muted or unmuted the tracks with a label, or a moderator did.
+   *
+   * @param {{participant_id: string, label: string, muted: boolean, by_moderator?: boolean}} msg
+   */
+  onMute(msg) {
+    const peer = this.peers.get(msg.participant_id);
+    if (msg.participant_id === this.id && msg.by_moderator && msg.muted) {
+      this.mutedByModerator(/** @type {Label} */ (msg.label));
+    } else if (peer) {
+      peer.muted[/** @type {Label} */ (msg.label)] = Boolean(msg.muted);
+      this.dispatchEvent(new Event("peers"));
+    }
   }
 
   /**

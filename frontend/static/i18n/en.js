@@ -212,6 +212,7 @@ export default {
   "room.state.waiting": "In the lobby",
   "room.end.denied": "A moderator did not let you in. Ask the person who invited you for a new link if needed.",
   "room.end.locked": "The room is locked: nobody new may enter for now.",
+  "room.end.full": "The room is full: nobody new may enter for now.",
   "room.waiting.title": "Waiting for a moderator to let you in",
   "room.waiting.text": "You are in the lobby. You will enter the room as soon as a moderator admits you; keep this page open.",
   "room.locked": "Room locked",

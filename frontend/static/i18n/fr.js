@@ -212,6 +212,7 @@ export default {
   "room.state.waiting": "En salle d’attente",
   "room.end.denied": "Un modérateur ne vous a pas fait entrer. Demandez au besoin un nouveau lien à la personne qui vous a invité.",
   "room.end.locked": "La salle est verrouillée : personne de nouveau ne peut entrer pour le moment.",
+  "room.end.full": "La salle est pleine : personne de nouveau ne peut entrer pour le moment.",
   "room.waiting.title": "En attente qu’un modérateur vous fasse entrer",
   "room.waiting.text": "Vous êtes en salle d’attente. Vous entrerez dans la salle dès qu’un modérateur vous admettra ; gardez cette page ouverte.",
   "room.locked": "Salle verrouillée",

@@ -1,0 +1,78 @@
+package sfu
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A room takes participants up to the cap of its kind, moderators beyond; the one over
+// the cap is refused with room_full and closed with CloseRoomFull. A seat freed is
+// taken again, and coming back on another connection takes one's own seat.
+func TestRoomCapRefusesTheOneOver(t *testing.T) {
+	srv := newTestServer(t, func(p *Params) { p.MaxMeetingParticipants = 3 })
+	var bots []*bot
+	for i := range 3 {
+		b, first := startBot(t, srv, srv.token(t, "cap", fmt.Sprintf("p%d", i), RoleAttendee, KindMeeting))
+		require.Equal(t, typeJoined, first.Type)
+		bots = append(bots, b)
+	}
+	requireRefused(t, srv, srv.token(t, "cap", "over", RoleAttendee, KindMeeting), codeRoomFull, ErrRoomFull)
+
+	_, again := startBot(t, srv, srv.token(t, "cap", "p1", RoleAttendee, KindMeeting))
+	require.Equal(t, typeJoined, again.Type, "one's own seat is free to come back to")
+	_, mod := startBot(t, srv, srv.token(t, "cap", "mod", RoleModerator, KindMeeting))
+	require.Equal(t, typeJoined, mod.Type, "a moderator comes in beyond the cap")
+	room, _ := srv.Room("cap")
+	require.Len(t, room.Participants(), 4)
+
+	require.NoError(t, bots[0].conn.Close(CloseNormal, "bye"))
+	require.NoError(t, <-bots[0].done)
+	bots[0].done <- nil
+	_, still := startBot(t, srv, srv.token(t, "cap", "late", RoleAttendee, KindMeeting))
+	require.Equal(t, codeRoomFull, still.Code, "the moderator's seat counts")
+}
+
+// The lobby takes participants up to its cap; admitting more than the room has seats
+// for lets in those who fit and tells the moderator room_full.
+func TestLobbyCapAndAdmitBeyondTheRoomCap(t *testing.T) {
+	srv := newTestServer(t, func(p *Params) {
+		p.MaxLobby = 2
+		p.MaxWebinarParticipants = 2
+	})
+	mod := join(t, srv, srv.token(t, "lc", "mod", RoleModerator, KindWebinar))
+	var waiting []*bot
+	for _, id := range []string{"a", "b"} {
+		b, first := startBot(t, srv, srv.lobbyToken(t, "lc", id))
+		require.Equal(t, typeLobbyWait, first.Type)
+		waiting = append(waiting, b)
+	}
+	requireRefused(t, srv, srv.lobbyToken(t, "lc", "c"), codeLobbyFull, ErrLobbyFull)
+	// Waiting again on another connection takes one's own place.
+	_, again := startBot(t, srv, srv.lobbyToken(t, "lc", "b"))
+	require.Equal(t, typeLobbyWait, again.Type)
+
+	mod.send(map[string]any{"type": "lobby_admit", "all": true})
+	mod.waitError(codeRoomFull)
+	require.Equal(t, typeJoined, waiting[0].next(t).Type, "the first of the lobby came in")
+	room, _ := srv.Room("lc")
+	require.Len(t, room.Participants(), 2)
+	room.mu.Lock()
+	left := len(room.waiting)
+	room.mu.Unlock()
+	require.Equal(t, 1, left, "the other keeps waiting")
+}
+
+// requireRefused joins with token and requires the refusal of a full room or lobby:
+// the error code, then the close with CloseRoomFull, ServeConn returning err.
+func requireRefused(t *testing.T, srv *testServer, token, code string, err error) {
+	t.Helper()
+	b, first := startBot(t, srv, token)
+	require.Equal(t, typeError, first.Type)
+	require.Equal(t, code, first.Code)
+	require.ErrorIs(t, <-b.done, err)
+	b.done <- nil
+	closeCode, _, _ := b.conn.closed()
+	require.Equal(t, CloseRoomFull, closeCode)
+}
