@@ -13,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 )
 
@@ -126,7 +127,7 @@ func (w *trackWriter) run() {
 		// The last frame waits in the builder for the next one: write it.
 		w.builder.Flush()
 		for sample := w.builder.Pop(); sample != nil && err == nil; sample = w.builder.Pop() {
-			err = w.writeFrame(sample.Data, sample.PacketTimestamp, sample.Data[0]&0x01 == 0, 90)
+			err = w.writeSample(sample)
 		}
 	}
 	if w.block != nil {
@@ -153,15 +154,26 @@ func (w *trackWriter) handle(p packet) error {
 		if sample == nil {
 			return nil
 		}
-		key := len(sample.Data) > 0 && sample.Data[0]&0x01 == 0
-		if err := w.writeFrame(sample.Data, sample.PacketTimestamp, key, 90); err != nil {
+		if err := w.writeSample(sample); err != nil {
 			return err
 		}
 	}
 }
 
+// writeSample writes a VP8 frame the sample builder assembled; bit 0 of its frame tag
+// is clear on a key frame (RFC 6386 §9.1).
+func (w *trackWriter) writeSample(s *media.Sample) error {
+	key := len(s.Data) > 0 && s.Data[0]&0x01 == 0
+	return w.writeFrame(s.Data, s.PacketTimestamp, key, 90)
+}
+
 // writeFrame writes one frame at its RTP timestamp; perMS is the clock rate in kHz.
+// An empty frame (a packet that is a payload descriptor and nothing else) is left out:
+// it has nothing to play.
 func (w *trackWriter) writeFrame(data []byte, ts uint32, key bool, perMS int64) error {
+	if len(data) == 0 {
+		return nil
+	}
 	if w.block == nil {
 		if w.kind == webrtc.RTPCodecTypeVideo && !key {
 			return nil // a video file starts with a keyframe
