@@ -2,6 +2,7 @@ package recording
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -239,4 +240,34 @@ func packetSizes(t *testing.T, path string) []int {
 		}
 	}
 	return sizes
+}
+
+// A panic in the goroutine writing a track stops that track as a full disk does, with
+// ErrInternal, and is counted; another track of the recording goes on.
+func TestAPanicInATrackWriterStopsThatTrackOnly(t *testing.T) {
+	panics := &sfu.Panics{}
+	failed := make(chan error, 4)
+	report := func(err error) { failed <- err }
+	broken, err := newTrackWriter(opus, func() (io.WriteCloser, error) { panic("forced by the test") }, slogDiscard(), panics, report)
+	require.NoError(t, err)
+	file := &failingFile{n: 1 << 20}
+	working, err := newTrackWriter(opus, func() (io.WriteCloser, error) { return file, nil }, slogDiscard(), panics, report)
+	require.NoError(t, err)
+
+	h := &rtp.Header{Version: 2, SequenceNumber: 1, Timestamp: 960}
+	frame := []byte{0xf8, 0xff, 0xfe}
+	require.NoError(t, broken.WriteRTP(h, frame))
+	broken.Close()
+	require.ErrorIs(t, <-failed, ErrInternal)
+	require.Equal(t, uint64(1), panics.Count(sfu.PartRecording))
+	require.NoError(t, broken.WriteRTP(h, frame), "a stopped track takes packets and drops them")
+
+	for i := range 3 {
+		h.SequenceNumber, h.Timestamp = uint16(2+i), uint32(960*(2+i))
+		require.NoError(t, working.WriteRTP(h, frame))
+	}
+	working.Close()
+	require.Empty(t, failed)
+	require.True(t, file.closed)
+	require.Less(t, file.n, 1<<20, "the other track was written")
 }
