@@ -665,7 +665,7 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		go func() { // owned by this participant's session (wg); ends when the layer ends or the PeerConnection closes
 			defer p.wg.Done()
 			defer p.layerEnded(up, l)
-			defer p.srv.panics.Recover(PartTrack, p.log.With("track", up.id, "rid", rid), nil)
+			defer p.srv.panics.Recover(PartTrack, p.log.With("track", up.id), nil)
 			l.run(remote)
 		}()
 		up.reallocate()
@@ -770,20 +770,25 @@ func (p *participant) readRTCP(d *downTrack, sender *webrtc.RTPSender) {
 			if err != nil {
 				return
 			}
-			pkts, err := rtcp.Unmarshal(buf[:n])
-			if err != nil {
-				continue
-			}
-			for _, pkt := range pkts {
-				switch pkt.(type) {
-				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-					d.up.requestKeyframe(d)
-				default:
-					p.onFeedback(d, pkt)
-				}
-			}
+			p.onRTCP(d, buf[:n])
 		}
 	}()
+}
+
+// onRTCP acts on one compound RTCP packet the subscriber sent about d's track.
+func (p *participant) onRTCP(d *downTrack, raw []byte) {
+	pkts, err := rtcp.Unmarshal(raw)
+	if err != nil {
+		return
+	}
+	for _, pkt := range pkts {
+		switch pkt.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			d.up.requestKeyframe(d)
+		default:
+			p.onFeedback(d, pkt)
+		}
+	}
 }
 
 // subscribe makes this participant receive up, at the next negotiation.
