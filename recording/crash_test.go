@@ -210,19 +210,20 @@ func TestAnEmptyVP8FrameIsNotRecorded(t *testing.T) {
 
 	m := rec.Manifest()
 	require.Len(t, m.Tracks, 1)
-	sizes := packetSizes(t, filepath.Join(rec.p.Dir, m.Tracks[0].File))
-	require.Len(t, sizes, keyframes, "every key frame is in the file, and nothing else")
-	for _, n := range sizes {
-		require.Equal(t, len(vp8Keyframe)-1, n, "a frame is the payload without its descriptor")
+	f, err := os.Open(filepath.Join(rec.p.Dir, m.Tracks[0].File))
+	require.NoError(t, err)
+	defer f.Close()
+	blocks := webmBlocks(t, f)
+	require.Len(t, blocks, keyframes, "every key frame is in the file, and nothing else")
+	for _, b := range blocks {
+		require.Len(t, b.Data, 1)
+		require.Len(t, b.Data[0], len(vp8Keyframe)-1, "a frame is the payload without its descriptor")
 	}
 }
 
-// packetSizes lists the size of every frame of a WebM file the recorder wrote.
-func packetSizes(t *testing.T, path string) []int {
+// webmBlocks reads the blocks of a WebM file the recorder wrote.
+func webmBlocks(t testing.TB, r io.Reader) []ebml.Block {
 	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
 	var file struct {
 		Segment struct {
 			Cluster []struct {
@@ -230,16 +231,12 @@ func packetSizes(t *testing.T, path string) []int {
 			} `ebml:"Cluster"`
 		} `ebml:"Segment"`
 	}
-	require.NoError(t, ebml.Unmarshal(f, &file))
-	var sizes []int
+	require.NoError(t, ebml.Unmarshal(r, &file))
+	var blocks []ebml.Block
 	for _, c := range file.Segment.Cluster {
-		for _, b := range c.SimpleBlock {
-			for _, frame := range b.Data {
-				sizes = append(sizes, len(frame))
-			}
-		}
+		blocks = append(blocks, c.SimpleBlock...)
 	}
-	return sizes
+	return blocks
 }
 
 // A panic in the goroutine writing a track stops that track as a full disk does, with
