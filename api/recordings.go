@@ -129,6 +129,7 @@ func (s *Server) startRecording(c *gin.Context) {
 		Logger:  s.log.With("recording", row.ID),
 		OnError: func(err error) { a.fail(err) },
 		Clock:   s.now,
+		Panics:  s.p.SFU.Panics(),
 	})
 	if err == nil {
 		a.sink, err = room.AddSink(a.rec)
@@ -143,6 +144,12 @@ func (s *Server) startRecording(c *gin.Context) {
 	s.recorders.wg.Add(1)
 	go func() { // owned by the server (recorders.wg); ends once the recording is finalized
 		defer s.recorders.wg.Done()
+		// A panic ends this recording only; the next start repairs its files.
+		defer s.p.SFU.Panics().Recover(sfu.PartRecording, s.log.With("recording", row.ID), func() {
+			s.recorders.mu.Lock()
+			delete(s.recorders.active, w.ID)
+			s.recorders.mu.Unlock()
+		})
 		select {
 		case <-a.stop:
 		case <-room.Done():

@@ -30,6 +30,10 @@ type Params struct {
 	OnError func(error)
 	// Clock tells the time of the manifest; nil is time.Now.
 	Clock func() time.Time
+	// Panics counts the panics recovered in the goroutines writing the tracks (part
+	// recording); nil does not count them. A panic stops its track as a full disk does,
+	// with ErrInternal.
+	Panics *sfu.Panics
 }
 
 // TrackFile is one recorded track, as the manifest lists it.
@@ -102,7 +106,7 @@ func (r *Recorder) AddTrack(participantID string, t sfu.TrackInfo, codec webrtc.
 		return f, nil
 	}
 	log := r.p.Logger.With("file", name)
-	w, err := newTrackWriter(codec, create, log, r.p.OnError)
+	w, err := newTrackWriter(codec, create, log, r.p.Panics, r.p.OnError)
 	if errors.Is(err, errCodec) {
 		log.Info("track not recorded", "codec", codec.MimeType)
 		return nil

@@ -202,7 +202,7 @@ func TestTrackStopsOnAFullDiskAndSaysWhy(t *testing.T) {
 	video, _ := encodedMedia(t, "1")
 	file := &failingFile{n: 20000}
 	failed := make(chan error, 4)
-	w, err := newTrackWriter(vp8, func() (io.WriteCloser, error) { return file, nil }, slogDiscard(), func(err error) { failed <- err })
+	w, err := newTrackWriter(vp8, func() (io.WriteCloser, error) { return file, nil }, slogDiscard(), nil, func(err error) { failed <- err })
 	require.NoError(t, err)
 	for _, p := range video {
 		require.NoError(t, w.WriteRTP(&p.Header, p.Payload), "the media path is never refused")

@@ -13,7 +13,10 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"webinaire/sfu"
 )
 
 // queueLen is the number of packets a track may have waiting for the disk; a track whose
@@ -22,6 +25,10 @@ const queueLen = 2048
 
 // ErrTooSlow is a track whose storage could not keep up.
 var ErrTooSlow = errors.New("recording: storage too slow, packets dropped")
+
+// ErrInternal is a track that stopped recording on a fault of the server (a panic
+// recovered in its writer).
+var ErrInternal = errors.New("recording: internal error")
 
 // Errors of unsupported tracks.
 var errCodec = errors.New("recording: codec not recorded")
@@ -33,6 +40,7 @@ type trackWriter struct {
 	kind   webrtc.RTPCodecType
 	create func() (io.WriteCloser, error) // opens the file, at the first frame
 	log    *slog.Logger
+	panics *sfu.Panics
 	failed func(error) // reports that the track stopped recording
 
 	queue chan packet
@@ -56,8 +64,8 @@ type packet struct {
 	payload []byte
 }
 
-func newTrackWriter(codec webrtc.RTPCodecParameters, create func() (io.WriteCloser, error), log *slog.Logger, failed func(error)) (*trackWriter, error) {
-	w := &trackWriter{create: create, log: log, failed: failed, queue: make(chan packet, queueLen), done: make(chan struct{})}
+func newTrackWriter(codec webrtc.RTPCodecParameters, create func() (io.WriteCloser, error), log *slog.Logger, panics *sfu.Panics, failed func(error)) (*trackWriter, error) {
+	w := &trackWriter{create: create, log: log, panics: panics, failed: failed, queue: make(chan packet, queueLen), done: make(chan struct{})}
 	switch {
 	case strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8):
 		w.kind = webrtc.RTPCodecTypeVideo
@@ -108,6 +116,7 @@ func (w *trackWriter) stopLocked() {
 
 func (w *trackWriter) run() {
 	defer close(w.done)
+	defer w.panics.Recover(sfu.PartRecording, w.log, w.abort)
 	var err error
 	for p := range w.queue {
 		if err != nil {
@@ -126,13 +135,11 @@ func (w *trackWriter) run() {
 		// The last frame waits in the builder for the next one: write it.
 		w.builder.Flush()
 		for sample := w.builder.Pop(); sample != nil && err == nil; sample = w.builder.Pop() {
-			err = w.writeFrame(sample.Data, sample.PacketTimestamp, sample.Data[0]&0x01 == 0, 90)
+			err = w.writeSample(sample)
 		}
 	}
-	if w.block != nil {
-		if cerr := w.block.Close(); cerr != nil && err == nil {
-			w.failed(fmt.Errorf("close recording: %w", cerr))
-		}
+	if cerr := w.closeFile(); cerr != nil && err == nil {
+		w.failed(fmt.Errorf("close recording: %w", cerr))
 	}
 	w.mu.Lock()
 	overflowed := w.overflowed
@@ -140,6 +147,26 @@ func (w *trackWriter) run() {
 	if overflowed {
 		w.failed(ErrTooSlow)
 	}
+}
+
+// abort ends a track whose writer panicked: nothing more is queued, what was written is
+// kept and closed, and the recording is told.
+func (w *trackWriter) abort() {
+	w.mu.Lock()
+	w.stopLocked()
+	w.mu.Unlock()
+	_ = w.closeFile()
+	w.failed(ErrInternal)
+}
+
+// closeFile closes the file, once, if it was opened.
+func (w *trackWriter) closeFile() error {
+	if w.block == nil {
+		return nil
+	}
+	b := w.block
+	w.block = nil
+	return b.Close()
 }
 
 func (w *trackWriter) handle(p packet) error {
@@ -153,15 +180,26 @@ func (w *trackWriter) handle(p packet) error {
 		if sample == nil {
 			return nil
 		}
-		key := len(sample.Data) > 0 && sample.Data[0]&0x01 == 0
-		if err := w.writeFrame(sample.Data, sample.PacketTimestamp, key, 90); err != nil {
+		if err := w.writeSample(sample); err != nil {
 			return err
 		}
 	}
 }
 
+// writeSample writes a VP8 frame the sample builder assembled; bit 0 of its frame tag
+// is clear on a key frame (RFC 6386 §9.1).
+func (w *trackWriter) writeSample(s *media.Sample) error {
+	key := len(s.Data) > 0 && s.Data[0]&0x01 == 0
+	return w.writeFrame(s.Data, s.PacketTimestamp, key, 90)
+}
+
 // writeFrame writes one frame at its RTP timestamp; perMS is the clock rate in kHz.
+// An empty frame (a packet that is a payload descriptor and nothing else) is left out:
+// it has nothing to play.
 func (w *trackWriter) writeFrame(data []byte, ts uint32, key bool, perMS int64) error {
+	if len(data) == 0 {
+		return nil
+	}
 	if w.block == nil {
 		if w.kind == webrtc.RTPCodecTypeVideo && !key {
 			return nil // a video file starts with a keyframe

@@ -64,11 +64,20 @@ func (b *bandwidthEstimate) valueLocked(now time.Time) int64 {
 	return v
 }
 
-// onREMB records a receiver estimate.
+// onREMB records a receiver estimate. Its bit rate is bounded before it becomes an
+// integer: a REMB may say up to 2^81 bit/s, which an int64 cannot hold (the conversion
+// would give a negative number, taken for the least estimate).
 func (b *bandwidthEstimate) onREMB(bitrate float32, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.remb = max(int64(bitrate), minEstimate)
+	r := float64(bitrate)
+	switch {
+	case !(r >= minEstimate): // NaN too
+		r = minEstimate
+	case r > maxEstimate:
+		r = maxEstimate
+	}
+	b.remb = int64(r)
 	b.rembAt = now
 }
 

@@ -44,6 +44,9 @@ var (
 	ErrLobbyFull = errors.New("sfu: lobby full")
 	// ErrSlowConsumer is a connection that did not take its messages fast enough.
 	ErrSlowConsumer = errors.New("sfu: connection too slow")
+	// ErrInternal is the end of a session cut short by a fault of the server (a panic
+	// recovered in one of its goroutines).
+	ErrInternal = errors.New("sfu: internal error")
 )
 
 // Signalling errors, for one message.

@@ -189,10 +189,16 @@ func (u *upTrack) addLayer(rid string, ssrc uint32) *layer {
 	return l
 }
 
+// testHookLayerRun, set by tests only, is called as a layer's reader starts.
+var testHookLayerRun func(*layer)
+
 // run reads one layer of the publisher's track until it ends (the track is removed or
 // the PeerConnection closes) and forwards every packet. It reuses one buffer and one
 // packet.
 func (l *layer) run(remote *webrtc.TrackRemote) {
+	if testHookLayerRun != nil {
+		testHookLayerRun(l)
+	}
 	buf := make([]byte, maxRTPPacketSize)
 	var pkt rtp.Packet
 	for {

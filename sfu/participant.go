@@ -127,30 +127,12 @@ func (p *participant) serve(parent context.Context, api *webrtc.API) error {
 	writerDone := make(chan struct{})
 	go func() { // owned by serve; ends when serve closes stopWriter, or a write fails
 		defer close(writerDone)
+		defer p.srv.panics.Recover(PartParticipant, p.log, p.failInternal)
 		p.writeLoop(wctx, stopWriter)
 	}()
 
-	in := make(chan clientMessage, 16)
 	readerDone := make(chan struct{})
-	started := p.start(api)
-	if started {
-		go func() { // owned by serve; ends when the connection closes or ctx ends
-			defer close(readerDone)
-			p.readLoop(ctx, in)
-		}()
-	} else {
-		close(readerDone)
-	}
-
-	for started && ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-		case m := <-in:
-			p.handle(m)
-		case <-p.kick:
-			p.negotiate()
-		}
-	}
+	p.session(ctx, api, readerDone)
 
 	endErr := parent.Err()
 	if p.srv.closing.Err() != nil {
@@ -186,6 +168,43 @@ func (p *participant) serve(parent context.Context, api *webrtc.API) error {
 	<-readerDone
 	p.log.Info("participant left", "reason", p.cause.reason)
 	return p.cause.err
+}
+
+// session starts the participant and handles its messages until ctx ends. It starts the
+// reading goroutine, which closes readerDone when it ends, or closes readerDone itself. A
+// panic ends the session; serve's cleanup follows.
+func (p *participant) session(ctx context.Context, api *webrtc.API, readerDone chan struct{}) {
+	reading := false
+	defer func() {
+		if !reading {
+			close(readerDone)
+		}
+	}()
+	defer p.srv.panics.Recover(PartParticipant, p.log, p.failInternal)
+	if !p.start(api) {
+		return
+	}
+	in := make(chan clientMessage, 16)
+	reading = true
+	go func() { // owned by serve; ends when the connection closes or ctx ends
+		defer close(readerDone)
+		defer p.srv.panics.Recover(PartParticipant, p.log, p.failInternal)
+		p.readLoop(ctx, in)
+	}()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case m := <-in:
+			p.handle(m)
+		case <-p.kick:
+			p.negotiate()
+		}
+	}
+}
+
+// failInternal ends the session after a fault of the server.
+func (p *participant) failInternal() {
+	p.end(endCause{err: ErrInternal, code: CloseInternalError, reason: "internal error", errCode: codeInternal})
 }
 
 // start makes the PeerConnection and joins the room; false when the session cannot go on.
@@ -667,8 +686,9 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		p.mu.Unlock()
 		go func() { // owned by this participant's session (wg); ends when the layer ends or the PeerConnection closes
 			defer p.wg.Done()
+			defer p.layerEnded(up, l)
+			defer p.srv.panics.Recover(PartTrack, p.log.With("track", up.id), nil)
 			l.run(remote)
-			p.layerEnded(up, l)
 		}()
 		up.reallocate()
 		return
@@ -704,6 +724,9 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 	first := up.layerList()[0]
 	go func() { // owned by this participant's session (wg); ends when the track ends or the PeerConnection closes
 		defer p.wg.Done()
+		// A panic ends the track: it is forgotten as if its publisher had removed it.
+		defer p.layerEnded(up, first)
+		defer p.srv.panics.Recover(PartTrack, p.log.With("track", id), nil)
 		switch p.room.publish(p, up) {
 		case published:
 			p.log.Debug("track published", "track", id, "label", label)
@@ -716,7 +739,6 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 			}))
 		}
 		first.run(remote)
-		p.layerEnded(up, first)
 	}()
 }
 
@@ -763,26 +785,32 @@ func (p *participant) readRTCP(d *downTrack, sender *webrtc.RTPSender) {
 	p.mu.Unlock()
 	go func() { // owned by this participant's session (wg); ends when the sender stops: track removed or PeerConnection closed
 		defer p.wg.Done()
+		defer p.srv.panics.Recover(PartParticipant, p.log.With("track", d.up.id), p.failInternal)
 		buf := make([]byte, maxRTPPacketSize)
 		for {
 			n, _, err := sender.Read(buf)
 			if err != nil {
 				return
 			}
-			pkts, err := rtcp.Unmarshal(buf[:n])
-			if err != nil {
-				continue
-			}
-			for _, pkt := range pkts {
-				switch pkt.(type) {
-				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-					d.up.requestKeyframe(d)
-				default:
-					p.onFeedback(d, pkt)
-				}
-			}
+			p.onRTCP(d, buf[:n])
 		}
 	}()
+}
+
+// onRTCP acts on one compound RTCP packet the subscriber sent about d's track.
+func (p *participant) onRTCP(d *downTrack, raw []byte) {
+	pkts, err := rtcp.Unmarshal(raw)
+	if err != nil {
+		return
+	}
+	for _, pkt := range pkts {
+		switch pkt.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			d.up.requestKeyframe(d)
+		default:
+			p.onFeedback(d, pkt)
+		}
+	}
 }
 
 // subscribe makes this participant receive up, at the next negotiation.

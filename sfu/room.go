@@ -228,8 +228,10 @@ func (r *Room) close(cause endCause) {
 	r.log.Info("room closed")
 }
 
-// expire closes the room if it is still empty when the grace period is over.
+// expire closes the room if it is still empty when the grace period is over. It runs on
+// a timer's goroutine of its own.
 func (r *Room) expire() {
+	defer r.srv.panics.Recover(PartRoom, r.log, nil)
 	r.srv.mu.Lock()
 	r.mu.Lock()
 	if r.closed || len(r.participants) > 0 || len(r.waiting) > 0 {
@@ -244,11 +246,11 @@ func (r *Room) expire() {
 	sinks := r.sinks
 	r.mu.Unlock()
 	r.srv.mu.Unlock()
+	defer close(r.done) // after a panic too: whoever waits for the room learns it closed
 	for _, h := range sinks {
 		h.Close()
 	}
 	r.dropCollab()
-	close(r.done)
 	r.log.Info("room closed", "reason", "empty")
 }
 

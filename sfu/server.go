@@ -70,6 +70,9 @@ type Params struct {
 	// the room's locks, on the goroutine that closed the room, and may take a moment
 	// (a database write).
 	OnRoomClosed func(RoomStats)
+	// Panics counts the panics recovered in the goroutines of participants, tracks and
+	// rooms; nil makes a counter of the server's own (see Server.Panics).
+	Panics *Panics
 }
 
 // Server is the SFU: it holds the rooms and runs one session per connection. A room
@@ -92,6 +95,7 @@ type Server struct {
 	maxLobby        int
 	// onRoomClosed is Params.OnRoomClosed.
 	onRoomClosed func(RoomStats)
+	panics       *Panics
 
 	// closing ends when Close is called: it cuts the sessions still waiting for
 	// their join message.
@@ -143,6 +147,7 @@ func New(p Params) (*Server, error) {
 		clock:           p.Clock,
 		rooms:           make(map[string]*Room),
 		onRoomClosed:    p.OnRoomClosed,
+		panics:          p.Panics,
 		candidates: addrPolicy{
 			local:   p.WebRTC.IncludeLoopback,
 			private: p.WebRTC.AllowPrivateCandidates,
@@ -169,6 +174,9 @@ func New(p Params) (*Server, error) {
 	}
 	if s.clock == nil {
 		s.clock = systemClock{}
+	}
+	if s.panics == nil {
+		s.panics = &Panics{}
 	}
 	s.closing, s.stopClosing = context.WithCancel(context.Background())
 	return s, nil
@@ -243,6 +251,9 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// Panics counts the panics the server recovered, by part.
+func (s *Server) Panics() *Panics { return s.panics }
+
 // Room returns the open room with that id.
 func (s *Server) Room(id string) (*Room, bool) {
 	s.mu.Lock()
@@ -271,7 +282,7 @@ type SessionHooks struct {
 }
 
 // ServeConnWith is ServeConn with hooks.
-func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHooks) error {
+func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHooks) (err error) {
 	s.mu.Lock()
 	switch {
 	case s.closed:
@@ -287,6 +298,10 @@ func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHook
 	api := s.api
 	s.mu.Unlock()
 	defer s.sessions.Done()
+	defer s.panics.Recover(PartParticipant, s.log, func() {
+		_ = conn.Close(CloseInternalError, "internal error")
+		err = ErrInternal
+	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(s.closing, cancel)()

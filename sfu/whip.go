@@ -113,6 +113,7 @@ func (s *Server) startHTTP(ctx context.Context, c Claims, offer string, mode ses
 	go func() { // owned by the session; ends when the participant's session ends
 		defer s.sessions.Done()
 		defer close(h.done)
+		defer s.panics.Recover(PartParticipant, p.log, nil)
 		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancel()
 		defer context.AfterFunc(s.closing, cancel)()

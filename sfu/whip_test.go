@@ -20,7 +20,7 @@ type httpPeer struct {
 }
 
 // offerAll makes pc's offer with every candidate gathered.
-func offerAll(t *testing.T, pc *webrtc.PeerConnection) string {
+func offerAll(t testing.TB, pc *webrtc.PeerConnection) string {
 	t.Helper()
 	offer, err := pc.CreateOffer(nil)
 	require.NoError(t, err)
@@ -30,7 +30,7 @@ func offerAll(t *testing.T, pc *webrtc.PeerConnection) string {
 	return pc.LocalDescription().SDP
 }
 
-func (h *httpPeer) accept(t *testing.T, session *HTTPSession) {
+func (h *httpPeer) accept(t testing.TB, session *HTTPSession) {
 	t.Helper()
 	h.session = session
 	require.NoError(t, h.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: session.Answer()}))
@@ -42,7 +42,7 @@ func claimsFor(srv *testServer, room, participant string, role Role) Claims {
 }
 
 // whipPublish starts a WHIP session publishing VP8 and Opus until the test ends.
-func whipPublish(t *testing.T, srv *testServer, room, participant string) *httpPeer {
+func whipPublish(t testing.TB, srv *testServer, room, participant string) *httpPeer {
 	t.Helper()
 	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
 	require.NoError(t, err)

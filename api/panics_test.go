@@ -1,0 +1,30 @@
+package api_test
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu"
+)
+
+// The panics the media server recovers are counted in /metrics by part.
+func TestRecoveredPanicsInMetrics(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	m := metricsText(t, e)
+	for _, part := range sfu.Parts() {
+		require.Contains(t, m, `webinaire_recovered_panics_total{part="`+string(part)+`"} 0`)
+	}
+	done := make(chan struct{})
+	go func() { // owned by the test; ends with the panic it recovers
+		defer close(done)
+		defer e.sfu.Panics().Recover(sfu.PartRecording, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		panic("forced by the test")
+	}()
+	<-done
+	m = metricsText(t, e)
+	require.Contains(t, m, `webinaire_recovered_panics_total{part="recording"} 1`)
+	require.Contains(t, m, `webinaire_recovered_panics_total{part="track"} 0`)
+}
