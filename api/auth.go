@@ -251,14 +251,28 @@ func (s *Server) callback(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, dest)
 }
 
+// emailVerified reads the email_verified claim: true, or the string "true" that some
+// providers send; anything else, its absence included, is not verified.
+func emailVerified(claims map[string]any) bool {
+	switch v := claims["email_verified"].(type) {
+	case bool:
+		return v
+	case string:
+		return v == "true"
+	}
+	return false
+}
+
 func claimString(claims map[string]any, name string) string {
 	v, _ := claims[name].(string)
 	return v
 }
 
-// isAdmin names administrators by email or by a claim value.
+// isAdmin names administrators by a verified email or by a claim value. An email the
+// provider does not say it verified (email_verified) names nobody: a provider may let its
+// users set any address.
 func (s *Server) isAdmin(email string, claims map[string]any) bool {
-	if email != "" && slices.ContainsFunc(s.p.OIDC.AdminEmails, func(a string) bool { return strings.EqualFold(a, email) }) {
+	if email != "" && emailVerified(claims) && slices.ContainsFunc(s.p.OIDC.AdminEmails, func(a string) bool { return strings.EqualFold(a, email) }) {
 		return true
 	}
 	if s.p.OIDC.AdminClaim == "" || len(s.p.OIDC.AdminValues) == 0 {

@@ -35,7 +35,8 @@ type OIDCParams struct {
 	ClientID     string
 	ClientSecret string
 	Scopes       []string
-	// AdminEmails are the emails of administrators.
+	// AdminEmails are the emails of administrators, believed only when the ID token says
+	// the provider verified the address (email_verified).
 	AdminEmails []string
 	// AdminClaim names an ID token claim (a string or a list of strings); an organizer is an
 	// administrator when it holds one of AdminValues.
