@@ -137,9 +137,26 @@ func (s *Server) login(c *gin.Context) {
 	c.Redirect(http.StatusFound, authURL)
 }
 
-// localPath keeps only a path on this site, so that the login cannot redirect elsewhere.
+// localPath keeps only a path on this site, so that the login cannot send the browser
+// elsewhere; anything else gives "". The path starts with one "/" and holds printable ASCII
+// only: browsers drop tabs and line breaks before they read a URL ("/\t/evil" is "//evil"),
+// read "\" as "/", and a URL of theirs has every other byte percent-encoded. Every "%"
+// starts an escape, and it parses as a URL without scheme or host.
+// frontend/static/localpath.js applies the same rule.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return ""
+	}
+	for i := range len(p) {
+		if c := p[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return ""
+		}
+	}
+	if _, err := url.PathUnescape(p); err != nil {
+		return ""
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return ""
 	}
 	return p
@@ -244,7 +261,7 @@ func (s *Server) callback(c *gin.Context) {
 		return
 	}
 	s.setCookie(c, "webinaire_session", token, 0)
-	dest := flow.ReturnTo
+	dest := localPath(flow.ReturnTo)
 	if dest == "" {
 		dest = "/dashboard"
 	}

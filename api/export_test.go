@@ -13,3 +13,6 @@ func Routes(s *Server) []string {
 
 // LedgerOf is the ledger s records deletions in.
 func LedgerOf(s *Server) *privacy.Ledger { return s.p.Ledger }
+
+// LocalPath is the rule a login's return_to must pass.
+func LocalPath(p string) string { return localPath(p) }
