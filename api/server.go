@@ -241,7 +241,7 @@ func (s *Server) routes() http.Handler {
 	admin.GET("/organizers", s.listOrganizers)
 	admin.POST("/organizers/:id/restriction", s.restrictOrganizer)
 	admin.DELETE("/organizers/:id/restriction", s.liftRestriction)
-	admin.GET("/connection-log", s.searchConnectionLog)
+	admin.POST("/connection-log/search", s.searchConnectionLog)
 	admin.GET("/ledger", s.listLedger)
 	admin.GET("/ledger/export", s.exportLedger)
 	admin.GET("/retention", s.getRetention)

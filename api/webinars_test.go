@@ -233,7 +233,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"GET", "/api/v1/admin/organizers?email=camille.martin@example.org", nil, [4]int{un, fb, fb, ok}},
 			{"POST", "/api/v1/admin/organizers/" + otherID + "/restriction", nil, [4]int{un, fb, fb, ok}},
 			{"DELETE", "/api/v1/admin/organizers/" + otherID + "/restriction", nil, [4]int{un, fb, fb, ok}},
-			{"GET", "/api/v1/admin/connection-log?actor_id=" + otherID + "&from=2000-01-01T00:00:00Z&to=2999-01-01T00:00:00Z", nil, [4]int{un, fb, fb, ok}},
+			{"POST", "/api/v1/admin/connection-log/search", map[string]string{"actor_id": otherID, "from": "2000-01-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}, [4]int{un, fb, fb, ok}},
 			{"GET", "/api/v1/admin/ledger", nil, [4]int{un, fb, fb, ok}},
 			{"GET", "/api/v1/admin/ledger/export", nil, [4]int{un, fb, fb, ok}},
 			{"GET", "/api/v1/admin/retention", nil, [4]int{un, fb, fb, ok}},
