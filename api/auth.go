@@ -114,6 +114,11 @@ func hashToken(token string) string {
 // in a short-lived cookie, which binds the flow to this browser.
 func (s *Server) login(c *gin.Context) {
 	ctx := c.Request.Context()
+	returnTo := c.Query("return_to")
+	if len(returnTo) > maxReturnTo {
+		writeProblem(c, problem(http.StatusBadRequest, "return_to_too_long", fmt.Sprintf("return_to is longer than %d bytes", maxReturnTo)))
+		return
+	}
 	p, _, err := s.oidc.get(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "identity provider unavailable", "err", err)
@@ -125,10 +130,18 @@ func (s *Server) login(c *gin.Context) {
 		ID:        hashToken(state),
 		Nonce:     nonce,
 		Verifier:  verifier,
-		ReturnTo:  localPath(c.Query("return_to")),
+		ReturnTo:  localPath(returnTo),
+		ClientKey: s.loginClientKey(c.Request),
 		ExpiresAt: s.now().Add(loginFlowTTL),
 	}
-	if err := s.p.Store.CreateLoginFlow(ctx, flow); err != nil {
+	s.expireLoginFlows(ctx)
+	err = s.p.Store.CreateLoginFlow(ctx, flow, s.now(), store.LoginFlowLimits(s.p.LoginFlows))
+	if errors.Is(err, store.ErrTooMany) {
+		s.log.WarnContext(ctx, "login refused: too many pending logins", "err", err)
+		c.Header("Retry-After", "60")
+		writeProblem(c, problem(http.StatusTooManyRequests, "too_many_logins", "too many logins were started and not finished; try again in a few minutes"))
+		return
+	} else if err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -492,4 +493,73 @@ func TestReadiness(t *testing.T) {
 	e.api.SetReady()
 	require.Equal(t, http.StatusOK, get("/readyz"))
 	require.Equal(t, http.StatusUnauthorized, get("/api/v1/me"))
+}
+
+// An anonymous client cannot fill the disk with pending logins: return_to is bounded, the
+// pending logins are bounded per client address (per /64 for IPv6) and in all, and those
+// that expire are deleted as logins start, each deletion in the ledger.
+func TestPendingLoginsAreBounded(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		// The test's requests come from 127.0.0.1, a trusted proxy here: X-Forwarded-For
+		// names each client.
+		e := setup(t, driver, options{
+			trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			loginFlows:     api.LoginLimits{PerClient: 2, Total: 5},
+		})
+		ctx := context.Background()
+		pending := func() int64 {
+			n, err := e.store.CountExpiredLoginFlows(ctx, e.clock.Now().Add(24*time.Hour))
+			require.NoError(t, err)
+			return n
+		}
+		start := func(client, returnTo string) *http.Response {
+			b := e.browser()
+			b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			resp := b.Do("GET", "/auth/login?return_to="+url.QueryEscape(returnTo), nil, map[string]string{"X-Forwarded-For": client})
+			if resp.StatusCode == http.StatusFound {
+				resp.Body.Close()
+			}
+			return resp
+		}
+		refused := func(resp *http.Response, status int, code string) {
+			t.Helper()
+			require.Equal(t, status, resp.StatusCode)
+			require.Equal(t, code, problemOf(t, resp).Code)
+		}
+
+		refused(start("192.0.2.1", "/"+strings.Repeat("a", 512)), http.StatusBadRequest, "return_to_too_long")
+		require.Zero(t, pending(), "a refused login stores nothing")
+
+		require.Equal(t, http.StatusFound, start("192.0.2.1", "/"+strings.Repeat("a", 511)).StatusCode, "512 bytes is the most")
+		require.Equal(t, http.StatusFound, start("192.0.2.1", "/dashboard").StatusCode)
+		resp := start("192.0.2.1", "/dashboard")
+		refused(resp, http.StatusTooManyRequests, "too_many_logins")
+		require.Equal(t, "60", resp.Header.Get("Retry-After"))
+
+		require.Equal(t, http.StatusFound, start("2001:db8:1:2::1", "/").StatusCode)
+		require.Equal(t, http.StatusFound, start("2001:db8:1:2::2", "/").StatusCode)
+		refused(start("2001:db8:1:2:ffff::3", "/"), http.StatusTooManyRequests, "too_many_logins")
+		require.Equal(t, http.StatusFound, start("198.51.100.7", "/").StatusCode)
+		refused(start("198.51.100.8", "/"), http.StatusTooManyRequests, "too_many_logins")
+		require.EqualValues(t, 5, pending())
+		require.NotContains(t, e.logs.String(), "192.0.2.1", "no address in the log")
+		require.NotContains(t, e.logs.String(), "2001:db8", "no address in the log")
+
+		// Ten minutes later they have expired: they no longer count, and the next login
+		// deletes them, with an entry in the deletion ledger.
+		e.clock.Advance(10*time.Minute + time.Second)
+		require.Equal(t, http.StatusFound, start("198.51.100.8", "/").StatusCode)
+		require.EqualValues(t, 1, pending(), "the expired logins are gone")
+		entries, err := api.LedgerOf(e.api).Entries(ctx, 0, 10)
+		require.NoError(t, err)
+		require.NotEmpty(t, entries)
+		last := entries[len(entries)-1]
+		require.Equal(t, "login flow expired", last.Rule)
+		require.EqualValues(t, 5, last.Count)
+
+		// A whole login still goes through, and leaves no pending login behind.
+		b := e.browser()
+		b.Login(userOwner)
+		require.EqualValues(t, 1, pending())
+	})
 }

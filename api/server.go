@@ -61,6 +61,8 @@ type Params struct {
 	// SessionIdle and SessionAbsolute end a session after so long unused, or so long after login.
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
+	// LoginFlows bound the pending logins, per client address and in all.
+	LoginFlows LoginLimits
 	// MaxBodyBytes bounds request bodies (413 beyond).
 	MaxBodyBytes int64
 	// Pages holds the browser app (frontend.Files).
@@ -105,6 +107,8 @@ type Server struct {
 	ready   atomic.Bool
 	oidc    *oidcClient
 	rights  *privacy.Rights
+	// loginExpiry paces the deletion of expired pending logins.
+	loginExpiry loginExpiry
 
 	media         *mediaDirectory
 	streams       *httpSessions // the running WHIP and WHEP sessions
@@ -138,6 +142,15 @@ func New(p Params) (*Server, error) {
 	}
 	if p.Now == nil {
 		p.Now = time.Now
+	}
+	if p.LoginFlows.PerClient == 0 {
+		p.LoginFlows.PerClient = DefaultLoginFlowsPerClient
+	}
+	if p.LoginFlows.Total == 0 {
+		p.LoginFlows.Total = DefaultLoginFlowsTotal
+	}
+	if p.LoginFlows.PerClient < 0 || p.LoginFlows.Total < p.LoginFlows.PerClient {
+		return nil, fmt.Errorf("new api server: login limits %d per client and %d in all: want 0 < per client <= in all", p.LoginFlows.PerClient, p.LoginFlows.Total)
 	}
 	if p.OIDC.HTTPClient == nil {
 		p.OIDC.HTTPClient = &http.Client{Timeout: 10 * time.Second}

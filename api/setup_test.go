@@ -86,6 +86,8 @@ type options struct {
 	turn api.TURNCredentials
 	// s3 keeps finished recordings in an S3 bucket (an in-process S3 server).
 	s3 bool
+	// loginFlows bounds the pending logins; zero means the defaults.
+	loginFlows api.LoginLimits
 }
 
 const (
@@ -172,7 +174,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		TrustedProxies: o.trustedProxies,
 		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
 		Pages: frontend.Files,
-		SFU:   media, Tokens: tokens, TURN: o.turn,
+		SFU:   media, Tokens: tokens, TURN: o.turn, LoginFlows: o.loginFlows,
 	}
 	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}
 	p.Recordings = local
