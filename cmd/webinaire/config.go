@@ -89,7 +89,7 @@ const (
 )
 
 // maxLoginFlows bounds session.login_flows_per_client and session.login_flows_total: a
-// million pending logins are about 1 GB of database at most.
+// million pending logins are about 2 GB of database at most.
 const maxLoginFlows = 1_000_000
 
 // minTURNSecret is the shortest shared secret of an external TURN server.
