@@ -154,10 +154,10 @@ func (s *Server) login(c *gin.Context) {
 // elsewhere; anything else gives "". The path starts with one "/" and holds printable ASCII
 // only: browsers drop tabs and line breaks before they read a URL ("/\t/evil" is "//evil"),
 // read "\" as "/", and a URL of theirs has every other byte percent-encoded. Every "%"
-// starts an escape, and it parses as a URL without scheme or host.
-// frontend/static/localpath.js applies the same rule.
+// starts an escape, and it parses as a URL without scheme or host. It is at most
+// maxReturnTo bytes long. frontend/static/localpath.js applies the same rule.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+	if len(p) > maxReturnTo || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
 		return ""
 	}
 	for i := range len(p) {

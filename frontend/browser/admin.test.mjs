@@ -18,6 +18,7 @@ test("the login page keeps return_to on this site", async () => {
     ["/\\evil.example", "/dashboard"],
     ["//evil.example", "/dashboard"],
     ["https://evil.example/", "/dashboard"],
+    [`/${"a".repeat(512)}`, "/dashboard"],
   ]) {
     await page.goto(`/login?return_to=${encodeURIComponent(returnTo)}`);
     const href = await page.getAttribute("#login-link", "href");

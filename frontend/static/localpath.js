@@ -5,11 +5,12 @@
 /**
  * Whether p is a path on this site: one "/" first (not "//"), printable ASCII only (no
  * white space or control character, which browsers drop before they read a URL, and no
- * "\", which they read as "/"), and every "%" starting an escape.
+ * "\", which they read as "/"), every "%" starting an escape, and at most 512 bytes (the
+ * server refuses a longer return_to).
  *
  * @param {string} p
  * @returns {boolean}
  */
 export function isLocalPath(p) {
-  return /^\/(?!\/)[!-[\]-~]*$/.test(p) && !/%(?![0-9A-Fa-f]{2})/.test(p);
+  return p.length <= 512 && /^\/(?!\/)[!-[\]-~]*$/.test(p) && !/%(?![0-9A-Fa-f]{2})/.test(p);
 }
