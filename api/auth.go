@@ -114,6 +114,11 @@ func hashToken(token string) string {
 // in a short-lived cookie, which binds the flow to this browser.
 func (s *Server) login(c *gin.Context) {
 	ctx := c.Request.Context()
+	returnTo := c.Query("return_to")
+	if len(returnTo) > maxReturnTo {
+		writeProblem(c, problem(http.StatusBadRequest, "return_to_too_long", fmt.Sprintf("return_to is longer than %d bytes", maxReturnTo)))
+		return
+	}
 	p, _, err := s.oidc.get(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "identity provider unavailable", "err", err)
@@ -125,10 +130,18 @@ func (s *Server) login(c *gin.Context) {
 		ID:        hashToken(state),
 		Nonce:     nonce,
 		Verifier:  verifier,
-		ReturnTo:  localPath(c.Query("return_to")),
+		ReturnTo:  localPath(returnTo),
+		ClientKey: s.loginClientKey(c.Request),
 		ExpiresAt: s.now().Add(loginFlowTTL),
 	}
-	if err := s.p.Store.CreateLoginFlow(ctx, flow); err != nil {
+	s.expireLoginFlows(ctx)
+	err = s.p.Store.CreateLoginFlow(ctx, flow, s.now(), store.LoginFlowLimits(s.p.LoginFlows))
+	if errors.Is(err, store.ErrTooMany) {
+		s.log.WarnContext(ctx, "login refused: too many pending logins", "err", err)
+		c.Header("Retry-After", "60")
+		writeProblem(c, problem(http.StatusTooManyRequests, "too_many_logins", "too many logins were started and not finished; try again in a few minutes"))
+		return
+	} else if err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -137,9 +150,26 @@ func (s *Server) login(c *gin.Context) {
 	c.Redirect(http.StatusFound, authURL)
 }
 
-// localPath keeps only a path on this site, so that the login cannot redirect elsewhere.
+// localPath keeps only a path on this site, so that the login cannot send the browser
+// elsewhere; anything else gives "". The path starts with one "/" and holds printable ASCII
+// only: browsers drop tabs and line breaks before they read a URL ("/\t/evil" is "//evil"),
+// read "\" as "/", and a URL of theirs has every other byte percent-encoded. Every "%"
+// starts an escape, and it parses as a URL without scheme or host. It is at most
+// maxReturnTo bytes long. frontend/static/localpath.js applies the same rule.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if len(p) > maxReturnTo || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return ""
+	}
+	for i := range len(p) {
+		if c := p[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return ""
+		}
+	}
+	if _, err := url.PathUnescape(p); err != nil {
+		return ""
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return ""
 	}
 	return p
@@ -245,11 +275,23 @@ func (s *Server) callback(c *gin.Context) {
 		return
 	}
 	s.setCookie(c, "webinaire_session", token, 0)
-	dest := flow.ReturnTo
+	dest := localPath(flow.ReturnTo)
 	if dest == "" {
 		dest = "/dashboard"
 	}
 	c.Redirect(http.StatusSeeOther, dest)
+}
+
+// emailVerified reads the email_verified claim: true, or the string "true" that some
+// providers send; anything else, its absence included, is not verified.
+func emailVerified(claims map[string]any) bool {
+	switch v := claims["email_verified"].(type) {
+	case bool:
+		return v
+	case string:
+		return v == "true"
+	}
+	return false
 }
 
 func claimString(claims map[string]any, name string) string {
@@ -274,9 +316,11 @@ func personName(claims map[string]any) (given, family string) {
 	return given, family
 }
 
-// isAdmin names administrators by email or by a claim value.
+// isAdmin names administrators by a verified email or by a claim value. An email the
+// provider does not say it verified (email_verified) names nobody: a provider may let its
+// users set any address.
 func (s *Server) isAdmin(email string, claims map[string]any) bool {
-	if email != "" && slices.ContainsFunc(s.p.OIDC.AdminEmails, func(a string) bool { return strings.EqualFold(a, email) }) {
+	if email != "" && emailVerified(claims) && slices.ContainsFunc(s.p.OIDC.AdminEmails, func(a string) bool { return strings.EqualFold(a, email) }) {
 		return true
 	}
 	if s.p.OIDC.AdminClaim == "" || len(s.p.OIDC.AdminValues) == 0 {

@@ -1,15 +1,22 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"webinaire/api"
 	"webinaire/store/storetest"
 )
 
@@ -354,22 +361,115 @@ func TestCallbackRefusesBadState(t *testing.T) {
 	})
 }
 
+// returnToCases are pages to come back to after the login, and whether they are paths on
+// this site. Browsers drop tabs and line breaks and read "\\" as "/", so "/\t/evil.example"
+// would take them to //evil.example.
+var returnToCases = []struct {
+	path  string
+	local bool
+}{
+	{"/dashboard", true},
+	{"/room/abc?x=1&y=%2F#top", true},
+	{"/%09/evil.example", true}, // an escape stays a byte of the path
+	{"/a/b;c=d", true},
+	{"/join/~_-.!$&'()*+,;=:@", true},
+	{"", false},
+	{"dashboard", false},
+	{" /dashboard", false},
+	{"https://evil.example/", false},
+	{"javascript:alert(1)", false},
+	{"//evil.example/", false},
+	{"///evil.example", false},
+	{"/\\evil.example", false},
+	{"/a\\b", false},
+	{"/\t/evil.example", false},
+	{"/\n/evil.example", false},
+	{"/\r/evil.example", false},
+	{"/ /evil.example", false},
+	{"/\x00", false},
+	{"/\x7f", false},
+	{"/\u00a0/evil.example", false},
+	{"/\u3000/evil.example", false},
+	{"/\u202e", false},
+	{"/é", false},
+	{"/%zz", false},
+	{"/a%", false},
+	{"/?q=%g1", false},
+	{"/" + strings.Repeat("a", 511), true},
+	{"/" + strings.Repeat("a", 512), false}, // longer than 512 bytes
+}
+
+func TestLocalPathRule(t *testing.T) {
+	for _, tc := range returnToCases {
+		want := ""
+		if tc.local {
+			want = tc.path
+		}
+		require.Equal(t, want, api.LocalPath(tc.path), "localPath(%q)", tc.path)
+	}
+}
+
+// The login page applies the server's rule before it sends the browser to the login: the
+// same cases through frontend/static/localpath.js.
+func TestLocalPathRuleOfThePage(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	module, err := filepath.Abs("../frontend/static/localpath.js")
+	require.NoError(t, err)
+	paths := make([]string, len(returnToCases))
+	for i, tc := range returnToCases {
+		paths[i] = tc.path
+	}
+	in, err := json.Marshal(paths)
+	require.NoError(t, err)
+	script := `import { isLocalPath } from ` + strconv.Quote("file://"+module) + `;
+let s = ""; for await (const chunk of process.stdin) s += chunk;
+console.log(JSON.stringify(JSON.parse(s).map(isLocalPath)));`
+	cmd := exec.CommandContext(t.Context(), node, "--input-type=module", "-e", script)
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	var got []bool
+	require.NoError(t, json.Unmarshal(out, &got))
+	require.Len(t, got, len(returnToCases))
+	for i, tc := range returnToCases {
+		require.Equal(t, tc.local, got[i], "isLocalPath(%q)", tc.path)
+	}
+}
+
+// The whole login with each return_to: the callback sends the browser to it when it is a
+// path on this site, to the dashboard otherwise. (A longer one is refused at the start:
+// see TestPendingLoginsAreBounded.)
 func TestLoginReturnToStaysOnSite(t *testing.T) {
 	e := setup(t, "sqlite", options{})
-	for _, evil := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example"} {
+	for _, tc := range returnToCases {
+		if len(tc.path) > 512 {
+			continue
+		}
 		b := e.browser()
-		var last *url.URL
+		var callback *url.URL
 		b.Client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-			last = req.URL
-			if req.URL.Host != strings.TrimPrefix(e.base, "http://") {
+			if req.URL.Path == "/auth/callback" {
+				callback = req.URL
 				return http.ErrUseLastResponse
 			}
 			return nil
 		}
-		resp := b.ChooseUser(b.Do("GET", "/auth/login?return_to="+url.QueryEscape(evil), nil, nil), userOwner)
+		resp := b.ChooseUser(b.Do("GET", "/auth/login?return_to="+url.QueryEscape(tc.path), nil, nil), userOwner)
 		resp.Body.Close()
-		require.Equal(t, "/dashboard", last.Path, "return_to %q is ignored", evil)
-		require.Equal(t, strings.TrimPrefix(e.base, "http://"), last.Host)
+		require.NotNil(t, callback, "return_to %q", tc.path)
+		// Read the Location header itself: a client that follows it may refuse to parse it.
+		b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp = b.Do("GET", callback.RequestURI(), nil, nil)
+		resp.Body.Close()
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		want := "/dashboard"
+		if tc.local {
+			want = tc.path
+		}
+		require.Equal(t, want, resp.Header.Get("Location"), "return_to %q", tc.path)
 	}
 }
 
@@ -399,4 +499,73 @@ func TestReadiness(t *testing.T) {
 	e.api.SetReady()
 	require.Equal(t, http.StatusOK, get("/readyz"))
 	require.Equal(t, http.StatusUnauthorized, get("/api/v1/me"))
+}
+
+// An anonymous client cannot fill the disk with pending logins: return_to is bounded, the
+// pending logins are bounded per client address (per /64 for IPv6) and in all, and those
+// that expire are deleted as logins start, each deletion in the ledger.
+func TestPendingLoginsAreBounded(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		// The test's requests come from 127.0.0.1, a trusted proxy here: X-Forwarded-For
+		// names each client.
+		e := setup(t, driver, options{
+			trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			loginFlows:     api.LoginLimits{PerClient: 2, Total: 5},
+		})
+		ctx := context.Background()
+		pending := func() int64 {
+			n, err := e.store.CountExpiredLoginFlows(ctx, e.clock.Now().Add(24*time.Hour))
+			require.NoError(t, err)
+			return n
+		}
+		start := func(client, returnTo string) *http.Response {
+			b := e.browser()
+			b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			resp := b.Do("GET", "/auth/login?return_to="+url.QueryEscape(returnTo), nil, map[string]string{"X-Forwarded-For": client})
+			if resp.StatusCode == http.StatusFound {
+				resp.Body.Close()
+			}
+			return resp
+		}
+		refused := func(resp *http.Response, status int, code string) {
+			t.Helper()
+			require.Equal(t, status, resp.StatusCode)
+			require.Equal(t, code, problemOf(t, resp).Code)
+		}
+
+		refused(start("192.0.2.1", "/"+strings.Repeat("a", 512)), http.StatusBadRequest, "return_to_too_long")
+		require.Zero(t, pending(), "a refused login stores nothing")
+
+		require.Equal(t, http.StatusFound, start("192.0.2.1", "/"+strings.Repeat("a", 511)).StatusCode, "512 bytes is the most")
+		require.Equal(t, http.StatusFound, start("192.0.2.1", "/dashboard").StatusCode)
+		resp := start("192.0.2.1", "/dashboard")
+		refused(resp, http.StatusTooManyRequests, "too_many_logins")
+		require.Equal(t, "60", resp.Header.Get("Retry-After"))
+
+		require.Equal(t, http.StatusFound, start("2001:db8:1:2::1", "/").StatusCode)
+		require.Equal(t, http.StatusFound, start("2001:db8:1:2::2", "/").StatusCode)
+		refused(start("2001:db8:1:2:ffff::3", "/"), http.StatusTooManyRequests, "too_many_logins")
+		require.Equal(t, http.StatusFound, start("198.51.100.7", "/").StatusCode)
+		refused(start("198.51.100.8", "/"), http.StatusTooManyRequests, "too_many_logins")
+		require.EqualValues(t, 5, pending())
+		require.NotContains(t, e.logs.String(), "192.0.2.1", "no address in the log")
+		require.NotContains(t, e.logs.String(), "2001:db8", "no address in the log")
+
+		// Ten minutes later they have expired: they no longer count, and the next login
+		// deletes them, with an entry in the deletion ledger.
+		e.clock.Advance(10*time.Minute + time.Second)
+		require.Equal(t, http.StatusFound, start("198.51.100.8", "/").StatusCode)
+		require.EqualValues(t, 1, pending(), "the expired logins are gone")
+		entries, err := api.LedgerOf(e.api).Entries(ctx, 0, 10)
+		require.NoError(t, err)
+		require.NotEmpty(t, entries)
+		last := entries[len(entries)-1]
+		require.Equal(t, "login flow expired", last.Rule)
+		require.EqualValues(t, 5, last.Count)
+
+		// A whole login still goes through, and leaves no pending login behind.
+		b := e.browser()
+		b.Login(userOwner)
+		require.EqualValues(t, 1, pending())
+	})
 }

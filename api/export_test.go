@@ -16,3 +16,6 @@ func LedgerOf(s *Server) *privacy.Ledger { return s.p.Ledger }
 
 // PersonName is personName, for its table test.
 var PersonName = personName
+
+// LocalPath is the rule a login's return_to must pass.
+func LocalPath(p string) string { return localPath(p) }

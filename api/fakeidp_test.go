@@ -104,12 +104,34 @@ func newForgingIdP(t *testing.T) *forgingIdP {
 	return f
 }
 
+// setForge makes the next ID tokens forged so; "" is an honest token.
+func (f *forgingIdP) setForge(forge string) {
+	f.mu.Lock()
+	f.forge = forge
+	f.mu.Unlock()
+}
+
+// login logs a new browser in through f with tokens forged so, and returns it and what
+// /api/v1/me says.
+func (f *forgingIdP) login(t *testing.T, e *env, forge string) (*browser, me) {
+	t.Helper()
+	f.setForge(forge)
+	b := e.browser()
+	resp := b.Do("GET", "/auth/login", nil, nil)
+	readBody(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "/dashboard", resp.Request.URL.Path)
+	m, status := getMe(b)
+	require.Equal(t, http.StatusOK, status)
+	return b, m
+}
+
 func (f *forgingIdP) idToken(forge, nonce string) string {
 	now := time.Now()
 	claims := map[string]any{
 		"iss": f.srv.URL, "sub": "forged-subject", "aud": fakeClientID,
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "nonce": nonce,
-		"email": "mallory@example.org", "given_name": "Mallory", "family_name": "Forge",
+		"email": "mallory@example.org", "email_verified": true, "given_name": "Mallory", "family_name": "Forge",
 	}
 	key, alg := any(f.key), jose.RS256
 	switch forge {
@@ -129,6 +151,16 @@ func (f *forgingIdP) idToken(forge, nonce string) string {
 		key = f.other
 	case "hmac":
 		key, alg = []byte(f.secret), jose.HS256
+	case "email unverified":
+		claims["email_verified"] = false
+	case "email_verified absent":
+		delete(claims, "email_verified")
+	case "email_verified a string false":
+		claims["email_verified"] = "false"
+	case "email_verified a string true":
+		claims["email_verified"] = "true"
+	case "email_verified a number":
+		claims["email_verified"] = 1
 	case "none":
 		payload, _ := json.Marshal(claims)
 		head := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
@@ -152,9 +184,7 @@ func TestCallbackRefusesBadIDTokens(t *testing.T) {
 	}})
 	for _, forge := range []string{"expired", "foreign audience", "wrong nonce", "wrong issuer", "other key", "hmac", "none"} {
 		t.Run(forge, func(t *testing.T) {
-			idp.mu.Lock()
-			idp.forge = forge
-			idp.mu.Unlock()
+			idp.setForge(forge)
 			b := e.browser()
 			resp := b.Do("GET", "/auth/login", nil, nil)
 			require.Equal(t, "/auth/callback", resp.Request.URL.Path)
@@ -168,26 +198,17 @@ func TestCallbackRefusesBadIDTokens(t *testing.T) {
 	require.EqualValues(t, 0, total, "no account was created by a refused token")
 
 	t.Run("honest token", func(t *testing.T) {
-		idp.mu.Lock()
-		idp.forge = ""
-		idp.mu.Unlock()
-		b := e.browser()
-		resp := b.Do("GET", "/auth/login", nil, nil)
-		readBody(t, resp)
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		require.Equal(t, "/dashboard", resp.Request.URL.Path)
-		m, status := getMe(b)
-		require.Equal(t, http.StatusOK, status)
+		b, m := idp.login(t, e, "")
 		require.Equal(t, "mallory@example.org", m.Email, "the same provider works when the token is right")
 		require.True(t, m.IsAdmin, "named an administrator by email, whatever the case")
 
 		// This provider has no end-session endpoint: logout ends here and goes home.
 		b.RefreshCSRF()
-		resp = b.Do("POST", "/auth/logout", nil, nil)
+		resp := b.Do("POST", "/auth/logout", nil, nil)
 		readBody(t, resp)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Equal(t, "/", resp.Request.URL.Path)
-		_, status = getMe(b)
+		_, status := getMe(b)
 		require.Equal(t, http.StatusUnauthorized, status)
 	})
 }
@@ -230,5 +251,39 @@ func TestPersonName(t *testing.T) {
 		given, family := api.PersonName(tc.claims)
 		require.Equal(t, tc.given, given, "%v", tc.claims)
 		require.Equal(t, tc.family, family, "%v", tc.claims)
+	}
+}
+
+// An address the provider did not verify names no administrator: a provider may let its
+// users set any email. The login itself goes through.
+func TestAdminByEmailNeedsAVerifiedEmail(t *testing.T) {
+	idp := newForgingIdP(t)
+	e := setup(t, "sqlite", options{oidc: &apiOIDC{
+		Issuer: idp.srv.URL, ClientID: fakeClientID, ClientSecret: idp.secret, Scopes: []string{"openid", "profile", "email"},
+		AdminEmails: []string{"mallory@example.org"},
+	}})
+	for _, tc := range []struct {
+		forge string
+		admin bool
+	}{
+		{"email unverified", false},
+		{"email_verified absent", false},
+		{"email_verified a string false", false},
+		{"email_verified a number", false},
+		{"email_verified a string true", true},
+		{"email verified", true},
+	} {
+		t.Run(tc.forge, func(t *testing.T) {
+			b, m := idp.login(t, e, tc.forge)
+			require.Equal(t, "mallory@example.org", m.Email)
+			require.Equal(t, tc.admin, m.IsAdmin, "administrator by email")
+			resp := b.Do("GET", "/api/v1/admin/organizers", nil, nil)
+			resp.Body.Close()
+			if tc.admin {
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+			} else {
+				require.Equal(t, http.StatusForbidden, resp.StatusCode, "the administrators' API stays closed")
+			}
+		})
 	}
 }

@@ -171,26 +171,48 @@ type connectionJSON struct {
 	Protocol    string    `json:"protocol"`
 }
 
+// connectionSearch is the body of a connection-log search: an address or an identifier, and
+// the time range.
+type connectionSearch struct {
+	IP      string `json:"ip"`
+	ActorID string `json:"actor_id"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+}
+
+// maxActorID bounds the identifier a connection-log search names.
+const maxActorID = 128
+
 // searchConnectionLog answers a legal request: entries by source address and time range.
-// The search itself is recorded in the audit trail, with a keyed hash of the address.
+// The search itself is recorded in the audit trail, with a keyed hash of the address; since
+// it writes, it is a POST with the CSRF token, never a GET a link could make an
+// administrator's browser send.
 func (s *Server) searchConnectionLog(c *gin.Context) {
 	sess, _ := sessionOf(c)
+	var in connectionSearch
+	if p := decodeJSON(c, &in); p != nil {
+		writeProblem(c, p)
+		return
+	}
 	var errs []FieldError
 	f := store.ConnectionFilter{Limit: 1000}
-	if v := c.Query("ip"); v != "" {
-		a, err := netip.ParseAddr(v)
+	if in.IP != "" {
+		a, err := netip.ParseAddr(in.IP)
 		if err != nil {
 			errs = append(errs, FieldError{Field: "ip", Detail: "must be an IPv4 or IPv6 address"})
 		}
 		f.IP = a.Unmap().String()
 	}
-	f.ActorID = c.Query("actor_id")
+	if len(in.ActorID) > maxActorID {
+		errs = append(errs, FieldError{Field: "actor_id", Detail: "at most 128 bytes"})
+	}
+	f.ActorID = in.ActorID
 	for _, q := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &f.From}, {"to", &f.To}} {
-		if v := c.Query(q.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
+		name, value string
+		dst         *time.Time
+	}{{"from", in.From, &f.From}, {"to", in.To, &f.To}} {
+		if q.value != "" {
+			t, err := time.Parse(time.RFC3339, q.value)
 			if err != nil {
 				errs = append(errs, FieldError{Field: q.name, Detail: "must be an RFC 3339 date and time"})
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -258,7 +259,8 @@ func TestConnectionLogThroughProxies(t *testing.T) {
 
 	// A legal request: search by address and time range; the search is itself recorded.
 	from, to := e.clock.Now().Add(-time.Hour).UTC().Format(time.RFC3339), e.clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	resp := admin.Do("GET", "/api/v1/admin/connection-log?ip=198.51.100.7&from="+from+"&to="+to, nil, nil)
+	search := map[string]string{"ip": "198.51.100.7", "from": from, "to": to}
+	resp := admin.Do("POST", "/api/v1/admin/connection-log/search", search, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var res struct {
 		Items []struct {
@@ -274,14 +276,74 @@ func TestConnectionLogThroughProxies(t *testing.T) {
 	require.Equal(t, "connection_log.search", events[0].Action)
 	require.NotContains(t, events[0].Detail, "198.51.100.7", "the audit trail keeps a keyed hash, not the address")
 
-	resp = admin.Do("GET", "/api/v1/admin/connection-log?ip=not-an-ip", nil, nil)
+	resp = admin.Do("POST", "/api/v1/admin/connection-log/search", map[string]string{"ip": "not-an-ip", "actor_id": strings.Repeat("x", 129)}, nil)
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
-	resp.Body.Close()
+	var fields []string
+	for _, fe := range problemOf(t, resp).Errors {
+		fields = append(fields, fe.Field)
+	}
+	require.ElementsMatch(t, []string{"ip", "actor_id", "from"}, fields)
 	me := e.browser()
 	me.Login(userOwner)
-	resp = me.Do("GET", "/api/v1/admin/connection-log?ip=198.51.100.7&from="+from+"&to="+to, nil, nil)
+	resp = me.Do("POST", "/api/v1/admin/connection-log/search", search, nil)
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, "only administrators read the connection log")
 	resp.Body.Close()
+}
+
+// A search of the connection log is written to the audit trail, so it is a POST with the
+// session's CSRF token: a link or a form on another site that an administrator opens
+// cannot make a search, nor put one of its choice in the audit trail.
+func TestConnectionLogSearchNeedsAPostWithCSRF(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := setup(t, driver, options{})
+		admin := e.browser()
+		admin.Login(userAdmin)
+		m, _ := getMe(admin)
+		ctx := context.Background()
+		searches := func() int {
+			events, err := e.store.AuditEvents(ctx, 100)
+			require.NoError(t, err)
+			n := 0
+			for _, ev := range events {
+				if ev.Action == "connection_log.search" {
+					n++
+				}
+			}
+			return n
+		}
+		from, to := e.clock.Now().Add(-time.Hour).UTC().Format(time.RFC3339), e.clock.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+		query := url.Values{"ip": {"198.51.100.7"}, "actor_id": {m.ID}, "from": {from}, "to": {to}}.Encode()
+		body := map[string]string{"actor_id": m.ID, "from": from, "to": to}
+
+		for _, tc := range []struct {
+			name, method, path string
+			body               any
+			headers            map[string]string
+			status             int
+		}{
+			{"a link to the old address", "GET", "/api/v1/admin/connection-log?" + query, nil, nil, http.StatusNotFound},
+			{"a link to the search", "GET", "/api/v1/admin/connection-log/search?" + query, nil, nil, http.StatusMethodNotAllowed},
+			{"no CSRF token", "POST", "/api/v1/admin/connection-log/search", body, map[string]string{"X-CSRF-Token": ""}, http.StatusForbidden},
+			{"a wrong CSRF token", "POST", "/api/v1/admin/connection-log/search", body, map[string]string{"X-CSRF-Token": "forged"}, http.StatusForbidden},
+			{"a form of another site", "POST", "/api/v1/admin/connection-log/search", url.Values{"actor_id": {m.ID}, "from": {from}, "to": {to}}.Encode(),
+				map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": "", "Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, http.StatusForbidden},
+		} {
+			resp := admin.Do(tc.method, tc.path, tc.body, tc.headers)
+			readBody(t, resp)
+			require.Equal(t, tc.status, resp.StatusCode, tc.name)
+			require.Zero(t, searches(), "%s: nothing written to the audit trail", tc.name)
+		}
+
+		resp := admin.Do("POST", "/api/v1/admin/connection-log/search", body, nil)
+		var res struct {
+			Items []struct{ ActorID, Action string } `json:"items"`
+		}
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		decode(t, resp, &res)
+		require.NotEmpty(t, res.Items)
+		require.Equal(t, "login", res.Items[0].Action)
+		require.Equal(t, 1, searches(), "the search is audited")
+	})
 }
 
 // loginWithHeaders logs in through the development provider, sending headers with every

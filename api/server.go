@@ -35,7 +35,8 @@ type OIDCParams struct {
 	ClientID     string
 	ClientSecret string
 	Scopes       []string
-	// AdminEmails are the emails of administrators.
+	// AdminEmails are the emails of administrators, believed only when the ID token says
+	// the provider verified the address (email_verified).
 	AdminEmails []string
 	// AdminClaim names an ID token claim (a string or a list of strings); an organizer is an
 	// administrator when it holds one of AdminValues.
@@ -60,6 +61,8 @@ type Params struct {
 	// SessionIdle and SessionAbsolute end a session after so long unused, or so long after login.
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
+	// LoginFlows bound the pending logins, per client address and in all.
+	LoginFlows LoginLimits
 	// MaxBodyBytes bounds request bodies (413 beyond).
 	MaxBodyBytes int64
 	// Pages holds the browser app (frontend.Files).
@@ -112,6 +115,8 @@ type Server struct {
 	ready   atomic.Bool
 	oidc    *oidcClient
 	rights  *privacy.Rights
+	// loginExpiry paces the deletion of expired pending logins.
+	loginExpiry loginExpiry
 
 	media         *mediaDirectory
 	joins         *joinLimits
@@ -153,6 +158,15 @@ func New(p Params) (*Server, error) {
 	}
 	if p.Now == nil {
 		p.Now = time.Now
+	}
+	if p.LoginFlows.PerClient == 0 {
+		p.LoginFlows.PerClient = DefaultLoginFlowsPerClient
+	}
+	if p.LoginFlows.Total == 0 {
+		p.LoginFlows.Total = DefaultLoginFlowsTotal
+	}
+	if p.LoginFlows.PerClient < 0 || p.LoginFlows.Total < p.LoginFlows.PerClient {
+		return nil, fmt.Errorf("new api server: login limits %d per client and %d in all: want 0 < per client <= in all", p.LoginFlows.PerClient, p.LoginFlows.Total)
 	}
 	if p.OIDC.HTTPClient == nil {
 		p.OIDC.HTTPClient = &http.Client{Timeout: 10 * time.Second}
@@ -257,7 +271,7 @@ func (s *Server) routes() http.Handler {
 	admin.GET("/organizers", s.listOrganizers)
 	admin.POST("/organizers/:id/restriction", s.restrictOrganizer)
 	admin.DELETE("/organizers/:id/restriction", s.liftRestriction)
-	admin.GET("/connection-log", s.searchConnectionLog)
+	admin.POST("/connection-log/search", s.searchConnectionLog)
 	admin.GET("/ledger", s.listLedger)
 	admin.GET("/ledger/export", s.exportLedger)
 	admin.GET("/retention", s.getRetention)

@@ -98,6 +98,8 @@ type options struct {
 	// joinsPerAddress and joinsPerInvitation are the join limits per minute; 0 means
 	// the defaults.
 	joinsPerAddress, joinsPerInvitation int
+	// loginFlows bounds the pending logins; zero means the defaults.
+	loginFlows api.LoginLimits
 }
 
 const (
@@ -193,7 +195,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		TrustedProxies: o.trustedProxies,
 		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
 		Pages: frontend.Files,
-		SFU:   media, Tokens: tokens, TURN: o.turn,
+		SFU:   media, Tokens: tokens, TURN: o.turn, LoginFlows: o.loginFlows,
 		JoinsPerAddressPerMinute: o.joinsPerAddress, JoinsPerInvitationPerMinute: o.joinsPerInvitation,
 	}
 	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}

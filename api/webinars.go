@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -68,8 +67,8 @@ func (in *webinarInput) apply(w *store.Webinar, create bool) []FieldError {
 			bad("title", "must not be empty")
 		case utf8.RuneCountInString(t) > maxTitle:
 			bad("title", "at most 200 characters")
-		case strings.IndexFunc(t, unicode.IsControl) >= 0:
-			bad("title", "must be one line of text")
+		case strings.IndexFunc(t, badNameRune) >= 0:
+			bad("title", "must be one line of text: no control or text direction characters")
 		default:
 			w.Title = t
 		}
@@ -80,8 +79,8 @@ func (in *webinarInput) apply(w *store.Webinar, create bool) []FieldError {
 		d := strings.TrimSpace(*in.Description)
 		if utf8.RuneCountInString(d) > maxDescription {
 			bad("description", "at most 4000 characters")
-		} else if strings.IndexFunc(d, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0 {
-			bad("description", "text only: no control characters but line breaks and tabs")
+		} else if strings.IndexFunc(d, func(r rune) bool { return badNameRune(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0 {
+			bad("description", "text only: no control or text direction characters but line breaks and tabs")
 		} else {
 			w.Description = d
 		}

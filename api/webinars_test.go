@@ -233,7 +233,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"GET", "/api/v1/admin/organizers?email=camille.martin@example.org", nil, [4]int{un, fb, fb, ok}},
 			{"POST", "/api/v1/admin/organizers/" + otherID + "/restriction", nil, [4]int{un, fb, fb, ok}},
 			{"DELETE", "/api/v1/admin/organizers/" + otherID + "/restriction", nil, [4]int{un, fb, fb, ok}},
-			{"GET", "/api/v1/admin/connection-log?actor_id=" + otherID + "&from=2000-01-01T00:00:00Z&to=2999-01-01T00:00:00Z", nil, [4]int{un, fb, fb, ok}},
+			{"POST", "/api/v1/admin/connection-log/search", map[string]string{"actor_id": otherID, "from": "2000-01-01T00:00:00Z", "to": "2999-01-01T00:00:00Z"}, [4]int{un, fb, fb, ok}},
 			{"GET", "/api/v1/admin/ledger", nil, [4]int{un, fb, fb, ok}},
 			{"GET", "/api/v1/admin/ledger/export", nil, [4]int{un, fb, fb, ok}},
 			{"GET", "/api/v1/admin/retention", nil, [4]int{un, fb, fb, ok}},
@@ -335,6 +335,15 @@ func TestBadInput(t *testing.T) {
 				"title": "  ", "kind": "party", "starts_at": "tomorrow", "duration_minutes": 0, "description": strings.Repeat("é", 4001),
 			}, nil, 422, "validation", []string{"title", "kind", "starts_at", "duration_minutes", "description"}},
 			{"title with a line break", "PATCH", "/api/v1/webinars/" + w.ID, map[string]any{"title": "a\nb"}, nil, 422, "validation", []string{"title"}},
+			{"title with a right-to-left override", "PATCH", "/api/v1/webinars/" + w.ID, map[string]any{"title": "Facture \u202Efdp.exe"}, nil, 422, "validation", []string{"title"}},
+			{"title with a line separator", "PATCH", "/api/v1/webinars/" + w.ID, map[string]any{"title": "a\u2028b"}, nil, 422, "validation", []string{"title"}},
+			{"title with an isolate", "POST", "/api/v1/webinars", map[string]any{
+				"title": "a\u2067b", "kind": "meeting", "starts_at": "2026-12-03T14:00:00Z", "duration_minutes": 30,
+			}, nil, 422, "validation", []string{"title"}},
+			{"description with a paragraph separator", "PATCH", "/api/v1/webinars/" + w.ID, map[string]any{"description": "a\u2029b"}, nil, 422, "validation", []string{"description"}},
+			{"description with an override", "POST", "/api/v1/webinars", map[string]any{
+				"title": "a", "description": "line\n\u202Dback", "kind": "meeting", "starts_at": "2026-12-03T14:00:00Z", "duration_minutes": 30,
+			}, nil, 422, "validation", []string{"description"}},
 			{"bad role", "POST", "/api/v1/webinars/" + w.ID + "/invitations", map[string]string{"role": "owner"}, nil, 422, "validation", []string{"role"}},
 			{"bad paging", "GET", "/api/v1/webinars?limit=1000&offset=-1", nil, nil, 422, "validation", []string{"limit", "offset"}},
 			{"not a uuid", "GET", "/api/v1/webinars/../../etc", nil, nil, 404, "not_found", nil},
@@ -366,6 +375,21 @@ func TestBadInput(t *testing.T) {
 		decode(t, resp, &list)
 		require.Equal(t, 1, list.Total, "no failed request created a webinar")
 	})
+}
+
+// Text in any script, right-to-left included, keeps its line breaks and tabs: only the
+// characters that reorder or break what others read are refused.
+func TestTitleAndDescriptionKeepText(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	b := e.browser()
+	b.Login(userOwner)
+	body := map[string]any{
+		"title": "Séminaire « RGPD » — שלום עולם — مرحبا", "description": "Ordre du jour :\n\t1. accueil\r\n\t2. questions",
+		"kind": "meeting", "starts_at": "2026-12-03T14:00:00Z", "duration_minutes": 30,
+	}
+	w := createWebinar(b, body)
+	require.Equal(t, body["title"], w.Title)
+	require.Equal(t, body["description"], w.Description)
 }
 
 func TestPaging(t *testing.T) {

@@ -139,7 +139,7 @@ func (f *fixture) seed() {
 	f.session("idle", "recent", testNow.Add(-testIdle-time.Second), testNow.Add(time.Hour))
 	f.session("nearly-idle", "recent", testNow.Add(-testIdle+time.Second), testNow.Add(time.Hour))
 	for id, exp := range map[string]time.Time{"flow-expired": testNow.Add(-time.Second), "flow-long-expired": testNow.Add(-400 * day), "flow-valid": testNow.Add(time.Minute)} {
-		require.NoError(f.t, f.st.CreateLoginFlow(f.ctx, store.LoginFlow{ID: id, Nonce: "n", Verifier: "v", ExpiresAt: exp}))
+		require.NoError(f.t, f.st.CreateLoginFlow(f.ctx, store.LoginFlow{ID: id, Nonce: "n", Verifier: "v", ExpiresAt: exp}, testNow, store.LoginFlowLimits{PerClient: 10, Total: 10}))
 	}
 }
 

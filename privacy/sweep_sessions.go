@@ -60,6 +60,10 @@ func (s *sessionSweep) Sweep(ctx context.Context, p *Pass) error {
 	if err != nil {
 		return err
 	}
+	return s.sweepLoginFlows(ctx, p)
+}
+
+func (s *sessionSweep) sweepLoginFlows(ctx context.Context, p *Pass) error {
 	return s.byBatch(ctx, p, "login_flows", loginFlowRule,
 		func(after string) ([]string, error) {
 			return s.store.ExpiredLoginFlows(ctx, p.Now, after, p.BatchSize)
@@ -67,6 +71,23 @@ func (s *sessionSweep) Sweep(ctx context.Context, p *Pass) error {
 		func(tx *store.Store, after, last string) ([]string, error) {
 			return tx.DeleteExpiredLoginFlows(ctx, after, last, p.Now)
 		})
+}
+
+// ExpireLoginFlows deletes the pending logins that expired before now, as the sessions
+// sweep does (batches of batchSize, one ledger entry per batch), and returns how many. The
+// API calls it as logins start, so that abandoned logins go as they expire, not at the
+// next retention run.
+func ExpireLoginFlows(ctx context.Context, st *store.Store, ledger *Ledger, now time.Time, batchSize int) (int64, error) {
+	p := &Pass{Now: now, BatchSize: batchSize, report: &Report{}}
+	s := &sessionSweep{store: st, ledger: ledger}
+	if err := s.sweepLoginFlows(ctx, p); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range p.report.Categories {
+		n += c.Count
+	}
+	return n, nil
 }
 
 // byBatch finds ids in order with find and deletes them with del, a batch of ids in

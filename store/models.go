@@ -43,11 +43,21 @@ type Session struct {
 
 // LoginFlow is a pending OpenID Connect login, keyed by the SHA-256 of its state.
 type LoginFlow struct {
-	ID        string
-	Nonce     string
-	Verifier  string
-	ReturnTo  string
+	ID       string
+	Nonce    string
+	Verifier string
+	ReturnTo string
+	// ClientKey names the client that started the login, for the bound on pending logins
+	// per client: a keyed hash of its address (never the address itself).
+	ClientKey string
 	ExpiresAt time.Time
+}
+
+// LoginFlowLimits bound the pending logins (not expired yet) that CreateLoginFlow lets in:
+// PerClient of one ClientKey, Total in all.
+type LoginFlowLimits struct {
+	PerClient int
+	Total     int
 }
 
 // Webinar kinds.
@@ -181,9 +191,40 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return translate("delete session", s.conn(ctx).Delete(&Session{}, "id = ?", id).Error)
 }
 
-// CreateLoginFlow stores a pending login.
-func (s *Store) CreateLoginFlow(ctx context.Context, f LoginFlow) error {
-	return translate("create login flow", s.conn(ctx).Create(&f).Error)
+// CreateLoginFlow stores a pending login, unless its client already has limits.PerClient
+// pending logins at now, or there are limits.Total pending in all: then ErrTooMany, and
+// nothing is written. Creations are serialised (on PostgreSQL by a table lock held to the
+// end of the transaction, on SQLite by its single writer), so the bounds hold exactly.
+func (s *Store) CreateLoginFlow(ctx context.Context, f LoginFlow, now time.Time, limits LoginFlowLimits) error {
+	err := s.InTx(ctx, func(tx *Store) error {
+		if tx.driver == DriverPostgres {
+			if err := tx.conn(ctx).Exec("LOCK TABLE login_flows IN SHARE ROW EXCLUSIVE MODE").Error; err != nil {
+				return err
+			}
+		}
+		// Each count stops at its bound: its cost does not grow with the table.
+		count := func(where string, args ...any) (int, error) {
+			var n int
+			err := tx.conn(ctx).Raw(`SELECT count(*) FROM (SELECT 1 FROM login_flows WHERE `+where+` LIMIT ?) AS pending`, args...).Scan(&n).Error
+			return n, err
+		}
+		n, err := count(`client_key = ? AND expires_at > ?`, f.ClientKey, now.UTC(), limits.PerClient)
+		if err != nil {
+			return err
+		}
+		if n >= limits.PerClient {
+			return fmt.Errorf("%d pending logins of the client: %w", n, ErrTooMany)
+		}
+		if n, err = count(`expires_at > ?`, now.UTC(), limits.Total); err != nil {
+			return err
+		}
+		if n >= limits.Total {
+			return fmt.Errorf("%d pending logins in all: %w", n, ErrTooMany)
+		}
+		f.ExpiresAt = f.ExpiresAt.UTC()
+		return tx.conn(ctx).Create(&f).Error
+	})
+	return translate("create login flow", err)
 }
 
 // TakeLoginFlow removes and returns a pending login, once: a second call, or a call after

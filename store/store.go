@@ -39,6 +39,8 @@ var (
 	// ErrUnavailable: the connection to the database failed during the call; nothing was
 	// committed unless the call says otherwise, and a retry may succeed.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrTooMany: a bound on how many rows of a kind may exist is reached; nothing was written.
+	ErrTooMany = errors.New("too many")
 )
 
 // Drivers.

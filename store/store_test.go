@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -149,8 +150,9 @@ func TestSessions(t *testing.T) {
 func TestLoginFlowIsTakenOnce(t *testing.T) {
 	eachDriver(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		require.NoError(t, s.CreateLoginFlow(ctx, store.LoginFlow{ID: "f1", Nonce: "n", Verifier: "v", ExpiresAt: t0.Add(10 * time.Minute)}))
-		require.NoError(t, s.CreateLoginFlow(ctx, store.LoginFlow{ID: "f2", Nonce: "n", Verifier: "v", ExpiresAt: t0.Add(10 * time.Minute)}))
+		limits := store.LoginFlowLimits{PerClient: 10, Total: 10}
+		require.NoError(t, s.CreateLoginFlow(ctx, store.LoginFlow{ID: "f1", Nonce: "n", Verifier: "v", ExpiresAt: t0.Add(10 * time.Minute)}, t0, limits))
+		require.NoError(t, s.CreateLoginFlow(ctx, store.LoginFlow{ID: "f2", Nonce: "n", Verifier: "v", ExpiresAt: t0.Add(10 * time.Minute)}, t0, limits))
 
 		f, err := s.TakeLoginFlow(ctx, "f1", t0)
 		require.NoError(t, err)
@@ -162,6 +164,41 @@ func TestLoginFlowIsTakenOnce(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrNotFound, "an expired flow is refused")
 		_, err = s.TakeLoginFlow(ctx, "f2", t0)
 		require.ErrorIs(t, err, store.ErrNotFound, "and it is gone")
+	})
+}
+
+// Pending logins are bounded per client and in all; expired ones do not count, and a
+// refused one writes nothing.
+func TestLoginFlowsAreBounded(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		limits := store.LoginFlowLimits{PerClient: 2, Total: 3}
+		n := 0
+		create := func(client string, now time.Time) error {
+			n++
+			return s.CreateLoginFlow(ctx, store.LoginFlow{
+				ID: fmt.Sprintf("f%d", n), Nonce: "n", Verifier: "v", ClientKey: client, ExpiresAt: now.Add(10 * time.Minute),
+			}, now, limits)
+		}
+		require.NoError(t, create("a", t0))
+		require.NoError(t, create("a", t0))
+		require.ErrorIs(t, create("a", t0), store.ErrTooMany, "a third pending login of the same client")
+		require.NoError(t, create("b", t0))
+		require.ErrorIs(t, create("c", t0), store.ErrTooMany, "a fourth pending login in all")
+
+		_, err := s.TakeLoginFlow(ctx, "f1", t0)
+		require.NoError(t, err)
+		require.NoError(t, create("a", t0), "a login taken leaves room for another")
+
+		later := t0.Add(10 * time.Minute)
+		require.NoError(t, create("a", later), "expired logins do not count")
+		require.NoError(t, create("c", later))
+		require.NoError(t, create("d", later))
+		require.ErrorIs(t, create("e", later), store.ErrTooMany)
+
+		rows, err := s.CountExpiredLoginFlows(ctx, t0.Add(time.Hour))
+		require.NoError(t, err)
+		require.EqualValues(t, 6, rows, "refused logins wrote nothing")
 	})
 }
 

@@ -104,6 +104,10 @@ const (
 	turnExternal = "external"
 )
 
+// maxLoginFlows bounds session.login_flows_per_client and session.login_flows_total: a
+// million pending logins are about 2 GB of database at most.
+const maxLoginFlows = 1_000_000
+
 // minTURNSecret is the shortest shared secret of an external TURN server.
 const minTURNSecret = 16
 
@@ -198,10 +202,13 @@ type DevIDPConfig struct {
 	Enabled bool `yaml:"enabled"`
 }
 
-// SessionConfig is the organizer session.
+// SessionConfig is the organizer session, and the bounds on logins started and not
+// finished (each a row until it ends or expires).
 type SessionConfig struct {
-	IdleTimeout     Duration `yaml:"idle_timeout"`
-	AbsoluteTimeout Duration `yaml:"absolute_timeout"`
+	IdleTimeout         Duration `yaml:"idle_timeout"`
+	AbsoluteTimeout     Duration `yaml:"absolute_timeout"`
+	LoginFlowsPerClient int      `yaml:"login_flows_per_client"`
+	LoginFlowsTotal     int      `yaml:"login_flows_total"`
 }
 
 // LogConfig is the process log (never personal data: addresses go to the connection log only).
@@ -264,8 +271,10 @@ func DefaultConfig() Config {
 		},
 		DevIDP: DevIDPConfig{Enabled: true},
 		Session: SessionConfig{
-			IdleTimeout:     Duration(2 * time.Hour),
-			AbsoluteTimeout: Duration(12 * time.Hour),
+			IdleTimeout:         Duration(2 * time.Hour),
+			AbsoluteTimeout:     Duration(12 * time.Hour),
+			LoginFlowsPerClient: api.DefaultLoginFlowsPerClient,
+			LoginFlowsTotal:     api.DefaultLoginFlowsTotal,
 		},
 		Retention: RetentionConfig{
 			Accounts:      Period{Months: 12},
@@ -585,6 +594,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Session.AbsoluteTimeout < c.Session.IdleTimeout {
 		bad("session.absolute_timeout", "want at least session.idle_timeout (%s)", c.Session.IdleTimeout)
+	}
+	if c.Session.LoginFlowsPerClient < 1 || c.Session.LoginFlowsPerClient > maxLoginFlows {
+		bad("session.login_flows_per_client", "want between 1 and %d, got %d", maxLoginFlows, c.Session.LoginFlowsPerClient)
+	}
+	if c.Session.LoginFlowsTotal < c.Session.LoginFlowsPerClient || c.Session.LoginFlowsTotal > maxLoginFlows {
+		bad("session.login_flows_total", "want between session.login_flows_per_client (%d) and %d, got %d", c.Session.LoginFlowsPerClient, maxLoginFlows, c.Session.LoginFlowsTotal)
 	}
 	policy := c.Policy()
 	if err := policy.Validate(); err != nil {

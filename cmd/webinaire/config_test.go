@@ -80,6 +80,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"postgres without url", "database:\n  driver: postgres\n", nil, "key database.url: want a postgres:// URL"},
 		{"bad proxy", "server:\n  trusted_proxies: [somewhere]\n", nil, "key server.trusted_proxies"},
 		{"absolute shorter than idle", "session:\n  idle_timeout: 2h\n  absolute_timeout: 1h\n", nil, "key session.absolute_timeout"},
+		{"no pending login allowed", "session:\n  login_flows_per_client: 0\n", nil, "key session.login_flows_per_client: want between 1 and 1000000"},
+		{"fewer pending logins in all than per client", "", []string{"WEBINAIRE_SESSION_LOGIN_FLOWS_PER_CLIENT=50", "WEBINAIRE_SESSION_LOGIN_FLOWS_TOTAL=10"}, "key session.login_flows_total: want between session.login_flows_per_client (50)"},
 		{"no idp", "dev_idp:\n  enabled: false\n", nil, "key oidc.issuer: must be set"},
 		{"unknown env", "", []string{"WEBINAIRE_SERVER_LISTN=x"}, "unknown environment variable WEBINAIRE_SERVER_LISTN"},
 		{"bad env bool", "", []string{"WEBINAIRE_DEV_IDP_ENABLED=maybe"}, "WEBINAIRE_DEV_IDP_ENABLED (key dev_idp.enabled): want true or false"},

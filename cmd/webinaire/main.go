@@ -267,6 +267,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		BaseURL:            baseURL,
 		SessionIdle:        time.Duration(cfg.Session.IdleTimeout),
 		SessionAbsolute:    time.Duration(cfg.Session.AbsoluteTimeout),
+		LoginFlows:         api.LoginLimits{PerClient: cfg.Session.LoginFlowsPerClient, Total: cfg.Session.LoginFlowsTotal},
 		MaxBodyBytes:       cfg.Server.MaxBodyBytes,
 		Pages:              frontend.Files,
 		SFU:                media,

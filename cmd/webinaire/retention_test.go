@@ -53,7 +53,7 @@ func (in install) seed(t *testing.T) string {
 	_, err = in.st.UpsertOrganizer(ctx, store.Organizer{Issuer: "https://idp.example", Subject: "active"}, time.Now())
 	require.NoError(t, err)
 	require.NoError(t, in.st.LogConnection(ctx, store.ConnectionEvent{At: longAgo, ActorKind: store.ActorGuest, ActorID: "g", IP: "192.0.2.1", Action: "join"}))
-	require.NoError(t, in.st.CreateLoginFlow(ctx, store.LoginFlow{ID: "stale-flow", Nonce: "n", Verifier: "v", ExpiresAt: longAgo}))
+	require.NoError(t, in.st.CreateLoginFlow(ctx, store.LoginFlow{ID: "stale-flow", Nonce: "n", Verifier: "v", ExpiresAt: longAgo}, longAgo, store.LoginFlowLimits{PerClient: 1, Total: 1}))
 	return old.ID
 }
 

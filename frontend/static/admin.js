@@ -621,7 +621,7 @@ let searching = false;
 /** @param {SubmitEvent} event */
 async function searchLog(event) {
   event.preventDefault();
-  if (searching) return;
+  if (searching || !me) return;
   logLines.clear();
   for (const input of Object.values(logFields)) clearFieldError(input);
   const ip = logFields.ip.value.trim();
@@ -641,16 +641,16 @@ async function searchLog(event) {
     return;
   }
 
-  const query = new URLSearchParams();
-  if (ip) query.set("ip", ip);
-  if (actor) query.set("actor_id", actor);
-  query.set("from", from);
-  query.set("to", to);
+  /** @type {Record<string, string>} */
+  const search = { from, to };
+  if (ip) search.ip = ip;
+  if (actor) search.actor_id = actor;
   searching = true;
   logForm.setAttribute("aria-busy", "true");
   try {
     /** @type {{items: Connection[], truncated: boolean}} */
-    const res = await getJSON(`/api/v1/admin/connection-log?${query}`);
+    // A POST with the CSRF token: the search is written to the audit trail.
+    const res = await sendJSON("POST", "/api/v1/admin/connection-log/search", search, me.csrf_token);
     renderLog(res.items, res.truncated, from, to);
     logLines.say(res.truncated ? "admin.log.found.truncated" : "admin.log.found", { count: res.items.length });
   } catch (err) {

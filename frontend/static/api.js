@@ -98,7 +98,7 @@
  */
 
 /**
- * A connection-log entry, from GET /api/v1/admin/connection-log.
+ * A connection-log entry, from POST /api/v1/admin/connection-log/search.
  *
  * @typedef {object} Connection
  * @property {string} at

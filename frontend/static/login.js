@@ -2,6 +2,7 @@
 // The login page: language, and the page to come back to after the login.
 
 import { initI18n } from "./i18n.js";
+import { isLocalPath } from "./localpath.js";
 
 /**
  * The return_to of this page's address when it is a path on this site, else "/dashboard".
@@ -11,8 +12,7 @@ import { initI18n } from "./i18n.js";
  */
 export function returnTo(search) {
   const p = new URLSearchParams(search).get("return_to") || "";
-  const local = p.startsWith("/") && !p.startsWith("//") && !p.startsWith("/\\") && !/[\r\n]/.test(p);
-  return local ? p : "/dashboard";
+  return isLocalPath(p) ? p : "/dashboard";
 }
 
 initI18n();
