@@ -145,7 +145,7 @@ func New(p Params) (*Server, error) {
 	s := &Server{p: p, log: p.Logger, now: p.Now, secure: u.Scheme == "https"}
 	s.media, s.tokenLifetime = newMediaDirectory(), p.TokenLifetime
 	s.streams = newHTTPSessions()
-	s.recorders.active = make(map[string]*activeRecording)
+	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {
 		s.wsURL = "wss://" + u.Host + rtcPath
