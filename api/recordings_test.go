@@ -2,10 +2,12 @@ package api_test
 
 import (
 	"database/sql"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,6 +222,14 @@ func TestShareLinksOfARecording(t *testing.T) {
 	require.Equal(t, http.StatusOK, get("/api/v1/shared/"+public.ID))
 	resp = anon.Do("GET", "/api/v1/shared/"+public.ID+file, nil, map[string]string{"Range": "bytes=0-9"})
 	require.Equal(t, http.StatusPartialContent, resp.StatusCode, "anyone with a public link plays it")
+	// A few ranges are served; thousands of one-byte ranges, each with its part header, are not.
+	resp = anon.Do("GET", "/api/v1/shared/"+public.ID+file, nil, map[string]string{"Range": oneByteRanges(16)})
+	require.Equal(t, http.StatusPartialContent, resp.StatusCode)
+	require.Contains(t, resp.Header.Get("Content-Type"), "multipart/byteranges")
+	resp = anon.Do("GET", "/api/v1/shared/"+public.ID+file, nil, map[string]string{"Range": oneByteRanges(1000)})
+	require.Equal(t, http.StatusRequestedRangeNotSatisfiable, resp.StatusCode)
+	require.Regexp(t, `^bytes \*/[1-9][0-9]*$`, resp.Header.Get("Content-Range"))
+	require.Equal(t, "too_many_ranges", problemOf(t, resp).Code)
 	require.Equal(t, http.StatusNotFound, get("/api/v1/shared/"+invitees.ID+file), "invitees only")
 	require.Equal(t, http.StatusNotFound, get("/api/v1/shared/"+invitees.ID+file+"?invitation="+otherInv), "another webinar's invitation")
 	require.Equal(t, http.StatusOK, get("/api/v1/shared/"+invitees.ID+file+"?invitation="+invToken))
@@ -308,4 +318,13 @@ func TestAHungDatabaseHoldsOnlyItsOwnRecordingStart(t *testing.T) {
 
 	require.NoError(t, lock.Rollback())
 	require.Equal(t, http.StatusCreated, <-hung)
+}
+
+// oneByteRanges is a Range header asking for n one-byte ranges, apart from each other.
+func oneByteRanges(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("%d-%d", 2*i, 2*i)
+	}
+	return "bytes=" + strings.Join(parts, ",")
 }
