@@ -76,8 +76,16 @@ func (s *Server) joinAsOwner(c *gin.Context) {
 }
 
 // joinWithInvitation hands the holder of an invitation link a token with the link's role,
-// under the display name it chose.
+// under the display name it chose. The invitation is looked up first: the body of a
+// request without one is never read, nor waited for (the connection closes after the
+// answer).
 func (s *Server) joinWithInvitation(c *gin.Context) {
+	inv, w, err := s.p.Store.InvitationByToken(c.Request.Context(), c.Param("token"))
+	if err != nil {
+		c.Header("Connection", "close")
+		s.fail(c, err)
+		return
+	}
 	var in struct {
 		DisplayName *string `json:"display_name"`
 	}
@@ -88,11 +96,6 @@ func (s *Server) joinWithInvitation(c *gin.Context) {
 	name, detail := guestName(in.DisplayName)
 	if detail != "" {
 		writeProblem(c, validationProblem([]FieldError{{Field: "display_name", Detail: detail}}))
-		return
-	}
-	inv, w, err := s.p.Store.InvitationByToken(c.Request.Context(), c.Param("token"))
-	if err != nil {
-		s.fail(c, err)
 		return
 	}
 	s.issueJoin(c, w, sfu.Role(inv.Role), name, mediaActor{kind: store.ActorGuest})

@@ -88,6 +88,12 @@ type Params struct {
 	// Recordings keeps the recordings' files: a local folder (recording.Folder, the
 	// default) or an S3-compatible bucket (recording.S3).
 	Recordings recording.Storage
+	// WriteTimeout is the server's write timeout: the handlers of long answers (recording
+	// downloads) give each piece of the answer this long; 0 means no deadline.
+	WriteTimeout time.Duration
+	// MaxRequestsPerClient bounds the requests one client address has in progress at
+	// once (429 beyond); 0 means DefaultMaxRequestsPerClient.
+	MaxRequestsPerClient int
 	// FFmpeg and FFprobe are the programs that finalize recordings and check them; empty
 	// means "ffmpeg" and "ffprobe", found in PATH.
 	FFmpeg, FFprobe string
@@ -107,6 +113,7 @@ type Server struct {
 
 	media         *mediaDirectory
 	streams       *httpSessions // the running WHIP and WHEP sessions
+	inFlight      *inFlight     // the requests in progress, by client address
 	recorders     recorders     // the recordings running now
 	tokenLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
@@ -129,6 +136,9 @@ func New(p Params) (*Server, error) {
 	if p.FFprobe == "" {
 		p.FFprobe = "ffprobe"
 	}
+	if p.MaxRequestsPerClient == 0 {
+		p.MaxRequestsPerClient = DefaultMaxRequestsPerClient
+	}
 	if p.TokenLifetime == 0 {
 		p.TokenLifetime = DefaultTokenLifetime
 	}
@@ -145,6 +155,7 @@ func New(p Params) (*Server, error) {
 	s := &Server{p: p, log: p.Logger, now: p.Now, secure: u.Scheme == "https"}
 	s.media, s.tokenLifetime = newMediaDirectory(), p.TokenLifetime
 	s.streams = newHTTPSessions()
+	s.inFlight = newInFlight(p.MaxRequestsPerClient)
 	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {
@@ -169,7 +180,7 @@ func (s *Server) routes() http.Handler {
 	s.engine = r
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
-	r.Use(s.recoverer, s.securityHeaders, s.limitBody)
+	r.Use(s.recoverer, s.securityHeaders, s.limitInFlight, s.limitBody)
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, errNotFound) })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, problem(http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed here"))

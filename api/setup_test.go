@@ -86,6 +86,10 @@ type options struct {
 	turn api.TURNCredentials
 	// s3 keeps finished recordings in an S3 bucket (an in-process S3 server).
 	s3 bool
+	// readTimeout and writeTimeout are the HTTP server's, as serve sets them; 0: none.
+	readTimeout, writeTimeout time.Duration
+	// maxRequests is Params.MaxRequestsPerClient.
+	maxRequests int
 }
 
 const (
@@ -173,7 +177,9 @@ func setup(t *testing.T, driver string, o options) *env {
 		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
 		Pages: frontend.Files,
 		SFU:   media, Tokens: tokens, TURN: o.turn,
+		WriteTimeout: o.writeTimeout, MaxRequestsPerClient: o.maxRequests,
 	}
+	hs.Config.ReadTimeout, hs.Config.WriteTimeout = o.readTimeout, o.writeTimeout
 	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}
 	p.Recordings = local
 	var bucket *s3Bucket

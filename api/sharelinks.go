@@ -189,7 +189,7 @@ func (s *Server) serveRecordingFile(c *gin.Context, r store.Recording) {
 			return
 		}
 		c.Header("Content-Type", "video/webm")
-		http.ServeContent(c.Writer, c.Request, file, modified, f)
+		http.ServeContent(s.longAnswer(c.Writer), c.Request, file, modified, f)
 		return
 	}
 	writeProblem(c, errNotFound)

@@ -141,6 +141,7 @@ func (s *Server) startWHIP(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
+	s.answerWithin(c.Writer)
 	entry := &httpSession{protocol: "whip", webinarID: w.ID, organizerID: w.OrganizerID, bearer: sha256.Sum256([]byte(key))}
 	if !s.streams.reserve(entry) {
 		c.Header("Retry-After", "5")
@@ -175,6 +176,7 @@ func (s *Server) startWHEP(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
+	s.answerWithin(c.Writer)
 	entry := &httpSession{protocol: "whep", bearer: sha256.Sum256([]byte(token))}
 	session, err := s.p.SFU.StartWHEP(c.Request.Context(), claims, offer, s.mediaHooks(c, "whep", nil))
 	s.answerOffer(c, entry, session, err, whepPath+"/sessions/")

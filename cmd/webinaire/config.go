@@ -141,6 +141,13 @@ type ServerConfig struct {
 	TrustedProxies  []string `yaml:"trusted_proxies"`
 	MaxBodyBytes    int64    `yaml:"max_body_bytes"`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// ReadTimeout bounds the reading of a whole request, headers and body.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds the writing of an answer; a long download has it for each
+	// piece, and a WebSocket has its own liveness checks instead.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// MaxRequestsPerClient bounds the requests one client address has in progress at once.
+	MaxRequestsPerClient int `yaml:"max_requests_per_client"`
 }
 
 // DatabaseConfig selects and reaches the database.
@@ -232,6 +239,10 @@ func DefaultConfig() Config {
 			Listen:          "127.0.0.1:8080",
 			MaxBodyBytes:    1 << 20,
 			ShutdownTimeout: Duration(15 * time.Second),
+			// What slow or numerous clients may hold.
+			ReadTimeout:          Duration(30 * time.Second),
+			WriteTimeout:         Duration(60 * time.Second),
+			MaxRequestsPerClient: 1000,
 		},
 		Database: DatabaseConfig{
 			Driver:        "sqlite",
@@ -512,6 +523,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.ShutdownTimeout <= 0 {
 		bad("server.shutdown_timeout", "want a positive duration")
+	}
+	if c.Server.ReadTimeout < Duration(time.Second) || c.Server.ReadTimeout > Duration(time.Hour) {
+		bad("server.read_timeout", "want between 1s and 1h, got %s", c.Server.ReadTimeout)
+	}
+	if c.Server.WriteTimeout < Duration(time.Second) || c.Server.WriteTimeout > Duration(time.Hour) {
+		bad("server.write_timeout", "want between 1s and 1h, got %s", c.Server.WriteTimeout)
+	}
+	if c.Server.MaxRequestsPerClient < 1 || c.Server.MaxRequestsPerClient > 1_000_000 {
+		bad("server.max_requests_per_client", "want between 1 and 1000000, got %d", c.Server.MaxRequestsPerClient)
 	}
 	switch c.Database.Driver {
 	case "sqlite", "postgres":

@@ -283,6 +283,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 			AdminValues:  cfg.OIDC.AdminValues,
 		},
 	}
+	params.WriteTimeout, params.MaxRequestsPerClient = time.Duration(cfg.Server.WriteTimeout), cfg.Server.MaxRequestsPerClient
 	if cfg.DevIDP.Enabled {
 		// The development provider's client is made for this process: its secret lives in memory only.
 		params.OIDC.Issuer, params.OIDC.ClientID, params.OIDC.ClientSecret = baseURL+"/dev-idp", "webinaire-dev", store.NewSecret()
@@ -311,12 +312,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if cfg.Mode == modeDevelopment {
 		log.Warn("DEVELOPMENT MODE: not for production use", "dev_idp", cfg.DevIDP.Enabled, "database", cfg.Database.Driver)
 	}
-	httpSrv := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	httpSrv := newHTTPServer(cfg.Server, srv, log)
 
 	// The migrator, then the retention scheduler once the database is ready, are owned by
 	// serve: they end when background is done, and serve waits for them before it returns.
@@ -377,6 +373,21 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	<-migrated
 	log.Info("stopped")
 	return 0
+}
+
+// newHTTPServer is the HTTP server of h: every request is read within the read timeout,
+// headers within 10 s at most, and answered within the write timeout; the handlers of
+// long answers (downloads, WebSockets) move their own deadlines.
+func newHTTPServer(cfg ServerConfig, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, time.Duration(cfg.ReadTimeout)),
+		ReadTimeout:       time.Duration(cfg.ReadTimeout),
+		WriteTimeout:      time.Duration(cfg.WriteTimeout),
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // loadTokenKey reads the key of the join tokens from path, or creates it there (32 random
