@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -117,4 +118,103 @@ func (s *Server) answerWithin(w http.ResponseWriter) {
 	if s.p.WriteTimeout > 0 {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.p.WriteTimeout))
 	}
+}
+
+// Defaults of the media sessions' rate limit (Params.MediaSessionsBurst, MediaSessionsPerHour).
+const (
+	DefaultMediaSessionsBurst   = 600
+	DefaultMediaSessionsPerHour = 600
+)
+
+// maxRateKeys bounds the clients a rate limiter tracks at once.
+const maxRateKeys = 100_000
+
+var errTooManySessions = problem(http.StatusTooManyRequests, "too_many_sessions", "this address has opened too many media sessions lately; try again later")
+
+// rateLimiter is a token bucket per client key: a client may do burst things at once,
+// then one each interval. It tracks at most maxKeys clients: a client whose bucket has
+// filled up again is forgotten, being the same as one never seen; when there are still
+// too many, some are forgotten at random, and get a full bucket at their next request:
+// the bound on memory comes before the bound on them.
+type rateLimiter struct {
+	now      func() time.Time
+	burst    float64
+	interval time.Duration
+	maxKeys  int
+
+	mu      sync.Mutex
+	buckets map[netip.Prefix]bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newRateLimiter(now func() time.Time, burst int, interval time.Duration, maxKeys int) *rateLimiter {
+	return &rateLimiter{now: now, burst: float64(burst), interval: interval, maxKeys: maxKeys, buckets: make(map[netip.Prefix]bucket)}
+}
+
+// allow takes a token of k's bucket; when there is none, it says how long until there is.
+func (l *rateLimiter) allow(k netip.Prefix) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[k]
+	if !ok && len(l.buckets) >= l.maxKeys {
+		l.forgetLocked(now)
+	}
+	b = l.refill(b, ok, now)
+	if b.tokens < 1 {
+		l.buckets[k] = b
+		return false, time.Duration((1 - b.tokens) * float64(l.interval))
+	}
+	b.tokens--
+	l.buckets[k] = b
+	return true, 0
+}
+
+// refill is b at now; a bucket not seen is full.
+func (l *rateLimiter) refill(b bucket, seen bool, now time.Time) bucket {
+	if !seen {
+		return bucket{tokens: l.burst, at: now}
+	}
+	if elapsed := now.Sub(b.at); elapsed > 0 {
+		b.tokens = min(l.burst, b.tokens+float64(elapsed)/float64(l.interval))
+		b.at = now
+	}
+	return b
+}
+
+// forgetLocked makes room for an eighth of maxKeys, so that it runs once in so many new
+// clients: the full buckets first, then any.
+func (l *rateLimiter) forgetLocked(now time.Time) {
+	for k, b := range l.buckets {
+		if l.refill(b, true, now).tokens >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+	for k := range l.buckets { // a map's order is random
+		if len(l.buckets) <= l.maxKeys-l.maxKeys/8-1 {
+			break
+		}
+		delete(l.buckets, k)
+	}
+}
+
+// allowMediaSession tells whether the client of c may open one more media session (a
+// signalling WebSocket, a WHEP session), each of which writes its join and its leave to
+// the connection log, kept a year. When not, it has answered 429 too_many_sessions: a
+// session is refused rather than served without its entries.
+func (s *Server) allowMediaSession(c *gin.Context, protocol string) bool {
+	ip, _ := s.clientAddr(c.Request)
+	ok, wait := s.sessionRate.allow(clientKey(ip))
+	if ok {
+		return true
+	}
+	s.sessionsRefused.WithLabelValues(protocol).Inc()
+	s.log.Debug("media session refused: too many from one address", "protocol", protocol)
+	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	writeProblem(c, errTooManySessions)
+	return false
 }

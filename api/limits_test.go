@@ -11,11 +11,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"webinaire/api/wsclient"
 	"webinaire/recording"
 	"webinaire/sfu/client"
 	"webinaire/store"
@@ -173,4 +175,53 @@ func TestLongAnswersOutliveTheWriteTimeout(t *testing.T) {
 	require.NoError(t, r.err, "the download was cut")
 	require.True(t, r.beforeTheEnd, "the download ended before the timeouts passed: it proves nothing")
 	require.Equal(t, int64(size), r.n)
+}
+
+// TestMediaSessionsPerClientAddress: one client address opens so many media sessions at
+// once, then one per interval; beyond, it is refused with too_many_sessions rather than
+// served without its connection-log entries. Others are not held back.
+func TestMediaSessionsPerClientAddress(t *testing.T) {
+	e := setup(t, "sqlite", options{sessionBurst: 2, sessionsPerHour: 60, trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	owner, anon := e.browser(), e.browser()
+	owner.Login(userOwner)
+	w := createWebinar(owner, withoutLobby)
+	inv := createInvitation(owner, w.ID, "attendee")
+	start := time.Now().Add(-time.Minute)
+	var served []string
+	for _, name := range []string{"Zoé Martin", "Karim B."} {
+		j := joinAsGuest(anon, inv.URL, name)
+		connectRTC(t, e, j).waitJoined()
+		served = append(served, j.ParticipantID)
+	}
+
+	wsURL := strings.Replace(e.base, "http://", "ws://", 1) + "/api/v1/rtc"
+	dial := func(forwardedFor string) error {
+		h := http.Header{"Origin": {e.base}}
+		if forwardedFor != "" {
+			h.Set("X-Forwarded-For", forwardedFor)
+		}
+		conn, err := wsclient.Dial(t.Context(), wsURL, h, nil)
+		if err == nil {
+			_ = conn.Close(1000, "")
+		}
+		return err
+	}
+	resp := anon.Do("GET", "/api/v1/rtc", nil, map[string]string{"Origin": e.base, "Connection": "Upgrade", "Upgrade": "websocket"})
+	require.Equal(t, "too_many_sessions", problemOf(t, resp).Code, "a third WebSocket")
+	require.Equal(t, "60", resp.Header.Get("Retry-After"))
+	resp = anon.Do("POST", "/api/v1/whep", "v=0\r\n", map[string]string{"Authorization": "Bearer " + joinAsGuest(anon, inv.URL, "Viewer").Token, "Content-Type": "application/sdp"})
+	require.Equal(t, "too_many_sessions", problemOf(t, resp).Code, "a WHEP session")
+
+	require.NoError(t, dial("198.51.100.7"), "another client behind the same proxy")
+	e.clock.Advance(time.Minute)
+	require.NoError(t, dial(""), "one more a minute later")
+	require.ErrorContains(t, dial(""), "status 429", "and no more")
+
+	// The sessions served are in the connection log, each with its join.
+	for _, id := range served {
+		list, err := e.store.ConnectionLog(t.Context(), store.ConnectionFilter{ActorID: id, From: start, To: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+		require.NotEmpty(t, list, "participant %s", id)
+		require.Equal(t, "join", list[0].Action)
+	}
 }

@@ -165,6 +165,9 @@ func (s *Server) rtc(c *gin.Context) {
 		writeProblem(c, errWebSocketRequired)
 		return
 	}
+	if !s.allowMediaSession(c, "websocket") {
+		return
+	}
 	conn, err := acceptWS(c.Writer, c.Request, s.originPattern)
 	if err != nil {
 		return // Accept has answered (a handshake that is not valid)

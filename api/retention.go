@@ -137,6 +137,6 @@ func (r *retentionCollector) Collect(ch chan<- prometheus.Metric) {
 // metricsHandler serves /metrics from a registry of this server's own (no global state).
 func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newRetentionCollector(s))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newRetentionCollector(s), s.sessionsRefused)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

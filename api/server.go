@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"webinaire/privacy"
 	"webinaire/recording"
@@ -94,6 +95,10 @@ type Params struct {
 	// MaxRequestsPerClient bounds the requests one client address has in progress at
 	// once (429 beyond); 0 means DefaultMaxRequestsPerClient.
 	MaxRequestsPerClient int
+	// MediaSessionsBurst and MediaSessionsPerHour limit the media sessions (signalling
+	// WebSockets, WHEP) one client address opens: so many at once, then so many an hour
+	// (429 beyond); 0 means DefaultMediaSessionsBurst, DefaultMediaSessionsPerHour.
+	MediaSessionsBurst, MediaSessionsPerHour int
 	// FFmpeg and FFprobe are the programs that finalize recordings and check them; empty
 	// means "ffmpeg" and "ffprobe", found in PATH.
 	FFmpeg, FFprobe string
@@ -113,11 +118,15 @@ type Server struct {
 
 	media         *mediaDirectory
 	streams       *httpSessions // the running WHIP and WHEP sessions
-	inFlight      *inFlight     // the requests in progress, by client address
 	recorders     recorders     // the recordings running now
 	tokenLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
 	originPattern string // the base URL's scheme and host, for the WebSocket library
+
+	inFlight    *inFlight    // the requests in progress, by client address
+	sessionRate *rateLimiter // the media sessions opened, by client address
+	// sessionsRefused counts the media sessions refused by sessionRate, by protocol.
+	sessionsRefused *prometheus.CounterVec
 }
 
 // New builds the server. It does not touch the database: until SetReady is called the API
@@ -139,6 +148,15 @@ func New(p Params) (*Server, error) {
 	if p.MaxRequestsPerClient == 0 {
 		p.MaxRequestsPerClient = DefaultMaxRequestsPerClient
 	}
+	if p.MaxRequestsPerClient < 0 || p.MediaSessionsBurst < 0 || p.MediaSessionsPerHour < 0 {
+		return nil, errors.New("new api server: negative limit on clients")
+	}
+	if p.MediaSessionsBurst == 0 {
+		p.MediaSessionsBurst = DefaultMediaSessionsBurst
+	}
+	if p.MediaSessionsPerHour == 0 {
+		p.MediaSessionsPerHour = DefaultMediaSessionsPerHour
+	}
 	if p.TokenLifetime == 0 {
 		p.TokenLifetime = DefaultTokenLifetime
 	}
@@ -156,6 +174,11 @@ func New(p Params) (*Server, error) {
 	s.media, s.tokenLifetime = newMediaDirectory(), p.TokenLifetime
 	s.streams = newHTTPSessions()
 	s.inFlight = newInFlight(p.MaxRequestsPerClient)
+	s.sessionRate = newRateLimiter(p.Now, p.MediaSessionsBurst, time.Hour/time.Duration(p.MediaSessionsPerHour), maxRateKeys)
+	s.sessionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webinaire_media_sessions_refused_total",
+		Help: "Media sessions refused because their client address opened too many lately, by protocol.",
+	}, []string{"protocol"})
 	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {

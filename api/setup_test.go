@@ -90,6 +90,8 @@ type options struct {
 	readTimeout, writeTimeout time.Duration
 	// maxRequests is Params.MaxRequestsPerClient.
 	maxRequests int
+	// sessionBurst and sessionsPerHour are Params.MediaSessionsBurst and MediaSessionsPerHour.
+	sessionBurst, sessionsPerHour int
 }
 
 const (
@@ -178,6 +180,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		Pages: frontend.Files,
 		SFU:   media, Tokens: tokens, TURN: o.turn,
 		WriteTimeout: o.writeTimeout, MaxRequestsPerClient: o.maxRequests,
+		MediaSessionsBurst: o.sessionBurst, MediaSessionsPerHour: o.sessionsPerHour,
 	}
 	hs.Config.ReadTimeout, hs.Config.WriteTimeout = o.readTimeout, o.writeTimeout
 	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}

@@ -177,6 +177,9 @@ func (s *Server) startWHEP(c *gin.Context) {
 		return
 	}
 	s.answerWithin(c.Writer)
+	if !s.allowMediaSession(c, "whep") {
+		return
+	}
 	entry := &httpSession{protocol: "whep", bearer: sha256.Sum256([]byte(token))}
 	session, err := s.p.SFU.StartWHEP(c.Request.Context(), claims, offer, s.mediaHooks(c, "whep", nil))
 	s.answerOffer(c, entry, session, err, whepPath+"/sessions/")

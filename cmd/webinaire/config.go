@@ -148,6 +148,10 @@ type ServerConfig struct {
 	WriteTimeout Duration `yaml:"write_timeout"`
 	// MaxRequestsPerClient bounds the requests one client address has in progress at once.
 	MaxRequestsPerClient int `yaml:"max_requests_per_client"`
+	// MediaSessionsBurst and MediaSessionsPerHour limit the media sessions one client
+	// address opens, each of which writes to the connection log.
+	MediaSessionsBurst   int `yaml:"media_sessions_burst"`
+	MediaSessionsPerHour int `yaml:"media_sessions_per_hour"`
 }
 
 // DatabaseConfig selects and reaches the database.
@@ -243,6 +247,8 @@ func DefaultConfig() Config {
 			ReadTimeout:          Duration(30 * time.Second),
 			WriteTimeout:         Duration(60 * time.Second),
 			MaxRequestsPerClient: 1000,
+			MediaSessionsBurst:   600,
+			MediaSessionsPerHour: 600,
 		},
 		Database: DatabaseConfig{
 			Driver:        "sqlite",
@@ -532,6 +538,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MaxRequestsPerClient < 1 || c.Server.MaxRequestsPerClient > 1_000_000 {
 		bad("server.max_requests_per_client", "want between 1 and 1000000, got %d", c.Server.MaxRequestsPerClient)
+	}
+	if c.Server.MediaSessionsBurst < 1 || c.Server.MediaSessionsBurst > 1_000_000 {
+		bad("server.media_sessions_burst", "want between 1 and 1000000, got %d", c.Server.MediaSessionsBurst)
+	}
+	if c.Server.MediaSessionsPerHour < 1 || c.Server.MediaSessionsPerHour > 3_600_000 {
+		bad("server.media_sessions_per_hour", "want between 1 and 3600000, got %d", c.Server.MediaSessionsPerHour)
 	}
 	switch c.Database.Driver {
 	case "sqlite", "postgres":

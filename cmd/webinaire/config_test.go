@@ -79,6 +79,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"no read timeout", "server:\n  read_timeout: 0s\n", nil, "key server.read_timeout: want between 1s and 1h"},
 		{"write timeout too long", "", []string{"WEBINAIRE_SERVER_WRITE_TIMEOUT=2h"}, "key server.write_timeout: want between 1s and 1h"},
 		{"no request per client", "server:\n  max_requests_per_client: 0\n", nil, "key server.max_requests_per_client: want between 1 and 1000000"},
+		{"no media session", "server:\n  media_sessions_burst: 0\n", nil, "key server.media_sessions_burst: want between 1 and 1000000"},
+		{"media sessions per hour", "", []string{"WEBINAIRE_SERVER_MEDIA_SESSIONS_PER_HOUR=-1"}, "key server.media_sessions_per_hour: want between 1 and 3600000"},
 		{"bad driver", "database:\n  driver: mysql\n", nil, "key database.driver"},
 		{"postgres without url", "database:\n  driver: postgres\n", nil, "key database.url: want a postgres:// URL"},
 		{"bad proxy", "server:\n  trusted_proxies: [somewhere]\n", nil, "key server.trusted_proxies"},

@@ -284,6 +284,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		},
 	}
 	params.WriteTimeout, params.MaxRequestsPerClient = time.Duration(cfg.Server.WriteTimeout), cfg.Server.MaxRequestsPerClient
+	params.MediaSessionsBurst, params.MediaSessionsPerHour = cfg.Server.MediaSessionsBurst, cfg.Server.MediaSessionsPerHour
 	if cfg.DevIDP.Enabled {
 		// The development provider's client is made for this process: its secret lives in memory only.
 		params.OIDC.Issuer, params.OIDC.ClientID, params.OIDC.ClientSecret = baseURL+"/dev-idp", "webinaire-dev", store.NewSecret()
