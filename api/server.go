@@ -99,6 +99,12 @@ type Params struct {
 	// WebSockets, WHEP) one client address opens: so many at once, then so many an hour
 	// (429 beyond); 0 means DefaultMediaSessionsBurst, DefaultMediaSessionsPerHour.
 	MediaSessionsBurst, MediaSessionsPerHour int
+	// MetricsToken, when set, serves /metrics on this handler to the bearer of this
+	// token; otherwise /metrics is not here (MetricsHandler serves it elsewhere).
+	MetricsToken string
+	// MetricsCache is how long the figures read from the database for /metrics are kept,
+	// by Now; 0 means DefaultMetricsCache.
+	MetricsCache time.Duration
 	// FFmpeg and FFprobe are the programs that finalize recordings and check them; empty
 	// means "ffmpeg" and "ffprobe", found in PATH.
 	FFmpeg, FFprobe string
@@ -127,6 +133,7 @@ type Server struct {
 	sessionRate *rateLimiter // the media sessions opened, by client address
 	// sessionsRefused counts the media sessions refused by sessionRate, by protocol.
 	sessionsRefused *prometheus.CounterVec
+	metrics         http.Handler // the Prometheus registry's
 }
 
 // New builds the server. It does not touch the database: until SetReady is called the API
@@ -150,6 +157,9 @@ func New(p Params) (*Server, error) {
 	}
 	if p.MaxRequestsPerClient < 0 || p.MediaSessionsBurst < 0 || p.MediaSessionsPerHour < 0 {
 		return nil, errors.New("new api server: negative limit on clients")
+	}
+	if p.MetricsCache == 0 {
+		p.MetricsCache = DefaultMetricsCache
 	}
 	if p.MediaSessionsBurst == 0 {
 		p.MediaSessionsBurst = DefaultMediaSessionsBurst
@@ -187,6 +197,7 @@ func New(p Params) (*Server, error) {
 	s.originPattern = u.Scheme + "://" + u.Host
 	s.oidc = &oidcClient{params: p.OIDC, redirectURL: p.BaseURL + callbackPath}
 	s.rights = privacy.NewRights(p.Store, p.Ledger, p.Policy, p.Recordings)
+	s.metrics = s.metricsHandler()
 	s.handler = s.routes()
 	return s, nil
 }
@@ -280,8 +291,10 @@ func (s *Server) routes() http.Handler {
 	admin.GET("/retention", s.getRetention)
 	admin.POST("/retention/run", s.runRetention)
 
-	metrics := s.metricsHandler()
-	r.GET("/metrics", func(c *gin.Context) { metrics.ServeHTTP(c.Writer, c.Request) })
+	if s.p.MetricsToken != "" {
+		metrics := s.MetricsHandler()
+		r.GET("/metrics", func(c *gin.Context) { metrics.ServeHTTP(c.Writer, c.Request) })
+	}
 
 	var h http.Handler = r
 	if s.p.DevIDP != nil {

@@ -92,6 +92,8 @@ type options struct {
 	maxRequests int
 	// sessionBurst and sessionsPerHour are Params.MediaSessionsBurst and MediaSessionsPerHour.
 	sessionBurst, sessionsPerHour int
+	// metricsToken is Params.MetricsToken.
+	metricsToken string
 }
 
 const (
@@ -181,6 +183,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		SFU:   media, Tokens: tokens, TURN: o.turn,
 		WriteTimeout: o.writeTimeout, MaxRequestsPerClient: o.maxRequests,
 		MediaSessionsBurst: o.sessionBurst, MediaSessionsPerHour: o.sessionsPerHour,
+		MetricsToken: o.metricsToken,
 	}
 	hs.Config.ReadTimeout, hs.Config.WriteTimeout = o.readTimeout, o.writeTimeout
 	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}

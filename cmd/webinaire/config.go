@@ -37,7 +37,23 @@ type Config struct {
 	Privacy    PrivacyConfig    `yaml:"privacy"`
 	Media      MediaConfig      `yaml:"media"`
 	Log        LogConfig        `yaml:"log"`
+	Metrics    MetricsConfig    `yaml:"metrics"`
 }
+
+// MetricsConfig is /metrics, for Prometheus: off unless it has an address of its own or
+// a token.
+type MetricsConfig struct {
+	// Listen is an address that serves /metrics only; empty means none.
+	Listen string `yaml:"listen"`
+	// Token, when set, is the bearer token /metrics asks for, and serves it on
+	// server.listen too.
+	Token string `yaml:"token"`
+	// Cache is how long the figures read from the database are served again.
+	Cache Duration `yaml:"cache"`
+}
+
+// minMetricsToken is the shortest metrics token.
+const minMetricsToken = 16
 
 // MediaConfig is the SFU (sfu.Server) that serve runs in the process, and the join tokens
 // the API hands out for it.
@@ -286,7 +302,8 @@ func DefaultConfig() Config {
 			TURNListen:      ":3478",
 			TURNSecretFile:  "data/turn.key",
 		},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Metrics: MetricsConfig{Cache: Duration(30 * time.Second)},
 	}
 }
 
@@ -544,6 +561,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MediaSessionsPerHour < 1 || c.Server.MediaSessionsPerHour > 3_600_000 {
 		bad("server.media_sessions_per_hour", "want between 1 and 3600000, got %d", c.Server.MediaSessionsPerHour)
+	}
+	if c.Metrics.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen", "want host:port, got %q", c.Metrics.Listen)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad("metrics.listen", "port out of range in %q", c.Metrics.Listen)
+		}
+	}
+	if c.Metrics.Token != "" && len(c.Metrics.Token) < minMetricsToken {
+		bad("metrics.token", "want at least %d characters", minMetricsToken)
+	}
+	if c.Metrics.Cache < Duration(time.Second) || c.Metrics.Cache > Duration(time.Hour) {
+		bad("metrics.cache", "want between 1s and 1h, got %s", c.Metrics.Cache)
 	}
 	switch c.Database.Driver {
 	case "sqlite", "postgres":

@@ -285,6 +285,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 	params.WriteTimeout, params.MaxRequestsPerClient = time.Duration(cfg.Server.WriteTimeout), cfg.Server.MaxRequestsPerClient
 	params.MediaSessionsBurst, params.MediaSessionsPerHour = cfg.Server.MediaSessionsBurst, cfg.Server.MediaSessionsPerHour
+	params.MetricsToken, params.MetricsCache = cfg.Metrics.Token, time.Duration(cfg.Metrics.Cache)
 	if cfg.DevIDP.Enabled {
 		// The development provider's client is made for this process: its secret lives in memory only.
 		params.OIDC.Issuer, params.OIDC.ClientID, params.OIDC.ClientSecret = baseURL+"/dev-idp", "webinaire-dev", store.NewSecret()
@@ -312,6 +313,20 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 
 	if cfg.Mode == modeDevelopment {
 		log.Warn("DEVELOPMENT MODE: not for production use", "dev_idp", cfg.DevIDP.Enabled, "database", cfg.Database.Driver)
+	}
+	if cfg.Metrics.Listen != "" {
+		metricsLn, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			fmt.Fprintf(stderr, "webinaire: cannot listen on %s (key metrics.listen): %v\n", cfg.Metrics.Listen, err)
+			return 1
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		metricsSrv := newHTTPServer(cfg.Server, mux, log)
+		// Owned by serve: it ends when serve returns and closes the server.
+		go func() { _ = metricsSrv.Serve(metricsLn) }()
+		defer metricsSrv.Close()
+		log.Info("metrics served on their own address", "listen", metricsLn.Addr().String())
 	}
 	httpSrv := newHTTPServer(cfg.Server, srv, log)
 

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
+	"regexp"
 	"testing"
 	"time"
 
@@ -60,4 +62,24 @@ func TestServeCutsSlowBodies(t *testing.T) {
 		require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server kept a slow body's connection open; read %q", got)
 		require.NotContains(t, string(got), "200 OK", "a token was handed out for a body never completed")
 	}
+}
+
+// TestServeMetricsOnTheirOwnAddress: with metrics.listen, /metrics is served there, and
+// not on the API's address, which has no token.
+func TestServeMetricsOnTheirOwnAddress(t *testing.T) {
+	in := freshInstall(t)
+	s := startServe(t, []string{"--listen", "127.0.0.1:0"}, append(in.env, "WEBINAIRE_METRICS_LISTEN=127.0.0.1:0"))
+	waitReady(t, s.base)
+	m := regexp.MustCompile(`msg="metrics served on their own address" listen=(\S+)`).FindStringSubmatch(s.stderr.String())
+	require.NotNil(t, m, "log:\n%s", s.stderr)
+
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), "webinaire_retention_scrape_error 0")
+	require.Equal(t, http.StatusNotFound, status(t, s.base+"/metrics"))
+	require.Equal(t, http.StatusNotFound, status(t, "http://"+m[1]+"/readyz"), "the metrics address serves nothing else")
 }
