@@ -82,9 +82,24 @@ func (s *Server) joinAsOwner(c *gin.Context) {
 }
 
 // joinWithInvitation hands the holder of an invitation link a token with the link's role,
-// under the display name it chose.
+// under the display name it chose. The invitation is looked up first: the body of a
+// request without one is never read, nor waited for (the connection closes after the
+// answer).
 func (s *Server) joinWithInvitation(c *gin.Context) {
+	// Counted and looked up before the body is read; a refusal closes the connection
+	// rather than read a body nobody needs.
 	if !s.allowJoinFrom(c) {
+		c.Header("Connection", "close")
+		return
+	}
+	inv, w, err := s.p.Store.InvitationByToken(c.Request.Context(), c.Param("token"))
+	if err != nil {
+		c.Header("Connection", "close")
+		s.fail(c, err)
+		return
+	}
+	if !s.allowJoinWith(c, inv.ID) {
+		c.Header("Connection", "close")
 		return
 	}
 	var in struct {
@@ -97,14 +112,6 @@ func (s *Server) joinWithInvitation(c *gin.Context) {
 	name, detail := guestName(in.DisplayName)
 	if detail != "" {
 		writeProblem(c, validationProblem([]FieldError{{Field: "display_name", Detail: detail}}))
-		return
-	}
-	inv, w, err := s.p.Store.InvitationByToken(c.Request.Context(), c.Param("token"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if !s.allowJoinWith(c, inv.ID) {
 		return
 	}
 	s.issueJoin(c, w, sfu.Role(inv.Role), name, mediaActor{kind: store.ActorGuest, invitation: inv.ID})
@@ -179,6 +186,9 @@ func (s *Server) rtc(c *gin.Context) {
 	if !headerHasToken(c.Request.Header, "Connection", "upgrade") || !headerHasToken(c.Request.Header, "Upgrade", "websocket") {
 		c.Header("Upgrade", "websocket")
 		writeProblem(c, errWebSocketRequired)
+		return
+	}
+	if !s.allowMediaSession(c, "websocket") {
 		return
 	}
 	conn, err := acceptWS(c.Writer, c.Request, s.originPattern)

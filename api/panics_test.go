@@ -12,7 +12,7 @@ import (
 
 // The panics the media server recovers are counted in /metrics by part.
 func TestRecoveredPanicsInMetrics(t *testing.T) {
-	e := setup(t, "sqlite", options{})
+	e := setup(t, "sqlite", options{metricsToken: metricsToken})
 	m := metricsText(t, e)
 	for _, part := range sfu.Parts() {
 		require.Contains(t, m, `webinaire_recovered_panics_total{part="`+string(part)+`"} 0`)

@@ -28,12 +28,18 @@ var (
 )
 
 // recorders are the recordings running now, by webinar id. A recording stops when its
-// owner asks, or when its room closes; it is then finalized in the background.
+// owner asks, or when its room closes; it is then finalized in the background. mu guards
+// the maps only: no database or storage call is made holding it, so that a slow or hung
+// database delays the one request that waits for it, not every start and stop.
 type recorders struct {
-	mu     sync.Mutex
-	active map[string]*activeRecording
-	wg     sync.WaitGroup // finalizations
+	mu       sync.Mutex
+	active   map[string]*activeRecording
+	starting map[string]bool // webinars whose recording is being started
+	wg       sync.WaitGroup  // finalizations
 }
+
+// abandonTimeout bounds marking failed a recording that could not start.
+const abandonTimeout = 10 * time.Second
 
 type activeRecording struct {
 	row  store.Recording
@@ -99,12 +105,16 @@ func (s *Server) startRecording(c *gin.Context) {
 		writeProblem(c, errRoomNotOpen)
 		return
 	}
-	s.recorders.mu.Lock()
-	defer s.recorders.mu.Unlock()
-	if s.recorders.active[w.ID] != nil {
+	if !s.recorders.reserve(w.ID) {
 		writeProblem(c, errRecordingActive)
 		return
 	}
+	started := false
+	defer func() {
+		if !started {
+			s.recorders.release(w.ID, nil)
+		}
+	}()
 	ctx := c.Request.Context()
 	now := s.now()
 	row, err := s.p.Store.CreateRecording(ctx, w.ID, now, s.p.Policy.Recordings.Until(w.StartsAt))
@@ -140,7 +150,8 @@ func (s *Server) startRecording(c *gin.Context) {
 		s.fail(c, fmt.Errorf("start recording %s: %w", row.ID, err))
 		return
 	}
-	s.recorders.active[w.ID] = a
+	started = true
+	s.recorders.release(w.ID, a)
 	s.recorders.wg.Add(1)
 	go func() { // owned by the server (recorders.wg); ends once the recording is finalized
 		defer s.recorders.wg.Done()
@@ -172,11 +183,35 @@ func (a *activeRecording) fail(err error) {
 	a.once.Do(func() { close(a.stop) })
 }
 
-// abandonRecording marks a recording that could not start as failed.
+// reserve marks the webinar's recording as being started; false when it is running or
+// being started already.
+func (r *recorders) reserve(webinarID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.active[webinarID] != nil || r.starting[webinarID] {
+		return false
+	}
+	r.starting[webinarID] = true
+	return true
+}
+
+// release ends the start of the webinar's recording: a, when not nil, is running now.
+func (r *recorders) release(webinarID string, a *activeRecording) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.starting, webinarID)
+	if a != nil {
+		r.active[webinarID] = a
+	}
+}
+
+// abandonRecording marks a recording that could not start as failed, within abandonTimeout.
 func (s *Server) abandonRecording(row store.Recording, cause error) {
 	end := s.now()
 	row.State, row.EndedAt, row.Error = store.RecordingFailed, &end, "could not start: "+errText(cause)
-	if err := s.p.Store.FinishRecording(context.Background(), row); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), abandonTimeout)
+	defer cancel()
+	if err := s.p.Store.FinishRecording(ctx, row); err != nil {
 		s.log.Error("recording not marked failed", "recording", row.ID, "err", err)
 	}
 }

@@ -2,8 +2,12 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -73,19 +77,28 @@ func (s *Server) runRetention(c *gin.Context) {
 	c.JSON(http.StatusOK, report)
 }
 
-// retentionCollector exposes the retention jobs to Prometheus, read from the database at
-// each scrape: counts only, never an id or an address.
+// retentionCollector exposes the retention jobs to Prometheus, read from the database
+// (about eight queries, some of which sum over the whole ledger) at most once per cache
+// period of the server's clock: counts only, never an id or an address.
 type retentionCollector struct {
 	s         *Server
+	cache     time.Duration
 	lastOK    *prometheus.Desc
 	deleted   *prometheus.Desc
 	overdue   *prometheus.Desc
 	scrapeErr *prometheus.Desc
+
+	// mu is held while the figures are read: one scrape reads them, those that come
+	// meanwhile wait and get the same.
+	mu      sync.Mutex
+	readAt  time.Time
+	figures []prometheus.Metric
 }
 
-func newRetentionCollector(s *Server) *retentionCollector {
+func newRetentionCollector(s *Server, cache time.Duration) *retentionCollector {
 	return &retentionCollector{
 		s:         s,
+		cache:     cache,
 		lastOK:    prometheus.NewDesc("webinaire_retention_last_success_timestamp_seconds", "When the last retention run that deleted (not a dry run) finished successfully.", nil, nil),
 		deleted:   prometheus.NewDesc("webinaire_retention_deleted_objects_total", "Objects deleted and recorded in the deletion ledger, by category.", []string{"category"}, nil),
 		overdue:   prometheus.NewDesc("webinaire_retention_overdue_objects", "Objects past their retention period now, by category; anything but 0 is a failure.", []string{"category"}, nil),
@@ -101,17 +114,32 @@ func (r *retentionCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- r.scrapeErr
 }
 
-// Collect reads the figures from the database.
+// Collect sends the figures, read again once they are older than the cache period.
 func (r *retentionCollector) Collect(ch chan<- prometheus.Metric) {
+	r.mu.Lock()
+	now := r.s.now()
+	if r.figures == nil || now.Sub(r.readAt) >= r.cache || now.Before(r.readAt) {
+		r.figures, r.readAt = r.read(), now
+	}
+	figures := r.figures
+	r.mu.Unlock()
+	for _, m := range figures {
+		ch <- m
+	}
+}
+
+// read reads the figures from the database.
+func (r *retentionCollector) read() []prometheus.Metric {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	var out []prometheus.Metric
 	failed := 0.0
 	if runs, err := r.s.p.Retention.Runs(ctx, 200); err != nil {
 		failed = 1
 	} else {
 		for _, run := range runs {
 			if !run.DryRun && run.Status == "ok" && run.FinishedAt != nil {
-				ch <- prometheus.MustNewConstMetric(r.lastOK, prometheus.GaugeValue, float64(run.FinishedAt.Unix()))
+				out = append(out, prometheus.MustNewConstMetric(r.lastOK, prometheus.GaugeValue, float64(run.FinishedAt.Unix())))
 				break
 			}
 		}
@@ -121,22 +149,50 @@ func (r *retentionCollector) Collect(ch chan<- prometheus.Metric) {
 		failed = 1
 	} else {
 		for _, c := range categories {
-			ch <- prometheus.MustNewConstMetric(r.deleted, prometheus.CounterValue, float64(totals[c]), c)
+			out = append(out, prometheus.MustNewConstMetric(r.deleted, prometheus.CounterValue, float64(totals[c]), c))
 		}
 	}
 	if overdue, err := r.s.p.Retention.Overdue(ctx); err != nil {
 		failed = 1
 	} else {
 		for _, c := range categories {
-			ch <- prometheus.MustNewConstMetric(r.overdue, prometheus.GaugeValue, float64(overdue[c]), c)
+			out = append(out, prometheus.MustNewConstMetric(r.overdue, prometheus.GaugeValue, float64(overdue[c]), c))
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(r.scrapeErr, prometheus.GaugeValue, failed)
+	return append(out, prometheus.MustNewConstMetric(r.scrapeErr, prometheus.GaugeValue, failed))
 }
 
-// metricsHandler serves /metrics from a registry of this server's own (no global state).
+// metricsHandler serves the metrics from a registry of this server's own (no global state).
 func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newRetentionCollector(s), newPanicCollector(s.p.SFU.Panics()))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newRetentionCollector(s, s.p.MetricsCache), s.sessionsRefused, newPanicCollector(s.p.SFU.Panics()))
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
+
+var errMetricsToken = problem(http.StatusUnauthorized, "invalid_token", "send the metrics token as Authorization: Bearer")
+
+// MetricsHandler serves /metrics, for Prometheus: on the API's address when
+// Params.MetricsToken is set, with that token; on an address of its own (serve's
+// metrics.listen), with the token when it is set.
+func (s *Server) MetricsHandler() http.Handler {
+	want := sha256.Sum256([]byte(s.p.MetricsToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.p.MetricsToken != "" {
+			token, _ := bearerToken(r)
+			got := sha256.Sum256([]byte(token))
+			if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+				setSecurityHeaders(w.Header())
+				w.Header().Set("WWW-Authenticate", `Bearer realm="webinaire-metrics"`)
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_ = json.NewEncoder(w).Encode(errMetricsToken)
+				return
+			}
+		}
+		s.metrics.ServeHTTP(w, r)
+	})
+}
+
+// DefaultMetricsCache is Params.MetricsCache when it is 0.
+const DefaultMetricsCache = 30 * time.Second

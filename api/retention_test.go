@@ -5,24 +5,76 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"webinaire/api"
 	"webinaire/store"
 )
 
+// metricsToken is the bearer token of /metrics in the tests that read it.
+const metricsToken = "scrape-0123456789abcdef"
+
+// scrape asks for /metrics with the token given, none when empty.
+func scrape(t *testing.T, e *env, token string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", e.base+"/metrics", nil)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
 func metricsText(t *testing.T, e *env) string {
 	t.Helper()
-	resp, err := http.Get(e.base + "/metrics")
-	require.NoError(t, err)
+	resp := scrape(t, e, metricsToken)
 	body := readBody(t, resp)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	return body
 }
 
+// TestMetricsNeedTheirToken: /metrics is served on the API's address only with a token,
+// and only to its bearer.
+func TestMetricsNeedTheirToken(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	resp := scrape(t, e, "")
+	require.Equal(t, "not_found", problemOf(t, resp).Code, "no token configured: no /metrics here")
+
+	e = setup(t, "sqlite", options{metricsToken: metricsToken})
+	for _, token := range []string{"", "scrape-0123456789abcdeF", metricsToken + "x"} {
+		resp := scrape(t, e, token)
+		require.Equal(t, "invalid_token", problemOf(t, resp).Code, "token %q", token)
+		require.Contains(t, resp.Header.Get("WWW-Authenticate"), "Bearer")
+	}
+	require.Contains(t, metricsText(t, e), "webinaire_retention_scrape_error 0")
+}
+
+// TestMetricsReadTheDatabaseOncePerCachePeriod: the figures read from the database are
+// those of the last read until the cache period has passed on the server's clock.
+func TestMetricsReadTheDatabaseOncePerCachePeriod(t *testing.T) {
+	e := setup(t, "sqlite", options{metricsToken: metricsToken})
+	const overdue = `webinaire_retention_overdue_objects{category="connection_log"} `
+	require.Contains(t, metricsText(t, e), overdue+"0")
+	ctx := context.Background()
+	dbNow, err := e.store.Now(ctx)
+	require.NoError(t, err)
+	require.NoError(t, e.store.LogConnection(ctx, store.ConnectionEvent{
+		At: dbNow.AddDate(0, 0, -400), ActorKind: store.ActorGuest, ActorID: "guest-1", IP: "192.0.2.77", Action: "join", Protocol: "https",
+	}))
+	require.Contains(t, metricsText(t, e), overdue+"0", "read again before the period is over")
+	e.clock.Advance(api.DefaultMetricsCache - time.Second)
+	require.Contains(t, metricsText(t, e), overdue+"0")
+	e.clock.Advance(time.Second)
+	require.Contains(t, metricsText(t, e), overdue+"1", "read again once it is over")
+}
+
 func TestRetentionForAdministratorsAndMetrics(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
-		e := setup(t, driver, options{})
+		e := setup(t, driver, options{metricsToken: metricsToken})
 		ctx := context.Background()
 		admin := e.browser()
 		admin.Login(userAdmin)
@@ -82,6 +134,7 @@ func TestRetentionForAdministratorsAndMetrics(t *testing.T) {
 		require.Equal(t, "ok", after.Runs[0].Status)
 		require.EqualValues(t, 1, after.Runs[0].Counts["connection_log"])
 
+		e.clock.Advance(api.DefaultMetricsCache) // past the figures read before the run
 		m = metricsText(t, e)
 		require.Contains(t, m, `webinaire_retention_overdue_objects{category="connection_log"} 0`)
 		require.Contains(t, m, `webinaire_retention_deleted_objects_total{category="connection_log"} 1`)

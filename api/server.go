@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"webinaire/privacy"
 	"webinaire/recording"
@@ -96,6 +97,22 @@ type Params struct {
 	// Recordings keeps the recordings' files: a local folder (recording.Folder, the
 	// default) or an S3-compatible bucket (recording.S3).
 	Recordings recording.Storage
+	// WriteTimeout is the server's write timeout: the handlers of long answers (recording
+	// downloads) give each piece of the answer this long; 0 means no deadline.
+	WriteTimeout time.Duration
+	// MaxRequestsPerClient bounds the requests one client address has in progress at
+	// once (429 beyond); 0 means DefaultMaxRequestsPerClient.
+	MaxRequestsPerClient int
+	// MediaSessionsBurst and MediaSessionsPerHour limit the media sessions (signalling
+	// WebSockets, WHEP) one client address opens: so many at once, then so many an hour
+	// (429 beyond); 0 means DefaultMediaSessionsBurst, DefaultMediaSessionsPerHour.
+	MediaSessionsBurst, MediaSessionsPerHour int
+	// MetricsToken, when set, serves /metrics on this handler to the bearer of this
+	// token; otherwise /metrics is not here (MetricsHandler serves it elsewhere).
+	MetricsToken string
+	// MetricsCache is how long the figures read from the database for /metrics are kept,
+	// by Now; 0 means DefaultMetricsCache.
+	MetricsCache time.Duration
 	// FFmpeg and FFprobe are the programs that finalize recordings and check them; empty
 	// means "ffmpeg" and "ffprobe", found in PATH.
 	FFmpeg, FFprobe string
@@ -126,6 +143,12 @@ type Server struct {
 	entryLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
 	originPattern string // the base URL's scheme and host, for the WebSocket library
+
+	inFlight    *inFlight    // the requests in progress, by client address
+	sessionRate *rateLimiter // the media sessions opened, by client address
+	// sessionsRefused counts the media sessions refused by sessionRate, by protocol.
+	sessionsRefused *prometheus.CounterVec
+	metrics         http.Handler // the Prometheus registry's
 }
 
 // New builds the server. It does not touch the database: until SetReady is called the API
@@ -143,6 +166,21 @@ func New(p Params) (*Server, error) {
 	}
 	if p.FFprobe == "" {
 		p.FFprobe = "ffprobe"
+	}
+	if p.MaxRequestsPerClient == 0 {
+		p.MaxRequestsPerClient = DefaultMaxRequestsPerClient
+	}
+	if p.MaxRequestsPerClient < 0 || p.MediaSessionsBurst < 0 || p.MediaSessionsPerHour < 0 {
+		return nil, errors.New("new api server: negative limit on clients")
+	}
+	if p.MetricsCache == 0 {
+		p.MetricsCache = DefaultMetricsCache
+	}
+	if p.MediaSessionsBurst == 0 {
+		p.MediaSessionsBurst = DefaultMediaSessionsBurst
+	}
+	if p.MediaSessionsPerHour == 0 {
+		p.MediaSessionsPerHour = DefaultMediaSessionsPerHour
 	}
 	if p.TokenLifetime == 0 {
 		p.TokenLifetime = DefaultTokenLifetime
@@ -176,7 +214,13 @@ func New(p Params) (*Server, error) {
 	s.media, s.tokenLifetime, s.entryLifetime = newMediaDirectory(), p.TokenLifetime, p.EntryTokenLifetime
 	s.joins = newJoinLimits(p.JoinsPerAddressPerMinute, p.JoinsPerInvitationPerMinute, s.log.Warn)
 	s.streams = newHTTPSessions()
-	s.recorders.active = make(map[string]*activeRecording)
+	s.inFlight = newInFlight(p.MaxRequestsPerClient)
+	s.sessionRate = newRateLimiter(p.Now, p.MediaSessionsBurst, time.Hour/time.Duration(p.MediaSessionsPerHour), maxRateKeys)
+	s.sessionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webinaire_media_sessions_refused_total",
+		Help: "Media sessions refused because their client address opened too many lately, by protocol.",
+	}, []string{"protocol"})
+	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {
 		s.wsURL = "wss://" + u.Host + rtcPath
@@ -184,6 +228,7 @@ func New(p Params) (*Server, error) {
 	s.originPattern = u.Scheme + "://" + u.Host
 	s.oidc = &oidcClient{params: p.OIDC, redirectURL: p.BaseURL + callbackPath}
 	s.rights = privacy.NewRights(p.Store, p.Ledger, p.Policy, p.Recordings)
+	s.metrics = s.metricsHandler()
 	s.handler = s.routes()
 	return s, nil
 }
@@ -200,7 +245,7 @@ func (s *Server) routes() http.Handler {
 	s.engine = r
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
-	r.Use(s.recoverer, s.securityHeaders, s.limitBody)
+	r.Use(s.recoverer, s.securityHeaders, s.limitInFlight, s.limitBody)
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, errNotFound) })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, problem(http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed here"))
@@ -277,8 +322,10 @@ func (s *Server) routes() http.Handler {
 	admin.GET("/retention", s.getRetention)
 	admin.POST("/retention/run", s.runRetention)
 
-	metrics := s.metricsHandler()
-	r.GET("/metrics", func(c *gin.Context) { metrics.ServeHTTP(c.Writer, c.Request) })
+	if s.p.MetricsToken != "" {
+		metrics := s.MetricsHandler()
+		r.GET("/metrics", func(c *gin.Context) { metrics.ServeHTTP(c.Writer, c.Request) })
+	}
 
 	var h http.Handler = r
 	if s.p.DevIDP != nil {

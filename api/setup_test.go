@@ -100,6 +100,14 @@ type options struct {
 	joinsPerAddress, joinsPerInvitation int
 	// loginFlows bounds the pending logins; zero means the defaults.
 	loginFlows api.LoginLimits
+	// readTimeout and writeTimeout are the HTTP server's, as serve sets them; 0: none.
+	readTimeout, writeTimeout time.Duration
+	// maxRequests is Params.MaxRequestsPerClient.
+	maxRequests int
+	// sessionBurst and sessionsPerHour are Params.MediaSessionsBurst and MediaSessionsPerHour.
+	sessionBurst, sessionsPerHour int
+	// metricsToken is Params.MetricsToken.
+	metricsToken string
 }
 
 const (
@@ -197,7 +205,11 @@ func setup(t *testing.T, driver string, o options) *env {
 		Pages: frontend.Files,
 		SFU:   media, Tokens: tokens, TURN: o.turn, LoginFlows: o.loginFlows,
 		JoinsPerAddressPerMinute: o.joinsPerAddress, JoinsPerInvitationPerMinute: o.joinsPerInvitation,
+		WriteTimeout: o.writeTimeout, MaxRequestsPerClient: o.maxRequests,
+		MediaSessionsBurst: o.sessionBurst, MediaSessionsPerHour: o.sessionsPerHour,
+		MetricsToken: o.metricsToken,
 	}
+	hs.Config.ReadTimeout, hs.Config.WriteTimeout = o.readTimeout, o.writeTimeout
 	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}
 	p.Recordings = local
 	var bucket *s3Bucket

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -176,10 +179,34 @@ func (s *Server) serveRecordingFile(c *gin.Context, r store.Recording) {
 			return
 		}
 		defer f.Close()
-		c.Header("Content-Type", "video/webm")
 		c.Header("Cache-Control", "private, no-store")
-		http.ServeContent(c.Writer, c.Request, file, modified, f)
+		if rangeCount(c.GetHeader("Range")) > maxRanges {
+			// Each range costs a part header; thousands of tiny ones multiply the answer.
+			if size, err := f.Seek(0, io.SeekEnd); err == nil {
+				c.Header("Content-Range", fmt.Sprintf("bytes */%d", size))
+			}
+			writeProblem(c, errTooManyRanges)
+			return
+		}
+		c.Header("Content-Type", "video/webm")
+		http.ServeContent(s.longAnswer(c.Writer), c.Request, file, modified, f)
 		return
 	}
 	writeProblem(c, errNotFound)
+}
+
+// maxRanges is the most byte ranges a request for a recording's file may ask for: a player
+// asks for one, a download manager for a few.
+const maxRanges = 16
+
+var errTooManyRanges = problem(http.StatusRequestedRangeNotSatisfiable, "too_many_ranges", fmt.Sprintf("ask for at most %d byte ranges at once", maxRanges))
+
+// rangeCount is the number of ranges a Range header asks for: its comma-separated parts,
+// 0 when it is not a byte range.
+func rangeCount(header string) int {
+	spec, ok := strings.CutPrefix(header, "bytes=")
+	if !ok {
+		return 0
+	}
+	return strings.Count(spec, ",") + 1
 }

@@ -149,6 +149,7 @@ func (s *Server) startWHIP(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
+	s.answerWithin(c.Writer)
 	entry := &httpSession{protocol: "whip", webinarID: w.ID, organizerID: w.OrganizerID, bearer: sha256.Sum256([]byte(key))}
 	if !s.streams.reserve(entry) {
 		c.Header("Retry-After", "5")
@@ -181,6 +182,10 @@ func (s *Server) startWHEP(c *gin.Context) {
 	offer, p := readOffer(c)
 	if p != nil {
 		writeProblem(c, p)
+		return
+	}
+	s.answerWithin(c.Writer)
+	if !s.allowMediaSession(c, "whep") {
 		return
 	}
 	entry := &httpSession{protocol: "whep", bearer: sha256.Sum256([]byte(token))}

@@ -38,7 +38,23 @@ type Config struct {
 	Privacy    PrivacyConfig    `yaml:"privacy"`
 	Media      MediaConfig      `yaml:"media"`
 	Log        LogConfig        `yaml:"log"`
+	Metrics    MetricsConfig    `yaml:"metrics"`
 }
+
+// MetricsConfig is /metrics, for Prometheus: off unless it has an address of its own or
+// a token.
+type MetricsConfig struct {
+	// Listen is an address that serves /metrics only; empty means none.
+	Listen string `yaml:"listen"`
+	// Token, when set, is the bearer token /metrics asks for, and serves it on
+	// server.listen too.
+	Token string `yaml:"token"`
+	// Cache is how long the figures read from the database are served again.
+	Cache Duration `yaml:"cache"`
+}
+
+// minMetricsToken is the shortest metrics token.
+const minMetricsToken = 16
 
 // MediaConfig is the SFU (sfu.Server) that serve runs in the process, and the join tokens
 // the API hands out for it.
@@ -162,6 +178,17 @@ type ServerConfig struct {
 	TrustedProxies  []string `yaml:"trusted_proxies"`
 	MaxBodyBytes    int64    `yaml:"max_body_bytes"`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// ReadTimeout bounds the reading of a whole request, headers and body.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds the writing of an answer; a long download has it for each
+	// piece, and a WebSocket has its own liveness checks instead.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// MaxRequestsPerClient bounds the requests one client address has in progress at once.
+	MaxRequestsPerClient int `yaml:"max_requests_per_client"`
+	// MediaSessionsBurst and MediaSessionsPerHour limit the media sessions one client
+	// address opens, each of which writes to the connection log.
+	MediaSessionsBurst   int `yaml:"media_sessions_burst"`
+	MediaSessionsPerHour int `yaml:"media_sessions_per_hour"`
 }
 
 // DatabaseConfig selects and reaches the database.
@@ -256,6 +283,12 @@ func DefaultConfig() Config {
 			Listen:          "127.0.0.1:8080",
 			MaxBodyBytes:    1 << 20,
 			ShutdownTimeout: Duration(15 * time.Second),
+			// What slow or numerous clients may hold.
+			ReadTimeout:          Duration(30 * time.Second),
+			WriteTimeout:         Duration(60 * time.Second),
+			MaxRequestsPerClient: 1000,
+			MediaSessionsBurst:   600,
+			MediaSessionsPerHour: 600,
 		},
 		Database: DatabaseConfig{
 			Driver:        "sqlite",
@@ -302,7 +335,8 @@ func DefaultConfig() Config {
 			JoinsPerAddressPerMinute:    api.DefaultJoinsPerAddressPerMinute,
 			JoinsPerInvitationPerMinute: api.DefaultJoinsPerInvitationPerMinute,
 		},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Metrics: MetricsConfig{Cache: Duration(30 * time.Second)},
 	}
 }
 
@@ -545,6 +579,34 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.ShutdownTimeout <= 0 {
 		bad("server.shutdown_timeout", "want a positive duration")
+	}
+	if c.Server.ReadTimeout < Duration(time.Second) || c.Server.ReadTimeout > Duration(time.Hour) {
+		bad("server.read_timeout", "want between 1s and 1h, got %s", c.Server.ReadTimeout)
+	}
+	if c.Server.WriteTimeout < Duration(time.Second) || c.Server.WriteTimeout > Duration(time.Hour) {
+		bad("server.write_timeout", "want between 1s and 1h, got %s", c.Server.WriteTimeout)
+	}
+	if c.Server.MaxRequestsPerClient < 1 || c.Server.MaxRequestsPerClient > 1_000_000 {
+		bad("server.max_requests_per_client", "want between 1 and 1000000, got %d", c.Server.MaxRequestsPerClient)
+	}
+	if c.Server.MediaSessionsBurst < 1 || c.Server.MediaSessionsBurst > 1_000_000 {
+		bad("server.media_sessions_burst", "want between 1 and 1000000, got %d", c.Server.MediaSessionsBurst)
+	}
+	if c.Server.MediaSessionsPerHour < 1 || c.Server.MediaSessionsPerHour > 3_600_000 {
+		bad("server.media_sessions_per_hour", "want between 1 and 3600000, got %d", c.Server.MediaSessionsPerHour)
+	}
+	if c.Metrics.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen", "want host:port, got %q", c.Metrics.Listen)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad("metrics.listen", "port out of range in %q", c.Metrics.Listen)
+		}
+	}
+	if c.Metrics.Token != "" && len(c.Metrics.Token) < minMetricsToken {
+		bad("metrics.token", "want at least %d characters", minMetricsToken)
+	}
+	if c.Metrics.Cache < Duration(time.Second) || c.Metrics.Cache > Duration(time.Hour) {
+		bad("metrics.cache", "want between 1s and 1h, got %s", c.Metrics.Cache)
 	}
 	switch c.Database.Driver {
 	case "sqlite", "postgres":

@@ -289,6 +289,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 			AdminValues:  cfg.OIDC.AdminValues,
 		},
 	}
+	params.WriteTimeout, params.MaxRequestsPerClient = time.Duration(cfg.Server.WriteTimeout), cfg.Server.MaxRequestsPerClient
+	params.MediaSessionsBurst, params.MediaSessionsPerHour = cfg.Server.MediaSessionsBurst, cfg.Server.MediaSessionsPerHour
+	params.MetricsToken, params.MetricsCache = cfg.Metrics.Token, time.Duration(cfg.Metrics.Cache)
 	if cfg.DevIDP.Enabled {
 		// The development provider's client is made for this process: its secret lives in memory only.
 		params.OIDC.Issuer, params.OIDC.ClientID, params.OIDC.ClientSecret = baseURL+"/dev-idp", "webinaire-dev", store.NewSecret()
@@ -317,12 +320,21 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if cfg.Mode == modeDevelopment {
 		log.Warn("DEVELOPMENT MODE: not for production use", "dev_idp", cfg.DevIDP.Enabled, "database", cfg.Database.Driver)
 	}
-	httpSrv := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	if cfg.Metrics.Listen != "" {
+		metricsLn, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			fmt.Fprintf(stderr, "webinaire: cannot listen on %s (key metrics.listen): %v\n", cfg.Metrics.Listen, err)
+			return 1
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		metricsSrv := newHTTPServer(cfg.Server, mux, log)
+		// Owned by serve: it ends when serve returns and closes the server.
+		go func() { _ = metricsSrv.Serve(metricsLn) }()
+		defer metricsSrv.Close()
+		log.Info("metrics served on their own address", "listen", metricsLn.Addr().String())
 	}
+	httpSrv := newHTTPServer(cfg.Server, srv, log)
 
 	// The migrator, then the retention scheduler once the database is ready, are owned by
 	// serve: they end when background is done, and serve waits for them before it returns.
@@ -383,6 +395,21 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	<-migrated
 	log.Info("stopped")
 	return 0
+}
+
+// newHTTPServer is the HTTP server of h: every request is read within the read timeout,
+// headers within 10 s at most, and answered within the write timeout; the handlers of
+// long answers (downloads, WebSockets) move their own deadlines.
+func newHTTPServer(cfg ServerConfig, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, time.Duration(cfg.ReadTimeout)),
+		ReadTimeout:       time.Duration(cfg.ReadTimeout),
+		WriteTimeout:      time.Duration(cfg.WriteTimeout),
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // loadTokenKey reads the key of the join tokens from path, or creates it there (32 random

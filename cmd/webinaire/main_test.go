@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -119,8 +120,23 @@ func waitReady(t *testing.T, base string) {
 	t.Fatalf("%s never became ready", base)
 }
 
+// holdDefaultMediaPort keeps the default media port busy during the test, as a development
+// server running beside the suite does, so that a test which would bind it fails here
+// too. When another process holds it already, that is the same situation.
+func holdDefaultMediaPort(t *testing.T) {
+	t.Helper()
+	defaults, err := LoadConfig("", nil)
+	require.NoError(t, err)
+	conn, err := net.ListenPacket("udp", ":"+strconv.Itoa(defaults.Media.UDPPort))
+	if err != nil {
+		return // held by someone else
+	}
+	t.Cleanup(func() { conn.Close() })
+}
+
 func TestServeEmbeddedDefault(t *testing.T) {
 	dir := t.TempDir()
+	holdDefaultMediaPort(t)
 	s := startServe(t, []string{"--listen", "127.0.0.1:0"}, []string{
 		"WEBINAIRE_DATABASE_URL=" + filepath.Join(dir, "webinaire.db"),
 		"WEBINAIRE_RECORDINGS_DIR=" + filepath.Join(dir, "recordings"),

@@ -31,6 +31,7 @@ func freshInstall(t *testing.T) install {
 		"WEBINAIRE_DATABASE_URL=" + db,
 		"WEBINAIRE_RECORDINGS_DIR=" + filepath.Join(dir, "recordings"),
 		"WEBINAIRE_PRIVACY_LEDGER_KEY_FILE=" + filepath.Join(dir, "ledger.key"),
+		"WEBINAIRE_MEDIA_UDP_PORT=0", // a free port: a development server may hold the default one
 	}
 	return install{env: env, st: storetest.OpenConfig(t, store.Config{Driver: store.DriverSQLite, URL: db, MaxOpenConns: 2})}
 }
@@ -159,6 +160,7 @@ func TestRetentionCommandLine(t *testing.T) {
 func TestServeRunsTheRetentionSweeps(t *testing.T) {
 	in := freshInstall(t)
 	oldID := in.seed(t)
+	holdDefaultMediaPort(t)
 	s := startServe(t, []string{"--listen", "127.0.0.1:0"}, in.env)
 	waitReady(t, s.base)
 
