@@ -15,7 +15,9 @@ import (
 // X-Forwarded-For gives the address when it is there, since most proxies append to it and
 // pass a client's own Forwarded header along untouched; the RFC 7239 Forwarded header
 // (for="198.51.100.7:51234") gives the source port when it names the same address, and the
-// address too when X-Forwarded-For is absent. Without either, the port is 0.
+// address too when X-Forwarded-For is absent. From a trusted proxy that sends neither, or
+// none readable, the client is unknown: the proxy's address is what is logged, with port 0
+// (the proxy's own source port would be taken for the client's).
 func (s *Server) clientAddr(r *http.Request) (netip.Addr, int) {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
@@ -41,11 +43,11 @@ func (s *Server) clientAddr(r *http.Request) (netip.Addr, int) {
 		if fwdOK {
 			return fwd.Addr(), int(fwd.Port())
 		}
-		return ip, port
+		return ip, 0
 	}
 	client, ok := s.firstUntrusted(xff)
 	if !ok {
-		return ip, port
+		return ip, 0
 	}
 	if fwdOK && fwd.Addr() == client.Addr() {
 		return client.Addr(), int(fwd.Port())

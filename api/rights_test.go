@@ -233,6 +233,9 @@ func TestConnectionLogThroughProxies(t *testing.T) {
 		{"forged first hop", map[string]string{"X-Forwarded-For": "6.6.6.6, 192.0.2.44"}, "192.0.2.44", 0},
 		{"client's own Forwarded passed along", map[string]string{"X-Forwarded-For": "198.51.100.8", "Forwarded": `for="6.6.6.6:1"`}, "198.51.100.8", 0},
 		{"both headers agree", map[string]string{"X-Forwarded-For": "198.51.100.9", "Forwarded": `for="198.51.100.9:40000"`}, "198.51.100.9", 40000},
+		// A trusted proxy that says nothing of the client: its own port is not the client's.
+		{"no forwarding header", map[string]string{}, "127.0.0.1", 0},
+		{"unreadable hop", map[string]string{"X-Forwarded-For": "not-an-address"}, "127.0.0.1", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
