@@ -155,14 +155,14 @@ func ledgerCheck(ctx context.Context, sub string, args, environ []string, stdout
 	if *publicKey == "" {
 		*publicKey = publicKeyFile(cfg.Privacy.LedgerSigningKeyFile)
 	}
-	vkey, err := os.ReadFile(*publicKey)
+	vkey, err := readSavedFile(*publicKey, "public_key")
 	if err != nil {
 		return fail(fmt.Errorf("read the ledger's public key (--public-key, or beside key privacy.ledger_signing_key_file): %w", err))
 	}
 	var savedText []byte
 	if saved != "" {
-		if savedText, err = readCheckpointFile(saved); err != nil {
-			return fail(err)
+		if savedText, err = readSavedFile(saved, "checkpoint"); err != nil {
+			return fail(fmt.Errorf("read the saved checkpoint: %w", err))
 		}
 	}
 	st, err := openStore(cfg, newLogger(cfg.Log, stderr))
@@ -234,21 +234,24 @@ func ledgerCheck(ctx context.Context, sub string, args, environ []string, stdout
 	return 0
 }
 
-// readCheckpointFile reads a checkpoint saved by an auditor: the signed note, or the JSON
-// document of GET /api/v1/privacy/ledger/checkpoint.
-func readCheckpointFile(path string) ([]byte, error) {
+// readSavedFile reads what an auditor saved: the text itself (a checkpoint, a public key),
+// or the JSON document of GET /api/v1/privacy/ledger/checkpoint, of which it takes field.
+func readSavedFile(path, field string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read the saved checkpoint: %w", err)
+		return nil, err
 	}
-	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
-		var doc struct {
-			Checkpoint string `json:"checkpoint"`
-		}
-		if err := json.Unmarshal(t, &doc); err != nil || doc.Checkpoint == "" {
-			return nil, fmt.Errorf("the saved checkpoint %s: JSON without a checkpoint", path)
-		}
-		return []byte(doc.Checkpoint), nil
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 || t[0] != '{' {
+		return data, nil
 	}
-	return data, nil
+	var doc map[string]any
+	if err := json.Unmarshal(t, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	text, _ := doc[field].(string)
+	if text == "" {
+		return nil, fmt.Errorf("%s: JSON without %q", path, field)
+	}
+	return []byte(text), nil
 }

@@ -56,7 +56,7 @@ func TestLedgerVerifyWithASavedCheckpointAndThePublicKeyOnly(t *testing.T) {
 	pub, err := os.ReadFile(publicKeyFile(in.path("WEBINAIRE_PRIVACY_LEDGER_SIGNING_KEY_FILE")))
 	require.NoError(t, err)
 	pubFile := filepath.Join(auditor, "ledger.pub")
-	require.NoError(t, os.WriteFile(pubFile, pub, 0o644))
+	require.NoError(t, os.WriteFile(pubFile, []byte(`{"public_key": "`+strings.TrimSpace(string(pub))+`"}`), 0o644), "the JSON of the checkpoint endpoint")
 
 	clone := t.TempDir()
 	aud := install{env: in.auditorEnv(t, clone), st: in.st}
