@@ -165,6 +165,11 @@ func ledgerCheck(ctx context.Context, sub string, args, environ []string, stdout
 			return fail(fmt.Errorf("read the saved checkpoint: %w", err))
 		}
 	}
+	if cfg.Database.Driver == store.DriverSQLite {
+		if _, err := os.Stat(cfg.Database.URL); err != nil { // opening it would create it
+			return fail(fmt.Errorf("no database: %w (key database.url)", err))
+		}
+	}
 	st, err := openStore(cfg, newLogger(cfg.Log, stderr))
 	if err != nil {
 		return fail(err)

@@ -85,6 +85,16 @@ func TestLedgerVerifyWithASavedCheckpointAndThePublicKeyOnly(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, entries)
 
+	// No database where the configuration says: verify says so, and makes none.
+	noDB := install{env: append(aud.env, "WEBINAIRE_DATABASE_URL="+filepath.Join(clone, "data", "webinaire.db"))}
+	code, _, errOut = noDB.run(t, "ledger", "verify", "--public-key", pubFile)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "no database: ")
+	require.Contains(t, errOut, "(key database.url)")
+	entries, err = os.ReadDir(clone)
+	require.NoError(t, err)
+	require.Empty(t, entries)
+
 	// Another public key.
 	_, otherPub, err := privacy.GenerateSigningKey(ledgerKeyName)
 	require.NoError(t, err)
