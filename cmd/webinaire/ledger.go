@@ -215,6 +215,9 @@ func ledgerCheck(ctx context.Context, sub string, args, environ []string, stdout
 	rep, err := privacy.VerifyLedger(ctx, st, p)
 	var te *privacy.TamperError
 	switch {
+	case errors.Is(err, privacy.ErrWrongPublicKey):
+		fmt.Fprintf(stderr, "ledger: the public key %s does not check the checkpoints: %v\n", *publicKey, err)
+		return 1
 	case errors.As(err, &te):
 		fmt.Fprintf(stderr, "ledger: TAMPERED: %v\n", te)
 		return 1

@@ -103,6 +103,8 @@ func TestLedgerVerifyWithASavedCheckpointAndThePublicKeyOnly(t *testing.T) {
 	code, _, errOut = aud.run(t, "ledger", "verify", "--public-key", otherFile)
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "wrong public key: signed by "+keyName(string(pub))+", not by the public key "+keyName(otherPub))
+	require.Contains(t, errOut, "ledger: the public key "+otherFile+" does not check the checkpoints: ")
+	require.NotContains(t, errOut, "TAMPERED", "a wrong key is not a changed ledger")
 
 	// Another ledger key beside the database.
 	require.NoError(t, os.WriteFile(filepath.Join(auditor, "ledger.key"), []byte(strings.Repeat("ab", 32)), 0o600))
