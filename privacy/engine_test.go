@@ -34,7 +34,7 @@ const (
 // fixture is a fresh database with a ledger and an engine on it, and the names of what the
 // test put there, to compare databases whose generated ids differ.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	st     *store.Store
 	ledger *Ledger
@@ -50,7 +50,7 @@ type fixture struct {
 	clock       time.Time
 }
 
-func setup(t *testing.T, driver string, opts ...func(*EngineParams)) *fixture {
+func setup(t testing.TB, driver string, opts ...func(*EngineParams)) *fixture {
 	t.Helper()
 	st := storetest.Open(t, driver)
 	skey, vkey, err := GenerateSigningKey("webinaire-ledger")
