@@ -129,6 +129,8 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	waitReady(t, s.base)
 	require.Equal(t, http.StatusOK, status(t, s.base+"/"))
 	require.Equal(t, http.StatusOK, status(t, s.base+"/dev-idp/.well-known/openid-configuration"))
+	require.Equal(t, http.StatusOK, status(t, s.base+"/api/v1/privacy/ledger/checkpoint"),
+		"once ready, serve has signed the ledger's first checkpoint and publishes it")
 
 	// Remember the source address of every connection the browser opens.
 	var (
