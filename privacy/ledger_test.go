@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"os"
@@ -400,4 +401,24 @@ func TestLedgerCheckpointsFromAnEmptyLedger(t *testing.T) {
 	rep, err := f.verify(nil)
 	require.NoError(t, err)
 	require.Equal(t, 2, rep.Checkpoints)
+}
+
+func TestLedgerStartSealsAtOnceThenOnItsTicker(t *testing.T) {
+	f := setup(t, "sqlite")
+	require.NoError(t, f.ledger.Record(f.ctx, f.st, Entry{Rule: "deleted by the organizer", Category: CategoryRecordings, ObjectID: "r", Count: 1, At: testNow}))
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan struct{})
+	go func() { // owned by the test, ends with ctx
+		defer close(done)
+		f.ledger.Start(ctx, time.Hour)
+	}()
+	require.Eventually(t, func() bool {
+		c, ok := f.ledger.LatestCheckpoint()
+		return ok && c.Size == 1
+	}, 10*time.Second, 5*time.Millisecond, "the entry written before the start is sealed at once")
+	cancel()
+	<-done
+	rep, err := f.verify(nil)
+	require.NoError(t, err)
+	require.Zero(t, rep.Unsealed)
 }
