@@ -215,8 +215,8 @@ func chainHash(e store.LedgerEntry) string {
 
 // Upgrade puts into the tree the entries written before it, after checking their hash chain
 // once more, then makes a checkpoint. It returns how many entries it added; a broken chain
-// is a *TamperError and adds nothing. Run by serve and migrate, it does nothing the second
-// time.
+// is a *TamperError and adds nothing. Run by serve, migrate and the retention commands; the
+// second time it adds nothing.
 func (l *Ledger) Upgrade(ctx context.Context) (int64, error) {
 	var added int64
 	err := l.store.GrowLedgerTree(ctx, func(stored int64, r store.HashReader) ([]store.TreeHash, error) {
