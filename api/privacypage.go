@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/text/language"
@@ -46,6 +47,36 @@ func (s *Server) privacyRoutes(r *gin.Engine) {
 		c.JSON(http.StatusOK, registerOf(policy))
 	}
 	r.GET("/api/v1/privacy/register", s.needReady, register)
+	r.GET("/api/v1/privacy/ledger/checkpoint", s.getLedgerCheckpoint)
+}
+
+// errNoCheckpoint: the ledger has not made or read its first checkpoint yet.
+var errNoCheckpoint = problem(http.StatusServiceUnavailable, "no_checkpoint", "the deletion ledger has no checkpoint yet; try again shortly")
+
+// ledgerCheckpoint is the latest checkpoint of the deletion ledger as published: the signed
+// note, with what it says, and the public key that checks it. No personal data.
+type ledgerCheckpoint struct {
+	Checkpoint string    `json:"checkpoint"`
+	PublicKey  string    `json:"public_key"`
+	TreeSize   int64     `json:"tree_size"`
+	RootHash   string    `json:"root_hash"`
+	Time       time.Time `json:"time"`
+}
+
+// getLedgerCheckpoint answers the latest checkpoint, from memory: anyone may ask, for
+// nothing but a copy of a few hundred bytes; no database, no file is read.
+func (s *Server) getLedgerCheckpoint(c *gin.Context) {
+	cp, ok := s.p.Ledger.LatestCheckpoint()
+	if !ok {
+		c.Header("Retry-After", "60")
+		writeProblem(c, errNoCheckpoint)
+		return
+	}
+	c.Header("Cache-Control", "no-cache")
+	c.JSON(http.StatusOK, ledgerCheckpoint{
+		Checkpoint: string(cp.Note), PublicKey: s.p.Ledger.PublicKey(),
+		TreeSize: cp.Size, RootHash: cp.Root.String(), Time: cp.Time,
+	})
 }
 
 // privacyView is what the notice templates read.

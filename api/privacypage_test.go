@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"webinaire/api"
 	"webinaire/privacy"
 )
 
@@ -271,4 +272,46 @@ func TestProcessingRegisterMatchesThePage(t *testing.T) {
 // escapeText escapes text as html/template does in an element's content.
 func escapeText(s string) string {
 	return strings.NewReplacer("&", "&amp;", "'", "&#39;", "<", "&lt;", ">", "&gt;", `"`, "&#34;").Replace(s)
+}
+
+func TestLedgerCheckpointIsPublishedWithItsPublicKey(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	ctx := t.Context()
+	ledger := api.LedgerOf(e.api)
+
+	resp, err := http.Get(e.base + "/api/v1/privacy/ledger/checkpoint")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, "no_checkpoint", problemOf(t, resp).Code)
+
+	require.NoError(t, ledger.Record(ctx, e.store, privacy.Entry{Rule: "deleted by the organizer", Category: privacy.CategoryRecordings,
+		ObjectID: "recording-1", Count: 1, Stores: []string{privacy.StoreDatabase}, At: time.Now()}))
+	made, err := ledger.Checkpoint(ctx)
+	require.NoError(t, err)
+
+	resp, err = http.Get(e.base + "/api/v1/privacy/ledger/checkpoint")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Empty(t, resp.Header.Values("Set-Cookie"), "no login, no cookie")
+	var doc struct {
+		Checkpoint string    `json:"checkpoint"`
+		PublicKey  string    `json:"public_key"`
+		TreeSize   int64     `json:"tree_size"`
+		RootHash   string    `json:"root_hash"`
+		Time       time.Time `json:"time"`
+	}
+	decode(t, resp, &doc)
+	require.Equal(t, string(made.Note), doc.Checkpoint)
+	require.EqualValues(t, 1, doc.TreeSize)
+	require.Equal(t, made.Root.String(), doc.RootHash)
+	require.True(t, made.Time.Equal(doc.Time))
+	require.NotContains(t, doc.Checkpoint, "recording-1")
+	require.NotContains(t, doc.Checkpoint, ledger.ObjectHash("recording-1"), "a checkpoint names no entry")
+
+	// What the data protection officer does with it: check the ledger with it and the
+	// public key alone.
+	rep, err := privacy.VerifyLedger(ctx, e.store, privacy.VerifyParams{PublicKey: doc.PublicKey, Saved: []byte(doc.Checkpoint),
+		Log: []byte(doc.Checkpoint)})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, rep.Saved.Size)
 }

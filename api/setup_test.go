@@ -165,7 +165,10 @@ func setup(t *testing.T, driver string, o options) *env {
 		o.abs = 12 * time.Hour
 	}
 	clk := &clock{}
-	ledger, err := privacy.NewLedger(st, []byte("0123456789abcdef0123456789abcdef"))
+	skey, _, err := privacy.GenerateSigningKey("webinaire-ledger")
+	require.NoError(t, err)
+	ledger, err := privacy.NewLedger(privacy.LedgerParams{Store: st, Key: []byte("0123456789abcdef0123456789abcdef"),
+		SigningKey: skey, Checkpoints: privacy.CheckpointFile{Path: filepath.Join(t.TempDir(), "ledger-checkpoints")}, Logger: log})
 	require.NoError(t, err)
 	engine, err := privacy.NewEngine(privacy.EngineParams{
 		Store: st, Ledger: ledger, Policy: privacy.DefaultPolicy(), SessionIdle: o.idle,

@@ -67,6 +67,7 @@ type EngineParams struct {
 // One run at a time across replicas holds the lease "retention".
 type Engine struct {
 	store    *store.Store
+	ledger   *Ledger
 	sweeps   []Sweep
 	batch    int
 	interval time.Duration
@@ -93,7 +94,8 @@ func NewEngine(p EngineParams) (*Engine, error) {
 		return nil, errors.New("new retention engine: batch size, interval and idle timeout cannot be negative")
 	}
 	e := &Engine{
-		store: p.Store,
+		store:  p.Store,
+		ledger: p.Ledger,
 		// Accounts go last: deleting one deletes what the other sweeps look at (its
 		// sessions, its recordings), so that a plan lists what the run deletes.
 		sweeps: []Sweep{
@@ -236,7 +238,7 @@ func (e *Engine) Run(ctx context.Context) (Report, error) {
 	if err := e.store.FailInterruptedRuns(ctx, now, now.Add(-leaseTTL)); err != nil {
 		return Report{Now: now}, fmt.Errorf("retention run: %w", err)
 	}
-	return e.record(ctx, now, false, func(p *Pass) error {
+	rep, err := e.record(ctx, now, false, func(p *Pass) error {
 		// The connection log's partitions for this month and the next two, so that inserts
 		// never wait for one.
 		if err := e.store.EnsureLogPartitions(ctx, now, 3); err != nil {
@@ -244,6 +246,15 @@ func (e *Engine) Run(ctx context.Context) (Report, error) {
 		}
 		return e.sweep(ctx, p)
 	})
+	// The run's entries are sealed at once, whether it ended well or not.
+	if e.ledger.signer != nil {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+		if _, cerr := e.ledger.Checkpoint(bctx); cerr != nil {
+			e.log.Error("ledger checkpoint after the run failed", "err", cerr)
+		}
+		cancel()
+	}
+	return rep, err
 }
 
 // sweep runs every sweep in turn.

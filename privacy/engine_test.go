@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ const (
 // fixture is a fresh database with a ledger and an engine on it, and the names of what the
 // test put there, to compare databases whose generated ids differ.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	st     *store.Store
 	ledger *Ledger
@@ -42,14 +43,23 @@ type fixture struct {
 	names map[string]string
 	// ids maps an account's subject to its id.
 	ids map[string]string
+	// vkey is the public key of the ledger's checkpoints, kept in checkpoints; clock is the
+	// time of the next checkpoint.
+	vkey        string
+	checkpoints CheckpointFile
+	clock       time.Time
 }
 
-func setup(t *testing.T, driver string, opts ...func(*EngineParams)) *fixture {
+func setup(t testing.TB, driver string, opts ...func(*EngineParams)) *fixture {
 	t.Helper()
 	st := storetest.Open(t, driver)
-	ledger, err := NewLedger(st, []byte(testKeyText))
+	skey, vkey, err := GenerateSigningKey("webinaire-ledger")
 	require.NoError(t, err)
-	f := &fixture{t: t, ctx: context.Background(), st: st, ledger: ledger, names: map[string]string{}, ids: map[string]string{}}
+	f := &fixture{t: t, ctx: context.Background(), st: st, names: map[string]string{}, ids: map[string]string{},
+		vkey: vkey, checkpoints: CheckpointFile{Path: filepath.Join(t.TempDir(), "ledger-checkpoints")}, clock: testNow}
+	f.ledger, err = NewLedger(LedgerParams{Store: st, Key: []byte(testKeyText), SigningKey: skey, Checkpoints: f.checkpoints,
+		Now: func() time.Time { return f.clock }})
+	require.NoError(t, err)
 	f.eng = f.engine(opts...)
 	return f
 }
@@ -68,6 +78,17 @@ func (f *fixture) engine(opts ...func(*EngineParams)) *Engine {
 	e, err := NewEngine(p)
 	require.NoError(f.t, err)
 	return e
+}
+
+// verify checks the ledger against the checkpoint log and saved, a checkpoint (nil for none),
+// with the public key only.
+func (f *fixture) verify(saved []byte) (VerifyReport, error) {
+	f.t.Helper()
+	log, err := f.checkpoints.All(f.ctx)
+	if !errors.Is(err, ErrNoCheckpoints) {
+		require.NoError(f.t, err)
+	}
+	return VerifyLedger(f.ctx, f.st, VerifyParams{PublicKey: f.vkey, Log: log, Saved: saved, KeyID: f.ledger.KeyID(), Now: f.clock})
 }
 
 func withHook(h func(sweep, step string) error) func(*EngineParams) {
@@ -317,9 +338,10 @@ func TestRunDeletesWhatIsPastItsWindowAndNothingElse(t *testing.T) {
 		require.Equal(t, rep.Counts(), runs[1].Counts)
 		require.Equal(t, plan.Counts(), runs[2].Counts)
 
-		n, err := f.ledger.Verify(f.ctx)
+		checked, err := f.verify(nil)
 		require.NoError(t, err)
-		require.EqualValues(t, len(recorded), n)
+		require.EqualValues(t, len(recorded), checked.Entries)
+		require.Zero(t, checked.Unsealed, "the run sealed its entries")
 	})
 }
 
@@ -427,8 +449,8 @@ func TestCrashAtEveryStepConverges(t *testing.T) {
 				_, err = f.engine().Run(f.ctx)
 				require.NoError(t, err)
 				require.Equal(t, want, f.state())
-				_, err = f.ledger.Verify(f.ctx)
-				require.NoError(t, err)
+				_, err = f.verify(nil)
+				require.NoError(t, err, "the crashed run's entries are sealed with the next")
 			})
 		}
 	})
@@ -571,7 +593,7 @@ func (f *fixture) requireOnce(want map[string]int64) {
 	s := f.state()
 	require.Equal(f.t, []string{"recent", "restricted"}, s.Organizers)
 	require.Len(f.t, s.Connections, 4)
-	_, err := f.ledger.Verify(f.ctx)
+	_, err := f.verify(nil)
 	require.NoError(f.t, err)
 }
 
@@ -655,7 +677,7 @@ func TestStartRunsAtOnceThenEveryInterval(t *testing.T) {
 
 func TestNewEngineRefusesWhatCannotWork(t *testing.T) {
 	st := storetest.Open(t, store.DriverSQLite)
-	ledger, err := NewLedger(st, []byte(testKeyText))
+	ledger, err := NewLedger(LedgerParams{Store: st, Key: []byte(testKeyText)})
 	require.NoError(t, err)
 	short := DefaultPolicy()
 	short.ConnectionLog = Period{Months: 6}

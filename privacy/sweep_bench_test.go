@@ -58,7 +58,7 @@ func benchPurge(b *testing.B, driver string, rows int64, day bool) {
 	b.StopTimer()
 	ctx := context.Background()
 	st := storetest.Open(b, driver)
-	ledger, err := NewLedger(st, []byte(testKeyText))
+	ledger, err := NewLedger(LedgerParams{Store: st, Key: []byte(testKeyText)})
 	require.NoError(b, err)
 	eng, err := NewEngine(EngineParams{Store: st, Ledger: ledger, Policy: DefaultPolicy(), SessionIdle: testIdle,
 		BatchSize: 1000, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -39,6 +39,8 @@ func startServer(t *testing.T) (string, int) {
 		"WEBINAIRE_DATABASE_URL="+filepath.Join(dir, "webinaire.db"),
 		"WEBINAIRE_RECORDINGS_DIR="+filepath.Join(dir, "recordings"),
 		"WEBINAIRE_PRIVACY_LEDGER_KEY_FILE="+filepath.Join(dir, "ledger.key"),
+		"WEBINAIRE_PRIVACY_LEDGER_SIGNING_KEY_FILE="+filepath.Join(dir, "ledger-signing.key"),
+		"WEBINAIRE_PRIVACY_LEDGER_CHECKPOINT_FILE="+filepath.Join(dir, "ledger-checkpoints"),
 		"WEBINAIRE_MEDIA_UDP_PORT=0",
 		"WEBINAIRE_MEDIA_INCLUDE_LOOPBACK=true",
 	)

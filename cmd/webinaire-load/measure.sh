@@ -30,6 +30,8 @@ start_server() {
 	WEBINAIRE_DATABASE_URL="$data/webinaire.db" \
 	WEBINAIRE_RECORDINGS_DIR="$data/recordings" \
 	WEBINAIRE_PRIVACY_LEDGER_KEY_FILE="$data/ledger.key" \
+	WEBINAIRE_PRIVACY_LEDGER_SIGNING_KEY_FILE="$data/ledger-signing.key" \
+	WEBINAIRE_PRIVACY_LEDGER_CHECKPOINT_FILE="$data/ledger-checkpoints" \
 	WEBINAIRE_MEDIA_INCLUDE_LOOPBACK=true \
 	WEBINAIRE_MEDIA_UDP_PORT=0 \
 	WEBINAIRE_LOG_LEVEL=warn \

@@ -139,12 +139,15 @@ type RetentionConfig struct {
 	BatchSize     int      `yaml:"batch_size"`
 }
 
-// PrivacyConfig is what the privacy notice names, and the deletion ledger's key.
+// PrivacyConfig is what the privacy notice names, and the deletion ledger's keys and
+// checkpoint log.
 type PrivacyConfig struct {
-	Controller    string `yaml:"controller"`
-	Contact       string `yaml:"contact"`
-	DPO           string `yaml:"dpo"`
-	LedgerKeyFile string `yaml:"ledger_key_file"`
+	Controller           string `yaml:"controller"`
+	Contact              string `yaml:"contact"`
+	DPO                  string `yaml:"dpo"`
+	LedgerKeyFile        string `yaml:"ledger_key_file"`
+	LedgerSigningKeyFile string `yaml:"ledger_signing_key_file"`
+	LedgerCheckpointFile string `yaml:"ledger_checkpoint_file"`
 }
 
 // Period is a retention period written "12 months", "1 year", "30 days".
@@ -317,7 +320,9 @@ func DefaultConfig() Config {
 			BatchSize:     1000,
 		},
 		Privacy: PrivacyConfig{
-			LedgerKeyFile: "data/ledger.key",
+			LedgerKeyFile:        "data/ledger.key",
+			LedgerSigningKeyFile: "data/ledger-signing.key",
+			LedgerCheckpointFile: "data/ledger-checkpoints",
 		},
 		Media: MediaConfig{
 			UDPPort:            7882,
@@ -678,6 +683,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Privacy.LedgerKeyFile == "" {
 		bad("privacy.ledger_key_file", "must not be empty")
+	}
+	if !strings.HasSuffix(c.Privacy.LedgerSigningKeyFile, ".key") {
+		bad("privacy.ledger_signing_key_file", "want a file name ending in .key (the public key goes beside it, in .pub)")
+	}
+	if c.Privacy.LedgerCheckpointFile == "" {
+		bad("privacy.ledger_checkpoint_file", "must not be empty")
 	}
 	if c.Media.UDPPort < 0 || c.Media.UDPPort > 65535 {
 		bad("media.udp_port", "want between 0 and 65535, got %d", c.Media.UDPPort)

@@ -27,7 +27,6 @@ import (
 	"webinaire/api"
 	"webinaire/api/devidp"
 	"webinaire/frontend"
-	"webinaire/privacy"
 	"webinaire/sfu"
 	"webinaire/store"
 )
@@ -43,8 +42,10 @@ Usage:
 Privacy and retention (each takes --config FILE; serve runs the sweeps on a schedule):
   webinaire retention plan|run                        show what the sweeps would delete now, with the
                                                       ids (plan --json for JSON), or run them now
-  webinaire ledger verify|export                      check the deletion ledger's hash chain, or write
-                                                      it to stdout (export --format json|csv)
+  webinaire ledger verify|prove|export                check the deletion ledger against its signed
+                                                      checkpoints (verify --checkpoint FILE against
+                                                      one saved earlier), prove an entry is in it
+                                                      (prove SEQ), or write it (export --format json|csv)
 
 With no configuration Webinaire runs in development mode: SQLite under ./data, a built-in
 identity provider, http://127.0.0.1:8080. Every configuration key can be set in the file or
@@ -157,6 +158,19 @@ func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return 1
 	}
 	fmt.Fprintf(stdout, "applied %d migration(s); the %s database is up to date\n", n, cfg.Database.Driver)
+	ledger, err := newLedger(cfg.Privacy, st, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire migrate:", err)
+		return 1
+	}
+	added, err := ledger.Upgrade(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire migrate:", err)
+		return 1
+	}
+	if added > 0 {
+		fmt.Fprintf(stdout, "deletion ledger: the hash chain of its %d entries is intact; they are now leaves of its Merkle tree\n", added)
+	}
 	return 0
 }
 
@@ -184,12 +198,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 	defer st.Close()
 
-	key, err := loadOrCreateKey(cfg.Privacy.LedgerKeyFile, "ledger key")
-	if err != nil {
-		fmt.Fprintf(stderr, "webinaire: %v (key privacy.ledger_key_file)\n", err)
-		return 1
-	}
-	ledger, err := privacy.NewLedger(st, key)
+	ledger, err := newLedger(cfg.Privacy, st, log.With("part", "ledger"))
 	if err != nil {
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1
@@ -347,8 +356,17 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 			if err := srv.RepairRecordings(background); err != nil {
 				log.Error("unfinished recordings not all repaired", "err", err)
 			}
+			// The ledger's entries go into its tree before anything is deleted; a
+			// ledger that does not pass stops the sweeps and the deletions, not the rest.
+			_, ledgerErr := ledger.Upgrade(background)
 			srv.SetReady()
 			log.Info("database ready", "driver", cfg.Database.Driver)
+			if ledgerErr != nil {
+				log.Error("deletion ledger not upgraded: retention sweeps not started", "err", ledgerErr)
+				return
+			}
+			// The checkpointer is owned by this goroutine and ends with background.
+			go ledger.Start(background, checkpointInterval)
 			log.Info("retention sweeps scheduled", "every", cfg.Retention.Schedule.String())
 			retention.Start(background)
 		}
@@ -429,9 +447,9 @@ func loadTokenKey(path string) ([]byte, error) {
 func loadOrCreateKey(path, what string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err == nil {
-		key, err := hex.DecodeString(strings.TrimSpace(string(data)))
-		if err != nil || len(key) < 32 {
-			return nil, fmt.Errorf("%s %s: want at least 64 hexadecimal characters", what, path)
+		key, err := parseKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", what, path, err)
 		}
 		return key, nil
 	}
@@ -455,6 +473,15 @@ func loadOrCreateKey(path, what string) ([]byte, error) {
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", what, err)
+	}
+	return key, nil
+}
+
+// parseKey reads a secret key file's text: at least 32 bytes in hexadecimal.
+func parseKey(data []byte) ([]byte, error) {
+	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(key) < 32 {
+		return nil, errors.New("want at least 64 hexadecimal characters")
 	}
 	return key, nil
 }

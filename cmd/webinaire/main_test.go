@@ -137,15 +137,16 @@ func holdDefaultMediaPort(t *testing.T) {
 func TestServeEmbeddedDefault(t *testing.T) {
 	dir := t.TempDir()
 	holdDefaultMediaPort(t)
-	s := startServe(t, []string{"--listen", "127.0.0.1:0"}, []string{
+	s := startServe(t, []string{"--listen", "127.0.0.1:0"}, append([]string{
 		"WEBINAIRE_DATABASE_URL=" + filepath.Join(dir, "webinaire.db"),
 		"WEBINAIRE_RECORDINGS_DIR=" + filepath.Join(dir, "recordings"),
-		"WEBINAIRE_PRIVACY_LEDGER_KEY_FILE=" + filepath.Join(dir, "ledger.key"),
 		"WEBINAIRE_MEDIA_UDP_PORT=0",
-	})
+	}, ledgerEnv(dir)...))
 	waitReady(t, s.base)
 	require.Equal(t, http.StatusOK, status(t, s.base+"/"))
 	require.Equal(t, http.StatusOK, status(t, s.base+"/dev-idp/.well-known/openid-configuration"))
+	require.Equal(t, http.StatusOK, status(t, s.base+"/api/v1/privacy/ledger/checkpoint"),
+		"once ready, serve has signed the ledger's first checkpoint and publishes it")
 
 	// Remember the source address of every connection the browser opens.
 	var (
@@ -204,13 +205,12 @@ func TestServeWaitsForTheDatabase(t *testing.T) {
 	proxy := pgtest.NewProxy(t, dbURL)
 	proxy.Cut()
 
-	s := startServe(t, []string{"--listen", "127.0.0.1:0"}, []string{
+	s := startServe(t, []string{"--listen", "127.0.0.1:0"}, append([]string{
 		"WEBINAIRE_DATABASE_DRIVER=postgres",
 		"WEBINAIRE_DATABASE_URL=" + proxy.URL(dbURL),
 		"WEBINAIRE_DATABASE_RETRY_INTERVAL=100ms",
-		"WEBINAIRE_PRIVACY_LEDGER_KEY_FILE=" + filepath.Join(t.TempDir(), "ledger.key"),
 		"WEBINAIRE_MEDIA_UDP_PORT=0",
-	})
+	}, ledgerEnv(t.TempDir())...))
 	require.Equal(t, http.StatusOK, status(t, s.base+"/healthz"), "the process answers")
 	require.Equal(t, http.StatusServiceUnavailable, status(t, s.base+"/readyz"), "but is not ready")
 	require.Equal(t, http.StatusServiceUnavailable, status(t, s.base+"/api/v1/me"))
@@ -257,16 +257,29 @@ func TestSIGTERMDrainsAndStops(t *testing.T) {
 	require.Contains(t, stderr.String(), "msg=stopped")
 }
 
+// ledgerEnv points the ledger's key files and checkpoint log into dir.
+func ledgerEnv(dir string) []string {
+	return []string{
+		"WEBINAIRE_PRIVACY_LEDGER_KEY_FILE=" + filepath.Join(dir, "ledger.key"),
+		"WEBINAIRE_PRIVACY_LEDGER_SIGNING_KEY_FILE=" + filepath.Join(dir, "ledger-signing.key"),
+		"WEBINAIRE_PRIVACY_LEDGER_CHECKPOINT_FILE=" + filepath.Join(dir, "ledger-checkpoints"),
+	}
+}
+
 func TestMigrateCommand(t *testing.T) {
-	env := []string{"WEBINAIRE_DATABASE_URL=" + filepath.Join(t.TempDir(), "w.db")}
+	dir := t.TempDir()
+	env := append([]string{"WEBINAIRE_DATABASE_URL=" + filepath.Join(dir, "w.db")}, ledgerEnv(dir)...)
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, run(context.Background(), []string{"migrate"}, env, &out, &errOut), errOut.String())
 	require.Regexp(t, `applied [1-9]\d* migration\(s\)`, out.String())
+	for _, f := range []string{"ledger.key", "ledger-signing.key", "ledger-signing.pub", "ledger-checkpoints"} {
+		require.FileExists(t, filepath.Join(dir, f), "migrate makes the ledger's keys and its first checkpoint")
+	}
 	out.Reset()
 	require.Equal(t, 0, run(context.Background(), []string{"migrate"}, env, &out, &errOut))
 	require.Contains(t, out.String(), "applied 0 migration(s)")
 
-	env = []string{"WEBINAIRE_DATABASE_DRIVER=postgres", "WEBINAIRE_DATABASE_URL=" + pgtest.Shared(t).NewDatabase(t)}
+	env = append([]string{"WEBINAIRE_DATABASE_DRIVER=postgres", "WEBINAIRE_DATABASE_URL=" + pgtest.Shared(t).NewDatabase(t)}, ledgerEnv(t.TempDir())...)
 	out.Reset()
 	require.Equal(t, 0, run(context.Background(), []string{"migrate"}, env, &out, &errOut), errOut.String())
 	require.Regexp(t, `applied [1-9]\d* migration\(s\); the postgres database is up to date`, out.String())

@@ -377,7 +377,7 @@ async function loadLedger(after) {
       td(named(`admin.category.${e.category}`, e.category)),
       num(String(e.count)),
       td(...e.stores.flatMap((s, i) => [i > 0 ? ", " : null, named(`admin.store.${s}`, s)])),
-      hashCell(e.hash),
+      hashCell(e.leaf_hash),
     ),
   );
   fill(byId("ledger-rows", HTMLElement), rows.length ? rows : [emptyRow(7, after === 0 ? "admin.ledger.empty" : "admin.ledger.end")]);

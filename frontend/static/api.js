@@ -62,8 +62,7 @@
  * @property {string} object_hash
  * @property {number} count
  * @property {string[]} stores
- * @property {string} prev_hash
- * @property {string} hash
+ * @property {string} leaf_hash its leaf hash in the ledger's Merkle tree (base64)
  */
 
 /**
