@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"webinaire/privacy"
+	"webinaire/recording"
 	"webinaire/store"
 )
 
@@ -29,20 +30,63 @@ const checkpointInterval = time.Minute
 // publicKeyFile is where the public key of the signing key at path is kept: beside it, in .pub.
 func publicKeyFile(path string) string { return strings.TrimSuffix(path, ".key") + ".pub" }
 
+// checkpointLog is where the ledger's signed checkpoints are kept, outside the database: in
+// the recordings' S3 bucket when there is one (shared by every node), else in the file
+// privacy.ledger_checkpoint_file.
+func checkpointLog(cfg Config) (privacy.CheckpointLog, error) {
+	if cfg.Recordings.S3Endpoint == "" {
+		return privacy.CheckpointFile{Path: cfg.Privacy.LedgerCheckpointFile}, nil
+	}
+	bucket, err := newS3(cfg.Recordings)
+	if err != nil {
+		return nil, err
+	}
+	return s3Checkpoints{bucket.CheckpointLog()}, nil
+}
+
+// s3Checkpoints is the checkpoint log in the bucket, with the errors the ledger knows.
+type s3Checkpoints struct{ log *recording.S3Log }
+
+func (c s3Checkpoints) Append(ctx context.Context, next func(latest []byte) ([]byte, error)) error {
+	return c.log.Append(ctx, next)
+}
+
+func (c s3Checkpoints) Latest(ctx context.Context) ([]byte, error) {
+	text, err := c.log.Latest(ctx)
+	return text, noCheckpoints(err)
+}
+
+func (c s3Checkpoints) All(ctx context.Context) ([]byte, error) {
+	text, err := c.log.All(ctx)
+	return text, noCheckpoints(err)
+}
+
+// noCheckpoints says an empty log in the bucket as the ledger understands it.
+func noCheckpoints(err error) error {
+	if errors.Is(err, recording.ErrNoObjects) {
+		return fmt.Errorf("%w: %w", privacy.ErrNoCheckpoints, err)
+	}
+	return err
+}
+
 // newLedger loads the ledger's keys, creating them when missing, and returns the ledger with
 // its checkpoint log. For serve, migrate and the retention commands; never for verify.
-func newLedger(cfg PrivacyConfig, st *store.Store, log *slog.Logger) (*privacy.Ledger, error) {
-	key, err := loadOrCreateKey(cfg.LedgerKeyFile, "ledger key")
+func newLedger(cfg Config, st *store.Store, log *slog.Logger) (*privacy.Ledger, error) {
+	checkpoints, err := checkpointLog(cfg)
+	if err != nil {
+		return nil, err
+	}
+	key, err := loadOrCreateKey(cfg.Privacy.LedgerKeyFile, "ledger key")
 	if err != nil {
 		return nil, fmt.Errorf("%w (key privacy.ledger_key_file)", err)
 	}
-	skey, err := loadOrCreateSigningKey(cfg.LedgerSigningKeyFile)
+	skey, err := loadOrCreateSigningKey(cfg.Privacy.LedgerSigningKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("%w (key privacy.ledger_signing_key_file)", err)
 	}
 	return privacy.NewLedger(privacy.LedgerParams{
 		Store: st, Key: key, SigningKey: skey,
-		Checkpoints: privacy.CheckpointFile{Path: cfg.LedgerCheckpointFile},
+		Checkpoints: checkpoints,
 		Logger:      log,
 	})
 }
@@ -178,7 +222,10 @@ func ledgerCheck(ctx context.Context, sub string, args, environ []string, stdout
 	if err := st.Ready(ctx); err != nil {
 		return fail(fmt.Errorf("%w (run webinaire migrate first)", err))
 	}
-	cps := privacy.CheckpointFile{Path: cfg.Privacy.LedgerCheckpointFile}
+	cps, err := checkpointLog(cfg)
+	if err != nil {
+		return fail(err)
+	}
 
 	if sub == "prove" {
 		latest, err := cps.Latest(ctx)

@@ -3,14 +3,22 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/stretchr/testify/require"
 
 	"webinaire/privacy"
+	"webinaire/recording"
 )
 
 // auditorInstall is what a data protection officer has on his own machine: a fresh clone
@@ -153,4 +161,56 @@ func TestLedgerSigningKeyIsMadeOnceWithItsPublicKey(t *testing.T) {
 	require.NoError(t, os.WriteFile(publicKeyFile(path), []byte(other+"\n"), 0o644))
 	_, err = loadOrCreateSigningKey(path)
 	require.ErrorContains(t, err, "is not that of the signing key")
+}
+
+// With recordings in S3, the checkpoints are kept in the bucket, outside the database and
+// shared by every node, one object each: not in the file of privacy.ledger_checkpoint_file.
+// verify reads them there, and finds a checkpoint the bucket lost.
+func TestLedgerCheckpointsInTheBucketWithS3(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(srv.Close)
+	endpoint := strings.TrimPrefix(srv.URL, "http://")
+	client, err := minio.New(endpoint, &minio.Options{Creds: credentials.NewStaticV4("test", "test-secret", "")})
+	require.NoError(t, err)
+	require.NoError(t, client.MakeBucket(ctx, "recordings", minio.MakeBucketOptions{}))
+	secret := filepath.Join(t.TempDir(), "s3.secret")
+	require.NoError(t, os.WriteFile(secret, []byte("test-secret\n"), 0o600))
+
+	in := freshInstall(t)
+	in.env = append(in.env, "WEBINAIRE_RECORDINGS_S3_ENDPOINT="+endpoint, "WEBINAIRE_RECORDINGS_S3_BUCKET=recordings",
+		"WEBINAIRE_RECORDINGS_S3_ACCESS_KEY=test", "WEBINAIRE_RECORDINGS_S3_SECRET_KEY_FILE="+secret, "WEBINAIRE_RECORDINGS_S3_INSECURE=true")
+	in.seed(t)
+	code, _, errOut := in.run(t, "retention", "run")
+	require.Equal(t, 0, code, errOut)
+
+	_, err = os.Stat(in.path("WEBINAIRE_PRIVACY_LEDGER_CHECKPOINT_FILE"))
+	require.ErrorIs(t, err, os.ErrNotExist, "no checkpoint file beside the bucket")
+	var keys []string
+	for obj := range client.ListObjects(ctx, "recordings", minio.ListObjectsOptions{Prefix: recording.CheckpointPrefix, Recursive: true}) {
+		require.NoError(t, obj.Err)
+		keys = append(keys, obj.Key)
+	}
+	require.GreaterOrEqual(t, len(keys), 2, "a checkpoint at the start, one after the run")
+
+	pub := publicKeyFile(in.path("WEBINAIRE_PRIVACY_LEDGER_SIGNING_KEY_FILE"))
+	code, out, errOut := in.run(t, "ledger", "verify", "--public-key", pub)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "ledger: 3 entries, tree intact\n")
+	require.Contains(t, out, fmt.Sprintf("checkpoints: %d,", len(keys)))
+
+	// Someone who may write to the bucket removes the latest checkpoint: the ledger now
+	// holds entries that no checkpoint seals, but what the bucket keeps still checks out;
+	// an auditor's saved copy of the one removed shows that the log was cut back.
+	latest, err := client.GetObject(ctx, "recordings", keys[len(keys)-1], minio.GetObjectOptions{})
+	require.NoError(t, err)
+	saved := filepath.Join(t.TempDir(), "checkpoint")
+	data, err := io.ReadAll(latest)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(saved, data, 0o644))
+	require.NoError(t, client.RemoveObject(ctx, "recordings", keys[len(keys)-1], minio.RemoveObjectOptions{}))
+	code, out, errOut = in.run(t, "ledger", "verify", "--public-key", pub, "--checkpoint", saved)
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, out+errOut, "TAMPERED")
+	require.Contains(t, out+errOut, "the checkpoint log ends at size")
 }

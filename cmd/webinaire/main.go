@@ -158,7 +158,7 @@ func migrate(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return 1
 	}
 	fmt.Fprintf(stdout, "applied %d migration(s); the %s database is up to date\n", n, cfg.Database.Driver)
-	ledger, err := newLedger(cfg.Privacy, st, log)
+	ledger, err := newLedger(cfg, st, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "webinaire migrate:", err)
 		return 1
@@ -198,7 +198,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	}
 	defer st.Close()
 
-	ledger, err := newLedger(cfg.Privacy, st, log.With("part", "ledger"))
+	ledger, err := newLedger(cfg, st, log.With("part", "ledger"))
 	if err != nil {
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1

@@ -203,7 +203,7 @@ func openPrivacy(ctx context.Context, name string, configArgs, environ []string,
 		fmt.Fprintf(stderr, "webinaire %s: %v\n", name, err)
 		return p, false
 	}
-	p.ledger, err = newLedger(cfg.Privacy, st, p.log)
+	p.ledger, err = newLedger(cfg, st, p.log)
 	if err == nil && strings.HasPrefix(name, "retention") {
 		_, err = p.ledger.Upgrade(ctx) // nothing is deleted before the ledger is in its tree
 	}
@@ -237,10 +237,15 @@ func newRetentionEngine(cfg Config, st *store.Store, ledger *privacy.Ledger, log
 // newRecordingStorage is where recordings are kept: the local folder, or the S3 bucket
 // of the configuration.
 func newRecordingStorage(cfg RecordingsConfig) (recording.Storage, error) {
-	local := recording.Folder{Root: cfg.Dir}
 	if cfg.S3Endpoint == "" {
-		return local, nil
+		return recording.Folder{Root: cfg.Dir}, nil
 	}
+	return newS3(cfg)
+}
+
+// newS3 is the S3 bucket of cfg, with the local folder recordings are written in first.
+func newS3(cfg RecordingsConfig) (*recording.S3, error) {
+	local := recording.Folder{Root: cfg.Dir}
 	secret, err := os.ReadFile(cfg.S3SecretKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("read the S3 secret key (key recordings.s3_secret_key_file): %w", err)
