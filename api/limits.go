@@ -131,19 +131,19 @@ const maxRateKeys = 100_000
 
 var errTooManySessions = problem(http.StatusTooManyRequests, "too_many_sessions", "this address has opened too many media sessions lately; try again later")
 
-// rateLimiter is a token bucket per client key: a client may do burst things at once,
-// then one each interval. It tracks at most maxKeys clients: a client whose bucket has
-// filled up again is forgotten, being the same as one never seen; when there are still
-// too many, some are forgotten at random, and get a full bucket at their next request:
-// the bound on memory comes before the bound on them.
-type rateLimiter struct {
+// rateLimiter is a token bucket per key (a client's address, an invitation): a key may do
+// burst things at once, then one each interval. It tracks at most maxKeys keys: a key whose
+// bucket has filled up again is forgotten, being the same as one never seen; when there are
+// still too many, some are forgotten at random, and get a full bucket at their next
+// request: the bound on memory comes before the bound on them.
+type rateLimiter[K comparable] struct {
 	now      func() time.Time
 	burst    float64
 	interval time.Duration
 	maxKeys  int
 
 	mu      sync.Mutex
-	buckets map[netip.Prefix]bucket
+	buckets map[K]bucket
 }
 
 type bucket struct {
@@ -151,12 +151,12 @@ type bucket struct {
 	at     time.Time
 }
 
-func newRateLimiter(now func() time.Time, burst int, interval time.Duration, maxKeys int) *rateLimiter {
-	return &rateLimiter{now: now, burst: float64(burst), interval: interval, maxKeys: maxKeys, buckets: make(map[netip.Prefix]bucket)}
+func newRateLimiter[K comparable](now func() time.Time, burst int, interval time.Duration, maxKeys int) *rateLimiter[K] {
+	return &rateLimiter[K]{now: now, burst: float64(burst), interval: interval, maxKeys: maxKeys, buckets: make(map[K]bucket)}
 }
 
 // allow takes a token of k's bucket; when there is none, it says how long until there is.
-func (l *rateLimiter) allow(k netip.Prefix) (bool, time.Duration) {
+func (l *rateLimiter[K]) allow(k K) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -175,7 +175,7 @@ func (l *rateLimiter) allow(k netip.Prefix) (bool, time.Duration) {
 }
 
 // refill is b at now; a bucket not seen is full.
-func (l *rateLimiter) refill(b bucket, seen bool, now time.Time) bucket {
+func (l *rateLimiter[K]) refill(b bucket, seen bool, now time.Time) bucket {
 	if !seen {
 		return bucket{tokens: l.burst, at: now}
 	}
@@ -188,7 +188,7 @@ func (l *rateLimiter) refill(b bucket, seen bool, now time.Time) bucket {
 
 // forgetLocked makes room for an eighth of maxKeys, so that it runs once in so many new
 // clients: the full buckets first, then any.
-func (l *rateLimiter) forgetLocked(now time.Time) {
+func (l *rateLimiter[K]) forgetLocked(now time.Time) {
 	for k, b := range l.buckets {
 		if l.refill(b, true, now).tokens >= l.burst {
 			delete(l.buckets, k)
@@ -208,13 +208,21 @@ func (l *rateLimiter) forgetLocked(now time.Time) {
 // session is refused rather than served without its entries.
 func (s *Server) allowMediaSession(c *gin.Context, protocol string) bool {
 	ip, _ := s.clientAddr(c.Request)
-	ok, wait := s.sessionRate.allow(clientKey(ip))
-	if ok {
-		return true
+	if refused(c, s.sessionRate, clientKey(ip), errTooManySessions) {
+		s.sessionsRefused.WithLabelValues(protocol).Inc()
+		s.log.Debug("media session refused: too many from one address", "protocol", protocol)
+		return false
 	}
-	s.sessionsRefused.WithLabelValues(protocol).Inc()
-	s.log.Debug("media session refused: too many from one address", "protocol", protocol)
-	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	writeProblem(c, errTooManySessions)
-	return false
+	return true
+}
+
+// refused takes a token of key from l; when there is none it answers c with refusal (429)
+// and Retry-After, and returns true.
+func refused[K comparable](c *gin.Context, l *rateLimiter[K], key K, refusal *Problem) bool {
+	ok, wait := l.allow(key)
+	if !ok {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		writeProblem(c, refusal)
+	}
+	return !ok
 }

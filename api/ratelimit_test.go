@@ -12,7 +12,7 @@ import (
 // most its maxKeys, and a client it tracks keeps its empty bucket.
 func TestRateLimiterKeepsItsMemoryBounded(t *testing.T) {
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	l := newRateLimiter(func() time.Time { return now }, 2, time.Minute, 64)
+	l := newRateLimiter[netip.Prefix](func() time.Time { return now }, 2, time.Minute, 64)
 	drained := netip.MustParsePrefix("192.0.2.1/32")
 	for range 2 {
 		ok, _ := l.allow(drained)
@@ -31,7 +31,7 @@ func TestRateLimiterKeepsItsMemoryBounded(t *testing.T) {
 
 	// Refilled at one token a minute, up to the burst.
 	now = now.Add(90 * time.Second)
-	l2 := newRateLimiter(func() time.Time { return now }, 2, time.Minute, 64)
+	l2 := newRateLimiter[netip.Prefix](func() time.Time { return now }, 2, time.Minute, 64)
 	for range 2 {
 		ok, _ := l2.allow(drained)
 		require.True(t, ok)

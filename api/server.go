@@ -144,8 +144,8 @@ type Server struct {
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
 	originPattern string // the base URL's scheme and host, for the WebSocket library
 
-	inFlight    *inFlight    // the requests in progress, by client address
-	sessionRate *rateLimiter // the media sessions opened, by client address
+	inFlight    *inFlight                  // the requests in progress, by client address
+	sessionRate *rateLimiter[netip.Prefix] // the media sessions opened, by client address
 	// sessionsRefused counts the media sessions refused by sessionRate, by protocol.
 	sessionsRefused *prometheus.CounterVec
 	metrics         http.Handler // the Prometheus registry's
@@ -212,10 +212,10 @@ func New(p Params) (*Server, error) {
 	p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
 	s := &Server{p: p, log: p.Logger, now: p.Now, secure: u.Scheme == "https"}
 	s.media, s.tokenLifetime, s.entryLifetime = newMediaDirectory(), p.TokenLifetime, p.EntryTokenLifetime
-	s.joins = newJoinLimits(p.JoinsPerAddressPerMinute, p.JoinsPerInvitationPerMinute, s.log.Warn)
+	s.joins = newJoinLimits(p.Now, p.JoinsPerAddressPerMinute, p.JoinsPerInvitationPerMinute)
 	s.streams = newHTTPSessions()
 	s.inFlight = newInFlight(p.MaxRequestsPerClient)
-	s.sessionRate = newRateLimiter(p.Now, p.MediaSessionsBurst, time.Hour/time.Duration(p.MediaSessionsPerHour), maxRateKeys)
+	s.sessionRate = newRateLimiter[netip.Prefix](p.Now, p.MediaSessionsBurst, time.Hour/time.Duration(p.MediaSessionsPerHour), maxRateKeys)
 	s.sessionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "webinaire_media_sessions_refused_total",
 		Help: "Media sessions refused because their client address opened too many lately, by protocol.",
