@@ -72,16 +72,20 @@ function waitingEntry(name) {
   return camille.locator("lobby-panel .lobby-entry", { has: camille.locator(".person-name", { hasText: name }) });
 }
 
+/** The element of each side panel of the room. */
+const PANELS = { chat: "chat-panel", polls: "poll-panel", people: "meeting-room .people" };
+
 /**
- * Opens a panel of the room (chat or polls) unless it is open.
+ * Opens a side panel of the room (chat, polls or people) unless it is open; one is open at
+ * a time.
  *
  * @param {Page} page
- * @param {"chat" | "polls"} which
+ * @param {"chat" | "polls" | "people"} which
  */
 async function openPanel(page, which) {
   const toggle = page.locator(`meeting-room button[data-action="${which}"]`);
   if ((await toggle.getAttribute("aria-expanded")) !== "true") await toggle.click();
-  await page.locator(which === "chat" ? "chat-panel" : "poll-panel").waitFor();
+  await page.locator(PANELS[which]).waitFor();
 }
 
 /**
@@ -115,6 +119,7 @@ function chatTexts(page) {
  * @param {string} what
  */
 async function moderate(name, what) {
+  await openPanel(camille, "people");
   const person = camille.locator("meeting-room .people-list .person", { has: camille.locator(".person-name", { hasText: name }) });
   await person.locator('button[data-action="person-menu"]').click();
   const item = person.locator('[role="menuitem"]', { hasText: what });
@@ -171,6 +176,7 @@ test("an attendee waits in the lobby until the moderator admits him", async () =
   await waitingEntry("Zoé Martin").locator('button[data-action="admit"]').click();
   await zoe.waitForSelector('meeting-room[data-state="connected"]');
   await camille.locator("lobby-panel").waitFor({ state: "hidden" });
+  await openPanel(camille, "people");
   await camille.locator(".person", { hasText: "Zoé Martin" }).waitFor();
 });
 
@@ -179,8 +185,12 @@ test("the room with the lobby, chat, polls and a menu open has no serious access
   const yann = await pageFor("yann");
   await enterLobby(yann, "Yann Refusé");
   await waitingEntry("Yann Refusé").waitFor();
+  // the side panels open one at a time: each is checked open
   await openPanel(camille, "chat");
+  assert.deepEqual(await axeViolations(camille), [], "the chat open");
   await openPanel(camille, "polls");
+  assert.deepEqual(await axeViolations(camille), [], "the polls open");
+  await openPanel(camille, "people");
   const menu = camille.locator('.person:has-text("Zoé Martin") button[data-action="person-menu"]');
   await menu.click();
   await camille.locator('.person:has-text("Zoé Martin") [role="menu"]:not([hidden])').waitFor();
@@ -210,7 +220,7 @@ test("chat: public messages reach everyone, private ones only the moderators, an
   await say(zoe, "Question privée pour les modérateurs", "moderators");
   await say(zoe, "Fin des messages de Zoé");
 
-  await xavier.locator('meeting-room button[data-action="chat"][data-i18n="room.chat.unread"]').waitFor();
+  await xavier.locator('meeting-room button[data-action="chat"] [data-i18n="room.chat.unread"]').waitFor();
   for (const page of [camille, zoe, xavier]) {
     await openPanel(page, "chat");
     await page.locator("chat-panel .chat-body", { hasText: "Fin des messages de Zoé" }).waitFor();
@@ -273,6 +283,7 @@ test("raised hands make a queue a moderator can lower; reactions show by the sen
   assert.ok(zoe && xavier, "Zoé and Xavier are in the room");
   await xavier.click('meeting-room button[data-action="hand"]');
   await zoe.click('meeting-room button[data-action="hand"]');
+  await openPanel(camille, "people");
   const queue = camille.locator("meeting-room .hands-list li .person-name");
   await until(async () => ((await queue.allTextContents()).length === 2 ? true : null), "two raised hands");
   assert.deepEqual(await queue.allTextContents(), ["Xavier Durand", "Zoé Martin"], "in order of raising");
@@ -324,6 +335,7 @@ test("in a webinar, an attendee promoted to presenter reaches the others; a mode
 
 test("the moderator mutes everyone, locks the room, then ends the session for everyone after confirming", async () => {
   assert.ok(zoe && xavier, "Zoé and Xavier are in the room");
+  await openPanel(camille, "people");
   await camille.click('meeting-room button[data-action="mute-all"]');
   await zoe.waitForSelector('meeting-room button[data-action="mic"][aria-pressed="true"]');
   assert.equal(await camille.locator('meeting-room button[data-action="mic"]').getAttribute("aria-pressed"), "false", "not the moderator's own microphone");

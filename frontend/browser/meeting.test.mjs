@@ -57,6 +57,17 @@ function tileOf(page, name) {
   return page.locator("media-tile:not(.tile-self):not(.tile-screen)", { has: page.locator(".tile-name", { hasText: name }) });
 }
 
+/**
+ * Opens the list of participants on page unless it is open.
+ *
+ * @param {import("playwright-core").Page} page
+ */
+async function openPeople(page) {
+  const toggle = page.locator('meeting-room button[data-action="people"]');
+  if ((await toggle.getAttribute("aria-expanded")) !== "true") await toggle.click();
+  await page.locator("meeting-room .people").waitFor();
+}
+
 before(async () => {
   env = await startServer();
   browser = await launchBrowser();
@@ -127,7 +138,7 @@ test("the devices chosen on the invitation page are those of the room; they chan
   assert.equal((await inUse()).local, chosen, "the room uses the microphone chosen");
   assert.equal(await page.getAttribute('meeting-room button[data-action="camera"]', "aria-pressed"), "true", "the camera starts off");
 
-  const mark = page.locator(".person .quality[data-quality]");
+  const mark = page.locator(".room-status .quality[data-quality]");
   await mark.waitFor();
   assert.match(String(await mark.getAttribute("data-quality")), /^(good|fair|poor)$/);
   assert.match(String(await mark.getAttribute("aria-label")), /^Connexion/);
@@ -194,6 +205,7 @@ test("mute and camera off show on the other side", async () => {
   assert.equal(await aliceOnBruno.getAttribute("data-mic"), "on");
   await alice.click('meeting-room button[data-action="mic"]');
   await aliceOnBruno.and(bruno.locator('[data-mic="off"]')).waitFor();
+  await openPeople(bruno);
   await bruno.locator(".person", { hasText: "Alice Agent" }).locator(".tag").first().waitFor();
 
   await alice.click('meeting-room button[data-action="camera"]');
@@ -229,6 +241,7 @@ test("the owner opens his own room as moderator", async () => {
   await page.click("#enter");
   await page.waitForSelector('meeting-room[data-state="connected"]');
   await tileOf(page, "Alice Agent").and(page.locator('[data-frame="shown"]')).waitFor();
+  await openPeople(alice);
   await alice.locator(".person", { hasText: "Camille Martin" }).locator('[data-i18n="role.moderator"]').waitFor();
   await page.click('meeting-room button[data-action="leave"]');
   await page.waitForSelector('meeting-room[data-state="closed"]');
@@ -276,6 +289,7 @@ test("in a webinar an attendee, entering with the keyboard, only receives; the a
   await tileOf(zoe, "Camille Martin").and(zoe.locator('[data-frame="shown"]')).waitFor();
   await mediaFlows(zoe, { audioBytes: 0, framesDecoded: 0 });
 
+  await openPeople(organizer);
   await organizer.locator(".person", { hasText: "Zoé Martin" }).waitFor();
   assert.equal(await tileOf(organizer, "Zoé Martin").count(), 0, "no tile for the audience");
   await zoe.click('meeting-room button[data-action="leave"]');

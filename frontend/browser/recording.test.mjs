@@ -26,6 +26,8 @@ test("the organizer records from his room and manages the recording on the dashb
   await enterAsAgent(participant, shown, "Alex Participant");
   assert.equal(await participant.locator(".room-recording").isVisible(), false, "no indicator before the recording");
 
+  // the moderators' controls are at the top of the list of participants
+  await organizer.click('meeting-room button[data-action="people"]');
   const record = organizer.locator('button[data-action="record"]');
   assert.equal((await record.textContent())?.trim(), "Enregistrer");
   await record.click();

@@ -107,7 +107,7 @@ async function shootLanguage(browser, base, log, lang) {
   const bruno = await newPage(browser, base, log, locale, `bruno-${lang}`);
   await enter(bruno, link, "Bruno Lefèvre");
   await alice.locator('media-tile:not(.tile-self)[data-frame="shown"]').waitFor();
-  await alice.locator('.person .quality[data-quality]').waitFor();
+  await alice.locator('.room-status .quality[data-quality]').waitFor();
   await shoot(alice, "room", lang);
 
   await bruno.click('meeting-room button[data-action="chat"]');

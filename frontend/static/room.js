@@ -11,6 +11,8 @@ import { ChatPanel, PollPanel } from "./collab.js";
 import { deviceField, deviceTrack, fillDevices, listDevices, userMedia } from "./devices.js";
 import { h, uid } from "./dom.js";
 import { localize, setPlainText, t, translate } from "./i18n.js";
+import { icon } from "./icons.js";
+import { gallery } from "./layout.js";
 import { LobbyPanel, participantActions, popupMenu } from "./moderation.js";
 import { qualityOf } from "./quality.js";
 import { REACTIONS, RoomClient, peerMedia } from "./rtc.js";
@@ -33,6 +35,11 @@ const QUALITY_MS = 3000;
 
 /** How long the layout must stay still before the tiles' sizes are sent, in milliseconds. */
 const LAYER_DEBOUNCE_MS = 300;
+
+/** The gap between tiles, in CSS pixels, as in app.css (.tiles). */
+const TILE_GAP = 8;
+
+/** @typedef {import("./icons.js").IconName} IconName */
 
 /**
  * <media-tile>: one participant's video (and sound), its name and what it muted. It shows a
@@ -173,11 +180,29 @@ export class MeetingRoom extends HTMLElement {
     /** Says things to screen readers (lobby arrivals, a moderator muting you). */
     this.announcer = h("p", { class: "visually-hidden", role: "status" });
     this.tiles = h("div", { class: "tiles" });
+    /** The tile that counts the participants the gallery has no room for. */
+    this.othersTile = h("button", { type: "button", class: "tile tile-others", "data-action": "others", hidden: true });
+    this.othersTile.addEventListener("click", () => this.openPanel(this.peoplePanel));
+    this.tiles.append(this.othersTile);
+    this.stage = h("div", { class: "tiles-wrap stage", role: "region", "data-i18n-attr": "aria-label:room.videos" }, this.tiles);
     this.self = /** @type {MediaTile} */ (document.createElement("media-tile"));
     this.self.classList.add("tile-self");
+    /** Hides and shows one's own small picture; the others still see it. */
+    this.selfToggle = h(
+      "button",
+      { type: "button", class: "self-toggle", "aria-pressed": "false", "data-action": "self-view", "data-i18n-attr": "aria-label:room.self.hide;title:room.self.hide" },
+      icon("eyeOff", "icon-on"),
+      icon("eye", "icon-off"),
+    );
+    this.selfView = h("div", { class: "self-view" }, this.self, this.selfToggle);
+    this.selfToggle.addEventListener("click", () => {
+      const hide = this.selfToggle.getAttribute("aria-pressed") !== "true";
+      this.selfToggle.setAttribute("aria-pressed", String(hide));
+      this.selfView.classList.toggle("self-hidden", hide);
+    });
     /** @type {Map<string, MediaTile>} tiles by participant id, and id + "~screen" */
     this.remote = new Map();
-    this.peopleTitle = h("h2", { class: "people-title" });
+    this.peopleTitle = h("h2", { class: "people-title", id: uid("people") });
     this.people = h("ul", { class: "people-list" });
     this.handsBox = h("div", { class: "hands", hidden: true }, h("h3", { "data-i18n": "room.hands" }));
     this.hands = h("ol", { class: "hands-list" });
@@ -192,11 +217,11 @@ export class MeetingRoom extends HTMLElement {
     this.pollPanel = /** @type {PollPanel} */ (document.createElement("poll-panel"));
     this.pollPanel.id = uid("polls");
     this.pollPanel.hidden = true;
-    this.mic = this.toggle("mic", "room.mic");
-    this.camera = this.toggle("camera", "room.camera");
-    this.screen = this.toggle("screen", "room.screen");
-    this.hand = this.toggle("hand", "room.hand");
-    this.reactButton = h("button", { type: "button", class: "button secondary", "data-action": "react", "data-i18n": "room.react" });
+    this.mic = this.toggle("mic", "room.mic", "mic", "micOff");
+    this.camera = this.toggle("camera", "room.camera", "camera", "cameraOff");
+    this.screen = this.toggle("screen", "room.screen", "screen");
+    this.hand = this.toggle("hand", "room.hand", "hand");
+    this.reactButton = this.tool("react", "room.react", "react");
     this.reactMenu = popupMenu(this.reactButton, () =>
       REACTIONS.map((emoji, i) => ({ key: `room.reaction.${i}`, label: emoji, run: () => this.client?.react(emoji) })),
     );
@@ -214,7 +239,7 @@ export class MeetingRoom extends HTMLElement {
       mic.field,
       this.settingsProblem,
     );
-    this.settingsToggle = this.panelToggle("settings", this.settingsPanel);
+    this.settingsToggle = this.panelToggle("settings", this.settingsPanel, "settings");
     /** Device changes are made one at a time. */
     this.switching = Promise.resolve();
     /** @type {Quality | ""} */
@@ -224,14 +249,34 @@ export class MeetingRoom extends HTMLElement {
     /** @type {number | undefined} */
     this.qualityTimer = undefined;
     this.qualityMark = h("span", { class: "quality", role: "img", hidden: true }, h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }));
-    this.chatToggle = this.panelToggle("chat", this.chatPanel);
-    this.pollToggle = this.panelToggle("polls", this.pollPanel);
+    this.chatToggle = this.panelToggle("chat", this.chatPanel, "chat");
+    this.pollToggle = this.panelToggle("polls", this.pollPanel, "polls");
     this.muteAll = h("button", { type: "button", class: "button secondary", "data-action": "mute-all", "data-i18n": "room.mod.mute_all" });
-    this.lock = this.toggle("lock", "room.mod.lock");
+    this.lock = h("button", { type: "button", class: "button secondary", "aria-pressed": "false", "data-action": "lock", "data-i18n": "room.mod.lock" });
     this.endAll = h("button", { type: "button", class: "button danger", "data-action": "end", "data-i18n": "room.mod.end" });
-    this.moderation = h("div", { class: "controls moderation", role: "group", "data-i18n-attr": "aria-label:room.mod.controls", hidden: true }, this.muteAll, this.lock, this.endAll);
+    this.moderation = h("div", { class: "moderation", role: "group", "data-i18n-attr": "aria-label:room.mod.controls", hidden: true }, this.muteAll, this.lock, this.endAll);
+    this.peoplePanel = h(
+      "aside",
+      { class: "people panel", id: uid("people-panel"), "aria-labelledby": this.peopleTitle.id, hidden: true },
+      this.peopleTitle,
+      this.moderation,
+      this.people,
+      this.handsBox,
+    );
+    this.peopleToggle = this.panelToggle("people", this.peoplePanel, "people", "room.people.open");
     this.confirmEnd = this.makeConfirmEnd();
-    this.leaveButton = h("button", { type: "button", class: "button danger", "data-action": "leave", "data-i18n": "room.leave" });
+    this.leaveButton = this.tool("leave", "room.leave", "leave");
+    this.leaveButton.classList.add("tool-leave");
+    /** The side panels, one open at a time, with the buttons that open them. @type {Map<HTMLElement, HTMLButtonElement>} */
+    this.panels = new Map([
+      [this.peoplePanel, this.peopleToggle],
+      [this.chatPanel, this.chatToggle],
+      [this.pollPanel, this.pollToggle],
+      [this.settingsPanel, this.settingsToggle],
+    ]);
+    this.closePanelButton = h("button", { type: "button", class: "panel-close", "data-action": "close-panel", "data-i18n-attr": "aria-label:room.panel.close;title:room.panel.close" }, icon("close"));
+    this.closePanelButton.addEventListener("click", () => this.openPanel(null));
+    this.drawer = h("div", { class: "room-side drawer", hidden: true }, this.closePanelButton, ...this.panels.keys());
     this.unmuteAsk = h("div", { class: "notice unmute-ask", hidden: true });
     this.waiting = h("div", { class: "room-waiting notice", hidden: true });
     this.ended = h("div", { class: "room-ended", hidden: true });
@@ -240,38 +285,107 @@ export class MeetingRoom extends HTMLElement {
     this.screenStream = null;
     /** @type {number | undefined} */
     this.layerTimer = undefined;
-    this.resizes = new ResizeObserver(() => this.scheduleLayers());
+    this.resizes = new ResizeObserver(() => {
+      this.arrange();
+      this.scheduleLayers();
+    });
   }
 
   /**
+   * A button of the toolbar: an icon, and its name as a label that shows when there is room.
+   * With offIcon, the button shows that icon instead while pressed.
+   *
    * @param {string} action
-   * @param {string} key
+   * @param {string} key the name's message
+   * @param {IconName} iconName
+   * @param {IconName} [offIcon]
    * @returns {HTMLButtonElement}
    */
-  toggle(action, key) {
-    return h("button", { type: "button", class: "button secondary", "aria-pressed": "false", "data-action": action, "data-i18n": key });
+  tool(action, key, iconName, offIcon) {
+    const button = h(
+      "button",
+      { type: "button", class: "tool", "data-action": action },
+      icon(iconName, offIcon ? "icon-on" : ""),
+      offIcon ? icon(offIcon, "icon-off") : null,
+      h("span", { class: "tool-label", "data-i18n": key }),
+      h("span", { class: "tool-badge", "aria-hidden": "true", hidden: true }),
+    );
+    return button;
   }
 
   /**
-   * A button that shows and hides a panel.
+   * A toolbar button that is pressed or not.
+   *
+   * @param {string} action
+   * @param {string} key
+   * @param {IconName} iconName
+   * @param {IconName} [offIcon]
+   * @returns {HTMLButtonElement}
+   */
+  toggle(action, key, iconName, offIcon) {
+    const button = this.tool(action, key, iconName, offIcon);
+    button.setAttribute("aria-pressed", "false");
+    return button;
+  }
+
+  /**
+   * A toolbar button that opens a side panel, or closes it when open.
    *
    * @param {string} action
    * @param {HTMLElement} panel
+   * @param {IconName} iconName
+   * @param {string} [key] the name's message, room.<action> unless told
    * @returns {HTMLButtonElement}
    */
-  panelToggle(action, panel) {
-    const button = h("button", { type: "button", class: "button secondary", "aria-expanded": "false", "aria-controls": panel.id, "data-action": action, "data-i18n": `room.${action}` });
-    button.addEventListener("click", () => {
-      panel.hidden = !panel.hidden;
-      button.setAttribute("aria-expanded", String(!panel.hidden));
-      if (panel === this.settingsPanel && !panel.hidden) this.fillSettings();
-      if (panel === this.chatPanel && !panel.hidden) {
-        this.chatPanel.unread = 0;
-        localize(button, "room.chat");
-        this.chatPanel.text.focus();
-      }
-    });
+  panelToggle(action, panel, iconName, key = `room.${action}`) {
+    const button = this.tool(action, key, iconName);
+    button.setAttribute("aria-expanded", "false");
+    button.setAttribute("aria-controls", panel.id);
+    button.addEventListener("click", () => this.openPanel(panel.hidden ? panel : null));
     return button;
+  }
+
+  /**
+   * Opens one side panel and closes the others; null closes them all and gives the focus back
+   * to the button of the panel that was open.
+   *
+   * @param {HTMLElement | null} open
+   */
+  openPanel(open) {
+    /** @type {HTMLButtonElement | null} */
+    let closed = null;
+    for (const [panel, button] of this.panels) {
+      if (!panel.hidden && panel !== open) closed = button;
+      panel.hidden = panel !== open;
+      button.setAttribute("aria-expanded", String(panel === open));
+    }
+    this.drawer.hidden = open === null;
+    this.dataset.panel = open ? String(this.panels.get(open)?.dataset.action) : "";
+    if (open === this.settingsPanel) this.fillSettings();
+    if (open === this.chatPanel) {
+      this.chatPanel.unread = 0;
+      this.showUnread();
+      this.chatPanel.text.focus();
+    } else if (open) {
+      const title = open.querySelector("h2");
+      if (title instanceof HTMLElement) {
+        title.tabIndex = -1;
+        title.focus();
+      }
+    }
+    if (open === null && closed) closed.focus();
+    this.arrange();
+  }
+
+  /** Shows the chat's unread messages on its button: a count in its name and a badge. */
+  showUnread() {
+    const n = this.chatPanel.unread;
+    const label = /** @type {HTMLElement} */ (this.chatToggle.querySelector(".tool-label"));
+    const badge = /** @type {HTMLElement} */ (this.chatToggle.querySelector(".tool-badge"));
+    if (n > 0) localize(label, "room.chat.unread", { count: n });
+    else localize(label, "room.chat");
+    badge.textContent = String(n);
+    badge.hidden = n === 0;
   }
 
   /** @returns {HTMLDialogElement} the confirmation asked before ending the session for all */
@@ -297,48 +411,26 @@ export class MeetingRoom extends HTMLElement {
 
   connectedCallback() {
     if (this.firstChild) return;
-    const peopleId = uid("people");
-    this.peopleTitle.id = peopleId;
     const leaveWaiting = h("button", { type: "button", class: "button secondary", "data-action": "leave-lobby", "data-i18n": "room.leave" });
     leaveWaiting.addEventListener("click", () => this.client?.leave());
     this.waiting.append(h("p", { class: "notice-title", "data-i18n": "room.waiting.title" }), h("p", { "data-i18n": "room.waiting.text" }), h("p", {}, leaveWaiting));
+    this.stage.append(this.selfView, h("div", { class: "stage-notices" }, this.lobbyPanel, this.unmuteAsk));
     this.inside.append(
-      this.unmuteAsk,
+      h("div", { class: "room-body" }, this.stage, this.drawer),
       h(
         "div",
-        { class: "room-body" },
-        h("div", { class: "tiles-wrap", role: "region", "data-i18n-attr": "aria-label:room.videos" }, this.tiles),
-        h(
-          "div",
-          { class: "room-side" },
-          this.lobbyPanel,
-          h("aside", { class: "people", "aria-labelledby": peopleId }, this.peopleTitle, this.people, this.handsBox),
-          this.settingsPanel,
-          this.chatPanel,
-          this.pollPanel,
-        ),
+        { class: "controls toolbar", role: "group", "data-i18n-attr": "aria-label:room.controls" },
+        h("div", { class: "tool-group" }, this.mic, this.camera, this.screen, this.settingsToggle),
+        h("div", { class: "tool-group" }, this.hand, h("span", { class: "menu-wrap" }, this.reactButton, this.reactMenu), this.chatToggle, this.pollToggle, this.peopleToggle),
+        h("div", { class: "tool-group" }, this.leaveButton),
       ),
-      h(
-        "div",
-        { class: "controls", role: "group", "data-i18n-attr": "aria-label:room.controls" },
-        this.mic,
-        this.camera,
-        this.screen,
-        this.hand,
-        h("span", { class: "menu-wrap" }, this.reactButton, this.reactMenu),
-        this.settingsToggle,
-        this.chatToggle,
-        this.pollToggle,
-        this.leaveButton,
-      ),
-      this.moderation,
       this.confirmEnd,
     );
     this.append(
       h(
         "section",
         { class: "room", "aria-labelledby": this.titleId },
-        h("div", { class: "room-head" }, this.heading, this.lockedTag, this.recordingTag, this.stateLine),
+        h("div", { class: "room-head" }, this.heading, h("div", { class: "room-status" }, this.recordingTag, this.lockedTag, this.stateLine, this.qualityMark)),
         this.alert,
         this.announcer,
         this.waiting,
@@ -346,7 +438,6 @@ export class MeetingRoom extends HTMLElement {
         this.inside,
       ),
     );
-    this.tiles.append(this.self);
     translate(this);
     this.mic.addEventListener("click", () => this.flip("microphone", this.mic));
     this.camera.addEventListener("click", () => this.flip("camera", this.camera));
@@ -356,7 +447,8 @@ export class MeetingRoom extends HTMLElement {
     this.muteAll.addEventListener("click", () => this.client?.moderate("mute_participant", { all: true }));
     this.lock.addEventListener("click", () => this.client?.moderate("lock", { locked: !this.client.locked }));
     this.endAll.addEventListener("click", () => this.confirmEnd.showModal());
-    this.chatPanel.addEventListener("unread", () => localize(this.chatToggle, "room.chat.unread", { count: this.chatPanel.unread }));
+    this.chatPanel.addEventListener("unread", () => this.showUnread());
+    this.addEventListener(FIRST_FRAME_EVENT, () => this.scheduleLayers());
     this.resizes.observe(this.tiles);
     this.cameraSelect.addEventListener("change", () => this.switchDevice("camera", this.cameraSelect.value));
     this.micSelect.addEventListener("change", () => this.switchDevice("microphone", this.micSelect.value));
@@ -608,7 +700,7 @@ export class MeetingRoom extends HTMLElement {
     translate(this.ended);
     for (const b of [this.mic, this.camera, this.screen, this.settingsToggle, this.leaveButton]) b.hidden = true;
     this.settingsPanel.hidden = true;
-    this.tiles.replaceChildren();
+    this.tiles.replaceChildren(this.othersTile);
     this.remote.clear();
     this.people.replaceChildren();
     this.render();
@@ -678,6 +770,7 @@ export class MeetingRoom extends HTMLElement {
       hand: client.handRaised(),
     });
     this.self.hidden = !client.canPublish();
+    this.selfView.hidden = this.self.hidden;
     this.self.classList.toggle("tile-speaking", client.activeSpeaker === client.id);
 
     /** @type {Set<string>} */
@@ -710,7 +803,30 @@ export class MeetingRoom extends HTMLElement {
     }
     this.renderPeople(client);
     this.renderHands(client);
+    this.arrange();
     this.scheduleLayers();
+  }
+
+  /**
+   * Sizes the tiles to fill the free area; when they would be too small, the screen shares
+   * and the one speaking keep their places and a last tile counts the others.
+   */
+  arrange() {
+    const tiles = [...this.remote.values()];
+    const { shown, others, grid } = gallery(tiles.length, this.tiles.clientWidth, this.tiles.clientHeight, TILE_GAP);
+    /** @param {MediaTile} tile */
+    const rank = (tile) => (tile.classList.contains("tile-screen") ? 0 : tile.classList.contains("tile-speaking") ? 1 : 2);
+    const ranked = tiles.slice().sort((a, b) => rank(a) - rank(b));
+    ranked.forEach((tile, i) => tile.classList.toggle("tile-overflow", i >= shown));
+    this.othersTile.hidden = others === 0;
+    if (others > 0) localize(this.othersTile, "room.others", { count: others });
+    // no size of nothing: a tile that comes is never drawn at zero size, which would hold
+    // back its first frame
+    if (grid.width > 0 && grid.height > 0) {
+      this.tiles.style.setProperty("--tile-w", `${grid.width}px`);
+      this.tiles.style.setProperty("--tile-h", `${grid.height}px`);
+    }
+    this.stage.dataset.count = String(tiles.length);
   }
 
   /** Sends the tiles' sizes once the layout has been still for a moment. */
@@ -719,11 +835,16 @@ export class MeetingRoom extends HTMLElement {
     this.layerTimer = window.setTimeout(() => this.sendLayers(), LAYER_DEBOUNCE_MS);
   }
 
-  /** Asks the server for the layer of each received video track that fits its tile. */
+  /**
+   * Asks the server for the layer of each received video track that fits its tile. A tile
+   * that has not shown a frame yet keeps the layer the server starts with: a large tile would
+   * otherwise wait for a top layer the sender may not send yet.
+   */
   sendLayers() {
     const client = this.client;
     if (!client) return;
     for (const tile of this.remote.values()) {
+      if (!tile.shown) continue;
       const box = tile.video.getBoundingClientRect();
       for (const id of tile.videoIds) client.requestLayer(id, Math.round(box.width), Math.round(box.height));
     }
@@ -743,7 +864,7 @@ export class MeetingRoom extends HTMLElement {
       tile = /** @type {MediaTile} */ (document.createElement("media-tile"));
       tile.dataset.participant = key;
       this.remote.set(key, tile);
-      this.tiles.append(tile);
+      this.tiles.insertBefore(tile, this.othersTile);
     }
     return tile;
   }
@@ -786,10 +907,7 @@ export class MeetingRoom extends HTMLElement {
     if (hand >= 0) li.append(" ", h("span", { class: "tag tag-hand", "data-i18n": "room.hands.position", "data-i18n-vars": JSON.stringify({ n: hand + 1 }) }));
     li.append(h("span", { class: "person-reactions" }));
     translate(li);
-    if (id === client.id) {
-      this.showQuality();
-      li.append(" ", this.qualityMark);
-    }
+    if (id === client.id) this.showQuality();
     if (client.isModerator() && id !== client.id) li.append(...this.menuOf(client, id, name));
     return li;
   }
