@@ -1,0 +1,148 @@
+// The room's layout in a two-person meeting, at the sizes of a laptop, a large screen and a
+// phone held upright and sideways: the room fills the window and never scrolls, the toolbar
+// and its microphone button are in view, the other person's video takes a large share of a
+// desktop screen, the side panels open one at a time, and axe finds nothing serious.
+// With WEBINAIRE_LAYOUT_SHOTS=<folder>, a screenshot of each size goes there.
+
+import assert from "node:assert/strict";
+import path from "node:path";
+import { test } from "node:test";
+
+import { Suite, axeViolations, createAttendeeLink, enterAsAgent, loginOrganizer, scheduleMeeting } from "./harness.mjs";
+
+const suite = new Suite();
+
+/** The sizes tried: width, height, and whether it is a desktop's screen. */
+const SIZES = [
+  { name: "1280x800", width: 1280, height: 800, desktop: true },
+  { name: "1920x1080", width: 1920, height: 1080, desktop: true },
+  { name: "390x844", width: 390, height: 844, desktop: false },
+  { name: "844x390", width: 844, height: 390, desktop: false },
+];
+
+/** The share of the screen the other person's tile must take on a desktop. */
+const MIN_DESKTOP_SHARE = 0.4;
+
+/** @type {import("playwright-core").Page} */
+let alice;
+/** @type {import("playwright-core").Page} */
+let bruno;
+
+/**
+ * What page shows of the room: the document's scroll size and the window's, where the
+ * toolbar and its microphone button are, and the other person's tile.
+ *
+ * @param {import("playwright-core").Page} page
+ */
+function measure(page) {
+  return page.evaluate(() => {
+    const doc = document.scrollingElement || document.documentElement;
+    /** @param {Element | null} el */
+    const box = (el) => {
+      if (!el) return null;
+      const r = el.getBoundingClientRect();
+      return { left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height };
+    };
+    return {
+      scrollWidth: doc.scrollWidth,
+      scrollHeight: doc.scrollHeight,
+      innerWidth: window.innerWidth,
+      innerHeight: window.innerHeight,
+      toolbar: box(document.querySelector("meeting-room .toolbar")),
+      mic: box(document.querySelector('meeting-room button[data-action="mic"]')),
+      leave: box(document.querySelector('meeting-room button[data-action="leave"]')),
+      other: box(document.querySelector("media-tile:not(.tile-self):not(.tile-screen)")),
+      self: box(document.querySelector("media-tile.tile-self")),
+    };
+  });
+}
+
+/**
+ * Checks that page shows the whole room in its window, the toolbar in view.
+ *
+ * @param {import("playwright-core").Page} page
+ * @param {string} what for the messages
+ */
+async function assertFits(page, what) {
+  const m = await measure(page);
+  assert.equal(m.scrollHeight, m.innerHeight, `${what}: the document is as tall as the window`);
+  assert.equal(m.scrollWidth, m.innerWidth, `${what}: the document is as wide as the window`);
+  for (const [name, b] of /** @type {const} */ ([["toolbar", m.toolbar], ["microphone button", m.mic], ["leave button", m.leave]])) {
+    assert.ok(b && b.width > 0 && b.height > 0, `${what}: the ${name} is shown`);
+    assert.ok(b.left >= 0 && b.top >= 0 && b.right <= m.innerWidth && b.bottom <= m.innerHeight, `${what}: the ${name} is inside the window: ${JSON.stringify(b)}`);
+  }
+  assert.ok(m.mic && m.mic.width >= 44 && m.mic.height >= 44, `${what}: the microphone button is at least 44 px square`);
+  return m;
+}
+
+test("two agents enter a meeting", async () => {
+  const organizer = await suite.page("organizer");
+  await loginOrganizer(organizer, "dev-camille-martin");
+  const id = await scheduleMeeting(organizer, "Mise en page");
+  const { copied } = await createAttendeeLink(organizer, id);
+  await organizer.close();
+  alice = await suite.page("alice");
+  bruno = await suite.page("bruno");
+  await enterAsAgent(alice, copied, "Alice Agent");
+  await enterAsAgent(bruno, copied, "Bruno Agent");
+  for (const page of [alice, bruno]) await page.locator('media-tile:not(.tile-self)[data-frame="shown"]').waitFor();
+});
+
+for (const size of SIZES) {
+  test(`at ${size.name} the room fills the window without scrolling, the toolbar in view`, async (t) => {
+    assert.ok(alice && bruno, "both agents are in the room");
+    await alice.setViewportSize({ width: size.width, height: size.height });
+    await alice.waitForTimeout(300); // the tiles follow the window's size
+    const m = await assertFits(alice, size.name);
+    assert.ok(m.other && m.self, "both tiles are there");
+    const share = (m.other.width * m.other.height) / (m.innerWidth * m.innerHeight);
+    const selfShare = (m.self.width * m.self.height) / (m.innerWidth * m.innerHeight);
+    t.diagnostic(`${size.name}: the other's tile ${Math.round(m.other.width)}x${Math.round(m.other.height)}, ${(share * 100).toFixed(1)} % of the window; own picture ${(selfShare * 100).toFixed(1)} %; document ${m.scrollWidth}x${m.scrollHeight}`);
+    if (size.desktop) assert.ok(share >= MIN_DESKTOP_SHARE, `the other's tile takes ${(share * 100).toFixed(1)} % of the window, want at least ${MIN_DESKTOP_SHARE * 100} %`);
+    assert.ok(selfShare < share, "one's own picture is smaller than the other's");
+    assert.equal(
+      await alice.evaluate(() => getComputedStyle(/** @type {Element} */ (document.querySelector("media-tile.tile-self video"))).transform),
+      "matrix(-1, 0, 0, 1, 0, 0)",
+      "one's own picture is mirrored",
+    );
+    if (process.env.WEBINAIRE_LAYOUT_SHOTS) await alice.screenshot({ path: path.join(process.env.WEBINAIRE_LAYOUT_SHOTS, `room-${size.name}.png`) });
+
+    // the side panels: one at a time, the room still without scrolling
+    await alice.click('meeting-room button[data-action="people"]');
+    await alice.locator("meeting-room .people").waitFor();
+    await alice.click('meeting-room button[data-action="chat"]');
+    await alice.locator("chat-panel").waitFor();
+    assert.ok(await alice.locator("meeting-room .people").isHidden(), "opening the chat closes the people's list");
+    assert.equal(await alice.locator('meeting-room button[data-action="people"]').getAttribute("aria-expanded"), "false");
+    await assertFits(alice, `${size.name} with the chat open`);
+    if (process.env.WEBINAIRE_LAYOUT_SHOTS) await alice.screenshot({ path: path.join(process.env.WEBINAIRE_LAYOUT_SHOTS, `room-chat-${size.name}.png`) });
+    assert.deepEqual(await axeViolations(alice), [], `${size.name}, chat open: axe`);
+    await alice.click('meeting-room button[data-action="close-panel"]');
+    await alice.locator("chat-panel").waitFor({ state: "hidden" });
+    assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute("data-action")), "chat", "closing gives the focus back to the chat's button");
+    assert.deepEqual(await axeViolations(alice), [], `${size.name}: axe`);
+  });
+}
+
+test("unread messages show on the chat's button until the chat is opened", async () => {
+  assert.ok(alice && bruno, "both agents are in the room");
+  await bruno.click('meeting-room button[data-action="chat"]');
+  await bruno.fill("chat-panel textarea", "Bonjour Alice");
+  await bruno.click('chat-panel button[type="submit"]');
+  const badge = alice.locator('meeting-room button[data-action="chat"] .tool-badge');
+  await badge.waitFor();
+  assert.equal(await badge.textContent(), "1");
+  assert.match(String(await alice.locator('meeting-room button[data-action="chat"]').textContent()), /1 nouveau/, "the button's name says it");
+  await alice.click('meeting-room button[data-action="chat"]');
+  await badge.waitFor({ state: "hidden" });
+});
+
+test("one's own picture can be hidden and shown again", async () => {
+  assert.ok(alice, "Alice is in the room");
+  const toggle = alice.locator('meeting-room button[data-action="self-view"]');
+  await toggle.click();
+  assert.equal(await toggle.getAttribute("aria-pressed"), "true");
+  await alice.locator("media-tile.tile-self").waitFor({ state: "hidden" });
+  await toggle.click();
+  await alice.locator("media-tile.tile-self").waitFor();
+});
