@@ -1,7 +1,9 @@
 // The room's layout in a two-person meeting, at the sizes of a laptop, a large screen and a
 // phone held upright and sideways: the room fills the window and never scrolls, the toolbar
 // and its microphone button are in view, the other person's video takes a large share of a
-// desktop screen, the side panels open one at a time, and axe finds nothing serious.
+// desktop screen, the side panels open one at a time, and axe finds nothing serious. With a
+// third person: pinning a tile for oneself, speaker view following a screen share, a tile
+// full screen.
 // With WEBINAIRE_LAYOUT_SHOTS=<folder>, a screenshot of each size goes there.
 
 import assert from "node:assert/strict";
@@ -27,6 +29,10 @@ const MIN_DESKTOP_SHARE = 0.4;
 let alice;
 /** @type {import("playwright-core").Page} */
 let bruno;
+/** @type {import("playwright-core").Page} */
+let carla;
+/** The invitation link of the meeting. */
+let link = "";
 
 /**
  * What page shows of the room: the document's scroll size and the window's, where the
@@ -80,6 +86,7 @@ test("two agents enter a meeting", async () => {
   await loginOrganizer(organizer, "dev-camille-martin");
   const id = await scheduleMeeting(organizer, "Mise en page");
   const { copied } = await createAttendeeLink(organizer, id);
+  link = copied;
   await organizer.close();
   alice = await suite.page("alice");
   bruno = await suite.page("bruno");
@@ -87,6 +94,79 @@ test("two agents enter a meeting", async () => {
   await enterAsAgent(bruno, copied, "Bruno Agent");
   for (const page of [alice, bruno]) await page.locator('media-tile:not(.tile-self)[data-frame="shown"]').waitFor();
 });
+
+/**
+ * The area of each remote tile page shows, by name, and the layout of its stage.
+ *
+ * @param {import("playwright-core").Page} page
+ * @returns {Promise<{layout: string, tiles: Record<string, {area: number, main: boolean}>}>}
+ */
+function tiles(page) {
+  return page.evaluate(() => {
+    /** @type {Record<string, {area: number, main: boolean}>} */
+    const out = {};
+    for (const tile of document.querySelectorAll("media-tile:not(.tile-self)")) {
+      const r = tile.getBoundingClientRect();
+      out[tile.querySelector(".tile-name")?.textContent || ""] = { area: Math.round(r.width * r.height), main: tile.classList.contains("tile-main") };
+    }
+    return { layout: String(/** @type {HTMLElement} */ (document.querySelector("meeting-room .stage")).dataset.layout), tiles: out };
+  });
+}
+
+test("with a third person, a pinned tile is large for the one who pinned it only", async (t) => {
+  assert.ok(alice && bruno && link, "both agents are in the room");
+  await alice.setViewportSize({ width: 1280, height: 800 });
+  carla = await suite.page("carla");
+  await enterAsAgent(carla, link, "Carla Agent");
+  await alice.locator('media-tile:not(.tile-self)[data-frame="shown"]', { hasText: "Carla Agent" }).waitFor();
+  let seen = await tiles(alice);
+  assert.equal(seen.layout, "gallery");
+  const [b, c] = [seen.tiles["Bruno Agent"], seen.tiles["Carla Agent"]];
+  assert.ok(b && c && b.area === c.area, `the gallery's tiles are of one size: ${JSON.stringify(seen)}`);
+  t.diagnostic(`gallery of two at 1280x800: each tile ${((b.area / (1280 * 800)) * 100).toFixed(1)} % of the window`);
+
+  await alice.locator("media-tile", { hasText: "Bruno Agent" }).locator('button[data-action="pin"]').click();
+  seen = await tiles(alice);
+  assert.equal(seen.layout, "speaker");
+  assert.ok(seen.tiles["Bruno Agent"].main, "the pinned tile is the large one");
+  assert.ok(seen.tiles["Bruno Agent"].area > 4 * seen.tiles["Carla Agent"].area, `the pinned tile is much larger: ${JSON.stringify(seen)}`);
+  t.diagnostic(`pinned at 1280x800: ${((seen.tiles["Bruno Agent"].area / (1280 * 800)) * 100).toFixed(1)} % of the window`);
+  assert.equal(await alice.locator("media-tile", { hasText: "Bruno Agent" }).locator('button[data-action="pin"]').getAttribute("aria-pressed"), "true");
+  assert.equal((await tiles(carla)).layout, "gallery", "pinning is for oneself");
+  await assertFits(alice, "pinned");
+  if (process.env.WEBINAIRE_LAYOUT_SHOTS) await alice.screenshot({ path: path.join(process.env.WEBINAIRE_LAYOUT_SHOTS, "room-pinned-1280x800.png") });
+  assert.deepEqual(await axeViolations(alice), [], "pinned: axe");
+
+  await alice.locator("media-tile", { hasText: "Bruno Agent" }).locator('button[data-action="pin"]').click();
+  assert.equal((await tiles(alice)).layout, "gallery", "unpinning brings the gallery back");
+});
+
+test("speaker view follows a screen share and goes when it stops; the choice of view is one's own", async () => {
+  assert.ok(alice && bruno && carla, "the three agents are in the room");
+  await bruno.click('meeting-room button[data-action="screen"]');
+  const screen = alice.locator('media-tile.tile-screen[data-frame="shown"]');
+  await screen.waitFor();
+  await alice.locator("media-tile.tile-screen.tile-main").waitFor();
+  assert.equal(await alice.getAttribute('meeting-room button[data-action="view"]', "aria-pressed"), "true", "the view's button says speaker view");
+  const seen = await tiles(alice);
+  const shared = Object.entries(seen.tiles).find(([name]) => name.includes("Bruno Agent") && name !== "Bruno Agent");
+  assert.ok(shared && shared[1].main, `the screen is the large tile: ${JSON.stringify(seen)}`);
+  await assertFits(alice, "screen shared");
+  if (process.env.WEBINAIRE_LAYOUT_SHOTS) await alice.screenshot({ path: path.join(process.env.WEBINAIRE_LAYOUT_SHOTS, "room-screen-1280x800.png") });
+
+  // the gallery, by choice, while the screen is still shared
+  await alice.click('meeting-room button[data-action="view"]');
+  assert.equal((await tiles(alice)).layout, "gallery");
+  await alice.click('meeting-room button[data-action="view"]');
+  assert.equal((await tiles(alice)).layout, "speaker");
+
+  await bruno.click('meeting-room button[data-action="screen"]');
+  await screen.waitFor({ state: "detached" });
+  await carla.click('meeting-room button[data-action="leave"]');
+  await alice.locator("media-tile", { hasText: "Carla Agent" }).waitFor({ state: "detached" });
+  assert.equal((await tiles(alice)).layout, "gallery", "one other person: the gallery");
+});
+
 
 for (const size of SIZES) {
   test(`at ${size.name} the room fills the window without scrolling, the toolbar in view`, async (t) => {
@@ -145,4 +225,14 @@ test("one's own picture can be hidden and shown again", async () => {
   await alice.locator("media-tile.tile-self").waitFor({ state: "hidden" });
   await toggle.click();
   await alice.locator("media-tile.tile-self").waitFor();
+});
+test("a tile goes full screen and back", async () => {
+  assert.ok(alice && bruno, "both agents are in the room");
+  const button = alice.locator("media-tile", { hasText: "Bruno Agent" }).locator('button[data-action="fullscreen"]');
+  await button.click();
+  await alice.waitForFunction(() => document.fullscreenElement?.tagName === "MEDIA-TILE");
+  assert.equal(await button.getAttribute("aria-pressed"), "true");
+  await button.click();
+  await alice.waitForFunction(() => document.fullscreenElement === null);
+  assert.equal(await button.getAttribute("aria-pressed"), "false");
 });

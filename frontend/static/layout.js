@@ -64,3 +64,34 @@ export function gallery(n, width, height, gap) {
   grid = fitGrid(places, width, height, gap);
   return { shown: places - 1, others: n - places + 1, grid };
 }
+
+/**
+ * @typedef {object} SpeakerLayout
+ * @property {{width: number, height: number}} main the large tile
+ * @property {{width: number, height: number}} strip each tile of the filmstrip under it
+ * @property {number} shown tiles of the filmstrip
+ * @property {number} others tiles behind a last one that counts them (0: none)
+ */
+
+/**
+ * Speaker view: one large tile, and under it a filmstrip of the rest as they fit in one row.
+ * A screen share's tile takes the whole place left (its picture is letterboxed), a camera's
+ * stays within WIDEST and NARROWEST.
+ *
+ * @param {number} rest tiles in the filmstrip
+ * @param {number} width
+ * @param {number} height
+ * @param {number} gap
+ * @param {boolean} screen the large tile is a screen share
+ * @returns {SpeakerLayout}
+ */
+export function speaker(rest, width, height, gap, screen) {
+  const stripHeight = rest > 0 ? Math.round(Math.min(Math.max(height * 0.18, 64), 144)) : 0;
+  const stripWidth = Math.round((stripHeight * 16) / 9);
+  const fit = Math.max(1, Math.floor((width + gap) / (stripWidth + gap)));
+  const shown = rest <= fit ? rest : fit - 1;
+  const others = rest - shown;
+  const mainHeight = Math.max(0, height - (rest > 0 ? stripHeight + gap : 0));
+  const main = screen ? { width: Math.floor(width), height: Math.floor(mainHeight) } : fitGrid(1, width, mainHeight, 0);
+  return { main: { width: main.width, height: main.height }, strip: { width: stripWidth, height: stripHeight }, shown, others };
+}

@@ -12,7 +12,7 @@ import { deviceField, deviceTrack, fillDevices, listDevices, userMedia } from ".
 import { h, uid } from "./dom.js";
 import { localize, setPlainText, t, translate } from "./i18n.js";
 import { icon } from "./icons.js";
-import { gallery } from "./layout.js";
+import { gallery, speaker } from "./layout.js";
 import { LobbyPanel, participantActions, popupMenu } from "./moderation.js";
 import { qualityOf } from "./quality.js";
 import { REACTIONS, RoomClient, peerMedia } from "./rtc.js";
@@ -35,6 +35,9 @@ const QUALITY_MS = 3000;
 
 /** How long the layout must stay still before the tiles' sizes are sent, in milliseconds. */
 const LAYER_DEBOUNCE_MS = 300;
+
+/** The tallest a tile asks for before its first frame, in CSS pixels: a middle layer. */
+const FIRST_LAYER_HEIGHT = 360;
 
 /** The gap between tiles, in CSS pixels, as in app.css (.tiles). */
 const TILE_GAP = 8;
@@ -185,6 +188,29 @@ export class MeetingRoom extends HTMLElement {
     this.othersTile.addEventListener("click", () => this.openPanel(this.peoplePanel));
     this.tiles.append(this.othersTile);
     this.stage = h("div", { class: "tiles-wrap stage", role: "region", "data-i18n-attr": "aria-label:room.videos" }, this.tiles);
+    /** The layout chosen: "auto" is speaker view while a screen is shared or a tile pinned, else the gallery. @type {"auto" | "gallery" | "speaker"} */
+    this.view = "auto";
+    /** The key of the tile pinned for oneself, or "". */
+    this.pinned = "";
+    /** The key of the last large tile of speaker view, kept while nobody else speaks. */
+    this.lastMain = "";
+    this.viewToggle = h(
+      "button",
+      { type: "button", class: "head-tool", "aria-pressed": "false", "data-action": "view", "data-i18n-attr": "title:room.view.speaker" },
+      icon("speaker"),
+      h("span", { class: "visually-hidden", "data-i18n": "room.view.speaker" }),
+    );
+    this.viewToggle.addEventListener("click", () => {
+      this.view = this.viewToggle.getAttribute("aria-pressed") === "true" ? "gallery" : "speaker";
+      this.arrange();
+      this.scheduleLayers();
+    });
+    document.addEventListener("fullscreenchange", () => {
+      for (const tile of this.remote.values()) {
+        tile.querySelector('[data-action="fullscreen"]')?.setAttribute("aria-pressed", String(document.fullscreenElement === tile));
+      }
+      this.scheduleLayers();
+    });
     this.self = /** @type {MediaTile} */ (document.createElement("media-tile"));
     this.self.classList.add("tile-self");
     /** Hides and shows one's own small picture; the others still see it. */
@@ -430,7 +456,7 @@ export class MeetingRoom extends HTMLElement {
       h(
         "section",
         { class: "room", "aria-labelledby": this.titleId },
-        h("div", { class: "room-head" }, this.heading, h("div", { class: "room-status" }, this.recordingTag, this.lockedTag, this.stateLine, this.qualityMark)),
+        h("div", { class: "room-head" }, this.heading, h("div", { class: "room-status" }, this.recordingTag, this.lockedTag, this.stateLine, this.qualityMark, this.viewToggle)),
         this.alert,
         this.announcer,
         this.waiting,
@@ -783,6 +809,7 @@ export class MeetingRoom extends HTMLElement {
       tile.show({ name: peer.name, tracks: user, muted: peer.muted, local: false, screen: false, hand: client.hands.includes(peer.id) });
       tile.videoIds = videoIds(peer, false);
       tile.classList.toggle("tile-speaking", client.activeSpeaker === peer.id);
+      nameTools(tile, peer.name);
       if (screen.length > 0) {
         const shared = this.tileFor(`${peer.id}~screen`, wanted);
         shared.show({
@@ -793,12 +820,14 @@ export class MeetingRoom extends HTMLElement {
           screen: true,
         });
         shared.videoIds = videoIds(peer, true);
+        nameTools(shared, t("room.screen_of", { name: peer.name }));
       }
     }
     for (const [key, tile] of this.remote) {
       if (!wanted.has(key)) {
         tile.remove();
         this.remote.delete(key);
+        if (this.pinned === key) this.pinned = "";
       }
     }
     this.renderPeople(client);
@@ -808,25 +837,82 @@ export class MeetingRoom extends HTMLElement {
   }
 
   /**
-   * Sizes the tiles to fill the free area; when they would be too small, the screen shares
-   * and the one speaking keep their places and a last tile counts the others.
+   * Lays the tiles out. Gallery: all of the same size, filling the free area; when they would
+   * be too small, the screen shares and the one speaking keep their places and a last tile
+   * counts the others. Speaker view: the pinned tile, else a screen share, else the one
+   * speaking, large, and the others in a filmstrip.
    */
   arrange() {
+    const client = this.client;
     const tiles = [...this.remote.values()];
-    const { shown, others, grid } = gallery(tiles.length, this.tiles.clientWidth, this.tiles.clientHeight, TILE_GAP);
+    const width = this.tiles.clientWidth;
+    const height = this.tiles.clientHeight;
+    const screens = tiles.filter((tile) => tile.classList.contains("tile-screen"));
+    const speakerView = tiles.length > 1 && (this.view === "speaker" || (this.view === "auto" && (this.pinned !== "" || screens.length > 0)));
     /** @param {MediaTile} tile */
     const rank = (tile) => (tile.classList.contains("tile-screen") ? 0 : tile.classList.contains("tile-speaking") ? 1 : 2);
-    const ranked = tiles.slice().sort((a, b) => rank(a) - rank(b));
-    ranked.forEach((tile, i) => tile.classList.toggle("tile-overflow", i >= shown));
+    /** @type {MediaTile | undefined} */
+    let main;
+    let shown = tiles.length;
+    let others = 0;
+    if (speakerView) {
+      const active = client ? this.remote.get(client.activeSpeaker) : undefined;
+      main = this.remote.get(this.pinned) || screens[0] || active || this.remote.get(this.lastMain) || tiles[0];
+      this.lastMain = String(main.dataset.participant);
+      const layout = speaker(tiles.length - 1, width, height, TILE_GAP, main.classList.contains("tile-screen"));
+      shown = layout.shown;
+      others = layout.others;
+      this.tiles.style.setProperty("--main-w", `${layout.main.width}px`);
+      this.tiles.style.setProperty("--main-h", `${layout.main.height}px`);
+      this.tiles.style.setProperty("--tile-w", `${layout.strip.width}px`);
+      this.tiles.style.setProperty("--tile-h", `${layout.strip.height}px`);
+      this.tiles.style.setProperty("--strip-n", String(Math.max(1, shown + (others > 0 ? 1 : 0))));
+    } else {
+      const layout = gallery(tiles.length, width, height, TILE_GAP);
+      shown = layout.shown;
+      others = layout.others;
+      // no size of nothing: a tile that comes is never drawn at zero size, which would hold
+      // back its first frame
+      if (layout.grid.width > 0 && layout.grid.height > 0) {
+        this.tiles.style.setProperty("--tile-w", `${layout.grid.width}px`);
+        this.tiles.style.setProperty("--tile-h", `${layout.grid.height}px`);
+      }
+    }
+    const rest = tiles.filter((tile) => tile !== main).sort((a, b) => rank(a) - rank(b));
+    rest.forEach((tile, i) => tile.classList.toggle("tile-overflow", i >= shown));
+    for (const tile of tiles) {
+      tile.classList.toggle("tile-main", tile === main);
+      tile.classList.toggle("tile-small", speakerView && tile !== main);
+      tile.querySelector('[data-action="pin"]')?.setAttribute("aria-pressed", String(tile.dataset.participant === this.pinned));
+    }
+    this.tiles.classList.toggle("tiles-speaker", speakerView);
+    this.viewToggle.setAttribute("aria-pressed", String(speakerView));
+    this.viewToggle.hidden = tiles.length < 2;
     this.othersTile.hidden = others === 0;
     if (others > 0) localize(this.othersTile, "room.others", { count: others });
-    // no size of nothing: a tile that comes is never drawn at zero size, which would hold
-    // back its first frame
-    if (grid.width > 0 && grid.height > 0) {
-      this.tiles.style.setProperty("--tile-w", `${grid.width}px`);
-      this.tiles.style.setProperty("--tile-h", `${grid.height}px`);
-    }
     this.stage.dataset.count = String(tiles.length);
+    this.stage.dataset.layout = speakerView ? "speaker" : "gallery";
+  }
+
+  /**
+   * Pins a tile for oneself, or unpins it.
+   *
+   * @param {string} key
+   */
+  pin(key) {
+    this.pinned = this.pinned === key ? "" : key;
+    this.arrange();
+    this.scheduleLayers();
+  }
+
+  /**
+   * Shows a tile full screen, or leaves full screen.
+   *
+   * @param {MediaTile} tile
+   */
+  fullscreen(tile) {
+    if (document.fullscreenElement === tile) document.exitFullscreen().catch(() => undefined);
+    else tile.requestFullscreen().catch(() => undefined);
   }
 
   /** Sends the tiles' sizes once the layout has been still for a moment. */
@@ -836,17 +922,22 @@ export class MeetingRoom extends HTMLElement {
   }
 
   /**
-   * Asks the server for the layer of each received video track that fits its tile. A tile
-   * that has not shown a frame yet keeps the layer the server starts with: a large tile would
-   * otherwise wait for a top layer the sender may not send yet.
+   * Asks the server for the layer of each received video track that fits its tile. Until a
+   * tile has shown its first frame, it asks for no more than a middle layer: a large tile
+   * would otherwise wait for a top layer the sender may not send yet.
    */
   sendLayers() {
     const client = this.client;
     if (!client) return;
     for (const tile of this.remote.values()) {
-      if (!tile.shown) continue;
       const box = tile.video.getBoundingClientRect();
-      for (const id of tile.videoIds) client.requestLayer(id, Math.round(box.width), Math.round(box.height));
+      let width = Math.round(box.width);
+      let height = Math.round(box.height);
+      if (!tile.shown && height > FIRST_LAYER_HEIGHT) {
+        width = Math.round((width * FIRST_LAYER_HEIGHT) / height);
+        height = FIRST_LAYER_HEIGHT;
+      }
+      for (const id of tile.videoIds) client.requestLayer(id, width, height);
     }
   }
 
@@ -865,6 +956,14 @@ export class MeetingRoom extends HTMLElement {
       tile.dataset.participant = key;
       this.remote.set(key, tile);
       this.tiles.insertBefore(tile, this.othersTile);
+      const made = tile;
+      const pin = h("button", { type: "button", class: "tile-tool", "aria-pressed": "false", "data-action": "pin" }, icon("pin"));
+      pin.addEventListener("click", () => this.pin(key));
+      const full = h("button", { type: "button", class: "tile-tool", "aria-pressed": "false", "data-action": "fullscreen" }, icon("fullscreen"));
+      full.addEventListener("click", () => this.fullscreen(made));
+      const tools = h("div", { class: "tile-tools" }, pin, full);
+      if (!("requestFullscreen" in tile)) full.hidden = true;
+      tile.append(tools);
     }
     return tile;
   }
@@ -976,6 +1075,23 @@ export class MeetingRoom extends HTMLElement {
       spot.append(m);
       window.setTimeout(() => m.remove(), REACTION_MS);
     }
+  }
+}
+
+/**
+ * Names a tile's pin and full-screen buttons after what it shows.
+ *
+ * @param {MediaTile} tile
+ * @param {string} name
+ */
+function nameTools(tile, name) {
+  const vars = JSON.stringify({ name });
+  for (const [action, key] of [["pin", "room.pin"], ["fullscreen", "room.fullscreen"]]) {
+    const b = tile.querySelector(`[data-action="${action}"]`);
+    if (!(b instanceof HTMLElement) || b.getAttribute("data-i18n-vars") === vars) continue;
+    b.setAttribute("data-i18n-attr", `aria-label:${key};title:${key}`);
+    b.setAttribute("data-i18n-vars", vars);
+    translate(b);
   }
 }
 
