@@ -871,8 +871,8 @@ export class MeetingRoom extends HTMLElement {
       const layout = gallery(tiles.length, width, height, TILE_GAP);
       shown = layout.shown;
       others = layout.others;
-      // no size of nothing: a tile that comes is never drawn at zero size, which would hold
-      // back its first frame
+      // with no tile the sizes stay as they were: a tile that comes is never drawn at zero
+      // size, which would hold back its first frame
       if (layout.grid.width > 0 && layout.grid.height > 0) {
         this.tiles.style.setProperty("--tile-w", `${layout.grid.width}px`);
         this.tiles.style.setProperty("--tile-h", `${layout.grid.height}px`);
