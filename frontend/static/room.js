@@ -887,7 +887,8 @@ export class MeetingRoom extends HTMLElement {
     }
     this.tiles.classList.toggle("tiles-speaker", speakerView);
     this.viewToggle.setAttribute("aria-pressed", String(speakerView));
-    this.viewToggle.hidden = tiles.length < 2;
+    // invisible rather than hidden, so that the status bar, and the stage, keep their height
+    this.viewToggle.style.visibility = tiles.length < 2 ? "hidden" : "";
     this.othersTile.hidden = others === 0;
     if (others > 0) localize(this.othersTile, "room.others", { count: others });
     this.stage.dataset.count = String(tiles.length);
