@@ -236,3 +236,46 @@ test("a tile goes full screen and back", async () => {
   await alice.waitForFunction(() => document.fullscreenElement === null);
   assert.equal(await button.getAttribute("aria-pressed"), "false");
 });
+
+test("12 tiles, and 60, stay within the stage at every size, in the gallery and in speaker view", async (t) => {
+  assert.ok(alice, "Alice is in the room");
+  for (const size of SIZES) {
+    await alice.setViewportSize({ width: size.width, height: size.height });
+    await alice.waitForTimeout(200);
+    for (const [count, view] of /** @type {const} */ ([[12, "gallery"], [60, "gallery"], [12, "speaker"], [60, "speaker"]])) {
+      // tiles without media, made and measured in one go, before the room renders again
+      const got = await alice.evaluate(([count, view]) => {
+        const room = /** @type {any} */ (document.querySelector("meeting-room"));
+        room.view = view;
+        const made = [];
+        for (let i = room.remote.size; i < count; i++) {
+          const tile = room.tileFor(`layout-test-${i}`, new Set());
+          tile.show({ name: `Personne ${i}`, tracks: [], muted: {}, local: false, screen: false });
+          made.push(`layout-test-${i}`);
+        }
+        room.arrange();
+        const stage = room.stage.getBoundingClientRect();
+        const shown = [...room.tiles.children].filter((el) => el.getBoundingClientRect().width > 0);
+        const outside = shown.filter((el) => {
+          const r = el.getBoundingClientRect();
+          return r.left < stage.left - 0.5 || r.top < stage.top - 0.5 || r.right > stage.right + 0.5 || r.bottom > stage.bottom + 0.5;
+        }).length;
+        const others = room.othersTile.hidden ? "" : room.othersTile.textContent;
+        const width = Math.min(...shown.map((el) => el.getBoundingClientRect().width));
+        for (const key of made) {
+          room.remote.get(key).remove();
+          room.remote.delete(key);
+        }
+        room.arrange();
+        const doc = document.scrollingElement || document.documentElement;
+        return { shown: shown.length, outside, others, width: Math.round(width), scroll: doc.scrollHeight - window.innerHeight };
+      }, [count, view]);
+      const what = `${size.name}, ${count} tiles, ${view}`;
+      t.diagnostic(`${what}: ${got.shown} shown, ${got.width} px wide at least${got.others ? `, then "${got.others}"` : ""}`);
+      assert.equal(got.outside, 0, `${what}: no tile outside the stage`);
+      assert.equal(got.scroll, 0, `${what}: no scrolling`);
+      if (got.others === "") assert.equal(got.shown, count, `${what}: all shown, or the others counted`);
+      else assert.match(got.others, /^\d+ autres$/);
+    }
+  }
+});
