@@ -97,6 +97,8 @@ func TestPrivacyPageFollowsAConfiguredPolicy(t *testing.T) {
 	require.NotContains(t, recordings, "12 mois")
 	erasure := section(t, page, "erasure")
 	require.Contains(t, erasure, "400 jours")
+	require.Contains(t, erasure, "garde ses actions 24 mois", "the audit trail's period")
+	require.Contains(t, erasure, "empreinte à clé", "the audit trail keeps no erased id")
 	require.Equal(t, "24 mois", kept(t, page, privacy.CategoryAuditTrail))
 	require.Contains(t, erasure, "12 mois d’inactivité", "the account period is the default")
 	require.Contains(t, section(t, page, "cookies"), "8&nbsp;h")
@@ -110,6 +112,7 @@ func TestPrivacyPageFollowsAConfiguredPolicy(t *testing.T) {
 	require.Equal(t, "18 months; the organizer may delete them at any time", kept(t, page, privacy.CategoryRecordings))
 	require.Equal(t, "400 days", kept(t, page, privacy.CategoryConnectionLog))
 	require.Equal(t, "24 months", kept(t, page, privacy.CategoryAuditTrail))
+	require.Contains(t, section(t, page, "erasure"), "keeps its actions for 24 months")
 }
 
 func TestPrivacyPageLanguage(t *testing.T) {

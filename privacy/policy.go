@@ -230,7 +230,7 @@ func (p Policy) Categories() []Category {
 		{
 			Key:        CategoryAuditTrail,
 			Name:       Text{"Journal d'audit", "Audit trail"},
-			Data:       Text{"Qui a fait quoi et quand, par identifiants, jamais de contenu : actions des organisateurs et des administrateurs (limitations, recherches dans le journal des connexions, avec une empreinte à clé de l'adresse cherchée), fins de session avec leurs nombres de messages et de votes", "Who did what and when, by identifiers, never content: organizer and administrator actions (restrictions, connection log searches, with a keyed hash of the address searched), session ends with their counts of messages and votes"},
+			Data:       Text{"Qui a fait quoi et quand, par identifiants, jamais de contenu : actions des organisateurs et des administrateurs (limitations, recherches dans le journal des connexions, avec une empreinte à clé de l'adresse cherchée), fins de session avec leurs nombres de messages et de votes ; l'identifiant d'une personne effacée y est remplacé par une empreinte à clé", "Who did what and when, by identifiers, never content: organizer and administrator actions (restrictions, connection log searches, with a keyed hash of the address searched), session ends with their counts of messages and votes; the identifier of an erased person is replaced there by a keyed hash"},
 			Purpose:    Text{"Rendre compte des traitements et des actions des administrateurs (RGPD art. 5-2 et 30)", "Account for the processing and for administrators' actions (GDPR art. 5(2) and 30)"},
 			ClockStart: Text{"l'événement", "the event"},
 			Kept:       period(p.AuditTrail),

@@ -66,6 +66,9 @@ func (s *accountSweep) purge(ctx context.Context, p *Pass, cutoff time.Time, aft
 			return err
 		}
 		for _, id := range deleted {
+			if err := tx.PseudonymiseAuditEvents(ctx, id, s.ledger.ObjectHash(id)); err != nil {
+				return err
+			}
 			err := s.ledger.Record(ctx, tx, Entry{
 				Rule: s.rule(), Category: CategoryAccounts, ObjectID: id, Count: 1,
 				Stores: s.stores(), At: p.Now,

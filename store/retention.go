@@ -46,7 +46,7 @@ func (s *Store) MarkInactiveOrganizers(ctx context.Context, after, last string, 
 // DeleteMarkedOrganizers deletes the marked accounts with ids in (after, last] that are still
 // inactive since before cutoff and not restricted, and returns their ids in order. Their
 // webinars, invitations and sessions go with them (the database's cascades); their audit
-// events lose their actor; their connection-log entries stay, they have their own period.
+// events lose their actor (PseudonymiseAuditEvents does the rest); their connection-log entries stay, they have their own period.
 func (s *Store) DeleteMarkedOrganizers(ctx context.Context, after, last string, cutoff time.Time) ([]string, error) {
 	var ids []string
 	err := s.conn(ctx).Raw(`DELETE FROM organizers
