@@ -144,7 +144,7 @@ func (r *retentionCollector) read() []prometheus.Metric {
 			}
 		}
 	}
-	categories := []string{privacy.CategoryAccounts, privacy.CategoryRecordings, privacy.CategoryConnectionLog, privacy.CategorySessions}
+	categories := []string{privacy.CategoryAccounts, privacy.CategoryRecordings, privacy.CategoryConnectionLog, privacy.CategoryAuditTrail, privacy.CategorySessions}
 	if totals, err := r.s.p.Store.LedgerTotals(ctx); err != nil {
 		failed = 1
 	} else {

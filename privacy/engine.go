@@ -82,7 +82,8 @@ type Engine struct {
 	ran func(Report, error)
 }
 
-// NewEngine returns an engine with the session, connection-log and account sweeps.
+// NewEngine returns an engine with the session, connection-log, audit-trail, recording (when
+// there are recordings) and account sweeps.
 func NewEngine(p EngineParams) (*Engine, error) {
 	if p.Store == nil || p.Ledger == nil {
 		return nil, errors.New("new retention engine: a store and a ledger are required")
@@ -101,6 +102,7 @@ func NewEngine(p EngineParams) (*Engine, error) {
 		sweeps: []Sweep{
 			&sessionSweep{store: p.Store, ledger: p.Ledger, idle: p.SessionIdle},
 			&connectionLogSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.ConnectionLog},
+			&auditTrailSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.AuditTrail},
 		},
 		batch:    p.BatchSize,
 		interval: p.Interval,

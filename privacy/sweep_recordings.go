@@ -37,35 +37,25 @@ func (s *recordingSweep) Overdue(ctx context.Context, now time.Time) (int64, err
 }
 
 func (s *recordingSweep) Sweep(ctx context.Context, p *Pass) error {
-	p.Found(CategoryRecordings, s.rule(), 0)
-	for after := ""; ; {
-		ids, err := s.store.ExpiredRecordings(ctx, p.Now, after, p.BatchSize)
-		if err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if p.DryRun {
-			p.Found(CategoryRecordings, s.rule(), int64(len(ids)), ids...)
-		} else if err := s.purge(ctx, p, ids); err != nil {
-			return err
-		}
-		if len(ids) < p.BatchSize {
-			return nil
-		}
-		after = ids[len(ids)-1]
-	}
+	return batches[string]{
+		sweep: s.Name(), step: "rows", category: CategoryRecordings, rule: s.rule(), name: ids,
+		find: func(ctx context.Context, after *string, limit int) ([]string, error) {
+			return s.store.ExpiredRecordings(ctx, p.Now, orEmpty(after), limit)
+		},
+		delete: func(ctx context.Context, p *Pass, _ *string, batch []string) ([]string, error) {
+			return s.purge(ctx, p, batch)
+		},
+	}.run(ctx, p)
 }
 
-func (s *recordingSweep) purge(ctx context.Context, p *Pass, ids []string) error {
+func (s *recordingSweep) purge(ctx context.Context, p *Pass, ids []string) ([]string, error) {
 	for _, id := range ids {
 		if err := s.files.DeleteRecording(ctx, id); err != nil {
-			return fmt.Errorf("delete files of recording: %w", err)
+			return nil, fmt.Errorf("delete files of recording: %w", err)
 		}
 	}
 	if err := p.Step(ctx, s.Name(), "objects"); err != nil {
-		return err
+		return nil, err
 	}
 	var deleted []string
 	err := s.store.InTx(ctx, func(tx *store.Store) error {
@@ -90,8 +80,7 @@ func (s *recordingSweep) purge(ctx context.Context, p *Pass, ids []string) error
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete rows: %w", err)
+		return nil, fmt.Errorf("delete rows: %w", err)
 	}
-	p.Found(CategoryRecordings, s.rule(), int64(len(deleted)), deleted...)
-	return p.Step(ctx, s.Name(), "rows")
+	return deleted, nil
 }

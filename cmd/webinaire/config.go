@@ -135,6 +135,7 @@ type RetentionConfig struct {
 	Accounts      Period   `yaml:"accounts"`
 	Recordings    Period   `yaml:"recordings"`
 	ConnectionLog Period   `yaml:"connection_log"`
+	AuditTrail    Period   `yaml:"audit_trail"`
 	Schedule      Duration `yaml:"schedule"`
 	BatchSize     int      `yaml:"batch_size"`
 }
@@ -316,6 +317,7 @@ func DefaultConfig() Config {
 			Accounts:      Period{Months: 12},
 			Recordings:    Period{Months: 12},
 			ConnectionLog: Period{Months: 12},
+			AuditTrail:    Period{Months: 12},
 			Schedule:      Duration(24 * time.Hour),
 			BatchSize:     1000,
 		},
@@ -804,6 +806,7 @@ func (c *Config) Policy() privacy.Policy {
 		AccountInactivity: privacy.Period(c.Retention.Accounts),
 		Recordings:        privacy.Period(c.Retention.Recordings),
 		ConnectionLog:     privacy.Period(c.Retention.ConnectionLog),
+		AuditTrail:        privacy.Period(c.Retention.AuditTrail),
 		SessionAbsolute:   time.Duration(c.Session.AbsoluteTimeout),
 		Controller:        c.Privacy.Controller,
 		Contact:           c.Privacy.Contact,

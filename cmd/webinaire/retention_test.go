@@ -65,6 +65,7 @@ func TestRetentionAndLedgerCommandsOnAFreshInstall(t *testing.T) {
 	require.Contains(t, out, "nothing was deleted")
 	require.Contains(t, out, "accounts: 0 (account inactive for 12 months)")
 	require.Contains(t, out, "connection_log: 0 (connection log entry older than 12 months)")
+	require.Contains(t, out, "audit_trail: 0 (audit event older than 12 months)")
 
 	oldID := in.seed(t)
 	code, out, errOut = in.run(t, "retention", "plan")
@@ -78,11 +79,11 @@ func TestRetentionAndLedgerCommandsOnAFreshInstall(t *testing.T) {
 	var plan privacy.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &plan), out)
 	require.True(t, plan.DryRun)
-	require.Equal(t, map[string]int64{privacy.CategoryAccounts: 1, privacy.CategoryConnectionLog: 1, privacy.CategorySessions: 1, privacy.CategoryRecordings: 0}, plan.Counts())
+	require.Equal(t, map[string]int64{privacy.CategoryAccounts: 1, privacy.CategoryConnectionLog: 1, privacy.CategorySessions: 1, privacy.CategoryRecordings: 0, privacy.CategoryAuditTrail: 0}, plan.Counts())
 
 	code, out, errOut = in.run(t, "retention", "run")
 	require.Equal(t, 0, code, errOut)
-	require.Regexp(t, `^Retention run \d+ at \S+: deleted\nsessions: 1\nconnection_log: 1\nrecordings: 0\naccounts: 1\n$`, out)
+	require.Regexp(t, `^Retention run \d+ at \S+: deleted\nsessions: 1\nconnection_log: 1\naudit_trail: 0\nrecordings: 0\naccounts: 1\n$`, out)
 	_, err := in.st.Organizer(context.Background(), oldID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 
