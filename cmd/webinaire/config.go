@@ -137,6 +137,9 @@ type RetentionConfig struct {
 	ConnectionLog Period   `yaml:"connection_log"`
 	Schedule      Duration `yaml:"schedule"`
 	BatchSize     int      `yaml:"batch_size"`
+	// OrphanGrace protects recording files that no row names, and rows whose files are
+	// missing, for this long after their last change (or the recording's end).
+	OrphanGrace Duration `yaml:"orphan_grace"`
 }
 
 // PrivacyConfig is what the privacy notice names, and the deletion ledger's key.
@@ -315,6 +318,7 @@ func DefaultConfig() Config {
 			ConnectionLog: Period{Months: 12},
 			Schedule:      Duration(24 * time.Hour),
 			BatchSize:     1000,
+			OrphanGrace:   Duration(privacy.DefaultOrphanGrace),
 		},
 		Privacy: PrivacyConfig{
 			LedgerKeyFile: "data/ledger.key",
@@ -672,6 +676,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention.Schedule < Duration(time.Minute) {
 		bad("retention.schedule", "want at least 1m")
+	}
+	if c.Retention.OrphanGrace < Duration(time.Hour) {
+		bad("retention.orphan_grace", "want at least 1h")
 	}
 	if c.Retention.BatchSize < 1 || c.Retention.BatchSize > 100000 {
 		bad("retention.batch_size", "want between 1 and 100000, got %d", c.Retention.BatchSize)
