@@ -167,9 +167,17 @@ func setup(t *testing.T, driver string, o options) *env {
 	clk := &clock{}
 	ledger, err := privacy.NewLedger(st, []byte("0123456789abcdef0123456789abcdef"))
 	require.NoError(t, err)
+	// As serve does: the engine sweeps the recording storage the API writes in.
+	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}
+	var recordings recording.Storage = local
+	var bucket *s3Bucket
+	if o.s3 {
+		bucket = newS3Bucket(t)
+		recordings = bucket.storage(t, local)
+	}
 	engine, err := privacy.NewEngine(privacy.EngineParams{
 		Store: st, Ledger: ledger, Policy: privacy.DefaultPolicy(), SessionIdle: o.idle,
-		BatchSize: 100, Interval: time.Hour, Holder: "api-test", Logger: log,
+		BatchSize: 100, Interval: time.Hour, Holder: "api-test", Logger: log, Recordings: recordings,
 	})
 	require.NoError(t, err)
 	tokenKey := []byte(store.NewSecret())
@@ -210,13 +218,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		MetricsToken: o.metricsToken,
 	}
 	hs.Config.ReadTimeout, hs.Config.WriteTimeout = o.readTimeout, o.writeTimeout
-	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}
-	p.Recordings = local
-	var bucket *s3Bucket
-	if o.s3 {
-		bucket = newS3Bucket(t)
-		p.Recordings = bucket.storage(t, local)
-	}
+	p.Recordings = recordings
 	if o.policy != nil {
 		p.Policy = *o.policy
 	}
