@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"webinaire/api"
+	"webinaire/privacy"
 	"webinaire/store"
 )
 
@@ -78,4 +80,21 @@ func TestOrphansInMetricsAndMissingFilesShownToTheOwner(t *testing.T) {
 			require.NotNil(t, list[0].FilesMissingAt, "its owner sees that its files are gone")
 		})
 	}
+}
+
+// TestTheRegisterNamesTheOrphanFilesSweep: the processing register, as the privacy notice,
+// says what deletes the files that a failure left without a recording.
+func TestTheRegisterNamesTheOrphanFilesSweep(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	resp, err := http.Get(e.base + "/api/v1/privacy/register")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var reg struct {
+		Categories []registerLine `json:"categories"`
+	}
+	decode(t, resp, &reg)
+	i := slices.IndexFunc(reg.Categories, func(l registerLine) bool { return l.Key == privacy.CategoryRecordings })
+	require.GreaterOrEqual(t, i, 0)
+	require.Equal(t, map[string]string{"fr": "purge des enregistrements ; purge des fichiers orphelins", "en": "recording sweep; orphan files sweep"},
+		reg.Categories[i].EnforcedBy)
 }
