@@ -85,6 +85,7 @@ func (s *orphanSweep) orphans(ctx context.Context, stored []string) ([]string, e
 	if err != nil {
 		return nil, err
 	}
+	slices.Sort(known) // in Go's order, whatever the database's collation
 	var out []string
 	for _, id := range stored {
 		if _, found := slices.BinarySearch(known, id); !found {
