@@ -27,6 +27,8 @@ type recordingOut struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	Error     string    `json:"error"`
 	Files     []string  `json:"files"`
+	// FilesMissingAt is set once the retention sweep found the files gone.
+	FilesMissingAt *time.Time `json:"files_missing_at"`
 }
 
 func listRecordings(b *browser, webinarID string) []recordingOut {

@@ -203,7 +203,7 @@ func (p Policy) Categories() []Category {
 			ClockStart: Text{"date du webinaire", "webinar date"},
 			Kept:       Text{FR: period(p.Recordings).FR + " ; l'organisateur peut les supprimer à tout moment", EN: period(p.Recordings).EN + "; the organizer may delete them at any time"},
 			LegalBasis: Text{"RGPD art. 6-1-e", "GDPR art. 6(1)(e)"},
-			EnforcedBy: Text{"purge des enregistrements", "recording sweep"},
+			EnforcedBy: Text{"purge des enregistrements ; purge des fichiers orphelins", "recording sweep; orphan files sweep"},
 			Period:     p.Recordings,
 		},
 		{

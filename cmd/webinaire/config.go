@@ -138,6 +138,9 @@ type RetentionConfig struct {
 	AuditTrail    Period   `yaml:"audit_trail"`
 	Schedule      Duration `yaml:"schedule"`
 	BatchSize     int      `yaml:"batch_size"`
+	// OrphanGrace protects recording files that no row names, and rows whose files are
+	// missing, for this long after their last change (or the recording's end).
+	OrphanGrace Duration `yaml:"orphan_grace"`
 }
 
 // PrivacyConfig is what the privacy notice names, and the deletion ledger's keys and
@@ -320,6 +323,7 @@ func DefaultConfig() Config {
 			AuditTrail:    Period{Months: 12},
 			Schedule:      Duration(24 * time.Hour),
 			BatchSize:     1000,
+			OrphanGrace:   Duration(privacy.DefaultOrphanGrace),
 		},
 		Privacy: PrivacyConfig{
 			LedgerKeyFile:        "data/ledger.key",
@@ -679,6 +683,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention.Schedule < Duration(time.Minute) {
 		bad("retention.schedule", "want at least 1m")
+	}
+	if c.Retention.OrphanGrace < Duration(time.Hour) {
+		bad("retention.orphan_grace", "want at least 1h")
 	}
 	if c.Retention.BatchSize < 1 || c.Retention.BatchSize > 100000 {
 		bad("retention.batch_size", "want between 1 and 100000, got %d", c.Retention.BatchSize)
