@@ -203,7 +203,7 @@ func TestDeletingOrRestrictingEndsTheRoomAndItsRecording(t *testing.T) {
 	g := connectRTC(t, e, joinAsGuest(e.browser(), createInvitation(owner, restricted.ID, "attendee").URL, "Zoé"))
 	g.waitJoined()
 	require.NoError(t, g.Receive(t.Context()))
-	g.waitMedia(joined.ParticipantID, 100)
+	g.waitMedia(joined.ParticipantID, 30)
 	me, _ := getMe(owner)
 	resp = admin.Do("POST", "/api/v1/admin/organizers/"+me.ID+"/restriction", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
