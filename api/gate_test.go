@@ -145,6 +145,14 @@ func TestARevokedInvitationEntersNowhere(t *testing.T) {
 	require.Equal(t, websocket.StatusCode(sfu.CloseNormal), g.leave())
 	require.Equal(t, "invitation_revoked", refused(t, e, joined.SessionToken))
 	require.Equal(t, "invitation_revoked", refused(t, e, j.Token))
+	// Nor as a player: the bearer is no longer good, as a revoked token.
+	_, _, _, offer := offerWHIP(t)
+	for _, token := range []string{joined.SessionToken, j.Token} {
+		p := problemOf(t, newSDPClient(t).do("POST", e.base+"/api/v1/whep", token, "application/sdp", offer))
+		require.Equal(t, http.StatusUnauthorized, p.Status, "got %d %s, want 401", p.Status, p.Code)
+		require.Equal(t, "invalid_token", p.Code)
+	}
+	require.NotContains(t, e.logs.String(), "request failed")
 }
 
 // A join token is good to enter for minutes; the session credential brings the same
