@@ -296,7 +296,17 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 		return nil, nil, false, ErrRoomFull
 	}
 	p.room = r
+	// The same participant waiting in the lobby on another connection (its lobby was
+	// lifted since) is replaced: it is in the room now.
+	waiter := r.waiting[p.id]
+	if waiter != nil {
+		delete(r.waiting, p.id)
+		r.lobbyChangedLocked()
+	}
 	replaced, ups = r.enterLocked(p)
+	if replaced == nil {
+		replaced = waiter // a participant is never both waiting and in the room
+	}
 	return replaced, ups, false, nil
 }
 
