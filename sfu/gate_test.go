@@ -111,7 +111,8 @@ func (g *heldGate) Revoke(context.Context, string, string, time.Time) error { re
 // room refuses it after.
 func TestRemovalRefusesAnEntryAlreadyPastTheGate(t *testing.T) {
 	gate := &heldGate{entered: make(chan struct{}), release: make(chan struct{})}
-	srv := newTestServer(t, func(p *Params) { p.Gate = gate })
+	clock := newFakeClock()
+	srv := newTestServer(t, func(p *Params) { p.Gate, p.Clock = gate, clock })
 	token := srv.token(t, "rr", "x", RoleAttendee, KindMeeting)
 	first, joined := startBot(t, srv, token)
 	require.Equal(t, typeJoined, joined.Type)
@@ -124,6 +125,11 @@ func TestRemovalRefusesAnEntryAlreadyPastTheGate(t *testing.T) {
 	require.True(t, ok)
 	require.NoError(t, room.Remove("x"))
 	require.Equal(t, codeRemoved, first.next(t).Code)
+	require.ErrorIs(t, <-first.done, ErrRemoved)
+	first.done <- nil
+	// The room empty, it closes: the entry held at the Gate opens it again.
+	clock.Advance(DefaultEmptyRoomGrace)
+	<-room.Done()
 	close(gate.release)
 
 	got := second.next(t)
@@ -131,5 +137,13 @@ func TestRemovalRefusesAnEntryAlreadyPastTheGate(t *testing.T) {
 	require.Equal(t, codeTokenRevoked, got.Code)
 	require.ErrorIs(t, <-second.done, ErrTokenRevoked)
 	second.done <- nil
-	require.Empty(t, room.Participants())
+	reopened, ok := srv.Room("rr")
+	require.True(t, ok)
+	require.Empty(t, reopened.Participants())
+	clock.Advance(DefaultEmptyRoomGrace)
+	select {
+	case <-reopened.Done():
+	case <-time.After(waitFor):
+		t.Fatal("the room opened for the refused entry stays open")
+	}
 }

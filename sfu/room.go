@@ -269,6 +269,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 	defer r.mu.Unlock()
 	// The Gate admitted p before it got here: a removal since then refuses it.
 	if r.srv.tokens.isRevoked(r.id, p.id, r.srv.clock.Now()) {
+		r.startGraceLocked() // a room just opened for p closes again
 		return nil, nil, false, ErrTokenRevoked
 	}
 	if r.collab.locked && !r.seen[p.id] && p.claims.Role != RoleModerator {
