@@ -76,3 +76,27 @@ func requireRefused(t *testing.T, srv *testServer, token, code string, err error
 	closeCode, _, _ := b.conn.closed()
 	require.Equal(t, CloseRoomFull, closeCode)
 }
+
+// A participant waiting in the lobby who comes back on another connection that enters
+// the room directly (its lobby was lifted meanwhile) leaves the lobby: its waiting
+// connection is replaced, not left behind to be admitted over the new one, nor counted.
+func TestEnteringFromAnotherConnectionEmptiesOnesLobbyPlace(t *testing.T) {
+	srv := newTestServer(t, func(p *Params) { p.MaxWebinarParticipants = 1 })
+	waiter, first := startBot(t, srv, srv.lobbyToken(t, "lr", "x"))
+	require.Equal(t, typeLobbyWait, first.Type)
+
+	_, entered := startBot(t, srv, srv.token(t, "lr", "x", RoleAttendee, KindWebinar))
+	require.Equal(t, typeJoined, entered.Type)
+	got := waiter.next(t)
+	require.Equal(t, codeReplaced, got.Code, "got %s %s, want the waiting connection replaced", got.Type, got.Code)
+	require.ErrorIs(t, <-waiter.done, ErrReplaced)
+	waiter.done <- nil
+
+	room, _ := srv.Room("lr")
+	room.mu.Lock()
+	waiting := len(room.waiting)
+	room.mu.Unlock()
+	require.Zero(t, waiting)
+	require.ErrorIs(t, room.Admit(false, "x"), ErrParticipantNotFound)
+	require.Len(t, room.Participants(), 1)
+}

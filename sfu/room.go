@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Room is a meeting or a webinar: the participants connected to one room id, who
@@ -146,11 +147,17 @@ func (r *Room) Remove(participantID string) error {
 		p = r.waiting[participantID]
 	}
 	known := p != nil || r.seen[participantID]
+	var until time.Time
+	if known {
+		// Under the lock: a connection of the participant past the Gate but not yet in
+		// the room is refused by add, or found here and ended below.
+		until = r.srv.revokeHere(r.id, participantID)
+	}
 	r.mu.Unlock()
 	if !known {
 		return ErrParticipantNotFound
 	}
-	r.srv.revoke(r.id, participantID)
+	r.srv.revokeEverywhere(r.id, participantID, until)
 	r.log.Info("participant removed", "participant", participantID)
 	if p != nil {
 		p.end(endCause{err: ErrRemoved, code: CloseRemoved, reason: "removed from the room", errCode: codeRemoved})
@@ -260,6 +267,11 @@ func (r *Room) expire() {
 func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiting bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The Gate admitted p before it got here: a removal since then refuses it.
+	if r.srv.tokens.isRevoked(r.id, p.id, r.srv.clock.Now()) {
+		r.startGraceLocked() // a room just opened for p closes again
+		return nil, nil, false, ErrTokenRevoked
+	}
 	if r.collab.locked && !r.seen[p.id] && p.claims.Role != RoleModerator {
 		return nil, nil, false, ErrRoomLocked
 	}
@@ -285,7 +297,17 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 		return nil, nil, false, ErrRoomFull
 	}
 	p.room = r
+	// The same participant waiting in the lobby on another connection (its lobby was
+	// lifted since) is replaced: it is in the room now.
+	waiter := r.waiting[p.id]
+	if waiter != nil {
+		delete(r.waiting, p.id)
+		r.lobbyChangedLocked()
+	}
 	replaced, ups = r.enterLocked(p)
+	if replaced == nil {
+		replaced = waiter // a participant is never both waiting and in the room
+	}
 	return replaced, ups, false, nil
 }
 
