@@ -34,6 +34,33 @@ func TestRoomCapRefusesTheOneOver(t *testing.T) {
 	require.Equal(t, codeRoomFull, still.Code, "the moderator's seat counts")
 }
 
+// The cap counts the role given in the room, not the token's: a participant promoted to
+// moderator comes back beyond it, a moderator demoted does not.
+func TestRoomCapCountsTheRoleGivenInTheRoom(t *testing.T) {
+	srv := newTestServer(t, func(p *Params) { p.MaxMeetingParticipants = 2 })
+	a, first := startBot(t, srv, srv.token(t, "role-cap", "a", RoleAttendee, KindMeeting))
+	require.Equal(t, typeJoined, first.Type)
+	_, first = startBot(t, srv, srv.token(t, "role-cap", "b", RoleAttendee, KindMeeting))
+	require.Equal(t, typeJoined, first.Type)
+	m, first := startBot(t, srv, srv.token(t, "role-cap", "m", RoleModerator, KindMeeting))
+	require.Equal(t, typeJoined, first.Type, "a moderator beyond the cap")
+	room, _ := srv.Room("role-cap")
+	require.NoError(t, room.SetRole("a", RoleModerator))
+	require.NoError(t, room.SetRole("m", RoleAttendee))
+
+	for _, b := range []*bot{a, m} {
+		require.NoError(t, b.conn.Close(CloseNormal, "bye"))
+		require.NoError(t, <-b.done)
+		b.done <- nil
+	}
+	_, first = startBot(t, srv, srv.token(t, "role-cap", "c", RoleAttendee, KindMeeting))
+	require.Equal(t, typeJoined, first.Type, "a's seat, free again")
+	_, first = startBot(t, srv, srv.token(t, "role-cap", "a", RoleAttendee, KindMeeting))
+	require.Equal(t, typeJoined, first.Type, "promoted to moderator in the room: beyond the cap")
+	_, first = startBot(t, srv, srv.token(t, "role-cap", "m", RoleModerator, KindMeeting))
+	require.Equal(t, codeRoomFull, first.Code, "demoted in the room: counted like everyone")
+}
+
 // The lobby takes participants up to its cap; admitting more than the room has seats
 // for lets in those who fit and tells the moderator room_full.
 func TestLobbyCapAndAdmitBeyondTheRoomCap(t *testing.T) {

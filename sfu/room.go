@@ -272,10 +272,15 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 		r.startGraceLocked() // a room just opened for p closes again
 		return nil, nil, false, ErrTokenRevoked
 	}
-	if r.collab.locked && !r.seen[p.id] && p.claims.Role != RoleModerator {
+	// The role given in the room during the session, if any, is the one that counts.
+	role := p.claims.Role
+	if given, ok := r.roles[p.id]; ok {
+		role = given
+	}
+	if r.collab.locked && !r.seen[p.id] && role != RoleModerator {
 		return nil, nil, false, ErrRoomLocked
 	}
-	if p.claims.Lobby && !r.seen[p.id] && p.claims.Role != RoleModerator {
+	if p.claims.Lobby && !r.seen[p.id] && role != RoleModerator {
 		replaced = r.waiting[p.id]
 		if replaced == nil && len(r.waiting) >= r.srv.maxLobby {
 			r.capReachedLocked("lobby")
@@ -292,7 +297,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 		r.lobbyChangedLocked()
 		return replaced, nil, true, nil
 	}
-	if p.claims.Role != RoleModerator && r.freeSeatsLocked(p.id) < 1 {
+	if role != RoleModerator && r.freeSeatsLocked(p.id) < 1 {
 		r.capReachedLocked("participants")
 		return nil, nil, false, ErrRoomFull
 	}
