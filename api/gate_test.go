@@ -15,6 +15,7 @@ import (
 	"webinaire/api"
 	"webinaire/sfu"
 	"webinaire/sfu/client"
+	"webinaire/store"
 )
 
 // refused connects with token to the signalling endpoint of the server of e and returns
@@ -145,6 +146,14 @@ func TestARevokedInvitationEntersNowhere(t *testing.T) {
 	require.Equal(t, websocket.StatusCode(sfu.CloseNormal), g.leave())
 	require.Equal(t, "invitation_revoked", refused(t, e, joined.SessionToken))
 	require.Equal(t, "invitation_revoked", refused(t, e, j.Token))
+	// Nor as a player: the bearer is no longer good, as a revoked token.
+	_, _, _, offer := offerWHIP(t)
+	for _, token := range []string{joined.SessionToken, j.Token} {
+		p := problemOf(t, newSDPClient(t).do("POST", e.base+"/api/v1/whep", token, "application/sdp", offer))
+		require.Equal(t, http.StatusUnauthorized, p.Status, "got %d %s, want 401", p.Status, p.Code)
+		require.Equal(t, "invalid_token", p.Code)
+	}
+	require.NotContains(t, e.logs.String(), "request failed")
 }
 
 // A join token is good to enter for minutes; the session credential brings the same
@@ -203,7 +212,7 @@ func TestDeletingOrRestrictingEndsTheRoomAndItsRecording(t *testing.T) {
 	g := connectRTC(t, e, joinAsGuest(e.browser(), createInvitation(owner, restricted.ID, "attendee").URL, "Zoé"))
 	g.waitJoined()
 	require.NoError(t, g.Receive(t.Context()))
-	g.waitMedia(joined.ParticipantID, 100)
+	g.waitMedia(joined.ParticipantID, 30)
 	me, _ := getMe(owner)
 	resp = admin.Do("POST", "/api/v1/admin/organizers/"+me.ID+"/restriction", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -230,4 +239,47 @@ func TestDeletingOrRestrictingEndsTheRoomAndItsRecording(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, websocket.StatusCode(sfu.CloseRoomClosed), o.waitClosed())
 	require.Equal(t, "room_gone", refused(t, e, joined.SessionToken))
+}
+
+// An organizer who keeps coming back with its session credentials, longer than the join
+// token it entered with is remembered, is still logged as the organizer, in its webinar.
+func TestAnOwnerComingBackLateIsLoggedAsTheOwner(t *testing.T) {
+	e := setup(t, "sqlite", options{})
+	start := e.clock.Now().Add(-time.Second)
+	owner := e.browser()
+	owner.Login(userOwner)
+	me, _ := getMe(owner)
+	w := createWebinar(owner, withoutLobby)
+	oj := joinAsOwner(owner, w.ID)
+	o := connectRTC(t, e, oj)
+	cred := o.waitJoined().SessionToken
+	for range 2 { // 90 minutes each: within a session credential, past the join token's entry
+		e.clock.Advance(90 * time.Minute)
+		require.Equal(t, websocket.StatusNormalClosure, o.leave())
+		joinAsOwner(owner, createWebinar(owner, withoutLobby).ID) // the server hands out other tokens meanwhile
+		o = connectRTC(t, e, joinAnswer{WSURL: oj.WSURL, Token: cred})
+		cred = o.waitJoined().SessionToken
+	}
+	require.Equal(t, websocket.StatusNormalClosure, o.leave())
+
+	var joins, leaves int
+	require.Eventually(t, func() bool {
+		list, err := e.store.ConnectionLog(context.Background(), store.ConnectionFilter{From: start, To: e.clock.Now().Add(time.Minute), Limit: 50})
+		require.NoError(t, err)
+		joins, leaves = 0, 0
+		for _, c := range list {
+			if c.Action != "join" && c.Action != "leave" || c.WebinarID != w.ID {
+				continue
+			}
+			require.Equal(t, store.ActorOrganizer, c.ActorKind, "%s at %s", c.Action, c.At)
+			require.Equal(t, me.ID, c.ActorID)
+			if c.Action == "join" {
+				joins++
+			} else {
+				leaves++
+			}
+		}
+		return leaves == 3
+	}, rtcWait, 10*time.Millisecond, "three leaves logged")
+	require.Equal(t, 3, joins, "got %d joins in the webinar, want 3", joins)
 }

@@ -219,6 +219,9 @@ func (s *Server) mediaHooks(c *gin.Context, protocol string, actor *mediaActor) 
 			if actor == nil {
 				who = s.media.who(cl)
 			}
+			// The session credential this entry gives lets the participant come back
+			// for the token lifetime from now: the directory keeps it as long.
+			s.media.keep(cl, s.now().Add(s.tokenLifetime))
 			s.logMedia(ctx, origin, cl, who, "join")
 		},
 		Left: func(cl sfu.Claims, _ error) { s.logMedia(ctx, origin, cl, who, "leave") },
@@ -319,7 +322,8 @@ type mediaActor struct {
 
 // mediaDirectory remembers what the join tokens this process signed stand for: the SFU
 // knows rooms and participants, the connection log wants webinars and organizers. An
-// entry goes once its token has expired. A token signed by another process (or before a
+// entry goes once its token, and the session credentials of its participant's last
+// entry, have expired. A token signed by another process (or before a
 // restart, with a key file) is not in it: its participant is logged as a guest, with the
 // room id in place of the webinar id.
 type mediaDirectory struct {
@@ -359,6 +363,22 @@ func (d *mediaDirectory) remember(cl sfu.Claims, a mediaActor, now, until time.T
 	}
 	if a.kind == store.ActorOrganizer {
 		d.organizers[participantKey{cl.Room, cl.Participant}] = expiring{id: a.id, until: until}
+	}
+}
+
+// keep makes what the directory knows of the room and participant of cl last until
+// until at least; it adds nothing it does not know.
+func (d *mediaDirectory) keep(cl sfu.Claims, until time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e, ok := d.webinars[cl.Room]; ok && until.After(e.until) {
+		e.until = until
+		d.webinars[cl.Room] = e
+	}
+	k := participantKey{cl.Room, cl.Participant}
+	if e, ok := d.organizers[k]; ok && until.After(e.until) {
+		e.until = until
+		d.organizers[k] = e
 	}
 }
 

@@ -97,6 +97,7 @@ type privacyView struct {
 	AccountInactivity string
 	Recordings        string
 	ConnectionLog     string
+	AuditTrail        string
 	// SessionHours is the longest an organizer session lasts; LoginFlowMinutes the longest
 	// the login cookie lives.
 	SessionHours     int
@@ -126,6 +127,7 @@ func (s *Server) privacyPage(c *gin.Context, policy privacy.Policy) {
 		AccountInactivity: policy.AccountInactivity.Text(lang),
 		Recordings:        policy.Recordings.Text(lang),
 		ConnectionLog:     policy.ConnectionLog.Text(lang),
+		AuditTrail:        policy.AuditTrail.Text(lang),
 		SessionHours:      int(policy.SessionAbsolute.Hours()),
 		LoginFlowMinutes:  int(loginFlowTTL.Minutes()),
 	}

@@ -46,7 +46,7 @@ func kept(t *testing.T, page, key string) string {
 
 var categoryKeys = []string{
 	privacy.CategoryAccounts, privacy.CategoryRecordings, privacy.CategoryChatVotes,
-	privacy.CategoryConnectionLog, privacy.CategorySessions,
+	privacy.CategoryConnectionLog, privacy.CategoryAuditTrail, privacy.CategorySessions,
 }
 
 func TestPrivacyPageStatesTheDefaultPolicy(t *testing.T) {
@@ -63,7 +63,7 @@ func TestPrivacyPageStatesTheDefaultPolicy(t *testing.T) {
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			require.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
 			require.Contains(t, page, `<html lang="`+tc.lang+`">`)
-			for _, key := range []string{privacy.CategoryAccounts, privacy.CategoryRecordings, privacy.CategoryConnectionLog} {
+			for _, key := range []string{privacy.CategoryAccounts, privacy.CategoryRecordings, privacy.CategoryConnectionLog, privacy.CategoryAuditTrail} {
 				require.Contains(t, kept(t, page, key), tc.twelve, "category %s", key)
 			}
 			require.Contains(t, kept(t, page, privacy.CategoryChatVotes), tc.chat)
@@ -78,6 +78,7 @@ func TestPrivacyPageFollowsAConfiguredPolicy(t *testing.T) {
 	policy := privacy.DefaultPolicy()
 	policy.Recordings = privacy.Period{Months: 18}
 	policy.ConnectionLog = privacy.Period{Days: 400}
+	policy.AuditTrail = privacy.Period{Months: 24}
 	policy.SessionAbsolute = 8 * time.Hour
 	policy.Controller = "Ministère de l'Exemple"
 	policy.Contact = "donnees@exemple.gouv.fr"
@@ -97,6 +98,9 @@ func TestPrivacyPageFollowsAConfiguredPolicy(t *testing.T) {
 	require.NotContains(t, recordings, "12 mois")
 	erasure := section(t, page, "erasure")
 	require.Contains(t, erasure, "400 jours")
+	require.Contains(t, erasure, "garde ses actions 24 mois", "the audit trail's period")
+	require.Contains(t, erasure, "empreinte à clé", "the audit trail keeps no erased id")
+	require.Equal(t, "24 mois", kept(t, page, privacy.CategoryAuditTrail))
 	require.Contains(t, erasure, "12 mois d’inactivité", "the account period is the default")
 	require.Contains(t, section(t, page, "cookies"), "8&nbsp;h")
 
@@ -108,6 +112,8 @@ func TestPrivacyPageFollowsAConfiguredPolicy(t *testing.T) {
 	_, page = getPage(t, e, "GET", "/privacy?lang=en", nil)
 	require.Equal(t, "18 months; the organizer may delete them at any time", kept(t, page, privacy.CategoryRecordings))
 	require.Equal(t, "400 days", kept(t, page, privacy.CategoryConnectionLog))
+	require.Equal(t, "24 months", kept(t, page, privacy.CategoryAuditTrail))
+	require.Contains(t, section(t, page, "erasure"), "keeps its actions for 24 months")
 }
 
 func TestPrivacyPageLanguage(t *testing.T) {
@@ -203,6 +209,7 @@ func TestProcessingRegisterMatchesThePage(t *testing.T) {
 	policy := privacy.DefaultPolicy()
 	policy.Recordings = privacy.Period{Months: 18}
 	policy.ConnectionLog = privacy.Period{Days: 400}
+	policy.AuditTrail = privacy.Period{Months: 6}
 	policy.Controller = "Ministère de l'Exemple"
 	e := setup(t, "sqlite", options{policy: &policy, noReady: true})
 
@@ -245,6 +252,7 @@ func TestProcessingRegisterMatchesThePage(t *testing.T) {
 		privacy.CategoryRecordings:    {Months: 18},
 		privacy.CategoryChatVotes:     nil,
 		privacy.CategoryConnectionLog: {Days: 400},
+		privacy.CategoryAuditTrail:    {Months: 6},
 		privacy.CategorySessions:      nil,
 	}
 	for _, line := range reg.Categories {
@@ -256,6 +264,8 @@ func TestProcessingRegisterMatchesThePage(t *testing.T) {
 		}
 	}
 	require.Contains(t, reg.Categories[3].LegalBasis["fr"], "2021-1362")
+	require.Equal(t, "GDPR art. 6(1)(e) and 6(1)(c) (accountability, art. 5(2) and 30)", reg.Categories[4].LegalBasis["en"])
+	require.Equal(t, "RGPD art. 6-1-e et 6-1-c (responsabilité, art. 5-2 et 30)", reg.Categories[4].LegalBasis["fr"])
 
 	// The page says what the register says, line by line, in both languages.
 	for _, lang := range []string{"fr", "en"} {

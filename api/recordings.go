@@ -65,7 +65,9 @@ type recordingJSON struct {
 	SHA256     string     `json:"sha256,omitempty"`
 	ExpiresAt  time.Time  `json:"expires_at"`
 	Error      string     `json:"error,omitempty"`
-	Files      []string   `json:"files"`
+	// FilesMissingAt is when the retention sweep found the recording's files gone.
+	FilesMissingAt *time.Time `json:"files_missing_at,omitempty"`
+	Files          []string   `json:"files"`
 }
 
 func (s *Server) toRecordingJSON(r store.Recording) recordingJSON {
@@ -73,6 +75,10 @@ func (s *Server) toRecordingJSON(r store.Recording) recordingJSON {
 		ID: r.ID, WebinarID: r.WebinarID, State: r.State, StartedAt: r.StartedAt.UTC(), EndedAt: r.EndedAt,
 		DurationMS: r.DurationMS, SizeBytes: r.SizeBytes, SHA256: r.SHA256, ExpiresAt: r.ExpiresAt.UTC(), Error: r.Error,
 		Files: []string{},
+	}
+	if r.FilesMissingAt != nil {
+		t := r.FilesMissingAt.UTC()
+		j.FilesMissingAt = &t
 	}
 	if r.State == store.RecordingReady {
 		if m, err := s.manifest(r.ID); err == nil {

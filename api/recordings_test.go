@@ -27,6 +27,8 @@ type recordingOut struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	Error     string    `json:"error"`
 	Files     []string  `json:"files"`
+	// FilesMissingAt is set once the retention sweep found the files gone.
+	FilesMissingAt *time.Time `json:"files_missing_at"`
 }
 
 func listRecordings(b *browser, webinarID string) []recordingOut {
@@ -174,7 +176,7 @@ func shortRecording(t *testing.T, e *env, owner *browser, id string, inv invitat
 	g.waitJoined()
 	require.NoError(t, g.Receive(t.Context()))
 	require.Equal(t, http.StatusCreated, owner.Do("POST", "/api/v1/webinars/"+id+"/recording", nil, nil).StatusCode)
-	g.waitMedia(oj.ParticipantID, 100)
+	g.waitMedia(oj.ParticipantID, 50)
 	require.Equal(t, http.StatusAccepted, owner.Do("DELETE", "/api/v1/webinars/"+id+"/recording", nil, nil).StatusCode)
 	var rec recordingOut
 	require.Eventually(t, func() bool {

@@ -79,13 +79,15 @@ func (s *Server) runRetention(c *gin.Context) {
 
 // retentionCollector exposes the retention jobs to Prometheus, read from the database
 // (about eight queries, some of which sum over the whole ledger) at most once per cache
-// period of the server's clock: counts only, never an id or an address.
+// period of the server's clock: counts only, never an id or an address. The orphans are
+// counted by listing the recording storage (one request per page of recordings on S3).
 type retentionCollector struct {
 	s         *Server
 	cache     time.Duration
 	lastOK    *prometheus.Desc
 	deleted   *prometheus.Desc
 	overdue   *prometheus.Desc
+	orphans   *prometheus.Desc
 	scrapeErr *prometheus.Desc
 
 	// mu is held while the figures are read: one scrape reads them, those that come
@@ -97,11 +99,13 @@ type retentionCollector struct {
 
 func newRetentionCollector(s *Server, cache time.Duration) *retentionCollector {
 	return &retentionCollector{
-		s:         s,
-		cache:     cache,
-		lastOK:    prometheus.NewDesc("webinaire_retention_last_success_timestamp_seconds", "When the last retention run that deleted (not a dry run) finished successfully.", nil, nil),
-		deleted:   prometheus.NewDesc("webinaire_retention_deleted_objects_total", "Objects deleted and recorded in the deletion ledger, by category.", []string{"category"}, nil),
-		overdue:   prometheus.NewDesc("webinaire_retention_overdue_objects", "Objects past their retention period now, by category; anything but 0 is a failure.", []string{"category"}, nil),
+		s:       s,
+		cache:   cache,
+		lastOK:  prometheus.NewDesc("webinaire_retention_last_success_timestamp_seconds", "When the last retention run that deleted (not a dry run) finished successfully.", nil, nil),
+		deleted: prometheus.NewDesc("webinaire_retention_deleted_objects_total", "Objects deleted and recorded in the deletion ledger, by category.", []string{"category"}, nil),
+		overdue: prometheus.NewDesc("webinaire_retention_overdue_objects", "Objects past their retention period now, by category; anything but 0 is a failure.", []string{"category"}, nil),
+		orphans: prometheus.NewDesc("webinaire_retention_orphans", "Recordings whose files no row names, within their grace period or past it (kind files), "+
+			"and recording rows whose files are gone (kind rows), as the recording storage and the database say now.", []string{"kind"}, nil),
 		scrapeErr: prometheus.NewDesc("webinaire_retention_scrape_error", "1 when the retention figures could not be read from the database.", nil, nil),
 	}
 }
@@ -111,6 +115,7 @@ func (r *retentionCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- r.lastOK
 	ch <- r.deleted
 	ch <- r.overdue
+	ch <- r.orphans
 	ch <- r.scrapeErr
 }
 
@@ -144,7 +149,7 @@ func (r *retentionCollector) read() []prometheus.Metric {
 			}
 		}
 	}
-	categories := []string{privacy.CategoryAccounts, privacy.CategoryRecordings, privacy.CategoryConnectionLog, privacy.CategorySessions}
+	categories := []string{privacy.CategoryAccounts, privacy.CategoryRecordings, privacy.CategoryConnectionLog, privacy.CategoryAuditTrail, privacy.CategorySessions}
 	if totals, err := r.s.p.Store.LedgerTotals(ctx); err != nil {
 		failed = 1
 	} else {
@@ -158,6 +163,12 @@ func (r *retentionCollector) read() []prometheus.Metric {
 		for _, c := range categories {
 			out = append(out, prometheus.MustNewConstMetric(r.overdue, prometheus.GaugeValue, float64(overdue[c]), c))
 		}
+	}
+	if files, rows, err := r.s.p.Retention.Orphans(ctx); err != nil {
+		failed = 1
+	} else {
+		out = append(out, prometheus.MustNewConstMetric(r.orphans, prometheus.GaugeValue, float64(files), "files"),
+			prometheus.MustNewConstMetric(r.orphans, prometheus.GaugeValue, float64(rows), "rows"))
 	}
 	return append(out, prometheus.MustNewConstMetric(r.scrapeErr, prometheus.GaugeValue, failed))
 }

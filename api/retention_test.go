@@ -86,9 +86,12 @@ func TestRetentionForAdministratorsAndMetrics(t *testing.T) {
 			At: dbNow.AddDate(0, 0, -400), ActorKind: store.ActorGuest, ActorID: "guest-1", DisplayName: "Invité",
 			IP: "192.0.2.77", Port: 5555, Action: "join", Protocol: "https",
 		}))
+		// And an audit event of the same age, past the audit trail's 12 months.
+		require.NoError(t, e.store.RecordAudit(ctx, store.AuditEvent{At: dbNow.AddDate(0, 0, -400), Action: "session.end", ObjectType: "webinar"}))
 
 		m := metricsText(t, e)
 		require.Contains(t, m, `webinaire_retention_overdue_objects{category="connection_log"} 1`)
+		require.Contains(t, m, `webinaire_retention_overdue_objects{category="audit_trail"} 1`)
 		require.NotContains(t, m, "webinaire_retention_last_success_timestamp_seconds ", "no successful run yet")
 
 		resp := admin.Do("GET", "/api/v1/admin/retention", nil, nil)
@@ -107,6 +110,7 @@ func TestRetentionForAdministratorsAndMetrics(t *testing.T) {
 		decode(t, resp, &view)
 		require.True(t, view.Next.DryRun)
 		require.EqualValues(t, 1, view.Overdue["connection_log"])
+		require.EqualValues(t, 1, view.Overdue["audit_trail"])
 		require.Equal(t, "12 months", view.Policy["connection_log"])
 		var planned int64
 		for _, c := range view.Next.Categories {
@@ -138,6 +142,8 @@ func TestRetentionForAdministratorsAndMetrics(t *testing.T) {
 		m = metricsText(t, e)
 		require.Contains(t, m, `webinaire_retention_overdue_objects{category="connection_log"} 0`)
 		require.Contains(t, m, `webinaire_retention_deleted_objects_total{category="connection_log"} 1`)
+		require.Contains(t, m, `webinaire_retention_overdue_objects{category="audit_trail"} 0`)
+		require.Contains(t, m, `webinaire_retention_deleted_objects_total{category="audit_trail"} 1`)
 		require.Contains(t, m, "webinaire_retention_last_success_timestamp_seconds ")
 		require.Contains(t, m, "webinaire_retention_scrape_error 0")
 		for _, leak := range []string{"192.0.2.77", "127.0.0.1", "@example.org", "guest-1"} {

@@ -170,9 +170,17 @@ func setup(t *testing.T, driver string, o options) *env {
 	ledger, err := privacy.NewLedger(privacy.LedgerParams{Store: st, Key: []byte("0123456789abcdef0123456789abcdef"),
 		SigningKey: skey, Checkpoints: privacy.CheckpointFile{Path: filepath.Join(t.TempDir(), "ledger-checkpoints")}, Logger: log})
 	require.NoError(t, err)
+	// As serve does: the engine sweeps the recording storage the API writes in.
+	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}
+	var recordings recording.Storage = local
+	var bucket *s3Bucket
+	if o.s3 {
+		bucket = newS3Bucket(t)
+		recordings = bucket.storage(t, local)
+	}
 	engine, err := privacy.NewEngine(privacy.EngineParams{
 		Store: st, Ledger: ledger, Policy: privacy.DefaultPolicy(), SessionIdle: o.idle,
-		BatchSize: 100, Interval: time.Hour, Holder: "api-test", Logger: log,
+		BatchSize: 100, Interval: time.Hour, Holder: "api-test", Logger: log, Recordings: recordings,
 	})
 	require.NoError(t, err)
 	tokenKey := []byte(store.NewSecret())
@@ -213,13 +221,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		MetricsToken: o.metricsToken,
 	}
 	hs.Config.ReadTimeout, hs.Config.WriteTimeout = o.readTimeout, o.writeTimeout
-	local := recording.Folder{Root: filepath.Join(t.TempDir(), "recordings")}
-	p.Recordings = local
-	var bucket *s3Bucket
-	if o.s3 {
-		bucket = newS3Bucket(t)
-		p.Recordings = bucket.storage(t, local)
-	}
+	p.Recordings = recordings
 	if o.policy != nil {
 		p.Policy = *o.policy
 	}

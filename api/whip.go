@@ -208,7 +208,9 @@ func (s *Server) answerOffer(c *gin.Context, entry *httpSession, session *sfu.HT
 		c.Header("Retry-After", "5")
 		writeProblem(c, errNothingToView)
 		return
-	case errors.Is(err, sfu.ErrTokenInvalid), errors.Is(err, sfu.ErrTokenExpired), errors.Is(err, sfu.ErrTokenRevoked):
+	case errors.Is(err, sfu.ErrTokenInvalid), errors.Is(err, sfu.ErrTokenExpired), errors.Is(err, sfu.ErrTokenRevoked),
+		errors.Is(err, sfu.ErrInvitationRevoked), errors.Is(err, sfu.ErrRoomGone):
+		// The Gate's refusals too: what the token was minted from no longer holds.
 		refuseBearer(c, true)
 		return
 	case errors.Is(err, sfu.ErrNotStarted), errors.Is(err, sfu.ErrServerClosed):

@@ -51,10 +51,14 @@ type EngineParams struct {
 	Holder string
 	// Logger receives one line per run; nil discards.
 	Logger *slog.Logger
-	// Recordings deletes recording files, for the recordings sweep and for the accounts
-	// purged; nil leaves recordings alone (no sweep of them: a configuration without
-	// recordings).
-	Recordings RecordingFiles
+	// Recordings keeps the recording files, for the recordings and orphans sweeps and for
+	// the accounts purged; nil leaves recordings alone (no sweep of them: a configuration
+	// without recordings).
+	Recordings RecordingStorage
+	// OrphanGrace is how long recording files that no row names are left alone after their
+	// last change, and how long after a recording ends its files may be missing before its
+	// row is marked; 0 means DefaultOrphanGrace.
+	OrphanGrace time.Duration
 	// Clock tells the time every window is measured from; nil is the database's clock
 	// (store.Now), which is what production uses.
 	Clock func(ctx context.Context) (time.Time, error)
@@ -75,6 +79,7 @@ type Engine struct {
 	log      *slog.Logger
 	clock    func(ctx context.Context) (time.Time, error)
 	hook     func(sweep, step string) error
+	orphans  *orphanSweep // nil without recordings
 
 	// running keeps a second Run of this process from taking the lease it already holds.
 	running sync.Mutex
@@ -82,7 +87,8 @@ type Engine struct {
 	ran func(Report, error)
 }
 
-// NewEngine returns an engine with the session, connection-log and account sweeps.
+// NewEngine returns an engine with the session, connection-log, audit-trail, recording (when
+// there are recordings) and account sweeps.
 func NewEngine(p EngineParams) (*Engine, error) {
 	if p.Store == nil || p.Ledger == nil {
 		return nil, errors.New("new retention engine: a store and a ledger are required")
@@ -90,8 +96,8 @@ func NewEngine(p EngineParams) (*Engine, error) {
 	if err := p.Policy.Validate(); err != nil {
 		return nil, fmt.Errorf("new retention engine: %w", err)
 	}
-	if p.BatchSize < 0 || p.Interval < 0 || p.SessionIdle < 0 {
-		return nil, errors.New("new retention engine: batch size, interval and idle timeout cannot be negative")
+	if p.BatchSize < 0 || p.Interval < 0 || p.SessionIdle < 0 || p.OrphanGrace < 0 {
+		return nil, errors.New("new retention engine: batch size, interval, idle timeout and orphan grace cannot be negative")
 	}
 	e := &Engine{
 		store:  p.Store,
@@ -101,6 +107,7 @@ func NewEngine(p EngineParams) (*Engine, error) {
 		sweeps: []Sweep{
 			&sessionSweep{store: p.Store, ledger: p.Ledger, idle: p.SessionIdle},
 			&connectionLogSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.ConnectionLog},
+			&auditTrailSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.AuditTrail},
 		},
 		batch:    p.BatchSize,
 		interval: p.Interval,
@@ -111,10 +118,19 @@ func NewEngine(p EngineParams) (*Engine, error) {
 	}
 	if p.Recordings != nil {
 		e.sweeps = append(e.sweeps, &recordingSweep{store: p.Store, ledger: p.Ledger, files: p.Recordings, period: p.Policy.Recordings})
+		grace := p.OrphanGrace
+		if grace == 0 {
+			grace = DefaultOrphanGrace
+		}
+		e.orphans = &orphanSweep{store: p.Store, ledger: p.Ledger, files: p.Recordings, grace: grace}
+		e.sweeps = append(e.sweeps, e.orphans)
 	}
 	e.sweeps = append(e.sweeps, &accountSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.AccountInactivity, files: p.Recordings})
 	if e.batch == 0 {
 		e.batch = 1000
+	}
+	if e.orphans != nil {
+		e.orphans.batch = e.batch
 	}
 	if e.interval == 0 {
 		e.interval = 24 * time.Hour
@@ -143,6 +159,9 @@ type Report struct {
 	// Categories has one line per category and rule, in the order of the sweeps, including
 	// those with nothing to delete.
 	Categories []CategoryReport `json:"categories"`
+	// Marked is what was kept but marked (or, in a dry run, would be): recordings whose
+	// files are gone, for their organizer to see. It is not in Totals nor Counts.
+	Marked []CategoryReport `json:"marked"`
 }
 
 // CategoryReport is what a run deleted of one category under one rule.
@@ -269,7 +288,7 @@ func (e *Engine) sweep(ctx context.Context, p *Pass) error {
 
 // record runs fn as a run started at now, recorded in retention_runs from start to end.
 func (e *Engine) record(ctx context.Context, now time.Time, dry bool, fn func(p *Pass) error) (Report, error) {
-	rep := Report{DryRun: dry, Now: now, Categories: []CategoryReport{}}
+	rep := Report{DryRun: dry, Now: now, Categories: []CategoryReport{}, Marked: []CategoryReport{}}
 	run := store.RetentionRun{StartedAt: now, DryRun: dry, Status: store.RunRunning}
 	if err := e.store.StartRetentionRun(ctx, &run); err != nil {
 		return rep, fmt.Errorf("retention run: %w", err)
@@ -295,7 +314,7 @@ func (e *Engine) record(ctx context.Context, now time.Time, dry bool, fn func(p 
 
 // busy records a run that did not start because another holds the lease, and returns err.
 func (e *Engine) busy(ctx context.Context, now time.Time, err error) (Report, error) {
-	rep := Report{Now: now, Categories: []CategoryReport{}}
+	rep := Report{Now: now, Categories: []CategoryReport{}, Marked: []CategoryReport{}}
 	run := store.RetentionRun{StartedAt: now, Status: store.RunRunning}
 	if serr := e.store.StartRetentionRun(ctx, &run); serr != nil {
 		return rep, errors.Join(err, serr)
@@ -432,6 +451,26 @@ func (e *Engine) Overdue(ctx context.Context) (map[string]int64, error) {
 		out[s.Category()] += n
 	}
 	return out, nil
+}
+
+// Orphans counts the recordings whose files no row names, within their grace period or
+// past it (listing the whole recording storage), and the recording rows whose files are
+// marked missing. Both are 0 without recordings.
+func (e *Engine) Orphans(ctx context.Context) (files, rows int64, err error) {
+	if e.orphans == nil {
+		return 0, 0, nil
+	}
+	now, err := e.clock(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("orphans: %w", err)
+	}
+	if _, files, err = e.orphans.count(ctx, now, e.batch); err != nil {
+		return 0, 0, fmt.Errorf("orphans: %w", err)
+	}
+	if rows, err = e.store.CountFilesMissing(ctx); err != nil {
+		return 0, 0, fmt.Errorf("orphans: %w", err)
+	}
+	return files, rows, nil
 }
 
 // Runs returns the last limit runs, newest first, with what each deleted per category.

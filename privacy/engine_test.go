@@ -109,7 +109,8 @@ func (f *fixture) organizer(subject string, age time.Duration) string {
 	return o.ID
 }
 
-// owned gives an account a webinar with an invitation, a live session and an audit event.
+// owned gives an account a webinar with an invitation, a live session and an audit event
+// inside the audit trail's window.
 func (f *fixture) owned(subject string) {
 	f.t.Helper()
 	id := f.ids[subject]
@@ -117,7 +118,7 @@ func (f *fixture) owned(subject string) {
 	require.NoError(f.t, f.st.CreateWebinar(f.ctx, w, testNow.Add(-400*day)))
 	require.NoError(f.t, f.st.CreateInvitation(f.ctx, &store.Invitation{WebinarID: w.ID, Role: store.RoleAttendee}, testNow.Add(-400*day)))
 	f.session("live-"+subject, subject, testNow.Add(-time.Minute), testNow.Add(time.Hour))
-	require.NoError(f.t, f.st.RecordAudit(f.ctx, store.AuditEvent{At: testNow.Add(-400 * day), ActorID: &id, Action: "webinar.create:" + subject}))
+	require.NoError(f.t, f.st.RecordAudit(f.ctx, store.AuditEvent{At: testNow.Add(-30 * day), ActorID: &id, Action: "webinar.create:" + subject}))
 }
 
 func (f *fixture) session(id, subject string, lastSeen, expires time.Time) {
@@ -152,6 +153,9 @@ func (f *fixture) seed() {
 	for _, age := range []time.Duration{800 * day, 800*day - time.Hour, 396 * day, 396*day + time.Hour, 366 * day, 366*day + time.Hour, 366*day + 2*time.Hour, 364 * day, 364*day + time.Hour} {
 		f.connection("guest", testNow.Add(-age))
 	}
+	for _, age := range []int{800, 366, 364} {
+		require.NoError(f.t, f.st.RecordAudit(f.ctx, store.AuditEvent{At: testNow.Add(-time.Duration(age) * day), Action: fmt.Sprintf("audit-%dd", age)}))
+	}
 	f.connection(f.ids["old-1"], testNow.Add(-30*day))
 	f.connection(f.ids["old-1"], testNow.Add(-31*day))
 
@@ -168,6 +172,7 @@ func (f *fixture) seed() {
 var (
 	seedGoneAccounts    = []string{"marked", "old-1", "old-2", "old-3", "old-4"}
 	seedGoneConnections = int64(7)
+	seedGoneAudit       = int64(2)
 	seedGoneSessions    = []string{"expired", "idle"}
 	seedGoneFlows       = []string{"flow-expired", "flow-long-expired"}
 )
@@ -258,20 +263,20 @@ func TestRunDeletesWhatIsPastItsWindowAndNothingElse(t *testing.T) {
 
 		overdue, err := f.eng.Overdue(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategorySessions: 4}, overdue)
+		require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategoryAuditTrail: seedGoneAudit, CategorySessions: 4}, overdue)
 
 		plan, err := f.eng.Plan(f.ctx)
 		require.NoError(t, err)
 		require.True(t, plan.DryRun)
 		require.Equal(t, testNow, plan.Now)
 		require.Equal(t, before, f.state(), "a plan deletes nothing")
-		require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategorySessions: 4}, plan.Counts())
+		require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategoryAuditTrail: seedGoneAudit, CategorySessions: 4}, plan.Counts())
 
 		rep, err := f.eng.Run(f.ctx)
 		require.NoError(t, err)
 		require.False(t, rep.DryRun)
 		require.Equal(t, plan.Categories, rep.Categories, "the run deletes exactly what the plan listed")
-		require.Equal(t, []Total{{CategorySessions, 4}, {CategoryConnectionLog, seedGoneConnections}, {CategoryAccounts, 5}}, rep.Totals(),
+		require.Equal(t, []Total{{CategorySessions, 4}, {CategoryConnectionLog, seedGoneConnections}, {CategoryAuditTrail, seedGoneAudit}, {CategoryAccounts, 5}}, rep.Totals(),
 			"totals per category, in the order of the sweeps")
 
 		// What the ledger names is what the plan listed, in the same order.
@@ -286,7 +291,7 @@ func TestRunDeletesWhatIsPastItsWindowAndNothingElse(t *testing.T) {
 			recorded = append(recorded, e.Category+" "+e.ObjectHash)
 		}
 		require.Equal(t, planned, recorded)
-		require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategorySessions: 4}, f.counts())
+		require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategoryAuditTrail: seedGoneAudit, CategorySessions: 4}, f.counts())
 
 		var accounts CategoryReport
 		for _, c := range rep.Categories {
@@ -305,8 +310,8 @@ func TestRunDeletesWhatIsPastItsWindowAndNothingElse(t *testing.T) {
 		require.Equal(t, []string{"expires-later", "live-recent", "nearly-idle"}, after.Sessions,
 			"expired and idle sessions go, and so do the sessions of deleted accounts")
 		require.Equal(t, []string{"flow-valid"}, after.LoginFlows)
-		require.Equal(t, []string{"webinar.create:old-1 by nobody", "webinar.create:recent by recent"}, after.Audit,
-			"the audit trail of a deleted account loses its actor")
+		require.Equal(t, []string{"audit-364d by nobody", "webinar.create:old-1 by nobody", "webinar.create:recent by recent"}, after.Audit,
+			"audit events older than 12 months go; those of a deleted account lose their actor")
 		require.Len(t, after.Connections, len(before.Connections)-int(seedGoneConnections))
 		var kept []store.ConnectionEvent
 		require.NoError(t, f.st.QueryForTest(f.ctx, &kept, `SELECT * FROM connection_log ORDER BY at`))
@@ -316,12 +321,12 @@ func TestRunDeletesWhatIsPastItsWindowAndNothingElse(t *testing.T) {
 
 		overdue, err = f.eng.Overdue(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategorySessions: 0}, overdue)
+		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0}, overdue)
 
 		// Idempotent: a second run finds nothing and writes nothing.
 		again, err := f.eng.Run(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategorySessions: 0}, again.Counts())
+		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0}, again.Counts())
 		require.Equal(t, after, f.state())
 
 		runs, err := f.eng.Runs(f.ctx, 10)
@@ -420,7 +425,7 @@ func TestCrashAtEveryStepConverges(t *testing.T) {
 		_, err := clean.eng.Run(clean.ctx)
 		require.NoError(t, err)
 		want := clean.state()
-		for _, s := range []string{"accounts/mark", "accounts/objects", "accounts/rows", "connection_log/rows", "sessions/sessions", "sessions/login_flows"} {
+		for _, s := range []string{"accounts/mark", "accounts/objects", "accounts/rows", "connection_log/rows", "audit_trail/rows", "sessions/sessions", "sessions/login_flows"} {
 			require.Contains(t, steps, s)
 		}
 		if driver == store.DriverPostgres {
@@ -495,11 +500,11 @@ func TestSecondRunIsBusyWhileTheFirstHoldsTheLease(t *testing.T) {
 	close(release)
 	res := <-first
 	require.NoError(t, res.err)
-	require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategorySessions: 4}, f.counts())
+	require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategoryAuditTrail: seedGoneAudit, CategorySessions: 4}, f.counts())
 
 	rep, err = other.Run(f.ctx)
 	require.NoError(t, err, "the lease is released at the end of a run")
-	require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategorySessions: 0}, rep.Counts())
+	require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0}, rep.Counts())
 }
 
 // TestConcurrentRunsNeverDeleteTwice runs two engines at once on PostgreSQL with the lease
@@ -507,7 +512,7 @@ func TestSecondRunIsBusyWhileTheFirstHoldsTheLease(t *testing.T) {
 // by running the sweeps directly. Whatever interleaving happens, the ledger counts each
 // deletion once.
 func TestConcurrentRunsNeverDeleteTwice(t *testing.T) {
-	want := map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategorySessions: 4}
+	want := map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategoryAuditTrail: seedGoneAudit, CategorySessions: 4}
 
 	t.Run("expired lease", func(t *testing.T) {
 		t.Parallel()
@@ -614,6 +619,8 @@ func TestRestoredOldDumpIsCleanedByTheNextRun(t *testing.T) {
 				[]any{"dumped-session", orgID, "c", old, old, old.Add(12 * time.Hour)}},
 			{`INSERT INTO login_flows (id, nonce, verifier, expires_at) VALUES (?, ?, ?, ?)`,
 				[]any{"dumped-flow", "n", "v", old}},
+			{`INSERT INTO audit_events (at, actor_id, action, object_type, object_id) VALUES (?, ?, ?, ?, ?)`,
+				[]any{old, orgID, "organizer.login", "organizer", orgID}},
 		}
 		for i := range 5 {
 			stmts = append(stmts, struct {
@@ -629,19 +636,20 @@ func TestRestoredOldDumpIsCleanedByTheNextRun(t *testing.T) {
 
 		plan, err := f.eng.Plan(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]int64{CategoryAccounts: 1, CategoryConnectionLog: 5, CategorySessions: 2}, plan.Counts())
+		require.Equal(t, map[string]int64{CategoryAccounts: 1, CategoryConnectionLog: 5, CategoryAuditTrail: 1, CategorySessions: 2}, plan.Counts())
 		rep, err := f.eng.Run(f.ctx)
 		require.NoError(t, err)
 		require.Equal(t, plan.Categories, rep.Categories)
 
 		overdue, err := f.eng.Overdue(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategorySessions: 0}, overdue)
+		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0}, overdue)
 		s := f.state()
 		require.Empty(t, s.Organizers)
 		require.Empty(t, s.Sessions)
 		require.Empty(t, s.LoginFlows)
 		require.Empty(t, s.Connections)
+		require.Empty(t, s.Audit)
 		require.Contains(t, s.Ledger, "accounts|account inactive for 12 months|1|dumped")
 	})
 }

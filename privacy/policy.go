@@ -95,6 +95,7 @@ const (
 	CategoryChatVotes     = "chat_votes"
 	CategoryConnectionLog = "connection_log"
 	CategorySessions      = "sessions"
+	CategoryAuditTrail    = "audit_trail"
 )
 
 // Policy is the retention policy: one declaration that drives the sweeps, the privacy notice
@@ -106,6 +107,9 @@ type Policy struct {
 	Recordings Period
 	// ConnectionLog entries are deleted this long after the event.
 	ConnectionLog Period
+	// AuditTrail events (who did what: ids, never content) are deleted this long after the
+	// event.
+	AuditTrail Period
 	// SessionAbsolute is the longest an organizer session lasts.
 	SessionAbsolute time.Duration
 	// Controller, Contact and DPO are shown on the privacy notice.
@@ -120,6 +124,7 @@ func DefaultPolicy() Policy {
 		AccountInactivity: Period{Months: 12},
 		Recordings:        Period{Months: 12},
 		ConnectionLog:     Period{Months: 12},
+		AuditTrail:        Period{Months: 12},
 		SessionAbsolute:   12 * time.Hour,
 	}
 }
@@ -135,6 +140,9 @@ func (p Policy) Validate() error {
 	}
 	if p.ConnectionLog.Months < 12 && p.ConnectionLog.Months*31+p.ConnectionLog.Days < 365 {
 		errs = append(errs, errors.New("connection_log: décret n° 2021-1362 requires keeping connection data for one year (at least 12 months)"))
+	}
+	if p.AuditTrail.IsZero() {
+		errs = append(errs, errors.New("audit_trail: the period must be longer than 0 days"))
 	}
 	if p.SessionAbsolute <= 0 {
 		errs = append(errs, errors.New("sessions: the absolute timeout must be positive"))
@@ -195,7 +203,7 @@ func (p Policy) Categories() []Category {
 			ClockStart: Text{"date du webinaire", "webinar date"},
 			Kept:       Text{FR: period(p.Recordings).FR + " ; l'organisateur peut les supprimer à tout moment", EN: period(p.Recordings).EN + "; the organizer may delete them at any time"},
 			LegalBasis: Text{"RGPD art. 6-1-e", "GDPR art. 6(1)(e)"},
-			EnforcedBy: Text{"purge des enregistrements", "recording sweep"},
+			EnforcedBy: Text{"purge des enregistrements ; purge des fichiers orphelins", "recording sweep; orphan files sweep"},
 			Period:     p.Recordings,
 		},
 		{
@@ -218,6 +226,17 @@ func (p Policy) Categories() []Category {
 			LegalBasis: Text{"Décret n° 2021-1362 (LCEN) ; RGPD art. 6-1-c", "Décret n° 2021-1362 (LCEN); GDPR art. 6(1)(c)"},
 			EnforcedBy: Text{"purge du journal des connexions", "connection log sweep"},
 			Period:     p.ConnectionLog,
+		},
+		{
+			Key:        CategoryAuditTrail,
+			Name:       Text{"Journal d'audit", "Audit trail"},
+			Data:       Text{"Qui a fait quoi et quand, par identifiants, jamais de contenu : actions des organisateurs et des administrateurs (limitations, recherches dans le journal des connexions, avec une empreinte à clé de l'adresse cherchée), fins de session avec leurs nombres de messages et de votes ; l'identifiant d'une personne effacée y est remplacé par une empreinte à clé", "Who did what and when, by identifiers, never content: organizer and administrator actions (restrictions, connection log searches, with a keyed hash of the address searched), session ends with their counts of messages and votes; the identifier of an erased person is replaced there by a keyed hash"},
+			Purpose:    Text{"Rendre compte des traitements et des actions des administrateurs (RGPD art. 5-2 et 30)", "Account for the processing and for administrators' actions (GDPR art. 5(2) and 30)"},
+			ClockStart: Text{"l'événement", "the event"},
+			Kept:       period(p.AuditTrail),
+			LegalBasis: Text{"RGPD art. 6-1-e et 6-1-c (responsabilité, art. 5-2 et 30)", "GDPR art. 6(1)(e) and 6(1)(c) (accountability, art. 5(2) and 30)"},
+			EnforcedBy: Text{"purge du journal d'audit", "audit trail sweep"},
+			Period:     p.AuditTrail,
 		},
 		{
 			Key:        CategorySessions,

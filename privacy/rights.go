@@ -216,8 +216,9 @@ type Erasure struct {
 	ConnectionLogKeptUntil time.Time
 }
 
-// Erase deletes an organizer's account with its sessions, webinars and invitations, and
-// records it in the ledger in the same transaction. Connection-log entries stay.
+// Erase deletes an organizer's account with its sessions, webinars and invitations, takes its
+// id out of the audit trail (replaced by the keyed hash the ledger uses), and records it in
+// the ledger in the same transaction. Connection-log entries stay.
 func (r *Rights) Erase(ctx context.Context, organizerID string, now time.Time) (Erasure, error) {
 	var out Erasure
 	log, err := r.store.ConnectionLog(ctx, store.ConnectionFilter{ActorID: organizerID})
@@ -243,6 +244,9 @@ func (r *Rights) Erase(ctx context.Context, organizerID string, now time.Time) (
 		stores = append(stores, StoreFiles)
 	}
 	err = r.store.InTx(ctx, func(tx *store.Store) error {
+		if err := tx.PseudonymiseAuditEvents(ctx, organizerID, r.ledger.ObjectHash(organizerID)); err != nil {
+			return err
+		}
 		if err := tx.DeleteOrganizer(ctx, organizerID); err != nil {
 			return err
 		}

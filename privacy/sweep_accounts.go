@@ -33,42 +33,31 @@ func (s *accountSweep) Overdue(ctx context.Context, now time.Time) (int64, error
 
 func (s *accountSweep) Sweep(ctx context.Context, p *Pass) error {
 	cutoff := s.period.Cutoff(p.Now)
-	p.Found(CategoryAccounts, s.rule(), 0)
-	for after := ""; ; {
-		ids, err := s.store.InactiveOrganizers(ctx, cutoff, after, p.BatchSize)
-		if err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		last := ids[len(ids)-1]
-		if p.DryRun {
-			p.Found(CategoryAccounts, s.rule(), int64(len(ids)), ids...)
-		} else if err := s.purge(ctx, p, cutoff, after, last); err != nil {
-			return err
-		}
-		if len(ids) < p.BatchSize {
-			return nil
-		}
-		after = last
-	}
+	return batches[string]{
+		sweep: s.Name(), step: "rows", category: CategoryAccounts, rule: s.rule(), name: ids,
+		find: func(ctx context.Context, after *string, limit int) ([]string, error) {
+			return s.store.InactiveOrganizers(ctx, cutoff, orEmpty(after), limit)
+		},
+		delete: func(ctx context.Context, p *Pass, after *string, batch []string) ([]string, error) {
+			return s.purge(ctx, p, cutoff, orEmpty(after), batch[len(batch)-1])
+		},
+	}.run(ctx, p)
 }
 
-// purge deletes the inactive accounts with ids in (after, last].
-func (s *accountSweep) purge(ctx context.Context, p *Pass, cutoff time.Time, after, last string) error {
+// purge deletes the inactive accounts with ids in (after, last] and returns their ids.
+func (s *accountSweep) purge(ctx context.Context, p *Pass, cutoff time.Time, after, last string) ([]string, error) {
 	marked, err := s.store.MarkInactiveOrganizers(ctx, after, last, cutoff, p.Now)
 	if err != nil {
-		return fmt.Errorf("mark: %w", err)
+		return nil, fmt.Errorf("mark: %w", err)
 	}
 	if err := p.Step(ctx, s.Name(), "mark"); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.deleteObjects(ctx, marked); err != nil {
-		return fmt.Errorf("delete objects: %w", err)
+		return nil, fmt.Errorf("delete objects: %w", err)
 	}
 	if err := p.Step(ctx, s.Name(), "objects"); err != nil {
-		return err
+		return nil, err
 	}
 	var deleted []string
 	err = s.store.InTx(ctx, func(tx *store.Store) error {
@@ -77,6 +66,9 @@ func (s *accountSweep) purge(ctx context.Context, p *Pass, cutoff time.Time, aft
 			return err
 		}
 		for _, id := range deleted {
+			if err := tx.PseudonymiseAuditEvents(ctx, id, s.ledger.ObjectHash(id)); err != nil {
+				return err
+			}
 			err := s.ledger.Record(ctx, tx, Entry{
 				Rule: s.rule(), Category: CategoryAccounts, ObjectID: id, Count: 1,
 				Stores: s.stores(), At: p.Now,
@@ -88,10 +80,9 @@ func (s *accountSweep) purge(ctx context.Context, p *Pass, cutoff time.Time, aft
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete rows: %w", err)
+		return nil, fmt.Errorf("delete rows: %w", err)
 	}
-	p.Found(CategoryAccounts, s.rule(), int64(len(deleted)), deleted...)
-	return p.Step(ctx, s.Name(), "rows")
+	return deleted, nil
 }
 
 // deleteObjects deletes what the marked accounts own outside the database: the files of

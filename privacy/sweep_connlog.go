@@ -92,22 +92,13 @@ func (s *connectionLogSweep) dropPartition(ctx context.Context, p *Pass, name st
 // deleteRows deletes the entries of table (a partition, or "" for the whole log) before the
 // cutoff, a batch at a time, in the order of (at, id).
 func (s *connectionLogSweep) deleteRows(ctx context.Context, p *Pass, table string, cutoff time.Time) error {
-	var after *store.ConnectionKey
-	for {
-		var ids []int64
-		if p.DryRun {
-			keys, err := s.store.OldConnections(ctx, table, cutoff, after, p.BatchSize)
-			if err != nil {
-				return err
-			}
-			for _, k := range keys {
-				ids = append(ids, k.ID)
-			}
-			if len(keys) > 0 {
-				after = &keys[len(keys)-1]
-				p.Found(CategoryConnectionLog, s.rule(), int64(len(ids)), batchName(ids))
-			}
-		} else {
+	return batches[store.ConnectionKey]{
+		sweep: s.Name(), step: "rows", category: CategoryConnectionLog, rule: s.rule(),
+		find: func(ctx context.Context, after *store.ConnectionKey, limit int) ([]store.ConnectionKey, error) {
+			return s.store.OldConnections(ctx, table, cutoff, after, limit)
+		},
+		delete: func(ctx context.Context, p *Pass, _ *store.ConnectionKey, _ []store.ConnectionKey) ([]store.ConnectionKey, error) {
+			var ids []int64
 			err := s.store.InTx(ctx, func(tx *store.Store) error {
 				var err error
 				if ids, err = tx.DeleteOldConnections(ctx, table, cutoff, p.BatchSize); err != nil || len(ids) == 0 {
@@ -119,19 +110,22 @@ func (s *connectionLogSweep) deleteRows(ctx context.Context, p *Pass, table stri
 				})
 			})
 			if err != nil {
-				return fmt.Errorf("delete rows: %w", err)
+				return nil, fmt.Errorf("delete rows: %w", err)
 			}
-			if len(ids) > 0 {
-				p.Found(CategoryConnectionLog, s.rule(), int64(len(ids)), batchName(ids))
-				if err := p.Step(ctx, s.Name(), "rows"); err != nil {
-					return err
-				}
+			deleted := make([]store.ConnectionKey, len(ids))
+			for i, id := range ids {
+				deleted[i].ID = id
 			}
-		}
-		if len(ids) < p.BatchSize {
-			return nil
-		}
-	}
+			return deleted, nil
+		},
+		name: func(keys []store.ConnectionKey) []string {
+			ids := make([]int64, len(keys))
+			for i, k := range keys {
+				ids[i] = k.ID
+			}
+			return []string{batchName(ids)}
+		},
+	}.run(ctx, p)
 }
 
 // batchName names a batch of connection-log entries in the ledger by its lowest and highest id.

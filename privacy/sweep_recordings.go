@@ -14,6 +14,17 @@ type RecordingFiles interface {
 	DeleteRecording(ctx context.Context, id string) error
 }
 
+// RecordingStorage is the recording storage as the retention engine sees it: it deletes a
+// recording's files, and lists the recordings that have files for the orphans sweep.
+type RecordingStorage interface {
+	RecordingFiles
+	// Recordings lists, in order, up to limit ids after the id after of the recordings
+	// that have files.
+	Recordings(ctx context.Context, after string, limit int) ([]string, error)
+	// Modified is the last change of a recording's files; the zero time when it has none.
+	Modified(ctx context.Context, id string) (time.Time, error)
+}
+
 // recordingSweep deletes the recordings past their expiry (the webinar's date plus the
 // policy's period, fixed on the row when the recording started): first the files, then
 // the row with its ledger entry. A run that stops between the two finds the row again and
@@ -37,41 +48,58 @@ func (s *recordingSweep) Overdue(ctx context.Context, now time.Time) (int64, err
 }
 
 func (s *recordingSweep) Sweep(ctx context.Context, p *Pass) error {
-	p.Found(CategoryRecordings, s.rule(), 0)
-	for after := ""; ; {
-		ids, err := s.store.ExpiredRecordings(ctx, p.Now, after, p.BatchSize)
-		if err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if p.DryRun {
-			p.Found(CategoryRecordings, s.rule(), int64(len(ids)), ids...)
-		} else if err := s.purge(ctx, p, ids); err != nil {
-			return err
-		}
-		if len(ids) < p.BatchSize {
-			return nil
-		}
-		after = ids[len(ids)-1]
-	}
+	return batches[string]{
+		sweep: s.Name(), step: "rows", category: CategoryRecordings, rule: s.rule(), name: ids,
+		find: func(ctx context.Context, after *string, limit int) ([]string, error) {
+			return s.store.ExpiredRecordings(ctx, p.Now, orEmpty(after), limit)
+		},
+		delete: func(ctx context.Context, p *Pass, _ *string, batch []string) ([]string, error) {
+			return s.purge(ctx, p, batch)
+		},
+	}.run(ctx, p)
 }
 
-func (s *recordingSweep) purge(ctx context.Context, p *Pass, ids []string) error {
+func (s *recordingSweep) purge(ctx context.Context, p *Pass, ids []string) ([]string, error) {
+	return purgeRecordings(ctx, p, recordingPurge{
+		store: s.store, ledger: s.ledger, files: s.files, sweep: s.Name(), rule: s.rule(),
+		stores: []string{StoreFiles, StoreDatabase},
+		// Still expired: a row whose expiry moved in the meantime stays.
+		gone: func(tx *store.Store, id string) (bool, error) { return tx.DeleteExpiredRecording(ctx, id, p.Now) },
+	}, ids)
+}
+
+// recordingPurge is how a sweep deletes recordings: their files, then in one transaction
+// what names them in the database (a row, an orphan's mark) with one ledger entry each.
+type recordingPurge struct {
+	store  *store.Store
+	ledger *Ledger
+	files  RecordingFiles
+	sweep  string
+	rule   string
+	stores []string
+	// gone deletes what names the recording in the database, on the transaction, and
+	// tells whether it did (false: another run did, or it is inside its window again).
+	gone func(tx *store.Store, id string) (bool, error)
+}
+
+// purgeRecordings deletes the files of the recordings ids (files already gone are not an
+// error), with a step after it, then what names them with their ledger entries, and
+// returns the ids it deleted: a run that stops between the two finds them named again and
+// finishes. The caller reports them and takes the step after the rows.
+func purgeRecordings(ctx context.Context, p *Pass, r recordingPurge, ids []string) ([]string, error) {
 	for _, id := range ids {
-		if err := s.files.DeleteRecording(ctx, id); err != nil {
-			return fmt.Errorf("delete files of recording: %w", err)
+		if err := r.files.DeleteRecording(ctx, id); err != nil {
+			return nil, fmt.Errorf("delete files of recording: %w", err)
 		}
 	}
-	if err := p.Step(ctx, s.Name(), "objects"); err != nil {
-		return err
+	if err := p.Step(ctx, r.sweep, "objects"); err != nil {
+		return nil, err
 	}
 	var deleted []string
-	err := s.store.InTx(ctx, func(tx *store.Store) error {
+	err := r.store.InTx(ctx, func(tx *store.Store) error {
 		deleted = deleted[:0]
 		for _, id := range ids {
-			gone, err := tx.DeleteExpiredRecording(ctx, id, p.Now)
+			gone, err := r.gone(tx, id)
 			if err != nil {
 				return err
 			}
@@ -79,9 +107,8 @@ func (s *recordingSweep) purge(ctx context.Context, p *Pass, ids []string) error
 				continue
 			}
 			deleted = append(deleted, id)
-			err = s.ledger.Record(ctx, tx, Entry{
-				Rule: s.rule(), Category: CategoryRecordings, ObjectID: id, Count: 1,
-				Stores: []string{StoreFiles, StoreDatabase}, At: p.Now,
+			err = r.ledger.Record(ctx, tx, Entry{
+				Rule: r.rule, Category: CategoryRecordings, ObjectID: id, Count: 1, Stores: r.stores, At: p.Now,
 			})
 			if err != nil {
 				return err
@@ -90,8 +117,7 @@ func (s *recordingSweep) purge(ctx context.Context, p *Pass, ids []string) error
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete rows: %w", err)
+		return nil, fmt.Errorf("delete rows: %w", err)
 	}
-	p.Found(CategoryRecordings, s.rule(), int64(len(deleted)), deleted...)
-	return p.Step(ctx, s.Name(), "rows")
+	return deleted, nil
 }

@@ -94,46 +94,28 @@ func ExpireLoginFlows(ctx context.Context, st *store.Store, ledger *Ledger, now 
 // (after, last] at a time, with one ledger entry per batch. step names the step and the table.
 func (s *sessionSweep) byBatch(ctx context.Context, p *Pass, step, rule string,
 	find func(after string) ([]string, error), del func(tx *store.Store, after, last string) ([]string, error)) error {
-	p.Found(CategorySessions, rule, 0)
-	batch := func(ids []string) string { return step + " batch " + ids[0] + "-" + ids[len(ids)-1] }
-	for after := ""; ; {
-		ids, err := find(after)
-		if err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		last := ids[len(ids)-1]
-		if p.DryRun {
-			p.Found(CategorySessions, rule, int64(len(ids)), batch(ids))
-		} else {
+	name := func(ids []string) []string { return []string{step + " batch " + ids[0] + "-" + ids[len(ids)-1]} }
+	return batches[string]{
+		sweep: s.Name(), step: step, category: CategorySessions, rule: rule, name: name,
+		find: func(_ context.Context, after *string, _ int) ([]string, error) { return find(orEmpty(after)) },
+		delete: func(ctx context.Context, p *Pass, after *string, batch []string) ([]string, error) {
 			var deleted []string
 			err := s.store.InTx(ctx, func(tx *store.Store) error {
 				var err error
-				if deleted, err = del(tx, after, last); err != nil || len(deleted) == 0 {
+				if deleted, err = del(tx, orEmpty(after), batch[len(batch)-1]); err != nil || len(deleted) == 0 {
 					return err
 				}
 				return s.ledger.Record(ctx, tx, Entry{
-					Rule: rule, Category: CategorySessions, ObjectID: batch(deleted), Count: int64(len(deleted)),
+					Rule: rule, Category: CategorySessions, ObjectID: name(deleted)[0], Count: int64(len(deleted)),
 					Stores: []string{StoreDatabase}, At: p.Now,
 				})
 			})
 			if err != nil {
-				return fmt.Errorf("delete %s: %w", step, err)
+				return nil, fmt.Errorf("delete %s: %w", step, err)
 			}
-			if len(deleted) > 0 {
-				p.Found(CategorySessions, rule, int64(len(deleted)), batch(deleted))
-			}
-			if err := p.Step(ctx, s.Name(), step); err != nil {
-				return err
-			}
-		}
-		if len(ids) < p.BatchSize {
-			return nil
-		}
-		after = last
-	}
+			return deleted, nil
+		},
+	}.run(ctx, p)
 }
 
 // shortDuration writes 2h0m0s as 2h and 1h30m0s as 1h30m.

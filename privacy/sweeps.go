@@ -6,7 +6,7 @@ import (
 )
 
 // Sweep deletes one kind of data once it is past its window. The engine runs its sweeps one
-// after the other; a recordings sweep and an orphan-files sweep plug in here.
+// after the other; the recordings and orphans sweeps plug in here.
 //
 // A sweep is idempotent and resumable: it finds what is past its window in a stable order,
 // deletes it batch by batch, checking the window again in the deleting statement, and records
@@ -52,15 +52,26 @@ func (p *Pass) Step(ctx context.Context, sweep, step string) error {
 // that would be), named by ids as the ledger names them. A count of 0 makes the rule appear
 // in the report with nothing.
 func (p *Pass) Found(category, rule string, count int64, ids ...string) {
-	for i := range p.report.Categories {
-		c := &p.report.Categories[i]
+	p.report.Categories = addTo(p.report.Categories, category, rule, count, ids)
+}
+
+// Marked adds to the report count objects of a category kept but marked under rule (or, in
+// a dry run, that would be): recordings whose files are gone. A count of 0 makes the rule
+// appear in the report with nothing.
+func (p *Pass) Marked(category, rule string, count int64, ids ...string) {
+	p.report.Marked = addTo(p.report.Marked, category, rule, count, ids)
+}
+
+func addTo(list []CategoryReport, category, rule string, count int64, ids []string) []CategoryReport {
+	for i := range list {
+		c := &list[i]
 		if c.Category == category && c.Rule == rule {
 			c.Count += count
 			c.IDs = append(c.IDs, ids...)
-			return
+			return list
 		}
 	}
-	p.report.Categories = append(p.report.Categories, CategoryReport{
+	return append(list, CategoryReport{
 		Category: category, Rule: rule, Count: count, IDs: append([]string{}, ids...),
 	})
 }

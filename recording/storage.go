@@ -27,6 +27,11 @@ type Storage interface {
 	// DeleteRecording deletes every file of a recording; files already gone are not an
 	// error.
 	DeleteRecording(ctx context.Context, id string) error
+	// Recordings lists, in order, up to limit ids after the id after of the recordings
+	// that have files; the orphans sweep pages through it.
+	Recordings(ctx context.Context, after string, limit int) ([]string, error)
+	// Modified is the last change of a recording's files; the zero time when it has none.
+	Modified(ctx context.Context, id string) (time.Time, error)
 }
 
 // Folder keeps recordings on local disk: each recording's files in a folder named by

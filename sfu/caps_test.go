@@ -34,6 +34,33 @@ func TestRoomCapRefusesTheOneOver(t *testing.T) {
 	require.Equal(t, codeRoomFull, still.Code, "the moderator's seat counts")
 }
 
+// The cap counts the role given in the room, not the token's: a participant promoted to
+// moderator comes back beyond it, a moderator demoted does not.
+func TestRoomCapCountsTheRoleGivenInTheRoom(t *testing.T) {
+	srv := newTestServer(t, func(p *Params) { p.MaxMeetingParticipants = 2 })
+	a, first := startBot(t, srv, srv.token(t, "role-cap", "a", RoleAttendee, KindMeeting))
+	require.Equal(t, typeJoined, first.Type)
+	_, first = startBot(t, srv, srv.token(t, "role-cap", "b", RoleAttendee, KindMeeting))
+	require.Equal(t, typeJoined, first.Type)
+	m, first := startBot(t, srv, srv.token(t, "role-cap", "m", RoleModerator, KindMeeting))
+	require.Equal(t, typeJoined, first.Type, "a moderator beyond the cap")
+	room, _ := srv.Room("role-cap")
+	require.NoError(t, room.SetRole("a", RoleModerator))
+	require.NoError(t, room.SetRole("m", RoleAttendee))
+
+	for _, b := range []*bot{a, m} {
+		require.NoError(t, b.conn.Close(CloseNormal, "bye"))
+		require.NoError(t, <-b.done)
+		b.done <- nil
+	}
+	_, first = startBot(t, srv, srv.token(t, "role-cap", "c", RoleAttendee, KindMeeting))
+	require.Equal(t, typeJoined, first.Type, "a's seat, free again")
+	_, first = startBot(t, srv, srv.token(t, "role-cap", "a", RoleAttendee, KindMeeting))
+	require.Equal(t, typeJoined, first.Type, "promoted to moderator in the room: beyond the cap")
+	_, first = startBot(t, srv, srv.token(t, "role-cap", "m", RoleModerator, KindMeeting))
+	require.Equal(t, codeRoomFull, first.Code, "demoted in the room: counted like everyone")
+}
+
 // The lobby takes participants up to its cap; admitting more than the room has seats
 // for lets in those who fit and tells the moderator room_full.
 func TestLobbyCapAndAdmitBeyondTheRoomCap(t *testing.T) {
@@ -75,4 +102,28 @@ func requireRefused(t *testing.T, srv *testServer, token, code string, err error
 	b.done <- nil
 	closeCode, _, _ := b.conn.closed()
 	require.Equal(t, CloseRoomFull, closeCode)
+}
+
+// A participant waiting in the lobby who comes back on another connection that enters
+// the room directly (its lobby was lifted meanwhile) leaves the lobby: its waiting
+// connection is replaced, not left behind to be admitted over the new one, nor counted.
+func TestEnteringFromAnotherConnectionEmptiesOnesLobbyPlace(t *testing.T) {
+	srv := newTestServer(t, func(p *Params) { p.MaxWebinarParticipants = 1 })
+	waiter, first := startBot(t, srv, srv.lobbyToken(t, "lr", "x"))
+	require.Equal(t, typeLobbyWait, first.Type)
+
+	_, entered := startBot(t, srv, srv.token(t, "lr", "x", RoleAttendee, KindWebinar))
+	require.Equal(t, typeJoined, entered.Type)
+	got := waiter.next(t)
+	require.Equal(t, codeReplaced, got.Code, "got %s %s, want the waiting connection replaced", got.Type, got.Code)
+	require.ErrorIs(t, <-waiter.done, ErrReplaced)
+	waiter.done <- nil
+
+	room, _ := srv.Room("lr")
+	room.mu.Lock()
+	waiting := len(room.waiting)
+	room.mu.Unlock()
+	require.Zero(t, waiting)
+	require.ErrorIs(t, room.Admit(false, "x"), ErrParticipantNotFound)
+	require.Len(t, room.Participants(), 1)
 }

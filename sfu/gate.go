@@ -63,11 +63,19 @@ func (s *Server) revocationSpan() time.Duration {
 	return min(s.sessionLifetime, MaxTokenLifetime)
 }
 
-// revoke refuses participant in room from now on, in this process and through the Gate
-// on every node. A failure of the Gate is logged: the local revocation holds anyway.
-func (s *Server) revoke(room, participant string) {
+// revokeHere refuses participant in room from now on in this process, and returns until
+// when. Room.Remove calls it under Room.mu, so that an entry the room has not taken yet
+// is refused by Room.add (TokenSigner.mu comes after Room.mu).
+func (s *Server) revokeHere(room, participant string) time.Time {
 	until := s.clock.Now().Add(s.revocationSpan())
 	s.tokens.Revoke(room, participant, until)
+	return until
+}
+
+// revokeEverywhere records the removal of participant from room through the Gate, for
+// every node, until until. It is called with no lock held. A failure of the Gate is
+// logged: the local revocation holds anyway.
+func (s *Server) revokeEverywhere(room, participant string, until time.Time) {
 	if s.gate == nil {
 		return
 	}

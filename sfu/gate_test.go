@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,4 +85,65 @@ func TestTheGateDecidesEveryEntry(t *testing.T) {
 	require.Equal(t, map[string]time.Time{"r1/waiter": srv.clock.Now().Add(30 * time.Minute)}, gate.revoked)
 	gate.mu.Unlock()
 	require.Equal(t, 1, srv.tokens.Revocations())
+}
+
+// heldGate admits every entry, except that, once hold is set, the next Admit waits until
+// release is closed, after telling entered. Unlike gateFake it holds no lock while it
+// waits, so that a removal goes through meanwhile.
+type heldGate struct {
+	hold    atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *heldGate) Admit(_ context.Context, c Claims) (Claims, error) {
+	if g.hold.CompareAndSwap(true, false) {
+		close(g.entered)
+		<-g.release
+	}
+	return c, nil
+}
+
+func (g *heldGate) Revoke(context.Context, string, string, time.Time) error { return nil }
+
+// A participant removed while another connection of its own is between the Gate and the
+// room does not come in on that connection: the Gate admitted it before the removal, the
+// room refuses it after.
+func TestRemovalRefusesAnEntryAlreadyPastTheGate(t *testing.T) {
+	gate := &heldGate{entered: make(chan struct{}), release: make(chan struct{})}
+	clock := newFakeClock()
+	srv := newTestServer(t, func(p *Params) { p.Gate, p.Clock = gate, clock })
+	token := srv.token(t, "rr", "x", RoleAttendee, KindMeeting)
+	first, joined := startBot(t, srv, token)
+	require.Equal(t, typeJoined, joined.Type)
+
+	gate.hold.Store(true)
+	second := sendJoin(t, srv, token)
+	<-gate.entered
+
+	room, ok := srv.Room("rr")
+	require.True(t, ok)
+	require.NoError(t, room.Remove("x"))
+	require.Equal(t, codeRemoved, first.next(t).Code)
+	require.ErrorIs(t, <-first.done, ErrRemoved)
+	first.done <- nil
+	// The room empty, it closes: the entry held at the Gate opens it again.
+	clock.Advance(DefaultEmptyRoomGrace)
+	<-room.Done()
+	close(gate.release)
+
+	got := second.next(t)
+	require.Equal(t, typeError, got.Type, "got %s, want the refusal", got.Type)
+	require.Equal(t, codeTokenRevoked, got.Code)
+	require.ErrorIs(t, <-second.done, ErrTokenRevoked)
+	second.done <- nil
+	reopened, ok := srv.Room("rr")
+	require.True(t, ok)
+	require.Empty(t, reopened.Participants())
+	clock.Advance(DefaultEmptyRoomGrace)
+	select {
+	case <-reopened.Done():
+	case <-time.After(waitFor):
+		t.Fatal("the room opened for the refused entry stays open")
+	}
 }

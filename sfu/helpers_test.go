@@ -236,6 +236,13 @@ type bot struct {
 // startBot connects a bot with token and returns the first message the server sends it.
 func startBot(t testing.TB, srv *testServer, token string) (*bot, serverMsg) {
 	t.Helper()
+	b := sendJoin(t, srv, token)
+	return b, b.next(t)
+}
+
+// sendJoin connects a bot and sends its join with token, without waiting for an answer.
+func sendJoin(t testing.TB, srv *testServer, token string) *bot {
+	t.Helper()
 	serverEnd, clientEnd := newMemPipe()
 	b := &bot{conn: clientEnd, done: make(chan error, 1)}
 	go func() { b.done <- srv.ServeConn(context.Background(), serverEnd) }() // owned by the bot; ends with the session
@@ -244,7 +251,7 @@ func startBot(t testing.TB, srv *testServer, token string) (*bot, serverMsg) {
 		<-b.done
 	})
 	b.send(t, map[string]any{"type": "join", "token": token})
-	return b, b.next(t)
+	return b
 }
 
 // send sends v, as JSON, to the server.

@@ -237,6 +237,9 @@ func (p *participant) start(api *webrtc.API) bool {
 	case errors.Is(err, ErrLobbyFull):
 		p.end(endCause{err: err, code: CloseRoomFull, reason: "the lobby is full", errCode: codeLobbyFull})
 		return false
+	case errors.Is(err, ErrTokenRevoked):
+		p.end(endCause{err: err, code: CloseUnauthorized, reason: "this participant was removed from the room", errCode: codeTokenRevoked})
+		return false
 	}
 	if err != nil {
 		p.end(endCause{err: err, code: CloseGoingAway, reason: "server shutting down", errCode: codeServerClosing})

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Room is a meeting or a webinar: the participants connected to one room id, who
@@ -85,53 +86,70 @@ func (r *Room) SetRole(participantID string, role Role) error {
 	if !role.valid() {
 		return ErrInvalidRole
 	}
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return ErrRoomClosed
+	c, err := r.changeRole(participantID, role)
+	if err != nil {
+		return err
 	}
-	p := r.participants[participantID]
-	if p == nil {
-		r.mu.Unlock()
-		return ErrParticipantNotFound
-	}
-	could := r.kind.canPublish(p.role)
-	p.role = role
-	r.roles[participantID] = role
-	can := r.kind.canPublish(role)
-	var published []*upTrack
-	var dropped []*downTrack
-	switch {
-	case can && !could:
-		published = p.unparkLocked()
-	case could && !can:
-		dropped = p.parkLocked()
-	}
-	if len(published) > 0 {
-		r.announceLocked(p)
-	}
-	others := r.othersLocked(p)
-	everyone := append(others, p)
-	sinks := slices.Clone(r.sinks)
-	r.mu.Unlock()
+	everyone := append(slices.Clone(c.others), c.p)
 
 	r.log.Info("role changed", "participant", participantID, "role", role)
 	msg := encode(roleMessage{Type: typeRole, ParticipantID: participantID, Role: role})
 	for _, o := range everyone {
 		o.sendRaw(msg)
 	}
-	for _, up := range published {
-		for _, o := range others {
+	for _, up := range c.published {
+		for _, o := range c.others {
 			o.subscribe(up)
 		}
-		for _, h := range sinks {
+		for _, h := range c.sinks {
 			h.subscribe(up)
 		}
 	}
-	for _, d := range dropped {
+	for _, d := range c.dropped {
 		d.drop()
 	}
 	return nil
+}
+
+// roleChange is what changing a participant's role under the room's lock leaves to do
+// outside it.
+type roleChange struct {
+	p         *participant
+	published []*upTrack   // tracks it may publish now, for the others and the sinks
+	dropped   []*downTrack // what the others received of it and may no longer
+	others    []*participant
+	sinks     []*SinkHandle
+}
+
+// changeRole gives a participant its role under the room's lock: its tracks are parked or
+// published as the role allows.
+func (r *Room) changeRole(participantID string, role Role) (roleChange, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return roleChange{}, ErrRoomClosed
+	}
+	p := r.participants[participantID]
+	if p == nil {
+		return roleChange{}, ErrParticipantNotFound
+	}
+	c := roleChange{p: p}
+	could := r.kind.canPublish(p.role)
+	p.role = role
+	r.roles[participantID] = role
+	can := r.kind.canPublish(role)
+	switch {
+	case can && !could:
+		c.published = p.unparkLocked()
+	case could && !can:
+		c.dropped = p.parkLocked()
+	}
+	if len(c.published) > 0 {
+		r.announceLocked(p)
+	}
+	c.others = r.othersLocked(p)
+	c.sinks = slices.Clone(r.sinks)
+	return c, nil
 }
 
 // Remove disconnects a participant, in the room or its lobby, and revokes its id in the
@@ -146,11 +164,17 @@ func (r *Room) Remove(participantID string) error {
 		p = r.waiting[participantID]
 	}
 	known := p != nil || r.seen[participantID]
+	var until time.Time
+	if known {
+		// Under the lock: a connection of the participant past the Gate but not yet in
+		// the room is refused by add, or found here and ended below.
+		until = r.srv.revokeHere(r.id, participantID)
+	}
 	r.mu.Unlock()
 	if !known {
 		return ErrParticipantNotFound
 	}
-	r.srv.revoke(r.id, participantID)
+	r.srv.revokeEverywhere(r.id, participantID, until)
 	r.log.Info("participant removed", "participant", participantID)
 	if p != nil {
 		p.end(endCause{err: ErrRemoved, code: CloseRemoved, reason: "removed from the room", errCode: codeRemoved})
@@ -193,27 +217,10 @@ func (r *Room) Close() error {
 }
 
 func (r *Room) close(cause endCause) {
-	r.srv.mu.Lock()
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		r.srv.mu.Unlock()
+	ps, closing := r.markClosed(false)
+	if !closing {
 		return
 	}
-	r.closed = true
-	r.stopUpdatesLocked()
-	if r.stopTimer != nil {
-		r.stopTimer()
-		r.stopTimer = nil
-	}
-	r.srv.forgetLocked(r)
-	ps := r.othersLocked(nil)
-	for _, w := range r.waiting {
-		ps = append(ps, w)
-	}
-	r.mu.Unlock()
-	r.srv.mu.Unlock()
-
 	for _, p := range ps {
 		p.end(cause)
 	}
@@ -228,24 +235,41 @@ func (r *Room) close(cause endCause) {
 	r.log.Info("room closed")
 }
 
+// markClosed marks the room closed and forgets it (under the server's and the room's
+// locks), and returns who is in it and in its lobby; false when it was closed already, or,
+// with onlyEmpty, when someone is in it or waits.
+func (r *Room) markClosed(onlyEmpty bool) ([]*participant, bool) {
+	r.srv.mu.Lock()
+	defer r.srv.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || onlyEmpty && (len(r.participants) > 0 || len(r.waiting) > 0) {
+		return nil, false
+	}
+	r.closed = true
+	r.stopUpdatesLocked()
+	if r.stopTimer != nil {
+		r.stopTimer()
+		r.stopTimer = nil
+	}
+	r.srv.forgetLocked(r)
+	ps := r.othersLocked(nil)
+	for _, w := range r.waiting {
+		ps = append(ps, w)
+	}
+	return ps, true
+}
+
 // expire closes the room if it is still empty when the grace period is over. It runs on
 // a timer's goroutine of its own.
 func (r *Room) expire() {
 	defer r.srv.panics.Recover(PartRoom, r.log, nil)
-	r.srv.mu.Lock()
-	r.mu.Lock()
-	if r.closed || len(r.participants) > 0 || len(r.waiting) > 0 {
-		r.mu.Unlock()
-		r.srv.mu.Unlock()
+	if _, closing := r.markClosed(true); !closing {
 		return
 	}
-	r.closed = true
-	r.stopTimer = nil
-	r.stopUpdatesLocked()
-	r.srv.forgetLocked(r)
+	r.mu.Lock()
 	sinks := r.sinks
 	r.mu.Unlock()
-	r.srv.mu.Unlock()
 	defer close(r.done) // after a panic too: whoever waits for the room learns it closed
 	for _, h := range sinks {
 		h.Close()
@@ -260,10 +284,20 @@ func (r *Room) expire() {
 func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiting bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.collab.locked && !r.seen[p.id] && p.claims.Role != RoleModerator {
+	// The Gate admitted p before it got here: a removal since then refuses it.
+	if r.srv.tokens.isRevoked(r.id, p.id, r.srv.clock.Now()) {
+		r.startGraceLocked() // a room just opened for p closes again
+		return nil, nil, false, ErrTokenRevoked
+	}
+	// The role given in the room during the session, if any, is the one that counts.
+	role := p.claims.Role
+	if given, ok := r.roles[p.id]; ok {
+		role = given
+	}
+	if r.collab.locked && !r.seen[p.id] && role != RoleModerator {
 		return nil, nil, false, ErrRoomLocked
 	}
-	if p.claims.Lobby && !r.seen[p.id] && p.claims.Role != RoleModerator {
+	if p.claims.Lobby && !r.seen[p.id] && role != RoleModerator {
 		replaced = r.waiting[p.id]
 		if replaced == nil && len(r.waiting) >= r.srv.maxLobby {
 			r.capReachedLocked("lobby")
@@ -280,12 +314,22 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 		r.lobbyChangedLocked()
 		return replaced, nil, true, nil
 	}
-	if p.claims.Role != RoleModerator && r.freeSeatsLocked(p.id) < 1 {
+	if role != RoleModerator && r.freeSeatsLocked(p.id) < 1 {
 		r.capReachedLocked("participants")
 		return nil, nil, false, ErrRoomFull
 	}
 	p.room = r
+	// The same participant waiting in the lobby on another connection (its lobby was
+	// lifted since) is replaced: it is in the room now.
+	waiter := r.waiting[p.id]
+	if waiter != nil {
+		delete(r.waiting, p.id)
+		r.lobbyChangedLocked()
+	}
 	replaced, ups = r.enterLocked(p)
+	if replaced == nil {
+		replaced = waiter // a participant is never both waiting and in the room
+	}
 	return replaced, ups, false, nil
 }
 
@@ -363,17 +407,26 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 // leave takes p out of the room: its tracks stop being forwarded and the others are
 // told. When the room becomes empty, the grace period starts.
 func (r *Room) leave(p *participant) {
+	for _, up := range r.takeOut(p) {
+		for _, d := range up.close() {
+			d.drop()
+		}
+	}
+}
+
+// takeOut takes p out of the room, or out of its lobby, under the room's lock, and returns
+// the tracks it published, to be closed outside it.
+func (r *Room) takeOut(p *participant) []*upTrack {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.waiting[p.id] == p {
 		delete(r.waiting, p.id)
 		r.lobbyChangedLocked()
 		r.startGraceLocked()
-		r.mu.Unlock()
-		return
+		return nil
 	}
 	if r.participants[p.id] != p && r.waiting[p.id] != nil {
-		r.mu.Unlock()
-		return // a waiting participant replaced by its new connection
+		return nil // a waiting participant replaced by its new connection
 	}
 	current := r.participants[p.id] == p
 	if current {
@@ -386,13 +439,7 @@ func (r *Room) leave(p *participant) {
 		r.memberLeftLocked(p)
 	}
 	r.startGraceLocked()
-	r.mu.Unlock()
-
-	for _, up := range ups {
-		for _, d := range up.close() {
-			d.drop()
-		}
-	}
+	return ups
 }
 
 // publishResult is what became of a new track.
@@ -406,28 +453,31 @@ const (
 
 // publish offers a new track of p to the others, or parks it when p may not publish.
 func (r *Room) publish(p *participant, up *upTrack) publishResult {
-	r.mu.Lock()
-	if r.closed || r.participants[p.id] != p {
-		r.mu.Unlock()
-		return gone
-	}
-	if !r.kind.canPublish(p.role) {
-		p.addUpLocked(up, false)
-		r.mu.Unlock()
-		return parked
-	}
-	p.addUpLocked(up, true)
-	r.announceLocked(p)
-	others := r.othersLocked(p)
-	sinks := slices.Clone(r.sinks)
-	r.mu.Unlock()
+	result, others, sinks := r.addTrack(p, up)
 	for _, o := range others {
 		o.subscribe(up)
 	}
 	for _, h := range sinks {
 		h.subscribe(up)
 	}
-	return published
+	return result
+}
+
+// addTrack adds up to p's tracks under the room's lock: published, and p announced, when
+// p's role may publish, parked otherwise. It returns who must subscribe to it.
+func (r *Room) addTrack(p *participant, up *upTrack) (publishResult, []*participant, []*SinkHandle) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.participants[p.id] != p {
+		return gone, nil, nil
+	}
+	if !r.kind.canPublish(p.role) {
+		p.addUpLocked(up, false)
+		return parked, nil, nil
+	}
+	p.addUpLocked(up, true)
+	r.announceLocked(p)
+	return published, r.othersLocked(p), slices.Clone(r.sinks)
 }
 
 // unpublish ends a track of p: its subscribers drop it.

@@ -126,8 +126,8 @@ func NewTokenSigner(key []byte) (*TokenSigner, error) {
 }
 
 // Sign returns the token for c. IssuedAt defaults to now. It refuses claims that Verify
-// would refuse for their form (ErrTokenInvalid) and a participant revoked in the room
-// (ErrTokenRevoked).
+// would refuse for their form (ErrTokenInvalid) and a participant revoked in the room at
+// IssuedAt (ErrTokenRevoked).
 func (s *TokenSigner) Sign(c Claims) (string, error) {
 	now := time.Now()
 	if c.IssuedAt.IsZero() {
@@ -148,7 +148,9 @@ func (s *TokenSigner) Sign(c Claims) (string, error) {
 	if err := p.validate(); err != nil {
 		return "", err
 	}
-	if s.isRevoked(p.Room, p.Participant, now) {
+	// At the claims' time, which is the caller's clock: the wall clock could forget
+	// revocations that the caller's time says are still on.
+	if s.isRevoked(p.Room, p.Participant, c.IssuedAt) {
 		return "", ErrTokenRevoked
 	}
 	body, err := json.Marshal(p)

@@ -182,3 +182,14 @@ func TestTokenKeyLength(t *testing.T) {
 	_, err = newTestSigner(t).Verify(tok, now)
 	require.NoError(t, err)
 }
+
+// Sign looks at the revocations at the claims' time, that of the caller's clock: the wall
+// clock, ahead of it, must not make it forget a revocation still on.
+func TestSignChecksRevocationsAtTheClaimsTime(t *testing.T) {
+	s := newTestSigner(t)
+	then := time.Now().Add(-48 * time.Hour) // a test clock, behind the wall clock
+	s.Revoke("r", "p", then.Add(time.Hour))
+	_, err := s.Sign(Claims{Room: "r", Participant: "p", Role: RoleAttendee, IssuedAt: then, Expiry: then.Add(time.Minute)})
+	require.ErrorIs(t, err, ErrTokenRevoked)
+	require.Equal(t, 1, s.Revocations(), "the revocation is kept")
+}

@@ -108,8 +108,14 @@ func (r *Room) updatedLocked() {
 }
 
 // endUpdateWindow tells the changes made during the window that ends, and opens another
-// one if there were any.
+// one if there were any. It runs on a timer's goroutine of its own: a panic there ends the
+// window, the next change opens another.
 func (r *Room) endUpdateWindow() {
+	defer r.srv.panics.Recover(PartRoom, r.log, func() {
+		r.mu.Lock()
+		r.updates.throttled, r.updates.stop = false, nil
+		r.mu.Unlock()
+	})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.updates.stop = nil

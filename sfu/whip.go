@@ -135,8 +135,11 @@ func (s *Server) startHTTP(ctx context.Context, c Claims, offer string, mode ses
 	select {
 	case <-conn.answered:
 	case code := <-conn.failed:
-		if code == codeNothingToView {
+		switch code {
+		case codeNothingToView:
 			return fail(ErrNothingToView)
+		case codeTokenRevoked:
+			return fail(ErrTokenRevoked) // removed while it started
 		}
 		return fail(ErrOfferRefused)
 	case <-h.done:

@@ -30,6 +30,9 @@ type Recording struct {
 	ExpiresAt time.Time
 	// Error says why a recording failed or stopped early; empty otherwise.
 	Error string
+	// FilesMissingAt is when the orphans sweep found the recording's files gone from the
+	// storage; nil while they are there (or have not been looked for yet).
+	FilesMissingAt *time.Time
 }
 
 // CreateRecording records the start of a recording of a webinar, with a new id.

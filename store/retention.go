@@ -46,7 +46,7 @@ func (s *Store) MarkInactiveOrganizers(ctx context.Context, after, last string, 
 // DeleteMarkedOrganizers deletes the marked accounts with ids in (after, last] that are still
 // inactive since before cutoff and not restricted, and returns their ids in order. Their
 // webinars, invitations and sessions go with them (the database's cascades); their audit
-// events lose their actor; their connection-log entries stay, they have their own period.
+// events lose their actor (PseudonymiseAuditEvents does the rest); their connection-log entries stay, they have their own period.
 func (s *Store) DeleteMarkedOrganizers(ctx context.Context, after, last string, cutoff time.Time) ([]string, error) {
 	var ids []string
 	err := s.conn(ctx).Raw(`DELETE FROM organizers
@@ -394,4 +394,30 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// OldAuditEvents returns the ids, in order, of up to limit audit events after the id after
+// whose time is before cutoff.
+func (s *Store) OldAuditEvents(ctx context.Context, cutoff time.Time, after int64, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.conn(ctx).Raw(`SELECT id FROM audit_events WHERE id > ? AND at < ? ORDER BY id LIMIT ?`,
+		after, cutoff.UTC(), limit).Scan(&ids).Error
+	return ids, translate("old audit events", err)
+}
+
+// CountOldAuditEvents counts the audit events whose time is before cutoff.
+func (s *Store) CountOldAuditEvents(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := s.conn(ctx).Raw(`SELECT count(*) FROM audit_events WHERE at < ?`, cutoff.UTC()).Scan(&n).Error
+	return n, translate("count old audit events", err)
+}
+
+// DeleteOldAuditEvents deletes the audit events with ids in (after, last] whose time is
+// before cutoff, and returns their ids in order.
+func (s *Store) DeleteOldAuditEvents(ctx context.Context, after, last int64, cutoff time.Time) ([]int64, error) {
+	var ids []int64
+	err := s.conn(ctx).Raw(`DELETE FROM audit_events WHERE id > ? AND id <= ? AND at < ? RETURNING id`,
+		after, last, cutoff.UTC()).Scan(&ids).Error
+	slices.Sort(ids)
+	return ids, translate("delete old audit events", err)
 }

@@ -102,3 +102,27 @@ func (s *Store) AuditEventsOf(ctx context.Context, actorID string) ([]AuditEvent
 	err := s.conn(ctx).Where("actor_id = ?", actorID).Order("id").Find(&list).Error
 	return list, translate("audit events of actor", err)
 }
+
+// PseudonymiseAuditEvents takes an account's id out of the audit trail, so that no event can
+// be joined back to the person: the events it did lose their actor, and wherever an event
+// names it (its object, or in its detail) the id is replaced by pseudonym. Call it in the
+// transaction that deletes the account.
+func (s *Store) PseudonymiseAuditEvents(ctx context.Context, organizerID, pseudonym string) error {
+	if !validID(organizerID) {
+		return nil // no row can name it
+	}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE audit_events SET actor_id = NULL WHERE actor_id = ?`, []any{organizerID}},
+		{`UPDATE audit_events SET object_id = ? WHERE object_id = ?`, []any{pseudonym, organizerID}},
+		// A uuid has no LIKE wildcard.
+		{`UPDATE audit_events SET detail = replace(detail, ?, ?) WHERE detail LIKE ?`, []any{organizerID, pseudonym, "%" + organizerID + "%"}},
+	} {
+		if err := s.conn(ctx).Exec(q.sql, q.args...).Error; err != nil {
+			return translate("pseudonymise audit events", err)
+		}
+	}
+	return nil
+}

@@ -135,8 +135,12 @@ type RetentionConfig struct {
 	Accounts      Period   `yaml:"accounts"`
 	Recordings    Period   `yaml:"recordings"`
 	ConnectionLog Period   `yaml:"connection_log"`
+	AuditTrail    Period   `yaml:"audit_trail"`
 	Schedule      Duration `yaml:"schedule"`
 	BatchSize     int      `yaml:"batch_size"`
+	// OrphanGrace protects recording files that no row names, and rows whose files are
+	// missing, for this long after their last change (or the recording's end).
+	OrphanGrace Duration `yaml:"orphan_grace"`
 }
 
 // PrivacyConfig is what the privacy notice names, and the deletion ledger's keys and
@@ -316,8 +320,10 @@ func DefaultConfig() Config {
 			Accounts:      Period{Months: 12},
 			Recordings:    Period{Months: 12},
 			ConnectionLog: Period{Months: 12},
+			AuditTrail:    Period{Months: 12},
 			Schedule:      Duration(24 * time.Hour),
 			BatchSize:     1000,
+			OrphanGrace:   Duration(privacy.DefaultOrphanGrace),
 		},
 		Privacy: PrivacyConfig{
 			LedgerKeyFile:        "data/ledger.key",
@@ -678,6 +684,9 @@ func (c *Config) Validate() error {
 	if c.Retention.Schedule < Duration(time.Minute) {
 		bad("retention.schedule", "want at least 1m")
 	}
+	if c.Retention.OrphanGrace < Duration(time.Hour) {
+		bad("retention.orphan_grace", "want at least 1h")
+	}
 	if c.Retention.BatchSize < 1 || c.Retention.BatchSize > 100000 {
 		bad("retention.batch_size", "want between 1 and 100000, got %d", c.Retention.BatchSize)
 	}
@@ -804,6 +813,7 @@ func (c *Config) Policy() privacy.Policy {
 		AccountInactivity: privacy.Period(c.Retention.Accounts),
 		Recordings:        privacy.Period(c.Retention.Recordings),
 		ConnectionLog:     privacy.Period(c.Retention.ConnectionLog),
+		AuditTrail:        privacy.Period(c.Retention.AuditTrail),
 		SessionAbsolute:   time.Duration(c.Session.AbsoluteTimeout),
 		Controller:        c.Privacy.Controller,
 		Contact:           c.Privacy.Contact,

@@ -12,6 +12,8 @@ import (
 	"webinaire/recording"
 
 	"github.com/stretchr/testify/require"
+
+	"webinaire/privacy"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -50,6 +52,7 @@ session:
 		"WEBINAIRE_OIDC_ADMIN_EMAILS=a@example.org, b@example.org",
 		"WEBINAIRE_SESSION_ABSOLUTE_TIMEOUT=10h",
 		"WEBINAIRE_DEV_IDP_ENABLED=true",
+		"WEBINAIRE_RETENTION_AUDIT_TRAIL=6 mois",
 		"WEBINAIRE_TEST_DATABASE_URL=ignored",
 		"HOME=/root",
 	})
@@ -60,6 +63,7 @@ session:
 	require.Equal(t, Duration(45*time.Minute), cfg.Session.IdleTimeout)
 	require.Equal(t, Duration(10*time.Hour), cfg.Session.AbsoluteTimeout)
 	require.Equal(t, []string{"a@example.org", "b@example.org"}, cfg.OIDC.AdminEmails)
+	require.Equal(t, privacy.Period{Months: 6}, cfg.Policy().AuditTrail)
 }
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
@@ -84,6 +88,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"short metrics token", "", []string{"WEBINAIRE_METRICS_TOKEN=short"}, "key metrics.token: want at least 16 characters"},
 		{"no metrics cache", "metrics:\n  cache: 0s\n", nil, "key metrics.cache: want between 1s and 1h"},
 		{"media sessions per hour", "", []string{"WEBINAIRE_SERVER_MEDIA_SESSIONS_PER_HOUR=-1"}, "key server.media_sessions_per_hour: want between 1 and 3600000"},
+		{"no audit trail period", "retention:\n  audit_trail: 0 days\n", nil, "key retention.audit_trail: the period must be longer than 0 days"},
 		{"bad driver", "database:\n  driver: mysql\n", nil, "key database.driver"},
 		{"postgres without url", "database:\n  driver: postgres\n", nil, "key database.url: want a postgres:// URL"},
 		{"bad proxy", "server:\n  trusted_proxies: [somewhere]\n", nil, "key server.trusted_proxies"},

@@ -75,11 +75,10 @@ func retentionCmd(ctx context.Context, args, environ []string, stdout, stderr io
 			return 0
 		}
 		fmt.Fprintf(stdout, "Retention plan at %s (dry run %d: nothing was deleted)\n", rep.Now.Format(time.RFC3339), rep.RunID)
-		for _, c := range rep.Categories {
-			fmt.Fprintf(stdout, "%s: %d (%s)\n", c.Category, c.Count, c.Rule)
-			for _, id := range c.IDs {
-				fmt.Fprintf(stdout, "  %s\n", id)
-			}
+		printLines(stdout, rep.Categories)
+		if len(rep.Marked) > 0 {
+			fmt.Fprintln(stdout, "Kept, to be marked:")
+			printLines(stdout, rep.Marked)
 		}
 		return 0
 	}
@@ -99,10 +98,25 @@ func retentionCmd(ctx context.Context, args, environ []string, stdout, stderr io
 	return 0
 }
 
-// printCounts prints what a run deleted per category, in the order of the sweeps.
+// printLines prints a report's lines: category, count and rule, then the ids.
+func printLines(w io.Writer, lines []privacy.CategoryReport) {
+	for _, c := range lines {
+		fmt.Fprintf(w, "%s: %d (%s)\n", c.Category, c.Count, c.Rule)
+		for _, id := range c.IDs {
+			fmt.Fprintf(w, "  %s\n", id)
+		}
+	}
+}
+
+// printCounts prints what a run deleted per category, in the order of the sweeps, then
+// what it kept but marked.
 func printCounts(w io.Writer, rep privacy.Report) {
 	for _, t := range rep.Totals() {
 		fmt.Fprintf(w, "%s: %d\n", t.Category, t.Count)
+	}
+	if len(rep.Marked) > 0 {
+		fmt.Fprintln(w, "Kept, marked:")
+		printLines(w, rep.Marked)
 	}
 }
 
@@ -230,6 +244,7 @@ func newRetentionEngine(cfg Config, st *store.Store, ledger *privacy.Ledger, log
 		BatchSize:   cfg.Retention.BatchSize,
 		Interval:    time.Duration(cfg.Retention.Schedule),
 		Recordings:  recordings,
+		OrphanGrace: time.Duration(cfg.Retention.OrphanGrace),
 		Logger:      log,
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,6 +66,7 @@ func TestRetentionAndLedgerCommandsOnAFreshInstall(t *testing.T) {
 	require.Contains(t, out, "nothing was deleted")
 	require.Contains(t, out, "accounts: 0 (account inactive for 12 months)")
 	require.Contains(t, out, "connection_log: 0 (connection log entry older than 12 months)")
+	require.Contains(t, out, "audit_trail: 0 (audit event older than 12 months)")
 
 	oldID := in.seed(t)
 	code, out, errOut = in.run(t, "retention", "plan")
@@ -78,11 +80,12 @@ func TestRetentionAndLedgerCommandsOnAFreshInstall(t *testing.T) {
 	var plan privacy.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &plan), out)
 	require.True(t, plan.DryRun)
-	require.Equal(t, map[string]int64{privacy.CategoryAccounts: 1, privacy.CategoryConnectionLog: 1, privacy.CategorySessions: 1, privacy.CategoryRecordings: 0}, plan.Counts())
+	require.Equal(t, map[string]int64{privacy.CategoryAccounts: 1, privacy.CategoryConnectionLog: 1, privacy.CategorySessions: 1, privacy.CategoryRecordings: 0, privacy.CategoryAuditTrail: 0}, plan.Counts())
 
 	code, out, errOut = in.run(t, "retention", "run")
 	require.Equal(t, 0, code, errOut)
-	require.Regexp(t, `^Retention run \d+ at \S+: deleted\nsessions: 1\nconnection_log: 1\nrecordings: 0\naccounts: 1\n$`, out)
+	require.Regexp(t, `^Retention run \d+ at \S+: deleted\nsessions: 1\nconnection_log: 1\naudit_trail: 0\nrecordings: 0\naccounts: 1\n`+
+		`Kept, marked:\nrecordings: 0 \(recording files gone, 24h after the recording\)\n$`, out)
 	_, err := in.st.Organizer(context.Background(), oldID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 
@@ -114,6 +117,55 @@ $`, out)
 	require.Equal(t, 1, code)
 	require.Empty(t, out)
 	require.Contains(t, errOut, "ledger: TAMPERED: ledger entry 2: changed, inserted or moved since the checkpoint of size 3 made ")
+}
+
+func TestRetentionCommandsListAndDeleteOrphans(t *testing.T) {
+	in := freshInstall(t)
+	ctx := context.Background()
+	recordings := strings.TrimPrefix(in.env[1], "WEBINAIRE_RECORDINGS_DIR=")
+	// Files that no row names, last changed two days ago, and others changed just now.
+	old, young := store.NewSecret(), store.NewSecret()
+	for id, age := range map[string]time.Duration{old: 48 * time.Hour, young: 0} {
+		dir := filepath.Join(recordings, id)
+		require.NoError(t, os.MkdirAll(dir, 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "replay.webm"), []byte("webm"), 0o600))
+		at := time.Now().Add(-age)
+		require.NoError(t, os.Chtimes(filepath.Join(dir, "replay.webm"), at, at))
+		require.NoError(t, os.Chtimes(dir, at, at))
+	}
+	// A recording that ended two days ago and whose files are gone.
+	o, err := in.st.UpsertOrganizer(ctx, store.Organizer{Issuer: "https://idp.example", Subject: "owner"}, time.Now())
+	require.NoError(t, err)
+	w := &store.Webinar{OrganizerID: o.ID, Title: "Recorded", Kind: store.KindWebinar, StartsAt: time.Now().Add(-72 * time.Hour), DurationMinutes: 60}
+	require.NoError(t, in.st.CreateWebinar(ctx, w, time.Now()))
+	r, err := in.st.CreateRecording(ctx, w.ID, time.Now().Add(-49*time.Hour), time.Now().AddDate(1, 0, 0))
+	require.NoError(t, err)
+	ended := time.Now().Add(-48 * time.Hour)
+	r.State, r.EndedAt = store.RecordingReady, &ended
+	require.NoError(t, in.st.FinishRecording(ctx, r))
+
+	code, out, errOut := in.run(t, "retention", "plan")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "recordings: 1 (recording files that no recording names, 24h after their last change)\n  "+old+"\n")
+	require.Contains(t, out, "Kept, to be marked:\nrecordings: 1 (recording files gone, 24h after the recording)\n  "+r.ID+"\n")
+	require.NotContains(t, out, young)
+	require.DirExists(t, filepath.Join(recordings, old))
+
+	code, out, errOut = in.run(t, "retention", "run")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "recordings: 1\n")
+	require.Contains(t, out, "Kept, marked:\nrecordings: 1 (recording files gone, 24h after the recording)\n  "+r.ID+"\n")
+	require.NoDirExists(t, filepath.Join(recordings, old))
+	require.DirExists(t, filepath.Join(recordings, young))
+	recs, err := in.st.RecordingsOfWebinar(ctx, w.ID)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.NotNil(t, recs[0].FilesMissingAt, "the row is kept and marked")
+
+	code, out, errOut = in.run(t, "ledger", "export")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "recording files that no recording names")
+	require.NotContains(t, out, old, "the ledger holds a keyed hash, not the id")
 }
 
 func TestRetentionRunIsBusyWhileAnotherHoldsTheLease(t *testing.T) {

@@ -24,6 +24,7 @@ import { errorKey, loginIfExpired } from "./session.js";
  * @property {number} size_bytes
  * @property {string} expires_at
  * @property {string} error
+ * @property {string} [files_missing_at] when the retention sweep found its files gone
  * @property {string[]} files
  */
 
@@ -170,6 +171,7 @@ function renderRecording(r, ctx) {
     ),
     facts,
     r.error ? h("p", { class: "alert recording-error", "data-i18n": "rec.error", "data-i18n-vars": JSON.stringify({ error: r.error }) }) : null,
+    r.files_missing_at ? h("p", { class: "alert recording-missing", "data-i18n": "rec.missing", "data-i18n-vars": JSON.stringify({ date: { datetime: r.files_missing_at } }) }) : null,
   );
   const file = r.files.includes("replay.webm") ? "replay.webm" : r.files[0];
   const finished = r.state === "ready" || r.state === "failed";

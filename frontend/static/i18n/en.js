@@ -535,6 +535,7 @@ export default {
   "rec.size": "Size: {size}",
   "rec.expires": "Deleted on {date}",
   "rec.error": "Problem: {error}",
+  "rec.missing": "Its files were found gone on {date}: there is nothing left to play. Delete it.",
   "rec.download": "Download",
   "rec.download.label": "Download the recording of {date}",
   "rec.delete": "Delete",

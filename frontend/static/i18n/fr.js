@@ -535,6 +535,7 @@ export default {
   "rec.size": "Taille\u00a0: {size}",
   "rec.expires": "Supprimé le {date}",
   "rec.error": "Problème\u00a0: {error}",
+  "rec.missing": "Ses fichiers ont disparu (constaté le {date})\u00a0: il n’y a plus rien à lire. Supprimez-le.",
   "rec.download": "Télécharger",
   "rec.download.label": "Télécharger l’enregistrement du {date}",
   "rec.delete": "Supprimer",
