@@ -167,12 +167,17 @@ func (p *participant) allocate() {
 			remaining -= audioAllowance
 			continue
 		}
-		layers, rates := d.up.rates(now)
+		layers, rates, live := d.up.rates(now)
 		if len(layers) == 0 {
 			continue
 		}
 		c := &layerChoice{d: d, layers: layers, rates: rates, screen: d.up.label == LabelScreen}
 		c.cap = layerCap(d.layer.Load(), layers)
+		if live >= 0 {
+			// A layer the publisher does not send (yet, or any more) would leave its
+			// subscriber waiting for a keyframe that never comes.
+			c.cap = min(c.cap, live)
+		}
 		if req := d.layer.Load(); req != nil {
 			c.area = req.Width * req.Height
 		}
@@ -245,15 +250,19 @@ func layerCap(req *LayerRequest, layers []*layer) int {
 	return best
 }
 
-// rates lists the layers and their measured (or assumed) bit rates.
-func (u *upTrack) rates(now time.Time) ([]*layer, []int64) {
+// rates lists the layers and their measured (or assumed) bit rates, and the index of the
+// best layer measured to carry packets, -1 when none is measured yet.
+func (u *upTrack) rates(now time.Time) (layers []*layer, rates []int64, live int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	layers := u.layerList()
-	rates := make([]int64, len(layers))
+	layers = u.layerList()
+	rates = make([]int64, len(layers))
+	live = -1
 	for i, l := range layers {
 		r := l.sampleRate(now)
-		if r <= 0 {
+		if r > 0 {
+			live = i
+		} else {
 			r = defaultLayerRate[min(l.rank, len(defaultLayerRate)-1)]
 		}
 		rates[i] = r
@@ -262,7 +271,7 @@ func (u *upTrack) rates(now time.Time) ([]*layer, []int64) {
 	for i := len(rates) - 2; i >= 0; i-- {
 		rates[i] = min(rates[i], rates[i+1])
 	}
-	return layers, rates
+	return layers, rates, live
 }
 
 // reallocate runs the allocation of every subscriber of the track: its layers changed.

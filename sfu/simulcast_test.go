@@ -171,6 +171,55 @@ func TestLayerSwitchWaitsForAKeyframeAndKeepsTheStreamContinuous(t *testing.T) {
 	require.Equal(t, uint16(506), seq)
 }
 
+// A subscriber with all the bandwidth it wants is moved to the best layer the publisher
+// still sends: the layers it stopped sending would leave it waiting for a keyframe.
+func TestSubscriberFollowsTheLayersStillSent(t *testing.T) {
+	srv := newTestServer(t)
+	pub := join(t, srv, srv.token(t, "live", "pub", RolePresenter, KindMeeting))
+	sub := join(t, srv, srv.token(t, "live", "sub", RoleAttendee, KindMeeting))
+	var watch layerWatch
+	sub.mu.Lock()
+	sub.observe = watch.observe
+	sub.mu.Unlock()
+	sub.receiveOnly()
+	// Every layer at first, so that the SFU knows them; then the low one only.
+	pub.publishSimulcastWhile(func(frame int, rid string) bool { return frame < 5 || rid == "q" })
+	sub.waitUntil(func() bool { return watch.now() == 'q' }, "media of layer q, the only one still sent")
+	sub.waitMedia("pub", 1, 100)
+}
+
+// A layer counts as live once it is measured to carry packets: the allocation then keeps
+// subscribers to the live ones, whatever the bandwidth allows, since a layer the
+// publisher does not send would leave them waiting for a keyframe that never comes.
+func TestLayersMeasuredLive(t *testing.T) {
+	clock := newFakeClock()
+	var pli plis
+	up, layers := simulcastTrack(t, clock, &pli)
+	q, f := layers[0], layers[2]
+	var pkt rtp.Packet
+	_, _, live := up.rates(clock.Now())
+	require.Equal(t, -1, live, "nothing measured yet: every layer may be chosen")
+
+	for i := range 20 {
+		q.handle(layerPacket(t, q.ssrc, uint16(i), uint32(i*3000), vp8Descriptor(uint16(i), 0, i == 0, 'q')), &pkt)
+	}
+	clock.Advance(time.Second)
+	got, rates, live := up.rates(clock.Now())
+	require.Len(t, got, 3)
+	require.Equal(t, 0, live, "only the lowest layer is sent")
+	require.Positive(t, rates[0])
+
+	for i := range 20 {
+		f.handle(layerPacket(t, f.ssrc, uint16(i), uint32(i*3000), vp8Descriptor(uint16(i), 0, i == 0, 'f')), &pkt)
+	}
+	clock.Advance(time.Second)
+	_, _, live = up.rates(clock.Now())
+	require.Equal(t, 2, live, "the best layer now comes too")
+	clock.Advance(time.Second)
+	_, _, live = up.rates(clock.Now())
+	require.Equal(t, -1, live, "nothing for a whole window: none measured live")
+}
+
 func TestLayerCap(t *testing.T) {
 	var pli plis
 	_, layers := simulcastTrack(t, systemClock{}, &pli)
@@ -223,7 +272,11 @@ var simulcastRates = map[string]int{"q": 125, "h": 500, "f": 1500}
 // publishSimulcast adds a VP8 camera sent as three layers q, h and f, each packet
 // ending with its layer's name, a keyframe every ten frames; it offers it and sends
 // until the client closes.
-func (c *testClient) publishSimulcast() {
+func (c *testClient) publishSimulcast() { c.publishSimulcastWhile(nil) }
+
+// publishSimulcastWhile publishes the three layers of a camera; sends, when not nil, tells
+// whether a frame of a layer is sent (a publisher short of bandwidth drops its best layers).
+func (c *testClient) publishSimulcastWhile(sends func(frame int, rid string) bool) {
 	var tracks []*webrtc.TrackLocalStaticRTP
 	for _, rid := range []string{"q", "h", "f"} {
 		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "cam-video", "cam", webrtc.WithRTPStreamID(rid))
@@ -282,6 +335,9 @@ func (c *testClient) publishSimulcast() {
 			key := frame%10 == 0
 			for _, tr := range tracks {
 				rid := tr.RID()
+				if sends != nil && !sends(frame, rid) {
+					continue
+				}
 				size := simulcastRates[rid]
 				// Two packets per frame: the first starts it, the second ends it.
 				pic := uint16(frame) + seq[rid]
