@@ -7,11 +7,13 @@ import (
 	"webinaire/store"
 )
 
-// endRooms ends the rooms of webinars whose owner can no longer hold them (the webinar
-// is deleted, its owner erased or restricted): their recordings are stopped and
-// finalized first, so that no file is left half written, then everyone in each room and
-// its lobby is told that the room was closed. Call stopRecordingsOf before the change
-// in the database and closeRoomsOf after it: in between, the Gate still admits.
+// The rooms of webinars whose owner can no longer hold them (the webinar is deleted, its
+// owner erased or restricted) end in two steps: stopRecordingsOf before the change in the
+// database, so that no file is left half written, and closeRoomsOf after it, once the Gate
+// refuses their credentials.
+
+// stopRecordingsOf stops the ongoing recordings of webinars and waits, within ctx, until
+// each is finalized.
 func (s *Server) stopRecordingsOf(ctx context.Context, webinars []store.Webinar) error {
 	var stopping []*activeRecording
 	s.recorders.mu.Lock()

@@ -218,7 +218,9 @@ func (s *TokenSigner) Revoke(room, participant string, until time.Time) {
 		s.revoked[k] = until
 		heap.Push(&s.ends, revocation{key: k, until: until})
 	}
-	s.forgetLocked(until.Add(-MaxTokenLifetime)) // entries older than any revocation made now
+	// A revocation ends at most MaxTokenLifetime after it is made: whatever ended before
+	// until-MaxTokenLifetime is over by now.
+	s.forgetLocked(until.Add(-MaxTokenLifetime))
 }
 
 // isRevoked tells whether participant is revoked in room at now, and forgets a few of
