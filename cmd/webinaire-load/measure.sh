@@ -3,7 +3,9 @@
 # many subscribers) and meetings where everyone publishes. The server runs pinned to
 # core 0 with GOMAXPROCS=1, the generator on core 1; all traffic stays on loopback. Each
 # runs in a session of its own (setsid), so that with the kernel's autogroups each gets
-# the share of its core that any other session gets, not a share of this script's.
+# the share of its core that any other session gets, not a share of this script's. All the
+# generator's participants come from one address: the limits on joins and media sessions
+# per client address are raised for the measured server.
 #
 #   cmd/webinaire-load/measure.sh                 # every case (about 10 minutes)
 #   cmd/webinaire-load/measure.sh fanout 50 100   # some fan-outs
@@ -34,6 +36,9 @@ start_server() {
 	WEBINAIRE_PRIVACY_LEDGER_CHECKPOINT_FILE="$data/ledger-checkpoints" \
 	WEBINAIRE_MEDIA_INCLUDE_LOOPBACK=true \
 	WEBINAIRE_MEDIA_UDP_PORT=0 \
+	WEBINAIRE_MEDIA_JOINS_PER_ADDRESS_PER_MINUTE=100000 \
+	WEBINAIRE_SERVER_MEDIA_SESSIONS_BURST=100000 \
+	WEBINAIRE_SERVER_MEDIA_SESSIONS_PER_HOUR=1000000 \
 	WEBINAIRE_LOG_LEVEL=warn \
 	GOMAXPROCS=1 setsid taskset -c 0 "$bin/webinaire" serve --listen "127.0.0.1:$PORT" >"$data/stdout" 2>"$data/stderr" &
 	SERVER_PID=$!
