@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
@@ -73,7 +72,7 @@ func FuzzForward(f *testing.F) {
 		w2 := &recordWriter{buf: make([]byte, 2*maxRTPPacketSize), ready: true}
 		d1 := bindDown(t, up, 1001, c.PayloadType, 2, w1)
 		bindDown(t, up, 1002, c.PayloadType, 0, w2)
-		var pkt rtp.Packet
+		var pkt scratch
 		for op, raw, rest, ok := nextRecord(data); ok; op, raw, rest, ok = nextRecord(rest) {
 			if op&0x80 != 0 {
 				up.setTarget(d1, layers[(op>>1)&1])
@@ -91,7 +90,7 @@ func FuzzForward(f *testing.F) {
 				require.Equal(t, out.ssrc, out.w.last.SSRC)
 				require.Equal(t, uint8(c.PayloadType), out.w.last.PayloadType)
 				require.False(t, out.w.last.Padding)
-				require.Len(t, out.w.payload, len(pkt.Payload))
+				require.Len(t, out.w.payload, len(pkt.pkt.Payload))
 			}
 		}
 	})
@@ -116,7 +115,7 @@ func FuzzRTCP(f *testing.F) {
 			clock.Advance(time.Duration(op) * 10 * time.Millisecond)
 			now := clock.Now()
 			before := p.bwe.value(now)
-			p.onRTCP(d, raw)
+			p.onRTCP(d, raw, new(scratch))
 			after := p.bwe.value(now)
 			require.GreaterOrEqual(t, after, int64(minEstimate))
 			require.LessOrEqual(t, after, int64(maxEstimate))

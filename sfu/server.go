@@ -73,6 +73,12 @@ type Params struct {
 	// Panics counts the panics recovered in the goroutines of participants, tracks and
 	// rooms; nil makes a counter of the server's own (see Server.Panics).
 	Panics *Panics
+	// SpreadAbove is the number of subscribers of one layer of a track above which its
+	// packets are written by several writer goroutines instead of its reader alone; 0
+	// means DefaultSpreadAbove.
+	SpreadAbove int
+	// MaxWritersPerTrack bounds the writers of one layer; 0 means twice GOMAXPROCS.
+	MaxWritersPerTrack int
 }
 
 // Server is the SFU: it holds the rooms and runs one session per connection. A room
@@ -96,6 +102,10 @@ type Server struct {
 	// onRoomClosed is Params.OnRoomClosed.
 	onRoomClosed func(RoomStats)
 	panics       *Panics
+	// spread says when fan-outs are spread over writers; forwarding counts drops and
+	// retransmissions.
+	spread     spreadConfig
+	forwarding forwardStats
 
 	// closing ends when Close is called: it cuts the sessions still waiting for
 	// their join message.
@@ -118,6 +128,9 @@ func New(p Params) (*Server, error) {
 	}
 	if p.EmptyRoomGrace < 0 || p.JoinTimeout < 0 || p.SessionLifetime < 0 || p.SessionLifetime > MaxTokenLifetime {
 		return nil, errors.New("sfu: negative duration in Params")
+	}
+	if p.SpreadAbove < 0 || p.MaxWritersPerTrack < 0 {
+		return nil, errors.New("sfu: negative SpreadAbove or MaxWritersPerTrack in Params")
 	}
 	if p.MaxMeetingParticipants < 0 || p.MaxWebinarParticipants < 0 || p.MaxLobby < 0 {
 		return nil, errors.New("sfu: negative cap in Params")
@@ -148,6 +161,7 @@ func New(p Params) (*Server, error) {
 		rooms:           make(map[string]*Room),
 		onRoomClosed:    p.OnRoomClosed,
 		panics:          p.Panics,
+		spread:          spreadConfig{above: p.SpreadAbove, maxWriters: p.MaxWritersPerTrack},
 		candidates: addrPolicy{
 			local:   p.WebRTC.IncludeLoopback,
 			private: p.WebRTC.AllowPrivateCandidates,
@@ -253,6 +267,16 @@ func (s *Server) Close() error {
 
 // Panics counts the panics the server recovered, by part.
 func (s *Server) Panics() *Panics { return s.panics }
+
+// ForwardStats are the counts of the forwarding since the server started: packets
+// dropped under overload, packets sent again.
+func (s *Server) ForwardStats() ForwardStats {
+	return ForwardStats{
+		QueueFull:     s.forwarding.queueFull.Load(),
+		Late:          s.forwarding.late.Load(),
+		Retransmitted: s.forwarding.retransmitted.Load(),
+	}
+}
 
 // Room returns the open room with that id.
 func (s *Server) Room(id string) (*Room, bool) {

@@ -112,7 +112,7 @@ func TestLayerSwitchWaitsForAKeyframeAndKeepsTheStreamContinuous(t *testing.T) {
 	d := bindDown(t, up, 77, 96, 0, w)
 	require.Equal(t, h, d.target.Load(), "a newcomer starts on the middle layer")
 
-	var pkt rtp.Packet
+	var pkt scratch
 	send := func(l *layer, seq uint16, ts uint32, pic uint16, key bool) {
 		marker := map[*layer]byte{q: 'q', h: 'h', f: 'f'}[l]
 		l.handle(layerPacket(t, l.ssrc, seq, ts, vp8Descriptor(pic, 0, key, marker)), &pkt)
@@ -196,7 +196,7 @@ func TestLayersMeasuredLive(t *testing.T) {
 	var pli plis
 	up, layers := simulcastTrack(t, clock, &pli)
 	q, f := layers[0], layers[2]
-	var pkt rtp.Packet
+	var pkt scratch
 	_, _, live := up.rates(clock.Now())
 	require.Equal(t, -1, live, "nothing measured yet: every layer may be chosen")
 
