@@ -98,8 +98,9 @@ func FuzzForward(f *testing.F) {
 
 // FuzzRTCP hands arbitrary compound RTCP packets to a subscriber of a simulcast track, as
 // its PeerConnection would, with the clock moving between them. The bandwidth estimate
-// stays within its bounds, and a REMB of at least the estimate never lowers it (the
-// seed remb-bitrate-beyond-int64 is one that did, found by this target).
+// stays within its bounds, a REMB of at least the estimate never lowers it (the seed
+// remb-bitrate-beyond-int64 is one that did, found by this target), and NACKs get no
+// more retransmissions than the budget allows.
 func FuzzRTCP(f *testing.F) {
 	signer := newTestSigner(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -109,8 +110,16 @@ func FuzzRTCP(f *testing.F) {
 		p := newParticipant(srv, nil, Claims{Room: "r", Participant: "sub"})
 		var pli plis
 		up := simulcastUpTrack(vp8Codec, clock, &pli)
-		d := bindDown(t, up, 1001, 96, 0, &recordWriter{buf: make([]byte, 2*maxRTPPacketSize), ready: true})
+		w := &recordWriter{buf: make([]byte, 2*maxRTPPacketSize), ready: true}
+		d := bindDown(t, up, 1001, 96, 0, w)
 		p.downs[up] = d
+		// Packets sent, so that NACKs have something to be answered with.
+		var sc scratch
+		for i := range uint16(40) {
+			up.layerList()[0].handle(layerPacket(t, 1, 1000+i, uint32(i)*3000, vp8Descriptor(i, 0, i == 0, 'q')), &sc)
+		}
+		require.Equal(t, uint16(1039), d.s.lastSeq)
+		start := clock.Now()
 		for op, raw, rest, ok := nextRecord(data); ok; op, raw, rest, ok = nextRecord(rest) {
 			clock.Advance(time.Duration(op) * 10 * time.Millisecond)
 			now := clock.Now()
@@ -122,6 +131,8 @@ func FuzzRTCP(f *testing.F) {
 			if least, ok := rembOnly(raw); ok && least >= float64(before) {
 				require.GreaterOrEqual(t, after, before, "a REMB of %g bit/s", least)
 			}
+			seconds := int(now.Sub(start)/time.Second) + 2
+			require.LessOrEqual(t, w.n-40, seconds*maxRetransmitsPerSecond, "retransmissions within their budget")
 		}
 	})
 }

@@ -289,3 +289,53 @@ func TestNTPTime(t *testing.T) {
 	got := ntpTime(time.Date(1970, 1, 1, 0, 0, 1, 500_000_000, time.UTC))
 	require.Equal(t, uint64(2208988801)<<32|1<<31, got)
 }
+
+// Through a real PeerConnection: a packet the subscriber asks for again comes again, and
+// the server reports what it sent of each track.
+func TestRetransmissionsAndSenderReportsReachARealClient(t *testing.T) {
+	srv := newTestServer(t)
+	pub := join(t, srv, srv.token(t, "nack", "pub", RolePresenter, KindMeeting))
+	sub := join(t, srv, srv.token(t, "nack", "sub", RoleAttendee, KindMeeting))
+	var mu sync.Mutex
+	seen := map[uint16]int{}
+	var last uint16
+	sub.mu.Lock()
+	sub.observe = func(_ *recvTrack, pkt *rtp.Packet) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[pkt.SequenceNumber]++
+		last = pkt.SequenceNumber
+	}
+	sub.mu.Unlock()
+	sub.receiveOnly()
+	pub.publish(false, 30)
+	var video, audio *recvTrack
+	for id, a := range sub.waitMedia("pub", 2, 20) {
+		if a.Kind == "video" {
+			video = sub.track(id)
+		} else {
+			audio = sub.track(id)
+		}
+	}
+	require.NotNil(t, video)
+	require.NotNil(t, audio)
+
+	mu.Lock()
+	again := last
+	mu.Unlock()
+	nack := &rtcp.TransportLayerNack{MediaSSRC: video.ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{again})}
+	require.NoError(t, sub.pc.WriteRTCP([]rtcp.Packet{nack}))
+	sub.waitUntil(func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[again] >= 2
+	}, "the packet asked for again")
+	require.Equal(t, uint64(1), srv.ForwardStats().Retransmitted)
+
+	sub.waitUntil(func() bool { return video.senderReports.Load() > 0 && audio.senderReports.Load() > 0 }, "sender reports")
+	sr := video.lastReport.Load()
+	require.NotZero(t, sr.PacketCount)
+	require.NotZero(t, sr.OctetCount)
+	got := time.Unix(int64(sr.NTPTime>>32)-2208988800, 0)
+	require.WithinDuration(t, time.Now(), got, time.Minute, "NTP time of the report")
+}
