@@ -28,3 +28,16 @@ func TestRecoveredPanicsInMetrics(t *testing.T) {
 	require.Contains(t, m, `webinaire_recovered_panics_total{part="recording"} 1`)
 	require.Contains(t, m, `webinaire_recovered_panics_total{part="track"} 0`)
 }
+
+// What the media forwarding drops and sends again is counted in /metrics.
+func TestForwardingInMetrics(t *testing.T) {
+	e := setup(t, "sqlite", options{metricsToken: metricsToken})
+	m := metricsText(t, e)
+	for _, want := range []string{
+		`webinaire_forward_dropped_packets_total{reason="queue_full"} 0`,
+		`webinaire_forward_dropped_packets_total{reason="late"} 0`,
+		`webinaire_forward_retransmitted_packets_total 0`,
+	} {
+		require.Contains(t, m, want)
+	}
+}
