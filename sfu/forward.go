@@ -81,6 +81,9 @@ type layer struct {
 	cache *packetCache
 	// pool is the layer's writers, made once it has more than spread.above downs.
 	pool atomic.Pointer[writerPool]
+	// lateAt is when a writer last dropped a packet that waited too long, in Unix
+	// nanoseconds: retransmissions wait until the layer is served in time again.
+	lateAt atomic.Int64
 
 	lastKeyframeRequest atomic.Int64  // Unix nanoseconds
 	bytes               atomic.Uint64 // payload bytes received
@@ -663,6 +666,10 @@ func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) {
 		}
 		left = cur
 		d.current.Store(l)
+	case forwardPacket:
+		if d.needKey {
+			d.s.resume(pkt.SequenceNumber)
+		}
 	}
 	payload := pkt.Payload
 	if d.vp8 != nil {

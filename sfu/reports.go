@@ -11,8 +11,14 @@ import (
 // subscriber), and sender reports are made from what each subscriber was sent.
 
 // maxRetransmitsPerSecond bounds the packets sent again to one subscriber for one track
-// in a second: a client asking for everything again gets a trickle, not a flood.
-const maxRetransmitsPerSecond = 200
+// in a second, about a third of a 1.2 Mbit/s camera's packets: a client asking for
+// everything again gets a trickle, not a flood.
+const maxRetransmitsPerSecond = 50
+
+// overloadCooldown is how long after a writer of a layer dropped late packets its
+// subscribers' NACKs go unanswered: a server that cannot keep up sends what is new
+// rather than what is old.
+const overloadCooldown = time.Second
 
 // senderReportInterval is the time between two sender reports of a subscriber's tracks.
 const senderReportInterval = time.Second
@@ -71,7 +77,8 @@ func (d *downTrack) resend(seq uint16, b *trackBinding, sc *scratch) bool {
 		d.mu.Unlock()
 		return true
 	}
-	if !d.nacks.take(d.up.clock.Now().UnixNano()) {
+	now := d.up.clock.Now().UnixNano()
+	if now-l.lateAt.Load() < int64(overloadCooldown) || !d.nacks.take(now) {
 		d.mu.Unlock()
 		return false
 	}

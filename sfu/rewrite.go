@@ -68,6 +68,17 @@ func (s *streamState) switchTo(seq uint16, ts uint32) {
 	s.firstSeq = seq + s.seqOff
 }
 
+// resume goes on with the current layer at its packet of sequence number seq, after
+// packets of it were not sent (dropped under overload, then a keyframe waited for): the
+// sequence numbers close the gap, so that the subscriber does not ask for packets it was
+// never meant to get, and the timestamps keep their pace.
+func (s *streamState) resume(seq uint16) {
+	if s.started {
+		s.seqOff = s.lastSeq + 1 - seq
+	}
+	s.firstSeq = seq + s.seqOff
+}
+
 // next numbers the packet of sequence number seq and timestamp ts of the current layer,
 // of size payload bytes, sent at now (Unix nanoseconds), and counts it as sent.
 func (s *streamState) next(seq uint16, ts uint32, size int, now int64) (uint16, uint32) {

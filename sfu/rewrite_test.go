@@ -76,6 +76,23 @@ func TestStreamStateNumbering(t *testing.T) {
 	}
 }
 
+func TestStreamStateResume(t *testing.T) {
+	var s streamState
+	s.switchTo(100, 9000)
+	s.next(100, 9000, 1, 0)
+	s.next(101, 12000, 1, 0)
+	// 102 to 109 dropped; 110 starts a keyframe.
+	s.resume(110)
+	seq, ts := s.next(110, 33000, 1, 0)
+	require.Equal(t, uint16(102), seq, "no gap in the sequence numbers")
+	require.Equal(t, uint32(33000), ts, "the timestamps keep their pace")
+	_, ok := s.layerSeq(101)
+	require.False(t, ok, "what was sent before the gap is not sent again")
+	got, ok := s.layerSeq(102)
+	require.True(t, ok)
+	require.Equal(t, uint16(110), got)
+}
+
 func TestStreamStateLayerSeq(t *testing.T) {
 	var s streamState
 	_, ok := s.layerSeq(1)

@@ -196,6 +196,7 @@ func (w *writer) forward(l *layer, ref packetRef, limit int64, sc *scratch) {
 	sc.now = u.clock.Now().UnixNano()
 	if sc.now-ref.at > limit {
 		u.stats.late.Add(1)
+		l.lateAt.Store(sc.now)
 		w.resync(l, downs)
 		return
 	}

@@ -14,8 +14,9 @@ import (
 // syncWriter is a TrackLocalWriter that writers on other goroutines may write to: it
 // keeps the sequence numbers it was given and can hold a write until released.
 type syncWriter struct {
-	mu   sync.Mutex
-	seqs []uint16
+	mu       sync.Mutex
+	seqs     []uint16
+	lastMark byte // the last byte of the last payload written
 	// gate, when set, holds every write until it is closed; entered is closed by the
 	// first write that waits on it.
 	gate    chan struct{}
@@ -34,6 +35,9 @@ func (w *syncWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	}
 	w.mu.Lock()
 	w.seqs = append(w.seqs, h.SequenceNumber)
+	if len(payload) > 0 {
+		w.lastMark = payload[len(payload)-1]
+	}
 	w.mu.Unlock()
 	if w.wrote != nil {
 		w.wrote <- struct{}{}
@@ -143,7 +147,7 @@ func TestSlowWriterDropsLatePacketsAndResumesAtAKeyframe(t *testing.T) {
 	}
 	var sc scratch
 	send := func(seq uint16, key bool) {
-		l.handle(rawPacket(t, seq, vp8Payload(key), 0), &sc)
+		l.handle(rawPacket(t, seq, append(vp8Payload(key), byte(seq)), 0), &sc)
 	}
 	send(1, true)
 	<-stuck.entered // the writer of the stuck subscriber holds on its first packet
@@ -165,17 +169,22 @@ func TestSlowWriterDropsLatePacketsAndResumesAtAKeyframe(t *testing.T) {
 	require.NotZero(t, stats.late.Load())
 
 	// What the stuck writer had queued is late: dropped, and its subscribers wait.
-	last := uint16(2 + writerQueueLen + 10)
-	send(last, false)
-	send(last+1, true)
-	for _, w := range ws {
+	next := uint16(2 + writerQueueLen + 10)
+	send(next, false)
+	send(next+1, true)
+	for i, w := range ws {
 		require.Eventually(t, func() bool {
-			got := w.got()
-			return len(got) > 0 && got[len(got)-1] == last+1
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			return w.lastMark == byte(next+1)
 		}, 10*time.Second, time.Millisecond, "every subscriber has the keyframe")
+		got := w.got()
+		for j := 1; j < len(got); j++ {
+			require.Equal(t, got[j-1]+1, got[j], "subscriber %d: no gap in the sequence numbers, nothing to ask for again", i)
+		}
 	}
 	got := stuck.got()
-	require.Less(t, len(got), 20, "the late packets were not sent to the stuck subscriber: %v", got)
+	require.Len(t, got, 2, "the late packets were not sent to the stuck subscriber, only the first and the next keyframe")
 	require.Greater(t, pli.count(), plisBefore, "a keyframe was asked for")
 	l.stopWriters()
 }
@@ -246,6 +255,13 @@ func TestRetransmitFromTheLayerCache(t *testing.T) {
 	require.Equal(t, uint16(305), fields.picture(w.payload), "picture id as first sent")
 	d.retransmit(nackFor(77, 600), &nsc)
 	require.Equal(t, n+1, w.n, "never sent: nothing to send again")
+
+	// A layer whose writers could not keep up sends nothing again for a while.
+	q.lateAt.Store(clock.Now().UnixNano()) // as a writer does when it drops late packets
+	n = w.n
+	d.retransmit(nackFor(77, 505), &nsc)
+	require.Equal(t, n, w.n, "no retransmission while the layer is late")
+	clock.Advance(overloadCooldown)
 
 	// A flood: the budget of the second, then nothing until the next second.
 	clock.Advance(time.Second)
