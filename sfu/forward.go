@@ -691,16 +691,19 @@ func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) {
 }
 
 // resync makes a video subscriber of layer l wait for l's next keyframe: packets it
-// should have had were not sent.
-func (d *downTrack) resync(l *layer) {
+// should have had were not sent. It tells whether the subscriber was receiving l until
+// then.
+func (d *downTrack) resync(l *layer) bool {
 	if d.up.kind != webrtc.RTPCodecTypeVideo {
-		return
+		return false
 	}
 	d.mu.Lock()
-	if d.current.Load() == l {
-		d.needKey = true
+	defer d.mu.Unlock()
+	if d.current.Load() != l || d.needKey {
+		return false
 	}
-	d.mu.Unlock()
+	d.needKey = true
+	return true
 }
 
 // scratch is the space a goroutine that forwards packets reuses for each one, so that

@@ -263,6 +263,15 @@ func TestBandwidthEstimate(t *testing.T) {
 		b.onLoss(255, clock.Now())
 	}
 	require.EqualValues(t, minEstimate, b.value(clock.Now()))
+
+	var o bandwidthEstimate
+	o.onREMB(1_000_000, clock.Now())
+	o.onOverload(clock.Now())
+	require.EqualValues(t, 750_000, o.value(clock.Now()), "overload: down by a quarter of the estimate")
+	for range 100 {
+		o.onOverload(clock.Now())
+	}
+	require.EqualValues(t, minEstimate, o.value(clock.Now()))
 }
 
 // simulcastRates are the payload sizes per 20 ms frame of the layers q, h and f a test

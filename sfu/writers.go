@@ -16,9 +16,10 @@ import (
 //
 // Overload: a writer's queue is bounded, and a packet that waited longer than
 // maxQueueDelay is not sent. A video subscriber that misses packets waits for the next
-// keyframe, which is asked for (paced per layer); audio goes on after the gap and is
-// given a longer delay than video, so that it is the last to go. What cannot be sent in
-// time is dropped, never queued without bound.
+// keyframe, which is asked for (paced per layer), and its bandwidth estimate falls by a
+// quarter, which moves it to a lower simulcast layer when the publisher sends one; audio
+// goes on after the gap and is given a longer delay than video, so that it is the last
+// to go. What cannot be sent in time is dropped, never queued without bound.
 
 // DefaultSpreadAbove is the number of subscribers of a layer above which its packets
 // are written by the layer's writers.
@@ -215,13 +216,17 @@ func (w *writer) forward(l *layer, ref packetRef, limit int64, sc *scratch) {
 	u.batch.release()
 }
 
-// resync makes the writer's video subscribers wait for a keyframe after a loss.
+// resync makes the writer's video subscribers wait for a keyframe after a loss; those
+// that were receiving have their bandwidth estimate lowered, towards a layer with fewer
+// packets.
 func (w *writer) resync(l *layer, downs []*downTrack) {
 	if l.up.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
 	for _, d := range downs {
-		d.resync(l)
+		if d.resync(l) && d.subscriber != nil {
+			d.subscriber.onOverload()
+		}
 	}
 	l.requestKeyframe()
 }
