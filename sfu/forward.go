@@ -287,6 +287,7 @@ func (l *layer) handle(raw []byte, sc *scratch) {
 	}
 	key := u.kind == webrtc.RTPCodecTypeAudio || u.isKeyframe == nil || u.isKeyframe(pkt.Payload)
 	l.cache.store(pkt.SequenceNumber, raw, key)
+	u.stats.forwarded.Add(uint64(len(downs)))
 	sc.now = u.clock.Now().UnixNano()
 	if len(downs) > u.spread.above {
 		if pool := l.writers(); pool != nil {

@@ -272,6 +272,7 @@ func (s *Server) Panics() *Panics { return s.panics }
 // dropped under overload, packets sent again.
 func (s *Server) ForwardStats() ForwardStats {
 	return ForwardStats{
+		Forwarded:     s.forwarding.forwarded.Load(),
 		QueueFull:     s.forwarding.queueFull.Load(),
 		Late:          s.forwarding.late.Load(),
 		Retransmitted: s.forwarding.retransmitted.Load(),

@@ -42,8 +42,11 @@ type spreadConfig struct {
 	maxWriters int
 }
 
-// forwardStats counts, for a server, what the forwarding dropped or repaired.
+// forwardStats counts, for a server, what the forwarding sent, dropped or repaired.
 type forwardStats struct {
+	// forwarded counts packets handed to subscribers: each packet of a layer once per
+	// subscriber of that layer.
+	forwarded atomic.Uint64
 	// queueFull counts packets a writer's full queue could not take.
 	queueFull atomic.Uint64
 	// late counts packets dropped by a writer for waiting too long.
@@ -54,6 +57,9 @@ type forwardStats struct {
 
 // ForwardStats are the counts of the forwarding since the server started.
 type ForwardStats struct {
+	// Forwarded is the packets handed to subscribers, each packet once per subscriber of
+	// its layer (what is then dropped included).
+	Forwarded uint64
 	// QueueFull is the packets a writer's full queue could not take.
 	QueueFull uint64
 	// Late is the packets that waited for a writer too long and were not sent.

@@ -108,6 +108,7 @@ func TestSpreadFanOutReachesEverySubscriberInOrder(t *testing.T) {
 		l.handle(rawPacket(t, seq, []byte{0xf8, 0xff}, 0), &sc)
 	}
 	waitWrites(t, ws, 50)
+	require.Equal(t, uint64(500), up.stats.forwarded.Load(), "50 packets to 10 subscribers")
 	for i, w := range ws {
 		got := w.got()
 		require.Len(t, got, 50, "subscriber %d", i)
