@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"cmp"
 	"log/slog"
 	"slices"
 	"strings"
@@ -46,7 +47,10 @@ type upTrack struct {
 	writeRTCP func([]rtcp.Packet) error
 	// onLevel receives the average audio level of every levelWindow packets.
 	onLevel func(u *upTrack, level int)
-	log     *slog.Logger
+	// fanout brackets each packet's writes to the subscribers, so that the media
+	// sockets send them together.
+	fanout fanout
+	log    *slog.Logger
 
 	muted atomic.Bool
 	// forceMuted stops the forwarding: a moderator muted the publisher's microphone.
@@ -99,7 +103,9 @@ type upTrackParams struct {
 	WriteRTCP        func([]rtcp.Packet) error
 	// OnLevel, for an audio track, receives its average level; nil ignores levels.
 	OnLevel func(u *upTrack, level int)
-	Logger  *slog.Logger
+	// Fanout brackets each packet's writes to the subscribers; nil brackets nothing.
+	Fanout fanout
+	Logger *slog.Logger
 }
 
 func newUpTrack(p upTrackParams) *upTrack {
@@ -118,6 +124,7 @@ func newUpTrack(p upTrackParams) *upTrack {
 		clock:     p.Clock,
 		writeRTCP: p.WriteRTCP,
 		onLevel:   p.OnLevel,
+		fanout:    cmp.Or[fanout](p.Fanout, noFanout{}),
 		log:       p.Logger,
 		parked:    true,
 	}
@@ -228,9 +235,11 @@ func (l *layer) handle(raw []byte, pkt *rtp.Packet) {
 		return
 	}
 	key := u.kind == webrtc.RTPCodecTypeAudio || u.isKeyframe == nil || u.isKeyframe(pkt.Payload)
+	u.fanout.hold()
 	for _, d := range downs {
 		d.write(l, pkt, key)
 	}
+	u.fanout.release()
 }
 
 // addLevel adds the audio level of pkt to the average, and hands the average on every

@@ -716,6 +716,7 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		Clock:            p.srv.clock,
 		WriteRTCP:        p.pc.WriteRTCP,
 		OnLevel:          p.room.onAudioLevel,
+		Fanout:           p.srv.batcher,
 		Logger:           p.log,
 	})
 	if rid != "" {
