@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -41,4 +42,14 @@ func TestForwardingInMetrics(t *testing.T) {
 	} {
 		require.Contains(t, m, want)
 	}
+}
+
+// The media sockets' batches and refused datagrams are counted in /metrics.
+func TestSendStatsInMetrics(t *testing.T) {
+	e := setup(t, "sqlite", options{metricsToken: metricsToken})
+	m := metricsText(t, e)
+	st := e.sfu.SendStats()
+	require.Contains(t, m, fmt.Sprintf("webinaire_media_send_batches_total %d\n", st.Batches))
+	require.Contains(t, m, fmt.Sprintf("webinaire_media_send_batched_datagrams_total %d\n", st.Datagrams))
+	require.Contains(t, m, fmt.Sprintf("webinaire_media_send_dropped_total %d\n", st.Dropped))
 }

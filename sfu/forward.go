@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"cmp"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -49,9 +50,11 @@ type upTrack struct {
 	onLevel func(u *upTrack, level int)
 	log     *slog.Logger
 	spread  spreadConfig
-	batch   batcher
-	stats   *forwardStats
-	panics  *Panics
+	// fanout brackets each packet's writes to the subscribers, so that the media
+	// sockets send them together.
+	fanout fanout
+	stats  *forwardStats
+	panics *Panics
 	// slots numbers the downTracks made for the track, see downTrack.slot.
 	slots atomic.Int64
 
@@ -116,27 +119,13 @@ type upTrackParams struct {
 	Logger  *slog.Logger
 	// Spread says when the fan-out is spread over writers; zero is the default.
 	Spread spreadConfig
-	// Batch gathers the datagrams of a fan-out; nil sends each at once.
-	Batch batcher
+	// Fanout brackets each packet's writes to the subscribers; nil brackets nothing.
+	Fanout fanout
 	// Stats counts drops and retransmissions; nil counts for the track alone.
 	Stats *forwardStats
 	// Panics counts the panics recovered in the track's writers; nil does not count.
 	Panics *Panics
 }
-
-// batcher gathers the datagrams written between hold and release so that they leave
-// together (one system call for many); datagrams written while nobody holds it leave
-// at once. Fan-outs may overlap: the datagrams leave at the last release at the latest.
-type batcher interface {
-	hold()
-	release()
-}
-
-// unbatched writes each datagram at once.
-type unbatched struct{}
-
-func (unbatched) hold()    {}
-func (unbatched) release() {}
 
 func newUpTrack(p upTrackParams) *upTrack {
 	kind := webrtc.RTPCodecTypeAudio
@@ -154,9 +143,9 @@ func newUpTrack(p upTrackParams) *upTrack {
 		clock:     p.Clock,
 		writeRTCP: p.WriteRTCP,
 		onLevel:   p.OnLevel,
+		fanout:    cmp.Or[fanout](p.Fanout, noFanout{}),
 		log:       p.Logger,
 		spread:    p.Spread,
-		batch:     p.Batch,
 		stats:     p.Stats,
 		panics:    p.Panics,
 		parked:    true,
@@ -166,9 +155,6 @@ func newUpTrack(p upTrackParams) *upTrack {
 	}
 	if u.spread.maxWriters == 0 {
 		u.spread.maxWriters = 2 * runtime.GOMAXPROCS(0)
-	}
-	if u.batch == nil {
-		u.batch = unbatched{}
 	}
 	if u.stats == nil {
 		u.stats = new(forwardStats)
@@ -295,11 +281,17 @@ func (l *layer) handle(raw []byte, sc *scratch) {
 			return
 		}
 	}
-	u.batch.hold()
+	l.writeAll(downs, pkt, key, sc)
+}
+
+// writeAll writes pkt to every subscriber of downs, its datagrams gathered by the fanout
+// so that they leave together.
+func (l *layer) writeAll(downs []*downTrack, pkt *rtp.Packet, key bool, sc *scratch) {
+	l.up.fanout.hold()
+	defer l.up.fanout.release()
 	for _, d := range downs {
 		d.write(l, pkt, key, sc)
 	}
-	u.batch.release()
 }
 
 // addLevel adds the audio level of pkt to the average, and hands the average on every

@@ -723,6 +723,7 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		Clock:            p.srv.clock,
 		WriteRTCP:        p.pc.WriteRTCP,
 		OnLevel:          p.room.onAudioLevel,
+		Fanout:           p.srv.batcher,
 		Logger:           p.log,
 		Spread:           p.srv.spread,
 		Stats:            &p.srv.forwarding,

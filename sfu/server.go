@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -106,6 +107,8 @@ type Server struct {
 	// retransmissions.
 	spread     spreadConfig
 	forwarding forwardStats
+	// batcher batches the writes of every fan-out on the media sockets.
+	batcher *sendBatcher
 
 	// closing ends when Close is called: it cuts the sessions still waiting for
 	// their join message.
@@ -173,6 +176,7 @@ func New(p Params) (*Server, error) {
 			KindWebinar: cmp.Or(p.MaxWebinarParticipants, DefaultMaxWebinarParticipants),
 		},
 		maxLobby: cmp.Or(p.MaxLobby, DefaultMaxLobby),
+		batcher:  newSendBatcher(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -209,7 +213,12 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("sfu: server already started")
 	}
+	n, err := stdnet.NewNet()
+	if err != nil {
+		return fmt.Errorf("open media port %d: %w", s.cfg.UDPPort, err)
+	}
 	opts := []ice.UDPMuxFromPortOption{
+		ice.UDPMuxFromPortWithNet(batchNet{Net: n, batcher: s.batcher}),
 		ice.UDPMuxFromPortWithLogger(pionLoggerFactory{log: s.log}.NewLogger("udpmux")),
 		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
 	}
@@ -264,6 +273,10 @@ func (s *Server) Close() error {
 	}
 	return nil
 }
+
+// SendStats counts the datagrams the media sockets sent in batches, and those the
+// kernel refused.
+func (s *Server) SendStats() SendStats { return s.batcher.stats() }
 
 // Panics counts the panics the server recovered, by part.
 func (s *Server) Panics() *Panics { return s.panics }

@@ -215,11 +215,7 @@ func (w *writer) forward(l *layer, ref packetRef, limit int64, sc *scratch) {
 	if err := sc.pkt.Unmarshal(sc.raw[:n]); err != nil {
 		return
 	}
-	u.batch.hold()
-	for _, d := range downs {
-		d.write(l, &sc.pkt, ref.key, sc)
-	}
-	u.batch.release()
+	l.writeAll(downs, &sc.pkt, ref.key, sc)
 }
 
 // resync makes the writer's video subscribers wait for a keyframe after a loss; those
