@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -307,6 +308,12 @@ func (n batchNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCo
 	udp, ok := conn.(*net.UDPConn)
 	if !ok {
 		return conn, nil
+	}
+	if a, ok := udp.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() != nil {
+		if err := setDontFragment(udp); err != nil {
+			_ = udp.Close()
+			return nil, fmt.Errorf("set don't fragment: %w", err)
+		}
 	}
 	return n.batcher.wrap(udp), nil
 }

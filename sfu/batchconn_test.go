@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -288,6 +289,11 @@ func TestMuxWritesThroughTheBatch(t *testing.T) {
 	addrs := mux.GetListenAddresses()
 	require.Len(t, addrs, 1)
 	require.Len(t, *b.conns.Load(), 1)
+	if runtime.GOOS == "linux" {
+		df, err := dontFragment((*b.conns.Load())[0].UDPConn)
+		require.NoError(t, err)
+		require.True(t, df, "IPv4 media sockets send with Don't Fragment")
+	}
 
 	conn, err := mux.GetConn("ufrag", addrs[0])
 	require.NoError(t, err)
