@@ -11,9 +11,11 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
@@ -31,6 +33,13 @@ type clusterNode struct {
 	cmd  *exec.Cmd
 	base string
 	logs *syncBuffer
+	// signer reads the tokens the node hands out (the cluster's shared key).
+	signer *sfu.TokenSigner
+}
+
+// wsOf is the signalling endpoint of n.
+func wsOf(n *clusterNode) string {
+	return strings.Replace(n.base, "http://", "ws://", 1) + "/api/v1/rtc"
 }
 
 // joinAnswer is what the join endpoints answer, as a client reads it.
@@ -123,9 +132,10 @@ func (p *participant) waitMediaFrom(t *testing.T, publisher string) {
 
 // TestClusterOfTwoNodes runs two nodes on one PostgreSQL database: both register, a room
 // is placed on one of them, a join through the other's API is sent to it and the media
-// flows there, tokens of another node or of a stale epoch are refused, and once the owner
-// is killed (SIGKILL) the room is placed again on the survivor, where its participants
-// come back with their session credentials.
+// flows there, tokens of another node or of a stale epoch are refused, and once the room's
+// node is killed (SIGKILL) the room is placed again on the survivor, where its participants
+// come back with their session credentials. A node cut off (SIGSTOP) for longer than the
+// node timeout loses its room to the other, and closes it when it wakes up.
 func TestClusterOfTwoNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts two servers")
@@ -145,7 +155,11 @@ func TestClusterOfTwoNodes(t *testing.T) {
 			"WEBINAIRE_CLUSTER_NODE_TIMEOUT=" + timeout.String(),
 		}, ledgerEnv(shared)...)
 		cmd, base, logs := startBinary(t, bin, t.TempDir(), "127.0.0.1:0", env...)
-		return &clusterNode{id: id, cmd: cmd, base: base, logs: logs}
+		key, err := loadTokenKey(tokenKeyFile)
+		require.NoError(t, err)
+		signer, err := sfu.NewTokenSigner(key)
+		require.NoError(t, err)
+		return &clusterNode{id: id, cmd: cmd, base: base, logs: logs, signer: signer}
 	}
 	// One after the other: the first makes the shared keys and applies the migrations.
 	nodes := map[string]*clusterNode{}
@@ -193,7 +207,6 @@ func TestClusterOfTwoNodes(t *testing.T) {
 	if home == other {
 		other = nodes["node-b"]
 	}
-	wsOf := func(n *clusterNode) string { return strings.Replace(n.base, "http://", "ws://", 1) + "/api/v1/rtc" }
 	require.Equal(t, wsOf(home), owner.WSURL, "the join answer names the room's node")
 	require.Equal(t, home.base+"/api/v1/whep", owner.WHEPURL)
 
@@ -209,12 +222,8 @@ func TestClusterOfTwoNodes(t *testing.T) {
 	viewer.waitMediaFrom(t, owner.ParticipantID)
 
 	// Tokens signed for the room on another node, or at another epoch, are refused.
-	key, err := loadTokenKey(tokenKeyFile)
-	require.NoError(t, err)
-	signer, err := sfu.NewTokenSigner(key)
-	require.NoError(t, err)
 	forged := func(node string, epoch int64) string {
-		tok, err := signer.Sign(sfu.Claims{
+		tok, err := home.signer.Sign(sfu.Claims{
 			Room: owner.RoomID, Participant: "forged" + node + string(rune('0'+epoch)), Role: sfu.RoleAttendee,
 			Expiry: time.Now().Add(time.Minute), Node: node, Epoch: epoch,
 		})
@@ -233,36 +242,67 @@ func TestClusterOfTwoNodes(t *testing.T) {
 		require.Equal(t, "room_moved", refusedWith(err), "%s: %v", name, err)
 	}
 
-	// SIGKILL the room's node: after the node timeout, a rejoin through the survivor
-	// places the room there with the next epoch, and its participants come back.
-	require.NoError(t, home.cmd.Process.Kill())
-	_, _ = home.cmd.Process.Wait()
+	// The room's node stops answering (SIGSTOP) for longer than the node timeout: a rejoin
+	// through the other node places the room there. When the first node wakes up, it finds
+	// the room placed elsewhere and closes it (room_moved): only the current epoch serves.
+	require.NoError(t, home.cmd.Process.Signal(syscall.SIGSTOP))
+	moved := waitPlacedOn(t, other, viewer.joined.SessionToken, 2)
+	require.NoError(t, home.cmd.Process.Signal(syscall.SIGCONT))
+	for _, p := range []*participant{pub, viewer} {
+		select {
+		case <-p.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the woken node did not close the room it lost")
+		}
+		require.Equal(t, websocket.StatusCode(sfu.CloseRoomMoved), websocket.CloseStatus(p.Err()))
+	}
+	_, err = tryEnter(t, wsOf(home), viewer.joined.SessionToken)
+	require.Equal(t, "room_moved", refusedWith(err), "the session credential of the old epoch: %v", err)
+	require.Equal(t, guest.ParticipantID, moved.ParticipantID, "the same participant comes back")
+	pub, viewer = comeBack(t, other, pub, moved)
+
+	// SIGKILL the room's node: after the node timeout, the room is placed again on the
+	// survivor, and its participants come back there.
+	require.NoError(t, other.cmd.Process.Kill())
+	_, _ = other.cmd.Process.Wait()
 	killedAt := time.Now()
+	moved = waitPlacedOn(t, home, viewer.joined.SessionToken, 3)
+	t.Logf("room placed again %s after the kill (node timeout %s)", time.Since(killedAt).Round(10*time.Millisecond), timeout)
+	comeBack(t, home, pub, moved)
+}
+
+// waitPlacedOn asks n, with the session credential of a participant, where its room is
+// until the answer is n itself, and checks the room's epoch there.
+func waitPlacedOn(t *testing.T, n *clusterNode, sessionToken string, epoch int64) joinAnswer {
+	t.Helper()
 	var moved joinAnswer
 	require.Eventually(t, func() bool {
 		moved = joinAnswer{}
-		return post(t, other.base+"/api/v1/rejoin", map[string]string{"token": viewer.joined.SessionToken}, &moved) == http.StatusOK &&
-			moved.WSURL == wsOf(other)
-	}, 10*timeout, 50*time.Millisecond, "the room is placed again on the survivor")
-	t.Logf("room placed again %s after the kill (node timeout %s)", time.Since(killedAt).Round(10*time.Millisecond), timeout)
-	placed, err = st.RoomPlacementOf(ctx, owner.RoomID)
+		return post(t, n.base+"/api/v1/rejoin", map[string]string{"token": sessionToken}, &moved) == http.StatusOK &&
+			moved.WSURL == wsOf(n)
+	}, 30*time.Second, 50*time.Millisecond, "the room is placed again on %s", n.id)
+	claims, err := n.signer.Verify(moved.Token, time.Now())
 	require.NoError(t, err)
-	require.Equal(t, other.id, *placed.NodeID)
-	require.Equal(t, int64(2), placed.Epoch, "the move bumped the epoch")
-	require.Equal(t, guest.ParticipantID, moved.ParticipantID, "the same participant comes back")
+	require.Equal(t, n.id, claims.Node)
+	require.Equal(t, epoch, claims.Epoch, "each move bumps the epoch")
+	return moved
+}
 
-	_, err = tryEnter(t, wsOf(other), viewer.joined.SessionToken)
-	require.Equal(t, "room_moved", refusedWith(err), "the session credential of the old epoch: %v", err)
-
+// comeBack brings the publisher and the viewer back into their room on n, the viewer
+// with its rejoin answer, and waits for the media to flow again.
+func comeBack(t *testing.T, n *clusterNode, pub *participant, viewer joinAnswer) (*participant, *participant) {
+	t.Helper()
+	ctx := t.Context()
 	var back joinAnswer
-	require.Equal(t, http.StatusOK, post(t, other.base+"/api/v1/rejoin", map[string]string{"token": pub.joined.SessionToken}, &back))
-	require.Equal(t, wsOf(other), back.WSURL)
+	require.Equal(t, http.StatusOK, post(t, n.base+"/api/v1/rejoin", map[string]string{"token": pub.joined.SessionToken}, &back))
+	require.Equal(t, wsOf(n), back.WSURL)
 	pub2 := enter(t, back.WSURL, back.Token)
 	require.NoError(t, pub2.Publish(ctx, client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
-	viewer2 := enter(t, moved.WSURL, moved.Token)
+	viewer2 := enter(t, viewer.WSURL, viewer.Token)
 	require.NoError(t, viewer2.Receive(ctx))
-	viewer2.waitMediaFrom(t, owner.ParticipantID)
-	require.Equal(t, guest.ParticipantID, viewer2.joined.ParticipantID)
+	viewer2.waitMediaFrom(t, pub.joined.ParticipantID)
+	require.Equal(t, viewer.ParticipantID, viewer2.joined.ParticipantID)
+	return pub2, viewer2
 }
 
 // TestSingleNodeNeedsNoClusterConfiguration checks the embedded default: one node, named
