@@ -35,6 +35,10 @@ const goneNodeKept = time.Hour
 // strandedBatch bounds the rooms of gone nodes placed again at each heartbeat.
 const strandedBatch = 100
 
+// forgetEvery is how many heartbeats apart the expired reservations and the rows of
+// nodes long gone are deleted.
+const forgetEvery = 30
+
 // ClusterMedia is what a node of the cluster reads of its SFU (sfu.Server).
 type ClusterMedia interface {
 	// Load is what the node carries now.
@@ -152,7 +156,7 @@ func (c *Cluster) loop(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(c.p.HeartbeatInterval)
 	defer t.Stop()
-	for {
+	for beats := 1; ; beats++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -163,6 +167,9 @@ func (c *Cluster) loop(ctx context.Context, done chan struct{}) {
 		}
 		c.checkRooms(ctx)
 		c.placeStranded(ctx)
+		if beats%forgetEvery == 0 {
+			c.forgetExpired(ctx)
+		}
 	}
 }
 
@@ -224,8 +231,7 @@ func (c *Cluster) checkRooms(ctx context.Context) {
 	}
 }
 
-// placeStranded places again the rooms of gone nodes, and forgets the reservations that
-// are over and the nodes long gone.
+// placeStranded places again the rooms of gone nodes.
 func (c *Cluster) placeStranded(ctx context.Context) {
 	now := c.p.Now()
 	rooms, err := c.p.Store.StrandedRooms(ctx, now.Add(-c.p.NodeTimeout), strandedBatch)
@@ -241,6 +247,11 @@ func (c *Cluster) placeStranded(ctx context.Context) {
 		}
 		c.log.Info("room of a gone node placed again", "room", room, "node", p.Node.ID, "epoch", p.Epoch)
 	}
+}
+
+// forgetExpired deletes the reservations that are over and the rows of nodes long gone.
+func (c *Cluster) forgetExpired(ctx context.Context) {
+	now := c.p.Now()
 	if _, err := c.p.Store.ForgetExpired(ctx, now, now.Add(-goneNodeKept)); err != nil {
 		c.log.Warn("expired reservations not forgotten", "err", err)
 	}
