@@ -81,7 +81,8 @@ func (s *Server) joinAsOwner(c *gin.Context) {
 	if name == "" {
 		name = o.GivenName + " " + o.FamilyName
 	}
-	s.issueJoin(c, w, sfu.RoleModerator, tokenName(name), mediaActor{kind: store.ActorOrganizer, id: o.ID})
+	// A token without an invitation is the owner's: the connection log names him.
+	s.issueJoin(c, w, sfu.RoleModerator, tokenName(name), "")
 }
 
 // joinWithInvitation hands the holder of an invitation link a token with the link's role,
@@ -117,14 +118,15 @@ func (s *Server) joinWithInvitation(c *gin.Context) {
 		writeProblem(c, validationProblem([]FieldError{{Field: "display_name", Detail: detail}}))
 		return
 	}
-	s.issueJoin(c, w, sfu.Role(inv.Role), name, mediaActor{kind: store.ActorGuest, invitation: inv.ID})
+	s.issueJoin(c, w, sfu.Role(inv.Role), name, inv.ID)
 }
 
 // issueJoin signs a token for a new participant of w's room, on the node that runs it,
-// and answers it.
-func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name string, actor mediaActor) {
+// and answers it; invitation is the id of the invitation it comes from, empty for the
+// owner.
+func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name, invitation string) {
 	claims := s.newClaims(w, role, name, s.now())
-	claims.Invitation = actor.invitation
+	claims.Invitation = invitation
 	s.answerJoin(c, claims)
 }
 
@@ -385,10 +387,10 @@ func (s *Server) moderated(c *gin.Context, w store.Webinar, participant, action 
 	c.Status(http.StatusNoContent)
 }
 
-// mediaActor is who a participant is for the connection log, and the invitation its
-// token was minted from (none for the owner).
+// mediaActor is who a participant is for the connection log: an organizer or a guest,
+// its id, and the webinar.
 type mediaActor struct {
-	kind, id, webinarID, invitation string
+	kind, id, webinarID string
 }
 
 // actorOf is who the participant of cl is for the connection log, from the database that
@@ -396,7 +398,7 @@ type mediaActor struct {
 // invitation is the webinar's organizer's (joinAsOwner), any other a guest's. When the
 // webinar cannot be read, the participant is logged as a guest of the room.
 func (s *Server) actorOf(ctx context.Context, cl sfu.Claims) mediaActor {
-	a := mediaActor{kind: store.ActorGuest, id: cl.Participant, webinarID: cl.Room, invitation: cl.Invitation}
+	a := mediaActor{kind: store.ActorGuest, id: cl.Participant, webinarID: cl.Room}
 	ctx, cancel := context.WithTimeout(ctx, logTimeout)
 	defer cancel()
 	w, err := s.p.Store.WebinarByRoom(ctx, cl.Room)
