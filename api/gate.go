@@ -14,18 +14,22 @@ import (
 // reconnection, is checked against the database that every node shares. The webinar must
 // still exist and its owner be allowed to hold it, the invitation the token was minted
 // from must not be revoked, the participant must not have been removed; the room's kind,
-// the lobby and the role are those of now, not of the time the token was made.
+// the lobby and the role are those of now, not of the time the token was made. On a node
+// of a cluster, the room must be placed on this node at the token's epoch.
 type MediaGate struct {
 	store *store.Store
+	node  string
 	now   func() time.Time
 }
 
-// NewMediaGate returns the gate reading st; now tells the time (nil: the system clock).
-func NewMediaGate(st *store.Store, now func() time.Time) *MediaGate {
+// NewMediaGate returns the gate reading st for the node with id node (empty: no
+// placement check, one process outside a cluster); now tells the time (nil: the system
+// clock).
+func NewMediaGate(st *store.Store, node string, now func() time.Time) *MediaGate {
 	if now == nil {
 		now = time.Now
 	}
-	return &MediaGate{store: st, now: now}
+	return &MediaGate{store: st, node: node, now: now}
 }
 
 // Admit implements sfu.Gate.
@@ -44,6 +48,9 @@ func (g *MediaGate) Admit(ctx context.Context, c sfu.Claims) (sfu.Claims, error)
 	}
 	if o.RestrictedAt != nil {
 		return sfu.Claims{}, fmt.Errorf("owner's processing restricted: %w", sfu.ErrRoomGone)
+	}
+	if err := g.placedHere(ctx, c); err != nil {
+		return sfu.Claims{}, err
 	}
 	if c.Invitation != "" {
 		inv, err := g.store.Invitation(ctx, w.ID, c.Invitation)
@@ -65,7 +72,36 @@ func (g *MediaGate) Admit(ctx context.Context, c sfu.Claims) (sfu.Claims, error)
 		return sfu.Claims{}, sfu.ErrTokenRevoked
 	}
 	c.Kind, c.Lobby = roomKind(w), entersLobby(w, c.Role)
+	if g.node != "" {
+		// The seat the join reserved is taken now: the node's participants count it at its
+		// next heartbeat. A reservation left behind by a failure here ends by itself.
+		_ = g.store.TakeSeat(ctx, c.Room, c.Participant)
+	}
 	return c, nil
+}
+
+// placedHere checks that the room of c is placed on this node at the epoch of c: a token
+// for another node, or of an epoch before the room moved, is refused (sfu.ErrRoomMoved),
+// so that two nodes never serve one room.
+func (g *MediaGate) placedHere(ctx context.Context, c sfu.Claims) error {
+	if g.node == "" {
+		return nil
+	}
+	if c.Node != g.node {
+		return fmt.Errorf("token for node %q: %w", c.Node, sfu.ErrRoomMoved)
+	}
+	p, err := g.store.RoomPlacementOf(ctx, c.Room)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("room not placed: %w", sfu.ErrRoomMoved)
+	case err != nil:
+		return err
+	case p.NodeID == nil || *p.NodeID != g.node:
+		return fmt.Errorf("room placed elsewhere: %w", sfu.ErrRoomMoved)
+	case p.Epoch != c.Epoch:
+		return fmt.Errorf("token of epoch %d, room at %d: %w", c.Epoch, p.Epoch, sfu.ErrRoomMoved)
+	}
+	return nil
 }
 
 // Revoke implements sfu.Gate.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -42,6 +41,8 @@ const (
 const logTimeout = 5 * time.Second
 
 var (
+	errRejoinRefused       = problem(http.StatusUnauthorized, "rejoin_refused", "this token cannot come back into its room: join again")
+	errNoMediaNode         = problem(http.StatusServiceUnavailable, "no_media_node", "no media node can take this room now; try again shortly")
 	errParticipantNotFound = problem(http.StatusNotFound, "not_found", "the room is not open, or this participant is not in it")
 	errWebSocketOrigin     = problem(http.StatusForbidden, "cross_origin", "a WebSocket opened by a page of another site is refused")
 	errWebSocketRequired   = problem(http.StatusUpgradeRequired, "websocket_required", "open this endpoint as a WebSocket")
@@ -53,10 +54,12 @@ type TURNCredentials interface {
 	Credentials(participantID string, now time.Time, ttl time.Duration) sfu.ICEServer
 }
 
-// joinJSON answers the join endpoints: what a client needs to connect to the SFU.
+// joinJSON answers the join endpoints: what a client needs to connect to the SFU, on the
+// node that runs the room.
 type joinJSON struct {
 	Token         string          `json:"token"`
 	WSURL         string          `json:"ws_url"`
+	WHEPURL       string          `json:"whep_url"`
 	RoomID        string          `json:"room_id"`
 	ParticipantID string          `json:"participant_id"`
 	DisplayName   string          `json:"display_name"`
@@ -78,7 +81,8 @@ func (s *Server) joinAsOwner(c *gin.Context) {
 	if name == "" {
 		name = o.GivenName + " " + o.FamilyName
 	}
-	s.issueJoin(c, w, sfu.RoleModerator, tokenName(name), mediaActor{kind: store.ActorOrganizer, id: o.ID})
+	// A token without an invitation is the owner's: the connection log names him.
+	s.issueJoin(c, w, sfu.RoleModerator, tokenName(name), "")
 }
 
 // joinWithInvitation hands the holder of an invitation link a token with the link's role,
@@ -114,26 +118,33 @@ func (s *Server) joinWithInvitation(c *gin.Context) {
 		writeProblem(c, validationProblem([]FieldError{{Field: "display_name", Detail: detail}}))
 		return
 	}
-	s.issueJoin(c, w, sfu.Role(inv.Role), name, mediaActor{kind: store.ActorGuest, invitation: inv.ID})
+	s.issueJoin(c, w, sfu.Role(inv.Role), name, inv.ID)
 }
 
-// issueJoin signs a token for a new participant of w's room and answers it. An empty
-// actor id means the participant id.
-func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name string, actor mediaActor) {
-	now := s.now()
-	claims := s.newClaims(w, role, name, now)
-	claims.Invitation = actor.invitation
-	token, err := s.p.Tokens.Sign(claims)
-	if err != nil {
-		s.fail(c, fmt.Errorf("sign join token for room of webinar %s: %w", w.ID, err))
+// issueJoin signs a token for a new participant of w's room, on the node that runs it,
+// and answers it; invitation is the id of the invitation it comes from, empty for the
+// owner.
+func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name, invitation string) {
+	claims := s.newClaims(w, role, name, s.now())
+	claims.Invitation = invitation
+	s.answerJoin(c, claims)
+}
+
+// answerJoin places the room of claims, signs them for its node and answers the join:
+// the token, the node's URLs, and TURN credentials for as long as the participant may
+// stay.
+func (s *Server) answerJoin(c *gin.Context, claims sfu.Claims) {
+	node, ok := s.place(c, &claims)
+	if !ok {
 		return
 	}
-	actor.webinarID = w.ID
-	if actor.id == "" {
-		actor.id = claims.Participant
+	token, err := s.p.Tokens.Sign(claims)
+	if err != nil {
+		s.fail(c, fmt.Errorf("sign join token for room %s: %w", claims.Room, err))
+		return
 	}
+	now := s.now()
 	until := s.sessionUntil(claims)
-	s.media.remember(claims, actor, now, until)
 	ice := []sfu.ICEServer{}
 	if s.p.TURN != nil {
 		// As long as the participant may be in the room: its session may start at the
@@ -143,7 +154,8 @@ func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name 
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, joinJSON{
 		Token:         token,
-		WSURL:         s.wsURL,
+		WSURL:         node.ws,
+		WHEPURL:       node.whep,
 		RoomID:        claims.Room,
 		ParticipantID: claims.Participant,
 		DisplayName:   claims.Name,
@@ -152,6 +164,71 @@ func (s *Server) issueJoin(c *gin.Context, w store.Webinar, role sfu.Role, name 
 		ExpiresAt:     time.Unix(claims.Expiry.Unix(), 0).UTC(), // a token counts in seconds
 		ICEServers:    ice,
 	})
+}
+
+// nodeURLs are the endpoints of the node that runs a room: its base URL, its signalling
+// WebSocket and its WHEP endpoint; self tells that the node is this process.
+type nodeURLs struct {
+	base, ws, whep string
+	self           bool
+}
+
+// place finds the node of the room of claims, placing the room if it has none, reserves
+// a seat there for the participant, and gives claims the node and the epoch. Outside a
+// cluster, the node is this process. It answers c itself when it fails.
+func (s *Server) place(c *gin.Context, claims *sfu.Claims) (nodeURLs, bool) {
+	if s.p.Cluster == nil {
+		return nodeURLs{base: s.p.BaseURL, ws: s.wsURL, whep: s.p.BaseURL + whepPath, self: true}, true
+	}
+	p, err := s.p.Cluster.Place(c.Request.Context(), claims.Room, claims.Participant)
+	switch {
+	case errors.Is(err, store.ErrNoNode):
+		c.Header("Retry-After", "5")
+		writeProblem(c, errNoMediaNode)
+		return nodeURLs{}, false
+	case err != nil:
+		s.fail(c, fmt.Errorf("place room %s: %w", claims.Room, err))
+		return nodeURLs{}, false
+	}
+	claims.Node, claims.Epoch = p.Node.ID, p.Epoch
+	base := strings.TrimSuffix(p.Node.URL, "/")
+	ws := "ws" + strings.TrimPrefix(base, "http") // http → ws, https → wss
+	return nodeURLs{base: base, ws: ws + rtcPath, whep: base + whepPath, self: p.Node.ID == s.p.Cluster.Node()}, true
+}
+
+// rejoin answers a participant coming back with its session credential (or its join
+// token) when its node is gone or its room moved: a token of the same participant, role
+// and expiry for the node that runs the room now, placing the room again if needed.
+func (s *Server) rejoin(c *gin.Context) {
+	if !s.allowJoinFrom(c) {
+		c.Header("Connection", "close")
+		return
+	}
+	var in struct {
+		Token *string `json:"token"`
+	}
+	if p := decodeJSON(c, &in); p != nil {
+		writeProblem(c, p)
+		return
+	}
+	if in.Token == nil || *in.Token == "" {
+		writeProblem(c, validationProblem([]FieldError{{Field: "token", Detail: "is required"}}))
+		return
+	}
+	claims, err := s.p.Tokens.Verify(*in.Token, s.now())
+	if err != nil {
+		writeProblem(c, errRejoinRefused) // expired, revoked or not valid: join again
+		return
+	}
+	if _, err := s.p.Store.WebinarByRoom(c.Request.Context(), claims.Room); errors.Is(err, store.ErrNotFound) {
+		writeProblem(c, errRejoinRefused)
+		return
+	} else if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// The rest is checked by the node at the entry, as for any token.
+	s.answerJoin(c, claims)
 }
 
 // sessionUntil is the latest a participant who enters with claims may still come back
@@ -203,9 +280,8 @@ func (s *Server) rtc(c *gin.Context) {
 
 // mediaHooks write the connection-log entries of a media session that c starts: the join
 // and the leave, with the client's address and port read from c now, for protocol. The
-// actor is actor when not nil, else found at the join and kept for the leave: the
-// directory may have forgotten a token that expired during the session. The hooks may
-// run after c's handler has returned; they do not touch c.
+// actor is actor when not nil, else looked up at the join and kept for the leave. The
+// hooks may run after c's handler has returned; they do not touch c.
 func (s *Server) mediaHooks(c *gin.Context, protocol string, actor *mediaActor) sfu.SessionHooks {
 	origin := s.connectionEvent(c, "", "", "", "", "")
 	origin.Protocol = protocol
@@ -217,11 +293,8 @@ func (s *Server) mediaHooks(c *gin.Context, protocol string, actor *mediaActor) 
 	return sfu.SessionHooks{
 		Joined: func(cl sfu.Claims) {
 			if actor == nil {
-				who = s.media.who(cl)
+				who = s.actorOf(ctx, cl)
 			}
-			// The session credential this entry gives lets the participant come back
-			// for the token lifetime from now: the directory keeps it as long.
-			s.media.keep(cl, s.now().Add(s.tokenLifetime))
 			s.logMedia(ctx, origin, cl, who, "join")
 		},
 		Left: func(cl sfu.Claims, _ error) { s.logMedia(ctx, origin, cl, who, "leave") },
@@ -314,84 +387,28 @@ func (s *Server) moderated(c *gin.Context, w store.Webinar, participant, action 
 	c.Status(http.StatusNoContent)
 }
 
-// mediaActor is who a participant is for the connection log, and the invitation its
-// token was minted from (none for the owner).
+// mediaActor is who a participant is for the connection log: an organizer or a guest,
+// its id, and the webinar.
 type mediaActor struct {
-	kind, id, webinarID, invitation string
+	kind, id, webinarID string
 }
 
-// mediaDirectory remembers what the join tokens this process signed stand for: the SFU
-// knows rooms and participants, the connection log wants webinars and organizers. An
-// entry goes once its token, and the session credentials of its participant's last
-// entry, have expired. A token signed by another process (or before a
-// restart, with a key file) is not in it: its participant is logged as a guest, with the
-// room id in place of the webinar id.
-type mediaDirectory struct {
-	mu         sync.Mutex
-	webinars   map[string]expiring         // room id → webinar id
-	organizers map[participantKey]expiring // room and participant → organizer id
-}
-
-type participantKey struct{ room, participant string }
-
-type expiring struct {
-	id    string
-	until time.Time
-}
-
-func newMediaDirectory() *mediaDirectory {
-	return &mediaDirectory{webinars: make(map[string]expiring), organizers: make(map[participantKey]expiring)}
-}
-
-// remember records what the token of claims, and the session credentials made from it,
-// stand for until until, and forgets what is past at now.
-func (d *mediaDirectory) remember(cl sfu.Claims, a mediaActor, now, until time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for k, e := range d.webinars {
-		if !now.Before(e.until) {
-			delete(d.webinars, k)
-		}
-	}
-	for k, e := range d.organizers {
-		if !now.Before(e.until) {
-			delete(d.organizers, k)
-		}
-	}
-	if e, ok := d.webinars[cl.Room]; !ok || until.After(e.until) {
-		d.webinars[cl.Room] = expiring{id: a.webinarID, until: until}
-	}
-	if a.kind == store.ActorOrganizer {
-		d.organizers[participantKey{cl.Room, cl.Participant}] = expiring{id: a.id, until: until}
-	}
-}
-
-// keep makes what the directory knows of the room and participant of cl last until
-// until at least; it adds nothing it does not know.
-func (d *mediaDirectory) keep(cl sfu.Claims, until time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if e, ok := d.webinars[cl.Room]; ok && until.After(e.until) {
-		e.until = until
-		d.webinars[cl.Room] = e
-	}
-	k := participantKey{cl.Room, cl.Participant}
-	if e, ok := d.organizers[k]; ok && until.After(e.until) {
-		e.until = until
-		d.organizers[k] = e
-	}
-}
-
-// who is the actor of a participant who joined with claims.
-func (d *mediaDirectory) who(cl sfu.Claims) mediaActor {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+// actorOf is who the participant of cl is for the connection log, from the database that
+// every node shares, whichever node signed the token: a token minted without an
+// invitation is the webinar's organizer's (joinAsOwner), any other a guest's. When the
+// webinar cannot be read, the participant is logged as a guest of the room.
+func (s *Server) actorOf(ctx context.Context, cl sfu.Claims) mediaActor {
 	a := mediaActor{kind: store.ActorGuest, id: cl.Participant, webinarID: cl.Room}
-	if e, ok := d.webinars[cl.Room]; ok {
-		a.webinarID = e.id
+	ctx, cancel := context.WithTimeout(ctx, logTimeout)
+	defer cancel()
+	w, err := s.p.Store.WebinarByRoom(ctx, cl.Room)
+	if err != nil {
+		s.log.Warn("webinar of a media session not found for the connection log", "room", cl.Room, "err", err)
+		return a
 	}
-	if e, ok := d.organizers[participantKey{cl.Room, cl.Participant}]; ok {
-		a.kind, a.id = store.ActorOrganizer, e.id
+	a.webinarID = w.ID
+	if cl.Invitation == "" {
+		a.kind, a.id = store.ActorOrganizer, w.OrganizerID
 	}
 	return a
 }

@@ -80,6 +80,9 @@ type Params struct {
 	// SFU is the media server the signalling endpoint hands its WebSockets to. The caller
 	// starts and closes it; closing it ends the sessions.
 	SFU *sfu.Server
+	// Cluster places rooms on the nodes of a cluster and sends each join to its room's
+	// node; nil serves every room in this process.
+	Cluster *Cluster
 	// Tokens signs the join tokens the API hands out; it must be the SFU's signer, which
 	// checks them and keeps the removals.
 	Tokens *sfu.TokenSigner
@@ -135,7 +138,6 @@ type Server struct {
 	// loginExpiry paces the deletion of expired pending logins.
 	loginExpiry loginExpiry
 
-	media         *mediaDirectory
 	joins         *joinLimits
 	streams       *httpSessions // the running WHIP and WHEP sessions
 	recorders     recorders     // the recordings running now
@@ -211,7 +213,7 @@ func New(p Params) (*Server, error) {
 	}
 	p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
 	s := &Server{p: p, log: p.Logger, now: p.Now, secure: u.Scheme == "https"}
-	s.media, s.tokenLifetime, s.entryLifetime = newMediaDirectory(), p.TokenLifetime, p.EntryTokenLifetime
+	s.tokenLifetime, s.entryLifetime = p.TokenLifetime, p.EntryTokenLifetime
 	s.joins = newJoinLimits(p.Now, p.JoinsPerAddressPerMinute, p.JoinsPerInvitationPerMinute)
 	s.streams = newHTTPSessions()
 	s.inFlight = newInFlight(p.MaxRequestsPerClient)
@@ -278,6 +280,7 @@ func (s *Server) routes() http.Handler {
 	v1.GET("/invitations/:token", s.getPublicInvitation)
 	v1.GET("/invitations/:token/invitation.ics", s.getPublicInvitationICS)
 	v1.POST("/invitations/:token/join", s.joinWithInvitation)
+	v1.POST("/rejoin", s.rejoin)
 	// A share link of a recording: the token is the capability, no session.
 	v1.GET("/shared/:token", s.getShared)
 	v1.GET("/shared/:token/files/:file", s.getSharedFile)

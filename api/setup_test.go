@@ -196,7 +196,7 @@ func setup(t *testing.T, driver string, o options) *env {
 	media, err := sfu.New(sfu.Params{
 		Logger: sfuLog, Tokens: tokens, Clock: clk,
 		// As serve does: every entry is checked against the database.
-		Gate: api.NewMediaGate(st, clk.Now),
+		Gate: api.NewMediaGate(st, "", clk.Now),
 		OnRoomClosed: func(st sfu.RoomStats) {
 			if f := sessionEnded.Load(); f != nil {
 				(*f)(st)

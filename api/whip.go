@@ -53,6 +53,7 @@ var (
 	errNothingToView    = problem(http.StatusConflict, "nothing_to_view", "nobody publishes video in this room yet; try again later")
 	errStreamBusy       = problem(http.StatusConflict, "stream_busy", "another encoder is streaming with this webinar's stream key")
 	errWHEPLobby        = problem(http.StatusForbidden, "lobby_required", "this token's holder must wait in the lobby, which a player cannot do; use a presenter's or moderator's link")
+	errRoomMoved        = problem(http.StatusConflict, "room_moved", "the room runs on another node now: join again for its URLs")
 	errMediaUnavailable = problem(http.StatusServiceUnavailable, "media_unavailable", "the media server is not running; try again shortly")
 	errSessionNotFound  = problem(http.StatusNotFound, "not_found", "no such session: it has ended, or never was")
 )
@@ -150,16 +151,23 @@ func (s *Server) startWHIP(c *gin.Context) {
 		return
 	}
 	s.answerWithin(c.Writer)
+	claims := s.newClaims(w, sfu.RolePresenter, whipName, s.now())
+	node, ok := s.place(c, &claims)
+	if !ok {
+		return
+	}
+	if !node.self {
+		// The room runs on another node: the encoder sends its offer there, as WHIP allows.
+		c.Redirect(http.StatusTemporaryRedirect, node.base+whipPath+"/"+w.ID)
+		return
+	}
 	entry := &httpSession{protocol: "whip", webinarID: w.ID, organizerID: w.OrganizerID, bearer: sha256.Sum256([]byte(key))}
 	if !s.streams.reserve(entry) {
 		c.Header("Retry-After", "5")
 		writeProblem(c, errStreamBusy)
 		return
 	}
-	now := s.now()
-	claims := s.newClaims(w, sfu.RolePresenter, whipName, now)
 	actor := mediaActor{kind: store.ActorOrganizer, id: w.OrganizerID, webinarID: w.ID}
-	s.media.remember(claims, actor, now, s.sessionUntil(claims))
 	session, err := s.p.SFU.StartWHIP(ctx, claims, offer, s.mediaHooks(c, "whip", &actor))
 	if err != nil {
 		s.streams.release(entry)
@@ -212,6 +220,9 @@ func (s *Server) answerOffer(c *gin.Context, entry *httpSession, session *sfu.HT
 		errors.Is(err, sfu.ErrInvitationRevoked), errors.Is(err, sfu.ErrRoomGone):
 		// The Gate's refusals too: what the token was minted from no longer holds.
 		refuseBearer(c, true)
+		return
+	case errors.Is(err, sfu.ErrRoomMoved):
+		writeProblem(c, errRoomMoved)
 		return
 	case errors.Is(err, sfu.ErrNotStarted), errors.Is(err, sfu.ErrServerClosed):
 		c.Header("Retry-After", "5")

@@ -21,6 +21,9 @@ var (
 	// ErrRoomGone is a token for a room whose webinar was deleted, or whose owner may not
 	// hold it any more.
 	ErrRoomGone = errors.New("sfu: room no longer exists")
+	// ErrRoomMoved is a token for a room this node does not run at the token's epoch:
+	// the room was placed on another node, or placed again since the token was made.
+	ErrRoomMoved = errors.New("sfu: room runs on another node")
 )
 
 // Gate decides, at every entry into a room (the first and every reconnection), whether
@@ -30,8 +33,9 @@ var (
 type Gate interface {
 	// Admit returns the claims to enter with as things stand now: the room's current
 	// kind, whether the participant waits in the lobby, the role its invitation gives.
-	// It fails with ErrTokenRevoked (the participant was removed), ErrInvitationRevoked or
-	// ErrRoomGone, or with another error when it cannot tell (the entry is refused for
+	// It fails with ErrTokenRevoked (the participant was removed), ErrInvitationRevoked,
+	// ErrRoomGone or ErrRoomMoved (the token's node and epoch are not the room's
+	// placement now), or with another error when it cannot tell (the entry is refused for
 	// now and the client may try again).
 	Admit(ctx context.Context, c Claims) (Claims, error)
 	// Revoke records that participant was removed from room: Admit refuses it until until.

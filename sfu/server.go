@@ -411,6 +411,8 @@ func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
 		return refuse(codeInvitationRevoked, "the invitation was revoked", CloseUnauthorized, err)
 	case errors.Is(err, ErrRoomGone):
 		return refuse(codeRoomGone, "this room no longer exists", CloseUnauthorized, err)
+	case errors.Is(err, ErrRoomMoved):
+		return refuse(codeRoomMoved, "this room runs on another node: ask where", CloseRoomMoved, err)
 	case errors.Is(err, ErrTokenInvalid):
 		return refuse(codeTokenInvalid, "the join token is not valid", CloseUnauthorized, err)
 	case err != nil:

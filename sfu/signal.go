@@ -49,6 +49,9 @@ const (
 	CloseReplaced = 4009
 	// CloseRateLimited: the connection kept sending over the rate limit.
 	CloseRateLimited = 4029
+	// CloseRoomMoved: the room runs on another node now, or this node lost it; the
+	// client asks the API where it is (rejoin) and comes back there.
+	CloseRoomMoved = 4010
 	// CloseTryAgainLater: the server could not check the entry now (its database is out
 	// of reach); the client may come back.
 	CloseTryAgainLater = 1013
@@ -123,6 +126,7 @@ const (
 	codeTokenRevoked      = "token_revoked"
 	codeInvitationRevoked = "invitation_revoked"
 	codeRoomGone          = "room_gone"
+	codeRoomMoved         = "room_moved"
 	codeUnavailable       = "unavailable"
 	codePublishForbidden  = "publish_forbidden"
 	codeNegotiation       = "negotiation_failed"

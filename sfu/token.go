@@ -56,6 +56,11 @@ type Claims struct {
 	// Session marks a session credential: minted by the SFU for a participant who has
 	// entered, to come back on a new connection, where an entry token is short-lived.
 	Session bool
+	// Node is the id of the node the room was placed on when the token was made, and
+	// Epoch the epoch of that placement; the Gate refuses the token on any other node,
+	// or once the room has moved. Empty and 0 outside a cluster.
+	Node  string
+	Epoch int64
 }
 
 // tokenPayload is the JSON form of Claims inside a token: times in Unix seconds.
@@ -68,6 +73,8 @@ type tokenPayload struct {
 	Lobby       bool     `json:"lobby,omitempty"`
 	Invitation  string   `json:"inv,omitempty"`
 	Session     bool     `json:"ses,omitempty"`
+	Node        string   `json:"node,omitempty"`
+	Epoch       int64    `json:"epoch,omitempty"`
 	IssuedAt    int64    `json:"iat"`
 	Expiry      int64    `json:"exp"`
 }
@@ -142,6 +149,8 @@ func (s *TokenSigner) Sign(c Claims) (string, error) {
 		Lobby:       c.Lobby,
 		Invitation:  c.Invitation,
 		Session:     c.Session,
+		Node:        c.Node,
+		Epoch:       c.Epoch,
 		IssuedAt:    c.IssuedAt.Unix(),
 		Expiry:      c.Expiry.Unix(),
 	}
@@ -203,6 +212,8 @@ func (s *TokenSigner) Verify(token string, now time.Time) (Claims, error) {
 		Lobby:       p.Lobby,
 		Invitation:  p.Invitation,
 		Session:     p.Session,
+		Node:        p.Node,
+		Epoch:       p.Epoch,
 		IssuedAt:    time.Unix(p.IssuedAt, 0),
 		Expiry:      time.Unix(p.Expiry, 0),
 	}, nil
@@ -285,6 +296,8 @@ func (p *tokenPayload) validate() error {
 		return fmt.Errorf("token room kind: %w", ErrTokenInvalid)
 	case p.Invitation != "" && !validID(p.Invitation):
 		return fmt.Errorf("token invitation id: %w", ErrTokenInvalid)
+	case p.Node != "" && !validID(p.Node), p.Epoch < 0:
+		return fmt.Errorf("token node: %w", ErrTokenInvalid)
 	case p.Expiry <= p.IssuedAt:
 		return fmt.Errorf("token expiry before issue: %w", ErrTokenInvalid)
 	case p.Expiry-p.IssuedAt > int64(MaxTokenLifetime/time.Second):

@@ -31,7 +31,7 @@ func eachDriver(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	}
 }
 
-func organizer(t *testing.T, s *store.Store, subject string) store.Organizer {
+func organizer(t testing.TB, s *store.Store, subject string) store.Organizer {
 	t.Helper()
 	o, err := s.UpsertOrganizer(context.Background(), store.Organizer{
 		Issuer: "https://idp.example", Subject: subject, GivenName: "Given " + subject,

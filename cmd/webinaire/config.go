@@ -19,6 +19,7 @@ import (
 	"webinaire/api"
 	"webinaire/privacy"
 	"webinaire/sfu"
+	"webinaire/store"
 )
 
 // Config is the whole configuration tree. Every field is documented, with its default, in
@@ -37,6 +38,7 @@ type Config struct {
 	Retention  RetentionConfig  `yaml:"retention"`
 	Privacy    PrivacyConfig    `yaml:"privacy"`
 	Media      MediaConfig      `yaml:"media"`
+	Cluster    ClusterConfig    `yaml:"cluster"`
 	Log        LogConfig        `yaml:"log"`
 	Metrics    MetricsConfig    `yaml:"metrics"`
 }
@@ -52,6 +54,39 @@ type MetricsConfig struct {
 	// Cache is how long the figures read from the database are served again.
 	Cache Duration `yaml:"cache"`
 }
+
+// ClusterConfig is this node's place among the nodes that share one database: each
+// heartbeats its load into it, and each room runs on the node it is placed on. The
+// defaults make a cluster of one node with nothing to set.
+type ClusterConfig struct {
+	// NodeID names this node in the cluster; empty means the host name.
+	NodeID string `yaml:"node_id"`
+	// URL is this node's own base URL, where clients open their WebSocket (and WHIP/WHEP)
+	// to its rooms; empty means the public URL (server.public_url, or the listen address).
+	URL string `yaml:"url"`
+	// MediaAddress is where this node receives media, shown to the operators; empty
+	// means the URL's host and the media port.
+	MediaAddress string `yaml:"media_address"`
+	// Capacity is how many participants this node takes; placement sends no new room to
+	// a node at its capacity.
+	Capacity int `yaml:"capacity"`
+	// Roles is both (API and rooms), api (no room is placed here) or media.
+	Roles string `yaml:"roles"`
+	// HeartbeatInterval is how often this node writes its load.
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	// NodeTimeout is how old a node's last heartbeat may be before it is gone and its
+	// rooms are placed again.
+	NodeTimeout Duration `yaml:"node_timeout"`
+	// SeatHold is how long a join reserves a seat on the room's node for its participant
+	// to arrive.
+	SeatHold Duration `yaml:"seat_hold"`
+}
+
+// DefaultNodeCapacity is cluster.capacity's default.
+const DefaultNodeCapacity = 1000
+
+// nodeID is what a node id may be: it travels in the join tokens.
+var nodeID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
 // minMetricsToken is the shortest metrics token.
 const minMetricsToken = 16
@@ -345,6 +380,13 @@ func DefaultConfig() Config {
 			MaxLobby:                    sfu.DefaultMaxLobby,
 			JoinsPerAddressPerMinute:    api.DefaultJoinsPerAddressPerMinute,
 			JoinsPerInvitationPerMinute: api.DefaultJoinsPerInvitationPerMinute,
+		},
+		Cluster: ClusterConfig{
+			Capacity:          DefaultNodeCapacity,
+			Roles:             store.NodeRoleBoth,
+			HeartbeatInterval: Duration(api.DefaultHeartbeatInterval),
+			NodeTimeout:       Duration(api.DefaultNodeTimeout),
+			SeatHold:          Duration(api.DefaultSeatHold),
 		},
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Metrics: MetricsConfig{Cache: Duration(30 * time.Second)},
@@ -785,6 +827,32 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("media.turn", "want off, embedded or external, got %q", c.Media.TURN)
+	}
+	if c.Cluster.NodeID != "" && !nodeID.MatchString(c.Cluster.NodeID) {
+		bad("cluster.node_id", "want 1 to 128 characters among A-Z a-z 0-9 . _ -, got %q", c.Cluster.NodeID)
+	}
+	if c.Cluster.URL != "" {
+		u, err := url.Parse(c.Cluster.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("cluster.url", "want an absolute http(s) URL without a path, got %q", c.Cluster.URL)
+		}
+	}
+	if c.Cluster.Capacity < 1 || c.Cluster.Capacity > 1_000_000 {
+		bad("cluster.capacity", "want between 1 and 1000000, got %d", c.Cluster.Capacity)
+	}
+	switch c.Cluster.Roles {
+	case store.NodeRoleBoth, store.NodeRoleAPI, store.NodeRoleMedia:
+	default:
+		bad("cluster.roles", "want both, api or media, got %q", c.Cluster.Roles)
+	}
+	if c.Cluster.HeartbeatInterval < Duration(100*time.Millisecond) || c.Cluster.HeartbeatInterval > Duration(time.Minute) {
+		bad("cluster.heartbeat_interval", "want between 100ms and 1m, got %s", c.Cluster.HeartbeatInterval)
+	}
+	if c.Cluster.NodeTimeout < 2*c.Cluster.HeartbeatInterval || c.Cluster.NodeTimeout > Duration(10*time.Minute) {
+		bad("cluster.node_timeout", "want at least twice cluster.heartbeat_interval and at most 10m, got %s", c.Cluster.NodeTimeout)
+	}
+	if c.Cluster.SeatHold < Duration(time.Second) || c.Cluster.SeatHold > Duration(time.Hour) {
+		bad("cluster.seat_hold", "want between 1s and 1h, got %s", c.Cluster.SeatHold)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"webinaire/api/apitest"
-	"webinaire/api/wsclient"
 	"webinaire/recording"
 	"webinaire/recording/recordingtest"
 	"webinaire/sfu/client"
@@ -32,12 +31,13 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// startBinary starts the binary serving from dir on listen and waits until it is ready.
-func startBinary(t *testing.T, bin, dir, listen string) (*exec.Cmd, string, *syncBuffer) {
+// startBinary starts the binary serving from dir on listen, with env added to the
+// environment, and waits until it is ready.
+func startBinary(t *testing.T, bin, dir, listen string, env ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--listen", listen)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "WEBINAIRE_MEDIA_UDP_PORT=0", "WEBINAIRE_MEDIA_INCLUDE_LOOPBACK=true")
+	cmd.Env = append(append(os.Environ(), "WEBINAIRE_MEDIA_UDP_PORT=0", "WEBINAIRE_MEDIA_INCLUDE_LOOPBACK=true"), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	stderr := &syncBuffer{}
@@ -86,16 +86,7 @@ func TestRecordingSurvivesAKill(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&j))
 
 	ctx := t.Context()
-	ws, err := wsclient.Dial(ctx, j.WSURL, http.Header{"Origin": {base}}, nil)
-	require.NoError(t, err)
-	api, err := client.NewAPI(client.APIParams{LoopbackOnly: true})
-	require.NoError(t, err)
-	c, err := client.New(client.Params{Conn: ws, API: api})
-	require.NoError(t, err)
-	c.Start(ctx)
-	t.Cleanup(func() { _ = c.Close() })
-	_, err = c.Join(ctx, j.Token)
-	require.NoError(t, err)
+	c := enter(t, j.WSURL, j.Token)
 	require.NoError(t, c.Publish(ctx, client.Media{VideoBitrate: 300_000, KeyframeInterval: time.Second}))
 
 	resp = b.Do("POST", "/api/v1/webinars/"+w.ID+"/recording", nil, nil)

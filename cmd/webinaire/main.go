@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -15,10 +16,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -227,6 +230,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	if turnServer != nil {
 		defer turnServer.Close() // owned by serve, closed on the way out
 	}
+	node := nodeName(cfg.Cluster.NodeID)
 	// The API audits the end of each session; it is made after the SFU it serves.
 	var sessionEnded atomic.Pointer[func(sfu.RoomStats)]
 	recordings, err := newRecordingStorage(cfg.Recordings)
@@ -237,8 +241,9 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	media, err := sfu.New(sfu.Params{
 		Logger: log.With("part", "sfu"),
 		Tokens: tokens,
-		// Every entry into a room is checked against the database, whichever node runs it.
-		Gate:            api.NewMediaGate(st, nil),
+		// Every entry into a room is checked against the database, whichever node runs
+		// it, and must be for a room placed on this node at the token's epoch.
+		Gate:            api.NewMediaGate(st, node, nil),
 		SessionLifetime: time.Duration(cfg.Media.TokenLifetime),
 		OnRoomClosed: func(st sfu.RoomStats) {
 			if f := sessionEnded.Load(); f != nil {
@@ -260,6 +265,11 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return 1
 	}
 	defer media.Close() // a no-op after the shutdown below has closed it
+	cluster, err := newCluster(cfg, node, baseURL, st, media, log.With("part", "cluster"))
+	if err != nil {
+		fmt.Fprintln(stderr, "webinaire:", err)
+		return 1
+	}
 
 	var proxies []netip.Prefix
 	for _, p := range cfg.Server.TrustedProxies {
@@ -280,6 +290,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		MaxBodyBytes:       cfg.Server.MaxBodyBytes,
 		Pages:              frontend.Files,
 		SFU:                media,
+		Cluster:            cluster,
 		Tokens:             tokens,
 		TokenLifetime:      time.Duration(cfg.Media.TokenLifetime),
 		EntryTokenLifetime: time.Duration(cfg.Media.EntryTokenLifetime),
@@ -359,6 +370,11 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 			// The ledger's entries go into its tree before anything is deleted; a
 			// ledger that does not pass stops the sweeps and the deletions, not the rest.
 			_, ledgerErr := ledger.Upgrade(background)
+			// The node joins the cluster before it answers joins: they place rooms on
+			// the nodes that have written a heartbeat.
+			if !joinCluster(background, cluster, time.Duration(cfg.Database.RetryInterval), log) {
+				return
+			}
 			srv.SetReady()
 			log.Info("database ready", "driver", cfg.Database.Driver)
 			if ledgerErr != nil {
@@ -394,6 +410,11 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	// The media sessions, whose WebSockets the HTTP server no longer tracks, end at the
 	// same time: their clients are told the server is going away (1001), and their last
 	// connection-log entries are written while the database is still open.
+	// This node leaves the cluster first: its rooms are placed again at their next join,
+	// where the clients told to go come back.
+	if err := cluster.Close(); err != nil {
+		log.Warn("node not removed from the cluster: its rooms move after the node timeout", "err", err)
+	}
 	mediaClosed := make(chan error, 1)
 	go func() { mediaClosed <- media.Close() }() // owned by serve; ends when every session has ended
 	httpErr := httpSrv.Shutdown(sctx)
@@ -413,6 +434,62 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	<-migrated
 	log.Info("stopped")
 	return 0
+}
+
+// nodeName is the id of this node: configured, else the host name.
+func nodeName(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	host, err := os.Hostname()
+	if err != nil || !nodeID.MatchString(host) {
+		return "node"
+	}
+	return host
+}
+
+// newCluster is this node's part in the cluster, as cfg describes it: its URL is
+// cluster.url or the public one, its media address the URL's host and the media port.
+func newCluster(cfg Config, node, baseURL string, st *store.Store, media *sfu.Server, log *slog.Logger) (*api.Cluster, error) {
+	self := store.Node{ID: node, URL: cmp.Or(cfg.Cluster.URL, baseURL), MediaAddress: cfg.Cluster.MediaAddress, Roles: cfg.Cluster.Roles, Capacity: cfg.Cluster.Capacity}
+	self.URL = strings.TrimSuffix(self.URL, "/")
+	if self.MediaAddress == "" {
+		u, _ := url.Parse(self.URL) // validated with the configuration
+		port := strconv.Itoa(cfg.Media.UDPPort)
+		if addrs := media.UDPAddrs(); len(addrs) > 0 {
+			if a, ok := addrs[0].(*net.UDPAddr); ok {
+				port = strconv.Itoa(a.Port)
+			}
+		}
+		self.MediaAddress = net.JoinHostPort(u.Hostname(), port)
+	}
+	return api.NewCluster(api.ClusterParams{
+		Store:             st,
+		Media:             media,
+		Self:              self,
+		HeartbeatInterval: time.Duration(cfg.Cluster.HeartbeatInterval),
+		NodeTimeout:       time.Duration(cfg.Cluster.NodeTimeout),
+		SeatHold:          time.Duration(cfg.Cluster.SeatHold),
+		Logger:            log,
+	})
+}
+
+// joinCluster starts the node's heartbeats, trying again every interval until the first
+// one is written or ctx ends; it tells whether the node is in the cluster.
+func joinCluster(ctx context.Context, c *api.Cluster, interval time.Duration, log *slog.Logger) bool {
+	for {
+		err := c.Start(ctx)
+		if err == nil {
+			log.Info("node in the cluster", "node", c.Node())
+			return true
+		}
+		log.Error("node not in the cluster yet", "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(interval):
+		}
+	}
 }
 
 // newHTTPServer is the HTTP server of h: every request is read within the read timeout,

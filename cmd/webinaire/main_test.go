@@ -181,6 +181,13 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	require.True(t, strings.HasPrefix(inv.URL, s.base+"/join/"))
 	require.Equal(t, http.StatusOK, status(t, inv.URL))
 	require.Equal(t, http.StatusOK, status(t, inv.ICSURL))
+	resp = b.Do("POST", "/api/v1/webinars/"+w.ID+"/join", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var j struct {
+		WSURL string `json:"ws_url"`
+	}
+	apitest.Decode(t, resp, &j)
+	require.Equal(t, strings.Replace(s.base, "http://", "ws://", 1)+"/api/v1/rtc", j.WSURL, "one node, with nothing configured: the joins stay on it")
 
 	_, err := os.Stat(filepath.Join(dir, "webinaire.db"))
 	require.NoError(t, err, "the SQLite file is where the configuration says")

@@ -5,6 +5,8 @@
 // with the session credential of the joined message when the connection drops. No DOM
 // here: the room view listens to the events of RoomClient.
 
+import { sendJSON } from "./api.js";
+
 /** @typedef {import("./api.js").Role} Role */
 /** @typedef {import("./api.js").Kind} Kind */
 /** @typedef {"camera" | "microphone" | "screen"} Label */
@@ -15,6 +17,7 @@
  * @typedef {object} JoinAnswer
  * @property {string} token
  * @property {string} ws_url
+ * @property {string} [whep_url]
  * @property {string} room_id
  * @property {string} participant_id
  * @property {string} display_name
@@ -426,6 +429,8 @@ export class RoomClient extends EventTarget {
       } catch {
         // the API is out of reach too: try again later with the old answer
       }
+    } else if (this.lastError === "room_moved" || (code === 1006 && this.attempt > 0)) {
+      await this.whereNow();
     }
     this.lastError = "";
     this.setState("reconnecting");
@@ -435,6 +440,21 @@ export class RoomClient extends EventTarget {
     this.timer = window.setTimeout(() => {
       if (this.state === "reconnecting") this.connect("reconnecting");
     }, delay);
+  }
+
+  /**
+   * Asks the API which node runs the room now, with the session credential, after the
+   * room moved (room_moved) or when its node cannot be reached: the answer is the same
+   * participant's, for that node (docs/api.md, "Joining a room").
+   */
+  async whereNow() {
+    try {
+      /** @type {JoinAnswer} */
+      const answer = await sendJSON("POST", "/api/v1/rejoin", { token: this.join.token }, "");
+      this.join = answer;
+    } catch {
+      // the API is out of reach, or the credential cannot come back: try as before
+    }
   }
 
   /**

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+
+	"webinaire/api/apitest"
+	"webinaire/api/wsclient"
+	"webinaire/sfu"
+	"webinaire/sfu/client"
+	"webinaire/store"
+	"webinaire/store/pgtest"
+)
+
+// clusterNode is a `webinaire serve` process of a cluster test.
+type clusterNode struct {
+	id   string
+	cmd  *exec.Cmd
+	base string
+	logs *syncBuffer
+	// signer reads the tokens the node hands out (the cluster's shared key).
+	signer *sfu.TokenSigner
+}
+
+// wsOf is the signalling endpoint of n.
+func wsOf(n *clusterNode) string {
+	return strings.Replace(n.base, "http://", "ws://", 1) + "/api/v1/rtc"
+}
+
+// joinAnswer is what the join endpoints answer, as a client reads it.
+type joinAnswer struct {
+	Token         string `json:"token"`
+	WSURL         string `json:"ws_url"`
+	WHEPURL       string `json:"whep_url"`
+	RoomID        string `json:"room_id"`
+	ParticipantID string `json:"participant_id"`
+}
+
+// post sends body as JSON to u and decodes the answer into out; it returns the status.
+func post(t *testing.T, u string, body, out any) int {
+	t.Helper()
+	data, err := json.Marshal(body)
+	require.NoError(t, err)
+	resp, err := http.Post(u, "application/json", bytes.NewReader(data))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && out != nil {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// participant is a Pion client in a room of the cluster.
+type participant struct {
+	*client.Client
+	joined client.Message
+}
+
+// enter opens ws_url and joins with token; it fails the test with the server's error.
+func enter(t *testing.T, wsURL, token string) *participant {
+	t.Helper()
+	p, err := tryEnter(t, wsURL, token)
+	require.NoError(t, err)
+	return p
+}
+
+// tryEnter opens ws_url and joins with token.
+func tryEnter(t *testing.T, wsURL, token string) (*participant, error) {
+	t.Helper()
+	ctx := t.Context()
+	ws, err := wsclient.Dial(ctx, wsURL, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	api, err := client.NewAPI(client.APIParams{LoopbackOnly: true})
+	require.NoError(t, err)
+	c, err := client.New(client.Params{Conn: ws, API: api})
+	require.NoError(t, err)
+	c.Start(ctx)
+	t.Cleanup(func() { _ = c.Close() })
+	joined, err := c.Join(ctx, token)
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return &participant{Client: c, joined: joined}, nil
+}
+
+// refusedWith is the code of the server's refusal of a join, empty if it was not one.
+func refusedWith(err error) string {
+	var pe *client.ProtocolError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// waitMediaFrom waits until p has received video and audio packets from publisher.
+func (p *participant) waitMediaFrom(t *testing.T, publisher string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var video, audio uint64
+		for _, s := range p.Received() {
+			if s.ParticipantID != publisher {
+				continue
+			}
+			if s.Kind == webrtc.RTPCodecTypeVideo {
+				video += s.Packets
+			} else {
+				audio += s.Packets
+			}
+		}
+		return video >= 20 && audio >= 20
+	}, 30*time.Second, 20*time.Millisecond, "media of %s", publisher)
+}
+
+// TestClusterOfTwoNodes runs two nodes on one PostgreSQL database: both register, a room
+// is placed on one of them, a join through the other's API is sent to it and the media
+// flows there, tokens of another node or of a stale epoch are refused, and once the room's
+// node is killed (SIGKILL) the room is placed again on the survivor, where its participants
+// come back with their session credentials. A node cut off (SIGSTOP) for longer than the
+// node timeout loses its room to the other, and closes it when it wakes up.
+func TestClusterOfTwoNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts two servers")
+	}
+	bin := buildBinary(t)
+	shared := t.TempDir()
+	db := pgtest.Shared(t).NewDatabase(t)
+	tokenKeyFile := filepath.Join(shared, "token.key")
+	const timeout = 2 * time.Second
+	start := func(id string) *clusterNode {
+		env := append([]string{
+			"WEBINAIRE_DATABASE_DRIVER=postgres", "WEBINAIRE_DATABASE_URL=" + db,
+			"WEBINAIRE_MEDIA_TOKEN_KEY_FILE=" + tokenKeyFile,
+			"WEBINAIRE_MEDIA_JOINS_PER_ADDRESS_PER_MINUTE=10000",
+			"WEBINAIRE_CLUSTER_NODE_ID=" + id,
+			"WEBINAIRE_CLUSTER_HEARTBEAT_INTERVAL=200ms",
+			"WEBINAIRE_CLUSTER_NODE_TIMEOUT=" + timeout.String(),
+		}, ledgerEnv(shared)...)
+		cmd, base, logs := startBinary(t, bin, t.TempDir(), "127.0.0.1:0", env...)
+		key, err := loadTokenKey(tokenKeyFile)
+		require.NoError(t, err)
+		signer, err := sfu.NewTokenSigner(key)
+		require.NoError(t, err)
+		return &clusterNode{id: id, cmd: cmd, base: base, logs: logs, signer: signer}
+	}
+	// One after the other: the first makes the shared keys and applies the migrations.
+	nodes := map[string]*clusterNode{}
+	for _, id := range []string{"node-a", "node-b"} {
+		nodes[id] = start(id)
+	}
+
+	st, err := store.Open(store.Config{Driver: store.DriverPostgres, URL: db, MaxOpenConns: 2}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := t.Context()
+	registered, err := st.Nodes(ctx)
+	require.NoError(t, err)
+	require.Len(t, registered, 2, "both nodes heartbeat before they are ready")
+	for _, n := range registered {
+		require.Equal(t, nodes[n.ID].base, n.URL, "node %s advertises its own URL", n.ID)
+		require.Equal(t, store.NodeRoleBoth, n.Roles)
+		require.Equal(t, DefaultNodeCapacity, n.Capacity)
+		require.NotEmpty(t, n.MediaAddress)
+	}
+
+	// The organizer, on node a, makes a meeting and an invitation, and joins.
+	b := apitest.NewBrowser(t, nodes["node-a"].base, nil)
+	b.Login("dev-karim-benali")
+	resp := b.Do("POST", "/api/v1/webinars", map[string]any{
+		"title": "Spread", "kind": "meeting", "starts_at": "2026-12-03T14:00:00Z", "duration_minutes": 30,
+	}, nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var w struct{ ID string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&w))
+	resp = b.Do("POST", "/api/v1/webinars/"+w.ID+"/invitations", map[string]string{"role": "attendee"}, nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var inv struct{ URL string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&inv))
+	resp = b.Do("POST", "/api/v1/webinars/"+w.ID+"/join", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var owner joinAnswer
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&owner))
+
+	placed, err := st.RoomPlacementOf(ctx, owner.RoomID)
+	require.NoError(t, err, "the first join placed the room")
+	require.NotNil(t, placed.NodeID)
+	require.Equal(t, int64(1), placed.Epoch)
+	home, other := nodes[*placed.NodeID], nodes["node-a"]
+	if home == other {
+		other = nodes["node-b"]
+	}
+	require.Equal(t, wsOf(home), owner.WSURL, "the join answer names the room's node")
+	require.Equal(t, home.base+"/api/v1/whep", owner.WHEPURL)
+
+	// The guest joins through the other node's API: it is sent to the room's node.
+	var guest joinAnswer
+	require.Equal(t, http.StatusOK, post(t, other.base+"/api/v1/invitations/"+path.Base(inv.URL)+"/join", map[string]string{"display_name": "Guest"}, &guest))
+	require.Equal(t, wsOf(home), guest.WSURL, "a join through another node is sent to the room's node")
+
+	pub := enter(t, owner.WSURL, owner.Token)
+	require.NoError(t, pub.Publish(ctx, client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
+	viewer := enter(t, guest.WSURL, guest.Token)
+	require.NoError(t, viewer.Receive(ctx))
+	viewer.waitMediaFrom(t, owner.ParticipantID)
+
+	// Tokens signed for the room on another node, or at another epoch, are refused.
+	forged := func(node string, epoch int64) string {
+		tok, err := home.signer.Sign(sfu.Claims{
+			Room: owner.RoomID, Participant: "forged" + node + string(rune('0'+epoch)), Role: sfu.RoleAttendee,
+			Expiry: time.Now().Add(time.Minute), Node: node, Epoch: epoch,
+		})
+		require.NoError(t, err)
+		return tok
+	}
+	for name, tc := range map[string]struct {
+		ws, token string
+	}{
+		"the room's node, a later epoch":        {wsOf(home), forged(home.id, 2)},
+		"the room's node, no epoch":             {wsOf(home), forged(home.id, 0)},
+		"the other node, with its own name":     {wsOf(other), forged(other.id, 1)},
+		"the other node, with the room's token": {wsOf(other), guest.Token},
+	} {
+		_, err := tryEnter(t, tc.ws, tc.token)
+		require.Equal(t, "room_moved", refusedWith(err), "%s: %v", name, err)
+	}
+
+	// The room's node stops answering (SIGSTOP) for longer than the node timeout: a rejoin
+	// through the other node places the room there. When the first node wakes up, it finds
+	// the room placed elsewhere and closes it (room_moved): only the current epoch serves.
+	require.NoError(t, home.cmd.Process.Signal(syscall.SIGSTOP))
+	moved := waitPlacedOn(t, other, viewer.joined.SessionToken, 2)
+	require.NoError(t, home.cmd.Process.Signal(syscall.SIGCONT))
+	for _, p := range []*participant{pub, viewer} {
+		select {
+		case <-p.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the woken node did not close the room it lost")
+		}
+		require.Equal(t, websocket.StatusCode(sfu.CloseRoomMoved), websocket.CloseStatus(p.Err()))
+	}
+	_, err = tryEnter(t, wsOf(home), viewer.joined.SessionToken)
+	require.Equal(t, "room_moved", refusedWith(err), "the session credential of the old epoch: %v", err)
+	require.Equal(t, guest.ParticipantID, moved.ParticipantID, "the same participant comes back")
+	pub, viewer = comeBack(t, other, pub, moved)
+
+	// SIGKILL the room's node: after the node timeout, the room is placed again on the
+	// survivor, and its participants come back there.
+	require.NoError(t, other.cmd.Process.Kill())
+	_, _ = other.cmd.Process.Wait()
+	killedAt := time.Now()
+	moved = waitPlacedOn(t, home, viewer.joined.SessionToken, 3)
+	t.Logf("room placed again %s after the kill (node timeout %s)", time.Since(killedAt).Round(10*time.Millisecond), timeout)
+	comeBack(t, home, pub, moved)
+}
+
+// waitPlacedOn asks n, with the session credential of a participant, where its room is
+// until the answer is n itself, and checks the room's epoch there.
+func waitPlacedOn(t *testing.T, n *clusterNode, sessionToken string, epoch int64) joinAnswer {
+	t.Helper()
+	var moved joinAnswer
+	require.Eventually(t, func() bool {
+		moved = joinAnswer{}
+		return post(t, n.base+"/api/v1/rejoin", map[string]string{"token": sessionToken}, &moved) == http.StatusOK &&
+			moved.WSURL == wsOf(n)
+	}, 30*time.Second, 50*time.Millisecond, "the room is placed again on %s", n.id)
+	claims, err := n.signer.Verify(moved.Token, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, n.id, claims.Node)
+	require.Equal(t, epoch, claims.Epoch, "each move bumps the epoch")
+	return moved
+}
+
+// comeBack brings the publisher and the viewer back into their room on n, the viewer
+// with its rejoin answer, and waits for the media to flow again.
+func comeBack(t *testing.T, n *clusterNode, pub *participant, viewer joinAnswer) (*participant, *participant) {
+	t.Helper()
+	ctx := t.Context()
+	var back joinAnswer
+	require.Equal(t, http.StatusOK, post(t, n.base+"/api/v1/rejoin", map[string]string{"token": pub.joined.SessionToken}, &back))
+	require.Equal(t, wsOf(n), back.WSURL)
+	pub2 := enter(t, back.WSURL, back.Token)
+	require.NoError(t, pub2.Publish(ctx, client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
+	viewer2 := enter(t, viewer.WSURL, viewer.Token)
+	require.NoError(t, viewer2.Receive(ctx))
+	viewer2.waitMediaFrom(t, pub.joined.ParticipantID)
+	require.Equal(t, viewer.ParticipantID, viewer2.joined.ParticipantID)
+	return pub2, viewer2
+}
+
+// TestSingleNodeNeedsNoClusterConfiguration checks the embedded default: one node, named
+// after the host, whose joins are sent to itself.
+func TestSingleNodeNeedsNoClusterConfiguration(t *testing.T) {
+	cfg, err := LoadConfig("", nil)
+	require.NoError(t, err)
+	require.Equal(t, ClusterConfig{
+		Capacity: DefaultNodeCapacity, Roles: store.NodeRoleBoth,
+		HeartbeatInterval: Duration(time.Second), NodeTimeout: Duration(5 * time.Second), SeatHold: Duration(30 * time.Second),
+	}, cfg.Cluster)
+	require.NotEmpty(t, nodeName(""))
+	require.Equal(t, "n1", nodeName("n1"))
+}

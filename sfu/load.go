@@ -1,0 +1,50 @@
+package sfu
+
+// Load is how much a server carries now, as a cluster's placement weighs it.
+type Load struct {
+	// Rooms is the number of open rooms.
+	Rooms int
+	// Participants is the number of participants in them, those waiting in a lobby
+	// included.
+	Participants int
+}
+
+// Load counts the open rooms and their participants.
+func (s *Server) Load() Load {
+	rooms := s.openRooms()
+	l := Load{Rooms: len(rooms)}
+	for _, r := range rooms {
+		r.mu.Lock()
+		l.Participants += len(r.participants) + len(r.waiting)
+		r.mu.Unlock()
+	}
+	return l
+}
+
+// RoomIDs are the ids of the open rooms.
+func (s *Server) RoomIDs() []string {
+	rooms := s.openRooms()
+	ids := make([]string, len(rooms))
+	for i, r := range rooms {
+		ids[i] = r.id
+	}
+	return ids
+}
+
+// openRooms copies the open rooms out of s.mu.
+func (s *Server) openRooms() []*Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	return rooms
+}
+
+// Move closes the room because another node runs it now: every participant is told
+// (room_moved, close code 4010) and asks the API where to come back. Its chat and polls
+// are dropped with it, as when it closes.
+func (r *Room) Move() {
+	r.close(endCause{err: ErrRoomMoved, code: CloseRoomMoved, reason: "the room runs on another node", errCode: codeRoomMoved})
+}

@@ -1,0 +1,169 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"webinaire/store"
+)
+
+// node is a node of capacity 10 with its heartbeat at at.
+func node(id string, participants int, at time.Time) store.Node {
+	return store.Node{
+		ID: id, URL: "http://" + id + ".example.org", Roles: store.NodeRoleBoth, Capacity: 10,
+		Participants: participants, StartedAt: t0, HeartbeatAt: at,
+	}
+}
+
+// rooms makes n webinars of one organizer and returns their room ids.
+func rooms(t *testing.T, s *store.Store, n int) []string {
+	t.Helper()
+	o := organizer(t, s, "owner")
+	var ids []string
+	for range n {
+		w := &store.Webinar{OrganizerID: o.ID, Title: "W", Kind: store.KindMeeting, StartsAt: t0, DurationMinutes: 60}
+		require.NoError(t, s.CreateWebinar(context.Background(), w, t0))
+		ids = append(ids, w.RoomID)
+	}
+	return ids
+}
+
+func TestPlacement(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const timeout = 5 * time.Second
+		now := t0.Add(time.Hour)
+		room := rooms(t, s, 3)
+		req := func(room, participant string, at time.Time) store.PlaceRequest {
+			return store.PlaceRequest{Room: room, Participant: participant, Hold: 30 * time.Second, Now: at, NodeTimeout: timeout}
+		}
+
+		_, err := s.PlaceRoom(ctx, req(room[0], "p1", now))
+		require.ErrorIs(t, err, store.ErrNoNode, "no node yet")
+
+		require.NoError(t, s.Heartbeat(ctx, node("a", 2, now)))
+		require.NoError(t, s.Heartbeat(ctx, node("b", 3, now)))
+		api := node("front", 0, now)
+		api.Roles = store.NodeRoleAPI
+		require.NoError(t, s.Heartbeat(ctx, api))
+
+		p, err := s.PlaceRoom(ctx, req(room[0], "p1", now))
+		require.NoError(t, err)
+		require.Equal(t, "a", p.Node.ID, "the least loaded node (2 of 10 against 3 of 10)")
+		require.Equal(t, int64(1), p.Epoch)
+		require.True(t, p.Moved)
+
+		// a: 2 reported + 1 reserved = 3, as b; the lower id wins a tie. One more seat on a
+		// sends the next room to b, although a's reported load has not changed.
+		p, err = s.PlaceRoom(ctx, req(room[0], "p2", now))
+		require.NoError(t, err)
+		require.Equal(t, "a", p.Node.ID, "a placed room stays where it is")
+		require.False(t, p.Moved)
+		p, err = s.PlaceRoom(ctx, req(room[1], "q1", now))
+		require.NoError(t, err)
+		require.Equal(t, "b", p.Node.ID, "a has 2 reported + 2 reserved seats, b 3")
+
+		require.NoError(t, s.TakeSeat(ctx, room[0], "p1"))
+		require.NoError(t, s.TakeSeat(ctx, room[0], "p2"))
+
+		// a stops its heartbeat: gone after the timeout, its room moves to b at the next join.
+		later := now.Add(timeout + time.Second)
+		require.NoError(t, s.Heartbeat(ctx, node("b", 3, later)))
+		stranded, err := s.StrandedRooms(ctx, later.Add(-timeout), 10)
+		require.NoError(t, err)
+		require.Equal(t, []string{room[0]}, stranded)
+		p, err = s.PlaceRoom(ctx, req(room[0], "p3", later))
+		require.NoError(t, err)
+		require.Equal(t, "b", p.Node.ID)
+		require.Equal(t, int64(2), p.Epoch, "a move bumps the epoch")
+		require.True(t, p.Moved)
+		stranded, err = s.StrandedRooms(ctx, later.Add(-timeout), 10)
+		require.NoError(t, err)
+		require.Empty(t, stranded)
+
+		// Released where it closed, it is placed again with the next epoch.
+		require.NoError(t, s.ReleaseRoom(ctx, room[0], "a", 2), "a stale release")
+		got, err := s.RoomPlacementOf(ctx, room[0])
+		require.NoError(t, err)
+		require.Equal(t, "b", *got.NodeID, "a release of another node or epoch changes nothing")
+		require.NoError(t, s.ReleaseRoom(ctx, room[0], "b", 2))
+		got, err = s.RoomPlacementOf(ctx, room[0])
+		require.NoError(t, err)
+		require.Nil(t, got.NodeID)
+		p, err = s.PlaceRoom(ctx, req(room[0], "", later))
+		require.NoError(t, err)
+		require.Equal(t, int64(3), p.Epoch)
+
+		// b full (3 reported + 7 reserved): no room goes there.
+		full := node("b", 10, later)
+		require.NoError(t, s.Heartbeat(ctx, full))
+		_, err = s.PlaceRoom(ctx, req(room[2], "r1", later))
+		require.ErrorIs(t, err, store.ErrNoNode, "the only live node is full")
+
+		byRoom, err := s.PlacementsOf(ctx, room)
+		require.NoError(t, err)
+		require.Len(t, byRoom, 2, "room 2 was never placed")
+		on, err := s.PlacementsOn(ctx, "b")
+		require.NoError(t, err)
+		require.Len(t, on, 2)
+
+		require.NoError(t, s.LeaveCluster(ctx, "b"))
+		on, err = s.PlacementsOn(ctx, "b")
+		require.NoError(t, err)
+		require.Empty(t, on, "a node leaving releases its rooms")
+		ns, err := s.Nodes(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"a", "front"}, []string{ns[0].ID, ns[1].ID})
+
+		n, err := s.ForgetExpired(ctx, later.Add(time.Minute), later)
+		require.NoError(t, err)
+		require.Equal(t, int64(4), n, "a and front, gone; the reservations q1 and p3, over")
+	})
+}
+
+// Concurrent first joins of one room agree on its node and epoch, and concurrent
+// placements of new rooms see each other's reservations.
+func TestConcurrentPlacements(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := t0.Add(time.Hour)
+		for _, id := range []string{"a", "b"} {
+			n := node(id, 0, now)
+			n.Capacity = 100
+			require.NoError(t, s.Heartbeat(ctx, n))
+		}
+		room := rooms(t, s, 17)
+		place := func(n int, roomOf func(i int) string) []store.Placement {
+			got, errs := make([]store.Placement, n), make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					got[i], errs[i] = s.PlaceRoom(ctx, store.PlaceRequest{
+						Room: roomOf(i), Participant: fmt.Sprintf("p%d", i), Hold: time.Minute, Now: now, NodeTimeout: time.Minute,
+					})
+				})
+			}
+			wg.Wait()
+			for _, err := range errs {
+				require.NoError(t, err)
+			}
+			return got
+		}
+		seats := map[string]int{}
+		first := place(8, func(int) string { return room[0] })
+		for _, p := range first {
+			require.Equal(t, first[0].Node.ID, p.Node.ID, "every join of the room on one node")
+			require.Equal(t, int64(1), p.Epoch, "placed once")
+			seats[p.Node.ID]++
+		}
+		for _, p := range place(16, func(i int) string { return room[i+1] }) {
+			seats[p.Node.ID]++
+		}
+		require.Equal(t, map[string]int{"a": 12, "b": 12}, seats, "the reserved seats spread the rooms evenly")
+	})
+}
