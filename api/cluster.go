@@ -75,6 +75,7 @@ type Cluster struct {
 	log     *slog.Logger
 	started time.Time
 	cpu     cpuMeter
+	packets rateMeter
 
 	mu     sync.Mutex
 	stop   context.CancelFunc
@@ -180,6 +181,7 @@ func (c *Cluster) beat(ctx context.Context) error {
 	n := c.p.Self
 	n.Rooms, n.Participants = load.Rooms, load.Participants
 	n.CPUPercent = c.cpu.percent(now, processCPU())
+	n.PacketsPerSecond = c.packets.perSecond(now, load.Forwarded)
 	n.StartedAt, n.HeartbeatAt = c.started, now
 	err := c.p.Store.Heartbeat(ctx, n)
 	c.mu.Lock()
@@ -286,6 +288,25 @@ func (m *cpuMeter) percent(now time.Time, cpu time.Duration) int {
 		return 0
 	}
 	return int(100 * used / (wall * time.Duration(runtime.NumCPU())))
+}
+
+// rateMeter turns a count that only grows into a rate per second between two heartbeats.
+type rateMeter struct {
+	last  time.Time
+	count uint64
+}
+
+// perSecond is the rate of the count from the last call to now, when it is count; 0 at
+// the first call.
+func (m *rateMeter) perSecond(now time.Time, count uint64) int64 {
+	wall := now.Sub(m.last)
+	first := m.last.IsZero()
+	grown := count - m.count
+	m.last, m.count = now, count
+	if first || wall <= 0 || count < grown {
+		return 0
+	}
+	return int64(float64(grown) / wall.Seconds())
 }
 
 // clockTicks is the unit of the CPU times in /proc/self/stat (USER_HZ, 100 on Linux).

@@ -68,6 +68,7 @@ func TestClusterHeartbeatReleaseAndSweep(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, nodes, 2)
 	require.Equal(t, 3, nodes[0].Participants, "the heartbeat carries the load")
+	require.Zero(t, nodes[0].PacketsPerSecond, "no rate at the first heartbeat")
 	require.Equal(t, clk.Now(), nodes[0].HeartbeatAt.UTC())
 
 	p, err := b.Place(ctx, w.RoomID, "p1")
@@ -120,4 +121,13 @@ func TestClusterHeartbeatReleaseAndSweep(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, nodes, 1)
 	require.Equal(t, "a", nodes[0].ID)
+}
+
+func TestRateMeter(t *testing.T) {
+	var m rateMeter
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	require.Zero(t, m.perSecond(t0, 1000), "first call")
+	require.Equal(t, int64(500), m.perSecond(t0.Add(2*time.Second), 2000))
+	require.Zero(t, m.perSecond(t0.Add(2*time.Second), 3000), "no time elapsed")
+	require.Equal(t, int64(0), m.perSecond(t0.Add(3*time.Second), 3000))
 }

@@ -7,12 +7,15 @@ type Load struct {
 	// Participants is the number of participants in them, those waiting in a lobby
 	// included.
 	Participants int
+	// Forwarded is the packets handed to subscribers since the server started (see
+	// ForwardStats); its rate is the node's forwarding load.
+	Forwarded uint64
 }
 
 // Load counts the open rooms and their participants.
 func (s *Server) Load() Load {
 	rooms := s.openRooms()
-	l := Load{Rooms: len(rooms)}
+	l := Load{Rooms: len(rooms), Forwarded: s.forwarding.forwarded.Load()}
 	for _, r := range rooms {
 		r.mu.Lock()
 		l.Participants += len(r.participants) + len(r.waiting)

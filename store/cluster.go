@@ -36,7 +36,8 @@ type Node struct {
 	Capacity int
 	// Rooms and Participants are the node's load at its heartbeat.
 	Rooms, Participants int
-	// PacketsPerSecond is the media the node forwarded, 0 when it does not count it.
+	// PacketsPerSecond is the media packets the node handed to subscribers per second
+	// between its last two heartbeats.
 	PacketsPerSecond int64
 	// CPUPercent is the share of the host's CPU the process used since its last heartbeat.
 	CPUPercent int
