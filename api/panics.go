@@ -30,3 +30,37 @@ func (p *panicCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(p.desc, prometheus.CounterValue, float64(p.panics.Count(part)), string(part))
 	}
 }
+
+// forwardCollector exposes what the media forwarding sent, dropped under overload and
+// sent again on subscribers' requests.
+type forwardCollector struct {
+	sfu           *sfu.Server
+	forwarded     *prometheus.Desc
+	dropped       *prometheus.Desc
+	retransmitted *prometheus.Desc
+}
+
+func newForwardCollector(s *sfu.Server) *forwardCollector {
+	return &forwardCollector{
+		sfu:           s,
+		forwarded:     prometheus.NewDesc("webinaire_forward_packets_total", "Media packets handed to subscribers, each packet once per subscriber of its layer.", nil, nil),
+		dropped:       prometheus.NewDesc("webinaire_forward_dropped_packets_total", "Packets not forwarded to a group of subscribers because the server could not keep up: its writer's queue was full, or the packet waited too long (late).", []string{"reason"}, nil),
+		retransmitted: prometheus.NewDesc("webinaire_forward_retransmitted_packets_total", "Packets sent again to a subscriber that reported them lost (NACK).", nil, nil),
+	}
+}
+
+// Describe sends the descriptions of the metrics.
+func (f *forwardCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- f.forwarded
+	ch <- f.dropped
+	ch <- f.retransmitted
+}
+
+// Collect reads the counts.
+func (f *forwardCollector) Collect(ch chan<- prometheus.Metric) {
+	s := f.sfu.ForwardStats()
+	ch <- prometheus.MustNewConstMetric(f.forwarded, prometheus.CounterValue, float64(s.Forwarded))
+	ch <- prometheus.MustNewConstMetric(f.dropped, prometheus.CounterValue, float64(s.QueueFull), "queue_full")
+	ch <- prometheus.MustNewConstMetric(f.dropped, prometheus.CounterValue, float64(s.Late), "late")
+	ch <- prometheus.MustNewConstMetric(f.retransmitted, prometheus.CounterValue, float64(s.Retransmitted))
+}

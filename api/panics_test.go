@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -27,4 +28,28 @@ func TestRecoveredPanicsInMetrics(t *testing.T) {
 	m = metricsText(t, e)
 	require.Contains(t, m, `webinaire_recovered_panics_total{part="recording"} 1`)
 	require.Contains(t, m, `webinaire_recovered_panics_total{part="track"} 0`)
+}
+
+// What the media forwarding drops and sends again is counted in /metrics.
+func TestForwardingInMetrics(t *testing.T) {
+	e := setup(t, "sqlite", options{metricsToken: metricsToken})
+	m := metricsText(t, e)
+	for _, want := range []string{
+		`webinaire_forward_dropped_packets_total{reason="queue_full"} 0`,
+		`webinaire_forward_dropped_packets_total{reason="late"} 0`,
+		`webinaire_forward_retransmitted_packets_total 0`,
+		`webinaire_forward_packets_total 0`,
+	} {
+		require.Contains(t, m, want)
+	}
+}
+
+// The media sockets' batches and refused datagrams are counted in /metrics.
+func TestSendStatsInMetrics(t *testing.T) {
+	e := setup(t, "sqlite", options{metricsToken: metricsToken})
+	m := metricsText(t, e)
+	st := e.sfu.SendStats()
+	require.Contains(t, m, fmt.Sprintf("webinaire_media_send_batches_total %d\n", st.Batches))
+	require.Contains(t, m, fmt.Sprintf("webinaire_media_send_batched_datagrams_total %d\n", st.Datagrams))
+	require.Contains(t, m, fmt.Sprintf("webinaire_media_send_dropped_total %d\n", st.Dropped))
 }

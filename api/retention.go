@@ -177,7 +177,8 @@ func (r *retentionCollector) read() []prometheus.Metric {
 func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newRetentionCollector(s, s.p.MetricsCache), s.sessionsRefused, newPanicCollector(s.p.SFU.Panics()))
+		newRetentionCollector(s, s.p.MetricsCache), s.sessionsRefused, newPanicCollector(s.p.SFU.Panics()), newForwardCollector(s.p.SFU),
+		newSendCollector(s.p.SFU))
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 

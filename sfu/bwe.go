@@ -98,6 +98,15 @@ func (b *bandwidthEstimate) onLoss(fractionLost uint8, now time.Time) {
 	}
 }
 
+// onOverload lowers the estimate by a quarter: the server could not send the
+// subscriber's video in time, and a lower layer carries fewer packets. The loss-based
+// estimate grows back as usual.
+func (b *bandwidthEstimate) onOverload(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.loss = max(int64(float64(b.valueLocked(now))*0.75), minEstimate)
+}
+
 // due tells whether an allocation caused by feedback may run now.
 func (b *bandwidthEstimate) due(now time.Time) bool {
 	b.mu.Lock()
@@ -129,6 +138,16 @@ func (p *participant) onFeedback(d *downTrack, pkt rtcp.Packet) {
 	default:
 		return
 	}
+	if p.bwe.due(now) {
+		p.allocate()
+	}
+}
+
+// onOverload is told that video packets for the participant were dropped because the
+// server could not keep up: its estimate falls, which may move it to lower layers.
+func (p *participant) onOverload() {
+	now := p.srv.clock.Now()
+	p.bwe.onOverload(now)
 	if p.bwe.due(now) {
 		p.allocate()
 	}

@@ -85,6 +85,10 @@ type recvTrack struct {
 	packets      atomic.Int64
 	keyframes    atomic.Int64
 	firstIsKey   atomic.Bool
+	// senderReports counts the server's sender reports about the track; lastReport is
+	// the last one.
+	senderReports atomic.Int64
+	lastReport    atomic.Pointer[rtcp.SenderReport]
 }
 
 // testClient is a Pion client that joins through ServeConn over an in-memory
@@ -138,6 +142,9 @@ func clientAPI(t testing.TB, networks ...webrtc.NetworkType) *webrtc.API {
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes(networks)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// A packet received twice reaches the track: a test can ask for one again (NACK)
+	// and see it come.
+	se.DisableSRTPReplayProtection(true)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 }
 
@@ -425,7 +432,23 @@ func (c *testClient) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRec
 	observe := c.observe
 	c.mu.Unlock()
 	c.notify()
-	c.wg.Add(1)
+	c.wg.Add(2)
+	go func() { // owned by the client; ends when the track ends
+		defer c.wg.Done()
+		for {
+			pkts, _, err := receiver.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, pkt := range pkts {
+				if sr, ok := pkt.(*rtcp.SenderReport); ok && sr.SSRC == rt.ssrc {
+					rt.lastReport.Store(sr)
+					rt.senderReports.Add(1)
+					c.notify()
+				}
+			}
+		}
+	}()
 	go func() { // owned by the client; ends when the track ends
 		defer c.wg.Done()
 		buf := make([]byte, 1500)

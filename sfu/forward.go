@@ -1,7 +1,9 @@
 package sfu
 
 import (
+	"cmp"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +49,14 @@ type upTrack struct {
 	// onLevel receives the average audio level of every levelWindow packets.
 	onLevel func(u *upTrack, level int)
 	log     *slog.Logger
+	spread  spreadConfig
+	// fanout brackets each packet's writes to the subscribers, so that the media
+	// sockets send them together.
+	fanout fanout
+	stats  *forwardStats
+	panics *Panics
+	// slots numbers the downTracks made for the track, see downTrack.slot.
+	slots atomic.Int64
 
 	muted atomic.Bool
 	// forceMuted stops the forwarding: a moderator muted the publisher's microphone.
@@ -70,6 +80,13 @@ type layer struct {
 
 	// downs are the downTracks whose current or target layer this is.
 	downs atomic.Pointer[[]*downTrack]
+	// cache keeps the last packets, for the writers and for retransmissions.
+	cache *packetCache
+	// pool is the layer's writers, made once it has more than spread.above downs.
+	pool atomic.Pointer[writerPool]
+	// lateAt is when a writer last dropped a packet that waited too long, in Unix
+	// nanoseconds: retransmissions wait until the layer is served in time again.
+	lateAt atomic.Int64
 
 	lastKeyframeRequest atomic.Int64  // Unix nanoseconds
 	bytes               atomic.Uint64 // payload bytes received
@@ -100,6 +117,14 @@ type upTrackParams struct {
 	// OnLevel, for an audio track, receives its average level; nil ignores levels.
 	OnLevel func(u *upTrack, level int)
 	Logger  *slog.Logger
+	// Spread says when the fan-out is spread over writers; zero is the default.
+	Spread spreadConfig
+	// Fanout brackets each packet's writes to the subscribers; nil brackets nothing.
+	Fanout fanout
+	// Stats counts drops and retransmissions; nil counts for the track alone.
+	Stats *forwardStats
+	// Panics counts the panics recovered in the track's writers; nil does not count.
+	Panics *Panics
 }
 
 func newUpTrack(p upTrackParams) *upTrack {
@@ -118,8 +143,21 @@ func newUpTrack(p upTrackParams) *upTrack {
 		clock:     p.Clock,
 		writeRTCP: p.WriteRTCP,
 		onLevel:   p.OnLevel,
+		fanout:    cmp.Or[fanout](p.Fanout, noFanout{}),
 		log:       p.Logger,
+		spread:    p.Spread,
+		stats:     p.Stats,
+		panics:    p.Panics,
 		parked:    true,
+	}
+	if u.spread.above == 0 {
+		u.spread.above = DefaultSpreadAbove
+	}
+	if u.spread.maxWriters == 0 {
+		u.spread.maxWriters = 2 * runtime.GOMAXPROCS(0)
+	}
+	if u.stats == nil {
+		u.stats = new(forwardStats)
 	}
 	if kind == webrtc.RTPCodecTypeVideo {
 		u.isKeyframe = keyframeDetector(p.Codec.MimeType)
@@ -134,7 +172,11 @@ func newUpTrack(p upTrackParams) *upTrack {
 }
 
 func (u *upTrack) newLayer(rid string, ssrc uint32) *layer {
-	l := &layer{up: u, rid: rid, rank: ridRank(rid), ssrc: ssrc, rateSample: u.clock.Now()}
+	size := audioCachePackets
+	if u.kind == webrtc.RTPCodecTypeVideo {
+		size = videoCachePackets
+	}
+	l := &layer{up: u, rid: rid, rank: ridRank(rid), ssrc: ssrc, rateSample: u.clock.Now(), cache: newPacketCache(size)}
 	l.downs.Store(&[]*downTrack{})
 	return l
 }
@@ -193,25 +235,27 @@ func (u *upTrack) addLayer(rid string, ssrc uint32) *layer {
 var testHookLayerRun func(*layer)
 
 // run reads one layer of the publisher's track until it ends (the track is removed or
-// the PeerConnection closes) and forwards every packet. It reuses one buffer and one
-// packet.
+// the PeerConnection closes) and forwards every packet. It reuses one scratch space.
 func (l *layer) run(remote *webrtc.TrackRemote) {
 	if testHookLayerRun != nil {
 		testHookLayerRun(l)
 	}
-	buf := make([]byte, maxRTPPacketSize)
-	var pkt rtp.Packet
+	defer l.stopWriters()
+	sc := new(scratch)
 	for {
-		n, _, err := remote.Read(buf)
+		n, _, err := remote.Read(sc.raw[:])
 		if err != nil {
 			return
 		}
-		l.handle(buf[:n], &pkt)
+		l.handle(sc.raw[:n], sc)
 	}
 }
 
-// handle parses one RTP packet into pkt and forwards it.
-func (l *layer) handle(raw []byte, pkt *rtp.Packet) {
+// handle parses one RTP packet, raw, into sc and forwards it: to each subscriber in
+// turn on this goroutine, or, when the layer has more than the track's spreadAbove
+// subscribers, through its writers (see writerPool). raw may be sc.raw.
+func (l *layer) handle(raw []byte, sc *scratch) {
+	pkt := &sc.pkt
 	if err := pkt.Unmarshal(raw); err != nil {
 		return
 	}
@@ -228,8 +272,25 @@ func (l *layer) handle(raw []byte, pkt *rtp.Packet) {
 		return
 	}
 	key := u.kind == webrtc.RTPCodecTypeAudio || u.isKeyframe == nil || u.isKeyframe(pkt.Payload)
+	l.cache.store(pkt.SequenceNumber, raw, key)
+	u.stats.forwarded.Add(uint64(len(downs)))
+	sc.now = u.clock.Now().UnixNano()
+	if len(downs) > u.spread.above {
+		if pool := l.writers(); pool != nil {
+			pool.post(packetRef{seq: pkt.SequenceNumber, key: key, at: sc.now})
+			return
+		}
+	}
+	l.writeAll(downs, pkt, key, sc)
+}
+
+// writeAll writes pkt to every subscriber of downs, its datagrams gathered by the fanout
+// so that they leave together.
+func (l *layer) writeAll(downs []*downTrack, pkt *rtp.Packet, key bool, sc *scratch) {
+	l.up.fanout.hold()
+	defer l.up.fanout.release()
 	for _, d := range downs {
-		d.write(l, pkt, key)
+		d.write(l, pkt, key, sc)
 	}
 }
 
@@ -269,6 +330,7 @@ func (l *layer) addDownLocked(d *downTrack) {
 	copy(downs, old)
 	downs = append(downs, d)
 	l.downs.Store(&downs)
+	l.regroupLocked(downs)
 }
 
 func (l *layer) removeDownLocked(d *downTrack) {
@@ -283,6 +345,7 @@ func (l *layer) removeDownLocked(d *downTrack) {
 		}
 	}
 	l.downs.Store(&downs)
+	l.regroupLocked(downs)
 }
 
 // addDown adds a subscriber, receiving the layer the track chooses for a newcomer
@@ -480,20 +543,19 @@ type downTrack struct {
 	target  atomic.Pointer[layer] // the layer wanted, nil when paused
 	layer   atomic.Pointer[LayerRequest]
 
-	// mu serialises write: during a switch two layers' goroutines write. It also guards
-	// what follows, the rewriting state.
+	// slot places the downTrack in a writer's group when the fan-out is spread (see
+	// writerPool); it never changes.
+	slot int
+
+	// mu guards the rewriting state below. write takes it to decide and number a
+	// packet, and releases it before writing: two goroutines may write one downTrack
+	// (the readers of two layers during a switch, a writer and a retransmission).
 	mu      sync.Mutex
 	needKey bool
-	started bool   // a packet went out
-	seqOff  uint16 // added to the layer's sequence numbers
-	tsOff   uint32 // added to the layer's timestamps
-	lastSeq uint16 // last sequence number sent
-	lastTS  uint32 // last timestamp sent
-	vp8     vp8Rewriter
-	// hdr, ext and payload are scratch space.
-	hdr     rtp.Header
-	ext     []rtp.Extension
-	payload []byte
+	s       streamState
+	vp8     *vp8Rewriter // nil for a codec other than VP8
+	// nacks limits the retransmissions the subscriber can ask for, see retransmit.
+	nacks nackBudget
 
 	// sender and mid are the RTPSender and media id in the subscriber's
 	// PeerConnection; the subscriber's session goroutine sets and reads them.
@@ -513,9 +575,9 @@ type trackBinding struct {
 }
 
 func newDownTrack(up *upTrack, subscriber *participant) *downTrack {
-	d := &downTrack{up: up, subscriber: subscriber, ext: make([]rtp.Extension, 0, 2), needKey: up.kind == webrtc.RTPCodecTypeVideo}
+	d := &downTrack{up: up, subscriber: subscriber, needKey: up.kind == webrtc.RTPCodecTypeVideo, slot: int(up.slots.Add(1))}
 	if strings.EqualFold(up.codec.MimeType, webrtc.MimeTypeVP8) {
-		d.payload = make([]byte, maxRTPPacketSize)
+		d.vp8 = &vp8Rewriter{}
 	}
 	return d
 }
@@ -572,70 +634,104 @@ const switchFrame = 90000 / 30
 
 // write sends pkt, a packet of layer l, to the subscriber with the subscriber's SSRC,
 // payload type and header extensions, and sequence numbers and timestamps continued
-// across layer switches. key tells whether pkt starts a keyframe.
-func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool) {
+// across layer switches. key tells whether pkt starts a keyframe. sc is the calling
+// goroutine's scratch space.
+func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) {
 	b := d.binding.Load()
 	if b == nil {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	cur := d.current.Load()
 	var left *layer
-	if l != cur {
-		if l != d.target.Load() {
-			return // a layer being left
-		}
-		if !key {
-			l.requestKeyframe()
-			return
-		}
-		// Switch to l: its first packet follows the last one sent.
-		if d.started {
-			d.seqOff = d.lastSeq + 1 - pkt.SequenceNumber
-			d.tsOff = d.lastTS + switchFrame - pkt.Timestamp
+	switch decide(l, cur, d.target.Load(), key, d.needKey) {
+	case skipPacket:
+		d.mu.Unlock()
+		return
+	case awaitKeyframe:
+		d.mu.Unlock()
+		l.requestKeyframe()
+		return
+	case switchToLayer:
+		d.s.switchTo(pkt.SequenceNumber, pkt.Timestamp)
+		if d.vp8 != nil {
 			d.vp8.switched()
 		}
 		left = cur
 		d.current.Store(l)
-		d.needKey = d.up.kind == webrtc.RTPCodecTypeVideo
-	} else if d.needKey && !key {
-		l.requestKeyframe()
-		return
-	}
-	d.hdr = pkt.Header
-	d.hdr.SSRC = b.ssrc
-	d.hdr.PayloadType = b.payloadType
-	d.hdr.SequenceNumber = pkt.SequenceNumber + d.seqOff
-	d.hdr.Timestamp = pkt.Timestamp + d.tsOff
-	d.hdr.Padding = false
-	d.hdr.PaddingSize = 0
-	// Header extension ids are negotiated per PeerConnection: keep the audio level under
-	// the subscriber's id and drop the rest, which are hop by hop.
-	d.hdr.Extension = false
-	d.hdr.ExtensionProfile = 0
-	d.hdr.Extensions = d.ext[:0]
-	if b.audioLevelID != 0 && d.up.audioLevelID != 0 {
-		if level := pkt.Header.GetExtension(d.up.audioLevelID); len(level) > 0 {
-			_ = d.hdr.SetExtension(b.audioLevelID, level)
+	case forwardPacket:
+		if d.needKey {
+			d.s.resume(pkt.SequenceNumber)
 		}
 	}
-	d.ext = d.hdr.Extensions[:0]
 	payload := pkt.Payload
-	if d.payload != nil {
-		payload = d.vp8.rewrite(d.payload, payload)
+	if d.vp8 != nil {
+		payload = d.vp8.rewrite(sc.payload[:], payload)
 	}
-	n, err := b.writer.WriteRTP(&d.hdr, payload)
-	if err == nil && n > 0 {
-		d.started = true
-		d.lastSeq, d.lastTS = d.hdr.SequenceNumber, d.hdr.Timestamp
-		// Before the subscriber's DTLS is up, writes are dropped (n == 0): keep waiting
-		// for a keyframe that really goes out.
-		d.needKey = false
+	seq, ts := d.s.next(pkt.SequenceNumber, pkt.Timestamp, len(payload), sc.now)
+	d.needKey = false
+	d.mu.Unlock()
+
+	sc.header(&pkt.Header, b, d.up.audioLevelID, seq, ts)
+	if n, err := b.writer.WriteRTP(&sc.hdr, payload); err != nil || n == 0 {
+		// Before the subscriber's DTLS is up, writes are dropped (n == 0): wait for a
+		// keyframe that really goes out.
+		d.resync(l)
 	}
 	if left != nil {
 		d.up.finishSwitch(d, left)
 	}
+}
+
+// resync makes a video subscriber of layer l wait for l's next keyframe: packets it
+// should have had were not sent. It tells whether the subscriber was receiving l until
+// then.
+func (d *downTrack) resync(l *layer) bool {
+	if d.up.kind != webrtc.RTPCodecTypeVideo {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.current.Load() != l || d.needKey {
+		return false
+	}
+	d.needKey = true
+	return true
+}
+
+// scratch is the space a goroutine that forwards packets reuses for each one, so that
+// forwarding allocates nothing: the parsed packet, the rewritten header and payload.
+type scratch struct {
+	// now is when the packet being forwarded was read, in Unix nanoseconds.
+	now     int64
+	pkt     rtp.Packet
+	hdr     rtp.Header
+	ext     []rtp.Extension
+	raw     [maxRTPPacketSize]byte
+	payload [maxRTPPacketSize]byte
+}
+
+// header sets sc.hdr to h rewritten for binding b: its SSRC, payload type, sequence
+// number seq and timestamp ts. Header extension ids are negotiated per PeerConnection:
+// the audio level (under the publisher's id levelID) is kept under the subscriber's id
+// and the rest dropped, as they are hop by hop.
+func (sc *scratch) header(h *rtp.Header, b *trackBinding, levelID uint8, seq uint16, ts uint32) {
+	sc.hdr = *h
+	sc.hdr.SSRC = b.ssrc
+	sc.hdr.PayloadType = b.payloadType
+	sc.hdr.SequenceNumber = seq
+	sc.hdr.Timestamp = ts
+	sc.hdr.Padding = false
+	sc.hdr.PaddingSize = 0
+	sc.hdr.Extension = false
+	sc.hdr.ExtensionProfile = 0
+	sc.hdr.Extensions = sc.ext[:0]
+	if b.audioLevelID != 0 && levelID != 0 {
+		if level := h.GetExtension(levelID); len(level) > 0 {
+			_ = sc.hdr.SetExtension(b.audioLevelID, level)
+		}
+	}
+	sc.ext = sc.hdr.Extensions[:0]
 }
 
 // matchCodec finds the negotiated codec for want: same MIME type and format

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pion/interceptor"
@@ -105,7 +106,7 @@ func newTestUpTrack(codec webrtc.RTPCodecParameters, clock Clock, p *plis, audio
 }
 
 // bindDown subscribes a bound downTrack to up, writing to w.
-func bindDown(t testing.TB, up *upTrack, ssrc webrtc.SSRC, pt webrtc.PayloadType, audioLevelID int, w *recordWriter) *downTrack {
+func bindDown(t testing.TB, up *upTrack, ssrc webrtc.SSRC, pt webrtc.PayloadType, audioLevelID int, w webrtc.TrackLocalWriter) *downTrack {
 	d := newDownTrack(up, nil)
 	require.True(t, up.addDown(d))
 	codec := up.codec
@@ -157,7 +158,7 @@ func TestForwardWaitsForKeyframeAndAsksForIt(t *testing.T) {
 	bindDown(t, up, 5678, 97, 0, w)
 	require.Equal(t, 1, pli.count(), "binding a video subscriber asks for a keyframe")
 
-	var pkt rtp.Packet
+	var pkt scratch
 	// Before the transport is up, writes are dropped, even a keyframe: keep waiting.
 	up.layerList()[0].handle(rawPacket(t, 1, vp8Payload(true), 0), &pkt)
 	require.Zero(t, w.n)
@@ -174,7 +175,7 @@ func TestForwardWaitsForKeyframeAndAsksForIt(t *testing.T) {
 	require.Equal(t, 1, w.n)
 	require.Equal(t, uint32(5678), w.last.SSRC, "subscriber's SSRC")
 	require.Equal(t, uint8(97), w.last.PayloadType, "subscriber's payload type")
-	require.Equal(t, uint16(5), w.last.SequenceNumber)
+	require.Equal(t, uint16(2), w.last.SequenceNumber, "numbered after the keyframe that could not go out, with no gap")
 	require.True(t, isVP8Keyframe(w.payload))
 	up.layerList()[0].handle(rawPacket(t, 6, vp8Payload(false), 0), &pkt)
 	require.Equal(t, 2, w.n, "then everything goes")
@@ -191,14 +192,14 @@ func TestForwardRewritesHeaderExtensions(t *testing.T) {
 	bindDown(t, up, 43, 111, 0, plain)
 	require.Zero(t, pli.count(), "no keyframe request for audio")
 
-	var pkt rtp.Packet
+	var pkt scratch
 	up.layerList()[0].handle(rawPacket(t, 9, []byte{0xf8, 0xff, 0xfe}, 1), &pkt)
 	require.Equal(t, 1, w.n, "audio needs no keyframe")
 	require.Equal(t, []uint8{3}, w.last.GetExtensionIDs(), "audio level under the subscriber's id, other extensions dropped")
 	require.Equal(t, []byte{0x85}, w.last.GetExtension(3))
 	require.Equal(t, 1, plain.n)
 	require.False(t, plain.last.Extension, "no extension for a subscriber without audio level")
-	require.Equal(t, uint8(1), pkt.Header.GetExtensionIDs()[0], "the publisher's packet is untouched")
+	require.Equal(t, uint8(1), pkt.pkt.Header.GetExtensionIDs()[0], "the publisher's packet is untouched")
 }
 
 func TestUpTrackSubscribers(t *testing.T) {
@@ -208,7 +209,7 @@ func TestUpTrackSubscribers(t *testing.T) {
 	b := &recordWriter{buf: make([]byte, 1500), ready: true}
 	da := bindDown(t, up, 1, 111, 0, a)
 	bindDown(t, up, 2, 111, 0, b)
-	var pkt rtp.Packet
+	var pkt scratch
 	up.layerList()[0].handle(rawPacket(t, 1, []byte{1}, 0), &pkt)
 	up.removeDown(da)
 	up.layerList()[0].handle(rawPacket(t, 2, []byte{1}, 0), &pkt)
@@ -268,45 +269,75 @@ func TestKeyframeDetection(t *testing.T) {
 }
 
 // BenchmarkForwardRTP measures the per-packet path of a publisher's track: parse the
-// packet into a reused rtp.Packet, detect a keyframe, and write a rewritten header
-// (SSRC, payload type, audio level extension id) to every subscriber. The writer
-// marshals into a reused buffer, standing in for Pion's SRTP writer.
+// packet into a reused scratch space, detect a keyframe, and write a rewritten header
+// (SSRC, payload type, audio level extension id) to every subscriber, by the reader
+// itself or spread over the layer's writers. The writer marshals into a reused buffer,
+// standing in for Pion's SRTP writer; with writers, each packet is waited for at every
+// subscriber before the next is sent.
 func BenchmarkForwardRTP(b *testing.B) {
 	for _, bc := range []struct {
-		name  string
-		codec webrtc.RTPCodecParameters
-		subs  int
+		name   string
+		codec  webrtc.RTPCodecParameters
+		subs   int
+		spread bool
 	}{
-		{"video/subscribers=1", vp8Codec, 1},
-		{"video/subscribers=10", vp8Codec, 10},
-		{"video/subscribers=100", vp8Codec, 100},
-		{"audio-level/subscribers=10", opusCodec, 10},
+		{"video/subscribers=1", vp8Codec, 1, false},
+		{"video/subscribers=10", vp8Codec, 10, false},
+		{"video/subscribers=100", vp8Codec, 100, false},
+		{"video/subscribers=100/writers", vp8Codec, 100, true},
+		{"audio-level/subscribers=10", opusCodec, 10, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var pli plis
 			up := newTestUpTrack(bc.codec, systemClock{}, &pli, 1)
+			if !bc.spread {
+				up.spread.above = bc.subs
+			}
+			done := make(chan struct{}, 1)
+			var left atomic.Int64
 			for i := range bc.subs {
-				bindDown(b, up, webrtc.SSRC(i+1), bc.codec.PayloadType, 2, &recordWriter{buf: make([]byte, 1500), ready: true})
+				w := &countdownWriter{recordWriter: recordWriter{buf: make([]byte, 1500), ready: true}, left: &left, done: done}
+				bindDown(b, up, webrtc.SSRC(i+1), bc.codec.PayloadType, 2, w)
+			}
+			var sc scratch
+			send := func(raw []byte) {
+				left.Store(int64(bc.subs))
+				n := copy(sc.raw[:], raw) // as read from the track
+				up.layerList()[0].handle(sc.raw[:n], &sc)
+				<-done
 			}
 			payload := []byte{0xf8, 0xff, 0xfe}
 			if bc.codec.MimeType == webrtc.MimeTypeVP8 {
-				key := rawPacket(b, 0, append([]byte{0x10}, vp8Frame(true)[:1000]...), 1)
-				var pkt rtp.Packet
-				up.layerList()[0].handle(key, &pkt) // opens the keyframe gate
+				send(rawPacket(b, 0, append([]byte{0x10}, vp8Frame(true)[:1000]...), 1)) // opens the keyframe gate
 				payload = append([]byte{0x10}, vp8Frame(false)...)
 			}
 			raw := rawPacket(b, 1, payload, 1)
-			var pkt rtp.Packet
-			buf := make([]byte, maxRTPPacketSize)
 			b.SetBytes(int64(len(raw) * bc.subs))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				n := copy(buf, raw) // as read from the track
-				up.layerList()[0].handle(buf[:n], &pkt)
+				send(raw)
 			}
+			b.StopTimer()
+			up.layerList()[0].stopWriters()
 		})
 	}
+}
+
+// countdownWriter is a recordWriter that counts the writes left of a fan-out down and
+// says when the last one is done.
+type countdownWriter struct {
+	recordWriter
+	left *atomic.Int64
+	done chan struct{}
+}
+
+func (w *countdownWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	n, err := w.recordWriter.WriteRTP(h, payload)
+	if w.left.Add(-1) == 0 {
+		w.done <- struct{}{}
+	}
+	return n, err
 }
 
 // TestForwardDoesNotAllocate pins what the benchmark shows.
@@ -317,7 +348,7 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 		bindDown(t, up, webrtc.SSRC(i+1), 111, 2, &recordWriter{buf: make([]byte, 1500), ready: true})
 	}
 	raw := rawPacket(t, 1, []byte{0xf8, 0xff, 0xfe}, 1)
-	var pkt rtp.Packet
+	var pkt scratch
 	up.layerList()[0].handle(raw, &pkt) // warm the scratch space
 	allocs := testing.AllocsPerRun(1000, func() { up.layerList()[0].handle(raw, &pkt) })
 	require.Zero(t, allocs)

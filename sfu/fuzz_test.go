@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
@@ -73,7 +72,7 @@ func FuzzForward(f *testing.F) {
 		w2 := &recordWriter{buf: make([]byte, 2*maxRTPPacketSize), ready: true}
 		d1 := bindDown(t, up, 1001, c.PayloadType, 2, w1)
 		bindDown(t, up, 1002, c.PayloadType, 0, w2)
-		var pkt rtp.Packet
+		var pkt scratch
 		for op, raw, rest, ok := nextRecord(data); ok; op, raw, rest, ok = nextRecord(rest) {
 			if op&0x80 != 0 {
 				up.setTarget(d1, layers[(op>>1)&1])
@@ -91,7 +90,7 @@ func FuzzForward(f *testing.F) {
 				require.Equal(t, out.ssrc, out.w.last.SSRC)
 				require.Equal(t, uint8(c.PayloadType), out.w.last.PayloadType)
 				require.False(t, out.w.last.Padding)
-				require.Len(t, out.w.payload, len(pkt.Payload))
+				require.Len(t, out.w.payload, len(pkt.pkt.Payload))
 			}
 		}
 	})
@@ -99,8 +98,9 @@ func FuzzForward(f *testing.F) {
 
 // FuzzRTCP hands arbitrary compound RTCP packets to a subscriber of a simulcast track, as
 // its PeerConnection would, with the clock moving between them. The bandwidth estimate
-// stays within its bounds, and a REMB of at least the estimate never lowers it (the
-// seed remb-bitrate-beyond-int64 is one that did, found by this target).
+// stays within its bounds, a REMB of at least the estimate never lowers it (the seed
+// remb-bitrate-beyond-int64 is one that did, found by this target), and NACKs get no
+// more retransmissions than the budget allows.
 func FuzzRTCP(f *testing.F) {
 	signer := newTestSigner(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -110,19 +110,29 @@ func FuzzRTCP(f *testing.F) {
 		p := newParticipant(srv, nil, Claims{Room: "r", Participant: "sub"})
 		var pli plis
 		up := simulcastUpTrack(vp8Codec, clock, &pli)
-		d := bindDown(t, up, 1001, 96, 0, &recordWriter{buf: make([]byte, 2*maxRTPPacketSize), ready: true})
+		w := &recordWriter{buf: make([]byte, 2*maxRTPPacketSize), ready: true}
+		d := bindDown(t, up, 1001, 96, 0, w)
 		p.downs[up] = d
+		// Packets sent, so that NACKs have something to be answered with.
+		var sc scratch
+		for i := range uint16(40) {
+			up.layerList()[0].handle(layerPacket(t, 1, 1000+i, uint32(i)*3000, vp8Descriptor(i, 0, i == 0, 'q')), &sc)
+		}
+		require.Equal(t, uint16(1039), d.s.lastSeq)
+		start := clock.Now()
 		for op, raw, rest, ok := nextRecord(data); ok; op, raw, rest, ok = nextRecord(rest) {
 			clock.Advance(time.Duration(op) * 10 * time.Millisecond)
 			now := clock.Now()
 			before := p.bwe.value(now)
-			p.onRTCP(d, raw)
+			p.onRTCP(d, raw, new(scratch))
 			after := p.bwe.value(now)
 			require.GreaterOrEqual(t, after, int64(minEstimate))
 			require.LessOrEqual(t, after, int64(maxEstimate))
 			if least, ok := rembOnly(raw); ok && least >= float64(before) {
 				require.GreaterOrEqual(t, after, before, "a REMB of %g bit/s", least)
 			}
+			seconds := int(now.Sub(start)/time.Second) + 2
+			require.LessOrEqual(t, w.n-40, seconds*maxRetransmitsPerSecond, "retransmissions within their budget")
 		}
 	})
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -71,9 +73,9 @@ func codecs() []webrtc.RTPCodecParameters {
 }
 
 // newMediaAPI builds the Pion API every PeerConnection of the server is made with: the
-// codecs above, the audio-level header extension, NACK generation and answers, RTCP
-// sender and receiver reports, transport-wide congestion control feedback, all media on
-// mux, no mDNS, and Pion's own logs sent to log at debug level.
+// codecs above, the audio-level header extension, NACKs and receiver reports for what is
+// received, transport-wide congestion control feedback, all media on mux, no mDNS, and
+// Pion's own logs sent to log at debug level.
 func newMediaAPI(cfg WebRTCConfig, mux ice.UDPMux, log *slog.Logger) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	for _, c := range codecs() {
@@ -89,13 +91,23 @@ func newMediaAPI(cfg WebRTCConfig, mux ice.UDPMux, log *slog.Logger) (*webrtc.AP
 		return nil, fmt.Errorf("register audio level extension: %w", err)
 	}
 
+	// Interceptors on the received tracks only: NACKs and receiver reports for the
+	// publishers. What is sent is answered and reported by the SFU itself (reports.go):
+	// Pion's NACK responder would copy every packet for every subscriber, and its sender
+	// reports take a lock per packet.
 	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureNack(m, ir); err != nil {
-		return nil, fmt.Errorf("configure nack: %w", err)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	nackGenerator, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("nack generator: %w", err)
 	}
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, fmt.Errorf("configure rtcp reports: %w", err)
+	ir.Add(nackGenerator)
+	receiverReports, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("receiver reports: %w", err)
 	}
+	ir.Add(receiverReports)
 	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
 		return nil, fmt.Errorf("configure twcc: %w", err)
 	}

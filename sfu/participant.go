@@ -85,7 +85,8 @@ type participant struct {
 	bwe            bandwidthEstimate
 	allocMu        sync.Mutex // one allocation at a time, see allocate
 	muted          map[Label]bool
-	holding        bool // candidates are held, see holdCandidates
+	holding        bool        // candidates are held, see holdCandidates
+	stopReports    func() bool // cancels the next sender reports, see sendReports
 	heldCandidates []webrtc.ICECandidateInit
 	trackSeq       int
 
@@ -144,6 +145,9 @@ func (p *participant) serve(parent context.Context, api *webrtc.API) error {
 	}
 	p.mu.Lock()
 	p.closing = true
+	if p.stopReports != nil {
+		p.stopReports()
+	}
 	downs := make([]*downTrack, 0, len(p.downs))
 	for _, d := range p.downs {
 		downs = append(downs, d)
@@ -216,6 +220,9 @@ func (p *participant) start(api *webrtc.API) bool {
 		return false
 	}
 	p.pc = pc
+	p.mu.Lock()
+	p.stopReports = p.srv.clock.AfterFunc(senderReportInterval, p.sendReports)
+	p.mu.Unlock()
 	pc.OnTrack(p.onTrack)
 	pc.OnICECandidate(p.onCandidate)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -716,7 +723,11 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		Clock:            p.srv.clock,
 		WriteRTCP:        p.pc.WriteRTCP,
 		OnLevel:          p.room.onAudioLevel,
+		Fanout:           p.srv.batcher,
 		Logger:           p.log,
+		Spread:           p.srv.spread,
+		Stats:            &p.srv.forwarding,
+		Panics:           p.srv.panics,
 	})
 	if rid != "" {
 		p.simulcast[receiver] = up
@@ -776,8 +787,8 @@ func (p *participant) labelForLocked(remote *webrtc.TrackRemote) Label {
 }
 
 // readRTCP starts the goroutine reading the RTCP the subscriber sends about one track:
-// keyframe requests go to the publisher (paced by the upTrack), the rest feeds Pion's
-// interceptors.
+// keyframe requests go to the publisher (paced by the upTrack), lost packets are sent
+// again, the rest feeds the bandwidth estimate.
 func (p *participant) readRTCP(d *downTrack, sender *webrtc.RTPSender) {
 	p.mu.Lock()
 	if p.closing {
@@ -790,26 +801,30 @@ func (p *participant) readRTCP(d *downTrack, sender *webrtc.RTPSender) {
 		defer p.wg.Done()
 		defer p.srv.panics.Recover(PartParticipant, p.log.With("track", d.up.id), p.failInternal)
 		buf := make([]byte, maxRTPPacketSize)
+		sc := new(scratch)
 		for {
 			n, _, err := sender.Read(buf)
 			if err != nil {
 				return
 			}
-			p.onRTCP(d, buf[:n])
+			p.onRTCP(d, buf[:n], sc)
 		}
 	}()
 }
 
-// onRTCP acts on one compound RTCP packet the subscriber sent about d's track.
-func (p *participant) onRTCP(d *downTrack, raw []byte) {
+// onRTCP acts on one compound RTCP packet the subscriber sent about d's track; sc is the
+// reading goroutine's scratch space, for retransmissions.
+func (p *participant) onRTCP(d *downTrack, raw []byte, sc *scratch) {
 	pkts, err := rtcp.Unmarshal(raw)
 	if err != nil {
 		return
 	}
 	for _, pkt := range pkts {
-		switch pkt.(type) {
+		switch pkt := pkt.(type) {
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.up.requestKeyframe(d)
+		case *rtcp.TransportLayerNack:
+			d.retransmit(pkt, sc)
 		default:
 			p.onFeedback(d, pkt)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -73,6 +74,12 @@ type Params struct {
 	// Panics counts the panics recovered in the goroutines of participants, tracks and
 	// rooms; nil makes a counter of the server's own (see Server.Panics).
 	Panics *Panics
+	// SpreadAbove is the number of subscribers of one layer of a track above which its
+	// packets are written by several writer goroutines instead of its reader alone; 0
+	// means DefaultSpreadAbove.
+	SpreadAbove int
+	// MaxWritersPerTrack bounds the writers of one layer; 0 means twice GOMAXPROCS.
+	MaxWritersPerTrack int
 }
 
 // Server is the SFU: it holds the rooms and runs one session per connection. A room
@@ -96,6 +103,12 @@ type Server struct {
 	// onRoomClosed is Params.OnRoomClosed.
 	onRoomClosed func(RoomStats)
 	panics       *Panics
+	// spread says when fan-outs are spread over writers; forwarding counts drops and
+	// retransmissions.
+	spread     spreadConfig
+	forwarding forwardStats
+	// batcher batches the writes of every fan-out on the media sockets.
+	batcher *sendBatcher
 
 	// closing ends when Close is called: it cuts the sessions still waiting for
 	// their join message.
@@ -118,6 +131,9 @@ func New(p Params) (*Server, error) {
 	}
 	if p.EmptyRoomGrace < 0 || p.JoinTimeout < 0 || p.SessionLifetime < 0 || p.SessionLifetime > MaxTokenLifetime {
 		return nil, errors.New("sfu: negative duration in Params")
+	}
+	if p.SpreadAbove < 0 || p.MaxWritersPerTrack < 0 {
+		return nil, errors.New("sfu: negative SpreadAbove or MaxWritersPerTrack in Params")
 	}
 	if p.MaxMeetingParticipants < 0 || p.MaxWebinarParticipants < 0 || p.MaxLobby < 0 {
 		return nil, errors.New("sfu: negative cap in Params")
@@ -148,6 +164,7 @@ func New(p Params) (*Server, error) {
 		rooms:           make(map[string]*Room),
 		onRoomClosed:    p.OnRoomClosed,
 		panics:          p.Panics,
+		spread:          spreadConfig{above: p.SpreadAbove, maxWriters: p.MaxWritersPerTrack},
 		candidates: addrPolicy{
 			local:   p.WebRTC.IncludeLoopback,
 			private: p.WebRTC.AllowPrivateCandidates,
@@ -159,6 +176,7 @@ func New(p Params) (*Server, error) {
 			KindWebinar: cmp.Or(p.MaxWebinarParticipants, DefaultMaxWebinarParticipants),
 		},
 		maxLobby: cmp.Or(p.MaxLobby, DefaultMaxLobby),
+		batcher:  newSendBatcher(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -195,7 +213,12 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.started {
 		return errors.New("sfu: server already started")
 	}
+	n, err := stdnet.NewNet()
+	if err != nil {
+		return fmt.Errorf("open media port %d: %w", s.cfg.UDPPort, err)
+	}
 	opts := []ice.UDPMuxFromPortOption{
+		ice.UDPMuxFromPortWithNet(batchNet{Net: n, batcher: s.batcher}),
 		ice.UDPMuxFromPortWithLogger(pionLoggerFactory{log: s.log}.NewLogger("udpmux")),
 		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
 	}
@@ -251,8 +274,23 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// SendStats counts the datagrams the media sockets sent in batches, and those the
+// kernel refused.
+func (s *Server) SendStats() SendStats { return s.batcher.stats() }
+
 // Panics counts the panics the server recovered, by part.
 func (s *Server) Panics() *Panics { return s.panics }
+
+// ForwardStats are the counts of the forwarding since the server started: packets
+// dropped under overload, packets sent again.
+func (s *Server) ForwardStats() ForwardStats {
+	return ForwardStats{
+		Forwarded:     s.forwarding.forwarded.Load(),
+		QueueFull:     s.forwarding.queueFull.Load(),
+		Late:          s.forwarding.late.Load(),
+		Retransmitted: s.forwarding.retransmitted.Load(),
+	}
+}
 
 // Room returns the open room with that id.
 func (s *Server) Room(id string) (*Room, bool) {

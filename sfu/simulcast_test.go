@@ -112,7 +112,7 @@ func TestLayerSwitchWaitsForAKeyframeAndKeepsTheStreamContinuous(t *testing.T) {
 	d := bindDown(t, up, 77, 96, 0, w)
 	require.Equal(t, h, d.target.Load(), "a newcomer starts on the middle layer")
 
-	var pkt rtp.Packet
+	var pkt scratch
 	send := func(l *layer, seq uint16, ts uint32, pic uint16, key bool) {
 		marker := map[*layer]byte{q: 'q', h: 'h', f: 'f'}[l]
 		l.handle(layerPacket(t, l.ssrc, seq, ts, vp8Descriptor(pic, 0, key, marker)), &pkt)
@@ -196,7 +196,7 @@ func TestLayersMeasuredLive(t *testing.T) {
 	var pli plis
 	up, layers := simulcastTrack(t, clock, &pli)
 	q, f := layers[0], layers[2]
-	var pkt rtp.Packet
+	var pkt scratch
 	_, _, live := up.rates(clock.Now())
 	require.Equal(t, -1, live, "nothing measured yet: every layer may be chosen")
 
@@ -263,6 +263,15 @@ func TestBandwidthEstimate(t *testing.T) {
 		b.onLoss(255, clock.Now())
 	}
 	require.EqualValues(t, minEstimate, b.value(clock.Now()))
+
+	var o bandwidthEstimate
+	o.onREMB(1_000_000, clock.Now())
+	o.onOverload(clock.Now())
+	require.EqualValues(t, 750_000, o.value(clock.Now()), "overload: down by a quarter of the estimate")
+	for range 100 {
+		o.onOverload(clock.Now())
+	}
+	require.EqualValues(t, minEstimate, o.value(clock.Now()))
 }
 
 // simulcastRates are the payload sizes per 20 ms frame of the layers q, h and f a test

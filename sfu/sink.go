@@ -24,9 +24,10 @@ type Sink interface {
 
 // SinkTrack receives the packets of one track.
 type SinkTrack interface {
-	// WriteRTP is called on the track's media goroutine for every packet, in order; for
-	// video the first is the start of a keyframe. It must not block. h and payload are
-	// reused once it returns.
+	// WriteRTP is called for every packet, in order, on one of the track's media
+	// goroutines (its reader, or a writer when the fan-out is spread); for video the
+	// first is the start of a keyframe. It must not block. h and payload are reused once
+	// it returns.
 	WriteRTP(h *rtp.Header, payload []byte) error
 	// Close is called once, when the track ends or the sink is detached.
 	Close()

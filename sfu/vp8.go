@@ -76,23 +76,7 @@ func (r *vp8Rewriter) rewrite(buf, p []byte) []byte {
 			r.tl0Off = r.lastTL0 + 1 - p[f.tl0]
 		}
 	}
-	out := p
-	if (r.picOff != 0 || r.tl0Off != 0) && len(p) <= len(buf) {
-		out = buf[:len(p)]
-		copy(out, p)
-		if f.pic >= 0 {
-			pic := f.picture(p) + r.picOff
-			if f.long {
-				out[f.pic] = 0x80 | byte(pic>>8)&0x7f
-				out[f.pic+1] = byte(pic)
-			} else {
-				out[f.pic] = byte(pic) & 0x7f
-			}
-		}
-		if f.tl0 >= 0 {
-			out[f.tl0] = p[f.tl0] + r.tl0Off
-		}
-	}
+	out := r.apply(buf, p, f)
 	if f.pic >= 0 {
 		r.lastPic = f.picture(out)
 	}
@@ -100,5 +84,38 @@ func (r *vp8Rewriter) rewrite(buf, p []byte) []byte {
 		r.lastTL0 = out[f.tl0]
 	}
 	r.sent = true
+	return out
+}
+
+// again rewrites the payload of a packet sent before, for a retransmission, with the
+// offsets of the layer received now.
+func (r *vp8Rewriter) again(buf, p []byte) []byte {
+	f, ok := parseVP8Descriptor(p)
+	if !ok || (f.pic < 0 && f.tl0 < 0) {
+		return p
+	}
+	return r.apply(buf, p, f)
+}
+
+// apply returns p with the offsets added to the fields f, copied into buf when they
+// change anything.
+func (r *vp8Rewriter) apply(buf, p []byte, f vp8Fields) []byte {
+	if (r.picOff == 0 && r.tl0Off == 0) || len(p) > len(buf) {
+		return p
+	}
+	out := buf[:len(p)]
+	copy(out, p)
+	if f.pic >= 0 {
+		pic := f.picture(p) + r.picOff
+		if f.long {
+			out[f.pic] = 0x80 | byte(pic>>8)&0x7f
+			out[f.pic+1] = byte(pic)
+		} else {
+			out[f.pic] = byte(pic) & 0x7f
+		}
+	}
+	if f.tl0 >= 0 {
+		out[f.tl0] = p[f.tl0] + r.tl0Off
+	}
 	return out
 }

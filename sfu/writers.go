@@ -1,0 +1,234 @@
+package sfu
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// A large fan-out is spread over writers. Up to spreadConfig.above subscribers, a
+// layer's reader writes each packet to every subscriber itself. Beyond, it keeps the
+// packet in the layer's cache and posts its sequence number to the layer's writers, about
+// √N of them for N subscribers, each writing to its own group of subscribers: the
+// fan-out runs on every core, and the reader goes back to reading at once.
+//
+// Overload: a writer's queue is bounded, and a packet that waited longer than
+// maxQueueDelay is not sent. A video subscriber that misses packets waits for the next
+// keyframe, which is asked for (paced per layer), and its bandwidth estimate falls by a
+// quarter, which moves it to a lower simulcast layer when the publisher sends one; audio
+// goes on after the gap and is given a longer delay than video, so that it is the last
+// to go. What cannot be sent in time is dropped, never queued without bound.
+
+// DefaultSpreadAbove is the number of subscribers of a layer above which its packets
+// are written by the layer's writers.
+const DefaultSpreadAbove = 16
+
+// writerQueueLen is the packets a writer's queue holds: a keyframe of a screen share fits.
+const writerQueueLen = 128
+
+// Longest time a packet waits for a writer before it is dropped.
+const (
+	maxVideoQueueDelay = 100 * time.Millisecond
+	maxAudioQueueDelay = 200 * time.Millisecond
+)
+
+// spreadConfig says when and how a layer's fan-out is spread over writers.
+type spreadConfig struct {
+	// above is the number of subscribers of a layer above which writers are used.
+	above int
+	// maxWriters bounds the writers of one layer.
+	maxWriters int
+}
+
+// forwardStats counts, for a server, what the forwarding sent, dropped or repaired.
+type forwardStats struct {
+	// forwarded counts packets handed to subscribers: each packet of a layer once per
+	// subscriber of that layer.
+	forwarded atomic.Uint64
+	// queueFull counts packets a writer's full queue could not take.
+	queueFull atomic.Uint64
+	// late counts packets dropped by a writer for waiting too long.
+	late atomic.Uint64
+	// retransmitted counts packets sent again on a subscriber's NACK.
+	retransmitted atomic.Uint64
+}
+
+// ForwardStats are the counts of the forwarding since the server started.
+type ForwardStats struct {
+	// Forwarded is the packets handed to subscribers, each packet once per subscriber of
+	// its layer (what is then dropped included).
+	Forwarded uint64
+	// QueueFull is the packets a writer's full queue could not take.
+	QueueFull uint64
+	// Late is the packets that waited for a writer too long and were not sent.
+	Late uint64
+	// Retransmitted is the packets sent again on a subscriber's request (NACK).
+	Retransmitted uint64
+}
+
+// packetRef is a packet of a layer's cache posted to its writers.
+type packetRef struct {
+	seq uint16
+	key bool
+	at  int64 // when the reader posted it, Unix nanoseconds
+}
+
+// writerPool is the writers of one layer. Its groups change when subscribers come and
+// go (under the upTrack's mu); the writers read them without a lock.
+type writerPool struct {
+	l    *layer
+	snap atomic.Pointer[writerGroups]
+	// Guarded by the upTrack's mu.
+	all    []*writer
+	closed bool
+}
+
+// writerGroups is one assignment of the subscribers to writers: groups[i] is written by
+// writers[i].
+type writerGroups struct {
+	writers []*writer
+	groups  [][]*downTrack
+}
+
+// writer writes the packets posted to it to one group of a layer's subscribers.
+type writer struct {
+	index int
+	queue chan packetRef
+	// lost is set when a packet could not be queued.
+	lost atomic.Bool
+}
+
+// writerCount is how many writers n subscribers get: about √n, at least one, at most
+// limit.
+func writerCount(n, limit int) int {
+	w := int(math.Ceil(math.Sqrt(float64(n))))
+	return max(min(w, limit), 1)
+}
+
+// regroupLocked assigns the layer's subscribers to writers after a change of its list,
+// starting writers when more are needed; u.mu is held. Below spreadAbove nothing is
+// done: the reader writes, and the groups are made again when the list grows.
+func (l *layer) regroupLocked(downs []*downTrack) {
+	u := l.up
+	if len(downs) <= u.spread.above {
+		return
+	}
+	pool := l.pool.Load()
+	if pool == nil {
+		pool = &writerPool{l: l}
+		l.pool.Store(pool)
+	}
+	if pool.closed {
+		return
+	}
+	n := writerCount(len(downs), u.spread.maxWriters)
+	for len(pool.all) < n {
+		w := &writer{index: len(pool.all), queue: make(chan packetRef, writerQueueLen)}
+		pool.all = append(pool.all, w)
+		go func() { // owned by the layer; ends when the layer's reader ends (stopWriters)
+			w.run(l)
+		}()
+	}
+	groups := make([][]*downTrack, n)
+	for _, d := range downs {
+		i := d.slot % n
+		groups[i] = append(groups[i], d)
+	}
+	pool.snap.Store(&writerGroups{writers: pool.all[:n], groups: groups})
+}
+
+// writers is the layer's pool once its subscribers have been spread, else nil.
+func (l *layer) writers() *writerPool {
+	pool := l.pool.Load()
+	if pool == nil || pool.snap.Load() == nil {
+		return nil
+	}
+	return pool
+}
+
+// post hands a packet to every writer in use. A writer whose queue is full misses it,
+// and its subscribers are resynchronised when it next runs.
+func (pool *writerPool) post(ref packetRef) {
+	for _, w := range pool.snap.Load().writers {
+		select {
+		case w.queue <- ref:
+		default:
+			w.lost.Store(true)
+			pool.l.up.stats.queueFull.Add(1)
+		}
+	}
+}
+
+// stopWriters ends the layer's writers; called by the layer's reader as it ends.
+func (l *layer) stopWriters() {
+	pool := l.pool.Load()
+	if pool == nil {
+		return
+	}
+	l.up.mu.Lock()
+	defer l.up.mu.Unlock()
+	pool.closed = true
+	for _, w := range pool.all {
+		close(w.queue)
+	}
+}
+
+// run writes the packets posted to the writer until its queue is closed.
+func (w *writer) run(l *layer) {
+	sc := new(scratch)
+	limit := int64(maxVideoQueueDelay)
+	if l.up.kind == webrtc.RTPCodecTypeAudio {
+		limit = int64(maxAudioQueueDelay)
+	}
+	for ref := range w.queue {
+		w.forward(l, ref, limit, sc)
+	}
+}
+
+// forward writes one posted packet to the writer's group. A panic ends this packet
+// only.
+func (w *writer) forward(l *layer, ref packetRef, limit int64, sc *scratch) {
+	u := l.up
+	defer u.panics.Recover(PartTrack, u.log, nil)
+	g := l.pool.Load().snap.Load()
+	if w.index >= len(g.groups) {
+		return
+	}
+	downs := g.groups[w.index]
+	if w.lost.Swap(false) {
+		w.resync(l, downs)
+	}
+	sc.now = u.clock.Now().UnixNano()
+	if sc.now-ref.at > limit {
+		u.stats.late.Add(1)
+		l.lateAt.Store(sc.now)
+		w.resync(l, downs)
+		return
+	}
+	n, _ := l.cache.get(ref.seq, sc.raw[:])
+	if n == 0 {
+		w.resync(l, downs) // replaced in the cache: the writer is far behind
+		return
+	}
+	if err := sc.pkt.Unmarshal(sc.raw[:n]); err != nil {
+		return
+	}
+	l.writeAll(downs, &sc.pkt, ref.key, sc)
+}
+
+// resync makes the writer's video subscribers wait for a keyframe after a loss; those
+// that were receiving have their bandwidth estimate lowered, towards a layer with fewer
+// packets.
+func (w *writer) resync(l *layer, downs []*downTrack) {
+	if l.up.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	for _, d := range downs {
+		if d.resync(l) && d.subscriber != nil {
+			d.subscriber.onOverload()
+		}
+	}
+	l.requestKeyframe()
+}
