@@ -52,6 +52,10 @@ for b in webinaire webinaire-load; do
 	[ -x "$bin/$b" ] || { echo "no $bin/$b" >&2; exit 2; }
 done
 
+# The measured server serves /metrics with this token: its forwarding counters go to
+# $OUT/<case>.metrics at the end of each case.
+METRICS_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+
 # free_port prints a TCP port of loopback that nothing listens on now.
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -72,6 +76,7 @@ start_server() {
 	WEBINAIRE_SERVER_MEDIA_SESSIONS_BURST=100000 \
 	WEBINAIRE_SERVER_MEDIA_SESSIONS_PER_HOUR=1000000 \
 	WEBINAIRE_LOG_LEVEL=warn \
+	WEBINAIRE_METRICS_TOKEN="$METRICS_TOKEN" \
 	GOMAXPROCS=$server_procs setsid taskset -c "$server_cpus" "$bin/webinaire" serve --listen "127.0.0.1:$port" >"$data/stdout" 2>"$data/stderr" &
 	SERVER_PID=$!
 	i=0
@@ -134,12 +139,15 @@ load() {
 		-publishers "$3" -subscribers "$4" -ramp "$5" -duration "$DURATION" \
 		-video-bitrate "$BITRATE" -server-pid "$SERVER_PID" -json $LOADFLAGS >"$OUT/$1.json"
 	stop_hogs
+	curl -fs -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$port/metrics" |
+		grep -E '^webinaire_(forward|media_send)_' >"$OUT/$1.metrics" || true
 	stop_server
 	echo "== after: $(uptime)" >>"$OUT/$1.txt"
-	summarise "$OUT/$1.json" | tee -a "$OUT/$1.txt"
+	summarise "$OUT/$1.json" "$OUT/$1.metrics" | tee -a "$OUT/$1.txt"
 }
 
-# summarise prints the figures of a JSON report.
+# summarise prints the figures of a JSON report, and the server's forwarding counters
+# (over the whole case, joins included) when the file of its metrics has them.
 summarise() {
 	python3 -c '
 import json, sys
@@ -158,7 +166,13 @@ if iv:
     print("loss video %.3f %% audio %.3f %%  receivers with nothing in the window %d  latency p50/p99 of the first interval (to %g s) %.1f/%.1f ms, of the last (to %g s) %.1f/%.1f ms" % (
       r["loss_percent_video"], r["loss_percent_audio"], r["receivers_without_media_in_window"],
       first["seconds"], first["p50_ms"], first["p99_ms"], last["seconds"], last["p50_ms"], last["p99_ms"]))
-' "$1"
+try:
+    lines = [l.split() for l in open(sys.argv[2]) if l.strip()]
+except OSError:
+    lines = []
+if lines:
+    print("server counters over the whole case: " + "  ".join("%s %.0f" % (n.replace("webinaire_", ""), float(v)) for n, v in lines))
+' "$1" "${2:-}"
 }
 
 what=${1:-all}
