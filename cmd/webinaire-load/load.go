@@ -30,6 +30,8 @@ type loadParams struct {
 	Ramp float64
 	// Warmup is the time between the last join and the measured window; Window its length.
 	Warmup, Window time.Duration
+	// Interval is the length of the parts of the window whose latency is reported apart.
+	Interval time.Duration
 	// JoinTimeout bounds each participant's join.
 	JoinTimeout time.Duration
 	Media       client.Media
@@ -38,6 +40,9 @@ type loadParams struct {
 	Logger    *slog.Logger
 	// PionLog receives Pion's own logs; nil discards them.
 	PionLog io.Writer
+	// ReceiverInterceptors are the interceptors of the subscribers; the publishers (every
+	// participant of a meeting) have a browser's.
+	ReceiverInterceptors client.Interceptors
 }
 
 // participant is one simulated participant and the times of its join, Monotonic
@@ -54,7 +59,8 @@ type participant struct {
 // loadRun is a run in progress: its participants and what they share.
 type loadRun struct {
 	p        loadParams
-	api      *webrtc.API
+	pubAPI   *webrtc.API // the publishers'
+	subAPI   *webrtc.API // the subscribers'
 	hc       *http.Client
 	negErrs  atomic.Int64
 	mu       sync.Mutex
@@ -77,10 +83,10 @@ func (l *loadRun) join(runCtx context.Context, p *participant, invitation string
 	ctx, cancel := context.WithTimeout(runCtx, l.p.JoinTimeout)
 	defer cancel()
 	p.start = client.Monotonic()
-	api := &apiClient{base: l.p.Server, hc: l.hc}
+	hc := &apiClient{base: l.p.Server, hc: l.hc}
 	var ans joinAnswer
 	path := "/api/v1/invitations/" + invitationToken(invitation) + "/join"
-	if err := api.call(ctx, http.MethodPost, path, map[string]string{"display_name": p.name}, &ans, http.StatusOK); err != nil {
+	if err := hc.call(ctx, http.MethodPost, path, map[string]string{"display_name": p.name}, &ans, http.StatusOK); err != nil {
 		return err
 	}
 	p.apiDone = client.Monotonic()
@@ -91,8 +97,12 @@ func (l *loadRun) join(runCtx context.Context, p *participant, invitation string
 	if err != nil {
 		return err
 	}
+	api := l.subAPI
+	if p.publisher {
+		api = l.pubAPI
+	}
 	c, err := client.New(client.Params{
-		Conn: ws, API: l.api, ICEServers: ans.ICEServers, Logger: l.p.Logger,
+		Conn: ws, API: api, ICEServers: ans.ICEServers, Logger: l.p.Logger,
 		OnError: func(error) { l.negErrs.Add(1) },
 	})
 	if err != nil {
@@ -129,13 +139,21 @@ func (l *loadRun) join(runCtx context.Context, p *participant, invitation string
 // runLoad joins the publishers, then the subscribers at the ramp's rate, lets the media
 // settle, measures a window and leaves.
 func runLoad(ctx context.Context, p loadParams) (*report, error) {
-	api, err := client.NewAPI(client.APIParams{LoopbackOnly: true, PionLog: p.PionLog})
+	pubAPI, err := client.NewAPI(client.APIParams{LoopbackOnly: true, PionLog: p.PionLog})
 	if err != nil {
 		return nil, err
 	}
+	subAPI, err := client.NewAPI(client.APIParams{LoopbackOnly: true, PionLog: p.PionLog, Interceptors: p.ReceiverInterceptors})
+	if err != nil {
+		return nil, err
+	}
+	if p.Interval <= 0 {
+		p.Interval = time.Second
+	}
 	l := &loadRun{
-		p:   p,
-		api: api,
+		p:      p,
+		pubAPI: pubAPI,
+		subAPI: subAPI,
 		hc: &http.Client{Timeout: p.JoinTimeout, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second,
 		}},
@@ -186,22 +204,55 @@ func runLoad(ctx context.Context, p loadParams) (*report, error) {
 
 	// The measured window.
 	before := l.snapshot()
-	l.resetLatency()
+	var discard client.Histogram
+	l.takeLatency(&discard, &discard) // what came before the window
 	cpu := cpuMeter{pid: p.ServerPID}
 	if err := cpu.start(); err != nil {
 		return nil, err
 	}
 	p.Logger.Info("measuring", "window", p.Window)
-	began := time.Now()
-	if !sleep(ctx, p.Window) {
+	lat, ok := l.measureLatency(ctx, p.Window, p.Interval)
+	if !ok {
 		return nil, ctx.Err()
 	}
 	after := l.snapshot()
-	elapsed := time.Since(began)
 	if err := cpu.stop(); err != nil {
 		return nil, err
 	}
-	return l.report(before, after, elapsed, cpu), nil
+	return l.report(before, after, lat, cpu), nil
+}
+
+// windowLatency is the added latency of the packets received in the window, by kind, and
+// of every interval of the window.
+type windowLatency struct {
+	video, audio client.Histogram
+	intervals    []latencyInterval
+	elapsed      time.Duration
+}
+
+// measureLatency waits for the window to pass, taking the receivers' latency histograms at
+// the end of every interval (the last one may be shorter); it tells whether the whole
+// window passed.
+func (l *loadRun) measureLatency(ctx context.Context, window, interval time.Duration) (*windowLatency, bool) {
+	w := &windowLatency{}
+	began := time.Now()
+	for end := interval; ; end += interval {
+		end = min(end, window)
+		if !sleep(ctx, time.Until(began.Add(end))) {
+			return nil, false
+		}
+		var video, audio, both client.Histogram
+		l.takeLatency(&video, &audio)
+		both.Merge(&video)
+		both.Merge(&audio)
+		w.video.Merge(&video)
+		w.audio.Merge(&audio)
+		w.intervals = append(w.intervals, latencyInterval{End: end.Seconds(), quantiles: histQuantiles(&both)})
+		if end == window {
+			w.elapsed = time.Since(began)
+			return w, true
+		}
+	}
 }
 
 // sleep waits d, or less if ctx ends; it tells whether it waited d.
@@ -229,24 +280,29 @@ func (l *loadRun) joined() []*participant {
 	return out
 }
 
-func (l *loadRun) resetLatency() {
+// takeLatency adds the latency histograms of every participant to video and audio, and
+// empties them.
+func (l *loadRun) takeLatency(video, audio *client.Histogram) {
 	for _, p := range l.joined() {
-		p.c.ResetLatency()
+		p.c.TakeLatency(video, audio)
 	}
 }
 
 // totals are the counters of all participants at one moment.
 type totals struct {
-	sent, sentVideo, sentAudio  uint64
-	recv, recvVideo, recvAudio  uint64
-	recvBytes, expected, lost   uint64
-	keyframeRequests, keyframes uint64
-	videoLatency, audioLatency  client.Histogram
-	participants                int
+	sent, sentVideo, sentAudio   uint64
+	recv, recvVideo, recvAudio   uint64
+	recvBytes, expected, lost    uint64
+	expectedVideo, expectedAudio uint64
+	lostVideo, lostAudio         uint64
+	keyframeRequests, keyframes  uint64
+	participants                 int
+	// received counts the packets each participant received.
+	received map[*participant]uint64
 }
 
 func (l *loadRun) snapshot() *totals {
-	t := &totals{}
+	t := &totals{received: make(map[*participant]uint64)}
 	for _, p := range l.joined() {
 		t.participants++
 		for _, s := range p.c.Sent() {
@@ -264,12 +320,15 @@ func (l *loadRun) snapshot() *totals {
 			t.recvBytes += s.Bytes
 			t.expected += s.Expected
 			t.lost += s.Lost
+			t.received[p] += s.Packets
 			if s.Kind == webrtc.RTPCodecTypeVideo {
 				t.recvVideo += s.Packets
-				t.videoLatency.Merge(&s.Latency)
+				t.expectedVideo += s.Expected
+				t.lostVideo += s.Lost
 			} else {
 				t.recvAudio += s.Packets
-				t.audioLatency.Merge(&s.Latency)
+				t.expectedAudio += s.Expected
+				t.lostAudio += s.Lost
 			}
 		}
 	}

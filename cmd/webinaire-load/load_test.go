@@ -95,19 +95,23 @@ func startServer(t *testing.T) (string, int) {
 	return u, cmd.Process.Pid
 }
 
-func TestTinyLoadAgainstARealServer(t *testing.T) {
-	base, pid := startServer(t)
+// runJSON runs the generator with args and -json, and reads its report.
+func runJSON(t *testing.T, args ...string) report {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{
-		"-server", base, "-setup", "-kind", "webinar",
-		"-publishers", "1", "-subscribers", "2", "-ramp", "20",
-		"-warmup", "2s", "-duration", "3s", "-video-bitrate", "300000",
-		"-server-pid", strconv.Itoa(pid), "-json",
-	}, &stdout, &stderr)
+	code := run(context.Background(), append(args, "-json"), &stdout, &stderr)
 	require.Equal(t, 0, code, "stderr: %s", stderr.String())
-
 	var r report
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &r), stdout.String())
+	return r
+}
+
+func TestTinyLoadAgainstARealServer(t *testing.T) {
+	base, pid := startServer(t)
+	r := runJSON(t, "-server", base, "-setup", "-kind", "webinar",
+		"-publishers", "1", "-subscribers", "2", "-ramp", "20",
+		"-warmup", "2s", "-duration", "3s", "-video-bitrate", "300000",
+		"-server-pid", strconv.Itoa(pid))
 	require.Equal(t, 3, r.Joined)
 	require.Empty(t, r.JoinFailures)
 	require.Equal(t, 3, r.Join.Count)
@@ -131,11 +135,60 @@ func TestTinyLoadAgainstARealServer(t *testing.T) {
 	require.NotNil(t, r.ServerWaitSeconds)
 	require.Positive(t, r.WindowSeconds)
 
+	// The receivers' share, and the latency of each second of the window.
+	require.Equal(t, "reports", r.ReceiverInterceptors, "the default")
+	require.NotNil(t, r.GeneratorCPUPerMillion)
+	require.Positive(t, *r.GeneratorCPUPerMillion)
+	require.Zero(t, r.Starved, "every subscriber received in the window")
+	require.LessOrEqual(t, r.LossVideo, 100.0)
+	require.LessOrEqual(t, r.LossAudio, 100.0)
+	var inIntervals int
+	for i, iv := range r.Intervals {
+		inIntervals += iv.Count
+		require.Positive(t, iv.Count, "interval %d", i)
+		require.LessOrEqual(t, iv.P99, r.Latency.Max, "interval %d", i)
+		if i > 0 {
+			require.Greater(t, iv.End, r.Intervals[i-1].End)
+		}
+	}
+	require.Equal(t, r.Latency.Count, inIntervals, "every packet of the window in one interval")
+	require.Len(t, r.Intervals, 3, "a 3 s window in 1 s intervals")
+	require.Equal(t, 3.0, r.Intervals[2].End)
+
 	var text bytes.Buffer
 	require.NoError(t, r.writeText(&text))
-	for _, want := range []string{"joined 3", "join (API+WS+ICE)", "first video packet", "loss", "added latency", "server CPU", "per million forwarded packets"} {
+	for _, want := range []string{"joined 3", "join (API+WS+ICE)", "first video packet", "loss", "added latency", "first 1 s", "server CPU", "per million forwarded packets", "per million received packets"} {
 		require.Contains(t, text.String(), want)
 	}
+}
+
+// TestBrowserReceivers runs a subscriber with Pion's default interceptors, as the
+// generator had before it had lighter ones, then one in a webinar without publisher,
+// which receives nothing.
+func TestBrowserReceivers(t *testing.T) {
+	base, pid := startServer(t)
+	r := runJSON(t, "-server", base, "-setup", "-kind", "webinar",
+		"-publishers", "1", "-subscribers", "1", "-ramp", "20",
+		"-warmup", "1s", "-duration", "2s", "-interval", "500ms", "-video-bitrate", "300000",
+		"-server-pid", strconv.Itoa(pid), "-receiver-interceptors", "browser")
+	require.Equal(t, 2, r.Joined)
+	require.Equal(t, "browser", r.ReceiverInterceptors)
+	require.Positive(t, r.ForwardedVideo)
+	require.Zero(t, r.Starved)
+	require.Len(t, r.Intervals, 4, "a 2 s window in 0.5 s intervals")
+
+	r = runJSON(t, "-server", base, "-setup", "-kind", "webinar", "-publishers", "0", "-subscribers", "1",
+		"-warmup", "0s", "-duration", "1s")
+	require.Equal(t, 1, r.Joined)
+	require.Equal(t, 1, r.Starved, "no publisher: the subscriber received nothing")
+	require.Equal(t, 1, r.NoMedia)
+	require.Zero(t, r.Forwarded)
+	require.Nil(t, r.GeneratorCPUPerMillion)
+
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-server", base, "-receiver-interceptors", "none"}, &stdout, &stderr)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr.String(), "-receiver-interceptors")
 }
 
 func TestParseStatCPU(t *testing.T) {

@@ -52,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ramp        = fs.Float64("ramp", 10, "subscribers joining per second")
 		warmup      = fs.Duration("warmup", 5*time.Second, "time between the last join and the measured window")
 		duration    = fs.Duration("duration", 30*time.Second, "length of the measured window")
+		interval    = fs.Duration("interval", time.Second, "length of the parts of the window whose latency is reported apart")
+		recvInter   = fs.String("receiver-interceptors", "reports", "interceptors of the subscribers: browser (Pion's defaults: NACK, RTCP reports, TWCC, statistics), reports (RTCP reports only) or reports+nack")
 		joinTimeout = fs.Duration("join-timeout", 60*time.Second, "bound of each participant's join")
 		bitrate     = fs.Int("video-bitrate", 1_200_000, "video bit rate of each publisher, bit/s")
 		fps         = fs.Int("fps", 30, "video frames per second")
@@ -71,8 +73,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := loopbackOnly(*server); err != nil {
 		return fail(err)
 	}
-	if *publishers < 0 || *subscribers < 0 || *publishers+*subscribers == 0 || *ramp <= 0 || *duration <= 0 {
-		return fail(errors.New("want at least one participant, a positive -ramp and -duration"))
+	if *publishers < 0 || *subscribers < 0 || *publishers+*subscribers == 0 || *ramp <= 0 || *duration <= 0 || *interval <= 0 {
+		return fail(errors.New("want at least one participant, a positive -ramp, -duration and -interval"))
+	}
+	interceptors, err := client.ParseInterceptors(*recvInter)
+	if err != nil {
+		return fail(fmt.Errorf("-receiver-interceptors: %w", err))
 	}
 	level := slog.LevelInfo
 	var pionLog io.Writer = stderr
@@ -116,11 +122,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Server:              *server,
 		PublisherInvitation: *pubInv, SubscriberInvitation: *invitation,
 		Publishers: *publishers, Subscribers: *subscribers,
-		Ramp: *ramp, Warmup: *warmup, Window: *duration, JoinTimeout: *joinTimeout,
+		Ramp: *ramp, Warmup: *warmup, Window: *duration, Interval: *interval, JoinTimeout: *joinTimeout,
 		Media:     client.Media{VideoBitrate: *bitrate, FrameRate: *fps, KeyframeInterval: *keyEvery},
 		ServerPID: *serverPID,
 		Logger:    log,
 		PionLog:   pionLog,
+
+		ReceiverInterceptors: interceptors,
 	})
 	if err != nil {
 		return fail(err)

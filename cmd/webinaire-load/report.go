@@ -42,6 +42,13 @@ func histQuantiles(h *client.Histogram) quantiles {
 		P99: ms(h.Quantile(0.99)), Max: ms(h.Max())}
 }
 
+// latencyInterval is the added latency of the packets received in one interval of the
+// window, which ends End seconds after the window's start.
+type latencyInterval struct {
+	End float64 `json:"seconds"`
+	quantiles
+}
+
 // report is the outcome of a load run; -json prints it as it is.
 type report struct {
 	Publishers   int      `json:"publishers"`
@@ -72,10 +79,22 @@ type report struct {
 	Expected       uint64  `json:"expected_packets"`
 	Lost           uint64  `json:"lost_packets"`
 	LossPercent    float64 `json:"loss_percent"`
-	// Latency is receive time minus send time, both in this process.
+	// LossVideo and LossAudio are the loss of each kind, in percent.
+	LossVideo float64 `json:"loss_percent_video"`
+	LossAudio float64 `json:"loss_percent_audio"`
+	// Starved are the participants with something to receive that received no packet in
+	// the window.
+	Starved int `json:"receivers_without_media_in_window"`
+	// Latency is receive time minus send time, both in this process, of the packets
+	// received in the window.
 	Latency      quantiles `json:"added_latency"`
 	VideoLatency quantiles `json:"added_latency_video"`
 	AudioLatency quantiles `json:"added_latency_audio"`
+	// Intervals are the latency of successive parts of the window (-interval): a queue
+	// that builds up shows as a latency that grows from the first to the last.
+	Intervals []latencyInterval `json:"added_latency_intervals"`
+	// ReceiverInterceptors are the subscribers' interceptors (-receiver-interceptors).
+	ReceiverInterceptors string `json:"receiver_interceptors"`
 
 	NegotiationErrors int64 `json:"negotiation_errors"`
 	// ServerCPUSeconds is nil without -server-pid.
@@ -88,12 +107,17 @@ type report struct {
 	GeneratorCPUSeconds  float64  `json:"generator_cpu_seconds"`
 	GeneratorWaitSeconds float64  `json:"generator_runqueue_wait_seconds"`
 	GeneratorCPUShare    float64  `json:"generator_cpu_share_of_a_core"`
+	// GeneratorCPUPerMillion is the generator's CPU time per million packets received, the
+	// publishers' sending included; nil when nothing was received.
+	GeneratorCPUPerMillion *float64 `json:"generator_cpu_seconds_per_million_received"`
 }
 
 // report compares the counters before and after the window.
-func (l *loadRun) report(before, after *totals, window time.Duration, cpu cpuMeter) *report {
+func (l *loadRun) report(before, after *totals, lat *windowLatency, cpu cpuMeter) *report {
+	window := lat.elapsed
 	r := &report{Publishers: l.p.Publishers, Subscribers: l.p.Subscribers, WindowSeconds: window.Seconds(),
-		NegotiationErrors: l.negErrs.Load(), JoinFailures: []string{}}
+		NegotiationErrors: l.negErrs.Load(), JoinFailures: []string{}, Intervals: lat.intervals,
+		ReceiverInterceptors: l.p.ReceiverInterceptors.String()}
 	var join, joinAPI, joinWS, first []time.Duration
 	l.mu.Lock()
 	everyone := l.everyone
@@ -113,10 +137,14 @@ func (l *loadRun) report(before, after *totals, window time.Duration, cpu cpuMet
 				firstAt = s.FirstAt
 			}
 		}
+		receives := !p.publisher || l.p.Publishers > 1 // someone to receive
 		if firstAt != 0 {
 			first = append(first, time.Duration(firstAt-p.start))
-		} else if !p.publisher || l.p.Publishers > 1 {
-			r.NoMedia++ // a participant with someone to receive got nothing
+		} else if receives {
+			r.NoMedia++
+		}
+		if receives && after.received[p] == before.received[p] {
+			r.Starved++
 		}
 	}
 	r.Join, r.JoinAPI, r.JoinWS, r.FirstMedia = quantilesOf(join), quantilesOf(joinAPI), quantilesOf(joinWS), quantilesOf(first)
@@ -133,16 +161,20 @@ func (l *loadRun) report(before, after *totals, window time.Duration, cpu cpuMet
 	r.ForwardedMbps = float64(after.recvBytes-before.recvBytes) * 8 / window.Seconds() / 1e6
 	r.Expected = after.expected - before.expected
 	r.Lost = after.lost - before.lost
-	if r.Expected > 0 {
-		r.LossPercent = 100 * float64(r.Lost) / float64(r.Expected)
-	}
+	r.LossPercent = percent(r.Lost, r.Expected)
+	r.LossVideo = percent(after.lostVideo-before.lostVideo, after.expectedVideo-before.expectedVideo)
+	r.LossAudio = percent(after.lostAudio-before.lostAudio, after.expectedAudio-before.expectedAudio)
 	var all client.Histogram
-	all.Merge(&after.videoLatency)
-	all.Merge(&after.audioLatency)
-	r.Latency, r.VideoLatency, r.AudioLatency = histQuantiles(&all), histQuantiles(&after.videoLatency), histQuantiles(&after.audioLatency)
+	all.Merge(&lat.video)
+	all.Merge(&lat.audio)
+	r.Latency, r.VideoLatency, r.AudioLatency = histQuantiles(&all), histQuantiles(&lat.video), histQuantiles(&lat.audio)
 
 	self := cpu.after.self - cpu.before.self
 	r.GeneratorCPUSeconds, r.GeneratorCPUShare = self.Seconds(), self.Seconds()/window.Seconds()
+	if r.Forwarded > 0 {
+		perM := self.Seconds() / (float64(r.Forwarded) / 1e6)
+		r.GeneratorCPUPerMillion = &perM
+	}
 	r.GeneratorWaitSeconds = (cpu.after.selfWait - cpu.before.selfWait).Seconds()
 	if cpu.pid != 0 {
 		s := (cpu.after.server - cpu.before.server).Seconds()
@@ -155,6 +187,14 @@ func (l *loadRun) report(before, after *totals, window time.Duration, cpu cpuMet
 		}
 	}
 	return r
+}
+
+// percent is 100 n / of, 0 when of is 0.
+func percent(n, of uint64) float64 {
+	if of == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(of)
 }
 
 // writeText prints r as a table for people.
@@ -182,10 +222,17 @@ func (r *report) writeText(w io.Writer) error {
 	fmt.Fprintf(tw, "window\t%.1f s\n", r.WindowSeconds)
 	fmt.Fprintf(tw, "sent\t%d packets\tvideo %d\taudio %d\tkeyframes %d (requests %d)\n", r.SentPackets, r.SentVideo, r.SentAudio, r.Keyframes, r.KeyframeRequests)
 	fmt.Fprintf(tw, "forwarded (received)\t%d packets\tvideo %d\taudio %d\t%.0f packets/s, %.1f Mbit/s\n", r.Forwarded, r.ForwardedVideo, r.ForwardedAudio, r.ForwardedRate, r.ForwardedMbps)
-	fmt.Fprintf(tw, "loss\t%.3f %%\t%d of %d\n", r.LossPercent, r.Lost, r.Expected)
+	fmt.Fprintf(tw, "loss\t%.3f %%\t%d of %d\tvideo %.3f %%\taudio %.3f %%\n", r.LossPercent, r.Lost, r.Expected, r.LossVideo, r.LossAudio)
+	if r.Starved > 0 {
+		fmt.Fprintf(tw, "nothing received in the window\t%d participants\n", r.Starved)
+	}
 	q("added latency", r.Latency, true)
 	q("  video", r.VideoLatency, true)
 	q("  audio", r.AudioLatency, true)
+	if n := len(r.Intervals); n > 1 {
+		q(fmt.Sprintf("  first %.0f s", r.Intervals[0].End), r.Intervals[0].quantiles, true)
+		q(fmt.Sprintf("  last %.0f s", r.Intervals[n-1].End-r.Intervals[n-2].End), r.Intervals[n-1].quantiles, true)
+	}
 	if r.ServerCPUSeconds != nil {
 		perM := "-"
 		if r.ServerCPUPerMillion != nil {
@@ -194,7 +241,11 @@ func (r *report) writeText(w io.Writer) error {
 		fmt.Fprintf(tw, "server CPU\t%.2f s\t%.0f %% of a core\t%s\n", *r.ServerCPUSeconds, 100**r.ServerCPUShare, perM)
 		fmt.Fprintf(tw, "  waiting for a core\t%.2f s\n", *r.ServerWaitSeconds)
 	}
-	fmt.Fprintf(tw, "generator CPU\t%.2f s\t%.0f %% of a core\n", r.GeneratorCPUSeconds, 100*r.GeneratorCPUShare)
+	genPerM := "-"
+	if r.GeneratorCPUPerMillion != nil {
+		genPerM = fmt.Sprintf("%.2f s per million received packets", *r.GeneratorCPUPerMillion)
+	}
+	fmt.Fprintf(tw, "generator CPU\t%.2f s\t%.0f %% of a core\t%s\t(%s receivers)\n", r.GeneratorCPUSeconds, 100*r.GeneratorCPUShare, genPerM, r.ReceiverInterceptors)
 	fmt.Fprintf(tw, "  waiting for a core\t%.2f s\n", r.GeneratorWaitSeconds)
 	if r.NegotiationErrors > 0 {
 		fmt.Fprintf(tw, "negotiation errors\t%d\n", r.NegotiationErrors)

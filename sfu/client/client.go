@@ -24,7 +24,9 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -144,6 +146,48 @@ type (
 	}
 )
 
+// Interceptors chooses the RTP and RTCP interceptors of the clients of an API: the work
+// done for every packet received and sent, beside SRTP.
+type Interceptors int
+
+const (
+	// InterceptorsBrowser are Pion's defaults, as a browser has: NACK generation and
+	// retransmission, RTCP sender and receiver reports, transport-wide congestion control
+	// feedback, and the statistics interceptor.
+	InterceptorsBrowser Interceptors = iota
+	// InterceptorsReports are the RTCP sender and receiver reports only: the server's
+	// loss-based bandwidth estimate reads the receiver reports, which are counted from
+	// the raw RTP headers without allocating (reports.go). The offer and answer are the
+	// same as InterceptorsBrowser's (the same codecs, feedback and header extensions),
+	// but the client sends no NACK and no transport-wide feedback, and keeps no
+	// statistics beside its own counters: a lost packet stays lost.
+	InterceptorsReports
+	// InterceptorsReportsNACK are InterceptorsReports with NACK generation and
+	// retransmission: lost packets are asked for again, as a browser does.
+	InterceptorsReportsNACK
+)
+
+// ParseInterceptors reads the name of a set of interceptors: browser, reports or
+// reports+nack.
+func ParseInterceptors(name string) (Interceptors, error) {
+	for i, n := range interceptorNames {
+		if n == name {
+			return Interceptors(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown interceptors %q: want browser, reports or reports+nack", name)
+}
+
+var interceptorNames = [...]string{InterceptorsBrowser: "browser", InterceptorsReports: "reports", InterceptorsReportsNACK: "reports+nack"}
+
+// String is the name ParseInterceptors reads.
+func (i Interceptors) String() string {
+	if i < 0 || int(i) >= len(interceptorNames) {
+		return fmt.Sprintf("Interceptors(%d)", int(i))
+	}
+	return interceptorNames[i]
+}
+
 // APIParams configure the Pion API of clients.
 type APIParams struct {
 	// LoopbackOnly gathers loopback UDP4 candidates only, without mDNS: a client on the
@@ -152,17 +196,20 @@ type APIParams struct {
 	// PionLog receives Pion's own error logs (PION_LOG_* variables set other levels);
 	// nil discards them.
 	PionLog io.Writer
+	// Interceptors are the RTP and RTCP interceptors; the zero value is
+	// InterceptorsBrowser.
+	Interceptors Interceptors
 }
 
-// NewAPI builds a Pion API with the default codecs and interceptors (NACK, RTCP reports,
-// TWCC), as a browser has.
+// NewAPI builds a Pion API with the default codecs and the interceptors p asks for (by
+// default NACK, RTCP reports, TWCC and statistics, as a browser has).
 func NewAPI(p APIParams) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("register codecs: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	if err := registerInterceptors(m, ir, p.Interceptors); err != nil {
 		return nil, fmt.Errorf("register interceptors: %w", err)
 	}
 	lf := logging.NewDefaultLoggerFactory()
@@ -178,6 +225,47 @@ func NewAPI(p APIParams) (*webrtc.API, error) {
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// registerInterceptors adds the interceptors of set to ir, and their feedback and header
+// extensions to m. Every set offers the same SDP.
+func registerInterceptors(m *webrtc.MediaEngine, ir *interceptor.Registry, set Interceptors) error {
+	switch set {
+	case InterceptorsBrowser:
+		return webrtc.RegisterDefaultInterceptors(m, ir)
+	case InterceptorsReports, InterceptorsReportsNACK:
+	default:
+		return fmt.Errorf("unknown interceptors %d", int(set))
+	}
+	if set == InterceptorsReportsNACK {
+		if err := webrtc.ConfigureNack(m, ir); err != nil {
+			return err
+		}
+	} else {
+		// NACK and PLI are offered with every video codec, as ConfigureNack does, without
+		// the interceptors.
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	}
+	// Receiver reports from the raw headers (reports.go), sender reports by Pion's.
+	ir.Add(reportsFactory{})
+	sender, err := report.NewSenderInterceptor()
+	if err != nil {
+		return err
+	}
+	ir.Add(sender)
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return err
+	}
+	// Transport-wide congestion control is offered, as by the defaults, without the
+	// interceptor that sends its feedback.
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Params are what New needs.

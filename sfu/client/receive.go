@@ -148,20 +148,26 @@ func (r *remoteTrack) snapshot() TrackStats {
 	return s
 }
 
-// resetLatency empties the latency histogram.
-func (r *remoteTrack) resetLatency() {
+// takeLatency adds the latency histogram to h and empties it.
+func (r *remoteTrack) takeLatency(h *Histogram) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	h.Merge(&r.stats.Latency)
 	r.stats.Latency = Histogram{}
 }
 
-// ResetLatency empties the latency histograms of the tracks received so far, so that
-// later ones cover a measured window only.
-func (c *Client) ResetLatency() {
+// TakeLatency adds the latency histograms of the tracks received so far to video and
+// audio, by the tracks' kind, and empties them: successive calls cover successive
+// intervals, and no packet is counted twice or missed between two calls.
+func (c *Client) TakeLatency(video, audio *Histogram) {
 	c.mu.Lock()
 	tracks := append([]*remoteTrack(nil), c.tracks...)
 	c.mu.Unlock()
 	for _, t := range tracks {
-		t.resetLatency()
+		if t.video {
+			t.takeLatency(video)
+		} else {
+			t.takeLatency(audio)
+		}
 	}
 }
