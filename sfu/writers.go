@@ -28,10 +28,12 @@ const DefaultSpreadAbove = 16
 // writerQueueLen is the packets a writer's queue holds: a keyframe of a screen share fits.
 const writerQueueLen = 128
 
-// Longest time a packet waits for a writer before it is dropped.
+// Longest time a packet waits for a writer before it is dropped: beyond, it would come
+// later than a listener can wait for it. Shorter waits (a core taken by another process
+// for a moment) are let through, late but whole, rather than frozen until a keyframe.
 const (
-	maxVideoQueueDelay = 100 * time.Millisecond
-	maxAudioQueueDelay = 200 * time.Millisecond
+	maxVideoQueueDelay = 200 * time.Millisecond
+	maxAudioQueueDelay = 400 * time.Millisecond
 )
 
 // spreadConfig says when and how a layer's fan-out is spread over writers.
