@@ -194,12 +194,8 @@ export class MeetingRoom extends HTMLElement {
     this.pinned = "";
     /** The key of the last large tile of speaker view, kept while nobody else speaks. */
     this.lastMain = "";
-    this.viewToggle = h(
-      "button",
-      { type: "button", class: "head-tool", "aria-pressed": "false", "data-action": "view", "data-i18n-attr": "title:room.view.speaker" },
-      icon("speaker"),
-      h("span", { class: "visually-hidden", "data-i18n": "room.view.speaker" }),
-    );
+    /** Speaker view or the gallery, in the toolbar. */
+    this.viewToggle = this.toggle("view", "room.view.speaker", "speaker");
     this.viewToggle.addEventListener("click", () => {
       this.view = this.viewToggle.getAttribute("aria-pressed") === "true" ? "gallery" : "speaker";
       this.arrange();
@@ -293,6 +289,34 @@ export class MeetingRoom extends HTMLElement {
     this.confirmEnd = this.makeConfirmEnd();
     this.leaveButton = this.tool("leave", "room.leave", "leave");
     this.leaveButton.classList.add("tool-leave");
+    /** Holds the toolbar's buttons that do not fit in its one row. */
+    this.moreButton = this.tool("more", "room.more", "more");
+    this.moreMenu = popupMenu(this.moreButton, () => this.overflowItems());
+    this.moreWrap = h("span", { class: "menu-wrap more-wrap", hidden: true }, this.moreButton, this.moreMenu);
+    this.reactWrap = h("span", { class: "menu-wrap" }, this.reactButton, this.reactMenu);
+    this.toolbar = h(
+      "div",
+      { class: "controls toolbar", role: "group", "data-i18n-attr": "aria-label:room.controls" },
+      h("div", { class: "tool-group" }, this.mic, this.camera, this.screen, this.settingsToggle),
+      h("div", { class: "tool-group" }, this.hand, this.reactWrap, this.viewToggle, this.chatToggle, this.pollToggle, this.peopleToggle, this.moreWrap),
+      h("div", { class: "tool-group" }, this.leaveButton),
+    );
+    /**
+     * What goes into the "more" menu when the toolbar is too narrow, first to go first:
+     * the element taken out of the row, and its button.
+     *
+     * @type {[HTMLElement, HTMLButtonElement][]}
+     */
+    this.overflowOrder = [
+      [this.viewToggle, this.viewToggle],
+      [this.settingsToggle, this.settingsToggle],
+      [this.pollToggle, this.pollToggle],
+      [this.screen, this.screen],
+      [this.reactWrap, this.reactButton],
+      [this.peopleToggle, this.peopleToggle],
+      [this.hand, this.hand],
+      [this.chatToggle, this.chatToggle],
+    ];
     /** The side panels, one open at a time, with the buttons that open them. @type {Map<HTMLElement, HTMLButtonElement>} */
     this.panels = new Map([
       [this.peoplePanel, this.peopleToggle],
@@ -315,6 +339,60 @@ export class MeetingRoom extends HTMLElement {
       this.arrange();
       this.scheduleLayers();
     });
+    this.toolbarResizes = new ResizeObserver(() => this.fitToolbar());
+  }
+
+  /**
+   * Keeps the toolbar on one row: the buttons that do not fit go, in overflowOrder, into the
+   * "more" menu, whose button then shows the sum of their badges.
+   */
+  fitToolbar() {
+    const bar = this.toolbar;
+    for (const [el] of this.overflowOrder) el.classList.remove("tool-overflow");
+    this.moreWrap.hidden = true;
+    if (bar.scrollWidth > bar.clientWidth) {
+      this.moreWrap.hidden = false;
+      for (const [el, button] of this.overflowOrder) {
+        if (button.hidden) continue;
+        el.classList.add("tool-overflow");
+        if (bar.scrollWidth <= bar.clientWidth) break;
+      }
+    }
+    let count = 0;
+    for (const [el, button] of this.overflowOrder) {
+      const badge = button.querySelector(".tool-badge");
+      if (el.classList.contains("tool-overflow") && badge instanceof HTMLElement && !badge.hidden) count += Number(badge.textContent) || 0;
+    }
+    const badge = /** @type {HTMLElement} */ (this.moreButton.querySelector(".tool-badge"));
+    badge.textContent = String(count);
+    badge.hidden = count === 0;
+  }
+
+  /**
+   * The entries of the "more" menu: the toolbar's buttons that are out of its row, each doing
+   * what its button does, checked when its button is pressed or its panel open; the
+   * reactions one by one.
+   *
+   * @returns {import("./moderation.js").MenuItem[]}
+   */
+  overflowItems() {
+    /** @type {import("./moderation.js").MenuItem[]} */
+    const items = [];
+    for (const [el, button] of this.overflowOrder) {
+      if (button.hidden || !el.classList.contains("tool-overflow")) continue;
+      if (button === this.reactButton) {
+        REACTIONS.forEach((emoji, i) => {
+          const vars = { what: t(`room.reaction.${i}`) };
+          items.push({ key: "room.react.with", vars, label: `${emoji} ${t("room.react.with", vars)}`, run: () => this.client?.react(emoji) });
+        });
+        continue;
+      }
+      const label = /** @type {HTMLElement} */ (button.querySelector(".tool-label"));
+      const vars = label.dataset.i18nVars ? JSON.parse(label.dataset.i18nVars) : undefined;
+      const state = button.getAttribute("aria-pressed") ?? button.getAttribute("aria-expanded");
+      items.push({ key: String(label.dataset.i18n), vars, checked: state === null ? undefined : state === "true", run: () => button.click() });
+    }
+    return items;
   }
 
   /**
@@ -399,7 +477,8 @@ export class MeetingRoom extends HTMLElement {
         title.focus();
       }
     }
-    if (open === null && closed) closed.focus();
+    // a button in the "more" menu is out of sight: the menu's button takes the focus
+    if (open === null && closed) (closed.closest(".tool-overflow") ? this.moreButton : closed).focus();
     this.arrange();
   }
 
@@ -412,6 +491,7 @@ export class MeetingRoom extends HTMLElement {
     else localize(label, "room.chat");
     badge.textContent = String(n);
     badge.hidden = n === 0;
+    this.fitToolbar();
   }
 
   /** @returns {HTMLDialogElement} the confirmation asked before ending the session for all */
@@ -443,20 +523,14 @@ export class MeetingRoom extends HTMLElement {
     this.stage.append(this.selfView, h("div", { class: "stage-notices" }, this.lobbyPanel, this.unmuteAsk));
     this.inside.append(
       h("div", { class: "room-body" }, this.stage, this.drawer),
-      h(
-        "div",
-        { class: "controls toolbar", role: "group", "data-i18n-attr": "aria-label:room.controls" },
-        h("div", { class: "tool-group" }, this.mic, this.camera, this.screen, this.settingsToggle),
-        h("div", { class: "tool-group" }, this.hand, h("span", { class: "menu-wrap" }, this.reactButton, this.reactMenu), this.chatToggle, this.pollToggle, this.peopleToggle),
-        h("div", { class: "tool-group" }, this.leaveButton),
-      ),
+      this.toolbar,
       this.confirmEnd,
     );
     this.append(
       h(
         "section",
         { class: "room", "aria-labelledby": this.titleId },
-        h("div", { class: "room-head" }, this.heading, h("div", { class: "room-status" }, this.recordingTag, this.lockedTag, this.stateLine, this.qualityMark, this.viewToggle)),
+        h("div", { class: "room-head" }, this.heading, h("div", { class: "room-status" }, this.recordingTag, this.lockedTag, this.stateLine, this.qualityMark)),
         this.alert,
         this.announcer,
         this.waiting,
@@ -476,6 +550,7 @@ export class MeetingRoom extends HTMLElement {
     this.chatPanel.addEventListener("unread", () => this.showUnread());
     this.addEventListener(FIRST_FRAME_EVENT, () => this.scheduleLayers());
     this.resizes.observe(this.tiles);
+    this.toolbarResizes.observe(this.toolbar);
     this.cameraSelect.addEventListener("change", () => this.switchDevice("camera", this.cameraSelect.value));
     this.micSelect.addEventListener("change", () => this.switchDevice("microphone", this.micSelect.value));
   }
@@ -658,6 +733,7 @@ export class MeetingRoom extends HTMLElement {
     this.camera.hidden = !local.has("camera");
     this.settingsToggle.hidden = !local.has("microphone") && !local.has("camera");
     this.screen.hidden = !canPublish || !navigator.mediaDevices || !("getDisplayMedia" in navigator.mediaDevices);
+    this.fitToolbar();
   }
 
   /** The role changed: one who may now publish is asked for the camera and microphone. */
@@ -887,8 +963,10 @@ export class MeetingRoom extends HTMLElement {
     }
     this.tiles.classList.toggle("tiles-speaker", speakerView);
     this.viewToggle.setAttribute("aria-pressed", String(speakerView));
-    // invisible rather than hidden, so that the status bar, and the stage, keep their height
-    this.viewToggle.style.visibility = tiles.length < 2 ? "hidden" : "";
+    if (this.viewToggle.hidden !== tiles.length < 2) {
+      this.viewToggle.hidden = tiles.length < 2;
+      this.fitToolbar();
+    }
     this.othersTile.hidden = others === 0;
     if (others > 0) localize(this.othersTile, "room.others", { count: others });
     this.stage.dataset.count = String(tiles.length);

@@ -231,6 +231,8 @@ export default {
   "room.hands.lower_for": "Lower the hand of {name}",
   "room.tile.hand": "hand raised",
   "room.react": "React",
+  "room.react.with": "React: {what}",
+  "room.more": "More options",
   "room.reaction.0": "Thumbs up",
   "room.reaction.1": "Applause",
   "room.reaction.2": "Heart",

@@ -231,6 +231,8 @@ export default {
   "room.hands.lower_for": "Baisser la main de {name}",
   "room.tile.hand": "main levée",
   "room.react": "Réagir",
+  "room.react.with": "Réagir\u00a0: {what}",
+  "room.more": "Plus d’options",
   "room.reaction.0": "Pouce levé",
   "room.reaction.1": "Applaudissements",
   "room.reaction.2": "Cœur",
