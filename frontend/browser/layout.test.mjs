@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 
-import { Suite, axeViolations, createAttendeeLink, enterAsAgent, loginOrganizer, scheduleMeeting } from "./harness.mjs";
+import { Suite, axeViolations, createAttendeeLink, enterAsAgent, loadPublishers, loginOrganizer, scheduleMeeting, settled, until } from "./harness.mjs";
 
 const suite = new Suite();
 
@@ -289,6 +289,74 @@ test("a tile goes full screen and back", async () => {
   await alice.locator("media-tile", { hasText: "Bruno Agent" }).locator('button[data-action="fullscreen"][aria-pressed="false"]').waitFor();
 });
 
+/**
+ * The remote tiles page shows (the counting tile aside), how many tiles (one's own too) lie
+ * outside the stage, whether one's own is one of the gallery's tiles, the number the counting tile says (0 when hidden), and how far the document scrolls.
+ *
+ * @param {import("playwright-core").Page} page
+ */
+function gallerySeen(page) {
+  return page.evaluate(() => {
+    const stage = /** @type {Element} */ (document.querySelector("meeting-room .tiles")).getBoundingClientRect();
+    /** @param {string} selector */
+    const boxes = (selector) => [...document.querySelectorAll(selector)].map((el) => el.getBoundingClientRect()).filter((r) => r.width > 0);
+    const shown = boxes("meeting-room .tiles > media-tile");
+    const outside = boxes("meeting-room .tiles > *").filter((r) => r.left < stage.left - 0.5 || r.top < stage.top - 0.5 || r.right > stage.right + 0.5 || r.bottom > stage.bottom + 0.5).length;
+    const others = /** @type {HTMLElement} */ (document.querySelector("meeting-room .tile-others"));
+    const doc = document.scrollingElement || document.documentElement;
+    return {
+      shown: shown.length,
+      outside,
+      others: others.hidden ? 0 : Number(/\d+/.exec(others.textContent || "")?.[0] || NaN),
+      minWidth: Math.round(Math.min(...shown.map((r) => r.width))),
+      scroll: Math.max(doc.scrollHeight - window.innerHeight, doc.scrollWidth - window.innerWidth),
+      stage: `${Math.round(stage.width)}x${Math.round(stage.height)}`,
+      selfInGrid: document.querySelector("meeting-room .tiles > .self-view media-tile") !== null,
+    };
+  });
+}
+
+test("a meeting of 12 with media: the gallery fits the window at every size, or counts the others", async (t) => {
+  assert.ok(alice && bruno && link, "both agents are in the room");
+  // ten more participants: Pion publishers of the load generator
+  const load = await loadPublishers(suite.base, link, 10);
+  try {
+    await until(async () => ((await alice.locator("meeting-room .tiles > media-tile").count()) === 11 ? true : null), "the 11 others' tiles").catch((err) => {
+      throw new Error(`${err.message}\n${load.log()}`);
+    });
+    // no side panel open, and back to the gallery if speaker view was chosen before
+    const close = alice.locator('meeting-room button[data-action="close-panel"]');
+    if (await close.isVisible()) await close.click();
+    const view = alice.locator('meeting-room button[data-action="view"]');
+    if ((await view.getAttribute("aria-pressed")) === "true") await view.click();
+    for (const size of SIZES) {
+      await alice.setViewportSize({ width: size.width, height: size.height });
+      await settled(alice);
+      const got = await gallerySeen(alice);
+      const what = `${size.name}, 12 in the meeting`;
+      t.diagnostic(`${what}: stage ${got.stage}, ${got.shown} tiles shown, at least ${got.minWidth} px wide${got.others ? `, and "${got.others} others"` : ""}`);
+      assert.equal((await tiles(alice)).layout, "gallery", `${what}: the gallery`);
+      assert.equal(got.outside, 0, `${what}: no tile outside the stage`);
+      assert.equal(got.scroll, 0, `${what}: the room does not scroll`);
+      assert.equal(got.shown + got.others, 11, `${what}: each other participant has a tile or is counted: ${JSON.stringify(got)}`);
+      assert.ok(got.minWidth >= 160, `${what}: no tile narrower than 160 px`);
+      assert.ok(got.selfInGrid, `${what}: one's own picture is a tile of the gallery, over none of the others`);
+      await assertFits(alice, what);
+      if (got.others > 0) {
+        await alice.click("meeting-room .tile-others");
+        await alice.locator("meeting-room .people").waitFor();
+        assert.equal(await alice.locator("meeting-room .people .person").count(), 12, `${what}: the counting tile opens the list of everyone`);
+        await alice.click('meeting-room button[data-action="close-panel"]');
+      }
+      if (process.env.WEBINAIRE_LAYOUT_SHOTS) await alice.screenshot({ path: path.join(process.env.WEBINAIRE_LAYOUT_SHOTS, `room-12-${size.name}.png`) });
+    }
+  } finally {
+    await load.stop();
+  }
+  await alice.locator("meeting-room .tiles > media-tile").nth(1).waitFor({ state: "detached" });
+  await alice.setViewportSize({ width: 1280, height: 800 });
+});
+
 test("12 tiles, and 60, stay within the stage at every size, in the gallery and in speaker view", async (t) => {
   assert.ok(alice, "Alice is in the room");
   for (const size of SIZES) {
@@ -307,7 +375,7 @@ test("12 tiles, and 60, stay within the stage at every size, in the gallery and 
         }
         room.arrange();
         const stage = room.stage.getBoundingClientRect();
-        const shown = [...room.tiles.children].filter((el) => el.getBoundingClientRect().width > 0);
+        const shown = [...room.tiles.children].filter((el) => el !== room.selfView && el.getBoundingClientRect().width > 0);
         const outside = shown.filter((el) => {
           const r = el.getBoundingClientRect();
           return r.left < stage.left - 0.5 || r.top < stage.top - 0.5 || r.right > stage.right + 0.5 || r.bottom > stage.bottom + 0.5;

@@ -221,6 +221,7 @@ export class MeetingRoom extends HTMLElement {
       const hide = this.selfToggle.getAttribute("aria-pressed") !== "true";
       this.selfToggle.setAttribute("aria-pressed", String(hide));
       this.selfView.classList.toggle("self-hidden", hide);
+      this.arrange();
     });
     /** @type {Map<string, MediaTile>} tiles by participant id, and id + "~screen" */
     this.remote = new Map();
@@ -925,6 +926,9 @@ export class MeetingRoom extends HTMLElement {
     const height = this.tiles.clientHeight;
     const screens = tiles.filter((tile) => tile.classList.contains("tile-screen"));
     const speakerView = tiles.length > 1 && (this.view === "speaker" || (this.view === "auto" && (this.pinned !== "" || screens.length > 0)));
+    const selfInGrid = !speakerView && tiles.length > 1 && !this.selfView.hidden && !this.selfView.classList.contains("self-hidden");
+    if (selfInGrid && this.selfView.parentElement !== this.tiles) this.tiles.insertBefore(this.selfView, this.othersTile);
+    if (!selfInGrid && this.selfView.parentElement === this.tiles) this.tiles.after(this.selfView);
     /** @param {MediaTile} tile */
     const rank = (tile) => (tile.classList.contains("tile-screen") ? 0 : tile.classList.contains("tile-speaking") ? 1 : 2);
     /** @type {MediaTile | undefined} */
@@ -944,8 +948,10 @@ export class MeetingRoom extends HTMLElement {
       this.tiles.style.setProperty("--tile-h", `${layout.strip.height}px`);
       this.tiles.style.setProperty("--strip-n", String(Math.max(1, shown + (others > 0 ? 1 : 0))));
     } else {
-      const layout = gallery(tiles.length, width, height, TILE_GAP);
-      shown = layout.shown;
+      // one's own picture takes a place of the gallery when there are several others, so that
+      // it covers none of them; with one other, it stays small in a corner
+      const layout = gallery(tiles.length + (selfInGrid ? 1 : 0), width, height, TILE_GAP);
+      shown = layout.shown - (selfInGrid ? 1 : 0);
       others = layout.others;
       // with no tile the sizes stay as they were: a tile that comes is never drawn at zero
       // size, which would hold back its first frame
