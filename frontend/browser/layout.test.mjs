@@ -11,7 +11,23 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 
-import { Suite, axeViolations, createAttendeeLink, enterAsAgent, loadPublishers, loginOrganizer, scheduleMeeting, settled, until } from "./harness.mjs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+
+import {
+  Suite,
+  axeViolations,
+  createAttendeeLink,
+  enterAsAgent,
+  launchBrowser,
+  loadPublishers,
+  loginOrganizer,
+  newContext,
+  scheduleMeeting,
+  settled,
+  until,
+  writeToneWAV,
+} from "./harness.mjs";
 
 const suite = new Suite();
 
@@ -355,6 +371,74 @@ test("a meeting of 12 with media: the gallery fits the window at every size, or 
   }
   await alice.locator("meeting-room .tiles > media-tile").nth(1).waitFor({ state: "detached" });
   await alice.setViewportSize({ width: 1280, height: 800 });
+});
+
+/**
+ * Turns page's microphone on or off with its button.
+ *
+ * @param {import("playwright-core").Page} page
+ * @param {boolean} on
+ */
+async function microphone(page, on) {
+  const button = page.locator('meeting-room button[data-action="mic"]');
+  if ((await button.getAttribute("aria-pressed")) === String(on)) await button.click();
+  await page.locator(`meeting-room button[data-action="mic"][aria-pressed="${!on}"]`).waitFor();
+}
+
+/**
+ * Waits until the large tile of page's speaker view is the one of name.
+ *
+ * @param {import("playwright-core").Page} page
+ * @param {string} name
+ */
+async function mainIs(page, name) {
+  await page.locator("media-tile.tile-main", { has: page.locator(".tile-name", { hasText: new RegExp(`^${name}$`) }) }).waitFor();
+}
+
+test("speaker view follows the active speaker", async () => {
+  assert.ok(alice && bruno && link, "both agents are in the room");
+  // two who speak: their fake microphones play a steady tone; the others' are off
+  const soundDir = mkdtempSync(path.join(tmpdir(), "webinaire-sound-"));
+  const audioFile = path.join(soundDir, "tone.wav");
+  writeToneWAV(audioFile);
+  const speaking = await launchBrowser({ audioFile });
+  try {
+    const dora = await (await newContext(speaking, suite.base, suite.requests, "dora")).newPage();
+    const elie = await (await newContext(speaking, suite.base, suite.requests, "elie")).newPage();
+    await microphone(alice, false);
+    await microphone(bruno, false);
+    await enterAsAgent(dora, link, "Dora Agent");
+    await microphone(dora, false);
+    await enterAsAgent(elie, link, "Elie Agent");
+    await alice.locator("media-tile", { hasText: "Elie Agent" }).waitFor();
+    const view = alice.locator('meeting-room button[data-action="view"]');
+    if ((await view.getAttribute("aria-pressed")) !== "true") await view.click();
+
+    await mainIs(alice, "Elie Agent");
+    assert.ok(await alice.locator("media-tile.tile-main.tile-speaking").isVisible(), "the large tile is the one speaking");
+    await microphone(elie, false);
+    await microphone(dora, true);
+    await mainIs(alice, "Dora Agent");
+    // silence keeps the last speaker large
+    await microphone(dora, false);
+    assert.equal((await tiles(alice)).layout, "speaker");
+    await mainIs(alice, "Dora Agent");
+    await microphone(elie, true);
+    await mainIs(alice, "Elie Agent");
+    await assertFits(alice, "speaker view of four");
+
+    for (const page of [dora, elie]) {
+      await page.click('meeting-room button[data-action="leave"]');
+      await page.close();
+    }
+    await alice.locator("media-tile", { hasText: "Dora Agent" }).waitFor({ state: "detached" });
+    await alice.locator("media-tile", { hasText: "Elie Agent" }).waitFor({ state: "detached" });
+    await microphone(alice, true);
+    await microphone(bruno, true);
+  } finally {
+    await speaking.close();
+    rmSync(soundDir, { recursive: true, force: true });
+  }
 });
 
 test("12 tiles, and 60, stay within the stage at every size, in the gallery and in speaker view", async (t) => {
