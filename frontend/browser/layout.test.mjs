@@ -50,6 +50,8 @@ let bruno;
 let carla;
 /** The invitation link of the meeting. */
 let link = "";
+/** The meeting's id. */
+let meetingId = "";
 
 /**
  * What page shows of the room: the document's scroll size and the window's, where the
@@ -109,6 +111,7 @@ test("two agents enter a meeting", async () => {
   const organizer = await suite.page("organizer");
   await loginOrganizer(organizer, "dev-camille-martin");
   const id = await scheduleMeeting(organizer, "Mise en page");
+  meetingId = id;
   const { copied } = await createAttendeeLink(organizer, id);
   link = copied;
   await organizer.close();
@@ -439,6 +442,57 @@ test("speaker view follows the active speaker", async () => {
     await speaking.close();
     rmSync(soundDir, { recursive: true, force: true });
   }
+});
+
+/**
+ * Puts page in the gallery, if speaker view was chosen.
+ *
+ * @param {import("playwright-core").Page} page
+ */
+async function chooseGallery(page) {
+  const view = page.locator('meeting-room button[data-action="view"]');
+  if ((await view.getAttribute("aria-pressed")) === "true") await view.click();
+}
+
+test("a moderator's spotlight shows one participant large on everyone's screen", async () => {
+  assert.ok(alice && bruno && meetingId, "both agents are in the room");
+  const camille = await suite.page("camille");
+  await loginOrganizer(camille, "dev-camille-martin");
+  await camille.goto(`/room/${meetingId}`);
+  await camille.click("#enter");
+  await camille.waitForSelector('meeting-room[data-state="connected"]');
+  for (const page of [alice, bruno, camille]) await page.locator("meeting-room .tiles > media-tile").nth(1).waitFor();
+  await chooseGallery(alice);
+  await chooseGallery(bruno);
+  assert.equal((await tiles(alice)).layout, "gallery");
+
+  const spotlight = async (/** @type {string} */ what) => {
+    await camille.click('meeting-room button[data-action="people"]');
+    const person = camille.locator("meeting-room .people-list .person", { has: camille.locator(".person-name", { hasText: "Bruno Agent" }) });
+    await person.locator('button[data-action="person-menu"]').click();
+    await person.getByRole("menuitem", { name: what }).click();
+    await camille.click('meeting-room button[data-action="close-panel"]');
+  };
+  await spotlight("Mettre Bruno Agent en avant pour tous");
+  await mainIs(alice, "Bruno Agent");
+  assert.equal((await tiles(alice)).layout, "speaker", "Alice sees Bruno large");
+  await mainIs(camille, "Bruno Agent");
+  await alice.locator("meeting-room .room > .visually-hidden[role=status]", { hasText: "Bruno Agent est mis en avant pour tous." }).waitFor();
+  await bruno.locator("meeting-room .room > .visually-hidden[role=status]", { hasText: "Un modérateur vous met en avant pour tous." }).waitFor();
+  assert.equal((await tiles(bruno)).layout, "gallery", "Bruno's own screen shows the others");
+  // the spotlight is over one's own pin
+  await alice.locator("media-tile", { hasText: "Camille" }).locator('button[data-action="pin"]').click();
+  await mainIs(alice, "Bruno Agent");
+  await alice.locator("media-tile", { hasText: "Camille" }).locator('button[data-action="pin"]').click();
+  await assertFits(alice, "spotlight");
+
+  await spotlight("Ne plus mettre Bruno Agent en avant");
+  await alice.locator("meeting-room .room > .visually-hidden[role=status]", { hasText: "La mise en avant est terminée." }).waitFor();
+  assert.equal((await tiles(alice)).layout, "gallery", "the end of the spotlight brings Alice's gallery back");
+  assert.deepEqual(await axeViolations(camille), [], "the moderator's room: axe");
+  await camille.click('meeting-room button[data-action="leave"]');
+  await camille.close();
+  await alice.locator("meeting-room .tiles > media-tile").nth(1).waitFor({ state: "detached" });
 });
 
 test("12 tiles, and 60, stay within the stage at every size, in the gallery and in speaker view", async (t) => {

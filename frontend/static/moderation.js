@@ -120,6 +120,8 @@ export function participantActions(client, id) {
     items.push({ key: "room.mod.demote", vars: { name }, run: () => client.moderate("set_role", { ...target, role: "attendee" }) });
   }
   if (client.hands.includes(id)) items.push({ key: "room.hands.lower_for", vars: { name }, run: () => client.moderate("lower_hand", target) });
+  if (client.spotlight === id) items.push({ key: "room.mod.spotlight_end", vars: { name }, run: () => client.moderate("spotlight") });
+  else items.push({ key: "room.mod.spotlight", vars: { name }, run: () => client.moderate("spotlight", target) });
   items.push({ key: "room.mod.remove", vars: { name }, run: () => client.moderate("remove", target) });
   return items;
 }

@@ -192,6 +192,8 @@ export class MeetingRoom extends HTMLElement {
     this.view = "auto";
     /** The key of the tile pinned for oneself, or "". */
     this.pinned = "";
+    /** The participant in the spotlight, as last announced. */
+    this.spotlit = "";
     /** The key of the last large tile of speaker view, kept while nobody else speaks. */
     this.lastMain = "";
     /** Speaker view or the gallery, in the toolbar. */
@@ -601,7 +603,10 @@ export class MeetingRoom extends HTMLElement {
     client.addEventListener("role", () => this.promoted());
     client.addEventListener("hands", () => this.render());
     client.addEventListener("speaker", () => this.render());
-    client.addEventListener("room", () => this.render());
+    client.addEventListener("room", () => {
+      this.announceSpotlight();
+      this.render();
+    });
     client.addEventListener("recording", () => this.onRecording());
     client.addEventListener("reaction", (event) => this.showReaction(/** @type {CustomEvent} */ (event).detail));
     client.addEventListener("muted", () => {
@@ -715,6 +720,17 @@ export class MeetingRoom extends HTMLElement {
     const text = t(`room.quality.${this.quality}`);
     mark.setAttribute("aria-label", text);
     mark.title = text;
+  }
+
+  /** Says who a moderator put in the spotlight, when that changes. */
+  announceSpotlight() {
+    const client = this.client;
+    if (!client || client.spotlight === this.spotlit) return;
+    this.spotlit = client.spotlight;
+    const name = client.peers.get(client.spotlight)?.name;
+    if (client.spotlight === "") this.announce(t("room.spotlight.off"));
+    else if (client.spotlight === client.id) this.announce(t("room.spotlight.you"));
+    else if (name) this.announce(t("room.spotlight.on", { name }));
   }
 
   /** @param {string} text said once by screen readers */
@@ -925,7 +941,9 @@ export class MeetingRoom extends HTMLElement {
     const width = this.tiles.clientWidth;
     const height = this.tiles.clientHeight;
     const screens = tiles.filter((tile) => tile.classList.contains("tile-screen"));
-    const speakerView = tiles.length > 1 && (this.view === "speaker" || (this.view === "auto" && (this.pinned !== "" || screens.length > 0)));
+    // a moderator's spotlight is over one's own choice of view and pin
+    const spotlight = client ? this.remote.get(client.spotlight) : undefined;
+    const speakerView = tiles.length > 1 && (spotlight !== undefined || this.view === "speaker" || (this.view === "auto" && (this.pinned !== "" || screens.length > 0)));
     const selfInGrid = !speakerView && tiles.length > 1 && !this.selfView.hidden && !this.selfView.classList.contains("self-hidden");
     if (selfInGrid && this.selfView.parentElement !== this.tiles) this.tiles.insertBefore(this.selfView, this.othersTile);
     if (!selfInGrid && this.selfView.parentElement === this.tiles) this.tiles.after(this.selfView);
@@ -937,7 +955,7 @@ export class MeetingRoom extends HTMLElement {
     let others = 0;
     if (speakerView) {
       const active = client ? this.remote.get(client.activeSpeaker) : undefined;
-      main = this.remote.get(this.pinned) || screens[0] || active || this.remote.get(this.lastMain) || tiles[0];
+      main = spotlight || this.remote.get(this.pinned) || screens[0] || active || this.remote.get(this.lastMain) || tiles[0];
       this.lastMain = String(main.dataset.participant);
       const layout = speaker(tiles.length - 1, width, height, TILE_GAP, main.classList.contains("tile-screen"));
       shown = layout.shown;
@@ -964,6 +982,7 @@ export class MeetingRoom extends HTMLElement {
     rest.forEach((tile, i) => tile.classList.toggle("tile-overflow", i >= shown));
     for (const tile of tiles) {
       tile.classList.toggle("tile-main", tile === main);
+      tile.classList.toggle("tile-spotlight", tile === spotlight);
       tile.classList.toggle("tile-small", speakerView && tile !== main);
       tile.querySelector('[data-action="pin"]')?.setAttribute("aria-pressed", String(tile.dataset.participant === this.pinned));
     }
