@@ -48,6 +48,8 @@ let alice;
 let bruno;
 /** @type {import("playwright-core").Page} */
 let carla;
+/** @type {import("playwright-core").Page} */
+let camille;
 /** The invitation link of the meeting. */
 let link = "";
 /** The meeting's id. */
@@ -76,6 +78,7 @@ function measure(page) {
       toolbar: box(document.querySelector("meeting-room .toolbar")),
       mic: box(document.querySelector('meeting-room button[data-action="mic"]')),
       leave: box(document.querySelector('meeting-room button[data-action="leave"]')),
+      status: box(document.querySelector("meeting-room .room-state")),
       other: box(document.querySelector("media-tile:not(.tile-self):not(.tile-screen)")),
       self: box(document.querySelector("media-tile.tile-self")),
       tools: [...document.querySelectorAll("meeting-room .toolbar .tool")].map(box).filter((b) => b && b.width > 0),
@@ -93,7 +96,7 @@ async function assertFits(page, what) {
   const m = await measure(page);
   assert.equal(m.scrollHeight, m.innerHeight, `${what}: the document is as tall as the window`);
   assert.equal(m.scrollWidth, m.innerWidth, `${what}: the document is as wide as the window`);
-  for (const [name, b] of /** @type {const} */ ([["toolbar", m.toolbar], ["microphone button", m.mic], ["leave button", m.leave]])) {
+  for (const [name, b] of /** @type {const} */ ([["toolbar", m.toolbar], ["microphone button", m.mic], ["leave button", m.leave], ["connection's state", m.status]])) {
     assert.ok(b && b.width > 0 && b.height > 0, `${what}: the ${name} is shown`);
     assert.ok(b.left >= 0 && b.top >= 0 && b.right <= m.innerWidth && b.bottom <= m.innerHeight, `${what}: the ${name} is inside the window: ${JSON.stringify(b)}`);
   }
@@ -337,12 +340,30 @@ function gallerySeen(page) {
 
 test("a meeting of 12 with media: the gallery fits the window at every size, or counts the others", async (t) => {
   assert.ok(alice && bruno && link, "both agents are in the room");
+  // what the live region says, update by update
+  await alice.evaluate(() => {
+    const region = /** @type {Element} */ (document.querySelector("meeting-room .room > [role=status][aria-live=polite]"));
+    const said = /** @type {string[]} */ ([]);
+    /** @type {any} */ (window).__said = said;
+    new MutationObserver(() => {
+      if (region.textContent) said.push(region.textContent);
+    }).observe(region, { childList: true, characterData: true, subtree: true });
+  });
   // ten more participants: Pion publishers of the load generator
   const load = await loadPublishers(suite.base, link, 10);
   try {
     await until(async () => ((await alice.locator("meeting-room .tiles > media-tile").count()) === 11 ? true : null), "the 11 others' tiles").catch((err) => {
       throw new Error(`${err.message}\n${load.log()}`);
     });
+    // their arrivals are said in a few updates of the live region, not one each
+    const said = await until(async () => {
+      const said = /** @type {string[]} */ (await alice.evaluate(() => /** @type {any} */ (window).__said));
+      const joined = said.filter((s) => s.includes("rejoint la réunion"));
+      const count = joined.reduce((n, s) => n + Number(/(\d+) personnes ont rejoint/.exec(s)?.[1] || (s.match(/load-pub-/g) || []).length), 0);
+      return count >= 10 ? joined : null;
+    }, "the ten arrivals to be said");
+    t.diagnostic(`the arrivals said in ${said.length} updates: ${JSON.stringify(said)}`);
+    assert.ok(said.length <= 3, `ten arrivals are said in at most three updates: ${JSON.stringify(said)}`);
     // no side panel open, and back to the gallery if speaker view was chosen before
     const close = alice.locator('meeting-room button[data-action="close-panel"]');
     if (await close.isVisible()) await close.click();
@@ -456,7 +477,7 @@ async function chooseGallery(page) {
 
 test("a moderator's spotlight shows one participant large on everyone's screen", async () => {
   assert.ok(alice && bruno && meetingId, "both agents are in the room");
-  const camille = await suite.page("camille");
+  camille = await suite.page("camille");
   await loginOrganizer(camille, "dev-camille-martin");
   await camille.goto(`/room/${meetingId}`);
   await camille.click("#enter");
@@ -490,9 +511,76 @@ test("a moderator's spotlight shows one participant large on everyone's screen",
   await alice.locator("meeting-room .room > .visually-hidden[role=status]", { hasText: "La mise en avant est terminée." }).waitFor();
   assert.equal((await tiles(alice)).layout, "gallery", "the end of the spotlight brings Alice's gallery back");
   assert.deepEqual(await axeViolations(camille), [], "the moderator's room: axe");
+});
+
+test("an open poll shows on the polls' button until one answers it", async () => {
+  assert.ok(alice && camille, "Alice and the moderator are in the room");
+  await camille.click('meeting-room button[data-action="polls"]');
+  const creator = camille.locator("poll-panel form.poll-create");
+  await creator.locator('input[name="question"]').fill("Quelle mise en page ?");
+  const options = creator.locator('input[name="option"]');
+  await options.nth(0).fill("Mosaïque");
+  await options.nth(1).fill("Intervenant");
+  await creator.locator('button[type="submit"]').click();
+  await camille.locator('poll-panel article.poll[data-state="draft"] button[data-poll-action="poll_open"]').click();
+  const button = alice.locator('meeting-room button[data-action="polls"]');
+  const badge = button.locator(".tool-badge");
+  await badge.waitFor();
+  assert.equal(await badge.textContent(), "1");
+  assert.match(String(await button.textContent()), /1 en attente de votre réponse/, "the button's name says it");
+  await button.click();
+  const ballot = alice.locator('poll-panel article.poll[data-state="open"]');
+  await ballot.getByLabel("Mosaïque").check();
+  await ballot.locator('button[type="submit"]').click();
+  await badge.waitFor({ state: "hidden" });
+  await alice.click('meeting-room button[data-action="close-panel"]');
+  await camille.click('meeting-room button[data-action="close-panel"]');
   await camille.click('meeting-room button[data-action="leave"]');
   await camille.close();
   await alice.locator("meeting-room .tiles > media-tile").nth(1).waitFor({ state: "detached" });
+});
+
+test("keyboard shortcuts, listed in a dialog opened with ?, can be turned off", async () => {
+  assert.ok(alice, "Alice is in the room");
+  const mic = alice.locator('meeting-room button[data-action="mic"]');
+  const before = await mic.getAttribute("aria-pressed");
+  await alice.locator("meeting-room .room-title").focus();
+  await alice.keyboard.press("m");
+  assert.notEqual(await mic.getAttribute("aria-pressed"), before, "M turns the microphone off or on");
+  await alice.keyboard.press("m");
+  assert.equal(await mic.getAttribute("aria-pressed"), before);
+  await alice.keyboard.press("c");
+  await alice.locator("chat-panel").waitFor();
+  await alice.keyboard.type("mhc");
+  assert.equal(await alice.locator("chat-panel textarea").inputValue(), "mhc", "keys typed in a field are text, not shortcuts");
+  assert.equal(await mic.getAttribute("aria-pressed"), before);
+  await alice.locator("chat-panel textarea").fill("");
+  await alice.click('meeting-room button[data-action="close-panel"]');
+
+  await alice.keyboard.press("?");
+  const dialog = alice.getByRole("dialog", { name: "Raccourcis clavier" });
+  await dialog.waitFor();
+  for (const what of ["Couper ou rétablir le micro", "Lever ou baisser la main", "Ouvrir ou fermer la discussion", "Afficher cette liste"]) {
+    assert.ok(await dialog.getByText(what).isVisible(), `the dialog lists "${what}"`);
+  }
+  assert.deepEqual(await axeViolations(alice), [], "the shortcuts' dialog: axe");
+  await dialog.getByLabel("Raccourcis d’une seule touche").uncheck();
+  await alice.keyboard.press("Escape");
+  await dialog.waitFor({ state: "hidden" });
+  await alice.locator("meeting-room .room-title").focus();
+  await alice.keyboard.press("m");
+  assert.equal(await mic.getAttribute("aria-pressed"), before, "turned off, M does nothing");
+  await alice.locator('meeting-room button[data-action="shortcuts"]').click();
+  await dialog.getByLabel("Raccourcis d’une seule touche").check();
+  await dialog.getByRole("button", { name: "Fermer" }).click();
+  await dialog.waitFor({ state: "hidden" });
+});
+
+test("the room keeps the screen awake where the browser allows it", async (t) => {
+  assert.ok(alice, "Alice is in the room");
+  const got = await alice.evaluate(() => ({ api: "wakeLock" in navigator, state: /** @type {HTMLElement} */ (document.querySelector("meeting-room")).dataset.wakeLock }));
+  t.diagnostic(`Wake Lock: ${got.api ? `asked, ${got.state}` : "not in this browser"}`);
+  if (got.api) assert.match(String(got.state), /^(held|refused)$/, "the room asked for the screen to stay awake");
 });
 
 test("12 tiles, and 60, stay within the stage at every size, in the gallery and in speaker view", async (t) => {

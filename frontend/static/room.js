@@ -7,6 +7,7 @@
 // the quality of the connection next to one's own name. The connection itself is a
 // RoomClient (rtc.js).
 
+import { Announcer } from "./announcer.js";
 import { ChatPanel, PollPanel } from "./collab.js";
 import { deviceField, deviceTrack, fillDevices, listDevices, userMedia } from "./devices.js";
 import { h, uid } from "./dom.js";
@@ -38,6 +39,20 @@ const LAYER_DEBOUNCE_MS = 300;
 
 /** The tallest a tile asks for before its first frame, in CSS pixels: a middle layer. */
 const FIRST_LAYER_HEIGHT = 360;
+
+/** Where the choice to turn the single-key shortcuts off is kept in the browser. */
+const SHORTCUTS_KEY = "webinaire.shortcuts";
+
+/** The single-key shortcuts: the key, the action of the toolbar's button, what it does. */
+const SHORTCUTS = /** @type {const} */ ([
+  ["m", "mic", "room.shortcuts.mic"],
+  ["v", "camera", "room.shortcuts.camera"],
+  ["h", "hand", "room.shortcuts.hand"],
+  ["c", "chat", "room.shortcuts.chat"],
+  ["p", "people", "room.shortcuts.people"],
+  ["g", "view", "room.shortcuts.view"],
+  ["?", "shortcuts", "room.shortcuts.help"],
+]);
 
 /** The gap between tiles, in CSS pixels, as in app.css (.tiles). */
 const TILE_GAP = 8;
@@ -181,7 +196,12 @@ export class MeetingRoom extends HTMLElement {
     );
     this.alert = h("p", { class: "alert room-alert", role: "alert" });
     /** Says things to screen readers (lobby arrivals, a moderator muting you). */
-    this.announcer = h("p", { class: "visually-hidden", role: "status" });
+    this.news = new Announcer();
+    this.announcer = this.news.region;
+    /** The others present at the last rendering, by id, to tell arrivals and departures; null before the first. @type {Map<string, string> | null} */
+    this.knownPeers = null;
+    /** The raised hands at the last rendering. @type {string[]} */
+    this.knownHands = [];
     this.tiles = h("div", { class: "tiles" });
     /** The tile that counts the participants the gallery has no room for. */
     this.othersTile = h("button", { type: "button", class: "tile tile-others", "data-action": "others", hidden: true });
@@ -290,6 +310,14 @@ export class MeetingRoom extends HTMLElement {
     );
     this.peopleToggle = this.panelToggle("people", this.peoplePanel, "people", "room.people.open");
     this.confirmEnd = this.makeConfirmEnd();
+    this.shortcutsButton = this.tool("shortcuts", "room.shortcuts", "keyboard");
+    this.shortcutsButton.setAttribute("aria-haspopup", "dialog");
+    /** Whether the single-key shortcuts are on: they are, unless turned off in their dialog. */
+    this.shortcutsOn = shortcutsOn();
+    this.shortcutsDialog = this.makeShortcuts();
+    this.shortcutsButton.addEventListener("click", () => this.shortcutsDialog.showModal());
+    /** The screen kept awake while in the room, where the browser can. @type {WakeLockSentinel | null} */
+    this.wakeLock = null;
     this.leaveButton = this.tool("leave", "room.leave", "leave");
     this.leaveButton.classList.add("tool-leave");
     /** Holds the toolbar's buttons that do not fit in its one row. */
@@ -301,7 +329,7 @@ export class MeetingRoom extends HTMLElement {
       "div",
       { class: "controls toolbar", role: "group", "data-i18n-attr": "aria-label:room.controls" },
       h("div", { class: "tool-group" }, this.mic, this.camera, this.screen, this.settingsToggle),
-      h("div", { class: "tool-group" }, this.hand, this.reactWrap, this.viewToggle, this.chatToggle, this.pollToggle, this.peopleToggle, this.moreWrap),
+      h("div", { class: "tool-group" }, this.hand, this.reactWrap, this.viewToggle, this.chatToggle, this.pollToggle, this.peopleToggle, this.shortcutsButton, this.moreWrap),
       h("div", { class: "tool-group" }, this.leaveButton),
     );
     /**
@@ -311,6 +339,7 @@ export class MeetingRoom extends HTMLElement {
      * @type {[HTMLElement, HTMLButtonElement][]}
      */
     this.overflowOrder = [
+      [this.shortcutsButton, this.shortcutsButton],
       [this.viewToggle, this.viewToggle],
       [this.settingsToggle, this.settingsToggle],
       [this.pollToggle, this.pollToggle],
@@ -346,13 +375,16 @@ export class MeetingRoom extends HTMLElement {
   }
 
   /**
-   * Keeps the toolbar on one row: the buttons that do not fit go, in overflowOrder, into the
-   * "more" menu, whose button then shows the sum of their badges.
+   * Keeps the toolbar on one row: when the buttons with their names do not fit, the names
+   * are only said, not shown; when the buttons still do not fit, they go, in overflowOrder,
+   * into the "more" menu, whose button then shows the sum of their badges.
    */
   fitToolbar() {
     const bar = this.toolbar;
     for (const [el] of this.overflowOrder) el.classList.remove("tool-overflow");
     this.moreWrap.hidden = true;
+    bar.classList.remove("toolbar-compact");
+    if (bar.scrollWidth > bar.clientWidth) bar.classList.add("toolbar-compact");
     if (bar.scrollWidth > bar.clientWidth) {
       this.moreWrap.hidden = false;
       for (const [el, button] of this.overflowOrder) {
@@ -487,14 +519,103 @@ export class MeetingRoom extends HTMLElement {
 
   /** Shows the chat's unread messages on its button: a count in its name and a badge. */
   showUnread() {
-    const n = this.chatPanel.unread;
-    const label = /** @type {HTMLElement} */ (this.chatToggle.querySelector(".tool-label"));
-    const badge = /** @type {HTMLElement} */ (this.chatToggle.querySelector(".tool-badge"));
-    if (n > 0) localize(label, "room.chat.unread", { count: n });
-    else localize(label, "room.chat");
-    badge.textContent = String(n);
-    badge.hidden = n === 0;
+    this.badge(this.chatToggle, this.chatPanel.unread, "room.chat", "room.chat.unread");
+  }
+
+  /**
+   * Shows on the polls' button the open polls one has not answered, and on the people's button,
+   * for moderators, those waiting in the lobby.
+   */
+  showPending() {
+    const client = this.client;
+    if (!client) return;
+    const open = [...client.polls.values()].filter((p) => p.state === "open" && !(p.my_vote && p.my_vote.length > 0)).length;
+    this.badge(this.pollToggle, open, "room.polls", "room.polls.open");
+    this.badge(this.peopleToggle, client.isModerator() ? client.waiting.length : 0, "room.people.open", "room.people.waiting");
+  }
+
+  /**
+   * Shows a count on a toolbar button: in its name and as a badge, none when 0.
+   *
+   * @param {HTMLButtonElement} button
+   * @param {number} count
+   * @param {string} key the button's name without a count
+   * @param {string} countKey its name with {count}
+   */
+  badge(button, count, key, countKey) {
+    const label = /** @type {HTMLElement} */ (button.querySelector(".tool-label"));
+    const badge = /** @type {HTMLElement} */ (button.querySelector(".tool-badge"));
+    if (count > 0) localize(label, countKey, { count });
+    else localize(label, key);
+    if (badge.textContent === String(count) && badge.hidden === (count === 0)) return;
+    badge.textContent = String(count);
+    badge.hidden = count === 0;
     this.fitToolbar();
+  }
+
+  /** @returns {HTMLDialogElement} the list of keyboard shortcuts, with the switch that turns them off */
+  makeShortcuts() {
+    const titleId = uid("shortcuts-title");
+    const switchId = uid("shortcuts-on");
+    const on = h("input", { type: "checkbox", id: switchId, checked: this.shortcutsOn });
+    on.addEventListener("change", () => {
+      this.shortcutsOn = on.checked;
+      try {
+        if (on.checked) localStorage.removeItem(SHORTCUTS_KEY);
+        else localStorage.setItem(SHORTCUTS_KEY, "off");
+      } catch {
+        // storage refused: the choice holds for this page only
+      }
+    });
+    const close = h("button", { type: "button", class: "button secondary", "data-action": "shortcuts-close", "data-i18n": "room.shortcuts.close" });
+    const dialog = h(
+      "dialog",
+      { class: "confirm shortcuts-dialog", "aria-labelledby": titleId },
+      h("h2", { id: titleId, "data-i18n": "room.shortcuts" }),
+      h("dl", { class: "shortcuts" }, ...SHORTCUTS.flatMap(([key, , what]) => [h("dt", {}, h("kbd", {}, key.toUpperCase())), h("dd", { "data-i18n": what })])),
+      h("div", { class: "check" }, on, h("label", { for: switchId, "data-i18n": "room.shortcuts.enabled" })),
+      h("p", { class: "actions" }, close),
+    );
+    close.addEventListener("click", () => dialog.close());
+    return dialog;
+  }
+
+  /**
+   * Acts on a single-key shortcut: the key does what its button of the toolbar does. Keys
+   * typed in a field, with a modifier, or while a dialog or a menu is open are not shortcuts.
+   *
+   * @param {KeyboardEvent} event
+   */
+  onKey(event) {
+    const client = this.client;
+    if (!client || client.state === "closed" || this.hidden || this.inside.hidden || !this.shortcutsOn) return;
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    const target = event.target;
+    if (target instanceof Element && target.closest("input, textarea, select, [contenteditable], [role^=menu], dialog")) return;
+    if (document.querySelector("dialog[open]")) return;
+    const shortcut = SHORTCUTS.find(([key]) => key === event.key.toLowerCase());
+    if (!shortcut) return;
+    const button = this.toolbar.querySelector(`button[data-action="${shortcut[1]}"]`);
+    if (!(button instanceof HTMLButtonElement) || button.hidden) return;
+    event.preventDefault();
+    button.click();
+  }
+
+  /** Keeps the screen awake while in the room, where the browser allows it. */
+  async keepAwake() {
+    const client = this.client;
+    if (!("wakeLock" in navigator) || document.visibilityState !== "visible" || !client || client.state === "closed") return;
+    if (this.wakeLock && !this.wakeLock.released) return;
+    try {
+      const lock = await navigator.wakeLock.request("screen");
+      this.wakeLock = lock;
+      this.dataset.wakeLock = "held";
+      lock.addEventListener("release", () => {
+        if (this.wakeLock === lock) this.dataset.wakeLock = "released";
+      });
+    } catch {
+      this.dataset.wakeLock = "refused";
+    }
   }
 
   /** @returns {HTMLDialogElement} the confirmation asked before ending the session for all */
@@ -528,6 +649,7 @@ export class MeetingRoom extends HTMLElement {
       h("div", { class: "room-body" }, this.stage, this.drawer),
       this.toolbar,
       this.confirmEnd,
+      this.shortcutsDialog,
     );
     this.append(
       h(
@@ -551,6 +673,9 @@ export class MeetingRoom extends HTMLElement {
     this.lock.addEventListener("click", () => this.client?.moderate("lock", { locked: !this.client.locked }));
     this.endAll.addEventListener("click", () => this.confirmEnd.showModal());
     this.chatPanel.addEventListener("unread", () => this.showUnread());
+    document.addEventListener("keydown", (event) => this.onKey(event));
+    // the browser lets the screen go to sleep when the page is hidden: asked again on return
+    document.addEventListener("visibilitychange", () => this.keepAwake());
     this.addEventListener(FIRST_FRAME_EVENT, () => this.scheduleLayers());
     this.resizes.observe(this.tiles);
     this.toolbarResizes.observe(this.toolbar);
@@ -602,6 +727,9 @@ export class MeetingRoom extends HTMLElement {
     client.addEventListener("peers", () => this.render());
     client.addEventListener("role", () => this.promoted());
     client.addEventListener("hands", () => this.render());
+    client.addEventListener("polls", () => this.showPending());
+    client.addEventListener("lobby", () => this.showPending());
+    client.addEventListener("role", () => this.showPending());
     client.addEventListener("speaker", () => this.render());
     client.addEventListener("room", () => {
       this.announceSpotlight();
@@ -626,6 +754,7 @@ export class MeetingRoom extends HTMLElement {
     this.render();
     this.heading.focus();
     this.qualityTimer = window.setInterval(() => this.measure(), QUALITY_MS);
+    this.keepAwake();
   }
 
   /**
@@ -733,10 +862,30 @@ export class MeetingRoom extends HTMLElement {
     else if (name) this.announce(t("room.spotlight.on", { name }));
   }
 
-  /** @param {string} text said once by screen readers */
+  /** @param {string} text said by screen readers, with the other news of the moment */
   announce(text) {
-    setPlainText(this.announcer, "");
-    window.setTimeout(() => setPlainText(this.announcer, text), 50);
+    this.news.say(text);
+  }
+
+  /**
+   * Notes for screen readers who joined, left or raised a hand since the last rendering.
+   *
+   * @param {RoomClient} client
+   */
+  noticePeople(client) {
+    if (client.state !== "connected") return;
+    const now = new Map([...client.peers.values()].map((p) => [p.id, p.name]));
+    const before = this.knownPeers;
+    this.knownPeers = now;
+    if (before) {
+      for (const [id, name] of now) if (!before.has(id)) this.news.note("joined", name);
+      for (const [id, name] of before) if (!now.has(id)) this.news.note("left", name);
+      for (const id of client.hands) {
+        const name = now.get(id);
+        if (name && !this.knownHands.includes(id)) this.news.note("hand", name);
+      }
+    }
+    this.knownHands = [...client.hands];
   }
 
   /**
@@ -806,6 +955,9 @@ export class MeetingRoom extends HTMLElement {
     }
     this.screenStream = null;
     this.recordingTag.hidden = true;
+    this.news.stop();
+    this.wakeLock?.release().catch(() => undefined);
+    this.wakeLock = null;
     window.clearTimeout(this.layerTimer);
     window.clearInterval(this.qualityTimer);
     const key = endKey(client.endCode);
@@ -925,6 +1077,7 @@ export class MeetingRoom extends HTMLElement {
     }
     this.renderPeople(client);
     this.renderHands(client);
+    this.noticePeople(client);
     this.arrange();
     this.scheduleLayers();
   }
@@ -1179,6 +1332,15 @@ export class MeetingRoom extends HTMLElement {
       spot.append(m);
       window.setTimeout(() => m.remove(), REACTION_MS);
     }
+  }
+}
+
+/** @returns {boolean} whether the single-key shortcuts are on: they are unless turned off */
+function shortcutsOn() {
+  try {
+    return localStorage.getItem(SHORTCUTS_KEY) !== "off";
+  } catch {
+    return true;
   }
 }
 
