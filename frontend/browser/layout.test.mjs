@@ -259,6 +259,7 @@ test("on a phone, the buttons that do not fit are in a \"more\" menu used with t
     const box = await b.boundingBox();
     assert.ok(box && box.height >= 44 && box.y >= 0, `the entries are at least 44 px tall, in the window: ${JSON.stringify(box)}`);
   }
+  assert.deepEqual(await axeViolations(alice), [], "the more menu open: axe");
   const first = await alice.evaluate(() => document.activeElement?.textContent);
   await alice.keyboard.press("ArrowDown");
   assert.notEqual(await alice.evaluate(() => document.activeElement?.textContent), first, "the arrows move between the entries");
@@ -574,6 +575,36 @@ test("keyboard shortcuts, listed in a dialog opened with ?, can be turned off", 
   await dialog.getByLabel("Raccourcis d’une seule touche").check();
   await dialog.getByRole("button", { name: "Fermer" }).click();
   await dialog.waitFor({ state: "hidden" });
+});
+
+test("at 200 % zoom the room still fits, and axe finds nothing serious in any layout", async () => {
+  assert.ok(alice && bruno && link, "both agents are in the room");
+  // 200 % of a 1280x800 window: the page lays out in 640x400 CSS pixels
+  await alice.setViewportSize({ width: 640, height: 400 });
+  await settled(alice);
+  await assertFits(alice, "200 %, two in the meeting");
+  assert.deepEqual(await axeViolations(alice), [], "200 %, two: axe");
+  carla = await suite.page("carla");
+  await enterAsAgent(carla, link, "Carla Agent");
+  await alice.locator("media-tile", { hasText: "Carla Agent" }).waitFor();
+  await chooseGallery(alice);
+  await settled(alice);
+  await assertFits(alice, "200 %, gallery of three");
+  assert.deepEqual(await axeViolations(alice), [], "200 %, gallery: axe");
+  await alice.locator("media-tile", { hasText: "Carla Agent" }).locator('button[data-action="pin"]').click();
+  assert.equal((await tiles(alice)).layout, "speaker");
+  await assertFits(alice, "200 %, speaker view");
+  assert.deepEqual(await axeViolations(alice), [], "200 %, speaker view: axe");
+  await alice.locator("media-tile", { hasText: "Carla Agent" }).locator('button[data-action="pin"]').click();
+  for (const panel of ["chat", "people"]) {
+    await alice.keyboard.press(panel[0]);
+    await assertFits(alice, `200 %, ${panel} open`);
+    assert.deepEqual(await axeViolations(alice), [], `200 %, ${panel} open: axe`);
+    await alice.click('meeting-room button[data-action="close-panel"]');
+  }
+  await carla.click('meeting-room button[data-action="leave"]');
+  await alice.locator("media-tile", { hasText: "Carla Agent" }).waitFor({ state: "detached" });
+  await alice.setViewportSize({ width: 1280, height: 800 });
 });
 
 test("the room keeps the screen awake where the browser allows it", async (t) => {

@@ -208,7 +208,7 @@ export class MeetingRoom extends HTMLElement {
     this.othersTile.addEventListener("click", () => this.openPanel(this.peoplePanel));
     this.tiles.append(this.othersTile);
     this.stage = h("div", { class: "tiles-wrap stage", role: "region", "data-i18n-attr": "aria-label:room.videos" }, this.tiles);
-    /** The layout chosen: "auto" is speaker view while a screen is shared or a tile pinned, else the gallery. @type {"auto" | "gallery" | "speaker"} */
+    /** The layout chosen: "auto" is speaker view while a screen is shared, else the gallery; a pinned tile, or a spotlight, is shown in speaker view whatever the choice. @type {"auto" | "gallery" | "speaker"} */
     this.view = "auto";
     /** The key of the tile pinned for oneself, or "". */
     this.pinned = "";
@@ -220,6 +220,8 @@ export class MeetingRoom extends HTMLElement {
     this.viewToggle = this.toggle("view", "room.view.speaker", "speaker");
     this.viewToggle.addEventListener("click", () => {
       this.view = this.viewToggle.getAttribute("aria-pressed") === "true" ? "gallery" : "speaker";
+      // the gallery, chosen, has no large tile: a pin goes
+      if (this.view === "gallery") this.pinned = "";
       this.arrange();
       this.scheduleLayers();
     });
@@ -1096,7 +1098,7 @@ export class MeetingRoom extends HTMLElement {
     const screens = tiles.filter((tile) => tile.classList.contains("tile-screen"));
     // a moderator's spotlight is over one's own choice of view and pin
     const spotlight = client ? this.remote.get(client.spotlight) : undefined;
-    const speakerView = tiles.length > 1 && (spotlight !== undefined || this.view === "speaker" || (this.view === "auto" && (this.pinned !== "" || screens.length > 0)));
+    const speakerView = tiles.length > 1 && (spotlight !== undefined || this.pinned !== "" || this.view === "speaker" || (this.view === "auto" && screens.length > 0));
     const selfInGrid = !speakerView && tiles.length > 1 && !this.selfView.hidden && !this.selfView.classList.contains("self-hidden");
     if (selfInGrid && this.selfView.parentElement !== this.tiles) this.tiles.insertBefore(this.selfView, this.othersTile);
     if (!selfInGrid && this.selfView.parentElement === this.tiles) this.tiles.after(this.selfView);
@@ -1152,7 +1154,7 @@ export class MeetingRoom extends HTMLElement {
   }
 
   /**
-   * Pins a tile for oneself, or unpins it.
+   * Pins a tile for oneself, which shows it large in speaker view, or unpins it.
    *
    * @param {string} key
    */
