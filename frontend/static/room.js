@@ -1,11 +1,12 @@
 // @ts-check
-// The meeting room view: <meeting-room> shows every participant in a <media-tile> (video,
-// name, what it muted, who speaks, reactions), the list of participants with the raised
-// hands, the chat and the polls (collab.js), the lobby and the moderators' menus
-// (moderation.js), the controls (microphone, camera, screen share, hand, reactions, the
-// choice of devices, leave; locking, muting all and ending the session for moderators), and
-// the quality of the connection next to one's own name. The connection itself is a
-// RoomClient (rtc.js).
+// The meeting room view: <meeting-room> shows every participant in a <media-tile>
+// (media-tile.js) laid out as a gallery or in speaker view (layout.js), the list of
+// participants with the raised hands, the chat and the polls (collab.js), the lobby and the
+// moderators' menus (moderation.js), the controls in a <room-toolbar> (toolbar.js:
+// microphone, camera, screen share, hand, reactions, the choice of devices, leave; locking,
+// muting all and ending the session for moderators), the keyboard shortcuts, what is said to
+// screen readers (announcer.js), and the quality of the connection. The connection itself
+// is a RoomClient (rtc.js).
 
 import { Announcer } from "./announcer.js";
 import { ChatPanel, PollPanel } from "./collab.js";
@@ -14,9 +15,11 @@ import { h, uid } from "./dom.js";
 import { localize, setPlainText, t, translate } from "./i18n.js";
 import { icon } from "./icons.js";
 import { gallery, speaker } from "./layout.js";
+import { FIRST_FRAME_EVENT, MediaTile, REACTION_MS } from "./media-tile.js";
 import { LobbyPanel, participantActions, popupMenu } from "./moderation.js";
 import { qualityOf } from "./quality.js";
 import { REACTIONS, RoomClient, peerMedia } from "./rtc.js";
+import { RoomToolbar, toggleButton, toolButton } from "./toolbar.js";
 
 /** @typedef {import("./rtc.js").JoinAnswer} JoinAnswer */
 /** @typedef {import("./rtc.js").Label} Label */
@@ -25,11 +28,6 @@ import { REACTIONS, RoomClient, peerMedia } from "./rtc.js";
 /** @typedef {import("./devices.js").LocalMedia} LocalMedia */
 /** @typedef {import("./quality.js").Quality} Quality */
 
-/** Event a tile sends (bubbling) when it shows its first video frame. */
-export const FIRST_FRAME_EVENT = "tile-frame";
-
-/** How long a reaction stays on a tile, in milliseconds. */
-const REACTION_MS = 5000;
 
 /** How often the connection's quality is measured, in milliseconds. */
 const QUALITY_MS = 3000;
@@ -58,121 +56,6 @@ const SHORTCUTS = /** @type {const} */ ([
 const TILE_GAP = 8;
 
 /** @typedef {import("./icons.js").IconName} IconName */
-
-/**
- * <media-tile>: one participant's video (and sound), its name and what it muted. It shows a
- * placeholder until the first frame, and while the camera is off.
- */
-export class MediaTile extends HTMLElement {
-  constructor() {
-    super();
-    this.video = h("video", { autoplay: true, playsinline: true, class: "tile-video" });
-    this.placeholder = h("div", { class: "tile-placeholder", "aria-hidden": "true" });
-    this.name = h("span", { class: "tile-name" });
-    this.states = h("span", { class: "tile-states" });
-    this.unmute = h("button", { type: "button", class: "button secondary tile-unmute", hidden: true, "data-i18n": "room.sound" });
-    this.reactions = h("span", { class: "tile-reactions" });
-    /** @type {MediaStreamTrack[]} */
-    this.tracks = [];
-    /** The ids of the video tracks shown, for layer requests. @type {string[]} */
-    this.videoIds = [];
-    this.shown = false;
-    this.unmute.addEventListener("click", () => {
-      this.video.muted = false;
-      this.unmute.hidden = true;
-      this.video.play().catch(() => undefined);
-    });
-  }
-
-  connectedCallback() {
-    if (this.firstChild) return;
-    this.classList.add("tile");
-    this.append(
-      h("figure", { class: "tile-figure" }, this.video, this.placeholder, this.reactions, h("figcaption", {}, this.name, this.states)),
-      this.unmute,
-    );
-    translate(this);
-  }
-
-  /**
-   * Shows tracks (played together) under a name.
-   *
-   * @param {object} what
-   * @param {string} what.name the name shown
-   * @param {MediaStreamTrack[]} what.tracks
-   * @param {Partial<Record<Label, boolean>>} what.muted
-   * @param {boolean} what.local this participant's own preview: never played aloud
-   * @param {boolean} what.screen a screen share
-   * @param {boolean} [what.hand] the participant's hand is raised
-   */
-  show({ name, tracks, muted, local, screen, hand = false }) {
-    if (this.name.textContent !== name) this.name.textContent = name;
-    this.classList.toggle("tile-screen", screen);
-    const same = tracks.length === this.tracks.length && tracks.every((tr, i) => tr === this.tracks[i]);
-    if (!same) {
-      this.tracks = tracks;
-      this.video.muted = local;
-      this.video.srcObject = tracks.length > 0 ? new MediaStream(tracks) : null;
-      if (tracks.some((tr) => tr.kind === "video")) this.watchFirstFrame();
-      if (tracks.length > 0) {
-        this.video.play().catch(() => {
-          // playing aloud needs a gesture: play muted and offer a button for the sound
-          this.video.muted = true;
-          this.video.play().catch(() => undefined);
-          if (!local) this.unmute.hidden = false;
-        });
-      }
-    }
-    const cameraOff = !screen && (muted.camera === true || !tracks.some((tr) => tr.kind === "video"));
-    this.classList.toggle("tile-off", cameraOff || !this.shown);
-    this.placeholder.textContent = cameraOff ? initials(name) : "";
-    /** @type {string[]} */
-    const keys = [];
-    if (!screen && muted.microphone) keys.push("room.tile.mic_off");
-    if (!screen && muted.camera) keys.push("room.tile.camera_off");
-    if (!screen && hand) keys.push("room.tile.hand");
-    this.states.replaceChildren(...keys.map((k) => h("span", { class: "tile-state", "data-i18n": k })));
-    this.dataset.mic = muted.microphone ? "off" : "on";
-    this.dataset.camera = muted.camera ? "off" : "on";
-    translate(this.states);
-  }
-
-  /**
-   * Shows a reaction for a while.
-   *
-   * @param {HTMLElement} reaction
-   */
-  react(reaction) {
-    this.reactions.append(reaction);
-    window.setTimeout(() => reaction.remove(), REACTION_MS);
-  }
-
-  watchFirstFrame() {
-    const done = () => {
-      if (this.shown) return;
-      this.shown = true;
-      this.classList.remove("tile-off");
-      this.dataset.frame = "shown";
-      this.dispatchEvent(new CustomEvent(FIRST_FRAME_EVENT, { bubbles: true }));
-    };
-    this.video.requestVideoFrameCallback(done);
-  }
-}
-
-/**
- * Up to two initials of a name, for a tile without video.
- *
- * @param {string} name
- * @returns {string}
- */
-function initials(name) {
-  return name
-    .split(/\s+/)
-    .filter(Boolean)
-    .slice(0, 2)
-    .map((w) => w[0].toUpperCase())
-    .join("");
-}
 
 /**
  * <meeting-room>: the room of one webinar or meeting, once entered with enter().
@@ -217,7 +100,7 @@ export class MeetingRoom extends HTMLElement {
     /** The key of the last large tile of speaker view, kept while nobody else speaks. */
     this.lastMain = "";
     /** Speaker view or the gallery, in the toolbar. */
-    this.viewToggle = this.toggle("view", "room.view.speaker", "speaker");
+    this.viewToggle = toggleButton("view", "room.view.speaker", "speaker");
     this.viewToggle.addEventListener("click", () => {
       this.view = this.viewToggle.getAttribute("aria-pressed") === "true" ? "gallery" : "speaker";
       // the gallery, chosen, has no large tile: a pin goes
@@ -264,11 +147,11 @@ export class MeetingRoom extends HTMLElement {
     this.pollPanel = /** @type {PollPanel} */ (document.createElement("poll-panel"));
     this.pollPanel.id = uid("polls");
     this.pollPanel.hidden = true;
-    this.mic = this.toggle("mic", "room.mic", "mic", "micOff");
-    this.camera = this.toggle("camera", "room.camera", "camera", "cameraOff");
-    this.screen = this.toggle("screen", "room.screen", "screen");
-    this.hand = this.toggle("hand", "room.hand", "hand");
-    this.reactButton = this.tool("react", "room.react", "react");
+    this.mic = toggleButton("mic", "room.mic", "mic", "micOff");
+    this.camera = toggleButton("camera", "room.camera", "camera", "cameraOff");
+    this.screen = toggleButton("screen", "room.screen", "screen");
+    this.hand = toggleButton("hand", "room.hand", "hand");
+    this.reactButton = toolButton("react", "room.react", "react");
     this.reactMenu = popupMenu(this.reactButton, () =>
       REACTIONS.map((emoji, i) => ({ key: `room.reaction.${i}`, label: emoji, run: () => this.client?.react(emoji) })),
     );
@@ -312,7 +195,7 @@ export class MeetingRoom extends HTMLElement {
     );
     this.peopleToggle = this.panelToggle("people", this.peoplePanel, "people", "room.people.open");
     this.confirmEnd = this.makeConfirmEnd();
-    this.shortcutsButton = this.tool("shortcuts", "room.shortcuts", "keyboard");
+    this.shortcutsButton = toolButton("shortcuts", "room.shortcuts", "keyboard");
     this.shortcutsButton.setAttribute("aria-haspopup", "dialog");
     /** Whether the single-key shortcuts are on: they are, unless turned off in their dialog. */
     this.shortcutsOn = shortcutsOn();
@@ -320,37 +203,30 @@ export class MeetingRoom extends HTMLElement {
     this.shortcutsButton.addEventListener("click", () => this.shortcutsDialog.showModal());
     /** The screen kept awake while in the room, where the browser can. @type {WakeLockSentinel | null} */
     this.wakeLock = null;
-    this.leaveButton = this.tool("leave", "room.leave", "leave");
+    this.leaveButton = toolButton("leave", "room.leave", "leave");
     this.leaveButton.classList.add("tool-leave");
-    /** Holds the toolbar's buttons that do not fit in its one row. */
-    this.moreButton = this.tool("more", "room.more", "more");
-    this.moreMenu = popupMenu(this.moreButton, () => this.overflowItems());
-    this.moreWrap = h("span", { class: "menu-wrap more-wrap", hidden: true }, this.moreButton, this.moreMenu);
     this.reactWrap = h("span", { class: "menu-wrap" }, this.reactButton, this.reactMenu);
-    this.toolbar = h(
-      "div",
-      { class: "controls toolbar", role: "group", "data-i18n-attr": "aria-label:room.controls" },
-      h("div", { class: "tool-group" }, this.mic, this.camera, this.screen, this.settingsToggle),
-      h("div", { class: "tool-group" }, this.hand, this.reactWrap, this.viewToggle, this.chatToggle, this.pollToggle, this.peopleToggle, this.shortcutsButton, this.moreWrap),
-      h("div", { class: "tool-group" }, this.leaveButton),
+    this.toolbar = /** @type {RoomToolbar} */ (document.createElement("room-toolbar"));
+    this.toolbar.setTools(
+      [
+        [this.mic, this.camera, this.screen, this.settingsToggle],
+        [this.hand, this.reactWrap, this.viewToggle, this.chatToggle, this.pollToggle, this.peopleToggle, this.shortcutsButton],
+        [this.leaveButton],
+      ],
+      // what goes into the "more" menu first when the row is too narrow
+      [
+        [this.shortcutsButton, this.shortcutsButton],
+        [this.viewToggle, this.viewToggle],
+        [this.settingsToggle, this.settingsToggle],
+        [this.pollToggle, this.pollToggle],
+        [this.screen, this.screen],
+        [this.reactWrap, this.reactButton],
+        [this.peopleToggle, this.peopleToggle],
+        [this.hand, this.hand],
+        [this.chatToggle, this.chatToggle],
+      ],
+      (button) => (button === this.reactButton ? this.reactionItems() : null),
     );
-    /**
-     * What goes into the "more" menu when the toolbar is too narrow, first to go first:
-     * the element taken out of the row, and its button.
-     *
-     * @type {[HTMLElement, HTMLButtonElement][]}
-     */
-    this.overflowOrder = [
-      [this.shortcutsButton, this.shortcutsButton],
-      [this.viewToggle, this.viewToggle],
-      [this.settingsToggle, this.settingsToggle],
-      [this.pollToggle, this.pollToggle],
-      [this.screen, this.screen],
-      [this.reactWrap, this.reactButton],
-      [this.peopleToggle, this.peopleToggle],
-      [this.hand, this.hand],
-      [this.chatToggle, this.chatToggle],
-    ];
     /** The side panels, one open at a time, with the buttons that open them. @type {Map<HTMLElement, HTMLButtonElement>} */
     this.panels = new Map([
       [this.peoplePanel, this.peopleToggle],
@@ -373,100 +249,6 @@ export class MeetingRoom extends HTMLElement {
       this.arrange();
       this.scheduleLayers();
     });
-    this.toolbarResizes = new ResizeObserver(() => this.fitToolbar());
-  }
-
-  /**
-   * Keeps the toolbar on one row: when the buttons with their names do not fit, the names
-   * are only said, not shown; when the buttons still do not fit, they go, in overflowOrder,
-   * into the "more" menu, whose button then shows the sum of their badges.
-   */
-  fitToolbar() {
-    const bar = this.toolbar;
-    for (const [el] of this.overflowOrder) el.classList.remove("tool-overflow");
-    this.moreWrap.hidden = true;
-    bar.classList.remove("toolbar-compact");
-    if (bar.scrollWidth > bar.clientWidth) bar.classList.add("toolbar-compact");
-    if (bar.scrollWidth > bar.clientWidth) {
-      this.moreWrap.hidden = false;
-      for (const [el, button] of this.overflowOrder) {
-        if (button.hidden) continue;
-        el.classList.add("tool-overflow");
-        if (bar.scrollWidth <= bar.clientWidth) break;
-      }
-    }
-    let count = 0;
-    for (const [el, button] of this.overflowOrder) {
-      const badge = button.querySelector(".tool-badge");
-      if (el.classList.contains("tool-overflow") && badge instanceof HTMLElement && !badge.hidden) count += Number(badge.textContent) || 0;
-    }
-    const badge = /** @type {HTMLElement} */ (this.moreButton.querySelector(".tool-badge"));
-    badge.textContent = String(count);
-    badge.hidden = count === 0;
-  }
-
-  /**
-   * The entries of the "more" menu: the toolbar's buttons that are out of its row, each doing
-   * what its button does, checked when its button is pressed or its panel open; the
-   * reactions one by one.
-   *
-   * @returns {import("./moderation.js").MenuItem[]}
-   */
-  overflowItems() {
-    /** @type {import("./moderation.js").MenuItem[]} */
-    const items = [];
-    for (const [el, button] of this.overflowOrder) {
-      if (button.hidden || !el.classList.contains("tool-overflow")) continue;
-      if (button === this.reactButton) {
-        REACTIONS.forEach((emoji, i) => {
-          const vars = { what: t(`room.reaction.${i}`) };
-          items.push({ key: "room.react.with", vars, label: `${emoji} ${t("room.react.with", vars)}`, run: () => this.client?.react(emoji) });
-        });
-        continue;
-      }
-      const label = /** @type {HTMLElement} */ (button.querySelector(".tool-label"));
-      const vars = label.dataset.i18nVars ? JSON.parse(label.dataset.i18nVars) : undefined;
-      const state = button.getAttribute("aria-pressed") ?? button.getAttribute("aria-expanded");
-      items.push({ key: String(label.dataset.i18n), vars, checked: state === null ? undefined : state === "true", run: () => button.click() });
-    }
-    return items;
-  }
-
-  /**
-   * A button of the toolbar: an icon, and its name as a label that shows when there is room.
-   * With offIcon, the button shows that icon instead while pressed.
-   *
-   * @param {string} action
-   * @param {string} key the name's message
-   * @param {IconName} iconName
-   * @param {IconName} [offIcon]
-   * @returns {HTMLButtonElement}
-   */
-  tool(action, key, iconName, offIcon) {
-    const button = h(
-      "button",
-      { type: "button", class: "tool", "data-action": action },
-      icon(iconName, offIcon ? "icon-on" : ""),
-      offIcon ? icon(offIcon, "icon-off") : null,
-      h("span", { class: "tool-label", "data-i18n": key }),
-      h("span", { class: "tool-badge", "aria-hidden": "true", hidden: true }),
-    );
-    return button;
-  }
-
-  /**
-   * A toolbar button that is pressed or not.
-   *
-   * @param {string} action
-   * @param {string} key
-   * @param {IconName} iconName
-   * @param {IconName} [offIcon]
-   * @returns {HTMLButtonElement}
-   */
-  toggle(action, key, iconName, offIcon) {
-    const button = this.tool(action, key, iconName, offIcon);
-    button.setAttribute("aria-pressed", "false");
-    return button;
   }
 
   /**
@@ -479,7 +261,7 @@ export class MeetingRoom extends HTMLElement {
    * @returns {HTMLButtonElement}
    */
   panelToggle(action, panel, iconName, key = `room.${action}`) {
-    const button = this.tool(action, key, iconName);
+    const button = toolButton(action, key, iconName);
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-controls", panel.id);
     button.addEventListener("click", () => this.openPanel(panel.hidden ? panel : null));
@@ -515,13 +297,21 @@ export class MeetingRoom extends HTMLElement {
       }
     }
     // a button in the "more" menu is out of sight: the menu's button takes the focus
-    if (open === null && closed) (closed.closest(".tool-overflow") ? this.moreButton : closed).focus();
+    if (open === null && closed) (closed.closest(".tool-overflow") ? this.toolbar.moreButton : closed).focus();
     this.arrange();
+  }
+
+  /** @returns {import("./moderation.js").MenuItem[]} the reactions, one entry each, for the "more" menu */
+  reactionItems() {
+    return REACTIONS.map((emoji, i) => {
+      const vars = { what: t(`room.reaction.${i}`) };
+      return { key: "room.react.with", vars, label: `${emoji} ${t("room.react.with", vars)}`, run: () => this.client?.react(emoji) };
+    });
   }
 
   /** Shows the chat's unread messages on its button: a count in its name and a badge. */
   showUnread() {
-    this.badge(this.chatToggle, this.chatPanel.unread, "room.chat", "room.chat.unread");
+    this.toolbar.badge(this.chatToggle, this.chatPanel.unread, "room.chat", "room.chat.unread");
   }
 
   /**
@@ -532,27 +322,8 @@ export class MeetingRoom extends HTMLElement {
     const client = this.client;
     if (!client) return;
     const open = [...client.polls.values()].filter((p) => p.state === "open" && !(p.my_vote && p.my_vote.length > 0)).length;
-    this.badge(this.pollToggle, open, "room.polls", "room.polls.open");
-    this.badge(this.peopleToggle, client.isModerator() ? client.waiting.length : 0, "room.people.open", "room.people.waiting");
-  }
-
-  /**
-   * Shows a count on a toolbar button: in its name and as a badge, none when 0.
-   *
-   * @param {HTMLButtonElement} button
-   * @param {number} count
-   * @param {string} key the button's name without a count
-   * @param {string} countKey its name with {count}
-   */
-  badge(button, count, key, countKey) {
-    const label = /** @type {HTMLElement} */ (button.querySelector(".tool-label"));
-    const badge = /** @type {HTMLElement} */ (button.querySelector(".tool-badge"));
-    if (count > 0) localize(label, countKey, { count });
-    else localize(label, key);
-    if (badge.textContent === String(count) && badge.hidden === (count === 0)) return;
-    badge.textContent = String(count);
-    badge.hidden = count === 0;
-    this.fitToolbar();
+    this.toolbar.badge(this.pollToggle, open, "room.polls", "room.polls.open");
+    this.toolbar.badge(this.peopleToggle, client.isModerator() ? client.waiting.length : 0, "room.people.open", "room.people.waiting");
   }
 
   /** @returns {HTMLDialogElement} the list of keyboard shortcuts, with the switch that turns them off */
@@ -680,7 +451,6 @@ export class MeetingRoom extends HTMLElement {
     document.addEventListener("visibilitychange", () => this.keepAwake());
     this.addEventListener(FIRST_FRAME_EVENT, () => this.scheduleLayers());
     this.resizes.observe(this.tiles);
-    this.toolbarResizes.observe(this.toolbar);
     this.cameraSelect.addEventListener("change", () => this.switchDevice("camera", this.cameraSelect.value));
     this.micSelect.addEventListener("change", () => this.switchDevice("microphone", this.micSelect.value));
   }
@@ -901,7 +671,7 @@ export class MeetingRoom extends HTMLElement {
     this.camera.hidden = !local.has("camera");
     this.settingsToggle.hidden = !local.has("microphone") && !local.has("camera");
     this.screen.hidden = !canPublish || !navigator.mediaDevices || !("getDisplayMedia" in navigator.mediaDevices);
-    this.fitToolbar();
+    this.toolbar.fit();
   }
 
   /** The role changed: one who may now publish is asked for the camera and microphone. */
@@ -1145,7 +915,7 @@ export class MeetingRoom extends HTMLElement {
     this.viewToggle.setAttribute("aria-pressed", String(speakerView));
     if (this.viewToggle.hidden !== tiles.length < 2) {
       this.viewToggle.hidden = tiles.length < 2;
-      this.fitToolbar();
+      this.toolbar.fit();
     }
     this.othersTile.hidden = others === 0;
     if (others > 0) localize(this.othersTile, "room.others", { count: others });
@@ -1418,5 +1188,4 @@ function endKey(code) {
   }
 }
 
-if (!customElements.get("media-tile")) customElements.define("media-tile", MediaTile);
 if (!customElements.get("meeting-room")) customElements.define("meeting-room", MeetingRoom);
