@@ -16,7 +16,8 @@ import { localize, setPlainText, t, translate } from "./i18n.js";
 import { icon } from "./icons.js";
 import { gallery, speaker } from "./layout.js";
 import { FIRST_FRAME_EVENT, MediaTile, REACTION_MS } from "./media-tile.js";
-import { LobbyPanel, participantActions, popupMenu } from "./moderation.js";
+import { LobbyPanel, popupMenu } from "./moderation.js";
+import { PeoplePanel } from "./people.js";
 import { qualityOf } from "./quality.js";
 import { REACTIONS, RoomClient, peerMedia } from "./rtc.js";
 import { RoomToolbar, toggleButton, toolButton } from "./toolbar.js";
@@ -132,13 +133,6 @@ export class MeetingRoom extends HTMLElement {
     });
     /** @type {Map<string, MediaTile>} tiles by participant id, and id + "~screen" */
     this.remote = new Map();
-    this.peopleTitle = h("h2", { class: "people-title", id: uid("people") });
-    this.people = h("ul", { class: "people-list" });
-    this.handsBox = h("div", { class: "hands", hidden: true }, h("h3", { "data-i18n": "room.hands" }));
-    this.hands = h("ol", { class: "hands-list" });
-    this.handsBox.append(this.hands);
-    /** The moderators' menu button of each participant, kept across renderings. @type {Map<string, HTMLElement[]>} */
-    this.menus = new Map();
     this.lobbyPanel = /** @type {LobbyPanel} */ (document.createElement("lobby-panel"));
     this.lobbyPanel.hidden = true;
     this.chatPanel = /** @type {ChatPanel} */ (document.createElement("chat-panel"));
@@ -181,18 +175,9 @@ export class MeetingRoom extends HTMLElement {
     this.qualityMark = h("span", { class: "quality", role: "img", hidden: true }, h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }));
     this.chatToggle = this.panelToggle("chat", this.chatPanel, "chat");
     this.pollToggle = this.panelToggle("polls", this.pollPanel, "polls");
-    this.muteAll = h("button", { type: "button", class: "button secondary", "data-action": "mute-all", "data-i18n": "room.mod.mute_all" });
-    this.lock = h("button", { type: "button", class: "button secondary", "aria-pressed": "false", "data-action": "lock", "data-i18n": "room.mod.lock" });
-    this.endAll = h("button", { type: "button", class: "button danger", "data-action": "end", "data-i18n": "room.mod.end" });
-    this.moderation = h("div", { class: "moderation", role: "group", "data-i18n-attr": "aria-label:room.mod.controls", hidden: true }, this.muteAll, this.lock, this.endAll);
-    this.peoplePanel = h(
-      "aside",
-      { class: "people panel", id: uid("people-panel"), "aria-labelledby": this.peopleTitle.id, hidden: true },
-      this.peopleTitle,
-      this.moderation,
-      this.people,
-      this.handsBox,
-    );
+    this.peoplePanel = /** @type {PeoplePanel} */ (document.createElement("people-panel"));
+    this.peoplePanel.id = uid("people-panel");
+    this.peoplePanel.hidden = true;
     this.peopleToggle = this.panelToggle("people", this.peoplePanel, "people", "room.people.open");
     this.confirmEnd = this.makeConfirmEnd();
     this.shortcutsButton = toolButton("shortcuts", "room.shortcuts", "keyboard");
@@ -408,7 +393,7 @@ export class MeetingRoom extends HTMLElement {
       this.client?.moderate("end_session");
     });
     no.addEventListener("click", () => dialog.close());
-    dialog.addEventListener("close", () => this.endAll.focus());
+    dialog.addEventListener("close", () => this.peoplePanel.endAll.focus());
     return dialog;
   }
 
@@ -442,9 +427,8 @@ export class MeetingRoom extends HTMLElement {
     this.screen.addEventListener("click", () => this.toggleScreen());
     this.hand.addEventListener("click", () => this.client?.raiseHand(!this.client.handRaised()));
     this.leaveButton.addEventListener("click", () => this.client?.leave());
-    this.muteAll.addEventListener("click", () => this.client?.moderate("mute_participant", { all: true }));
-    this.lock.addEventListener("click", () => this.client?.moderate("lock", { locked: !this.client.locked }));
-    this.endAll.addEventListener("click", () => this.confirmEnd.showModal());
+    this.peoplePanel.addEventListener("end-request", () => this.confirmEnd.showModal());
+    this.peoplePanel.addEventListener("hand-lowered", () => this.hand.focus());
     this.chatPanel.addEventListener("unread", () => this.showUnread());
     document.addEventListener("keydown", (event) => this.onKey(event));
     // the browser lets the screen go to sleep when the page is hidden: asked again on return
@@ -547,8 +531,7 @@ export class MeetingRoom extends HTMLElement {
    * @param {...HTMLElement} els
    */
   addModeratorControls(...els) {
-    this.moderation.append(...els);
-    for (const el of els) translate(el);
+    this.peoplePanel.addModeratorControls(...els);
   }
 
   /** Lists the devices in the settings, with the ones in use selected. */
@@ -745,7 +728,6 @@ export class MeetingRoom extends HTMLElement {
     this.settingsPanel.hidden = true;
     this.tiles.replaceChildren(this.othersTile);
     this.remote.clear();
-    this.people.replaceChildren();
     this.render();
     again.focus();
   }
@@ -796,13 +778,8 @@ export class MeetingRoom extends HTMLElement {
     this.screen.setAttribute("aria-pressed", String(this.screenStream !== null));
     this.hand.setAttribute("aria-pressed", String(client.handRaised()));
     this.lockedTag.hidden = !client.locked;
-    this.lock.setAttribute("aria-pressed", String(client.locked));
-    this.moderation.hidden = !client.isModerator() || client.state === "closed";
-    if (client.state === "closed") {
-      localize(this.peopleTitle, "room.people", { count: 0 });
-      this.handsBox.hidden = true;
-      return;
-    }
+    this.peoplePanel.render(client);
+    if (client.state === "closed") return;
     const own = [...client.local.entries()].filter(([label]) => label !== "screen").map(([, l]) => l.track);
     this.self.show({
       name: t("room.you", { name: client.join.display_name }),
@@ -847,8 +824,7 @@ export class MeetingRoom extends HTMLElement {
         if (this.pinned === key) this.pinned = "";
       }
     }
-    this.renderPeople(client);
-    this.renderHands(client);
+    this.showQuality();
     this.noticePeople(client);
     this.arrange();
     this.scheduleLayers();
@@ -997,94 +973,6 @@ export class MeetingRoom extends HTMLElement {
     return tile;
   }
 
-  /** @param {RoomClient} client */
-  renderPeople(client) {
-    const focused = document.activeElement;
-    const items = [
-      this.person(client, client.id, t("room.you", { name: client.join.display_name }), client.role, client.localMuted),
-      ...[...client.peers.values()].map((p) => this.person(client, p.id, p.name, p.role, p.muted)),
-    ];
-    localize(this.peopleTitle, "room.people", { count: items.length });
-    this.people.replaceChildren(...items);
-    for (const id of this.menus.keys()) {
-      if (!client.peers.has(id)) this.menus.delete(id);
-    }
-    // a menu button or item that had the focus is back in the list: so is the focus
-    if (focused instanceof HTMLElement && focused !== document.activeElement && this.people.contains(focused)) focused.focus();
-  }
-
-  /**
-   * @param {RoomClient} client
-   * @param {string} id
-   * @param {string} name
-   * @param {import("./api.js").Role} role
-   * @param {Partial<Record<Label, boolean>>} muted
-   * @returns {HTMLLIElement}
-   */
-  person(client, id, name, role, muted) {
-    const li = h(
-      "li",
-      { class: "person", "data-participant": id },
-      h("span", { class: "person-name" }, name),
-      " ",
-      h("span", { class: "muted", "data-i18n": `role.${role}` }),
-    );
-    if (muted.microphone) li.append(" ", h("span", { class: "tag", "data-i18n": "room.tile.mic_off" }));
-    if (muted.camera) li.append(" ", h("span", { class: "tag", "data-i18n": "room.tile.camera_off" }));
-    const hand = client.hands.indexOf(id);
-    if (hand >= 0) li.append(" ", h("span", { class: "tag tag-hand", "data-i18n": "room.hands.position", "data-i18n-vars": JSON.stringify({ n: hand + 1 }) }));
-    li.append(h("span", { class: "person-reactions" }));
-    translate(li);
-    if (id === client.id) this.showQuality();
-    if (client.isModerator() && id !== client.id) li.append(...this.menuOf(client, id, name));
-    return li;
-  }
-
-  /**
-   * The moderator's menu button on a participant, and its menu.
-   *
-   * @param {RoomClient} client
-   * @param {string} id
-   * @param {string} name
-   * @returns {HTMLElement[]}
-   */
-  menuOf(client, id, name) {
-    let menu = this.menus.get(id);
-    if (!menu) {
-      const button = h("button", { type: "button", class: "button secondary person-menu", "data-action": "person-menu" }, "⋯");
-      menu = [button, popupMenu(button, () => participantActions(client, id))];
-      this.menus.set(id, menu);
-    }
-    menu[0].setAttribute("data-i18n-attr", "aria-label:room.mod.menu");
-    menu[0].setAttribute("data-i18n-vars", JSON.stringify({ name }));
-    translate(menu[0]);
-    return menu;
-  }
-
-  /** @param {RoomClient} client */
-  renderHands(client) {
-    this.handsBox.hidden = client.hands.length === 0;
-    const focused = document.activeElement;
-    this.hands.replaceChildren(
-      ...client.hands.map((id) => {
-        const name = id === client.id ? t("room.you", { name: client.join.display_name }) : client.peers.get(id)?.name || "";
-        const li = h("li", { "data-participant": id }, h("span", { class: "person-name" }, name));
-        if (id === client.id || client.isModerator()) {
-          const lower = h("button", { type: "button", class: "button secondary", "data-action": "lower-hand", "data-i18n": "room.hands.lower", "data-i18n-attr": "aria-label:room.hands.lower_for", "data-i18n-vars": JSON.stringify({ name }) });
-          lower.addEventListener("click", () => {
-            if (id === client.id) client.raiseHand(false);
-            else client.moderate("lower_hand", { participant_id: id });
-            this.hand.focus();
-          });
-          li.append(" ", lower);
-        }
-        translate(li);
-        return li;
-      }),
-    );
-    if (focused instanceof HTMLElement && !focused.isConnected) this.hand.focus();
-  }
-
   /**
    * Shows a participant's reaction on its tile, or by its name when it has none.
    *
@@ -1098,7 +986,7 @@ export class MeetingRoom extends HTMLElement {
     const mark = () => h("span", { class: "reaction", role: "img", "aria-label": t("room.reaction.from", { name, what: t(`room.reaction.${i}`) }) }, emoji);
     const tile = id === client.id ? this.self : this.remote.get(id);
     if (tile && !tile.hidden) tile.react(mark());
-    const spot = this.people.querySelector(`[data-participant="${CSS.escape(id)}"] .person-reactions`);
+    const spot = this.peoplePanel.querySelector(`[data-participant="${CSS.escape(id)}"] .person-reactions`);
     if (spot instanceof HTMLElement) {
       const m = mark();
       spot.append(m);
