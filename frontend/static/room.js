@@ -53,6 +53,12 @@ const SHORTCUTS = /** @type {const} */ ([
   ["?", "shortcuts", "room.shortcuts.help"],
 ]);
 
+/**
+ * From this many others on, one's own picture is a tile of the gallery rather than a small
+ * picture over it: with two others, a third place would leave half the grid empty.
+ */
+const SELF_IN_GRID = 3;
+
 /** The gap between tiles, in CSS pixels, as in app.css (.tiles). */
 const TILE_GAP = 8;
 
@@ -845,7 +851,7 @@ export class MeetingRoom extends HTMLElement {
     // a moderator's spotlight is over one's own choice of view and pin
     const spotlight = client ? this.remote.get(client.spotlight) : undefined;
     const speakerView = tiles.length > 1 && (spotlight !== undefined || this.pinned !== "" || this.view === "speaker" || (this.view === "auto" && screens.length > 0));
-    const selfInGrid = !speakerView && tiles.length > 1 && !this.selfView.hidden && !this.selfView.classList.contains("self-hidden");
+    const selfInGrid = !speakerView && tiles.length >= SELF_IN_GRID && !this.selfView.hidden && !this.selfView.classList.contains("self-hidden");
     if (selfInGrid && this.selfView.parentElement !== this.tiles) this.tiles.insertBefore(this.selfView, this.othersTile);
     if (!selfInGrid && this.selfView.parentElement === this.tiles) this.tiles.after(this.selfView);
     /** @param {MediaTile} tile */
@@ -868,7 +874,7 @@ export class MeetingRoom extends HTMLElement {
       this.tiles.style.setProperty("--strip-n", String(Math.max(1, shown + (others > 0 ? 1 : 0))));
     } else {
       // one's own picture takes a place of the gallery when there are several others, so that
-      // it covers none of them; with one other, it stays small in a corner
+      // it covers none of them; with fewer, it stays small in a corner
       const layout = gallery(tiles.length + (selfInGrid ? 1 : 0), width, height, TILE_GAP);
       shown = layout.shown - (selfInGrid ? 1 : 0);
       others = layout.others;
