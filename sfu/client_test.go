@@ -42,6 +42,7 @@ type serverMsg struct {
 	Polls       []pollMessage            `json:"polls"`
 	Hands       []string                 `json:"hands"`
 	Locked      bool                     `json:"locked"`
+	Spotlight   string                   `json:"spotlight"`
 	ID          int                      `json:"id"`
 	From        string                   `json:"from"`
 	FromName    string                   `json:"from_name"`

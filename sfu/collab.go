@@ -104,7 +104,9 @@ type collab struct {
 	polls  []*poll
 	hands  []string // participant ids, in the order hands went up
 	locked bool
-	stats  RoomStats
+	// spotlight is the participant a moderator shows large to everyone, or empty.
+	spotlight string
+	stats     RoomStats
 }
 
 // cleanText checks and trims a text of a participant: valid UTF-8, no control

@@ -310,3 +310,48 @@ func TestLobbyAdmitDenyAndAdmitAll(t *testing.T) {
 	mod.send(map[string]any{"type": "lobby_deny", "participant_id": "a"})
 	mod.waitError(codeNotFound)
 }
+
+// TestSpotlightThroughTheSignalling: only a moderator puts a participant in the spotlight;
+// everyone is told, one who joins later too, and the spotlight goes out when its participant
+// leaves.
+func TestSpotlightThroughTheSignalling(t *testing.T) {
+	srv := newTestServer(t)
+	mod := join(t, srv, srv.token(t, "s", "mod", RoleModerator, KindMeeting))
+	alice := join(t, srv, srv.token(t, "s", "alice", RolePresenter, KindMeeting))
+	bob := join(t, srv, srv.token(t, "s", "bob", RolePresenter, KindMeeting))
+
+	alice.send(map[string]any{"type": "spotlight", "participant_id": "alice"})
+	alice.waitError(codeForbidden)
+
+	mod.send(map[string]any{"type": "spotlight", "participant_id": "alice"})
+	got := bob.waitMsg(func(m serverMsg) bool { return m.Type == typeRoomState && m.Spotlight != "" })
+	require.Equal(t, "alice", got.Spotlight)
+	require.False(t, got.Locked, "the room's state says it is not locked")
+	late := join(t, srv, srv.token(t, "s", "late", RolePresenter, KindMeeting))
+	require.Equal(t, "alice", late.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined }).Spotlight)
+
+	// locking keeps the spotlight in the room's state
+	mod.send(map[string]any{"type": "lock", "locked": true})
+	got = bob.waitMsg(func(m serverMsg) bool { return m.Type == typeRoomState && m.Locked })
+	require.Equal(t, "alice", got.Spotlight)
+
+	mod.send(map[string]any{"type": "spotlight", "participant_id": "nobody"})
+	mod.waitError(codeNotFound)
+
+	require.NoError(t, alice.leave())
+	got = bob.waitMsg(func(m serverMsg) bool { return m.Type == typeRoomState && m.Locked && m.Spotlight == "" })
+	require.Equal(t, "", got.Spotlight, "the spotlight goes out with its participant")
+
+	mod.send(map[string]any{"type": "spotlight", "participant_id": "bob"})
+	late.waitMsg(func(m serverMsg) bool { return m.Type == typeRoomState && m.Spotlight == "bob" })
+	mod.send(map[string]any{"type": "spotlight"})
+	late.waitUntil(func() bool {
+		n := 0
+		for _, m := range late.msgs {
+			if m.Type == typeRoomState && m.Spotlight == "" {
+				n++
+			}
+		}
+		return n == 2 // when alice left, then now
+	}, "the spotlight put out by the moderator")
+}

@@ -35,6 +35,8 @@ func (p *participant) moderate(m clientMessage) {
 		r.mu.Unlock()
 	case typeLock:
 		r.SetLocked(*m.Locked)
+	case typeSpotlight:
+		err = r.SetSpotlight(m.ParticipantID)
 	case typeLobbyAdmit:
 		err = r.Admit(m.All, m.ParticipantID)
 	case typeLobbyDeny:
@@ -60,7 +62,34 @@ func (r *Room) SetLocked(locked bool) {
 		return
 	}
 	r.collab.locked = locked
-	msg := encode(roomStateMessage{Type: typeRoomState, Locked: locked})
+	r.roomStateChangedLocked()
+}
+
+// SetSpotlight has every client show the participant id large, or nobody in particular
+// when id is empty. The spotlight goes out when its participant leaves. Everyone is told.
+func (r *Room) SetSpotlight(id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id != "" && r.participants[id] == nil {
+		return ErrParticipantNotFound
+	}
+	r.setSpotlightLocked(id)
+	return nil
+}
+
+// setSpotlightLocked changes the spotlight and tells everyone; r.mu held.
+func (r *Room) setSpotlightLocked(id string) {
+	if r.collab.spotlight == id {
+		return
+	}
+	r.collab.spotlight = id
+	r.roomStateChangedLocked()
+}
+
+// roomStateChangedLocked sends the room's state, locked and spotlight, to everyone; r.mu
+// held.
+func (r *Room) roomStateChangedLocked() {
+	msg := encode(roomStateMessage{Type: typeRoomState, Locked: r.collab.locked, Spotlight: r.collab.spotlight})
 	for _, o := range r.participants {
 		o.sendRaw(msg)
 	}

@@ -57,6 +57,7 @@ var messageClasses = map[string]messageClass{
 	typeSetRole:         classModeration,
 	typeLowerHand:       classModeration,
 	typeLock:            classModeration,
+	typeSpotlight:       classModeration,
 	typeEndSession:      classModeration,
 	typeLobbyAdmit:      classModeration,
 	typeLobbyDeny:       classModeration,

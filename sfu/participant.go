@@ -417,7 +417,7 @@ func (p *participant) handle(m clientMessage) {
 		if code, text := p.room.vote(p, m.PollID, m.Choices); code != "" {
 			p.sendError(code, text)
 		}
-	case typeMuteParticipant, typeAskUnmute, typeRemove, typeSetRole, typeLowerHand, typeLock, typeEndSession, typeLobbyAdmit, typeLobbyDeny:
+	case typeMuteParticipant, typeAskUnmute, typeRemove, typeSetRole, typeLowerHand, typeLock, typeSpotlight, typeEndSession, typeLobbyAdmit, typeLobbyDeny:
 		p.moderate(m)
 	}
 }

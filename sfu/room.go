@@ -394,6 +394,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		Polls:         polls,
 		Hands:         hands,
 		Locked:        r.collab.locked,
+		Spotlight:     r.collab.spotlight,
 		Recording:     r.recording,
 		SessionToken:  p.sessionToken,
 	}))
@@ -436,6 +437,9 @@ func (r *Room) takeOut(p *participant) []*upTrack {
 	// A participant replaced by a new session of the same id has not left.
 	if current {
 		r.setHandLocked(p.id, false)
+		if r.collab.spotlight == p.id {
+			r.setSpotlightLocked("")
+		}
 		r.memberLeftLocked(p)
 	}
 	r.startGraceLocked()

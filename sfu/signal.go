@@ -100,6 +100,7 @@ const (
 	typeLock              = "lock"
 	typeRoomState         = "room_state"
 	typeLowerHand         = "lower_hand"
+	typeSpotlight         = "spotlight"
 	typeEndSession        = "end_session"
 	typeLobby             = "lobby"
 	typeLobbyWait         = "lobby_wait"
@@ -308,6 +309,10 @@ func decodeMessage(data []byte) (clientMessage, error) {
 		if (m.ParticipantID == "") == !m.All || len(m.ParticipantID) > maxClientIDLen {
 			return bad("lobby_admit needs a participant_id or all")
 		}
+	case typeSpotlight:
+		if len(m.ParticipantID) > maxClientIDLen {
+			return bad("spotlight participant_id")
+		}
 	case typeAskUnmute, typeRemove, typeLowerHand, typeLobbyDeny:
 		if m.ParticipantID == "" || len(m.ParticipantID) > maxClientIDLen {
 			return bad(m.Type + " needs a participant_id")
@@ -352,6 +357,7 @@ type joinedMessage struct {
 	Polls         []pollMessage     `json:"polls"`
 	Hands         []string          `json:"hands"`
 	Locked        bool              `json:"locked"`
+	Spotlight     string            `json:"spotlight"`
 	Recording     bool              `json:"recording"`
 	// SessionToken lets this participant come back on a new connection (the join token
 	// is good to enter for a few minutes only).
@@ -414,6 +420,8 @@ type handsMessage struct {
 type roomStateMessage struct {
 	Type   string `json:"type"`
 	Locked bool   `json:"locked"`
+	// Spotlight is the participant every client shows large, or empty.
+	Spotlight string `json:"spotlight"`
 }
 
 type unmuteRequestedMessage struct {

@@ -544,3 +544,50 @@ export async function axeViolations(page) {
   });
   return result.filter((v) => v.impact === "serious" || v.impact === "critical");
 }
+
+/**
+ * Participants that are not browsers: n publishers of the load generator (cmd/webinaire-load,
+ * Pion clients sending synthetic VP8 and Opus that a browser does not decode), named
+ * load-pub-1..n, entered with an invitation link. They stay until stop().
+ *
+ * @param {string} base the server's address
+ * @param {string} link the invitation link
+ * @param {number} n
+ * @returns {Promise<{stop: () => Promise<void>, log: () => string}>} once the generator runs (the
+ *   pages tell when its participants are in); log: what it wrote, for a failure's message
+ */
+export async function loadPublishers(base, link, n) {
+  const dir = mkdtempSync(path.join(tmpdir(), "webinaire-load-"));
+  const bin = path.join(dir, "webinaire-load");
+  execFileSync("go", ["build", "-o", bin, "./cmd/webinaire-load"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+  const proc = spawn(
+    bin,
+    ["-server", base, "-invitation", link, "-publishers", String(n), "-subscribers", "0",
+      // little media, kept up until stopped
+      "-video-bitrate", "100000", "-fps", "10", "-warmup", "1h", "-duration", "1m"],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let log = "";
+  proc.stderr?.on("data", (d) => {
+    log += d;
+  });
+  const exited = new Promise((resolve) => proc.once("exit", resolve));
+  return {
+    stop: async () => {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+    log: () => log,
+  };
+}
+
+/**
+ * Waits until the page has laid out and painted what it just changed (two animation frames),
+ * e.g. after a change of the window's size.
+ *
+ * @param {import("playwright-core").Page} page
+ */
+export function settled(page) {
+  return page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve(true)))));
+}

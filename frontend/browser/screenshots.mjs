@@ -1,8 +1,10 @@
 // Screenshots of the main screens, in French and in English, taken from the real server and
 // Chromium with its fake camera and microphone: the landing page, the dashboard with a
-// meeting, the invitation page with the camera's preview, the room with two participants,
-// the room with the chat open, and the lobby's waiting screen. They go to docs/screenshots/
-// as 1280x800 PNG files. Run with: node frontend/browser/screenshots.mjs
+// meeting, the invitation page with the camera's preview, the room with two participants
+// (on a 1280x800 desktop, on a 390x844 phone upright with its "more" menu open, and on the
+// phone sideways), the keyboard shortcuts, the room with the chat open (desktop and phone),
+// and the lobby's waiting screen. They go to docs/screenshots/ as PNG files, 1280x800 unless
+// their name says "phone" or "landscape". Run with: node frontend/browser/screenshots.mjs
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -22,6 +24,8 @@ import {
 
 const outDir = path.join(root, "docs/screenshots");
 const viewport = { width: 1280, height: 800 };
+const phone = { width: 390, height: 844 };
+const landscape = { width: 844, height: 390 };
 
 /** What differs between the languages. */
 const LANGS = {
@@ -109,6 +113,18 @@ async function shootLanguage(browser, base, log, lang) {
   await alice.locator('media-tile:not(.tile-self)[data-frame="shown"]').waitFor();
   await alice.locator('.room-status .quality[data-quality]').waitFor();
   await shoot(alice, "room", lang);
+  await alice.setViewportSize(phone);
+  await shoot(alice, "room-phone", lang);
+  await alice.click('meeting-room button[data-action="more"]');
+  await shoot(alice, "room-phone-more", lang);
+  await alice.click('meeting-room button[data-action="more"]');
+  await alice.setViewportSize(landscape);
+  await shoot(alice, "room-landscape", lang);
+  await alice.setViewportSize(viewport);
+  await alice.keyboard.press("?");
+  await alice.locator("dialog.shortcuts-dialog[open]").waitFor();
+  await shoot(alice, "room-shortcuts", lang);
+  await alice.keyboard.press("Escape");
 
   await bruno.click('meeting-room button[data-action="chat"]');
   await bruno.locator("chat-panel textarea").fill(message);
@@ -116,6 +132,8 @@ async function shootLanguage(browser, base, log, lang) {
   await alice.click('meeting-room button[data-action="chat"]');
   await alice.locator("chat-panel", { hasText: message }).waitFor();
   await shoot(alice, "room-chat", lang);
+  await alice.setViewportSize(phone);
+  await shoot(alice, "room-chat-phone", lang);
   await alice.click('meeting-room button[data-action="leave"]');
   await bruno.click('meeting-room button[data-action="leave"]');
 

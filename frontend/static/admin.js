@@ -7,6 +7,7 @@ import { ApiError, getJSON, sendJSON } from "./api.js";
 import { byId, h } from "./dom.js";
 import { clearFieldError, showFieldError } from "./fields.js";
 import { LANG_EVENT, initI18n, lang, localize, setPlainText, t, timeZone, translate } from "./i18n.js";
+import { ListPager } from "./pager.js";
 import { errorKey, loadMe, loginIfExpired, setupHeader } from "./session.js";
 
 /** @typedef {import("./api.js").Me} Me */
@@ -351,9 +352,7 @@ const ledgerBack = [];
 /** The last sequence number of the page shown. */
 let ledgerLast = 0;
 
-const ledgerPrev = byId("ledger-prev", HTMLButtonElement);
-const ledgerNext = byId("ledger-next", HTMLButtonElement);
-const ledgerPager = byId("ledger-pager", HTMLElement);
+const ledgerPager = byId("ledger-pager", ListPager);
 
 /**
  * Shows the entries after the sequence number after.
@@ -384,9 +383,7 @@ async function loadLedger(after) {
   const caption = byId("ledger-caption", HTMLElement);
   if (items.length) localize(caption, "admin.ledger.caption", { first: items[0].seq, last: ledgerLast });
   else localize(caption, "admin.ledger.title");
-  ledgerPrev.disabled = ledgerBack.length === 0;
-  ledgerNext.disabled = res.items.length <= LEDGER_PAGE;
-  ledgerPager.hidden = ledgerPrev.disabled && ledgerNext.disabled;
+  ledgerPager.show({ before: ledgerBack.length > 0, after: res.items.length > LEDGER_PAGE });
 }
 
 /**
@@ -417,9 +414,7 @@ let orgOffset = 0;
 let orgEmail = "";
 
 const orgInput = byId("f-org-email", HTMLInputElement);
-const orgPager = byId("org-pager", HTMLElement);
-const orgPrev = byId("org-prev", HTMLButtonElement);
-const orgNext = byId("org-next", HTMLButtonElement);
+const orgPager = byId("org-pager", ListPager);
 const orgRows = byId("org-rows", HTMLElement);
 
 /** @param {Organizer} o */
@@ -446,13 +441,9 @@ async function loadOrganizers(at) {
   const caption = byId("org-caption", HTMLElement);
   if (orgEmail) localize(caption, page.total > 0 ? "admin.org.found" : "admin.org.none", { count: page.total, email: orgEmail });
   else localize(caption, "admin.org.total", { count: page.total });
-  orgPager.hidden = orgEmail !== "" || page.total <= ORG_PAGE;
-  localize(byId("org-page", HTMLElement), "list.page", {
-    page: Math.floor(orgOffset / ORG_PAGE) + 1,
-    pages: Math.max(1, Math.ceil(page.total / ORG_PAGE)),
-  });
-  orgPrev.disabled = orgOffset === 0;
-  orgNext.disabled = orgOffset + ORG_PAGE >= page.total;
+  // a search shows all it finds, on one page
+  if (orgEmail) orgPager.show({ before: false, after: false });
+  else orgPager.showOffset(orgOffset, ORG_PAGE, page.total);
   return undefined;
 }
 
@@ -738,8 +729,7 @@ async function main() {
   }
 
   runButton.addEventListener("click", runRetention);
-  ledgerPrev.addEventListener("click", () => ledgerGo(-1));
-  ledgerNext.addEventListener("click", () => ledgerGo(1));
+  ledgerPager.addEventListener("page", (event) => ledgerGo(/** @type {CustomEvent} */ (event).detail.direction));
   byId("org-search", HTMLFormElement).addEventListener("submit", (event) => {
     event.preventDefault();
     searchOrganizers(orgInput.value.trim());
@@ -748,8 +738,7 @@ async function main() {
     orgInput.value = "";
     searchOrganizers("");
   });
-  orgPrev.addEventListener("click", () => orgGo(Math.max(0, orgOffset - ORG_PAGE)));
-  orgNext.addEventListener("click", () => orgGo(orgOffset + ORG_PAGE));
+  orgPager.addEventListener("page", (event) => orgGo(Math.max(0, orgOffset + /** @type {CustomEvent} */ (event).detail.direction * ORG_PAGE)));
   const zone = timeZone();
   if (zone) localize(byId("f-log-range-hint", HTMLElement), "admin.log.range.hint.zone", { zone });
   defaultRange();

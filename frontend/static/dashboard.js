@@ -7,6 +7,7 @@ import { copyLink } from "./copy-link.js";
 import { byId, h, uid } from "./dom.js";
 import { initI18n, localize, setPlainText, t, timeZone, translate } from "./i18n.js";
 import { openRecordings } from "./recordings.js";
+import { ListPager } from "./pager.js";
 import { errorKey, loadMe, loginIfExpired, setupHeader } from "./session.js";
 
 /** @typedef {import("./api.js").Me} Me */
@@ -36,10 +37,7 @@ const content = byId("content", HTMLElement);
 const listTitle = byId("list-title", HTMLElement);
 const list = byId("webinar-list", HTMLUListElement);
 const listSummary = byId("list-summary", HTMLElement);
-const pager = byId("pager", HTMLElement);
-const prev = byId("prev", HTMLButtonElement);
-const next = byId("next", HTMLButtonElement);
-const pageInfo = byId("page-info", HTMLElement);
+const pager = byId("pager", ListPager);
 const form = byId("create-form", HTMLFormElement);
 const summary = byId("create-summary", HTMLElement);
 const restricted = byId("restricted", HTMLElement);
@@ -118,11 +116,7 @@ async function loadPage(at) {
 function renderPage(page) {
   list.replaceChildren(...page.items.map(renderWebinar));
   localize(listSummary, page.total === 0 ? "list.empty" : "list.total", { count: page.total });
-  const pages = Math.ceil(page.total / PAGE_SIZE);
-  pager.hidden = page.total <= PAGE_SIZE;
-  localize(pageInfo, "list.page", { page: Math.floor(offset / PAGE_SIZE) + 1, pages });
-  prev.disabled = offset === 0;
-  next.disabled = offset + PAGE_SIZE >= page.total;
+  pager.showOffset(offset, PAGE_SIZE, page.total);
 }
 
 /**
@@ -665,8 +659,7 @@ async function main() {
     return;
   }
   setupForm();
-  prev.addEventListener("click", () => goTo(Math.max(0, offset - PAGE_SIZE)));
-  next.addEventListener("click", () => goTo(offset + PAGE_SIZE));
+  pager.addEventListener("page", (event) => goTo(Math.max(0, offset + /** @type {CustomEvent} */ (event).detail.direction * PAGE_SIZE)));
   try {
     await loadPage(0);
   } catch (err) {

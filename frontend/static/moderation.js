@@ -7,7 +7,13 @@ import { h, uid } from "./dom.js";
 import { t, translate } from "./i18n.js";
 
 /** @typedef {import("./rtc.js").RoomClient} RoomClient */
-/** @typedef {{key: string, vars?: Record<string, string>, run: () => void, label?: string}} MenuItem */
+/**
+ * An entry of a menu: its name (a message), what it does, and optionally a label shown in
+ * place of the name (which is then its accessible name) and whether it is checked (an
+ * entry that turns something on or off).
+ *
+ * @typedef {{key: string, vars?: Record<string, string>, run: () => void, label?: string, checked?: boolean}} MenuItem
+ */
 
 /** The menu open now, closed when another opens. @type {(() => void) | null} */
 let closeOpenMenu = null;
@@ -45,7 +51,12 @@ export function popupMenu(button, items) {
     closeOpenMenu?.();
     menu.replaceChildren(
       ...items().map((item) => {
-        const b = h("button", { type: "button", role: "menuitem", tabindex: "-1", class: "menu-item" }, item.label ?? t(item.key, item.vars));
+        const checkable = item.checked !== undefined;
+        const b = h(
+          "button",
+          { type: "button", role: checkable ? "menuitemcheckbox" : "menuitem", "aria-checked": checkable ? String(item.checked) : null, tabindex: "-1", class: "menu-item" },
+          item.label ?? t(item.key, item.vars),
+        );
         if (item.label !== undefined) b.setAttribute("aria-label", t(item.key, item.vars));
         b.addEventListener("click", () => {
           close(true);
@@ -58,7 +69,7 @@ export function popupMenu(button, items) {
     button.setAttribute("aria-expanded", "true");
     closeOpenMenu = closeThis;
     document.addEventListener("pointerdown", outside, true);
-    /** @type {HTMLElement | null} */ (menu.querySelector("[role=menuitem]"))?.focus();
+    /** @type {HTMLElement | null} */ (menu.querySelector("[role^=menuitem]"))?.focus();
   };
   button.addEventListener("click", () => (menu.hidden ? open() : close(true)));
   button.addEventListener("keydown", (event) => {
@@ -68,7 +79,7 @@ export function popupMenu(button, items) {
     }
   });
   menu.addEventListener("keydown", (event) => {
-    const entries = /** @type {HTMLElement[]} */ ([...menu.querySelectorAll("[role=menuitem]")]);
+    const entries = /** @type {HTMLElement[]} */ ([...menu.querySelectorAll("[role^=menuitem]")]);
     const at = entries.indexOf(/** @type {HTMLElement} */ (document.activeElement));
     const moves = { ArrowDown: at + 1, ArrowRight: at + 1, ArrowUp: at - 1, ArrowLeft: at - 1, Home: 0, End: entries.length - 1 };
     if (event.key in moves) {
@@ -109,6 +120,8 @@ export function participantActions(client, id) {
     items.push({ key: "room.mod.demote", vars: { name }, run: () => client.moderate("set_role", { ...target, role: "attendee" }) });
   }
   if (client.hands.includes(id)) items.push({ key: "room.hands.lower_for", vars: { name }, run: () => client.moderate("lower_hand", target) });
+  if (client.spotlight === id) items.push({ key: "room.mod.spotlight_end", vars: { name }, run: () => client.moderate("spotlight") });
+  else items.push({ key: "room.mod.spotlight", vars: { name }, run: () => client.moderate("spotlight", target) });
   items.push({ key: "room.mod.remove", vars: { name }, run: () => client.moderate("remove", target) });
   return items;
 }

@@ -1,21 +1,26 @@
 // @ts-check
-// The meeting room view: <meeting-room> shows every participant in a <media-tile> (video,
-// name, what it muted, who speaks, reactions), the list of participants with the raised
-// hands, the chat and the polls (collab.js), the lobby and the moderators' menus
-// (moderation.js), the controls (microphone, camera, screen share, hand, reactions, the
-// choice of devices, leave; locking, muting all and ending the session for moderators), and
-// the quality of the connection next to one's own name. The connection itself is a
-// RoomClient (rtc.js).
+// The meeting room view: <meeting-room> shows every participant in a <media-tile>
+// (media-tile.js) laid out as a gallery or in speaker view (layout.js), the list of
+// participants with the raised hands, the chat and the polls (collab.js), the lobby and the
+// moderators' menus (moderation.js), the controls in a <room-toolbar> (toolbar.js:
+// microphone, camera, screen share, hand, reactions, the choice of devices, leave; locking,
+// muting all and ending the session for moderators), the keyboard shortcuts, what is said to
+// screen readers (announcer.js), and the quality of the connection. The connection itself
+// is a RoomClient (rtc.js).
 
+import { Announcer } from "./announcer.js";
 import { ChatPanel, PollPanel } from "./collab.js";
 import { deviceField, deviceTrack, fillDevices, listDevices, userMedia } from "./devices.js";
 import { h, uid } from "./dom.js";
 import { localize, setPlainText, t, translate } from "./i18n.js";
 import { icon } from "./icons.js";
 import { gallery, speaker } from "./layout.js";
-import { LobbyPanel, participantActions, popupMenu } from "./moderation.js";
+import { FIRST_FRAME_EVENT, MediaTile, REACTION_MS } from "./media-tile.js";
+import { LobbyPanel, popupMenu } from "./moderation.js";
+import { PeoplePanel } from "./people.js";
 import { qualityOf } from "./quality.js";
 import { REACTIONS, RoomClient, peerMedia } from "./rtc.js";
+import { RoomToolbar, toggleButton, toolButton } from "./toolbar.js";
 
 /** @typedef {import("./rtc.js").JoinAnswer} JoinAnswer */
 /** @typedef {import("./rtc.js").Label} Label */
@@ -24,11 +29,6 @@ import { REACTIONS, RoomClient, peerMedia } from "./rtc.js";
 /** @typedef {import("./devices.js").LocalMedia} LocalMedia */
 /** @typedef {import("./quality.js").Quality} Quality */
 
-/** Event a tile sends (bubbling) when it shows its first video frame. */
-export const FIRST_FRAME_EVENT = "tile-frame";
-
-/** How long a reaction stays on a tile, in milliseconds. */
-const REACTION_MS = 5000;
 
 /** How often the connection's quality is measured, in milliseconds. */
 const QUALITY_MS = 3000;
@@ -39,125 +39,30 @@ const LAYER_DEBOUNCE_MS = 300;
 /** The tallest a tile asks for before its first frame, in CSS pixels: a middle layer. */
 const FIRST_LAYER_HEIGHT = 360;
 
+/** Where the choice to turn the single-key shortcuts off is kept in the browser. */
+const SHORTCUTS_KEY = "webinaire.shortcuts";
+
+/** The single-key shortcuts: the key, the action of the toolbar's button, what it does. */
+const SHORTCUTS = /** @type {const} */ ([
+  ["m", "mic", "room.shortcuts.mic"],
+  ["v", "camera", "room.shortcuts.camera"],
+  ["h", "hand", "room.shortcuts.hand"],
+  ["c", "chat", "room.shortcuts.chat"],
+  ["p", "people", "room.shortcuts.people"],
+  ["g", "view", "room.shortcuts.view"],
+  ["?", "shortcuts", "room.shortcuts.help"],
+]);
+
+/**
+ * From this many others on, one's own picture is a tile of the gallery rather than a small
+ * picture over it: with two others, a third place would leave half the grid empty.
+ */
+const SELF_IN_GRID = 3;
+
 /** The gap between tiles, in CSS pixels, as in app.css (.tiles). */
 const TILE_GAP = 8;
 
 /** @typedef {import("./icons.js").IconName} IconName */
-
-/**
- * <media-tile>: one participant's video (and sound), its name and what it muted. It shows a
- * placeholder until the first frame, and while the camera is off.
- */
-export class MediaTile extends HTMLElement {
-  constructor() {
-    super();
-    this.video = h("video", { autoplay: true, playsinline: true, class: "tile-video" });
-    this.placeholder = h("div", { class: "tile-placeholder", "aria-hidden": "true" });
-    this.name = h("span", { class: "tile-name" });
-    this.states = h("span", { class: "tile-states" });
-    this.unmute = h("button", { type: "button", class: "button secondary tile-unmute", hidden: true, "data-i18n": "room.sound" });
-    this.reactions = h("span", { class: "tile-reactions" });
-    /** @type {MediaStreamTrack[]} */
-    this.tracks = [];
-    /** The ids of the video tracks shown, for layer requests. @type {string[]} */
-    this.videoIds = [];
-    this.shown = false;
-    this.unmute.addEventListener("click", () => {
-      this.video.muted = false;
-      this.unmute.hidden = true;
-      this.video.play().catch(() => undefined);
-    });
-  }
-
-  connectedCallback() {
-    if (this.firstChild) return;
-    this.classList.add("tile");
-    this.append(
-      h("figure", { class: "tile-figure" }, this.video, this.placeholder, this.reactions, h("figcaption", {}, this.name, this.states)),
-      this.unmute,
-    );
-    translate(this);
-  }
-
-  /**
-   * Shows tracks (played together) under a name.
-   *
-   * @param {object} what
-   * @param {string} what.name the name shown
-   * @param {MediaStreamTrack[]} what.tracks
-   * @param {Partial<Record<Label, boolean>>} what.muted
-   * @param {boolean} what.local this participant's own preview: never played aloud
-   * @param {boolean} what.screen a screen share
-   * @param {boolean} [what.hand] the participant's hand is raised
-   */
-  show({ name, tracks, muted, local, screen, hand = false }) {
-    if (this.name.textContent !== name) this.name.textContent = name;
-    this.classList.toggle("tile-screen", screen);
-    const same = tracks.length === this.tracks.length && tracks.every((tr, i) => tr === this.tracks[i]);
-    if (!same) {
-      this.tracks = tracks;
-      this.video.muted = local;
-      this.video.srcObject = tracks.length > 0 ? new MediaStream(tracks) : null;
-      if (tracks.some((tr) => tr.kind === "video")) this.watchFirstFrame();
-      if (tracks.length > 0) {
-        this.video.play().catch(() => {
-          // playing aloud needs a gesture: play muted and offer a button for the sound
-          this.video.muted = true;
-          this.video.play().catch(() => undefined);
-          if (!local) this.unmute.hidden = false;
-        });
-      }
-    }
-    const cameraOff = !screen && (muted.camera === true || !tracks.some((tr) => tr.kind === "video"));
-    this.classList.toggle("tile-off", cameraOff || !this.shown);
-    this.placeholder.textContent = cameraOff ? initials(name) : "";
-    /** @type {string[]} */
-    const keys = [];
-    if (!screen && muted.microphone) keys.push("room.tile.mic_off");
-    if (!screen && muted.camera) keys.push("room.tile.camera_off");
-    if (!screen && hand) keys.push("room.tile.hand");
-    this.states.replaceChildren(...keys.map((k) => h("span", { class: "tile-state", "data-i18n": k })));
-    this.dataset.mic = muted.microphone ? "off" : "on";
-    this.dataset.camera = muted.camera ? "off" : "on";
-    translate(this.states);
-  }
-
-  /**
-   * Shows a reaction for a while.
-   *
-   * @param {HTMLElement} reaction
-   */
-  react(reaction) {
-    this.reactions.append(reaction);
-    window.setTimeout(() => reaction.remove(), REACTION_MS);
-  }
-
-  watchFirstFrame() {
-    const done = () => {
-      if (this.shown) return;
-      this.shown = true;
-      this.classList.remove("tile-off");
-      this.dataset.frame = "shown";
-      this.dispatchEvent(new CustomEvent(FIRST_FRAME_EVENT, { bubbles: true }));
-    };
-    this.video.requestVideoFrameCallback(done);
-  }
-}
-
-/**
- * Up to two initials of a name, for a tile without video.
- *
- * @param {string} name
- * @returns {string}
- */
-function initials(name) {
-  return name
-    .split(/\s+/)
-    .filter(Boolean)
-    .slice(0, 2)
-    .map((w) => w[0].toUpperCase())
-    .join("");
-}
 
 /**
  * <meeting-room>: the room of one webinar or meeting, once entered with enter().
@@ -181,27 +86,32 @@ export class MeetingRoom extends HTMLElement {
     );
     this.alert = h("p", { class: "alert room-alert", role: "alert" });
     /** Says things to screen readers (lobby arrivals, a moderator muting you). */
-    this.announcer = h("p", { class: "visually-hidden", role: "status" });
+    this.news = new Announcer();
+    this.announcer = this.news.region;
+    /** The others present at the last rendering, by id, to tell arrivals and departures; null before the first. @type {Map<string, string> | null} */
+    this.knownPeers = null;
+    /** The raised hands at the last rendering. @type {string[]} */
+    this.knownHands = [];
     this.tiles = h("div", { class: "tiles" });
     /** The tile that counts the participants the gallery has no room for. */
     this.othersTile = h("button", { type: "button", class: "tile tile-others", "data-action": "others", hidden: true });
     this.othersTile.addEventListener("click", () => this.openPanel(this.peoplePanel));
     this.tiles.append(this.othersTile);
     this.stage = h("div", { class: "tiles-wrap stage", role: "region", "data-i18n-attr": "aria-label:room.videos" }, this.tiles);
-    /** The layout chosen: "auto" is speaker view while a screen is shared or a tile pinned, else the gallery. @type {"auto" | "gallery" | "speaker"} */
+    /** The layout chosen: "auto" is speaker view while a screen is shared, else the gallery; a pinned tile, or a spotlight, is shown in speaker view whatever the choice. @type {"auto" | "gallery" | "speaker"} */
     this.view = "auto";
     /** The key of the tile pinned for oneself, or "". */
     this.pinned = "";
+    /** The participant in the spotlight, as last announced. */
+    this.spotlit = "";
     /** The key of the last large tile of speaker view, kept while nobody else speaks. */
     this.lastMain = "";
-    this.viewToggle = h(
-      "button",
-      { type: "button", class: "head-tool", "aria-pressed": "false", "data-action": "view", "data-i18n-attr": "title:room.view.speaker" },
-      icon("speaker"),
-      h("span", { class: "visually-hidden", "data-i18n": "room.view.speaker" }),
-    );
+    /** Speaker view or the gallery, in the toolbar. */
+    this.viewToggle = toggleButton("view", "room.view.speaker", "speaker");
     this.viewToggle.addEventListener("click", () => {
       this.view = this.viewToggle.getAttribute("aria-pressed") === "true" ? "gallery" : "speaker";
+      // the gallery, chosen, has no large tile: a pin goes
+      if (this.view === "gallery") this.pinned = "";
       this.arrange();
       this.scheduleLayers();
     });
@@ -225,16 +135,10 @@ export class MeetingRoom extends HTMLElement {
       const hide = this.selfToggle.getAttribute("aria-pressed") !== "true";
       this.selfToggle.setAttribute("aria-pressed", String(hide));
       this.selfView.classList.toggle("self-hidden", hide);
+      this.arrange();
     });
     /** @type {Map<string, MediaTile>} tiles by participant id, and id + "~screen" */
     this.remote = new Map();
-    this.peopleTitle = h("h2", { class: "people-title", id: uid("people") });
-    this.people = h("ul", { class: "people-list" });
-    this.handsBox = h("div", { class: "hands", hidden: true }, h("h3", { "data-i18n": "room.hands" }));
-    this.hands = h("ol", { class: "hands-list" });
-    this.handsBox.append(this.hands);
-    /** The moderators' menu button of each participant, kept across renderings. @type {Map<string, HTMLElement[]>} */
-    this.menus = new Map();
     this.lobbyPanel = /** @type {LobbyPanel} */ (document.createElement("lobby-panel"));
     this.lobbyPanel.hidden = true;
     this.chatPanel = /** @type {ChatPanel} */ (document.createElement("chat-panel"));
@@ -243,11 +147,11 @@ export class MeetingRoom extends HTMLElement {
     this.pollPanel = /** @type {PollPanel} */ (document.createElement("poll-panel"));
     this.pollPanel.id = uid("polls");
     this.pollPanel.hidden = true;
-    this.mic = this.toggle("mic", "room.mic", "mic", "micOff");
-    this.camera = this.toggle("camera", "room.camera", "camera", "cameraOff");
-    this.screen = this.toggle("screen", "room.screen", "screen");
-    this.hand = this.toggle("hand", "room.hand", "hand");
-    this.reactButton = this.tool("react", "room.react", "react");
+    this.mic = toggleButton("mic", "room.mic", "mic", "micOff");
+    this.camera = toggleButton("camera", "room.camera", "camera", "cameraOff");
+    this.screen = toggleButton("screen", "room.screen", "screen");
+    this.hand = toggleButton("hand", "room.hand", "hand");
+    this.reactButton = toolButton("react", "room.react", "react");
     this.reactMenu = popupMenu(this.reactButton, () =>
       REACTIONS.map((emoji, i) => ({ key: `room.reaction.${i}`, label: emoji, run: () => this.client?.react(emoji) })),
     );
@@ -277,22 +181,43 @@ export class MeetingRoom extends HTMLElement {
     this.qualityMark = h("span", { class: "quality", role: "img", hidden: true }, h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }));
     this.chatToggle = this.panelToggle("chat", this.chatPanel, "chat");
     this.pollToggle = this.panelToggle("polls", this.pollPanel, "polls");
-    this.muteAll = h("button", { type: "button", class: "button secondary", "data-action": "mute-all", "data-i18n": "room.mod.mute_all" });
-    this.lock = h("button", { type: "button", class: "button secondary", "aria-pressed": "false", "data-action": "lock", "data-i18n": "room.mod.lock" });
-    this.endAll = h("button", { type: "button", class: "button danger", "data-action": "end", "data-i18n": "room.mod.end" });
-    this.moderation = h("div", { class: "moderation", role: "group", "data-i18n-attr": "aria-label:room.mod.controls", hidden: true }, this.muteAll, this.lock, this.endAll);
-    this.peoplePanel = h(
-      "aside",
-      { class: "people panel", id: uid("people-panel"), "aria-labelledby": this.peopleTitle.id, hidden: true },
-      this.peopleTitle,
-      this.moderation,
-      this.people,
-      this.handsBox,
-    );
+    this.peoplePanel = /** @type {PeoplePanel} */ (document.createElement("people-panel"));
+    this.peoplePanel.id = uid("people-panel");
+    this.peoplePanel.hidden = true;
     this.peopleToggle = this.panelToggle("people", this.peoplePanel, "people", "room.people.open");
     this.confirmEnd = this.makeConfirmEnd();
-    this.leaveButton = this.tool("leave", "room.leave", "leave");
+    this.shortcutsButton = toolButton("shortcuts", "room.shortcuts", "keyboard");
+    this.shortcutsButton.setAttribute("aria-haspopup", "dialog");
+    /** Whether the single-key shortcuts are on: they are, unless turned off in their dialog. */
+    this.shortcutsOn = shortcutsOn();
+    this.shortcutsDialog = this.makeShortcuts();
+    this.shortcutsButton.addEventListener("click", () => this.shortcutsDialog.showModal());
+    /** The screen kept awake while in the room, where the browser can. @type {WakeLockSentinel | null} */
+    this.wakeLock = null;
+    this.leaveButton = toolButton("leave", "room.leave", "leave");
     this.leaveButton.classList.add("tool-leave");
+    this.reactWrap = h("span", { class: "menu-wrap" }, this.reactButton, this.reactMenu);
+    this.toolbar = /** @type {RoomToolbar} */ (document.createElement("room-toolbar"));
+    this.toolbar.setTools(
+      [
+        [this.mic, this.camera, this.screen, this.settingsToggle],
+        [this.hand, this.reactWrap, this.viewToggle, this.chatToggle, this.pollToggle, this.peopleToggle, this.shortcutsButton],
+        [this.leaveButton],
+      ],
+      // what goes into the "more" menu first when the row is too narrow
+      [
+        [this.shortcutsButton, this.shortcutsButton],
+        [this.viewToggle, this.viewToggle],
+        [this.settingsToggle, this.settingsToggle],
+        [this.pollToggle, this.pollToggle],
+        [this.screen, this.screen],
+        [this.reactWrap, this.reactButton],
+        [this.peopleToggle, this.peopleToggle],
+        [this.hand, this.hand],
+        [this.chatToggle, this.chatToggle],
+      ],
+      (button) => (button === this.reactButton ? this.reactionItems() : null),
+    );
     /** The side panels, one open at a time, with the buttons that open them. @type {Map<HTMLElement, HTMLButtonElement>} */
     this.panels = new Map([
       [this.peoplePanel, this.peopleToggle],
@@ -318,43 +243,6 @@ export class MeetingRoom extends HTMLElement {
   }
 
   /**
-   * A button of the toolbar: an icon, and its name as a label that shows when there is room.
-   * With offIcon, the button shows that icon instead while pressed.
-   *
-   * @param {string} action
-   * @param {string} key the name's message
-   * @param {IconName} iconName
-   * @param {IconName} [offIcon]
-   * @returns {HTMLButtonElement}
-   */
-  tool(action, key, iconName, offIcon) {
-    const button = h(
-      "button",
-      { type: "button", class: "tool", "data-action": action },
-      icon(iconName, offIcon ? "icon-on" : ""),
-      offIcon ? icon(offIcon, "icon-off") : null,
-      h("span", { class: "tool-label", "data-i18n": key }),
-      h("span", { class: "tool-badge", "aria-hidden": "true", hidden: true }),
-    );
-    return button;
-  }
-
-  /**
-   * A toolbar button that is pressed or not.
-   *
-   * @param {string} action
-   * @param {string} key
-   * @param {IconName} iconName
-   * @param {IconName} [offIcon]
-   * @returns {HTMLButtonElement}
-   */
-  toggle(action, key, iconName, offIcon) {
-    const button = this.tool(action, key, iconName, offIcon);
-    button.setAttribute("aria-pressed", "false");
-    return button;
-  }
-
-  /**
    * A toolbar button that opens a side panel, or closes it when open.
    *
    * @param {string} action
@@ -364,7 +252,7 @@ export class MeetingRoom extends HTMLElement {
    * @returns {HTMLButtonElement}
    */
   panelToggle(action, panel, iconName, key = `room.${action}`) {
-    const button = this.tool(action, key, iconName);
+    const button = toolButton(action, key, iconName);
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-controls", panel.id);
     button.addEventListener("click", () => this.openPanel(panel.hidden ? panel : null));
@@ -399,19 +287,99 @@ export class MeetingRoom extends HTMLElement {
         title.focus();
       }
     }
-    if (open === null && closed) closed.focus();
+    // a button in the "more" menu is out of sight: the menu's button takes the focus
+    if (open === null && closed) (closed.closest(".tool-overflow") ? this.toolbar.moreButton : closed).focus();
     this.arrange();
+  }
+
+  /** @returns {import("./moderation.js").MenuItem[]} the reactions, one entry each, for the "more" menu */
+  reactionItems() {
+    return REACTIONS.map((emoji, i) => {
+      const vars = { what: t(`room.reaction.${i}`) };
+      return { key: "room.react.with", vars, label: `${emoji} ${t("room.react.with", vars)}`, run: () => this.client?.react(emoji) };
+    });
   }
 
   /** Shows the chat's unread messages on its button: a count in its name and a badge. */
   showUnread() {
-    const n = this.chatPanel.unread;
-    const label = /** @type {HTMLElement} */ (this.chatToggle.querySelector(".tool-label"));
-    const badge = /** @type {HTMLElement} */ (this.chatToggle.querySelector(".tool-badge"));
-    if (n > 0) localize(label, "room.chat.unread", { count: n });
-    else localize(label, "room.chat");
-    badge.textContent = String(n);
-    badge.hidden = n === 0;
+    this.toolbar.badge(this.chatToggle, this.chatPanel.unread, "room.chat", "room.chat.unread");
+  }
+
+  /**
+   * Shows on the polls' button the open polls one has not answered, and on the people's button,
+   * for moderators, those waiting in the lobby.
+   */
+  showPending() {
+    const client = this.client;
+    if (!client) return;
+    const open = [...client.polls.values()].filter((p) => p.state === "open" && !(p.my_vote && p.my_vote.length > 0)).length;
+    this.toolbar.badge(this.pollToggle, open, "room.polls", "room.polls.open");
+    this.toolbar.badge(this.peopleToggle, client.isModerator() ? client.waiting.length : 0, "room.people.open", "room.people.waiting");
+  }
+
+  /** @returns {HTMLDialogElement} the list of keyboard shortcuts, with the switch that turns them off */
+  makeShortcuts() {
+    const titleId = uid("shortcuts-title");
+    const switchId = uid("shortcuts-on");
+    const on = h("input", { type: "checkbox", id: switchId, checked: this.shortcutsOn });
+    on.addEventListener("change", () => {
+      this.shortcutsOn = on.checked;
+      try {
+        if (on.checked) localStorage.removeItem(SHORTCUTS_KEY);
+        else localStorage.setItem(SHORTCUTS_KEY, "off");
+      } catch {
+        // storage refused: the choice holds for this page only
+      }
+    });
+    const close = h("button", { type: "button", class: "button secondary", "data-action": "shortcuts-close", "data-i18n": "room.shortcuts.close" });
+    const dialog = h(
+      "dialog",
+      { class: "confirm shortcuts-dialog", "aria-labelledby": titleId },
+      h("h2", { id: titleId, "data-i18n": "room.shortcuts" }),
+      h("dl", { class: "shortcuts" }, ...SHORTCUTS.flatMap(([key, , what]) => [h("dt", {}, h("kbd", {}, key.toUpperCase())), h("dd", { "data-i18n": what })])),
+      h("div", { class: "check" }, on, h("label", { for: switchId, "data-i18n": "room.shortcuts.enabled" })),
+      h("p", { class: "actions" }, close),
+    );
+    close.addEventListener("click", () => dialog.close());
+    return dialog;
+  }
+
+  /**
+   * Acts on a single-key shortcut: the key does what its button of the toolbar does. Keys
+   * typed in a field, with a modifier, or while a dialog or a menu is open are not shortcuts.
+   *
+   * @param {KeyboardEvent} event
+   */
+  onKey(event) {
+    const client = this.client;
+    if (!client || client.state === "closed" || this.hidden || this.inside.hidden || !this.shortcutsOn) return;
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    const target = event.target;
+    if (target instanceof Element && target.closest("input, textarea, select, [contenteditable], [role^=menu], dialog")) return;
+    if (document.querySelector("dialog[open]")) return;
+    const shortcut = SHORTCUTS.find(([key]) => key === event.key.toLowerCase());
+    if (!shortcut) return;
+    const button = this.toolbar.querySelector(`button[data-action="${shortcut[1]}"]`);
+    if (!(button instanceof HTMLButtonElement) || button.hidden) return;
+    event.preventDefault();
+    button.click();
+  }
+
+  /** Keeps the screen awake while in the room, where the browser allows it. */
+  async keepAwake() {
+    const client = this.client;
+    if (!("wakeLock" in navigator) || document.visibilityState !== "visible" || !client || client.state === "closed") return;
+    if (this.wakeLock && !this.wakeLock.released) return;
+    try {
+      const lock = await navigator.wakeLock.request("screen");
+      this.wakeLock = lock;
+      this.dataset.wakeLock = "held";
+      lock.addEventListener("release", () => {
+        if (this.wakeLock === lock) this.dataset.wakeLock = "released";
+      });
+    } catch {
+      this.dataset.wakeLock = "refused";
+    }
   }
 
   /** @returns {HTMLDialogElement} the confirmation asked before ending the session for all */
@@ -431,7 +399,7 @@ export class MeetingRoom extends HTMLElement {
       this.client?.moderate("end_session");
     });
     no.addEventListener("click", () => dialog.close());
-    dialog.addEventListener("close", () => this.endAll.focus());
+    dialog.addEventListener("close", () => this.peoplePanel.endAll.focus());
     return dialog;
   }
 
@@ -443,20 +411,15 @@ export class MeetingRoom extends HTMLElement {
     this.stage.append(this.selfView, h("div", { class: "stage-notices" }, this.lobbyPanel, this.unmuteAsk));
     this.inside.append(
       h("div", { class: "room-body" }, this.stage, this.drawer),
-      h(
-        "div",
-        { class: "controls toolbar", role: "group", "data-i18n-attr": "aria-label:room.controls" },
-        h("div", { class: "tool-group" }, this.mic, this.camera, this.screen, this.settingsToggle),
-        h("div", { class: "tool-group" }, this.hand, h("span", { class: "menu-wrap" }, this.reactButton, this.reactMenu), this.chatToggle, this.pollToggle, this.peopleToggle),
-        h("div", { class: "tool-group" }, this.leaveButton),
-      ),
+      this.toolbar,
       this.confirmEnd,
+      this.shortcutsDialog,
     );
     this.append(
       h(
         "section",
         { class: "room", "aria-labelledby": this.titleId },
-        h("div", { class: "room-head" }, this.heading, h("div", { class: "room-status" }, this.recordingTag, this.lockedTag, this.stateLine, this.qualityMark, this.viewToggle)),
+        h("div", { class: "room-head" }, this.heading, h("div", { class: "room-status" }, this.recordingTag, this.lockedTag, this.stateLine, this.qualityMark)),
         this.alert,
         this.announcer,
         this.waiting,
@@ -470,10 +433,12 @@ export class MeetingRoom extends HTMLElement {
     this.screen.addEventListener("click", () => this.toggleScreen());
     this.hand.addEventListener("click", () => this.client?.raiseHand(!this.client.handRaised()));
     this.leaveButton.addEventListener("click", () => this.client?.leave());
-    this.muteAll.addEventListener("click", () => this.client?.moderate("mute_participant", { all: true }));
-    this.lock.addEventListener("click", () => this.client?.moderate("lock", { locked: !this.client.locked }));
-    this.endAll.addEventListener("click", () => this.confirmEnd.showModal());
+    this.peoplePanel.addEventListener("end-request", () => this.confirmEnd.showModal());
+    this.peoplePanel.addEventListener("hand-lowered", () => this.hand.focus());
     this.chatPanel.addEventListener("unread", () => this.showUnread());
+    document.addEventListener("keydown", (event) => this.onKey(event));
+    // the browser lets the screen go to sleep when the page is hidden: asked again on return
+    document.addEventListener("visibilitychange", () => this.keepAwake());
     this.addEventListener(FIRST_FRAME_EVENT, () => this.scheduleLayers());
     this.resizes.observe(this.tiles);
     this.cameraSelect.addEventListener("change", () => this.switchDevice("camera", this.cameraSelect.value));
@@ -524,8 +489,14 @@ export class MeetingRoom extends HTMLElement {
     client.addEventListener("peers", () => this.render());
     client.addEventListener("role", () => this.promoted());
     client.addEventListener("hands", () => this.render());
+    client.addEventListener("polls", () => this.showPending());
+    client.addEventListener("lobby", () => this.showPending());
+    client.addEventListener("role", () => this.showPending());
     client.addEventListener("speaker", () => this.render());
-    client.addEventListener("room", () => this.render());
+    client.addEventListener("room", () => {
+      this.announceSpotlight();
+      this.render();
+    });
     client.addEventListener("recording", () => this.onRecording());
     client.addEventListener("reaction", (event) => this.showReaction(/** @type {CustomEvent} */ (event).detail));
     client.addEventListener("muted", () => {
@@ -545,6 +516,7 @@ export class MeetingRoom extends HTMLElement {
     this.render();
     this.heading.focus();
     this.qualityTimer = window.setInterval(() => this.measure(), QUALITY_MS);
+    this.keepAwake();
   }
 
   /**
@@ -565,8 +537,7 @@ export class MeetingRoom extends HTMLElement {
    * @param {...HTMLElement} els
    */
   addModeratorControls(...els) {
-    this.moderation.append(...els);
-    for (const el of els) translate(el);
+    this.peoplePanel.addModeratorControls(...els);
   }
 
   /** Lists the devices in the settings, with the ones in use selected. */
@@ -641,10 +612,41 @@ export class MeetingRoom extends HTMLElement {
     mark.title = text;
   }
 
-  /** @param {string} text said once by screen readers */
+  /** Says who a moderator put in the spotlight, when that changes. */
+  announceSpotlight() {
+    const client = this.client;
+    if (!client || client.spotlight === this.spotlit) return;
+    this.spotlit = client.spotlight;
+    const name = client.peers.get(client.spotlight)?.name;
+    if (client.spotlight === "") this.announce(t("room.spotlight.off"));
+    else if (client.spotlight === client.id) this.announce(t("room.spotlight.you"));
+    else if (name) this.announce(t("room.spotlight.on", { name }));
+  }
+
+  /** @param {string} text said by screen readers, with the other news of the moment */
   announce(text) {
-    setPlainText(this.announcer, "");
-    window.setTimeout(() => setPlainText(this.announcer, text), 50);
+    this.news.say(text);
+  }
+
+  /**
+   * Notes for screen readers who joined, left or raised a hand since the last rendering.
+   *
+   * @param {RoomClient} client
+   */
+  noticePeople(client) {
+    if (client.state !== "connected") return;
+    const now = new Map([...client.peers.values()].map((p) => [p.id, p.name]));
+    const before = this.knownPeers;
+    this.knownPeers = now;
+    if (before) {
+      for (const [id, name] of now) if (!before.has(id)) this.news.note("joined", name);
+      for (const [id, name] of before) if (!now.has(id)) this.news.note("left", name);
+      for (const id of client.hands) {
+        const name = now.get(id);
+        if (name && !this.knownHands.includes(id)) this.news.note("hand", name);
+      }
+    }
+    this.knownHands = [...client.hands];
   }
 
   /**
@@ -658,6 +660,7 @@ export class MeetingRoom extends HTMLElement {
     this.camera.hidden = !local.has("camera");
     this.settingsToggle.hidden = !local.has("microphone") && !local.has("camera");
     this.screen.hidden = !canPublish || !navigator.mediaDevices || !("getDisplayMedia" in navigator.mediaDevices);
+    this.toolbar.fit();
   }
 
   /** The role changed: one who may now publish is asked for the camera and microphone. */
@@ -713,6 +716,9 @@ export class MeetingRoom extends HTMLElement {
     }
     this.screenStream = null;
     this.recordingTag.hidden = true;
+    this.news.stop();
+    this.wakeLock?.release().catch(() => undefined);
+    this.wakeLock = null;
     window.clearTimeout(this.layerTimer);
     window.clearInterval(this.qualityTimer);
     const key = endKey(client.endCode);
@@ -728,7 +734,6 @@ export class MeetingRoom extends HTMLElement {
     this.settingsPanel.hidden = true;
     this.tiles.replaceChildren(this.othersTile);
     this.remote.clear();
-    this.people.replaceChildren();
     this.render();
     again.focus();
   }
@@ -779,13 +784,8 @@ export class MeetingRoom extends HTMLElement {
     this.screen.setAttribute("aria-pressed", String(this.screenStream !== null));
     this.hand.setAttribute("aria-pressed", String(client.handRaised()));
     this.lockedTag.hidden = !client.locked;
-    this.lock.setAttribute("aria-pressed", String(client.locked));
-    this.moderation.hidden = !client.isModerator() || client.state === "closed";
-    if (client.state === "closed") {
-      localize(this.peopleTitle, "room.people", { count: 0 });
-      this.handsBox.hidden = true;
-      return;
-    }
+    this.peoplePanel.render(client);
+    if (client.state === "closed") return;
     const own = [...client.local.entries()].filter(([label]) => label !== "screen").map(([, l]) => l.track);
     this.self.show({
       name: t("room.you", { name: client.join.display_name }),
@@ -830,8 +830,8 @@ export class MeetingRoom extends HTMLElement {
         if (this.pinned === key) this.pinned = "";
       }
     }
-    this.renderPeople(client);
-    this.renderHands(client);
+    this.showQuality();
+    this.noticePeople(client);
     this.arrange();
     this.scheduleLayers();
   }
@@ -848,7 +848,12 @@ export class MeetingRoom extends HTMLElement {
     const width = this.tiles.clientWidth;
     const height = this.tiles.clientHeight;
     const screens = tiles.filter((tile) => tile.classList.contains("tile-screen"));
-    const speakerView = tiles.length > 1 && (this.view === "speaker" || (this.view === "auto" && (this.pinned !== "" || screens.length > 0)));
+    // a moderator's spotlight is over one's own choice of view and pin
+    const spotlight = client ? this.remote.get(client.spotlight) : undefined;
+    const speakerView = tiles.length > 1 && (spotlight !== undefined || this.pinned !== "" || this.view === "speaker" || (this.view === "auto" && screens.length > 0));
+    const selfInGrid = !speakerView && tiles.length >= SELF_IN_GRID && !this.selfView.hidden && !this.selfView.classList.contains("self-hidden");
+    if (selfInGrid && this.selfView.parentElement !== this.tiles) this.tiles.insertBefore(this.selfView, this.othersTile);
+    if (!selfInGrid && this.selfView.parentElement === this.tiles) this.tiles.after(this.selfView);
     /** @param {MediaTile} tile */
     const rank = (tile) => (tile.classList.contains("tile-screen") ? 0 : tile.classList.contains("tile-speaking") ? 1 : 2);
     /** @type {MediaTile | undefined} */
@@ -857,7 +862,7 @@ export class MeetingRoom extends HTMLElement {
     let others = 0;
     if (speakerView) {
       const active = client ? this.remote.get(client.activeSpeaker) : undefined;
-      main = this.remote.get(this.pinned) || screens[0] || active || this.remote.get(this.lastMain) || tiles[0];
+      main = spotlight || this.remote.get(this.pinned) || screens[0] || active || this.remote.get(this.lastMain) || tiles[0];
       this.lastMain = String(main.dataset.participant);
       const layout = speaker(tiles.length - 1, width, height, TILE_GAP, main.classList.contains("tile-screen"));
       shown = layout.shown;
@@ -868,8 +873,10 @@ export class MeetingRoom extends HTMLElement {
       this.tiles.style.setProperty("--tile-h", `${layout.strip.height}px`);
       this.tiles.style.setProperty("--strip-n", String(Math.max(1, shown + (others > 0 ? 1 : 0))));
     } else {
-      const layout = gallery(tiles.length, width, height, TILE_GAP);
-      shown = layout.shown;
+      // one's own picture takes a place of the gallery when there are several others, so that
+      // it covers none of them; with fewer, it stays small in a corner
+      const layout = gallery(tiles.length + (selfInGrid ? 1 : 0), width, height, TILE_GAP);
+      shown = layout.shown - (selfInGrid ? 1 : 0);
       others = layout.others;
       // with no tile the sizes stay as they were: a tile that comes is never drawn at zero
       // size, which would hold back its first frame
@@ -882,13 +889,16 @@ export class MeetingRoom extends HTMLElement {
     rest.forEach((tile, i) => tile.classList.toggle("tile-overflow", i >= shown));
     for (const tile of tiles) {
       tile.classList.toggle("tile-main", tile === main);
+      tile.classList.toggle("tile-spotlight", tile === spotlight);
       tile.classList.toggle("tile-small", speakerView && tile !== main);
       tile.querySelector('[data-action="pin"]')?.setAttribute("aria-pressed", String(tile.dataset.participant === this.pinned));
     }
     this.tiles.classList.toggle("tiles-speaker", speakerView);
     this.viewToggle.setAttribute("aria-pressed", String(speakerView));
-    // invisible rather than hidden, so that the status bar, and the stage, keep their height
-    this.viewToggle.style.visibility = tiles.length < 2 ? "hidden" : "";
+    if (this.viewToggle.hidden !== tiles.length < 2) {
+      this.viewToggle.hidden = tiles.length < 2;
+      this.toolbar.fit();
+    }
     this.othersTile.hidden = others === 0;
     if (others > 0) localize(this.othersTile, "room.others", { count: others });
     this.stage.dataset.count = String(tiles.length);
@@ -896,7 +906,7 @@ export class MeetingRoom extends HTMLElement {
   }
 
   /**
-   * Pins a tile for oneself, or unpins it.
+   * Pins a tile for oneself, which shows it large in speaker view, or unpins it.
    *
    * @param {string} key
    */
@@ -969,94 +979,6 @@ export class MeetingRoom extends HTMLElement {
     return tile;
   }
 
-  /** @param {RoomClient} client */
-  renderPeople(client) {
-    const focused = document.activeElement;
-    const items = [
-      this.person(client, client.id, t("room.you", { name: client.join.display_name }), client.role, client.localMuted),
-      ...[...client.peers.values()].map((p) => this.person(client, p.id, p.name, p.role, p.muted)),
-    ];
-    localize(this.peopleTitle, "room.people", { count: items.length });
-    this.people.replaceChildren(...items);
-    for (const id of this.menus.keys()) {
-      if (!client.peers.has(id)) this.menus.delete(id);
-    }
-    // a menu button or item that had the focus is back in the list: so is the focus
-    if (focused instanceof HTMLElement && focused !== document.activeElement && this.people.contains(focused)) focused.focus();
-  }
-
-  /**
-   * @param {RoomClient} client
-   * @param {string} id
-   * @param {string} name
-   * @param {import("./api.js").Role} role
-   * @param {Partial<Record<Label, boolean>>} muted
-   * @returns {HTMLLIElement}
-   */
-  person(client, id, name, role, muted) {
-    const li = h(
-      "li",
-      { class: "person", "data-participant": id },
-      h("span", { class: "person-name" }, name),
-      " ",
-      h("span", { class: "muted", "data-i18n": `role.${role}` }),
-    );
-    if (muted.microphone) li.append(" ", h("span", { class: "tag", "data-i18n": "room.tile.mic_off" }));
-    if (muted.camera) li.append(" ", h("span", { class: "tag", "data-i18n": "room.tile.camera_off" }));
-    const hand = client.hands.indexOf(id);
-    if (hand >= 0) li.append(" ", h("span", { class: "tag tag-hand", "data-i18n": "room.hands.position", "data-i18n-vars": JSON.stringify({ n: hand + 1 }) }));
-    li.append(h("span", { class: "person-reactions" }));
-    translate(li);
-    if (id === client.id) this.showQuality();
-    if (client.isModerator() && id !== client.id) li.append(...this.menuOf(client, id, name));
-    return li;
-  }
-
-  /**
-   * The moderator's menu button on a participant, and its menu.
-   *
-   * @param {RoomClient} client
-   * @param {string} id
-   * @param {string} name
-   * @returns {HTMLElement[]}
-   */
-  menuOf(client, id, name) {
-    let menu = this.menus.get(id);
-    if (!menu) {
-      const button = h("button", { type: "button", class: "button secondary person-menu", "data-action": "person-menu" }, "⋯");
-      menu = [button, popupMenu(button, () => participantActions(client, id))];
-      this.menus.set(id, menu);
-    }
-    menu[0].setAttribute("data-i18n-attr", "aria-label:room.mod.menu");
-    menu[0].setAttribute("data-i18n-vars", JSON.stringify({ name }));
-    translate(menu[0]);
-    return menu;
-  }
-
-  /** @param {RoomClient} client */
-  renderHands(client) {
-    this.handsBox.hidden = client.hands.length === 0;
-    const focused = document.activeElement;
-    this.hands.replaceChildren(
-      ...client.hands.map((id) => {
-        const name = id === client.id ? t("room.you", { name: client.join.display_name }) : client.peers.get(id)?.name || "";
-        const li = h("li", { "data-participant": id }, h("span", { class: "person-name" }, name));
-        if (id === client.id || client.isModerator()) {
-          const lower = h("button", { type: "button", class: "button secondary", "data-action": "lower-hand", "data-i18n": "room.hands.lower", "data-i18n-attr": "aria-label:room.hands.lower_for", "data-i18n-vars": JSON.stringify({ name }) });
-          lower.addEventListener("click", () => {
-            if (id === client.id) client.raiseHand(false);
-            else client.moderate("lower_hand", { participant_id: id });
-            this.hand.focus();
-          });
-          li.append(" ", lower);
-        }
-        translate(li);
-        return li;
-      }),
-    );
-    if (focused instanceof HTMLElement && !focused.isConnected) this.hand.focus();
-  }
-
   /**
    * Shows a participant's reaction on its tile, or by its name when it has none.
    *
@@ -1070,12 +992,21 @@ export class MeetingRoom extends HTMLElement {
     const mark = () => h("span", { class: "reaction", role: "img", "aria-label": t("room.reaction.from", { name, what: t(`room.reaction.${i}`) }) }, emoji);
     const tile = id === client.id ? this.self : this.remote.get(id);
     if (tile && !tile.hidden) tile.react(mark());
-    const spot = this.people.querySelector(`[data-participant="${CSS.escape(id)}"] .person-reactions`);
+    const spot = this.peoplePanel.querySelector(`[data-participant="${CSS.escape(id)}"] .person-reactions`);
     if (spot instanceof HTMLElement) {
       const m = mark();
       spot.append(m);
       window.setTimeout(() => m.remove(), REACTION_MS);
     }
+  }
+}
+
+/** @returns {boolean} whether the single-key shortcuts are on: they are unless turned off */
+function shortcutsOn() {
+  try {
+    return localStorage.getItem(SHORTCUTS_KEY) !== "off";
+  } catch {
+    return true;
   }
 }
 
@@ -1151,5 +1082,4 @@ function endKey(code) {
   }
 }
 
-if (!customElements.get("media-tile")) customElements.define("media-tile", MediaTile);
 if (!customElements.get("meeting-room")) customElements.define("meeting-room", MeetingRoom);

@@ -118,7 +118,7 @@ const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
  * The session's collaboration: "chat" for a new message (detail: the ChatMessage), "polls"
  * when a poll changes, "hands" when the queue of raised hands changes, "reaction" (detail:
  * {participant_id, emoji}), "lobby" when the list of those waiting changes (moderators),
- * "room" when the room is locked or unlocked, "recording" when a recording of the room starts
+ * "room" when the room is locked or unlocked or its spotlight changes, "recording" when a recording of the room starts
  * or stops (also in the lobby), "speaker" when the active speaker changes,
  * "unmute_requested" when a moderator asks this participant to unmute, and "muted" when a
  * moderator muted this participant (detail: {label}).
@@ -182,6 +182,8 @@ export class RoomClient extends EventTarget {
     /** Those waiting in the lobby (moderators only). @type {Waiting[]} */
     this.waiting = [];
     this.locked = false;
+    /** The participant a moderator shows large to everyone, or "". */
+    this.spotlight = "";
     /** Whether the room is being recorded, as the server last said. */
     this.recording = false;
     this.activeSpeaker = "";
@@ -338,7 +340,7 @@ export class RoomClient extends EventTarget {
   /**
    * A moderator's message about the room or a participant (docs/protocol.md, "Moderation"):
    * mute_participant, ask_unmute, remove, set_role, lower_hand, lobby_admit, lobby_deny,
-   * lock, end_session, poll_create, poll_open, poll_close, poll_publish.
+   * lock, spotlight, end_session, poll_create, poll_open, poll_close, poll_publish.
    *
    * @param {string} type
    * @param {Record<string, unknown>} [fields]
@@ -581,6 +583,7 @@ export class RoomClient extends EventTarget {
         break;
       case "room_state":
         this.locked = Boolean(msg.locked);
+        this.spotlight = msg.spotlight || "";
         this.dispatchEvent(new Event("room"));
         break;
       case "recording":
@@ -645,7 +648,7 @@ export class RoomClient extends EventTarget {
   /**
    * @param {{participant_id: string, role: Role, participants: ParticipantInfo[] | null,
    *   ice_servers: RTCIceServer[] | null, chat?: ChatMessage[] | null, polls?: Poll[] | null,
-   *   hands?: string[] | null, locked?: boolean, recording?: boolean, active_speaker?: string, session_token?: string}} msg
+   *   hands?: string[] | null, locked?: boolean, spotlight?: string, recording?: boolean, active_speaker?: string, session_token?: string}} msg
    */
   onJoined(msg) {
     this.keepSessionToken(msg.session_token);
@@ -660,6 +663,7 @@ export class RoomClient extends EventTarget {
     this.polls = new Map((msg.polls || []).map((p) => [p.poll_id, p]));
     this.hands = msg.hands || [];
     this.locked = Boolean(msg.locked);
+    this.spotlight = msg.spotlight || "";
     this.activeSpeaker = msg.active_speaker || "";
     this.layers.clear();
     if (!this.isModerator()) this.waiting = [];
