@@ -52,7 +52,8 @@ type SendStats struct {
 // fan-out is done (release) or when a socket's batch is full. A write while no fan-out
 // holds it goes out at once, so ICE, DTLS and RTCP written by other goroutines wait at
 // most for the end of the fan-out in progress. Datagrams written by one goroutine keep
-// their order; datagrams of different goroutines have none, as with concurrent sendmsg.
+// their order, and release returns once what its fan-out wrote is sent; datagrams of
+// different goroutines have no order, as with concurrent sendmsg.
 type sendBatcher struct {
 	holds atomic.Int32
 
@@ -129,10 +130,16 @@ type batchConn struct {
 	w     batchWriter
 	v4    bool // an IPv4 socket: destinations are written as 4-byte addresses
 
-	mu     sync.Mutex // guards queue, free and closed
+	// sendMu is held by the one flush that swaps a batch out and sends it, so that
+	// batches go out in the order they were filled. Writers queue under mu only and
+	// do not wait for a system call.
+	sendMu sync.Mutex
+	mu     sync.Mutex // guards queue, inflight, free and closed
 	queue  *sendQueue // the batch being filled, never nil
-	free   []*sendQueue
-	closed bool
+	// inflight counts the batches swapped out and not yet sent (0 or 1).
+	inflight int
+	free     []*sendQueue
+	closed   bool
 }
 
 // sendQueue is one batch of datagrams with its preallocated buffers and addresses.
@@ -181,31 +188,37 @@ func (q *sendQueue) add(p []byte, dst netip.AddrPort, v4 bool) {
 }
 
 // WriteToAddrPort queues p for dst while a fan-out holds the batch, and sends it at once
-// otherwise. A queued datagram is reported written; if the kernel refuses it later it is
-// counted in SendStats.Dropped.
+// otherwise, after what this goroutine queued before. A queued datagram is reported
+// written; if the kernel refuses it later it is counted in SendStats.Dropped.
 func (c *batchConn) WriteToAddrPort(p []byte, dst netip.AddrPort) (int, error) {
-	if c.group.holds.Load() == 0 || len(p) > sendSlotSize {
-		if len(p) > sendSlotSize {
-			c.flush() // what this goroutine queued goes first
+	if len(p) > sendSlotSize {
+		c.flush() // what was queued goes first
+		return c.UDPConn.WriteToUDPAddrPort(p, dst)
+	}
+	for {
+		c.mu.Lock()
+		held := c.group.holds.Load() > 0
+		// Checked under mu: a release that came in between has flushed, and would not
+		// see a datagram queued now.
+		if c.closed || !held && c.queue.n == 0 && c.inflight == 0 {
+			c.mu.Unlock()
+			return c.UDPConn.WriteToUDPAddrPort(p, dst)
 		}
-		return c.UDPConn.WriteToUDPAddrPort(p, dst)
-	}
-	c.mu.Lock()
-	// Checked again under mu: a release that came in between has flushed, and would
-	// not see this datagram.
-	if c.closed || c.group.holds.Load() == 0 {
+		if c.queue.n == sendBatchSize {
+			// Full: the writer that filled it is about to send it.
+			c.mu.Unlock()
+			c.flush()
+			continue
+		}
+		c.queue.add(p, dst, c.v4)
+		full := c.queue.n == sendBatchSize
 		c.mu.Unlock()
-		return c.UDPConn.WriteToUDPAddrPort(p, dst)
-	}
-	c.queue.add(p, dst, c.v4)
-	if c.queue.n < sendBatchSize {
-		c.mu.Unlock()
+		if full || !held {
+			// Not held: queued behind a batch being sent, so as to go after it.
+			c.flush()
+		}
 		return len(p), nil
 	}
-	full := c.swapLocked()
-	c.mu.Unlock()
-	c.send(full)
-	return len(p), nil
 }
 
 // WriteTo is WriteToAddrPort for a *net.UDPAddr.
@@ -238,14 +251,24 @@ func (c *batchConn) Close() error {
 	return c.UDPConn.Close()
 }
 
-// flush sends what is queued.
+// flush sends what is queued, and returns once what was queued before it was called
+// has been handed to the kernel, by this call or by a flush already under way.
 func (c *batchConn) flush() {
+	c.mu.Lock()
+	idle := c.queue.n == 0 && c.inflight == 0
+	c.mu.Unlock()
+	if idle {
+		return
+	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
 	c.mu.Lock()
 	if c.queue.n == 0 {
 		c.mu.Unlock()
 		return
 	}
 	full := c.swapLocked()
+	c.inflight++
 	c.mu.Unlock()
 	c.send(full)
 }
@@ -263,7 +286,8 @@ func (c *batchConn) swapLocked() *sendQueue {
 	return full
 }
 
-// send writes q with as few sendmmsg calls as the kernel allows, then recycles it. A
+// send writes q with as few sendmmsg calls as the kernel allows, then recycles it;
+// c.sendMu is held. A
 // call sends the datagrams before the first it fails on; that one is counted as dropped
 // and the rest are sent by the next call.
 func (c *batchConn) send(q *sendQueue) {
@@ -288,6 +312,7 @@ func (c *batchConn) send(q *sendQueue) {
 	}
 	q.n = 0
 	c.mu.Lock()
+	c.inflight--
 	c.free = append(c.free, q)
 	c.mu.Unlock()
 }
