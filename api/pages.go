@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
@@ -29,8 +31,12 @@ func (s *Server) pageRoutes(r *gin.Engine) {
 	}
 	files := http.FileServerFS(static)
 	for route, file := range pages {
-		r.GET(route, s.page(file))
-		r.HEAD(route, s.page(file))
+		body, err := renderPage(s.p.Pages, file)
+		if err != nil {
+			panic("frontend page " + file + ": " + err.Error()) // a build mistake, caught by every test
+		}
+		r.GET(route, servePage(body))
+		r.HEAD(route, servePage(body))
 	}
 	// Browsers ask for /favicon.ico on pages that do not name an icon (the provider's pages).
 	r.GET("/favicon.ico", func(c *gin.Context) {
@@ -51,13 +57,22 @@ func (s *Server) pageRoutes(r *gin.Engine) {
 	})
 }
 
-func (s *Server) page(file string) gin.HandlerFunc {
+// renderPage renders a page of pages with the header and footer it shares with the
+// others (partials/*.html).
+func renderPage(pages fs.FS, file string) ([]byte, error) {
+	t, err := template.ParseFS(pages, "partials/*.html", file)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := t.ExecuteTemplate(&b, file, nil); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func servePage(body []byte) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		body, err := fs.ReadFile(s.p.Pages, file)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
 		c.Header("Cache-Control", "no-cache")
 		c.Data(http.StatusOK, "text/html; charset=utf-8", body)
 	}

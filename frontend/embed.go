@@ -3,7 +3,9 @@ package frontend
 
 import "embed"
 
-// Files holds the pages (*.html at the root) and the static folder.
+// Files holds the pages (*.html at the root), the header and footer they share
+// (partials/, rendered into each page by the server with html/template) and the static
+// folder.
 //
-//go:embed *.html static
+//go:embed *.html partials static
 var Files embed.FS

@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"html"
+	"html/template"
 	"io/fs"
 	"path"
 	"regexp"
@@ -12,10 +13,23 @@ import (
 )
 
 // pages are the HTML files the server serves.
-var pages = []string{"index.html", "login.html", "dashboard.html", "join.html", "room.html", "account.html", "admin.html"}
+var pages = []string{"index.html", "login.html", "dashboard.html", "join.html", "room.html", "account.html", "admin.html", "replay.html"}
 
+// readFile reads an embedded file; a page is rendered with its header and footer, as
+// the server serves it.
 func readFile(t *testing.T, name string) string {
 	t.Helper()
+	if path.Dir(name) == "." && strings.HasSuffix(name, ".html") {
+		tpl, err := template.ParseFS(Files, "partials/*.html", name)
+		if err != nil {
+			t.Fatalf("parse %s: %v", name, err)
+		}
+		var b strings.Builder
+		if err := tpl.ExecuteTemplate(&b, name, nil); err != nil {
+			t.Fatalf("render %s: %v", name, err)
+		}
+		return b.String()
+	}
 	b, err := fs.ReadFile(Files, name)
 	if err != nil {
 		t.Fatalf("read %s: %v", name, err)
@@ -295,5 +309,33 @@ func TestScriptKeysExist(t *testing.T) {
 				t.Errorf("%s uses key %s, which is not in fr.js", name, key)
 			}
 		}
+	}
+}
+
+// TestPagesShareTheirHeaderAndFooter: every page is rendered with the one header and
+// footer (partials/site.html); an organizer's page shows the organizer's navigation with
+// itself as the current page, a public page shows none.
+func TestPagesShareTheirHeaderAndFooter(t *testing.T) {
+	current := map[string]string{"dashboard.html": "/dashboard", "account.html": "/account", "admin.html": "/admin", "room.html": ""}
+	for _, name := range pages {
+		t.Run(name, func(t *testing.T) {
+			page := readFile(t, name)
+			for _, want := range []string{`<header class="site-header">`, `<footer class="site-footer">`, `class="skip-link"`, `href="/privacy"`} {
+				if strings.Count(page, want) != 1 {
+					t.Errorf("got %d of %q, want 1", strings.Count(page, want), want)
+				}
+			}
+			href, organizer := current[name]
+			if got := strings.Contains(page, `class="header-nav"`); got != organizer {
+				t.Errorf("organizer's navigation: got %v, want %v", got, organizer)
+			}
+			n := strings.Count(page, `aria-current="page"`)
+			switch {
+			case href == "" && n != 0:
+				t.Errorf("got %d links marked current, want none", n)
+			case href != "" && (n != 1 || !strings.Contains(page, `<a href="`+href+`"`) || !regexp.MustCompile(`href="`+href+`"[^>]*aria-current="page"`).MatchString(page)):
+				t.Errorf("the link to %s is not the one marked current", href)
+			}
+		})
 	}
 }
