@@ -142,6 +142,11 @@ type MediaConfig struct {
 	MaxWebinarParticipants int `yaml:"max_webinar_participants"`
 	// MaxLobby caps the participants waiting in a room's lobby.
 	MaxLobby int `yaml:"max_lobby"`
+	// WritersAbove is the number of subscribers of a track's layer above which its
+	// packets are written by several writer goroutines; MaxWritersPerTrack bounds them
+	// per layer, 0 for twice the cores the process may use.
+	WritersAbove       int `yaml:"writers_above"`
+	MaxWritersPerTrack int `yaml:"max_writers_per_track"`
 	// JoinsPerAddressPerMinute and JoinsPerInvitationPerMinute limit the joins through
 	// invitation links.
 	JoinsPerAddressPerMinute    int `yaml:"joins_per_address_per_minute"`
@@ -378,6 +383,7 @@ func DefaultConfig() Config {
 			MaxMeetingParticipants:      sfu.DefaultMaxMeetingParticipants,
 			MaxWebinarParticipants:      sfu.DefaultMaxWebinarParticipants,
 			MaxLobby:                    sfu.DefaultMaxLobby,
+			WritersAbove:                sfu.DefaultSpreadAbove,
 			JoinsPerAddressPerMinute:    api.DefaultJoinsPerAddressPerMinute,
 			JoinsPerInvitationPerMinute: api.DefaultJoinsPerInvitationPerMinute,
 		},
@@ -765,12 +771,16 @@ func (c *Config) Validate() error {
 		{"media.max_meeting_participants", c.Media.MaxMeetingParticipants, 10000},
 		{"media.max_webinar_participants", c.Media.MaxWebinarParticipants, 100000},
 		{"media.max_lobby", c.Media.MaxLobby, 100000},
+		{"media.writers_above", c.Media.WritersAbove, 100000},
 		{"media.joins_per_address_per_minute", c.Media.JoinsPerAddressPerMinute, 100000},
 		{"media.joins_per_invitation_per_minute", c.Media.JoinsPerInvitationPerMinute, 100000},
 	} {
 		if lim.value < 1 || lim.value > lim.max {
 			bad(lim.key, "want between 1 and %d, got %d", lim.max, lim.value)
 		}
+	}
+	if c.Media.MaxWritersPerTrack < 0 || c.Media.MaxWritersPerTrack > 1024 {
+		bad("media.max_writers_per_track", "want between 0 (twice the cores) and 1024, got %d", c.Media.MaxWritersPerTrack)
 	}
 	switch c.Media.TURN {
 	case turnOff:

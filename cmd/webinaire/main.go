@@ -255,6 +255,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		MaxMeetingParticipants: cfg.Media.MaxMeetingParticipants,
 		MaxWebinarParticipants: cfg.Media.MaxWebinarParticipants,
 		MaxLobby:               cfg.Media.MaxLobby,
+		SpreadAbove:            cfg.Media.WritersAbove,
+		MaxWritersPerTrack:     cfg.Media.MaxWritersPerTrack,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "webinaire:", err)
