@@ -46,6 +46,7 @@ const (
 )
 
 // Message types: the value of the "type" field of every message, from either side.
+// docs/protocol.md gives who sends each and its fields.
 const (
 	TypeJoin              = "join"
 	TypeJoined            = "joined"
@@ -91,7 +92,8 @@ const (
 	TypeError             = "error"
 )
 
-// Error codes: the "code" field of error messages.
+// Error codes: the "code" field of error messages. docs/protocol.md says what each
+// means and whether the connection closes after it.
 const (
 	CodeMalformed         = "malformed_message"
 	CodeUnknownType       = "unknown_type"
