@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"webinaire/api"
-	"webinaire/sfu"
 	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 	"webinaire/store"
 )
 
@@ -69,7 +69,7 @@ func TestEveryEntryIsCheckedAgainstTheDatabase(t *testing.T) {
 		resp = owner.Do("POST", wid+"/participants/"+first.ParticipantID+"/remove", nil, nil)
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
 		resp.Body.Close()
-		require.Equal(t, websocket.StatusCode(sfu.CloseRemoved), g.waitClosed())
+		require.Equal(t, websocket.StatusCode(signal.CloseRemoved), g.waitClosed())
 		require.Equal(t, "token_revoked", refused(t, e, gjoined.SessionToken))
 		require.Equal(t, "token_revoked", refused(t, e, first.Token))
 		require.Equal(t, "token_revoked", refused(t, other, gjoined.SessionToken))
@@ -98,7 +98,7 @@ func TestEveryEntryIsCheckedAgainstTheDatabase(t *testing.T) {
 		require.NotNil(t, revoked.RevokedAt)
 		require.NotNil(t, revoked.ParticipantsRemoved)
 		require.Equal(t, 1, *revoked.ParticipantsRemoved, "the one in the lobby")
-		require.Equal(t, websocket.StatusCode(sfu.CloseRemoved), s.waitClosed())
+		require.Equal(t, websocket.StatusCode(signal.CloseRemoved), s.waitClosed())
 		require.Equal(t, "token_revoked", refused(t, e, wait.SessionToken), "removed with the invitation")
 		require.Equal(t, "token_revoked", refused(t, e, second.Token))
 		// The other node has no memory of the removal: the database says the invitation went.
@@ -110,7 +110,7 @@ func TestEveryEntryIsCheckedAgainstTheDatabase(t *testing.T) {
 		resp = owner.Do("DELETE", wid, nil, nil)
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
 		resp.Body.Close()
-		require.Equal(t, websocket.StatusCode(sfu.CloseRoomClosed), o.waitClosed())
+		require.Equal(t, websocket.StatusCode(signal.CloseRoomClosed), o.waitClosed())
 		require.Equal(t, "room_closed", o.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
 		_, open := e.sfu.Room(w.RoomID)
 		require.False(t, open)
@@ -143,7 +143,7 @@ func TestARevokedInvitationEntersNowhere(t *testing.T) {
 	room, open := e.sfu.Room(w.RoomID)
 	require.True(t, open)
 	require.Len(t, room.Participants(), 1)
-	require.Equal(t, websocket.StatusCode(sfu.CloseNormal), g.leave())
+	require.Equal(t, websocket.StatusCode(signal.CloseNormal), g.leave())
 	require.Equal(t, "invitation_revoked", refused(t, e, joined.SessionToken))
 	require.Equal(t, "invitation_revoked", refused(t, e, j.Token))
 	// Nor as a player: the bearer is no longer good, as a revoked token.
@@ -161,7 +161,7 @@ func TestARevokedInvitationEntersNowhere(t *testing.T) {
 func TestJoinTokensAreGoodToEnterForMinutes(t *testing.T) {
 	e, _, _, _, j, g, joined := guestInRoom(t)
 	require.WithinDuration(t, e.clock.Now().Add(5*time.Minute), j.ExpiresAt, 5*time.Second)
-	require.Equal(t, websocket.StatusCode(sfu.CloseNormal), g.leave())
+	require.Equal(t, websocket.StatusCode(signal.CloseNormal), g.leave())
 
 	e.clock.Advance(6 * time.Minute)
 	require.Equal(t, "token_expired", refused(t, e, j.Token))
@@ -169,7 +169,7 @@ func TestJoinTokensAreGoodToEnterForMinutes(t *testing.T) {
 	require.Equal(t, j.ParticipantID, back.waitJoined().ParticipantID, "the same participant comes back")
 
 	e.clock.Advance(api.DefaultTokenLifetime + time.Minute)
-	require.Equal(t, websocket.StatusCode(sfu.CloseNormal), back.leave())
+	require.Equal(t, websocket.StatusCode(signal.CloseNormal), back.leave())
 	require.Equal(t, "token_expired", refused(t, e, joined.SessionToken), "the session credential lasts media.token_lifetime")
 }
 
@@ -199,7 +199,7 @@ func TestDeletingOrRestrictingEndsTheRoomAndItsRecording(t *testing.T) {
 	resp := owner.Do("DELETE", "/api/v1/webinars/"+deleted.ID, nil, nil)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode, "no longer refused while recording")
 	resp.Body.Close()
-	require.Equal(t, websocket.StatusCode(sfu.CloseRoomClosed), o.waitClosed())
+	require.Equal(t, websocket.StatusCode(signal.CloseRoomClosed), o.waitClosed())
 	_, err := os.Stat(filepath.Join(e.recordingsRoot, rec.ID))
 	require.ErrorIs(t, err, os.ErrNotExist, "the recording's files went with the webinar")
 	rows, err := e.store.RecordingsOfWebinar(context.Background(), deleted.ID)
@@ -217,7 +217,7 @@ func TestDeletingOrRestrictingEndsTheRoomAndItsRecording(t *testing.T) {
 	resp = admin.Do("POST", "/api/v1/admin/organizers/"+me.ID+"/restriction", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	resp.Body.Close()
-	require.Equal(t, websocket.StatusCode(sfu.CloseRoomClosed), o.waitClosed())
+	require.Equal(t, websocket.StatusCode(signal.CloseRoomClosed), o.waitClosed())
 	require.Equal(t, "room_gone", refused(t, e, joined.SessionToken))
 	list, err := e.store.RecordingsOfWebinar(context.Background(), restricted.ID)
 	require.NoError(t, err)
@@ -237,7 +237,7 @@ func TestDeletingOrRestrictingEndsTheRoomAndItsRecording(t *testing.T) {
 	resp = other.Do("DELETE", "/api/v1/me", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	resp.Body.Close()
-	require.Equal(t, websocket.StatusCode(sfu.CloseRoomClosed), o.waitClosed())
+	require.Equal(t, websocket.StatusCode(signal.CloseRoomClosed), o.waitClosed())
 	require.Equal(t, "room_gone", refused(t, e, joined.SessionToken))
 }
 

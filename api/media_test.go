@@ -19,6 +19,7 @@ import (
 	"webinaire/api/wsclient"
 	"webinaire/sfu"
 	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 	"webinaire/store"
 )
 
@@ -278,7 +279,7 @@ func TestModeration(t *testing.T) {
 	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/remove", nil, nil)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	resp.Body.Close()
-	require.Equal(t, websocket.StatusCode(sfu.CloseRemoved), g.waitClosed())
+	require.Equal(t, websocket.StatusCode(signal.CloseRemoved), g.waitClosed())
 	require.Equal(t, "removed", g.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
 	o.waitMsg(func(m client.Message) bool {
 		return m.Type == "participant_left" && m.ParticipantID == gj.ParticipantID
@@ -286,7 +287,7 @@ func TestModeration(t *testing.T) {
 
 	again := connectRTC(t, e, gj)
 	require.Equal(t, "token_revoked", again.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
-	require.Equal(t, websocket.StatusCode(sfu.CloseUnauthorized), again.waitClosed())
+	require.Equal(t, websocket.StatusCode(signal.CloseUnauthorized), again.waitClosed())
 
 	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/remove", nil, nil)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode, "someone the room has had may be removed again")
@@ -366,13 +367,13 @@ func TestSignallingEndpointRefusals(t *testing.T) {
 	t.Run("a bad token", func(t *testing.T) {
 		c := connectRTC(t, e, joinAnswer{WSURL: j.WSURL, Token: j.Token + "x"})
 		require.Equal(t, "token_invalid", c.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
-		require.Equal(t, websocket.StatusCode(sfu.CloseUnauthorized), c.waitClosed())
+		require.Equal(t, websocket.StatusCode(signal.CloseUnauthorized), c.waitClosed())
 	})
 
 	t.Run("an oversized message", func(t *testing.T) {
 		c := connectRTC(t, e, j)
 		c.waitJoined()
-		big, _ := json.Marshal(map[string]string{"type": "mute", "label": strings.Repeat("x", sfu.MaxMessageSize)})
+		big, _ := json.Marshal(map[string]string{"type": "mute", "label": strings.Repeat("x", signal.MaxMessageSize)})
 		c.sendRaw(websocket.MessageText, big)
 		require.Equal(t, websocket.StatusMessageTooBig, c.waitClosed())
 	})

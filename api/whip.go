@@ -32,7 +32,7 @@ const (
 
 const (
 	// maxOfferBytes bounds an SDP offer: an encoder's is a few kilobytes, and the SFU
-	// takes at most sfu.MaxMessageSize once it is wrapped in a JSON message.
+	// takes at most signal.MaxMessageSize once it is wrapped in a JSON message.
 	maxOfferBytes = 32 << 10
 	// maxStreamsPerWebinar is how many WHIP sessions a webinar may have at once: one
 	// stream key is one encoder, and WHEP viewers are shown one stream. A second

@@ -11,7 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"webinaire/sfu"
+	"webinaire/sfu/signal"
 )
 
 // pingInterval is how often the server pings a signalling connection; a peer that does
@@ -28,7 +28,7 @@ const maxCloseReason = 123
 var errBinaryMessage = errors.New("binary WebSocket message")
 
 // wsConn adapts a WebSocket to sfu.Conn: one JSON text message per ReadMessage and
-// WriteMessage, at most sfu.MaxMessageSize bytes each.
+// WriteMessage, at most signal.MaxMessageSize bytes each.
 //
 // The WebSocket library closes the connection when the context of a read ends, but the
 // SFU ends its reads when the session ends, before it sends its last messages and its
@@ -57,7 +57,7 @@ func acceptWS(w http.ResponseWriter, r *http.Request, originPattern string) (*ws
 		return nil, err
 	}
 	// A larger message closes the connection with 1009 (message too big).
-	ws.SetReadLimit(sfu.MaxMessageSize)
+	ws.SetReadLimit(signal.MaxMessageSize)
 	c := &wsConn{
 		ws:      ws,
 		msgs:    make(chan []byte),

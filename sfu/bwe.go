@@ -9,6 +9,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/signal"
 )
 
 // Bandwidth estimation of a subscriber's downlink, and the choice of simulcast layers it
@@ -251,11 +253,11 @@ func layerCap(req *LayerRequest, layers []*layer) int {
 	}
 	maxRank := math.MaxInt // any layer
 	switch req.Quality {
-	case qualityOff:
+	case signal.QualityOff:
 		return -1
-	case qualityLow:
+	case signal.QualityLow:
 		maxRank = 0
-	case qualityMedium:
+	case signal.QualityMedium:
 		maxRank = 1
 	}
 	if req.Height > 0 && req.Height <= 200 {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/pion/ice/v4"
+
+	"webinaire/sfu/signal"
 )
 
 // The client's ICE candidates tell the server where to send datagrams from its media port.
@@ -46,7 +48,7 @@ func (p *participant) admitCandidate(line string) (code, why string, ok bool) {
 	c, err := ice.UnmarshalCandidate(strings.TrimPrefix(line, "candidate:"))
 	if err != nil {
 		p.logRefusal("unparsable")
-		return codeCandidateRefused, "the candidate cannot be parsed", false
+		return signal.CodeCandidateRefused, "the candidate cannot be parsed", false
 	}
 	if c.NetworkType().IsTCP() {
 		return "", "", false // the server's media is UDP only: nothing is ever sent there
@@ -57,12 +59,12 @@ func (p *participant) admitCandidate(line string) (code, why string, ok bool) {
 	a, err := netip.ParseAddr(c.Address())
 	if err != nil {
 		p.logRefusal("hostname")
-		return codeCandidateRefused, "candidates must carry an IP address", false
+		return signal.CodeCandidateRefused, "candidates must carry an IP address", false
 	}
 	ap := netip.AddrPortFrom(a, uint16(c.Port())) //nolint:gosec // parsed as a port
 	if class, allowed := p.srv.candidates.allow(ap); !allowed {
 		p.logRefusal(class.String())
-		return codeCandidateRefused, "the server does not send to " + class.String() + " addresses", false
+		return signal.CodeCandidateRefused, "the server does not send to " + class.String() + " addresses", false
 	}
 	b := &p.cands
 	key := c.NetworkType().String() + " " + ap.String()
@@ -76,7 +78,7 @@ func (p *participant) admitCandidate(line string) (code, why string, ok bool) {
 		} else {
 			p.log.Debug("remote candidates over the limit", "limit", maxRemoteCandidates)
 		}
-		return codeTooManyCandidates, fmt.Sprintf("at most %d candidates per ICE session", maxRemoteCandidates), false
+		return signal.CodeTooManyCandidates, fmt.Sprintf("at most %d candidates per ICE session", maxRemoteCandidates), false
 	}
 	if b.accepted == nil {
 		b.accepted = make(map[string]bool)
@@ -126,7 +128,7 @@ func (p *participant) filterSDP(desc string) string {
 		}
 		refused[code]++
 	}
-	for _, code := range []string{codeCandidateRefused, codeTooManyCandidates} {
+	for _, code := range []string{signal.CodeCandidateRefused, signal.CodeTooManyCandidates} {
 		if n := refused[code]; n > 0 && p.mode == modeSocket {
 			p.sendError(code, fmt.Sprintf("%d candidates of the description left out: %s", n, first[code]))
 		}

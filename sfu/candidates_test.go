@@ -14,6 +14,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // candidateLine is a host candidate at ap, as RTCIceCandidate.candidate gives it.
@@ -62,7 +64,7 @@ func (c *testClient) countLocked(ok func(serverMsg) bool) int {
 
 // errorsLocked counts the error messages with code received; c.mu held.
 func (c *testClient) errorsLocked(code string) int {
-	return c.countLocked(func(m serverMsg) bool { return m.Type == typeError && m.Code == code })
+	return c.countLocked(func(m serverMsg) bool { return m.Type == signal.TypeError && m.Code == code })
 }
 
 // waitErrors waits until c has received n error messages with code.
@@ -173,7 +175,7 @@ func TestRefusedCandidatesGetNoDatagram(t *testing.T) {
 		}
 		alice.offerWithCandidates(t, alice.addMedia(false, 25), lines)
 		refused := alice.waitMsg(func(m serverMsg) bool {
-			return m.Type == typeError && m.Code == codeCandidateRefused && strings.Contains(m.Message, "of the description")
+			return m.Type == signal.TypeError && m.Code == signal.CodeCandidateRefused && strings.Contains(m.Message, "of the description")
 		})
 		require.Contains(t, refused.Message, fmt.Sprintf("%d candidates of the description left out", len(lines)))
 		for _, l := range lines {
@@ -188,11 +190,13 @@ func TestRefusedCandidatesGetNoDatagram(t *testing.T) {
 		// Every trickled candidate aimed at the host was refused, and nothing else: the
 		// client's relay candidates, on the server's own address, are the TURN server's.
 		alice.trickle("candidate:1 1 udp 1 last.example 9 typ host")
-		alice.waitMsg(func(m serverMsg) bool { return m.Type == typeError && strings.Contains(m.Message, "cannot be parsed") })
+		alice.waitMsg(func(m serverMsg) bool {
+			return m.Type == signal.TypeError && strings.Contains(m.Message, "cannot be parsed")
+		})
 		alice.mu.Lock()
 		var refusals []string
 		for _, m := range alice.msgs {
-			if m.Type == typeError {
+			if m.Type == signal.TypeError {
 				refusals = append(refusals, m.Code+": "+m.Message)
 			}
 		}
@@ -224,7 +228,7 @@ func TestCandidatesPerICESessionAreLimited(t *testing.T) {
 	srv := newTestServer(t)
 	alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
 	alice.publish(false, 25)
-	alice.waitMsg(func(m serverMsg) bool { return m.Type == typeAnswer })
+	alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeAnswer })
 
 	// Loopback is allowed here: the limit is what refuses. The client's own candidates
 	// count too, so aim at more ports than the limit.
@@ -235,14 +239,14 @@ func TestCandidatesPerICESessionAreLimited(t *testing.T) {
 	for port := 1; port <= sent; port++ {
 		trickle(port)
 	}
-	alice.waitError(codeTooManyCandidates)
+	alice.waitError(signal.CodeTooManyCandidates)
 	// A duplicate of an accepted candidate is no new one. The server answers messages
 	// in order: once the unparsable candidate is refused, the others are answered.
 	trickle(1)
 	alice.trickle("candidate:1 1 udp 1 host.example 9 typ host")
-	alice.waitErrors(codeCandidateRefused, 1)
+	alice.waitErrors(signal.CodeCandidateRefused, 1)
 	alice.mu.Lock()
-	refused := alice.errorsLocked(codeTooManyCandidates)
+	refused := alice.errorsLocked(signal.CodeTooManyCandidates)
 	alice.mu.Unlock()
 	require.GreaterOrEqual(t, refused, sent-maxRemoteCandidates, "got %d refusals of %d candidates, want at least %d", refused, sent, sent-maxRemoteCandidates)
 	require.LessOrEqual(t, refused, sent-1, "got %d refusals of %d candidates: the duplicate was refused", refused, sent+1)
@@ -258,14 +262,14 @@ func TestCandidatesPerICESessionAreLimited(t *testing.T) {
 	alice.send(map[string]any{"type": "offer", "sdp": offer.SDP})
 	alice.negMu.Unlock()
 	alice.waitUntil(func() bool {
-		return alice.countLocked(func(m serverMsg) bool { return m.Type == typeAnswer }) == 2
+		return alice.countLocked(func(m serverMsg) bool { return m.Type == signal.TypeAnswer }) == 2
 	}, "answer to the ICE restart")
 	trickle(sent + 1)
 	alice.trickle("candidate:1 1 udp 1 other.example 9 typ host")
-	alice.waitErrors(codeCandidateRefused, 2)
+	alice.waitErrors(signal.CodeCandidateRefused, 2)
 	alice.mu.Lock()
 	defer alice.mu.Unlock()
-	require.Equal(t, refused, alice.errorsLocked(codeTooManyCandidates), "a candidate of the new ICE session was refused as one too many")
+	require.Equal(t, refused, alice.errorsLocked(signal.CodeTooManyCandidates), "a candidate of the new ICE session was refused as one too many")
 }
 
 func TestCandidatesOfAnOfferAreLimited(t *testing.T) {
@@ -287,15 +291,15 @@ func TestCandidatesOfAnOfferAreLimited(t *testing.T) {
 	alice.offerWithCandidates(t, labels, lines)
 	// The client's own candidates, trickled before the offer, may have taken some of the
 	// budget: at least the lines over the limit are left out.
-	tooMany := alice.waitError(codeTooManyCandidates)
+	tooMany := alice.waitError(signal.CodeTooManyCandidates)
 	var left int
 	_, err := fmt.Sscanf(tooMany.Message, "%d candidates of the description left out", &left)
 	require.NoError(t, err, "message %q", tooMany.Message)
 	require.GreaterOrEqual(t, left, 2*maxRemoteCandidates, "got %d candidates left out of %d, want at least %d", left, len(lines)-1, 2*maxRemoteCandidates)
-	refused := alice.waitError(codeCandidateRefused)
+	refused := alice.waitError(signal.CodeCandidateRefused)
 	require.Contains(t, refused.Message, "1 candidates of the description left out")
 	require.Contains(t, refused.Message, "private")
-	alice.waitMsg(func(m serverMsg) bool { return m.Type == typeAnswer })
+	alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeAnswer })
 	require.LessOrEqual(t, len(serverRemoteCandidates(t, srv, "r1", "alice", false)), maxRemoteCandidates)
 
 	// One line each at info level, with the kind of address and not the address.

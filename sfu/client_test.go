@@ -17,6 +17,8 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // waitFor is the bound of every wait on the network in these tests.
@@ -189,8 +191,8 @@ func connect(t testing.TB, srv *testServer, token string) *testClient {
 func join(t testing.TB, srv *testServer, token string) *testClient {
 	t.Helper()
 	c := connect(t, srv, token)
-	m := c.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined || m.Type == typeError })
-	require.Equal(t, typeJoined, m.Type, "join refused: %s %s", m.Code, m.Message)
+	m := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined || m.Type == signal.TypeError })
+	require.Equal(t, signal.TypeJoined, m.Type, "join refused: %s %s", m.Code, m.Message)
 	return c
 }
 
@@ -217,7 +219,7 @@ func (c *testClient) readLoop() {
 			continue
 		}
 		switch m.Type {
-		case typeOffer:
+		case signal.TypeOffer:
 			c.mu.Lock()
 			hold := c.holdOffers
 			if hold {
@@ -227,7 +229,7 @@ func (c *testClient) readLoop() {
 			if !hold {
 				c.onOffer(m.SDP)
 			}
-		case typeAnswer:
+		case signal.TypeAnswer:
 			c.negMu.Lock()
 			err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
 			c.negMu.Unlock()
@@ -235,7 +237,7 @@ func (c *testClient) readLoop() {
 				c.failf("set answer: %v", err)
 			}
 			c.remoteSet()
-		case typeCandidate:
+		case signal.TypeCandidate:
 			c.addCandidate(*m.Candidate)
 		}
 		c.mu.Lock()
@@ -495,7 +497,7 @@ func (c *testClient) waitMsg(ok func(serverMsg) bool) serverMsg {
 // waitError waits for an error message with code.
 func (c *testClient) waitError(code string) serverMsg {
 	c.t.Helper()
-	return c.waitMsg(func(m serverMsg) bool { return m.Type == typeError && m.Code == code })
+	return c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeError && m.Code == code })
 }
 
 // waitUntil waits until cond, called under c.mu, holds.
@@ -538,7 +540,7 @@ func (c *testClient) tracksOf(participant string) map[string]trackAdded {
 func (c *testClient) tracksOfLocked(participant string) map[string]trackAdded {
 	out := map[string]trackAdded{}
 	for _, m := range c.msgs {
-		if m.Type != typeTracks {
+		if m.Type != signal.TypeTracks {
 			continue
 		}
 		for _, a := range m.Added {
@@ -610,7 +612,7 @@ func (c *testClient) close() {
 	c.closing.Store(true)
 	c.negMu.Unlock()
 	_ = c.pc.GracefulClose()
-	_ = c.conn.Close(CloseNormal, "client closed")
+	_ = c.conn.Close(signal.CloseNormal, "client closed")
 	c.cancel()
 	c.wg.Wait()
 	select {

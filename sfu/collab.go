@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"webinaire/sfu/signal"
 )
 
 // In-meeting collaboration: chat, polls, raised hands and reactions. All of it lives in
@@ -152,7 +154,7 @@ func (r *Room) chat(p *participant, text, to string) {
 		return
 	}
 	r.collab.nextID++
-	e := chatEntry{Type: typeChat, ID: r.collab.nextID, From: p.id, FromName: p.claims.Name, Text: text, To: to, SentAt: r.srv.clock.Now().UTC()}
+	e := chatEntry{Type: signal.TypeChat, ID: r.collab.nextID, From: p.id, FromName: p.claims.Name, Text: text, To: to, SentAt: r.srv.clock.Now().UTC()}
 	r.collab.chat = append(r.collab.chat, e)
 	if len(r.collab.chat) > MaxChatHistory {
 		r.collab.chat = slices.Delete(r.collab.chat, 0, len(r.collab.chat)-MaxChatHistory)
@@ -168,7 +170,7 @@ func (r *Room) chat(p *participant, text, to string) {
 
 // react sends a reaction of p to everyone.
 func (r *Room) react(p *participant, emoji string) {
-	r.broadcast(nil, encode(reactionMessage{Type: typeReaction, ParticipantID: p.id, Emoji: emoji}))
+	r.broadcast(nil, encode(reactionMessage{Type: signal.TypeReaction, ParticipantID: p.id, Emoji: emoji}))
 }
 
 // raiseHand puts p's hand up or down; everyone gets the queue.
@@ -197,7 +199,7 @@ func (r *Room) setHandLocked(id string, raised bool) {
 // pollFor describes a poll to p; room.mu held.
 func (r *Room) pollForLocked(pl *poll, p *participant) pollMessage {
 	m := pollMessage{
-		Type: typePoll, ID: pl.id, Question: pl.question, Options: pl.options,
+		Type: signal.TypePoll, ID: pl.id, Question: pl.question, Options: pl.options,
 		Multiple: pl.multiple, Anonymous: pl.anonymous, State: pl.state, Published: pl.published,
 		MyVote: pl.votes[p.id], Voted: len(pl.votes),
 	}
@@ -249,11 +251,11 @@ func (r *Room) pollAction(p *participant, m clientMessage) (code, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.isModeratorLocked(p) {
-		return codeForbidden, "only a moderator may do this"
+		return signal.CodeForbidden, "only a moderator may do this"
 	}
-	if m.Type == typePollCreate {
+	if m.Type == signal.TypePollCreate {
 		if len(r.collab.polls) >= MaxPolls {
-			return codeLimit, fmt.Sprintf("a room holds at most %d polls", MaxPolls)
+			return signal.CodeLimit, fmt.Sprintf("a room holds at most %d polls", MaxPolls)
 		}
 		pl := &poll{
 			id: "poll-" + strconv.Itoa(len(r.collab.polls)+1), question: m.Question, options: m.Options,
@@ -267,22 +269,22 @@ func (r *Room) pollAction(p *participant, m clientMessage) (code, text string) {
 	}
 	pl := r.findPollLocked(m.PollID)
 	if pl == nil {
-		return codeUnknownPoll, "no such poll"
+		return signal.CodeUnknownPoll, "no such poll"
 	}
 	switch m.Type {
-	case typePollOpen:
+	case signal.TypePollOpen:
 		if pl.state != pollDraft {
-			return codePollState, "only a draft poll can be opened"
+			return signal.CodePollState, "only a draft poll can be opened"
 		}
 		pl.state = pollOpen
-	case typePollClose:
+	case signal.TypePollClose:
 		if pl.state != pollOpen {
-			return codePollState, "only an open poll can be closed"
+			return signal.CodePollState, "only an open poll can be closed"
 		}
 		pl.state = pollClosed
-	case typePollPublish:
+	case signal.TypePollPublish:
 		if pl.state == pollDraft {
-			return codePollState, "a draft poll has no results"
+			return signal.CodePollState, "a draft poll has no results"
 		}
 		pl.published = true
 	}
@@ -295,22 +297,22 @@ func (r *Room) vote(p *participant, pollID string, choices []int) (code, text st
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.participants[p.id] != p {
-		return codeForbidden, "not in the room"
+		return signal.CodeForbidden, "not in the room"
 	}
 	pl := r.findPollLocked(pollID)
 	if pl == nil || pl.state == pollDraft {
-		return codeUnknownPoll, "no such poll"
+		return signal.CodeUnknownPoll, "no such poll"
 	}
 	if pl.state != pollOpen {
-		return codePollState, "the poll is closed"
+		return signal.CodePollState, "the poll is closed"
 	}
 	if !pl.multiple && len(choices) != 1 {
-		return codeMalformed, "this poll takes one choice"
+		return signal.CodeMalformed, "this poll takes one choice"
 	}
 	seen := map[int]bool{}
 	for _, c := range choices {
 		if c < 0 || c >= len(pl.options) || seen[c] {
-			return codeMalformed, "bad choice"
+			return signal.CodeMalformed, "bad choice"
 		}
 		seen[c] = true
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // lockedBuffer is a log destination tests read while the server writes.
@@ -42,12 +44,12 @@ func (c *testClient) has(ok func(serverMsg) bool) bool {
 }
 
 func chatText(text string) func(serverMsg) bool {
-	return func(m serverMsg) bool { return m.Type == typeChat && m.Text == text }
+	return func(m serverMsg) bool { return m.Type == signal.TypeChat && m.Text == text }
 }
 
 func pollState(id, state string, voted int) func(serverMsg) bool {
 	return func(m serverMsg) bool {
-		return m.Type == typePoll && m.PollID == id && m.State == state && m.Voted == voted
+		return m.Type == signal.TypePoll && m.PollID == id && m.State == state && m.Voted == voted
 	}
 }
 
@@ -81,7 +83,7 @@ func TestCollaborationSessionLeavesOnlyCounts(t *testing.T) {
 
 	// Someone joining later reads the session's chat it may read.
 	carol := join(t, srv, srv.token(t, "w", "carol", RoleAttendee, KindWebinar))
-	joined := carol.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	joined := carol.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
 	var history []string
 	for _, e := range joined.Chat {
 		history = append(history, e.Text)
@@ -90,18 +92,18 @@ func TestCollaborationSessionLeavesOnlyCounts(t *testing.T) {
 
 	// Polls: only a moderator creates them; drafts are the moderators' own.
 	alice.send(map[string]any{"type": "poll_create", "question": "Q?", "options": []string{"a", "b"}})
-	alice.waitError(codeForbidden)
+	alice.waitError(signal.CodeForbidden)
 	mod.send(map[string]any{"type": "poll_create", "question": "Which one?", "options": []string{"yes", marker, "no"}})
 	created := mod.waitMsg(pollState("poll-1", pollDraft, 0))
 	require.Equal(t, []int{0, 0, 0}, created.Results)
 	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{1}})
-	alice.waitError(codeUnknownPoll)
+	alice.waitError(signal.CodeUnknownPoll)
 	mod.send(map[string]any{"type": "poll_open", "poll_id": "poll-1"})
 	opened := bob.waitMsg(pollState("poll-1", pollOpen, 0))
 	require.Nil(t, opened.Results, "no results for attendees before they are published")
 
 	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{0, 1}})
-	alice.waitError(codeMalformed)
+	alice.waitError(signal.CodeMalformed)
 	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{7}})
 	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{0}})
 	mod.waitMsg(func(m serverMsg) bool { return pollState("poll-1", pollOpen, 1)(m) && m.Results[0] == 1 })
@@ -114,32 +116,36 @@ func TestCollaborationSessionLeavesOnlyCounts(t *testing.T) {
 	mod.send(map[string]any{"type": "poll_close", "poll_id": "poll-1"})
 	bob.waitMsg(pollState("poll-1", pollClosed, 2))
 	bob.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{0}})
-	bob.waitError(codePollState)
+	bob.waitError(signal.CodePollState)
 	mod.send(map[string]any{"type": "poll_publish", "poll_id": "poll-1"})
-	published := bob.waitMsg(func(m serverMsg) bool { return m.Type == typePoll && m.Published })
+	published := bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.Published })
 	require.Equal(t, []int{0, 1, 1}, published.Results)
 	require.Nil(t, published.Voters, "names are for the moderators")
 	require.Equal(t, []int{2}, published.MyVote)
 
 	// Hands, in order; a moderator lowers one, an attendee cannot.
 	bob.send(map[string]any{"type": "hand", "raised": true})
-	mod.waitMsg(func(m serverMsg) bool { return m.Type == typeHands && len(m.Queue) == 1 })
+	mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeHands && len(m.Queue) == 1 })
 	alice.send(map[string]any{"type": "hand", "raised": true})
-	require.Equal(t, []string{"bob", "alice"}, mod.waitMsg(func(m serverMsg) bool { return m.Type == typeHands && len(m.Queue) == 2 }).Queue)
+	require.Equal(t, []string{"bob", "alice"}, mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeHands && len(m.Queue) == 2 }).Queue)
 	carol.send(map[string]any{"type": "lower_hand", "participant_id": "bob"})
-	carol.waitError(codeForbidden)
+	carol.waitError(signal.CodeForbidden)
 	mod.send(map[string]any{"type": "lower_hand", "participant_id": "bob"})
-	alice.waitMsg(func(m serverMsg) bool { return m.Type == typeHands && len(m.Queue) == 1 && m.Queue[0] == "alice" })
+	alice.waitMsg(func(m serverMsg) bool {
+		return m.Type == signal.TypeHands && len(m.Queue) == 1 && m.Queue[0] == "alice"
+	})
 
 	bob.send(map[string]any{"type": "reaction", "emoji": "👏"})
-	mod.waitMsg(func(m serverMsg) bool { return m.Type == typeReaction && m.ParticipantID == "bob" && m.Emoji == "👏" })
+	mod.waitMsg(func(m serverMsg) bool {
+		return m.Type == signal.TypeReaction && m.ParticipantID == "bob" && m.Emoji == "👏"
+	})
 
 	room, ok := srv.Room("w")
 	require.True(t, ok)
 	mod.send(map[string]any{"type": "end_session"})
 	for _, c := range []*testClient{mod, alice, bob, carol} {
 		code, _, err := c.waitClosed()
-		require.Equal(t, CloseRoomClosed, code)
+		require.Equal(t, signal.CloseRoomClosed, code)
 		require.ErrorIs(t, err, ErrRoomClosed)
 	}
 	require.Equal(t, RoomStats{Room: "w", Messages: 3, Polls: 1, Votes: 2}, <-stats)
@@ -156,7 +162,7 @@ func TestChatLimits(t *testing.T) {
 	srv := newTestServer(t, func(p *Params) { p.Clock = clock })
 	a := join(t, srv, srv.token(t, "c", "a", RoleAttendee, KindMeeting))
 	a.send(map[string]any{"type": "chat", "text": strings.Repeat("x", MaxChatText+1)})
-	a.waitError(codeMalformed)
+	a.waitError(signal.CodeMalformed)
 	a.send(map[string]any{"type": "chat", "text": "   "})
 	a.send(map[string]any{"type": "chat", "text": "bell\a"})
 	a.send(map[string]any{"type": "chat", "text": "hi", "to": "bob"})
@@ -164,7 +170,7 @@ func TestChatLimits(t *testing.T) {
 	a.waitUntil(func() bool {
 		n := 0
 		for _, m := range a.msgs {
-			if m.Type == typeError && m.Code == codeMalformed {
+			if m.Type == signal.TypeError && m.Code == signal.CodeMalformed {
 				n++
 			}
 		}
@@ -177,7 +183,7 @@ func TestChatLimits(t *testing.T) {
 	for i := range ChatBurst {
 		a.send(map[string]any{"type": "chat", "text": "spam " + strings.Repeat("!", i)})
 	}
-	a.waitError(codeRateLimited)
+	a.waitError(signal.CodeRateLimited)
 	b.waitMsg(chatText("spam " + strings.Repeat("!", ChatBurst-2)))
 	require.False(t, b.has(chatText("spam "+strings.Repeat("!", ChatBurst-1))), "the message over the limit is dropped")
 	clock.Advance(2 * time.Second)
@@ -204,7 +210,7 @@ func TestModerationThroughTheSignalling(t *testing.T) {
 	alice.waitUntil(func() bool {
 		n := 0
 		for _, m := range alice.msgs {
-			if m.Type == typeError && m.Code == codeForbidden {
+			if m.Type == signal.TypeError && m.Code == signal.CodeForbidden {
 				n++
 			}
 		}
@@ -213,35 +219,37 @@ func TestModerationThroughTheSignalling(t *testing.T) {
 
 	mod.send(map[string]any{"type": "mute_participant", "participant_id": "alice"})
 	bob.waitMsg(func(m serverMsg) bool {
-		return m.Type == typeMute && m.ParticipantID == "alice" && m.Muted && m.ByModerator
+		return m.Type == signal.TypeMute && m.ParticipantID == "alice" && m.Muted && m.ByModerator
 	})
-	alice.waitMsg(func(m serverMsg) bool { return m.Type == typeMute && m.ParticipantID == "alice" && m.ByModerator })
+	alice.waitMsg(func(m serverMsg) bool {
+		return m.Type == signal.TypeMute && m.ParticipantID == "alice" && m.ByModerator
+	})
 	mod.send(map[string]any{"type": "ask_unmute", "participant_id": "alice"})
-	require.Equal(t, "mod", alice.waitMsg(func(m serverMsg) bool { return m.Type == typeUnmuteRequested }).By)
+	require.Equal(t, "mod", alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeUnmuteRequested }).By)
 
 	mod.send(map[string]any{"type": "set_role", "participant_id": "alice", "role": "presenter"})
 	bob.waitMsg(func(m serverMsg) bool {
-		return m.Type == typeRole && m.ParticipantID == "alice" && m.Role == RolePresenter
+		return m.Type == signal.TypeRole && m.ParticipantID == "alice" && m.Role == RolePresenter
 	})
 
 	mod.send(map[string]any{"type": "lock", "locked": true})
-	bob.waitMsg(func(m serverMsg) bool { return m.Type == typeRoomState && m.Locked })
+	bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Locked })
 	late := connect(t, srv, srv.token(t, "m", "late", RoleAttendee, KindWebinar))
-	late.waitError(codeRoomLocked)
+	late.waitError(signal.CodeRoomLocked)
 	code, _, err := late.waitClosed()
-	require.Equal(t, CloseRoomLocked, code)
+	require.Equal(t, signal.CloseRoomLocked, code)
 	require.ErrorIs(t, err, ErrRoomLocked)
 	// Someone who was in the room comes back in.
 	again := join(t, srv, srv.token(t, "m", "bob", RoleAttendee, KindWebinar))
-	require.True(t, again.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined }).Locked)
+	require.True(t, again.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined }).Locked)
 
 	earlier := srv.token(t, "m", "bob", RoleAttendee, KindWebinar)
 	mod.send(map[string]any{"type": "remove", "participant_id": "bob"})
-	again.waitError(codeRemoved)
+	again.waitError(signal.CodeRemoved)
 	back := connect(t, srv, earlier)
-	back.waitError(codeTokenRevoked)
+	back.waitError(signal.CodeTokenRevoked)
 	mod.send(map[string]any{"type": "remove", "participant_id": "nobody"})
-	mod.waitError(codeNotFound)
+	mod.waitError(signal.CodeNotFound)
 }
 
 // lobbyToken signs a token whose participant waits in the lobby.
@@ -260,13 +268,13 @@ func TestLobbyAdmitDenyAndAdmitAll(t *testing.T) {
 	srv := newTestServer(t)
 	// An attendee may arrive before the moderator: it waits, and the room stays open.
 	early := connect(t, srv, srv.lobbyToken(t, "l", "early"))
-	early.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
+	early.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
 	early.send(map[string]any{"type": "chat", "text": "let me in"})
-	early.waitError(codeInLobby)
+	early.waitError(signal.CodeInLobby)
 
 	mod := join(t, srv, srv.token(t, "l", "mod", RoleModerator, KindWebinar))
 	mod.send(map[string]any{"type": "chat", "text": "hello room"})
-	lobby := mod.waitMsg(func(m serverMsg) bool { return m.Type == typeLobby })
+	lobby := mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobby })
 	require.Equal(t, []LobbyEntry{{ID: "early", Name: "Name of early"}}, lobby.Waiting)
 	presenter := join(t, srv, srv.token(t, "l", "presenter", RolePresenter, KindWebinar))
 	presenter.publish(false, 10)
@@ -275,9 +283,9 @@ func TestLobbyAdmitDenyAndAdmitAll(t *testing.T) {
 
 	// An attendee cannot admit; the moderator does, and the admitted one gets the room.
 	waiting := connect(t, srv, srv.lobbyToken(t, "l", "other"))
-	waiting.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
+	waiting.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
 	mod.send(map[string]any{"type": "lobby_admit", "participant_id": "early"})
-	in := early.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	in := early.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
 	require.Equal(t, []string{"hello room"}, func() []string {
 		var out []string
 		for _, e := range in.Chat {
@@ -288,27 +296,27 @@ func TestLobbyAdmitDenyAndAdmitAll(t *testing.T) {
 	early.receiveOnly()
 	early.waitMedia("presenter", 2, 5)
 	early.send(map[string]any{"type": "lobby_admit", "participant_id": "other"})
-	early.waitError(codeForbidden)
+	early.waitError(signal.CodeForbidden)
 
 	mod.send(map[string]any{"type": "lobby_deny", "participant_id": "other"})
-	waiting.waitError(codeLobbyDenied)
+	waiting.waitError(signal.CodeLobbyDenied)
 	code, _, err := waiting.waitClosed()
-	require.Equal(t, CloseRemoved, code)
+	require.Equal(t, signal.CloseRemoved, code)
 	require.ErrorIs(t, err, ErrDenied)
 
 	// Admit all; someone admitted comes back without waiting.
 	a := connect(t, srv, srv.lobbyToken(t, "l", "a"))
 	b := connect(t, srv, srv.lobbyToken(t, "l", "b"))
-	a.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
-	b.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
+	a.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
+	b.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
 	mod.send(map[string]any{"type": "lobby_admit", "all": true})
-	a.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
-	b.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	a.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	b.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
 	require.NoError(t, a.leave())
 	again := join(t, srv, srv.lobbyToken(t, "l", "a"))
 	require.NotNil(t, again)
 	mod.send(map[string]any{"type": "lobby_deny", "participant_id": "a"})
-	mod.waitError(codeNotFound)
+	mod.waitError(signal.CodeNotFound)
 }
 
 // TestSpotlightThroughTheSignalling: only a moderator puts a participant in the spotlight;
@@ -321,34 +329,34 @@ func TestSpotlightThroughTheSignalling(t *testing.T) {
 	bob := join(t, srv, srv.token(t, "s", "bob", RolePresenter, KindMeeting))
 
 	alice.send(map[string]any{"type": "spotlight", "participant_id": "alice"})
-	alice.waitError(codeForbidden)
+	alice.waitError(signal.CodeForbidden)
 
 	mod.send(map[string]any{"type": "spotlight", "participant_id": "alice"})
-	got := bob.waitMsg(func(m serverMsg) bool { return m.Type == typeRoomState && m.Spotlight != "" })
+	got := bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Spotlight != "" })
 	require.Equal(t, "alice", got.Spotlight)
 	require.False(t, got.Locked, "the room's state says it is not locked")
 	late := join(t, srv, srv.token(t, "s", "late", RolePresenter, KindMeeting))
-	require.Equal(t, "alice", late.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined }).Spotlight)
+	require.Equal(t, "alice", late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined }).Spotlight)
 
 	// locking keeps the spotlight in the room's state
 	mod.send(map[string]any{"type": "lock", "locked": true})
-	got = bob.waitMsg(func(m serverMsg) bool { return m.Type == typeRoomState && m.Locked })
+	got = bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Locked })
 	require.Equal(t, "alice", got.Spotlight)
 
 	mod.send(map[string]any{"type": "spotlight", "participant_id": "nobody"})
-	mod.waitError(codeNotFound)
+	mod.waitError(signal.CodeNotFound)
 
 	require.NoError(t, alice.leave())
-	got = bob.waitMsg(func(m serverMsg) bool { return m.Type == typeRoomState && m.Locked && m.Spotlight == "" })
+	got = bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Locked && m.Spotlight == "" })
 	require.Equal(t, "", got.Spotlight, "the spotlight goes out with its participant")
 
 	mod.send(map[string]any{"type": "spotlight", "participant_id": "bob"})
-	late.waitMsg(func(m serverMsg) bool { return m.Type == typeRoomState && m.Spotlight == "bob" })
+	late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Spotlight == "bob" })
 	mod.send(map[string]any{"type": "spotlight"})
 	late.waitUntil(func() bool {
 		n := 0
 		for _, m := range late.msgs {
-			if m.Type == typeRoomState && m.Spotlight == "" {
+			if m.Type == signal.TypeRoomState && m.Spotlight == "" {
 				n++
 			}
 		}

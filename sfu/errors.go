@@ -51,7 +51,7 @@ var (
 
 // Signalling errors, for one message.
 var (
-	// ErrMessageTooLarge is a message over MaxMessageSize.
+	// ErrMessageTooLarge is a message over signal.MaxMessageSize.
 	ErrMessageTooLarge = errors.New("sfu: message too large")
 	// ErrMalformedMessage is a message that is not valid JSON of the expected form.
 	ErrMalformedMessage = errors.New("sfu: malformed message")

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // gateFake answers every entry with what its test set, and records the removals.
@@ -44,7 +46,7 @@ func TestTheGateDecidesEveryEntry(t *testing.T) {
 	srv := newTestServer(t, func(p *Params) { p.Gate, p.SessionLifetime, p.Clock = gate, 30*time.Minute, newFakeClock() })
 
 	mod := join(t, srv, srv.token(t, "r1", "mod", RoleModerator, KindMeeting))
-	joined := mod.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	joined := mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
 	require.NotEmpty(t, joined.SessionToken)
 	cl, err := srv.tokens.Verify(joined.SessionToken, srv.clock.Now())
 	require.NoError(t, err)
@@ -57,10 +59,10 @@ func TestTheGateDecidesEveryEntry(t *testing.T) {
 		code string
 		want int
 	}{
-		{ErrInvitationRevoked, codeInvitationRevoked, CloseUnauthorized},
-		{ErrRoomGone, codeRoomGone, CloseUnauthorized},
-		{ErrTokenRevoked, codeTokenRevoked, CloseUnauthorized},
-		{errors.New("database unreachable"), codeUnavailable, CloseTryAgainLater},
+		{ErrInvitationRevoked, signal.CodeInvitationRevoked, signal.CloseUnauthorized},
+		{ErrRoomGone, signal.CodeRoomGone, signal.CloseUnauthorized},
+		{ErrTokenRevoked, signal.CodeTokenRevoked, signal.CloseUnauthorized},
+		{errors.New("database unreachable"), signal.CodeUnavailable, signal.CloseTryAgainLater},
 	} {
 		gate.set(func(Claims) (Claims, error) { return Claims{}, tc.err })
 		c := connect(t, srv, srv.token(t, "r1", "guest", RoleAttendee, KindMeeting))
@@ -72,7 +74,7 @@ func TestTheGateDecidesEveryEntry(t *testing.T) {
 	// The gate says the lobby now: the token said nothing of it.
 	gate.set(func(c Claims) (Claims, error) { c.Lobby = true; return c, nil })
 	c := connect(t, srv, srv.token(t, "r1", "waiter", RoleAttendee, KindMeeting))
-	wait := c.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
+	wait := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
 	require.NotEmpty(t, wait.SessionToken, "the lobby gives a session credential too")
 
 	// A removal goes through the gate (for the other nodes) for as long as a session
@@ -115,7 +117,7 @@ func TestRemovalRefusesAnEntryAlreadyPastTheGate(t *testing.T) {
 	srv := newTestServer(t, func(p *Params) { p.Gate, p.Clock = gate, clock })
 	token := srv.token(t, "rr", "x", RoleAttendee, KindMeeting)
 	first, joined := startBot(t, srv, token)
-	require.Equal(t, typeJoined, joined.Type)
+	require.Equal(t, signal.TypeJoined, joined.Type)
 
 	gate.hold.Store(true)
 	second := sendJoin(t, srv, token)
@@ -124,7 +126,7 @@ func TestRemovalRefusesAnEntryAlreadyPastTheGate(t *testing.T) {
 	room, ok := srv.Room("rr")
 	require.True(t, ok)
 	require.NoError(t, room.Remove("x"))
-	require.Equal(t, codeRemoved, first.next(t).Code)
+	require.Equal(t, signal.CodeRemoved, first.next(t).Code)
 	require.ErrorIs(t, <-first.done, ErrRemoved)
 	first.done <- nil
 	// The room empty, it closes: the entry held at the Gate opens it again.
@@ -133,8 +135,8 @@ func TestRemovalRefusesAnEntryAlreadyPastTheGate(t *testing.T) {
 	close(gate.release)
 
 	got := second.next(t)
-	require.Equal(t, typeError, got.Type, "got %s, want the refusal", got.Type)
-	require.Equal(t, codeTokenRevoked, got.Code)
+	require.Equal(t, signal.TypeError, got.Type, "got %s, want the refusal", got.Type)
+	require.Equal(t, signal.CodeTokenRevoked, got.Code)
 	require.ErrorIs(t, <-second.done, ErrTokenRevoked)
 	second.done <- nil
 	reopened, ok := srv.Room("rr")

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // fakeClock is a Clock that moves only when Advance is called.
@@ -247,7 +249,7 @@ func sendJoin(t testing.TB, srv *testServer, token string) *bot {
 	b := &bot{conn: clientEnd, done: make(chan error, 1)}
 	go func() { b.done <- srv.ServeConn(context.Background(), serverEnd) }() // owned by the bot; ends with the session
 	t.Cleanup(func() {
-		_ = clientEnd.Close(CloseNormal, "bot done")
+		_ = clientEnd.Close(signal.CloseNormal, "bot done")
 		<-b.done
 	})
 	b.send(t, map[string]any{"type": "join", "token": token})

@@ -1,5 +1,7 @@
 package sfu
 
+import "webinaire/sfu/signal"
+
 // Load is how much a server carries now, as a cluster's placement weighs it.
 type Load struct {
 	// Rooms is the number of open rooms.
@@ -49,5 +51,5 @@ func (s *Server) openRooms() []*Room {
 // (room_moved, close code 4010) and asks the API where to come back. Its chat and polls
 // are dropped with it, as when it closes.
 func (r *Room) Move() {
-	r.close(endCause{err: ErrRoomMoved, code: CloseRoomMoved, reason: "the room runs on another node", errCode: codeRoomMoved})
+	r.close(endCause{err: ErrRoomMoved, code: signal.CloseRoomMoved, reason: "the room runs on another node", errCode: signal.CodeRoomMoved})
 }

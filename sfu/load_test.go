@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // The load counts the open rooms and their participants; a room moved away tells its
@@ -24,7 +26,7 @@ func TestLoadAndMove(t *testing.T) {
 	for {
 		m := a.next(t)
 		if m.Type == "error" {
-			require.Equal(t, codeRoomMoved, m.Code)
+			require.Equal(t, signal.CodeRoomMoved, m.Code)
 			break
 		}
 	}
@@ -33,7 +35,7 @@ func TestLoadAndMove(t *testing.T) {
 	a.done <- nil // for the cleanup
 	code, _, closed := a.conn.closed()
 	require.True(t, closed)
-	require.Equal(t, CloseRoomMoved, code)
+	require.Equal(t, signal.CloseRoomMoved, code)
 	require.Equal(t, Load{Rooms: 1, Participants: 1}, srv.Load())
 	require.Equal(t, []string{"room-2"}, srv.RoomIDs())
 }

@@ -3,6 +3,8 @@ package sfu
 import (
 	"cmp"
 	"slices"
+
+	"webinaire/sfu/signal"
 )
 
 // The lobby: a participant whose token says so waits, connected but outside the room
@@ -47,7 +49,7 @@ func (r *Room) waitingLocked() []LobbyEntry {
 
 // sendLobbyLocked tells the moderators who waits.
 func (r *Room) sendLobbyLocked() {
-	msg := encode(lobbyMessage{Type: typeLobby, Waiting: r.waitingLocked()})
+	msg := encode(lobbyMessage{Type: signal.TypeLobby, Waiting: r.waitingLocked()})
 	for _, o := range r.participants {
 		if o.role == RoleModerator {
 			o.sendRaw(msg)
@@ -99,7 +101,7 @@ func (r *Room) Admit(all bool, ids ...string) error {
 	for _, e := range in {
 		r.log.Info("participant admitted", "participant", e.p.id)
 		if e.replaced != nil {
-			e.replaced.end(endCause{err: ErrReplaced, code: CloseReplaced, reason: "joined again on another connection", errCode: codeReplaced})
+			e.replaced.end(endCause{err: ErrReplaced, code: signal.CloseReplaced, reason: "joined again on another connection", errCode: signal.CodeReplaced})
 		}
 		for _, up := range e.ups {
 			e.p.subscribe(up)
@@ -121,6 +123,6 @@ func (r *Room) Deny(id string) error {
 		return ErrParticipantNotFound
 	}
 	r.log.Info("participant denied", "participant", id)
-	w.end(endCause{err: ErrDenied, code: CloseRemoved, reason: "not admitted", errCode: codeLobbyDenied})
+	w.end(endCause{err: ErrDenied, code: signal.CloseRemoved, reason: "not admitted", errCode: signal.CodeLobbyDenied})
 	return nil
 }

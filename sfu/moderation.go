@@ -1,6 +1,10 @@
 package sfu
 
-import "errors"
+import (
+	"errors"
+
+	"webinaire/sfu/signal"
+)
 
 // Moderation through the signalling connection: what a moderator may do to the others
 // in the room. The API's moderation endpoints do the same for the webinar's owner.
@@ -12,44 +16,44 @@ func (p *participant) moderate(m clientMessage) {
 	mod := r.isModeratorLocked(p)
 	r.mu.Unlock()
 	if !mod {
-		p.sendError(codeForbidden, "only a moderator may do this")
+		p.sendError(signal.CodeForbidden, "only a moderator may do this")
 		return
 	}
 	var err error
 	switch m.Type {
-	case typeMuteParticipant:
+	case signal.TypeMuteParticipant:
 		err = r.forceMute(p, m.ParticipantID, m.All)
-	case typeAskUnmute:
+	case signal.TypeAskUnmute:
 		err = r.askUnmute(p, m.ParticipantID)
-	case typeRemove:
+	case signal.TypeRemove:
 		if m.ParticipantID == p.id {
-			p.sendError(codeForbidden, "a moderator leaves rather than removing itself")
+			p.sendError(signal.CodeForbidden, "a moderator leaves rather than removing itself")
 			return
 		}
 		err = r.Remove(m.ParticipantID)
-	case typeSetRole:
+	case signal.TypeSetRole:
 		err = r.SetRole(m.ParticipantID, m.Role)
-	case typeLowerHand:
+	case signal.TypeLowerHand:
 		r.mu.Lock()
 		r.setHandLocked(m.ParticipantID, false)
 		r.mu.Unlock()
-	case typeLock:
+	case signal.TypeLock:
 		r.SetLocked(*m.Locked)
-	case typeSpotlight:
+	case signal.TypeSpotlight:
 		err = r.SetSpotlight(m.ParticipantID)
-	case typeLobbyAdmit:
+	case signal.TypeLobbyAdmit:
 		err = r.Admit(m.All, m.ParticipantID)
-	case typeLobbyDeny:
+	case signal.TypeLobbyDeny:
 		err = r.Deny(m.ParticipantID)
-	case typeEndSession:
+	case signal.TypeEndSession:
 		r.log.Info("session ended by a moderator", "participant", p.id)
 		_ = r.Close()
 	}
 	switch {
 	case errors.Is(err, ErrRoomFull):
-		p.sendError(codeRoomFull, "the room is full: those who did not fit keep waiting")
+		p.sendError(signal.CodeRoomFull, "the room is full: those who did not fit keep waiting")
 	case err != nil:
-		p.sendError(codeNotFound, "no such participant in the room")
+		p.sendError(signal.CodeNotFound, "no such participant in the room")
 	}
 }
 
@@ -89,7 +93,7 @@ func (r *Room) setSpotlightLocked(id string) {
 // roomStateChangedLocked sends the room's state, locked and spotlight, to everyone; r.mu
 // held.
 func (r *Room) roomStateChangedLocked() {
-	msg := encode(roomStateMessage{Type: typeRoomState, Locked: r.collab.locked, Spotlight: r.collab.spotlight})
+	msg := encode(roomStateMessage{Type: signal.TypeRoomState, Locked: r.collab.locked, Spotlight: r.collab.spotlight})
 	for _, o := range r.participants {
 		o.sendRaw(msg)
 	}
@@ -116,7 +120,7 @@ func (r *Room) forceMute(by *participant, id string, all bool) error {
 	r.mu.Lock()
 	for _, t := range targets {
 		if r.participants[t.id] == t {
-			r.muteChangedLocked(muteMessage{Type: typeMute, ParticipantID: t.id, Label: LabelMicrophone, Muted: true, ByModerator: true})
+			r.muteChangedLocked(muteMessage{Type: signal.TypeMute, ParticipantID: t.id, Label: LabelMicrophone, Muted: true, ByModerator: true})
 		}
 	}
 	r.mu.Unlock()
@@ -131,7 +135,7 @@ func (r *Room) askUnmute(by *participant, id string) error {
 	if t == nil {
 		return ErrParticipantNotFound
 	}
-	t.sendRaw(encode(unmuteRequestedMessage{Type: typeUnmuteRequested, By: by.id}))
+	t.sendRaw(encode(unmuteRequestedMessage{Type: signal.TypeUnmuteRequested, By: by.id}))
 	return nil
 }
 

@@ -1,11 +1,15 @@
 package sfu
 
-import "time"
+import (
+	"time"
+
+	"webinaire/sfu/signal"
+)
 
 // Per-participant limits of the messages that change what the others see. They come on
-// top of the connection's limit (MessageRate, MessageBurst), which every message counts
-// against; a message over its kind's limit is dropped and the client is told once with
-// rate_limited.
+// top of the connection's limit (signal.MessageRate, signal.MessageBurst), which every
+// message counts against; a message over its kind's limit is dropped and the client is
+// told once with rate_limited.
 const (
 	// StateRate and StateBurst limit hand and mute messages.
 	StateRate  = 2.0 // per second
@@ -35,32 +39,32 @@ const (
 // messageClasses gives the class of every message type a client may send. A type not
 // in it counts as classState, the strictest that is not chat.
 var messageClasses = map[string]messageClass{
-	typeJoin:            classSignalling,
-	typeOffer:           classSignalling,
-	typeAnswer:          classSignalling,
-	typeCandidate:       classSignalling,
-	typeLayer:           classSignalling,
-	typeRestartICE:      classSignalling,
-	typeLeave:           classSignalling,
-	typeChat:            classChat,
-	typeReaction:        classChat,
-	typeHand:            classState,
-	typeMute:            classState,
-	typePollCreate:      classPoll,
-	typePollOpen:        classPoll,
-	typePollClose:       classPoll,
-	typePollPublish:     classPoll,
-	typeVote:            classPoll,
-	typeMuteParticipant: classModeration,
-	typeAskUnmute:       classModeration,
-	typeRemove:          classModeration,
-	typeSetRole:         classModeration,
-	typeLowerHand:       classModeration,
-	typeLock:            classModeration,
-	typeSpotlight:       classModeration,
-	typeEndSession:      classModeration,
-	typeLobbyAdmit:      classModeration,
-	typeLobbyDeny:       classModeration,
+	signal.TypeJoin:            classSignalling,
+	signal.TypeOffer:           classSignalling,
+	signal.TypeAnswer:          classSignalling,
+	signal.TypeCandidate:       classSignalling,
+	signal.TypeLayer:           classSignalling,
+	signal.TypeRestartICE:      classSignalling,
+	signal.TypeLeave:           classSignalling,
+	signal.TypeChat:            classChat,
+	signal.TypeReaction:        classChat,
+	signal.TypeHand:            classState,
+	signal.TypeMute:            classState,
+	signal.TypePollCreate:      classPoll,
+	signal.TypePollOpen:        classPoll,
+	signal.TypePollClose:       classPoll,
+	signal.TypePollPublish:     classPoll,
+	signal.TypeVote:            classPoll,
+	signal.TypeMuteParticipant: classModeration,
+	signal.TypeAskUnmute:       classModeration,
+	signal.TypeRemove:          classModeration,
+	signal.TypeSetRole:         classModeration,
+	signal.TypeLowerHand:       classModeration,
+	signal.TypeLock:            classModeration,
+	signal.TypeSpotlight:       classModeration,
+	signal.TypeEndSession:      classModeration,
+	signal.TypeLobbyAdmit:      classModeration,
+	signal.TypeLobbyDeny:       classModeration,
 }
 
 // classLimits are the rate (per second) and burst of each class; a zero rate is no

@@ -8,25 +8,32 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // Every message type decodeMessage accepts has its class: none bypasses the limits.
 func TestEveryClientMessageTypeHasALimit(t *testing.T) {
 	f, err := parser.ParseFile(token.NewFileSet(), "signal.go", nil, 0)
 	require.NoError(t, err)
+	names, err := parser.ParseFile(token.NewFileSet(), "signal/signal.go", nil, 0)
+	require.NoError(t, err)
 	consts := map[string]string{}
+	ast.Inspect(names, func(n ast.Node) bool {
+		if n, ok := n.(*ast.ValueSpec); ok {
+			for i, name := range n.Names {
+				if i < len(n.Values) {
+					if lit, ok := n.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						consts[name.Name], _ = strconv.Unquote(lit.Value)
+					}
+				}
+			}
+		}
+		return true
+	})
 	var cases []string
 	ast.Inspect(f, func(n ast.Node) bool {
 		switch n := n.(type) {
-		case *ast.ValueSpec:
-			for i, name := range n.Names {
-				if i >= len(n.Values) {
-					break
-				}
-				if lit, ok := n.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					consts[name.Name], _ = strconv.Unquote(lit.Value)
-				}
-			}
 		case *ast.FuncDecl:
 			if n.Name.Name != "decodeMessage" {
 				return false
@@ -41,8 +48,8 @@ func TestEveryClientMessageTypeHasALimit(t *testing.T) {
 				}
 				for _, s := range sw.Body.List {
 					for _, e := range s.(*ast.CaseClause).List {
-						if id, ok := e.(*ast.Ident); ok {
-							cases = append(cases, id.Name)
+						if sel, ok := e.(*ast.SelectorExpr); ok {
+							cases = append(cases, sel.Sel.Name)
 						}
 					}
 				}
@@ -66,10 +73,10 @@ func TestMuteTogglesAreLimited(t *testing.T) {
 	srv := newTestServer(t, func(p *Params) { p.Clock = clock })
 	a := join(t, srv, srv.token(t, "mt", "a", RoleAttendee, KindMeeting))
 	_, first := startBot(t, srv, srv.token(t, "mt", "b", RoleAttendee, KindMeeting))
-	require.Equal(t, typeJoined, first.Type)
+	require.Equal(t, signal.TypeJoined, first.Type)
 	for i := range StateBurst + 1 {
 		a.send(map[string]any{"type": "mute", "label": "microphone", "muted": i%2 == 0})
 	}
-	a.waitError(codeRateLimited)
-	require.Equal(t, 1, a.count(func(m serverMsg) bool { return m.Type == typeError }), "told once")
+	a.waitError(signal.CodeRateLimited)
+	require.Equal(t, 1, a.count(func(m serverMsg) bool { return m.Type == signal.TypeError }), "told once")
 }

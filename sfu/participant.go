@@ -13,6 +13,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/signal"
 )
 
 // maxRemoteCandidates bounds the client's candidates handed to the ICE agent in one ICE
@@ -139,7 +141,7 @@ func (p *participant) serve(parent context.Context, api *webrtc.API) error {
 	if p.srv.closing.Err() != nil {
 		endErr = ErrServerClosed
 	}
-	p.end(endCause{err: endErr, code: CloseGoingAway, reason: "server shutting down", errCode: codeServerClosing})
+	p.end(endCause{err: endErr, code: signal.CloseGoingAway, reason: "server shutting down", errCode: signal.CodeServerClosing})
 	if p.room != nil {
 		p.room.leave(p)
 	}
@@ -208,7 +210,7 @@ func (p *participant) session(ctx context.Context, api *webrtc.API, readerDone c
 
 // failInternal ends the session after a fault of the server.
 func (p *participant) failInternal() {
-	p.end(endCause{err: ErrInternal, code: CloseInternalError, reason: "internal error", errCode: codeInternal})
+	p.end(endCause{err: ErrInternal, code: signal.CloseInternalError, reason: "internal error", errCode: signal.CodeInternal})
 }
 
 // start makes the PeerConnection and joins the room; false when the session cannot go on.
@@ -216,7 +218,7 @@ func (p *participant) start(api *webrtc.API) bool {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		p.log.Error("peer connection not created", "error", err)
-		p.end(endCause{err: fmt.Errorf("new peer connection: %w", err), code: CloseInternalError, reason: "internal error", errCode: codeInternal})
+		p.end(endCause{err: fmt.Errorf("new peer connection: %w", err), code: signal.CloseInternalError, reason: "internal error", errCode: signal.CodeInternal})
 		return false
 	}
 	p.pc = pc
@@ -229,27 +231,27 @@ func (p *participant) start(api *webrtc.API) bool {
 		p.log.Debug("peer connection state", "state", s.String())
 		// An HTTP session has no other connection to tell that the client is gone.
 		if p.mode != modeSocket && (s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed) {
-			p.end(endCause{code: CloseNormal, reason: "media connection ended"})
+			p.end(endCause{code: signal.CloseNormal, reason: "media connection ended"})
 		}
 	})
 
 	room, replaced, ups, waiting, err := p.srv.join(p)
 	switch {
 	case errors.Is(err, ErrRoomLocked):
-		p.end(endCause{err: err, code: CloseRoomLocked, reason: "the room is locked", errCode: codeRoomLocked})
+		p.end(endCause{err: err, code: signal.CloseRoomLocked, reason: "the room is locked", errCode: signal.CodeRoomLocked})
 		return false
 	case errors.Is(err, ErrRoomFull):
-		p.end(endCause{err: err, code: CloseRoomFull, reason: "the room is full", errCode: codeRoomFull})
+		p.end(endCause{err: err, code: signal.CloseRoomFull, reason: "the room is full", errCode: signal.CodeRoomFull})
 		return false
 	case errors.Is(err, ErrLobbyFull):
-		p.end(endCause{err: err, code: CloseRoomFull, reason: "the lobby is full", errCode: codeLobbyFull})
+		p.end(endCause{err: err, code: signal.CloseRoomFull, reason: "the lobby is full", errCode: signal.CodeLobbyFull})
 		return false
 	case errors.Is(err, ErrTokenRevoked):
-		p.end(endCause{err: err, code: CloseUnauthorized, reason: "this participant was removed from the room", errCode: codeTokenRevoked})
+		p.end(endCause{err: err, code: signal.CloseUnauthorized, reason: "this participant was removed from the room", errCode: signal.CodeTokenRevoked})
 		return false
 	}
 	if err != nil {
-		p.end(endCause{err: err, code: CloseGoingAway, reason: "server shutting down", errCode: codeServerClosing})
+		p.end(endCause{err: err, code: signal.CloseGoingAway, reason: "server shutting down", errCode: signal.CodeServerClosing})
 		return false
 	}
 	if waiting {
@@ -258,7 +260,7 @@ func (p *participant) start(api *webrtc.API) bool {
 		p.log.Info("participant joined", "kind", room.kind)
 	}
 	if replaced != nil {
-		replaced.end(endCause{err: ErrReplaced, code: CloseReplaced, reason: "joined again on another connection", errCode: codeReplaced})
+		replaced.end(endCause{err: ErrReplaced, code: signal.CloseReplaced, reason: "joined again on another connection", errCode: signal.CodeReplaced})
 	}
 	for _, up := range ups {
 		p.subscribe(up)
@@ -269,23 +271,23 @@ func (p *participant) start(api *webrtc.API) bool {
 // readLoop reads, limits and decodes the client's messages and hands them to the
 // session goroutine. Errors in a message are answered here.
 func (p *participant) readLoop(ctx context.Context, in chan<- clientMessage) {
-	bucket := newTokenBucket(MessageRate, MessageBurst, p.srv.clock.Now())
+	bucket := newTokenBucket(signal.MessageRate, signal.MessageBurst, p.srv.clock.Now())
 	dropped := 0
 	for {
 		data, err := p.conn.ReadMessage(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				p.end(endCause{code: CloseNormal, reason: "connection closed"})
+				p.end(endCause{code: signal.CloseNormal, reason: "connection closed"})
 			}
 			return
 		}
 		if !bucket.allow(p.srv.clock.Now()) {
 			dropped++
 			if dropped == 1 {
-				p.sendError(codeRateLimited, "too many messages: this one and the next are dropped until the rate goes down")
+				p.sendError(signal.CodeRateLimited, "too many messages: this one and the next are dropped until the rate goes down")
 			}
-			if dropped > MessageBurst {
-				p.end(endCause{err: ErrRateLimited, code: CloseRateLimited, reason: "too many messages"})
+			if dropped > signal.MessageBurst {
+				p.end(endCause{err: ErrRateLimited, code: signal.CloseRateLimited, reason: "too many messages"})
 				return
 			}
 			continue
@@ -294,13 +296,13 @@ func (p *participant) readLoop(ctx context.Context, in chan<- clientMessage) {
 		m, err := decodeMessage(data)
 		switch {
 		case errors.Is(err, ErrMessageTooLarge):
-			p.sendError(codeTooLarge, fmt.Sprintf("messages are limited to %d bytes", MaxMessageSize))
+			p.sendError(signal.CodeTooLarge, fmt.Sprintf("messages are limited to %d bytes", signal.MaxMessageSize))
 			continue
 		case errors.Is(err, ErrUnknownMessageType):
-			p.sendError(codeUnknownType, "unknown message type")
+			p.sendError(signal.CodeUnknownType, "unknown message type")
 			continue
 		case err != nil:
-			p.sendError(codeMalformed, strings.TrimPrefix(err.Error(), "sfu: "))
+			p.sendError(signal.CodeMalformed, strings.TrimPrefix(err.Error(), "sfu: "))
 			continue
 		}
 		select {
@@ -317,7 +319,7 @@ func (p *participant) writeLoop(ctx context.Context, stop <-chan struct{}) {
 		select {
 		case m := <-p.out:
 			if err := p.conn.WriteMessage(ctx, m); err != nil {
-				p.end(endCause{code: CloseNormal, reason: "connection lost"})
+				p.end(endCause{code: signal.CloseNormal, reason: "connection lost"})
 				return
 			}
 		case <-stop:
@@ -341,7 +343,7 @@ func (p *participant) end(c endCause) {
 		p.cause = c
 		if c.errCode != "" {
 			select {
-			case p.out <- encode(errorMessage{Type: typeError, Code: c.errCode, Message: c.reason}):
+			case p.out <- encode(errorMessage{Type: signal.TypeError, Code: c.errCode, Message: c.reason}):
 			default:
 			}
 		}
@@ -355,12 +357,12 @@ func (p *participant) sendRaw(msg []byte) {
 	select {
 	case p.out <- msg:
 	default:
-		p.end(endCause{err: ErrSlowConsumer, code: ClosePolicyViolation, reason: "connection too slow"})
+		p.end(endCause{err: ErrSlowConsumer, code: signal.ClosePolicyViolation, reason: "connection too slow"})
 	}
 }
 
 func (p *participant) sendError(code, message string) {
-	p.sendRaw(encode(errorMessage{Type: typeError, Code: code, Message: message}))
+	p.sendRaw(encode(errorMessage{Type: signal.TypeError, Code: code, Message: message}))
 }
 
 // kickNegotiation tells the session goroutine there is something to negotiate.
@@ -373,51 +375,51 @@ func (p *participant) kickNegotiation() {
 
 // handle acts on one client message, in the session goroutine.
 func (p *participant) handle(m clientMessage) {
-	if p.waiting.Load() && m.Type != typeLeave {
-		p.sendError(codeInLobby, "waiting in the lobby to be admitted")
+	if p.waiting.Load() && m.Type != signal.TypeLeave {
+		p.sendError(signal.CodeInLobby, "waiting in the lobby to be admitted")
 		return
 	}
 	if ok, tell := p.limiter.allow(m.Type, p.srv.clock.Now()); !ok {
 		if tell {
-			p.sendError(codeRateLimited, "too many "+m.Type+" messages: this one and the next are dropped until the rate goes down")
+			p.sendError(signal.CodeRateLimited, "too many "+m.Type+" messages: this one and the next are dropped until the rate goes down")
 		}
 		return
 	}
 	switch m.Type {
-	case typeJoin:
-		p.sendError(codeAlreadyJoined, "this connection has already joined")
-	case typeOffer:
+	case signal.TypeJoin:
+		p.sendError(signal.CodeAlreadyJoined, "this connection has already joined")
+	case signal.TypeOffer:
 		p.handleOffer(m)
-	case typeAnswer:
+	case signal.TypeAnswer:
 		p.handleAnswer(m)
-	case typeCandidate:
+	case signal.TypeCandidate:
 		p.handleCandidate(*m.Candidate)
-	case typeMute:
+	case signal.TypeMute:
 		p.handleMute(m.Label, *m.Muted)
-	case typeLayer:
+	case signal.TypeLayer:
 		p.handleLayer(m)
-	case typeRestartICE:
+	case signal.TypeRestartICE:
 		p.mu.Lock()
 		p.restartICE = true
 		p.mu.Unlock()
 		p.negotiate()
-	case typeLeave:
-		p.end(endCause{code: CloseNormal, reason: "left"})
-	case typeChat:
+	case signal.TypeLeave:
+		p.end(endCause{code: signal.CloseNormal, reason: "left"})
+	case signal.TypeChat:
 		p.room.chat(p, m.Text, m.To)
-	case typeReaction:
+	case signal.TypeReaction:
 		p.room.react(p, m.Emoji)
-	case typeHand:
+	case signal.TypeHand:
 		p.room.raiseHand(p, *m.Raised)
-	case typePollCreate, typePollOpen, typePollClose, typePollPublish:
+	case signal.TypePollCreate, signal.TypePollOpen, signal.TypePollClose, signal.TypePollPublish:
 		if code, text := p.room.pollAction(p, m); code != "" {
 			p.sendError(code, text)
 		}
-	case typeVote:
+	case signal.TypeVote:
 		if code, text := p.room.vote(p, m.PollID, m.Choices); code != "" {
 			p.sendError(code, text)
 		}
-	case typeMuteParticipant, typeAskUnmute, typeRemove, typeSetRole, typeLowerHand, typeLock, typeSpotlight, typeEndSession, typeLobbyAdmit, typeLobbyDeny:
+	case signal.TypeMuteParticipant, signal.TypeAskUnmute, signal.TypeRemove, signal.TypeSetRole, signal.TypeLowerHand, signal.TypeLock, signal.TypeSpotlight, signal.TypeEndSession, signal.TypeLobbyAdmit, signal.TypeLobbyDeny:
 		p.moderate(m)
 	}
 }
@@ -446,7 +448,7 @@ func (p *participant) handleOffer(m clientMessage) {
 			return
 		}
 		p.releaseCandidates()
-		p.sendError(codeNegotiation, "the offer was refused")
+		p.sendError(signal.CodeNegotiation, "the offer was refused")
 		return
 	}
 	for _, c := range p.remoteCandidates {
@@ -454,7 +456,7 @@ func (p *participant) handleOffer(m clientMessage) {
 	}
 	p.remoteCandidates = nil
 	if p.mode == modeView && !p.negotiated && !p.attachViewTracks() {
-		p.end(endCause{err: ErrNothingToView, code: CloseNormal, reason: "nothing published to view", errCode: codeNothingToView})
+		p.end(endCause{err: ErrNothingToView, code: signal.CloseNormal, reason: "nothing published to view", errCode: codeNothingToView})
 		return
 	}
 	answer, err := p.pc.CreateAnswer(nil)
@@ -463,7 +465,7 @@ func (p *participant) handleOffer(m clientMessage) {
 		p.negotiationFailed()
 		return
 	}
-	if err := p.setLocal(answer, typeAnswer, nil); err != nil {
+	if err := p.setLocal(answer, signal.TypeAnswer, nil); err != nil {
 		p.log.Debug("answer not set", "error", err)
 		p.negotiationFailed()
 		return
@@ -474,7 +476,7 @@ func (p *participant) handleOffer(m clientMessage) {
 
 func (p *participant) handleAnswer(m clientMessage) {
 	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
-		p.sendError(codeNegotiation, "there is no offer to answer")
+		p.sendError(signal.CodeNegotiation, "there is no offer to answer")
 		return
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.filterSDP(m.SDP)}); err != nil {
@@ -488,7 +490,7 @@ func (p *participant) handleAnswer(m clientMessage) {
 // negotiationFailed ends a session whose PeerConnection is left in a state it cannot
 // leave; the client may join again.
 func (p *participant) negotiationFailed() {
-	p.end(endCause{err: errors.New("sfu: negotiation failed"), code: ClosePolicyViolation, reason: "negotiation failed", errCode: codeNegotiation})
+	p.end(endCause{err: errors.New("sfu: negotiation failed"), code: signal.ClosePolicyViolation, reason: "negotiation failed", errCode: signal.CodeNegotiation})
 }
 
 func (p *participant) handleCandidate(c webrtc.ICECandidateInit) {
@@ -532,7 +534,7 @@ func (p *participant) handleMute(label Label, muted bool) {
 	r := p.room
 	r.mu.Lock()
 	if r.participants[p.id] == p {
-		r.muteChangedLocked(muteMessage{Type: typeMute, ParticipantID: p.id, Label: label, Muted: muted})
+		r.muteChangedLocked(muteMessage{Type: signal.TypeMute, ParticipantID: p.id, Label: label, Muted: muted})
 	}
 	r.mu.Unlock()
 }
@@ -548,7 +550,7 @@ func (p *participant) handleLayer(m clientMessage) {
 	}
 	p.mu.Unlock()
 	if d == nil {
-		p.sendRaw(encode(errorMessage{Type: typeError, Code: codeUnknownTrack, Message: "no such track received", TrackID: m.TrackID}))
+		p.sendRaw(encode(errorMessage{Type: signal.TypeError, Code: signal.CodeUnknownTrack, Message: "no such track received", TrackID: m.TrackID}))
 		return
 	}
 	d.layer.Store(&LayerRequest{Quality: m.Quality, Width: m.Width, Height: m.Height})
@@ -572,7 +574,7 @@ func (p *participant) negotiate() {
 		return
 	}
 
-	msg := tracksMessage{Type: typeTracks}
+	msg := tracksMessage{Type: signal.TypeTracks}
 	for _, d := range removes {
 		if d.sender == nil {
 			continue // never offered
@@ -615,7 +617,7 @@ func (p *participant) negotiate() {
 	if len(msg.Added) > 0 || len(msg.Removed) > 0 {
 		before = encode(msg)
 	}
-	if err := p.setLocal(offer, typeOffer, before); err != nil {
+	if err := p.setLocal(offer, signal.TypeOffer, before); err != nil {
 		p.log.Warn("offer not set", "error", err)
 		p.negotiationFailed()
 	}
@@ -639,7 +641,7 @@ func (p *participant) releaseCandidates() {
 func (p *participant) releaseCandidatesLocked() {
 	p.holding = false
 	for _, c := range p.heldCandidates {
-		p.sendRaw(encode(candidateMessage{Type: typeCandidate, Candidate: c}))
+		p.sendRaw(encode(candidateMessage{Type: signal.TypeCandidate, Candidate: c}))
 	}
 	p.heldCandidates = nil
 }
@@ -672,7 +674,7 @@ func (p *participant) onCandidate(c *webrtc.ICECandidate) {
 		p.heldCandidates = append(p.heldCandidates, init)
 		return
 	}
-	p.sendRaw(encode(candidateMessage{Type: typeCandidate, Candidate: init}))
+	p.sendRaw(encode(candidateMessage{Type: signal.TypeCandidate, Candidate: init}))
 }
 
 // onTrack is Pion's callback for a track the client sends: one goroutine reads it for as
@@ -746,8 +748,8 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 			p.log.Debug("track published", "track", id, "label", label)
 		case parked:
 			p.sendRaw(encode(errorMessage{
-				Type:    typeError,
-				Code:    codePublishForbidden,
+				Type:    signal.TypeError,
+				Code:    signal.CodePublishForbidden,
 				Message: "your role does not allow publishing: the track is not forwarded",
 				TrackID: remote.ID(),
 			}))

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"webinaire/sfu/signal"
 )
 
 // Room is a meeting or a webinar: the participants connected to one room id, who
@@ -93,7 +95,7 @@ func (r *Room) SetRole(participantID string, role Role) error {
 	everyone := append(slices.Clone(c.others), c.p)
 
 	r.log.Info("role changed", "participant", participantID, "role", role)
-	msg := encode(roleMessage{Type: typeRole, ParticipantID: participantID, Role: role})
+	msg := encode(roleMessage{Type: signal.TypeRole, ParticipantID: participantID, Role: role})
 	for _, o := range everyone {
 		o.sendRaw(msg)
 	}
@@ -177,7 +179,7 @@ func (r *Room) Remove(participantID string) error {
 	r.srv.revokeEverywhere(r.id, participantID, until)
 	r.log.Info("participant removed", "participant", participantID)
 	if p != nil {
-		p.end(endCause{err: ErrRemoved, code: CloseRemoved, reason: "removed from the room", errCode: codeRemoved})
+		p.end(endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved})
 	}
 	return nil
 }
@@ -212,7 +214,7 @@ func (r *Room) RemoveInvitees(invitationID string) int {
 
 // Close disconnects everyone and closes the room now.
 func (r *Room) Close() error {
-	r.close(endCause{err: ErrRoomClosed, code: CloseRoomClosed, reason: "the room was closed", errCode: codeRoomClosed})
+	r.close(endCause{err: ErrRoomClosed, code: signal.CloseRoomClosed, reason: "the room was closed", errCode: signal.CodeRoomClosed})
 	return nil
 }
 
@@ -310,7 +312,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 			r.stopTimer()
 			r.stopTimer = nil
 		}
-		p.sendRaw(encode(lobbyWaitMessage{Type: typeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording, SessionToken: p.sessionToken}))
+		p.sendRaw(encode(lobbyWaitMessage{Type: signal.TypeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording, SessionToken: p.sessionToken}))
 		r.lobbyChangedLocked()
 		return replaced, nil, true, nil
 	}
@@ -381,7 +383,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 	}
 	chat, polls, hands := r.collabStateLocked(p)
 	p.sendRaw(encode(joinedMessage{
-		Type:          typeJoined,
+		Type:          signal.TypeJoined,
 		ParticipantID: p.id,
 		Name:          p.claims.Name,
 		RoomID:        r.id,
@@ -400,7 +402,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 	}))
 	r.memberJoinedLocked(p)
 	if p.role == RoleModerator {
-		p.sendRaw(encode(lobbyMessage{Type: typeLobby, Waiting: r.waitingLocked()}))
+		p.sendRaw(encode(lobbyMessage{Type: signal.TypeLobby, Waiting: r.waitingLocked()}))
 	}
 	return replaced, ups
 }

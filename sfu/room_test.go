@@ -8,6 +8,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // requireTracks checks the tracks announced for one publisher: one per label and kind,
@@ -48,10 +50,10 @@ func TestMeetingPublishSubscribe(t *testing.T) {
 	}
 
 	// Alice was told of Bob's arrival; Bob found Alice in his joined message.
-	joined := alice.waitMsg(func(m serverMsg) bool { return m.Type == typeParticipantJoined })
+	joined := alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantJoined })
 	require.Equal(t, "bob", joined.Participant.ID)
 	require.Equal(t, "Name of bob", joined.Participant.Name)
-	hello := bob.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	hello := bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
 	require.Equal(t, "bob", hello.ParticipantID)
 	require.Equal(t, KindMeeting, hello.RoomKind)
 	require.Len(t, hello.Participants, 1)
@@ -75,7 +77,7 @@ func TestWebinarAttendeePublishesOnlyOncePromoted(t *testing.T) {
 	guest.waitUntil(func() bool {
 		n := 0
 		for _, m := range guest.msgs {
-			if m.Type == typeError && m.Code == codePublishForbidden {
+			if m.Type == signal.TypeError && m.Code == signal.CodePublishForbidden {
 				n++
 			}
 		}
@@ -94,10 +96,10 @@ func TestWebinarAttendeePublishesOnlyOncePromoted(t *testing.T) {
 
 	// Promoted, the attendee's tracks reach the presenter through a renegotiation.
 	require.NoError(t, room.SetRole("guest", RolePresenter))
-	role := host.waitMsg(func(m serverMsg) bool { return m.Type == typeRole })
+	role := host.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRole })
 	require.Equal(t, "guest", role.ParticipantID)
 	require.Equal(t, RolePresenter, role.Role)
-	guest.waitMsg(func(m serverMsg) bool { return m.Type == typeRole && m.Role == RolePresenter })
+	guest.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRole && m.Role == RolePresenter })
 	fromGuest := host.waitMedia("guest", 2, 10)
 	requireTracks(t, host, "guest", fromGuest, LabelCamera, LabelMicrophone)
 
@@ -143,9 +145,9 @@ func TestParticipantLeaves(t *testing.T) {
 
 	require.NoError(t, bob.leave())
 	code, _, _ := bob.waitClosed()
-	require.Equal(t, CloseNormal, code)
+	require.Equal(t, signal.CloseNormal, code)
 
-	left := alice.waitMsg(func(m serverMsg) bool { return m.Type == typeParticipantLeft })
+	left := alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantLeft })
 	require.Equal(t, "bob", left.ParticipantID)
 	alice.waitUntil(func() bool { return len(alice.tracksOfLocked("bob")) == 0 }, "bob's tracks removed")
 	removed := 0
@@ -171,22 +173,22 @@ func TestRemovedParticipantCannotComeBack(t *testing.T) {
 	token := srv.token(t, "r4", "troll", RoleAttendee, KindMeeting)
 	mod := join(t, srv, srv.token(t, "r4", "mod", RoleModerator, KindMeeting))
 	troll := join(t, srv, token)
-	mod.waitMsg(func(m serverMsg) bool { return m.Type == typeParticipantJoined })
+	mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantJoined })
 
 	room, ok := srv.Room("r4")
 	require.True(t, ok)
 	require.NoError(t, room.Remove("troll"))
-	troll.waitError(codeRemoved)
+	troll.waitError(signal.CodeRemoved)
 	code, reason, err := troll.waitClosed()
-	require.Equal(t, CloseRemoved, code)
+	require.Equal(t, signal.CloseRemoved, code)
 	require.Equal(t, "removed from the room", reason)
 	require.ErrorIs(t, err, ErrRemoved)
-	mod.waitMsg(func(m serverMsg) bool { return m.Type == typeParticipantLeft && m.ParticipantID == "troll" })
+	mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "troll" })
 
 	again := connect(t, srv, token)
-	again.waitError(codeTokenRevoked)
+	again.waitError(signal.CodeTokenRevoked)
 	code, _, err = again.waitClosed()
-	require.Equal(t, CloseUnauthorized, code)
+	require.Equal(t, signal.CloseUnauthorized, code)
 	require.ErrorIs(t, err, ErrTokenRevoked)
 
 	// Nor can a new token be made for the removed id.
@@ -201,9 +203,9 @@ func TestJoinAgainReplacesTheSession(t *testing.T) {
 	bob := join(t, srv, srv.token(t, "r5", "bob", RoleAttendee, KindMeeting))
 	first := join(t, srv, token)
 	second := join(t, srv, token)
-	first.waitError(codeReplaced)
+	first.waitError(signal.CodeReplaced)
 	code, _, err := first.waitClosed()
-	require.Equal(t, CloseReplaced, code)
+	require.Equal(t, signal.CloseReplaced, code)
 	require.ErrorIs(t, err, ErrReplaced)
 
 	room, _ := srv.Room("r5")
@@ -213,9 +215,9 @@ func TestJoinAgainReplacesTheSession(t *testing.T) {
 	room.flushUpdates()
 	second.send(map[string]any{"type": "chat", "text": "marker"})
 	bob.waitMsg(chatText("marker"))
-	require.True(t, bob.has(func(m serverMsg) bool { return m.Type == typeParticipantJoined && m.Participant.ID == "alice" }))
+	require.True(t, bob.has(func(m serverMsg) bool { return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "alice" }))
 	for _, m := range bob.msgs {
-		require.NotEqual(t, typeParticipantLeft, m.Type)
+		require.NotEqual(t, signal.TypeParticipantLeft, m.Type)
 	}
 	_ = second
 }
@@ -241,7 +243,7 @@ func TestICERestartOnRequest(t *testing.T) {
 	offers := func() int {
 		n := 0
 		for _, m := range sub.msgs {
-			if m.Type == typeOffer {
+			if m.Type == signal.TypeOffer {
 				n++
 			}
 		}
@@ -333,9 +335,9 @@ func TestServerCloseEndsSessions(t *testing.T) {
 	require.True(t, ok)
 	require.NoError(t, srv.Close())
 	for _, c := range []*testClient{a, b} {
-		c.waitError(codeServerClosing)
+		c.waitError(signal.CodeServerClosing)
 		code, _, err := c.waitClosed()
-		require.Equal(t, CloseGoingAway, code)
+		require.Equal(t, signal.CloseGoingAway, code)
 		require.ErrorIs(t, err, ErrServerClosed)
 	}
 	<-room.Done()
@@ -349,9 +351,9 @@ func TestRoomCloseEndsSessions(t *testing.T) {
 	a := join(t, srv, srv.token(t, "y1", "a", RoleAttendee, KindMeeting))
 	room, _ := srv.Room("y1")
 	require.NoError(t, room.Close())
-	a.waitError(codeRoomClosed)
+	a.waitError(signal.CodeRoomClosed)
 	code, _, err := a.waitClosed()
-	require.Equal(t, CloseRoomClosed, code)
+	require.Equal(t, signal.CloseRoomClosed, code)
 	require.ErrorIs(t, err, ErrRoomClosed)
 	require.ErrorIs(t, room.SetRole("a", RolePresenter), ErrRoomClosed)
 }
@@ -362,7 +364,7 @@ func TestGlareServerWins(t *testing.T) {
 	srv := newTestServer(t)
 	a := join(t, srv, srv.token(t, "gl", "a", RoleAttendee, KindMeeting))
 	a.receiveOnly()
-	a.waitMsg(func(m serverMsg) bool { return m.Type == typeAnswer })
+	a.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeAnswer })
 
 	a.mu.Lock()
 	a.holdOffers = true
@@ -382,7 +384,7 @@ func TestGlareServerWins(t *testing.T) {
 	defer a.mu.Unlock()
 	answers := 0
 	for _, m := range a.msgs {
-		if m.Type == typeAnswer {
+		if m.Type == signal.TypeAnswer {
 			answers++
 		}
 	}
@@ -396,11 +398,11 @@ func TestRoleSurvivesRejoin(t *testing.T) {
 	first := join(t, srv, token)
 	room, _ := srv.Room("rj")
 	require.NoError(t, room.SetRole("guest", RolePresenter))
-	first.waitMsg(func(m serverMsg) bool { return m.Type == typeRole })
+	first.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRole })
 	first.close()
 
 	again := join(t, srv, token)
-	joined := again.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	joined := again.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
 	require.Equal(t, RolePresenter, joined.Role, "the promotion outlives the connection")
 }
 
@@ -410,10 +412,10 @@ func TestNAT1To1AddressInCandidates(t *testing.T) {
 		p.WebRTC.ICEServers = []ICEServer{{URLs: []string{"turn:turn.example.org:3478"}, Username: "u", Credential: "c"}}
 	})
 	c := join(t, srv, srv.token(t, "nat", "a", RoleAttendee, KindMeeting))
-	joined := c.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	joined := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
 	require.Equal(t, []ICEServer{{URLs: []string{"turn:turn.example.org:3478"}, Username: "u", Credential: "c"}}, joined.ICEServers)
 	c.receiveOnly()
-	cand := c.waitMsg(func(m serverMsg) bool { return m.Type == typeCandidate })
+	cand := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeCandidate })
 	require.Contains(t, cand.Candidate.Candidate, " 203.0.113.7 ")
 }
 
@@ -422,6 +424,6 @@ func TestServerCloseCutsConnectionsWaitingToJoin(t *testing.T) {
 	c := connect(t, srv, "")
 	require.NoError(t, srv.Close())
 	code, _, err := c.waitClosed()
-	require.Equal(t, CloseGoingAway, code)
+	require.Equal(t, signal.CloseGoingAway, code)
 	require.ErrorIs(t, err, ErrServerClosed)
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/signal"
 )
 
 // Defaults of Params.
@@ -264,7 +266,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 
 	for _, r := range rooms {
-		r.close(endCause{err: ErrServerClosed, code: CloseGoingAway, reason: "server shutting down", errCode: codeServerClosing})
+		r.close(endCause{err: ErrServerClosed, code: signal.CloseGoingAway, reason: "server shutting down", errCode: signal.CodeServerClosing})
 	}
 	s.stopClosing()
 	s.sessions.Wait()
@@ -325,11 +327,11 @@ func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHook
 	switch {
 	case s.closed:
 		s.mu.Unlock()
-		_ = conn.Close(CloseGoingAway, "server shutting down")
+		_ = conn.Close(signal.CloseGoingAway, "server shutting down")
 		return ErrServerClosed
 	case !s.started:
 		s.mu.Unlock()
-		_ = conn.Close(CloseInternalError, "server not started")
+		_ = conn.Close(signal.CloseInternalError, "server not started")
 		return ErrNotStarted
 	}
 	s.sessions.Add(1)
@@ -337,7 +339,7 @@ func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHook
 	s.mu.Unlock()
 	defer s.sessions.Done()
 	defer s.panics.Recover(PartParticipant, s.log, func() {
-		_ = conn.Close(CloseInternalError, "internal error")
+		_ = conn.Close(signal.CloseInternalError, "internal error")
 		err = ErrInternal
 	})
 	ctx, cancel := context.WithCancel(ctx)
@@ -366,7 +368,7 @@ func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
 	refuse := func(code, msg string, closeCode int, err error) (Claims, error) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
 		defer cancel()
-		_ = conn.WriteMessage(wctx, encode(errorMessage{Type: typeError, Code: code, Message: msg}))
+		_ = conn.WriteMessage(wctx, encode(errorMessage{Type: signal.TypeError, Code: code, Message: msg}))
 		_ = conn.Close(closeCode, msg)
 		return Claims{}, err
 	}
@@ -376,48 +378,48 @@ func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
 	if err != nil {
 		switch {
 		case s.closing.Err() != nil:
-			_ = conn.Close(CloseGoingAway, "server shutting down")
+			_ = conn.Close(signal.CloseGoingAway, "server shutting down")
 			return Claims{}, ErrServerClosed
 		case ctx.Err() != nil:
-			_ = conn.Close(CloseGoingAway, "server shutting down")
+			_ = conn.Close(signal.CloseGoingAway, "server shutting down")
 			return Claims{}, ctx.Err()
 		case rctx.Err() != nil:
-			return refuse(codeJoinTimeout, "no join message in time", ClosePolicyViolation, ErrJoinTimeout)
+			return refuse(signal.CodeJoinTimeout, "no join message in time", signal.ClosePolicyViolation, ErrJoinTimeout)
 		}
-		_ = conn.Close(CloseNormal, "")
+		_ = conn.Close(signal.CloseNormal, "")
 		return Claims{}, nil
 	}
 	m, err := decodeMessage(data)
 	switch {
 	case errors.Is(err, ErrMessageTooLarge):
-		return refuse(codeTooLarge, "message too large", ClosePolicyViolation, err)
-	case err != nil || m.Type != typeJoin:
-		return refuse(codeJoinRequired, "the first message must be a join with a token", ClosePolicyViolation, fmt.Errorf("first message: %w", ErrMalformedMessage))
+		return refuse(signal.CodeTooLarge, "message too large", signal.ClosePolicyViolation, err)
+	case err != nil || m.Type != signal.TypeJoin:
+		return refuse(signal.CodeJoinRequired, "the first message must be a join with a token", signal.ClosePolicyViolation, fmt.Errorf("first message: %w", ErrMalformedMessage))
 	}
 	claims, err := s.tokens.Verify(m.Token, s.clock.Now())
 	switch {
 	case errors.Is(err, ErrTokenExpired):
-		return refuse(codeTokenExpired, "the join token has expired", CloseUnauthorized, err)
+		return refuse(signal.CodeTokenExpired, "the join token has expired", signal.CloseUnauthorized, err)
 	case errors.Is(err, ErrTokenRevoked):
-		return refuse(codeTokenRevoked, "this participant was removed from the room", CloseUnauthorized, err)
+		return refuse(signal.CodeTokenRevoked, "this participant was removed from the room", signal.CloseUnauthorized, err)
 	case err != nil:
-		return refuse(codeTokenInvalid, "the join token is not valid", CloseUnauthorized, err)
+		return refuse(signal.CodeTokenInvalid, "the join token is not valid", signal.CloseUnauthorized, err)
 	}
 	admitted, err := s.admit(ctx, claims)
 	switch {
 	case errors.Is(err, ErrTokenRevoked):
-		return refuse(codeTokenRevoked, "this participant was removed from the room", CloseUnauthorized, err)
+		return refuse(signal.CodeTokenRevoked, "this participant was removed from the room", signal.CloseUnauthorized, err)
 	case errors.Is(err, ErrInvitationRevoked):
-		return refuse(codeInvitationRevoked, "the invitation was revoked", CloseUnauthorized, err)
+		return refuse(signal.CodeInvitationRevoked, "the invitation was revoked", signal.CloseUnauthorized, err)
 	case errors.Is(err, ErrRoomGone):
-		return refuse(codeRoomGone, "this room no longer exists", CloseUnauthorized, err)
+		return refuse(signal.CodeRoomGone, "this room no longer exists", signal.CloseUnauthorized, err)
 	case errors.Is(err, ErrRoomMoved):
-		return refuse(codeRoomMoved, "this room runs on another node: ask where", CloseRoomMoved, err)
+		return refuse(signal.CodeRoomMoved, "this room runs on another node: ask where", signal.CloseRoomMoved, err)
 	case errors.Is(err, ErrTokenInvalid):
-		return refuse(codeTokenInvalid, "the join token is not valid", CloseUnauthorized, err)
+		return refuse(signal.CodeTokenInvalid, "the join token is not valid", signal.CloseUnauthorized, err)
 	case err != nil:
 		s.log.Error("entry not checked", "room", claims.Room, "err", err)
-		return refuse(codeUnavailable, "the server cannot check this entry now; try again", CloseTryAgainLater, err)
+		return refuse(signal.CodeUnavailable, "the server cannot check this entry now; try again", signal.CloseTryAgainLater, err)
 	}
 	return admitted, nil
 }

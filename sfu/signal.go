@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/signal"
 )
 
 // Conn is one participant's signalling connection, carrying one JSON message per
@@ -22,147 +24,6 @@ type Conn interface {
 	// Close ends the connection with a WebSocket close code and a reason meant for people.
 	Close(code int, reason string) error
 }
-
-// Close codes ServeConn ends a connection with: WebSocket codes (RFC 6455 §7.4) and
-// application codes in the 4000 range.
-const (
-	// CloseNormal: the participant left.
-	CloseNormal = 1000
-	// CloseGoingAway: the server is shutting down.
-	CloseGoingAway = 1001
-	// ClosePolicyViolation: a protocol error, such as a first message that is not join,
-	// or a connection too slow to take its messages.
-	ClosePolicyViolation = 1008
-	// CloseInternalError: the server could not go on.
-	CloseInternalError = 1011
-	// CloseUnauthorized: the join token was refused.
-	CloseUnauthorized = 4001
-	// CloseRemoved: a moderator removed the participant.
-	CloseRemoved = 4003
-	// CloseRoomClosed: the room was closed.
-	CloseRoomClosed = 4004
-	// CloseRoomLocked: the room is locked and the participant is new to it.
-	CloseRoomLocked = 4005
-	// CloseRoomFull: the room, or its lobby, has as many participants as it may hold.
-	CloseRoomFull = 4006
-	// CloseReplaced: the same participant joined on another connection.
-	CloseReplaced = 4009
-	// CloseRateLimited: the connection kept sending over the rate limit.
-	CloseRateLimited = 4029
-	// CloseRoomMoved: the room runs on another node now, or this node lost it; the
-	// client asks the API where it is (rejoin) and comes back there.
-	CloseRoomMoved = 4010
-	// CloseTryAgainLater: the server could not check the entry now (its database is out
-	// of reach); the client may come back.
-	CloseTryAgainLater = 1013
-)
-
-// Signalling limits, per connection.
-const (
-	// MaxMessageSize is the largest message accepted, in bytes.
-	MaxMessageSize = 64 << 10
-	// MessageRate is the sustained number of messages per second accepted.
-	MessageRate = 50
-	// MessageBurst is the number of messages accepted at once.
-	MessageBurst = 100
-)
-
-// Message types.
-const (
-	typeJoin              = "join"
-	typeJoined            = "joined"
-	typeOffer             = "offer"
-	typeAnswer            = "answer"
-	typeCandidate         = "candidate"
-	typeTracks            = "tracks"
-	typeMute              = "mute"
-	typeMutes             = "mutes"
-	typeLayer             = "layer"
-	typeParticipantJoined = "participant_joined"
-	typeParticipantLeft   = "participant_left"
-	typeParticipants      = "participants"
-	typeActiveSpeaker     = "active_speaker"
-	typeChat              = "chat"
-	typeReaction          = "reaction"
-	typeHand              = "hand"
-	typeHands             = "hands"
-	typePoll              = "poll"
-	typePollCreate        = "poll_create"
-	typePollOpen          = "poll_open"
-	typePollClose         = "poll_close"
-	typePollPublish       = "poll_publish"
-	typeVote              = "vote"
-	typeMuteParticipant   = "mute_participant"
-	typeAskUnmute         = "ask_unmute"
-	typeUnmuteRequested   = "unmute_requested"
-	typeRemove            = "remove"
-	typeSetRole           = "set_role"
-	typeLock              = "lock"
-	typeRoomState         = "room_state"
-	typeLowerHand         = "lower_hand"
-	typeSpotlight         = "spotlight"
-	typeEndSession        = "end_session"
-	typeLobby             = "lobby"
-	typeLobbyWait         = "lobby_wait"
-	typeLobbyAdmit        = "lobby_admit"
-	typeLobbyDeny         = "lobby_deny"
-	typeRecording         = "recording"
-	typeRole              = "role"
-	typeRestartICE        = "restart_ice"
-	typeLeave             = "leave"
-	typeError             = "error"
-)
-
-// Error codes of error messages (docs/protocol.md lists them).
-const (
-	codeMalformed         = "malformed_message"
-	codeUnknownType       = "unknown_type"
-	codeTooLarge          = "message_too_large"
-	codeRateLimited       = "rate_limited"
-	codeJoinRequired      = "join_required"
-	codeJoinTimeout       = "join_timeout"
-	codeAlreadyJoined     = "already_joined"
-	codeTokenInvalid      = "token_invalid"
-	codeTokenExpired      = "token_expired"
-	codeTokenRevoked      = "token_revoked"
-	codeInvitationRevoked = "invitation_revoked"
-	codeRoomGone          = "room_gone"
-	codeRoomMoved         = "room_moved"
-	codeUnavailable       = "unavailable"
-	codePublishForbidden  = "publish_forbidden"
-	codeNegotiation       = "negotiation_failed"
-	codeUnknownTrack      = "unknown_track"
-	codeRemoved           = "removed"
-	codeReplaced          = "replaced"
-	codeRoomClosed        = "room_closed"
-	codeServerClosing     = "server_closing"
-	codeInternal          = "internal_error"
-	codeNothingToView     = "nothing_to_view"
-	codeForbidden         = "forbidden"
-	codeLimit             = "limit_reached"
-	codeUnknownPoll       = "unknown_poll"
-	codePollState         = "poll_state"
-	codeRoomLocked        = "room_locked"
-	codeNotFound          = "participant_not_found"
-	codeLobbyDenied       = "lobby_denied"
-	codeInLobby           = "in_lobby"
-	codeRoomFull          = "room_full"
-	codeLobbyFull         = "lobby_full"
-)
-
-// Error codes of the client's ICE candidates (docs/protocol.md lists them).
-const (
-	codeCandidateRefused  = "candidate_refused"
-	codeTooManyCandidates = "too_many_candidates"
-)
-
-// Layer qualities a subscriber may ask for.
-const (
-	qualityHigh   = "high"
-	qualityMedium = "medium"
-	qualityLow    = "low"
-	qualityOff    = "off"
-)
 
 // Field bounds.
 const (
@@ -206,7 +67,7 @@ type clientMessage struct {
 // ErrMalformedMessage or ErrUnknownMessageType.
 func decodeMessage(data []byte) (clientMessage, error) {
 	var m clientMessage
-	if len(data) > MaxMessageSize {
+	if len(data) > signal.MaxMessageSize {
 		return m, fmt.Errorf("%w: %d bytes", ErrMessageTooLarge, len(data))
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
@@ -218,15 +79,15 @@ func decodeMessage(data []byte) (clientMessage, error) {
 	switch m.Type {
 	case "":
 		return bad("no type")
-	case typeJoin:
+	case signal.TypeJoin:
 		if m.Token == "" || len(m.Token) > maxTokenLen {
 			return bad("join without a token")
 		}
-	case typeOffer, typeAnswer:
+	case signal.TypeOffer, signal.TypeAnswer:
 		if m.SDP == "" {
 			return bad(m.Type + " without sdp")
 		}
-		if m.Type == typeAnswer && m.Labels != nil {
+		if m.Type == signal.TypeAnswer && m.Labels != nil {
 			return bad("labels go with an offer")
 		}
 		if len(m.Labels) > maxLabels {
@@ -237,20 +98,20 @@ func decodeMessage(data []byte) (clientMessage, error) {
 				return bad("bad label")
 			}
 		}
-	case typeCandidate:
+	case signal.TypeCandidate:
 		if m.Candidate == nil || len(m.Candidate.Candidate) > maxCandidate {
 			return bad("candidate missing or too long")
 		}
 		if m.Candidate.SDPMid != nil && len(*m.Candidate.SDPMid) > maxClientIDLen {
 			return bad("candidate mid too long")
 		}
-	case typeMute:
+	case signal.TypeMute:
 		if !m.Label.valid() || m.Muted == nil {
 			return bad("mute needs a label and muted")
 		}
-	case typeLayer:
+	case signal.TypeLayer:
 		switch m.Quality {
-		case qualityHigh, qualityMedium, qualityLow, qualityOff:
+		case signal.QualityHigh, signal.QualityMedium, signal.QualityLow, signal.QualityOff:
 		default:
 			return bad("layer quality")
 		}
@@ -260,7 +121,7 @@ func decodeMessage(data []byte) (clientMessage, error) {
 		if m.Width < 0 || m.Height < 0 || m.Width > maxTileSide || m.Height > maxTileSide {
 			return bad("layer tile size")
 		}
-	case typeChat:
+	case signal.TypeChat:
 		text, ok := cleanText(m.Text, MaxChatText)
 		if !ok {
 			return bad(fmt.Sprintf("chat text: 1 to %d bytes of text", MaxChatText))
@@ -269,15 +130,15 @@ func decodeMessage(data []byte) (clientMessage, error) {
 			return bad("chat goes to everyone or to \"moderators\"")
 		}
 		m.Text = text
-	case typeReaction:
+	case signal.TypeReaction:
 		if !slices.Contains(reactions, m.Emoji) {
 			return bad("unknown reaction")
 		}
-	case typeHand:
+	case signal.TypeHand:
 		if m.Raised == nil {
 			return bad("hand needs raised")
 		}
-	case typePollCreate:
+	case signal.TypePollCreate:
 		q, ok := cleanText(m.Question, maxQuestion)
 		if !ok {
 			return bad(fmt.Sprintf("poll question: 1 to %d bytes", maxQuestion))
@@ -293,39 +154,39 @@ func decodeMessage(data []byte) (clientMessage, error) {
 			}
 			m.Options[i] = t
 		}
-	case typePollOpen, typePollClose, typePollPublish:
+	case signal.TypePollOpen, signal.TypePollClose, signal.TypePollPublish:
 		if m.PollID == "" || len(m.PollID) > maxClientIDLen {
 			return bad("poll id")
 		}
-	case typeVote:
+	case signal.TypeVote:
 		if m.PollID == "" || len(m.PollID) > maxClientIDLen || len(m.Choices) == 0 || len(m.Choices) > maxPollOptions {
 			return bad("vote needs a poll id and 1 to 10 choices")
 		}
-	case typeMuteParticipant:
+	case signal.TypeMuteParticipant:
 		if (m.ParticipantID == "") == !m.All {
 			return bad("mute_participant needs a participant_id or all")
 		}
-	case typeLobbyAdmit:
+	case signal.TypeLobbyAdmit:
 		if (m.ParticipantID == "") == !m.All || len(m.ParticipantID) > maxClientIDLen {
 			return bad("lobby_admit needs a participant_id or all")
 		}
-	case typeSpotlight:
+	case signal.TypeSpotlight:
 		if len(m.ParticipantID) > maxClientIDLen {
 			return bad("spotlight participant_id")
 		}
-	case typeAskUnmute, typeRemove, typeLowerHand, typeLobbyDeny:
+	case signal.TypeAskUnmute, signal.TypeRemove, signal.TypeLowerHand, signal.TypeLobbyDeny:
 		if m.ParticipantID == "" || len(m.ParticipantID) > maxClientIDLen {
 			return bad(m.Type + " needs a participant_id")
 		}
-	case typeSetRole:
+	case signal.TypeSetRole:
 		if m.ParticipantID == "" || len(m.ParticipantID) > maxClientIDLen || !m.Role.valid() {
 			return bad("set_role needs a participant_id and a role")
 		}
-	case typeLock:
+	case signal.TypeLock:
 		if m.Locked == nil {
 			return bad("lock needs locked")
 		}
-	case typeRestartICE, typeLeave, typeEndSession:
+	case signal.TypeRestartICE, signal.TypeLeave, signal.TypeEndSession:
 	default:
 		return clientMessage{}, fmt.Errorf("%w: %.32q", ErrUnknownMessageType, m.Type)
 	}

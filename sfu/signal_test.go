@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 func TestDecodeMessage(t *testing.T) {
@@ -43,7 +45,7 @@ func TestDecodeMessage(t *testing.T) {
 		{"layer negative size", `{"type":"layer","track_id":"a","quality":"low","width":-1}`, ErrMalformedMessage},
 		{"unknown type", `{"type":"dance"}`, ErrUnknownMessageType},
 		{"server type", `{"type":"joined"}`, ErrUnknownMessageType},
-		{"too large", `{"type":"offer","sdp":"` + strings.Repeat("a", MaxMessageSize) + `"}`, ErrMessageTooLarge},
+		{"too large", `{"type":"offer","sdp":"` + strings.Repeat("a", signal.MaxMessageSize) + `"}`, ErrMessageTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,21 +81,21 @@ func FuzzDecode(f *testing.F) {
 		}
 		// What is accepted is complete enough for the session to use without checks.
 		switch m.Type {
-		case typeJoin:
+		case signal.TypeJoin:
 			require.NotEmpty(t, m.Token)
-		case typeOffer, typeAnswer:
+		case signal.TypeOffer, signal.TypeAnswer:
 			require.NotEmpty(t, m.SDP)
 			for _, l := range m.Labels {
 				require.True(t, l.valid())
 			}
-		case typeCandidate:
+		case signal.TypeCandidate:
 			require.NotNil(t, m.Candidate)
-		case typeMute:
+		case signal.TypeMute:
 			require.True(t, m.Label.valid())
 			require.NotNil(t, m.Muted)
-		case typeLayer:
+		case signal.TypeLayer:
 			require.NotEmpty(t, m.TrackID)
-		case typeRestartICE, typeLeave:
+		case signal.TypeRestartICE, signal.TypeLeave:
 		default:
 			t.Fatalf("accepted type %q", m.Type)
 		}
@@ -122,15 +124,15 @@ func TestBadMessagesGetErrorsAndTheSessionGoesOn(t *testing.T) {
 		msg  string
 		code string
 	}{
-		{`{"type":`, codeMalformed},
-		{`not json at all`, codeMalformed},
-		{`{"type":"mute","label":"camera"}`, codeMalformed},
-		{`{"type":"teleport"}`, codeUnknownType},
-		{`{"type":"` + strings.Repeat("x", MaxMessageSize) + `"}`, codeTooLarge},
-		{`{"type":"join","token":"again"}`, codeAlreadyJoined},
-		{`{"type":"answer","sdp":"v=0"}`, codeNegotiation},
-		{`{"type":"offer","sdp":"this is not sdp"}`, codeNegotiation},
-		{`{"type":"layer","track_id":"nobody~1","quality":"low"}`, codeUnknownTrack},
+		{`{"type":`, signal.CodeMalformed},
+		{`not json at all`, signal.CodeMalformed},
+		{`{"type":"mute","label":"camera"}`, signal.CodeMalformed},
+		{`{"type":"teleport"}`, signal.CodeUnknownType},
+		{`{"type":"` + strings.Repeat("x", signal.MaxMessageSize) + `"}`, signal.CodeTooLarge},
+		{`{"type":"join","token":"again"}`, signal.CodeAlreadyJoined},
+		{`{"type":"answer","sdp":"v=0"}`, signal.CodeNegotiation},
+		{`{"type":"offer","sdp":"this is not sdp"}`, signal.CodeNegotiation},
+		{`{"type":"layer","track_id":"nobody~1","quality":"low"}`, signal.CodeUnknownTrack},
 	}
 	for i, tc := range cases {
 		c.sendRaw([]byte(tc.msg))
@@ -138,7 +140,7 @@ func TestBadMessagesGetErrorsAndTheSessionGoesOn(t *testing.T) {
 		c.waitUntil(func() bool {
 			n := 0
 			for _, m := range c.msgs {
-				if m.Type == typeError {
+				if m.Type == signal.TypeError {
 					n++
 				}
 			}
@@ -147,7 +149,7 @@ func TestBadMessagesGetErrorsAndTheSessionGoesOn(t *testing.T) {
 		var last serverMsg
 		c.mu.Lock()
 		for _, m := range c.msgs {
-			if m.Type == typeError {
+			if m.Type == signal.TypeError {
 				last = m
 			}
 		}
@@ -170,12 +172,12 @@ func TestMessageFloodClosesTheConnection(t *testing.T) {
 	c := join(t, srv, srv.token(t, "s2", "flood", RoleAttendee, KindMeeting))
 	other := join(t, srv, srv.token(t, "s2", "calm", RoleAttendee, KindMeeting))
 	mute := []byte(`{"type":"mute","label":"microphone","muted":true}`)
-	for range 3 * MessageBurst {
+	for range 3 * signal.MessageBurst {
 		c.sendRaw(mute)
 	}
-	c.waitError(codeRateLimited)
+	c.waitError(signal.CodeRateLimited)
 	code, reason, err := c.waitClosed()
-	require.Equal(t, CloseRateLimited, code)
+	require.Equal(t, signal.CloseRateLimited, code)
 	require.Equal(t, "too many messages", reason)
 	require.ErrorIs(t, err, ErrRateLimited)
 
@@ -183,14 +185,14 @@ func TestMessageFloodClosesTheConnection(t *testing.T) {
 	// session; what is told is coalesced, see UpdateWindow), then the flooder left, told
 	// when the update window ends.
 	clock.Advance(UpdateWindow)
-	other.waitMsg(func(m serverMsg) bool { return m.Type == typeParticipantLeft && m.ParticipantID == "flood" })
+	other.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "flood" })
 	n := 0
 	for _, m := range other.msgs {
-		if m.Type == typeMute {
+		if m.Type == signal.TypeMute {
 			n++
 		}
 	}
-	require.LessOrEqual(t, n, MessageBurst)
+	require.LessOrEqual(t, n, signal.MessageBurst)
 	// The calm one is unaffected.
 	_, _, closed := other.conn.closed()
 	require.False(t, closed)
@@ -213,11 +215,11 @@ func TestJoinRefusals(t *testing.T) {
 		close   int
 		wantErr error
 	}{
-		{"expired token", `{"type":"join","token":"` + expired + `"}`, codeTokenExpired, CloseUnauthorized, ErrTokenExpired},
-		{"token of another key", `{"type":"join","token":"` + forged + `"}`, codeTokenInvalid, CloseUnauthorized, ErrTokenInvalid},
-		{"garbage token", `{"type":"join","token":"garbage"}`, codeTokenInvalid, CloseUnauthorized, ErrTokenInvalid},
-		{"offer first", `{"type":"offer","sdp":"v=0"}`, codeJoinRequired, ClosePolicyViolation, ErrMalformedMessage},
-		{"malformed first", `{{{`, codeJoinRequired, ClosePolicyViolation, ErrMalformedMessage},
+		{"expired token", `{"type":"join","token":"` + expired + `"}`, signal.CodeTokenExpired, signal.CloseUnauthorized, ErrTokenExpired},
+		{"token of another key", `{"type":"join","token":"` + forged + `"}`, signal.CodeTokenInvalid, signal.CloseUnauthorized, ErrTokenInvalid},
+		{"garbage token", `{"type":"join","token":"garbage"}`, signal.CodeTokenInvalid, signal.CloseUnauthorized, ErrTokenInvalid},
+		{"offer first", `{"type":"offer","sdp":"v=0"}`, signal.CodeJoinRequired, signal.ClosePolicyViolation, ErrMalformedMessage},
+		{"malformed first", `{{{`, signal.CodeJoinRequired, signal.ClosePolicyViolation, ErrMalformedMessage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,9 +238,9 @@ func TestJoinRefusals(t *testing.T) {
 func TestJoinTimeout(t *testing.T) {
 	srv := newTestServer(t, func(p *Params) { p.JoinTimeout = 50 * time.Millisecond })
 	c := connect(t, srv, "")
-	c.waitError(codeJoinTimeout)
+	c.waitError(signal.CodeJoinTimeout)
 	code, _, err := c.waitClosed()
-	require.Equal(t, ClosePolicyViolation, code)
+	require.Equal(t, signal.ClosePolicyViolation, code)
 	require.ErrorIs(t, err, ErrJoinTimeout)
 }
 
@@ -264,5 +266,5 @@ func TestServeConnEndsWithContext(t *testing.T) {
 	}
 	code, _, closed := clientEnd.closed()
 	require.True(t, closed)
-	require.Equal(t, CloseGoingAway, code)
+	require.Equal(t, signal.CloseGoingAway, code)
 }

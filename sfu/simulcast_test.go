@@ -10,6 +10,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // vp8Descriptor is a VP8 payload with a 15-bit picture id and a TL0PICIDX, a key frame
@@ -228,19 +230,19 @@ func TestLayerCap(t *testing.T) {
 		want int
 	}{
 		{nil, 2},
-		{&LayerRequest{Quality: qualityHigh}, 2},
-		{&LayerRequest{Quality: qualityMedium}, 1},
-		{&LayerRequest{Quality: qualityLow}, 0},
-		{&LayerRequest{Quality: qualityOff}, -1},
-		{&LayerRequest{Quality: qualityHigh, Width: 320, Height: 180}, 0},
-		{&LayerRequest{Quality: qualityHigh, Width: 640, Height: 360}, 1},
-		{&LayerRequest{Quality: qualityHigh, Width: 1280, Height: 720}, 2},
-		{&LayerRequest{Quality: qualityLow, Width: 1280, Height: 720}, 0},
+		{&LayerRequest{Quality: signal.QualityHigh}, 2},
+		{&LayerRequest{Quality: signal.QualityMedium}, 1},
+		{&LayerRequest{Quality: signal.QualityLow}, 0},
+		{&LayerRequest{Quality: signal.QualityOff}, -1},
+		{&LayerRequest{Quality: signal.QualityHigh, Width: 320, Height: 180}, 0},
+		{&LayerRequest{Quality: signal.QualityHigh, Width: 640, Height: 360}, 1},
+		{&LayerRequest{Quality: signal.QualityHigh, Width: 1280, Height: 720}, 2},
+		{&LayerRequest{Quality: signal.QualityLow, Width: 1280, Height: 720}, 0},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, layerCap(tt.req, layers), "request %+v", tt.req)
 	}
-	require.Equal(t, 0, layerCap(&LayerRequest{Quality: qualityLow}, layers[2:]), "one layer is all there is")
+	require.Equal(t, 0, layerCap(&LayerRequest{Quality: signal.QualityLow}, layers[2:]), "one layer is all there is")
 }
 
 func TestBandwidthEstimate(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/signal"
 )
 
 // A sink receives the media of a room as RTP packets, in the process, without a
@@ -178,10 +180,10 @@ func (r *Room) setRecording(on bool, reason string) error {
 		return nil
 	}
 	r.recording = on
-	msg := encode(recordingMessage{Type: typeRecording, Active: on})
+	msg := encode(recordingMessage{Type: signal.TypeRecording, Active: on})
 	withReason := msg
 	if reason != "" {
-		withReason = encode(recordingMessage{Type: typeRecording, Active: on, Error: reason})
+		withReason = encode(recordingMessage{Type: signal.TypeRecording, Active: on, Error: reason})
 	}
 	for _, o := range r.participants {
 		if o.role == RoleModerator {

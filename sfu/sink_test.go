@@ -7,6 +7,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // recordingSink keeps what a sink receives, per track.
@@ -135,17 +137,17 @@ func TestRecordingStateReachesEveryoneBeforeAndAfterJoining(t *testing.T) {
 	srv := newTestServer(t)
 	a := join(t, srv, srv.token(t, "recstate", "a", RoleModerator, KindMeeting))
 	waiting := connect(t, srv, srv.lobbyToken(t, "recstate", "w"))
-	waiting.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait })
+	waiting.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
 	room, _ := srv.Room("recstate")
 	require.NoError(t, room.SetRecording(true))
-	a.waitMsg(func(m serverMsg) bool { return m.Type == typeRecording && m.Active })
-	waiting.waitMsg(func(m serverMsg) bool { return m.Type == typeRecording && m.Active })
+	a.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRecording && m.Active })
+	waiting.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRecording && m.Active })
 	b := join(t, srv, srv.token(t, "recstate", "b", RoleAttendee, KindMeeting))
-	require.True(t, b.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined }).Recording, "a newcomer is told")
+	require.True(t, b.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined }).Recording, "a newcomer is told")
 	late := connect(t, srv, srv.lobbyToken(t, "recstate", "late"))
-	require.True(t, late.waitMsg(func(m serverMsg) bool { return m.Type == typeLobbyWait }).Recording, "so is someone waiting in the lobby")
+	require.True(t, late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait }).Recording, "so is someone waiting in the lobby")
 	require.NoError(t, room.SetRecording(false))
-	b.waitMsg(func(m serverMsg) bool { return m.Type == typeRecording && !m.Active })
+	b.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRecording && !m.Active })
 	require.False(t, room.Recording())
 }
 
@@ -156,8 +158,8 @@ func TestModeratorsAreToldWhyARecordingStopped(t *testing.T) {
 	room, _ := srv.Room("fail")
 	require.NoError(t, room.SetRecording(true))
 	require.NoError(t, room.RecordingFailed("no space left on device"))
-	got := mod.waitMsg(func(m serverMsg) bool { return m.Type == typeRecording && !m.Active })
+	got := mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRecording && !m.Active })
 	require.Equal(t, "no space left on device", got.Error)
-	other := guest.waitMsg(func(m serverMsg) bool { return m.Type == typeRecording && !m.Active })
+	other := guest.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRecording && !m.Active })
 	require.Empty(t, other.Error, "the reason is for moderators")
 }

@@ -3,6 +3,8 @@ package sfu
 import (
 	"sync"
 	"time"
+
+	"webinaire/sfu/signal"
 )
 
 // Active speaker detection from the audio level header extension (RFC 6464), which
@@ -84,6 +86,6 @@ func (s *speakerDetector) activeSpeaker() string {
 // others hear of a new active speaker.
 func (r *Room) onAudioLevel(up *upTrack, level int) {
 	if id := r.speakers.update(up, level, r.srv.clock.Now()); id != "" {
-		r.broadcast(nil, encode(activeSpeakerMessage{Type: typeActiveSpeaker, ParticipantID: id}))
+		r.broadcast(nil, encode(activeSpeakerMessage{Type: signal.TypeActiveSpeaker, ParticipantID: id}))
 	}
 }

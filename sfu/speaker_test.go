@@ -9,6 +9,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 func TestSpeakerDetector(t *testing.T) {
@@ -79,7 +81,7 @@ func TestActiveSpeakerFollowsTheLoudest(t *testing.T) {
 	carol.receiveOnly()
 
 	speaker := func(id string) func(serverMsg) bool {
-		return func(m serverMsg) bool { return m.Type == typeActiveSpeaker && m.ParticipantID == id }
+		return func(m serverMsg) bool { return m.Type == signal.TypeActiveSpeaker && m.ParticipantID == id }
 	}
 	carol.waitMsg(speaker("alice"))
 	aliceLevel.Store(127)
@@ -87,6 +89,6 @@ func TestActiveSpeakerFollowsTheLoudest(t *testing.T) {
 	carol.waitMsg(speaker("bob"))
 
 	dave := join(t, srv, srv.token(t, "talk", "dave", RoleAttendee, KindMeeting))
-	joined := dave.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	joined := dave.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
 	require.Equal(t, "bob", joined.ActiveSpeaker, "a newcomer is told who speaks")
 }

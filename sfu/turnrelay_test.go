@@ -9,6 +9,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // joinThroughTURN joins srv as a client whose PeerConnection uses ice only, and relay
@@ -32,8 +34,8 @@ func joinThroughTURN(t *testing.T, srv *testServer, token string, ice ICEServer)
 	pc.OnTrack(c.onTrack)
 	c.pc = pc
 	c.send(map[string]any{"type": "join", "token": token})
-	m := c.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined || m.Type == typeError })
-	require.Equal(t, typeJoined, m.Type, "join refused: %s %s", m.Code, m.Message)
+	m := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined || m.Type == signal.TypeError })
+	require.Equal(t, signal.TypeJoined, m.Type, "join refused: %s %s", m.Code, m.Message)
 	return c
 }
 
@@ -115,7 +117,7 @@ func TestJoinedCarriesTURNCredentials(t *testing.T) {
 		}
 	})
 	c := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
-	joined := c.waitMsg(func(m serverMsg) bool { return m.Type == typeJoined })
+	joined := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
 	require.Len(t, joined.ICEServers, 2, "got %v, want the static server and the TURN server", joined.ICEServers)
 	require.Equal(t, stun, joined.ICEServers[0])
 	ice := joined.ICEServers[1]

@@ -3,6 +3,8 @@ package sfu
 import (
 	"slices"
 	"time"
+
+	"webinaire/sfu/signal"
 )
 
 // Room updates: who joined and left, who muted what, the raised hands and the lobby are
@@ -148,7 +150,7 @@ func (r *Room) flushUpdatesLocked() {
 	r.flushMembersLocked()
 	r.flushMutesLocked()
 	if r.updates.hands {
-		msg := encode(handsMessage{Type: typeHands, Queue: slices.Clone(r.collab.hands)})
+		msg := encode(handsMessage{Type: signal.TypeHands, Queue: slices.Clone(r.collab.hands)})
 		for _, o := range r.participants {
 			o.sendRaw(msg)
 		}
@@ -202,7 +204,7 @@ func mutesMessageFor(changes []muteMessage) []byte {
 	if len(changes) == 1 {
 		return encode(changes[0])
 	}
-	return encode(mutesMessage{Type: typeMutes, Changes: changes})
+	return encode(mutesMessage{Type: signal.TypeMutes, Changes: changes})
 }
 
 // flushMembersLocked tells who joined and left. A participant who entered during the
@@ -243,7 +245,7 @@ func (r *Room) membersMessageLocked(changes []memberChange) []byte {
 		}
 		latest[c.p.id] = c.joined
 	}
-	m := participantsMessage{Type: typeParticipants, Joined: []ParticipantInfo{}, Left: []string{}}
+	m := participantsMessage{Type: signal.TypeParticipants, Joined: []ParticipantInfo{}, Left: []string{}}
 	for _, id := range ids {
 		p := r.participants[id]
 		switch {
@@ -255,9 +257,9 @@ func (r *Room) membersMessageLocked(changes []memberChange) []byte {
 	}
 	switch {
 	case len(m.Joined) == 1 && len(m.Left) == 0:
-		return encode(participantJoinedMessage{Type: typeParticipantJoined, Participant: m.Joined[0]})
+		return encode(participantJoinedMessage{Type: signal.TypeParticipantJoined, Participant: m.Joined[0]})
 	case len(m.Joined) == 0 && len(m.Left) == 1:
-		return encode(participantLeftMessage{Type: typeParticipantLeft, ParticipantID: m.Left[0]})
+		return encode(participantLeftMessage{Type: signal.TypeParticipantLeft, ParticipantID: m.Left[0]})
 	case len(m.Joined) == 0 && len(m.Left) == 0:
 		return nil
 	}

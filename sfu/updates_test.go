@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // flushUpdates tells the room's pending updates now, as the end of the update window
@@ -31,7 +33,7 @@ func startBots(t *testing.T, srv *testServer, room string, n int, kind RoomKind)
 	for i := range n {
 		var first serverMsg
 		bots[i], first = startBot(t, srv, srv.token(t, room, fmt.Sprintf("bot%03d", i), RoleAttendee, kind))
-		require.Equal(t, typeJoined, first.Type)
+		require.Equal(t, signal.TypeJoined, first.Type)
 	}
 	return bots
 }
@@ -57,16 +59,16 @@ func TestLobbyBurstIsToldOncePerWindow(t *testing.T) {
 	const n = 150
 	for i := range n {
 		_, first := startBot(t, srv, srv.lobbyToken(t, "lb", fmt.Sprintf("bot%03d", i)))
-		require.Equal(t, typeLobbyWait, first.Type)
+		require.Equal(t, signal.TypeLobbyWait, first.Type)
 	}
 	clock.Advance(time.Second)
-	last := mod.waitMsg(func(m serverMsg) bool { return m.Type == typeLobby && len(m.Waiting) == n })
+	last := mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobby && len(m.Waiting) == n })
 	require.Equal(t, "bot000", last.Waiting[0].ID)
 	lobbies, bytes := 0, 0
 	for _, m := range mod.msgs {
-		if m.Type == typeLobby {
+		if m.Type == signal.TypeLobby {
 			lobbies++
-			bytes += len(encode(lobbyMessage{Type: typeLobby, Waiting: m.Waiting}))
+			bytes += len(encode(lobbyMessage{Type: signal.TypeLobby, Waiting: m.Waiting}))
 		}
 	}
 	t.Logf("%d lobby arrivals: %d lobby messages, %d bytes, to the moderator", n, lobbies, bytes)
@@ -83,7 +85,7 @@ func TestJoinBurstIsToldOncePerWindow(t *testing.T) {
 		clear(known)
 		for _, m := range mod.msgs {
 			switch m.Type {
-			case typeParticipantJoined:
+			case signal.TypeParticipantJoined:
 				known[m.Participant.ID] = true
 			case "participants":
 				for _, p := range m.Joined {
@@ -93,18 +95,18 @@ func TestJoinBurstIsToldOncePerWindow(t *testing.T) {
 		}
 		return len(known) == n
 	}, "every bot announced")
-	told := mod.count(func(m serverMsg) bool { return m.Type == typeParticipantJoined || m.Type == "participants" })
+	told := mod.count(func(m serverMsg) bool { return m.Type == signal.TypeParticipantJoined || m.Type == "participants" })
 	t.Logf("%d joins: %d messages to the moderator", n, told)
 	require.LessOrEqual(t, told, 2, "at most one message per window")
 
 	// A leave is told too.
-	require.NoError(t, bots[n-1].conn.Close(CloseNormal, "bye"))
+	require.NoError(t, bots[n-1].conn.Close(signal.CloseNormal, "bye"))
 	require.NoError(t, <-bots[n-1].done)
 	bots[n-1].done <- nil
 	clock.Advance(time.Second)
 	mod.waitUntil(func() bool {
 		for _, m := range mod.msgs {
-			if m.Type == typeParticipantLeft && m.ParticipantID == fmt.Sprintf("bot%03d", n-1) {
+			if m.Type == signal.TypeParticipantLeft && m.ParticipantID == fmt.Sprintf("bot%03d", n-1) {
 				return true
 			}
 		}
@@ -136,13 +138,13 @@ func TestHandTogglesAreLimitedAndCoalesced(t *testing.T) {
 	observer.send(map[string]any{"type": "chat", "text": "end"})
 	observer.waitMsg(chatText("end"))
 
-	hands := observer.count(ofType(typeHands))
+	hands := observer.count(ofType(signal.TypeHands))
 	t.Logf("%d hand toggles in %d s: %d hands messages to each of %d others", seconds*perSecond, seconds, hands, len(watchers)+1)
 	require.LessOrEqual(t, hands, seconds+2, "at most one hands message per window")
 	require.Positive(t, hands)
 	var lastQueue []string
 	for _, m := range observer.msgs {
-		if m.Type == typeHands {
+		if m.Type == signal.TypeHands {
 			lastQueue = m.Queue
 		}
 	}
@@ -150,8 +152,8 @@ func TestHandTogglesAreLimitedAndCoalesced(t *testing.T) {
 	want := slices.Clone(room.collab.hands)
 	room.mu.Unlock()
 	require.ElementsMatch(t, want, lastQueue, "the others end with the room's queue")
-	toggler.waitError(codeRateLimited)
-	errs := toggler.count(func(m serverMsg) bool { return m.Type == typeError && m.Code == codeRateLimited })
+	toggler.waitError(signal.CodeRateLimited)
+	errs := toggler.count(func(m serverMsg) bool { return m.Type == signal.TypeError && m.Code == signal.CodeRateLimited })
 	require.LessOrEqual(t, errs, seconds, "told once per run of dropped messages")
 }
 
@@ -164,7 +166,7 @@ func TestMuteBurstIsToldOncePerWindow(t *testing.T) {
 		b.send(t, map[string]any{"type": "chat", "text": fmt.Sprintf("done %d", i)})
 	}
 	for i, b := range bots {
-		for m := b.next(t); m.Type != typeChat || m.Text != fmt.Sprintf("done %d", i); m = b.next(t) {
+		for m := b.next(t); m.Type != signal.TypeChat || m.Text != fmt.Sprintf("done %d", i); m = b.next(t) {
 		}
 	}
 	clock.Advance(time.Second)
@@ -177,10 +179,10 @@ func TestMuteBurstIsToldOncePerWindow(t *testing.T) {
 	told := 0
 	for _, m := range observer.msgs {
 		switch m.Type {
-		case typeMute:
+		case signal.TypeMute:
 			told++
 			muted[m.ParticipantID] = m.Muted
-		case typeMutes:
+		case signal.TypeMutes:
 			told++
 			for _, c := range m.Changes {
 				muted[c.ParticipantID] = c.Muted

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/signal"
 )
 
 // WHIP (RFC 9725) and WHEP sessions: participants whose signalling is one HTTP request
@@ -26,6 +28,10 @@ const (
 	modeIngest                    // WHIP: publishes, receives nothing
 	modeView                      // WHEP: receives the tracks attached at the answer
 )
+
+// codeNothingToView ends a WHEP session started in a room where nobody publishes: an
+// error of the HTTP side, which a signalling connection never gets.
+const codeNothingToView = "nothing_to_view"
 
 // httpAnswerTimeout bounds the wait for an answer and its ICE candidates.
 const httpAnswerTimeout = 10 * time.Second
@@ -56,7 +62,7 @@ func (h *HTTPSession) Done() <-chan struct{} { return h.done }
 
 // Close ends the session (the WHIP or WHEP DELETE) and waits until it has.
 func (h *HTTPSession) Close() {
-	_ = h.conn.Close(CloseNormal, "deleted")
+	_ = h.conn.Close(signal.CloseNormal, "deleted")
 	<-h.done
 }
 
@@ -86,12 +92,12 @@ func (s *Server) startHTTP(ctx context.Context, c Claims, offer string, mode ses
 	if c.Lobby {
 		return nil, ErrLobby
 	}
-	msg, err := json.Marshal(map[string]string{"type": typeOffer, "sdp": offer})
+	msg, err := json.Marshal(map[string]string{"type": signal.TypeOffer, "sdp": offer})
 	if err != nil {
 		return nil, fmt.Errorf("sfu: encode offer: %w", err)
 	}
-	if len(msg) > MaxMessageSize {
-		return nil, fmt.Errorf("%w: larger than %d bytes", ErrOfferRefused, MaxMessageSize)
+	if len(msg) > signal.MaxMessageSize {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrOfferRefused, signal.MaxMessageSize)
 	}
 	s.mu.Lock()
 	switch {
@@ -138,7 +144,7 @@ func (s *Server) startHTTP(ctx context.Context, c Claims, offer string, mode ses
 		switch code {
 		case codeNothingToView:
 			return fail(ErrNothingToView)
-		case codeTokenRevoked:
+		case signal.CodeTokenRevoked:
 			return fail(ErrTokenRevoked) // removed while it started
 		}
 		return fail(ErrOfferRefused)
@@ -204,9 +210,9 @@ func (c *httpConn) WriteMessage(_ context.Context, msg []byte) error {
 		return nil
 	}
 	switch m.Type {
-	case typeAnswer:
+	case signal.TypeAnswer:
 		c.once.Do(func() { close(c.answered) })
-	case typeError:
+	case signal.TypeError:
 		select {
 		case c.failed <- m.Code:
 		default:

@@ -9,6 +9,8 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 // httpPeer is a WHIP or WHEP client as an encoder or a player is one: it makes its whole
@@ -152,7 +154,7 @@ func TestWHIPPublishWatchedThroughWHEPAndTheRoom(t *testing.T) {
 	obs.session.Close()
 	attendee.waitUntil(func() bool {
 		for _, m := range attendee.msgs {
-			if m.Type == typeParticipantLeft && m.ParticipantID == "obs" {
+			if m.Type == signal.TypeParticipantLeft && m.ParticipantID == "obs" {
 				return true
 			}
 		}

@@ -16,6 +16,7 @@ import (
 
 	"webinaire/api/wsclient"
 	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 )
 
 // loadParams are what a load run needs.
@@ -106,7 +107,7 @@ func (l *loadRun) join(runCtx context.Context, p *participant, invitation string
 		OnError: func(error) { l.negErrs.Add(1) },
 	})
 	if err != nil {
-		_ = ws.Close(1000, "")
+		_ = ws.Close(signal.CloseNormal, "")
 		return err
 	}
 	p.c = c

@@ -23,6 +23,7 @@ import (
 	"webinaire/api/wsclient"
 	"webinaire/sfu"
 	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 	"webinaire/store"
 	"webinaire/store/pgtest"
 )
@@ -254,7 +255,7 @@ func TestClusterOfTwoNodes(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("the woken node did not close the room it lost")
 		}
-		require.Equal(t, websocket.StatusCode(sfu.CloseRoomMoved), websocket.CloseStatus(p.Err()))
+		require.Equal(t, websocket.StatusCode(signal.CloseRoomMoved), websocket.CloseStatus(p.Err()))
 	}
 	_, err = tryEnter(t, wsOf(home), viewer.joined.SessionToken)
 	require.Equal(t, "room_moved", refusedWith(err), "the session credential of the old epoch: %v", err)

@@ -7,8 +7,8 @@
 // whose only offer is its first one (Publish or Receive right after Join) never meets
 // glare: the server offers only once it has answered that one.
 //
-// It imports Pion and the standard library only, not package sfu, and declares the
-// messages it needs itself.
+// It imports Pion, the standard library and the protocol's names (package signal) only,
+// not package sfu, and declares the messages it needs itself.
 package client
 
 import (
@@ -28,6 +28,8 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/signal"
 )
 
 // Transport carries one JSON message per ReadMessage and WriteMessage: the client's end of
@@ -353,7 +355,7 @@ func New(p Params) (*Client, error) {
 	}
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand != nil {
-			_ = c.send(context.Background(), candidateMsg{Type: "candidate", Candidate: cand.ToJSON()})
+			_ = c.send(context.Background(), candidateMsg{Type: signal.TypeCandidate, Candidate: cand.ToJSON()})
 		}
 	})
 	pc.OnConnectionStateChange(c.onConnectionState)
@@ -405,12 +407,12 @@ func (c *Client) send(ctx context.Context, v any) error {
 // Join sends join with token and waits for the server's joined message. An error message
 // of the server comes back as a *ProtocolError.
 func (c *Client) Join(ctx context.Context, token string) (Message, error) {
-	if err := c.send(ctx, joinMsg{Type: "join", Token: token}); err != nil {
+	if err := c.send(ctx, joinMsg{Type: signal.TypeJoin, Token: token}); err != nil {
 		return Message{}, fmt.Errorf("send join: %w", err)
 	}
 	select {
 	case m := <-c.joined:
-		if m.Type == "error" {
+		if m.Type == signal.TypeError {
 			return m, &ProtocolError{Code: m.Code, Message: m.Message}
 		}
 		return m, nil
@@ -434,16 +436,16 @@ func (c *Client) readLoop(ctx context.Context) error {
 			continue
 		}
 		switch m.Type {
-		case "joined", "error":
+		case signal.TypeJoined, signal.TypeError:
 			if !joined {
 				joined = true
 				c.joined <- m
 			}
-		case "offer":
+		case signal.TypeOffer:
 			c.answer(ctx, m.SDP)
-		case "answer":
+		case signal.TypeAnswer:
 			c.applyAnswer(ctx, m.SDP)
-		case "candidate":
+		case signal.TypeCandidate:
 			if m.Candidate != nil {
 				c.addCandidate(*m.Candidate)
 			}
@@ -485,7 +487,7 @@ func (c *Client) negotiate(ctx context.Context) {
 	if len(labels) == 0 {
 		labels = nil
 	}
-	if err := c.send(ctx, sdpMsg{Type: "offer", SDP: offer.SDP, Labels: labels}); err != nil {
+	if err := c.send(ctx, sdpMsg{Type: signal.TypeOffer, SDP: offer.SDP, Labels: labels}); err != nil {
 		c.fail(fmt.Errorf("send offer: %w", err))
 	}
 }
@@ -512,7 +514,7 @@ func (c *Client) answer(ctx context.Context, sdp string) {
 		c.fail(fmt.Errorf("answer: %w", err))
 		return
 	}
-	if err := c.send(ctx, sdpMsg{Type: "answer", SDP: a.SDP}); err != nil {
+	if err := c.send(ctx, sdpMsg{Type: signal.TypeAnswer, SDP: a.SDP}); err != nil {
 		c.fail(fmt.Errorf("send answer: %w", err))
 		return
 	}
@@ -645,7 +647,7 @@ func (c *Client) Received() []TrackStats {
 // Leave sends leave and waits until the server has closed the connection, or ctx ends.
 func (c *Client) Leave(ctx context.Context) error {
 	c.closing.Store(true)
-	if err := c.send(ctx, typeMsg{Type: "leave"}); err != nil {
+	if err := c.send(ctx, typeMsg{Type: signal.TypeLeave}); err != nil {
 		return fmt.Errorf("send leave: %w", err)
 	}
 	select {
@@ -664,7 +666,7 @@ func (c *Client) Close() error {
 		c.closing.Store(true)
 		close(c.stop)
 		err = c.pc.Close()
-		_ = c.conn.Close(1000, "")
+		_ = c.conn.Close(signal.CloseNormal, "")
 		c.wg.Wait()
 	})
 	return err

@@ -14,6 +14,7 @@ import (
 
 	"webinaire/sfu"
 	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 )
 
 // wait bounds every wait on the network in these tests.
@@ -146,7 +147,7 @@ func (r *room) joinWith(id string, hold func([]byte) bool, onError func(error)) 
 	defer jcancel()
 	m, err := c.Join(jctx, token)
 	require.NoError(r.t, err)
-	require.Equal(r.t, "joined", m.Type)
+	require.Equal(r.t, signal.TypeJoined, m.Type)
 	return c, clientEnd
 }
 
@@ -171,7 +172,7 @@ func isOffer(m []byte) bool {
 	var v struct {
 		Type string `json:"type"`
 	}
-	return json.Unmarshal(m, &v) == nil && v.Type == "offer"
+	return json.Unmarshal(m, &v) == nil && v.Type == signal.TypeOffer
 }
 
 // TestRenegotiation has the client offer again after answering the server's offers:
