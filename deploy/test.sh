@@ -2,6 +2,7 @@
 # Runs Webinaire's whole test suite: installs what the tests need when it is missing
 # (PostgreSQL server binaries and Chromium from Debian's packages, the frontend's checking
 # tools from package-lock.json), then go vet and every Go test with the race detector, the
+# check of the Kubernetes manifests (deploy/kubernetes, a module of its own), the
 # type check of the frontend, and the browser tests (headless Chromium driving the real
 # pages of a real server). The tests start their own throw-away PostgreSQL cluster unless
 # WEBINAIRE_TEST_DATABASE_URL names a server they may create databases on. Arguments go to
@@ -71,6 +72,11 @@ go vet ./...
 
 say "go test -race ./..."
 go test -race -count=1 -timeout 30m "$@" ./...
+
+# The Kubernetes manifests' check is a module of its own (deploy/kubernetes/go.mod), so that
+# the Kubernetes API types stay out of the main module: ./... above does not reach it.
+say "go vet + go test (deploy/kubernetes)"
+(cd deploy/kubernetes && go vet ./... && go test -count=1 ./...)
 
 if [ -n "$browser_tests" ]; then
   say "tsc (type check of frontend/static)"
