@@ -1,0 +1,57 @@
+package api_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The node's rooms, participants, tracks, media feedback, placements and join calls are
+// in /metrics, and a join moves them.
+func TestNodeMetrics(t *testing.T) {
+	e := setup(t, "sqlite", options{metricsToken: metricsToken})
+	m := metricsText(t, e)
+	for _, want := range []string{
+		"webinaire_rooms_open 0\n",
+		`webinaire_participants{role="attendee"} 0`,
+		`webinaire_participants{role="moderator"} 0`,
+		`webinaire_participants{role="presenter"} 0`,
+		"webinaire_lobby_participants 0\n",
+		`webinaire_published_tracks{kind="audio"} 0`,
+		`webinaire_published_tracks{kind="video"} 0`,
+		"webinaire_keyframe_requests_total 0\n",
+		"webinaire_nacks_received_total 0\n",
+		`webinaire_receiver_loss_fraction_bucket{le="0.05"} 0`,
+		"webinaire_receiver_loss_fraction_count 0\n",
+		`webinaire_placements_total{outcome="placed"} 0`,
+		`webinaire_placements_total{outcome="already_placed"} 0`,
+		`webinaire_placements_total{outcome="moved"} 0`,
+		`webinaire_placements_total{outcome="failed"} 0`,
+		`webinaire_join_duration_seconds_count{route="invitation"} 0`,
+		`webinaire_join_duration_seconds_count{route="owner"} 0`,
+		`webinaire_join_duration_seconds_count{route="rejoin"} 0`,
+	} {
+		require.Contains(t, m, want)
+	}
+
+	owner := e.browser()
+	owner.Login(userOwner)
+	w := createWebinar(owner, withoutLobby)
+	inv := createInvitation(owner, w.ID, "attendee")
+	j := joinAsGuest(e.browser(), inv.URL, "Zoé Martin")
+	g := connectRTC(t, e, j)
+	g.waitJoined()
+
+	m = metricsText(t, e)
+	for _, want := range []string{
+		"webinaire_rooms_open 1\n",
+		`webinaire_participants{role="attendee"} 1`,
+		`webinaire_participants{role="moderator"} 0`,
+		`webinaire_join_duration_seconds_count{route="invitation"} 1`,
+		`webinaire_join_duration_seconds_count{route="owner"} 0`,
+	} {
+		require.Contains(t, m, want)
+	}
+	require.NotContains(t, m, w.RoomID, "no room id in the metrics")
+	require.NotContains(t, m, "Zoé", "no name in the metrics")
+}
