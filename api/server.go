@@ -327,6 +327,7 @@ func (s *Server) routes() http.Handler {
 	admin.GET("/ledger/export", s.exportLedger)
 	admin.GET("/retention", s.getRetention)
 	admin.POST("/retention/run", s.runRetention)
+	admin.GET("/nodes", s.listNodes)
 
 	if s.p.MetricsToken != "" {
 		metrics := s.MetricsHandler()
