@@ -7,7 +7,7 @@ import (
 )
 
 // The node's rooms, participants, tracks, media feedback, placements and join calls are
-// in /metrics, and a join moves them.
+// in /metrics, and joining and publishing move them.
 func TestNodeMetrics(t *testing.T) {
 	e := setup(t, "sqlite", options{metricsToken: metricsToken})
 	m := metricsText(t, e)
@@ -36,22 +36,33 @@ func TestNodeMetrics(t *testing.T) {
 
 	owner := e.browser()
 	owner.Login(userOwner)
-	w := createWebinar(owner, withoutLobby)
+	w := createWebinar(owner, map[string]any{"title": "Point", "kind": "meeting", "starts_at": "2026-12-03T14:00:00Z", "duration_minutes": 30})
 	inv := createInvitation(owner, w.ID, "attendee")
-	j := joinAsGuest(e.browser(), inv.URL, "Zoé Martin")
-	g := connectRTC(t, e, j)
+	oj := joinAsOwner(owner, w.ID)
+	o := connectRTC(t, e, oj)
+	o.waitJoined()
+	gj := joinAsGuest(e.browser(), inv.URL, "Zoé Martin")
+	g := connectRTC(t, e, gj)
 	g.waitJoined()
+	o.publish()
+	g.publish()
+	g.waitMedia(oj.ParticipantID, 20)
+	o.waitMedia(gj.ParticipantID, 20)
 
 	m = metricsText(t, e)
 	for _, want := range []string{
 		"webinaire_rooms_open 1\n",
 		`webinaire_participants{role="attendee"} 1`,
-		`webinaire_participants{role="moderator"} 0`,
+		`webinaire_participants{role="moderator"} 1`,
+		`webinaire_published_tracks{kind="audio"} 2`,
+		`webinaire_published_tracks{kind="video"} 2`,
 		`webinaire_join_duration_seconds_count{route="invitation"} 1`,
-		`webinaire_join_duration_seconds_count{route="owner"} 0`,
+		`webinaire_join_duration_seconds_count{route="owner"} 1`,
+		`webinaire_join_duration_seconds_count{route="rejoin"} 0`,
 	} {
 		require.Contains(t, m, want)
 	}
+	require.NotContains(t, m, "webinaire_keyframe_requests_total 0\n", "the video subscribers asked for keyframes")
 	require.NotContains(t, m, w.RoomID, "no room id in the metrics")
 	require.NotContains(t, m, "Zoé", "no name in the metrics")
 }
