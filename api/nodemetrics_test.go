@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/client"
 )
 
 // The node's rooms, participants, tracks, media feedback, placements and join calls are
@@ -63,6 +65,16 @@ func TestNodeMetrics(t *testing.T) {
 		require.Contains(t, m, want)
 	}
 	require.NotContains(t, m, "webinaire_keyframe_requests_total 0\n", "the video subscribers asked for keyframes")
+
+	// A guest of a webinar with a lobby waits there, counted apart.
+	lw := createWebinar(owner, newWebinar)
+	waiting := connectRTC(t, e, joinAsGuest(e.browser(), createInvitation(owner, lw.ID, "attendee").URL, "Camille Dubois"))
+	wait := waiting.waitMsg(func(m client.Message) bool { return m.Type == "lobby_wait" || m.Type == "joined" || m.Type == "error" })
+	require.Equal(t, "lobby_wait", wait.Type)
+	m = metricsText(t, e)
+	require.Contains(t, m, "webinaire_lobby_participants 1\n")
+	require.Contains(t, m, `webinaire_participants{role="attendee"} 1`, "who waits is not in the room yet")
+
 	require.NotContains(t, m, w.RoomID, "no room id in the metrics")
 	require.NotContains(t, m, "Zoé", "no name in the metrics")
 }
