@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"webinaire/sfu"
@@ -76,6 +77,8 @@ type Cluster struct {
 	started time.Time
 	cpu     cpuMeter
 	packets rateMeter
+	// placements counts the placement decisions, by outcome.
+	placements placementCounts
 
 	mu     sync.Mutex
 	stop   context.CancelFunc
@@ -244,9 +247,11 @@ func (c *Cluster) placeStranded(ctx context.Context) {
 	for _, room := range rooms {
 		p, err := c.p.Store.PlaceRoom(ctx, store.PlaceRequest{Room: room, Now: now, NodeTimeout: c.p.NodeTimeout})
 		if err != nil {
+			c.placements.count(p, err)
 			c.log.Warn("room of a gone node not placed again", "room", room, "err", err)
 			continue
 		}
+		c.placements.count(p, nil)
 		c.log.Info("room of a gone node placed again", "room", room, "node", p.Node.ID, "epoch", p.Epoch)
 	}
 }
@@ -265,10 +270,56 @@ func (c *Cluster) Place(ctx context.Context, room, participant string) (store.Pl
 	p, err := c.p.Store.PlaceRoom(ctx, store.PlaceRequest{
 		Room: room, Participant: participant, Hold: c.p.SeatHold, Now: c.p.Now(), NodeTimeout: c.p.NodeTimeout,
 	})
+	c.placements.count(p, err)
 	if err == nil && p.Moved {
 		c.log.Info("room placed", "room", room, "node", p.Node.ID, "epoch", p.Epoch)
 	}
 	return p, err
+}
+
+// PlacementStats are the placement decisions of a node since it started.
+type PlacementStats struct {
+	// Placed is the rooms placed for the first time (epoch 1).
+	Placed uint64
+	// AlreadyPlaced is the requests that found their room on a live node.
+	AlreadyPlaced uint64
+	// Moved is the rooms placed again: their node was gone or they had closed.
+	Moved uint64
+	// Failed is the requests that placed nothing (no live node with room, database
+	// error).
+	Failed uint64
+}
+
+// Placements counts the placement decisions this node made; a nil Cluster made none.
+func (c *Cluster) Placements() PlacementStats {
+	if c == nil {
+		return PlacementStats{}
+	}
+	return PlacementStats{
+		Placed:        c.placements.placed.Load(),
+		AlreadyPlaced: c.placements.already.Load(),
+		Moved:         c.placements.moved.Load(),
+		Failed:        c.placements.failed.Load(),
+	}
+}
+
+// placementCounts counts placement decisions by outcome.
+type placementCounts struct {
+	placed, already, moved, failed atomic.Uint64
+}
+
+// count counts the outcome of one placement request.
+func (pc *placementCounts) count(p store.Placement, err error) {
+	switch {
+	case err != nil:
+		pc.failed.Add(1)
+	case !p.Moved:
+		pc.already.Add(1)
+	case p.Epoch > 1:
+		pc.moved.Add(1)
+	default:
+		pc.placed.Add(1)
+	}
 }
 
 // cpuMeter turns the process's CPU time into a share of the host's CPUs between two

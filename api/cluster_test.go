@@ -74,6 +74,9 @@ func TestClusterHeartbeatReleaseAndSweep(t *testing.T) {
 	p, err := b.Place(ctx, w.RoomID, "p1")
 	require.NoError(t, err)
 	require.Equal(t, "a", p.Node.ID, "the least loaded node, whichever node's API places")
+	_, err = b.Place(ctx, w.RoomID, "p1b")
+	require.NoError(t, err)
+	require.Equal(t, PlacementStats{Placed: 1, AlreadyPlaced: 1}, b.Placements(), "a first placement, then the room found on its node")
 
 	// Nobody arrives on a: the placement stays for the seat hold, then goes.
 	clk.Advance(29 * time.Second)
@@ -97,6 +100,7 @@ func TestClusterHeartbeatReleaseAndSweep(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "a", p.Node.ID)
 	require.Equal(t, int64(2), p.Epoch)
+	require.Equal(t, PlacementStats{Placed: 1, AlreadyPlaced: 1, Moved: 1}, b.Placements(), "placed again after its release")
 	require.NoError(t, a.beat(ctx)) // its last
 	for range 4 {
 		clk.Advance(time.Second)
@@ -111,6 +115,8 @@ func TestClusterHeartbeatReleaseAndSweep(t *testing.T) {
 	got = placement()
 	require.Equal(t, "b", *got.NodeID, "placed again on the live node")
 	require.Equal(t, int64(3), got.Epoch)
+	require.Equal(t, uint64(2), b.Placements().Moved, "the sweep's placements are counted")
+	require.Zero(t, a.Placements().Placed+a.Placements().Moved, "a node counts its own decisions")
 
 	// b leaves the cluster: its row goes and its rooms are released.
 	require.NoError(t, b.Start(ctx))

@@ -178,7 +178,8 @@ func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newRetentionCollector(s, s.p.MetricsCache), s.sessionsRefused, newPanicCollector(s.p.SFU.Panics()), newForwardCollector(s.p.SFU),
-		newSendCollector(s.p.SFU))
+		newSendCollector(s.p.SFU), newCensusCollector(s.p.SFU), newFeedbackCollector(s.p.SFU),
+		newPlacementCollector(s.p.Cluster), s.joinDuration)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 

@@ -150,7 +150,9 @@ type Server struct {
 	sessionRate *rateLimiter[netip.Prefix] // the media sessions opened, by client address
 	// sessionsRefused counts the media sessions refused by sessionRate, by protocol.
 	sessionsRefused *prometheus.CounterVec
-	metrics         http.Handler // the Prometheus registry's
+	// joinDuration times the successful join calls, by route.
+	joinDuration *prometheus.HistogramVec
+	metrics      http.Handler // the Prometheus registry's
 }
 
 // New builds the server. It does not touch the database: until SetReady is called the API
@@ -222,6 +224,7 @@ func New(p Params) (*Server, error) {
 		Name: "webinaire_media_sessions_refused_total",
 		Help: "Media sessions refused because their client address opened too many lately, by protocol.",
 	}, []string{"protocol"})
+	s.joinDuration = newJoinDuration()
 	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {
@@ -279,8 +282,8 @@ func (s *Server) routes() http.Handler {
 	v1 := r.Group("/api/v1", s.needReady, s.loadSession)
 	v1.GET("/invitations/:token", s.getPublicInvitation)
 	v1.GET("/invitations/:token/invitation.ics", s.getPublicInvitationICS)
-	v1.POST("/invitations/:token/join", s.joinWithInvitation)
-	v1.POST("/rejoin", s.rejoin)
+	v1.POST("/invitations/:token/join", s.timeJoin("invitation", s.joinWithInvitation))
+	v1.POST("/rejoin", s.timeJoin("rejoin", s.rejoin))
 	// A share link of a recording: the token is the capability, no session.
 	v1.GET("/shared/:token", s.getShared)
 	v1.GET("/shared/:token/files/:file", s.getSharedFile)
@@ -301,7 +304,7 @@ func (s *Server) routes() http.Handler {
 	org.POST("/webinars/:id/invitations", s.createInvitation)
 	org.DELETE("/webinars/:id/invitations/:invitation", s.revokeInvitation)
 	org.GET("/webinars/:id/invitation.ics", s.getWebinarICS)
-	org.POST("/webinars/:id/join", s.joinAsOwner)
+	org.POST("/webinars/:id/join", s.timeJoin("owner", s.joinAsOwner))
 	org.POST("/webinars/:id/stream-key", s.createStreamKey)
 	org.DELETE("/webinars/:id/stream-key", s.deleteStreamKey)
 	org.POST("/webinars/:id/participants/:participant/remove", s.removeParticipant)
@@ -324,6 +327,7 @@ func (s *Server) routes() http.Handler {
 	admin.GET("/ledger/export", s.exportLedger)
 	admin.GET("/retention", s.getRetention)
 	admin.POST("/retention/run", s.runRetention)
+	admin.GET("/nodes", s.listNodes)
 
 	if s.p.MetricsToken != "" {
 		metrics := s.MetricsHandler()

@@ -238,6 +238,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"GET", "/api/v1/admin/ledger/export", nil, [4]int{un, fb, fb, ok}},
 			{"GET", "/api/v1/admin/retention", nil, [4]int{un, fb, fb, ok}},
 			{"POST", "/api/v1/admin/retention/run", nil, [4]int{un, fb, fb, ok}},
+			{"GET", "/api/v1/admin/nodes", nil, [4]int{un, fb, fb, ok}},
 			{"GET", "/api/v1/me/export", nil, [4]int{un, ok, ok, ok}},
 			{"PATCH", "/api/v1/me", map[string]string{"display_name": "Nom"}, [4]int{un, ok, ok, ok}},
 			{"GET", "/api/v1/invitations/" + token, nil, [4]int{ok, ok, ok, ok}},

@@ -134,6 +134,7 @@ func (p *participant) onFeedback(d *downTrack, pkt rtcp.Packet) {
 		}
 		for _, r := range fb.Reports {
 			if r.SSRC == b.ssrc {
+				d.up.stats.loss.observe(r.FractionLost)
 				p.bwe.onLoss(r.FractionLost, now)
 			}
 		}

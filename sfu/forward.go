@@ -523,7 +523,9 @@ func (l *layer) requestKeyframe() {
 	}
 	if err := u.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
 		u.log.Debug("keyframe request not sent", "track", u.id, "error", err)
+		return
 	}
+	u.stats.keyframeRequests.Add(1)
 }
 
 // downTrack is one subscriber's copy of an upTrack. It is a webrtc.TrackLocal bound to

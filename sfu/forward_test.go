@@ -170,6 +170,7 @@ func TestForwardWaitsForKeyframeAndAsksForIt(t *testing.T) {
 	clock.Advance(keyframeRequestInterval)
 	up.layerList()[0].handle(rawPacket(t, 4, vp8Payload(false), 0), &pkt)
 	require.Equal(t, 2, pli.count(), "and repeated while waiting")
+	require.Equal(t, uint64(2), up.stats.keyframeRequests.Load(), "each PLI sent is counted")
 
 	up.layerList()[0].handle(rawPacket(t, 5, vp8Payload(true), 0), &pkt)
 	require.Equal(t, 1, w.n)

@@ -105,14 +105,7 @@ func FuzzRTCP(f *testing.F) {
 	signer := newTestSigner(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		clock := newFakeClock()
-		srv, err := New(Params{Tokens: signer, Clock: clock, Logger: testLogger()})
-		require.NoError(t, err)
-		p := newParticipant(srv, nil, Claims{Room: "r", Participant: "sub"})
-		var pli plis
-		up := simulcastUpTrack(vp8Codec, clock, &pli)
-		w := &recordWriter{buf: make([]byte, 2*maxRTPPacketSize), ready: true}
-		d := bindDown(t, up, 1001, 96, 0, w)
-		p.downs[up] = d
+		p, up, d, w := rtcpSubscriber(t, signer, clock)
 		// Packets sent, so that NACKs have something to be answered with.
 		var sc scratch
 		for i := range uint16(40) {
@@ -216,4 +209,19 @@ func FuzzWHIP(f *testing.F) {
 			require.Zero(t, srv.Panics().Count(part), part)
 		}
 	})
+}
+
+// rtcpSubscriber is a participant of a server on clock that receives, as SSRC 1001, the
+// lowest layer of a simulcast VP8 track, for its RTCP to be fed to onRTCP.
+func rtcpSubscriber(t *testing.T, signer *TokenSigner, clock Clock) (*participant, *upTrack, *downTrack, *recordWriter) {
+	t.Helper()
+	srv, err := New(Params{Tokens: signer, Clock: clock, Logger: testLogger()})
+	require.NoError(t, err)
+	p := newParticipant(srv, nil, Claims{Room: "r", Participant: "sub"})
+	var pli plis
+	up := simulcastUpTrack(vp8Codec, clock, &pli)
+	w := &recordWriter{buf: make([]byte, 2*maxRTPPacketSize), ready: true}
+	d := bindDown(t, up, 1001, 96, 0, w)
+	p.downs[up] = d
+	return p, up, d, w
 }

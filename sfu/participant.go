@@ -826,6 +826,7 @@ func (p *participant) onRTCP(d *downTrack, raw []byte, sc *scratch) {
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.up.requestKeyframe(d)
 		case *rtcp.TransportLayerNack:
+			d.up.stats.nacks.Add(1)
 			d.retransmit(pkt, sc)
 		default:
 			p.onFeedback(d, pkt)

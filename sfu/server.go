@@ -284,13 +284,16 @@ func (s *Server) SendStats() SendStats { return s.batcher.stats() }
 func (s *Server) Panics() *Panics { return s.panics }
 
 // ForwardStats are the counts of the forwarding since the server started: packets
-// dropped under overload, packets sent again.
+// dropped under overload, packets sent again, the feedback of subscribers.
 func (s *Server) ForwardStats() ForwardStats {
 	return ForwardStats{
-		Forwarded:     s.forwarding.forwarded.Load(),
-		QueueFull:     s.forwarding.queueFull.Load(),
-		Late:          s.forwarding.late.Load(),
-		Retransmitted: s.forwarding.retransmitted.Load(),
+		Forwarded:        s.forwarding.forwarded.Load(),
+		QueueFull:        s.forwarding.queueFull.Load(),
+		Late:             s.forwarding.late.Load(),
+		Retransmitted:    s.forwarding.retransmitted.Load(),
+		KeyframeRequests: s.forwarding.keyframeRequests.Load(),
+		NACKs:            s.forwarding.nacks.Load(),
+		Loss:             s.forwarding.loss.stats(),
 	}
 }
 

@@ -55,6 +55,12 @@ type forwardStats struct {
 	late atomic.Uint64
 	// retransmitted counts packets sent again on a subscriber's NACK.
 	retransmitted atomic.Uint64
+	// keyframeRequests counts the PLIs sent to publishers.
+	keyframeRequests atomic.Uint64
+	// nacks counts the NACK packets subscribers sent.
+	nacks atomic.Uint64
+	// loss counts the fractions lost that subscribers' receiver reports gave.
+	loss lossCounts
 }
 
 // ForwardStats are the counts of the forwarding since the server started.
@@ -68,6 +74,12 @@ type ForwardStats struct {
 	Late uint64
 	// Retransmitted is the packets sent again on a subscriber's request (NACK).
 	Retransmitted uint64
+	// KeyframeRequests is the keyframe requests (PLI) sent to publishers.
+	KeyframeRequests uint64
+	// NACKs is the NACK packets received from subscribers.
+	NACKs uint64
+	// Loss is the fractions lost that subscribers reported in their receiver reports.
+	Loss LossStats
 }
 
 // packetRef is a packet of a layer's cache posted to its writers.

@@ -26,14 +26,23 @@ test("the login page keeps return_to on this site", async () => {
   }
 });
 
-test("an administrator searches the connection log from the page", async () => {
-  const page = await suite.page("administrator");
+/**
+ * Logs the demo administrator in from the login page, which brings him back to his page.
+ *
+ * @param {import("playwright-core").Page} page
+ */
+async function loginToAdmin(page) {
   await page.goto(`/login?return_to=${encodeURIComponent("/admin")}`);
   await page.click("#login-link");
   await page.waitForURL(/\/dev-idp\//);
   await page.click('button[name="userID"][value="dev-alex-admin"]');
   await page.waitForURL(/\/admin$/);
   await page.waitForSelector("#content:not([hidden])");
+}
+
+test("an administrator searches the connection log from the page", async () => {
+  const page = await suite.page("administrator");
+  await loginToAdmin(page);
 
   // The range, in the page's local time: an hour either side of now.
   const [from, to] = await page.evaluate(() => {
@@ -62,6 +71,21 @@ test("an administrator searches the connection log from the page", async () => {
     rows.some((r) => r.includes(me.id)),
     `a row of the administrator's login, got ${JSON.stringify(rows)}`,
   );
+});
+
+test("the administrator's page lists the cluster's nodes", async () => {
+  const page = await suite.page("administrator");
+  await loginToAdmin(page);
+  const list = await page.evaluate(async () => (await fetch("/api/v1/admin/nodes")).json());
+  assert.ok(list.nodes.length > 0, "the server is a node of its own cluster");
+  const node = list.nodes[0];
+  const row = page.locator("#node-rows tr").filter({ has: page.locator(`code:text-is(${JSON.stringify(node.id)})`) });
+  await row.waitFor();
+  const cells = await row.locator("th, td").allTextContents();
+  assert.equal(cells.length, 7, `id, URL, rooms, participants, packets/s, CPU, heartbeat: ${JSON.stringify(cells)}`);
+  assert.equal(cells[1], node.url);
+  assert.equal(cells[2], String(node.rooms));
+  assert.ok(cells[6].length > 0, "the last heartbeat is shown");
 });
 
 test("no page asked anything of another origin", () => {

@@ -1,7 +1,8 @@
 // @ts-check
 // The administrators' page: the retention jobs (policy, overdue objects, what a run would
 // delete, the last runs, a run on demand), the deletion ledger, the organizer accounts and
-// the restriction of their processing, and the connection-log search for legal requests.
+// the restriction of their processing, the connection-log search for legal requests, and
+// the nodes of the cluster with their load.
 
 import { ApiError, getJSON, sendJSON } from "./api.js";
 import { byId, h } from "./dom.js";
@@ -20,6 +21,7 @@ import { errorKey, loadMe, loginIfExpired, setupHeader } from "./session.js";
 /** @typedef {import("./api.js").OrganizerPage} OrganizerPage */
 /** @typedef {import("./api.js").Restriction} Restriction */
 /** @typedef {import("./api.js").Connection} Connection */
+/** @typedef {import("./api.js").ClusterNode} ClusterNode */
 /** @typedef {import("./dom.js").Child} Child */
 /** @typedef {import("./i18n.js").Vars} Vars */
 
@@ -77,6 +79,7 @@ const retentionLines = lines("retention");
 const ledgerLines = lines("ledger");
 const orgLines = lines("org");
 const logLines = lines("log");
+const nodeLines = lines("nodes");
 
 /**
  * Replaces the page by the reason it cannot be used.
@@ -694,6 +697,29 @@ function renderLog(items, truncated, from, to) {
 
 // ---------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------
+// Nodes
+
+/** The nodes of the cluster, by id, with the load of their last heartbeat. */
+async function loadNodes() {
+  /** @type {{nodes: ClusterNode[]}} */
+  const res = await getJSON("/api/v1/admin/nodes");
+  const rows = res.nodes.map((n) =>
+    h(
+      "tr",
+      { class: n.alive ? null : "row-error" },
+      h("th", { scope: "row" }, h("code", {}, n.id), n.alive ? null : " ", n.alive ? null : h("span", { class: "tag tag-error", "data-i18n": "admin.nodes.gone" })),
+      td(english(n.url)),
+      num(String(n.rooms)),
+      num(`${n.participants} / ${n.capacity}`),
+      num(String(n.packets_per_second)),
+      num(`${n.cpu_percent}\u202f%`),
+      td(time(n.heartbeat_at)),
+    ),
+  );
+  fill(byId("node-rows", HTMLElement), rows.length ? rows : [emptyRow(7, "admin.empty")]);
+}
+
 /**
  * Loads a section, reporting its failure in its own lines.
  *
@@ -749,6 +775,7 @@ async function main() {
     section(loadRetention, retentionLines),
     section(() => loadLedger(0), ledgerLines),
     section(() => loadOrganizers(0), orgLines),
+    section(loadNodes, nodeLines),
   ]);
   loading.hidden = true;
   if (forbidden.hidden) content.hidden = false;

@@ -97,6 +97,24 @@
  */
 
 /**
+ * A node of the cluster, from GET /api/v1/admin/nodes.
+ *
+ * @typedef {object} ClusterNode
+ * @property {string} id
+ * @property {string} url
+ * @property {string} media_address
+ * @property {string} roles
+ * @property {number} capacity
+ * @property {number} rooms
+ * @property {number} participants
+ * @property {number} packets_per_second
+ * @property {number} cpu_percent
+ * @property {string} started_at
+ * @property {string} heartbeat_at
+ * @property {boolean} alive
+ */
+
+/**
  * A connection-log entry, from POST /api/v1/admin/connection-log/search.
  *
  * @typedef {object} Connection
