@@ -209,7 +209,7 @@ func (n *Node) start(ctx context.Context) {
 		return
 	}
 	if n.p.Ledger != nil {
-		// The checkpointer is owned by this goroutine's caller and ends with ctx.
+		// The checkpointer is owned by the node's background work and ends with ctx.
 		go n.p.Ledger.Start(ctx, n.p.CheckpointInterval)
 	}
 	if n.p.Retention != nil {
@@ -220,7 +220,8 @@ func (n *Node) start(ctx context.Context) {
 
 // Shutdown stops the node within ctx, in order: it leaves the cluster, ends the media
 // sessions, then stops the recordings and waits for their files to be finalized. It does
-// not close the store. Run calls it; so does a caller that serves the API itself.
+// not close the store. Run shuts down the same way; Shutdown is for a caller that serves
+// the API itself.
 func (n *Node) Shutdown(ctx context.Context) error {
 	err := n.shutdown(ctx, nil)
 	return errors.Join(err, n.Close())
@@ -240,7 +241,7 @@ func (n *Node) shutdown(ctx context.Context, drain func(context.Context) error) 
 	// time as the requests drain: their clients are told the server is going away (1001),
 	// and their last connection-log entries are written while the database is still open.
 	mediaClosed := make(chan error, 1)
-	go func() { mediaClosed <- n.SFU.Close() }() // owned by shutdown; ends when every session has
+	go func() { mediaClosed <- n.SFU.Close() }() // owned by shutdown; ends when every session has ended
 	var httpErr error
 	if drain != nil {
 		if err := drain(ctx); err != nil {
