@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"webinaire/api"
 	"webinaire/api/apitest"
 	"webinaire/api/devidp"
+	"webinaire/api/node"
 	"webinaire/frontend"
 	"webinaire/privacy"
 	"webinaire/recording"
@@ -189,32 +189,12 @@ func setup(t *testing.T, driver string, o options) *env {
 	}
 	tokens, err := sfu.NewTokenSigner(tokenKey)
 	require.NoError(t, err)
-	// At debug level, as an operator may run it: the SFU drops Pion's own debug messages.
-	sfuLog := log.With("part", "sfu")
-	// As serve does: the API, made after the SFU, audits the end of each session.
-	var sessionEnded atomic.Pointer[func(sfu.RoomStats)]
-	media, err := sfu.New(sfu.Params{
-		Logger: sfuLog, Tokens: tokens, Clock: clk,
-		// As serve does: every entry is checked against the database.
-		Gate: api.NewMediaGate(st, "", clk.Now),
-		OnRoomClosed: func(st sfu.RoomStats) {
-			if f := sessionEnded.Load(); f != nil {
-				(*f)(st)
-			}
-		},
-		WebRTC: sfu.WebRTCConfig{UDPPort: 0, IncludeLoopback: true},
-	})
-	require.NoError(t, err)
-	require.NoError(t, media.Start(t.Context()))
-	// Closed before the store (cleanups run last first): the sessions' last
-	// connection-log entries are written on the way out.
-	t.Cleanup(func() { require.NoError(t, media.Close()) })
 	p := api.Params{
-		Store: st, Logger: log, Now: clk.Now, BaseURL: base, Ledger: ledger, Retention: engine, Policy: privacy.DefaultPolicy(),
+		Logger: log, Now: clk.Now, BaseURL: base, Ledger: ledger, Retention: engine, Policy: privacy.DefaultPolicy(),
 		TrustedProxies: o.trustedProxies,
 		SessionIdle:    o.idle, SessionAbsolute: o.abs, MaxBodyBytes: 64 << 10,
 		Pages: frontend.Files,
-		SFU:   media, Tokens: tokens, TURN: o.turn, LoginFlows: o.loginFlows,
+		TURN:  o.turn, LoginFlows: o.loginFlows,
 		JoinsPerAddressPerMinute: o.joinsPerAddress, JoinsPerInvitationPerMinute: o.joinsPerInvitation,
 		WriteTimeout: o.writeTimeout, MaxRequestsPerClient: o.maxRequests,
 		MediaSessionsBurst: o.sessionBurst, MediaSessionsPerHour: o.sessionsPerHour,
@@ -243,12 +223,23 @@ func setup(t *testing.T, driver string, o options) *env {
 		hs.StartTLS()
 		p.OIDC.HTTPClient = hs.Client()
 	}
-	srv, err := api.New(p)
+	// The node is built as serve builds it, the media server on ephemeral UDP ports with
+	// loopback candidates; the test serves its API itself.
+	n, err := node.Build(t.Context(), node.Params{
+		Logger: log, Store: st, Now: clk.Now,
+		// At debug level, as an operator may run it: the SFU drops Pion's own debug messages.
+		SFU: sfu.Params{
+			Logger: log.With("part", "sfu"), Tokens: tokens, Clock: clk,
+			WebRTC: sfu.WebRTCConfig{UDPPort: 0, IncludeLoopback: true},
+		},
+		API: p,
+	})
 	require.NoError(t, err)
-	ended := srv.SessionEnded
-	sessionEnded.Store(&ended)
-	// Before the SFU closes: the recordings stop and their files are finalized.
-	t.Cleanup(func() { require.NoError(t, srv.FinishRecordings(context.Background())) })
+	// Before the store closes (cleanups run last first), as serve stops: the media
+	// sessions end, their last connection-log entries written, then the recordings stop
+	// and their files are finalized.
+	t.Cleanup(func() { require.NoError(t, n.Shutdown(context.Background())) })
+	media, srv := n.SFU, n.API
 	hs.Config.Handler = srv
 	if !o.tls {
 		hs.Start()

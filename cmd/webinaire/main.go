@@ -23,12 +23,12 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"webinaire/api"
 	"webinaire/api/devidp"
+	"webinaire/api/node"
 	"webinaire/frontend"
 	"webinaire/sfu"
 	"webinaire/store"
@@ -211,7 +211,6 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1
 	}
-	// The SFU is owned by serve: started here, closed at shutdown (or on the way out).
 	tokenKey, err := loadTokenKey(cfg.Media.TokenKeyFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "webinaire: %v (key media.token_key_file)\n", err)
@@ -227,48 +226,14 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1
 	}
+	var closers []io.Closer
 	if turnServer != nil {
-		defer turnServer.Close() // owned by serve, closed on the way out
+		closers = append(closers, turnServer) // owned by the node from here, closed with it
 	}
-	node := nodeName(cfg.Cluster.NodeID)
-	// The API audits the end of each session; it is made after the SFU it serves.
-	var sessionEnded atomic.Pointer[func(sfu.RoomStats)]
+	nodeID := nodeName(cfg.Cluster.NodeID)
 	recordings, err := newRecordingStorage(cfg.Recordings)
 	if err != nil {
-		fmt.Fprintln(stderr, "webinaire:", err)
-		return 1
-	}
-	media, err := sfu.New(sfu.Params{
-		Logger: log.With("part", "sfu"),
-		Tokens: tokens,
-		// Every entry into a room is checked against the database, whichever node runs
-		// it, and must be for a room placed on this node at the token's epoch.
-		Gate:            api.NewMediaGate(st, node, nil),
-		SessionLifetime: time.Duration(cfg.Media.TokenLifetime),
-		OnRoomClosed: func(st sfu.RoomStats) {
-			if f := sessionEnded.Load(); f != nil {
-				(*f)(st)
-			}
-		},
-		WebRTC:                 webRTCConfig(cfg.Media, turnCreds),
-		EmptyRoomGrace:         time.Duration(cfg.Media.EmptyRoomGrace),
-		MaxMeetingParticipants: cfg.Media.MaxMeetingParticipants,
-		MaxWebinarParticipants: cfg.Media.MaxWebinarParticipants,
-		MaxLobby:               cfg.Media.MaxLobby,
-		SpreadAbove:            cfg.Media.WritersAbove,
-		MaxWritersPerTrack:     cfg.Media.MaxWritersPerTrack,
-	})
-	if err != nil {
-		fmt.Fprintln(stderr, "webinaire:", err)
-		return 1
-	}
-	if err := media.Start(ctx); err != nil {
-		fmt.Fprintf(stderr, "webinaire: %v (key media.udp_port)\n", err)
-		return 1
-	}
-	defer media.Close() // a no-op after the shutdown below has closed it
-	cluster, err := newCluster(cfg, node, baseURL, st, media, log.With("part", "cluster"))
-	if err != nil {
+		closeAll(closers)
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1
 	}
@@ -279,7 +244,6 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		proxies = append(proxies, prefix)
 	}
 	params := api.Params{
-		Store:              st,
 		Policy:             cfg.Policy(),
 		Ledger:             ledger,
 		Retention:          retention,
@@ -291,9 +255,6 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		LoginFlows:         api.LoginLimits{PerClient: cfg.Session.LoginFlowsPerClient, Total: cfg.Session.LoginFlowsTotal},
 		MaxBodyBytes:       cfg.Server.MaxBodyBytes,
 		Pages:              frontend.Files,
-		SFU:                media,
-		Cluster:            cluster,
-		Tokens:             tokens,
 		TokenLifetime:      time.Duration(cfg.Media.TokenLifetime),
 		EntryTokenLifetime: time.Duration(cfg.Media.EntryTokenLifetime),
 		TURN:               turnCreds,
@@ -326,116 +287,80 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 			Logger:                 log.With("part", "dev-idp"),
 		})
 		if err != nil {
+			closeAll(closers)
 			fmt.Fprintln(stderr, "webinaire: development identity provider:", err)
 			return 1
 		}
 		params.DevIDP = idp.Handler()
 	}
-	srv, err := api.New(params)
+	// The node owns the SFU, the API, the cluster and the closers from here: Build
+	// closes them when it fails, Run when it returns.
+	n, err := node.Build(ctx, node.Params{
+		Logger: log,
+		Store:  st,
+		// Every entry into a room is checked against the database, whichever node runs
+		// it, and must be for a room placed on this node at the token's epoch.
+		NodeID: nodeID,
+		SFU: sfu.Params{
+			Logger:                 log.With("part", "sfu"),
+			Tokens:                 tokens,
+			SessionLifetime:        time.Duration(cfg.Media.TokenLifetime),
+			WebRTC:                 webRTCConfig(cfg.Media, turnCreds),
+			EmptyRoomGrace:         time.Duration(cfg.Media.EmptyRoomGrace),
+			MaxMeetingParticipants: cfg.Media.MaxMeetingParticipants,
+			MaxWebinarParticipants: cfg.Media.MaxWebinarParticipants,
+			MaxLobby:               cfg.Media.MaxLobby,
+			SpreadAbove:            cfg.Media.WritersAbove,
+			MaxWritersPerTrack:     cfg.Media.MaxWritersPerTrack,
+		},
+		API: params,
+		Cluster: func(media *sfu.Server) (*api.Cluster, error) {
+			return newCluster(cfg, nodeID, baseURL, st, media, log.With("part", "cluster"))
+		},
+		Closers:            closers,
+		NewHTTPServer:      func(h http.Handler) *http.Server { return newHTTPServer(cfg.Server, h, log) },
+		Ledger:             ledger,
+		Retention:          retention,
+		CheckpointInterval: checkpointInterval,
+		RetryInterval:      time.Duration(cfg.Database.RetryInterval),
+		ShutdownTimeout:    time.Duration(cfg.Server.ShutdownTimeout),
+		DatabaseDriver:     cfg.Database.Driver,
+		RetentionSchedule:  cfg.Retention.Schedule.String(),
+	})
 	if err != nil {
+		_ = ln.Close()
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1
 	}
-	ended := srv.SessionEnded
-	sessionEnded.Store(&ended)
 
 	if cfg.Mode == modeDevelopment {
 		log.Warn("DEVELOPMENT MODE: not for production use", "dev_idp", cfg.DevIDP.Enabled, "database", cfg.Database.Driver)
 	}
+	var metricsLn net.Listener
 	if cfg.Metrics.Listen != "" {
-		metricsLn, err := net.Listen("tcp", cfg.Metrics.Listen)
+		metricsLn, err = net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
+			_ = n.Close()
+			_ = ln.Close()
 			fmt.Fprintf(stderr, "webinaire: cannot listen on %s (key metrics.listen): %v\n", cfg.Metrics.Listen, err)
 			return 1
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", srv.MetricsHandler())
-		metricsSrv := newHTTPServer(cfg.Server, mux, log)
-		// Owned by serve: it ends when serve returns and closes the server.
-		go func() { _ = metricsSrv.Serve(metricsLn) }()
-		defer metricsSrv.Close()
-		log.Info("metrics served on their own address", "listen", metricsLn.Addr().String())
 	}
-	httpSrv := newHTTPServer(cfg.Server, srv, log)
-
-	// The migrator, then the retention scheduler once the database is ready, are owned by
-	// serve: they end when background is done, and serve waits for them before it returns.
-	background, stopBackground := context.WithCancel(ctx)
-	defer stopBackground()
-	migrated := make(chan struct{})
-	go func() {
-		defer close(migrated)
-		if migrateWithRetry(background, st, time.Duration(cfg.Database.RetryInterval), log) {
-			if err := srv.RepairRecordings(background); err != nil {
-				log.Error("unfinished recordings not all repaired", "err", err)
-			}
-			// The ledger's entries go into its tree before anything is deleted; a
-			// ledger that does not pass stops the sweeps and the deletions, not the rest.
-			_, ledgerErr := ledger.Upgrade(background)
-			// The node joins the cluster before it answers joins: they place rooms on
-			// the nodes that have written a heartbeat.
-			if !joinCluster(background, cluster, time.Duration(cfg.Database.RetryInterval), log) {
-				return
-			}
-			srv.SetReady()
-			log.Info("database ready", "driver", cfg.Database.Driver)
-			if ledgerErr != nil {
-				log.Error("deletion ledger not upgraded: retention sweeps not started", "err", ledgerErr)
-				return
-			}
-			// The checkpointer is owned by this goroutine and ends with background.
-			go ledger.Start(background, checkpointInterval)
-			log.Info("retention sweeps scheduled", "every", cfg.Retention.Schedule.String())
-			retention.Start(background)
-		}
-	}()
-
-	// The HTTP server goroutine is owned by serve and ends at Shutdown.
-	served := make(chan error, 1)
-	go func() { served <- httpSrv.Serve(ln) }()
 	fmt.Fprintf(stdout, "Webinaire is running: open %s/\n", baseURL)
 	if cfg.DevIDP.Enabled {
 		fmt.Fprintf(stdout, "Development login: %s/login (demo organizers and one administrator, no password)\n", baseURL)
 	}
-
-	select {
-	case err := <-served:
-		log.Error("http server stopped", "err", err)
-		stopBackground()
-		<-migrated
-		return 1
-	case <-ctx.Done():
+	if err := n.Run(ctx, ln, metricsLn); err != nil {
+		return 1 // logged by Run
 	}
-	log.Info("stopping: draining requests", "timeout", cfg.Server.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(cfg.Server.ShutdownTimeout))
-	defer cancel()
-	// The media sessions, whose WebSockets the HTTP server no longer tracks, end at the
-	// same time: their clients are told the server is going away (1001), and their last
-	// connection-log entries are written while the database is still open.
-	// This node leaves the cluster first: its rooms are placed again at their next join,
-	// where the clients told to go come back.
-	if err := cluster.Close(); err != nil {
-		log.Warn("node not removed from the cluster: its rooms move after the node timeout", "err", err)
-	}
-	mediaClosed := make(chan error, 1)
-	go func() { mediaClosed <- media.Close() }() // owned by serve; ends when every session has ended
-	httpErr := httpSrv.Shutdown(sctx)
-	var mediaErr error
-	select {
-	case mediaErr = <-mediaClosed:
-	case <-sctx.Done():
-		mediaErr = fmt.Errorf("media sessions still open: %w", sctx.Err())
-	}
-	// The rooms have closed: the recordings stop; their files are finalized now, or at the
-	// next start.
-	recErr := srv.FinishRecordings(sctx)
-	if err := errors.Join(httpErr, mediaErr, recErr); err != nil {
-		log.Error("shutdown incomplete", "err", err)
-		return 1
-	}
-	<-migrated
-	log.Info("stopped")
 	return 0
+}
+
+// closeAll closes cs, on a way out where their errors change nothing.
+func closeAll(cs []io.Closer) {
+	for _, c := range cs {
+		_ = c.Close()
+	}
 }
 
 // nodeName is the id of this node: configured, else the host name.
@@ -474,24 +399,6 @@ func newCluster(cfg Config, node, baseURL string, st *store.Store, media *sfu.Se
 		SeatHold:          time.Duration(cfg.Cluster.SeatHold),
 		Logger:            log,
 	})
-}
-
-// joinCluster starts the node's heartbeats, trying again every interval until the first
-// one is written or ctx ends; it tells whether the node is in the cluster.
-func joinCluster(ctx context.Context, c *api.Cluster, interval time.Duration, log *slog.Logger) bool {
-	for {
-		err := c.Start(ctx)
-		if err == nil {
-			log.Info("node in the cluster", "node", c.Node())
-			return true
-		}
-		log.Error("node not in the cluster yet", "err", err)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(interval):
-		}
-	}
 }
 
 // newHTTPServer is the HTTP server of h: every request is read within the read timeout,
@@ -638,29 +545,5 @@ func iceServersFor(creds api.TURNCredentials) func(participantID string, expiry 
 	return func(participantID string, expiry time.Time) []sfu.ICEServer {
 		now := time.Now()
 		return []sfu.ICEServer{creds.Credentials(participantID, now, expiry.Sub(now))}
-	}
-}
-
-// migrateWithRetry applies the migrations, retrying with backoff (from every up to 30 s) while
-// the database cannot be reached, one log line per attempt. It returns false when ctx ends first.
-func migrateWithRetry(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) bool {
-	wait := every
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := st.Migrate(actx)
-		cancel()
-		if err == nil {
-			return true
-		}
-		if errors.Is(ctx.Err(), context.Canceled) {
-			return false
-		}
-		log.Warn("database not ready, retrying", "attempt", attempt, "retry_in", wait.String(), "err", err)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 30*time.Second)
 	}
 }
