@@ -277,7 +277,7 @@ func (l *layer) handle(raw []byte, sc *scratch) {
 	sc.now = u.clock.Now().UnixNano()
 	if len(downs) > u.spread.above {
 		if pool := l.writers(); pool != nil {
-			pool.post(packetRef{seq: pkt.SequenceNumber, key: key, at: sc.now})
+			pool.post(packetRef{seq: pkt.SequenceNumber, at: sc.now})
 			return
 		}
 	}

@@ -82,10 +82,10 @@ type ForwardStats struct {
 	Loss LossStats
 }
 
-// packetRef is a packet of a layer's cache posted to its writers.
+// packetRef is a packet of a layer's cache posted to its writers; the cache says whether
+// it starts a keyframe.
 type packetRef struct {
 	seq uint16
-	key bool
 	at  int64 // when the reader posted it, Unix nanoseconds
 }
 
@@ -221,7 +221,7 @@ func (w *writer) forward(l *layer, ref packetRef, limit int64, sc *scratch) {
 		w.resync(l, downs)
 		return
 	}
-	n, _ := l.cache.get(ref.seq, sc.raw[:])
+	n, key := l.cache.get(ref.seq, sc.raw[:])
 	if n == 0 {
 		w.resync(l, downs) // replaced in the cache: the writer is far behind
 		return
@@ -229,7 +229,7 @@ func (w *writer) forward(l *layer, ref packetRef, limit int64, sc *scratch) {
 	if err := sc.pkt.Unmarshal(sc.raw[:n]); err != nil {
 		return
 	}
-	l.writeAll(downs, &sc.pkt, ref.key, sc)
+	l.writeAll(downs, &sc.pkt, key, sc)
 }
 
 // resync makes the writer's video subscribers wait for a keyframe after a loss; those
