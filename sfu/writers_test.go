@@ -356,3 +356,31 @@ func TestRetransmissionsAndSenderReportsReachARealClient(t *testing.T) {
 	got := time.Unix(int64(sr.NTPTime>>32)-2208988800, 0)
 	require.WithinDuration(t, time.Now(), got, time.Minute, "NTP time of the report")
 }
+
+// A writer that drops a subscriber's video lowers that subscriber's bandwidth estimate
+// by a quarter, once per loss: the allocation may then move it to a lower layer.
+func TestDroppedVideoLowersTheSubscribersEstimate(t *testing.T) {
+	clock := newFakeClock()
+	srv, err := New(Params{Tokens: newTestSigner(t), Clock: clock, Logger: testLogger()})
+	require.NoError(t, err)
+	p := newParticipant(srv, nil, Claims{Room: "r", Participant: "sub"})
+	var pli plis
+	up := newTestUpTrack(vp8Codec, clock, &pli, 0)
+	d := bindDown(t, up, 5, 96, 0, &recordWriter{buf: make([]byte, 1500), ready: true})
+	d.subscriber = p
+	p.downs[up] = d
+	l := up.layerList()[0]
+	var sc scratch
+	l.handle(rawPacket(t, 1, vp8Payload(true), 0), &sc)
+	require.Equal(t, l, d.current.Load(), "receiving the layer")
+
+	before := p.bwe.value(clock.Now())
+	var w writer
+	w.resync(l, []*downTrack{d})
+	require.EqualValues(t, before*3/4, p.bwe.value(clock.Now()), "down by a quarter")
+	d.mu.Lock()
+	require.True(t, d.needKey, "waits for a keyframe")
+	d.mu.Unlock()
+	w.resync(l, []*downTrack{d})
+	require.EqualValues(t, before*3/4, p.bwe.value(clock.Now()), "once per loss")
+}
