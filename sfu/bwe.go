@@ -303,6 +303,8 @@ func (u *upTrack) reallocate() {
 	u.mu.Unlock()
 	for _, d := range subs {
 		switch {
+		case d.subscriber != nil && d.subscriber.mode == modeRelay:
+			d.subscriber.relayLayers(u)
 		case d.subscriber != nil:
 			d.subscriber.allocate()
 		case d.sink != nil:

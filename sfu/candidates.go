@@ -62,7 +62,7 @@ func (p *participant) admitCandidate(line string) (code, why string, ok bool) {
 		return signal.CodeCandidateRefused, "candidates must carry an IP address", false
 	}
 	ap := netip.AddrPortFrom(a, uint16(c.Port())) //nolint:gosec // parsed as a port
-	if class, allowed := p.srv.candidates.allow(ap); !allowed {
+	if class, allowed := p.srv.candidates.allow(ap); !allowed && !(p.peer.IsValid() && a.Unmap() == p.peer) {
 		p.logRefusal(class.String())
 		return signal.CodeCandidateRefused, "the server does not send to " + class.String() + " addresses", false
 	}
@@ -129,7 +129,7 @@ func (p *participant) filterSDP(desc string) string {
 		refused[code]++
 	}
 	for _, code := range []string{signal.CodeCandidateRefused, signal.CodeTooManyCandidates} {
-		if n := refused[code]; n > 0 && p.mode == modeSocket {
+		if n := refused[code]; n > 0 && !p.httpSession() {
 			p.sendError(code, fmt.Sprintf("%d candidates of the description left out: %s", n, first[code]))
 		}
 	}

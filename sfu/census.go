@@ -36,6 +36,9 @@ func (s *Server) Census() Census {
 		r.mu.Lock()
 		c.Lobby += len(r.waiting)
 		for _, p := range r.participants {
+			if p.mode == modeRelay || p.mode == modeRemote {
+				continue // counted where they are connected
+			}
 			c.Participants[p.role]++
 			for _, up := range p.publishedLocked() {
 				c.Tracks[up.kind.String()]++

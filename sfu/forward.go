@@ -454,6 +454,10 @@ func (u *upTrack) removeLayer(l *layer) bool {
 	}
 	u.mu.Unlock()
 	for _, d := range moved {
+		if d.pinned != nil {
+			d.drop() // a relay's copy of this layer ends with it
+			continue
+		}
 		next := (*layer)(nil)
 		if len(layers) > 0 {
 			next = layers[len(layers)-1]
@@ -565,6 +569,10 @@ type downTrack struct {
 	mid    string
 	// dropped is set under the subscriber's mu once the subscriber drops the track.
 	dropped bool
+	// pinned is the one layer a relay's downTrack carries, with its stream id rid; nil
+	// for any other downTrack, which the allocation moves between layers.
+	pinned *layer
+	rid    string
 }
 
 // trackBinding is what a Bind negotiated.
@@ -584,8 +592,14 @@ func newDownTrack(up *upTrack, subscriber *participant) *downTrack {
 	return d
 }
 
-// ID is the msid track id: the server's id of the track.
-func (d *downTrack) ID() string { return d.up.id }
+// ID is the msid track id: the server's id of the track, with the layer's stream id
+// for a relay's copy of a simulcast layer.
+func (d *downTrack) ID() string {
+	if d.rid != "" {
+		return d.up.id + "/" + d.rid
+	}
+	return d.up.id
+}
 
 // RID is empty: the subscriber gets one encoding, whatever layer it comes from.
 func (d *downTrack) RID() string { return "" }

@@ -20,7 +20,7 @@ func (s *Server) Load() Load {
 	l := Load{Rooms: len(rooms), Forwarded: s.forwarding.forwarded.Load()}
 	for _, r := range rooms {
 		r.mu.Lock()
-		l.Participants += len(r.participants) + len(r.waiting)
+		l.Participants += r.localLocked() + len(r.waiting)
 		r.mu.Unlock()
 	}
 	return l

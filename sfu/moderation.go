@@ -74,7 +74,7 @@ func (r *Room) SetLocked(locked bool) {
 func (r *Room) SetSpotlight(id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if id != "" && r.participants[id] == nil {
+	if id != "" && r.memberLocked(id) == nil {
 		return ErrParticipantNotFound
 	}
 	r.setSpotlightLocked(id)
@@ -106,8 +106,12 @@ func (r *Room) forceMute(by *participant, id string, all bool) error {
 	r.mu.Lock()
 	var targets []*participant
 	if all {
-		targets = r.othersLocked(by)
-	} else if t := r.participants[id]; t != nil {
+		for _, o := range r.othersLocked(by) {
+			if !o.hidden() {
+				targets = append(targets, o)
+			}
+		}
+	} else if t := r.memberLocked(id); t != nil {
 		targets = []*participant{t}
 	}
 	r.mu.Unlock()
@@ -130,7 +134,7 @@ func (r *Room) forceMute(by *participant, id string, all bool) error {
 // askUnmute asks a participant to unmute itself: a moderator never unmutes anyone.
 func (r *Room) askUnmute(by *participant, id string) error {
 	r.mu.Lock()
-	t := r.participants[id]
+	t := r.memberLocked(id)
 	r.mu.Unlock()
 	if t == nil {
 		return ErrParticipantNotFound

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -91,6 +92,12 @@ type participant struct {
 	stopReports    func() bool // cancels the next sender reports, see sendReports
 	heldCandidates []webrtc.ICECandidateInit
 	trackSeq       int
+	// relayed are a relay's downTracks, one per layer of each track (relay.go); a
+	// relay's downs stays empty, so that no allocation moves them.
+	relayed map[*layer]*downTrack
+	// peer is the media address of a relay's edge node: its candidates there are
+	// accepted whatever the address class.
+	peer netip.Addr
 
 	// Owned by the session goroutine.
 	limiter          *messageLimiter // limits each kind of message, see messageClasses
@@ -150,11 +157,8 @@ func (p *participant) serve(parent context.Context, api *webrtc.API) error {
 	if p.stopReports != nil {
 		p.stopReports()
 	}
-	downs := make([]*downTrack, 0, len(p.downs))
-	for _, d := range p.downs {
-		downs = append(downs, d)
-	}
-	p.downs, p.pendingAdd, p.pendingRemove = nil, nil, nil
+	downs := p.allDownsLocked()
+	p.downs, p.relayed, p.pendingAdd, p.pendingRemove = nil, nil, nil, nil
 	p.mu.Unlock()
 	for _, d := range downs {
 		d.up.removeDown(d)
@@ -230,7 +234,7 @@ func (p *participant) start(api *webrtc.API) bool {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.log.Debug("peer connection state", "state", s.String())
 		// An HTTP session has no other connection to tell that the client is gone.
-		if p.mode != modeSocket && (s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed) {
+		if p.httpSession() && (s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed) {
 			p.end(endCause{code: signal.CloseNormal, reason: "media connection ended"})
 		}
 	})
@@ -248,6 +252,12 @@ func (p *participant) start(api *webrtc.API) bool {
 		return false
 	case errors.Is(err, ErrTokenRevoked):
 		p.end(endCause{err: err, code: signal.CloseUnauthorized, reason: "this participant was removed from the room", errCode: signal.CodeTokenRevoked})
+		return false
+	case errors.Is(err, ErrRoomMoved):
+		p.end(endCause{err: err, code: signal.CloseRoomMoved, reason: "this room runs on another node: ask where", errCode: signal.CodeRoomMoved})
+		return false
+	case errors.Is(err, ErrNoOrigin):
+		p.end(endCause{err: err, code: signal.CloseInternalError, reason: "this node cannot reach the room's node", errCode: signal.CodeInternal})
 		return false
 	}
 	if err != nil {
@@ -347,13 +357,18 @@ func (p *participant) end(c endCause) {
 			default:
 			}
 		}
-		p.cancel()
+		if p.cancel != nil { // an origin's participant on an edge node has no session
+			p.cancel()
+		}
 	})
 }
 
 // sendRaw queues a message; a connection that lets its queue fill up is dropped.
 // It never blocks, so it may be called under a lock.
 func (p *participant) sendRaw(msg []byte) {
+	if p.mode == modeRemote {
+		return // connected to the origin, which tells it
+	}
 	select {
 	case p.out <- msg:
 	default:
@@ -375,6 +390,10 @@ func (p *participant) kickNegotiation() {
 
 // handle acts on one client message, in the session goroutine.
 func (p *participant) handle(m clientMessage) {
+	if p.mode == modeRelay && !relayMessages[m.Type] {
+		p.sendError(signal.CodeUnknownType, "a relay only negotiates")
+		return
+	}
 	if p.waiting.Load() && m.Type != signal.TypeLeave {
 		p.sendError(signal.CodeInLobby, "waiting in the lobby to be admitted")
 		return
@@ -560,7 +579,7 @@ func (p *participant) handleLayer(m clientMessage) {
 // negotiate offers the pending track changes and ICE restart, when the signalling state
 // allows; otherwise they wait for the next call.
 func (p *participant) negotiate() {
-	if p.mode != modeSocket {
+	if p.httpSession() {
 		return // an HTTP session is negotiated once
 	}
 	if !p.negotiated || p.pc.SignalingState() != webrtc.SignalingStateStable {
@@ -611,7 +630,7 @@ func (p *participant) negotiate() {
 				d.mid = t.Mid()
 			}
 		}
-		msg.Added = append(msg.Added, trackAdded{ParticipantID: d.up.owner, TrackInfo: d.up.info(), Mid: d.mid})
+		msg.Added = append(msg.Added, trackAdded{ParticipantID: d.up.owner, TrackInfo: d.up.info(), Mid: d.mid, RID: d.rid})
 	}
 	var before []byte
 	if len(msg.Added) > 0 || len(msg.Removed) > 0 {
@@ -837,7 +856,10 @@ func (p *participant) onRTCP(d *downTrack, raw []byte, sc *scratch) {
 // subscribe makes this participant receive up, at the next negotiation.
 func (p *participant) subscribe(up *upTrack) {
 	switch p.mode {
-	case modeIngest:
+	case modeIngest, modeRemote:
+		return
+	case modeRelay:
+		p.relayLayers(up)
 		return
 	case modeView:
 		p.mu.Lock()
@@ -875,6 +897,9 @@ func (p *participant) dropDown(d *downTrack) {
 	d.dropped = true
 	if p.downs[d.up] == d {
 		delete(p.downs, d.up)
+	}
+	if d.pinned != nil && p.relayed[d.pinned] == d {
+		delete(p.relayed, d.pinned)
 	}
 	if i := slices.Index(p.pendingAdd, d); i >= 0 {
 		p.pendingAdd = slices.Delete(p.pendingAdd, i, i+1)

@@ -141,10 +141,7 @@ func (p *participant) sendReports() {
 		p.mu.Unlock()
 		return
 	}
-	downs := make([]*downTrack, 0, len(p.downs))
-	for _, d := range p.downs {
-		downs = append(downs, d)
-	}
+	downs := p.allDownsLocked()
 	p.mu.Unlock()
 	now := p.srv.clock.Now()
 	var pkts []rtcp.Packet

@@ -44,6 +44,9 @@ type Room struct {
 	updates roomUpdates
 	// capLogged are the caps (participants, lobby) whose refusals were logged.
 	capLogged map[string]bool
+	// origin is the node the room is an edge of (edge.go), empty for a room of this
+	// node's own; fixed when the room opens.
+	origin string
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -75,7 +78,9 @@ func (r *Room) Participants() []ParticipantInfo {
 	defer r.mu.Unlock()
 	out := make([]ParticipantInfo, 0, len(r.participants))
 	for _, p := range r.participants {
-		out = append(out, p.infoLocked())
+		if !p.hidden() {
+			out = append(out, p.infoLocked())
+		}
 	}
 	return out
 }
@@ -131,7 +136,7 @@ func (r *Room) changeRole(participantID string, role Role) (roleChange, error) {
 	if r.closed {
 		return roleChange{}, ErrRoomClosed
 	}
-	p := r.participants[participantID]
+	p := r.memberLocked(participantID)
 	if p == nil {
 		return roleChange{}, ErrParticipantNotFound
 	}
@@ -161,11 +166,11 @@ func (r *Room) changeRole(participantID string, role Role) (roleChange, error) {
 // revocations are bounded by the participants a room has really had.
 func (r *Room) Remove(participantID string) error {
 	r.mu.Lock()
-	p := r.participants[participantID]
+	p := r.memberLocked(participantID)
 	if p == nil {
 		p = r.waiting[participantID]
 	}
-	known := p != nil || r.seen[participantID]
+	known := p != nil || r.seen[participantID] && !isRelayID(participantID)
 	var until time.Time
 	if known {
 		// Under the lock: a connection of the participant past the Gate but not yet in
@@ -245,7 +250,7 @@ func (r *Room) markClosed(onlyEmpty bool) ([]*participant, bool) {
 	defer r.srv.mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || onlyEmpty && (len(r.participants) > 0 || len(r.waiting) > 0) {
+	if r.closed || onlyEmpty && (r.localLocked() > 0 || len(r.waiting) > 0) {
 		return nil, false
 	}
 	r.closed = true
@@ -296,6 +301,12 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 	if given, ok := r.roles[p.id]; ok {
 		role = given
 	}
+	if p.hidden() {
+		// A relay is no one: the lock, the lobby and the seats are for participants.
+		p.room = r
+		replaced, ups = r.enterLocked(p)
+		return replaced, ups, false, nil
+	}
 	if r.collab.locked && !r.seen[p.id] && role != RoleModerator {
 		return nil, nil, false, ErrRoomLocked
 	}
@@ -338,7 +349,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 // freeSeatsLocked is how many more participants the room takes, counting the seat of
 // the participant with id, if any, as free: it comes back in its own place.
 func (r *Room) freeSeatsLocked(id string) int {
-	n := r.srv.maxParticipants[r.kind] - len(r.participants)
+	n := r.srv.maxParticipants[r.kind] - r.localLocked()
 	if r.participants[id] != nil {
 		n++
 	}
@@ -375,7 +386,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 	r.participants[p.id] = p
 	others := []ParticipantInfo{}
 	for _, o := range r.participants {
-		if o == p || o == replaced {
+		if o == p || o == replaced || o.hidden() {
 			continue
 		}
 		others = append(others, o.infoLocked())
@@ -400,7 +411,9 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		Recording:     r.recording,
 		SessionToken:  p.sessionToken,
 	}))
-	r.memberJoinedLocked(p)
+	if !p.hidden() {
+		r.memberJoinedLocked(p)
+	}
 	if p.role == RoleModerator {
 		p.sendRaw(encode(lobbyMessage{Type: signal.TypeLobby, Waiting: r.waitingLocked()}))
 	}
@@ -437,7 +450,7 @@ func (r *Room) takeOut(p *participant) []*upTrack {
 	}
 	ups := p.takeAllUpsLocked()
 	// A participant replaced by a new session of the same id has not left.
-	if current {
+	if current && !p.hidden() {
 		r.setHandLocked(p.id, false)
 		if r.collab.spotlight == p.id {
 			r.setSpotlightLocked("")
@@ -534,7 +547,28 @@ func (r *Room) dropCollab() {
 
 // startGraceLocked starts the empty-room timer when nobody is in the room or its lobby.
 func (r *Room) startGraceLocked() {
-	if len(r.participants) == 0 && len(r.waiting) == 0 && !r.closed && r.stopTimer == nil {
+	if r.localLocked() == 0 && len(r.waiting) == 0 && !r.closed && r.stopTimer == nil {
 		r.stopTimer = r.srv.clock.AfterFunc(r.srv.grace, r.expire)
 	}
+}
+
+// memberLocked is the participant in the room with id, nil when there is none or it is
+// a relay, which nobody may name.
+func (r *Room) memberLocked(id string) *participant {
+	if p := r.participants[id]; p != nil && !p.hidden() {
+		return p
+	}
+	return nil
+}
+
+// localLocked counts the participants connected to this node: not the relays, nor, on an
+// edge node, the origin's participants.
+func (r *Room) localLocked() int {
+	n := 0
+	for _, p := range r.participants {
+		if p.mode != modeRelay && p.mode != modeRemote {
+			n++
+		}
+	}
+	return n
 }

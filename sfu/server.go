@@ -82,6 +82,9 @@ type Params struct {
 	SpreadAbove int
 	// MaxWritersPerTrack bounds the writers of one layer; 0 means twice GOMAXPROCS.
 	MaxWritersPerTrack int
+	// Origins links the edge rooms of this node to their origins (edge.go); nil
+	// refuses the tokens that name an origin.
+	Origins OriginDialer
 }
 
 // Server is the SFU: it holds the rooms and runs one session per connection. A room
@@ -111,6 +114,8 @@ type Server struct {
 	forwarding forwardStats
 	// batcher batches the writes of every fan-out on the media sockets.
 	batcher *sendBatcher
+	// origins is Params.Origins.
+	origins OriginDialer
 
 	// closing ends when Close is called: it cuts the sessions still waiting for
 	// their join message.
@@ -179,6 +184,7 @@ func New(p Params) (*Server, error) {
 		},
 		maxLobby: cmp.Or(p.MaxLobby, DefaultMaxLobby),
 		batcher:  newSendBatcher(),
+		origins:  p.Origins,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -326,20 +332,10 @@ type SessionHooks struct {
 
 // ServeConnWith is ServeConn with hooks.
 func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHooks) (err error) {
-	s.mu.Lock()
-	switch {
-	case s.closed:
-		s.mu.Unlock()
-		_ = conn.Close(signal.CloseGoingAway, "server shutting down")
-		return ErrServerClosed
-	case !s.started:
-		s.mu.Unlock()
-		_ = conn.Close(signal.CloseInternalError, "server not started")
-		return ErrNotStarted
+	api, err := s.enter(conn)
+	if err != nil {
+		return err
 	}
-	s.sessions.Add(1)
-	api := s.api
-	s.mu.Unlock()
 	defer s.sessions.Done()
 	defer s.panics.Recover(PartParticipant, s.log, func() {
 		_ = conn.Close(signal.CloseInternalError, "internal error")
@@ -363,6 +359,24 @@ func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHook
 		hooks.Left(claims, err)
 	}
 	return err
+}
+
+// enter counts a new session in, and returns the API its PeerConnection is made with;
+// it refuses the session, closing conn, when the server is not serving. The session
+// calls s.sessions.Done when it ends.
+func (s *Server) enter(conn Conn) (*webrtc.API, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		_ = conn.Close(signal.CloseGoingAway, "server shutting down")
+		return nil, ErrServerClosed
+	case !s.started:
+		_ = conn.Close(signal.CloseInternalError, "server not started")
+		return nil, ErrNotStarted
+	}
+	s.sessions.Add(1)
+	return s.api, nil
 }
 
 // awaitJoin reads the first message, which must be a join with a valid token. On
@@ -442,10 +456,22 @@ func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, bool, er
 		return nil, nil, nil, false, ErrServerClosed
 	}
 	r, ok := s.rooms[p.claims.Room]
-	if !ok {
+	switch {
+	case !ok && p.claims.Origin != "" && s.origins == nil:
+		return nil, nil, nil, false, ErrNoOrigin
+	case !ok:
 		r = newRoom(s, p.claims.Room, p.claims.Kind)
+		r.origin = p.claims.Origin
 		s.rooms[r.id] = r
-		s.log.Info("room opened", "room", r.id, "kind", r.kind)
+		s.log.Info("room opened", "room", r.id, "kind", r.kind, "origin", r.origin)
+		if r.origin != "" {
+			// Owned by the room: ends when the room closes, or closes it when the link ends.
+			go r.runEdge(s.origins)
+		}
+	case r.origin != p.claims.Origin:
+		// The room is this node's own and the token sends its holder to an edge, or the
+		// other way round: the placement changed since the token was made.
+		return nil, nil, nil, false, ErrRoomMoved
 	}
 	replaced, ups, waiting, err := r.add(p)
 	if err != nil {

@@ -245,6 +245,8 @@ type trackAdded struct {
 	ParticipantID string `json:"participant_id"`
 	TrackInfo
 	Mid string `json:"mid"`
+	// RID is, for an edge node's relay only, the simulcast layer the added track carries.
+	RID string `json:"rid,omitempty"`
 }
 
 type trackRemoved struct {

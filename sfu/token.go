@@ -61,6 +61,9 @@ type Claims struct {
 	// or once the room has moved. Empty and 0 outside a cluster.
 	Node  string
 	Epoch int64
+	// Origin, for a viewer placed on an edge node, is the id of the room's node: the
+	// room opens here as an edge of it (edge.go). Empty otherwise.
+	Origin string
 }
 
 // tokenPayload is the JSON form of Claims inside a token: times in Unix seconds.
@@ -75,6 +78,7 @@ type tokenPayload struct {
 	Session     bool     `json:"ses,omitempty"`
 	Node        string   `json:"node,omitempty"`
 	Epoch       int64    `json:"epoch,omitempty"`
+	Origin      string   `json:"orig,omitempty"`
 	IssuedAt    int64    `json:"iat"`
 	Expiry      int64    `json:"exp"`
 }
@@ -151,6 +155,7 @@ func (s *TokenSigner) Sign(c Claims) (string, error) {
 		Session:     c.Session,
 		Node:        c.Node,
 		Epoch:       c.Epoch,
+		Origin:      c.Origin,
 		IssuedAt:    c.IssuedAt.Unix(),
 		Expiry:      c.Expiry.Unix(),
 	}
@@ -214,6 +219,7 @@ func (s *TokenSigner) Verify(token string, now time.Time) (Claims, error) {
 		Session:     p.Session,
 		Node:        p.Node,
 		Epoch:       p.Epoch,
+		Origin:      p.Origin,
 		IssuedAt:    time.Unix(p.IssuedAt, 0),
 		Expiry:      time.Unix(p.Expiry, 0),
 	}, nil
@@ -296,7 +302,7 @@ func (p *tokenPayload) validate() error {
 		return fmt.Errorf("token room kind: %w", ErrTokenInvalid)
 	case p.Invitation != "" && !validID(p.Invitation):
 		return fmt.Errorf("token invitation id: %w", ErrTokenInvalid)
-	case p.Node != "" && !validID(p.Node), p.Epoch < 0:
+	case p.Node != "" && !validID(p.Node), p.Epoch < 0, p.Origin != "" && !validID(p.Origin):
 		return fmt.Errorf("token node: %w", ErrTokenInvalid)
 	case p.Expiry <= p.IssuedAt:
 		return fmt.Errorf("token expiry before issue: %w", ErrTokenInvalid)

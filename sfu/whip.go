@@ -27,6 +27,8 @@ const (
 	modeSocket sessionMode = iota // a signalling connection (docs/protocol.md)
 	modeIngest                    // WHIP: publishes, receives nothing
 	modeView                      // WHEP: receives the tracks attached at the answer
+	modeRelay                     // an edge node's link: every layer of every track, hidden from the room (relay.go)
+	modeRemote                    // on an edge node, a participant of the origin: no connection of its own (edge.go)
 )
 
 // codeNothingToView ends a WHEP session started in a room where nobody publishes: an

@@ -1,0 +1,516 @@
+package sfu
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/signal"
+)
+
+// An edge room is a room of this node fed by the room's origin, another node: the
+// viewers placed here receive from it what the origin's publishers send. The room opens
+// with its first viewer here, whose token names the origin; it links to the origin
+// (OriginDialer), as a relay (relay.go), and mirrors what it learns: the origin's
+// participants become participants of this room without a connection of their own
+// (modeRemote), their tracks arrive with every simulcast layer and are forwarded here as
+// any published track, NACKs are answered from this node's caches and keyframe requests
+// go up the link, paced here and at the origin. The chat, polls, hands, reactions, the
+// recording notice and the room's state reach the viewers here as the origin sends them.
+// When the link ends, the room closes with room_moved: its viewers ask where to go.
+
+// OriginDialer links an edge node to the origin of a room.
+type OriginDialer interface {
+	// DialOrigin opens a connection to ServeRelay on the node origin for the room, and
+	// returns it with that node's media address (its candidates there are accepted
+	// whatever the address's class).
+	DialOrigin(ctx context.Context, origin, room string, kind RoomKind) (Conn, netip.Addr, error)
+}
+
+// ErrNoOrigin is a token naming an origin on a server that cannot reach one.
+var ErrNoOrigin = errors.New("sfu: this node links to no origin")
+
+// edgeLinkTimeout bounds the link's setup: the dial and the first answer.
+const edgeLinkTimeout = 15 * time.Second
+
+// forwardedFromOrigin are the origin's messages the viewers here get as they are.
+var forwardedFromOrigin = map[string]bool{
+	signal.TypeChat:      true,
+	signal.TypeReaction:  true,
+	signal.TypeHands:     true,
+	signal.TypePoll:      true,
+	signal.TypeRecording: true,
+	signal.TypeRoomState: true,
+}
+
+// edgeLink is an edge room's link to its origin.
+type edgeLink struct {
+	room *Room
+	log  *slog.Logger
+	conn Conn
+	pc   *webrtc.PeerConnection
+	peer netip.Addr
+
+	writeMu sync.Mutex // one message written at a time
+
+	mu      sync.Mutex
+	mids    map[string]trackAdded   // what the origin said each mid carries
+	ups     map[string]*upTrack     // the origin's tracks here, by track id
+	remotes map[string]*participant // the origin's participants here, by id
+	held    []webrtc.ICECandidateInit
+	wg      sync.WaitGroup // the track readers
+}
+
+// runEdge links r to its origin until the room or the link ends; a link that ends first
+// closes the room with room_moved. It runs on a goroutine the room owns.
+func (r *Room) runEdge(dialer OriginDialer) {
+	defer r.srv.panics.Recover(PartRoom, r.log, r.Move)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // owned by runEdge: ends when the room closes or runEdge returns
+		select {
+		case <-r.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := r.linkOrigin(ctx, dialer)
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	r.log.Warn("link to the origin ended: room closed here", "origin", r.origin, "err", err)
+	r.Move()
+}
+
+// linkOrigin dials the origin and serves the link until it ends.
+func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
+	dctx, cancel := context.WithTimeout(ctx, edgeLinkTimeout)
+	conn, peer, err := dialer.DialOrigin(dctx, r.origin, r.id, r.kind)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("dial origin: %w", err)
+	}
+	defer func() { _ = conn.Close(signal.CloseNormal, "edge room closed") }()
+	r.srv.mu.Lock()
+	api := r.srv.api
+	r.srv.mu.Unlock()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return fmt.Errorf("new peer connection: %w", err)
+	}
+	l := &edgeLink{
+		room:    r,
+		log:     r.log.With("origin", r.origin),
+		conn:    conn,
+		pc:      pc,
+		peer:    peer.Unmap(),
+		mids:    make(map[string]trackAdded),
+		ups:     make(map[string]*upTrack),
+		remotes: make(map[string]*participant),
+	}
+	defer l.close()
+	pc.OnTrack(l.onTrack)
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			l.send(ctx, candidateMessage{Type: signal.TypeCandidate, Candidate: c.ToJSON()})
+		}
+	})
+	failed := make(chan struct{})
+	var failOnce sync.Once
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
+			failOnce.Do(func() { close(failed) })
+		}
+	})
+	// One receiving section per kind, so that the first offer starts ICE and DTLS; the
+	// origin adds its tracks in its own offers.
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			return fmt.Errorf("add transceiver: %w", err)
+		}
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("create offer: %w", err)
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("set offer: %w", err)
+	}
+	if err := l.send(ctx, sdpMessage{Type: signal.TypeOffer, SDP: offer.SDP}); err != nil {
+		return fmt.Errorf("send offer: %w", err)
+	}
+	msgs := make(chan []byte, 64)
+	readErr := make(chan error, 1)
+	go func() { // owned by linkOrigin: ends when the connection closes (deferred) or fails
+		for {
+			data, err := conn.ReadMessage(ctx)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case msgs <- data:
+			case <-ctx.Done():
+				readErr <- ctx.Err()
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-failed:
+			return errors.New("media connection to the origin failed")
+		case err := <-readErr:
+			return fmt.Errorf("origin connection: %w", err)
+		case data := <-msgs:
+			if err := l.handle(ctx, data); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// originMessage is any message of the origin to a relay: the union of the fields the
+// link reads.
+type originMessage struct {
+	Type          string                   `json:"type"`
+	SDP           string                   `json:"sdp"`
+	Candidate     *webrtc.ICECandidateInit `json:"candidate"`
+	Participants  []ParticipantInfo        `json:"participants"`
+	Participant   *ParticipantInfo         `json:"participant"`
+	ParticipantID string                   `json:"participant_id"`
+	Joined        []ParticipantInfo        `json:"joined"`
+	Left          []string                 `json:"left"`
+	Added         []trackAdded             `json:"added"`
+	Label         Label                    `json:"label"`
+	Muted         bool                     `json:"muted"`
+	Changes       []muteMessage            `json:"changes"`
+	Role          Role                     `json:"role"`
+	Code          string                   `json:"code"`
+}
+
+// handle acts on one message of the origin; an error ends the link.
+func (l *edgeLink) handle(ctx context.Context, data []byte) error {
+	var m originMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("origin message: %w", err)
+	}
+	r := l.room
+	switch m.Type {
+	case signal.TypeJoined:
+		for _, p := range m.Participants {
+			l.addRemote(p)
+		}
+	case signal.TypeParticipantJoined:
+		if m.Participant != nil {
+			l.addRemote(*m.Participant)
+		}
+	case signal.TypeParticipantLeft:
+		l.removeRemote(m.ParticipantID)
+	case signal.TypeParticipants:
+		for _, p := range m.Joined {
+			l.addRemote(p)
+		}
+		for _, id := range m.Left {
+			l.removeRemote(id)
+		}
+	case signal.TypeTracks:
+		l.mu.Lock()
+		for _, a := range m.Added {
+			l.mids[a.Mid] = a
+		}
+		l.mu.Unlock()
+	case signal.TypeMute:
+		l.mute(muteMessage{ParticipantID: m.ParticipantID, Label: m.Label, Muted: m.Muted})
+	case signal.TypeMutes:
+		for _, c := range m.Changes {
+			l.mute(c)
+		}
+	case signal.TypeRole:
+		if l.remote(m.ParticipantID) != nil && m.Role.valid() {
+			if err := r.SetRole(m.ParticipantID, m.Role); err != nil {
+				l.log.Debug("role not mirrored", "err", err)
+			}
+		}
+	case signal.TypeOffer:
+		return l.answer(ctx, m.SDP)
+	case signal.TypeAnswer:
+		if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: l.filterSDP(m.SDP)}); err != nil {
+			return fmt.Errorf("origin answer: %w", err)
+		}
+		l.flushCandidates()
+	case signal.TypeCandidate:
+		if m.Candidate != nil {
+			l.addCandidate(*m.Candidate)
+		}
+	case signal.TypeError:
+		l.log.Warn("origin refused a message of the link", "code", m.Code)
+	default:
+		if forwardedFromOrigin[m.Type] {
+			r.forwardToLocal(data)
+		}
+	}
+	return nil
+}
+
+// answer answers an offer of the origin.
+func (l *edgeLink) answer(ctx context.Context, sdp string) error {
+	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: l.filterSDP(sdp)}); err != nil {
+		return fmt.Errorf("origin offer: %w", err)
+	}
+	l.flushCandidates()
+	answer, err := l.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("create answer: %w", err)
+	}
+	if err := l.pc.SetLocalDescription(answer); err != nil {
+		return fmt.Errorf("set answer: %w", err)
+	}
+	return l.send(ctx, sdpMessage{Type: signal.TypeAnswer, SDP: answer.SDP})
+}
+
+// admit tells whether a candidate of the origin may be used: its address is the
+// origin's media address, or one the server sends to anyway.
+func (l *edgeLink) admit(line string) bool {
+	c, err := ice.UnmarshalCandidate(strings.TrimPrefix(line, "candidate:"))
+	if err != nil || c.NetworkType().IsTCP() {
+		return false
+	}
+	a, err := netip.ParseAddr(c.Address())
+	if err != nil {
+		return false
+	}
+	if l.peer.IsValid() && a.Unmap() == l.peer {
+		return true
+	}
+	_, ok := l.room.srv.candidates.allow(netip.AddrPortFrom(a, uint16(c.Port()))) //nolint:gosec // parsed as a port
+	return ok
+}
+
+// filterSDP takes the candidates admit refuses out of a description of the origin.
+func (l *edgeLink) filterSDP(desc string) string {
+	lines := strings.SplitAfter(desc, "\n")
+	kept := lines[:0]
+	for _, line := range lines {
+		cand, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "a=")
+		if ok && strings.HasPrefix(cand, "candidate:") && !l.admit(cand) {
+			continue
+		}
+		kept = append(kept, line)
+	}
+	return strings.Join(kept, "")
+}
+
+// addCandidate adds a trickled candidate of the origin, or holds it until the origin's
+// description is set.
+func (l *edgeLink) addCandidate(c webrtc.ICECandidateInit) {
+	if c.Candidate == "" || !l.admit(c.Candidate) {
+		return
+	}
+	if l.pc.RemoteDescription() == nil {
+		l.mu.Lock()
+		if len(l.held) < maxRemoteCandidates {
+			l.held = append(l.held, c)
+		}
+		l.mu.Unlock()
+		return
+	}
+	if err := l.pc.AddICECandidate(c); err != nil {
+		l.log.Debug("origin candidate refused", "error", err)
+	}
+}
+
+// flushCandidates adds the candidates held until the origin's description was set.
+func (l *edgeLink) flushCandidates() {
+	l.mu.Lock()
+	held := l.held
+	l.held = nil
+	l.mu.Unlock()
+	for _, c := range held {
+		if err := l.pc.AddICECandidate(c); err != nil {
+			l.log.Debug("origin candidate refused", "error", err)
+		}
+	}
+}
+
+// send writes one message to the origin.
+func (l *edgeLink) send(ctx context.Context, v any) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	return l.conn.WriteMessage(ctx, encode(v))
+}
+
+// remote is the mirror of the origin's participant id, nil when there is none.
+func (l *edgeLink) remote(id string) *participant {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.remotes[id]
+}
+
+// addRemote mirrors a participant of the origin in the room.
+func (l *edgeLink) addRemote(info ParticipantInfo) {
+	r := l.room
+	if !validID(info.ID) || !info.Role.valid() {
+		return
+	}
+	l.mu.Lock()
+	if l.remotes[info.ID] != nil {
+		l.mu.Unlock()
+		return
+	}
+	p := newParticipant(r.srv, nil, Claims{Room: r.id, Participant: info.ID, Name: info.Name, Role: info.Role, Kind: r.kind})
+	p.mode = modeRemote
+	p.room = r
+	for _, t := range info.Tracks {
+		p.muted[t.Label] = t.Muted
+	}
+	l.remotes[info.ID] = p
+	l.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.participants[info.ID] != nil {
+		return
+	}
+	p.role = info.Role
+	r.participants[info.ID] = p
+	r.memberJoinedLocked(p)
+}
+
+// removeRemote takes a participant of the origin out of the room.
+func (l *edgeLink) removeRemote(id string) {
+	l.mu.Lock()
+	p := l.remotes[id]
+	delete(l.remotes, id)
+	l.mu.Unlock()
+	if p != nil {
+		l.room.leave(p)
+	}
+}
+
+// mute mirrors a mute change of the origin's participant.
+func (l *edgeLink) mute(m muteMessage) {
+	if p := l.remote(m.ParticipantID); p != nil && m.Label.valid() {
+		p.handleMute(m.Label, m.Muted)
+	}
+}
+
+// onTrack is Pion's callback for a track the origin relays: one layer of one of its
+// participants' tracks, read here for as long as it lasts.
+func (l *edgeLink) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	r := l.room
+	mid := ""
+	for _, t := range l.pc.GetTransceivers() {
+		if t.Receiver() == receiver {
+			mid = t.Mid()
+		}
+	}
+	l.mu.Lock()
+	a, ok := l.mids[mid]
+	p := l.remotes[a.ParticipantID]
+	if !ok || p == nil {
+		l.mu.Unlock()
+		l.log.Debug("relayed track of no known participant ignored", "mid", mid)
+		return
+	}
+	up := l.ups[a.ID]
+	var lay *layer
+	fresh := up == nil
+	if fresh {
+		up = newUpTrack(upTrackParams{
+			ID:               a.ID,
+			StreamID:         a.StreamID,
+			Owner:            p.id,
+			Label:            a.Label,
+			Codec:            remote.Codec(),
+			SSRC:             uint32(remote.SSRC()),
+			RID:              a.RID,
+			HeaderExtensions: receiver.GetParameters().HeaderExtensions,
+			Clock:            r.srv.clock,
+			WriteRTCP:        l.pc.WriteRTCP,
+			OnLevel:          r.onAudioLevel,
+			Fanout:           r.srv.batcher,
+			Logger:           l.log,
+			Spread:           r.srv.spread,
+			Stats:            &r.srv.forwarding,
+			Panics:           r.srv.panics,
+		})
+		l.ups[a.ID] = up
+		lay = up.layerList()[0]
+	} else if lay = up.addLayer(a.RID, uint32(remote.SSRC())); lay == nil {
+		l.mu.Unlock()
+		return
+	}
+	l.wg.Add(1)
+	l.mu.Unlock()
+	go func() { // owned by the link (wg); ends when the origin stops relaying the layer or the link closes
+		defer l.wg.Done()
+		defer l.layerEnded(p, up, lay)
+		defer r.srv.panics.Recover(PartTrack, l.log.With("track", a.ID), nil)
+		if fresh {
+			r.publish(p, up)
+		} else {
+			up.reallocate()
+		}
+		lay.run(remote)
+	}()
+}
+
+// layerEnded forgets a relayed layer, and the track with its last layer.
+func (l *edgeLink) layerEnded(p *participant, up *upTrack, lay *layer) {
+	if !up.removeLayer(lay) {
+		return
+	}
+	l.mu.Lock()
+	if l.ups[up.id] == up {
+		delete(l.ups, up.id)
+	}
+	l.mu.Unlock()
+	l.room.unpublish(p, up)
+}
+
+// close ends the link: the PeerConnection closes, the track readers end, and the
+// origin's participants leave the room.
+func (l *edgeLink) close() {
+	if err := l.pc.Close(); err != nil {
+		l.log.Debug("edge peer connection close", "error", err)
+	}
+	l.wg.Wait()
+	l.mu.Lock()
+	remotes := l.remotes
+	l.remotes = map[string]*participant{}
+	l.mu.Unlock()
+	for _, p := range remotes {
+		l.room.leave(p)
+	}
+}
+
+// forwardToLocal sends a message of the origin to the participants connected here.
+func (r *Room) forwardToLocal(msg []byte) {
+	r.mu.Lock()
+	var to []*participant
+	for _, p := range r.participants {
+		if p.mode != modeRemote {
+			to = append(to, p)
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range to {
+		p.sendRaw(msg)
+	}
+}
+
+// Origin is the node the room is an edge of, empty when the room is this node's own.
+func (r *Room) Origin() string { return r.origin }

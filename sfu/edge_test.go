@@ -1,0 +1,197 @@
+package sfu
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
+)
+
+// pipeOrigins links the edge rooms of a server to the origin server of the test over
+// in-memory connections, as the API's internal endpoint does between two nodes.
+type pipeOrigins struct {
+	origin *testServer
+	edge   string
+
+	mu    sync.Mutex
+	dials []string // the origins dialled, in order
+	done  []chan error
+}
+
+func (o *pipeOrigins) DialOrigin(_ context.Context, origin, room string, kind RoomKind) (Conn, netip.Addr, error) {
+	serverEnd, clientEnd := newMemPipe()
+	done := make(chan error, 1)
+	o.mu.Lock()
+	o.dials = append(o.dials, origin)
+	o.done = append(o.done, done)
+	o.mu.Unlock()
+	go func() { // owned by the link: ends when the edge closes its end
+		done <- o.origin.ServeRelay(context.Background(), serverEnd, RelayParams{Room: room, Kind: kind, Edge: o.edge})
+	}()
+	return clientEnd, netip.Addr{}, nil
+}
+
+// edgeToken signs a viewer's token for an edge node of origin.
+func (s *testServer) edgeToken(t testing.TB, room, participant, origin string) string {
+	t.Helper()
+	now := s.clock.Now()
+	tok, err := s.tokens.Sign(Claims{
+		Room: room, Participant: participant, Name: "Name of " + participant,
+		Role: RoleAttendee, Kind: KindWebinar, IssuedAt: now, Expiry: now.Add(time.Hour), Origin: origin,
+	})
+	require.NoError(t, err)
+	return tok
+}
+
+// relayOf is the relay participant of the room on srv, nil when there is none.
+func relayOf(srv *testServer, room string) *participant {
+	r, ok := srv.Room(room)
+	if !ok {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.participants {
+		if p.hidden() {
+			return p
+		}
+	}
+	return nil
+}
+
+// TestEdgeRoomRelaysEveryLayerFromTheOrigin publishes a simulcast camera on an origin
+// server and watches it from a viewer of an edge server: the edge receives each of the
+// three layers once, as a track of its own, and forwards to its viewer; the viewer sees
+// the publisher and not the relay, the publisher does not see the relay either; the
+// origin's chat reaches the viewer; the viewer's NACKs are answered by the edge, not the
+// origin; and the relay leaves the origin once the edge room has closed.
+func TestEdgeRoomRelaysEveryLayerFromTheOrigin(t *testing.T) {
+	origin := newTestServer(t)
+	dialer := &pipeOrigins{origin: origin, edge: "edge-1"}
+	edge := newTestServer(t, func(p *Params) {
+		p.Origins = dialer
+		p.Tokens = origin.tokens
+		p.EmptyRoomGrace = 50 * time.Millisecond
+	})
+
+	pub := join(t, origin, origin.token(t, "web", "pub", RolePresenter, KindWebinar))
+	pub.publishSimulcast()
+
+	viewer := connect(t, edge, edge.edgeToken(t, "web", "viewer", "origin-1"))
+	var lastSeq atomic.Uint32
+	viewer.mu.Lock()
+	viewer.observe = func(_ *recvTrack, pkt *rtp.Packet) { lastSeq.Store(uint32(pkt.SequenceNumber)) }
+	viewer.mu.Unlock()
+	viewer.waitMsg(ofType(signal.TypeJoined))
+	viewer.receiveOnly()
+	tracks := viewer.waitMedia("pub", 1, 60)
+	dialer.mu.Lock()
+	require.Equal(t, []string{"origin-1"}, dialer.dials, "one link per edge room")
+	dialer.mu.Unlock()
+	require.Equal(t, 1, viewer.count(func(m serverMsg) bool {
+		return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "pub" ||
+			m.Type == signal.TypeJoined && len(m.Participants) == 1 && m.Participants[0].ID == "pub"
+	}), "the publisher announced once on the edge")
+
+	// Every layer crossed once, on a track of its own.
+	relay := relayOf(origin, "web")
+	require.NotNil(t, relay)
+	relay.mu.Lock()
+	rids := map[string]bool{}
+	for l, d := range relay.relayed {
+		require.Equal(t, l, d.pinned)
+		rids[l.rid] = true
+	}
+	relay.mu.Unlock()
+	require.Equal(t, map[string]bool{"q": true, "h": true, "f": true}, rids)
+	r, ok := edge.Room("web")
+	require.True(t, ok)
+	require.Equal(t, "origin-1", r.Origin())
+	var up *upTrack
+	for id := range tracks {
+		r.mu.Lock()
+		ups := r.participants["pub"].publishedLocked()
+		r.mu.Unlock()
+		for _, u := range ups {
+			if u.id == id {
+				up = u
+			}
+		}
+	}
+	require.NotNil(t, up, "the publisher's camera is a track of the edge room")
+	viewer.waitUntil(func() bool { return len(up.layerList()) == 3 }, "three layers on the edge")
+
+	// Nobody sees the relay.
+	originRoom, ok := origin.Room("web")
+	require.True(t, ok)
+	for _, p := range originRoom.Participants() {
+		require.False(t, isRelayID(p.ID), "relay listed on the origin")
+	}
+	require.Zero(t, pub.count(func(m serverMsg) bool {
+		return m.Type == signal.TypeParticipantJoined || m.Type == signal.TypeParticipants
+	}), "relay announced to the publisher")
+	for _, p := range r.Participants() {
+		require.False(t, isRelayID(p.ID))
+	}
+
+	// The origin's chat reaches the viewer on the edge.
+	pub.send(map[string]any{"type": "chat", "text": "bonjour"})
+	chat := viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeChat })
+	require.Equal(t, "bonjour", chat.Text)
+	require.Equal(t, "pub", chat.From)
+
+	// A NACK of the viewer is answered at the edge.
+	var rt *recvTrack
+	for id := range tracks {
+		rt = viewer.track(id)
+	}
+	originSent := origin.ForwardStats().Retransmitted
+	last := lastSeq.Load()
+	require.NoError(t, viewer.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: rt.ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{uint16(last - 2)})}}))
+	viewer.waitUntil(func() bool { return edge.ForwardStats().Retransmitted > 0 }, "a retransmission by the edge")
+	require.Equal(t, originSent, origin.ForwardStats().Retransmitted, "the origin sent nothing again")
+
+	// The viewer leaves: the edge room closes, and its link leaves the origin.
+	require.NoError(t, viewer.leave())
+	<-r.Done()
+	require.Eventually(t, func() bool { return relayOf(origin, "web") == nil }, waitFor, 10*time.Millisecond, "the relay gone from the origin")
+	require.Len(t, originRoom.Participants(), 1)
+}
+
+// TestEdgeTokenWithoutOriginsIsRefused: a server that links to no origin does not open
+// an edge room.
+func TestEdgeTokenWithoutOriginsIsRefused(t *testing.T) {
+	srv := newTestServer(t)
+	c := connect(t, srv, srv.edgeToken(t, "web", "viewer", "origin-1"))
+	code, _, err := c.waitClosed()
+	require.ErrorIs(t, err, ErrNoOrigin)
+	require.NotEqual(t, signal.CloseNormal, code)
+}
+
+// TestRelayMayOnlyNegotiate: a relay's other messages are refused.
+func TestRelayMayOnlyNegotiate(t *testing.T) {
+	origin := newTestServer(t)
+	serverEnd, clientEnd := newMemPipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- origin.ServeRelay(context.Background(), serverEnd, RelayParams{Room: "web", Kind: KindWebinar, Edge: "edge-1"})
+	}()
+	b := &bot{conn: clientEnd, done: done}
+	t.Cleanup(func() { _ = clientEnd.Close(signal.CloseNormal, ""); <-done })
+	require.Equal(t, signal.TypeJoined, b.next(t).Type)
+	b.send(t, map[string]any{"type": "chat", "text": "from a relay"})
+	m := b.next(t)
+	require.Equal(t, signal.TypeError, m.Type)
+	require.Equal(t, signal.CodeUnknownType, m.Code)
+	r, ok := origin.Room("web")
+	require.True(t, ok)
+	require.Empty(t, r.Participants(), "a relay is nobody")
+}

@@ -1,0 +1,136 @@
+package sfu
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"webinaire/sfu/signal"
+)
+
+// A relay is the origin's end of an edge node's link (edge.go): a hidden participant of
+// the room that receives every layer of every published track as a track of its own
+// (a separate SSRC per simulcast layer), and every message an attendee gets. It is
+// negotiated as a participant is (docs/protocol.md), the server offering each change,
+// over a connection the caller authenticated as coming from a node of the cluster.
+// Its NACKs are answered from the layers' caches and its keyframe requests reach the
+// publishers paced, as any subscriber's. Nobody in the room sees it: it is in no
+// participant list, takes no seat and cannot be moderated.
+
+// relayIDPrefix starts the participant id of a relay; "~" is outside the alphabet of
+// the ids of tokens, so that no participant can take it.
+const relayIDPrefix = "relay~"
+
+// relayMessages are the messages a relay may send: negotiation only.
+var relayMessages = map[string]bool{
+	signal.TypeOffer:      true,
+	signal.TypeAnswer:     true,
+	signal.TypeCandidate:  true,
+	signal.TypeRestartICE: true,
+	signal.TypeLeave:      true,
+}
+
+// RelayParams describe an edge node's link to a room of this node.
+type RelayParams struct {
+	// Room and Kind are the room's id and kind (a room not open yet opens with it).
+	Room string
+	Kind RoomKind
+	// Edge is the edge node's id.
+	Edge string
+	// EdgeAddr is the edge node's media address: its candidates there are accepted
+	// whatever the address's class (a cluster's nodes often talk over private
+	// addresses). Invalid: the candidates policy alone decides.
+	EdgeAddr netip.Addr
+}
+
+// ServeRelay runs an edge node's link on conn until it ends, as ServeConn runs a
+// participant; conn's peer must have been authenticated as a node of the cluster by the
+// caller. The first message is the edge's offer, there is no join.
+func (s *Server) ServeRelay(ctx context.Context, conn Conn, rp RelayParams) (err error) {
+	if !validID(rp.Room) || !validID(rp.Edge) {
+		_ = conn.Close(signal.ClosePolicyViolation, "bad relay")
+		return fmt.Errorf("serve relay: %w", ErrTokenInvalid)
+	}
+	api, err := s.enter(conn)
+	if err != nil {
+		return err
+	}
+	defer s.sessions.Done()
+	defer s.panics.Recover(PartParticipant, s.log, func() {
+		_ = conn.Close(signal.CloseInternalError, "internal error")
+		err = ErrInternal
+	})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.closing, cancel)()
+
+	kind := rp.Kind
+	if kind == "" {
+		kind = KindWebinar
+	}
+	now := s.clock.Now()
+	p := newParticipant(s, conn, Claims{
+		Room:        rp.Room,
+		Participant: relayIDPrefix + rp.Edge,
+		Role:        RoleAttendee,
+		Kind:        kind,
+		IssuedAt:    now,
+		Expiry:      now.Add(MaxTokenLifetime),
+	})
+	p.mode = modeRelay
+	p.peer = rp.EdgeAddr.Unmap()
+	p.relayed = make(map[*layer]*downTrack)
+	return p.serve(ctx, api)
+}
+
+// hidden tells whether the participant is a relay, which nobody in the room sees.
+func (p *participant) hidden() bool { return p.mode == modeRelay }
+
+// httpSession tells whether the participant is a WHIP or WHEP session, negotiated once.
+func (p *participant) httpSession() bool { return p.mode == modeIngest || p.mode == modeView }
+
+// isRelayID tells whether a participant id is a relay's.
+func isRelayID(id string) bool { return strings.HasPrefix(id, relayIDPrefix) }
+
+// relayLayers makes the relay receive each layer of up it does not receive yet, pinned
+// to that layer, at the next negotiation.
+func (p *participant) relayLayers(up *upTrack) {
+	var added []*downTrack
+	for _, l := range up.layerList() {
+		p.mu.Lock()
+		if p.closing || p.relayed[l] != nil {
+			p.mu.Unlock()
+			continue
+		}
+		d := newDownTrack(up, p)
+		d.pinned, d.rid = l, l.rid
+		p.relayed[l] = d
+		p.pendingAdd = append(p.pendingAdd, d)
+		p.mu.Unlock()
+		if !up.addDown(d) {
+			p.dropDown(d)
+			continue
+		}
+		added = append(added, d)
+	}
+	for _, d := range added {
+		up.setTarget(d, d.pinned)
+	}
+	if len(added) > 0 {
+		p.kickNegotiation()
+	}
+}
+
+// allDownsLocked lists every downTrack of the participant: its subscriptions, and a
+// relay's layers. p.mu held.
+func (p *participant) allDownsLocked() []*downTrack {
+	downs := make([]*downTrack, 0, len(p.downs)+len(p.relayed))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	for _, d := range p.relayed {
+		downs = append(downs, d)
+	}
+	return downs
+}
