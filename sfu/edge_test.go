@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"bytes"
 	"context"
 	"net/netip"
 	"sync"
@@ -194,4 +195,41 @@ func TestRelayMayOnlyNegotiate(t *testing.T) {
 	r, ok := origin.Room("web")
 	require.True(t, ok)
 	require.Empty(t, r.Participants(), "a relay is nobody")
+}
+
+// TestRelayTokens: a relay token verifies as one and only as one; a join token is not a
+// relay token; an expired, tampered or too long-lived one is refused.
+func TestRelayTokens(t *testing.T) {
+	s := newTestSigner(t)
+	now := time.Now()
+	c := RelayClaims{Room: "web", Kind: KindWebinar, Origin: "node-a", Edge: "node-b", Epoch: 3, Expiry: now.Add(time.Minute).Unix()}
+	tok, err := s.SignRelay(c)
+	require.NoError(t, err)
+	got, err := s.VerifyRelay(tok, now)
+	require.NoError(t, err)
+	require.Equal(t, c, got)
+
+	_, err = s.Verify(tok, now)
+	require.ErrorIs(t, err, ErrTokenInvalid, "a relay token is no join token")
+	join, err := s.Sign(Claims{Room: "web", Participant: "node-b", Role: RoleAttendee, Kind: KindWebinar, IssuedAt: now, Expiry: now.Add(time.Minute)})
+	require.NoError(t, err)
+	_, err = s.VerifyRelay(join, now)
+	require.ErrorIs(t, err, ErrTokenInvalid, "a join token is no relay token")
+
+	_, err = s.VerifyRelay(tok, now.Add(2*time.Minute))
+	require.ErrorIs(t, err, ErrTokenExpired)
+	tampered := []byte(tok)
+	tampered[3] ^= 1
+	_, err = s.VerifyRelay(string(tampered), now)
+	require.ErrorIs(t, err, ErrTokenInvalid)
+	long := c
+	long.Expiry = now.Add(time.Hour).Unix()
+	tok, err = s.SignRelay(long)
+	require.NoError(t, err)
+	_, err = s.VerifyRelay(tok, now)
+	require.ErrorIs(t, err, ErrTokenInvalid)
+	other, err := NewTokenSigner(bytes.Repeat([]byte("o"), 32))
+	require.NoError(t, err)
+	_, err = other.VerifyRelay(tok, now)
+	require.ErrorIs(t, err, ErrTokenInvalid)
 }

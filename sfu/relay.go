@@ -1,10 +1,15 @@
 package sfu
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"webinaire/sfu/signal"
 )
@@ -133,4 +138,66 @@ func (p *participant) allDownsLocked() []*downTrack {
 		downs = append(downs, d)
 	}
 	return downs
+}
+
+// relayMACContext separates the MAC of relay tokens from that of join tokens: a join
+// token is never a relay token, nor the other way round.
+const relayMACContext = "webinaire-relay-v1."
+
+// MaxRelayTokenLifetime bounds a relay token's validity: it is made for one dial.
+const MaxRelayTokenLifetime = 5 * time.Minute
+
+// RelayClaims are what a relay token grants: the edge node Edge may link to room Room,
+// of kind Kind, on node Origin at the room's epoch Epoch, until Expiry. The nodes of a
+// cluster share the token key: a node signs the token it dials another with.
+type RelayClaims struct {
+	Room   string   `json:"room"`
+	Kind   RoomKind `json:"kind"`
+	Origin string   `json:"origin"`
+	Edge   string   `json:"edge"`
+	Epoch  int64    `json:"epoch"`
+	Expiry int64    `json:"exp"` // Unix seconds
+}
+
+// SignRelay returns the relay token for c, valid until expiry.
+func (s *TokenSigner) SignRelay(c RelayClaims) (string, error) {
+	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || c.Epoch < 0 || !c.Kind.valid() {
+		return "", fmt.Errorf("relay claims: %w", ErrTokenInvalid)
+	}
+	body, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("encode relay token: %w", err)
+	}
+	payload := base64.RawURLEncoding.EncodeToString(body)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(s.macIn(relayMACContext, payload)), nil
+}
+
+// VerifyRelay checks a relay token at now and returns its claims: ErrTokenInvalid or
+// ErrTokenExpired otherwise.
+func (s *TokenSigner) VerifyRelay(token string, now time.Time) (RelayClaims, error) {
+	payload, sig, ok := strings.Cut(token, ".")
+	if len(token) > maxTokenLen || !ok || payload == "" || sig == "" {
+		return RelayClaims{}, fmt.Errorf("relay token form: %w", ErrTokenInvalid)
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, s.macIn(relayMACContext, payload)) {
+		return RelayClaims{}, fmt.Errorf("relay token signature: %w", ErrTokenInvalid)
+	}
+	body, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return RelayClaims{}, fmt.Errorf("relay token payload: %w", ErrTokenInvalid)
+	}
+	var c RelayClaims
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil || !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || !c.Kind.valid() {
+		return RelayClaims{}, fmt.Errorf("relay token claims: %w", ErrTokenInvalid)
+	}
+	switch {
+	case now.Unix() >= c.Expiry:
+		return RelayClaims{}, ErrTokenExpired
+	case c.Expiry > now.Add(MaxRelayTokenLifetime).Unix()+1:
+		return RelayClaims{}, fmt.Errorf("relay token lifetime: %w", ErrTokenInvalid)
+	}
+	return c, nil
 }

@@ -274,9 +274,12 @@ func (s *TokenSigner) Revocations() int {
 	return len(s.revoked)
 }
 
-func (s *TokenSigner) mac(payload string) []byte {
+func (s *TokenSigner) mac(payload string) []byte { return s.macIn(tokenMACContext, payload) }
+
+// macIn is the MAC of payload for one use of the key, named by context.
+func (s *TokenSigner) macIn(context, payload string) []byte {
 	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(tokenMACContext))
+	m.Write([]byte(context))
 	m.Write([]byte(payload))
 	return m.Sum(nil)
 }
