@@ -69,11 +69,23 @@ type SeatReservation struct {
 	Until         time.Time
 }
 
+// RoomEdge is an edge node of a room at one epoch of its placement: it receives the
+// room's tracks from the room's node for the viewers placed on it.
+type RoomEdge struct {
+	RoomID   string `gorm:"primaryKey"`
+	NodeID   string `gorm:"primaryKey"`
+	Epoch    int64
+	PlacedAt time.Time
+}
+
 // Placement is where a room runs: its node and the epoch of the placement.
 type Placement struct {
-	Room  string
+	Room string
+	// Node is where the participant goes: the room's node, or one of its edges.
 	Node  Node
 	Epoch int64
+	// Origin, when Node is an edge of the room, is the room's node; zero otherwise.
+	Origin Node
 	// Moved tells that this call placed the room (a first placement or a move).
 	Moved bool
 }
@@ -88,6 +100,9 @@ type PlaceRequest struct {
 	// is gone.
 	Now         time.Time
 	NodeTimeout time.Duration
+	// Viewer tells that the participant only receives: when the room's node has no
+	// seat left, the seat is found on an edge node of the room.
+	Viewer bool
 }
 
 // Heartbeat writes n's row: its address, roles and load at n.HeartbeatAt.
@@ -167,13 +182,15 @@ func (s *Store) placeLocked(ctx context.Context, req PlaceRequest) (Placement, e
 		var n Node
 		err := s.conn(ctx).Take(&n, "id = ? AND heartbeat_at > ?", *row.NodeID, alive).Error
 		switch {
+		case err == nil && n.takesRooms() && req.Viewer:
+			return s.seatForViewer(ctx, req, n, row.Epoch)
 		case err == nil && n.takesRooms():
 			return Placement{Room: req.Room, Node: n, Epoch: row.Epoch}, s.reserveSeat(ctx, req, n.ID)
 		case err != nil && !errors.Is(err, gorm.ErrRecordNotFound):
 			return Placement{}, translate("node of room", err)
 		}
 	}
-	n, err := s.leastLoaded(ctx, now, alive)
+	n, err := s.leastLoaded(ctx, now, alive, "", nil)
 	if err != nil {
 		return Placement{}, err
 	}
@@ -198,12 +215,61 @@ func (s *Store) placeLocked(ctx context.Context, req PlaceRequest) (Placement, e
 	return p, s.reserveSeat(ctx, req, n.ID)
 }
 
+// seatForViewer reserves a viewer's seat on origin, the room's live node at epoch, or,
+// when origin is full, on an edge of the room: one it has at this epoch with a seat
+// left, else the least loaded other live node, which becomes one.
+func (s *Store) seatForViewer(ctx context.Context, req PlaceRequest, origin Node, epoch int64) (Placement, error) {
+	now := req.Now.UTC()
+	var reserved int64
+	err := s.conn(ctx).Model(&SeatReservation{}).Where("node_id = ? AND until > ?", origin.ID, now).Count(&reserved).Error
+	if err != nil {
+		return Placement{}, translate("reserved seats", err)
+	}
+	p := Placement{Room: req.Room, Node: origin, Epoch: epoch}
+	if origin.Participants+int(reserved) < origin.Capacity {
+		return p, s.reserveSeat(ctx, req, origin.ID)
+	}
+	var edges []string
+	err = s.conn(ctx).Model(&RoomEdge{}).Where("room_id = ? AND epoch = ?", req.Room, epoch).Pluck("node_id", &edges).Error
+	if err != nil {
+		return Placement{}, translate("edges of room", err)
+	}
+	edge, err := s.leastLoaded(ctx, now, now.Add(-req.NodeTimeout), origin.ID, edges)
+	if errors.Is(err, ErrNoNode) {
+		// No edge has a seat either: the room's node takes the viewer beyond its
+		// capacity, as it would without a cluster.
+		return p, s.reserveSeat(ctx, req, origin.ID)
+	}
+	if err != nil {
+		return Placement{}, err
+	}
+	if !slices.Contains(edges, edge.ID) {
+		err := s.conn(ctx).Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "room_id"}, {Name: "node_id"}},
+			DoUpdates: clause.AssignmentColumns([]string{"epoch", "placed_at"}),
+		}).Create(&RoomEdge{RoomID: req.Room, NodeID: edge.ID, Epoch: epoch, PlacedAt: now}).Error
+		if err != nil {
+			return Placement{}, translate("add edge", err)
+		}
+	}
+	p.Node, p.Origin = edge, origin
+	return p, s.reserveSeat(ctx, req, edge.ID)
+}
+
+// EdgesOf lists the edge nodes of room at epoch.
+func (s *Store) EdgesOf(ctx context.Context, room string, epoch int64) ([]string, error) {
+	var edges []string
+	err := s.conn(ctx).Model(&RoomEdge{}).Where("room_id = ? AND epoch = ?", room, epoch).Order("node_id").Pluck("node_id", &edges).Error
+	return edges, translate("edges of room", err)
+}
+
 // leastLoaded picks the live node that takes rooms with the lowest share of its capacity
 // in use (reported participants plus live reservations), then the lowest CPU, then the
-// lowest id. It fails with ErrNoNode when every one is full.
-func (s *Store) leastLoaded(ctx context.Context, now, alive time.Time) (Node, error) {
+// lowest id, but for the node except; a node among prefer with a seat left goes first.
+// It fails with ErrNoNode when every one is full.
+func (s *Store) leastLoaded(ctx context.Context, now, alive time.Time, except string, prefer []string) (Node, error) {
 	var nodes []Node
-	err := s.forUpdate(s.conn(ctx).Where("heartbeat_at > ? AND roles <> ?", alive, NodeRoleAPI).Order("id")).Find(&nodes).Error
+	err := s.forUpdate(s.conn(ctx).Where("heartbeat_at > ? AND roles <> ? AND id <> ?", alive, NodeRoleAPI, except).Order("id")).Find(&nodes).Error
 	if err != nil {
 		return Node{}, translate("live nodes", err)
 	}
@@ -224,11 +290,17 @@ func (s *Store) leastLoaded(ctx context.Context, now, alive time.Time) (Node, er
 		n    Node
 		used int
 	}
-	var open []candidate
+	var open, preferred []candidate
 	for _, n := range nodes {
 		if used := n.Participants + reserved[n.ID]; used < n.Capacity {
 			open = append(open, candidate{n, used})
+			if slices.Contains(prefer, n.ID) {
+				preferred = append(preferred, candidate{n, used})
+			}
 		}
+	}
+	if len(preferred) > 0 {
+		open = preferred
 	}
 	if len(open) == 0 {
 		return Node{}, fmt.Errorf("%d live nodes, all full: %w", len(nodes), ErrNoNode)
@@ -312,14 +384,21 @@ func (s *Store) StrandedRooms(ctx context.Context, alive time.Time, limit int) (
 	return rooms, translate("stranded rooms", err)
 }
 
-// ForgetExpired deletes the seat reservations over at now and the rows of nodes gone
-// since before goneBefore, and returns how many rows went.
+// ForgetExpired deletes the seat reservations over at now, the edges of placements that
+// are over, and the rows of nodes gone since before goneBefore, and returns how many rows
+// went.
 func (s *Store) ForgetExpired(ctx context.Context, now, goneBefore time.Time) (int64, error) {
 	res := s.conn(ctx).Delete(&SeatReservation{}, "until <= ?", now.UTC())
 	if res.Error != nil {
 		return 0, translate("forget reservations", res.Error)
 	}
 	n := res.RowsAffected
+	// The edges of a placement that is over: the room moved or closed since.
+	res = s.conn(ctx).Delete(&RoomEdge{}, "NOT EXISTS (SELECT 1 FROM room_placements p WHERE p.room_id = room_edges.room_id AND p.epoch = room_edges.epoch AND p.node_id IS NOT NULL)")
+	if res.Error != nil {
+		return 0, translate("forget edges", res.Error)
+	}
+	n += res.RowsAffected
 	res = s.conn(ctx).Delete(&Node{}, "heartbeat_at < ?", goneBefore.UTC())
 	return n + res.RowsAffected, translate("forget gone nodes", res.Error)
 }

@@ -167,3 +167,72 @@ func TestConcurrentPlacements(t *testing.T) {
 		require.Equal(t, map[string]int{"a": 12, "b": 12}, seats, "the reserved seats spread the rooms evenly")
 	})
 }
+
+// TestViewersGoToEdges: viewers take the room's node while it has a seat, then fill an
+// edge of the room before another becomes one; a participant who publishes always goes
+// to the room's node; with every edge full, the room's node takes viewers beyond its
+// capacity. A move of the room starts its edges again.
+func TestViewersGoToEdges(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const timeout = 5 * time.Second
+		now := t0.Add(time.Hour)
+		room := rooms(t, s, 1)[0]
+		seat := func(participant string, viewer bool) store.Placement {
+			t.Helper()
+			p, err := s.PlaceRoom(ctx, store.PlaceRequest{Room: room, Participant: participant, Hold: time.Minute, Now: now, NodeTimeout: timeout, Viewer: viewer})
+			require.NoError(t, err)
+			return p
+		}
+		small := func(id string, capacity int) store.Node {
+			n := node(id, 0, now)
+			n.Capacity = capacity
+			return n
+		}
+		require.NoError(t, s.Heartbeat(ctx, small("a", 2)))
+		require.NoError(t, s.Heartbeat(ctx, small("b", 2)))
+		require.NoError(t, s.Heartbeat(ctx, small("c", 3)))
+
+		p := seat("speaker", false)
+		require.Equal(t, "a", p.Node.ID)
+		require.Empty(t, p.Origin.ID)
+		p = seat("v1", true)
+		require.Equal(t, "a", p.Node.ID, "the room's node has a seat left")
+		require.Empty(t, p.Origin.ID)
+
+		var got []string
+		for _, v := range []string{"v2", "v3", "v4", "v5", "v6"} {
+			p = seat(v, true)
+			require.Equal(t, "a", p.Origin.ID, "viewer %s on an edge of a", v)
+			require.Equal(t, int64(1), p.Epoch)
+			got = append(got, p.Node.ID)
+		}
+		require.Equal(t, []string{"b", "b", "c", "c", "c"}, got, "b filled before c is taken")
+		edges, err := s.EdgesOf(ctx, room, 1)
+		require.NoError(t, err)
+		require.Equal(t, []string{"b", "c"}, edges)
+
+		p = seat("presenter", false)
+		require.Equal(t, "a", p.Node.ID, "a publisher goes to the room's node, full or not")
+		require.Empty(t, p.Origin.ID)
+		p = seat("v7", true)
+		require.Equal(t, "a", p.Node.ID, "every edge full: the room's node takes the viewer")
+		require.Empty(t, p.Origin.ID)
+
+		// The room moves (a gone): its edges of epoch 1 are not those of epoch 2.
+		later := now.Add(timeout + time.Second)
+		require.NoError(t, s.Heartbeat(ctx, node("b", 0, later)))
+		require.NoError(t, s.Heartbeat(ctx, node("c", 0, later)))
+		p, err = s.PlaceRoom(ctx, store.PlaceRequest{Room: room, Now: later, NodeTimeout: timeout, Viewer: true})
+		require.NoError(t, err)
+		require.Equal(t, int64(2), p.Epoch)
+		edges, err = s.EdgesOf(ctx, room, 2)
+		require.NoError(t, err)
+		require.Empty(t, edges)
+		_, err = s.ForgetExpired(ctx, later, t0)
+		require.NoError(t, err)
+		edges, err = s.EdgesOf(ctx, room, 1)
+		require.NoError(t, err)
+		require.Empty(t, edges, "the edges of epoch 1 forgotten")
+	})
+}
