@@ -212,14 +212,17 @@ func (c *Cluster) checkRooms(ctx context.Context) {
 		return
 	}
 	for _, id := range open {
-		p, ok := placed[id]
-		if ok && p.NodeID != nil && *p.NodeID == c.p.Self.ID {
+		r, ok := c.p.Media.Room(id)
+		if !ok {
 			continue
 		}
-		if r, ok := c.p.Media.Room(id); ok {
-			c.log.Warn("room runs on another node now: closed here", "room", id)
-			r.Move()
+		// A room of this node's own must be placed here; an edge room, on its origin.
+		owner := cmp.Or(r.Origin(), c.p.Self.ID)
+		if p, ok := placed[id]; ok && p.NodeID != nil && *p.NodeID == owner {
+			continue
 		}
+		c.log.Warn("room runs on another node now: closed here", "room", id, "edge", r.Origin() != "")
+		r.Move()
 	}
 	mine, err := c.p.Store.PlacementsOn(ctx, c.p.Self.ID)
 	if err != nil {
@@ -265,10 +268,11 @@ func (c *Cluster) forgetExpired(ctx context.Context) {
 }
 
 // Place returns the node that runs room, placing it if needed, and reserves a seat there
-// for participant (none when empty).
-func (c *Cluster) Place(ctx context.Context, room, participant string) (store.Placement, error) {
+// for participant (none when empty); a viewer, who only receives, gets a seat on an edge
+// node of the room when the room's node is full.
+func (c *Cluster) Place(ctx context.Context, room, participant string, viewer bool) (store.Placement, error) {
 	p, err := c.p.Store.PlaceRoom(ctx, store.PlaceRequest{
-		Room: room, Participant: participant, Hold: c.p.SeatHold, Now: c.p.Now(), NodeTimeout: c.p.NodeTimeout,
+		Room: room, Participant: participant, Hold: c.p.SeatHold, Now: c.p.Now(), NodeTimeout: c.p.NodeTimeout, Viewer: viewer,
 	})
 	c.placements.count(p, err)
 	if err == nil && p.Moved {

@@ -71,10 +71,10 @@ func TestClusterHeartbeatReleaseAndSweep(t *testing.T) {
 	require.Zero(t, nodes[0].PacketsPerSecond, "no rate at the first heartbeat")
 	require.Equal(t, clk.Now(), nodes[0].HeartbeatAt.UTC())
 
-	p, err := b.Place(ctx, w.RoomID, "p1")
+	p, err := b.Place(ctx, w.RoomID, "p1", false)
 	require.NoError(t, err)
 	require.Equal(t, "a", p.Node.ID, "the least loaded node, whichever node's API places")
-	_, err = b.Place(ctx, w.RoomID, "p1b")
+	_, err = b.Place(ctx, w.RoomID, "p1b", false)
 	require.NoError(t, err)
 	require.Equal(t, PlacementStats{Placed: 1, AlreadyPlaced: 1}, b.Placements(), "a first placement, then the room found on its node")
 
@@ -96,7 +96,7 @@ func TestClusterHeartbeatReleaseAndSweep(t *testing.T) {
 	require.Nil(t, got.NodeID, "released once the hold is over")
 
 	// Placed on a again; a goes silent; b's sweep moves the room once a is gone.
-	p, err = b.Place(ctx, w.RoomID, "p2")
+	p, err = b.Place(ctx, w.RoomID, "p2", false)
 	require.NoError(t, err)
 	require.Equal(t, "a", p.Node.ID)
 	require.Equal(t, int64(2), p.Epoch)

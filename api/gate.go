@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,11 @@ func (g *MediaGate) Admit(ctx context.Context, c sfu.Claims) (sfu.Claims, error)
 		return sfu.Claims{}, sfu.ErrTokenRevoked
 	}
 	c.Kind, c.Lobby = roomKind(w), entersLobby(w, c.Role)
+	if c.Origin != "" && (c.Lobby || c.Role != sfu.RoleAttendee) {
+		// The lobby and the right to speak are the origin's: a viewer whose invitation no
+		// longer only watches goes there.
+		return sfu.Claims{}, fmt.Errorf("edge token of a participant who no longer only watches: %w", sfu.ErrRoomMoved)
+	}
 	if g.node != "" {
 		// The seat the join reserved is taken now: the node's participants count it at its
 		// next heartbeat. A reservation left behind by a failure here ends by itself.
@@ -90,13 +96,15 @@ func (g *MediaGate) placedHere(ctx context.Context, c sfu.Claims) error {
 	if c.Node != g.node {
 		return fmt.Errorf("token for node %q: %w", c.Node, sfu.ErrRoomMoved)
 	}
+	// A viewer sent to an edge of the room: the room must still run on its origin.
+	owner := cmp.Or(c.Origin, g.node)
 	p, err := g.store.RoomPlacementOf(ctx, c.Room)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("room not placed: %w", sfu.ErrRoomMoved)
 	case err != nil:
 		return err
-	case p.NodeID == nil || *p.NodeID != g.node:
+	case p.NodeID == nil || *p.NodeID != owner:
 		return fmt.Errorf("room placed elsewhere: %w", sfu.ErrRoomMoved)
 	case p.Epoch != c.Epoch:
 		return fmt.Errorf("token of epoch %d, room at %d: %w", c.Epoch, p.Epoch, sfu.ErrRoomMoved)

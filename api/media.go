@@ -180,7 +180,10 @@ func (s *Server) place(c *gin.Context, claims *sfu.Claims) (nodeURLs, bool) {
 	if s.p.Cluster == nil {
 		return nodeURLs{base: s.p.BaseURL, ws: s.wsURL, whep: s.p.BaseURL + whepPath, self: true}, true
 	}
-	p, err := s.p.Cluster.Place(c.Request.Context(), claims.Room, claims.Participant)
+	// An attendee of a webinar who enters without a lobby only receives: he may watch from
+	// an edge node of the room when the room's node is full.
+	viewer := claims.Kind == sfu.KindWebinar && claims.Role == sfu.RoleAttendee && !claims.Lobby
+	p, err := s.p.Cluster.Place(c.Request.Context(), claims.Room, claims.Participant, viewer)
 	switch {
 	case errors.Is(err, store.ErrNoNode):
 		c.Header("Retry-After", "5")
@@ -190,7 +193,7 @@ func (s *Server) place(c *gin.Context, claims *sfu.Claims) (nodeURLs, bool) {
 		s.fail(c, fmt.Errorf("place room %s: %w", claims.Room, err))
 		return nodeURLs{}, false
 	}
-	claims.Node, claims.Epoch = p.Node.ID, p.Epoch
+	claims.Node, claims.Epoch, claims.Origin = p.Node.ID, p.Epoch, p.Origin.ID
 	base := strings.TrimSuffix(p.Node.URL, "/")
 	ws := "ws" + strings.TrimPrefix(base, "http") // http → ws, https → wss
 	return nodeURLs{base: base, ws: ws + rtcPath, whep: base + whepPath, self: p.Node.ID == s.p.Cluster.Node()}, true

@@ -56,6 +56,11 @@ func acceptWS(w http.ResponseWriter, r *http.Request, originPattern string) (*ws
 	if err != nil {
 		return nil, err
 	}
+	return newWSConn(ws), nil
+}
+
+// newWSConn adapts ws, and starts reading it.
+func newWSConn(ws *websocket.Conn) *wsConn {
 	// A larger message closes the connection with 1009 (message too big).
 	ws.SetReadLimit(signal.MaxMessageSize)
 	c := &wsConn{
@@ -67,7 +72,7 @@ func acceptWS(w http.ResponseWriter, r *http.Request, originPattern string) (*ws
 	}
 	go c.readLoop() // owned by c; ends when the connection closes, at the latest in finish
 	go c.pingLoop() // owned by c; ends when the reader stops, at the latest in finish
-	return c, nil
+	return c
 }
 
 func (c *wsConn) readLoop() {

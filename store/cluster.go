@@ -126,6 +126,13 @@ func (s *Store) LeaveCluster(ctx context.Context, id string) error {
 	})
 }
 
+// NodeByID returns the row of node id; ErrNotFound when it is not in the cluster.
+func (s *Store) NodeByID(ctx context.Context, id string) (Node, error) {
+	var n Node
+	err := s.conn(ctx).Take(&n, "id = ?", id).Error
+	return n, translate("node", err)
+}
+
 // Nodes lists the nodes of the cluster, gone ones included, by id.
 func (s *Store) Nodes(ctx context.Context) ([]Node, error) {
 	var ns []Node

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"webinaire/api"
@@ -102,6 +103,8 @@ func Build(ctx context.Context, p Params) (_ *Node, err error) {
 			n.API.SessionEnded(st)
 		}
 	}
+	// Edge rooms link to their origins through the API, made after the SFU: through n too.
+	p.SFU.Origins = originsOf{n}
 	media, err := sfu.New(p.SFU)
 	if err != nil {
 		return nil, fmt.Errorf("media server: %w", err)
@@ -321,4 +324,15 @@ func migrateWithRetry(ctx context.Context, st *store.Store, every time.Duration,
 		}
 		wait = min(wait*2, 30*time.Second)
 	}
+}
+
+// originsOf links the edge rooms of a node's SFU to their origins, through the node's API
+// (sfu.OriginDialer); a node without a cluster has no origin to link to.
+type originsOf struct{ n *Node }
+
+func (o originsOf) DialOrigin(ctx context.Context, origin, room string, kind sfu.RoomKind) (sfu.Conn, netip.Addr, error) {
+	if o.n.API == nil || o.n.Cluster == nil {
+		return nil, netip.Addr{}, sfu.ErrNoOrigin
+	}
+	return o.n.API.DialOrigin(ctx, origin, room, kind)
 }

@@ -141,36 +141,8 @@ func TestClusterOfTwoNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts two servers")
 	}
-	bin := buildBinary(t)
-	shared := t.TempDir()
-	db := pgtest.Shared(t).NewDatabase(t)
-	tokenKeyFile := filepath.Join(shared, "token.key")
 	const timeout = 2 * time.Second
-	start := func(id string) *clusterNode {
-		env := append([]string{
-			"WEBINAIRE_DATABASE_DRIVER=postgres", "WEBINAIRE_DATABASE_URL=" + db,
-			"WEBINAIRE_MEDIA_TOKEN_KEY_FILE=" + tokenKeyFile,
-			"WEBINAIRE_MEDIA_JOINS_PER_ADDRESS_PER_MINUTE=10000",
-			"WEBINAIRE_CLUSTER_NODE_ID=" + id,
-			"WEBINAIRE_CLUSTER_HEARTBEAT_INTERVAL=200ms",
-			"WEBINAIRE_CLUSTER_NODE_TIMEOUT=" + timeout.String(),
-		}, ledgerEnv(shared)...)
-		cmd, base, logs := startBinary(t, bin, t.TempDir(), "127.0.0.1:0", env...)
-		key, err := loadTokenKey(tokenKeyFile)
-		require.NoError(t, err)
-		signer, err := sfu.NewTokenSigner(key)
-		require.NoError(t, err)
-		return &clusterNode{id: id, cmd: cmd, base: base, logs: logs, signer: signer}
-	}
-	// One after the other: the first makes the shared keys and applies the migrations.
-	nodes := map[string]*clusterNode{}
-	for _, id := range []string{"node-a", "node-b"} {
-		nodes[id] = start(id)
-	}
-
-	st, err := store.Open(store.Config{Driver: store.DriverPostgres, URL: db, MaxOpenConns: 2}, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
+	nodes, st := startCluster(t, []string{"node-a", "node-b"}, "WEBINAIRE_CLUSTER_NODE_TIMEOUT="+timeout.String())
 	ctx := t.Context()
 	registered, err := st.Nodes(ctx)
 	require.NoError(t, err)
@@ -183,23 +155,7 @@ func TestClusterOfTwoNodes(t *testing.T) {
 	}
 
 	// The organizer, on node a, makes a meeting and an invitation, and joins.
-	b := apitest.NewBrowser(t, nodes["node-a"].base, nil)
-	b.Login("dev-karim-benali")
-	resp := b.Do("POST", "/api/v1/webinars", map[string]any{
-		"title": "Spread", "kind": "meeting", "starts_at": "2026-12-03T14:00:00Z", "duration_minutes": 30,
-	}, nil)
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	var w struct{ ID string }
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&w))
-	resp = b.Do("POST", "/api/v1/webinars/"+w.ID+"/invitations", map[string]string{"role": "attendee"}, nil)
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	var inv struct{ URL string }
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&inv))
-	resp = b.Do("POST", "/api/v1/webinars/"+w.ID+"/join", nil, nil)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var owner joinAnswer
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&owner))
-
+	inv, owner := newEvent(t, nodes["node-a"], "meeting")
 	placed, err := st.RoomPlacementOf(ctx, owner.RoomID)
 	require.NoError(t, err, "the first join placed the room")
 	require.NotNil(t, placed.NodeID)
@@ -213,7 +169,7 @@ func TestClusterOfTwoNodes(t *testing.T) {
 
 	// The guest joins through the other node's API: it is sent to the room's node.
 	var guest joinAnswer
-	require.Equal(t, http.StatusOK, post(t, other.base+"/api/v1/invitations/"+path.Base(inv.URL)+"/join", map[string]string{"display_name": "Guest"}, &guest))
+	require.Equal(t, http.StatusOK, post(t, other.base+"/api/v1/invitations/"+path.Base(inv)+"/join", map[string]string{"display_name": "Guest"}, &guest))
 	require.Equal(t, wsOf(home), guest.WSURL, "a join through another node is sent to the room's node")
 
 	pub := enter(t, owner.WSURL, owner.Token)
@@ -270,6 +226,67 @@ func TestClusterOfTwoNodes(t *testing.T) {
 	moved = waitPlacedOn(t, home, viewer.joined.SessionToken, 3)
 	t.Logf("room placed again %s after the kill (node timeout %s)", time.Since(killedAt).Round(10*time.Millisecond), timeout)
 	comeBack(t, home, pub, moved)
+}
+
+// startCluster starts the nodes ids, one after the other (the first makes the shared
+// keys and applies the migrations), on a new PostgreSQL database, with env added to
+// their environment; it returns them by id, and the database.
+func startCluster(t *testing.T, ids []string, env ...string) (map[string]*clusterNode, *store.Store) {
+	t.Helper()
+	bin := buildBinary(t)
+	shared := t.TempDir()
+	db := pgtest.Shared(t).NewDatabase(t)
+	nodes := map[string]*clusterNode{}
+	for _, id := range ids {
+		nodes[id] = startNode(t, bin, shared, db, id, env...)
+	}
+	st, err := store.Open(store.Config{Driver: store.DriverPostgres, URL: db, MaxOpenConns: 2}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return nodes, st
+}
+
+// startNode starts node id of a cluster on database db, sharing the keys in shared,
+// with env added to its environment.
+func startNode(t *testing.T, bin, shared, db, id string, env ...string) *clusterNode {
+	t.Helper()
+	tokenKeyFile := filepath.Join(shared, "token.key")
+	env = append(append([]string{
+		"WEBINAIRE_DATABASE_DRIVER=postgres", "WEBINAIRE_DATABASE_URL=" + db,
+		"WEBINAIRE_MEDIA_TOKEN_KEY_FILE=" + tokenKeyFile,
+		"WEBINAIRE_MEDIA_JOINS_PER_ADDRESS_PER_MINUTE=10000",
+		"WEBINAIRE_CLUSTER_NODE_ID=" + id,
+		"WEBINAIRE_CLUSTER_HEARTBEAT_INTERVAL=200ms",
+	}, ledgerEnv(shared)...), env...)
+	cmd, base, logs := startBinary(t, bin, t.TempDir(), "127.0.0.1:0", env...)
+	key, err := loadTokenKey(tokenKeyFile)
+	require.NoError(t, err)
+	signer, err := sfu.NewTokenSigner(key)
+	require.NoError(t, err)
+	return &clusterNode{id: id, cmd: cmd, base: base, logs: logs, signer: signer}
+}
+
+// newEvent has the demo organizer, through n, make a webinar of kind and an attendee
+// invitation, and join it: it returns the invitation's URL and the owner's join answer.
+func newEvent(t *testing.T, n *clusterNode, kind string) (string, joinAnswer) {
+	t.Helper()
+	b := apitest.NewBrowser(t, n.base, nil)
+	b.Login("dev-karim-benali")
+	resp := b.Do("POST", "/api/v1/webinars", map[string]any{
+		"title": "Spread", "kind": kind, "starts_at": "2026-12-03T14:00:00Z", "duration_minutes": 30,
+	}, nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var w struct{ ID string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&w))
+	resp = b.Do("POST", "/api/v1/webinars/"+w.ID+"/invitations", map[string]string{"role": "attendee"}, nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var inv struct{ URL string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&inv))
+	resp = b.Do("POST", "/api/v1/webinars/"+w.ID+"/join", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var owner joinAnswer
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&owner))
+	return inv.URL, owner
 }
 
 // waitPlacedOn asks n, with the session credential of a participant, where its room is

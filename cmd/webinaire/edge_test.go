@@ -1,0 +1,91 @@
+package main
+
+import (
+	"net/http"
+	"path"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu"
+	"webinaire/sfu/client"
+)
+
+// TestWebinarLargerThanOneNode runs two nodes of two seats each on one PostgreSQL
+// database. A webinar's speaker and its first attendee fill the room's node; the next
+// attendees are sent to the other node, an edge of the room, which links to the room's
+// node once and relays the speaker's media to them. Killed (SIGKILL), the edge loses its
+// viewers, who come back through rejoin to the room's node, the only one left.
+func TestWebinarLargerThanOneNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts two servers")
+	}
+	nodes, st := startCluster(t, []string{"node-a", "node-b"}, "WEBINAIRE_CLUSTER_CAPACITY=2", "WEBINAIRE_CLUSTER_NODE_TIMEOUT=2s")
+	ctx := t.Context()
+
+	inv, owner := newEvent(t, nodes["node-a"], "webinar")
+	placed, err := st.RoomPlacementOf(ctx, owner.RoomID)
+	require.NoError(t, err)
+	origin, edge := nodes[*placed.NodeID], nodes["node-a"]
+	if origin == edge {
+		edge = nodes["node-b"]
+	}
+	pub := enter(t, owner.WSURL, owner.Token)
+	require.NoError(t, pub.Publish(ctx, client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
+
+	attend := func(name string) (joinAnswer, sfu.Claims) {
+		t.Helper()
+		var a joinAnswer
+		require.Equal(t, http.StatusOK, post(t, origin.base+"/api/v1/invitations/"+path.Base(inv)+"/join", map[string]string{"display_name": name}, &a))
+		claims, err := origin.signer.Verify(a.Token, time.Now())
+		require.NoError(t, err)
+		return a, claims
+	}
+	first, claims := attend("First")
+	require.Equal(t, wsOf(origin), first.WSURL, "the room's node has a seat for the first attendee")
+	require.Empty(t, claims.Origin)
+	v1 := enter(t, first.WSURL, first.Token)
+	require.NoError(t, v1.Receive(ctx))
+	v1.waitMediaFrom(t, owner.ParticipantID)
+
+	var viewers []*participant
+	var answers []joinAnswer
+	for _, name := range []string{"Second", "Third"} {
+		a, claims := attend(name)
+		require.Equal(t, wsOf(edge), a.WSURL, "%s is sent to the edge", name)
+		require.Equal(t, edge.id, claims.Node)
+		require.Equal(t, origin.id, claims.Origin)
+		v := enter(t, a.WSURL, a.Token)
+		require.NoError(t, v.Receive(ctx))
+		v.waitMediaFrom(t, owner.ParticipantID)
+		var speaker bool
+		for _, p := range v.joined.Participants {
+			speaker = speaker || p.ID == owner.ParticipantID
+		}
+		require.True(t, speaker || len(v.joined.Participants) == 0, "the speaker is listed on the edge")
+		viewers = append(viewers, v)
+		answers = append(answers, a)
+	}
+	edges, err := st.EdgesOf(ctx, owner.RoomID, placed.Epoch)
+	require.NoError(t, err)
+	require.Equal(t, []string{edge.id}, edges)
+	require.Equal(t, 1, strings.Count(origin.logs.String(), "edge linked"), "one link for the edge's two viewers")
+
+	// The edge dies: its viewers come back through rejoin, to the room's node now.
+	require.NoError(t, edge.cmd.Process.Kill())
+	_, _ = edge.cmd.Process.Wait()
+	for i, v := range viewers {
+		select {
+		case <-v.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the viewers of the killed edge were not disconnected")
+		}
+		back := waitPlacedOn(t, origin, v.joined.SessionToken, placed.Epoch)
+		require.Equal(t, answers[i].ParticipantID, back.ParticipantID)
+		again := enter(t, back.WSURL, back.Token)
+		require.NoError(t, again.Receive(ctx))
+		again.waitMediaFrom(t, owner.ParticipantID)
+	}
+}
