@@ -68,7 +68,15 @@ type edgeLink struct {
 	remotes map[string]*participant // the origin's participants here, by id
 	held    []webrtc.ICECandidateInit
 	wg      sync.WaitGroup // the track readers
+
+	// up are the relay messages to the origin, in order, written by the link's writer;
+	// full means the origin does not keep up: the link ends (overflow).
+	up       chan []byte
+	overflow context.CancelFunc
 }
+
+// edgeQueueLen bounds the relay messages waiting to go up an edge's link.
+const edgeQueueLen = 1024
 
 // runEdge links r to its origin until the room or the link ends; a link that ends first
 // closes the room with room_moved. It runs on a goroutine the room owns.
@@ -102,6 +110,8 @@ func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
 		return fmt.Errorf("dial origin: %w", err)
 	}
 	defer func() { _ = conn.Close(signal.CloseNormal, "edge room closed") }()
+	ctx, overflow := context.WithCancel(ctx)
+	defer overflow()
 	r.srv.mu.Lock()
 	api := r.srv.api
 	r.srv.mu.Unlock()
@@ -110,14 +120,16 @@ func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
 		return fmt.Errorf("new peer connection: %w", err)
 	}
 	l := &edgeLink{
-		room:    r,
-		log:     r.log.With("origin", r.origin),
-		conn:    conn,
-		pc:      pc,
-		peer:    peer.Unmap(),
-		mids:    make(map[string]trackAdded),
-		ups:     make(map[string]*upTrack),
-		remotes: make(map[string]*participant),
+		room:     r,
+		log:      r.log.With("origin", r.origin),
+		conn:     conn,
+		pc:       pc,
+		peer:     peer.Unmap(),
+		mids:     make(map[string]trackAdded),
+		ups:      make(map[string]*upTrack),
+		remotes:  make(map[string]*participant),
+		up:       make(chan []byte, edgeQueueLen),
+		overflow: overflow,
 	}
 	defer l.close()
 	pc.OnTrack(l.onTrack)
@@ -150,6 +162,22 @@ func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
 	if err := l.send(ctx, sdpMessage{Type: signal.TypeOffer, SDP: offer.SDP}); err != nil {
 		return fmt.Errorf("send offer: %w", err)
 	}
+	go func() { // owned by linkOrigin: ends with ctx
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case msg := <-l.up:
+				l.writeMu.Lock()
+				err := conn.WriteMessage(ctx, msg)
+				l.writeMu.Unlock()
+				if err != nil {
+					overflow()
+					return
+				}
+			}
+		}
+	}()
 	msgs := make(chan []byte, 64)
 	readErr := make(chan error, 1)
 	go func() { // owned by linkOrigin: ends when the connection closes (deferred) or fails
@@ -200,6 +228,7 @@ type originMessage struct {
 	Changes       []muteMessage            `json:"changes"`
 	Role          Role                     `json:"role"`
 	Code          string                   `json:"code"`
+	Action        string                   `json:"action"`
 }
 
 // handle acts on one message of the origin; an error ends the link.
@@ -213,6 +242,20 @@ func (l *edgeLink) handle(ctx context.Context, data []byte) error {
 	case signal.TypeJoined:
 		for _, p := range m.Participants {
 			l.addRemote(p)
+		}
+		// The viewers here from now on are told to the origin as they come and go; those
+		// here already, now.
+		r.mu.Lock()
+		r.link = l
+		for _, p := range r.participants {
+			if p.mode != modeRemote {
+				l.post(relayMessage{Type: signal.TypeRelay, Action: relayEnter, ParticipantID: p.id, Name: p.claims.Name})
+			}
+		}
+		r.mu.Unlock()
+	case signal.TypeRelay:
+		if m.Action == relayEnd {
+			r.endLocal(m.ParticipantID, m.Code)
 		}
 	case signal.TypeParticipantJoined:
 		if m.Participant != nil {
@@ -360,15 +403,11 @@ func (l *edgeLink) remote(id string) *participant {
 	return l.remotes[id]
 }
 
-// addRemote mirrors a participant of the origin in the room.
+// addRemote mirrors a participant of the origin in the room; the viewers of this node,
+// which the origin lists too, are here already.
 func (l *edgeLink) addRemote(info ParticipantInfo) {
 	r := l.room
 	if !validID(info.ID) || !info.Role.valid() {
-		return
-	}
-	l.mu.Lock()
-	if l.remotes[info.ID] != nil {
-		l.mu.Unlock()
 		return
 	}
 	p := newParticipant(r.srv, nil, Claims{Room: r.id, Participant: info.ID, Name: info.Name, Role: info.Role, Kind: r.kind})
@@ -377,16 +416,71 @@ func (l *edgeLink) addRemote(info ParticipantInfo) {
 	for _, t := range info.Tracks {
 		p.muted[t.Label] = t.Muted
 	}
-	l.remotes[info.ID] = p
-	l.mu.Unlock()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed || r.participants[info.ID] != nil {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.remotes[info.ID] != nil || !r.addRemote(p) {
 		return
 	}
-	p.role = info.Role
-	r.participants[info.ID] = p
-	r.memberJoinedLocked(p)
+	l.remotes[info.ID] = p
+}
+
+// post queues a relay message to the origin; it never blocks, and ends the link when
+// the origin does not keep up.
+func (l *edgeLink) post(m relayMessage) {
+	select {
+	case l.up <- encode(m):
+	default:
+		l.log.Warn("link to the origin does not keep up: ended")
+		l.overflow()
+	}
+}
+
+// edgeEnteredLocked and edgeLeftLocked tell the origin of an edge room that a viewer of
+// this node entered or left; r.mu held.
+func (r *Room) edgeEnteredLocked(p *participant) {
+	if r.link != nil && p.mode != modeRemote {
+		r.link.post(relayMessage{Type: signal.TypeRelay, Action: relayEnter, ParticipantID: p.id, Name: p.claims.Name})
+	}
+}
+
+func (r *Room) edgeLeftLocked(p *participant) {
+	if r.link != nil && p.mode != modeRemote {
+		r.link.post(relayMessage{Type: signal.TypeRelay, Action: relayLeave, ParticipantID: p.id})
+	}
+}
+
+// toOrigin passes what a viewer of this edge room said (chat, hand, reaction, vote) to
+// the origin, where the room's chat, hands and polls are.
+func (r *Room) toOrigin(p *participant, m clientMessage) {
+	r.mu.Lock()
+	l := r.link
+	here := r.participants[p.id] == p
+	r.mu.Unlock()
+	if l == nil || !here {
+		p.sendError(signal.CodeUnavailable, "the room's node is not reached yet: try again")
+		return
+	}
+	said := clientMessage{Type: m.Type, Text: m.Text, To: m.To, Emoji: m.Emoji, Raised: m.Raised, PollID: m.PollID, Choices: m.Choices}
+	l.post(relayMessage{Type: signal.TypeRelay, Action: relaySpeak, ParticipantID: p.id, Message: encode(said)})
+}
+
+// endLocal ends the session of a viewer of this node as the origin asks: removed by a
+// moderator there, or sent elsewhere.
+func (r *Room) endLocal(id, code string) {
+	r.mu.Lock()
+	p := r.participants[id]
+	r.mu.Unlock()
+	if p == nil || p.mode == modeRemote {
+		return
+	}
+	switch code {
+	case signal.CodeRemoved:
+		p.end(endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved})
+	case signal.CodeRoomClosed:
+		p.end(endCause{err: ErrRoomClosed, code: signal.CloseRoomClosed, reason: "the room was closed", errCode: signal.CodeRoomClosed})
+	default:
+		p.end(endCause{err: ErrRoomMoved, code: signal.CloseRoomMoved, reason: "this room runs on another node: ask where", errCode: signal.CodeRoomMoved})
+	}
 }
 
 // removeRemote takes a participant of the origin out of the room.
@@ -484,6 +578,11 @@ func (l *edgeLink) layerEnded(p *participant, up *upTrack, lay *layer) {
 // close ends the link: the PeerConnection closes, the track readers end, and the
 // origin's participants leave the room.
 func (l *edgeLink) close() {
+	l.room.mu.Lock()
+	if l.room.link == l {
+		l.room.link = nil
+	}
+	l.room.mu.Unlock()
 	if err := l.pc.Close(); err != nil {
 		l.log.Debug("edge peer connection close", "error", err)
 	}

@@ -137,7 +137,15 @@ func TestEdgeRoomRelaysEveryLayerFromTheOrigin(t *testing.T) {
 		require.False(t, isRelayID(p.ID), "relay listed on the origin")
 	}
 	require.Zero(t, pub.count(func(m serverMsg) bool {
-		return m.Type == signal.TypeParticipantJoined || m.Type == signal.TypeParticipants
+		if m.Type == signal.TypeParticipantJoined && isRelayID(m.Participant.ID) {
+			return true
+		}
+		for _, p := range m.Joined {
+			if isRelayID(p.ID) {
+				return true
+			}
+		}
+		return false
 	}), "relay announced to the publisher")
 	for _, p := range r.Participants() {
 		require.False(t, isRelayID(p.ID))
@@ -164,7 +172,7 @@ func TestEdgeRoomRelaysEveryLayerFromTheOrigin(t *testing.T) {
 	require.NoError(t, viewer.leave())
 	<-r.Done()
 	require.Eventually(t, func() bool { return relayOf(origin, "web") == nil }, waitFor, 10*time.Millisecond, "the relay gone from the origin")
-	require.Len(t, originRoom.Participants(), 1)
+	require.Eventually(t, func() bool { return len(originRoom.Participants()) == 1 }, waitFor, 10*time.Millisecond, "the viewer gone from the origin")
 }
 
 // TestEdgeTokenWithoutOriginsIsRefused: a server that links to no origin does not open
@@ -232,4 +240,43 @@ func TestRelayTokens(t *testing.T) {
 	require.NoError(t, err)
 	_, err = other.VerifyRelay(tok, now)
 	require.ErrorIs(t, err, ErrTokenInvalid)
+}
+
+// TestEdgeViewersTakePartAtTheOrigin: a viewer of an edge room is a participant of the
+// origin's room: listed there, its chat and raised hand reach the origin's participants
+// and come back to it, it cannot be given a role that speaks, and a removal at the origin
+// ends its session on the edge.
+func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
+	origin := newTestServer(t)
+	edge := newTestServer(t, func(p *Params) {
+		p.Origins = &pipeOrigins{origin: origin, edge: "edge-1"}
+		p.Tokens = origin.tokens
+	})
+	pub := join(t, origin, origin.token(t, "web", "pub", RolePresenter, KindWebinar))
+	viewer := join(t, edge, edge.edgeToken(t, "web", "viewer", "origin-1"))
+
+	joined := pub.waitMsg(func(m serverMsg) bool {
+		return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "viewer"
+	})
+	require.Equal(t, "Name of viewer", joined.Participant.Name)
+	require.Equal(t, RoleAttendee, joined.Participant.Role)
+
+	viewer.send(map[string]any{"type": "chat", "text": "une question"})
+	for _, c := range []*testClient{pub, viewer} {
+		m := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeChat })
+		require.Equal(t, "viewer", m.From)
+		require.Equal(t, "une question", m.Text)
+	}
+	viewer.send(map[string]any{"type": "hand", "raised": true})
+	pub.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeHands && len(m.Queue) == 1 && m.Queue[0] == "viewer" })
+	viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeHands && len(m.Queue) == 1 })
+
+	r, ok := origin.Room("web")
+	require.True(t, ok)
+	require.ErrorIs(t, r.SetRole("viewer", RolePresenter), ErrWatchesElsewhere)
+	require.NoError(t, r.Remove("viewer"))
+	code, _, err := viewer.waitClosed()
+	require.Equal(t, signal.CloseRemoved, code)
+	require.ErrorIs(t, err, ErrRemoved)
+	pub.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "viewer" })
 }

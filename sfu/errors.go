@@ -60,3 +60,7 @@ var (
 	// ErrRateLimited is a connection sending more messages than allowed.
 	ErrRateLimited = errors.New("sfu: too many messages")
 )
+
+// ErrWatchesElsewhere is a role that would let a participant of an edge node speak: it
+// only receives there, from the room's node.
+var ErrWatchesElsewhere = errors.New("sfu: the participant watches from an edge node")

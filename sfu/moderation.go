@@ -50,6 +50,8 @@ func (p *participant) moderate(m clientMessage) {
 		_ = r.Close()
 	}
 	switch {
+	case errors.Is(err, ErrWatchesElsewhere):
+		p.sendError(signal.CodeForbidden, "this participant watches from another node of the cluster and cannot speak from there")
 	case errors.Is(err, ErrRoomFull):
 		p.sendError(signal.CodeRoomFull, "the room is full: those who did not fit keep waiting")
 	case err != nil:

@@ -39,13 +39,15 @@ const (
 // messageClasses gives the class of every message type a client may send. A type not
 // in it counts as classState, the strictest that is not chat.
 var messageClasses = map[string]messageClass{
-	signal.TypeJoin:            classSignalling,
-	signal.TypeOffer:           classSignalling,
-	signal.TypeAnswer:          classSignalling,
-	signal.TypeCandidate:       classSignalling,
-	signal.TypeLayer:           classSignalling,
-	signal.TypeRestartICE:      classSignalling,
-	signal.TypeLeave:           classSignalling,
+	signal.TypeJoin:       classSignalling,
+	signal.TypeOffer:      classSignalling,
+	signal.TypeAnswer:     classSignalling,
+	signal.TypeCandidate:  classSignalling,
+	signal.TypeLayer:      classSignalling,
+	signal.TypeRestartICE: classSignalling,
+	signal.TypeLeave:      classSignalling,
+	// An edge node's relay messages carry its viewers' messages, each limited there.
+	signal.TypeRelay:           classSignalling,
 	signal.TypeChat:            classChat,
 	signal.TypeReaction:        classChat,
 	signal.TypeHand:            classState,

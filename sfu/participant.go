@@ -98,6 +98,9 @@ type participant struct {
 	// peer is the media address of a relay's edge node: its candidates there are
 	// accepted whatever the address class.
 	peer netip.Addr
+	// via is, on the origin, the relay that brought in this participant of an edge node
+	// (modeRemote); nil otherwise.
+	via *participant
 
 	// Owned by the session goroutine.
 	limiter          *messageLimiter // limits each kind of message, see messageClasses
@@ -291,7 +294,8 @@ func (p *participant) readLoop(ctx context.Context, in chan<- clientMessage) {
 			}
 			return
 		}
-		if !bucket.allow(p.srv.clock.Now()) {
+		// An edge node's link carries the messages of its viewers, each limited there.
+		if p.mode != modeRelay && !bucket.allow(p.srv.clock.Now()) {
 			dropped++
 			if dropped == 1 {
 				p.sendError(signal.CodeRateLimited, "too many messages: this one and the next are dropped until the rate goes down")
@@ -357,8 +361,12 @@ func (p *participant) end(c endCause) {
 			default:
 			}
 		}
-		if p.cancel != nil { // an origin's participant on an edge node has no session
+		switch {
+		case p.cancel != nil:
 			p.cancel()
+		case p.via != nil:
+			// A viewer of an edge node: its edge ends its session, and tells when it has.
+			p.via.sendRaw(encode(relayMessage{Type: signal.TypeRelay, Action: relayEnd, ParticipantID: p.id, Code: c.errCode}))
 		}
 	})
 }
@@ -404,7 +412,15 @@ func (p *participant) handle(m clientMessage) {
 		}
 		return
 	}
+	if relaySpoken[m.Type] && p.room.origin != "" {
+		p.room.toOrigin(p, m) // said in the room, which is the origin's
+		return
+	}
 	switch m.Type {
+	case signal.TypeRelay:
+		if p.mode == modeRelay {
+			p.onRelay(m)
+		}
 	case signal.TypeJoin:
 		p.sendError(signal.CodeAlreadyJoined, "this connection has already joined")
 	case signal.TypeOffer:

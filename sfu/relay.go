@@ -27,13 +27,117 @@ import (
 // the ids of tokens, so that no participant can take it.
 const relayIDPrefix = "relay~"
 
-// relayMessages are the messages a relay may send: negotiation only.
+// relayMessages are the messages a relay may send: negotiation, and relay messages.
 var relayMessages = map[string]bool{
 	signal.TypeOffer:      true,
 	signal.TypeAnswer:     true,
 	signal.TypeCandidate:  true,
 	signal.TypeRestartICE: true,
 	signal.TypeLeave:      true,
+	signal.TypeRelay:      true,
+}
+
+// The actions of a relay message. From the edge: a viewer entered its room (enter, with
+// its name), left it (leave), or said something (speak, with the message it sent: chat,
+// hand, reaction or vote). From the origin: a viewer must go (end, with the error code:
+// removed, room_moved...).
+const (
+	relayEnter = "enter"
+	relayLeave = "leave"
+	relaySpeak = "speak"
+	relayEnd   = "end"
+)
+
+// relaySpoken are the messages of an edge viewer that its edge passes to the origin.
+var relaySpoken = map[string]bool{
+	signal.TypeChat:     true,
+	signal.TypeHand:     true,
+	signal.TypeReaction: true,
+	signal.TypeVote:     true,
+}
+
+// relayMessage is a relay message, either way.
+type relayMessage struct {
+	Type          string          `json:"type"`
+	Action        string          `json:"action"`
+	ParticipantID string          `json:"participant_id"`
+	Name          string          `json:"name,omitempty"`
+	Message       json.RawMessage `json:"message,omitempty"`
+	Code          string          `json:"code,omitempty"`
+}
+
+// onRelay acts on a relay message of the relay p, on the origin: an edge viewer becomes
+// a participant of the room without a connection here (modeRemote, via p), leaves it, or
+// speaks as that participant.
+func (p *participant) onRelay(m clientMessage) {
+	r := p.room
+	switch m.Action {
+	case relayEnter:
+		v := newParticipant(p.srv, nil, Claims{Room: r.id, Participant: m.ParticipantID, Name: m.Name, Role: RoleAttendee, Kind: r.kind})
+		v.mode, v.room, v.via = modeRemote, r, p
+		r.addRemote(v)
+	case relayLeave:
+		if v := r.viaOf(p, m.ParticipantID); v != nil {
+			r.leave(v)
+		}
+	case relaySpeak:
+		v := r.viaOf(p, m.ParticipantID)
+		said, err := decodeMessage(m.Message)
+		if v == nil || err != nil || !relaySpoken[said.Type] {
+			return
+		}
+		switch said.Type {
+		case signal.TypeChat:
+			r.chat(v, said.Text, said.To)
+		case signal.TypeHand:
+			r.raiseHand(v, *said.Raised)
+		case signal.TypeReaction:
+			r.react(v, said.Emoji)
+		case signal.TypeVote:
+			r.vote(v, said.PollID, said.Choices)
+		}
+	}
+}
+
+// viaOf is the participant id of the room that the relay via brought in, nil if none.
+func (r *Room) viaOf(via *participant, id string) *participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v := r.participants[id]; v != nil && v.via == via {
+		return v
+	}
+	return nil
+}
+
+// addRemote puts v, a participant connected to another node, in the room and tells the
+// others; a participant already there with its id stays.
+func (r *Room) addRemote(v *participant) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.participants[v.id] != nil {
+		return false
+	}
+	v.role = v.claims.Role
+	r.participants[v.id] = v
+	r.seen[v.id] = true
+	r.memberJoinedLocked(v)
+	return true
+}
+
+// dropVia takes out of the room the participants the relay via brought in: its link
+// has ended.
+func (r *Room) dropVia(via *participant) {
+	r.mu.Lock()
+	var gone []*participant
+	for _, v := range r.participants {
+		if v.via == via {
+			gone = append(gone, v)
+		}
+	}
+	r.mu.Unlock()
+	for _, v := range gone {
+		r.leave(v)
+	}
 }
 
 // RelayParams describe an edge node's link to a room of this node.
@@ -86,7 +190,11 @@ func (s *Server) ServeRelay(ctx context.Context, conn Conn, rp RelayParams) (err
 	p.mode = modeRelay
 	p.peer = rp.EdgeAddr.Unmap()
 	p.relayed = make(map[*layer]*downTrack)
-	return p.serve(ctx, api)
+	err = p.serve(ctx, api)
+	if p.room != nil {
+		p.room.dropVia(p)
+	}
+	return err
 }
 
 // hidden tells whether the participant is a relay, which nobody in the room sees.

@@ -47,6 +47,8 @@ type Room struct {
 	// origin is the node the room is an edge of (edge.go), empty for a room of this
 	// node's own; fixed when the room opens.
 	origin string
+	// link is an edge room's link to its origin, once it is up; guarded by mu.
+	link *edgeLink
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -139,6 +141,9 @@ func (r *Room) changeRole(participantID string, role Role) (roleChange, error) {
 	p := r.memberLocked(participantID)
 	if p == nil {
 		return roleChange{}, ErrParticipantNotFound
+	}
+	if p.via != nil && role != RoleAttendee {
+		return roleChange{}, ErrWatchesElsewhere
 	}
 	c := roleChange{p: p}
 	could := r.kind.canPublish(p.role)
@@ -413,6 +418,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 	}))
 	if !p.hidden() {
 		r.memberJoinedLocked(p)
+		r.edgeEnteredLocked(p)
 	}
 	if p.role == RoleModerator {
 		p.sendRaw(encode(lobbyMessage{Type: signal.TypeLobby, Waiting: r.waitingLocked()}))
@@ -456,6 +462,7 @@ func (r *Room) takeOut(p *participant) []*upTrack {
 			r.setSpotlightLocked("")
 		}
 		r.memberLeftLocked(p)
+		r.edgeLeftLocked(p)
 	}
 	r.startGraceLocked()
 	return ups

@@ -61,6 +61,10 @@ type clientMessage struct {
 	All           bool     `json:"all,omitempty"`
 	Role          Role     `json:"role,omitempty"`
 	Locked        *bool    `json:"locked,omitempty"`
+	// A relay message of an edge node (relay.go).
+	Action  string          `json:"action,omitempty"`
+	Name    string          `json:"name,omitempty"`
+	Message json.RawMessage `json:"message,omitempty"`
 }
 
 // decodeMessage parses and checks one client message. Errors wrap ErrMessageTooLarge,
@@ -185,6 +189,23 @@ func decodeMessage(data []byte) (clientMessage, error) {
 	case signal.TypeLock:
 		if m.Locked == nil {
 			return bad("lock needs locked")
+		}
+	case signal.TypeRelay:
+		if !validID(m.ParticipantID) || isRelayID(m.ParticipantID) {
+			return bad("relay participant_id")
+		}
+		switch m.Action {
+		case relayEnter:
+			if !validName(m.Name) {
+				return bad("relay name")
+			}
+		case relayLeave:
+		case relaySpeak:
+			if len(m.Message) == 0 {
+				return bad("relay message")
+			}
+		default:
+			return bad("relay action")
 		}
 	case signal.TypeRestartICE, signal.TypeLeave, signal.TypeEndSession:
 	default:

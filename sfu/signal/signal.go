@@ -89,6 +89,9 @@ const (
 	TypeRole              = "role"
 	TypeRestartICE        = "restart_ice"
 	TypeLeave             = "leave"
+	// TypeRelay is spoken only between the nodes of a cluster, on an edge's link to the
+	// room's node: edge viewers entering, leaving and speaking, and their removal.
+	TypeRelay = "relay"
 	TypeError             = "error"
 )
 
