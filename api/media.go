@@ -333,10 +333,8 @@ func (s *Server) removeParticipant(c *gin.Context) {
 		writeProblem(c, errParticipantNotFound)
 		return
 	}
-	err := sfu.ErrRoomClosed
-	if room, open := s.p.SFU.Room(w.RoomID); open {
-		err = room.Remove(id) // only someone the room has had: a made-up id revokes nothing
-	}
+	// Only someone the room has had: a made-up id revokes nothing.
+	_, err := s.atRoom(c.Request.Context(), roomCommand{Room: w.RoomID, Action: commandRemove, Participant: id})
 	s.moderated(c, w, id, "participant.remove", nil, err)
 }
 
@@ -362,8 +360,8 @@ func (s *Server) setParticipantRole(c *gin.Context) {
 	}
 	id := c.Param("participant")
 	err := sfu.ErrRoomClosed
-	if room, open := s.p.SFU.Room(w.RoomID); open && validParticipantID(id) {
-		err = room.SetRole(id, role)
+	if validParticipantID(id) {
+		_, err = s.atRoom(c.Request.Context(), roomCommand{Room: w.RoomID, Action: commandRole, Participant: id, Role: role})
 	}
 	s.moderated(c, w, id, "participant.role", map[string]string{"participant": id, "role": in.Role}, err)
 }
@@ -374,6 +372,9 @@ func (s *Server) moderated(c *gin.Context, w store.Webinar, participant, action 
 	switch {
 	case errors.Is(err, sfu.ErrRoomClosed), errors.Is(err, sfu.ErrParticipantNotFound):
 		writeProblem(c, errParticipantNotFound)
+		return
+	case errors.Is(err, sfu.ErrWatchesElsewhere):
+		writeProblem(c, errWatchesOnEdge)
 		return
 	case err != nil:
 		s.fail(c, err)

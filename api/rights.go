@@ -89,6 +89,7 @@ func (s *Server) eraseMe(c *gin.Context) {
 	sess, _ := sessionOf(c)
 	ctx := c.Request.Context()
 	webinars, err := s.p.Store.AllWebinars(ctx, sess.OrganizerID)
+	elsewhere := s.roomNodesOf(ctx, webinars) // read before the placements go with them
 	if err == nil {
 		err = s.stopRecordingsOf(ctx, webinars) // finalized, then erased with the rest
 	}
@@ -102,7 +103,7 @@ func (s *Server) eraseMe(c *gin.Context) {
 		return
 	}
 	s.streams.endStreams(func(e *httpSession) bool { return e.organizerID == sess.OrganizerID })
-	s.closeRoomsOf(webinars)
+	s.closeRoomsOf(ctx, webinars, elsewhere)
 	s.setCookie(c, "webinaire_session", "", -1)
 	body := gin.H{
 		"erased":                 true,
@@ -139,7 +140,7 @@ func (s *Server) restriction(c *gin.Context, restrict bool) {
 			return
 		}
 		s.streams.endStreams(func(e *httpSession) bool { return e.organizerID == id })
-		s.closeRoomsOf(webinars)
+		s.closeRoomsOf(ctx, webinars, s.roomNodesOf(ctx, webinars))
 	}
 	if changed {
 		if err := s.p.Store.RecordAudit(ctx, s.auditEvent(sess.OrganizerID, action, "organizer", c.Param("id"), nil)); err != nil {

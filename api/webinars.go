@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"webinaire/privacy"
+	"webinaire/sfu"
 	"webinaire/store"
 )
 
@@ -275,6 +277,8 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// Where its room runs, read before its placement goes with it.
+	elsewhere := s.roomNodesOf(ctx, []store.Webinar{w})
 	// An ongoing recording is stopped and finalized first, then deleted with the others.
 	if err := s.stopRecordingsOf(ctx, []store.Webinar{w}); err != nil {
 		s.fail(c, err)
@@ -335,7 +339,7 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 		return
 	}
 	s.streams.endStreams(func(e *httpSession) bool { return e.webinarID == id }) // its stream key went with it
-	s.closeRoomsOf([]store.Webinar{w})
+	s.closeRoomsOf(ctx, []store.Webinar{w}, elsewhere)
 	c.Status(http.StatusNoContent)
 }
 
@@ -456,11 +460,12 @@ func (s *Server) revokeInvitation(c *gin.Context) {
 	}
 	out := s.toInvitationJSON(inv)
 	if removeThem {
-		n := 0
-		if room, open := s.p.SFU.Room(w.RoomID); open {
-			n = room.RemoveInvitees(inv.ID)
+		res, err := s.atRoom(ctx, roomCommand{Room: w.RoomID, Action: commandRemoveInvitees, Invitation: inv.ID})
+		if err != nil && !errors.Is(err, sfu.ErrRoomClosed) {
+			// The invitation is revoked: its participants are refused at their next entry.
+			s.log.Warn("participants of a revoked invitation not removed now", "webinar", w.ID, "err", err)
 		}
-		out.ParticipantsRemoved = &n
+		out.ParticipantsRemoved = &res.Removed
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -272,40 +272,66 @@ func (s *TokenSigner) SignRelay(c RelayClaims) (string, error) {
 	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || c.Epoch < 0 || !c.Kind.valid() {
 		return "", fmt.Errorf("relay claims: %w", ErrTokenInvalid)
 	}
-	body, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("encode relay token: %w", err)
-	}
-	payload := base64.RawURLEncoding.EncodeToString(body)
-	return payload + "." + base64.RawURLEncoding.EncodeToString(s.macIn(relayMACContext, payload)), nil
+	return s.SignFor(relayMACContext, c)
 }
 
 // VerifyRelay checks a relay token at now and returns its claims: ErrTokenInvalid or
 // ErrTokenExpired otherwise.
 func (s *TokenSigner) VerifyRelay(token string, now time.Time) (RelayClaims, error) {
+	var c RelayClaims
+	if err := s.VerifyFor(relayMACContext, token, &c); err != nil {
+		return RelayClaims{}, err
+	}
+	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || !c.Kind.valid() {
+		return RelayClaims{}, fmt.Errorf("relay token claims: %w", ErrTokenInvalid)
+	}
+	return c, checkExpiry(c.Expiry, now, MaxRelayTokenLifetime)
+}
+
+// checkExpiry checks the expiry, in Unix seconds, of a token made for one call: not
+// past at now, and at most lifetime away.
+func checkExpiry(expiry int64, now time.Time, lifetime time.Duration) error {
+	switch {
+	case now.Unix() >= expiry:
+		return ErrTokenExpired
+	case expiry > now.Add(lifetime).Unix()+1:
+		return fmt.Errorf("token lifetime: %w", ErrTokenInvalid)
+	}
+	return nil
+}
+
+// SignFor signs v, as JSON, for one use between the nodes of a cluster, named by
+// purpose: the MAC is keyed for that purpose, so that a token of one purpose is never
+// valid for another, nor as a join token.
+func (s *TokenSigner) SignFor(purpose string, v any) (string, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode %s token: %w", purpose, err)
+	}
+	payload := base64.RawURLEncoding.EncodeToString(body)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(s.macIn(purpose, payload)), nil
+}
+
+// VerifyFor checks the MAC of a token of purpose and decodes its claims into v, refusing
+// unknown fields; the caller checks the claims themselves. Its errors wrap
+// ErrTokenInvalid.
+func (s *TokenSigner) VerifyFor(purpose, token string, v any) error {
 	payload, sig, ok := strings.Cut(token, ".")
 	if len(token) > maxTokenLen || !ok || payload == "" || sig == "" {
-		return RelayClaims{}, fmt.Errorf("relay token form: %w", ErrTokenInvalid)
+		return fmt.Errorf("%s token form: %w", purpose, ErrTokenInvalid)
 	}
 	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.macIn(relayMACContext, payload)) {
-		return RelayClaims{}, fmt.Errorf("relay token signature: %w", ErrTokenInvalid)
+	if err != nil || !hmac.Equal(got, s.macIn(purpose, payload)) {
+		return fmt.Errorf("%s token signature: %w", purpose, ErrTokenInvalid)
 	}
 	body, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
-		return RelayClaims{}, fmt.Errorf("relay token payload: %w", ErrTokenInvalid)
+		return fmt.Errorf("%s token payload: %w", purpose, ErrTokenInvalid)
 	}
-	var c RelayClaims
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || !c.Kind.valid() {
-		return RelayClaims{}, fmt.Errorf("relay token claims: %w", ErrTokenInvalid)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s token claims: %w", purpose, ErrTokenInvalid)
 	}
-	switch {
-	case now.Unix() >= c.Expiry:
-		return RelayClaims{}, ErrTokenExpired
-	case c.Expiry > now.Add(MaxRelayTokenLifetime).Unix()+1:
-		return RelayClaims{}, fmt.Errorf("relay token lifetime: %w", ErrTokenInvalid)
-	}
-	return c, nil
+	return nil
 }

@@ -155,7 +155,8 @@ func TestClusterOfTwoNodes(t *testing.T) {
 	}
 
 	// The organizer, on node a, makes a meeting and an invitation, and joins.
-	inv, owner := newEvent(t, nodes["node-a"], "meeting")
+	ev := newEvent(t, nodes["node-a"], "meeting")
+	inv, owner := ev.inv, ev.owner
 	placed, err := st.RoomPlacementOf(ctx, owner.RoomID)
 	require.NoError(t, err, "the first join placed the room")
 	require.NotNil(t, placed.NodeID)
@@ -266,9 +267,17 @@ func startNode(t *testing.T, bin, shared, db, id string, env ...string) *cluster
 	return &clusterNode{id: id, cmd: cmd, base: base, logs: logs, signer: signer}
 }
 
+// event is a webinar of a cluster test: its id, an attendee invitation's URL, the owner's
+// join answer and the owner's browser, logged in.
+type event struct {
+	id, inv string
+	owner   joinAnswer
+	browser *apitest.Browser
+}
+
 // newEvent has the demo organizer, through n, make a webinar of kind and an attendee
-// invitation, and join it: it returns the invitation's URL and the owner's join answer.
-func newEvent(t *testing.T, n *clusterNode, kind string) (string, joinAnswer) {
+// invitation, and join it.
+func newEvent(t *testing.T, n *clusterNode, kind string) event {
 	t.Helper()
 	b := apitest.NewBrowser(t, n.base, nil)
 	b.Login("dev-karim-benali")
@@ -286,7 +295,7 @@ func newEvent(t *testing.T, n *clusterNode, kind string) (string, joinAnswer) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var owner joinAnswer
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&owner))
-	return inv.URL, owner
+	return event{id: w.ID, inv: inv.URL, owner: owner, browser: b}
 }
 
 // waitPlacedOn asks n, with the session credential of a participant, where its room is

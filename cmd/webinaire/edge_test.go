@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"webinaire/sfu"
 	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 )
 
 // TestWebinarLargerThanOneNode runs two nodes of two seats each on one PostgreSQL
@@ -25,7 +27,8 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	nodes, st := startCluster(t, []string{"node-a", "node-b"}, "WEBINAIRE_CLUSTER_CAPACITY=2", "WEBINAIRE_CLUSTER_NODE_TIMEOUT=2s")
 	ctx := t.Context()
 
-	inv, owner := newEvent(t, nodes["node-a"], "webinar")
+	ev := newEvent(t, nodes["node-a"], "webinar")
+	inv, owner := ev.inv, ev.owner
 	placed, err := st.RoomPlacementOf(ctx, owner.RoomID)
 	require.NoError(t, err)
 	origin, edge := nodes[*placed.NodeID], nodes["node-a"]
@@ -72,6 +75,24 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{edge.id}, edges)
 	require.Equal(t, 1, strings.Count(origin.logs.String(), "edge linked"), "one link for the edge's two viewers")
+
+	// The owner, through the edge node's API, removes a viewer of the edge: the room's
+	// node does it, and the edge ends his session; a role that speaks is refused.
+	resp := ev.browser.Do("POST", "/api/v1/webinars/"+ev.id+"/participants/"+answers[1].ParticipantID+"/role", map[string]string{"role": "presenter"}, nil)
+	require.Equal(t, http.StatusConflict, resp.StatusCode)
+	removeVia := *ev.browser // the owner's session, sent to the edge node
+	removeVia.Base = edge.base
+	resp = removeVia.Do("POST", "/api/v1/webinars/"+ev.id+"/participants/"+answers[1].ParticipantID+"/remove", nil, nil)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	select {
+	case <-viewers[1].Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the removed viewer is still in the edge's room")
+	}
+	require.Equal(t, websocket.StatusCode(signal.CloseRemoved), websocket.CloseStatus(viewers[1].Err()))
+	_, err = tryEnter(t, answers[1].WSURL, viewers[1].joined.SessionToken)
+	require.Equal(t, "token_revoked", refusedWith(err), "the removed viewer cannot come back: %v", err)
+	viewers, answers = viewers[:1], answers[:1]
 
 	// The edge dies: its viewers come back through rejoin, to the room's node now.
 	require.NoError(t, edge.cmd.Process.Kill())

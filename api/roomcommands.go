@@ -1,0 +1,183 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"webinaire/sfu"
+	"webinaire/store"
+)
+
+// A moderation that the owner asks of any node (remove a participant, change a role,
+// remove an invitation's participants, close the room of a webinar that is gone) acts on
+// the room where it runs: here when it is open here, else on the node it is placed on,
+// which this node asks over that node's internal endpoint with a command token signed
+// with the cluster's shared key. So a right taken away through any node is gone at once
+// from the room, wherever it runs; the database refuses the way back on every node.
+
+// commandPath is where a node asks another to act on a room it runs:
+// POST /internal/v1/rooms/{room}/commands, the command in the bearer token.
+const commandPath = "/internal/v1/rooms/"
+
+// commandPurpose keys the MAC of command tokens: they are neither join nor relay tokens.
+const commandPurpose = "webinaire-command-v1."
+
+// commandLifetime bounds a command token's validity: it is made for one call.
+const commandLifetime = time.Minute
+
+// commandTimeout bounds a call to another node.
+const commandTimeout = 10 * time.Second
+
+// The actions of a room command.
+const (
+	commandRemove         = "remove"
+	commandRole           = "role"
+	commandRemoveInvitees = "remove_invitees"
+	commandClose          = "close"
+)
+
+// roomCommand is an action on a room, the claims of a command token.
+type roomCommand struct {
+	Room string `json:"room"`
+	// Node is the node that must run it.
+	Node        string   `json:"node"`
+	Action      string   `json:"action"`
+	Participant string   `json:"participant,omitempty"`
+	Role        sfu.Role `json:"role,omitempty"`
+	Invitation  string   `json:"invitation,omitempty"`
+	// Expiry, in Unix seconds.
+	Expiry int64 `json:"exp"`
+}
+
+// commandResult is what a command did.
+type commandResult struct {
+	// Removed is the participants a remove_invitees removed.
+	Removed int `json:"removed"`
+}
+
+var (
+	errCommandToken  = problem(http.StatusUnauthorized, "command_token", "a valid command token is required")
+	errWatchesOnEdge = problem(http.StatusConflict, "participant_on_edge", "this participant watches from an edge node of the cluster and cannot be given a role that speaks")
+)
+
+// atRoom runs cmd on its room: here when the room is open here, else on the node that
+// runs it. sfu.ErrRoomClosed when it runs nowhere.
+func (s *Server) atRoom(ctx context.Context, cmd roomCommand) (commandResult, error) {
+	if room, open := s.p.SFU.Room(cmd.Room); open && room.Origin() == "" {
+		return runCommand(room, cmd)
+	}
+	node, err := s.roomNode(ctx, cmd.Room)
+	if err != nil || node.ID == "" {
+		return commandResult{}, cmp.Or(err, sfu.ErrRoomClosed)
+	}
+	return s.sendCommand(ctx, node, cmd)
+}
+
+// roomNode is the live placement of room on another node of the cluster: the zero Node
+// when the room is not placed, or is placed here (and not open), or there is no cluster.
+func (s *Server) roomNode(ctx context.Context, room string) (store.Node, error) {
+	if s.p.Cluster == nil {
+		return store.Node{}, nil
+	}
+	p, err := s.p.Store.RoomPlacementOf(ctx, room)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Node{}, nil
+	case err != nil:
+		return store.Node{}, err
+	case p.NodeID == nil || *p.NodeID == s.p.Cluster.Node():
+		return store.Node{}, nil
+	}
+	n, err := s.p.Store.NodeByID(ctx, *p.NodeID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Node{}, nil // gone: its rooms are closed with it
+	}
+	return n, err
+}
+
+// sendCommand asks node to run cmd.
+func (s *Server) sendCommand(ctx context.Context, node store.Node, cmd roomCommand) (commandResult, error) {
+	cmd.Node, cmd.Expiry = node.ID, s.now().Add(commandLifetime).Unix()
+	token, err := s.p.Tokens.SignFor(commandPurpose, cmd)
+	if err != nil {
+		return commandResult{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	url := strings.TrimSuffix(node.URL, "/") + commandPath + cmd.Room + "/commands"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		return commandResult{}, fmt.Errorf("command to %s: %w", node.ID, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return commandResult{}, fmt.Errorf("command to %s: %w", node.ID, err)
+	}
+	defer resp.Body.Close()
+	var out commandResult
+	switch resp.StatusCode {
+	case http.StatusOK:
+		err = json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&out)
+		return out, err
+	case http.StatusNotFound:
+		return out, sfu.ErrParticipantNotFound
+	case http.StatusConflict:
+		return out, sfu.ErrWatchesElsewhere
+	}
+	return out, fmt.Errorf("command to %s: status %d", node.ID, resp.StatusCode)
+}
+
+// runCommand runs cmd on room, open here.
+func runCommand(room *sfu.Room, cmd roomCommand) (commandResult, error) {
+	switch cmd.Action {
+	case commandRemove:
+		return commandResult{}, room.Remove(cmd.Participant)
+	case commandRole:
+		return commandResult{}, room.SetRole(cmd.Participant, cmd.Role)
+	case commandRemoveInvitees:
+		return commandResult{Removed: room.RemoveInvitees(cmd.Invitation)}, nil
+	case commandClose:
+		_ = room.Close() // closing a room that has just closed is no error
+		return commandResult{}, nil
+	}
+	return commandResult{}, fmt.Errorf("room command %q: %w", cmd.Action, sfu.ErrMalformedMessage)
+}
+
+// roomCommandHandler runs another node's command on a room open here.
+func (s *Server) roomCommandHandler(c *gin.Context) {
+	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	var cmd roomCommand
+	if !ok || s.p.Cluster == nil || s.p.Tokens.VerifyFor(commandPurpose, token, &cmd) != nil ||
+		cmd.Room != c.Param("room") || cmd.Node != s.p.Cluster.Node() ||
+		s.now().Unix() >= cmd.Expiry || cmd.Expiry > s.now().Add(commandLifetime).Unix()+1 {
+		writeProblem(c, errCommandToken)
+		return
+	}
+	room, open := s.p.SFU.Room(cmd.Room)
+	if !open || room.Origin() != "" {
+		writeProblem(c, errParticipantNotFound)
+		return
+	}
+	out, err := runCommand(room, cmd)
+	switch {
+	case errors.Is(err, sfu.ErrParticipantNotFound), errors.Is(err, sfu.ErrRoomClosed):
+		writeProblem(c, errParticipantNotFound)
+	case errors.Is(err, sfu.ErrWatchesElsewhere):
+		writeProblem(c, errWatchesOnEdge)
+	case err != nil:
+		s.fail(c, err)
+	default:
+		s.log.Info("room command run for another node", "room", cmd.Room, "action", cmd.Action)
+		c.JSON(http.StatusOK, out)
+	}
+}
