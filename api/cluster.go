@@ -80,10 +80,11 @@ type Cluster struct {
 	// placements counts the placement decisions, by outcome.
 	placements placementCounts
 
-	mu     sync.Mutex
-	stop   context.CancelFunc
-	done   chan struct{}
-	failed bool // the last heartbeat failed: logged once until one succeeds
+	mu       sync.Mutex
+	stop     context.CancelFunc
+	done     chan struct{}
+	failed   bool // the last heartbeat failed: logged once until one succeeds
+	draining bool // the node takes no new room, see Drain
 }
 
 // NewCluster returns the node described by p; Start joins the cluster.
@@ -140,6 +141,32 @@ func (c *Cluster) Start(ctx context.Context) error {
 	return nil
 }
 
+// Drain makes the node take no new room from now on, while the rooms it runs go on and
+// take their joins, until they have all closed or timeout has passed (or ctx ends). The
+// node still heartbeats; Close, after, leaves the cluster and releases what is left.
+func (c *Cluster) Drain(ctx context.Context, timeout time.Duration) {
+	c.mu.Lock()
+	c.draining = true
+	c.mu.Unlock()
+	if err := c.beat(ctx); err != nil {
+		c.log.Warn("draining not written: new rooms may still come until the node leaves", "err", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.NewTicker(c.p.HeartbeatInterval)
+	defer t.Stop()
+	for len(c.p.Media.RoomIDs()) > 0 {
+		c.log.Info("draining: waiting for the node's rooms to end", "rooms", len(c.p.Media.RoomIDs()))
+		select {
+		case <-ctx.Done():
+			c.log.Info("draining over: the rooms left move to other nodes", "rooms", len(c.p.Media.RoomIDs()))
+			return
+		case <-t.C:
+		}
+	}
+	c.log.Info("drained: no room left")
+}
+
 // Close stops the heartbeats and leaves the cluster: the node's row goes and its rooms
 // are released, to be placed again at their next join.
 func (c *Cluster) Close() error {
@@ -182,6 +209,11 @@ func (c *Cluster) beat(ctx context.Context) error {
 	now := c.p.Now()
 	load := c.p.Media.Load()
 	n := c.p.Self
+	c.mu.Lock()
+	if c.draining {
+		n.Roles = store.NodeRoleDraining
+	}
+	c.mu.Unlock()
 	n.Rooms, n.Participants = load.Rooms, load.Participants
 	n.CPUPercent = c.cpu.percent(now, processCPU())
 	n.PacketsPerSecond = c.packets.perSecond(now, load.Forwarded)

@@ -20,6 +20,9 @@ const (
 	NodeRoleAPI   = "api"
 	NodeRoleMedia = "media"
 	NodeRoleBoth  = "both"
+	// NodeRoleDraining is a node that is stopping: it keeps the rooms it runs, and their
+	// joins, but takes no new room.
+	NodeRoleDraining = "draining"
 )
 
 // Node is a process of the cluster as its last heartbeat described it.
@@ -276,7 +279,7 @@ func (s *Store) EdgesOf(ctx context.Context, room string, epoch int64) ([]string
 // It fails with ErrNoNode when every one is full.
 func (s *Store) leastLoaded(ctx context.Context, now, alive time.Time, except string, prefer []string) (Node, error) {
 	var nodes []Node
-	err := s.forUpdate(s.conn(ctx).Where("heartbeat_at > ? AND roles <> ? AND id <> ?", alive, NodeRoleAPI, except).Order("id")).Find(&nodes).Error
+	err := s.forUpdate(s.conn(ctx).Where("heartbeat_at > ? AND roles NOT IN ? AND id <> ?", alive, []string{NodeRoleAPI, NodeRoleDraining}, except).Order("id")).Find(&nodes).Error
 	if err != nil {
 		return Node{}, translate("live nodes", err)
 	}

@@ -60,6 +60,10 @@ type Params struct {
 	// ShutdownTimeout bounds the shutdown: requests drained, sessions ended, recordings
 	// finalized.
 	ShutdownTimeout time.Duration
+	// DrainTimeout is how long, at the start of the shutdown, a node of a cluster keeps
+	// the rooms it runs while it takes no new one (api.Cluster.Drain); then the rooms
+	// left move to other nodes. 0 moves them at once. Part of ShutdownTimeout.
+	DrainTimeout time.Duration
 	// DatabaseDriver and RetentionSchedule are written in the log lines that say the
 	// database is ready and the sweeps are scheduled.
 	DatabaseDriver, RetentionSchedule string
@@ -236,6 +240,9 @@ func (n *Node) shutdown(ctx context.Context, drain func(context.Context) error) 
 	// This node leaves the cluster first: its rooms are placed again at their next join,
 	// where the clients told to go come back.
 	if n.Cluster != nil {
+		if n.p.DrainTimeout > 0 {
+			n.Cluster.Drain(ctx, n.p.DrainTimeout)
+		}
 		if err := n.Cluster.Close(); err != nil {
 			n.log.Warn("node not removed from the cluster: its rooms move after the node timeout", "err", err)
 		}

@@ -344,3 +344,62 @@ func TestSingleNodeNeedsNoClusterConfiguration(t *testing.T) {
 	require.NotEmpty(t, nodeName(""))
 	require.Equal(t, "n1", nodeName("n1"))
 }
+
+// TestDrainOnSIGTERM stops the node of a meeting with SIGTERM: it drains first, for
+// cluster.drain_timeout, taking no new room while its meeting goes on and takes its joins;
+// then its participants are told the server goes away (1001), come back through rejoin
+// on the other node, where the media flows again, and the node exits cleanly.
+func TestDrainOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts two servers")
+	}
+	nodes, st := startCluster(t, []string{"node-a", "node-b"}, "WEBINAIRE_CLUSTER_NODE_TIMEOUT=2s",
+		"WEBINAIRE_CLUSTER_DRAIN_TIMEOUT=4s", "WEBINAIRE_SERVER_SHUTDOWN_TIMEOUT=20s")
+	ctx := t.Context()
+	ev := newEvent(t, nodes["node-a"], "meeting")
+	placed, err := st.RoomPlacementOf(ctx, ev.owner.RoomID)
+	require.NoError(t, err)
+	home, other := nodes[*placed.NodeID], nodes["node-a"]
+	if home == other {
+		other = nodes["node-b"]
+	}
+	pub := enter(t, ev.owner.WSURL, ev.owner.Token)
+	require.NoError(t, pub.Publish(ctx, client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
+	var guest joinAnswer
+	require.Equal(t, http.StatusOK, post(t, other.base+"/api/v1/invitations/"+path.Base(ev.inv)+"/join", map[string]string{"display_name": "Guest"}, &guest))
+	viewer := enter(t, guest.WSURL, guest.Token)
+	require.NoError(t, viewer.Receive(ctx))
+	viewer.waitMediaFrom(t, ev.owner.ParticipantID)
+
+	require.NoError(t, home.cmd.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, func() bool {
+		n, err := st.NodeByID(ctx, home.id)
+		return err == nil && n.Roles == store.NodeRoleDraining
+	}, 10*time.Second, 20*time.Millisecond, "the stopping node says it drains")
+
+	// While it drains, a new meeting goes to the other node, and the running one still
+	// takes its joins where it is.
+	second := newEvent(t, other, "meeting")
+	p2, err := st.RoomPlacementOf(ctx, second.owner.RoomID)
+	require.NoError(t, err)
+	require.Equal(t, other.id, *p2.NodeID, "no new room on a draining node")
+	var late joinAnswer
+	require.Equal(t, http.StatusOK, post(t, other.base+"/api/v1/invitations/"+path.Base(ev.inv)+"/join", map[string]string{"display_name": "Late"}, &late))
+	require.Equal(t, wsOf(home), late.WSURL, "the running meeting stays on its node while it drains")
+	lateViewer := enter(t, late.WSURL, late.Token)
+	require.NoError(t, lateViewer.Receive(ctx))
+	lateViewer.waitMediaFrom(t, ev.owner.ParticipantID)
+
+	// The drain is over: everyone is told the server goes away, and comes back elsewhere.
+	for _, p := range []*participant{pub, viewer, lateViewer} {
+		select {
+		case <-p.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the participants of the stopping node were not told to go")
+		}
+		require.Equal(t, websocket.StatusCode(signal.CloseGoingAway), websocket.CloseStatus(p.Err()))
+	}
+	moved := waitPlacedOn(t, other, viewer.joined.SessionToken, 2)
+	comeBack(t, other, pub, moved)
+	require.NoError(t, home.cmd.Wait(), "the node exits cleanly")
+}

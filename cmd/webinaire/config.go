@@ -80,6 +80,9 @@ type ClusterConfig struct {
 	// SeatHold is how long a join reserves a seat on the room's node for its participant
 	// to arrive.
 	SeatHold Duration `yaml:"seat_hold"`
+	// DrainTimeout is how long a stopping node keeps its rooms, taking no new one, before
+	// they move to other nodes; 0 moves them at once. Part of server.shutdown_timeout.
+	DrainTimeout Duration `yaml:"drain_timeout"`
 }
 
 // DefaultNodeCapacity is cluster.capacity's default.
@@ -863,6 +866,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Cluster.SeatHold < Duration(time.Second) || c.Cluster.SeatHold > Duration(time.Hour) {
 		bad("cluster.seat_hold", "want between 1s and 1h, got %s", c.Cluster.SeatHold)
+	}
+	if c.Cluster.DrainTimeout < 0 || c.Cluster.DrainTimeout >= c.Server.ShutdownTimeout && c.Cluster.DrainTimeout > 0 {
+		bad("cluster.drain_timeout", "want 0, or less than server.shutdown_timeout (%s), got %s", c.Server.ShutdownTimeout, c.Cluster.DrainTimeout)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

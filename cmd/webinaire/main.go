@@ -324,6 +324,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		CheckpointInterval: checkpointInterval,
 		RetryInterval:      time.Duration(cfg.Database.RetryInterval),
 		ShutdownTimeout:    time.Duration(cfg.Server.ShutdownTimeout),
+		DrainTimeout:       time.Duration(cfg.Cluster.DrainTimeout),
 		DatabaseDriver:     cfg.Database.Driver,
 		RetentionSchedule:  cfg.Retention.Schedule.String(),
 	})
