@@ -15,6 +15,7 @@ import (
 type censusCollector struct {
 	sfu                                *sfu.Server
 	rooms, participants, lobby, tracks *prometheus.Desc
+	links, relayed                     *prometheus.Desc
 }
 
 func newCensusCollector(s *sfu.Server) *censusCollector {
@@ -24,6 +25,8 @@ func newCensusCollector(s *sfu.Server) *censusCollector {
 		participants: prometheus.NewDesc("webinaire_participants", "Participants in this node's rooms, by role, those waiting in a lobby excepted.", []string{"role"}, nil),
 		lobby:        prometheus.NewDesc("webinaire_lobby_participants", "Participants waiting in the lobbies of this node's rooms.", nil, nil),
 		tracks:       prometheus.NewDesc("webinaire_published_tracks", "Tracks published in this node's rooms, by kind (audio, video).", []string{"kind"}, nil),
+		links:        prometheus.NewDesc("webinaire_relay_links", "Links between nodes for webinars larger than one node: as origin, edge nodes linked to this node's rooms; as edge, this node's rooms fed by another node.", []string{"side"}, nil),
+		relayed:      prometheus.NewDesc("webinaire_relayed_layers", "Layers of tracks this node sends to edge nodes, one stream per layer and link.", nil, nil),
 	}
 }
 
@@ -33,6 +36,8 @@ func (c *censusCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.participants
 	ch <- c.lobby
 	ch <- c.tracks
+	ch <- c.links
+	ch <- c.relayed
 }
 
 // Collect counts the rooms.
@@ -46,6 +51,9 @@ func (c *censusCollector) Collect(ch chan<- prometheus.Metric) {
 	for kind, n := range cs.Tracks {
 		ch <- prometheus.MustNewConstMetric(c.tracks, prometheus.GaugeValue, float64(n), kind)
 	}
+	ch <- prometheus.MustNewConstMetric(c.links, prometheus.GaugeValue, float64(cs.Relays), "origin")
+	ch <- prometheus.MustNewConstMetric(c.links, prometheus.GaugeValue, float64(cs.EdgeRooms), "edge")
+	ch <- prometheus.MustNewConstMetric(c.relayed, prometheus.GaugeValue, float64(cs.RelayedLayers))
 }
 
 // feedbackCollector exposes the RTCP feedback of the node's media: keyframe requests

@@ -16,8 +16,13 @@ type Census struct {
 	// Lobby is the number of participants waiting in a lobby.
 	Lobby int
 	// Tracks counts the published tracks by kind ("audio", "video"); parked tracks
-	// (a demoted publisher's) are not counted.
+	// (a demoted publisher's) are not counted. An edge room's tracks, relayed from its
+	// origin, count on the edge too.
 	Tracks map[string]int
+	// EdgeRooms is the number of open rooms that are edges of another node's (edge.go);
+	// Relays the number of edge nodes linked to this node's rooms (relay.go), and
+	// RelayedLayers the layers of tracks they receive, each a stream sent once per link.
+	EdgeRooms, Relays, RelayedLayers int
 }
 
 // Census counts the open rooms, their participants by role and in lobbies, and their
@@ -35,7 +40,16 @@ func (s *Server) Census() Census {
 	for _, r := range rooms {
 		r.mu.Lock()
 		c.Lobby += len(r.waiting)
+		if r.origin != "" {
+			c.EdgeRooms++
+		}
 		for _, p := range r.participants {
+			if p.mode == modeRelay {
+				c.Relays++
+				p.mu.Lock()
+				c.RelayedLayers += len(p.relayed)
+				p.mu.Unlock()
+			}
 			if p.mode == modeRelay || p.mode == modeRemote {
 				continue // counted where they are connected
 			}

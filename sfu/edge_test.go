@@ -129,6 +129,10 @@ func TestEdgeRoomRelaysEveryLayerFromTheOrigin(t *testing.T) {
 	}
 	require.NotNil(t, up, "the publisher's camera is a track of the edge room")
 	viewer.waitUntil(func() bool { return len(up.layerList()) == 3 }, "three layers on the edge")
+	oc, ec := origin.Census(), edge.Census()
+	require.Equal(t, [3]int{0, 1, 3}, [3]int{oc.EdgeRooms, oc.Relays, oc.RelayedLayers}, "the origin's census")
+	require.Equal(t, [3]int{1, 0, 0}, [3]int{ec.EdgeRooms, ec.Relays, ec.RelayedLayers}, "the edge's census")
+	require.Equal(t, 1, oc.Participants[RolePresenter]+oc.Participants[RoleAttendee], "the relay is nobody on the origin")
 
 	// Nobody sees the relay.
 	originRoom, ok := origin.Room("web")
@@ -268,7 +272,9 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 		require.Equal(t, "une question", m.Text)
 	}
 	viewer.send(map[string]any{"type": "hand", "raised": true})
-	pub.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeHands && len(m.Queue) == 1 && m.Queue[0] == "viewer" })
+	pub.waitMsg(func(m serverMsg) bool {
+		return m.Type == signal.TypeHands && len(m.Queue) == 1 && m.Queue[0] == "viewer"
+	})
 	viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeHands && len(m.Queue) == 1 })
 
 	r, ok := origin.Room("web")

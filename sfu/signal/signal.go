@@ -92,7 +92,7 @@ const (
 	// TypeRelay is spoken only between the nodes of a cluster, on an edge's link to the
 	// room's node: edge viewers entering, leaving and speaking, and their removal.
 	TypeRelay = "relay"
-	TypeError             = "error"
+	TypeError = "error"
 )
 
 // Error codes: the "code" field of error messages. docs/protocol.md says what each
