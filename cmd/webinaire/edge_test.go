@@ -15,28 +15,35 @@ import (
 	"webinaire/sfu/signal"
 )
 
-// TestWebinarLargerThanOneNode runs two nodes of two seats each on one PostgreSQL
+// TestWebinarLargerThanOneNode runs three nodes of two seats each on one PostgreSQL
 // database. A webinar's speaker and its first attendee fill the room's node; the next
-// attendees are sent to the other node, an edge of the room, which links to the room's
-// node once and relays the speaker's media to them. Killed (SIGKILL), the edge loses its
-// viewers, who come back through rejoin to the room's node, the only one left.
+// attendees are sent to an edge of the room, which links to the room's node once and
+// relays the speaker's media to them, and once it is full to a second edge. The owner
+// removes a viewer of an edge through that edge's API. Killed (SIGKILL), the first edge
+// loses its viewers, who come back through rejoin to the other edge.
 func TestWebinarLargerThanOneNode(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and starts two servers")
+		t.Skip("builds the binary and starts three servers")
 	}
-	nodes, st := startCluster(t, []string{"node-a", "node-b"}, "WEBINAIRE_CLUSTER_CAPACITY=2", "WEBINAIRE_CLUSTER_NODE_TIMEOUT=2s")
+	nodes, st := startCluster(t, []string{"node-a", "node-b", "node-c"}, "WEBINAIRE_CLUSTER_CAPACITY=2", "WEBINAIRE_CLUSTER_NODE_TIMEOUT=2s")
 	ctx := t.Context()
 
 	ev := newEvent(t, nodes["node-a"], "webinar")
 	inv, owner := ev.inv, ev.owner
 	placed, err := st.RoomPlacementOf(ctx, owner.RoomID)
 	require.NoError(t, err)
-	origin, edge := nodes[*placed.NodeID], nodes["node-a"]
-	if origin == edge {
-		edge = nodes["node-b"]
-	}
+	origin := nodes[*placed.NodeID]
 	pub := enter(t, owner.WSURL, owner.Token)
 	require.NoError(t, pub.Publish(ctx, client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
+	nodeOf := func(a joinAnswer) *clusterNode {
+		for _, n := range nodes {
+			if wsOf(n) == a.WSURL {
+				return n
+			}
+		}
+		t.Fatalf("join answer for no node: %s", a.WSURL)
+		return nil
+	}
 
 	attend := func(name string) (joinAnswer, sfu.Claims) {
 		t.Helper()
@@ -55,9 +62,14 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 
 	var viewers []*participant
 	var answers []joinAnswer
+	var edge *clusterNode
 	for _, name := range []string{"Second", "Third"} {
 		a, claims := attend(name)
-		require.Equal(t, wsOf(edge), a.WSURL, "%s is sent to the edge", name)
+		if edge == nil {
+			edge = nodeOf(a)
+		}
+		require.NotEqual(t, origin, edge, "%s is sent to an edge", name)
+		require.Equal(t, wsOf(edge), a.WSURL, "%s fills the room's first edge", name)
 		require.Equal(t, edge.id, claims.Node)
 		require.Equal(t, origin.id, claims.Origin)
 		v := enter(t, a.WSURL, a.Token)
@@ -71,10 +83,17 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 		viewers = append(viewers, v)
 		answers = append(answers, a)
 	}
+	fourth, claims := attend("Fourth")
+	second := nodeOf(fourth)
+	require.NotContains(t, []*clusterNode{origin, edge}, second, "the first edge full, the fourth attendee goes to another")
+	require.Equal(t, origin.id, claims.Origin)
+	v4 := enter(t, fourth.WSURL, fourth.Token)
+	require.NoError(t, v4.Receive(ctx))
+	v4.waitMediaFrom(t, owner.ParticipantID)
 	edges, err := st.EdgesOf(ctx, owner.RoomID, placed.Epoch)
 	require.NoError(t, err)
-	require.Equal(t, []string{edge.id}, edges)
-	require.Equal(t, 1, strings.Count(origin.logs.String(), "edge linked"), "one link for the edge's two viewers")
+	require.ElementsMatch(t, []string{edge.id, second.id}, edges)
+	require.Equal(t, 2, strings.Count(origin.logs.String(), "edge linked"), "one link per edge, whatever its viewers")
 
 	// The owner, through the edge node's API, removes a viewer of the edge: the room's
 	// node does it, and the edge ends his session; a role that speaks is refused.
@@ -94,7 +113,8 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	require.Equal(t, "token_revoked", refusedWith(err), "the removed viewer cannot come back: %v", err)
 	viewers, answers = viewers[:1], answers[:1]
 
-	// The edge dies: its viewers come back through rejoin, to the room's node now.
+	// The first edge dies: its viewers come back through rejoin, to the other edge, which
+	// has a seat left.
 	require.NoError(t, edge.cmd.Process.Kill())
 	_, _ = edge.cmd.Process.Wait()
 	for i, v := range viewers {
@@ -103,7 +123,7 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("the viewers of the killed edge were not disconnected")
 		}
-		back := waitPlacedOn(t, origin, v.joined.SessionToken, placed.Epoch)
+		back := waitPlacedOn(t, second, v.joined.SessionToken, placed.Epoch)
 		require.Equal(t, answers[i].ParticipantID, back.ParticipantID)
 		again := enter(t, back.WSURL, back.Token)
 		require.NoError(t, again.Receive(ctx))
