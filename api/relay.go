@@ -65,10 +65,14 @@ func (s *Server) relay(c *gin.Context) {
 		writeProblem(c, errRelayToken) // a token of a node that is not in the cluster
 		return
 	}
-	conn, err := acceptWS(c.Writer, c.Request, s.originPattern)
+	ws, err := websocket.Accept(c.Writer, c.Request, &websocket.AcceptOptions{
+		OriginPatterns:  []string{s.originPattern},
+		CompressionMode: websocket.CompressionDisabled,
+	})
 	if err != nil {
 		return // Accept has answered (a handshake that is not valid)
 	}
+	conn := newWSConn(ws, sfu.MaxRelayMessageSize)
 	defer conn.finish()
 	s.log.Info("edge linked", "room", claims.Room, "edge", claims.Edge)
 	err = s.p.SFU.ServeRelay(ctx, conn, sfu.RelayParams{Room: claims.Room, Kind: claims.Kind, Edge: claims.Edge, EdgeAddr: mediaIP(edge.MediaAddress)})
@@ -112,7 +116,7 @@ func (s *Server) DialOrigin(ctx context.Context, origin, room string, kind sfu.R
 		}
 		return nil, netip.Addr{}, fmt.Errorf("dial origin %s (status %d): %w", origin, status, err)
 	}
-	return newWSConn(ws), mediaIP(n.MediaAddress), nil
+	return newWSConn(ws, sfu.MaxRelayMessageSize), mediaIP(n.MediaAddress), nil
 }
 
 // mediaIP is the IP address of a node's media address ("host:port" or a host); invalid

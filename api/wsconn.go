@@ -56,13 +56,13 @@ func acceptWS(w http.ResponseWriter, r *http.Request, originPattern string) (*ws
 	if err != nil {
 		return nil, err
 	}
-	return newWSConn(ws), nil
+	return newWSConn(ws, signal.MaxMessageSize), nil
 }
 
-// newWSConn adapts ws, and starts reading it.
-func newWSConn(ws *websocket.Conn) *wsConn {
-	// A larger message closes the connection with 1009 (message too big).
-	ws.SetReadLimit(signal.MaxMessageSize)
+// newWSConn adapts ws, and starts reading it; a message larger than limit bytes closes
+// the connection with 1009 (message too big).
+func newWSConn(ws *websocket.Conn, limit int64) *wsConn {
+	ws.SetReadLimit(limit)
 	c := &wsConn{
 		ws:      ws,
 		msgs:    make(chan []byte),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -285,4 +286,18 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 	require.Equal(t, signal.CloseRemoved, code)
 	require.ErrorIs(t, err, ErrRemoved)
 	pub.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "viewer" })
+}
+
+// TestRelayTakesLargerDescriptions: a relay's descriptions carry an m-line per relayed
+// layer: its connection takes messages up to MaxRelayMessageSize, a client's up to
+// signal.MaxMessageSize.
+func TestRelayTakesLargerDescriptions(t *testing.T) {
+	sdp := "v=0\r\n" + strings.Repeat("a=x-filler:"+strings.Repeat("0", 1000)+"\r\n", 200) // ~200 KB
+	msg := encode(sdpMessage{Type: signal.TypeAnswer, SDP: sdp})
+	require.Greater(t, len(msg), signal.MaxMessageSize)
+	_, err := decodeMessageUpTo(msg, (&participant{mode: modeSocket}).messageLimit())
+	require.ErrorIs(t, err, ErrMessageTooLarge)
+	m, err := decodeMessageUpTo(msg, (&participant{mode: modeRelay}).messageLimit())
+	require.NoError(t, err)
+	require.Equal(t, sdp, m.SDP)
 }

@@ -307,7 +307,7 @@ func (p *participant) readLoop(ctx context.Context, in chan<- clientMessage) {
 			continue
 		}
 		dropped = 0
-		m, err := decodeMessage(data)
+		m, err := decodeMessageUpTo(data, p.messageLimit())
 		switch {
 		case errors.Is(err, ErrMessageTooLarge):
 			p.sendError(signal.CodeTooLarge, fmt.Sprintf("messages are limited to %d bytes", signal.MaxMessageSize))

@@ -23,6 +23,18 @@ import (
 // publishers paced, as any subscriber's. Nobody in the room sees it: it is in no
 // participant list, takes no seat and cannot be moderated.
 
+// MaxRelayMessageSize bounds a message on an edge's link, in bytes: its descriptions
+// carry an m-line per relayed layer, about a kilobyte each, far more than a client's.
+const MaxRelayMessageSize = 1 << 20
+
+// messageLimit is the largest message the participant's connection takes.
+func (p *participant) messageLimit() int {
+	if p.mode == modeRelay {
+		return MaxRelayMessageSize
+	}
+	return signal.MaxMessageSize
+}
+
 // relayIDPrefix starts the participant id of a relay; "~" is outside the alphabet of
 // the ids of tokens, so that no participant can take it.
 const relayIDPrefix = "relay~"

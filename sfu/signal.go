@@ -70,8 +70,13 @@ type clientMessage struct {
 // decodeMessage parses and checks one client message. Errors wrap ErrMessageTooLarge,
 // ErrMalformedMessage or ErrUnknownMessageType.
 func decodeMessage(data []byte) (clientMessage, error) {
+	return decodeMessageUpTo(data, signal.MaxMessageSize)
+}
+
+// decodeMessageUpTo is decodeMessage for messages of up to limit bytes.
+func decodeMessageUpTo(data []byte, limit int) (clientMessage, error) {
 	var m clientMessage
-	if len(data) > signal.MaxMessageSize {
+	if len(data) > limit {
 		return m, fmt.Errorf("%w: %d bytes", ErrMessageTooLarge, len(data))
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
