@@ -33,6 +33,10 @@ var errRelayRefused = errors.New("sfu: TURN peer refused")
 // errNoTCPRelay refuses TCP allocations (RFC 6062): WebRTC relays UDP only.
 var errNoTCPRelay = errors.New("sfu: TURN relays UDP only")
 
+// DefaultTURNListen is where the embedded TURN server listens by default: the standard
+// TURN port on every address.
+const DefaultTURNListen = ":3478"
+
 // TURNParams configure the embedded TURN server.
 type TURNParams struct {
 	// Listen is the UDP address clients reach the server on, ":3478" for example.

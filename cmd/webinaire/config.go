@@ -115,30 +115,8 @@ type MediaConfig struct {
 	EntryTokenLifetime Duration `yaml:"entry_token_lifetime"`
 	// TokenKeyFile holds the join tokens' key; empty means a random key per process.
 	TokenKeyFile string `yaml:"token_key_file"`
-	// TURN is off, embedded (sfu.TURN in the process) or external (coturn).
-	TURN string `yaml:"turn"`
-	// TURNListen is the UDP address of the embedded TURN server.
-	TURNListen string `yaml:"turn_listen"`
-	// TURNTCPListen is its TCP address; empty means TURNListen.
-	TURNTCPListen string `yaml:"turn_tcp_listen"`
-	// TURNTLSListen is its TLS address (turns:); empty means no TLS.
-	TURNTLSListen string `yaml:"turn_tls_listen"`
-	// TURNTLSCertFile is the PEM certificate chain of TURNTLSListen.
-	TURNTLSCertFile string `yaml:"turn_tls_cert_file"`
-	// TURNTLSKeyFile is the PEM private key of TURNTLSListen.
-	TURNTLSKeyFile string `yaml:"turn_tls_key_file"`
-	// TURNPublicIP is the address the embedded TURN server and its relays are reached at.
-	TURNPublicIP string `yaml:"turn_public_ip"`
-	// TURNHost is the host of the embedded TURN server's URLs; empty means TURNPublicIP.
-	TURNHost string `yaml:"turn_host"`
-	// TURNSecretFile holds the embedded TURN server's shared secret, created when missing.
-	TURNSecretFile string `yaml:"turn_secret_file"`
-	// TURNSecret is the shared secret of an external TURN server (coturn's static-auth-secret).
-	TURNSecret string `yaml:"turn_secret"`
-	// TURNURLs are the turn: and turns: URLs of an external TURN server.
-	TURNURLs []string `yaml:"turn_urls"`
-	// TURNAllowPrivatePeers lets the embedded TURN server relay to private addresses.
-	TURNAllowPrivatePeers bool `yaml:"turn_allow_private_peers"`
+	// TURN is the TURN server handed to clients: none, one in the process, or coturn.
+	TURN TURNConfig `yaml:"turn"`
 	// MaxMeetingParticipants and MaxWebinarParticipants cap the participants of a room of
 	// each kind; moderators come in beyond.
 	MaxMeetingParticipants int `yaml:"max_meeting_participants"`
@@ -156,7 +134,35 @@ type MediaConfig struct {
 	JoinsPerInvitationPerMinute int `yaml:"joins_per_invitation_per_minute"`
 }
 
-// The values of media.turn.
+// TURNConfig is the TURN server the clients are given, media.turn.
+type TURNConfig struct {
+	// Mode is off, embedded (sfu.TURN in the process) or external (coturn).
+	Mode string `yaml:"mode"`
+	// Listen is the UDP address of the embedded TURN server.
+	Listen string `yaml:"listen"`
+	// TCPListen is its TCP address; empty means Listen.
+	TCPListen string `yaml:"tcp_listen"`
+	// TLSListen is its TLS address (turns:); empty means no TLS.
+	TLSListen string `yaml:"tls_listen"`
+	// TLSCertFile is the PEM certificate chain of TLSListen.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	// TLSKeyFile is the PEM private key of TLSListen.
+	TLSKeyFile string `yaml:"tls_key_file"`
+	// PublicIP is the address the embedded TURN server and its relays are reached at.
+	PublicIP string `yaml:"public_ip"`
+	// Host is the host of the embedded TURN server's URLs; empty means PublicIP.
+	Host string `yaml:"host"`
+	// SecretFile holds the embedded TURN server's shared secret, created when missing.
+	SecretFile string `yaml:"secret_file"`
+	// Secret is the shared secret of an external TURN server (coturn's static-auth-secret).
+	Secret string `yaml:"secret"`
+	// URLs are the turn: and turns: URLs of an external TURN server.
+	URLs []string `yaml:"urls"`
+	// AllowPrivatePeers lets the embedded TURN server relay to private addresses.
+	AllowPrivatePeers bool `yaml:"allow_private_peers"`
+}
+
+// The values of media.turn.mode.
 const (
 	turnOff      = "off"
 	turnEmbedded = "embedded"
@@ -170,7 +176,7 @@ const maxLoginFlows = 1_000_000
 // minTURNSecret is the shortest shared secret of an external TURN server.
 const minTURNSecret = 16
 
-// hostName is a DNS name, as media.turn_host may be.
+// hostName is a DNS name, as media.turn.host may be.
 var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)
 
 // RetentionConfig is the retention policy and its sweeps.
@@ -379,9 +385,7 @@ func DefaultConfig() Config {
 			EmptyRoomGrace:     Duration(2 * time.Minute),
 			TokenLifetime:      Duration(2 * time.Hour),
 			EntryTokenLifetime: Duration(5 * time.Minute),
-			TURN:               turnOff,
-			TURNListen:         ":3478",
-			TURNSecretFile:     "data/turn.key",
+			TURN:               TURNConfig{Mode: turnOff, Listen: sfu.DefaultTURNListen, SecretFile: "data/turn.key"},
 
 			MaxMeetingParticipants:      sfu.DefaultMaxMeetingParticipants,
 			MaxWebinarParticipants:      sfu.DefaultMaxWebinarParticipants,
@@ -481,6 +485,9 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, set map[string]bool)
 		name := joinKey(path, k.Value)
 		f, ok := fieldByTag(v, k.Value)
 		if !ok {
+			if rest, ok := strings.CutPrefix(name, "media.turn_"); ok {
+				return fmt.Errorf("unknown key %s (line %d): the TURN keys are under media.turn now, media.turn.%s", name, k.Line, rest)
+			}
 			return fmt.Errorf("unknown key %s (line %d)", name, k.Line)
 		}
 		if err := decodeNode(val, f, name, set); err != nil {
@@ -561,6 +568,9 @@ func applyEnv(cfg *Config, environ []string, set map[string]bool) error {
 			continue
 		}
 		k, ok := byEnv[name]
+		if !ok && name == envPrefix+"MEDIA_TURN" {
+			return fmt.Errorf("unknown environment variable %s: media.turn is a section now, set %sMEDIA_TURN_MODE", name, envPrefix)
+		}
 		if !ok {
 			return fmt.Errorf("unknown environment variable %s (see docs/configuration.md)", name)
 		}
@@ -785,13 +795,13 @@ func (c *Config) Validate() error {
 	if c.Media.MaxWritersPerTrack < 0 || c.Media.MaxWritersPerTrack > 1024 {
 		bad("media.max_writers_per_track", "want between 0 (twice the cores) and 1024, got %d", c.Media.MaxWritersPerTrack)
 	}
-	switch c.Media.TURN {
+	switch c.Media.TURN.Mode {
 	case turnOff:
 	case turnEmbedded:
 		listens := []struct{ key, value string }{
-			{"media.turn_listen", c.Media.TURNListen},
-			{"media.turn_tcp_listen", c.Media.TURNTCPListen},
-			{"media.turn_tls_listen", c.Media.TURNTLSListen},
+			{"media.turn.listen", c.Media.TURN.Listen},
+			{"media.turn.tcp_listen", c.Media.TURN.TCPListen},
+			{"media.turn.tls_listen", c.Media.TURN.TLSListen},
 		}
 		for i, l := range listens {
 			if l.value == "" && i > 0 {
@@ -805,41 +815,41 @@ func (c *Config) Validate() error {
 				bad(l.key, "want an IP address or nothing before the port, got %q", l.value)
 			}
 		}
-		withTLS := c.Media.TURNTLSListen != ""
-		if withTLS != (c.Media.TURNTLSCertFile != "") {
-			bad("media.turn_tls_cert_file", "set it with media.turn_tls_listen, and only then")
+		withTLS := c.Media.TURN.TLSListen != ""
+		if withTLS != (c.Media.TURN.TLSCertFile != "") {
+			bad("media.turn.tls_cert_file", "set it with media.turn.tls_listen, and only then")
 		}
-		if withTLS != (c.Media.TURNTLSKeyFile != "") {
-			bad("media.turn_tls_key_file", "set it with media.turn_tls_listen, and only then")
+		if withTLS != (c.Media.TURN.TLSKeyFile != "") {
+			bad("media.turn.tls_key_file", "set it with media.turn.tls_listen, and only then")
 		}
-		if _, err := netip.ParseAddr(c.Media.TURNPublicIP); err != nil {
-			bad("media.turn_public_ip", "want the IP address clients reach the TURN server at, got %q", c.Media.TURNPublicIP)
+		if _, err := netip.ParseAddr(c.Media.TURN.PublicIP); err != nil {
+			bad("media.turn.public_ip", "want the IP address clients reach the TURN server at, got %q", c.Media.TURN.PublicIP)
 		}
-		if h := c.Media.TURNHost; h != "" && !hostName.MatchString(h) {
+		if h := c.Media.TURN.Host; h != "" && !hostName.MatchString(h) {
 			if _, err := netip.ParseAddr(h); err != nil {
-				bad("media.turn_host", "want a host name or an IP address, without a port, got %q", h)
+				bad("media.turn.host", "want a host name or an IP address, without a port, got %q", h)
 			}
 		}
-		if c.Media.TURNSecretFile == "" {
-			bad("media.turn_secret_file", "must not be empty with the embedded TURN server")
+		if c.Media.TURN.SecretFile == "" {
+			bad("media.turn.secret_file", "must not be empty with the embedded TURN server")
 		}
 		if c.Media.UDPPort == 0 {
 			bad("media.udp_port", "the embedded TURN server relays to the media port: want a fixed port, not 0")
 		}
 	case turnExternal:
-		if len(c.Media.TURNURLs) == 0 {
-			bad("media.turn_urls", "must list the TURN server's URLs with an external TURN server")
+		if len(c.Media.TURN.URLs) == 0 {
+			bad("media.turn.urls", "must list the TURN server's URLs with an external TURN server")
 		}
-		for _, u := range c.Media.TURNURLs {
+		for _, u := range c.Media.TURN.URLs {
 			if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
-				bad("media.turn_urls", "want turn: or turns: URLs, got %q", u)
+				bad("media.turn.urls", "want turn: or turns: URLs, got %q", u)
 			}
 		}
-		if len(c.Media.TURNSecret) < minTURNSecret {
-			bad("media.turn_secret", "want the external TURN server's shared secret, at least %d characters", minTURNSecret)
+		if len(c.Media.TURN.Secret) < minTURNSecret {
+			bad("media.turn.secret", "want the external TURN server's shared secret, at least %d characters", minTURNSecret)
 		}
 	default:
-		bad("media.turn", "want off, embedded or external, got %q", c.Media.TURN)
+		bad("media.turn.mode", "want off, embedded or external, got %q", c.Media.TURN.Mode)
 	}
 	if c.Cluster.NodeID != "" && !nodeID.MatchString(c.Cluster.NodeID) {
 		bad("cluster.node_id", "want 1 to 128 characters among A-Z a-z 0-9 . _ -, got %q", c.Cluster.NodeID)

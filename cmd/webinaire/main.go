@@ -476,47 +476,48 @@ func parseKey(data []byte) ([]byte, error) {
 // newTURN gives the API the TURN server the configuration names: the embedded one, which
 // it starts (the caller closes it), or an external one; nil when TURN is off.
 func newTURN(ctx context.Context, m MediaConfig, log *slog.Logger) (api.TURNCredentials, io.Closer, error) {
-	switch m.TURN {
+	t := m.TURN
+	switch t.Mode {
 	case turnEmbedded:
-		secret, err := loadOrCreateKey(m.TURNSecretFile, "TURN secret")
+		secret, err := loadOrCreateKey(t.SecretFile, "TURN secret")
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w (key media.turn_secret_file)", err)
+			return nil, nil, fmt.Errorf("%w (key media.turn.secret_file)", err)
 		}
 		p := sfu.TURNParams{
-			Listen:            m.TURNListen,
-			TCPListen:         m.TURNTCPListen,
-			TLSListen:         m.TURNTLSListen,
-			Host:              m.TURNHost,
+			Listen:            t.Listen,
+			TCPListen:         t.TCPListen,
+			TLSListen:         t.TLSListen,
+			Host:              t.Host,
 			Secret:            secret,
-			PublicIP:          m.TURNPublicIP,
-			AllowPrivatePeers: m.TURNAllowPrivatePeers,
+			PublicIP:          t.PublicIP,
+			AllowPrivatePeers: t.AllowPrivatePeers,
 			MediaPort:         m.UDPPort,
 			Logger:            log,
 		}
-		if m.TURNTLSListen != "" {
-			certs, err := loadCertificateFiles(m.TURNTLSCertFile, m.TURNTLSKeyFile, log)
+		if t.TLSListen != "" {
+			certs, err := loadCertificateFiles(t.TLSCertFile, t.TLSKeyFile, log)
 			if err != nil {
 				return nil, nil, err
 			}
-			host := m.TURNHost
+			host := t.Host
 			if host == "" {
-				host = m.TURNPublicIP
+				host = t.PublicIP
 			}
 			if err := certs.verifyHost(host); err != nil {
 				return nil, nil, err
 			}
 			p.TLSConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 		}
-		t, err := sfu.NewTURN(p)
+		server, err := sfu.NewTURN(p)
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := t.Start(ctx); err != nil {
-			return nil, nil, fmt.Errorf("%w (keys media.turn_listen, media.turn_tcp_listen, media.turn_tls_listen)", err)
+		if err := server.Start(ctx); err != nil {
+			return nil, nil, fmt.Errorf("%w (keys media.turn.listen, media.turn.tcp_listen, media.turn.tls_listen)", err)
 		}
-		return t, t, nil
+		return server, server, nil
 	case turnExternal:
-		return sfu.ExternalTURN{URLs: m.TURNURLs, Secret: []byte(m.TURNSecret)}, nil, nil
+		return sfu.ExternalTURN{URLs: t.URLs, Secret: []byte(t.Secret)}, nil, nil
 	}
 	return nil, nil, nil
 }

@@ -27,13 +27,13 @@ import (
 func TestTURNConfig(t *testing.T) {
 	cfg, err := LoadConfig("", nil)
 	require.NoError(t, err)
-	require.Equal(t, "off", cfg.Media.TURN, "TURN is off by default")
+	require.Equal(t, "off", cfg.Media.TURN.Mode, "TURN is off by default")
 	creds, closer, err := newTURN(context.Background(), cfg.Media, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	require.Nil(t, creds, "no TURN server when off")
 	require.Nil(t, closer)
 
-	cfg, err = LoadConfig(writeConfig(t, "media:\n  turn: external\n  turn_urls: [\"turn:turn.example.org:3478\"]\n"),
+	cfg, err = LoadConfig(writeConfig(t, "media:\n  turn:\n    mode: external\n    urls: [\"turn:turn.example.org:3478\"]\n"),
 		[]string{"WEBINAIRE_MEDIA_TURN_SECRET=0123456789abcdef-coturn"})
 	require.NoError(t, err)
 	creds, _, err = newTURN(context.Background(), cfg.Media, slog.New(slog.DiscardHandler))
@@ -42,14 +42,15 @@ func TestTURNConfig(t *testing.T) {
 	require.Equal(t, sfu.TURNCredentials([]byte("0123456789abcdef-coturn"), []string{"turn:turn.example.org:3478"}, "p1", time.Unix(1000, 0), time.Hour), ice)
 
 	cases := []struct{ file, want string }{
-		{"media:\n  turn: maybe\n", "key media.turn: want off, embedded or external"},
-		{"media:\n  turn: embedded\n", "key media.turn_public_ip"},
-		{"media:\n  turn: embedded\n  turn_public_ip: 203.0.113.7\n  turn_listen: nowhere\n", "key media.turn_listen"},
-		{"media:\n  turn: embedded\n  turn_public_ip: 203.0.113.7\n  turn_secret_file: \"\"\n", "key media.turn_secret_file"},
-		{"media:\n  turn: external\n  turn_secret: 0123456789abcdef\n", "key media.turn_urls: must list"},
-		{"media:\n  turn: external\n  turn_secret: 0123456789abcdef\n  turn_urls: [\"https://turn.example.org\"]\n", "key media.turn_urls: want turn: or turns:"},
-		{"media:\n  turn: external\n  turn_urls: [\"turn:turn.example.org\"]\n  turn_secret: short\n", "key media.turn_secret"},
-		{"media:\n  turn_allow_private_peers: sometimes\n", "key media.turn_allow_private_peers (line 2): wrong type"},
+		{"media:\n  turn:\n    mode: maybe\n", "key media.turn.mode: want off, embedded or external"},
+		{"media:\n  turn:\n    mode: embedded\n", "key media.turn.public_ip"},
+		{"media:\n  turn:\n    mode: embedded\n    public_ip: 203.0.113.7\n    listen: nowhere\n", "key media.turn.listen"},
+		{"media:\n  turn:\n    mode: embedded\n    public_ip: 203.0.113.7\n    secret_file: \"\"\n", "key media.turn.secret_file"},
+		{"media:\n  turn:\n    mode: external\n    secret: 0123456789abcdef\n", "key media.turn.urls: must list"},
+		{"media:\n  turn:\n    mode: external\n    secret: 0123456789abcdef\n    urls: [\"https://turn.example.org\"]\n", "key media.turn.urls: want turn: or turns:"},
+		{"media:\n  turn:\n    mode: external\n    urls: [\"turn:turn.example.org\"]\n    secret: short\n", "key media.turn.secret"},
+		{"media:\n  turn:\n    allow_private_peers: sometimes\n", "key media.turn.allow_private_peers (line 3): wrong type"},
+		{"media:\n  turn_listen: \":3478\"\n", "unknown key media.turn_listen (line 2): the TURN keys are under media.turn now, media.turn.listen"},
 	}
 	for _, tc := range cases {
 		_, err := LoadConfig(writeConfig(t, tc.file), nil)
@@ -60,7 +61,7 @@ func TestTURNConfig(t *testing.T) {
 
 func TestEmbeddedTURNFromConfig(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "turn.key")
-	cfg, err := LoadConfig(writeConfig(t, "media:\n  turn: embedded\n  turn_listen: 127.0.0.1:0\n  turn_public_ip: 203.0.113.7\n  turn_secret_file: "+keyFile+"\n"), nil)
+	cfg, err := LoadConfig(writeConfig(t, "media:\n  turn:\n    mode: embedded\n    listen: 127.0.0.1:0\n    public_ip: 203.0.113.7\n    secret_file: "+keyFile+"\n"), nil)
 	require.NoError(t, err)
 	creds, closer, err := newTURN(context.Background(), cfg.Media, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
@@ -80,7 +81,7 @@ func TestEmbeddedTURNFromConfig(t *testing.T) {
 // own): its live relays, and no other port of that address.
 func TestSFUKnowsTheEmbeddedTURNRelays(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "turn.key")
-	cfg, err := LoadConfig(writeConfig(t, "media:\n  allow_private_candidates: true\n  turn: embedded\n  turn_listen: 127.0.0.1:0\n  turn_public_ip: 127.0.0.1\n  turn_secret_file: "+keyFile+"\n"), nil)
+	cfg, err := LoadConfig(writeConfig(t, "media:\n  allow_private_candidates: true\n  turn:\n    mode: embedded\n    listen: 127.0.0.1:0\n    public_ip: 127.0.0.1\n    secret_file: "+keyFile+"\n"), nil)
 	require.NoError(t, err)
 	creds, closer, err := newTURN(context.Background(), cfg.Media, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
@@ -116,14 +117,14 @@ func TestSFUKnowsTheEmbeddedTURNRelays(t *testing.T) {
 }
 
 func TestTURNConfigOfTCPAndTLS(t *testing.T) {
-	embedded := "media:\n  turn: embedded\n  turn_public_ip: 203.0.113.7\n"
+	embedded := "media:\n  turn:\n    mode: embedded\n    public_ip: 203.0.113.7\n"
 	cases := []struct{ file, want string }{
-		{embedded + "  turn_tcp_listen: nowhere\n", "key media.turn_tcp_listen: want host:port"},
-		{embedded + "  turn_tls_listen: \":99999\"\n  turn_tls_cert_file: c\n  turn_tls_key_file: k\n", "key media.turn_tls_listen: port out of range"},
-		{embedded + "  turn_tls_listen: \":5349\"\n  turn_tls_key_file: k\n", "key media.turn_tls_cert_file: set it with media.turn_tls_listen"},
-		{embedded + "  turn_tls_listen: \":5349\"\n  turn_tls_cert_file: c\n", "key media.turn_tls_key_file: set it with media.turn_tls_listen"},
-		{embedded + "  turn_tls_cert_file: c\n  turn_tls_key_file: k\n", "key media.turn_tls_cert_file: set it with media.turn_tls_listen"},
-		{embedded + "  turn_host: \"turn.example.org:5349\"\n", "key media.turn_host: want a host name"},
+		{embedded + "    tcp_listen: nowhere\n", "key media.turn.tcp_listen: want host:port"},
+		{embedded + "    tls_listen: \":99999\"\n    tls_cert_file: c\n    tls_key_file: k\n", "key media.turn.tls_listen: port out of range"},
+		{embedded + "    tls_listen: \":5349\"\n    tls_key_file: k\n", "key media.turn.tls_cert_file: set it with media.turn.tls_listen"},
+		{embedded + "    tls_listen: \":5349\"\n    tls_cert_file: c\n", "key media.turn.tls_key_file: set it with media.turn.tls_listen"},
+		{embedded + "    tls_cert_file: c\n    tls_key_file: k\n", "key media.turn.tls_cert_file: set it with media.turn.tls_listen"},
+		{embedded + "    host: \"turn.example.org:5349\"\n", "key media.turn.host: want a host name"},
 		{embedded + "  udp_port: 0\n", "key media.udp_port: the embedded TURN server relays to the media port"},
 	}
 	for _, tc := range cases {
@@ -132,7 +133,7 @@ func TestTURNConfigOfTCPAndTLS(t *testing.T) {
 		require.Contains(t, err.Error(), tc.want)
 	}
 	for _, host := range []string{"turn.example.org", "203.0.113.7", "2001:db8::7"} {
-		_, err := LoadConfig(writeConfig(t, embedded+"  turn_host: \""+host+"\"\n"), nil)
+		_, err := LoadConfig(writeConfig(t, embedded+"    host: \""+host+"\"\n"), nil)
 		require.NoError(t, err, "turn_host %s", host)
 	}
 }
@@ -176,10 +177,10 @@ func handshake(t *testing.T, addr, host string, roots *x509.CertPool) *x509.Cert
 func TestEmbeddedTURNOverTLSFromConfig(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, cert := writeCertificate(t, dir, "turn.example.test")
-	file := "media:\n  turn: embedded\n  turn_listen: 127.0.0.1:0\n  turn_tcp_listen: 127.0.0.1:0\n" +
-		"  turn_tls_listen: 127.0.0.1:0\n  turn_host: turn.example.test\n  turn_public_ip: 203.0.113.7\n" +
-		"  turn_secret_file: " + filepath.Join(dir, "turn.key") + "\n" +
-		"  turn_tls_cert_file: " + certFile + "\n  turn_tls_key_file: " + keyFile + "\n"
+	file := "media:\n  turn:\n    mode: embedded\n    listen: 127.0.0.1:0\n    tcp_listen: 127.0.0.1:0\n" +
+		"    tls_listen: 127.0.0.1:0\n    host: turn.example.test\n    public_ip: 203.0.113.7\n" +
+		"    secret_file: " + filepath.Join(dir, "turn.key") + "\n" +
+		"    tls_cert_file: " + certFile + "\n    tls_key_file: " + keyFile + "\n"
 	cfg, err := LoadConfig(writeConfig(t, file), nil)
 	require.NoError(t, err)
 	creds, closer, err := newTURN(context.Background(), cfg.Media, slog.New(slog.DiscardHandler))
@@ -218,21 +219,21 @@ func TestEmbeddedTURNRefusesABadCertificate(t *testing.T) {
 	cases := []struct {
 		name, cert, key, host, want string
 	}{
-		{"missing certificate", filepath.Join(dir, "none.crt"), keyFile, "turn.example.test", "key media.turn_tls_cert_file"},
-		{"missing key", certFile, filepath.Join(dir, "none.pem"), "turn.example.test", "key media.turn_tls_key_file"},
-		{"key of another certificate", certFile, otherKey, "turn.example.test", "keys media.turn_tls_cert_file, media.turn_tls_key_file"},
-		{"not PEM", garbage, keyFile, "turn.example.test", "keys media.turn_tls_cert_file, media.turn_tls_key_file"},
-		{"certificate of another host", certFile, keyFile, "turn.example.org", "keys media.turn_host, media.turn_tls_cert_file"},
-		{"no host: the public address", certFile, keyFile, "", "keys media.turn_host, media.turn_tls_cert_file"},
+		{"missing certificate", filepath.Join(dir, "none.crt"), keyFile, "turn.example.test", "key media.turn.tls_cert_file"},
+		{"missing key", certFile, filepath.Join(dir, "none.pem"), "turn.example.test", "key media.turn.tls_key_file"},
+		{"key of another certificate", certFile, otherKey, "turn.example.test", "keys media.turn.tls_cert_file, media.turn.tls_key_file"},
+		{"not PEM", garbage, keyFile, "turn.example.test", "keys media.turn.tls_cert_file, media.turn.tls_key_file"},
+		{"certificate of another host", certFile, keyFile, "turn.example.org", "keys media.turn.host, media.turn.tls_cert_file"},
+		{"no host: the public address", certFile, keyFile, "", "keys media.turn.host, media.turn.tls_cert_file"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := LoadConfig("", nil)
 			require.NoError(t, err)
-			cfg.Media.TURN, cfg.Media.TURNPublicIP = turnEmbedded, "203.0.113.7"
-			cfg.Media.TURNListen, cfg.Media.TURNTLSListen = "127.0.0.1:0", "127.0.0.1:0"
-			cfg.Media.TURNSecretFile = filepath.Join(dir, "turn.key")
-			cfg.Media.TURNTLSCertFile, cfg.Media.TURNTLSKeyFile, cfg.Media.TURNHost = tc.cert, tc.key, tc.host
+			cfg.Media.TURN.Mode, cfg.Media.TURN.PublicIP = turnEmbedded, "203.0.113.7"
+			cfg.Media.TURN.Listen, cfg.Media.TURN.TLSListen = "127.0.0.1:0", "127.0.0.1:0"
+			cfg.Media.TURN.SecretFile = filepath.Join(dir, "turn.key")
+			cfg.Media.TURN.TLSCertFile, cfg.Media.TURN.TLSKeyFile, cfg.Media.TURN.Host = tc.cert, tc.key, tc.host
 			require.NoError(t, cfg.Validate())
 			_, closer, err := newTURN(context.Background(), cfg.Media, slog.New(slog.DiscardHandler))
 			require.Error(t, err, "the TURN server started")

@@ -38,8 +38,8 @@ func (c *certificateFiles) read() (*tls.Certificate, [2]time.Time, error) {
 	var modTimes [2]time.Time
 	var pem [2][]byte
 	for i, f := range []struct{ path, what, key string }{
-		{c.certFile, "certificate", "media.turn_tls_cert_file"},
-		{c.keyFile, "private key", "media.turn_tls_key_file"},
+		{c.certFile, "certificate", "media.turn.tls_cert_file"},
+		{c.keyFile, "private key", "media.turn.tls_key_file"},
 	} {
 		info, err := os.Stat(f.path)
 		if err == nil {
@@ -52,7 +52,7 @@ func (c *certificateFiles) read() (*tls.Certificate, [2]time.Time, error) {
 	}
 	cert, err := tls.X509KeyPair(pem[0], pem[1])
 	if err != nil {
-		return nil, modTimes, fmt.Errorf("TURN TLS certificate %s and key %s: %w (keys media.turn_tls_cert_file, media.turn_tls_key_file)", c.certFile, c.keyFile, err)
+		return nil, modTimes, fmt.Errorf("TURN TLS certificate %s and key %s: %w (keys media.turn.tls_cert_file, media.turn.tls_key_file)", c.certFile, c.keyFile, err)
 	}
 	return &cert, modTimes, nil
 }
@@ -90,7 +90,7 @@ func (c *certificateFiles) verifyHost(host string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.cert.Leaf.VerifyHostname(host); err != nil {
-		return fmt.Errorf("TURN TLS certificate %s: %w: set media.turn_host to a name it is valid for (keys media.turn_host, media.turn_tls_cert_file)", c.certFile, err)
+		return fmt.Errorf("TURN TLS certificate %s: %w: set media.turn.host to a name it is valid for (keys media.turn.host, media.turn.tls_cert_file)", c.certFile, err)
 	}
 	return nil
 }
