@@ -23,6 +23,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -37,6 +38,7 @@ const (
 	kustomization  = "kustomization.yaml"
 	exampleSuffix  = ".example.yaml"
 	statefulSet    = "webinaire"
+	apiDeployment  = "webinaire-api"
 	secretName     = "webinaire-secrets"
 	configMapName  = "webinaire-config"
 	containerName  = "webinaire"
@@ -61,6 +63,8 @@ type manifests struct {
 	secrets       []*corev1.Secret
 	services      []*corev1.Service
 	statefulSets  []*appsv1.StatefulSet
+	deployments   []*appsv1.Deployment
+	hpas          []*autoscalingv2.HorizontalPodAutoscaler
 	pdbs          []*policyv1.PodDisruptionBudget
 	ingresses     []*networkingv1.Ingress
 	cnpgClusters  []map[string]any
@@ -79,6 +83,10 @@ func newObject(tm metav1.TypeMeta) (any, error) {
 		return &corev1.Service{}, nil
 	case "apps/v1 StatefulSet":
 		return &appsv1.StatefulSet{}, nil
+	case "apps/v1 Deployment":
+		return &appsv1.Deployment{}, nil
+	case "autoscaling/v2 HorizontalPodAutoscaler":
+		return &autoscalingv2.HorizontalPodAutoscaler{}, nil
 	case "policy/v1 PodDisruptionBudget":
 		return &policyv1.PodDisruptionBudget{}, nil
 	case "networking.k8s.io/v1 Ingress":
@@ -170,6 +178,10 @@ func load(t *testing.T) *manifests {
 				m.services = append(m.services, o)
 			case *appsv1.StatefulSet:
 				m.statefulSets = append(m.statefulSets, o)
+			case *appsv1.Deployment:
+				m.deployments = append(m.deployments, o)
+			case *autoscalingv2.HorizontalPodAutoscaler:
+				m.hpas = append(m.hpas, o)
 			case *policyv1.PodDisruptionBudget:
 				m.pdbs = append(m.pdbs, o)
 			case *networkingv1.Ingress:
@@ -195,6 +207,41 @@ func (m *manifests) statefulSet(t *testing.T) (*appsv1.StatefulSet, *corev1.Cont
 	}
 	t.Fatalf("no StatefulSet %s", statefulSet)
 	return nil, nil
+}
+
+// workload is one kind of node: the media nodes' StatefulSet or the API nodes' Deployment.
+type workload struct {
+	kind, name string
+	selector   *metav1.LabelSelector
+	template   *corev1.PodTemplateSpec
+	container  *corev1.Container
+}
+
+// workloads are the StatefulSet of the media nodes, then the Deployment of the API nodes.
+func (m *manifests) workloads(t *testing.T) []workload {
+	t.Helper()
+	s, c := m.statefulSet(t)
+	out := []workload{{kind: "StatefulSet", name: s.Name, selector: s.Spec.Selector, template: &s.Spec.Template, container: c}}
+	d := m.apiDeployment(t)
+	for i := range d.Spec.Template.Spec.Containers {
+		if c := &d.Spec.Template.Spec.Containers[i]; c.Name == containerName {
+			return append(out, workload{kind: "Deployment", name: d.Name, selector: d.Spec.Selector, template: &d.Spec.Template, container: c})
+		}
+	}
+	t.Fatalf("Deployment %s: no container %s", d.Name, containerName)
+	return nil
+}
+
+// apiDeployment is the Deployment of the API nodes.
+func (m *manifests) apiDeployment(t *testing.T) *appsv1.Deployment {
+	t.Helper()
+	for _, d := range m.deployments {
+		if d.Name == apiDeployment {
+			return d
+		}
+	}
+	t.Fatalf("no Deployment %s", apiDeployment)
+	return nil
 }
 
 func (m *manifests) config(t *testing.T) map[string]string {
@@ -345,22 +392,29 @@ var varRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 // node would get the text as it is.
 func TestEnvReferencesAreDefinedBefore(t *testing.T) {
 	m := load(t)
-	_, c := m.statefulSet(t)
-	defined := map[string]bool{}
-	for _, e := range c.Env {
-		for _, ref := range varRef.FindAllStringSubmatch(e.Value, -1) {
-			if !defined[ref[1]] {
-				t.Errorf("%s refers to $(%s), not defined before it", e.Name, ref[1])
+	for _, w := range m.workloads(t) {
+		defined := map[string]bool{}
+		for _, e := range w.container.Env {
+			for _, ref := range varRef.FindAllStringSubmatch(e.Value, -1) {
+				if !defined[ref[1]] {
+					t.Errorf("%s %s: %s refers to $(%s), not defined before it", w.kind, w.name, e.Name, ref[1])
+				}
 			}
+			defined[e.Name] = true
 		}
-		defined[e.Name] = true
 	}
 }
 
 func TestProbesAndShutdown(t *testing.T) {
 	m := load(t)
-	s, c := m.statefulSet(t)
 	cfg := m.config(t)
+	for _, w := range m.workloads(t) {
+		t.Run(w.kind, func(t *testing.T) { checkProbesAndShutdown(t, w, cfg) })
+	}
+}
+
+func checkProbesAndShutdown(t *testing.T, w workload, cfg map[string]string) {
+	c := w.container
 
 	_, listenPort, err := net.SplitHostPort(setting(t, c, cfg, "WEBINAIRE_SERVER_LISTEN"))
 	if err != nil {
@@ -399,7 +453,7 @@ func TestProbesAndShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("WEBINAIRE_SERVER_SHUTDOWN_TIMEOUT: %v", err)
 	}
-	grace := s.Spec.Template.Spec.TerminationGracePeriodSeconds
+	grace := w.template.Spec.TerminationGracePeriodSeconds
 	if grace == nil {
 		t.Fatal("no terminationGracePeriodSeconds (the default, 30 s, knows nothing of server.shutdown_timeout)")
 	}
@@ -415,34 +469,51 @@ func TestProbesAndShutdown(t *testing.T) {
 func TestSelectorsMatchTheNodes(t *testing.T) {
 	m := load(t)
 	s, _ := m.statefulSet(t)
-	podLabels := labels.Set(s.Spec.Template.Labels)
-	matches := func(what string, sel *metav1.LabelSelector) {
+	workloads := m.workloads(t)
+	podLabels := func(w workload) labels.Set { return labels.Set(w.template.Labels) }
+	selects := func(sel *metav1.LabelSelector, w workload) bool {
 		selector, err := metav1.LabelSelectorAsSelector(sel)
-		if err != nil || selector.Empty() || !selector.Matches(podLabels) {
-			t.Errorf("%s: selector %v does not match the nodes' labels %v (%v)", what, sel, podLabels, err)
+		return err == nil && !selector.Empty() && selector.Matches(podLabels(w))
+	}
+	for _, w := range workloads {
+		if !selects(w.selector, w) {
+			t.Errorf("%s %s: selector %v does not match its pods' labels %v", w.kind, w.name, w.selector, podLabels(w))
+		}
+		for _, other := range workloads {
+			if other.name != w.name && selects(w.selector, other) {
+				t.Errorf("%s %s: selector %v takes the pods of %s too", w.kind, w.name, w.selector, other.name)
+			}
+		}
+		// One PodDisruptionBudget per kind of node.
+		n := 0
+		for _, pdb := range m.pdbs {
+			if selects(pdb.Spec.Selector, w) {
+				n++
+				if pdb.Spec.MaxUnavailable == nil && pdb.Spec.MinAvailable == nil {
+					t.Errorf("PodDisruptionBudget %s: neither maxUnavailable nor minAvailable", pdb.Name)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s %s: %d PodDisruptionBudgets select its pods, want one", w.kind, w.name, n)
 		}
 	}
-	matches("StatefulSet", s.Spec.Selector)
-
-	if len(m.pdbs) != 1 {
-		t.Fatalf("%d PodDisruptionBudgets, want one", len(m.pdbs))
-	}
-	pdb := m.pdbs[0]
-	matches("PodDisruptionBudget "+pdb.Name, pdb.Spec.Selector)
-	if pdb.Spec.MaxUnavailable == nil && pdb.Spec.MinAvailable == nil {
-		t.Error("PodDisruptionBudget: neither maxUnavailable nor minAvailable")
+	if len(m.pdbs) != len(workloads) {
+		t.Errorf("%d PodDisruptionBudgets for %d kinds of node", len(m.pdbs), len(workloads))
 	}
 
 	headless := m.service(s.Spec.ServiceName)
-	if headless == nil || headless.Spec.ClusterIP != corev1.ClusterIPNone {
-		t.Fatalf("serviceName %q: want a headless Service (clusterIP None)", s.Spec.ServiceName)
+	if headless == nil || headless.Spec.ClusterIP != corev1.ClusterIPNone || !selects(&metav1.LabelSelector{MatchLabels: headless.Spec.Selector}, workloads[0]) {
+		t.Fatalf("serviceName %q: want a headless Service (clusterIP None) of the media nodes", s.Spec.ServiceName)
+	}
+	if public := m.service("webinaire"); public == nil || !selects(&metav1.LabelSelector{MatchLabels: public.Spec.Selector}, workloads[1]) {
+		t.Error("Service webinaire: want it to select the API nodes")
 	}
 	replicas := int32(1)
 	if s.Spec.Replicas != nil {
 		replicas = *s.Spec.Replicas
 	}
 	for _, svc := range m.services {
-		sel := labels.SelectorFromSet(svc.Spec.Selector)
 		if len(svc.Spec.Selector) == 0 {
 			t.Errorf("Service %s: no selector", svc.Name)
 			continue
@@ -455,8 +526,10 @@ func TestSelectorsMatchTheNodes(t *testing.T) {
 			}
 			continue
 		}
-		if !sel.Matches(podLabels) {
-			t.Errorf("Service %s: selector %v does not match the nodes' labels %v", svc.Name, svc.Spec.Selector, podLabels)
+		if !slices.ContainsFunc(workloads, func(w workload) bool {
+			return selects(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, w)
+		}) {
+			t.Errorf("Service %s: selector %v matches no node's pods", svc.Name, svc.Spec.Selector)
 		}
 	}
 }
@@ -466,8 +539,10 @@ func TestServicesAndIngressAgree(t *testing.T) {
 	s, c := m.statefulSet(t)
 	cfg := m.config(t)
 	names := map[string]bool{}
-	for _, p := range c.Ports {
-		names[p.Name] = true
+	for _, w := range m.workloads(t) {
+		for _, p := range w.container.Ports {
+			names[p.Name] = true
+		}
 	}
 	for _, svc := range m.services {
 		for _, p := range svc.Spec.Ports {
@@ -542,7 +617,6 @@ func documentedEnv(t *testing.T) map[string]bool {
 
 func TestEnvironmentIsDocumented(t *testing.T) {
 	m := load(t)
-	_, c := m.statefulSet(t)
 	known := documentedEnv(t)
 	check := func(where, name string) {
 		if strings.HasPrefix(name, "WEBINAIRE_") && !known[name] {
@@ -557,26 +631,28 @@ func TestEnvironmentIsDocumented(t *testing.T) {
 			check("ConfigMap "+cm.Name, k)
 		}
 	}
-	for _, e := range c.Env {
-		check("container env", e.Name)
-	}
-	for _, src := range c.EnvFrom {
-		if src.ConfigMapRef == nil || src.ConfigMapRef.Name != configMapName || src.Prefix != "" {
-			t.Errorf("envFrom %+v: want ConfigMap %s, without a prefix", src, configMapName)
-		}
-	}
-	// Set twice, the container's env wins silently: say each setting once.
 	cfg := m.config(t)
-	for _, e := range c.Env {
-		if _, ok := cfg[e.Name]; ok {
-			t.Errorf("%s is set both in the container and in ConfigMap %s", e.Name, configMapName)
+	for _, w := range m.workloads(t) {
+		c := w.container
+		for _, e := range c.Env {
+			check(w.kind+" "+w.name, e.Name)
+		}
+		for _, src := range c.EnvFrom {
+			if src.ConfigMapRef == nil || src.ConfigMapRef.Name != configMapName || src.Prefix != "" {
+				t.Errorf("%s %s: envFrom %+v, want ConfigMap %s, without a prefix", w.kind, w.name, src, configMapName)
+			}
+		}
+		// Set twice, the container's env wins silently: say each setting once.
+		for _, e := range c.Env {
+			if _, ok := cfg[e.Name]; ok {
+				t.Errorf("%s %s: %s is set both in the container and in ConfigMap %s", w.kind, w.name, e.Name, configMapName)
+			}
 		}
 	}
 }
 
 func TestProductionSettings(t *testing.T) {
 	m := load(t)
-	_, c := m.statefulSet(t)
 	cfg := m.config(t)
 	want := map[string]string{
 		"WEBINAIRE_MODE":            "production",
@@ -596,6 +672,14 @@ func TestProductionSettings(t *testing.T) {
 			t.Errorf("%s is not set", k)
 		}
 	}
+	for _, w := range m.workloads(t) {
+		t.Run(w.kind, func(t *testing.T) { checkContainerSettings(t, w.container, cfg) })
+	}
+}
+
+// checkContainerSettings checks that a node's container takes its secrets from the Secret
+// and has its resources set.
+func checkContainerSettings(t *testing.T, c *corev1.Container, cfg map[string]string) {
 	// Secrets come from the Secret, never as values.
 	for _, k := range []string{"WEBINAIRE_DATABASE_URL", "WEBINAIRE_OIDC_CLIENT_SECRET", "WEBINAIRE_MEDIA_TURN_SECRET", "WEBINAIRE_RECORDINGS_S3_ACCESS_KEY"} {
 		e, ok := env(c, k)
@@ -627,8 +711,10 @@ func TestProductionSettings(t *testing.T) {
 
 func TestImagesArePinned(t *testing.T) {
 	m := load(t)
-	for _, s := range m.statefulSets {
-		for _, c := range slices.Concat(s.Spec.Template.Spec.InitContainers, s.Spec.Template.Spec.Containers) {
+	images := map[string]bool{}
+	for _, w := range m.workloads(t) {
+		images[w.container.Image] = true
+		for _, c := range slices.Concat(w.template.Spec.InitContainers, w.template.Spec.Containers) {
 			img := c.Image
 			if strings.Contains(img, "@sha256:") {
 				continue
@@ -642,6 +728,9 @@ func TestImagesArePinned(t *testing.T) {
 			}
 		}
 	}
+	if len(images) != 1 {
+		t.Errorf("the media and API nodes run different images %v: one version everywhere", images)
+	}
 	for _, cl := range m.cnpgClusters {
 		spec, _ := cl["spec"].(map[string]any)
 		img, _ := spec["imageName"].(string)
@@ -654,7 +743,6 @@ func TestImagesArePinned(t *testing.T) {
 // Every key the nodes read from the Secret is in the example, whose values are placeholders.
 func TestSecretExample(t *testing.T) {
 	m := load(t)
-	s, c := m.statefulSet(t)
 	cfg := m.config(t)
 	secret := m.secret(t)
 	if len(secret.Data) != 0 {
@@ -672,14 +760,22 @@ func TestSecretExample(t *testing.T) {
 			t.Errorf("%s: key %q is not in the Secret example", where, key)
 		}
 	}
+	for _, w := range m.workloads(t) {
+		checkSecretUse(t, w, cfg, has)
+	}
+}
+
+// checkSecretUse checks that the Secret's keys a node reads are in the example, and the
+// key files the configuration names are files of its mounted Secret.
+func checkSecretUse(t *testing.T, w workload, cfg map[string]string, has func(where, name, key string)) {
+	c := w.container
 	for _, e := range c.Env {
 		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 			has(e.Name, e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key)
 		}
 	}
-	// The key files the configuration names are files of the mounted Secret.
 	mounted := map[string]bool{}
-	for _, v := range s.Spec.Template.Spec.Volumes {
+	for _, v := range w.template.Spec.Volumes {
 		if v.Secret == nil {
 			continue
 		}
