@@ -249,6 +249,12 @@ func (p *participant) start(api *webrtc.API) bool {
 	case errors.Is(err, ErrTokenRevoked):
 		p.end(endCause{err: err, code: signal.CloseUnauthorized, reason: "this participant was removed from the room", errCode: signal.CodeTokenRevoked})
 		return false
+	case errors.Is(err, ErrRoomGone):
+		p.end(breakoutEnded)
+		return false
+	case errors.Is(err, ErrNotAssigned):
+		p.end(endCause{err: err, code: signal.CloseUnauthorized, reason: "this breakout room is not yours", errCode: signal.CodeForbidden})
+		return false
 	}
 	if err != nil {
 		p.end(endCause{err: err, code: signal.CloseGoingAway, reason: "server shutting down", errCode: signal.CodeServerClosing})
@@ -421,6 +427,8 @@ func (p *participant) handle(m clientMessage) {
 		}
 	case signal.TypeMuteParticipant, signal.TypeAskUnmute, signal.TypeRemove, signal.TypeSetRole, signal.TypeLowerHand, signal.TypeLock, signal.TypeSpotlight, signal.TypeEndSession, signal.TypeLobbyAdmit, signal.TypeLobbyDeny:
 		p.moderate(m)
+	case signal.TypeBreakoutStart, signal.TypeBreakoutAssign, signal.TypeBreakoutJoin, signal.TypeBreakoutBroadcast, signal.TypeBreakoutHelp, signal.TypeBreakoutEnd:
+		p.breakout(m)
 	}
 }
 

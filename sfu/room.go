@@ -44,6 +44,10 @@ type Room struct {
 	updates roomUpdates
 	// capLogged are the caps (participants, lobby) whose refusals were logged.
 	capLogged map[string]bool
+	// parent is the main room of a breakout room, nil for a main room; set at creation.
+	parent *Room
+	// brk are the breakout rooms of a main room while they are open, nil otherwise.
+	brk *breakouts
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -181,6 +185,12 @@ func (r *Room) Remove(participantID string) error {
 	if p != nil {
 		p.end(endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved})
 	}
+	// Out of the breakout rooms too: their entries check the main room's removals.
+	for _, o := range r.everyone() {
+		if o.id == participantID && o.room != r {
+			o.end(endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved})
+		}
+	}
 	return nil
 }
 
@@ -223,6 +233,11 @@ func (r *Room) close(cause endCause) {
 	if !closing {
 		return
 	}
+	r.mu.Lock()
+	b := r.brk
+	r.brk = nil
+	r.mu.Unlock()
+	r.srv.closeBreakouts(b, cause)
 	for _, p := range ps {
 		p.end(cause)
 	}
@@ -287,7 +302,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// The Gate admitted p before it got here: a removal since then refuses it.
-	if r.srv.tokens.isRevoked(r.id, p.id, r.srv.clock.Now()) {
+	if r.srv.tokens.isRevoked(MainRoom(r.id), p.id, r.srv.clock.Now()) || r.srv.tokens.isRevoked(r.id, p.id, r.srv.clock.Now()) {
 		r.startGraceLocked() // a room just opened for p closes again
 		return nil, nil, false, ErrTokenRevoked
 	}
@@ -299,7 +314,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 	if r.collab.locked && !r.seen[p.id] && role != RoleModerator {
 		return nil, nil, false, ErrRoomLocked
 	}
-	if p.claims.Lobby && !r.seen[p.id] && role != RoleModerator {
+	if p.claims.Lobby && !r.seen[p.id] && role != RoleModerator && r.parent == nil {
 		replaced = r.waiting[p.id]
 		if replaced == nil && len(r.waiting) >= r.srv.maxLobby {
 			r.capReachedLocked("lobby")
@@ -534,7 +549,8 @@ func (r *Room) dropCollab() {
 
 // startGraceLocked starts the empty-room timer when nobody is in the room or its lobby.
 func (r *Room) startGraceLocked() {
-	if len(r.participants) == 0 && len(r.waiting) == 0 && !r.closed && r.stopTimer == nil {
+	// A main room stays open while its participants are in its breakout rooms.
+	if len(r.participants) == 0 && len(r.waiting) == 0 && !r.closed && r.stopTimer == nil && r.brk == nil {
 		r.stopTimer = r.srv.clock.AfterFunc(r.srv.grace, r.expire)
 	}
 }

@@ -61,6 +61,12 @@ type clientMessage struct {
 	All           bool     `json:"all,omitempty"`
 	Role          Role     `json:"role,omitempty"`
 	Locked        *bool    `json:"locked,omitempty"`
+	// Breakout rooms.
+	Rooms    []breakoutSpec `json:"rooms,omitempty"`
+	Random   bool           `json:"random,omitempty"`
+	Choose   bool           `json:"choose,omitempty"`
+	Duration int            `json:"duration,omitempty"` // seconds
+	RoomID   string         `json:"room_id,omitempty"`
 }
 
 // decodeMessage parses and checks one client message. Errors wrap ErrMessageTooLarge,
@@ -186,7 +192,11 @@ func decodeMessage(data []byte) (clientMessage, error) {
 		if m.Locked == nil {
 			return bad("lock needs locked")
 		}
-	case signal.TypeRestartICE, signal.TypeLeave, signal.TypeEndSession:
+	case signal.TypeBreakoutStart, signal.TypeBreakoutAssign, signal.TypeBreakoutJoin, signal.TypeBreakoutBroadcast:
+		if what := checkBreakoutMessage(&m); what != "" {
+			return bad(what)
+		}
+	case signal.TypeRestartICE, signal.TypeLeave, signal.TypeEndSession, signal.TypeBreakoutHelp, signal.TypeBreakoutEnd:
 	default:
 		return clientMessage{}, fmt.Errorf("%w: %.32q", ErrUnknownMessageType, m.Type)
 	}
