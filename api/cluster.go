@@ -206,13 +206,20 @@ func (c *Cluster) beat(ctx context.Context) error {
 func (c *Cluster) checkRooms(ctx context.Context) {
 	now := c.p.Now()
 	open := c.p.Media.RoomIDs()
-	placed, err := c.p.Store.PlacementsOf(ctx, open)
+	mains := make([]string, 0, len(open))
+	for _, id := range open {
+		if !sfu.IsBreakoutRoom(id) {
+			mains = append(mains, id)
+		}
+	}
+	placed, err := c.p.Store.PlacementsOf(ctx, mains)
 	if err != nil {
 		c.log.Warn("placements of open rooms not read", "err", err)
 		return
 	}
 	for _, id := range open {
-		p, ok := placed[id]
+		// A breakout room runs where its main room is placed.
+		p, ok := placed[sfu.MainRoom(id)]
 		if ok && p.NodeID != nil && *p.NodeID == c.p.Self.ID {
 			continue
 		}
@@ -265,8 +272,9 @@ func (c *Cluster) forgetExpired(ctx context.Context) {
 }
 
 // Place returns the node that runs room, placing it if needed, and reserves a seat there
-// for participant (none when empty).
+// for participant (none when empty). A breakout room is placed as its main room: with it.
 func (c *Cluster) Place(ctx context.Context, room, participant string) (store.Placement, error) {
+	room = sfu.MainRoom(room)
 	p, err := c.p.Store.PlaceRoom(ctx, store.PlaceRequest{
 		Room: room, Participant: participant, Hold: c.p.SeatHold, Now: c.p.Now(), NodeTimeout: c.p.NodeTimeout,
 	})
