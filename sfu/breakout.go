@@ -502,13 +502,14 @@ func (r *Room) EndBreakouts() bool {
 	}
 	r.startGraceLocked()
 	r.mu.Unlock()
-	r.tellBreakouts()
+	r.tellBreakouts() // to the main room: the breakout rooms are no longer r's
 	rooms := r.srv.roomsOf(b)
 	for _, br := range rooms {
 		br.mu.Lock()
 		ps := br.othersLocked(nil)
 		br.mu.Unlock()
 		for _, p := range ps {
+			r.sendBreakouts(p) // closed: r.brk is nil
 			r.sendMove(p, r.id)
 		}
 	}

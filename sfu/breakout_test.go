@@ -176,6 +176,7 @@ func TestBreakoutRoomsRoundTrip(t *testing.T) {
 	f.clock.Advance(600 * time.Second)
 	back := inA.waitMsg(moveMsg(true))
 	require.Equal(t, "main", back.RoomID)
+	inA.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && !m.Open })
 	inB.waitMsg(moveMsg(true))
 	returned := f.follow(t, inA, back)
 	returned.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined && m.RoomID == "main" })
