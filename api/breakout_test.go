@@ -13,8 +13,9 @@ import (
 )
 
 // A breakout room is entered with the token the SFU hands over, checked by the gate as its
-// main room: the webinar's lobby does not hold a participant sent there, a rejoin places it
-// with its main room, and a removal from the session bars it, on any node.
+// main room: the webinar's lobby does not hold a participant sent there, who may talk there
+// (a meeting), a rejoin places it with its main room, and a removal from the session bars
+// it, on any node.
 func TestBreakoutRoomsAreEnteredAsTheirMainRoom(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		e := setup(t, driver, options{})
@@ -44,6 +45,7 @@ func TestBreakoutRoomsAreEnteredAsTheirMainRoom(t *testing.T) {
 		inRoom := connectRTC(t, e, joinAnswer{WSURL: wsURLOf(e), Token: mv.Token})
 		joined := inRoom.waitJoined()
 		require.Equal(t, mv.RoomID, joined.RoomID)
+		require.Equal(t, "meeting", joined.RoomKind, "a breakout room of a webinar is a meeting: its attendees talk")
 
 		// A rejoin answers for the breakout room, where its main room runs.
 		resp := anon.Do("POST", "/api/v1/rejoin", map[string]string{"token": mv.Token}, nil)

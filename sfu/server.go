@@ -456,7 +456,11 @@ func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, bool, er
 	}
 	r, ok := s.rooms[p.claims.Room]
 	if !ok {
-		r = newRoom(s, p.claims.Room, p.claims.Kind)
+		kind := p.claims.Kind
+		if main != nil {
+			kind = KindMeeting // a group that talks, whatever its main room
+		}
+		r = newRoom(s, p.claims.Room, kind)
 		r.parent = main
 		s.rooms[r.id] = r
 		s.log.Info("room opened", "room", r.id, "kind", r.kind)

@@ -772,12 +772,16 @@ export class RoomClient extends EventTarget {
   }
 
   /**
-   * @param {{participant_id: string, role: Role, participants: ParticipantInfo[] | null,
+   * @param {{participant_id: string, role: Role, room_kind?: Kind, participants: ParticipantInfo[] | null,
    *   ice_servers: RTCIceServer[] | null, chat?: ChatMessage[] | null, polls?: Poll[] | null,
    *   hands?: string[] | null, locked?: boolean, spotlight?: string, recording?: boolean, active_speaker?: string, session_token?: string}} msg
    */
   onJoined(msg) {
     this.keepSessionToken(msg.session_token);
+    // a breakout room is a meeting, whatever its main room: the room's kind is the one joined
+    const kind = msg.room_kind;
+    const kindChanged = kind !== undefined && kind !== this.join.kind;
+    if (kindChanged) this.join = { ...this.join, kind };
     this.setRecording(Boolean(msg.recording));
     this.attempt = 0;
     this.lastError = "";
@@ -820,6 +824,7 @@ export class RoomClient extends EventTarget {
     }
     this.setState("connected");
     for (const type of ["peers", "chat", "polls", "hands", "room", "speaker", "lobby"]) this.dispatchEvent(new Event(type));
+    if (kindChanged) this.dispatchEvent(new Event("role")); // may publish now, or no longer
   }
 
   /**
