@@ -22,7 +22,8 @@ import (
 // one (breakout_move): no lobby, no name to type again.
 //
 // Every breakout room runs where its main room runs (MainRoom gives the id to place), so
-// that the main room reaches the participants of its breakout rooms.
+// that the main room reaches the participants of its breakout rooms. The main room stays
+// open while one of its breakout rooms is.
 
 // Limits of breakout rooms.
 const (
@@ -500,7 +501,6 @@ func (r *Room) EndBreakouts() bool {
 	if b.stop != nil {
 		b.stop()
 	}
-	r.startGraceLocked()
 	r.mu.Unlock()
 	r.tellBreakouts() // to the main room: the breakout rooms are no longer r's
 	rooms := r.srv.roomsOf(b)
@@ -539,6 +539,16 @@ func (s *Server) closeBreakouts(b *breakouts, cause endCause) {
 	for _, br := range s.roomsOf(b) {
 		br.close(cause)
 	}
+}
+
+// breakoutsInUse tells whether one of the breakout rooms of the main room r is open: r
+// stays open meanwhile, empty or not. Each closes once empty for the grace period, and so
+// r after them.
+func (r *Room) breakoutsInUse() bool {
+	r.mu.Lock()
+	b := r.brk
+	r.mu.Unlock()
+	return b != nil && len(r.srv.roomsOf(b)) > 0
 }
 
 // roomsOf are the breakout rooms of b open now.

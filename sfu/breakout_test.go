@@ -148,15 +148,15 @@ func TestBreakoutRoomsRoundTrip(t *testing.T) {
 
 	// The main room is empty past its grace period, and stays open for them.
 	f.clock.Advance(DefaultEmptyRoomGrace + time.Second)
-	_, open := f.srv.Room("main")
-	require.True(t, open, "the main room stays open while breakout rooms are")
-
 	// Each room has its chat.
 	inA.send(map[string]any{"type": "chat", "text": "only in A"})
 	inB.send(map[string]any{"type": "chat", "text": "only in B"})
 	inB.waitMsg(chatText("only in B"))
 	inA.waitMsg(chatText("only in A"))
 	require.False(t, inB.has(chatText("only in A")), "the chat of room A stays there")
+
+	_, open := f.srv.Room("main")
+	require.True(t, open, "the main room stays open while breakout rooms are")
 
 	// A broadcast reaches every room.
 	f.mod.send(map[string]any{"type": "breakout_broadcast", "text": "5 minutes left"})
@@ -272,4 +272,27 @@ func TestBreakoutAuthorisation(t *testing.T) {
 
 func errorCode(code string) func(serverMsg) bool {
 	return func(m serverMsg) bool { return m.Type == signal.TypeError && m.Code == code }
+}
+
+// TestMainRoomClosesAfterItsBreakoutRooms: breakout rooms without a time limit that
+// everyone leaves close once empty, and their main room after them; nothing stays open.
+func TestMainRoomClosesAfterItsBreakoutRooms(t *testing.T) {
+	f := newBreakoutFixture(t)
+	f.mod.send(map[string]any{"type": "breakout_start", "random": true, "rooms": []map[string]any{{"name": "A"}}})
+	var moved []*testClient
+	for _, c := range []*testClient{f.alice, f.bob, f.carol} {
+		moved = append(moved, f.follow(t, c, c.waitMsg(moveMsg(false))))
+	}
+	require.NoError(t, f.mod.leave())
+	room := moved[0].waitMsg(ofType(signal.TypeJoined)).RoomID
+	f.clock.Advance(DefaultEmptyRoomGrace) // the main room is empty, its breakout room is not
+	for _, c := range moved {
+		require.NoError(t, c.leave())
+	}
+	require.Eventually(t, func() bool {
+		f.clock.Advance(DefaultEmptyRoomGrace)
+		_, mainOpen := f.srv.Room("main")
+		_, breakoutOpen := f.srv.Room(room)
+		return !mainOpen && !breakoutOpen
+	}, waitFor, 10*time.Millisecond, "the rooms close")
 }

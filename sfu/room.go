@@ -281,12 +281,23 @@ func (r *Room) markClosed(onlyEmpty bool) ([]*participant, bool) {
 // a timer's goroutine of its own.
 func (r *Room) expire() {
 	defer r.srv.panics.Recover(PartRoom, r.log, nil)
+	if r.breakoutsInUse() {
+		// Its participants are in its breakout rooms: it waits for them.
+		r.mu.Lock()
+		r.stopTimer = nil
+		r.startGraceLocked()
+		r.mu.Unlock()
+		return
+	}
 	if _, closing := r.markClosed(true); !closing {
 		return
 	}
 	r.mu.Lock()
 	sinks := r.sinks
+	b := r.brk
+	r.brk = nil
 	r.mu.Unlock()
+	r.srv.closeBreakouts(b, breakoutEnded) // none is open: stops their timer
 	defer close(r.done) // after a panic too: whoever waits for the room learns it closed
 	for _, h := range sinks {
 		h.Close()
@@ -549,8 +560,7 @@ func (r *Room) dropCollab() {
 
 // startGraceLocked starts the empty-room timer when nobody is in the room or its lobby.
 func (r *Room) startGraceLocked() {
-	// A main room stays open while its participants are in its breakout rooms.
-	if len(r.participants) == 0 && len(r.waiting) == 0 && !r.closed && r.stopTimer == nil && r.brk == nil {
+	if len(r.participants) == 0 && len(r.waiting) == 0 && !r.closed && r.stopTimer == nil {
 		r.stopTimer = r.srv.clock.AfterFunc(r.srv.grace, r.expire)
 	}
 }
