@@ -65,6 +65,8 @@ export class BreakoutPanel extends HTMLElement {
     this.manual = h("div", { class: "breakout-manual", hidden: true });
     /** The participants and rooms the choices by hand were made for. */
     this.manualShape = "";
+    /** The state the list of open rooms shows. */
+    this.roomsShape = "";
     this.creatorStatus = h("p", { class: "breakout-problem", role: "status" });
     this.creator = this.makeCreator();
     this.broadcastText = h("input", { type: "text", id: uid("breakout-broadcast"), class: "breakout-broadcast-text", maxlength: MAX_BROADCAST_BYTES });
@@ -109,6 +111,10 @@ export class BreakoutPanel extends HTMLElement {
   attach(client) {
     this.client = client;
     for (const type of ["breakouts", "peers", "role", "moved", "state"]) client.addEventListener(type, () => this.render());
+    client.addEventListener("problem", (event) => {
+      const code = /** @type {CustomEvent} */ (event).detail.code;
+      if (["breakout_state", "unknown_room"].includes(code)) localize(this.status, "room.breakout.refused");
+    });
     client.addEventListener("help_requested", (event) => {
       const { name, room_name } = /** @type {CustomEvent} */ (event).detail;
       const item = h("li", { class: "breakout-help-item" });
@@ -236,9 +242,13 @@ export class BreakoutPanel extends HTMLElement {
     else if (b.open) localize(this.where, "room.breakout.in_main");
     else localize(this.where, mod ? "room.breakout.none_mod" : "room.breakout.none");
     if (mod && !b.open) this.renderCreator();
+    const here = client.join.room_id;
+    // rebuilt only when it changed: a choice being made in it stays in hand
+    const shape = JSON.stringify([b, here, mod]);
+    if (shape === this.roomsShape) return;
+    this.roomsShape = shape;
     this.rooms.replaceChildren();
     if (!b.open) return;
-    const here = client.join.room_id;
     for (const room of b.rooms) {
       const mine = room.room_id === b.assigned;
       const item = h("li", { class: "breakout-room", "data-room": room.room_id }, h("h3", { class: "breakout-room-name" }, room.name));
