@@ -631,23 +631,23 @@ func (r *Room) sendBreakouts(p *participant) {
 }
 
 // admitToBreakout checks, for Server.join with s.mu held, that p may enter the breakout
-// room id of main: a moderator always, the others when assigned to it or free to choose.
+// room id of the main room r: a moderator always, the others when assigned to it or free to choose.
 // It returns the room's name and p's role: the one given in the main room, if any.
-func (main *Room) admitToBreakout(p *participant, id string) (name string, role Role, err error) {
-	main.mu.Lock()
-	defer main.mu.Unlock()
-	if main.brk == nil {
+func (r *Room) admitToBreakout(p *participant, id string) (name string, role Role, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.brk == nil {
 		return "", "", fmt.Errorf("breakout room %s: %w", id, ErrRoomGone)
 	}
-	br, ok := main.brk.roomNamed(id)
+	br, ok := r.brk.roomNamed(id)
 	if !ok {
 		return "", "", fmt.Errorf("breakout room %s: %w", id, ErrRoomGone)
 	}
 	role = p.claims.Role
-	if given, ok := main.roles[p.id]; ok {
+	if given, ok := r.roles[p.id]; ok {
 		role = given
 	}
-	if role != RoleModerator && main.brk.assigned[p.id] != id && !main.brk.choose {
+	if role != RoleModerator && r.brk.assigned[p.id] != id && !r.brk.choose {
 		return "", "", ErrNotAssigned
 	}
 	return br.name, role, nil
