@@ -298,7 +298,7 @@ func (r *Room) expire() {
 	r.brk = nil
 	r.mu.Unlock()
 	r.srv.closeBreakouts(b, breakoutEnded) // none is open: stops their timer
-	defer close(r.done) // after a panic too: whoever waits for the room learns it closed
+	defer close(r.done)                    // after a panic too: whoever waits for the room learns it closed
 	for _, h := range sinks {
 		h.Close()
 	}
