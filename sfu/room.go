@@ -297,8 +297,9 @@ func (r *Room) expire() {
 	b := r.brk
 	r.brk = nil
 	r.mu.Unlock()
-	r.srv.closeBreakouts(b, breakoutEnded) // none is open: stops their timer
-	defer close(r.done)                    // after a panic too: whoever waits for the room learns it closed
+	// None of its breakout rooms is open: this stops their timer.
+	r.srv.closeBreakouts(b, breakoutEnded)
+	defer close(r.done) // after a panic too: whoever waits for the room learns it closed
 	for _, h := range sinks {
 		h.Close()
 	}
