@@ -243,8 +243,14 @@ export class BreakoutPanel extends HTMLElement {
     else localize(this.where, mod ? "room.breakout.none_mod" : "room.breakout.none");
     if (mod && !b.open) this.renderCreator();
     const here = client.join.room_id;
+    // a moderator in the main room sees there those who are in no breakout room, to send them
+    const placed = new Set(b.rooms.flatMap((room) => (room.participants || []).map((p) => p.id)));
+    const unplaced =
+      mod && b.open && here === b.main_room_id
+        ? [...client.peers.values()].filter((p) => p.role !== "moderator" && !placed.has(p.id)).map((p) => ({ id: p.id, name: p.name }))
+        : [];
     // rebuilt only when it changed: a choice being made in it stays in hand
-    const shape = JSON.stringify([b, here, mod]);
+    const shape = JSON.stringify([b, here, mod, unplaced]);
     if (shape === this.roomsShape) return;
     this.roomsShape = shape;
     this.rooms.replaceChildren();
@@ -269,6 +275,10 @@ export class BreakoutPanel extends HTMLElement {
         item.lastElementChild?.addEventListener("click", () => client.joinBreakout(room.room_id));
       }
       this.rooms.append(item);
+    }
+    if (unplaced.length > 0) {
+      const main = { room_id: MAIN, name: "", count: unplaced.length, participants: unplaced };
+      this.rooms.append(h("li", { class: "breakout-room breakout-unplaced" }, h("h3", { class: "breakout-room-name", "data-i18n": "room.breakout.unplaced" }), this.members(main, b)));
     }
     translate(this.rooms);
   }

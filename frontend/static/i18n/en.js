@@ -253,6 +253,7 @@ export default {
   "room.breakout.broadcast_invalid": "Write a message of 1 to {max} bytes.",
   "room.breakout.message": "Message from {name}: {text}",
   "room.breakout.refused": "Not possible any more: the breakout rooms have changed meanwhile.",
+  "room.breakout.unplaced": "In the main room, in no breakout room",
   "room.breakout.end": "Close the breakout rooms",
   "room.breakout.ends_in": "Back to the main room in {time}",
   "room.breakout.moved": "You are in the room “{room}”.",

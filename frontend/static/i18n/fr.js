@@ -253,6 +253,7 @@ export default {
   "room.breakout.broadcast_invalid": "Écrivez un message de 1 à {max} octets.",
   "room.breakout.message": "Message de {name} : {text}",
   "room.breakout.refused": "Ce n’est plus possible : les sous-groupes ont changé entre-temps.",
+  "room.breakout.unplaced": "Dans la salle principale, sans sous-groupe",
   "room.breakout.end": "Fermer les sous-groupes",
   "room.breakout.ends_in": "Retour en salle principale dans {time}",
   "room.breakout.moved": "Vous êtes dans la salle « {room} ».",
