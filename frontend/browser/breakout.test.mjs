@@ -1,5 +1,5 @@
 // Breakout rooms in real browsers: the organizer of a meeting sends three agents to two
-// breakout rooms, by hand, for two minutes: two when opening them, the third, left in the
+// breakout rooms, by hand, for a minute: two when opening them, the third, left in the
 // main room, once they are open. Each hears only the others of its room (the tracks
 // its PeerConnection receives, from getStats); the moderator visits a room and is heard
 // there only; a message to every room reaches both; a call for help tells the moderator
@@ -24,7 +24,7 @@ const XAVIER = "Xavier Durand";
 const YASMINE = "Yasmine Benali";
 
 /** How long the breakout rooms last, in minutes, and how long a test may wait for their end. */
-const MINUTES = 2;
+const MINUTES = 1;
 const RETURN_WAIT_MS = 3 * 60_000;
 
 /**
