@@ -238,19 +238,26 @@ func (c *Cluster) beat(ctx context.Context) error {
 func (c *Cluster) checkRooms(ctx context.Context) {
 	now := c.p.Now()
 	open := c.p.Media.RoomIDs()
-	placed, err := c.p.Store.PlacementsOf(ctx, open)
+	mains := make([]string, 0, len(open))
+	for _, id := range open {
+		if !sfu.IsBreakoutRoom(id) {
+			mains = append(mains, id)
+		}
+	}
+	placed, err := c.p.Store.PlacementsOf(ctx, mains)
 	if err != nil {
 		c.log.Warn("placements of open rooms not read", "err", err)
 		return
 	}
 	for _, id := range open {
-		r, ok := c.p.Media.Room(id)
-		if !ok {
+		// A room of this node's own must be placed here, a breakout room where its main
+		// room is placed; an edge room, on its origin.
+		p, placedSomewhere := placed[sfu.MainRoom(id)]
+		if placedSomewhere && p.NodeID != nil && *p.NodeID == c.p.Self.ID {
 			continue
 		}
-		// A room of this node's own must be placed here; an edge room, on its origin.
-		owner := cmp.Or(r.Origin(), c.p.Self.ID)
-		if p, ok := placed[id]; ok && p.NodeID != nil && *p.NodeID == owner {
+		r, ok := c.p.Media.Room(id)
+		if !ok || r.Origin() != "" && placedSomewhere && p.NodeID != nil && *p.NodeID == r.Origin() {
 			continue
 		}
 		c.log.Warn("room runs on another node now: closed here", "room", id, "edge", r.Origin() != "")
@@ -301,8 +308,12 @@ func (c *Cluster) forgetExpired(ctx context.Context) {
 
 // Place returns the node that runs room, placing it if needed, and reserves a seat there
 // for participant (none when empty); a viewer, who only receives, gets a seat on an edge
-// node of the room when the room's node is full.
+// node of the room when the room's node is full. A breakout room is placed as its main
+// room: with it, and never on an edge.
 func (c *Cluster) Place(ctx context.Context, room, participant string, viewer bool) (store.Placement, error) {
+	if main := sfu.MainRoom(room); main != room {
+		room, viewer = main, false
+	}
 	p, err := c.p.Store.PlaceRoom(ctx, store.PlaceRequest{
 		Room: room, Participant: participant, Hold: c.p.SeatHold, Now: c.p.Now(), NodeTimeout: c.p.NodeTimeout, Viewer: viewer,
 	})

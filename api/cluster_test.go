@@ -38,17 +38,25 @@ func (c *testClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// The heartbeat carries the load; a room placed on a node and never opened there is
-// released once its seats' hold is over; the rooms of a node gone silent are placed
-// again on a live one by the sweep, with the next epoch. The heartbeats are driven by
-// hand, on a clock the test moves.
-func TestClusterHeartbeatReleaseAndSweep(t *testing.T) {
+// storeWithWebinar opens a SQLite store holding one organizer's meeting.
+func storeWithWebinar(t *testing.T) (*store.Store, *store.Webinar) {
+	t.Helper()
 	ctx := context.Background()
 	st := storetest.Open(t, store.DriverSQLite)
 	o, err := st.UpsertOrganizer(ctx, store.Organizer{Issuer: "https://idp.example", Subject: "o", Email: "o@example.org"}, time.Now())
 	require.NoError(t, err)
 	w := &store.Webinar{OrganizerID: o.ID, Title: "W", Kind: store.KindMeeting, StartsAt: time.Now(), DurationMinutes: 30}
 	require.NoError(t, st.CreateWebinar(ctx, w, time.Now()))
+	return st, w
+}
+
+// The heartbeat carries the load; a room placed on a node and never opened there is
+// released once its seats' hold is over; the rooms of a node gone silent are placed
+// again on a live one by the sweep, with the next epoch. The heartbeats are driven by
+// hand, on a clock the test moves.
+func TestClusterHeartbeatReleaseAndSweep(t *testing.T) {
+	ctx := context.Background()
+	st, w := storeWithWebinar(t)
 
 	clk := &testClock{now: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)}
 	node := func(id string, participants int) *Cluster {
@@ -136,4 +144,59 @@ func TestRateMeter(t *testing.T) {
 	require.Equal(t, int64(500), m.perSecond(t0.Add(2*time.Second), 2000))
 	require.Zero(t, m.perSecond(t0.Add(2*time.Second), 3000), "no time elapsed")
 	require.Equal(t, int64(0), m.perSecond(t0.Add(3*time.Second), 3000))
+}
+
+// roomsMedia is an SFU with rooms open; it notes the rooms the cluster looks up, to close
+// them when they are placed elsewhere, or to release the placements of rooms not open.
+type roomsMedia struct {
+	stillMedia
+	open   []string
+	mu     sync.Mutex
+	looked []string
+}
+
+func (m *roomsMedia) RoomIDs() []string { return m.open }
+func (m *roomsMedia) Room(id string) (*sfu.Room, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.looked = append(m.looked, id)
+	return nil, false
+}
+
+// A breakout room is placed as its main room: on its node, at its epoch, with no placement
+// of its own; a node that runs both keeps the breakout room open.
+func TestBreakoutRoomIsPlacedWithItsMainRoom(t *testing.T) {
+	ctx := context.Background()
+	st, w := storeWithWebinar(t)
+	breakout := w.RoomID + ".br.q3kd5x7m2a4b6c8e9f0g1h2j3k"
+	require.True(t, sfu.IsBreakoutRoom(breakout))
+
+	media := &roomsMedia{open: []string{w.RoomID, breakout}}
+	var nodes []*Cluster
+	for _, id := range []string{"a", "b"} {
+		c, err := NewCluster(ClusterParams{
+			Store: st, Media: media,
+			Self: store.Node{ID: id, URL: "http://" + id + ".example.org", Roles: store.NodeRoleBoth, Capacity: 100},
+		})
+		require.NoError(t, err)
+		require.NoError(t, c.beat(ctx))
+		nodes = append(nodes, c)
+	}
+	main, err := nodes[1].Place(ctx, w.RoomID, "p1", false)
+	require.NoError(t, err)
+	got, err := nodes[1].Place(ctx, breakout, "p2", false)
+	require.NoError(t, err)
+	require.Equal(t, main.Node.ID, got.Node.ID, "the breakout room goes where its main room is")
+	require.Equal(t, main.Epoch, got.Epoch)
+	_, err = st.RoomPlacementOf(ctx, breakout)
+	require.ErrorIs(t, err, store.ErrNotFound, "no placement of its own")
+
+	var here *Cluster
+	for _, c := range nodes {
+		if c.Node() == main.Node.ID {
+			here = c
+		}
+	}
+	here.checkRooms(ctx)
+	require.NotContains(t, media.looked, breakout, "the breakout room is not closed on the node that runs its main room")
 }

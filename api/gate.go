@@ -33,9 +33,12 @@ func NewMediaGate(st *store.Store, node string, now func() time.Time) *MediaGate
 	return &MediaGate{store: st, node: node, now: now}
 }
 
-// Admit implements sfu.Gate.
+// Admit implements sfu.Gate. A breakout room is admitted to as its main room (webinar,
+// placement, removals), without the lobby; the SFU checks that the participant was sent
+// there.
 func (g *MediaGate) Admit(ctx context.Context, c sfu.Claims) (sfu.Claims, error) {
-	w, err := g.store.WebinarByRoom(ctx, c.Room)
+	main := sfu.MainRoom(c.Room)
+	w, err := g.store.WebinarByRoom(ctx, main)
 	if errors.Is(err, store.ErrNotFound) {
 		return sfu.Claims{}, sfu.ErrRoomGone
 	} else if err != nil {
@@ -65,14 +68,20 @@ func (g *MediaGate) Admit(ctx context.Context, c sfu.Claims) (sfu.Claims, error)
 		}
 		c.Role = sfu.Role(inv.Role)
 	}
-	removed, err := g.store.Removed(ctx, c.Room, c.Participant, g.now())
-	if err != nil {
-		return sfu.Claims{}, err
+	rooms := []string{main}
+	if c.Room != main {
+		rooms = append(rooms, c.Room) // removed from the main room or from this one
 	}
-	if removed {
-		return sfu.Claims{}, sfu.ErrTokenRevoked
+	for _, room := range rooms {
+		removed, err := g.store.Removed(ctx, room, c.Participant, g.now())
+		if err != nil {
+			return sfu.Claims{}, err
+		}
+		if removed {
+			return sfu.Claims{}, sfu.ErrTokenRevoked
+		}
 	}
-	c.Kind, c.Lobby = roomKind(w), entersLobby(w, c.Role)
+	c.Kind, c.Lobby = roomKind(w), entersLobby(w, c.Role) && main == c.Room
 	if c.Origin != "" && (c.Lobby || c.Role != sfu.RoleAttendee) {
 		// The lobby and the right to speak are the origin's: a viewer whose invitation no
 		// longer only watches goes there.
@@ -81,7 +90,7 @@ func (g *MediaGate) Admit(ctx context.Context, c sfu.Claims) (sfu.Claims, error)
 	if g.node != "" {
 		// The seat the join reserved is taken now: the node's participants count it at its
 		// next heartbeat. A reservation left behind by a failure here ends by itself.
-		_ = g.store.TakeSeat(ctx, c.Room, c.Participant)
+		_ = g.store.TakeSeat(ctx, main, c.Participant)
 	}
 	return c, nil
 }
@@ -96,9 +105,10 @@ func (g *MediaGate) placedHere(ctx context.Context, c sfu.Claims) error {
 	if c.Node != g.node {
 		return fmt.Errorf("token for node %q: %w", c.Node, sfu.ErrRoomMoved)
 	}
-	// A viewer sent to an edge of the room: the room must still run on its origin.
+	// A viewer sent to an edge of the room: the room must still run on its origin. A
+	// breakout room runs where its main room is placed.
 	owner := cmp.Or(c.Origin, g.node)
-	p, err := g.store.RoomPlacementOf(ctx, c.Room)
+	p, err := g.store.RoomPlacementOf(ctx, sfu.MainRoom(c.Room))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("room not placed: %w", sfu.ErrRoomMoved)

@@ -223,7 +223,7 @@ func (s *Server) rejoin(c *gin.Context) {
 		writeProblem(c, errRejoinRefused) // expired, revoked or not valid: join again
 		return
 	}
-	if _, err := s.p.Store.WebinarByRoom(c.Request.Context(), claims.Room); errors.Is(err, store.ErrNotFound) {
+	if _, err := s.p.Store.WebinarByRoom(c.Request.Context(), sfu.MainRoom(claims.Room)); errors.Is(err, store.ErrNotFound) {
 		writeProblem(c, errRejoinRefused)
 		return
 	} else if err != nil {
@@ -405,7 +405,7 @@ func (s *Server) actorOf(ctx context.Context, cl sfu.Claims) mediaActor {
 	a := mediaActor{kind: store.ActorGuest, id: cl.Participant, webinarID: cl.Room}
 	ctx, cancel := context.WithTimeout(ctx, logTimeout)
 	defer cancel()
-	w, err := s.p.Store.WebinarByRoom(ctx, cl.Room)
+	w, err := s.p.Store.WebinarByRoom(ctx, sfu.MainRoom(cl.Room)) // a breakout room is its main room's
 	if err != nil {
 		s.log.Warn("webinar of a media session not found for the connection log", "room", cl.Room, "err", err)
 		return a
@@ -529,12 +529,15 @@ func errText(err error) string {
 func (s *Server) SessionEnded(st sfu.RoomStats) {
 	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
 	defer cancel()
-	w, err := s.p.Store.WebinarByRoom(ctx, st.Room)
+	w, err := s.p.Store.WebinarByRoom(ctx, sfu.MainRoom(st.Room))
 	if err != nil {
 		s.log.Warn("session end not audited: webinar of the room not found", "err", err)
 		return
 	}
 	detail := map[string]int{"chat_messages": st.Messages, "polls": st.Polls, "votes": st.Votes}
+	if sfu.IsBreakoutRoom(st.Room) {
+		detail["breakout_room"] = 1 // one of the session's breakout rooms, counted apart
+	}
 	if err := s.p.Store.RecordAudit(ctx, s.auditEvent("", "session.end", "webinar", w.ID, detail)); err != nil {
 		s.log.Error("session end not audited", "webinar", w.ID, "err", err)
 	}

@@ -209,7 +209,7 @@ func (p Policy) Categories() []Category {
 		{
 			Key:        CategoryChatVotes,
 			Name:       Text{"Messagerie instantanée et votes", "Chat and votes"},
-			Data:       Text{"Messages, réponses aux sondages", "Messages, poll answers"},
+			Data:       Text{"Messages, réponses aux sondages, de la salle et de ses sous-groupes ; noms des sous-groupes, messages des animateurs à tous les sous-groupes", "Messages, poll answers, of the room and of its breakout rooms; names of the breakout rooms, moderators' messages to every breakout room"},
 			Purpose:    Text{"Échanger pendant la session", "Exchange during the session"},
 			ClockStart: Text{"fin de la session", "end of the session"},
 			Kept:       Text{"jusqu'à la fin de la session ; jamais écrits sur disque", "until the session ends; never written to disk"},

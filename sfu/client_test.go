@@ -77,6 +77,16 @@ type serverMsg struct {
 	Muted       bool                     `json:"muted"`
 	SDP         string                   `json:"sdp"`
 	Candidate   *webrtc.ICECandidateInit `json:"candidate"`
+	// Breakout rooms.
+	Open     bool                `json:"open"`
+	MainRoom string              `json:"main_room_id"`
+	Rooms    []breakoutRoomState `json:"rooms"`
+	Choose   bool                `json:"choose"`
+	EndsAt   *time.Time          `json:"ends_at"`
+	Assigned string              `json:"assigned"`
+	RoomName string              `json:"room_name"`
+	Main     bool                `json:"main"`
+	Token    string              `json:"token"`
 }
 
 // recvTrack counts what a test client receives on one track.

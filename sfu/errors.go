@@ -42,6 +42,8 @@ var (
 	// ErrLobbyFull is a participant who would wait in a lobby that has reached
 	// Params.MaxLobby.
 	ErrLobbyFull = errors.New("sfu: lobby full")
+	// ErrNotAssigned is a participant entering a breakout room it was not sent to.
+	ErrNotAssigned = errors.New("sfu: not assigned to this breakout room")
 	// ErrSlowConsumer is a connection that did not take its messages fast enough.
 	ErrSlowConsumer = errors.New("sfu: connection too slow")
 	// ErrInternal is the end of a session cut short by a fault of the server (a panic

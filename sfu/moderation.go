@@ -30,7 +30,8 @@ func (p *participant) moderate(m clientMessage) {
 			p.sendError(signal.CodeForbidden, "a moderator leaves rather than removing itself")
 			return
 		}
-		err = r.Remove(m.ParticipantID)
+		// Out of the whole session: the main room and its breakout rooms.
+		err = r.main().Remove(m.ParticipantID)
 	case signal.TypeSetRole:
 		err = r.SetRole(m.ParticipantID, m.Role)
 	case signal.TypeLowerHand:
@@ -47,7 +48,7 @@ func (p *participant) moderate(m clientMessage) {
 		err = r.Deny(m.ParticipantID)
 	case signal.TypeEndSession:
 		r.log.Info("session ended by a moderator", "participant", p.id)
-		_ = r.Close()
+		_ = r.main().Close() // with its breakout rooms
 	}
 	switch {
 	case errors.Is(err, ErrWatchesElsewhere):

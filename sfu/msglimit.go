@@ -67,6 +67,13 @@ var messageClasses = map[string]messageClass{
 	signal.TypeEndSession:      classModeration,
 	signal.TypeLobbyAdmit:      classModeration,
 	signal.TypeLobbyDeny:       classModeration,
+	// Moving is a new connection: as rare as moderation.
+	signal.TypeBreakoutStart:     classModeration,
+	signal.TypeBreakoutAssign:    classModeration,
+	signal.TypeBreakoutBroadcast: classChat,
+	signal.TypeBreakoutEnd:       classModeration,
+	signal.TypeBreakoutJoin:      classModeration,
+	signal.TypeBreakoutHelp:      classState,
 }
 
 // classLimits are the rate (per second) and burst of each class; a zero rate is no

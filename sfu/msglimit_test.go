@@ -35,7 +35,7 @@ func TestEveryClientMessageTypeHasALimit(t *testing.T) {
 	ast.Inspect(f, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.FuncDecl:
-			if n.Name.Name != "decodeMessage" {
+			if n.Name.Name != "decodeMessageUpTo" {
 				return false
 			}
 			ast.Inspect(n.Body, func(n ast.Node) bool {

@@ -262,6 +262,12 @@ func (p *participant) start(api *webrtc.API) bool {
 	case errors.Is(err, ErrNoOrigin):
 		p.end(endCause{err: err, code: signal.CloseInternalError, reason: "this node cannot reach the room's node", errCode: signal.CodeInternal})
 		return false
+	case errors.Is(err, ErrRoomGone):
+		p.end(breakoutEnded)
+		return false
+	case errors.Is(err, ErrNotAssigned):
+		p.end(endCause{err: err, code: signal.CloseUnauthorized, reason: "this breakout room is not yours", errCode: signal.CodeForbidden})
+		return false
 	}
 	if err != nil {
 		p.end(endCause{err: err, code: signal.CloseGoingAway, reason: "server shutting down", errCode: signal.CodeServerClosing})
@@ -456,6 +462,8 @@ func (p *participant) handle(m clientMessage) {
 		}
 	case signal.TypeMuteParticipant, signal.TypeAskUnmute, signal.TypeRemove, signal.TypeSetRole, signal.TypeLowerHand, signal.TypeLock, signal.TypeSpotlight, signal.TypeEndSession, signal.TypeLobbyAdmit, signal.TypeLobbyDeny:
 		p.moderate(m)
+	case signal.TypeBreakoutStart, signal.TypeBreakoutAssign, signal.TypeBreakoutJoin, signal.TypeBreakoutBroadcast, signal.TypeBreakoutHelp, signal.TypeBreakoutEnd:
+		p.breakout(m)
 	}
 }
 

@@ -49,6 +49,10 @@ type Room struct {
 	origin string
 	// link is an edge room's link to its origin, once it is up; guarded by mu.
 	link *edgeLink
+	// parent is the main room of a breakout room, nil for a main room; set at creation.
+	parent *Room
+	// brk are the breakout rooms of a main room while they are open, nil otherwise.
+	brk *breakouts
 }
 
 func newRoom(s *Server, id string, kind RoomKind) *Room {
@@ -191,6 +195,12 @@ func (r *Room) Remove(participantID string) error {
 	if p != nil {
 		p.end(endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved})
 	}
+	// Out of the breakout rooms too: their entries check the main room's removals.
+	for _, o := range r.everyone() {
+		if o.id == participantID && o.room != r {
+			o.end(endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved})
+		}
+	}
 	return nil
 }
 
@@ -233,6 +243,11 @@ func (r *Room) close(cause endCause) {
 	if !closing {
 		return
 	}
+	r.mu.Lock()
+	b := r.brk
+	r.brk = nil
+	r.mu.Unlock()
+	r.srv.closeBreakouts(b, cause)
 	for _, p := range ps {
 		p.end(cause)
 	}
@@ -276,12 +291,24 @@ func (r *Room) markClosed(onlyEmpty bool) ([]*participant, bool) {
 // a timer's goroutine of its own.
 func (r *Room) expire() {
 	defer r.srv.panics.Recover(PartRoom, r.log, nil)
+	if r.breakoutsInUse() {
+		// Its participants are in its breakout rooms: it waits for them.
+		r.mu.Lock()
+		r.stopTimer = nil
+		r.startGraceLocked()
+		r.mu.Unlock()
+		return
+	}
 	if _, closing := r.markClosed(true); !closing {
 		return
 	}
 	r.mu.Lock()
 	sinks := r.sinks
+	b := r.brk
+	r.brk = nil
 	r.mu.Unlock()
+	// None of its breakout rooms is open: this stops their timer.
+	r.srv.closeBreakouts(b, breakoutEnded)
 	defer close(r.done) // after a panic too: whoever waits for the room learns it closed
 	for _, h := range sinks {
 		h.Close()
@@ -297,7 +324,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// The Gate admitted p before it got here: a removal since then refuses it.
-	if r.srv.tokens.isRevoked(r.id, p.id, r.srv.clock.Now()) {
+	if r.srv.tokens.isRevoked(MainRoom(r.id), p.id, r.srv.clock.Now()) || r.srv.tokens.isRevoked(r.id, p.id, r.srv.clock.Now()) {
 		r.startGraceLocked() // a room just opened for p closes again
 		return nil, nil, false, ErrTokenRevoked
 	}
@@ -315,7 +342,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 	if r.collab.locked && !r.seen[p.id] && role != RoleModerator {
 		return nil, nil, false, ErrRoomLocked
 	}
-	if p.claims.Lobby && !r.seen[p.id] && role != RoleModerator {
+	if p.claims.Lobby && !r.seen[p.id] && role != RoleModerator && r.parent == nil {
 		replaced = r.waiting[p.id]
 		if replaced == nil && len(r.waiting) >= r.srv.maxLobby {
 			r.capReachedLocked("lobby")

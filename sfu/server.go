@@ -455,12 +455,30 @@ func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, bool, er
 	if s.closed {
 		return nil, nil, nil, false, ErrServerClosed
 	}
+	var main *Room
+	var role Role
+	if IsBreakoutRoom(p.claims.Room) {
+		// Only while its main room has it open, and for those it admits.
+		main = s.rooms[MainRoom(p.claims.Room)]
+		if main == nil || main.parent != nil {
+			return nil, nil, nil, false, fmt.Errorf("breakout room %s: %w", p.claims.Room, ErrRoomGone)
+		}
+		var err error
+		if _, role, err = main.admitToBreakout(p, p.claims.Room); err != nil {
+			return nil, nil, nil, false, err
+		}
+	}
 	r, ok := s.rooms[p.claims.Room]
 	switch {
 	case !ok && p.claims.Origin != "" && s.origins == nil:
 		return nil, nil, nil, false, ErrNoOrigin
 	case !ok:
-		r = newRoom(s, p.claims.Room, p.claims.Kind)
+		kind := p.claims.Kind
+		if main != nil {
+			kind = KindMeeting // a group that talks, whatever its main room
+		}
+		r = newRoom(s, p.claims.Room, kind)
+		r.parent = main
 		r.origin = p.claims.Origin
 		s.rooms[r.id] = r
 		s.log.Info("room opened", "room", r.id, "kind", r.kind, "origin", r.origin)
@@ -473,9 +491,23 @@ func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, bool, er
 		// other way round: the placement changed since the token was made.
 		return nil, nil, nil, false, ErrRoomMoved
 	}
+	if main != nil {
+		r.mu.Lock()
+		r.roles[p.id] = role
+		r.mu.Unlock()
+	}
 	replaced, ups, waiting, err := r.add(p)
 	if err != nil {
 		return nil, nil, nil, false, err
+	}
+	if main == nil {
+		main = r
+	}
+	main.mu.Lock()
+	open := main.brk != nil
+	main.mu.Unlock()
+	if open && !waiting {
+		main.sendBreakouts(p)
 	}
 	return r, replaced, ups, waiting, nil
 }

@@ -65,6 +65,12 @@ type clientMessage struct {
 	Action  string          `json:"action,omitempty"`
 	Name    string          `json:"name,omitempty"`
 	Message json.RawMessage `json:"message,omitempty"`
+	// Breakout rooms.
+	Rooms    []breakoutSpec `json:"rooms,omitempty"`
+	Random   bool           `json:"random,omitempty"`
+	Choose   bool           `json:"choose,omitempty"`
+	Duration int            `json:"duration,omitempty"` // seconds
+	RoomID   string         `json:"room_id,omitempty"`
 }
 
 // decodeMessage parses and checks one client message. Errors wrap ErrMessageTooLarge,
@@ -212,7 +218,11 @@ func decodeMessageUpTo(data []byte, limit int) (clientMessage, error) {
 		default:
 			return bad("relay action")
 		}
-	case signal.TypeRestartICE, signal.TypeLeave, signal.TypeEndSession:
+	case signal.TypeBreakoutStart, signal.TypeBreakoutAssign, signal.TypeBreakoutJoin, signal.TypeBreakoutBroadcast:
+		if what := checkBreakoutMessage(&m); what != "" {
+			return bad(what)
+		}
+	case signal.TypeRestartICE, signal.TypeLeave, signal.TypeEndSession, signal.TypeBreakoutHelp, signal.TypeBreakoutEnd:
 	default:
 		return clientMessage{}, fmt.Errorf("%w: %.32q", ErrUnknownMessageType, m.Type)
 	}

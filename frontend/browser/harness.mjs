@@ -151,19 +151,30 @@ export async function startServer() {
  * them, with the log of every request the pages make.
  */
 export class Suite {
-  constructor() {
+  /**
+   * @param {{tone?: boolean}} [options] tone: the fake microphones play a steady tone (see
+   *   writeToneWAV), as someone speaking all the time
+   */
+  constructor(options = {}) {
     this.requests = new RequestLog();
     /** @type {Awaited<ReturnType<typeof startServer>> | null} */
     this.env = null;
     /** @type {import("playwright-core").Browser | null} */
     this.browser = null;
+    const soundDir = options.tone ? mkdtempSync(path.join(tmpdir(), "webinaire-sound-")) : "";
     before(async () => {
       this.env = await startServer();
-      this.browser = await launchBrowser();
+      let audioFile;
+      if (soundDir) {
+        audioFile = path.join(soundDir, "tone.wav");
+        writeToneWAV(audioFile);
+      }
+      this.browser = await launchBrowser({ audioFile });
     });
     after(async () => {
       await this.browser?.close();
       await this.env?.close();
+      if (soundDir) rmSync(soundDir, { recursive: true, force: true });
     });
   }
 

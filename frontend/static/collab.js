@@ -48,7 +48,7 @@ export function textWithLinks(text) {
  * @param {string} titleKey
  * @param {...HTMLElement} content
  */
-function frame(panel, titleKey, ...content) {
+export function frame(panel, titleKey, ...content) {
   const titleId = uid("panel-title");
   panel.classList.add("panel");
   panel.setAttribute("role", "region");

@@ -24,6 +24,7 @@ const PATHS = {
   gallery: "M4 4h7v7H4z M13 4h7v7h-7z M4 13h7v7H4z M13 13h7v7h-7z",
   speaker: "M3 4h18v11H3z M3 18h5v2H3z M10 18h4v2h-4z M16 18h5v2h-5z",
   more: "M5 12h.01 M12 12h.01 M19 12h.01",
+  rooms: "M3 4h18v16H3z M12 4v6 M12 14v6 M3 12h5 M16 12h5",
   keyboard: "M2 6h20v12H2z M6 10h.01 M10 10h.01 M14 10h.01 M18 10h.01 M8 14h8",
 };
 

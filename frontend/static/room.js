@@ -9,6 +9,7 @@
 // is a RoomClient (rtc.js).
 
 import { Announcer } from "./announcer.js";
+import { BreakoutPanel, timeLeft } from "./breakout.js";
 import { ChatPanel, PollPanel } from "./collab.js";
 import { deviceField, deviceTrack, fillDevices, listDevices, userMedia } from "./devices.js";
 import { h, uid } from "./dom.js";
@@ -185,6 +186,19 @@ export class MeetingRoom extends HTMLElement {
     this.peoplePanel.id = uid("people-panel");
     this.peoplePanel.hidden = true;
     this.peopleToggle = this.panelToggle("people", this.peoplePanel, "people", "room.people.open");
+    this.breakoutPanel = /** @type {BreakoutPanel} */ (document.createElement("breakout-panel"));
+    this.breakoutPanel.id = uid("breakout-panel");
+    this.breakoutPanel.hidden = true;
+    this.breakoutToggle = this.panelToggle("breakout", this.breakoutPanel, "rooms");
+    this.breakoutToggle.hidden = true;
+    /** The time left in the breakout rooms, for everyone in them and in the main room. */
+    this.countdown = h("span", { class: "tag breakout-timer", role: "timer", hidden: true });
+    /** @type {number | undefined} */
+    this.countdownTimer = undefined;
+    /** The last message of a moderator to every room. */
+    this.breakoutNotice = h("div", { class: "notice breakout-message", hidden: true });
+    /** The webinar's title, before the name of a breakout room. */
+    this.title = "";
     this.confirmEnd = this.makeConfirmEnd();
     this.shortcutsButton = toolButton("shortcuts", "room.shortcuts", "keyboard");
     this.shortcutsButton.setAttribute("aria-haspopup", "dialog");
@@ -201,7 +215,7 @@ export class MeetingRoom extends HTMLElement {
     this.toolbar.setTools(
       [
         [this.mic, this.camera, this.screen, this.settingsToggle],
-        [this.hand, this.reactWrap, this.viewToggle, this.chatToggle, this.pollToggle, this.peopleToggle, this.shortcutsButton],
+        [this.hand, this.reactWrap, this.viewToggle, this.chatToggle, this.pollToggle, this.peopleToggle, this.breakoutToggle, this.shortcutsButton],
         [this.leaveButton],
       ],
       // what goes into the "more" menu first when the row is too narrow
@@ -210,6 +224,7 @@ export class MeetingRoom extends HTMLElement {
         [this.viewToggle, this.viewToggle],
         [this.settingsToggle, this.settingsToggle],
         [this.pollToggle, this.pollToggle],
+        [this.breakoutToggle, this.breakoutToggle],
         [this.screen, this.screen],
         [this.reactWrap, this.reactButton],
         [this.peopleToggle, this.peopleToggle],
@@ -223,6 +238,7 @@ export class MeetingRoom extends HTMLElement {
       [this.peoplePanel, this.peopleToggle],
       [this.chatPanel, this.chatToggle],
       [this.pollPanel, this.pollToggle],
+      [this.breakoutPanel, this.breakoutToggle],
       [this.settingsPanel, this.settingsToggle],
     ]);
     this.closePanelButton = h("button", { type: "button", class: "panel-close", "data-action": "close-panel", "data-i18n-attr": "aria-label:room.panel.close;title:room.panel.close" }, icon("close"));
@@ -408,7 +424,7 @@ export class MeetingRoom extends HTMLElement {
     const leaveWaiting = h("button", { type: "button", class: "button secondary", "data-action": "leave-lobby", "data-i18n": "room.leave" });
     leaveWaiting.addEventListener("click", () => this.client?.leave());
     this.waiting.append(h("p", { class: "notice-title", "data-i18n": "room.waiting.title" }), h("p", { "data-i18n": "room.waiting.text" }), h("p", {}, leaveWaiting));
-    this.stage.append(this.selfView, h("div", { class: "stage-notices" }, this.lobbyPanel, this.unmuteAsk));
+    this.stage.append(this.selfView, h("div", { class: "stage-notices" }, this.breakoutNotice, this.lobbyPanel, this.unmuteAsk));
     this.inside.append(
       h("div", { class: "room-body" }, this.stage, this.drawer),
       this.toolbar,
@@ -419,7 +435,7 @@ export class MeetingRoom extends HTMLElement {
       h(
         "section",
         { class: "room", "aria-labelledby": this.titleId },
-        h("div", { class: "room-head" }, this.heading, h("div", { class: "room-status" }, this.recordingTag, this.lockedTag, this.stateLine, this.qualityMark)),
+        h("div", { class: "room-head" }, this.heading, h("div", { class: "room-status" }, this.countdown, this.recordingTag, this.lockedTag, this.stateLine, this.qualityMark)),
         this.alert,
         this.announcer,
         this.waiting,
@@ -461,7 +477,9 @@ export class MeetingRoom extends HTMLElement {
    * @param {{title: string, renew?: () => Promise<JoinAnswer>, media?: {local: LocalMedia, choice: DeviceChoice}}} options
    */
   async enter(join, { title, renew, media }) {
+    this.title = title;
     this.heading.textContent = title;
+    this.dataset.room = "main";
     const client = new RoomClient(join, { renew });
     this.client = client;
     localize(this.stateLine, "room.state.connecting");
@@ -509,14 +527,76 @@ export class MeetingRoom extends HTMLElement {
       const code = /** @type {CustomEvent} */ (event).detail.code;
       if (code === "publish_forbidden") localize(this.alert, "room.error.publish_forbidden");
     });
+    client.addEventListener("breakouts", () => this.showBreakouts());
+    client.addEventListener("role", () => this.showBreakouts());
+    client.addEventListener("moved", (event) => this.moved(/** @type {CustomEvent} */ (event).detail));
+    client.addEventListener("breakout_message", (event) => this.breakoutMessage(/** @type {CustomEvent} */ (event).detail));
+    client.addEventListener("help_requested", (event) => {
+      const { name, room_name } = /** @type {CustomEvent} */ (event).detail;
+      this.announce(t("room.breakout.help_requested", { name, room: room_name }));
+    });
     this.chatPanel.attach(client);
     this.pollPanel.attach(client);
+    this.breakoutPanel.attach(client);
     this.lobbyPanel.attach(client, (text) => this.announce(text));
+    this.showBreakouts();
     client.start(local);
     this.render();
     this.heading.focus();
     this.qualityTimer = window.setInterval(() => this.measure(), QUALITY_MS);
     this.keepAwake();
+  }
+
+  /**
+   * Shows the breakout rooms' button to moderators, and to everyone while rooms are open,
+   * and the time left in them.
+   */
+  showBreakouts() {
+    const client = this.client;
+    if (!client) return;
+    const b = client.breakouts;
+    const hide = !client.isModerator() && !b.open && !client.inBreakout();
+    if (hide && !this.breakoutPanel.hidden) this.openPanel(null);
+    if (this.breakoutToggle.hidden !== hide) {
+      this.breakoutToggle.hidden = hide;
+      this.toolbar.fit();
+    }
+    window.clearInterval(this.countdownTimer);
+    this.countdown.hidden = !b.open || !b.ends_at;
+    if (!b.open || !b.ends_at) return;
+    const endsAt = b.ends_at;
+    const tick = () => localize(this.countdown, "room.breakout.ends_in", { time: timeLeft(endsAt, Date.now()) });
+    tick();
+    this.countdownTimer = window.setInterval(tick, 1000);
+  }
+
+  /**
+   * This participant is in another room now: the title says which, and so it is said.
+   *
+   * @param {{room_id: string, room_name: string, main: boolean}} move
+   */
+  moved(move) {
+    this.dataset.room = move.main ? "main" : "breakout";
+    this.heading.textContent = move.main ? this.title : `${this.title} – ${move.room_name}`;
+    this.announce(move.main ? t("room.breakout.moved_main") : t("room.breakout.moved", { room: move.room_name }));
+    this.showBreakouts();
+  }
+
+  /**
+   * A moderator wrote to every room: shown over the videos until the next, and said.
+   *
+   * @param {{from_name: string, text: string}} msg
+   */
+  breakoutMessage(msg) {
+    const text = t("room.breakout.message", { name: msg.from_name, text: msg.text });
+    const close = h("button", { type: "button", class: "panel-close", "data-action": "breakout-message-close", "data-i18n-attr": "aria-label:room.panel.close;title:room.panel.close" }, icon("close"));
+    close.addEventListener("click", () => {
+      this.breakoutNotice.hidden = true;
+    });
+    this.breakoutNotice.replaceChildren(h("p", { class: "breakout-message-text" }, text), close);
+    translate(this.breakoutNotice);
+    this.breakoutNotice.hidden = false;
+    this.announce(text);
   }
 
   /**
@@ -721,6 +801,8 @@ export class MeetingRoom extends HTMLElement {
     this.wakeLock = null;
     window.clearTimeout(this.layerTimer);
     window.clearInterval(this.qualityTimer);
+    window.clearInterval(this.countdownTimer);
+    this.countdown.hidden = true;
     const key = endKey(client.endCode);
     localize(this.stateLine, "room.state.closed");
     this.ended.hidden = false;
@@ -1067,6 +1149,7 @@ function endKey(code) {
     case "4009":
       return "room.end.replaced";
     case "room_closed":
+    case "breakout_ended":
     case "4004":
       return "room.end.closed";
     case "invitation_revoked":

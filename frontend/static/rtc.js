@@ -73,6 +73,19 @@ import { sendJSON } from "./api.js";
 
 /** @typedef {{id: string, name: string}} Waiting someone in the lobby */
 
+/**
+ * The breakout rooms of the main room as the server last described them (docs/protocol.md,
+ * "Breakout rooms"): the members of each room for moderators only.
+ *
+ * @typedef {object} Breakouts
+ * @property {boolean} open
+ * @property {string} main_room_id
+ * @property {{room_id: string, name: string, count: number, participants?: {id: string, name: string}[]}[]} rooms
+ * @property {boolean} [choose] anyone may go into any room
+ * @property {string} [ends_at] when everyone is brought back, absent without a time limit
+ * @property {string} [assigned] this participant's own breakout room
+ */
+
 /** The reactions the server accepts (docs/protocol.md). */
 export const REACTIONS = ["👍", "👏", "❤️", "😂", "😮", "🎉"];
 
@@ -98,10 +111,10 @@ const SIMULCAST = [
 
 /**
  * The connection's state: "connecting" before the first joined, "waiting" in the lobby,
- * "connected" while joined, "reconnecting" after a drop, "closed" for good (left, removed,
- * refused, replaced).
+ * "connected" while joined, "reconnecting" after a drop, "moving" between the main room and
+ * a breakout room, "closed" for good (left, removed, refused, replaced).
  *
- * @typedef {"idle" | "connecting" | "waiting" | "connected" | "reconnecting" | "closed"} State
+ * @typedef {"idle" | "connecting" | "waiting" | "connected" | "reconnecting" | "moving" | "closed"} State
  */
 
 /** Close codes after which the client does not come back (docs/protocol.md). */
@@ -121,7 +134,10 @@ const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
  * "room" when the room is locked or unlocked or its spotlight changes, "recording" when a recording of the room starts
  * or stops (also in the lobby), "speaker" when the active speaker changes,
  * "unmute_requested" when a moderator asks this participant to unmute, and "muted" when a
- * moderator muted this participant (detail: {label}).
+ * moderator muted this participant (detail: {label}). Breakout rooms: "breakouts" when their
+ * state changes, "moved" once in another room (detail: {room_id, room_name, main}),
+ * "breakout_message" for a moderator's broadcast (detail: {from_name, text}) and
+ * "help_requested" for a call for help, to moderators (detail: {name, room_name}).
  */
 export class RoomClient extends EventTarget {
   /**
@@ -189,6 +205,17 @@ export class RoomClient extends EventTarget {
     this.activeSpeaker = "";
     /** The last layer request sent per received track id, as "width x height". @type {Map<string, string>} */
     this.layers = new Map();
+    /** @type {Breakouts} */
+    this.breakouts = { open: false, main_room_id: join.room_id, rooms: [] };
+    /**
+     * While in a breakout room: the main room's id and session credential, to go back with
+     * when the breakout room ends or refuses this participant.
+     *
+     * @type {{room_id: string, token: string} | null}
+     */
+    this.home = null;
+    /** The name of the breakout room this participant is in, "" in the main room. */
+    this.roomName = "";
   }
 
   /** @returns {boolean} whether this participant is a moderator now */
@@ -350,6 +377,85 @@ export class RoomClient extends EventTarget {
   }
 
   /**
+   * Opens breakout rooms (moderators): each with a name and the participant ids sent there.
+   *
+   * @param {{name: string, participants: string[]}[]} rooms
+   * @param {{random: boolean, choose: boolean, duration: number}} options duration in seconds, 0 for no limit
+   */
+  startBreakouts(rooms, { random, choose, duration }) {
+    this.send({ type: "breakout_start", rooms, random, choose, duration });
+  }
+
+  /**
+   * Sends a participant to a breakout room, or back to the main room with "" (moderators).
+   *
+   * @param {string} participantId
+   * @param {string} roomId
+   */
+  assignBreakout(participantId, roomId) {
+    this.send({ type: "breakout_assign", participant_id: participantId, room_id: roomId });
+  }
+
+  /**
+   * Asks to go into a breakout room, or back to the main room with "".
+   *
+   * @param {string} roomId
+   */
+  joinBreakout(roomId) {
+    this.send({ type: "breakout_join", room_id: roomId });
+  }
+
+  /** @param {string} text a moderator's message to every room */
+  broadcast(text) {
+    this.send({ type: "breakout_broadcast", text });
+  }
+
+  /** Asks the moderators for help, from a breakout room. */
+  askHelp() {
+    this.send({ type: "breakout_help" });
+  }
+
+  /** Brings everyone back to the main room (moderators). */
+  endBreakouts() {
+    this.send({ type: "breakout_end" });
+  }
+
+  /** @returns {boolean} whether this participant is in a breakout room */
+  inBreakout() {
+    return this.home !== null;
+  }
+
+  /**
+   * Goes into another room, the main room or a breakout room, with the token the server
+   * handed over: leaves this connection and joins on a new one, with the same local media.
+   *
+   * @param {{room_id: string, room_name?: string, main: boolean, token: string}} move
+   */
+  moveTo(move) {
+    if (this.state === "closed") return;
+    if (move.main) {
+      this.home = null;
+    } else if (!this.home) {
+      this.home = { room_id: this.join.room_id, token: this.join.token };
+    }
+    this.roomName = move.main ? "" : move.room_name || "";
+    const ws = this.ws;
+    this.ws = null;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify({ type: "leave" }));
+      ws.close(1000);
+    }
+    this.closePeerConnection();
+    window.clearTimeout(this.timer);
+    this.join = { ...this.join, room_id: move.room_id, token: move.token };
+    this.attempt = 0;
+    this.lastError = "";
+    this.hands = [];
+    this.connect("moving");
+    this.dispatchEvent(new CustomEvent("moved", { detail: { room_id: move.room_id, room_name: this.roomName, main: move.main } }));
+  }
+
+  /**
    * Asks the server for the layer of a received video track that fits a tile of this size
    * (CSS pixels), unless that was the last request for it; 0 x 0 turns the track off.
    *
@@ -420,6 +526,13 @@ export class RoomClient extends EventTarget {
     this.closePeerConnection();
     if (this.state === "closed") return;
     const expired = code === 4001 && this.lastError === "token_expired" && this.renew;
+    // the breakout room has ended, or is not this participant's: back to the main room
+    const ended = code === 4004 && this.lastError === "breakout_ended";
+    const refused = code === 4001 && this.lastError === "forbidden";
+    if (this.home && (ended || refused)) {
+      this.moveTo({ room_id: this.home.room_id, main: true, token: this.home.token });
+      return;
+    }
     if (FINAL_CLOSES.has(code) && !expired) {
       this.finish(this.lastError || String(code));
       return;
@@ -596,6 +709,19 @@ export class RoomClient extends EventTarget {
       case "unmute_requested":
         this.dispatchEvent(new CustomEvent("unmute_requested", { detail: { by: msg.by } }));
         break;
+      case "breakouts":
+        this.breakouts = msg;
+        this.dispatchEvent(new Event("breakouts"));
+        break;
+      case "breakout_move":
+        this.moveTo(msg);
+        break;
+      case "breakout_message":
+        this.dispatchEvent(new CustomEvent("breakout_message", { detail: { from_name: msg.from_name, text: msg.text } }));
+        break;
+      case "breakout_help_requested":
+        this.dispatchEvent(new CustomEvent("help_requested", { detail: { name: msg.name, room_name: msg.room_name } }));
+        break;
       case "error":
         this.lastError = String(msg.code || "");
         if (this.lastError === "negotiation_failed" && this.pc?.signalingState === "have-local-offer") {
@@ -646,12 +772,16 @@ export class RoomClient extends EventTarget {
   }
 
   /**
-   * @param {{participant_id: string, role: Role, participants: ParticipantInfo[] | null,
+   * @param {{participant_id: string, role: Role, room_kind?: Kind, participants: ParticipantInfo[] | null,
    *   ice_servers: RTCIceServer[] | null, chat?: ChatMessage[] | null, polls?: Poll[] | null,
    *   hands?: string[] | null, locked?: boolean, spotlight?: string, recording?: boolean, active_speaker?: string, session_token?: string}} msg
    */
   onJoined(msg) {
     this.keepSessionToken(msg.session_token);
+    // a breakout room is a meeting, whatever its main room: the room's kind is the one joined
+    const kind = msg.room_kind;
+    const kindChanged = kind !== undefined && kind !== this.join.kind;
+    if (kindChanged) this.join = { ...this.join, kind };
     this.setRecording(Boolean(msg.recording));
     this.attempt = 0;
     this.lastError = "";
@@ -694,6 +824,7 @@ export class RoomClient extends EventTarget {
     }
     this.setState("connected");
     for (const type of ["peers", "chat", "polls", "hands", "room", "speaker", "lobby"]) this.dispatchEvent(new Event(type));
+    if (kindChanged) this.dispatchEvent(new Event("role")); // may publish now, or no longer
   }
 
   /**

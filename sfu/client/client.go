@@ -95,6 +95,8 @@ type Message struct {
 	// SessionToken, in joined and lobby_wait, lets this participant come back on a new
 	// connection once its join token, good to enter for a few minutes, has expired.
 	SessionToken string `json:"session_token,omitempty"`
+	// Token, in breakout_move, lets this participant join the room it is sent to.
+	Token string `json:"token,omitempty"`
 }
 
 // Participant is another participant of the room.

@@ -95,6 +95,20 @@ const (
 	TypeError = "error"
 )
 
+// Message types of breakout rooms.
+const (
+	TypeBreakoutStart         = "breakout_start"
+	TypeBreakoutAssign        = "breakout_assign"
+	TypeBreakoutJoin          = "breakout_join"
+	TypeBreakoutBroadcast     = "breakout_broadcast"
+	TypeBreakoutHelp          = "breakout_help"
+	TypeBreakoutEnd           = "breakout_end"
+	TypeBreakouts             = "breakouts"
+	TypeBreakoutMove          = "breakout_move"
+	TypeBreakoutMessage       = "breakout_message"
+	TypeBreakoutHelpRequested = "breakout_help_requested"
+)
+
 // Error codes: the "code" field of error messages. docs/protocol.md says what each
 // means and whether the connection closes after it.
 const (
@@ -130,6 +144,9 @@ const (
 	CodeInLobby           = "in_lobby"
 	CodeRoomFull          = "room_full"
 	CodeLobbyFull         = "lobby_full"
+	CodeBreakoutState     = "breakout_state"
+	CodeBreakoutEnded     = "breakout_ended"
+	CodeUnknownRoom       = "unknown_room"
 )
 
 // Error codes about the client's ICE candidates.

@@ -1,0 +1,654 @@
+package sfu
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	mrand "math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"webinaire/sfu/signal"
+)
+
+// Breakout rooms: a moderator splits the participants of a main room into smaller rooms
+// for a while, then brings them back. A breakout room is a room like any other (its own
+// media, chat and polls, dropped when it closes), with an id of its own made of its main
+// room's id and a random part nobody can guess. The main room holds the breakouts' state
+// under its lock: the rooms, who goes where, the timer. A participant moves by a new
+// connection, with a token for the other room that the server hands it over its current
+// one (breakout_move): no lobby, no name to type again.
+//
+// Every breakout room runs where its main room runs (MainRoom gives the id to place), so
+// that the main room reaches the participants of its breakout rooms. The main room stays
+// open while one of its breakout rooms is.
+
+// Limits of breakout rooms.
+const (
+	// MaxBreakoutRooms is the most breakout rooms a main room may have at once.
+	MaxBreakoutRooms = 50
+	// MaxBreakoutName is the longest name of a breakout room, in bytes.
+	MaxBreakoutName = 64
+	// MaxBreakoutDuration is the longest time breakout rooms may be given.
+	MaxBreakoutDuration = 8 * time.Hour
+	// MaxBreakoutBroadcast is the longest message a moderator broadcasts to every room,
+	// in bytes.
+	MaxBreakoutBroadcast = 500
+	// breakoutCloseDelay is how long the breakout rooms stay open once their participants
+	// were sent back, for their moves to go through; whoever is still in one then is sent
+	// out with breakout_ended.
+	breakoutCloseDelay = 10 * time.Second
+)
+
+// breakoutMark separates a main room's id from the random part of its breakout rooms'
+// ids. A room id with it is a breakout room's.
+const breakoutMark = ".br."
+
+// breakoutIDLen is the length of the random part of a breakout room's id: 130 bits.
+const breakoutIDLen = 26
+
+var breakoutEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// MainRoom returns the id of the main room of a breakout room, and any other room id as
+// it is. A breakout room is placed, admitted and audited as its main room.
+func MainRoom(id string) string {
+	main, _, found := strings.Cut(id, breakoutMark)
+	if !found {
+		return id
+	}
+	return main
+}
+
+// IsBreakoutRoom tells whether id is the id of a breakout room.
+func IsBreakoutRoom(id string) bool { return strings.Contains(id, breakoutMark) }
+
+// newBreakoutID makes the id of a new breakout room of main: main's id, the mark, and
+// 130 random bits.
+func newBreakoutID(main string) string {
+	b := make([]byte, 17)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return main + breakoutMark + strings.ToLower(breakoutEncoding.EncodeToString(b))[:breakoutIDLen]
+}
+
+// breakoutSpec is a breakout room as a moderator asks for it.
+type breakoutSpec struct {
+	Name         string   `json:"name"`
+	Participants []string `json:"participants,omitempty"`
+}
+
+// breakouts are the breakout rooms of a main room, under the main room's lock.
+type breakouts struct {
+	rooms []breakoutRoom
+	// assigned gives the breakout room id of each participant sent to one.
+	assigned map[string]string
+	// names are the display names of the participants of the main room when the rooms
+	// opened and of those assigned since, for the moderators' lists.
+	names  map[string]string
+	choose bool
+	endsAt time.Time // zero: no time limit
+	stop   func() bool
+}
+
+type breakoutRoom struct{ id, name string }
+
+// spread assigns the participants ids at random, each to a room among the least full.
+func (b *breakouts) spread(ids []string) {
+	slices.Sort(ids) // map order is not random enough to count on
+	mrand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	count := make(map[string]int, len(b.rooms))
+	for _, room := range b.assigned {
+		count[room]++
+	}
+	for _, id := range ids {
+		least := b.rooms[0].id
+		for _, br := range b.rooms[1:] {
+			if count[br.id] < count[least] {
+				least = br.id
+			}
+		}
+		b.assigned[id] = least
+		count[least]++
+	}
+}
+
+// roomNamed returns the breakout room with id, if any.
+func (b *breakouts) roomNamed(id string) (breakoutRoom, bool) {
+	i := slices.IndexFunc(b.rooms, func(br breakoutRoom) bool { return br.id == id })
+	if i < 0 {
+		return breakoutRoom{}, false
+	}
+	return b.rooms[i], true
+}
+
+// breakoutsMessage is the state of the breakout rooms as one participant sees it.
+type breakoutsMessage struct {
+	Type string `json:"type"`
+	// Open tells whether breakout rooms are open; the rest is empty when not.
+	Open     bool                `json:"open"`
+	MainRoom string              `json:"main_room_id"`
+	Rooms    []breakoutRoomState `json:"rooms"`
+	Choose   bool                `json:"choose"`
+	EndsAt   *time.Time          `json:"ends_at,omitempty"`
+	// Assigned is the breakout room of the participant, or empty.
+	Assigned string `json:"assigned,omitempty"`
+}
+
+// breakoutRoomState is one breakout room; its participants are given to moderators only.
+type breakoutRoomState struct {
+	ID           string      `json:"room_id"`
+	Name         string      `json:"name"`
+	Participants []nameAndID `json:"participants,omitempty"`
+	Count        int         `json:"count"`
+}
+
+type nameAndID struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type breakoutMoveMessage struct {
+	Type     string `json:"type"`
+	RoomID   string `json:"room_id"`
+	RoomName string `json:"room_name,omitempty"`
+	// Main tells that the room is the main room.
+	Main  bool   `json:"main"`
+	Token string `json:"token"`
+}
+
+type breakoutBroadcastMessage struct {
+	Type     string `json:"type"`
+	From     string `json:"from"`
+	FromName string `json:"from_name"`
+	Text     string `json:"text"`
+}
+
+type helpRequestedMessage struct {
+	Type          string `json:"type"`
+	ParticipantID string `json:"participant_id"`
+	Name          string `json:"name"`
+	RoomID        string `json:"room_id"`
+	RoomName      string `json:"room_name"`
+}
+
+// checkBreakoutMessage checks the fields of a breakout message; empty when they are good.
+func checkBreakoutMessage(m *clientMessage) string {
+	switch m.Type {
+	case signal.TypeBreakoutStart:
+		if len(m.Rooms) < 1 || len(m.Rooms) > MaxBreakoutRooms {
+			return fmt.Sprintf("1 to %d breakout rooms", MaxBreakoutRooms)
+		}
+		if m.Duration < 0 || time.Duration(m.Duration)*time.Second > MaxBreakoutDuration {
+			return fmt.Sprintf("duration: 0 to %d seconds", int(MaxBreakoutDuration/time.Second))
+		}
+		seen := map[string]bool{}
+		for i, r := range m.Rooms {
+			name, ok := cleanText(r.Name, MaxBreakoutName)
+			if !ok || strings.ContainsAny(name, "\n\t") {
+				return fmt.Sprintf("breakout room name: 1 to %d bytes on one line", MaxBreakoutName)
+			}
+			m.Rooms[i].Name = name
+			for _, id := range r.Participants {
+				if !validID(id) || seen[id] {
+					return "breakout participants: ids, each in one room"
+				}
+				seen[id] = true
+			}
+		}
+	case signal.TypeBreakoutAssign:
+		if !validID(m.ParticipantID) || m.RoomID != "" && !validID(m.RoomID) {
+			return "breakout_assign needs a participant_id and a room_id"
+		}
+	case signal.TypeBreakoutJoin:
+		if m.RoomID != "" && !validID(m.RoomID) {
+			return "breakout_join room_id"
+		}
+	case signal.TypeBreakoutBroadcast:
+		text, ok := cleanText(m.Text, MaxBreakoutBroadcast)
+		if !ok {
+			return fmt.Sprintf("broadcast text: 1 to %d bytes", MaxBreakoutBroadcast)
+		}
+		m.Text = text
+	}
+	return ""
+}
+
+// main is the main room of r: its parent for a breakout room, r itself otherwise.
+func (r *Room) main() *Room {
+	if r.parent != nil {
+		return r.parent
+	}
+	return r
+}
+
+// breakout acts on a breakout message of p, in its room or in one of its breakout rooms;
+// it answers errors to p.
+func (p *participant) breakout(m clientMessage) {
+	r := p.room
+	r.mu.Lock()
+	present := r.participants[p.id] == p
+	mod := present && p.role == RoleModerator
+	r.mu.Unlock()
+	if !present {
+		return
+	}
+	main := r.main()
+	var code, text string
+	switch m.Type {
+	case signal.TypeBreakoutJoin:
+		code, text = main.breakoutJoin(p, mod, m.RoomID)
+	case signal.TypeBreakoutHelp:
+		code, text = main.askHelp(p, r)
+	default:
+		if !mod {
+			p.sendError(signal.CodeForbidden, "only a moderator may do this")
+			return
+		}
+		switch m.Type {
+		case signal.TypeBreakoutStart:
+			code, text = main.startBreakouts(p, m.Rooms, m.Random, m.Choose, time.Duration(m.Duration)*time.Second)
+		case signal.TypeBreakoutAssign:
+			code, text = main.assignBreakout(m.ParticipantID, m.RoomID)
+		case signal.TypeBreakoutBroadcast:
+			code, text = main.broadcastToBreakouts(p, m.Text)
+		case signal.TypeBreakoutEnd:
+			if !main.EndBreakouts() {
+				code, text = signal.CodeBreakoutState, "no breakout rooms are open"
+			}
+		}
+	}
+	if code != "" {
+		p.sendError(code, text)
+	}
+}
+
+// startBreakouts opens breakout rooms in the main room r: the participants listed in
+// specs go to their room, and with random the others of the room but the moderators are
+// spread over the rooms. Each is sent its move. The rooms close after d, when d > 0.
+func (r *Room) startBreakouts(by *participant, specs []breakoutSpec, random, choose bool, d time.Duration) (string, string) {
+	r.mu.Lock()
+	switch {
+	case r.closed:
+		r.mu.Unlock()
+		return "", ""
+	case r.brk != nil:
+		r.mu.Unlock()
+		return signal.CodeBreakoutState, "breakout rooms are open already"
+	}
+	for _, s := range specs {
+		for _, id := range s.Participants {
+			if r.participants[id] == nil {
+				r.mu.Unlock()
+				return signal.CodeNotFound, "no such participant in the room"
+			}
+		}
+	}
+	b := &breakouts{assigned: map[string]string{}, names: map[string]string{}, choose: choose}
+	for _, s := range specs {
+		br := breakoutRoom{id: newBreakoutID(r.id), name: s.Name}
+		b.rooms = append(b.rooms, br)
+		for _, id := range s.Participants {
+			b.assigned[id] = br.id
+		}
+	}
+	var rest []string
+	for id, p := range r.participants {
+		b.names[id] = p.claims.Name
+		if _, ok := b.assigned[id]; !ok && p.role != RoleModerator {
+			rest = append(rest, id)
+		}
+	}
+	if random {
+		b.spread(rest)
+	}
+	if d > 0 {
+		b.endsAt = r.srv.clock.Now().Add(d)
+		b.stop = r.srv.clock.AfterFunc(d, r.breakoutTimeUp)
+	}
+	r.brk = b
+	var moves []move
+	for id, room := range b.assigned {
+		if p := r.participants[id]; p != nil {
+			moves = append(moves, move{p: p, to: room})
+		}
+	}
+	r.log.Info("breakout rooms opened", "by", by.id, "rooms", len(b.rooms), "assigned", len(b.assigned), "seconds", int(d/time.Second))
+	r.mu.Unlock()
+	r.tellBreakouts()
+	r.sendMoves(moves)
+	return "", ""
+}
+
+// move is a participant to send into another room.
+type move struct {
+	p  *participant
+	to string // room id
+}
+
+// sendMoves hands each participant of moves a token for its new room; r is the main room.
+func (r *Room) sendMoves(moves []move) {
+	for _, mv := range moves {
+		r.sendMove(mv.p, mv.to)
+	}
+}
+
+// sendMove hands p a token for the room to (the main room r, or one of its breakout
+// rooms), under its name and with its role, without the lobby: p moves by joining
+// with it on a new connection.
+func (r *Room) sendMove(p *participant, to string) {
+	pr := p.room
+	pr.mu.Lock()
+	role := p.role
+	pr.mu.Unlock()
+	r.mu.Lock()
+	name := ""
+	if r.brk != nil {
+		br, _ := r.brk.roomNamed(to)
+		name = br.name
+	}
+	r.mu.Unlock()
+	c := p.claims
+	c.Room, c.Role, c.Lobby = to, role, false
+	tok := r.srv.sessionCredential(c)
+	if tok == "" {
+		p.sendError(signal.CodeInternal, "the move to the other room could not be prepared")
+		return
+	}
+	p.sendRaw(encode(breakoutMoveMessage{Type: signal.TypeBreakoutMove, RoomID: to, RoomName: name, Main: to == r.id, Token: tok}))
+}
+
+// breakoutJoin moves p into the breakout room id, or back to the main room r when id is
+// empty. A moderator may go into any breakout room, the others into their own, or any
+// when they may choose.
+func (r *Room) breakoutJoin(p *participant, mod bool, id string) (string, string) {
+	if id == "" || id == r.id {
+		if p.room == r {
+			return "", ""
+		}
+		r.sendMove(p, r.id)
+		return "", ""
+	}
+	r.mu.Lock()
+	if r.brk == nil {
+		r.mu.Unlock()
+		return signal.CodeBreakoutState, "no breakout rooms are open"
+	}
+	if _, ok := r.brk.roomNamed(id); !ok {
+		r.mu.Unlock()
+		return signal.CodeUnknownRoom, "no such breakout room"
+	}
+	own := r.brk.assigned[p.id] == id
+	if !mod && !own && !r.brk.choose {
+		r.mu.Unlock()
+		return signal.CodeForbidden, "this breakout room is not yours"
+	}
+	changed := false
+	if !mod && !own {
+		r.brk.assigned[p.id] = id
+		r.brk.names[p.id] = p.claims.Name
+		changed = true
+	}
+	r.mu.Unlock()
+	if changed {
+		r.tellBreakouts()
+	}
+	if p.room.id != id {
+		r.sendMove(p, id)
+	}
+	return "", ""
+}
+
+// assignBreakout sends the participant id to the breakout room, or back to the main room
+// r when room is empty.
+func (r *Room) assignBreakout(id, room string) (string, string) {
+	r.mu.Lock()
+	if r.brk == nil {
+		r.mu.Unlock()
+		return signal.CodeBreakoutState, "no breakout rooms are open"
+	}
+	if room == r.id {
+		room = ""
+	}
+	if _, ok := r.brk.roomNamed(room); room != "" && !ok {
+		r.mu.Unlock()
+		return signal.CodeUnknownRoom, "no such breakout room"
+	}
+	if p := r.participants[id]; p != nil {
+		r.brk.names[id] = p.claims.Name
+	}
+	if _, known := r.brk.names[id]; !known {
+		r.mu.Unlock()
+		return signal.CodeNotFound, "no such participant in the room"
+	}
+	if room == "" {
+		delete(r.brk.assigned, id)
+	} else {
+		r.brk.assigned[id] = room
+	}
+	r.mu.Unlock()
+	r.tellBreakouts()
+	if p, to := r.find(id), cmp.Or(room, r.id); p != nil && p.room.id != to {
+		r.sendMove(p, to)
+	}
+	return "", ""
+}
+
+// broadcastToBreakouts sends a moderator's message to everyone in the main room r and in
+// its breakout rooms. It is not kept.
+func (r *Room) broadcastToBreakouts(by *participant, text string) (string, string) {
+	r.mu.Lock()
+	open := r.brk != nil
+	r.mu.Unlock()
+	if !open {
+		return signal.CodeBreakoutState, "no breakout rooms are open"
+	}
+	msg := encode(breakoutBroadcastMessage{Type: signal.TypeBreakoutMessage, From: by.id, FromName: by.claims.Name, Text: text})
+	for _, o := range r.everyone() {
+		o.sendRaw(msg)
+	}
+	return "", ""
+}
+
+// askHelp tells the moderators, wherever they are, that p asks for help in its breakout
+// room in.
+func (r *Room) askHelp(p *participant, in *Room) (string, string) {
+	if in == r {
+		return signal.CodeBreakoutState, "help is asked from a breakout room"
+	}
+	r.mu.Lock()
+	var name string
+	if r.brk != nil {
+		br, _ := r.brk.roomNamed(in.id)
+		name = br.name
+	}
+	r.mu.Unlock()
+	msg := encode(helpRequestedMessage{Type: signal.TypeBreakoutHelpRequested, ParticipantID: p.id, Name: p.claims.Name, RoomID: in.id, RoomName: name})
+	for _, o := range r.everyone() {
+		if o.isModerator() {
+			o.sendRaw(msg)
+		}
+	}
+	return "", ""
+}
+
+// isModerator tells whether p is a moderator now.
+func (p *participant) isModerator() bool {
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	return p.role == RoleModerator
+}
+
+// breakoutTimeUp ends the breakout rooms when their time is over. It runs on a timer's
+// goroutine of its own.
+func (r *Room) breakoutTimeUp() {
+	defer r.srv.panics.Recover(PartRoom, r.log, nil)
+	if r.EndBreakouts() {
+		r.log.Info("breakout rooms ended", "reason", "time up")
+	}
+}
+
+// EndBreakouts brings everyone in the breakout rooms of r back to r and closes those
+// rooms shortly after; false when r has no breakout rooms open.
+func (r *Room) EndBreakouts() bool {
+	r.mu.Lock()
+	b := r.brk
+	if b == nil {
+		r.mu.Unlock()
+		return false
+	}
+	r.brk = nil
+	if b.stop != nil {
+		b.stop()
+	}
+	r.mu.Unlock()
+	r.tellBreakouts() // to the main room: the breakout rooms are no longer r's
+	rooms := r.srv.roomsOf(b)
+	for _, br := range rooms {
+		br.mu.Lock()
+		ps := br.othersLocked(nil)
+		br.mu.Unlock()
+		for _, p := range ps {
+			r.sendBreakouts(p) // closed: r.brk is nil
+			r.sendMove(p, r.id)
+		}
+	}
+	if len(rooms) > 0 {
+		r.srv.clock.AfterFunc(breakoutCloseDelay, func() {
+			defer r.srv.panics.Recover(PartRoom, r.log, nil)
+			for _, br := range rooms {
+				br.close(breakoutEnded)
+			}
+		})
+	}
+	r.log.Info("breakout rooms closed", "rooms", len(b.rooms))
+	return true
+}
+
+// breakoutEnded is the end of a session in a breakout room that no longer exists.
+var breakoutEnded = endCause{err: ErrRoomGone, code: signal.CloseRoomClosed, reason: "the breakout rooms have ended", errCode: signal.CodeBreakoutEnded}
+
+// closeBreakouts closes the breakout rooms of b, with the main room's cause.
+func (s *Server) closeBreakouts(b *breakouts, cause endCause) {
+	if b == nil {
+		return
+	}
+	if b.stop != nil {
+		b.stop()
+	}
+	for _, br := range s.roomsOf(b) {
+		br.close(cause)
+	}
+}
+
+// breakoutsInUse tells whether one of the breakout rooms of the main room r is open: r
+// stays open meanwhile, empty or not. Each closes once empty for the grace period, and so
+// r after them.
+func (r *Room) breakoutsInUse() bool {
+	r.mu.Lock()
+	b := r.brk
+	r.mu.Unlock()
+	return b != nil && len(r.srv.roomsOf(b)) > 0
+}
+
+// roomsOf are the breakout rooms of b open now.
+func (s *Server) roomsOf(b *breakouts) []*Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Room
+	for _, br := range b.rooms {
+		if room := s.rooms[br.id]; room != nil {
+			out = append(out, room)
+		}
+	}
+	return out
+}
+
+// everyone lists the participants of the main room r and of its open breakout rooms.
+func (r *Room) everyone() []*participant {
+	r.mu.Lock()
+	out := r.othersLocked(nil)
+	b := r.brk
+	r.mu.Unlock()
+	if b == nil {
+		return out
+	}
+	for _, br := range r.srv.roomsOf(b) {
+		br.mu.Lock()
+		out = append(out, br.othersLocked(nil)...)
+		br.mu.Unlock()
+	}
+	return out
+}
+
+// find returns the participant with id in the main room r or one of its breakout rooms.
+func (r *Room) find(id string) *participant {
+	for _, p := range r.everyone() {
+		if p.id == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// tellBreakouts sends the state of the breakout rooms to everyone in the main room r and
+// in its breakout rooms.
+func (r *Room) tellBreakouts() {
+	for _, p := range r.everyone() {
+		r.sendBreakouts(p)
+	}
+}
+
+// sendBreakouts sends p the state of the breakout rooms of the main room r, as p may see
+// it: the members of each room for moderators, its own room for the others.
+func (r *Room) sendBreakouts(p *participant) {
+	mod := p.isModerator()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	msg := breakoutsMessage{Type: signal.TypeBreakouts, MainRoom: r.id, Rooms: []breakoutRoomState{}}
+	if b := r.brk; b != nil {
+		msg.Open, msg.Choose, msg.Assigned = true, b.choose, b.assigned[p.id]
+		if !b.endsAt.IsZero() {
+			at := b.endsAt.UTC()
+			msg.EndsAt = &at
+		}
+		for _, br := range b.rooms {
+			st := breakoutRoomState{ID: br.id, Name: br.name}
+			for id, room := range b.assigned {
+				if room != br.id {
+					continue
+				}
+				st.Count++
+				if mod {
+					st.Participants = append(st.Participants, nameAndID{ID: id, Name: b.names[id]})
+				}
+			}
+			slices.SortFunc(st.Participants, func(a, b nameAndID) int { return strings.Compare(a.Name+a.ID, b.Name+b.ID) })
+			msg.Rooms = append(msg.Rooms, st)
+		}
+	}
+	p.sendRaw(encode(msg))
+}
+
+// admitToBreakout checks, for Server.join with s.mu held, that p may enter the breakout
+// room id of the main room r: a moderator always, the others when assigned to it or free to choose.
+// It returns the room's name and p's role: the one given in the main room, if any.
+func (r *Room) admitToBreakout(p *participant, id string) (name string, role Role, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.brk == nil {
+		return "", "", fmt.Errorf("breakout room %s: %w", id, ErrRoomGone)
+	}
+	br, ok := r.brk.roomNamed(id)
+	if !ok {
+		return "", "", fmt.Errorf("breakout room %s: %w", id, ErrRoomGone)
+	}
+	role = p.claims.Role
+	if given, ok := r.roles[p.id]; ok {
+		role = given
+	}
+	if role != RoleModerator && r.brk.assigned[p.id] != id && !r.brk.choose {
+		return "", "", ErrNotAssigned
+	}
+	return br.name, role, nil
+}
