@@ -102,13 +102,22 @@ func (s *Server) startRecording(c *gin.Context) {
 	if !ok {
 		return
 	}
+	sess, _ := sessionOf(c)
+	s.recordStart(c, w, sess.OrganizerID, true)
+}
+
+// recordStart starts recording the room of w for its owner organizerID, here when the
+// room runs here, else, when elsewhere is set, on the node that runs it.
+func (s *Server) recordStart(c *gin.Context, w store.Webinar, organizerID string, elsewhere bool) {
 	if !w.RecordingAllowed {
 		writeProblem(c, errRecordingNotAllowed)
 		return
 	}
 	room, open := s.p.SFU.Room(w.RoomID)
-	if !open {
-		writeProblem(c, errRoomNotOpen)
+	if !open || room.Origin() != "" {
+		if !elsewhere || !s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: commandRecordStart, Webinar: w.ID, Organizer: organizerID}) {
+			writeProblem(c, errRoomNotOpen)
+		}
 		return
 	}
 	if !s.recorders.reserve(w.ID) {
@@ -173,8 +182,7 @@ func (s *Server) startRecording(c *gin.Context) {
 		}
 		s.finishRecording(w.ID, a)
 	}()
-	sess, _ := sessionOf(c)
-	s.auditRecording(c, sess.OrganizerID, "recording.start", w.ID, row.ID)
+	s.auditRecording(c, organizerID, "recording.start", w.ID, row.ID)
 	c.JSON(http.StatusCreated, s.toRecordingJSON(row))
 }
 
@@ -228,16 +236,24 @@ func (s *Server) stopRecording(c *gin.Context) {
 	if !ok {
 		return
 	}
+	sess, _ := sessionOf(c)
+	s.recordStop(c, w, sess.OrganizerID, true)
+}
+
+// recordStop stops the recording of w's room for its owner organizerID: here when it
+// runs here, else, when elsewhere is set, on the node that runs the room.
+func (s *Server) recordStop(c *gin.Context, w store.Webinar, organizerID string, elsewhere bool) {
 	s.recorders.mu.Lock()
 	a := s.recorders.active[w.ID]
 	s.recorders.mu.Unlock()
 	if a == nil {
-		writeProblem(c, errNotRecording)
+		if !elsewhere || !s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: commandRecordStop, Webinar: w.ID, Organizer: organizerID}) {
+			writeProblem(c, errNotRecording)
+		}
 		return
 	}
 	a.once.Do(func() { close(a.stop) })
-	sess, _ := sessionOf(c)
-	s.auditRecording(c, sess.OrganizerID, "recording.stop", w.ID, a.row.ID)
+	s.auditRecording(c, organizerID, "recording.stop", w.ID, a.row.ID)
 	row := a.row
 	row.State = store.RecordingFinalizing
 	c.JSON(http.StatusAccepted, s.toRecordingJSON(row))

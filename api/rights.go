@@ -17,6 +17,11 @@ import (
 // connectionEvent is the connection-log entry of the request c: who, from where, doing what.
 func (s *Server) connectionEvent(c *gin.Context, kind, actorID, displayName, action, webinarID string) store.ConnectionEvent {
 	ip, port := s.clientAddr(c.Request)
+	if from, ok := c.Get(forwardedClientKey); ok {
+		// A request another node of the cluster passed on: its client's address.
+		ap := from.(netip.AddrPort)
+		ip, port = ap.Addr(), int(ap.Port())
+	}
 	protocol := "http"
 	if s.secure {
 		protocol = "https"

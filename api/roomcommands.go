@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -43,7 +44,13 @@ const (
 	commandRole           = "role"
 	commandRemoveInvitees = "remove_invitees"
 	commandClose          = "close"
+	commandRecordStart    = "record_start"
+	commandRecordStop     = "record_stop"
 )
+
+// forwardedClientKey keys, in the gin context of a command another node passed on, the
+// address of the client who asked it, for the connection log.
+const forwardedClientKey = "webinaire.forwardedClient"
 
 // roomCommand is an action on a room, the claims of a command token.
 type roomCommand struct {
@@ -54,6 +61,11 @@ type roomCommand struct {
 	Participant string   `json:"participant,omitempty"`
 	Role        sfu.Role `json:"role,omitempty"`
 	Invitation  string   `json:"invitation,omitempty"`
+	// Webinar and Organizer are the webinar and its owner who asked, for the actions on
+	// recordings; Client is that owner's address and port, for the connection log.
+	Webinar   string `json:"webinar,omitempty"`
+	Organizer string `json:"organizer,omitempty"`
+	Client    string `json:"client,omitempty"`
 	// Expiry, in Unix seconds.
 	Expiry int64 `json:"exp"`
 }
@@ -106,22 +118,9 @@ func (s *Server) roomNode(ctx context.Context, room string) (store.Node, error) 
 
 // sendCommand asks node to run cmd.
 func (s *Server) sendCommand(ctx context.Context, node store.Node, cmd roomCommand) (commandResult, error) {
-	cmd.Node, cmd.Expiry = node.ID, s.now().Add(commandLifetime).Unix()
-	token, err := s.p.Tokens.SignFor(commandPurpose, cmd)
+	resp, err := s.postCommand(ctx, node, cmd)
 	if err != nil {
 		return commandResult{}, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
-	defer cancel()
-	url := strings.TrimSuffix(node.URL, "/") + commandPath + cmd.Room + "/commands"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
-	if err != nil {
-		return commandResult{}, fmt.Errorf("command to %s: %w", node.ID, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return commandResult{}, fmt.Errorf("command to %s: %w", node.ID, err)
 	}
 	defer resp.Body.Close()
 	var out commandResult
@@ -135,6 +134,76 @@ func (s *Server) sendCommand(ctx context.Context, node store.Node, cmd roomComma
 		return out, sfu.ErrWatchesElsewhere
 	}
 	return out, fmt.Errorf("command to %s: status %d", node.ID, resp.StatusCode)
+}
+
+// postCommand sends cmd to node; the caller closes the answer's body. ctx bounds the call
+// with the answer's body read, up to commandTimeout.
+func (s *Server) postCommand(ctx context.Context, node store.Node, cmd roomCommand) (*http.Response, error) {
+	cmd.Node, cmd.Expiry = node.ID, s.now().Add(commandLifetime).Unix()
+	token, err := s.p.Tokens.SignFor(commandPurpose, cmd)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	url := strings.TrimSuffix(node.URL, "/") + commandPath + cmd.Room + "/commands"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("command to %s: %w", node.ID, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("command to %s: %w", node.ID, err)
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+// cancelOnClose ends a call's context once its answer's body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// forwardToRoom asks the node that runs the room of cmd to answer c: the owner's request
+// on a recording of a room that runs elsewhere. The answer goes to c as that node gave
+// it. False when the room runs on no other node (c is not answered).
+func (s *Server) forwardToRoom(c *gin.Context, cmd roomCommand) bool {
+	ctx := c.Request.Context()
+	node, err := s.roomNode(ctx, cmd.Room)
+	if err != nil {
+		s.fail(c, err)
+		return true
+	}
+	if node.ID == "" {
+		return false
+	}
+	ip, port := s.clientAddr(c.Request)
+	cmd.Client = netip.AddrPortFrom(ip, uint16(port)).String() //nolint:gosec // a port
+	resp, err := s.postCommand(ctx, node, cmd)
+	if err != nil {
+		s.fail(c, fmt.Errorf("pass %s of room %s on to node %s: %w", cmd.Action, cmd.Room, node.ID, err))
+		return true
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		s.fail(c, fmt.Errorf("answer of node %s: %w", node.ID, err))
+		return true
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		c.Header("Retry-After", ra)
+	}
+	c.Data(resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	return true
 }
 
 // runCommand runs cmd on room, open here.
@@ -163,6 +232,10 @@ func (s *Server) roomCommandHandler(c *gin.Context) {
 		writeProblem(c, errCommandToken)
 		return
 	}
+	if cmd.Action == commandRecordStart || cmd.Action == commandRecordStop {
+		s.runRecordingCommand(c, cmd)
+		return
+	}
 	room, open := s.p.SFU.Room(cmd.Room)
 	if !open || room.Origin() != "" {
 		writeProblem(c, errParticipantNotFound)
@@ -179,5 +252,24 @@ func (s *Server) roomCommandHandler(c *gin.Context) {
 	default:
 		s.log.Info("room command run for another node", "room", cmd.Room, "action", cmd.Action)
 		c.JSON(http.StatusOK, out)
+	}
+}
+
+// runRecordingCommand starts or stops, here, the recording of a room that runs here, as
+// another node's owner asked it: answered as that node's client would have been.
+func (s *Server) runRecordingCommand(c *gin.Context, cmd roomCommand) {
+	w, err := s.p.Store.WebinarOf(c.Request.Context(), cmd.Organizer, cmd.Webinar)
+	if err != nil || w.RoomID != cmd.Room {
+		writeProblem(c, errNotFound)
+		return
+	}
+	if client, err := netip.ParseAddrPort(cmd.Client); err == nil {
+		c.Set(forwardedClientKey, client)
+	}
+	s.log.Info("room command run for another node", "room", cmd.Room, "action", cmd.Action)
+	if cmd.Action == commandRecordStart {
+		s.recordStart(c, w, cmd.Organizer, false)
+	} else {
+		s.recordStop(c, w, cmd.Organizer, false)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"webinaire/api/apitest"
 	"webinaire/api/wsclient"
+	"webinaire/recording/recordingtest"
 	"webinaire/sfu"
 	"webinaire/sfu/client"
 	"webinaire/sfu/signal"
@@ -298,6 +299,23 @@ func newEvent(t *testing.T, n *clusterNode, kind string) event {
 	return event{id: w.ID, inv: inv.URL, owner: owner, browser: b}
 }
 
+// publishedMeeting makes a meeting through node-a of a cluster of two, whose owner enters
+// and publishes: it returns the meeting, the node of its room, the other node, and the
+// owner's client.
+func publishedMeeting(t *testing.T, nodes map[string]*clusterNode, st *store.Store) (event, *clusterNode, *clusterNode, *participant) {
+	t.Helper()
+	ev := newEvent(t, nodes["node-a"], "meeting")
+	placed, err := st.RoomPlacementOf(t.Context(), ev.owner.RoomID)
+	require.NoError(t, err)
+	home, other := nodes[*placed.NodeID], nodes["node-a"]
+	if home == other {
+		other = nodes["node-b"]
+	}
+	pub := enter(t, ev.owner.WSURL, ev.owner.Token)
+	require.NoError(t, pub.Publish(t.Context(), client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
+	return ev, home, other, pub
+}
+
 // waitPlacedOn asks n, with the session credential of a participant, where its room is
 // until the answer is n itself, and checks the room's epoch there.
 func waitPlacedOn(t *testing.T, n *clusterNode, sessionToken string, epoch int64) joinAnswer {
@@ -356,15 +374,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	nodes, st := startCluster(t, []string{"node-a", "node-b"}, "WEBINAIRE_CLUSTER_NODE_TIMEOUT=2s",
 		"WEBINAIRE_CLUSTER_DRAIN_TIMEOUT=4s", "WEBINAIRE_SERVER_SHUTDOWN_TIMEOUT=20s")
 	ctx := t.Context()
-	ev := newEvent(t, nodes["node-a"], "meeting")
-	placed, err := st.RoomPlacementOf(ctx, ev.owner.RoomID)
-	require.NoError(t, err)
-	home, other := nodes[*placed.NodeID], nodes["node-a"]
-	if home == other {
-		other = nodes["node-b"]
-	}
-	pub := enter(t, ev.owner.WSURL, ev.owner.Token)
-	require.NoError(t, pub.Publish(ctx, client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
+	ev, home, other, pub := publishedMeeting(t, nodes, st)
 	var guest joinAnswer
 	require.Equal(t, http.StatusOK, post(t, other.base+"/api/v1/invitations/"+path.Base(ev.inv)+"/join", map[string]string{"display_name": "Guest"}, &guest))
 	viewer := enter(t, guest.WSURL, guest.Token)
@@ -402,4 +412,45 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	moved := waitPlacedOn(t, other, viewer.joined.SessionToken, 2)
 	comeBack(t, other, pub, moved)
 	require.NoError(t, home.cmd.Wait(), "the node exits cleanly")
+}
+
+// TestRecordingThroughAnotherNode: the owner, whose requests reach a node that does not
+// run the room (as behind the public Service of API nodes), starts and stops the
+// recording: the room's node records, and the recording is finalized and listed.
+func TestRecordingThroughAnotherNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts two servers")
+	}
+	recordingtest.Tool(t, "ffprobe")
+	nodes, st := startCluster(t, []string{"node-a", "node-b"}, "WEBINAIRE_CLUSTER_NODE_TIMEOUT=2s")
+	ctx := t.Context()
+	ev, home, other, pub := publishedMeeting(t, nodes, st)
+
+	owner := *ev.browser // the owner's session, its requests sent to the other node
+	owner.Base = other.base
+	resp := owner.Do("PATCH", "/api/v1/webinars/"+ev.id, map[string]any{"recording_allowed": true}, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp = owner.Do("POST", "/api/v1/webinars/"+ev.id+"/recording", nil, nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "started through a node that does not run the room")
+	var rec struct{ ID, State string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rec))
+	require.Equal(t, "recording", rec.State)
+	resp = owner.Do("POST", "/api/v1/webinars/"+ev.id+"/recording", nil, nil)
+	require.Equal(t, http.StatusConflict, resp.StatusCode, "a second start is refused by the room's node")
+	// Some media in the files: a second of the publisher's packets after the start.
+	sent := func() (n uint64) {
+		for _, s := range pub.Sent() {
+			n += s.Packets
+		}
+		return n
+	}
+	from := sent()
+	require.Eventually(t, func() bool { return sent() > from+50 }, 30*time.Second, 20*time.Millisecond)
+	resp = owner.Do("DELETE", "/api/v1/webinars/"+ev.id+"/recording", nil, nil)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, "stopped through the other node too")
+	require.Eventually(t, func() bool {
+		list, err := st.RecordingsOfWebinar(ctx, ev.id)
+		return err == nil && len(list) == 1 && list[0].ID == rec.ID && list[0].State == store.RecordingReady
+	}, 60*time.Second, 100*time.Millisecond, "the recording is finalized on the room's node")
+	require.Contains(t, home.logs.String(), "room command run for another node")
 }
