@@ -441,7 +441,7 @@ func checkProbesAndShutdown(t *testing.T, w workload, cfg map[string]string) {
 	probe("readinessProbe", c.ReadinessProbe, "/readyz")
 	probe("livenessProbe", c.LivenessProbe, "/healthz")
 
-	// The image has no shell: the pause before SIGTERM is a sleep action, not an exec.
+	// The pause before SIGTERM is a sleep action, which needs nothing in the image, not an exec.
 	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil || c.Lifecycle.PreStop.Exec != nil {
 		t.Fatalf("preStop %+v: want a sleep action", c.Lifecycle)
 	}
