@@ -166,6 +166,11 @@ func (r *Room) chat(p *participant, text, to string) {
 			o.sendRaw(msg)
 		}
 	}
+	if p.via != nil && e.To != "" {
+		// A viewer of an edge node writing to the moderators: its own copy, which the
+		// relay, an attendee, does not get.
+		p.sendOwn(msg)
+	}
 }
 
 // react sends a reaction of p to everyone.
@@ -327,7 +332,7 @@ func (r *Room) vote(p *participant, pollID string, choices []int) (code, text st
 		}
 	})
 	pl.names[p.id] = p.claims.Name
-	p.sendRaw(encode(r.pollForLocked(pl, p)))
+	p.sendOwn(encode(r.pollForLocked(pl, p)))
 	for _, o := range r.participants {
 		if o != p && o.role == RoleModerator {
 			o.sendRaw(encode(r.pollForLocked(pl, o)))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,6 @@ var forwardedFromOrigin = map[string]bool{
 	signal.TypeChat:      true,
 	signal.TypeReaction:  true,
 	signal.TypeHands:     true,
-	signal.TypePoll:      true,
 	signal.TypeRecording: true,
 	signal.TypeRoomState: true,
 }
@@ -73,10 +73,18 @@ type edgeLink struct {
 	// full means the origin does not keep up: the link ends (overflow).
 	up       chan []byte
 	overflow context.CancelFunc
+
+	// votes are the votes of this node's viewers, by poll and participant, as they went
+	// up: the origin's polls, which the relay sees as an attendee, carry no one's own
+	// vote, and each viewer's copy gets its own here. Guarded by mu.
+	votes map[string]map[string][]int
 }
 
 // edgeQueueLen bounds the relay messages waiting to go up an edge's link.
 const edgeQueueLen = 1024
+
+// maxEdgePolls bounds the polls whose votes an edge remembers for its viewers.
+const maxEdgePolls = 256
 
 // runEdge links r to its origin until the room or the link ends; a link that ends first
 // closes the room with room_moved. It runs on a goroutine the room owns.
@@ -130,6 +138,7 @@ func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
 		remotes:  make(map[string]*participant),
 		up:       make(chan []byte, edgeQueueLen),
 		overflow: overflow,
+		votes:    make(map[string]map[string][]int),
 	}
 	defer l.close()
 	pc.OnTrack(l.onTrack)
@@ -229,6 +238,7 @@ type originMessage struct {
 	Role          Role                     `json:"role"`
 	Code          string                   `json:"code"`
 	Action        string                   `json:"action"`
+	Message       json.RawMessage          `json:"message"`
 }
 
 // handle acts on one message of the origin; an error ends the link.
@@ -254,9 +264,16 @@ func (l *edgeLink) handle(ctx context.Context, data []byte) error {
 		}
 		r.mu.Unlock()
 	case signal.TypeRelay:
-		if m.Action == relayEnd {
+		switch m.Action {
+		case relayEnd:
 			r.endLocal(m.ParticipantID, m.Code)
+		case relayDeliver:
+			if p := r.local(m.ParticipantID); p != nil && len(m.Message) > 0 {
+				p.sendRaw(m.Message)
+			}
 		}
+	case signal.TypePoll:
+		l.forwardPoll(data)
 	case signal.TypeParticipantJoined:
 		if m.Participant != nil {
 			l.addRemote(*m.Participant)
@@ -461,7 +478,56 @@ func (r *Room) toOrigin(p *participant, m clientMessage) {
 		return
 	}
 	said := clientMessage{Type: m.Type, Text: m.Text, To: m.To, Emoji: m.Emoji, Raised: m.Raised, PollID: m.PollID, Choices: m.Choices}
+	if m.Type == signal.TypeVote {
+		l.mu.Lock()
+		if l.votes[m.PollID] == nil && len(l.votes) < maxEdgePolls {
+			l.votes[m.PollID] = map[string][]int{}
+		}
+		if votes := l.votes[m.PollID]; votes != nil {
+			votes[p.id] = slices.Clone(m.Choices)
+		}
+		l.mu.Unlock()
+	}
 	l.post(relayMessage{Type: signal.TypeRelay, Action: relaySpeak, ParticipantID: p.id, Message: encode(said)})
+}
+
+// local is the participant of this node with id, nil when there is none.
+func (r *Room) local(id string) *participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p := r.participants[id]; p != nil && p.mode != modeRemote {
+		return p
+	}
+	return nil
+}
+
+// forwardPoll sends a poll of the origin to the viewers here, each with its own vote.
+func (l *edgeLink) forwardPoll(data []byte) {
+	r := l.room
+	var poll map[string]json.RawMessage
+	var id string
+	if json.Unmarshal(data, &poll) != nil || json.Unmarshal(poll["poll_id"], &id) != nil {
+		return
+	}
+	to := r.locals()
+	l.mu.Lock()
+	votes := l.votes[id]
+	mine := make(map[*participant][]int, len(votes))
+	for _, p := range to {
+		if v, ok := votes[p.id]; ok {
+			mine[p] = v
+		}
+	}
+	l.mu.Unlock()
+	for _, p := range to {
+		v, ok := mine[p]
+		if !ok {
+			p.sendRaw(data)
+			continue
+		}
+		poll["my_vote"] = encode(v)
+		p.sendRaw(encode(poll))
+	}
 }
 
 // endLocal ends the session of a viewer of this node as the origin asks: removed by a
@@ -598,17 +664,22 @@ func (l *edgeLink) close() {
 
 // forwardToLocal sends a message of the origin to the participants connected here.
 func (r *Room) forwardToLocal(msg []byte) {
-	r.mu.Lock()
-	var to []*participant
-	for _, p := range r.participants {
-		if p.mode != modeRemote {
-			to = append(to, p)
-		}
-	}
-	r.mu.Unlock()
-	for _, p := range to {
+	for _, p := range r.locals() {
 		p.sendRaw(msg)
 	}
+}
+
+// locals are the participants connected to this node, not the origin's.
+func (r *Room) locals() []*participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*participant
+	for _, p := range r.participants {
+		if p.mode != modeRemote {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Origin is the node the room is an edge of, empty when the room is this node's own.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -278,6 +279,24 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 	})
 	viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeHands && len(m.Queue) == 1 })
 
+	// A private message to the moderators: they get it, and so does its author, on the edge.
+	mod := join(t, origin, origin.token(t, "web", "mod", RoleModerator, KindWebinar))
+	viewer.send(map[string]any{"type": "chat", "text": "pour les modérateurs", "to": "moderators"})
+	for _, c := range []*testClient{mod, viewer} {
+		m := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeChat && m.To == "moderators" })
+		require.Equal(t, "viewer", m.From)
+	}
+	require.Zero(t, pub.count(func(m serverMsg) bool { return m.Type == signal.TypeChat && m.To == "moderators" }))
+
+	// A poll: the viewer's vote counts at the origin, and its copy says what it voted.
+	mod.send(map[string]any{"type": "poll_create", "question": "Oui ?", "options": []string{"oui", "non"}})
+	mod.send(map[string]any{"type": "poll_open", "poll_id": "poll-1"})
+	viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.State == "open" })
+	viewer.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{1}})
+	mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.Voted == 1 && len(m.Results) == 2 && m.Results[1] == 1 })
+	mine := viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.Voted == 1 })
+	require.Equal(t, []int{1}, mine.MyVote)
+
 	r, ok := origin.Room("web")
 	require.True(t, ok)
 	require.ErrorIs(t, r.SetRole("viewer", RolePresenter), ErrWatchesElsewhere)
@@ -285,7 +304,10 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 	code, _, err := viewer.waitClosed()
 	require.Equal(t, signal.CloseRemoved, code)
 	require.ErrorIs(t, err, ErrRemoved)
-	pub.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "viewer" })
+	pub.waitMsg(func(m serverMsg) bool {
+		return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "viewer" ||
+			m.Type == signal.TypeParticipants && slices.Contains(m.Left, "viewer")
+	})
 }
 
 // TestRelayTakesLargerDescriptions: a relay's descriptions carry an m-line per relayed

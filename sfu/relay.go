@@ -52,12 +52,14 @@ var relayMessages = map[string]bool{
 // The actions of a relay message. From the edge: a viewer entered its room (enter, with
 // its name), left it (leave), or said something (speak, with the message it sent: chat,
 // hand, reaction or vote). From the origin: a viewer must go (end, with the error code:
-// removed, room_moved...).
+// removed, room_moved...), or a message is for that viewer alone (deliver: its own copy
+// of a private message to the moderators).
 const (
-	relayEnter = "enter"
-	relayLeave = "leave"
-	relaySpeak = "speak"
-	relayEnd   = "end"
+	relayEnter   = "enter"
+	relayLeave   = "leave"
+	relaySpeak   = "speak"
+	relayEnd     = "end"
+	relayDeliver = "deliver"
 )
 
 // relaySpoken are the messages of an edge viewer that its edge passes to the origin.
@@ -109,6 +111,16 @@ func (p *participant) onRelay(m clientMessage) {
 			r.vote(v, said.PollID, said.Choices)
 		}
 	}
+}
+
+// sendOwn queues a message for p alone: through its edge's relay for a viewer of an
+// edge node, whose own messages the relay, an attendee, does not get.
+func (p *participant) sendOwn(msg []byte) {
+	if p.via == nil {
+		p.sendRaw(msg)
+		return
+	}
+	p.via.sendRaw(encode(relayMessage{Type: signal.TypeRelay, Action: relayDeliver, ParticipantID: p.id, Message: msg}))
 }
 
 // viaOf is the participant id of the room that the relay via brought in, nil if none.
