@@ -348,9 +348,9 @@ func (s *Server) setParticipantRole(c *gin.Context) {
 	}
 	role := sfu.Role(in.Role)
 	switch role {
-	case sfu.RoleAttendee, sfu.RolePresenter, sfu.RoleModerator:
+	case sfu.RoleAttendee, sfu.RolePresenter, sfu.RoleModerator, sfu.RoleCaptioner:
 	default:
-		writeProblem(c, validationProblem([]FieldError{{Field: "role", Detail: "must be attendee, presenter or moderator"}}))
+		writeProblem(c, validationProblem([]FieldError{{Field: "role", Detail: "must be attendee, presenter, moderator or captioner"}}))
 		return
 	}
 	w, ok := s.ownWebinar(c)

@@ -394,9 +394,9 @@ func (s *Server) createInvitation(c *gin.Context) {
 		return
 	}
 	switch in.Role {
-	case store.RoleAttendee, store.RolePresenter, store.RoleModerator:
+	case store.RoleAttendee, store.RolePresenter, store.RoleModerator, store.RoleCaptioner:
 	default:
-		writeProblem(c, validationProblem([]FieldError{{Field: "role", Detail: "must be attendee, presenter or moderator"}}))
+		writeProblem(c, validationProblem([]FieldError{{Field: "role", Detail: "must be attendee, presenter, moderator or captioner"}}))
 		return
 	}
 	ctx := c.Request.Context()

@@ -77,6 +77,9 @@ type serverMsg struct {
 	Muted       bool                     `json:"muted"`
 	SDP         string                   `json:"sdp"`
 	Candidate   *webrtc.ICECandidateInit `json:"candidate"`
+	Lang        string                   `json:"lang"`
+	Automatic   bool                     `json:"automatic"`
+	Captions    []captionMessage         `json:"captions"`
 }
 
 // recvTrack counts what a test client receives on one track.

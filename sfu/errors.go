@@ -47,6 +47,9 @@ var (
 	// ErrInternal is the end of a session cut short by a fault of the server (a panic
 	// recovered in one of its goroutines).
 	ErrInternal = errors.New("sfu: internal error")
+	// ErrInvalidCaption is a caption that is empty, too long, not text, or in a language
+	// other than CaptionLanguages.
+	ErrInvalidCaption = errors.New("sfu: invalid caption")
 )
 
 // Signalling errors, for one message.

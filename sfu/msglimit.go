@@ -30,6 +30,7 @@ const (
 	// candidates come in bursts and nothing of them reaches the others.
 	classSignalling messageClass = iota
 	classChat
+	classCaption
 	classState
 	classPoll
 	classModeration
@@ -48,6 +49,7 @@ var messageClasses = map[string]messageClass{
 	signal.TypeLeave:           classSignalling,
 	signal.TypeChat:            classChat,
 	signal.TypeReaction:        classChat,
+	signal.TypeCaption:         classCaption,
 	signal.TypeHand:            classState,
 	signal.TypeMute:            classState,
 	signal.TypePollCreate:      classPoll,
@@ -71,6 +73,7 @@ var messageClasses = map[string]messageClass{
 // limit of its own.
 var classLimits = [numClasses]struct{ rate, burst float64 }{
 	classChat:       {ChatRate, ChatBurst},
+	classCaption:    {CaptionRate, CaptionBurst},
 	classState:      {StateRate, StateBurst},
 	classPoll:       {PollRate, PollBurst},
 	classModeration: {ModerationRate, ModerationBurst},

@@ -398,6 +398,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		Locked:        r.collab.locked,
 		Spotlight:     r.collab.spotlight,
 		Recording:     r.recording,
+		Captions:      append([]captionMessage{}, r.collab.captions...),
 		SessionToken:  p.sessionToken,
 	}))
 	r.memberJoinedLocked(p)

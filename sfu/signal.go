@@ -61,6 +61,8 @@ type clientMessage struct {
 	All           bool     `json:"all,omitempty"`
 	Role          Role     `json:"role,omitempty"`
 	Locked        *bool    `json:"locked,omitempty"`
+	// Lang is the language of a caption.
+	Lang string `json:"lang,omitempty"`
 }
 
 // decodeMessage parses and checks one client message. Errors wrap ErrMessageTooLarge,
@@ -128,6 +130,12 @@ func decodeMessage(data []byte) (clientMessage, error) {
 		}
 		if m.To != "" && m.To != toModerators {
 			return bad("chat goes to everyone or to \"moderators\"")
+		}
+		m.Text = text
+	case signal.TypeCaption:
+		text, ok := cleanCaption(m.Text, m.Lang)
+		if !ok {
+			return bad(fmt.Sprintf("caption: 1 to %d bytes of text, lang fr or en", MaxCaptionText))
 		}
 		m.Text = text
 	case signal.TypeReaction:
@@ -220,6 +228,8 @@ type joinedMessage struct {
 	Locked        bool              `json:"locked"`
 	Spotlight     string            `json:"spotlight"`
 	Recording     bool              `json:"recording"`
+	// Captions are the last captions of the room.
+	Captions []captionMessage `json:"captions"`
 	// SessionToken lets this participant come back on a new connection (the join token
 	// is good to enter for a few minutes only).
 	SessionToken string `json:"session_token,omitempty"`

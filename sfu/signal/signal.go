@@ -62,6 +62,7 @@ const (
 	TypeParticipants      = "participants"
 	TypeActiveSpeaker     = "active_speaker"
 	TypeChat              = "chat"
+	TypeCaption           = "caption"
 	TypeReaction          = "reaction"
 	TypeHand              = "hand"
 	TypeHands             = "hands"
