@@ -119,6 +119,10 @@ type Params struct {
 	// FFmpeg and FFprobe are the programs that finalize recordings and check them; empty
 	// means "ffmpeg" and "ffprobe", found in PATH.
 	FFmpeg, FFprobe string
+	// STTURL is the WebSocket address of the organisation's speech-to-text service for
+	// automatic captions (captions.stt_url); empty turns them off. STTLang is the
+	// language it is asked to transcribe, fr or en.
+	STTURL, STTLang string
 	// JoinsPerAddressPerMinute and JoinsPerInvitationPerMinute limit the joins through
 	// invitation links (429 beyond); 0 means the defaults.
 	JoinsPerAddressPerMinute, JoinsPerInvitationPerMinute int
@@ -141,6 +145,7 @@ type Server struct {
 	joins         *joinLimits
 	streams       *httpSessions // the running WHIP and WHEP sessions
 	recorders     recorders     // the recordings running now
+	captions      transcribers  // the automatic captions running now
 	tokenLifetime time.Duration
 	entryLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
@@ -167,6 +172,9 @@ func New(p Params) (*Server, error) {
 	}
 	if p.FFmpeg == "" {
 		p.FFmpeg = "ffmpeg"
+	}
+	if p.STTLang == "" {
+		p.STTLang = "fr"
 	}
 	if p.FFprobe == "" {
 		p.FFprobe = "ffprobe"
@@ -226,6 +234,7 @@ func New(p Params) (*Server, error) {
 	}, []string{"protocol"})
 	s.joinDuration = newJoinDuration()
 	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
+	s.captions.active = make(map[string]*activeTranscriber)
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {
 		s.wsURL = "wss://" + u.Host + rtcPath
@@ -311,6 +320,8 @@ func (s *Server) routes() http.Handler {
 	org.POST("/webinars/:id/participants/:participant/role", s.setParticipantRole)
 	org.POST("/webinars/:id/recording", s.startRecording)
 	org.DELETE("/webinars/:id/recording", s.stopRecording)
+	org.POST("/webinars/:id/captions", s.startCaptions)
+	org.DELETE("/webinars/:id/captions", s.stopCaptions)
 	org.GET("/webinars/:id/recordings", s.listRecordings)
 	org.GET("/recordings/:recording/files/:file", s.getRecordingFile)
 	org.DELETE("/recordings/:recording", s.deleteRecording)

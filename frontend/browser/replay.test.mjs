@@ -12,34 +12,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 
-import { Suite, axeViolations, loginOrganizer, playVideo, scheduleMeeting, until } from "./harness.mjs";
+import { Suite, axeViolations, callAPI as call, loginOrganizer, playVideo, scheduleMeeting, until } from "./harness.mjs";
 
 const suite = new Suite();
-
-/**
- * Calls the API from the organizer's page, with the session's CSRF token.
- *
- * @param {import("playwright-core").Page} page
- * @param {string} method
- * @param {string} url
- * @param {unknown} [body]
- * @returns {Promise<{status: number, json: any}>}
- */
-function call(page, method, url, body) {
-  return page.evaluate(
-    async ({ method, url, body }) => {
-      const me = await (await fetch("/api/v1/me")).json();
-      const res = await fetch(url, {
-        method,
-        headers: { "X-CSRF-Token": me.csrf_token, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, json: text ? JSON.parse(text) : null };
-    },
-    { method, url, body },
-  );
-}
 
 test("a shared recording plays for someone without an account", async () => {
   const organizer = await suite.page("organizer");

@@ -23,7 +23,7 @@ const PAGE_SIZE = 20;
 /** The largest page the API gives, used to find a webinar in the list. */
 const MAX_PAGE = 100;
 /** The roles an invitation may give, in the order offered. */
-const ROLES = /** @type {const} */ (["attendee", "presenter", "moderator"]);
+const ROLES = /** @type {const} */ (["attendee", "presenter", "moderator", "captioner"]);
 
 /** The organizer, once loaded. @type {Me | null} */
 let me = null;

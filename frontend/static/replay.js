@@ -4,6 +4,7 @@
 // login, no cookie.
 
 import { ApiError, getJSON } from "./api.js";
+import { CAPTIONS_FILE, captionTrack } from "./captions.js";
 import { byId } from "./dom.js";
 import { formatDateTime, initI18n, localize, setPlainText } from "./i18n.js";
 
@@ -46,6 +47,7 @@ async function open(invitation) {
     localize(byId("replay-facts", HTMLElement), "replay.facts", { date: formatDateTime(r.started_at), expires: formatDateTime(r.expires_at) });
     const src = `/api/v1/shared/${token}/files/${encodeURIComponent(r.files[0])}${query}`;
     player.src = src;
+    if (r.files.includes(CAPTIONS_FILE)) player.append(captionTrack(`/api/v1/shared/${token}/files/${CAPTIONS_FILE}${query}`));
     download.href = src;
     show(view);
   } catch (err) {

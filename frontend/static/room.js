@@ -9,6 +9,7 @@
 // is a RoomClient (rtc.js).
 
 import { Announcer } from "./announcer.js";
+import { CaptionLine, CaptionPanel } from "./captions.js";
 import { ChatPanel, PollPanel } from "./collab.js";
 import { deviceField, deviceTrack, fillDevices, listDevices, userMedia } from "./devices.js";
 import { h, uid } from "./dom.js";
@@ -147,6 +148,17 @@ export class MeetingRoom extends HTMLElement {
     this.pollPanel = /** @type {PollPanel} */ (document.createElement("poll-panel"));
     this.pollPanel.id = uid("polls");
     this.pollPanel.hidden = true;
+    this.captionPanel = /** @type {CaptionPanel} */ (document.createElement("caption-panel"));
+    this.captionPanel.id = uid("captions");
+    this.captionPanel.hidden = true;
+    /** The subtitle over the videos, for those who turn captions on. */
+    this.captionLine = new CaptionLine();
+    this.subtitles = toggleButton("subtitles", "room.subtitles", "captions");
+    this.subtitles.addEventListener("click", () => {
+      const on = this.subtitles.getAttribute("aria-pressed") !== "true";
+      this.subtitles.setAttribute("aria-pressed", String(on));
+      this.captionLine.turn(on);
+    });
     this.mic = toggleButton("mic", "room.mic", "mic", "micOff");
     this.camera = toggleButton("camera", "room.camera", "camera", "cameraOff");
     this.screen = toggleButton("screen", "room.screen", "screen");
@@ -181,6 +193,7 @@ export class MeetingRoom extends HTMLElement {
     this.qualityMark = h("span", { class: "quality", role: "img", hidden: true }, h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }));
     this.chatToggle = this.panelToggle("chat", this.chatPanel, "chat");
     this.pollToggle = this.panelToggle("polls", this.pollPanel, "polls");
+    this.captionsToggle = this.panelToggle("captions", this.captionPanel, "transcript");
     this.peoplePanel = /** @type {PeoplePanel} */ (document.createElement("people-panel"));
     this.peoplePanel.id = uid("people-panel");
     this.peoplePanel.hidden = true;
@@ -201,12 +214,13 @@ export class MeetingRoom extends HTMLElement {
     this.toolbar.setTools(
       [
         [this.mic, this.camera, this.screen, this.settingsToggle],
-        [this.hand, this.reactWrap, this.viewToggle, this.chatToggle, this.pollToggle, this.peopleToggle, this.shortcutsButton],
+        [this.hand, this.reactWrap, this.viewToggle, this.subtitles, this.chatToggle, this.captionsToggle, this.pollToggle, this.peopleToggle, this.shortcutsButton],
         [this.leaveButton],
       ],
       // what goes into the "more" menu first when the row is too narrow
       [
         [this.shortcutsButton, this.shortcutsButton],
+        [this.captionsToggle, this.captionsToggle],
         [this.viewToggle, this.viewToggle],
         [this.settingsToggle, this.settingsToggle],
         [this.pollToggle, this.pollToggle],
@@ -214,6 +228,7 @@ export class MeetingRoom extends HTMLElement {
         [this.reactWrap, this.reactButton],
         [this.peopleToggle, this.peopleToggle],
         [this.hand, this.hand],
+        [this.subtitles, this.subtitles],
         [this.chatToggle, this.chatToggle],
       ],
       (button) => (button === this.reactButton ? this.reactionItems() : null),
@@ -223,6 +238,7 @@ export class MeetingRoom extends HTMLElement {
       [this.peoplePanel, this.peopleToggle],
       [this.chatPanel, this.chatToggle],
       [this.pollPanel, this.pollToggle],
+      [this.captionPanel, this.captionsToggle],
       [this.settingsPanel, this.settingsToggle],
     ]);
     this.closePanelButton = h("button", { type: "button", class: "panel-close", "data-action": "close-panel", "data-i18n-attr": "aria-label:room.panel.close;title:room.panel.close" }, icon("close"));
@@ -408,7 +424,7 @@ export class MeetingRoom extends HTMLElement {
     const leaveWaiting = h("button", { type: "button", class: "button secondary", "data-action": "leave-lobby", "data-i18n": "room.leave" });
     leaveWaiting.addEventListener("click", () => this.client?.leave());
     this.waiting.append(h("p", { class: "notice-title", "data-i18n": "room.waiting.title" }), h("p", { "data-i18n": "room.waiting.text" }), h("p", {}, leaveWaiting));
-    this.stage.append(this.selfView, h("div", { class: "stage-notices" }, this.lobbyPanel, this.unmuteAsk));
+    this.stage.append(this.selfView, h("div", { class: "stage-notices" }, this.lobbyPanel, this.unmuteAsk), this.captionLine.el);
     this.inside.append(
       h("div", { class: "room-body" }, this.stage, this.drawer),
       this.toolbar,
@@ -511,6 +527,15 @@ export class MeetingRoom extends HTMLElement {
     });
     this.chatPanel.attach(client);
     this.pollPanel.attach(client);
+    this.captionPanel.attach(client, (msg) => this.captionLine.show(msg));
+    // a captioner comes to type: its panel opens at the first entry
+    let captionerOpened = false;
+    client.addEventListener("captions", (event) => {
+      if (captionerOpened || /** @type {CustomEvent} */ (event).detail || client.role !== "captioner") return;
+      captionerOpened = true;
+      this.openPanel(this.captionPanel);
+      this.captionPanel.text.focus();
+    });
     this.lobbyPanel.attach(client, (text) => this.announce(text));
     client.start(local);
     this.render();

@@ -71,6 +71,18 @@ import { sendJSON } from "./api.js";
  * @property {number} voted
  */
 
+/**
+ * A caption as the server sends it.
+ *
+ * @typedef {object} CaptionMessage
+ * @property {number} id
+ * @property {string} text
+ * @property {"fr" | "en"} lang
+ * @property {string} [from] the captioner's participant id; absent for an automatic caption
+ * @property {boolean} [automatic]
+ * @property {string} at
+ */
+
 /** @typedef {{id: string, name: string}} Waiting someone in the lobby */
 
 /** The reactions the server accepts (docs/protocol.md). */
@@ -118,6 +130,7 @@ const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
  * The session's collaboration: "chat" for a new message (detail: the ChatMessage), "polls"
  * when a poll changes, "hands" when the queue of raised hands changes, "reaction" (detail:
  * {participant_id, emoji}), "lobby" when the list of those waiting changes (moderators),
+ * "captions" for a new caption (detail: the CaptionMessage) or the history at joining (no detail),
  * "room" when the room is locked or unlocked or its spotlight changes, "recording" when a recording of the room starts
  * or stops (also in the lobby), "speaker" when the active speaker changes,
  * "unmute_requested" when a moderator asks this participant to unmute, and "muted" when a
@@ -177,6 +190,10 @@ export class RoomClient extends EventTarget {
     this.chat = [];
     /** @type {Map<string, Poll>} by poll id, in order of creation */
     this.polls = new Map();
+    /** The last captions, oldest first. @type {CaptionMessage[]} */
+    this.captions = [];
+    /** How many captions are kept, as the server does. */
+    this.captionsKept = 20;
     /** Participant ids with a raised hand, in order of raising. @type {string[]} */
     this.hands = [];
     /** Those waiting in the lobby (moderators only). @type {Waiting[]} */
@@ -225,7 +242,23 @@ export class RoomClient extends EventTarget {
    * @returns {boolean}
    */
   canPublish() {
+    if (this.role === "captioner") return false;
     return this.join.kind === "meeting" || this.role !== "attendee";
+  }
+
+  /** @returns {boolean} whether this participant may send captions: a captioner or a moderator */
+  mayCaption() {
+    return this.role === "captioner" || this.role === "moderator";
+  }
+
+  /**
+   * Sends a caption, typed in lang.
+   *
+   * @param {string} text
+   * @param {"fr" | "en"} lang
+   */
+  sendCaption(text, lang) {
+    this.send({ type: "caption", text, lang });
   }
 
   /**
@@ -566,6 +599,10 @@ export class RoomClient extends EventTarget {
         this.chat.push(msg);
         this.dispatchEvent(new CustomEvent("chat", { detail: msg }));
         break;
+      case "caption":
+        this.captions = [...this.captions, msg].slice(-this.captionsKept);
+        this.dispatchEvent(new CustomEvent("captions", { detail: msg }));
+        break;
       case "poll":
         this.polls.set(msg.poll_id, msg);
         this.dispatchEvent(new Event("polls"));
@@ -648,7 +685,7 @@ export class RoomClient extends EventTarget {
   /**
    * @param {{participant_id: string, role: Role, participants: ParticipantInfo[] | null,
    *   ice_servers: RTCIceServer[] | null, chat?: ChatMessage[] | null, polls?: Poll[] | null,
-   *   hands?: string[] | null, locked?: boolean, spotlight?: string, recording?: boolean, active_speaker?: string, session_token?: string}} msg
+   *   hands?: string[] | null, captions?: CaptionMessage[] | null, locked?: boolean, spotlight?: string, recording?: boolean, active_speaker?: string, session_token?: string}} msg
    */
   onJoined(msg) {
     this.keepSessionToken(msg.session_token);
@@ -662,6 +699,7 @@ export class RoomClient extends EventTarget {
     this.chat = msg.chat || [];
     this.polls = new Map((msg.polls || []).map((p) => [p.poll_id, p]));
     this.hands = msg.hands || [];
+    this.captions = msg.captions || [];
     this.locked = Boolean(msg.locked);
     this.spotlight = msg.spotlight || "";
     this.activeSpeaker = msg.active_speaker || "";
@@ -693,7 +731,7 @@ export class RoomClient extends EventTarget {
       if (!sent.has(kind)) pc.addTransceiver(kind, { direction: "recvonly" });
     }
     this.setState("connected");
-    for (const type of ["peers", "chat", "polls", "hands", "room", "speaker", "lobby"]) this.dispatchEvent(new Event(type));
+    for (const type of ["peers", "chat", "polls", "hands", "captions", "room", "speaker", "lobby"]) this.dispatchEvent(new Event(type));
   }
 
   /**
