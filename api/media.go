@@ -531,6 +531,9 @@ func (s *Server) SessionEnded(st sfu.RoomStats) {
 		return
 	}
 	detail := map[string]int{"chat_messages": st.Messages, "polls": st.Polls, "votes": st.Votes}
+	if st.Captions > 0 {
+		detail["captions"] = st.Captions
+	}
 	if err := s.p.Store.RecordAudit(ctx, s.auditEvent("", "session.end", "webinar", w.ID, detail)); err != nil {
 		s.log.Error("session end not audited", "webinar", w.ID, "err", err)
 	}

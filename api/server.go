@@ -146,6 +146,7 @@ type Server struct {
 	streams       *httpSessions // the running WHIP and WHEP sessions
 	recorders     recorders     // the recordings running now
 	captions      transcribers  // the automatic captions running now
+	slideChecks   chan struct{} // one token per PDF being checked
 	tokenLifetime time.Duration
 	entryLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
@@ -235,6 +236,7 @@ func New(p Params) (*Server, error) {
 	s.joinDuration = newJoinDuration()
 	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
 	s.captions.active = make(map[string]*activeTranscriber)
+	s.slideChecks = make(chan struct{}, slideChecks)
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {
 		s.wsURL = "wss://" + u.Host + rtcPath
@@ -293,6 +295,8 @@ func (s *Server) routes() http.Handler {
 	v1.GET("/invitations/:token/invitation.ics", s.getPublicInvitationICS)
 	v1.POST("/invitations/:token/join", s.timeJoin("invitation", s.joinWithInvitation))
 	v1.POST("/rejoin", s.timeJoin("rejoin", s.rejoin))
+	v1.POST(strings.TrimPrefix(slidesPath, "/api/v1"), s.presentSlides)
+	v1.GET(strings.TrimPrefix(slidesPath, "/api/v1")+"/:slides", s.getSlides)
 	// A share link of a recording: the token is the capability, no session.
 	v1.GET("/shared/:token", s.getShared)
 	v1.GET("/shared/:token/files/:file", s.getSharedFile)
@@ -393,7 +397,11 @@ func (s *Server) withSecurityHeaders(h http.Handler) http.Handler {
 
 func (s *Server) limitBody(c *gin.Context) {
 	if c.Request.Body != nil {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.p.MaxBodyBytes)
+		limit := s.p.MaxBodyBytes
+		if c.FullPath() == slidesPath {
+			limit = sfu.MaxSlidesBytes // a presented PDF, checked by its handler
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	}
 	c.Next()
 }

@@ -80,6 +80,10 @@ type serverMsg struct {
 	Lang        string                   `json:"lang"`
 	Automatic   bool                     `json:"automatic"`
 	Captions    []captionMessage         `json:"captions"`
+	SlidesID    string                   `json:"slides_id"`
+	Page        int                      `json:"page"`
+	Pages       int                      `json:"pages"`
+	Slides      slidesMessage            `json:"slides"`
 }
 
 // recvTrack counts what a test client receives on one track.

@@ -50,6 +50,11 @@ var (
 	// ErrInvalidCaption is a caption that is empty, too long, not text, or in a language
 	// other than CaptionLanguages.
 	ErrInvalidCaption = errors.New("sfu: invalid caption")
+	// ErrNotPresenter is a participant who may not present slides: not in the room, or
+	// neither a presenter nor a moderator.
+	ErrNotPresenter = errors.New("sfu: not a presenter")
+	// ErrInvalidSlides is a deck with no page, too many, or too large a file.
+	ErrInvalidSlides = errors.New("sfu: invalid slides")
 )
 
 // Signalling errors, for one message.

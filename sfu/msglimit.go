@@ -31,6 +31,7 @@ const (
 	classSignalling messageClass = iota
 	classChat
 	classCaption
+	classSlides
 	classState
 	classPoll
 	classModeration
@@ -50,6 +51,8 @@ var messageClasses = map[string]messageClass{
 	signal.TypeChat:            classChat,
 	signal.TypeReaction:        classChat,
 	signal.TypeCaption:         classCaption,
+	signal.TypeSlidePage:       classSlides,
+	signal.TypeSlidesClose:     classSlides,
 	signal.TypeHand:            classState,
 	signal.TypeMute:            classState,
 	signal.TypePollCreate:      classPoll,
@@ -74,6 +77,7 @@ var messageClasses = map[string]messageClass{
 var classLimits = [numClasses]struct{ rate, burst float64 }{
 	classChat:       {ChatRate, ChatBurst},
 	classCaption:    {CaptionRate, CaptionBurst},
+	classSlides:     {SlidesRate, SlidesBurst},
 	classState:      {StateRate, StateBurst},
 	classPoll:       {PollRate, PollBurst},
 	classModeration: {ModerationRate, ModerationBurst},

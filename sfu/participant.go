@@ -411,6 +411,14 @@ func (p *participant) handle(m clientMessage) {
 		if code, text := p.room.caption(p, m.Text, m.Lang); code != "" {
 			p.sendError(code, text)
 		}
+	case signal.TypeSlidePage:
+		if code, text := p.room.turnSlide(p, m.SlidesID, m.Page); code != "" {
+			p.sendError(code, text)
+		}
+	case signal.TypeSlidesClose:
+		if code, text := p.room.closeSlides(p, m.SlidesID); code != "" {
+			p.sendError(code, text)
+		}
 	case signal.TypeReaction:
 		p.room.react(p, m.Emoji)
 	case signal.TypeHand:

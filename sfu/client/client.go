@@ -95,6 +95,9 @@ type Message struct {
 	// SessionToken, in joined and lobby_wait, lets this participant come back on a new
 	// connection once its join token, good to enter for a few minutes, has expired.
 	SessionToken string `json:"session_token,omitempty"`
+	// SlidesID and Page, in slides, are the slides presented and the page shown.
+	SlidesID string `json:"slides_id,omitempty"`
+	Page     int    `json:"page,omitempty"`
 }
 
 // Participant is another participant of the room.

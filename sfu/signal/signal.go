@@ -63,6 +63,9 @@ const (
 	TypeActiveSpeaker     = "active_speaker"
 	TypeChat              = "chat"
 	TypeCaption           = "caption"
+	TypeSlides            = "slides"
+	TypeSlidePage         = "slide_page"
+	TypeSlidesClose       = "slides_close"
 	TypeReaction          = "reaction"
 	TypeHand              = "hand"
 	TypeHands             = "hands"
@@ -128,6 +131,7 @@ const (
 	CodeInLobby           = "in_lobby"
 	CodeRoomFull          = "room_full"
 	CodeLobbyFull         = "lobby_full"
+	CodeUnknownSlides     = "unknown_slides"
 )
 
 // Error codes about the client's ICE candidates.
