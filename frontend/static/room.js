@@ -21,6 +21,7 @@ import { LobbyPanel, popupMenu } from "./moderation.js";
 import { PeoplePanel } from "./people.js";
 import { qualityOf } from "./quality.js";
 import { REACTIONS, RoomClient, peerMedia } from "./rtc.js";
+import { SLIDES_MAX_BYTES, SlidesView } from "./slides.js";
 import { RoomToolbar, toggleButton, toolButton } from "./toolbar.js";
 
 /** @typedef {import("./rtc.js").JoinAnswer} JoinAnswer */
@@ -159,6 +160,15 @@ export class MeetingRoom extends HTMLElement {
       this.subtitles.setAttribute("aria-pressed", String(on));
       this.captionLine.turn(on);
     });
+    this.slidesView = /** @type {SlidesView} */ (document.createElement("slides-view"));
+    this.slidesView.hidden = true;
+    this.slidesView.addEventListener("slides-shown", () => this.arrange());
+    /** Presents a PDF: the button opens the file picker. */
+    this.present = toolButton("present", "room.present", "slides");
+    this.present.hidden = true;
+    this.slidesFile = h("input", { type: "file", accept: "application/pdf,.pdf", hidden: true, "data-action": "slides-file" });
+    this.present.addEventListener("click", () => this.slidesFile.click());
+    this.slidesFile.addEventListener("change", () => this.presentFile());
     this.mic = toggleButton("mic", "room.mic", "mic", "micOff");
     this.camera = toggleButton("camera", "room.camera", "camera", "cameraOff");
     this.screen = toggleButton("screen", "room.screen", "screen");
@@ -213,7 +223,7 @@ export class MeetingRoom extends HTMLElement {
     this.toolbar = /** @type {RoomToolbar} */ (document.createElement("room-toolbar"));
     this.toolbar.setTools(
       [
-        [this.mic, this.camera, this.screen, this.settingsToggle],
+        [this.mic, this.camera, this.screen, this.present, this.settingsToggle],
         [this.hand, this.reactWrap, this.viewToggle, this.subtitles, this.chatToggle, this.captionsToggle, this.pollToggle, this.peopleToggle, this.shortcutsButton],
         [this.leaveButton],
       ],
@@ -225,6 +235,7 @@ export class MeetingRoom extends HTMLElement {
         [this.settingsToggle, this.settingsToggle],
         [this.pollToggle, this.pollToggle],
         [this.screen, this.screen],
+        [this.present, this.present],
         [this.reactWrap, this.reactButton],
         [this.peopleToggle, this.peopleToggle],
         [this.hand, this.hand],
@@ -426,7 +437,8 @@ export class MeetingRoom extends HTMLElement {
     this.waiting.append(h("p", { class: "notice-title", "data-i18n": "room.waiting.title" }), h("p", { "data-i18n": "room.waiting.text" }), h("p", {}, leaveWaiting));
     this.stage.append(this.selfView, h("div", { class: "stage-notices" }, this.lobbyPanel, this.unmuteAsk), this.captionLine.el);
     this.inside.append(
-      h("div", { class: "room-body" }, this.stage, this.drawer),
+      h("div", { class: "room-body" }, this.slidesView, this.stage, this.drawer),
+      this.slidesFile,
       this.toolbar,
       this.confirmEnd,
       this.shortcutsDialog,
@@ -459,6 +471,27 @@ export class MeetingRoom extends HTMLElement {
     this.resizes.observe(this.tiles);
     this.cameraSelect.addEventListener("change", () => this.switchDevice("camera", this.cameraSelect.value));
     this.micSelect.addEventListener("change", () => this.switchDevice("microphone", this.micSelect.value));
+  }
+
+  /** Presents the PDF chosen in the file picker; says why when the server refuses it. */
+  async presentFile() {
+    const file = this.slidesFile.files?.[0];
+    this.slidesFile.value = "";
+    const client = this.client;
+    if (!file || !client) return;
+    if (file.size > SLIDES_MAX_BYTES) {
+      localize(this.alert, "room.slides.error.body_too_large");
+      return;
+    }
+    try {
+      await client.presentSlides(file);
+      setPlainText(this.alert, "");
+      this.slidesView.focus();
+    } catch (err) {
+      const code = err instanceof Error ? err.message : "";
+      const known = ["not_pdf", "pdf_too_large", "pdf_pages", "body_too_large", "not_presenter", "slides_busy"];
+      localize(this.alert, known.includes(code) ? `room.slides.error.${code}` : "room.slides.error");
+    }
   }
 
   /** The PeerConnection of the session, for tests that read its statistics. */
@@ -528,6 +561,13 @@ export class MeetingRoom extends HTMLElement {
     this.chatPanel.attach(client);
     this.pollPanel.attach(client);
     this.captionPanel.attach(client, (msg) => this.captionLine.show(msg));
+    this.slidesView.attach(client);
+    const showPresent = () => {
+      this.present.hidden = !client.mayPresent();
+      this.toolbar.fit();
+    };
+    client.addEventListener("role", showPresent);
+    client.addEventListener("slides", showPresent);
     // a captioner comes to type: its panel opens at the first entry
     let captionerOpened = false;
     client.addEventListener("captions", (event) => {

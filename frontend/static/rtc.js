@@ -83,6 +83,16 @@ import { sendJSON } from "./api.js";
  * @property {string} at
  */
 
+/**
+ * The slides presented in the room, as the server sends them: no slides_id when none.
+ *
+ * @typedef {object} SlidesMessage
+ * @property {string} slides_id
+ * @property {number} [pages]
+ * @property {number} [page]
+ * @property {string} [presenter]
+ */
+
 /** @typedef {{id: string, name: string}} Waiting someone in the lobby */
 
 /** The reactions the server accepts (docs/protocol.md). */
@@ -130,6 +140,7 @@ const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
  * The session's collaboration: "chat" for a new message (detail: the ChatMessage), "polls"
  * when a poll changes, "hands" when the queue of raised hands changes, "reaction" (detail:
  * {participant_id, emoji}), "lobby" when the list of those waiting changes (moderators),
+ * "slides" when the slides presented or their page change,
  * "captions" for a new caption (detail: the CaptionMessage) or the history at joining (no detail),
  * "room" when the room is locked or unlocked or its spotlight changes, "recording" when a recording of the room starts
  * or stops (also in the lobby), "speaker" when the active speaker changes,
@@ -190,6 +201,8 @@ export class RoomClient extends EventTarget {
     this.chat = [];
     /** @type {Map<string, Poll>} by poll id, in order of creation */
     this.polls = new Map();
+    /** The slides presented now. @type {SlidesMessage} */
+    this.slides = { slides_id: "" };
     /** The last captions, oldest first. @type {CaptionMessage[]} */
     this.captions = [];
     /** How many captions are kept, as the server does. */
@@ -259,6 +272,59 @@ export class RoomClient extends EventTarget {
    */
   sendCaption(text, lang) {
     this.send({ type: "caption", text, lang });
+  }
+
+  /** @returns {boolean} whether this participant may present slides: a presenter or a moderator */
+  mayPresent() {
+    return this.role === "presenter" || this.role === "moderator";
+  }
+
+  /** @returns {boolean} whether this participant turns the pages of the slides presented now */
+  turnsPages() {
+    return Boolean(this.slides.slides_id) && (this.isModerator() || (this.slides.presenter === this.id && this.mayPresent()));
+  }
+
+  /**
+   * Presents a PDF in the room (docs/api.md, "Presenting slides").
+   *
+   * @param {Blob} file
+   * @returns {Promise<{slides_id: string, pages: number}>} rejects with the problem's code
+   */
+  async presentSlides(file) {
+    const res = await fetch("/api/v1/slides", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${this.join.token}`, "Content-Type": "application/pdf" },
+      body: file,
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(String(body.code || res.status));
+    return body;
+  }
+
+  /**
+   * The file of the slides presented now.
+   *
+   * @param {string} id
+   * @returns {Promise<ArrayBuffer>}
+   */
+  async slidesFile(id) {
+    const res = await fetch(`/api/v1/slides/${encodeURIComponent(id)}`, { headers: { Authorization: `Bearer ${this.join.token}` } });
+    if (!res.ok) throw new Error(String(res.status));
+    return res.arrayBuffer();
+  }
+
+  /**
+   * Shows a page of the slides to everyone.
+   *
+   * @param {number} page
+   */
+  turnSlide(page) {
+    this.send({ type: "slide_page", slides_id: this.slides.slides_id, page });
+  }
+
+  /** Stops presenting the slides. */
+  closeSlides() {
+    this.send({ type: "slides_close", slides_id: this.slides.slides_id });
   }
 
   /**
@@ -599,6 +665,10 @@ export class RoomClient extends EventTarget {
         this.chat.push(msg);
         this.dispatchEvent(new CustomEvent("chat", { detail: msg }));
         break;
+      case "slides":
+        this.slides = msg;
+        this.dispatchEvent(new Event("slides"));
+        break;
       case "caption":
         this.captions = [...this.captions, msg].slice(-this.captionsKept);
         this.dispatchEvent(new CustomEvent("captions", { detail: msg }));
@@ -685,7 +755,7 @@ export class RoomClient extends EventTarget {
   /**
    * @param {{participant_id: string, role: Role, participants: ParticipantInfo[] | null,
    *   ice_servers: RTCIceServer[] | null, chat?: ChatMessage[] | null, polls?: Poll[] | null,
-   *   hands?: string[] | null, captions?: CaptionMessage[] | null, locked?: boolean, spotlight?: string, recording?: boolean, active_speaker?: string, session_token?: string}} msg
+   *   hands?: string[] | null, captions?: CaptionMessage[] | null, slides?: SlidesMessage, locked?: boolean, spotlight?: string, recording?: boolean, active_speaker?: string, session_token?: string}} msg
    */
   onJoined(msg) {
     this.keepSessionToken(msg.session_token);
@@ -700,6 +770,7 @@ export class RoomClient extends EventTarget {
     this.polls = new Map((msg.polls || []).map((p) => [p.poll_id, p]));
     this.hands = msg.hands || [];
     this.captions = msg.captions || [];
+    this.slides = msg.slides || { slides_id: "" };
     this.locked = Boolean(msg.locked);
     this.spotlight = msg.spotlight || "";
     this.activeSpeaker = msg.active_speaker || "";
@@ -731,7 +802,7 @@ export class RoomClient extends EventTarget {
       if (!sent.has(kind)) pc.addTransceiver(kind, { direction: "recvonly" });
     }
     this.setState("connected");
-    for (const type of ["peers", "chat", "polls", "hands", "captions", "room", "speaker", "lobby"]) this.dispatchEvent(new Event(type));
+    for (const type of ["peers", "chat", "polls", "hands", "captions", "slides", "room", "speaker", "lobby"]) this.dispatchEvent(new Event(type));
   }
 
   /**

@@ -1,0 +1,97 @@
+// Presenting a PDF in real browsers: the organizer (a moderator) presents a three-page PDF
+// from his room; an attendee sees the first page rendered by pdf.js, served by Webinaire,
+// and follows the presenter's page turns, by keyboard and by button. A file that is not a
+// PDF gets a clear error; the attendee has no button to present. No page may ask anything
+// of another origin.
+// Run with: node --test frontend/browser/
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { Suite, axeViolations, createAttendeeLink, enterAsAgent, loginOrganizer, scheduleMeeting } from "./harness.mjs";
+
+const suite = new Suite();
+
+/**
+ * A valid PDF of n pages, each saying its number.
+ *
+ * @param {number} n
+ * @returns {Buffer}
+ */
+export function pdfOfPages(n) {
+  /** @type {string[]} */
+  const objects = [];
+  const kids = Array.from({ length: n }, (_, i) => `${3 + 2 * i} 0 R`).join(" ");
+  objects.push("<< /Type /Catalog /Pages 2 0 R >>");
+  objects.push(`<< /Type /Pages /Kids [${kids}] /Count ${n} >>`);
+  for (let i = 0; i < n; i++) {
+    objects.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 300] /Contents ${4 + 2 * i} 0 R /Resources << /Font << /F1 ${3 + 2 * n} 0 R >> >> >>`);
+    const text = `BT /F1 48 Tf 100 130 Td (Page ${i + 1}) Tj ET`;
+    objects.push(`<< /Length ${text.length} >>\nstream\n${text}\nendstream`);
+  }
+  objects.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+  let out = "%PDF-1.4\n";
+  const offsets = objects.map((body, i) => {
+    const at = out.length;
+    out += `${i + 1} 0 obj\n${body}\nendobj\n`;
+    return at;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const at of offsets) out += `${String(at).padStart(10, "0")} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, "latin1");
+}
+
+test("a presenter's page turns reach the others", async () => {
+  const organizer = await suite.page("organizer");
+  await loginOrganizer(organizer, "dev-camille-martin");
+  const id = await scheduleMeeting(organizer, "Slides", "webinar");
+  const { shown } = await createAttendeeLink(organizer, id);
+  await organizer.goto(`/room/${id}`);
+  await organizer.click("#enter");
+  await organizer.waitForSelector('meeting-room[data-state="connected"]');
+  const attendee = await suite.page("attendee");
+  await enterAsAgent(attendee, shown, "Alex Participant");
+  assert.equal(await attendee.locator('button[data-action="present"]').isHidden(), true, "an attendee has no button to present");
+
+  // not a PDF: refused, said
+  const input = organizer.locator('input[data-action="slides-file"]');
+  await input.setInputFiles({ name: "notes.pdf", mimeType: "application/pdf", buffer: Buffer.from("GIF89a not a PDF") });
+  await organizer.locator(".room-alert", { hasText: "n’est pas un PDF" }).waitFor();
+
+  await input.setInputFiles({ name: "deck.pdf", mimeType: "application/pdf", buffer: pdfOfPages(3) });
+  const seen = attendee.locator("slides-view:not([hidden])");
+  await attendee.locator('slides-view[data-page="1"]').waitFor();
+  assert.equal(await seen.locator(".slides-page").textContent(), "Page 1 sur 3");
+  assert.equal(await attendee.locator("slides-view .slides-controls").isHidden(), true, "only the presenter turns the pages");
+  // the page is drawn: the canvas has ink
+  const inked = await attendee.evaluate(() => {
+    const canvas = /** @type {HTMLCanvasElement} */ (document.querySelector("slides-view canvas"));
+    const data = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data || [];
+    let dark = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] < 128) dark++;
+    return dark;
+  });
+  assert.ok(inked > 50, `the page's text is drawn, got ${inked} dark pixels`);
+
+  // by keyboard, then by button
+  await organizer.locator('slides-view[data-page="1"]').waitFor();
+  await organizer.focus("slides-view");
+  await organizer.keyboard.press("ArrowRight");
+  await attendee.locator('slides-view[data-page="2"]').waitFor();
+  await organizer.click('slides-view button[data-action="slide-next"]');
+  await attendee.locator('slides-view[data-page="3"]').waitFor();
+  assert.equal(await seen.locator(".slides-page").textContent(), "Page 3 sur 3");
+  await organizer.keyboard.press("Home");
+  await attendee.locator('slides-view[data-page="1"]').waitFor();
+  assert.deepEqual(await axeViolations(attendee), []);
+
+  // closed: gone for everyone
+  await organizer.click('slides-view button[data-action="slides-close"]');
+  await attendee.locator("slides-view[hidden]").waitFor({ state: "attached" });
+});
+
+test("no page asked anything of another origin", () => {
+  assert.deepEqual(suite.requests.foreign(suite.base), []);
+});
