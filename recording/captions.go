@@ -3,7 +3,6 @@ package recording
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +45,7 @@ func (r *Recorder) Caption(c sfu.Caption) {
 	}
 	b, err := json.Marshal(captionLine{At: c.At.UTC(), Text: c.Text, Lang: c.Lang, Automatic: c.Automatic})
 	if err == nil {
-		err = r.appendCaptionLocked(append(b, '\n'))
+		err = appendLine(filepath.Join(r.p.Dir, CaptionLogName), append(b, '\n'))
 	}
 	if err != nil {
 		r.captionsFailed = true
@@ -62,41 +61,38 @@ func (r *Recorder) Caption(c sfu.Caption) {
 	}
 }
 
-func (r *Recorder) appendCaptionLocked(line []byte) error {
-	f, err := os.OpenFile(filepath.Join(r.p.Dir, CaptionLogName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(line)
-	return errors.Join(err, f.Close())
-}
-
-// readCaptionLog reads the captions a recording logged; a last line cut by a crash is
+// readLog reads a log of JSON lines a recording wrote; a last line cut by a crash is
 // left out.
-func readCaptionLog(path string) ([]captionLine, error) {
+func readLog[T any](path string) ([]T, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read captions: %w", err)
+		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
 	}
 	defer f.Close()
-	var out []captionLine
+	var out []T
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for sc.Scan() {
-		var c captionLine
-		if json.Unmarshal(sc.Bytes(), &c) == nil && c.Text != "" {
-			out = append(out, c)
+		var v T
+		if json.Unmarshal(sc.Bytes(), &v) == nil {
+			out = append(out, v)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read captions: %w", err)
+		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
 	}
 	return out, nil
 }
 
 // WebVTT writes captions as a WebVTT file, times counted from start: each cue lasts
 // until the next one, at most maxCueTime, and says its language.
-func webVTT(captions []captionLine, start time.Time) string {
+func webVTT(lines []captionLine, start time.Time) string {
+	var captions []captionLine
+	for _, c := range lines {
+		if c.Text != "" {
+			captions = append(captions, c)
+		}
+	}
 	var b strings.Builder
 	b.WriteString("WEBVTT\n")
 	for i, c := range captions {

@@ -93,3 +93,44 @@ func TestWebVTTCues(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayKeepsTheSlidesAndTheirTimeline: the PDFs presented while recording are kept,
+// each once, and the replay's timeline says which page shows from which second; a deck
+// attached before the recording starts is kept too; closing the slides ends them.
+func TestReplayKeepsTheSlidesAndTheirTimeline(t *testing.T) {
+	video, _ := encodedMedia(t, "3")
+	dir := t.TempDir()
+	start := time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC)
+	rec, err := New(Params{Dir: dir, Clock: func() time.Time { return start }})
+	require.NoError(t, err)
+	rec.Slides(sfu.SlidesEvent{ID: "deck-a", PDF: []byte("%PDF-a"), Page: 2, At: start.Add(-time.Minute)})
+	st := rec.AddTrack("pub", sfu.TrackInfo{ID: "pub~0", Kind: "video", Label: sfu.LabelCamera}, vp8)
+	for _, p := range video {
+		require.NoError(t, st.WriteRTP(&p.Header, p.Payload))
+	}
+	st.Close()
+	rec.Slides(sfu.SlidesEvent{ID: "deck-a", Page: 3, At: start.Add(time.Second)})
+	rec.Slides(sfu.SlidesEvent{ID: "deck-b", PDF: []byte("%PDF-b"), Page: 1, At: start.Add(1500 * time.Millisecond)})
+	rec.Slides(sfu.SlidesEvent{ID: "unknown", Page: 4, At: start.Add(1600 * time.Millisecond)})
+	rec.Slides(sfu.SlidesEvent{At: start.Add(2 * time.Second)})
+	rec.Close()
+
+	ffmpeg, ffprobe := need(t, "ffmpeg"), need(t, "ffprobe")
+	_, _, err = FinalizeAll(context.Background(), ffmpeg, ffprobe, dir)
+	require.NoError(t, err)
+	m, err := ReadManifest(dir)
+	require.NoError(t, err)
+	require.Equal(t, []string{ReplayName, SlidesName, "slides-01.pdf", "slides-02.pdf"}, m.Files())
+	require.NoFileExists(t, filepath.Join(dir, SlideLogName))
+	b, err := os.ReadFile(filepath.Join(dir, "slides-02.pdf"))
+	require.NoError(t, err)
+	require.Equal(t, "%PDF-b", string(b))
+	b, err = os.ReadFile(filepath.Join(dir, SlidesName))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"pages": [
+		{"t": 0, "file": "slides-01.pdf", "page": 2},
+		{"t": 1, "file": "slides-01.pdf", "page": 3},
+		{"t": 1.5, "file": "slides-02.pdf", "page": 1},
+		{"t": 2}
+	]}`, string(b))
+}

@@ -59,6 +59,10 @@ type Manifest struct {
 	// Captions is the file of the recording's captions, when there were any: the log
 	// (CaptionLogName) until the replay is built, its WebVTT file (CaptionsName) after.
 	Captions string `json:"captions,omitempty"`
+	// Slides is the file of the slides shown: the log (SlideLogName) until the replay is
+	// built, its timeline (SlidesName) after; SlideFiles are the PDFs shown.
+	Slides     string   `json:"slides,omitempty"`
+	SlideFiles []string `json:"slide_files,omitempty"`
 }
 
 // Recorder is an SFU sink writing every track of a room to its own WebM file.
@@ -72,6 +76,11 @@ type Recorder struct {
 	// captions counts the captions kept; captionsFailed is set once one could not be.
 	captions       int
 	captionsFailed bool
+	// decks are the files of the slides kept, by deck id; slideEvents counts their
+	// changes, slidesFailed is set once one could not be kept.
+	decks        map[string]string
+	slideEvents  int
+	slidesFailed bool
 }
 
 // New prepares a recording in p.Dir.
@@ -144,7 +153,10 @@ func (r *Recorder) Close() {
 func (r *Recorder) Manifest() Manifest {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Manifest{Tracks: append([]TrackFile(nil), r.manifest.Tracks...), Captions: r.manifest.Captions}
+	m := r.manifest
+	m.Tracks = append([]TrackFile(nil), m.Tracks...)
+	m.SlideFiles = append([]string(nil), m.SlideFiles...)
+	return m
 }
 
 // writeManifestLocked replaces the manifest file.
@@ -192,6 +204,10 @@ func (m Manifest) Files() []string {
 	}
 	if m.Captions != "" {
 		out = append(out, m.Captions)
+	}
+	if m.Slides != "" {
+		out = append(out, m.Slides)
+		out = append(out, m.SlideFiles...)
 	}
 	return out
 }

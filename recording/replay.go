@@ -78,7 +78,7 @@ func BuildReplay(ctx context.Context, ffmpeg, ffprobe, dir string) error {
 	// from the start already.
 	captions := m.Captions == CaptionLogName
 	if captions {
-		lines, err := readCaptionLog(filepath.Join(dir, CaptionLogName))
+		lines, err := readLog[captionLine](filepath.Join(dir, CaptionLogName))
 		if err != nil {
 			return fmt.Errorf("build replay: %w", err)
 		}
@@ -132,8 +132,20 @@ func BuildReplay(ctx context.Context, ffmpeg, ffprobe, dir string) error {
 	if captions {
 		m.Captions = CaptionsName
 	}
+	slides := m.Slides == SlideLogName
+	if slides {
+		if err := buildTimeline(dir, start); err != nil {
+			return fmt.Errorf("build replay: %w", err)
+		}
+		m.Slides = SlidesName
+	}
 	if err := writeManifest(dir, m); err != nil {
 		return err
+	}
+	if slides {
+		if err := os.Remove(filepath.Join(dir, SlideLogName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("build replay: %w", err)
+		}
 	}
 	if captions {
 		if err := os.Remove(filepath.Join(dir, CaptionLogName)); err != nil && !errors.Is(err, os.ErrNotExist) {

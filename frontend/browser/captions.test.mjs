@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 
-import { Suite, axeViolations, callAPI, createAttendeeLink, enterAsAgent, loginOrganizer, scheduleMeeting, until } from "./harness.mjs";
+import { Suite, axeViolations, callAPI, createAttendeeLink, enterAsAgent, loginOrganizer, readyRecording, scheduleMeeting, until } from "./harness.mjs";
 
 const suite = new Suite();
 
@@ -79,12 +79,7 @@ test("a captioner's lines reach an attendee and the replay's WebVTT track", asyn
   await organizer.waitForTimeout(1500);
   const stopped = await callAPI(organizer, "DELETE", `/api/v1/webinars/${id}/recording`);
   assert.equal(stopped.status, 202);
-  /** @type {any} */
-  let rec;
-  await until(async () => {
-    rec = (await callAPI(organizer, "GET", `/api/v1/webinars/${id}/recordings`)).json.items[0];
-    return rec.state === "ready" ? rec : null;
-  }, "the recording is finalized");
+  const rec = await readyRecording(organizer, id);
   assert.deepEqual(rec.files, ["replay.webm", "captions.vtt"]);
 
   /** @param {string} file */

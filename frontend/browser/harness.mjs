@@ -387,6 +387,24 @@ export function callAPI(page, method, url, body) {
 }
 
 /**
+ * Waits until the latest recording of the webinar is finalized, and returns it as the API
+ * describes it.
+ *
+ * @param {import("playwright-core").Page} page an organizer's page
+ * @param {string} id the webinar's id
+ * @returns {Promise<any>}
+ */
+export async function readyRecording(page, id) {
+  /** @type {any} */
+  let rec;
+  await until(async () => {
+    rec = (await callAPI(page, "GET", `/api/v1/webinars/${id}/recordings`)).json.items[0];
+    return rec.state === "ready" ? rec : null;
+  }, "the recording is finalized");
+  return rec;
+}
+
+/**
  * Opens an invitation link, types a name and enters the room; resolves once connected.
  * The page notes, in its own clock, when "enter" was clicked and when the first remote
  * frame was shown (window.__firstFrameMs, the difference).

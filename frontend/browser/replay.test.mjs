@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 
-import { Suite, axeViolations, callAPI as call, loginOrganizer, playVideo, scheduleMeeting, until } from "./harness.mjs";
+import { Suite, axeViolations, callAPI as call, loginOrganizer, playVideo, readyRecording, scheduleMeeting } from "./harness.mjs";
 
 const suite = new Suite();
 
@@ -30,12 +30,7 @@ test("a shared recording plays for someone without an account", async () => {
   await organizer.waitForTimeout(4000); // a few seconds of the fake camera, recorded
   const stopped = await call(organizer, "DELETE", `/api/v1/webinars/${id}/recording`);
   assert.equal(stopped.status, 202);
-  /** @type {any} */
-  let rec;
-  await until(async () => {
-    rec = (await call(organizer, "GET", `/api/v1/webinars/${id}/recordings`)).json.items[0];
-    return rec.state === "ready" ? rec : null;
-  }, "the recording is finalized");
+  const rec = await readyRecording(organizer, id);
   assert.deepEqual(rec.files, ["replay.webm"]);
 
   // ffprobe reads what Chromium's camera and microphone became: a VP8 video and an Opus

@@ -2,13 +2,14 @@
 // from his room; an attendee sees the first page rendered by pdf.js, served by Webinaire,
 // and follows the presenter's page turns, by keyboard and by button. A file that is not a
 // PDF gets a clear error; the attendee has no button to present. No page may ask anything
-// of another origin.
+// of another origin. Recorded, the replay shows the pages as the presenter showed them, in
+// step with the video.
 // Run with: node --test frontend/browser/
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Suite, axeViolations, createAttendeeLink, enterAsAgent, loginOrganizer, scheduleMeeting } from "./harness.mjs";
+import { Suite, axeViolations, callAPI, createAttendeeLink, enterAsAgent, loginOrganizer, readyRecording, scheduleMeeting } from "./harness.mjs";
 
 const suite = new Suite();
 
@@ -90,6 +91,52 @@ test("a presenter's page turns reach the others", async () => {
   // closed: gone for everyone
   await organizer.click('slides-view button[data-action="slides-close"]');
   await attendee.locator("slides-view[hidden]").waitFor({ state: "attached" });
+});
+
+test("the replay shows the slides in step with the video", async () => {
+  const organizer = await suite.page("organizer-rec");
+  await loginOrganizer(organizer, "dev-camille-martin");
+  await organizer.setChecked("#f-recording", true);
+  const id = await scheduleMeeting(organizer, "Recorded slides");
+  await organizer.goto(`/room/${id}`);
+  await organizer.click("#enter");
+  await organizer.waitForSelector('meeting-room[data-state="connected"]');
+  const started = await callAPI(organizer, "POST", `/api/v1/webinars/${id}/recording`);
+  assert.equal(started.status, 201, JSON.stringify(started.json));
+  await organizer.waitForTimeout(1500);
+  await organizer.locator('input[data-action="slides-file"]').setInputFiles({ name: "deck.pdf", mimeType: "application/pdf", buffer: pdfOfPages(3) });
+  await organizer.locator('slides-view[data-page="1"]').waitFor();
+  await organizer.waitForTimeout(2000);
+  await organizer.click('slides-view button[data-action="slide-next"]');
+  await organizer.locator('slides-view[data-page="2"]').waitFor();
+  await organizer.waitForTimeout(2000);
+  await organizer.click('slides-view button[data-action="slide-next"]');
+  await organizer.locator('slides-view[data-page="3"]').waitFor();
+  await organizer.waitForTimeout(2000);
+  const stopped = await callAPI(organizer, "DELETE", `/api/v1/webinars/${id}/recording`);
+  assert.equal(stopped.status, 202);
+  const rec = await readyRecording(organizer, id);
+  assert.deepEqual(rec.files, ["replay.webm", "slides.json", "slides-01.pdf"]);
+  const timeline = (await callAPI(organizer, "GET", `/api/v1/recordings/${rec.id}/files/slides.json`)).json;
+  assert.deepEqual(timeline.pages.map((/** @type {{page: number}} */ p) => p.page), [1, 2, 3]);
+
+  const link = await callAPI(organizer, "POST", `/api/v1/recordings/${rec.id}/links`, { audience: "public", expires_in_days: 7 });
+  assert.equal(link.status, 201);
+  const watcher = await suite.page("watcher");
+  await watcher.goto(link.json.url);
+  await watcher.waitForSelector("#replay:not([hidden])");
+  await watcher.waitForFunction(() => /** @type {HTMLVideoElement} */ (document.querySelector("#player")).readyState >= 1);
+  /** @param {number} t */
+  const seek = (t) => watcher.evaluate((at) => {
+    /** @type {HTMLVideoElement} */ (document.querySelector("#player")).currentTime = at;
+  }, t);
+  for (const entry of [...timeline.pages].reverse()) {
+    await seek(entry.t + 0.5);
+    await watcher.locator(`.replay-slides:not([hidden])[data-page="${entry.page}"]`).waitFor();
+  }
+  await seek(Math.max(0, timeline.pages[0].t - 0.5));
+  await watcher.locator(".replay-slides[hidden]").waitFor({ state: "attached" });
+  assert.deepEqual(await axeViolations(watcher), []);
 });
 
 test("no page asked anything of another origin", () => {

@@ -200,3 +200,70 @@ export class SlidesView extends HTMLElement {
 }
 
 if (!customElements.get("slides-view")) customElements.define("slides-view", SlidesView);
+
+/** The timeline of a replay's slides, next to its video (docs/api.md, "Presenting slides"). */
+export const SLIDES_TIMELINE = "slides.json";
+
+/**
+ * @typedef {object} TimelineEntry
+ * @property {number} t the second of the replay from which it shows
+ * @property {string} [file] the PDF; absent once the slides closed
+ * @property {number} [page]
+ */
+
+/**
+ * The slides of a replay, shown in step with its video: the page the presenter showed at
+ * the video's time. Nothing is shown before the first page or after the slides closed.
+ *
+ * @param {HTMLVideoElement} video
+ * @param {(file: string) => string} url the address of a file of the recording
+ * @returns {HTMLElement} the element to put next to the video
+ */
+export function replaySlides(video, url) {
+  const canvas = h("canvas", { class: "slides-canvas", role: "img" });
+  const box = h("div", { class: "slides-box" }, canvas);
+  const view = h("figure", { class: "slides-view replay-slides", hidden: true }, box);
+  /** @type {TimelineEntry[]} */
+  let pages = [];
+  /** @type {Map<string, Promise<PDFDocument>>} */
+  const docs = new Map();
+  let shown = "";
+  let drawing = Promise.resolve();
+  const follow = () => {
+    const at = video.currentTime;
+    let entry = /** @type {TimelineEntry | null} */ (null);
+    for (const e of pages) if (e.t <= at) entry = e;
+    const file = entry?.file || "";
+    const page = entry?.page || 0;
+    const key = file ? `${file}#${page}` : "";
+    if (key === shown) return;
+    shown = key;
+    view.hidden = !file;
+    if (!file) return;
+    let doc = docs.get(file);
+    if (!doc) {
+      doc = fetch(url(file))
+        .then((res) => (res.ok ? res.arrayBuffer() : Promise.reject(new Error(String(res.status)))))
+        .then(openPDF);
+      docs.set(file, doc);
+    }
+    const d = doc;
+    drawing = drawing
+      .then(async () => {
+        await drawPage(await d, page, canvas, box);
+        canvas.setAttribute("aria-label", t("room.slides.page", { page, pages: (await d).numPages }));
+        view.dataset.page = String(page);
+        view.dataset.file = file;
+      })
+      .catch(() => {});
+  };
+  fetch(url(SLIDES_TIMELINE))
+    .then((res) => (res.ok ? res.json() : { pages: [] }))
+    .then((timeline) => {
+      pages = Array.isArray(timeline.pages) ? timeline.pages : [];
+      follow();
+    })
+    .catch(() => {});
+  for (const type of ["timeupdate", "seeked", "loadedmetadata"]) video.addEventListener(type, follow);
+  return view;
+}
