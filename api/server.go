@@ -296,6 +296,7 @@ func (s *Server) routes() http.Handler {
 	v1.POST("/invitations/:token/join", s.timeJoin("invitation", s.joinWithInvitation))
 	v1.POST("/rejoin", s.timeJoin("rejoin", s.rejoin))
 	v1.POST(strings.TrimPrefix(slidesPath, "/api/v1"), s.presentSlides)
+	v1.POST(strings.TrimPrefix(slidesPath, "/api/v1")+"/attached", s.presentAttachedSlides)
 	v1.GET(strings.TrimPrefix(slidesPath, "/api/v1")+"/:slides", s.getSlides)
 	// A share link of a recording: the token is the capability, no session.
 	v1.GET("/shared/:token", s.getShared)
@@ -324,6 +325,9 @@ func (s *Server) routes() http.Handler {
 	org.POST("/webinars/:id/participants/:participant/role", s.setParticipantRole)
 	org.POST("/webinars/:id/recording", s.startRecording)
 	org.DELETE("/webinars/:id/recording", s.stopRecording)
+	org.PUT(strings.TrimPrefix(webinarSlidesPath, "/api/v1"), s.attachSlides)
+	org.GET(strings.TrimPrefix(webinarSlidesPath, "/api/v1"), s.getAttachedSlides)
+	org.DELETE(strings.TrimPrefix(webinarSlidesPath, "/api/v1"), s.deleteAttachedSlides)
 	org.POST("/webinars/:id/captions", s.startCaptions)
 	org.DELETE("/webinars/:id/captions", s.stopCaptions)
 	org.GET("/webinars/:id/recordings", s.listRecordings)
@@ -398,7 +402,7 @@ func (s *Server) withSecurityHeaders(h http.Handler) http.Handler {
 func (s *Server) limitBody(c *gin.Context) {
 	if c.Request.Body != nil {
 		limit := s.p.MaxBodyBytes
-		if c.FullPath() == slidesPath {
+		if isPDFUpload(c.FullPath()) {
 			limit = sfu.MaxSlidesBytes // a presented PDF, checked by its handler
 		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)

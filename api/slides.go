@@ -61,30 +61,15 @@ func (s *Server) presentSlides(c *gin.Context) {
 	if !ok {
 		return
 	}
-	select {
-	case s.slideChecks <- struct{}{}:
-		defer func() { <-s.slideChecks }()
-	default:
-		writeProblem(c, errSlidesBusy)
+	pdf, pages, ok := s.checkedPDF(c)
+	if !ok {
 		return
 	}
-	pdf, p := readBody(c, errProblemNotPDF)
-	if p != nil {
-		writeProblem(c, p)
-		return
-	}
-	pages, err := checkPDF(pdf, pdfLimits{MaxPages: sfu.MaxSlidesPages, MaxExpanded: slidesExpansion})
-	switch {
-	case errors.Is(err, errPDFBomb):
-		writeProblem(c, errProblemPDFBomb)
-		return
-	case errors.Is(err, errPDFPages):
-		writeProblem(c, errProblemPDFPages)
-		return
-	case err != nil:
-		writeProblem(c, errProblemNotPDF)
-		return
-	}
+	s.present(c, room, claims, pdf, pages)
+}
+
+// present puts a checked PDF in the room, presented by the claims' participant.
+func (s *Server) present(c *gin.Context, room *sfu.Room, claims sfu.Claims, pdf []byte, pages int) {
 	id, err := room.PresentSlides(claims.Participant, pdf, pages)
 	switch {
 	case errors.Is(err, sfu.ErrNotPresenter):

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"webinaire/sfu/client"
+	"webinaire/store"
 )
 
 // slidesPDF is a small PDF of n pages whose bytes hold marker.
@@ -115,4 +116,84 @@ func TestSessionSlidesLeaveNoTrace(t *testing.T) {
 	require.False(t, findInFiles(t, filepath.Dir(e.db.URL), marker), "nothing beside the database file")
 	require.False(t, findInFiles(t, t.TempDir()+"/..", marker), "no temporary file")
 	require.NotContains(t, e.logs.String(), marker, "no log line")
+}
+
+// TestSlidesAttachedBeforehand: an organizer attaches a PDF to a webinar (checked as any
+// presented PDF), finds it in the export, a presenter in the room presents it, and its
+// deletion, by the organizer or with the webinar, is a ledger entry.
+func TestSlidesAttachedBeforehand(t *testing.T) {
+	const marker = "zq7-attached-marker-77aa"
+	e := setup(t, "sqlite", options{})
+	owner, other, anon := e.browser(), e.browser(), e.browser()
+	owner.Login(userOwner)
+	other.Login(userOther)
+	w := createWebinar(owner, withoutLobby)
+	path := "/api/v1/webinars/" + w.ID + "/slides"
+	pdfHeader := map[string]string{"Content-Type": "application/pdf"}
+
+	resp := owner.Do("PUT", path, []byte("GIF89a"), pdfHeader)
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Equal(t, "not_pdf", problemOf(t, resp).Code)
+	resp = other.Do("PUT", path, slidesPDF(2, marker), pdfHeader)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "another organizer's webinar")
+	resp = owner.Do("PUT", path, slidesPDF(2, marker), pdfHeader)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var info struct {
+		Pages     int       `json:"pages"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	decode(t, resp, &info)
+	require.Equal(t, 2, info.Pages)
+	require.Equal(t, time.Date(2027, 1, 3, 13, 0, 0, 0, time.UTC), info.ExpiresAt, "the webinar's date plus a month")
+	resp = owner.Do("GET", path, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, _ := io.ReadAll(resp.Body)
+	require.Contains(t, string(body), marker)
+
+	resp = owner.Do("GET", "/api/v1/me/export", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var export struct {
+		Slides []struct {
+			WebinarID string `json:"webinar_id"`
+			Pages     int    `json:"pages"`
+		} `json:"slides"`
+		Retention map[string]any `json:"retention"`
+	}
+	decode(t, resp, &export)
+	require.Len(t, export.Slides, 1)
+	require.Equal(t, w.ID, export.Slides[0].WebinarID)
+	require.Contains(t, export.Retention, "slides")
+
+	// Presented in the room by its moderator; an attendee may not.
+	o := connectRTC(t, e, joinAsOwner(owner, w.ID))
+	ownerToken := o.waitJoined().SessionToken
+	g := connectRTC(t, e, joinAsGuest(anon, createInvitation(owner, w.ID, "attendee").URL, "Zoé Martin"))
+	guestToken := g.waitJoined().SessionToken
+	resp = anon.Do("POST", "/api/v1/slides/attached", nil, map[string]string{"Authorization": "Bearer " + guestToken})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp = anon.Do("POST", "/api/v1/slides/attached", nil, map[string]string{"Authorization": "Bearer " + ownerToken})
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	g.waitMsg(func(m client.Message) bool { return m.Type == "slides" && m.SlidesID != "" && m.Page == 1 })
+
+	resp = owner.Do("DELETE", path, nil, nil)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	resp = owner.Do("DELETE", path, nil, nil)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	// Attached again, then deleted with its webinar.
+	require.Equal(t, http.StatusCreated, owner.Do("PUT", path, slidesPDF(1, marker), pdfHeader).StatusCode)
+	require.NoError(t, o.Send(t.Context(), map[string]any{"type": "end_session"}))
+	o.waitClosed()
+	require.Equal(t, http.StatusNoContent, owner.Do("DELETE", "/api/v1/webinars/"+w.ID, nil, nil).StatusCode)
+
+	entries, err := e.store.LedgerEntries(t.Context(), 0, 100)
+	require.NoError(t, err)
+	var rules []string
+	for _, en := range entries {
+		if en.Category == "slides" {
+			rules = append(rules, en.Rule)
+		}
+	}
+	require.Equal(t, []string{"deleted by the organizer", "deleted with its webinar by the organizer"}, rules)
+	_, err = e.store.SlidesOf(t.Context(), w.ID, false)
+	require.ErrorIs(t, err, store.ErrNotFound, "no row holds the slides any more")
 }

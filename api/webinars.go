@@ -303,6 +303,10 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 		if err != nil {
 			return err
 		}
+		hadSlides, err := tx.DeleteSlides(ctx, id)
+		if err != nil {
+			return err
+		}
 		if err := tx.DeleteWebinar(ctx, sess.OrganizerID, id); err != nil {
 			return err
 		}
@@ -319,6 +323,14 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 			ObjectID: id, Count: count, Stores: []string{privacy.StoreDatabase}, At: now,
 		}); err != nil {
 			return err
+		}
+		if hadSlides {
+			if err := s.p.Ledger.Record(ctx, tx, privacy.Entry{
+				Rule: "deleted with its webinar by the organizer", Category: privacy.CategorySlides, ObjectID: id, Count: 1,
+				Stores: []string{privacy.StoreDatabase}, At: now,
+			}); err != nil {
+				return err
+			}
 		}
 		for _, rid := range ids {
 			if err := s.p.Ledger.Record(ctx, tx, privacy.Entry{

@@ -176,6 +176,7 @@ var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-
 type RetentionConfig struct {
 	Accounts      Period   `yaml:"accounts"`
 	Recordings    Period   `yaml:"recordings"`
+	Slides        Period   `yaml:"slides"`
 	ConnectionLog Period   `yaml:"connection_log"`
 	AuditTrail    Period   `yaml:"audit_trail"`
 	Schedule      Duration `yaml:"schedule"`
@@ -371,6 +372,7 @@ func DefaultConfig() Config {
 		Retention: RetentionConfig{
 			Accounts:      Period{Months: 12},
 			Recordings:    Period{Months: 12},
+			Slides:        Period{Months: 1},
 			ConnectionLog: Period{Months: 12},
 			AuditTrail:    Period{Months: 12},
 			Schedule:      Duration(24 * time.Hour),
@@ -908,6 +910,7 @@ func (c *Config) Policy() privacy.Policy {
 	return privacy.Policy{
 		AccountInactivity: privacy.Period(c.Retention.Accounts),
 		Recordings:        privacy.Period(c.Retention.Recordings),
+		Slides:            privacy.Period(c.Retention.Slides),
 		ConnectionLog:     privacy.Period(c.Retention.ConnectionLog),
 		AuditTrail:        privacy.Period(c.Retention.AuditTrail),
 		SessionAbsolute:   time.Duration(c.Session.AbsoluteTimeout),
