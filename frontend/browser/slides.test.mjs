@@ -93,6 +93,47 @@ test("a presenter's page turns reach the others", async () => {
   await attendee.locator("slides-view[hidden]").waitFor({ state: "attached" });
 });
 
+test("slides attached beforehand on the dashboard are presented from the room", async () => {
+  const organizer = await suite.page("organizer-attach");
+  await loginOrganizer(organizer, "dev-camille-martin");
+  const id = await scheduleMeeting(organizer, "Attached slides", "webinar");
+  const { shown } = await createAttendeeLink(organizer, id);
+  const item = organizer.locator(`li.webinar[data-webinar-id="${id}"]`);
+  await item.locator('button[data-action="slides"]').click();
+  const panel = item.locator("section.webinar-slides");
+  await panel.locator(".slides-info", { hasText: "Aucune diapositive" }).waitFor();
+  await panel.locator('input[data-action="attach-slides"]').setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("not a PDF") });
+  await panel.locator(".panel-message", { hasText: "n’est pas un PDF" }).waitFor();
+  await panel.locator('input[data-action="attach-slides"]').setInputFiles({ name: "deck.pdf", mimeType: "application/pdf", buffer: pdfOfPages(2) });
+  await panel.locator(".slides-info", { hasText: "2\u00a0pages" }).waitFor();
+  assert.deepEqual(await axeViolations(organizer), []);
+
+  await organizer.goto(`/room/${id}`);
+  await organizer.click("#enter");
+  await organizer.waitForSelector('meeting-room[data-state="connected"]');
+  const attendee = await suite.page("attendee-attach");
+  await enterAsAgent(attendee, shown, "Alex Participant");
+  const present = organizer.locator('button[data-action="present"]');
+  if (await present.isVisible()) {
+    await present.click();
+  } else {
+    await organizer.click('button[data-action="more"]'); // the toolbar had no room for it
+  }
+  await organizer.getByRole("menuitem", { name: "Les diapositives du webinaire" }).click();
+  await attendee.locator('slides-view[data-page="1"]').waitFor();
+  assert.equal(await attendee.locator("slides-view .slides-page").textContent(), "Page 1 sur 2");
+
+  // deleted from the dashboard: the room has nothing to present any more
+  await organizer.click('slides-view button[data-action="slides-close"]');
+  const dashboard = await suite.page("organizer-attach-dashboard");
+  await loginOrganizer(dashboard, "dev-camille-martin");
+  const again = dashboard.locator(`li.webinar[data-webinar-id="${id}"]`);
+  await again.locator('button[data-action="slides"]').click();
+  dashboard.once("dialog", (d) => d.accept());
+  await again.locator('button[data-action="delete-slides"]').click();
+  await again.locator(".slides-info", { hasText: "Aucune diapositive" }).waitFor();
+});
+
 test("the replay shows the slides in step with the video", async () => {
   const organizer = await suite.page("organizer-rec");
   await loginOrganizer(organizer, "dev-camille-martin");

@@ -163,11 +163,11 @@ export class MeetingRoom extends HTMLElement {
     this.slidesView = /** @type {SlidesView} */ (document.createElement("slides-view"));
     this.slidesView.hidden = true;
     this.slidesView.addEventListener("slides-shown", () => this.arrange());
-    /** Presents a PDF: the button opens the file picker. */
+    /** Presents a PDF: one chosen now, or the one attached to the webinar beforehand. */
     this.present = toolButton("present", "room.present", "slides");
-    this.present.hidden = true;
+    this.presentMenu = popupMenu(this.present, () => this.presentItems());
+    this.presentWrap = h("span", { class: "menu-wrap", hidden: true }, this.present, this.presentMenu);
     this.slidesFile = h("input", { type: "file", accept: "application/pdf,.pdf", hidden: true, "data-action": "slides-file" });
-    this.present.addEventListener("click", () => this.slidesFile.click());
     this.slidesFile.addEventListener("change", () => this.presentFile());
     this.mic = toggleButton("mic", "room.mic", "mic", "micOff");
     this.camera = toggleButton("camera", "room.camera", "camera", "cameraOff");
@@ -223,7 +223,7 @@ export class MeetingRoom extends HTMLElement {
     this.toolbar = /** @type {RoomToolbar} */ (document.createElement("room-toolbar"));
     this.toolbar.setTools(
       [
-        [this.mic, this.camera, this.screen, this.present, this.settingsToggle],
+        [this.mic, this.camera, this.screen, this.presentWrap, this.settingsToggle],
         [this.hand, this.reactWrap, this.viewToggle, this.subtitles, this.chatToggle, this.captionsToggle, this.pollToggle, this.peopleToggle, this.shortcutsButton],
         [this.leaveButton],
       ],
@@ -235,14 +235,14 @@ export class MeetingRoom extends HTMLElement {
         [this.settingsToggle, this.settingsToggle],
         [this.pollToggle, this.pollToggle],
         [this.screen, this.screen],
-        [this.present, this.present],
+        [this.presentWrap, this.present],
         [this.reactWrap, this.reactButton],
         [this.peopleToggle, this.peopleToggle],
         [this.hand, this.hand],
         [this.subtitles, this.subtitles],
         [this.chatToggle, this.chatToggle],
       ],
-      (button) => (button === this.reactButton ? this.reactionItems() : null),
+      (button) => (button === this.reactButton ? this.reactionItems() : button === this.present ? this.presentItems() : null),
     );
     /** The side panels, one open at a time, with the buttons that open them. @type {Map<HTMLElement, HTMLButtonElement>} */
     this.panels = new Map([
@@ -473,23 +473,42 @@ export class MeetingRoom extends HTMLElement {
     this.micSelect.addEventListener("change", () => this.switchDevice("microphone", this.micSelect.value));
   }
 
-  /** Presents the PDF chosen in the file picker; says why when the server refuses it. */
+  /** @returns {import("./moderation.js").MenuItem[]} what the present button offers */
+  presentItems() {
+    return [
+      { key: "room.present.file", run: () => this.slidesFile.click() },
+      { key: "room.present.attached", run: () => this.presentSlides(null) },
+    ];
+  }
+
+  /** Presents the PDF chosen in the file picker. */
   async presentFile() {
     const file = this.slidesFile.files?.[0];
     this.slidesFile.value = "";
-    const client = this.client;
-    if (!file || !client) return;
+    if (!file) return;
     if (file.size > SLIDES_MAX_BYTES) {
       localize(this.alert, "room.slides.error.body_too_large");
       return;
     }
+    await this.presentSlides(file);
+  }
+
+  /**
+   * Presents a PDF, or with null the one attached to the webinar; says why when the server
+   * refuses it.
+   *
+   * @param {Blob | null} file
+   */
+  async presentSlides(file) {
+    const client = this.client;
+    if (!client) return;
     try {
       await client.presentSlides(file);
       setPlainText(this.alert, "");
       this.slidesView.focus();
     } catch (err) {
       const code = err instanceof Error ? err.message : "";
-      const known = ["not_pdf", "pdf_too_large", "pdf_pages", "body_too_large", "not_presenter", "slides_busy"];
+      const known = ["not_pdf", "pdf_too_large", "pdf_pages", "body_too_large", "not_presenter", "slides_busy", "not_found"];
       localize(this.alert, known.includes(code) ? `room.slides.error.${code}` : "room.slides.error");
     }
   }
@@ -563,7 +582,7 @@ export class MeetingRoom extends HTMLElement {
     this.captionPanel.attach(client, (msg) => this.captionLine.show(msg));
     this.slidesView.attach(client);
     const showPresent = () => {
-      this.present.hidden = !client.mayPresent();
+      this.presentWrap.hidden = !client.mayPresent();
       this.toolbar.fit();
     };
     client.addEventListener("role", showPresent);

@@ -285,17 +285,17 @@ export class RoomClient extends EventTarget {
   }
 
   /**
-   * Presents a PDF in the room (docs/api.md, "Presenting slides").
+   * Presents a PDF in the room (docs/api.md, "Presenting slides"), or with null the one
+   * attached to the webinar beforehand.
    *
-   * @param {Blob} file
+   * @param {Blob | null} file
    * @returns {Promise<{slides_id: string, pages: number}>} rejects with the problem's code
    */
   async presentSlides(file) {
-    const res = await fetch("/api/v1/slides", {
-      method: "POST",
-      headers: { Authorization: `Bearer ${this.join.token}`, "Content-Type": "application/pdf" },
-      body: file,
-    });
+    const headers = { Authorization: `Bearer ${this.join.token}`, "Content-Type": "application/pdf" };
+    const res = file
+      ? await fetch("/api/v1/slides", { method: "POST", headers, body: file })
+      : await fetch("/api/v1/slides/attached", { method: "POST", headers: { Authorization: headers.Authorization } });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error(String(body.code || res.status));
     return body;
