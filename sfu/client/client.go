@@ -98,6 +98,8 @@ type Message struct {
 	// SlidesID and Page, in slides, are the slides presented and the page shown.
 	SlidesID string `json:"slides_id,omitempty"`
 	Page     int    `json:"page,omitempty"`
+	// Automatic, in caption, marks a caption of the speech-to-text service.
+	Automatic bool `json:"automatic,omitempty"`
 }
 
 // Participant is another participant of the room.
