@@ -214,17 +214,6 @@ func (p Policy) Categories() []Category {
 			Period:     p.Recordings,
 		},
 		{
-			Key:        CategorySlides,
-			Name:       Text{"Diapositives jointes aux webinaires", "Slides attached to webinars"},
-			Data:       Text{"Fichier PDF joint par l'organisateur avant le webinaire, nombre de pages, date ; un PDF présenté pendant la session sans avoir été joint n'est gardé qu'en mémoire, jusqu'à la fin de la session", "PDF file the organizer attaches before the webinar, page count, date; a PDF presented during the session without being attached is only kept in memory, until the session ends"},
-			Purpose:    Text{"Présenter des diapositives pendant le webinaire", "Present slides during the webinar"},
-			ClockStart: Text{"date du webinaire", "webinar date"},
-			Kept:       Text{FR: period(p.Slides).FR + " ; l'organisateur peut les supprimer à tout moment", EN: period(p.Slides).EN + "; the organizer may delete them at any time"},
-			LegalBasis: Text{"RGPD art. 6-1-e", "GDPR art. 6(1)(e)"},
-			EnforcedBy: Text{"purge des diapositives", "slides sweep"},
-			Period:     p.Slides,
-		},
-		{
 			Key:        CategoryChatVotes,
 			Name:       Text{"Messagerie instantanée et votes", "Chat and votes"},
 			Data:       Text{"Messages, réponses aux sondages", "Messages, poll answers"},
@@ -265,6 +254,17 @@ func (p Policy) Categories() []Category {
 			Kept:       hours(p.SessionAbsolute),
 			LegalBasis: Text{"Exempté de consentement (cookie strictement nécessaire)", "Exempt from consent (strictly necessary cookie)"},
 			EnforcedBy: Text{"expiration et purge des sessions", "expiry and session sweep"},
+		},
+		{
+			Key:        CategorySlides,
+			Name:       Text{"Diapositives jointes aux webinaires", "Slides attached to webinars"},
+			Data:       Text{"Fichier PDF joint par l'organisateur avant le webinaire, nombre de pages, date ; un PDF présenté pendant la session sans avoir été joint n'est gardé qu'en mémoire, jusqu'à la fin de la session", "PDF file the organizer attaches before the webinar, page count, date; a PDF presented during the session without being attached is only kept in memory, until the session ends"},
+			Purpose:    Text{"Présenter des diapositives pendant le webinaire", "Present slides during the webinar"},
+			ClockStart: Text{"date du webinaire", "webinar date"},
+			Kept:       Text{FR: period(p.Slides).FR + " ; l'organisateur peut les supprimer à tout moment", EN: period(p.Slides).EN + "; the organizer may delete them at any time"},
+			LegalBasis: Text{"RGPD art. 6-1-e", "GDPR art. 6(1)(e)"},
+			EnforcedBy: Text{"purge des diapositives", "slides sweep"},
+			Period:     p.Slides,
 		},
 	}
 }
