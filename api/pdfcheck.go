@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 )
 
 // A presented PDF is rendered by every participant's browser: the server checks it first,
@@ -23,17 +24,23 @@ type pdfLimits struct {
 	MaxExpanded int64
 }
 
+// maxPDFStreams bounds the streams of a PDF checkPDF looks at: far more than a deck of
+// 500 pages has, few enough that looking at each stays cheap.
+const maxPDFStreams = 100000
+
 // Reasons a PDF is refused.
 var (
 	errNotPDF    = errors.New("not a PDF file")
 	errPDFBomb   = errors.New("the PDF expands to too much data")
 	errPDFPages  = errors.New("the PDF has too many pages")
 	errPDFNoPage = errors.New("no page found in the PDF")
+	errPDFShape  = errors.New("the PDF has too many streams")
 )
 
 var (
-	pdfPage   = regexp.MustCompile(`/Type\s*/Page(?:[^A-Za-z0-9]|$)`)
-	pdfStream = regexp.MustCompile(`stream\r?\n`)
+	pdfPage      = regexp.MustCompile(`/Type\s*/Page(?:[^A-Za-z0-9]|$)`)
+	pdfStream    = regexp.MustCompile(`stream\r?\n`)
+	pdfEndStream = regexp.MustCompile(`endstream`)
 )
 
 // checkPDF tells how many pages b has, or why it is refused.
@@ -45,7 +52,15 @@ func checkPDF(b []byte, lim pdfLimits) (int, error) {
 	}
 	pages := len(pdfPage.FindAllIndex(b, -1))
 	budget := lim.MaxExpanded
-	for _, loc := range pdfStream.FindAllIndex(b, -1) {
+	streams := pdfStream.FindAllIndex(b, maxPDFStreams+1)
+	if len(streams) > maxPDFStreams {
+		return 0, errPDFShape
+	}
+	ends := pdfEndStream.FindAllIndex(b, -1)
+	for _, loc := range streams {
+		if bytes.HasSuffix(b[:loc[0]], []byte("end")) {
+			continue // the end of a stream, not one
+		}
 		dict := b[max(0, loc[0]-1024):loc[0]]
 		if i := bytes.LastIndex(dict, []byte("<<")); i >= 0 {
 			dict = dict[i:]
@@ -54,8 +69,10 @@ func checkPDF(b []byte, lim pdfLimits) (int, error) {
 			continue
 		}
 		data := b[loc[1]:]
-		if end := bytes.Index(data, []byte("endstream")); end >= 0 {
-			data = data[:end]
+		// The first endstream after the data, found among all of them once: a file of
+		// many streams without their ends costs no more than one with them.
+		if i, _ := slices.BinarySearchFunc(ends, loc[1], func(e []int, at int) int { return e[0] - at }); i < len(ends) {
+			data = b[loc[1]:ends[i][0]]
 		}
 		zr, err := zlib.NewReader(bytes.NewReader(data))
 		if err != nil {

@@ -59,6 +59,7 @@ func TestCheckPDF(t *testing.T) {
 		{"no page", testPDF(0), 0, errPDFNoPage},
 		{"too many pages", testPDF(6), 0, errPDFPages},
 		{"a bomb", withStream("", deflated(make([]byte, 2<<20)), 1), 0, errPDFBomb},
+		{"streams without end", withStream("", []byte(strings.Repeat("<< /FlateDecode >> stream\n", maxPDFStreams+1)), 1), 0, errPDFShape},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
