@@ -78,6 +78,9 @@ func (s *Server) present(c *gin.Context, room *sfu.Room, claims sfu.Claims, pdf 
 	case errors.Is(err, sfu.ErrRoomClosed):
 		writeProblem(c, errRoomNotOpen)
 		return
+	case errors.Is(err, sfu.ErrSlidesMemory):
+		writeProblem(c, errSlidesBusy)
+		return
 	case err != nil:
 		s.fail(c, err)
 		return

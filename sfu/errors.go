@@ -55,6 +55,9 @@ var (
 	ErrNotPresenter = errors.New("sfu: not a presenter")
 	// ErrInvalidSlides is a deck with no page, too many, or too large a file.
 	ErrInvalidSlides = errors.New("sfu: invalid slides")
+	// ErrSlidesMemory is a deck beyond what the server's rooms may hold together
+	// (MaxSlidesMemory).
+	ErrSlidesMemory = errors.New("sfu: too many slides held")
 )
 
 // Signalling errors, for one message.

@@ -251,6 +251,7 @@ func (r *Room) markClosed(onlyEmpty bool) ([]*participant, bool) {
 		return nil, false
 	}
 	r.closed = true
+	r.setSlidesLocked(nil) // the session's file goes with it
 	r.stopUpdatesLocked()
 	if r.stopTimer != nil {
 		r.stopTimer()

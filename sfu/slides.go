@@ -19,6 +19,8 @@ const (
 	MaxSlidesBytes = 20 << 20
 	// MaxSlidesPages is the most pages it may have.
 	MaxSlidesPages = 500
+	// MaxSlidesMemory bounds the presented PDFs all the rooms of a server hold together.
+	MaxSlidesMemory = 1 << 30
 	// SlidesRate and SlidesBurst limit page turns per participant.
 	SlidesRate  = 10.0 // per second
 	SlidesBurst = 20
@@ -94,11 +96,33 @@ func (r *Room) PresentSlides(participantID string, pdf []byte, pages int) (strin
 		r.mu.Unlock()
 		return "", ErrNotPresenter
 	}
-	r.slides = &slideDeck{id: id, pdf: pdf, pages: pages, page: 1, presenter: participantID}
+	if !r.setSlidesLocked(&slideDeck{id: id, pdf: pdf, pages: pages, page: 1, presenter: participantID}) {
+		r.mu.Unlock()
+		return "", ErrSlidesMemory
+	}
 	sinks := r.slidesChangedLocked(true)
 	r.mu.Unlock()
 	sinks()
 	return id, nil
+}
+
+// setSlidesLocked puts d in place of the room's deck, within MaxSlidesMemory for the
+// server's rooms together; false, and nothing changed, beyond.
+func (r *Room) setSlidesLocked(d *slideDeck) bool {
+	var add int64
+	if d != nil {
+		add = int64(len(d.pdf))
+	}
+	var drop int64
+	if r.slides != nil {
+		drop = int64(len(r.slides.pdf))
+	}
+	if r.srv.slidesBytes.Add(add-drop) > MaxSlidesMemory && add > 0 {
+		r.srv.slidesBytes.Add(drop - add)
+		return false
+	}
+	r.slides = d
+	return true
 }
 
 // SlidesFile is the PDF of the deck id presented now, for a participant of the room.
@@ -148,7 +172,7 @@ func (r *Room) closeSlides(p *participant, id string) (code, why string) {
 		r.mu.Unlock()
 		return signal.CodeUnknownSlides, "these slides are not presented"
 	}
-	r.slides = nil
+	r.setSlidesLocked(nil)
 	sinks := r.slidesChangedLocked(false)
 	r.mu.Unlock()
 	sinks()

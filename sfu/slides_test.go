@@ -94,3 +94,34 @@ func TestSlidesFollowThePresenter(t *testing.T) {
 	require.Nil(t, sink.events[1].PDF)
 	sink.mu.Unlock()
 }
+
+// TestSlidesHeldAreBounded: the rooms of a server hold MaxSlidesMemory of PDFs together;
+// a deck replaced, closed or gone with its room frees its share.
+func TestSlidesHeldAreBounded(t *testing.T) {
+	srv := newTestServer(t)
+	join(t, srv, srv.token(t, "a", "pres", RolePresenter, KindMeeting))
+	b := join(t, srv, srv.token(t, "b", "pres", RolePresenter, KindMeeting))
+	roomA, _ := srv.Room("a")
+	roomB, _ := srv.Room("b")
+	big := make([]byte, MaxSlidesBytes+1)
+	_, err := roomA.PresentSlides("pres", big, 1)
+	require.ErrorIs(t, err, ErrInvalidSlides, "over MaxSlidesBytes")
+	deck := make([]byte, MaxSlidesBytes)
+	n := MaxSlidesMemory / MaxSlidesBytes
+	for range n {
+		_, err := roomA.PresentSlides("pres", deck, 1) // replaces: holds one
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, MaxSlidesBytes, srv.slidesBytes.Load())
+	srv.slidesBytes.Add(MaxSlidesMemory - 2*MaxSlidesBytes + 1) // as if other rooms held the rest
+	_, err = roomB.PresentSlides("pres", deck, 1)
+	require.ErrorIs(t, err, ErrSlidesMemory)
+	srv.slidesBytes.Add(-(MaxSlidesMemory - 2*MaxSlidesBytes + 1))
+	id, err := roomB.PresentSlides("pres", deck, 1)
+	require.NoError(t, err)
+	b.send(map[string]any{"type": "slides_close", "slides_id": id})
+	b.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeSlides && m.SlidesID == "" })
+	require.EqualValues(t, MaxSlidesBytes, srv.slidesBytes.Load())
+	require.NoError(t, roomA.Close())
+	require.Zero(t, srv.slidesBytes.Load(), "a closed room frees its deck")
+}
