@@ -349,9 +349,9 @@ func (s *Server) setParticipantRole(c *gin.Context) {
 	}
 	role := sfu.Role(in.Role)
 	switch role {
-	case sfu.RoleAttendee, sfu.RolePresenter, sfu.RoleModerator:
+	case sfu.RoleAttendee, sfu.RolePresenter, sfu.RoleModerator, sfu.RoleCaptioner:
 	default:
-		writeProblem(c, validationProblem([]FieldError{{Field: "role", Detail: "must be attendee, presenter or moderator"}}))
+		writeProblem(c, validationProblem([]FieldError{{Field: "role", Detail: "must be attendee, presenter, moderator or captioner"}}))
 		return
 	}
 	w, ok := s.ownWebinar(c)
@@ -537,6 +537,9 @@ func (s *Server) SessionEnded(st sfu.RoomStats) {
 	detail := map[string]int{"chat_messages": st.Messages, "polls": st.Polls, "votes": st.Votes}
 	if sfu.IsBreakoutRoom(st.Room) {
 		detail["breakout_room"] = 1 // one of the session's breakout rooms, counted apart
+	}
+	if st.Captions > 0 {
+		detail["captions"] = st.Captions
 	}
 	if err := s.p.Store.RecordAudit(ctx, s.auditEvent("", "session.end", "webinar", w.ID, detail)); err != nil {
 		s.log.Error("session end not audited", "webinar", w.ID, "err", err)

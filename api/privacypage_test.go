@@ -46,7 +46,7 @@ func kept(t *testing.T, page, key string) string {
 
 var categoryKeys = []string{
 	privacy.CategoryAccounts, privacy.CategoryRecordings, privacy.CategoryChatVotes,
-	privacy.CategoryConnectionLog, privacy.CategoryAuditTrail, privacy.CategorySessions,
+	privacy.CategoryConnectionLog, privacy.CategoryAuditTrail, privacy.CategorySessions, privacy.CategorySlides,
 }
 
 func TestPrivacyPageStatesTheDefaultPolicy(t *testing.T) {
@@ -254,6 +254,7 @@ func TestProcessingRegisterMatchesThePage(t *testing.T) {
 		privacy.CategoryConnectionLog: {Days: 400},
 		privacy.CategoryAuditTrail:    {Months: 6},
 		privacy.CategorySessions:      nil,
+		privacy.CategorySlides:        {Months: 1},
 	}
 	for _, line := range reg.Categories {
 		if want[line.Key] == nil {

@@ -331,16 +331,24 @@ func (s *Server) FinishRecordings(ctx context.Context) error {
 		a.once.Do(func() { close(a.stop) })
 	}
 	s.recorders.mu.Unlock()
+	if err := waitWithin(ctx, &s.recorders.wg); err != nil {
+		return fmt.Errorf("recordings still being finalized: %w", err)
+	}
+	return nil
+}
+
+// waitWithin waits for wg, or until ctx ends.
+func waitWithin(ctx context.Context, wg *sync.WaitGroup) error {
 	done := make(chan struct{})
-	go func() { // owned by FinishRecordings; ends when the finalizations have
-		s.recorders.wg.Wait()
+	go func() { // owned by waitWithin's caller; ends when wg is done
+		wg.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("recordings still being finalized: %w", ctx.Err())
+		return ctx.Err()
 	}
 }
 

@@ -42,8 +42,9 @@ func listRecordings(b *browser, webinarID string) []recordingOut {
 	return out.Items
 }
 
-// TestRecordingAMeetingFromStartToDeletion records a meeting, plays, downloads and
-// deletes the recording, with the files on local disk and in an S3 bucket.
+// TestRecordingAMeetingFromStartToDeletion records a meeting with live captions, plays,
+// downloads and deletes the recording, with the files on local disk and in an S3 bucket:
+// the captions are a file of the recording, and nothing of them remains after deletion.
 func TestRecordingAMeetingFromStartToDeletion(t *testing.T) {
 	recordingtest.Tool(t, "ffprobe")
 	for _, storage := range []string{"folder", "s3"} {
@@ -89,6 +90,13 @@ func recordAMeeting(t *testing.T, s3 bool) {
 	late := connectRTC(t, e, joinAsGuest(anon, inv.URL, "Late"))
 	require.True(t, late.waitJoined().Recording, "someone joining is told at once")
 
+	// A captioner's line, kept by the recording.
+	const captionMarker = "zq7-caption-marker-51d0"
+	capt := connectRTC(t, e, joinAsGuest(anon, createInvitation(owner, w.ID, "captioner").URL, "Claire"))
+	require.Equal(t, "captioner", string(capt.waitJoined().Role))
+	require.NoError(t, capt.Send(t.Context(), map[string]any{"type": "caption", "text": "Bonjour " + captionMarker, "lang": "fr"}))
+	g.waitMsg(func(m client.Message) bool { return m.Type == "caption" && m.Text == "Bonjour "+captionMarker })
+
 	// Some seconds of media, then stop.
 	g.waitMedia(oj.ParticipantID, 200)
 	resp = owner.Do("DELETE", "/api/v1/webinars/"+w.ID+"/recording", nil, nil)
@@ -101,18 +109,24 @@ func recordAMeeting(t *testing.T, s3 bool) {
 		return len(list) == 1 && rec.State != "recording" && rec.State != "finalizing"
 	}, 30*time.Second, 50*time.Millisecond)
 	require.Equal(t, "ready", rec.State, rec.Error)
-	require.Equal(t, []string{"replay.webm"}, rec.Files, "one replay: the owner's camera, the microphone mixed")
+	require.Equal(t, []string{"replay.webm", "captions.vtt"}, rec.Files, "one replay: the owner's camera, the microphone mixed, and its captions")
 	require.Positive(t, rec.SizeBytes)
 	require.Len(t, rec.SHA256, 64)
 	dir, err := e.recordings.Dir(rec.ID)
 	require.NoError(t, err)
 	if s3 {
-		require.ElementsMatch(t, []string{rec.ID + "/manifest.json", rec.ID + "/replay.webm"}, e.bucket.keys(t, rec.ID+"/"), "stored in the bucket")
+		require.ElementsMatch(t, []string{rec.ID + "/manifest.json", rec.ID + "/replay.webm", rec.ID + "/captions.vtt"}, e.bucket.keys(t, rec.ID+"/"), "stored in the bucket")
 		require.NoDirExists(t, dir, "the local folder is freed once uploaded")
 	}
 
+	resp = owner.Do("GET", "/api/v1/recordings/"+rec.ID+"/files/captions.vtt", nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/vtt; charset=utf-8", resp.Header.Get("Content-Type"))
+	vtt, _ := io.ReadAll(resp.Body)
+	require.Contains(t, string(vtt), "<lang fr>Bonjour "+captionMarker+"</lang>")
+
 	// Played with range requests, downloaded whole; checked by ffprobe.
-	for _, name := range rec.Files {
+	for _, name := range rec.Files[:1] {
 		path := "/api/v1/recordings/" + rec.ID + "/files/" + name
 		resp := owner.Do("GET", path, nil, map[string]string{"Range": "bytes=0-99"})
 		require.Equal(t, http.StatusPartialContent, resp.StatusCode)
@@ -129,7 +143,7 @@ func recordAMeeting(t *testing.T, s3 bool) {
 		for _, st := range p.Streams {
 			codecs = append(codecs, st.CodecName)
 		}
-		require.ElementsMatch(t, []string{"vp8", "opus"}, codecs)
+		require.ElementsMatch(t, []string{"vp8", "opus", "webvtt"}, codecs)
 		require.Greater(t, p.Duration, 1.0, "finalized files have a duration")
 
 		resp = other.Do("GET", path, nil, nil)
@@ -150,6 +164,8 @@ func recordAMeeting(t *testing.T, s3 bool) {
 	if s3 {
 		require.Empty(t, e.bucket.keys(t, rec.ID+"/"), "no object left in the bucket")
 	}
+	require.False(t, findInFiles(t, e.recordingsRoot, captionMarker), "no file holds the captions")
+	require.False(t, findInDatabase(t, e, captionMarker), "no row holds the captions")
 	require.Empty(t, listRecordings(owner, w.ID))
 	resp = owner.Do("GET", "/api/v1/admin/ledger", nil, nil)
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, "the ledger is for administrators")

@@ -119,6 +119,10 @@ type Params struct {
 	// FFmpeg and FFprobe are the programs that finalize recordings and check them; empty
 	// means "ffmpeg" and "ffprobe", found in PATH.
 	FFmpeg, FFprobe string
+	// STTURL is the WebSocket address of the organisation's speech-to-text service for
+	// automatic captions (captions.stt_url); empty turns them off. STTLang is the
+	// language it is asked to transcribe, fr or en.
+	STTURL, STTLang string
 	// JoinsPerAddressPerMinute and JoinsPerInvitationPerMinute limit the joins through
 	// invitation links (429 beyond); 0 means the defaults.
 	JoinsPerAddressPerMinute, JoinsPerInvitationPerMinute int
@@ -141,6 +145,8 @@ type Server struct {
 	joins         *joinLimits
 	streams       *httpSessions // the running WHIP and WHEP sessions
 	recorders     recorders     // the recordings running now
+	captions      transcribers  // the automatic captions running now
+	slideChecks   chan struct{} // one token per PDF being checked
 	tokenLifetime time.Duration
 	entryLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
@@ -167,6 +173,9 @@ func New(p Params) (*Server, error) {
 	}
 	if p.FFmpeg == "" {
 		p.FFmpeg = "ffmpeg"
+	}
+	if p.STTLang == "" {
+		p.STTLang = "fr"
 	}
 	if p.FFprobe == "" {
 		p.FFprobe = "ffprobe"
@@ -226,6 +235,8 @@ func New(p Params) (*Server, error) {
 	}, []string{"protocol"})
 	s.joinDuration = newJoinDuration()
 	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
+	s.captions.active = make(map[string]*activeTranscriber)
+	s.slideChecks = make(chan struct{}, slideChecks)
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {
 		s.wsURL = "wss://" + u.Host + rtcPath
@@ -286,6 +297,9 @@ func (s *Server) routes() http.Handler {
 	v1.GET("/invitations/:token/invitation.ics", s.getPublicInvitationICS)
 	v1.POST("/invitations/:token/join", s.timeJoin("invitation", s.joinWithInvitation))
 	v1.POST("/rejoin", s.timeJoin("rejoin", s.rejoin))
+	v1.POST(strings.TrimPrefix(slidesPath, "/api/v1"), s.presentSlides)
+	v1.POST(strings.TrimPrefix(slidesPath, "/api/v1")+"/attached", s.presentAttachedSlides)
+	v1.GET(strings.TrimPrefix(slidesPath, "/api/v1")+"/:slides", s.getSlides)
 	// A share link of a recording: the token is the capability, no session.
 	v1.GET("/shared/:token", s.getShared)
 	v1.GET("/shared/:token/files/:file", s.getSharedFile)
@@ -313,6 +327,11 @@ func (s *Server) routes() http.Handler {
 	org.POST("/webinars/:id/participants/:participant/role", s.setParticipantRole)
 	org.POST("/webinars/:id/recording", s.startRecording)
 	org.DELETE("/webinars/:id/recording", s.stopRecording)
+	org.PUT(strings.TrimPrefix(webinarSlidesPath, "/api/v1"), s.attachSlides)
+	org.GET(strings.TrimPrefix(webinarSlidesPath, "/api/v1"), s.getAttachedSlides)
+	org.DELETE(strings.TrimPrefix(webinarSlidesPath, "/api/v1"), s.deleteAttachedSlides)
+	org.POST("/webinars/:id/captions", s.startCaptions)
+	org.DELETE("/webinars/:id/captions", s.stopCaptions)
 	org.GET("/webinars/:id/recordings", s.listRecordings)
 	org.GET("/recordings/:recording/files/:file", s.getRecordingFile)
 	org.DELETE("/recordings/:recording", s.deleteRecording)
@@ -384,7 +403,11 @@ func (s *Server) withSecurityHeaders(h http.Handler) http.Handler {
 
 func (s *Server) limitBody(c *gin.Context) {
 	if c.Request.Body != nil {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.p.MaxBodyBytes)
+		limit := s.p.MaxBodyBytes
+		if isPDFUpload(c.FullPath()) {
+			limit = sfu.MaxSlidesBytes // a presented PDF, checked by its handler
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	}
 	c.Next()
 }

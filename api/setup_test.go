@@ -108,6 +108,8 @@ type options struct {
 	sessionBurst, sessionsPerHour int
 	// metricsToken is Params.MetricsToken.
 	metricsToken string
+	// sttURL is Params.STTURL, the speech-to-text service of automatic captions.
+	sttURL string
 }
 
 const (
@@ -198,7 +200,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		JoinsPerAddressPerMinute: o.joinsPerAddress, JoinsPerInvitationPerMinute: o.joinsPerInvitation,
 		WriteTimeout: o.writeTimeout, MaxRequestsPerClient: o.maxRequests,
 		MediaSessionsBurst: o.sessionBurst, MediaSessionsPerHour: o.sessionsPerHour,
-		MetricsToken: o.metricsToken,
+		MetricsToken: o.metricsToken, STTURL: o.sttURL,
 	}
 	hs.Config.ReadTimeout, hs.Config.WriteTimeout = o.readTimeout, o.writeTimeout
 	p.Recordings = recordings

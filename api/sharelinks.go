@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"webinaire/recording"
 	"webinaire/store"
 )
 
@@ -188,7 +189,7 @@ func (s *Server) serveRecordingFile(c *gin.Context, r store.Recording) {
 			writeProblem(c, errTooManyRanges)
 			return
 		}
-		c.Header("Content-Type", "video/webm")
+		c.Header("Content-Type", recording.ContentType(file))
 		http.ServeContent(s.longAnswer(c.Writer), c.Request, file, modified, f)
 		return
 	}

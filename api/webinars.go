@@ -307,6 +307,10 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 		if err != nil {
 			return err
 		}
+		hadSlides, err := tx.DeleteSlides(ctx, id)
+		if err != nil {
+			return err
+		}
 		if err := tx.DeleteWebinar(ctx, sess.OrganizerID, id); err != nil {
 			return err
 		}
@@ -323,6 +327,14 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 			ObjectID: id, Count: count, Stores: []string{privacy.StoreDatabase}, At: now,
 		}); err != nil {
 			return err
+		}
+		if hadSlides {
+			if err := s.p.Ledger.Record(ctx, tx, privacy.Entry{
+				Rule: "deleted with its webinar by the organizer", Category: privacy.CategorySlides, ObjectID: id, Count: 1,
+				Stores: []string{privacy.StoreDatabase}, At: now,
+			}); err != nil {
+				return err
+			}
 		}
 		for _, rid := range ids {
 			if err := s.p.Ledger.Record(ctx, tx, privacy.Entry{
@@ -398,9 +410,9 @@ func (s *Server) createInvitation(c *gin.Context) {
 		return
 	}
 	switch in.Role {
-	case store.RoleAttendee, store.RolePresenter, store.RoleModerator:
+	case store.RoleAttendee, store.RolePresenter, store.RoleModerator, store.RoleCaptioner:
 	default:
-		writeProblem(c, validationProblem([]FieldError{{Field: "role", Detail: "must be attendee, presenter or moderator"}}))
+		writeProblem(c, validationProblem([]FieldError{{Field: "role", Detail: "must be attendee, presenter, moderator or captioner"}}))
 		return
 	}
 	ctx := c.Request.Context()

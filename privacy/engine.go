@@ -108,6 +108,7 @@ func NewEngine(p EngineParams) (*Engine, error) {
 			&sessionSweep{store: p.Store, ledger: p.Ledger, idle: p.SessionIdle},
 			&connectionLogSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.ConnectionLog},
 			&auditTrailSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.AuditTrail},
+			&slidesSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.Slides},
 		},
 		batch:    p.BatchSize,
 		interval: p.Interval,

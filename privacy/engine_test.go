@@ -263,20 +263,20 @@ func TestRunDeletesWhatIsPastItsWindowAndNothingElse(t *testing.T) {
 
 		overdue, err := f.eng.Overdue(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategoryAuditTrail: seedGoneAudit, CategorySessions: 4}, overdue)
+		require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategoryAuditTrail: seedGoneAudit, CategorySessions: 4, CategorySlides: 0}, overdue)
 
 		plan, err := f.eng.Plan(f.ctx)
 		require.NoError(t, err)
 		require.True(t, plan.DryRun)
 		require.Equal(t, testNow, plan.Now)
 		require.Equal(t, before, f.state(), "a plan deletes nothing")
-		require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategoryAuditTrail: seedGoneAudit, CategorySessions: 4}, plan.Counts())
+		require.Equal(t, map[string]int64{CategoryAccounts: 5, CategoryConnectionLog: seedGoneConnections, CategoryAuditTrail: seedGoneAudit, CategorySessions: 4, CategorySlides: 0}, plan.Counts())
 
 		rep, err := f.eng.Run(f.ctx)
 		require.NoError(t, err)
 		require.False(t, rep.DryRun)
 		require.Equal(t, plan.Categories, rep.Categories, "the run deletes exactly what the plan listed")
-		require.Equal(t, []Total{{CategorySessions, 4}, {CategoryConnectionLog, seedGoneConnections}, {CategoryAuditTrail, seedGoneAudit}, {CategoryAccounts, 5}}, rep.Totals(),
+		require.Equal(t, []Total{{CategorySessions, 4}, {CategoryConnectionLog, seedGoneConnections}, {CategoryAuditTrail, seedGoneAudit}, {CategorySlides, 0}, {CategoryAccounts, 5}}, rep.Totals(),
 			"totals per category, in the order of the sweeps")
 
 		// What the ledger names is what the plan listed, in the same order.
@@ -321,12 +321,12 @@ func TestRunDeletesWhatIsPastItsWindowAndNothingElse(t *testing.T) {
 
 		overdue, err = f.eng.Overdue(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0}, overdue)
+		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0, CategorySlides: 0}, overdue)
 
 		// Idempotent: a second run finds nothing and writes nothing.
 		again, err := f.eng.Run(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0}, again.Counts())
+		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0, CategorySlides: 0}, again.Counts())
 		require.Equal(t, after, f.state())
 
 		runs, err := f.eng.Runs(f.ctx, 10)
@@ -504,7 +504,7 @@ func TestSecondRunIsBusyWhileTheFirstHoldsTheLease(t *testing.T) {
 
 	rep, err = other.Run(f.ctx)
 	require.NoError(t, err, "the lease is released at the end of a run")
-	require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0}, rep.Counts())
+	require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0, CategorySlides: 0}, rep.Counts())
 }
 
 // TestConcurrentRunsNeverDeleteTwice runs two engines at once on PostgreSQL with the lease
@@ -636,14 +636,14 @@ func TestRestoredOldDumpIsCleanedByTheNextRun(t *testing.T) {
 
 		plan, err := f.eng.Plan(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]int64{CategoryAccounts: 1, CategoryConnectionLog: 5, CategoryAuditTrail: 1, CategorySessions: 2}, plan.Counts())
+		require.Equal(t, map[string]int64{CategoryAccounts: 1, CategoryConnectionLog: 5, CategoryAuditTrail: 1, CategorySessions: 2, CategorySlides: 0}, plan.Counts())
 		rep, err := f.eng.Run(f.ctx)
 		require.NoError(t, err)
 		require.Equal(t, plan.Categories, rep.Categories)
 
 		overdue, err := f.eng.Overdue(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0}, overdue)
+		require.Equal(t, map[string]int64{CategoryAccounts: 0, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0, CategorySlides: 0}, overdue)
 		s := f.state()
 		require.Empty(t, s.Organizers)
 		require.Empty(t, s.Sessions)

@@ -110,7 +110,7 @@ func TestAccountPurgeLeavesNoTraceOfTheIDInTheAuditTrail(t *testing.T) {
 
 		plan, err := f.eng.Plan(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, map[string]int64{CategoryAccounts: 1, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0}, plan.Counts())
+		require.Equal(t, map[string]int64{CategoryAccounts: 1, CategoryConnectionLog: 0, CategoryAuditTrail: 0, CategorySessions: 0, CategorySlides: 0}, plan.Counts())
 		require.Contains(t, strings.Join(f.auditRows(), "\n"), id, "a plan changes nothing")
 
 		_, err = f.eng.Run(f.ctx)

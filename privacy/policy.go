@@ -96,6 +96,7 @@ const (
 	CategoryConnectionLog = "connection_log"
 	CategorySessions      = "sessions"
 	CategoryAuditTrail    = "audit_trail"
+	CategorySlides        = "slides"
 )
 
 // Policy is the retention policy: one declaration that drives the sweeps, the privacy notice
@@ -105,6 +106,8 @@ type Policy struct {
 	AccountInactivity Period
 	// Recordings are deleted this long after the webinar's date.
 	Recordings Period
+	// Slides attached to a webinar beforehand are deleted this long after its date.
+	Slides Period
 	// ConnectionLog entries are deleted this long after the event.
 	ConnectionLog Period
 	// AuditTrail events (who did what: ids, never content) are deleted this long after the
@@ -123,6 +126,7 @@ func DefaultPolicy() Policy {
 	return Policy{
 		AccountInactivity: Period{Months: 12},
 		Recordings:        Period{Months: 12},
+		Slides:            Period{Months: 1},
 		ConnectionLog:     Period{Months: 12},
 		AuditTrail:        Period{Months: 12},
 		SessionAbsolute:   12 * time.Hour,
@@ -137,6 +141,9 @@ func (p Policy) Validate() error {
 	}
 	if p.Recordings.IsZero() {
 		errs = append(errs, errors.New("recordings: the period must be longer than 0 days"))
+	}
+	if p.Slides.IsZero() {
+		errs = append(errs, errors.New("slides: the period must be longer than 0 days"))
 	}
 	if p.ConnectionLog.Months < 12 && p.ConnectionLog.Months*31+p.ConnectionLog.Days < 365 {
 		errs = append(errs, errors.New("connection_log: décret n° 2021-1362 requires keeping connection data for one year (at least 12 months)"))
@@ -247,6 +254,17 @@ func (p Policy) Categories() []Category {
 			Kept:       hours(p.SessionAbsolute),
 			LegalBasis: Text{"Exempté de consentement (cookie strictement nécessaire)", "Exempt from consent (strictly necessary cookie)"},
 			EnforcedBy: Text{"expiration et purge des sessions", "expiry and session sweep"},
+		},
+		{
+			Key:        CategorySlides,
+			Name:       Text{"Diapositives jointes aux webinaires", "Slides attached to webinars"},
+			Data:       Text{"Fichier PDF joint par l'organisateur avant le webinaire, nombre de pages, date ; un PDF présenté pendant la session sans avoir été joint n'est gardé qu'en mémoire, jusqu'à la fin de la session", "PDF file the organizer attaches before the webinar, page count, date; a PDF presented during the session without being attached is only kept in memory, until the session ends"},
+			Purpose:    Text{"Présenter des diapositives pendant le webinaire", "Present slides during the webinar"},
+			ClockStart: Text{"date du webinaire", "webinar date"},
+			Kept:       Text{FR: period(p.Slides).FR + " ; l'organisateur peut les supprimer à tout moment", EN: period(p.Slides).EN + "; the organizer may delete them at any time"},
+			LegalBasis: Text{"RGPD art. 6-1-e", "GDPR art. 6(1)(e)"},
+			EnforcedBy: Text{"purge des diapositives", "slides sweep"},
+			Period:     p.Slides,
 		},
 	}
 }

@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,9 +31,20 @@ type Export struct {
 	Webinars      []ExportWebinar       `json:"webinars"`
 	Invitations   []ExportInvitation    `json:"invitations"`
 	Recordings    []ExportRecording     `json:"recordings"`
+	Slides        []ExportSlides        `json:"slides"`
 	ConnectionLog []ExportConnection    `json:"connection_log"`
 	AuditTrail    []ExportAuditEvent    `json:"audit_trail"`
 	Retention     map[string]ExportRule `json:"retention"`
+}
+
+// ExportSlides are the slides attached to one of the person's webinars; the file itself is
+// downloaded with GET /api/v1/webinars/{id}/slides.
+type ExportSlides struct {
+	WebinarID  string    `json:"webinar_id"`
+	Pages      int       `json:"pages"`
+	SizeBytes  int64     `json:"size_bytes"`
+	AttachedAt time.Time `json:"attached_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
 }
 
 // ExportAccount is the account as stored.
@@ -132,7 +144,7 @@ func (r *Rights) Export(ctx context.Context, organizerID string, now time.Time) 
 			Email: o.Email, DisplayName: o.DisplayName, LastActivityAt: o.LastActivityAt.UTC(), CreatedAt: o.CreatedAt.UTC(),
 			RestrictedAt: o.RestrictedAt,
 		},
-		Webinars: []ExportWebinar{}, Invitations: []ExportInvitation{}, Recordings: []ExportRecording{},
+		Webinars: []ExportWebinar{}, Invitations: []ExportInvitation{}, Recordings: []ExportRecording{}, Slides: []ExportSlides{},
 		ConnectionLog: []ExportConnection{}, AuditTrail: []ExportAuditEvent{}, Retention: map[string]ExportRule{},
 	}
 	webinars, err := r.store.AllWebinars(ctx, o.ID)
@@ -142,6 +154,13 @@ func (r *Rights) Export(ctx context.Context, organizerID string, now time.Time) 
 	for _, w := range webinars {
 		x.Webinars = append(x.Webinars, ExportWebinar{w.ID, w.Title, w.Description, w.Kind, w.StartsAt.UTC(), w.DurationMinutes,
 			w.LobbyEnabled, w.RecordingAllowed, w.CreatedAt.UTC(), w.UpdatedAt.UTC()})
+		ws, err := r.store.SlidesOf(ctx, w.ID, false)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return Export{}, fmt.Errorf("export: %w", err)
+		}
+		x.Slides = append(x.Slides, ExportSlides{ws.WebinarID, ws.Pages, ws.SizeBytes, ws.AttachedAt.UTC(), ws.ExpiresAt.UTC()})
 	}
 	invitations, err := r.store.InvitationsOfOrganizer(ctx, o.ID)
 	if err != nil {

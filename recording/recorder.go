@@ -56,6 +56,13 @@ type Manifest struct {
 	// Replay is the replay file's name once it is built and verified; the track files are
 	// gone then.
 	Replay string `json:"replay,omitempty"`
+	// Captions is the file of the recording's captions, when there were any: the log
+	// (CaptionLogName) until the replay is built, its WebVTT file (CaptionsName) after.
+	Captions string `json:"captions,omitempty"`
+	// Slides is the file of the slides shown: the log (SlideLogName) until the replay is
+	// built, its timeline (SlidesName) after; SlideFiles are the PDFs shown.
+	Slides     string   `json:"slides,omitempty"`
+	SlideFiles []string `json:"slide_files,omitempty"`
 }
 
 // Recorder is an SFU sink writing every track of a room to its own WebM file.
@@ -66,6 +73,14 @@ type Recorder struct {
 	manifest Manifest
 	writers  []*trackWriter
 	closed   bool
+	// captions counts the captions kept; captionsFailed is set once one could not be.
+	captions       int
+	captionsFailed bool
+	// decks are the files of the slides kept, by deck id; slideEvents counts their
+	// changes, slidesFailed is set once one could not be kept.
+	decks        map[string]string
+	slideEvents  int
+	slidesFailed bool
 }
 
 // New prepares a recording in p.Dir.
@@ -138,7 +153,10 @@ func (r *Recorder) Close() {
 func (r *Recorder) Manifest() Manifest {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Manifest{Tracks: append([]TrackFile(nil), r.manifest.Tracks...)}
+	m := r.manifest
+	m.Tracks = append([]TrackFile(nil), m.Tracks...)
+	m.SlideFiles = append([]string(nil), m.SlideFiles...)
+	return m
 }
 
 // writeManifestLocked replaces the manifest file.
@@ -174,14 +192,22 @@ func ReadManifest(dir string) (Manifest, error) {
 }
 
 // Files are the files a recording is kept as: its replay, or its tracks until the replay
-// is built.
+// is built; and its captions when it has some.
 func (m Manifest) Files() []string {
-	if m.Replay != "" {
-		return []string{m.Replay}
-	}
 	out := []string{}
-	for _, t := range m.Tracks {
-		out = append(out, t.File)
+	if m.Replay != "" {
+		out = append(out, m.Replay)
+	} else {
+		for _, t := range m.Tracks {
+			out = append(out, t.File)
+		}
+	}
+	if m.Captions != "" {
+		out = append(out, m.Captions)
+	}
+	if m.Slides != "" {
+		out = append(out, m.Slides)
+		out = append(out, m.SlideFiles...)
 	}
 	return out
 }

@@ -74,6 +74,20 @@ func BuildReplay(ctx context.Context, ffmpeg, ffprobe, dir string) error {
 		offset := t.Started.Sub(start).Seconds()
 		args = append(args, "-itsoffset", strconv.FormatFloat(offset, 'f', 3, 64), "-i", filepath.Join(dir, t.File))
 	}
+	// The captions, if any, are the last input, without an offset: their times count
+	// from the start already.
+	captions := m.Captions == CaptionLogName
+	if captions {
+		lines, err := readLog[captionLine](filepath.Join(dir, CaptionLogName))
+		if err != nil {
+			return fmt.Errorf("build replay: %w", err)
+		}
+		vtt := filepath.Join(dir, CaptionsName)
+		if err := os.WriteFile(vtt, []byte(webVTT(lines, start)), 0o600); err != nil {
+			return fmt.Errorf("build replay: %w", err)
+		}
+		args = append(args, "-i", vtt)
+	}
 	if video != nil {
 		args = append(args, "-map", "0:v", "-c:v", "copy")
 	}
@@ -95,13 +109,16 @@ func BuildReplay(ctx context.Context, ffmpeg, ffprobe, dir string) error {
 	if len(audio) > 0 {
 		args = append(args, "-c:a", "libopus", "-b:a", "96k")
 	}
+	if captions {
+		args = append(args, "-map", strconv.Itoa(len(inputs))+":s", "-c:s", "copy")
+	}
 	tmp := filepath.Join(dir, ReplayName+".new")
 	args = append([]string{"-v", "error", "-y"}, append(args, "-f", "webm", tmp)...)
 	if out, err := exec.CommandContext(ctx, ffmpeg, args...).CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("build replay: %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	if err := verifyReplay(ctx, ffprobe, tmp, video != nil, len(audio) > 0); err != nil {
+	if err := verifyReplay(ctx, ffprobe, tmp, video != nil, len(audio) > 0, captions); err != nil {
 		_ = os.Remove(tmp)
 		return err
 	}
@@ -112,8 +129,28 @@ func BuildReplay(ctx context.Context, ffmpeg, ffprobe, dir string) error {
 		return fmt.Errorf("build replay: %w", err)
 	}
 	m.Replay = ReplayName
+	if captions {
+		m.Captions = CaptionsName
+	}
+	slides := m.Slides == SlideLogName
+	if slides {
+		if err := buildTimeline(dir, start); err != nil {
+			return fmt.Errorf("build replay: %w", err)
+		}
+		m.Slides = SlidesName
+	}
 	if err := writeManifest(dir, m); err != nil {
 		return err
+	}
+	if slides {
+		if err := os.Remove(filepath.Join(dir, SlideLogName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("build replay: %w", err)
+		}
+	}
+	if captions {
+		if err := os.Remove(filepath.Join(dir, CaptionLogName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("build replay: %w", err)
+		}
 	}
 	// Verified and named: the tracks may go.
 	var errs []error
@@ -127,18 +164,19 @@ func BuildReplay(ctx context.Context, ffmpeg, ffprobe, dir string) error {
 
 // verifyReplay checks with ffprobe that a replay has the streams it should and a
 // duration.
-func verifyReplay(ctx context.Context, ffprobe, path string, video, audio bool) error {
+func verifyReplay(ctx context.Context, ffprobe, path string, video, audio, captions bool) error {
 	p, err := ProbeFile(ctx, ffprobe, path)
 	if err != nil {
 		return fmt.Errorf("check replay: %w", err)
 	}
-	var hasVideo, hasAudio bool
+	var hasVideo, hasAudio, hasCaptions bool
 	for _, s := range p.Streams {
 		hasVideo = hasVideo || s.CodecType == "video"
 		hasAudio = hasAudio || s.CodecType == "audio"
+		hasCaptions = hasCaptions || s.CodecType == "subtitle"
 	}
-	if hasVideo != video || hasAudio != audio || p.Duration <= 0 {
-		return fmt.Errorf("check replay: streams video=%t audio=%t, duration %.1f s", hasVideo, hasAudio, p.Duration)
+	if hasVideo != video || hasAudio != audio || hasCaptions != captions || p.Duration <= 0 {
+		return fmt.Errorf("check replay: streams video=%t audio=%t captions=%t, duration %.1f s", hasVideo, hasAudio, hasCaptions, p.Duration)
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ func (s *Server) Census() Census {
 	rooms := s.openRooms()
 	c := Census{
 		Rooms:        len(rooms),
-		Participants: map[Role]int{RoleModerator: 0, RolePresenter: 0, RoleAttendee: 0},
+		Participants: map[Role]int{RoleModerator: 0, RolePresenter: 0, RoleAttendee: 0, RoleCaptioner: 0},
 		Tracks: map[string]int{
 			webrtc.RTPCodecTypeAudio.String(): 0,
 			webrtc.RTPCodecTypeVideo.String(): 0,

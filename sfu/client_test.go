@@ -78,15 +78,22 @@ type serverMsg struct {
 	SDP         string                   `json:"sdp"`
 	Candidate   *webrtc.ICECandidateInit `json:"candidate"`
 	// Breakout rooms.
-	Open     bool                `json:"open"`
-	MainRoom string              `json:"main_room_id"`
-	Rooms    []breakoutRoomState `json:"rooms"`
-	Choose   bool                `json:"choose"`
-	EndsAt   *time.Time          `json:"ends_at"`
-	Assigned string              `json:"assigned"`
-	RoomName string              `json:"room_name"`
-	Main     bool                `json:"main"`
-	Token    string              `json:"token"`
+	Open      bool                `json:"open"`
+	MainRoom  string              `json:"main_room_id"`
+	Rooms     []breakoutRoomState `json:"rooms"`
+	Choose    bool                `json:"choose"`
+	EndsAt    *time.Time          `json:"ends_at"`
+	Assigned  string              `json:"assigned"`
+	RoomName  string              `json:"room_name"`
+	Main      bool                `json:"main"`
+	Token     string              `json:"token"`
+	Lang      string              `json:"lang"`
+	Automatic bool                `json:"automatic"`
+	Captions  []captionMessage    `json:"captions"`
+	SlidesID  string              `json:"slides_id"`
+	Page      int                 `json:"page"`
+	Pages     int                 `json:"pages"`
+	Slides    slidesMessage       `json:"slides"`
 }
 
 // recvTrack counts what a test client receives on one track.

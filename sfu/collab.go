@@ -46,6 +46,8 @@ type RoomStats struct {
 	// Messages, Polls and Votes are how many chat messages were sent, polls created and
 	// votes cast (a changed vote counts once).
 	Messages, Polls, Votes int
+	// Captions is how many captions were posted.
+	Captions int
 }
 
 // chatEntry is a chat message as the room keeps it.
@@ -108,6 +110,9 @@ type collab struct {
 	locked bool
 	// spotlight is the participant a moderator shows large to everyone, or empty.
 	spotlight string
+	// captions are the last captions, for those who join; captionID numbers them.
+	captions  []captionMessage
+	captionID int
 	stats     RoomStats
 }
 
@@ -124,6 +129,14 @@ func cleanText(s string, max int) (string, bool) {
 		}
 	}
 	return s, true
+}
+
+// keepLast drops the first elements of s beyond its last n.
+func keepLast[T any](s []T, n int) []T {
+	if len(s) > n {
+		return slices.Delete(s, 0, len(s)-n)
+	}
+	return s
 }
 
 // visibleTo tells whether a chat entry goes to p; room.mu held.
@@ -155,10 +168,7 @@ func (r *Room) chat(p *participant, text, to string) {
 	}
 	r.collab.nextID++
 	e := chatEntry{Type: signal.TypeChat, ID: r.collab.nextID, From: p.id, FromName: p.claims.Name, Text: text, To: to, SentAt: r.srv.clock.Now().UTC()}
-	r.collab.chat = append(r.collab.chat, e)
-	if len(r.collab.chat) > MaxChatHistory {
-		r.collab.chat = slices.Delete(r.collab.chat, 0, len(r.collab.chat)-MaxChatHistory)
-	}
+	r.collab.chat = keepLast(append(r.collab.chat, e), MaxChatHistory)
 	r.collab.stats.Messages++
 	msg := encode(e)
 	for _, o := range r.participants {

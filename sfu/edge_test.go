@@ -293,7 +293,9 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 	mod.send(map[string]any{"type": "poll_open", "poll_id": "poll-1"})
 	viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.State == "open" })
 	viewer.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{1}})
-	mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.Voted == 1 && len(m.Results) == 2 && m.Results[1] == 1 })
+	mod.waitMsg(func(m serverMsg) bool {
+		return m.Type == signal.TypePoll && m.Voted == 1 && len(m.Results) == 2 && m.Results[1] == 1
+	})
 	mine := viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.Voted == 1 })
 	require.Equal(t, []int{1}, mine.MyVote)
 

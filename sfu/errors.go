@@ -49,6 +49,17 @@ var (
 	// ErrInternal is the end of a session cut short by a fault of the server (a panic
 	// recovered in one of its goroutines).
 	ErrInternal = errors.New("sfu: internal error")
+	// ErrInvalidCaption is a caption that is empty, too long, not text, or in a language
+	// other than CaptionLanguages.
+	ErrInvalidCaption = errors.New("sfu: invalid caption")
+	// ErrNotPresenter is a participant who may not present slides: not in the room, or
+	// neither a presenter nor a moderator.
+	ErrNotPresenter = errors.New("sfu: not a presenter")
+	// ErrInvalidSlides is a deck with no page, too many, or too large a file.
+	ErrInvalidSlides = errors.New("sfu: invalid slides")
+	// ErrSlidesMemory is a deck beyond what the server's rooms may hold together
+	// (MaxSlidesMemory).
+	ErrSlidesMemory = errors.New("sfu: too many slides held")
 )
 
 // Signalling errors, for one message.

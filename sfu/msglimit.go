@@ -30,6 +30,8 @@ const (
 	// candidates come in bursts and nothing of them reaches the others.
 	classSignalling messageClass = iota
 	classChat
+	classCaption
+	classSlides
 	classState
 	classPoll
 	classModeration
@@ -50,6 +52,9 @@ var messageClasses = map[string]messageClass{
 	signal.TypeRelay:           classSignalling,
 	signal.TypeChat:            classChat,
 	signal.TypeReaction:        classChat,
+	signal.TypeCaption:         classCaption,
+	signal.TypeSlidePage:       classSlides,
+	signal.TypeSlidesClose:     classSlides,
 	signal.TypeHand:            classState,
 	signal.TypeMute:            classState,
 	signal.TypePollCreate:      classPoll,
@@ -80,6 +85,8 @@ var messageClasses = map[string]messageClass{
 // limit of its own.
 var classLimits = [numClasses]struct{ rate, burst float64 }{
 	classChat:       {ChatRate, ChatBurst},
+	classCaption:    {CaptionRate, CaptionBurst},
+	classSlides:     {SlidesRate, SlidesBurst},
 	classState:      {StateRate, StateBurst},
 	classPoll:       {PollRate, PollBurst},
 	classModeration: {ModerationRate, ModerationBurst},

@@ -448,6 +448,18 @@ func (p *participant) handle(m clientMessage) {
 		p.end(endCause{code: signal.CloseNormal, reason: "left"})
 	case signal.TypeChat:
 		p.room.chat(p, m.Text, m.To)
+	case signal.TypeCaption:
+		if code, text := p.room.caption(p, m.Text, m.Lang); code != "" {
+			p.sendError(code, text)
+		}
+	case signal.TypeSlidePage:
+		if code, text := p.room.turnSlide(p, m.SlidesID, m.Page); code != "" {
+			p.sendError(code, text)
+		}
+	case signal.TypeSlidesClose:
+		if code, text := p.room.closeSlides(p, m.SlidesID); code != "" {
+			p.sendError(code, text)
+		}
 	case signal.TypeReaction:
 		p.room.react(p, m.Emoji)
 	case signal.TypeHand:

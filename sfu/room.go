@@ -38,6 +38,8 @@ type Room struct {
 	waiting map[string]*participant
 	// sinks receive every published track.
 	sinks []*SinkHandle
+	// slides are the PDF presented now, or nil.
+	slides *slideDeck
 	// recording is set while the session is recorded.
 	recording bool
 	// updates are the changes of the room's state not yet told, see UpdateWindow.
@@ -274,6 +276,7 @@ func (r *Room) markClosed(onlyEmpty bool) ([]*participant, bool) {
 		return nil, false
 	}
 	r.closed = true
+	r.setSlidesLocked(nil) // the session's file goes with it
 	r.stopUpdatesLocked()
 	if r.stopTimer != nil {
 		r.stopTimer()
@@ -441,6 +444,8 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		Locked:        r.collab.locked,
 		Spotlight:     r.collab.spotlight,
 		Recording:     r.recording,
+		Captions:      append([]captionMessage{}, r.collab.captions...),
+		Slides:        r.slides.message(),
 		SessionToken:  p.sessionToken,
 	}))
 	if !p.hidden() {

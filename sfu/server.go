@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -116,6 +117,9 @@ type Server struct {
 	batcher *sendBatcher
 	// origins is Params.Origins.
 	origins OriginDialer
+	// slidesBytes is the size of the presented PDFs all rooms hold now, at most
+	// MaxSlidesMemory.
+	slidesBytes atomic.Int64
 
 	// closing ends when Close is called: it cuts the sessions still waiting for
 	// their join message.

@@ -71,6 +71,11 @@ type clientMessage struct {
 	Choose   bool           `json:"choose,omitempty"`
 	Duration int            `json:"duration,omitempty"` // seconds
 	RoomID   string         `json:"room_id,omitempty"`
+	// Lang is the language of a caption.
+	Lang string `json:"lang,omitempty"`
+	// SlidesID and Page name the slides and the page to show.
+	SlidesID string `json:"slides_id,omitempty"`
+	Page     int    `json:"page,omitempty"`
 }
 
 // decodeMessage parses and checks one client message. Errors wrap ErrMessageTooLarge,
@@ -145,6 +150,19 @@ func decodeMessageUpTo(data []byte, limit int) (clientMessage, error) {
 			return bad("chat goes to everyone or to \"moderators\"")
 		}
 		m.Text = text
+	case signal.TypeCaption:
+		text, ok := cleanCaption(m.Text, m.Lang)
+		if !ok {
+			return bad(fmt.Sprintf("caption: 1 to %d bytes of text, lang fr or en", MaxCaptionText))
+		}
+		m.Text = text
+	case signal.TypeSlidePage, signal.TypeSlidesClose:
+		if m.SlidesID == "" || len(m.SlidesID) > maxClientIDLen {
+			return bad(m.Type + " needs a slides_id")
+		}
+		if m.Type == signal.TypeSlidePage && (m.Page < 1 || m.Page > MaxSlidesPages) {
+			return bad(fmt.Sprintf("slide_page needs a page from 1 to %d", MaxSlidesPages))
+		}
 	case signal.TypeReaction:
 		if !slices.Contains(reactions, m.Emoji) {
 			return bad("unknown reaction")
@@ -256,6 +274,10 @@ type joinedMessage struct {
 	Locked        bool              `json:"locked"`
 	Spotlight     string            `json:"spotlight"`
 	Recording     bool              `json:"recording"`
+	// Captions are the last captions of the room.
+	Captions []captionMessage `json:"captions"`
+	// Slides are the slides presented now; no slides_id when none.
+	Slides slidesMessage `json:"slides"`
 	// SessionToken lets this participant come back on a new connection (the join token
 	// is good to enter for a few minutes only).
 	SessionToken string `json:"session_token,omitempty"`

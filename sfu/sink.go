@@ -60,7 +60,11 @@ func (r *Room) AddSink(s Sink) (*SinkHandle, error) {
 	for _, p := range r.participants {
 		ups = append(ups, p.publishedLocked()...)
 	}
+	slides, presenting := r.currentSlidesLocked()
 	r.mu.Unlock()
+	if ss, ok := s.(SlidesSink); ok && presenting {
+		ss.Slides(slides)
+	}
 	for _, up := range ups {
 		h.subscribe(up)
 	}

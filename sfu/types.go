@@ -11,11 +11,14 @@ const (
 	RolePresenter Role = "presenter"
 	// RoleAttendee publishes in a meeting and only receives in a webinar.
 	RoleAttendee Role = "attendee"
+	// RoleCaptioner types the live captions; it receives like an attendee and never
+	// publishes.
+	RoleCaptioner Role = "captioner"
 )
 
 func (r Role) valid() bool {
 	switch r {
-	case RoleModerator, RolePresenter, RoleAttendee:
+	case RoleModerator, RolePresenter, RoleAttendee, RoleCaptioner:
 		return true
 	}
 	return false
@@ -39,6 +42,9 @@ func (k RoomKind) valid() bool {
 
 // canPublish tells whether role may publish in a room of kind k.
 func (k RoomKind) canPublish(role Role) bool {
+	if role == RoleCaptioner {
+		return false
+	}
 	return k == KindMeeting || role == RoleModerator || role == RolePresenter
 }
 

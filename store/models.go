@@ -87,6 +87,8 @@ const (
 	RoleAttendee  = "attendee"
 	RolePresenter = "presenter"
 	RoleModerator = "moderator"
+	// RoleCaptioner types the live captions of the room.
+	RoleCaptioner = "captioner"
 )
 
 // Invitation is a link that lets its holder join a webinar with a role, until revoked.

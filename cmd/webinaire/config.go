@@ -32,15 +32,17 @@ type Config struct {
 	Database DatabaseConfig `yaml:"database"`
 	// Recordings says where recordings are stored.
 	Recordings RecordingsConfig `yaml:"recordings"`
-	OIDC       OIDCConfig       `yaml:"oidc"`
-	DevIDP     DevIDPConfig     `yaml:"dev_idp"`
-	Session    SessionConfig    `yaml:"session"`
-	Retention  RetentionConfig  `yaml:"retention"`
-	Privacy    PrivacyConfig    `yaml:"privacy"`
-	Media      MediaConfig      `yaml:"media"`
-	Cluster    ClusterConfig    `yaml:"cluster"`
-	Log        LogConfig        `yaml:"log"`
-	Metrics    MetricsConfig    `yaml:"metrics"`
+	// Captions is the speech-to-text service of automatic captions, off by default.
+	Captions  CaptionsConfig  `yaml:"captions"`
+	OIDC      OIDCConfig      `yaml:"oidc"`
+	DevIDP    DevIDPConfig    `yaml:"dev_idp"`
+	Session   SessionConfig   `yaml:"session"`
+	Retention RetentionConfig `yaml:"retention"`
+	Privacy   PrivacyConfig   `yaml:"privacy"`
+	Media     MediaConfig     `yaml:"media"`
+	Cluster   ClusterConfig   `yaml:"cluster"`
+	Log       LogConfig       `yaml:"log"`
+	Metrics   MetricsConfig   `yaml:"metrics"`
 }
 
 // MetricsConfig is /metrics, for Prometheus: off unless it has an address of its own or
@@ -183,6 +185,7 @@ var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-
 type RetentionConfig struct {
 	Accounts      Period   `yaml:"accounts"`
 	Recordings    Period   `yaml:"recordings"`
+	Slides        Period   `yaml:"slides"`
 	ConnectionLog Period   `yaml:"connection_log"`
 	AuditTrail    Period   `yaml:"audit_trail"`
 	Schedule      Duration `yaml:"schedule"`
@@ -269,6 +272,15 @@ type RecordingsConfig struct {
 	S3Insecure      bool   `yaml:"s3_insecure"`
 }
 
+// CaptionsConfig is the organisation's own speech-to-text service for automatic captions
+// (docs/captions.md): off while STTURL is empty.
+type CaptionsConfig struct {
+	// STTURL is the service's WebSocket address, ws:// or wss://.
+	STTURL string `yaml:"stt_url"`
+	// STTLanguage is the language the service is asked to transcribe: fr or en.
+	STTLanguage string `yaml:"stt_language"`
+}
+
 // OIDCConfig is the organisation's OpenID Connect provider.
 type OIDCConfig struct {
 	Issuer       string   `yaml:"issuer"`
@@ -353,6 +365,7 @@ func DefaultConfig() Config {
 			RetryInterval: Duration(2 * time.Second),
 		},
 		Recordings: RecordingsConfig{Dir: "data/recordings"},
+		Captions:   CaptionsConfig{STTLanguage: "fr"},
 		OIDC: OIDCConfig{
 			Scopes:      []string{"openid", "profile", "email"},
 			AdminClaim:  "groups",
@@ -368,6 +381,7 @@ func DefaultConfig() Config {
 		Retention: RetentionConfig{
 			Accounts:      Period{Months: 12},
 			Recordings:    Period{Months: 12},
+			Slides:        Period{Months: 1},
 			ConnectionLog: Period{Months: 12},
 			AuditTrail:    Period{Months: 12},
 			Schedule:      Duration(24 * time.Hour),
@@ -707,6 +721,12 @@ func (c *Config) Validate() error {
 			bad("recordings.s3_access_key", "an access key and recordings.s3_secret_key_file must be set with recordings.s3_endpoint")
 		}
 	}
+	if u := c.Captions.STTURL; u != "" && !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
+		bad("captions.stt_url", "want a ws:// or wss:// address, got %q", u)
+	}
+	if l := c.Captions.STTLanguage; l != "fr" && l != "en" {
+		bad("captions.stt_language", "want fr or en, got %q", l)
+	}
 	if !c.DevIDP.Enabled {
 		if c.OIDC.Issuer == "" {
 			bad("oidc.issuer", "must be set when dev_idp.enabled is false")
@@ -906,6 +926,7 @@ func (c *Config) Policy() privacy.Policy {
 	return privacy.Policy{
 		AccountInactivity: privacy.Period(c.Retention.Accounts),
 		Recordings:        privacy.Period(c.Retention.Recordings),
+		Slides:            privacy.Period(c.Retention.Slides),
 		ConnectionLog:     privacy.Period(c.Retention.ConnectionLog),
 		AuditTrail:        privacy.Period(c.Retention.AuditTrail),
 		SessionAbsolute:   time.Duration(c.Session.AbsoluteTimeout),

@@ -259,6 +259,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		EntryTokenLifetime: time.Duration(cfg.Media.EntryTokenLifetime),
 		TURN:               turnCreds,
 		Recordings:         recordings,
+		STTURL:             cfg.Captions.STTURL,
+		STTLang:            cfg.Captions.STTLanguage,
 
 		JoinsPerAddressPerMinute:    cfg.Media.JoinsPerAddressPerMinute,
 		JoinsPerInvitationPerMinute: cfg.Media.JoinsPerInvitationPerMinute,

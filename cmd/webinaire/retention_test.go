@@ -80,11 +80,11 @@ func TestRetentionAndLedgerCommandsOnAFreshInstall(t *testing.T) {
 	var plan privacy.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &plan), out)
 	require.True(t, plan.DryRun)
-	require.Equal(t, map[string]int64{privacy.CategoryAccounts: 1, privacy.CategoryConnectionLog: 1, privacy.CategorySessions: 1, privacy.CategoryRecordings: 0, privacy.CategoryAuditTrail: 0}, plan.Counts())
+	require.Equal(t, map[string]int64{privacy.CategoryAccounts: 1, privacy.CategoryConnectionLog: 1, privacy.CategorySessions: 1, privacy.CategoryRecordings: 0, privacy.CategoryAuditTrail: 0, privacy.CategorySlides: 0}, plan.Counts())
 
 	code, out, errOut = in.run(t, "retention", "run")
 	require.Equal(t, 0, code, errOut)
-	require.Regexp(t, `^Retention run \d+ at \S+: deleted\nsessions: 1\nconnection_log: 1\naudit_trail: 0\nrecordings: 0\naccounts: 1\n`+
+	require.Regexp(t, `^Retention run \d+ at \S+: deleted\nsessions: 1\nconnection_log: 1\naudit_trail: 0\nslides: 0\nrecordings: 0\naccounts: 1\n`+
 		`Kept, marked:\nrecordings: 0 \(recording files gone, 24h after the recording\)\n$`, out)
 	_, err := in.st.Organizer(context.Background(), oldID)
 	require.ErrorIs(t, err, store.ErrNotFound)

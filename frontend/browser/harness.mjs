@@ -345,28 +345,74 @@ export async function scheduleMeeting(page, title, kind = "meeting", options = {
 }
 
 /**
- * Creates an attendee link of the webinar from the dashboard, copies it with the copy
+ * Creates an attendee link (or one of another role) of the webinar from the dashboard, copies it with the copy
  * button and returns what the clipboard holds.
  *
  * @param {import("playwright-core").Page} page on the dashboard
  * @param {string} id the webinar's id
+ * @param {"attendee" | "presenter" | "moderator" | "captioner"} [role] the link's role, attendee unless told
  * @returns {Promise<{shown: string, copied: string}>}
  */
-export async function createAttendeeLink(page, id) {
+export async function createAttendeeLink(page, id, role = "attendee") {
   const item = page.locator(`li.webinar[data-webinar-id="${id}"]`);
   const toggle = item.locator('button[aria-controls^="invitations-"]');
   // the dashboard opens the panel of a webinar it just created
   if ((await toggle.getAttribute("aria-expanded")) !== "true") await toggle.click();
   const panel = item.locator("section.invitations");
-  await panel.locator("select[name=role]").selectOption("attendee");
+  await panel.locator("select[name=role]").selectOption(role);
   await panel.locator("form.inline-form button[type=submit]").click();
-  const link = panel.locator("copy-link").first();
+  // the new link's entry: the only one of its role in a webinar that had none
+  const entry = panel.locator("li.invitation", { has: page.locator(`strong[data-i18n="role.${role}"]`) });
+  const link = entry.locator("copy-link").first();
   await link.locator("input").waitFor();
   const shown = await link.locator("input").inputValue();
   await link.locator("button").click();
   await link.locator(".copy-message:not(:empty)").waitFor();
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   return { shown, copied };
+}
+
+/**
+ * Calls the API from an organizer's page, with the session's CSRF token.
+ *
+ * @param {import("playwright-core").Page} page
+ * @param {string} method
+ * @param {string} url
+ * @param {unknown} [body]
+ * @returns {Promise<{status: number, json: any}>}
+ */
+export function callAPI(page, method, url, body) {
+  return page.evaluate(
+    async ({ method, url, body }) => {
+      const me = await (await fetch("/api/v1/me")).json();
+      const res = await fetch(url, {
+        method,
+        headers: { "X-CSRF-Token": me.csrf_token, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : null };
+    },
+    { method, url, body },
+  );
+}
+
+/**
+ * Waits until the latest recording of the webinar is finalized, and returns it as the API
+ * describes it.
+ *
+ * @param {import("playwright-core").Page} page an organizer's page
+ * @param {string} id the webinar's id
+ * @returns {Promise<any>}
+ */
+export async function readyRecording(page, id) {
+  /** @type {any} */
+  let rec;
+  await until(async () => {
+    rec = (await callAPI(page, "GET", `/api/v1/webinars/${id}/recordings`)).json.items[0];
+    return rec.state === "ready" ? rec : null;
+  }, "the recording is finalized");
+  return rec;
 }
 
 /**

@@ -12,34 +12,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 
-import { Suite, axeViolations, loginOrganizer, playVideo, scheduleMeeting, until } from "./harness.mjs";
+import { Suite, axeViolations, callAPI as call, loginOrganizer, playVideo, readyRecording, scheduleMeeting } from "./harness.mjs";
 
 const suite = new Suite();
-
-/**
- * Calls the API from the organizer's page, with the session's CSRF token.
- *
- * @param {import("playwright-core").Page} page
- * @param {string} method
- * @param {string} url
- * @param {unknown} [body]
- * @returns {Promise<{status: number, json: any}>}
- */
-function call(page, method, url, body) {
-  return page.evaluate(
-    async ({ method, url, body }) => {
-      const me = await (await fetch("/api/v1/me")).json();
-      const res = await fetch(url, {
-        method,
-        headers: { "X-CSRF-Token": me.csrf_token, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, json: text ? JSON.parse(text) : null };
-    },
-    { method, url, body },
-  );
-}
 
 test("a shared recording plays for someone without an account", async () => {
   const organizer = await suite.page("organizer");
@@ -55,12 +30,7 @@ test("a shared recording plays for someone without an account", async () => {
   await organizer.waitForTimeout(4000); // a few seconds of the fake camera, recorded
   const stopped = await call(organizer, "DELETE", `/api/v1/webinars/${id}/recording`);
   assert.equal(stopped.status, 202);
-  /** @type {any} */
-  let rec;
-  await until(async () => {
-    rec = (await call(organizer, "GET", `/api/v1/webinars/${id}/recordings`)).json.items[0];
-    return rec.state === "ready" ? rec : null;
-  }, "the recording is finalized");
+  const rec = await readyRecording(organizer, id);
   assert.deepEqual(rec.files, ["replay.webm"]);
 
   // ffprobe reads what Chromium's camera and microphone became: a VP8 video and an Opus

@@ -136,7 +136,7 @@
  */
 
 /** @typedef {"meeting" | "webinar"} Kind */
-/** @typedef {"attendee" | "presenter" | "moderator"} Role */
+/** @typedef {"attendee" | "presenter" | "moderator" | "captioner"} Role */
 
 /**
  * @typedef {object} Webinar

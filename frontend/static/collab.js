@@ -42,6 +42,30 @@ export function textWithLinks(text) {
 }
 
 /**
+ * The text typed in a field, trimmed, when it is to be sent: an empty field gets the focus,
+ * a text over max bytes of UTF-8 is said in status (tooLongKey, with {max}); both give "".
+ *
+ * @param {HTMLInputElement | HTMLTextAreaElement} field
+ * @param {HTMLElement} status
+ * @param {number} max
+ * @param {string} tooLongKey
+ * @returns {string}
+ */
+export function typedText(field, status, max, tooLongKey) {
+  const text = field.value.trim();
+  if (text === "") {
+    field.focus();
+    return "";
+  }
+  if (new TextEncoder().encode(text).length > max) {
+    localize(status, tooLongKey, { max });
+    return "";
+  }
+  setPlainText(status, "");
+  return text;
+}
+
+/**
  * A panel's frame: a section with a heading, labelled by it.
  *
  * @param {HTMLElement} panel the custom element
@@ -133,16 +157,8 @@ export class ChatPanel extends HTMLElement {
   submit() {
     const client = this.client;
     if (!client) return;
-    const text = this.text.value.trim();
-    if (text === "") {
-      this.text.focus();
-      return;
-    }
-    if (new TextEncoder().encode(text).length > CHAT_MAX_BYTES) {
-      localize(this.status, "room.chat.too_long", { max: CHAT_MAX_BYTES });
-      return;
-    }
-    setPlainText(this.status, "");
+    const text = typedText(this.text, this.status, CHAT_MAX_BYTES, "room.chat.too_long");
+    if (!text) return;
     this.pending = text;
     client.sendChat(text, this.to.value === "moderators");
     this.text.value = "";

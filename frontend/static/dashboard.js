@@ -23,7 +23,7 @@ const PAGE_SIZE = 20;
 /** The largest page the API gives, used to find a webinar in the list. */
 const MAX_PAGE = 100;
 /** The roles an invitation may give, in the order offered. */
-const ROLES = /** @type {const} */ (["attendee", "presenter", "moderator"]);
+const ROLES = /** @type {const} */ (["attendee", "presenter", "moderator", "captioner"]);
 
 /** The organizer, once loaded. @type {Me | null} */
 let me = null;
@@ -209,6 +209,18 @@ function renderWebinar(w) {
     "data-i18n-attr": "aria-label:webinar.recordings.label",
     "data-i18n-vars": named,
   });
+  const slidesPanelId = uid("slides");
+  const slidesToggle = h("button", {
+    type: "button",
+    class: "button secondary",
+    "aria-expanded": "false",
+    "aria-controls": slidesPanelId,
+    "data-action": "slides",
+    "data-i18n": "webinar.slides",
+    "data-i18n-attr": "aria-label:webinar.slides.label",
+    "data-i18n-vars": named,
+  });
+  const slidesPanel = h("section", { id: slidesPanelId, class: "webinar-slides", hidden: true, "data-i18n-attr": "aria-label:webinar.slides.label", "data-i18n-vars": named });
   const recPanel = h("section", {
     id: recPanelId,
     class: "recordings",
@@ -243,15 +255,17 @@ function renderWebinar(w) {
           "data-i18n": w.recording_allowed ? "webinar.recording.on" : "webinar.recording.off",
         }),
       ),
-      h("div", { class: "actions" }, enter, toggle, recToggle, ics, remove),
+      h("div", { class: "actions" }, enter, toggle, recToggle, slidesToggle, ics, remove),
       panel,
       recPanel,
+      slidesPanel,
     ),
   );
   translate(li);
 
   disclose(toggle, panel, () => openInvitations(w, panel));
   disclose(recToggle, recPanel, () => openRecordings(w, recPanel, csrf));
+  disclose(slidesToggle, slidesPanel, () => openSlides(w, slidesPanel));
   remove.addEventListener("click", () => deleteWebinar(w));
   return li;
 }
@@ -286,6 +300,72 @@ async function deleteWebinar(w) {
   } catch (err) {
     fail(err);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Slides attached to one webinar beforehand
+
+/**
+ * Builds the slides panel of w in panel: what is attached, a field to attach a PDF (in
+ * place of it), and a button to delete it.
+ *
+ * @param {Webinar} w
+ * @param {HTMLElement} panel
+ */
+function openSlides(w, panel) {
+  const url = `/api/v1/webinars/${encodeURIComponent(w.id)}/slides`;
+  const fileId = uid("slides-file");
+  const info = h("p", { class: "slides-info" });
+  const message = h("p", { class: "panel-message", role: "status" });
+  const file = h("input", { id: fileId, type: "file", accept: "application/pdf,.pdf", "data-action": "attach-slides" });
+  const remove = h("button", { type: "button", class: "button danger", "data-action": "delete-slides", "data-i18n": "slides.delete", hidden: true });
+  panel.append(
+    h("h4", { "data-i18n": "webinar.slides" }),
+    h("p", { class: "muted", "data-i18n": "slides.help" }),
+    info,
+    h("div", { class: "field" }, h("label", { for: fileId, "data-i18n": "slides.file" }), file),
+    h("p", { class: "actions" }, remove),
+    message,
+  );
+  translate(panel);
+  const show = async () => {
+    const res = await fetch(`${url}?info`);
+    if (res.status === 404) {
+      localize(info, "slides.none");
+      remove.hidden = true;
+      return;
+    }
+    if (!res.ok) throw new Error(String(res.status));
+    const s = await res.json();
+    localize(info, "slides.attached", { pages: s.pages, date: { date: s.attached_at }, expires: { date: s.expires_at } });
+    remove.hidden = false;
+  };
+  file.addEventListener("change", async () => {
+    const pdf = file.files?.[0];
+    file.value = "";
+    if (!pdf) return;
+    const res = await fetch(url, { method: "PUT", headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/pdf" }, body: pdf });
+    if (res.ok) {
+      localize(message, "slides.saved");
+    } else {
+      const code = String((await res.json().catch(() => ({}))).code || "");
+      const known = ["not_pdf", "pdf_too_large", "pdf_pages", "body_too_large", "slides_busy"];
+      localize(message, known.includes(code) ? `room.slides.error.${code}` : "room.slides.error");
+    }
+    await show().catch(fail);
+  });
+  remove.addEventListener("click", async () => {
+    if (!window.confirm(t("slides.delete.confirm", { title: w.title }))) return;
+    try {
+      await sendJSON("DELETE", url, undefined, csrf());
+      localize(message, "slides.deleted");
+      await show();
+      file.focus();
+    } catch (err) {
+      fail(err);
+    }
+  });
+  show().catch(fail);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ const PATHS = {
   speaker: "M3 4h18v11H3z M3 18h5v2H3z M10 18h4v2h-4z M16 18h5v2h-5z",
   more: "M5 12h.01 M12 12h.01 M19 12h.01",
   rooms: "M3 4h18v16H3z M12 4v6 M12 14v6 M3 12h5 M16 12h5",
+  captions: "M3 5h18v14H3z M10.5 10a2 2 0 1 0 0 4 M17.5 10a2 2 0 1 0 0 4",
+  slides: "M3 4h18v12H3z M12 16v4 M8 20h8 M7 8h6 M7 11h10",
+  transcript: "M4 6h16 M4 10h16 M4 14h10 M4 18h12",
   keyboard: "M2 6h20v12H2z M6 10h.01 M10 10h.01 M14 10h.01 M18 10h.01 M8 14h8",
 };
 

@@ -4,7 +4,9 @@
 // copy, revoke). While one is still written or finalized, the list is asked again.
 
 import { getJSON, sendJSON } from "./api.js";
+import { CAPTIONS_FILE, captionTrack } from "./captions.js";
 import { copyLink } from "./copy-link.js";
+import { SLIDES_TIMELINE, replaySlides } from "./slides.js";
 import { h, uid } from "./dom.js";
 import { lang, localize, setPlainText, t, translate } from "./i18n.js";
 import { errorKey, loginIfExpired } from "./session.js";
@@ -177,8 +179,11 @@ function renderRecording(r, ctx) {
   const finished = r.state === "ready" || r.state === "failed";
   if (finished && file) {
     const src = `/api/v1/recordings/${encodeURIComponent(r.id)}/files/${encodeURIComponent(file)}`;
+    const video = h("video", { class: "recording-player", controls: true, preload: "metadata", src, "aria-labelledby": titleId });
+    if (r.files.includes(CAPTIONS_FILE)) video.append(captionTrack(`/api/v1/recordings/${encodeURIComponent(r.id)}/files/${CAPTIONS_FILE}`));
+    li.append(video);
+    if (r.files.includes(SLIDES_TIMELINE)) li.append(replaySlides(video, (f) => `/api/v1/recordings/${encodeURIComponent(r.id)}/files/${encodeURIComponent(f)}`));
     li.append(
-      h("video", { class: "recording-player", controls: true, preload: "metadata", src, "aria-labelledby": titleId }),
       h("div", { class: "actions" }, h("a", { class: "button secondary", href: src, download: file, "data-i18n": "rec.download", "data-i18n-attr": "aria-label:rec.download.label", "data-i18n-vars": started })),
     );
   }

@@ -4,6 +4,8 @@
 // login, no cookie.
 
 import { ApiError, getJSON } from "./api.js";
+import { CAPTIONS_FILE, captionTrack } from "./captions.js";
+import { SLIDES_TIMELINE, replaySlides } from "./slides.js";
 import { byId } from "./dom.js";
 import { formatDateTime, initI18n, localize, setPlainText } from "./i18n.js";
 
@@ -46,6 +48,10 @@ async function open(invitation) {
     localize(byId("replay-facts", HTMLElement), "replay.facts", { date: formatDateTime(r.started_at), expires: formatDateTime(r.expires_at) });
     const src = `/api/v1/shared/${token}/files/${encodeURIComponent(r.files[0])}${query}`;
     player.src = src;
+    /** @param {string} file */
+    const fileURL = (file) => `/api/v1/shared/${token}/files/${encodeURIComponent(file)}${query}`;
+    if (r.files.includes(CAPTIONS_FILE)) player.append(captionTrack(fileURL(CAPTIONS_FILE)));
+    if (r.files.includes(SLIDES_TIMELINE)) player.after(replaySlides(player, fileURL));
     download.href = src;
     show(view);
   } catch (err) {

@@ -10,6 +10,7 @@
 
 import { Announcer } from "./announcer.js";
 import { BreakoutPanel, timeLeft } from "./breakout.js";
+import { CaptionLine, CaptionPanel } from "./captions.js";
 import { ChatPanel, PollPanel } from "./collab.js";
 import { deviceField, deviceTrack, fillDevices, listDevices, userMedia } from "./devices.js";
 import { h, uid } from "./dom.js";
@@ -21,6 +22,7 @@ import { LobbyPanel, popupMenu } from "./moderation.js";
 import { PeoplePanel } from "./people.js";
 import { qualityOf } from "./quality.js";
 import { REACTIONS, RoomClient, peerMedia } from "./rtc.js";
+import { SLIDES_MAX_BYTES, SlidesView } from "./slides.js";
 import { RoomToolbar, toggleButton, toolButton } from "./toolbar.js";
 
 /** @typedef {import("./rtc.js").JoinAnswer} JoinAnswer */
@@ -148,6 +150,26 @@ export class MeetingRoom extends HTMLElement {
     this.pollPanel = /** @type {PollPanel} */ (document.createElement("poll-panel"));
     this.pollPanel.id = uid("polls");
     this.pollPanel.hidden = true;
+    this.captionPanel = /** @type {CaptionPanel} */ (document.createElement("caption-panel"));
+    this.captionPanel.id = uid("captions");
+    this.captionPanel.hidden = true;
+    /** The subtitle over the videos, for those who turn captions on. */
+    this.captionLine = new CaptionLine();
+    this.subtitles = toggleButton("subtitles", "room.subtitles", "captions");
+    this.subtitles.addEventListener("click", () => {
+      const on = this.subtitles.getAttribute("aria-pressed") !== "true";
+      this.subtitles.setAttribute("aria-pressed", String(on));
+      this.captionLine.turn(on);
+    });
+    this.slidesView = /** @type {SlidesView} */ (document.createElement("slides-view"));
+    this.slidesView.hidden = true;
+    this.slidesView.addEventListener("slides-shown", () => this.arrange());
+    /** Presents a PDF: one chosen now, or the one attached to the webinar beforehand. */
+    this.present = toolButton("present", "room.present", "slides");
+    this.presentMenu = popupMenu(this.present, () => this.presentItems());
+    this.presentWrap = h("span", { class: "menu-wrap", hidden: true }, this.present, this.presentMenu);
+    this.slidesFile = h("input", { type: "file", accept: "application/pdf,.pdf", hidden: true, "data-action": "slides-file" });
+    this.slidesFile.addEventListener("change", () => this.presentFile());
     this.mic = toggleButton("mic", "room.mic", "mic", "micOff");
     this.camera = toggleButton("camera", "room.camera", "camera", "cameraOff");
     this.screen = toggleButton("screen", "room.screen", "screen");
@@ -182,6 +204,7 @@ export class MeetingRoom extends HTMLElement {
     this.qualityMark = h("span", { class: "quality", role: "img", hidden: true }, h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }), h("span", { class: "quality-bar" }));
     this.chatToggle = this.panelToggle("chat", this.chatPanel, "chat");
     this.pollToggle = this.panelToggle("polls", this.pollPanel, "polls");
+    this.captionsToggle = this.panelToggle("captions", this.captionPanel, "transcript");
     this.peoplePanel = /** @type {PeoplePanel} */ (document.createElement("people-panel"));
     this.peoplePanel.id = uid("people-panel");
     this.peoplePanel.hidden = true;
@@ -214,24 +237,27 @@ export class MeetingRoom extends HTMLElement {
     this.toolbar = /** @type {RoomToolbar} */ (document.createElement("room-toolbar"));
     this.toolbar.setTools(
       [
-        [this.mic, this.camera, this.screen, this.settingsToggle],
-        [this.hand, this.reactWrap, this.viewToggle, this.chatToggle, this.pollToggle, this.peopleToggle, this.breakoutToggle, this.shortcutsButton],
+        [this.mic, this.camera, this.screen, this.presentWrap, this.settingsToggle],
+        [this.hand, this.reactWrap, this.viewToggle, this.subtitles, this.chatToggle, this.captionsToggle, this.pollToggle, this.peopleToggle, this.breakoutToggle, this.shortcutsButton],
         [this.leaveButton],
       ],
       // what goes into the "more" menu first when the row is too narrow
       [
         [this.shortcutsButton, this.shortcutsButton],
+        [this.captionsToggle, this.captionsToggle],
         [this.viewToggle, this.viewToggle],
         [this.settingsToggle, this.settingsToggle],
         [this.pollToggle, this.pollToggle],
         [this.breakoutToggle, this.breakoutToggle],
         [this.screen, this.screen],
+        [this.presentWrap, this.present],
         [this.reactWrap, this.reactButton],
         [this.peopleToggle, this.peopleToggle],
         [this.hand, this.hand],
+        [this.subtitles, this.subtitles],
         [this.chatToggle, this.chatToggle],
       ],
-      (button) => (button === this.reactButton ? this.reactionItems() : null),
+      (button) => (button === this.reactButton ? this.reactionItems() : button === this.present ? this.presentItems() : null),
     );
     /** The side panels, one open at a time, with the buttons that open them. @type {Map<HTMLElement, HTMLButtonElement>} */
     this.panels = new Map([
@@ -239,6 +265,7 @@ export class MeetingRoom extends HTMLElement {
       [this.chatPanel, this.chatToggle],
       [this.pollPanel, this.pollToggle],
       [this.breakoutPanel, this.breakoutToggle],
+      [this.captionPanel, this.captionsToggle],
       [this.settingsPanel, this.settingsToggle],
     ]);
     this.closePanelButton = h("button", { type: "button", class: "panel-close", "data-action": "close-panel", "data-i18n-attr": "aria-label:room.panel.close;title:room.panel.close" }, icon("close"));
@@ -424,9 +451,10 @@ export class MeetingRoom extends HTMLElement {
     const leaveWaiting = h("button", { type: "button", class: "button secondary", "data-action": "leave-lobby", "data-i18n": "room.leave" });
     leaveWaiting.addEventListener("click", () => this.client?.leave());
     this.waiting.append(h("p", { class: "notice-title", "data-i18n": "room.waiting.title" }), h("p", { "data-i18n": "room.waiting.text" }), h("p", {}, leaveWaiting));
-    this.stage.append(this.selfView, h("div", { class: "stage-notices" }, this.breakoutNotice, this.lobbyPanel, this.unmuteAsk));
+    this.stage.append(this.selfView, h("div", { class: "stage-notices" }, this.breakoutNotice, this.lobbyPanel, this.unmuteAsk), this.captionLine.el);
     this.inside.append(
-      h("div", { class: "room-body" }, this.stage, this.drawer),
+      h("div", { class: "room-body" }, this.slidesView, this.stage, this.drawer),
+      this.slidesFile,
       this.toolbar,
       this.confirmEnd,
       this.shortcutsDialog,
@@ -459,6 +487,46 @@ export class MeetingRoom extends HTMLElement {
     this.resizes.observe(this.tiles);
     this.cameraSelect.addEventListener("change", () => this.switchDevice("camera", this.cameraSelect.value));
     this.micSelect.addEventListener("change", () => this.switchDevice("microphone", this.micSelect.value));
+  }
+
+  /** @returns {import("./moderation.js").MenuItem[]} what the present button offers */
+  presentItems() {
+    return [
+      { key: "room.present.file", run: () => this.slidesFile.click() },
+      { key: "room.present.attached", run: () => this.presentSlides(null) },
+    ];
+  }
+
+  /** Presents the PDF chosen in the file picker. */
+  async presentFile() {
+    const file = this.slidesFile.files?.[0];
+    this.slidesFile.value = "";
+    if (!file) return;
+    if (file.size > SLIDES_MAX_BYTES) {
+      localize(this.alert, "room.slides.error.body_too_large");
+      return;
+    }
+    await this.presentSlides(file);
+  }
+
+  /**
+   * Presents a PDF, or with null the one attached to the webinar; says why when the server
+   * refuses it.
+   *
+   * @param {Blob | null} file
+   */
+  async presentSlides(file) {
+    const client = this.client;
+    if (!client) return;
+    try {
+      await client.presentSlides(file);
+      setPlainText(this.alert, "");
+      this.slidesView.focus();
+    } catch (err) {
+      const code = err instanceof Error ? err.message : "";
+      const known = ["not_pdf", "pdf_too_large", "pdf_pages", "body_too_large", "not_presenter", "slides_busy", "not_found"];
+      localize(this.alert, known.includes(code) ? `room.slides.error.${code}` : "room.slides.error");
+    }
   }
 
   /** The PeerConnection of the session, for tests that read its statistics. */
@@ -538,6 +606,22 @@ export class MeetingRoom extends HTMLElement {
     this.chatPanel.attach(client);
     this.pollPanel.attach(client);
     this.breakoutPanel.attach(client);
+    this.captionPanel.attach(client, (msg) => this.captionLine.show(msg));
+    this.slidesView.attach(client);
+    const showPresent = () => {
+      this.presentWrap.hidden = !client.mayPresent();
+      this.toolbar.fit();
+    };
+    client.addEventListener("role", showPresent);
+    client.addEventListener("slides", showPresent);
+    // a captioner comes to type: its panel opens at the first entry
+    let captionerOpened = false;
+    client.addEventListener("captions", (event) => {
+      if (captionerOpened || /** @type {CustomEvent} */ (event).detail || client.role !== "captioner") return;
+      captionerOpened = true;
+      this.openPanel(this.captionPanel);
+      this.captionPanel.text.focus();
+    });
     this.lobbyPanel.attach(client, (text) => this.announce(text));
     this.showBreakouts();
     client.start(local);

@@ -71,6 +71,28 @@ import { sendJSON } from "./api.js";
  * @property {number} voted
  */
 
+/**
+ * A caption as the server sends it.
+ *
+ * @typedef {object} CaptionMessage
+ * @property {number} id
+ * @property {string} text
+ * @property {"fr" | "en"} lang
+ * @property {string} [from] the captioner's participant id; absent for an automatic caption
+ * @property {boolean} [automatic]
+ * @property {string} at
+ */
+
+/**
+ * The slides presented in the room, as the server sends them: no slides_id when none.
+ *
+ * @typedef {object} SlidesMessage
+ * @property {string} slides_id
+ * @property {number} [pages]
+ * @property {number} [page]
+ * @property {string} [presenter]
+ */
+
 /** @typedef {{id: string, name: string}} Waiting someone in the lobby */
 
 /**
@@ -131,6 +153,8 @@ const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
  * The session's collaboration: "chat" for a new message (detail: the ChatMessage), "polls"
  * when a poll changes, "hands" when the queue of raised hands changes, "reaction" (detail:
  * {participant_id, emoji}), "lobby" when the list of those waiting changes (moderators),
+ * "slides" when the slides presented or their page change,
+ * "captions" for a new caption (detail: the CaptionMessage) or the history at joining (no detail),
  * "room" when the room is locked or unlocked or its spotlight changes, "recording" when a recording of the room starts
  * or stops (also in the lobby), "speaker" when the active speaker changes,
  * "unmute_requested" when a moderator asks this participant to unmute, and "muted" when a
@@ -193,6 +217,12 @@ export class RoomClient extends EventTarget {
     this.chat = [];
     /** @type {Map<string, Poll>} by poll id, in order of creation */
     this.polls = new Map();
+    /** The slides presented now. @type {SlidesMessage} */
+    this.slides = { slides_id: "" };
+    /** The last captions, oldest first. @type {CaptionMessage[]} */
+    this.captions = [];
+    /** How many captions are kept, as the server does. */
+    this.captionsKept = 20;
     /** Participant ids with a raised hand, in order of raising. @type {string[]} */
     this.hands = [];
     /** Those waiting in the lobby (moderators only). @type {Waiting[]} */
@@ -252,7 +282,76 @@ export class RoomClient extends EventTarget {
    * @returns {boolean}
    */
   canPublish() {
+    if (this.role === "captioner") return false;
     return this.join.kind === "meeting" || this.role !== "attendee";
+  }
+
+  /** @returns {boolean} whether this participant may send captions: a captioner or a moderator */
+  mayCaption() {
+    return this.role === "captioner" || this.role === "moderator";
+  }
+
+  /**
+   * Sends a caption, typed in lang.
+   *
+   * @param {string} text
+   * @param {"fr" | "en"} lang
+   */
+  sendCaption(text, lang) {
+    this.send({ type: "caption", text, lang });
+  }
+
+  /** @returns {boolean} whether this participant may present slides: a presenter or a moderator */
+  mayPresent() {
+    return this.role === "presenter" || this.role === "moderator";
+  }
+
+  /** @returns {boolean} whether this participant turns the pages of the slides presented now */
+  turnsPages() {
+    return Boolean(this.slides.slides_id) && (this.isModerator() || (this.slides.presenter === this.id && this.mayPresent()));
+  }
+
+  /**
+   * Presents a PDF in the room (docs/api.md, "Presenting slides"), or with null the one
+   * attached to the webinar beforehand.
+   *
+   * @param {Blob | null} file
+   * @returns {Promise<{slides_id: string, pages: number}>} rejects with the problem's code
+   */
+  async presentSlides(file) {
+    const headers = { Authorization: `Bearer ${this.join.token}`, "Content-Type": "application/pdf" };
+    const res = file
+      ? await fetch("/api/v1/slides", { method: "POST", headers, body: file })
+      : await fetch("/api/v1/slides/attached", { method: "POST", headers: { Authorization: headers.Authorization } });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(String(body.code || res.status));
+    return body;
+  }
+
+  /**
+   * The file of the slides presented now.
+   *
+   * @param {string} id
+   * @returns {Promise<ArrayBuffer>}
+   */
+  async slidesFile(id) {
+    const res = await fetch(`/api/v1/slides/${encodeURIComponent(id)}`, { headers: { Authorization: `Bearer ${this.join.token}` } });
+    if (!res.ok) throw new Error(String(res.status));
+    return res.arrayBuffer();
+  }
+
+  /**
+   * Shows a page of the slides to everyone.
+   *
+   * @param {number} page
+   */
+  turnSlide(page) {
+    this.send({ type: "slide_page", slides_id: this.slides.slides_id, page });
+  }
+
+  /** Stops presenting the slides. */
+  closeSlides() {
+    this.send({ type: "slides_close", slides_id: this.slides.slides_id });
   }
 
   /**
@@ -679,6 +778,14 @@ export class RoomClient extends EventTarget {
         this.chat.push(msg);
         this.dispatchEvent(new CustomEvent("chat", { detail: msg }));
         break;
+      case "slides":
+        this.slides = msg;
+        this.dispatchEvent(new Event("slides"));
+        break;
+      case "caption":
+        this.captions = [...this.captions, msg].slice(-this.captionsKept);
+        this.dispatchEvent(new CustomEvent("captions", { detail: msg }));
+        break;
       case "poll":
         this.polls.set(msg.poll_id, msg);
         this.dispatchEvent(new Event("polls"));
@@ -774,7 +881,7 @@ export class RoomClient extends EventTarget {
   /**
    * @param {{participant_id: string, role: Role, room_kind?: Kind, participants: ParticipantInfo[] | null,
    *   ice_servers: RTCIceServer[] | null, chat?: ChatMessage[] | null, polls?: Poll[] | null,
-   *   hands?: string[] | null, locked?: boolean, spotlight?: string, recording?: boolean, active_speaker?: string, session_token?: string}} msg
+   *   hands?: string[] | null, captions?: CaptionMessage[] | null, slides?: SlidesMessage, locked?: boolean, spotlight?: string, recording?: boolean, active_speaker?: string, session_token?: string}} msg
    */
   onJoined(msg) {
     this.keepSessionToken(msg.session_token);
@@ -792,6 +899,8 @@ export class RoomClient extends EventTarget {
     this.chat = msg.chat || [];
     this.polls = new Map((msg.polls || []).map((p) => [p.poll_id, p]));
     this.hands = msg.hands || [];
+    this.captions = msg.captions || [];
+    this.slides = msg.slides || { slides_id: "" };
     this.locked = Boolean(msg.locked);
     this.spotlight = msg.spotlight || "";
     this.activeSpeaker = msg.active_speaker || "";
@@ -823,7 +932,7 @@ export class RoomClient extends EventTarget {
       if (!sent.has(kind)) pc.addTransceiver(kind, { direction: "recvonly" });
     }
     this.setState("connected");
-    for (const type of ["peers", "chat", "polls", "hands", "room", "speaker", "lobby"]) this.dispatchEvent(new Event(type));
+    for (const type of ["peers", "chat", "polls", "hands", "captions", "slides", "room", "speaker", "lobby"]) this.dispatchEvent(new Event(type));
     if (kindChanged) this.dispatchEvent(new Event("role")); // may publish now, or no longer
   }
 

@@ -97,6 +97,11 @@ type Message struct {
 	SessionToken string `json:"session_token,omitempty"`
 	// Token, in breakout_move, lets this participant join the room it is sent to.
 	Token string `json:"token,omitempty"`
+	// SlidesID and Page, in slides, are the slides presented and the page shown.
+	SlidesID string `json:"slides_id,omitempty"`
+	Page     int    `json:"page,omitempty"`
+	// Automatic, in caption, marks a caption of the speech-to-text service.
+	Automatic bool `json:"automatic,omitempty"`
 }
 
 // Participant is another participant of the room.

@@ -62,6 +62,10 @@ const (
 	TypeParticipants      = "participants"
 	TypeActiveSpeaker     = "active_speaker"
 	TypeChat              = "chat"
+	TypeCaption           = "caption"
+	TypeSlides            = "slides"
+	TypeSlidePage         = "slide_page"
+	TypeSlidesClose       = "slides_close"
 	TypeReaction          = "reaction"
 	TypeHand              = "hand"
 	TypeHands             = "hands"
@@ -147,6 +151,7 @@ const (
 	CodeBreakoutState     = "breakout_state"
 	CodeBreakoutEnded     = "breakout_ended"
 	CodeUnknownRoom       = "unknown_room"
+	CodeUnknownSlides     = "unknown_slides"
 )
 
 // Error codes about the client's ICE candidates.
