@@ -220,6 +220,7 @@ type joinedMessage struct {
 	Locked        bool              `json:"locked"`
 	Spotlight     string            `json:"spotlight"`
 	Recording     bool              `json:"recording"`
+	Broadcasting  bool              `json:"broadcasting"`
 	// SessionToken lets this participant come back on a new connection (the join token
 	// is good to enter for a few minutes only).
 	SessionToken string `json:"session_token,omitempty"`

@@ -1,0 +1,368 @@
+package recording
+
+import (
+	"io"
+	"slices"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+)
+
+// composite is the state of a broadcast's picture and sound, owned by its goroutine.
+// Times are in milliseconds from the start of the stream fed to ffmpeg (epoch), one per
+// attempt: video and audio are placed at the time their packets arrive, so that they
+// stay in step whatever the publishers' clocks.
+type composite struct {
+	b *Broadcast
+
+	videos  map[*castTrack]*videoSource
+	shown   *videoSource // the track whose frames are sent, nil while the placeholder is
+	pending *videoSource // the track to show at its next keyframe
+	askedAt int64        // when a keyframe of pending was last asked for
+	slots   [AudioSlots]audioSlot
+	chosen  int64 // when the picture was last chosen
+
+	// Of the attempt running.
+	w         *webmWriter
+	epoch     time.Time
+	lastVideo int64 // time of the last video frame written
+	lastReal  int64 // time of the last frame of shown
+}
+
+// videoSource is a video track the composite may show.
+type videoSource struct {
+	t        *castTrack
+	sb       *samplebuilder.SampleBuilder
+	clock    clockMap
+	anchored bool
+}
+
+// audioSlot is one of the microphones mixed: the track in it, and the end of what was
+// written in it.
+type audioSlot struct {
+	t        *castTrack
+	end      int64
+	clock    clockMap
+	anchored bool
+}
+
+// clockMap places a track's RTP timestamps on the stream's time: rtp0 is at base.
+type clockMap struct {
+	base int64
+	rtp0 uint32
+	rate int64 // in ticks per ms
+}
+
+// at is the time of RTP timestamp ts; a timestamp before rtp0 (within half the
+// wrap-around) is before base.
+func (m clockMap) at(ts uint32) int64 {
+	if m.rate == 0 {
+		return m.base
+	}
+	return m.base + int64(int32(ts-m.rtp0))/m.rate
+}
+
+func newComposite(b *Broadcast) *composite {
+	return &composite{b: b, videos: make(map[*castTrack]*videoSource)}
+}
+
+// nopWriteCloser lets the WebM writer write to ffmpeg's input, which the attempt closes.
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// feed writes the stream to ffmpeg's input until the broadcast stops (true) or ffmpeg
+// exits or stops reading (false).
+func (c *composite) feed(in io.Writer, exited <-chan struct{}) bool {
+	w, err := newWebMWriter(nopWriteCloser{in}, castTracks()...)
+	if err != nil {
+		return false
+	}
+	c.w, c.epoch = w, time.Now()
+	c.lastVideo, c.lastReal = -1, 0
+	if c.shown != nil { // the new stream starts at a keyframe
+		c.pending, c.shown = c.shown, nil
+		c.pending.sb = newVP8Builder()
+	}
+	c.askedAt = -1000000
+	for i := range c.slots {
+		c.slots[i].end, c.slots[i].anchored = 0, false
+	}
+	// The stream starts with a picture and a sound at 0, so that they start together.
+	if err := c.put(1, true, 0, c.b.placeholder); err != nil {
+		return false
+	}
+	c.lastVideo = 0
+	for i := range c.slots {
+		if err := c.silence(i, 1); err != nil {
+			return false
+		}
+	}
+	c.choose(0)
+	tick := time.NewTicker(castTick)
+	defer tick.Stop()
+	for {
+		var err error
+		select {
+		case <-c.b.stop:
+			return true
+		case <-c.b.room.Done():
+			return true
+		case <-exited:
+			return false
+		case p := <-c.b.packets:
+			if p.track.video {
+				err = c.video(p)
+			} else {
+				err = c.audio(p)
+			}
+		case <-tick.C:
+			err = c.tick()
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
+// now is the stream's time.
+func (c *composite) now() int64 { return time.Since(c.epoch).Milliseconds() }
+
+// put writes a frame of a track (1 the video, 2... the audio slots) at ms.
+func (c *composite) put(track uint64, key bool, ms int64, data []byte) error {
+	// Blocks are timed within an int16 of their cluster: a cluster starts a little
+	// before the frame, so that the audio written behind the video still fits.
+	if c.w.cluster < 0 || ms < c.w.cluster || ms-c.w.cluster > 10000 {
+		if err := c.w.openCluster(max(0, ms-2000)); err != nil {
+			return err
+		}
+	}
+	return c.w.writeBlock(track, key, ms, data)
+}
+
+// tick fills the audio slots with silence up to a little behind now, and the picture
+// with the placeholder when nothing is shown; it chooses what to show.
+func (c *composite) tick() error {
+	now := c.now()
+	for i := range c.slots {
+		s := &c.slots[i]
+		if s.t != nil && s.t.ended.Load() {
+			s.t, s.anchored = nil, false
+		}
+		if n := (now - fillDelay - s.end) / audioFrameMS; n > 0 {
+			if err := c.silence(i, n); err != nil {
+				return err
+			}
+		}
+	}
+	if c.shown != nil && (c.shown.t.ended.Load() || now-c.lastReal > videoStall) {
+		// Ended or stalled (a camera turned off): the placeholder until a keyframe.
+		c.b.log.Debug("broadcast picture stalled")
+		c.pending, c.shown = c.shown, nil
+		c.pending.sb = newVP8Builder()
+		c.askedAt = -1000000
+		c.caption("")
+	}
+	if c.shown == nil && now-c.lastVideo >= placeholderEvery {
+		if err := c.put(1, true, now, c.b.placeholder); err != nil {
+			return err
+		}
+		c.lastVideo = now
+	}
+	if now-c.chosen >= 250 {
+		c.choose(now)
+	}
+	return nil
+}
+
+// silence writes n frames of silence in slot i.
+func (c *composite) silence(i int, n int64) error {
+	s := &c.slots[i]
+	for range n {
+		if err := c.put(uint64(i+2), true, s.end, opusSilence); err != nil {
+			return err
+		}
+		s.end += audioFrameMS
+	}
+	return nil
+}
+
+// choose picks the track to show: the latest screen share, else the active speaker's
+// camera, else the one shown, else any camera. A new choice is shown from its next
+// keyframe, asked for now.
+func (c *composite) choose(now int64) {
+	c.chosen = now
+	c.b.mu.Lock()
+	c.b.tracks = slices.DeleteFunc(c.b.tracks, func(t *castTrack) bool { return t.ended.Load() })
+	tracks := slices.Clone(c.b.tracks)
+	c.b.mu.Unlock()
+	for t := range c.videos {
+		if t.ended.Load() {
+			delete(c.videos, t)
+		}
+	}
+	if c.pending != nil && c.pending.t.ended.Load() {
+		c.pending = nil
+	}
+	speaker := c.b.room.ActiveSpeaker()
+	var screen, spoken, first *castTrack
+	for _, t := range tracks {
+		if !t.video {
+			continue
+		}
+		switch {
+		case t.screen:
+			screen = t
+		case t.participant == speaker && spoken == nil:
+			spoken = t
+		case first == nil:
+			first = t
+		}
+	}
+	var want *castTrack
+	switch {
+	case screen != nil:
+		want = screen
+	case spoken != nil:
+		want = spoken
+	case c.shown != nil:
+		want = c.shown.t
+	case c.pending != nil:
+		want = c.pending.t
+	default:
+		want = first
+	}
+	if want == nil {
+		return
+	}
+	if c.shown != nil && c.shown.t == want {
+		c.pending = nil
+		return
+	}
+	if c.pending == nil || c.pending.t != want {
+		src := c.videos[want]
+		if src == nil {
+			src = &videoSource{t: want}
+			c.videos[want] = src
+		}
+		src.sb, src.anchored = newVP8Builder(), false
+		c.pending = src
+		c.askedAt = -1000000
+	}
+	if now-c.askedAt >= 1000 {
+		c.askedAt = now
+		c.b.sink.RequestKeyframe(want.id)
+	}
+}
+
+// newVP8Builder assembles VP8 frames from packets.
+func newVP8Builder() *samplebuilder.SampleBuilder {
+	return samplebuilder.New(256, &codecs.VP8Packet{}, 90000)
+}
+
+// video takes a packet of a video track: the track shown writes its frames, the track
+// to show waits for its keyframe, the others are left.
+func (c *composite) video(p castPacket) error {
+	src := c.videos[p.track]
+	if src == nil || (src != c.shown && src != c.pending) {
+		return nil
+	}
+	src.sb.Push(&rtp.Packet{Header: p.hdr, Payload: p.payload})
+	for s := src.sb.Pop(); s != nil; s = src.sb.Pop() {
+		if len(s.Data) == 0 {
+			continue
+		}
+		key := s.Data[0]&0x01 == 0 // RFC 6386 §9.1
+		if src == c.pending {
+			if !key {
+				continue
+			}
+			c.shown, c.pending, src.anchored = src, nil, false
+			c.caption(src.t.participant)
+		}
+		if src != c.shown {
+			continue
+		}
+		now := c.now()
+		ms := src.clock.at(s.PacketTimestamp)
+		if !src.anchored || ms > now+1000 || ms < now-2000 {
+			src.clock = clockMap{base: max(now, c.lastVideo+1), rtp0: s.PacketTimestamp, rate: 90}
+			src.anchored = true
+			ms = src.clock.base
+		}
+		ms = max(ms, c.lastVideo+1)
+		if err := c.put(1, key, ms, s.Data); err != nil {
+			return err
+		}
+		c.lastVideo, c.lastReal = ms, now
+	}
+	return nil
+}
+
+// caption shows the name of the participant whose picture is shown, "" none.
+func (c *composite) caption(participantID string) {
+	name := ""
+	if participantID != "" {
+		for _, p := range c.b.room.Participants() {
+			if p.ID == participantID {
+				name = p.Name
+			}
+		}
+	}
+	if err := c.b.setCaption(name); err != nil {
+		c.b.log.Warn("broadcast caption not written", "err", err)
+	}
+}
+
+// audio takes a packet of a microphone: it goes in the track's slot, or a free one; a
+// microphone with no slot is not heard.
+func (c *composite) audio(p castPacket) error {
+	i := -1
+	for j := range c.slots {
+		if c.slots[j].t == p.track {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		for j := range c.slots {
+			if c.slots[j].t == nil {
+				i = j
+				c.slots[j].t, c.slots[j].anchored = p.track, false
+				break
+			}
+		}
+	}
+	if i < 0 || len(p.payload) == 0 {
+		return nil
+	}
+	s := &c.slots[i]
+	now := c.now()
+	ms := s.clock.at(p.hdr.Timestamp)
+	if !s.anchored || ms > now+500 || ms < now-1000 {
+		// Placed at its arrival, after silence up to there.
+		if n := (now - s.end) / audioFrameMS; n > 0 {
+			if err := c.silence(i, n); err != nil {
+				return err
+			}
+		}
+		s.clock = clockMap{base: s.end, rtp0: p.hdr.Timestamp, rate: 48}
+		s.anchored = true
+		ms = s.end
+	}
+	if ms < s.end {
+		return nil // late: its place is taken
+	}
+	if n := (ms - s.end) / audioFrameMS; n > 0 { // lost packets
+		if err := c.silence(i, n); err != nil {
+			return err
+		}
+	}
+	if err := c.put(uint64(i+2), true, s.end, p.payload); err != nil {
+		return err
+	}
+	s.end += audioFrameMS
+	return nil
+}
