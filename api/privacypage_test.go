@@ -47,6 +47,7 @@ func kept(t *testing.T, page, key string) string {
 var categoryKeys = []string{
 	privacy.CategoryAccounts, privacy.CategoryRecordings, privacy.CategoryChatVotes,
 	privacy.CategoryConnectionLog, privacy.CategoryAuditTrail, privacy.CategorySessions,
+	privacy.CategoryBroadcasts,
 }
 
 func TestPrivacyPageStatesTheDefaultPolicy(t *testing.T) {
@@ -254,6 +255,7 @@ func TestProcessingRegisterMatchesThePage(t *testing.T) {
 		privacy.CategoryConnectionLog: {Days: 400},
 		privacy.CategoryAuditTrail:    {Months: 6},
 		privacy.CategorySessions:      nil,
+		privacy.CategoryBroadcasts:    nil,
 	}
 	for _, line := range reg.Categories {
 		if want[line.Key] == nil {

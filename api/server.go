@@ -141,6 +141,7 @@ type Server struct {
 	joins         *joinLimits
 	streams       *httpSessions // the running WHIP and WHEP sessions
 	recorders     recorders     // the recordings running now
+	broadcasts    broadcasts    // the live broadcasts running now
 	tokenLifetime time.Duration
 	entryLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
@@ -226,6 +227,7 @@ func New(p Params) (*Server, error) {
 	}, []string{"protocol"})
 	s.joinDuration = newJoinDuration()
 	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
+	s.broadcasts.active, s.broadcasts.starting = make(map[string]*activeBroadcast), make(map[string]bool)
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {
 		s.wsURL = "wss://" + u.Host + rtcPath
@@ -312,6 +314,11 @@ func (s *Server) routes() http.Handler {
 	org.POST("/webinars/:id/recording", s.startRecording)
 	org.DELETE("/webinars/:id/recording", s.stopRecording)
 	org.GET("/webinars/:id/recordings", s.listRecordings)
+	org.GET("/webinars/:id/broadcast", s.getBroadcast)
+	org.POST("/webinars/:id/broadcast", s.startBroadcast)
+	org.DELETE("/webinars/:id/broadcast", s.stopBroadcast)
+	org.PUT("/webinars/:id/broadcast/target", s.setBroadcastTarget)
+	org.DELETE("/webinars/:id/broadcast/target", s.deleteBroadcastTarget)
 	org.GET("/recordings/:recording/files/:file", s.getRecordingFile)
 	org.DELETE("/recordings/:recording", s.deleteRecording)
 	org.POST("/recordings/:recording/links", s.createRecordingLink)

@@ -260,7 +260,8 @@ func (n *Node) shutdown(ctx context.Context, drain func(context.Context) error) 
 	// The rooms have closed: the recordings stop; their files are finalized now, or at
 	// the next start.
 	recErr := n.API.FinishRecordings(ctx)
-	return errors.Join(httpErr, mediaErr, recErr)
+	castErr := n.API.StopBroadcasts(ctx)
+	return errors.Join(httpErr, mediaErr, recErr, castErr)
 }
 
 // Close closes what the node holds, without the orderly shutdown: the media server (a
