@@ -119,7 +119,9 @@ const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
  * when a poll changes, "hands" when the queue of raised hands changes, "reaction" (detail:
  * {participant_id, emoji}), "lobby" when the list of those waiting changes (moderators),
  * "room" when the room is locked or unlocked or its spotlight changes, "recording" when a recording of the room starts
- * or stops (also in the lobby), "speaker" when the active speaker changes,
+ * or stops (also in the lobby), "broadcast" when a live broadcast of the room starts or
+ * stops (also in the lobby) or, for moderators, when its target does not take the stream,
+ * "speaker" when the active speaker changes,
  * "unmute_requested" when a moderator asks this participant to unmute, and "muted" when a
  * moderator muted this participant (detail: {label}).
  */
@@ -186,6 +188,10 @@ export class RoomClient extends EventTarget {
     this.spotlight = "";
     /** Whether the room is being recorded, as the server last said. */
     this.recording = false;
+    /** Whether the room is being broadcast live, as the server last said. */
+    this.broadcasting = false;
+    /** Why the broadcast's target does not take the stream (moderators), or "". */
+    this.broadcastError = "";
     this.activeSpeaker = "";
     /** The last layer request sent per received track id, as "width x height". @type {Map<string, string>} */
     this.layers = new Map();
@@ -518,6 +524,7 @@ export class RoomClient extends EventTarget {
         this.keepSessionToken(msg.session_token);
         this.attempt = 0;
         this.setRecording(Boolean(msg.recording));
+        this.setBroadcast(Boolean(msg.broadcasting), "");
         this.setState("waiting");
         break;
       case "offer":
@@ -589,6 +596,9 @@ export class RoomClient extends EventTarget {
       case "recording":
         this.setRecording(Boolean(msg.active));
         break;
+      case "broadcast":
+        this.setBroadcast(Boolean(msg.active), String(msg.error || ""));
+        break;
       case "active_speaker":
         this.activeSpeaker = msg.participant_id || "";
         this.dispatchEvent(new Event("speaker"));
@@ -616,6 +626,20 @@ export class RoomClient extends EventTarget {
     if (active === this.recording) return;
     this.recording = active;
     this.dispatchEvent(new Event("recording"));
+  }
+
+  /**
+   * Notes whether the room is broadcast live, and why its target does not take it, and
+   * says so when either changed.
+   *
+   * @param {boolean} active
+   * @param {string} error
+   */
+  setBroadcast(active, error) {
+    if (active === this.broadcasting && error === this.broadcastError) return;
+    this.broadcasting = active;
+    this.broadcastError = error;
+    this.dispatchEvent(new Event("broadcast"));
   }
 
   /**
@@ -648,11 +672,13 @@ export class RoomClient extends EventTarget {
   /**
    * @param {{participant_id: string, role: Role, participants: ParticipantInfo[] | null,
    *   ice_servers: RTCIceServer[] | null, chat?: ChatMessage[] | null, polls?: Poll[] | null,
-   *   hands?: string[] | null, locked?: boolean, spotlight?: string, recording?: boolean, active_speaker?: string, session_token?: string}} msg
+   *   hands?: string[] | null, locked?: boolean, spotlight?: string, recording?: boolean, broadcasting?: boolean,
+   *   active_speaker?: string, session_token?: string}} msg
    */
   onJoined(msg) {
     this.keepSessionToken(msg.session_token);
     this.setRecording(Boolean(msg.recording));
+    this.setBroadcast(Boolean(msg.broadcasting), "");
     this.attempt = 0;
     this.lastError = "";
     this.id = msg.participant_id;
