@@ -23,7 +23,7 @@ import (
 )
 
 // freePort is a TCP port of loopback nobody listens on now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -40,7 +40,7 @@ type rtmpServer struct {
 }
 
 // startRTMPServer starts ffmpeg as an RTMP server on port and waits until it listens.
-func startRTMPServer(t *testing.T, port int) *rtmpServer {
+func startRTMPServer(t testing.TB, port int) *rtmpServer {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "received.flv")
 	cmd := exec.Command(need(t, "ffmpeg"), "-v", "error", "-y", "-listen", "1",
@@ -62,7 +62,7 @@ func startRTMPServer(t *testing.T, port int) *rtmpServer {
 }
 
 // wait waits for the server to end its file, once the stream has ended.
-func (s *rtmpServer) wait(t *testing.T) {
+func (s *rtmpServer) wait(t testing.TB) {
 	t.Helper()
 	select {
 	case err := <-s.done:
@@ -74,7 +74,7 @@ func (s *rtmpServer) wait(t *testing.T) {
 }
 
 // listening tells whether a socket listens on the TCP port of loopback (Linux).
-func listening(t *testing.T, port int) bool {
+func listening(t testing.TB, port int) bool {
 	t.Helper()
 	b, err := os.ReadFile("/proc/net/tcp")
 	require.NoError(t, err)
@@ -97,7 +97,7 @@ type castSetup struct {
 
 // newCastSetup publishes a camera and a microphone in a room from a Pion peer over
 // loopback; the media is seconds of real VP8 (size) and Opus, sent by send.
-func newCastSetup(t *testing.T, seconds, size string) *castSetup {
+func newCastSetup(t testing.TB, seconds, size string) *castSetup {
 	t.Helper()
 	vp, ap := encodeMedia(t, seconds, size, "1000k")
 	srv := startSFU(t)
@@ -112,7 +112,7 @@ func newCastSetup(t *testing.T, seconds, size string) *castSetup {
 }
 
 // send sends the media in real time, both tracks interleaved by their timestamps.
-func (c *castSetup) send(t *testing.T) {
+func (c *castSetup) send(t testing.TB) {
 	t.Helper()
 	start := time.Now()
 	due := func(p *rtp.Packet, first uint32, rate int) time.Time {
@@ -151,7 +151,7 @@ func (s *statuses) add(st BroadcastStatus) {
 
 // wait waits for a status that ok accepts, among those after the first skip, and
 // returns it.
-func (s *statuses) wait(t *testing.T, skip int, what string, ok func(BroadcastStatus) bool) (BroadcastStatus, int) {
+func (s *statuses) wait(t testing.TB, skip int, what string, ok func(BroadcastStatus) bool) (BroadcastStatus, int) {
 	t.Helper()
 	deadline := time.NewTimer(40 * time.Second)
 	defer deadline.Stop()
@@ -179,7 +179,7 @@ func state(want string) func(BroadcastStatus) bool {
 }
 
 // startCast starts broadcasting the room to the RTMP port.
-func startCast(t *testing.T, room *sfu.Room, port int, st *statuses) *Broadcast {
+func startCast(t testing.TB, room *sfu.Room, port int, st *statuses) *Broadcast {
 	t.Helper()
 	b, err := StartBroadcast(room, BroadcastParams{
 		FFmpeg: need(t, "ffmpeg"), URL: fmt.Sprintf("rtmp://127.0.0.1:%d/live", port), Key: "secret-key",
@@ -379,7 +379,7 @@ func TestCheckTarget(t *testing.T) {
 }
 
 // testLogger writes the broadcast's logs to the test's when -v asks for them.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if !testing.Verbose() {
 		return slogDiscard()
 	}
