@@ -110,6 +110,23 @@ type BroadcastParams struct {
 	// Panics counts the panics recovered in the broadcast's goroutine (part recording);
 	// nil does not count them. A panic ends the broadcast.
 	Panics *sfu.Panics
+	// Clock places the media on the stream's time; nil is time.Now.
+	Clock func() time.Time
+}
+
+// castRoom is what a broadcast needs of its room (an *sfu.Room).
+type castRoom interface {
+	Done() <-chan struct{}
+	ActiveSpeaker() string
+	Participants() []sfu.ParticipantInfo
+	SetBroadcasting(on bool) error
+	BroadcastTrouble(reason string) error
+}
+
+// castSink is the broadcast's attachment to its room (an *sfu.SinkHandle).
+type castSink interface {
+	RequestKeyframe(trackID string)
+	Close()
 }
 
 // ErrBadTarget is a broadcast target that is not an rtmp:// or rtmps:// URL, or a key that
@@ -138,8 +155,8 @@ func CheckTarget(url, key string) error {
 // Broadcast is a live broadcast of one room.
 type Broadcast struct {
 	p    BroadcastParams
-	room *sfu.Room
-	sink *sfu.SinkHandle
+	room castRoom
+	sink castSink
 	log  *slog.Logger
 
 	packets     chan castPacket
@@ -184,6 +201,9 @@ func StartBroadcast(room *sfu.Room, p BroadcastParams) (*Broadcast, error) {
 	if p.OnStatus == nil {
 		p.OnStatus = func(BroadcastStatus) {}
 	}
+	if p.Clock == nil {
+		p.Clock = time.Now
+	}
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("broadcast folder: %w", err)
 	}
@@ -206,10 +226,12 @@ func StartBroadcast(room *sfu.Room, p BroadcastParams) (*Broadcast, error) {
 	if err := room.SetBroadcasting(true); err != nil {
 		return nil, fmt.Errorf("start broadcast: %w", err)
 	}
-	if b.sink, err = room.AddSink(b); err != nil {
+	sink, err := room.AddSink(b)
+	if err != nil {
 		_ = room.SetBroadcasting(false)
 		return nil, fmt.Errorf("start broadcast: %w", err)
 	}
+	b.sink = sink
 	go b.run() // owned by the broadcast; ends on Close or when the room closes
 	return b, nil
 }

@@ -76,31 +76,9 @@ func (nopWriteCloser) Close() error { return nil }
 // feed writes the stream to ffmpeg's input until the broadcast stops (true) or ffmpeg
 // exits or stops reading (false).
 func (c *composite) feed(in io.Writer, exited <-chan struct{}) bool {
-	w, err := newWebMWriter(nopWriteCloser{in}, castTracks()...)
-	if err != nil {
+	if err := c.begin(in); err != nil {
 		return false
 	}
-	c.w, c.epoch = w, time.Now()
-	c.lastVideo, c.lastReal = -1, 0
-	if c.shown != nil { // the new stream starts at a keyframe
-		c.pending, c.shown = c.shown, nil
-		c.pending.sb = newVP8Builder()
-	}
-	c.askedAt = -1000000
-	for i := range c.slots {
-		c.slots[i].end, c.slots[i].anchored = 0, false
-	}
-	// The stream starts with a picture and a sound at 0, so that they start together.
-	if err := c.put(1, true, 0, c.b.placeholder); err != nil {
-		return false
-	}
-	c.lastVideo = 0
-	for i := range c.slots {
-		if err := c.silence(i, 1); err != nil {
-			return false
-		}
-	}
-	c.choose(0)
 	tick := time.NewTicker(castTick)
 	defer tick.Stop()
 	for {
@@ -127,8 +105,38 @@ func (c *composite) feed(in io.Writer, exited <-chan struct{}) bool {
 	}
 }
 
+// begin starts a new stream on in, at time 0 now: its header, a picture and a sound at 0
+// so that they start together, and the choice of the picture.
+func (c *composite) begin(in io.Writer) error {
+	w, err := newWebMWriter(nopWriteCloser{in}, castTracks()...)
+	if err != nil {
+		return err
+	}
+	c.w, c.epoch = w, c.b.p.Clock()
+	c.lastVideo, c.lastReal = -1, 0
+	if c.shown != nil { // the new stream starts at a keyframe
+		c.pending, c.shown = c.shown, nil
+		c.pending.sb = newVP8Builder()
+	}
+	c.askedAt = -1000000
+	for i := range c.slots {
+		c.slots[i].end, c.slots[i].anchored = 0, false
+	}
+	if err := c.put(1, true, 0, c.b.placeholder); err != nil {
+		return err
+	}
+	c.lastVideo = 0
+	for i := range c.slots {
+		if err := c.silence(i, 1); err != nil {
+			return err
+		}
+	}
+	c.choose(0)
+	return nil
+}
+
 // now is the stream's time.
-func (c *composite) now() int64 { return time.Since(c.epoch).Milliseconds() }
+func (c *composite) now() int64 { return c.b.p.Clock().Sub(c.epoch).Milliseconds() }
 
 // put writes a frame of a track (1 the video, 2... the audio slots) at ms.
 func (c *composite) put(track uint64, key bool, ms int64, data []byte) error {
