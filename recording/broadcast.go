@@ -462,7 +462,7 @@ func (b *Broadcast) target() string {
 // sends H.264 and AAC in FLV.
 func (b *Broadcast) ffmpegArgs() []string {
 	args := []string{"-hide_banner", "-nostats", "-loglevel", "info", "-nostdin",
-		"-f", "matroska", "-i", "pipe:0"}
+		"-probesize", "65536", "-analyzeduration", "300000", "-f", "matroska", "-i", "pipe:0"}
 	var mix strings.Builder
 	for i := range AudioSlots {
 		fmt.Fprintf(&mix, "[0:a:%d]", i)

@@ -178,11 +178,17 @@ func state(want string) func(BroadcastStatus) bool {
 	return func(s BroadcastStatus) bool { return s.State == want }
 }
 
-// startCast starts broadcasting the room to the RTMP port.
+// startCast starts broadcasting the room to the RTMP port of loopback.
 func startCast(t testing.TB, room *sfu.Room, port int, st *statuses) *Broadcast {
 	t.Helper()
+	return startCastTo(t, room, fmt.Sprintf("rtmp://127.0.0.1:%d/live", port), st)
+}
+
+// startCastTo starts broadcasting the room to url.
+func startCastTo(t testing.TB, room *sfu.Room, url string, st *statuses) *Broadcast {
+	t.Helper()
 	b, err := StartBroadcast(room, BroadcastParams{
-		FFmpeg: need(t, "ffmpeg"), URL: fmt.Sprintf("rtmp://127.0.0.1:%d/live", port), Key: "secret-key",
+		FFmpeg: need(t, "ffmpeg"), URL: url, Key: "secret-key",
 		Dir: filepath.Join(t.TempDir(), "cast"), Logger: testLogger(t), OnStatus: st.add,
 	})
 	require.NoError(t, err)
@@ -282,27 +288,43 @@ func TestBroadcastToARefusingTarget(t *testing.T) {
 		b.Close()
 		require.False(t, c.room.Broadcasting())
 	})
-	t.Run("the server hangs up", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer l.Close()
-		go func() { // owned by the test; ends when the listener closes
-			for {
-				conn, err := l.Accept()
-				if err != nil {
-					return
-				}
-				_ = conn.Close()
-			}
-		}()
-		st := newStatuses()
-		b := startCast(t, c.room, l.Addr().(*net.TCPAddr).Port, st)
-		got, _ := st.wait(t, 0, "an error", state(BroadcastRetrying))
-		require.Contains(t, got.Error, "closed the connection before the stream started")
-		require.NotContains(t, got.Error, "secret-key")
-		b.Close()
-	})
+	for _, tc := range []struct {
+		name, scheme, want string
+	}{
+		{"the server hangs up", "rtmp", "closed the connection before the stream started"},
+		{"no TLS where rtmps is asked", "rtmps", "TLS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			port := hangingUp(t)
+			st := newStatuses()
+			b := startCastTo(t, c.room, fmt.Sprintf("%s://127.0.0.1:%d/live", tc.scheme, port), st)
+			got, _ := st.wait(t, 0, "an error", state(BroadcastRetrying))
+			require.Contains(t, got.Error, tc.want)
+			require.NotContains(t, got.Error, "secret-key")
+			b.Close()
+		})
+	}
 	c.send(t) // the meeting's media still flows
+}
+
+// hangingUp listens on a port of loopback and closes every connection once it has read
+// a little of it, as a server that is no RTMP server does.
+func hangingUp(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	go func() { // owned by the test; ends when the listener closes
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = conn.Read(make([]byte, 64))
+			_, _ = conn.Write([]byte("HTTP/1.0 400 Bad Request\r\n\r\n"))
+			_ = conn.Close()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // The target drops mid-stream: the broadcast says so, and is received again once a
