@@ -253,8 +253,8 @@ func (p Policy) Categories() []Category {
 			Key:  CategoryBroadcasts,
 			Name: Text{"Diffusions en direct", "Live broadcasts"},
 			Data: Text{
-				"Image et son de la session pendant la diffusion (le partage d'écran ou l'orateur actif avec son nom affiché, le son mêlé des participants), envoyés au serveur RTMP que l'organisateur a configuré pour le webinaire (PeerTube, Owncast…) ; l'adresse de ce serveur et la clé de flux, conservées avec le webinaire",
-				"Picture and sound of the session while it is broadcast (the screen share or the active speaker with their name shown, the mixed sound of the participants), sent to the RTMP server the organizer configured for the webinar (PeerTube, Owncast...); that server's address and the stream key, kept with the webinar",
+				"Image et son de la session pendant la diffusion (le partage d'écran avec en incrustation la caméra de l'orateur actif, ou cette caméra seule, avec son nom affiché ; le son mêlé des participants), envoyés au serveur RTMP que l'organisateur a configuré pour le webinaire (PeerTube, Owncast…) ; l'adresse de ce serveur et la clé de flux, conservées avec le webinaire",
+				"Picture and sound of the session while it is broadcast (the screen share with the active speaker's camera inset, or that camera alone, with their name shown; the mixed sound of the participants), sent to the RTMP server the organizer configured for the webinar (PeerTube, Owncast...); that server's address and the stream key, kept with the webinar",
 			},
 			Purpose:    Text{"Diffuser un webinaire à un public plus large, sur le serveur de diffusion choisi par l'organisation", "Broadcast a webinar to a wider audience, on the streaming server the organisation chose"},
 			ClockStart: Text{"début de la diffusion", "start of the broadcast"},

@@ -43,6 +43,9 @@ const (
 	AudioSlots = 6
 	// castWidth, castHeight and castRate are the picture sent.
 	castWidth, castHeight, castRate = 1280, 720, 30
+	// insetWidth is the width of the speaker's inset over a screen share; insetHidden
+	// the size of the inset's placeholder, which is not drawn.
+	insetWidth, insetHidden = 320, 16
 	// castQueue is the number of packets waiting for the composite; when it is full,
 	// packets are dropped (the media path never waits).
 	castQueue = 4096
@@ -58,6 +61,8 @@ const (
 	videoStall = 1500
 	// placeholderEvery is the period of the placeholder picture, in ms.
 	placeholderEvery = 500
+	// insetEvery and insetStall are placeholderEvery and videoStall for the inset.
+	insetEvery, insetStall = 40, 500
 	// maxBackoff bounds the pause between two attempts to reach the target.
 	maxBackoff = 30 * time.Second
 	// stopGrace is how long ffmpeg has to send its last frames at the end.
@@ -164,6 +169,9 @@ type Broadcast struct {
 	stopOnce    sync.Once
 	done        chan struct{} // closed when run has ended
 	placeholder []byte        // a VP8 keyframe of an empty picture
+	// insetPlaceholder is a VP8 keyframe of insetHidden pixels square: an inset that
+	// small is not drawn.
+	insetPlaceholder []byte
 	caption     string        // the file ffmpeg reads the name from
 
 	mu     sync.Mutex
@@ -216,7 +224,10 @@ func StartBroadcast(room *sfu.Room, p BroadcastParams) (*Broadcast, error) {
 		status:  BroadcastStatus{State: BroadcastConnecting},
 	}
 	var err error
-	if b.placeholder, err = placeholderFrame(p.FFmpeg); err != nil {
+	if b.placeholder, err = placeholderFrame(p.FFmpeg, "320x180"); err != nil {
+		return nil, err
+	}
+	if b.insetPlaceholder, err = placeholderFrame(p.FFmpeg, fmt.Sprintf("%dx%d", insetHidden, insetHidden)); err != nil {
 		return nil, err
 	}
 	if err := b.setCaption(""); err != nil {
@@ -468,12 +479,20 @@ func (b *Broadcast) ffmpegArgs() []string {
 		fmt.Fprintf(&mix, "[0:a:%d]", i)
 	}
 	fmt.Fprintf(&mix, "amix=inputs=%d:normalize=0:dropout_transition=0,aresample=44100[a]", AudioSlots)
-	video := fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease,pad=%d:%d:(ow-iw)/2:(oh-ih)/2,fps=%d,format=yuv420p,"+
-		"drawtext=textfile=%s:reload=1:expansion=none:fontcolor=white:fontsize=32:borderw=3:bordercolor=black@0.7:x=32:y=h-th-40",
-		castWidth, castHeight, castWidth, castHeight, castRate, filterQuote(b.caption))
+	// The picture scaled into the frame, the inset in its upper right corner (off the
+	// frame while it is its placeholder), the name in the lower left. Video and audio are
+	// two graphs: a picture changing size rebuilds its graph only.
+	// The frame rate is made at the output, not in the graph: a graph rebuilt drops the
+	// frames it holds.
+	video := fmt.Sprintf("[0:v:0]scale=%d:%d:force_original_aspect_ratio=decrease,pad=%d:%d:(ow-iw)/2:(oh-ih)/2[main];"+
+		"[0:v:1]scale=w='if(lte(iw,%d),2,%d)':h=-2[inset];"+
+		"[main][inset]overlay=x='if(lte(w,2),W,W-w-32)':y=32:eval=frame,format=yuv420p,"+
+		"drawtext=textfile=%s:reload=1:expansion=none:fontcolor=white:fontsize=32:borderw=3:bordercolor=black@0.7:x=32:y=h-th-40[v]",
+		castWidth, castHeight, castWidth, castHeight, insetHidden, insetWidth, filterQuote(b.caption))
 	args = append(args,
-		"-map", "0:v", "-vf", video,
+		"-filter_complex", video, "-map", "[v]",
 		"-filter_complex", mix.String(), "-map", "[a]",
+		"-fps_mode", "cfr", "-r", strconv.Itoa(castRate),
 		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main",
 		"-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "5000k", "-g", strconv.Itoa(2*castRate), "-keyint_min", strconv.Itoa(2*castRate), "-sc_threshold", "0",
 		"-c:a", "aac", "-b:a", "128k", "-ac", "2",
@@ -550,11 +569,11 @@ func targetError(line string, live bool) string {
 }
 
 // placeholderFrame encodes the picture shown while nobody's video is: a VP8 keyframe of
-// a dark frame.
-func placeholderFrame(ffmpeg string) ([]byte, error) {
+// a dark frame of the given size.
+func placeholderFrame(ffmpeg, size string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, ffmpeg, "-v", "error", "-f", "lavfi", "-i", "color=c=0x202428:s=320x180:r=1",
+	out, err := exec.CommandContext(ctx, ffmpeg, "-v", "error", "-f", "lavfi", "-i", "color=c=0x202428:s="+size+":r=1",
 		"-frames:v", "1", "-c:v", "libvpx", "-f", "ivf", "pipe:1").Output()
 	if err != nil {
 		return nil, fmt.Errorf("broadcast placeholder: %w", err)
@@ -566,15 +585,18 @@ func placeholderFrame(ffmpeg string) ([]byte, error) {
 	return out[44:], nil
 }
 
-// castTracks are the WebM tracks of the stream fed to ffmpeg: the video, then the audio
-// slots.
+// castTracks are the WebM tracks of the stream fed to ffmpeg: the picture, the inset,
+// then the audio slots.
 func castTracks() []webm.TrackEntry {
 	tracks := []webm.TrackEntry{{
-		Name: "video", TrackNumber: 1, TrackUID: 1, CodecID: "V_VP8", TrackType: 1,
+		Name: "video", TrackNumber: mainTrack, TrackUID: mainTrack, CodecID: "V_VP8", TrackType: 1,
 		Video: &webm.Video{PixelWidth: 320, PixelHeight: 180},
+	}, {
+		Name: "inset", TrackNumber: insetTrack, TrackUID: insetTrack, CodecID: "V_VP8", TrackType: 1,
+		Video: &webm.Video{PixelWidth: insetHidden, PixelHeight: insetHidden},
 	}}
 	for i := range AudioSlots {
-		n := uint64(i + 2)
+		n := uint64(firstSlot + i)
 		tracks = append(tracks, webm.TrackEntry{
 			Name: "audio", TrackNumber: n, TrackUID: n, CodecID: "A_OPUS", TrackType: 2,
 			CodecPrivate: opusHead(), CodecDelay: 6500000, SeekPreRoll: 80000000,

@@ -90,14 +90,21 @@ func listening(t testing.TB, port int) bool {
 
 // castSetup is a room with a publisher and its real media, ready to broadcast.
 type castSetup struct {
-	room         *sfu.Room
-	video, audio *webrtc.TrackLocalStaticRTP
-	vp, ap       []*rtp.Packet
+	room   *sfu.Room
+	tracks []castSend
+}
+
+// castSend is a track of the publisher and the packets it sends.
+type castSend struct {
+	track   *webrtc.TrackLocalStaticRTP
+	packets []*rtp.Packet
+	rate    int
 }
 
 // newCastSetup publishes a camera and a microphone in a room from a Pion peer over
-// loopback; the media is seconds of real VP8 (size) and Opus, sent by send.
-func newCastSetup(t testing.TB, seconds, size string) *castSetup {
+// loopback; the media is seconds of real VP8 (size) and Opus, sent by send. With
+// screen, the peer shares a screen too: a plain blue picture.
+func newCastSetup(t testing.TB, seconds, size string, screen ...bool) *castSetup {
 	t.Helper()
 	vp, ap := encodeMedia(t, seconds, size, "1000k")
 	srv := startSFU(t)
@@ -105,30 +112,47 @@ func newCastSetup(t testing.TB, seconds, size string) *castSetup {
 	require.NoError(t, err)
 	audio, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "microphone", "user")
 	require.NoError(t, err)
-	publishWHIP(t, srv, "cast", video, audio)
+	c := &castSetup{tracks: []castSend{{video, vp, 90000}, {audio, ap, 48000}}}
+	if len(screen) > 0 && screen[0] {
+		sp, _ := encodeMediaOf(t, "color=c=blue", seconds, "1280x720", "300k")
+		share, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "screen", "screen")
+		require.NoError(t, err)
+		c.tracks = append(c.tracks, castSend{share, sp, 90000})
+	}
+	var locals []webrtc.TrackLocal
+	for _, s := range c.tracks {
+		locals = append(locals, s.track)
+	}
+	publishWHIP(t, srv, "cast", locals...)
 	room, ok := srv.Room("cast")
 	require.True(t, ok)
-	return &castSetup{room: room, video: video, audio: audio, vp: vp, ap: ap}
+	c.room = room
+	return c
 }
 
-// send sends the media in real time, both tracks interleaved by their timestamps.
+// send sends the media in real time, the tracks interleaved by their timestamps.
 func (c *castSetup) send(t testing.TB) {
 	t.Helper()
 	start := time.Now()
-	due := func(p *rtp.Packet, first uint32, rate int) time.Time {
-		return start.Add(time.Duration(p.Timestamp-first) * time.Second / time.Duration(rate))
+	next := make([]int, len(c.tracks))
+	due := func(k int) time.Time {
+		s := c.tracks[k]
+		p := s.packets[next[k]]
+		return start.Add(time.Duration(p.Timestamp-s.packets[0].Timestamp) * time.Second / time.Duration(s.rate))
 	}
-	v0, a0 := c.vp[0].Timestamp, c.ap[0].Timestamp
-	for i, j := 0, 0; i < len(c.vp) || j < len(c.ap); {
-		if j >= len(c.ap) || (i < len(c.vp) && due(c.vp[i], v0, 90000).Before(due(c.ap[j], a0, 48000))) {
-			time.Sleep(time.Until(due(c.vp[i], v0, 90000)))
-			require.NoError(t, c.video.WriteRTP(c.vp[i]))
-			i++
-			continue
+	for {
+		k := -1
+		for i, s := range c.tracks {
+			if next[i] < len(s.packets) && (k < 0 || due(i).Before(due(k))) {
+				k = i
+			}
 		}
-		time.Sleep(time.Until(due(c.ap[j], a0, 48000)))
-		require.NoError(t, c.audio.WriteRTP(c.ap[j]))
-		j++
+		if k < 0 {
+			return
+		}
+		time.Sleep(time.Until(due(k)))
+		require.NoError(t, c.tracks[k].track.WriteRTP(c.tracks[k].packets[next[k]]))
+		next[k]++
 	}
 }
 
@@ -222,12 +246,13 @@ func meanVolume(t *testing.T, path string) float64 {
 	return v
 }
 
-// pictureSpread is how much the luma of a frame at time at varies, 0 to 255: a uniform
-// picture (the placeholder) is near 0, the test pattern far above.
-func pictureSpread(t *testing.T, path string, at float64) int {
+// pictureSpread is how much the luma of a frame at time at varies in a region of it
+// (an ffmpeg crop: w:h:x:y), 0 to 255: a uniform picture (the placeholder) is near 0, the
+// test pattern far above.
+func pictureSpread(t *testing.T, path string, at float64, region string) int {
 	t.Helper()
 	out, err := exec.Command(need(t, "ffmpeg"), "-v", "error", "-ss", strconv.FormatFloat(at, 'f', 2, 64), "-i", path,
-		"-frames:v", "1", "-vf", "crop=iw:ih*3/4:0:0,scale=64:36", "-pix_fmt", "gray", "-f", "rawvideo", "pipe:1").Output()
+		"-frames:v", "1", "-vf", "crop="+region+",scale=64:36", "-pix_fmt", "gray", "-f", "rawvideo", "pipe:1").Output()
 	require.NoError(t, err)
 	require.Len(t, out, 64*36, hex.EncodeToString(out[:min(16, len(out))]))
 	lo, hi := 255, 0
@@ -268,10 +293,26 @@ func TestBroadcastReachesAnRTMPServer(t *testing.T) {
 	require.ElementsMatch(t, []string{"h264", "aac"}, codecs)
 	require.InDelta(t, length, p.Duration, 1.5, "the stream lasts as long as the broadcast")
 	v, a := packetStarts(t, server.out)
-	require.InDelta(t, v, a, 0.1, "picture and sound start together")
-	require.Greater(t, pictureSpread(t, server.out, p.Duration/2), 60, "the publisher's camera is shown")
+	require.InDelta(t, v, a, 0.1, "picture and sound start together: video %.3f s, audio %.3f s", v, a)
+	require.Greater(t, pictureSpread(t, server.out, p.Duration/2, "iw:ih*3/4:0:0"), 60, "the publisher's camera is shown")
 	require.Greater(t, meanVolume(t, server.out), -40.0, "the publisher is heard")
 	require.NoDirExists(t, b.p.Dir, "the working files go with the broadcast")
+}
+
+// A publisher shares a screen: the broadcast shows it, with the camera in the inset.
+func TestBroadcastShowsTheScreenShareWithTheCameraInset(t *testing.T) {
+	c := newCastSetup(t, "4", "640x360", true)
+	port := freePort(t)
+	server := startRTMPServer(t, port)
+	b := startCast(t, c.room, port, newStatuses())
+	c.send(t)
+	b.Close()
+	server.wait(t)
+	p := ffprobe(t, server.out)
+	at := p.Duration * 3 / 4
+	require.Less(t, pictureSpread(t, server.out, at, "600:300:100:200"), 20, "the screen share (plain blue) is the picture")
+	inset := fmt.Sprintf("%d:%d:%d:%d", insetWidth-40, insetWidth*9/16-40, castWidth-insetWidth-32+20, 32+20)
+	require.Greater(t, pictureSpread(t, server.out, at, inset), 60, "the camera (test pattern) is in the inset")
 }
 
 // Targets that do not take the stream give a clear reason, keep being tried, and never

@@ -1,6 +1,7 @@
 package recording
 
 import (
+	"errors"
 	"io"
 	"slices"
 	"time"
@@ -17,17 +18,40 @@ import (
 type composite struct {
 	b *Broadcast
 
+	main   *lane // the picture
+	inset  *lane // the speaker's camera over a screen share
+	slots  [AudioSlots]audioSlot
+	chosen int64 // when the pictures were last chosen
+
+	// Of the attempt running.
+	w     *webmWriter
+	epoch time.Time
+}
+
+// WebM track numbers of the stream fed to ffmpeg: the picture, the inset, then the audio
+// slots.
+const (
+	mainTrack  = 1
+	insetTrack = 2
+	firstSlot  = 3
+)
+
+// lane is one video stream fed to ffmpeg: the frames of one track at a time, switched at
+// a keyframe, or a placeholder picture while there is none.
+type lane struct {
+	track       uint64
+	placeholder []byte
+	every       int64 // the period of the placeholder, in ms
+	stall       int64 // how long the track shown may send nothing before the placeholder replaces it, in ms
+	named       bool  // the name of whoever is shown is written over it
+
 	videos  map[*castTrack]*videoSource
 	shown   *videoSource // the track whose frames are sent, nil while the placeholder is
 	pending *videoSource // the track to show at its next keyframe
 	askedAt int64        // when a keyframe of pending was last asked for
-	slots   [AudioSlots]audioSlot
-	chosen  int64 // when the picture was last chosen
 
 	// Of the attempt running.
-	w         *webmWriter
-	epoch     time.Time
-	lastVideo int64 // time of the last video frame written
+	lastVideo int64 // time of the last frame written
 	lastReal  int64 // time of the last frame of shown
 }
 
@@ -65,7 +89,19 @@ func (m clockMap) at(ts uint32) int64 {
 }
 
 func newComposite(b *Broadcast) *composite {
-	return &composite{b: b, videos: make(map[*castTrack]*videoSource)}
+	return &composite{
+		b:     b,
+		main: &lane{
+			track: mainTrack, placeholder: b.placeholder, every: placeholderEvery, stall: videoStall, named: true,
+			videos: make(map[*castTrack]*videoSource),
+		},
+		// ffmpeg holds the picture until it has the inset of the same time: the inset's
+		// placeholder comes often, and a stalled inset gives way soon.
+		inset: &lane{
+			track: insetTrack, placeholder: b.insetPlaceholder, every: insetEvery, stall: insetStall,
+			videos: make(map[*castTrack]*videoSource),
+		},
+	}
 }
 
 // nopWriteCloser lets the WebM writer write to ffmpeg's input, which the attempt closes.
@@ -92,7 +128,7 @@ func (c *composite) feed(in io.Writer, exited <-chan struct{}) bool {
 			return false
 		case p := <-c.b.packets:
 			if p.track.video {
-				err = c.video(p)
+				err = errors.Join(c.video(c.main, p), c.video(c.inset, p))
 			} else {
 				err = c.audio(p)
 			}
@@ -113,19 +149,21 @@ func (c *composite) begin(in io.Writer) error {
 		return err
 	}
 	c.w, c.epoch = w, c.b.p.Clock()
-	c.lastVideo, c.lastReal = -1, 0
-	if c.shown != nil { // the new stream starts at a keyframe
-		c.pending, c.shown = c.shown, nil
-		c.pending.sb = newVP8Builder()
-	}
-	c.askedAt = -1000000
 	for i := range c.slots {
 		c.slots[i].end, c.slots[i].anchored = 0, false
 	}
-	if err := c.put(1, true, 0, c.b.placeholder); err != nil {
-		return err
+	// The stream starts with pictures and sounds at 0, so that they start together.
+	for _, l := range []*lane{c.main, c.inset} {
+		if l.shown != nil { // the new stream starts at a keyframe
+			l.pending, l.shown = l.shown, nil
+			l.pending.sb = newVP8Builder()
+		}
+		l.askedAt, l.lastReal = -1000000, 0
+		if err := c.put(l.track, true, 0, l.placeholder); err != nil {
+			return err
+		}
+		l.lastVideo = 0
 	}
-	c.lastVideo = 0
 	for i := range c.slots {
 		if err := c.silence(i, 1); err != nil {
 			return err
@@ -150,8 +188,8 @@ func (c *composite) put(track uint64, key bool, ms int64, data []byte) error {
 	return c.w.writeBlock(track, key, ms, data)
 }
 
-// tick fills the audio slots with silence up to a little behind now, and the picture
-// with the placeholder when nothing is shown; it chooses what to show.
+// tick fills the audio slots with silence up to a little behind now, chooses what to
+// show, and writes a placeholder where nothing is shown.
 func (c *composite) tick() error {
 	now := c.now()
 	for i := range c.slots {
@@ -165,22 +203,26 @@ func (c *composite) tick() error {
 			}
 		}
 	}
-	if c.shown != nil && (c.shown.t.ended.Load() || now-c.lastReal > videoStall) {
-		// Ended or stalled (a camera turned off): the placeholder until a keyframe.
-		c.b.log.Debug("broadcast picture stalled")
-		c.pending, c.shown = c.shown, nil
-		c.pending.sb = newVP8Builder()
-		c.askedAt = -1000000
-		c.caption("")
-	}
-	if c.shown == nil && now-c.lastVideo >= placeholderEvery {
-		if err := c.put(1, true, now, c.b.placeholder); err != nil {
-			return err
-		}
-		c.lastVideo = now
-	}
 	if now-c.chosen >= 250 {
 		c.choose(now)
+	}
+	for _, l := range []*lane{c.main, c.inset} {
+		if old := l.shown; old != nil && (old.t.ended.Load() || now-l.lastReal > l.stall) {
+			// Ended or stalled (a camera turned off): the placeholder until a keyframe,
+			// of the track chosen next or of this one.
+			c.b.log.Debug("broadcast picture stalled", "track", l.track)
+			l.shown = nil
+			if l.pending == nil && !old.t.ended.Load() {
+				l.pending, old.sb, l.askedAt = old, newVP8Builder(), -1000000
+			}
+			c.caption(l, "")
+		}
+		if l.shown == nil && now-l.lastVideo >= l.every {
+			if err := c.put(l.track, true, now, l.placeholder); err != nil {
+				return err
+			}
+			l.lastVideo = now
+		}
 	}
 	return nil
 }
@@ -189,7 +231,7 @@ func (c *composite) tick() error {
 func (c *composite) silence(i int, n int64) error {
 	s := &c.slots[i]
 	for range n {
-		if err := c.put(uint64(i+2), true, s.end, opusSilence); err != nil {
+		if err := c.put(uint64(firstSlot+i), true, s.end, opusSilence); err != nil {
 			return err
 		}
 		s.end += audioFrameMS
@@ -197,71 +239,91 @@ func (c *composite) silence(i int, n int64) error {
 	return nil
 }
 
-// choose picks the track to show: the latest screen share, else the active speaker's
-// camera, else the one shown, else any camera. A new choice is shown from its next
-// keyframe, asked for now.
+// choose picks the tracks to show: the latest screen share, else the active speaker's
+// camera, else the one shown, else any camera; over a screen share, the inset shows the
+// camera of the active speaker, else of the one who shares. A new choice is shown from
+// its next keyframe, asked for now.
 func (c *composite) choose(now int64) {
 	c.chosen = now
 	c.b.mu.Lock()
 	c.b.tracks = slices.DeleteFunc(c.b.tracks, func(t *castTrack) bool { return t.ended.Load() })
 	tracks := slices.Clone(c.b.tracks)
 	c.b.mu.Unlock()
-	for t := range c.videos {
-		if t.ended.Load() {
-			delete(c.videos, t)
-		}
-	}
-	if c.pending != nil && c.pending.t.ended.Load() {
-		c.pending = nil
-	}
 	speaker := c.b.room.ActiveSpeaker()
 	var screen, spoken, first *castTrack
+	cameras := map[string]*castTrack{}
 	for _, t := range tracks {
-		if !t.video {
-			continue
-		}
 		switch {
+		case !t.video:
 		case t.screen:
 			screen = t
-		case t.participant == speaker && spoken == nil:
-			spoken = t
-		case first == nil:
-			first = t
+		default:
+			if cameras[t.participant] == nil {
+				cameras[t.participant] = t
+			}
+			if first == nil {
+				first = t
+			}
 		}
 	}
-	var want *castTrack
+	spoken = cameras[speaker]
+	var main, inset *castTrack
 	switch {
 	case screen != nil:
-		want = screen
+		main = screen
+		inset = spoken
+		if inset == nil {
+			inset = cameras[screen.participant]
+		}
 	case spoken != nil:
-		want = spoken
-	case c.shown != nil:
-		want = c.shown.t
-	case c.pending != nil:
-		want = c.pending.t
+		main = spoken
+	case c.main.shown != nil && !c.main.shown.t.ended.Load():
+		main = c.main.shown.t
+	case c.main.pending != nil && !c.main.pending.t.ended.Load():
+		main = c.main.pending.t
 	default:
-		want = first
+		main = first
 	}
-	if want == nil {
+	c.want(c.main, main, now)
+	c.want(c.inset, inset, now)
+}
+
+// want makes t the track lane l shows: at once when it shows it already, from its next
+// keyframe otherwise; nil shows nothing (the placeholder) in the inset, and keeps what
+// the picture shows.
+func (c *composite) want(l *lane, t *castTrack, now int64) {
+	for tr := range l.videos {
+		if tr.ended.Load() {
+			delete(l.videos, tr)
+		}
+	}
+	if l.pending != nil && l.pending.t.ended.Load() {
+		l.pending = nil
+	}
+	if t == nil {
+		if l == c.inset && l.shown != nil {
+			l.shown, l.lastVideo = nil, -1000000 // the placeholder at the next tick
+		}
+		l.pending = nil
 		return
 	}
-	if c.shown != nil && c.shown.t == want {
-		c.pending = nil
+	if l.shown != nil && l.shown.t == t {
+		l.pending = nil
 		return
 	}
-	if c.pending == nil || c.pending.t != want {
-		src := c.videos[want]
+	if l.pending == nil || l.pending.t != t {
+		src := l.videos[t]
 		if src == nil {
-			src = &videoSource{t: want}
-			c.videos[want] = src
+			src = &videoSource{t: t}
+			l.videos[t] = src
 		}
 		src.sb, src.anchored = newVP8Builder(), false
-		c.pending = src
-		c.askedAt = -1000000
+		l.pending = src
+		l.askedAt = -1000000
 	}
-	if now-c.askedAt >= 1000 {
-		c.askedAt = now
-		c.b.sink.RequestKeyframe(want.id)
+	if now-l.askedAt >= 1000 {
+		l.askedAt = now
+		c.b.sink.RequestKeyframe(t.id)
 	}
 }
 
@@ -270,11 +332,11 @@ func newVP8Builder() *samplebuilder.SampleBuilder {
 	return samplebuilder.New(256, &codecs.VP8Packet{}, 90000)
 }
 
-// video takes a packet of a video track: the track shown writes its frames, the track
-// to show waits for its keyframe, the others are left.
-func (c *composite) video(p castPacket) error {
-	src := c.videos[p.track]
-	if src == nil || (src != c.shown && src != c.pending) {
+// video takes a packet of a video track for lane l: the track shown writes its frames,
+// the track to show waits for its keyframe, the others are left.
+func (c *composite) video(l *lane, p castPacket) error {
+	src := l.videos[p.track]
+	if src == nil || (src != l.shown && src != l.pending) {
 		return nil
 	}
 	src.sb.Push(&rtp.Packet{Header: p.hdr, Payload: p.payload})
@@ -283,34 +345,38 @@ func (c *composite) video(p castPacket) error {
 			continue
 		}
 		key := s.Data[0]&0x01 == 0 // RFC 6386 §9.1
-		if src == c.pending {
+		if src == l.pending {
 			if !key {
 				continue
 			}
-			c.shown, c.pending, src.anchored = src, nil, false
-			c.caption(src.t.participant)
+			l.shown, l.pending, src.anchored = src, nil, false
+			c.caption(l, src.t.participant)
 		}
-		if src != c.shown {
+		if src != l.shown {
 			continue
 		}
 		now := c.now()
 		ms := src.clock.at(s.PacketTimestamp)
 		if !src.anchored || ms > now+1000 || ms < now-2000 {
-			src.clock = clockMap{base: max(now, c.lastVideo+1), rtp0: s.PacketTimestamp, rate: 90}
+			src.clock = clockMap{base: max(now, l.lastVideo+1), rtp0: s.PacketTimestamp, rate: 90}
 			src.anchored = true
 			ms = src.clock.base
 		}
-		ms = max(ms, c.lastVideo+1)
-		if err := c.put(1, key, ms, s.Data); err != nil {
+		ms = max(ms, l.lastVideo+1)
+		if err := c.put(l.track, key, ms, s.Data); err != nil {
 			return err
 		}
-		c.lastVideo, c.lastReal = ms, now
+		l.lastVideo, l.lastReal = ms, now
 	}
 	return nil
 }
 
-// caption shows the name of the participant whose picture is shown, "" none.
-func (c *composite) caption(participantID string) {
+// caption shows the name of the participant whose picture lane l shows, "" none; only
+// the main picture is named.
+func (c *composite) caption(l *lane, participantID string) {
+	if !l.named {
+		return
+	}
 	name := ""
 	if participantID != "" {
 		for _, p := range c.b.room.Participants() {
@@ -368,7 +434,7 @@ func (c *composite) audio(p castPacket) error {
 			return err
 		}
 	}
-	if err := c.put(uint64(i+2), true, s.end, p.payload); err != nil {
+	if err := c.put(uint64(firstSlot+i), true, s.end, p.payload); err != nil {
 		return err
 	}
 	s.end += audioFrameMS

@@ -43,7 +43,10 @@ type compositeBench struct {
 	at   time.Duration // the clock, from the start of the stream
 }
 
-var placeholderTest = []byte{0x50, 0x01, 0x00}
+var (
+	placeholderTest = []byte{0x50, 0x01, 0x00}
+	insetTest       = []byte{0x50, 0x02, 0x00}
+)
 
 func newCompositeBench(t *testing.T) *compositeBench {
 	t.Helper()
@@ -53,7 +56,7 @@ func newCompositeBench(t *testing.T) *compositeBench {
 	cb.b = &Broadcast{
 		p:    BroadcastParams{Dir: dir, Clock: func() time.Time { return start.Add(cb.at) }},
 		room: cb.room, sink: cb.sink, log: slogDiscard(),
-		placeholder: placeholderTest, caption: filepath.Join(dir, "caption.txt"),
+		placeholder: placeholderTest, insetPlaceholder: insetTest, caption: filepath.Join(dir, "caption.txt"),
 	}
 	cb.c = newComposite(cb.b)
 	require.NoError(t, cb.c.begin(cb.out))
@@ -126,7 +129,7 @@ func TestCompositeKeepsEachMicrophoneInPlace(t *testing.T) {
 	cb.at = 4500 * time.Millisecond
 	require.NoError(t, cb.c.tick())
 
-	slot := of(cb.frames(t), 2)
+	slot := of(cb.frames(t), firstSlot)
 	for i, f := range slot {
 		require.Equal(t, int64(20*i), f.ms, "frame %d: one every 20 ms, no gap, no overlap", i)
 	}
@@ -141,7 +144,7 @@ func TestCompositeKeepsEachMicrophoneInPlace(t *testing.T) {
 	require.Equal(t, map[int64]bool{500: true, 520: true, 560: true, 3000: true, 3020: true, 4000: true}, voiced)
 	require.Equal(t, int64(4500-fillDelay), slot[len(slot)-1].ms+audioFrameMS, "silence up to a little behind the clock")
 
-	other := of(cb.frames(t), 3)
+	other := of(cb.frames(t), firstSlot+1)
 	require.Len(t, other, (4500-fillDelay)/audioFrameMS, "an empty slot is silence, from 0")
 	require.Equal(t, mic, cb.c.slots[0].t)
 	mic.Close()
@@ -163,7 +166,7 @@ func TestCompositeTakesAMicrophoneOnlyWhenASlotIsFree(t *testing.T) {
 		require.Equal(t, mics[i], cb.c.slots[i].t)
 	}
 	for _, f := range cb.frames(t) {
-		require.LessOrEqual(t, f.track, uint64(1+AudioSlots))
+		require.Less(t, f.track, uint64(firstSlot+AudioSlots))
 	}
 	mics[2].Close()
 	require.NoError(t, cb.c.tick())
@@ -191,14 +194,16 @@ func TestCompositeShowsTheSpeakerFromItsKeyframe(t *testing.T) {
 		require.NoError(t, err)
 		return string(b)
 	}
-	video := func() []castFrame { return of(cb.frames(t), 1) }
+	video := func() []castFrame { return of(cb.frames(t), mainTrack) }
+	inset := func() []castFrame { return of(cb.frames(t), insetTrack) }
 	seq := map[*castTrack]uint16{}
 	send := func(tr *castTrack, at time.Duration, ts uint32, key bool) {
 		cb.at = at
 		p := vp8Packet(seq[tr], ts, key)
 		seq[tr]++
 		p.track = tr
-		require.NoError(t, cb.c.video(p))
+		require.NoError(t, cb.c.video(cb.c.main, p))
+		require.NoError(t, cb.c.video(cb.c.inset, p))
 	}
 
 	cb.room.speaker = "bob"
@@ -236,24 +241,44 @@ func TestCompositeShowsTheSpeakerFromItsKeyframe(t *testing.T) {
 	require.Len(t, video(), 5)
 	require.Equal(t, "Alice Martin", caption())
 
-	// Bob shares his screen: it is shown, whoever speaks.
+	// Bob shares his screen: it is shown, whoever speaks, with Alice, who speaks, in the
+	// inset.
 	screen := cb.track("bob", "b-screen", true, true)
 	cb.at = time.Second
 	require.NoError(t, cb.c.tick())
-	require.Equal(t, "b-screen", cb.sink.asked[len(cb.sink.asked)-1])
+	require.Contains(t, cb.sink.asked, "b-screen")
+	for _, f := range inset() {
+		require.Equal(t, insetTest, f.data, "the inset's placeholder only, every half second")
+	}
+	placeholders := len(inset())
 	send(screen, 1010*time.Millisecond, 100, true)
 	send(screen, 1040*time.Millisecond, 3100, false)
-	require.Equal(t, "Bob Durand", caption())
+	require.Equal(t, "Bob Durand", caption(), "the name is the main picture's")
+	send(alice, 1050*time.Millisecond, 65000, true)
+	send(alice, 1080*time.Millisecond, 68000, false)
+	insetFrames := inset()
+	require.Len(t, insetFrames, placeholders+1, "then Alice's keyframe")
+	require.True(t, insetFrames[placeholders].key)
+	require.NotEqual(t, insetTest, insetFrames[placeholders].data)
 
-	// The screen share stalls: the placeholder, no name, until a keyframe.
+	// The share ends: no inset.
+	screen.Close()
+	cb.at = 1300 * time.Millisecond
+	require.NoError(t, cb.c.tick())
+	require.Equal(t, insetTest, inset()[len(inset())-1].data, "the inset's placeholder again")
+
+	// The picture stalls: the placeholder, no name, until a keyframe.
+	cb.room.speaker = "nobody"
 	before := len(video())
-	cb.at = time.Second + videoStall*time.Millisecond + 100*time.Millisecond
+	cb.at = 1300*time.Millisecond + videoStall*time.Millisecond + 100*time.Millisecond
 	require.NoError(t, cb.c.tick())
 	frames = video()
 	require.Len(t, frames, before+1)
 	require.Equal(t, placeholderTest, frames[len(frames)-1].data)
 	require.Equal(t, " ", caption())
-	for i := 1; i < len(frames); i++ {
-		require.Greater(t, frames[i].ms, frames[i-1].ms, "video times go up")
+	for _, track := range [][]castFrame{video(), inset()} {
+		for i := 1; i < len(track); i++ {
+			require.Greater(t, track[i].ms, track[i-1].ms, "video times go up")
+		}
 	}
 }
