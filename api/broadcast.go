@@ -16,8 +16,13 @@ import (
 	"webinaire/store"
 )
 
+// DefaultMaxBroadcasts is how many live broadcasts a server encodes at once by default:
+// each takes about a third of a core at 720p30.
+const DefaultMaxBroadcasts = 4
+
 // Broadcast problems.
 var (
+	errTooManyBroadcasts = problem(http.StatusConflict, "too_many_broadcasts", "this server broadcasts as many webinars as it may now; try again once one has ended")
 	errNoBroadcastTarget = problem(http.StatusConflict, "no_broadcast_target", "this webinar has no broadcast target: set its RTMP URL and stream key first")
 	errBroadcastActive   = problem(http.StatusConflict, "broadcast_active", "the webinar is being broadcast already")
 	errNotBroadcasting   = problem(http.StatusConflict, "not_broadcasting", "the webinar is not being broadcast")
@@ -183,8 +188,12 @@ func (s *Server) startBroadcast(c *gin.Context) {
 		writeProblem(c, errRoomNotOpen)
 		return
 	}
-	if !s.broadcasts.reserve(w.ID) {
+	switch s.broadcasts.reserveUpTo(w.ID, s.p.MaxBroadcasts) {
+	case reserveRunning:
 		writeProblem(c, errBroadcastActive)
+		return
+	case reserveFull:
+		writeProblem(c, errTooManyBroadcasts)
 		return
 	}
 	started := false

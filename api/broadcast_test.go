@@ -145,3 +145,31 @@ func TestBroadcastFromTheRoom(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"broadcast.start", "broadcast.stop"}, logged)
 }
+
+// A node encodes at most media.max_broadcasts broadcasts at once; one ending makes room.
+func TestBroadcastsOfANodeAreBounded(t *testing.T) {
+	recordingtest.Tool(t, "ffmpeg")
+	e := setup(t, "sqlite", options{maxBroadcasts: 1})
+	owner := e.browser()
+	owner.Login(userOwner)
+	var paths []string
+	for range 2 {
+		w := createWebinar(owner, withoutLobby)
+		path := "/api/v1/webinars/" + w.ID + "/broadcast"
+		resp := owner.Do("PUT", path+"/target", map[string]any{"url": "rtmp://" + freePort(t) + "/live", "key": "k"}, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		connectRTC(t, e, joinAsOwner(owner, w.ID)).waitJoined()
+		paths = append(paths, path)
+	}
+	resp := owner.Do("POST", paths[0], nil, nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	resp = owner.Do("POST", paths[1], nil, nil)
+	require.Equal(t, "too_many_broadcasts", problemOf(t, resp).Code)
+	resp = owner.Do("DELETE", paths[0], nil, nil)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	require.Eventually(t, func() bool {
+		resp := owner.Do("POST", paths[1], nil, nil)
+		defer resp.Body.Close()
+		return resp.StatusCode == http.StatusCreated
+	}, 30*time.Second, 100*time.Millisecond, "room once the first has ended")
+}

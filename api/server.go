@@ -116,9 +116,12 @@ type Params struct {
 	// MetricsCache is how long the figures read from the database for /metrics are kept,
 	// by Now; 0 means DefaultMetricsCache.
 	MetricsCache time.Duration
-	// FFmpeg and FFprobe are the programs that finalize recordings and check them; empty
-	// means "ffmpeg" and "ffprobe", found in PATH.
+	// FFmpeg and FFprobe are the programs that finalize recordings and check them, and
+	// that encode live broadcasts; empty means "ffmpeg" and "ffprobe", found in PATH.
 	FFmpeg, FFprobe string
+	// MaxBroadcasts bounds the live broadcasts this server encodes at once (409 beyond);
+	// 0 means DefaultMaxBroadcasts.
+	MaxBroadcasts int
 	// JoinsPerAddressPerMinute and JoinsPerInvitationPerMinute limit the joins through
 	// invitation links (429 beyond); 0 means the defaults.
 	JoinsPerAddressPerMinute, JoinsPerInvitationPerMinute int
@@ -165,6 +168,9 @@ func New(p Params) (*Server, error) {
 	}
 	if p.Store == nil || p.Logger == nil || p.Pages == nil || p.Ledger == nil || p.Retention == nil || p.SFU == nil || p.Tokens == nil {
 		return nil, errors.New("new api server: store, logger, pages, ledger, retention engine, SFU and token signer are required")
+	}
+	if p.MaxBroadcasts <= 0 {
+		p.MaxBroadcasts = DefaultMaxBroadcasts
 	}
 	if p.FFmpeg == "" {
 		p.FFmpeg = "ffmpeg"

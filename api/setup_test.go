@@ -108,6 +108,8 @@ type options struct {
 	sessionBurst, sessionsPerHour int
 	// metricsToken is Params.MetricsToken.
 	metricsToken string
+	// maxBroadcasts is Params.MaxBroadcasts.
+	maxBroadcasts int
 }
 
 const (
@@ -196,7 +198,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		Pages: frontend.Files,
 		TURN:  o.turn, LoginFlows: o.loginFlows,
 		JoinsPerAddressPerMinute: o.joinsPerAddress, JoinsPerInvitationPerMinute: o.joinsPerInvitation,
-		WriteTimeout: o.writeTimeout, MaxRequestsPerClient: o.maxRequests,
+		WriteTimeout: o.writeTimeout, MaxRequestsPerClient: o.maxRequests, MaxBroadcasts: o.maxBroadcasts,
 		MediaSessionsBurst: o.sessionBurst, MediaSessionsPerHour: o.sessionsPerHour,
 		MetricsToken: o.metricsToken,
 	}

@@ -259,6 +259,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		EntryTokenLifetime: time.Duration(cfg.Media.EntryTokenLifetime),
 		TURN:               turnCreds,
 		Recordings:         recordings,
+		MaxBroadcasts:      cfg.Media.MaxBroadcasts,
 
 		JoinsPerAddressPerMinute:    cfg.Media.JoinsPerAddressPerMinute,
 		JoinsPerInvitationPerMinute: cfg.Media.JoinsPerInvitationPerMinute,
