@@ -125,7 +125,7 @@ func (s *Server) setBroadcastTarget(c *gin.Context) {
 	}
 	var errs []FieldError
 	if recording.CheckTarget(in.URL, "k") != nil {
-		errs = append(errs, FieldError{Field: "url", Detail: "must be an rtmp:// or rtmps:// URL of at most 512 characters, without spaces or quotes"})
+		errs = append(errs, FieldError{Field: "url", Detail: "must be an rtmp:// or rtmps:// URL with a host, of at most 512 characters, without spaces, quotes, user, password, query or fragment"})
 	}
 	if in.Key == "" || recording.CheckTarget("rtmp://host", in.Key) != nil {
 		errs = append(errs, FieldError{Field: "key", Detail: "must be 1 to 256 characters, without spaces, quotes, slashes, ? or #"})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,17 +137,20 @@ type castSink interface {
 
 // ErrBadTarget is a broadcast target that is not an rtmp:// or rtmps:// URL, or a key that
 // cannot be part of one.
-var ErrBadTarget = errors.New("broadcast: the target must be an rtmp:// or rtmps:// URL and a key without spaces or slashes")
+var ErrBadTarget = errors.New("broadcast: the target must be an rtmp:// or rtmps:// URL with a host, and a key without spaces or slashes")
 
-// CheckTarget checks a broadcast target before it is kept.
-func CheckTarget(url, key string) error {
-	if !strings.HasPrefix(url, "rtmp://") && !strings.HasPrefix(url, "rtmps://") {
+// CheckTarget checks a broadcast target before it is kept: an rtmp:// or rtmps:// URL
+// with a host and no user or password (the key has its own field), and a key that can
+// be the URL's last path element.
+func CheckTarget(target, key string) error {
+	if len(target) > 512 || len(key) > 256 || (!strings.HasPrefix(target, "rtmp://") && !strings.HasPrefix(target, "rtmps://")) {
 		return ErrBadTarget
 	}
-	if len(url) > 512 || len(key) > 256 || strings.TrimSpace(strings.SplitN(url, "://", 2)[1]) == "" {
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "rtmp" && u.Scheme != "rtmps") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return ErrBadTarget
 	}
-	for _, r := range url + key {
+	for _, r := range target + key {
 		if r <= ' ' || r == 0x7f || r == '\'' || r == '"' {
 			return ErrBadTarget
 		}
