@@ -118,6 +118,25 @@ type BroadcastParams struct {
 	Panics *sfu.Panics
 	// Clock places the media on the stream's time; nil is time.Now.
 	Clock func() time.Time
+	// StallTimeout is how long ffmpeg may take nothing of the stream (its target takes
+	// nothing) before it is ended and the target tried again; 0 is DefaultStallTimeout.
+	StallTimeout time.Duration
+}
+
+// DefaultStallTimeout is BroadcastParams.StallTimeout by default.
+const DefaultStallTimeout = 15 * time.Second
+
+// deadlineWriter writes to ffmpeg's input, each write within a timeout.
+type deadlineWriter struct {
+	f       *os.File
+	timeout time.Duration
+}
+
+func (w deadlineWriter) Write(b []byte) (int, error) {
+	if err := w.f.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+		return 0, fmt.Errorf("broadcast input: %w", err)
+	}
+	return w.f.Write(b)
 }
 
 // castRoom is what a broadcast needs of its room (an *sfu.Room).
@@ -215,6 +234,9 @@ func StartBroadcast(room *sfu.Room, p BroadcastParams) (*Broadcast, error) {
 	}
 	if p.Clock == nil {
 		p.Clock = time.Now
+	}
+	if p.StallTimeout <= 0 {
+		p.StallTimeout = DefaultStallTimeout
 	}
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("broadcast folder: %w", err)
@@ -391,15 +413,22 @@ func (b *Broadcast) run() {
 // ended, "" when the broadcast was stopped.
 func (b *Broadcast) attempt(c *composite, attempt int) (live bool, reason string) {
 	cmd := exec.Command(b.p.FFmpeg, b.ffmpegArgs()...)
-	stdin, err := cmd.StdinPipe()
+	// A pipe of our own, for its write deadline: ffmpeg stops reading when the target
+	// stops taking the stream without closing the connection.
+	in, stdin, err := os.Pipe()
 	if err != nil {
 		return false, "the encoder could not start"
 	}
+	cmd.Stdin = in
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		_, _ = in.Close(), stdin.Close()
 		return false, "the encoder could not start"
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	_ = in.Close() // ffmpeg's end
+	if err != nil {
+		_ = stdin.Close()
 		b.log.Error("broadcast encoder not started", "err", err)
 		return false, "the encoder could not start"
 	}
@@ -420,7 +449,8 @@ func (b *Broadcast) attempt(c *composite, attempt int) (live bool, reason string
 		report <- r
 	}()
 
-	stopped := c.feed(stdin, exited)
+	stopped := c.feed(deadlineWriter{stdin, b.p.StallTimeout}, exited)
+	stalled := errors.Is(c.err, os.ErrDeadlineExceeded)
 	_ = stdin.Close()
 	if stopped {
 		// ffmpeg ends the stream properly on the end of its input; Close ends it if not.
@@ -438,6 +468,8 @@ func (b *Broadcast) attempt(c *composite, attempt int) (live bool, reason string
 	}
 	reason = <-report
 	switch {
+	case stalled:
+		reason = fmt.Sprintf("the broadcast server stopped taking the stream (nothing went out for %s)", b.p.StallTimeout)
 	case reason != "":
 	case isLive.Load():
 		reason = "the broadcast server closed the connection"

@@ -208,13 +208,17 @@ func startCast(t testing.TB, room *sfu.Room, port int, st *statuses) *Broadcast 
 	return startCastTo(t, room, fmt.Sprintf("rtmp://127.0.0.1:%d/live", port), st)
 }
 
-// startCastTo starts broadcasting the room to url.
-func startCastTo(t testing.TB, room *sfu.Room, url string, st *statuses) *Broadcast {
+// startCastTo starts broadcasting the room to url; stall is BroadcastParams.StallTimeout.
+func startCastTo(t testing.TB, room *sfu.Room, url string, st *statuses, stall ...time.Duration) *Broadcast {
 	t.Helper()
-	b, err := StartBroadcast(room, BroadcastParams{
+	p := BroadcastParams{
 		FFmpeg: need(t, "ffmpeg"), URL: url, Key: "secret-key",
 		Dir: filepath.Join(t.TempDir(), "cast"), Logger: testLogger(t), OnStatus: st.add,
-	})
+	}
+	if len(stall) > 0 {
+		p.StallTimeout = stall[0]
+	}
+	b, err := StartBroadcast(room, p)
 	require.NoError(t, err)
 	t.Cleanup(b.Close)
 	return b
@@ -366,6 +370,41 @@ func hangingUp(t *testing.T) int {
 		}
 	}()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// A server that takes the connection and then nothing (a host gone behind a firewall):
+// once ffmpeg has taken nothing for the stall timeout, it is ended and tried again.
+func TestBroadcastToAServerThatTakesNothing(t *testing.T) {
+	c := newCastSetup(t, "3", "640x360")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() { // owned by the test; ends when the listener closes
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, conn) // never read, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, conn := range held {
+			_ = conn.Close()
+		}
+	})
+	st := newStatuses()
+	b := startCastTo(t, c.room, fmt.Sprintf("rtmp://127.0.0.1:%d/live", l.Addr().(*net.TCPAddr).Port), st, time.Second)
+	c.send(t)
+	got, _ := st.wait(t, 0, "the stall", state(BroadcastRetrying))
+	require.Contains(t, got.Error, "stopped taking the stream")
+	b.Close()
 }
 
 // The target drops mid-stream: the broadcast says so, and is received again once a

@@ -26,6 +26,7 @@ type composite struct {
 	// Of the attempt running.
 	w     *webmWriter
 	epoch time.Time
+	err   error // why feed stopped writing, if it did
 }
 
 // WebM track numbers of the stream fed to ffmpeg: the picture, the inset, then the audio
@@ -112,7 +113,9 @@ func (nopWriteCloser) Close() error { return nil }
 // feed writes the stream to ffmpeg's input until the broadcast stops (true) or ffmpeg
 // exits or stops reading (false).
 func (c *composite) feed(in io.Writer, exited <-chan struct{}) bool {
+	c.err = nil
 	if err := c.begin(in); err != nil {
+		c.err = err
 		return false
 	}
 	tick := time.NewTicker(castTick)
@@ -136,6 +139,7 @@ func (c *composite) feed(in io.Writer, exited <-chan struct{}) bool {
 			err = c.tick()
 		}
 		if err != nil {
+			c.err = err
 			return false
 		}
 	}
