@@ -25,17 +25,19 @@ import (
 )
 
 // A live broadcast sends a room to an RTMP server (PeerTube, Owncast, nginx-rtmp) as one
-// picture and one sound: the screen share if there is one, else the active speaker's
-// camera, with the name of whoever is shown, over the mix of everyone's microphone.
+// picture and one sound: the screen share if there is one, with the active speaker's
+// camera inset, else the active speaker's camera, with the name of whoever is shown, over
+// the mix of everyone's microphone.
 //
-// The Broadcast is an SFU sink. One goroutine (run) owns the composite: it keeps one
-// video stream (the frames of the track shown, renumbered onto the broadcast's clock,
-// switching to another track at its keyframe) and a few audio slots (a microphone each,
-// silence when a slot has nothing), and writes them as a live WebM stream into ffmpeg's
-// standard input. ffmpeg decodes, scales, writes the name, mixes the audio, encodes
-// H.264 and AAC and sends FLV to the target. When the target drops or refuses, ffmpeg
-// ends: the goroutine reads why from its error output, tells the moderators, and starts
-// it again after a growing pause.
+// The Broadcast is an SFU sink. One goroutine (run) owns the composite: it keeps two
+// video streams, the picture and the inset (each the frames of the track shown,
+// renumbered onto the broadcast's clock, switching to another track at its keyframe, a
+// placeholder while there is none), and a few audio slots (a microphone each, silence
+// when a slot has nothing), and writes them as a live WebM stream into ffmpeg's standard
+// input. ffmpeg decodes, scales, overlays, writes the name, mixes the audio, encodes
+// H.264 and AAC and sends FLV to the target. When the target drops, refuses or stops
+// taking the stream, ffmpeg ends: the goroutine reads why from its error output, tells
+// the moderators, and starts it again after a growing pause.
 
 // Broadcast settings.
 const (
