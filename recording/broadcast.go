@@ -377,13 +377,8 @@ func (b *Broadcast) run() {
 		_ = os.RemoveAll(b.p.Dir)
 		b.setStatus(BroadcastStatus{State: BroadcastStopped, Attempts: b.Status().Attempts})
 	}()
-	defer b.p.Panics.Recover(sfu.PartRecording, b.log, func() {
-		b.mu.Lock()
-		if b.proc != nil {
-			_ = b.proc.Kill()
-		}
-		b.mu.Unlock()
-	})
+	// A panic ends the broadcast; the attempt running has ended its ffmpeg.
+	defer b.p.Panics.Recover(sfu.PartRecording, b.log, func() {})
 	c := newComposite(b)
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
@@ -451,20 +446,30 @@ func (b *Broadcast) attempt(c *composite, attempt int) (live bool, reason string
 		report <- r
 	}()
 
-	stopped := c.feed(deadlineWriter{stdin, b.p.StallTimeout}, exited)
-	stalled := errors.Is(c.err, os.ErrDeadlineExceeded)
-	_ = stdin.Close()
-	if stopped {
-		// ffmpeg ends the stream properly on the end of its input; Close ends it if not.
+	// ffmpeg ends the stream properly on the end of its input (Close ends it if it
+	// does not); it is killed when the feed failed, or panicked.
+	stopped := false
+	var werr error
+	waited := false
+	end := func() {
+		_ = stdin.Close()
+		if !stopped {
+			_ = cmd.Process.Kill()
+		}
 		<-exited
-	} else {
-		_ = cmd.Process.Kill()
-		<-exited
+		werr, waited = cmd.Wait(), true
+		b.mu.Lock()
+		b.proc = nil
+		b.mu.Unlock()
 	}
-	werr := cmd.Wait()
-	b.mu.Lock()
-	b.proc = nil
-	b.mu.Unlock()
+	defer func() {
+		if !waited {
+			end()
+		}
+	}()
+	stopped = c.feed(deadlineWriter{stdin, b.p.StallTimeout}, exited)
+	stalled := errors.Is(c.err, os.ErrDeadlineExceeded)
+	end()
 	if stopped {
 		return isLive.Load(), ""
 	}
