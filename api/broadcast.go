@@ -53,7 +53,10 @@ type broadcastJSON struct {
 	// TargetURL is the RTMP URL set for the webinar, null when none is.
 	TargetURL *string `json:"target_url"`
 	// State is off, connecting, live or retrying.
-	State     string     `json:"state"`
+	State string `json:"state"`
+	// Reason and Error say why the target does not take the stream, as a code (one of
+	// recording's Reason...) and in English words.
+	Reason    string     `json:"reason,omitempty"`
 	Error     string     `json:"error,omitempty"`
 	Attempts  int        `json:"attempts"`
 	StartedAt *time.Time `json:"started_at,omitempty"`
@@ -74,7 +77,7 @@ func (s *Server) broadcastState(webinarID string, target *store.BroadcastTarget)
 	if a != nil {
 		st := a.cast.Status()
 		started := a.startedAt.UTC()
-		j.State, j.Error, j.Attempts, j.StartedAt = st.State, st.Error, st.Attempts, &started
+		j.State, j.Reason, j.Error, j.Attempts, j.StartedAt = st.State, st.Reason, st.Error, st.Attempts, &started
 		if st.State == recording.BroadcastStopped {
 			j.State = broadcastOff
 		}
@@ -211,7 +214,7 @@ func (s *Server) startBroadcast(c *gin.Context) {
 	cast, err := recording.StartBroadcast(room, recording.BroadcastParams{
 		FFmpeg: s.p.FFmpeg, URL: target.URL, Key: target.Key, Dir: dir, Logger: log, Panics: s.p.SFU.Panics(),
 		OnStatus: func(st recording.BroadcastStatus) {
-			log.Info("broadcast status", "state", st.State, "attempts", st.Attempts, "reason", st.Error)
+			log.Info("broadcast status", "state", st.State, "attempts", st.Attempts, "reason", st.Reason, "error", st.Error)
 		},
 	})
 	if err != nil {
@@ -259,7 +262,7 @@ func (s *Server) startBroadcast(c *gin.Context) {
 func (s *Server) broadcastJSONOf(a *activeBroadcast, target *store.BroadcastTarget) broadcastJSON {
 	st := a.cast.Status()
 	started := a.startedAt.UTC()
-	return broadcastJSON{TargetURL: &target.URL, State: st.State, Error: st.Error, Attempts: st.Attempts, StartedAt: &started}
+	return broadcastJSON{TargetURL: &target.URL, State: st.State, Reason: st.Reason, Error: st.Error, Attempts: st.Attempts, StartedAt: &started}
 }
 
 // stopBroadcast stops the webinar's broadcast; the stream ends in the background.

@@ -18,6 +18,7 @@ import (
 type broadcastOut struct {
 	TargetURL *string `json:"target_url"`
 	State     string  `json:"state"`
+	Reason    string  `json:"reason"`
 	Error     string  `json:"error"`
 	Attempts  int     `json:"attempts"`
 }
@@ -101,12 +102,14 @@ func TestBroadcastFromTheRoom(t *testing.T) {
 	// The target refuses: the moderator is told why, the API says so, the meeting goes on.
 	trouble := o.waitMsg(func(m client.Message) bool { return m.Type == "broadcast" && m.Error != "" })
 	require.Contains(t, trouble.Error, "refused the connection")
+	require.Equal(t, "refused", trouble.Reason)
 	require.NotContains(t, trouble.Error, key)
 	require.Eventually(t, func() bool {
 		got, _ = getBroadcast(owner, w.ID)
 		return got.State == "retrying"
 	}, 30*time.Second, 50*time.Millisecond)
 	require.Contains(t, got.Error, "refused the connection")
+	require.Equal(t, "refused", got.Reason)
 	g.waitMedia(oj.ParticipantID, 50)
 
 	resp = owner.Do("DELETE", path, nil, nil)

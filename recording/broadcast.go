@@ -91,12 +91,30 @@ const (
 // BroadcastStatus is where a broadcast stands.
 type BroadcastStatus struct {
 	State string
-	// Error says why the target does not take the stream, when it does not; it never
-	// holds the target's address or key.
-	Error string
+	// Reason says why the target does not take the stream, when it does not, as one of
+	// the Reason... codes; Error says it in English words. Neither holds the target's
+	// address or key.
+	Reason string
+	Error  string
 	// Attempts counts the connections to the target tried.
 	Attempts int
 }
+
+// Why a target does not take the stream, as BroadcastStatus.Reason says.
+const (
+	ReasonRefused     = "refused"      // nothing listens at the address and port
+	ReasonUnresolved  = "unresolved"   // the host name is unknown
+	ReasonUnreachable = "unreachable"  // no route, or no answer in time
+	ReasonRejected    = "rejected"     // closed before the stream started: the key, often
+	ReasonTLS         = "tls"          // the TLS connection failed
+	ReasonServer      = "server_error" // the server said why, in Error
+	ReasonDropped     = "dropped"      // closed while the stream went out
+	ReasonStalled     = "stalled"      // took nothing for BroadcastParams.StallTimeout
+	ReasonEncoder     = "encoder"      // ffmpeg failed otherwise
+)
+
+// trouble is why a target does not take the stream: a Reason... code and its words.
+type trouble struct{ reason, text string }
 
 // BroadcastParams configure a Broadcast.
 type BroadcastParams struct {
@@ -147,7 +165,7 @@ type castRoom interface {
 	ActiveSpeaker() string
 	Participants() []sfu.ParticipantInfo
 	SetBroadcasting(on bool) error
-	BroadcastTrouble(reason string) error
+	BroadcastTrouble(reason, text string) error
 }
 
 // castSink is the broadcast's attachment to its room (an *sfu.SinkHandle).
@@ -197,7 +215,7 @@ type Broadcast struct {
 	// insetPlaceholder is a VP8 keyframe of insetHidden pixels square: an inset that
 	// small is not drawn.
 	insetPlaceholder []byte
-	caption     string        // the file ffmpeg reads the name from
+	caption          string // the file ffmpeg reads the name from
 
 	mu     sync.Mutex
 	tracks []*castTrack
@@ -347,7 +365,7 @@ func (b *Broadcast) setStatus(s BroadcastStatus) {
 	}
 	b.p.OnStatus(s)
 	if s.Error != "" && s.State == BroadcastRetrying {
-		_ = b.room.BroadcastTrouble(s.Error)
+		_ = b.room.BroadcastTrouble(s.Reason, s.Error)
 	}
 }
 
@@ -383,15 +401,15 @@ func (b *Broadcast) run() {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
-		live, reason := b.attempt(c, attempt)
-		if reason == "" {
+		live, why := b.attempt(c, attempt)
+		if why.reason == "" {
 			return // stopped
 		}
 		if live && time.Since(started) > maxBackoff {
 			backoff = time.Second // it worked for a while: try again soon
 		}
-		b.log.Warn("broadcast target lost", "attempt", attempt, "reason", reason, "retry_in", backoff)
-		b.setStatus(BroadcastStatus{State: BroadcastRetrying, Error: reason, Attempts: attempt})
+		b.log.Warn("broadcast target lost", "attempt", attempt, "reason", why.reason, "error", why.text, "retry_in", backoff)
+		b.setStatus(BroadcastStatus{State: BroadcastRetrying, Reason: why.reason, Error: why.text, Attempts: attempt})
 		t := time.NewTimer(backoff)
 		select {
 		case <-b.stop:
@@ -407,27 +425,28 @@ func (b *Broadcast) run() {
 }
 
 // attempt runs ffmpeg once: it returns whether the target took the stream, and why it
-// ended, "" when the broadcast was stopped.
-func (b *Broadcast) attempt(c *composite, attempt int) (live bool, reason string) {
+// ended, nothing when the broadcast was stopped.
+func (b *Broadcast) attempt(c *composite, attempt int) (live bool, why trouble) {
+	startFailed := trouble{ReasonEncoder, "the encoder could not start"}
 	cmd := exec.Command(b.p.FFmpeg, b.ffmpegArgs()...)
 	// A pipe of our own, for its write deadline: ffmpeg stops reading when the target
 	// stops taking the stream without closing the connection.
 	in, stdin, err := os.Pipe()
 	if err != nil {
-		return false, "the encoder could not start"
+		return false, startFailed
 	}
 	cmd.Stdin = in
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		_, _ = in.Close(), stdin.Close()
-		return false, "the encoder could not start"
+		return false, startFailed
 	}
 	err = cmd.Start()
 	_ = in.Close() // ffmpeg's end
 	if err != nil {
 		_ = stdin.Close()
 		b.log.Error("broadcast encoder not started", "err", err)
-		return false, "the encoder could not start"
+		return false, startFailed
 	}
 	b.mu.Lock()
 	b.proc = cmd.Process
@@ -435,7 +454,7 @@ func (b *Broadcast) attempt(c *composite, attempt int) (live bool, reason string
 	b.setStatus(BroadcastStatus{State: BroadcastConnecting, Attempts: attempt})
 
 	var isLive atomic.Bool
-	report := make(chan string, 1) // the first error ffmpeg gave
+	report := make(chan trouble, 1) // the first error ffmpeg gave
 	exited := make(chan struct{})
 	go func() { // owned by this attempt; ends when ffmpeg closes its error output
 		defer close(exited)
@@ -471,22 +490,19 @@ func (b *Broadcast) attempt(c *composite, attempt int) (live bool, reason string
 	stalled := errors.Is(c.err, os.ErrDeadlineExceeded)
 	end()
 	if stopped {
-		return isLive.Load(), ""
+		return isLive.Load(), trouble{}
 	}
-	reason = <-report
+	why = <-report
 	switch {
 	case stalled:
-		reason = fmt.Sprintf("the broadcast server stopped taking the stream (nothing went out for %s)", b.p.StallTimeout)
-	case reason != "":
+		why = trouble{ReasonStalled, fmt.Sprintf("the broadcast server stopped taking the stream (nothing went out for %s)", b.p.StallTimeout)}
+	case why.reason != "":
 	case isLive.Load():
-		reason = "the broadcast server closed the connection"
+		why = trouble{ReasonDropped, "the broadcast server closed the connection"}
 	default:
-		reason = fmt.Sprintf("the encoder stopped (%s)", b.redact(errText(werr)))
+		why = trouble{ReasonEncoder, fmt.Sprintf("the encoder stopped (%s)", b.redact(errText(werr)))}
 	}
-	if !isLive.Load() && reason == "the broadcast server closed the connection" {
-		reason = "the broadcast server closed the connection before the stream started: check the stream key"
-	}
-	return isLive.Load(), reason
+	return isLive.Load(), why
 }
 
 // errText is an error's text, or "no error".
@@ -553,10 +569,10 @@ func filterQuote(s string) string {
 // readFFmpegErrors reads ffmpeg's error output until it closes: live is called when the
 // target has taken the stream, and the first error that says what went wrong with the
 // target is returned, redacted.
-func readFFmpegErrors(r io.Reader, redact func(string) string, log *slog.Logger, live func()) string {
+func readFFmpegErrors(r io.Reader, redact func(string) string, log *slog.Logger, live func()) trouble {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 64*1024)
-	var first string
+	var first trouble
 	seenLive := false
 	for sc.Scan() {
 		line := sc.Text()
@@ -566,49 +582,46 @@ func readFFmpegErrors(r io.Reader, redact func(string) string, log *slog.Logger,
 			live()
 			continue
 		}
-		if first == "" {
+		if first.reason == "" {
 			first = targetError(line, seenLive)
-			if first != "" && strings.HasPrefix(first, "the broadcast server says: ") {
-				first = redact(first)
-			}
+			first.text = redact(first.text)
 		}
 	}
 	_, _ = io.Copy(io.Discard, r)
 	return first
 }
 
-// targetError says in plain words what a line of ffmpeg's error output tells of the
-// target, or "" when it tells nothing of it; live says whether the target had taken the
-// stream.
-func targetError(line string, live bool) string {
+// targetError says what a line of ffmpeg's error output tells of the target, nothing
+// when it tells nothing of it; live says whether the target had taken the stream.
+func targetError(line string, live bool) trouble {
 	l := strings.ToLower(line)
 	switch {
 	case strings.Contains(l, "connection refused"):
-		return "the broadcast server refused the connection (nothing listens at that address and port)"
+		return trouble{ReasonRefused, "the broadcast server refused the connection (nothing listens at that address and port)"}
 	case strings.Contains(l, "failed to resolve") || strings.Contains(l, "name or service not known") || strings.Contains(l, "temporary failure in name resolution"):
-		return "the broadcast server's name could not be resolved"
+		return trouble{ReasonUnresolved, "the broadcast server's name could not be resolved"}
 	case strings.Contains(l, "timed out") || strings.Contains(l, "timeout"):
-		return "the broadcast server could not be reached in time"
+		return trouble{ReasonUnreachable, "the broadcast server could not be reached in time"}
 	case strings.Contains(l, "no route to host") || strings.Contains(l, "network is unreachable"):
-		return "the broadcast server could not be reached"
+		return trouble{ReasonUnreachable, "the broadcast server could not be reached"}
 	case strings.Contains(l, "rtmp handshake"):
-		return "the broadcast server closed the connection before the stream started: check the address and the stream key"
+		return trouble{ReasonRejected, "the broadcast server closed the connection before the stream started: check the address and the stream key"}
 	case strings.Contains(l, "[tls @") || strings.Contains(l, "gnutls") || strings.Contains(l, "certificate") || strings.Contains(l, "tls handshake"):
-		return "the secure (TLS) connection to the broadcast server failed: check rtmps:// and the server's certificate"
+		return trouble{ReasonTLS, "the secure (TLS) connection to the broadcast server failed: check rtmps:// and the server's certificate"}
 	case strings.Contains(l, "server error:"):
 		i := strings.Index(l, "server error:")
 		msg := strings.TrimSpace(line[i+len("server error:"):])
 		if len(msg) > 160 {
 			msg = msg[:160]
 		}
-		return "the broadcast server says: " + msg
+		return trouble{ReasonServer, "the broadcast server says: " + msg}
 	case strings.Contains(l, "broken pipe") || strings.Contains(l, "connection reset") || strings.Contains(l, "end of file") || strings.Contains(l, "input/output error"):
 		if live {
-			return "the broadcast server closed the connection"
+			return trouble{ReasonDropped, "the broadcast server closed the connection"}
 		}
-		return "the broadcast server closed the connection before the stream started: check the stream key"
+		return trouble{ReasonRejected, "the broadcast server closed the connection before the stream started: check the stream key"}
 	}
-	return ""
+	return trouble{}
 }
 
 // placeholderFrame encodes the picture shown while nobody's video is: a VP8 keyframe of

@@ -327,6 +327,7 @@ func TestBroadcastToARefusingTarget(t *testing.T) {
 		st := newStatuses()
 		b := startCast(t, c.room, freePort(t), st)
 		got, _ := st.wait(t, 0, "an error", state(BroadcastRetrying))
+		require.Equal(t, ReasonRefused, got.Reason)
 		require.Contains(t, got.Error, "refused the connection")
 		require.NotContains(t, got.Error, "secret-key")
 		require.True(t, c.room.Broadcasting(), "it is tried again")
@@ -334,16 +335,17 @@ func TestBroadcastToARefusingTarget(t *testing.T) {
 		require.False(t, c.room.Broadcasting())
 	})
 	for _, tc := range []struct {
-		name, scheme, want string
+		name, scheme, reason, want string
 	}{
-		{"the server hangs up", "rtmp", "closed the connection before the stream started"},
-		{"no TLS where rtmps is asked", "rtmps", "TLS"},
+		{"the server hangs up", "rtmp", ReasonRejected, "closed the connection before the stream started"},
+		{"no TLS where rtmps is asked", "rtmps", ReasonTLS, "TLS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			port := hangingUp(t)
 			st := newStatuses()
 			b := startCastTo(t, c.room, fmt.Sprintf("%s://127.0.0.1:%d/live", tc.scheme, port), st)
 			got, _ := st.wait(t, 0, "an error", state(BroadcastRetrying))
+			require.Equal(t, tc.reason, got.Reason)
 			require.Contains(t, got.Error, tc.want)
 			require.NotContains(t, got.Error, "secret-key")
 			b.Close()
@@ -403,6 +405,7 @@ func TestBroadcastToAServerThatTakesNothing(t *testing.T) {
 	b := startCastTo(t, c.room, fmt.Sprintf("rtmp://127.0.0.1:%d/live", l.Addr().(*net.TCPAddr).Port), st, time.Second)
 	c.send(t)
 	got, _ := st.wait(t, 0, "the stall", state(BroadcastRetrying))
+	require.Equal(t, ReasonStalled, got.Reason)
 	require.Contains(t, got.Error, "stopped taking the stream")
 	b.Close()
 }
@@ -418,6 +421,7 @@ func TestBroadcastReconnectsAfterADrop(t *testing.T) {
 	_, seen := st.wait(t, 0, "live", state(BroadcastLive))
 	require.NoError(t, first.cmd.Process.Kill())
 	got, seen := st.wait(t, seen, "the drop", state(BroadcastRetrying))
+	require.Equal(t, ReasonDropped, got.Reason)
 	require.Contains(t, got.Error, "closed the connection")
 	require.NotContains(t, got.Error, "secret-key")
 
@@ -438,26 +442,25 @@ func TestBroadcastReconnectsAfterADrop(t *testing.T) {
 
 func TestTargetErrors(t *testing.T) {
 	for _, tc := range []struct {
-		line string
-		live bool
-		want string
+		line   string
+		live   bool
+		reason string
+		want   string
 	}{
-		{"[tcp @ 0x1] Connection to tcp://127.0.0.1:1935 failed: Connection refused", false, "refused the connection"},
-		{"[tcp @ 0x1] Failed to resolve hostname live.example: Name or service not known", false, "could not be resolved"},
-		{"[tls @ 0x1] Error in the push function.", false, "TLS"},
-		{"[rtmp @ 0x1] Server error: Already publishing", false, "says: Already publishing"},
-		{"av_interleaved_write_frame(): Broken pipe", true, "closed the connection"},
-		{"Error opening output rtmp://x/live/k: End of file", false, "before the stream started"},
-		{"[rtmp @ 0x1] Cannot read RTMP handshake response", false, "before the stream started"},
-		{"[tls @ 0x1] The TLS connection was non-properly terminated.", false, "TLS"},
-		{"Stream mapping:", false, ""},
+		{"[tcp @ 0x1] Connection to tcp://127.0.0.1:1935 failed: Connection refused", false, ReasonRefused, "refused the connection"},
+		{"[tcp @ 0x1] Failed to resolve hostname live.example: Name or service not known", false, ReasonUnresolved, "could not be resolved"},
+		{"[tcp @ 0x1] Connection to tcp://10.1.2.3:1935 failed: Connection timed out", false, ReasonUnreachable, "in time"},
+		{"[tls @ 0x1] Error in the push function.", false, ReasonTLS, "TLS"},
+		{"[rtmp @ 0x1] Server error: Already publishing", false, ReasonServer, "says: Already publishing"},
+		{"av_interleaved_write_frame(): Broken pipe", true, ReasonDropped, "closed the connection"},
+		{"Error opening output rtmp://x/live/k: End of file", false, ReasonRejected, "before the stream started"},
+		{"[rtmp @ 0x1] Cannot read RTMP handshake response", false, ReasonRejected, "before the stream started"},
+		{"[tls @ 0x1] The TLS connection was non-properly terminated.", false, ReasonTLS, "TLS"},
+		{"Stream mapping:", false, "", ""},
 	} {
 		got := targetError(tc.line, tc.live)
-		if tc.want == "" {
-			require.Empty(t, got, tc.line)
-			continue
-		}
-		require.Contains(t, got, tc.want, tc.line)
+		require.Equal(t, tc.reason, got.reason, tc.line)
+		require.Contains(t, got.text, tc.want, tc.line)
 	}
 }
 

@@ -91,7 +91,7 @@ func (m clockMap) at(ts uint32) int64 {
 
 func newComposite(b *Broadcast) *composite {
 	return &composite{
-		b:     b,
+		b: b,
 		main: &lane{
 			track: mainTrack, placeholder: b.placeholder, every: placeholderEvery, stall: videoStall, named: true,
 			videos: make(map[*castTrack]*videoSource),

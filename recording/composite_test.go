@@ -21,11 +21,11 @@ type castRoomFake struct {
 	done    chan struct{}
 }
 
-func (r *castRoomFake) Done() <-chan struct{}               { return r.done }
-func (r *castRoomFake) ActiveSpeaker() string               { return r.speaker }
-func (r *castRoomFake) Participants() []sfu.ParticipantInfo { return r.people }
-func (r *castRoomFake) SetBroadcasting(bool) error          { return nil }
-func (r *castRoomFake) BroadcastTrouble(string) error       { return nil }
+func (r *castRoomFake) Done() <-chan struct{}                 { return r.done }
+func (r *castRoomFake) ActiveSpeaker() string                 { return r.speaker }
+func (r *castRoomFake) Participants() []sfu.ParticipantInfo   { return r.people }
+func (r *castRoomFake) SetBroadcasting(bool) error            { return nil }
+func (r *castRoomFake) BroadcastTrouble(string, string) error { return nil }
 
 // castSinkFake records the keyframes asked for.
 type castSinkFake struct{ asked []string }

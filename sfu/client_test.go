@@ -68,6 +68,7 @@ type serverMsg struct {
 	Recording    bool                     `json:"recording"`
 	Broadcasting bool                     `json:"broadcasting"`
 	Error        string                   `json:"error"`
+	Reason       string                   `json:"reason"`
 	Participant  ParticipantInfo          `json:"participant"`
 	Joined       []ParticipantInfo        `json:"joined"`
 	Left         []string                 `json:"left"`

@@ -182,15 +182,16 @@ func (r *Room) SetBroadcasting(on bool) error {
 }
 
 // BroadcastTrouble tells the moderators why the broadcast's target does not take the
-// stream (unreachable, refused key): the broadcast goes on trying, and the room is still
-// told that it is on, since it starts again as soon as the target answers.
-func (r *Room) BroadcastTrouble(reason string) error {
+// stream (unreachable, refused key), as a code (reason) and in words (text): the
+// broadcast goes on trying, and the room is still told that it is on, since it starts
+// again as soon as the target answers.
+func (r *Room) BroadcastTrouble(reason, text string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return ErrRoomClosed
 	}
-	msg := encode(noticeMessage{Type: signal.TypeBroadcast, Active: r.broadcasting, Error: reason})
+	msg := encode(noticeMessage{Type: signal.TypeBroadcast, Active: r.broadcasting, Reason: reason, Error: text})
 	for _, o := range r.participants {
 		if o.role == RoleModerator {
 			o.sendRaw(msg)
@@ -270,6 +271,7 @@ type noticeMessage struct {
 	Type   string `json:"type"`
 	Active bool   `json:"active"`
 	// Error, for moderators, says why a recording stopped early or why a broadcast's
-	// target does not take the stream.
-	Error string `json:"error,omitempty"`
+	// target does not take the stream; Reason is the latter as a code.
+	Error  string `json:"error,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }

@@ -178,9 +178,10 @@ func TestBroadcastStateReachesEveryoneAndTroubleTheModerators(t *testing.T) {
 	late := connect(t, srv, srv.lobbyToken(t, "cast", "late"))
 	require.True(t, late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait }).Broadcasting, "so is someone waiting in the lobby")
 
-	require.NoError(t, room.BroadcastTrouble("the broadcast server refused the connection"))
+	require.NoError(t, room.BroadcastTrouble("refused", "the broadcast server refused the connection"))
 	got := mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBroadcast && m.Error != "" })
 	require.True(t, got.Active, "it goes on trying")
+	require.Equal(t, "refused", got.Reason)
 	require.NoError(t, room.SetBroadcasting(false))
 	last := guest.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBroadcast })
 	require.False(t, last.Active)

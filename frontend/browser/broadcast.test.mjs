@@ -1,7 +1,8 @@
 // Live broadcast from the pages: the organizer gives the webinar an RTMP target on the
 // dashboard (the key is not shown again), goes live from his room, a participant sees the
 // indicator, and an RTMP server on loopback (ffmpeg) receives H.264 and AAC until he
-// stops. No page may ask anything of another origin.
+// stops; once nothing listens there, going live says why. No page may ask anything of
+// another origin.
 // Run with: node --test frontend/browser/
 
 import assert from "node:assert/strict";
@@ -85,6 +86,14 @@ test("the organizer broadcasts his room to an RTMP server", async () => {
     await participant.waitForSelector('meeting-room[data-broadcasting="false"]');
     assert.equal(await participant.locator(".room-broadcast").isVisible(), false);
     await ended;
+
+    // Nothing listens any more: the organizer is told why, in his language; the meeting
+    // goes on, and he stops.
+    await live.click();
+    await organizer.locator(".record-message", { hasText: "rien n’écoute à cette adresse" }).waitFor();
+    assert.equal(await participant.locator('meeting-room[data-state="connected"]').count(), 1);
+    await live.click();
+    await participant.waitForSelector('meeting-room[data-broadcasting="false"]');
 
     const probe = JSON.parse(execFileSync("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json", out], { encoding: "utf8" }));
     const codecs = probe.streams.map((/** @type {{codec_name: string}} */ s) => s.codec_name).sort();

@@ -16,9 +16,25 @@ import { errorKey, loginIfExpired } from "./session.js";
  * @typedef {object} Broadcast
  * @property {string | null} target_url
  * @property {"off" | "connecting" | "live" | "retrying" | "stopping"} state
- * @property {string} [error] why the target does not take the stream
+ * @property {string} [reason] why the target does not take the stream, as a code
+ * @property {string} [error] the same in English words
  * @property {number} attempts
  */
+
+/**
+ * Why a broadcast's target does not take the stream, for the page: its code's words in
+ * the page's language when it has some, else the server's English words.
+ *
+ * @param {string} reason
+ * @param {string} error
+ * @returns {import("./i18n.js").Var}
+ */
+export function troubleText(reason, error) {
+  return TROUBLE_REASONS.has(reason) ? { key: `cast.why.${reason}` } : String(error);
+}
+
+/** The codes of a broadcast's trouble that have their own words (server_error says the server's). */
+const TROUBLE_REASONS = new Set(["refused", "unresolved", "unreachable", "rejected", "tls", "dropped", "stalled", "encoder"]);
 
 /** How often the state is asked again while a broadcast runs, in milliseconds. */
 const POLL_MS = 3000;
@@ -68,7 +84,7 @@ export function openBroadcast(w, panel, csrf) {
   /** @param {Broadcast} b */
   const show = (b) => {
     if (b.target_url) {
-      localize(status, `cast.state.${b.state}`, { url: b.target_url, error: b.error || "" });
+      localize(status, `cast.state.${b.state}`, { url: b.target_url, error: troubleText(b.reason || "", b.error || "") });
       if (!url.value) url.value = b.target_url;
     } else {
       localize(status, "cast.none");

@@ -4,6 +4,7 @@
 // stops its recording, when the webinar allows it, and its live broadcast.
 
 import { ApiError, getJSON, sendJSON } from "./api.js";
+import { troubleText } from "./broadcast.js";
 import { byId, h } from "./dom.js";
 import { initI18n, localize, setPlainText } from "./i18n.js";
 import { MeetingRoom } from "./room.js";
@@ -128,7 +129,7 @@ function broadcastControls(id, me) {
   const path = `/api/v1/webinars/${encodeURIComponent(id)}/broadcast`;
   /** @type {RoomJob["onEvent"]} */
   const onEvent = (detail, message) => {
-    if (detail.error) localize(message, "room.cast.trouble", { error: String(detail.error) });
+    if (detail.error) localize(message, "room.cast.trouble", { error: troubleText(detail.reason, detail.error) });
     else if (message.getAttribute("data-i18n") === "room.cast.trouble") setPlainText(message, "");
   };
   jobControls({ path, event: "broadcast", action: "broadcast", start: "room.cast.start", stop: "room.cast.stop", errors: BROADCAST_ERRORS, onEvent }, me);

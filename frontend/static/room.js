@@ -543,16 +543,17 @@ export class MeetingRoom extends HTMLElement {
 
   /**
    * Shows whether the room is broadcast live, says it to screen readers when that changes,
-   * and tells the page (a "broadcast" event on this element, detail: {active, error}).
+   * and tells the page (a "broadcast" event on this element, detail: {active, error, reason}).
    */
   onBroadcast() {
     const active = Boolean(this.client?.broadcasting);
     const error = this.client?.broadcastError || "";
+    const reason = this.client?.broadcastReason || "";
     const changed = String(active) !== this.dataset.broadcasting;
     this.broadcastTag.hidden = !active;
     this.dataset.broadcasting = String(active);
     if (changed) this.announce(t(active ? "room.broadcast.started" : "room.broadcast.stopped"));
-    this.dispatchEvent(new CustomEvent("broadcast", { detail: { active, error } }));
+    this.dispatchEvent(new CustomEvent("broadcast", { detail: { active, error, reason } }));
   }
 
   /**

@@ -192,6 +192,8 @@ export class RoomClient extends EventTarget {
     this.broadcasting = false;
     /** Why the broadcast's target does not take the stream (moderators), or "". */
     this.broadcastError = "";
+    /** The same as a code (refused, rejected...), or "". */
+    this.broadcastReason = "";
     this.activeSpeaker = "";
     /** The last layer request sent per received track id, as "width x height". @type {Map<string, string>} */
     this.layers = new Map();
@@ -524,7 +526,7 @@ export class RoomClient extends EventTarget {
         this.keepSessionToken(msg.session_token);
         this.attempt = 0;
         this.setRecording(Boolean(msg.recording));
-        this.setBroadcast(Boolean(msg.broadcasting), "");
+        this.setBroadcast(Boolean(msg.broadcasting), "", "");
         this.setState("waiting");
         break;
       case "offer":
@@ -597,7 +599,7 @@ export class RoomClient extends EventTarget {
         this.setRecording(Boolean(msg.active));
         break;
       case "broadcast":
-        this.setBroadcast(Boolean(msg.active), String(msg.error || ""));
+        this.setBroadcast(Boolean(msg.active), String(msg.error || ""), String(msg.reason || ""));
         break;
       case "active_speaker":
         this.activeSpeaker = msg.participant_id || "";
@@ -634,11 +636,13 @@ export class RoomClient extends EventTarget {
    *
    * @param {boolean} active
    * @param {string} error
+   * @param {string} reason
    */
-  setBroadcast(active, error) {
+  setBroadcast(active, error, reason) {
     if (active === this.broadcasting && error === this.broadcastError) return;
     this.broadcasting = active;
     this.broadcastError = error;
+    this.broadcastReason = reason;
     this.dispatchEvent(new Event("broadcast"));
   }
 
@@ -678,7 +682,7 @@ export class RoomClient extends EventTarget {
   onJoined(msg) {
     this.keepSessionToken(msg.session_token);
     this.setRecording(Boolean(msg.recording));
-    this.setBroadcast(Boolean(msg.broadcasting), "");
+    this.setBroadcast(Boolean(msg.broadcasting), "", "");
     this.attempt = 0;
     this.lastError = "";
     this.id = msg.participant_id;

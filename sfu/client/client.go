@@ -91,8 +91,9 @@ type Message struct {
 	Recording    bool `json:"recording,omitempty"`
 	Broadcasting bool `json:"broadcasting,omitempty"`
 	// Error, for moderators, says why a recording stopped or a broadcast's target does
-	// not take the stream.
-	Error string `json:"error,omitempty"`
+	// not take the stream; Reason is the latter as a code.
+	Error  string `json:"error,omitempty"`
+	Reason string `json:"reason,omitempty"`
 	// Text is a chat message's text.
 	Text string `json:"text,omitempty"`
 	// Voted is the number of participants who voted in a poll.
