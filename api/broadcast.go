@@ -215,6 +215,9 @@ func (s *Server) startBroadcast(c *gin.Context) {
 		FFmpeg: s.p.FFmpeg, URL: target.URL, Key: target.Key, Dir: dir, Logger: log, Panics: s.p.SFU.Panics(),
 		OnStatus: func(st recording.BroadcastStatus) {
 			log.Info("broadcast status", "state", st.State, "attempts", st.Attempts, "reason", st.Reason, "error", st.Error)
+			if st.State == recording.BroadcastRetrying {
+				s.castTrouble.WithLabelValues(st.Reason).Inc()
+			}
 		},
 	})
 	if err != nil {
@@ -293,6 +296,13 @@ func (s *Server) stopBroadcast(c *gin.Context) {
 		s.auditBroadcast(c, sess.OrganizerID, "broadcast.stop", w.ID)
 	}
 	c.JSON(http.StatusAccepted, broadcastJSON{State: "stopping", Attempts: a.cast.Status().Attempts})
+}
+
+// broadcastsRunning is the number of broadcasts running now, for /metrics.
+func (s *Server) broadcastsRunning() float64 {
+	s.broadcasts.mu.Lock()
+	defer s.broadcasts.mu.Unlock()
+	return float64(len(s.broadcasts.active))
 }
 
 // StopBroadcasts stops every broadcast and waits, within ctx, for their streams to end:

@@ -38,7 +38,7 @@ func getBroadcast(b *browser, webinarID string) (broadcastOut, string) {
 // each step is audited and logged.
 func TestBroadcastFromTheRoom(t *testing.T) {
 	recordingtest.Tool(t, "ffmpeg")
-	e := setup(t, "sqlite", options{})
+	e := setup(t, "sqlite", options{metricsToken: metricsToken})
 	owner, other, anon := e.browser(), e.browser(), e.browser()
 	owner.Login(userOwner)
 	other.Login(userOther)
@@ -110,6 +110,9 @@ func TestBroadcastFromTheRoom(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond)
 	require.Contains(t, got.Error, "refused the connection")
 	require.Equal(t, "refused", got.Reason)
+	m := metricsText(t, e)
+	require.Contains(t, m, "webinaire_broadcasts 1\n")
+	require.Regexp(t, `webinaire_broadcast_target_failures_total\{reason="refused"\} [1-9]`, m)
 	g.waitMedia(oj.ParticipantID, 50)
 
 	resp = owner.Do("DELETE", path, nil, nil)

@@ -156,7 +156,9 @@ type Server struct {
 	sessionsRefused *prometheus.CounterVec
 	// joinDuration times the successful join calls, by route.
 	joinDuration *prometheus.HistogramVec
-	metrics      http.Handler // the Prometheus registry's
+	// castTrouble counts the times a broadcast's target did not take the stream, by reason.
+	castTrouble *prometheus.CounterVec
+	metrics     http.Handler // the Prometheus registry's
 }
 
 // New builds the server. It does not touch the database: until SetReady is called the API
@@ -232,6 +234,10 @@ func New(p Params) (*Server, error) {
 		Help: "Media sessions refused because their client address opened too many lately, by protocol.",
 	}, []string{"protocol"})
 	s.joinDuration = newJoinDuration()
+	s.castTrouble = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webinaire_broadcast_target_failures_total",
+		Help: "Times a live broadcast's target did not take the stream (it is tried again), by reason.",
+	}, []string{"reason"})
 	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
 	s.broadcasts.active, s.broadcasts.starting = make(map[string]*activeBroadcast), make(map[string]bool)
 	s.wsURL = "ws://" + u.Host + rtcPath
