@@ -47,6 +47,7 @@ func kept(t *testing.T, page, key string) string {
 var categoryKeys = []string{
 	privacy.CategoryAccounts, privacy.CategoryRecordings, privacy.CategoryChatVotes,
 	privacy.CategoryConnectionLog, privacy.CategoryAuditTrail, privacy.CategorySessions, privacy.CategorySlides,
+	privacy.CategoryBroadcasts,
 }
 
 func TestPrivacyPageStatesTheDefaultPolicy(t *testing.T) {
@@ -255,6 +256,7 @@ func TestProcessingRegisterMatchesThePage(t *testing.T) {
 		privacy.CategoryAuditTrail:    {Months: 6},
 		privacy.CategorySessions:      nil,
 		privacy.CategorySlides:        {Months: 1},
+		privacy.CategoryBroadcasts:    nil,
 	}
 	for _, line := range reg.Categories {
 		if want[line.Key] == nil {

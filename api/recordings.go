@@ -32,10 +32,8 @@ var (
 // the maps only: no database or storage call is made holding it, so that a slow or hung
 // database delays the one request that waits for it, not every start and stop.
 type recorders struct {
-	mu       sync.Mutex
-	active   map[string]*activeRecording
-	starting map[string]bool // webinars whose recording is being started
-	wg       sync.WaitGroup  // finalizations
+	running[activeRecording]
+	wg sync.WaitGroup // finalizations
 }
 
 // abandonTimeout bounds marking failed a recording that could not start.
@@ -195,28 +193,6 @@ func (a *activeRecording) fail(err error) {
 	}
 	a.mu.Unlock()
 	a.once.Do(func() { close(a.stop) })
-}
-
-// reserve marks the webinar's recording as being started; false when it is running or
-// being started already.
-func (r *recorders) reserve(webinarID string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.active[webinarID] != nil || r.starting[webinarID] {
-		return false
-	}
-	r.starting[webinarID] = true
-	return true
-}
-
-// release ends the start of the webinar's recording: a, when not nil, is running now.
-func (r *recorders) release(webinarID string, a *activeRecording) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.starting, webinarID)
-	if a != nil {
-		r.active[webinarID] = a
-	}
 }
 
 // abandonRecording marks a recording that could not start as failed, within abandonTimeout.

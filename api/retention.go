@@ -179,7 +179,8 @@ func (s *Server) metricsHandler() http.Handler {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newRetentionCollector(s, s.p.MetricsCache), s.sessionsRefused, newPanicCollector(s.p.SFU.Panics()), newForwardCollector(s.p.SFU),
 		newSendCollector(s.p.SFU), newCensusCollector(s.p.SFU), newFeedbackCollector(s.p.SFU),
-		newPlacementCollector(s.p.Cluster), s.joinDuration)
+		newPlacementCollector(s.p.Cluster), s.joinDuration, s.castTrouble,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "webinaire_broadcasts", Help: "Live broadcasts this node runs now."}, s.broadcastsRunning))
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 

@@ -53,6 +53,9 @@ func TestExportHoldsEverythingAboutThePersonAndNothingElse(t *testing.T) {
 		resp := me.Do("PATCH", "/api/v1/me", map[string]string{"display_name": "Camille M."}, nil)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		resp.Body.Close()
+		resp = me.Do("PUT", "/api/v1/webinars/"+w.ID+"/broadcast/target", map[string]string{"url": "rtmp://peertube.example.org/live", "key": "secret-stream-key"}, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
 
 		resp = me.Do("GET", "/api/v1/me/export", nil, nil)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -78,6 +81,8 @@ func TestExportHoldsEverythingAboutThePersonAndNothingElse(t *testing.T) {
 			require.NotContains(t, raw, foreign, "nothing about anyone else")
 		}
 		require.NotContains(t, raw, w.RoomID, "no secret link or room id")
+		require.Contains(t, raw, `"broadcast_url":"rtmp://peertube.example.org/live"`)
+		require.NotContains(t, raw, "secret-stream-key", "nor the broadcast's key")
 	})
 }
 

@@ -116,13 +116,16 @@ type Params struct {
 	// MetricsCache is how long the figures read from the database for /metrics are kept,
 	// by Now; 0 means DefaultMetricsCache.
 	MetricsCache time.Duration
-	// FFmpeg and FFprobe are the programs that finalize recordings and check them; empty
-	// means "ffmpeg" and "ffprobe", found in PATH.
+	// FFmpeg and FFprobe are the programs that finalize recordings and check them, and
+	// that encode live broadcasts; empty means "ffmpeg" and "ffprobe", found in PATH.
 	FFmpeg, FFprobe string
 	// STTURL is the WebSocket address of the organisation's speech-to-text service for
 	// automatic captions (captions.stt_url); empty turns them off. STTLang is the
 	// language it is asked to transcribe, fr or en.
 	STTURL, STTLang string
+	// MaxBroadcasts bounds the live broadcasts this server encodes at once (409 beyond);
+	// 0 means DefaultMaxBroadcasts.
+	MaxBroadcasts int
 	// JoinsPerAddressPerMinute and JoinsPerInvitationPerMinute limit the joins through
 	// invitation links (429 beyond); 0 means the defaults.
 	JoinsPerAddressPerMinute, JoinsPerInvitationPerMinute int
@@ -147,6 +150,7 @@ type Server struct {
 	recorders     recorders     // the recordings running now
 	captions      transcribers  // the automatic captions running now
 	slideChecks   chan struct{} // one token per PDF being checked
+	broadcasts    broadcasts    // the live broadcasts running now
 	tokenLifetime time.Duration
 	entryLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
@@ -158,7 +162,9 @@ type Server struct {
 	sessionsRefused *prometheus.CounterVec
 	// joinDuration times the successful join calls, by route.
 	joinDuration *prometheus.HistogramVec
-	metrics      http.Handler // the Prometheus registry's
+	// castTrouble counts the times a broadcast's target did not take the stream, by reason.
+	castTrouble *prometheus.CounterVec
+	metrics     http.Handler // the Prometheus registry's
 }
 
 // New builds the server. It does not touch the database: until SetReady is called the API
@@ -170,6 +176,9 @@ func New(p Params) (*Server, error) {
 	}
 	if p.Store == nil || p.Logger == nil || p.Pages == nil || p.Ledger == nil || p.Retention == nil || p.SFU == nil || p.Tokens == nil {
 		return nil, errors.New("new api server: store, logger, pages, ledger, retention engine, SFU and token signer are required")
+	}
+	if p.MaxBroadcasts <= 0 {
+		p.MaxBroadcasts = DefaultMaxBroadcasts
 	}
 	if p.FFmpeg == "" {
 		p.FFmpeg = "ffmpeg"
@@ -234,9 +243,14 @@ func New(p Params) (*Server, error) {
 		Help: "Media sessions refused because their client address opened too many lately, by protocol.",
 	}, []string{"protocol"})
 	s.joinDuration = newJoinDuration()
+	s.castTrouble = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webinaire_broadcast_target_failures_total",
+		Help: "Times a live broadcast's target did not take the stream (it is tried again), by reason.",
+	}, []string{"reason"})
 	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
 	s.captions.active = make(map[string]*activeTranscriber)
 	s.slideChecks = make(chan struct{}, slideChecks)
+	s.broadcasts.active, s.broadcasts.starting = make(map[string]*activeBroadcast), make(map[string]bool)
 	s.wsURL = "ws://" + u.Host + rtcPath
 	if s.secure {
 		s.wsURL = "wss://" + u.Host + rtcPath
@@ -333,6 +347,11 @@ func (s *Server) routes() http.Handler {
 	org.POST("/webinars/:id/captions", s.startCaptions)
 	org.DELETE("/webinars/:id/captions", s.stopCaptions)
 	org.GET("/webinars/:id/recordings", s.listRecordings)
+	org.GET("/webinars/:id/broadcast", s.getBroadcast)
+	org.POST("/webinars/:id/broadcast", s.startBroadcast)
+	org.DELETE("/webinars/:id/broadcast", s.stopBroadcast)
+	org.PUT("/webinars/:id/broadcast/target", s.setBroadcastTarget)
+	org.DELETE("/webinars/:id/broadcast/target", s.deleteBroadcastTarget)
 	org.GET("/recordings/:recording/files/:file", s.getRecordingFile)
 	org.DELETE("/recordings/:recording", s.deleteRecording)
 	org.POST("/recordings/:recording/links", s.createRecordingLink)

@@ -110,6 +110,8 @@ type options struct {
 	metricsToken string
 	// sttURL is Params.STTURL, the speech-to-text service of automatic captions.
 	sttURL string
+	// maxBroadcasts is Params.MaxBroadcasts.
+	maxBroadcasts int
 }
 
 const (
@@ -198,7 +200,7 @@ func setup(t *testing.T, driver string, o options) *env {
 		Pages: frontend.Files,
 		TURN:  o.turn, LoginFlows: o.loginFlows,
 		JoinsPerAddressPerMinute: o.joinsPerAddress, JoinsPerInvitationPerMinute: o.joinsPerInvitation,
-		WriteTimeout: o.writeTimeout, MaxRequestsPerClient: o.maxRequests,
+		WriteTimeout: o.writeTimeout, MaxRequestsPerClient: o.maxRequests, MaxBroadcasts: o.maxBroadcasts,
 		MediaSessionsBurst: o.sessionBurst, MediaSessionsPerHour: o.sessionsPerHour,
 		MetricsToken: o.metricsToken, STTURL: o.sttURL,
 	}

@@ -97,6 +97,7 @@ const (
 	CategorySessions      = "sessions"
 	CategoryAuditTrail    = "audit_trail"
 	CategorySlides        = "slides"
+	CategoryBroadcasts    = "broadcasts"
 )
 
 // Policy is the retention policy: one declaration that drives the sweeps, the privacy notice
@@ -265,6 +266,25 @@ func (p Policy) Categories() []Category {
 			LegalBasis: Text{"RGPD art. 6-1-e", "GDPR art. 6(1)(e)"},
 			EnforcedBy: Text{"purge des diapositives", "slides sweep"},
 			Period:     p.Slides,
+		},
+		{
+			Key:  CategoryBroadcasts,
+			Name: Text{"Diffusions en direct", "Live broadcasts"},
+			Data: Text{
+				"Image et son de la session pendant la diffusion (le partage d'écran avec en incrustation la caméra de l'orateur actif, ou cette caméra seule, avec son nom affiché ; le son mêlé des participants), envoyés au serveur RTMP que l'organisateur a configuré pour le webinaire (PeerTube, Owncast…) ; l'adresse de ce serveur et la clé de flux, conservées avec le webinaire",
+				"Picture and sound of the session while it is broadcast (the screen share with the active speaker's camera inset, or that camera alone, with their name shown; the mixed sound of the participants), sent to the RTMP server the organizer configured for the webinar (PeerTube, Owncast...); that server's address and the stream key, kept with the webinar",
+			},
+			Purpose:    Text{"Diffuser un webinaire à un public plus large, sur le serveur de diffusion choisi par l'organisation", "Broadcast a webinar to a wider audience, on the streaming server the organisation chose"},
+			ClockStart: Text{"début de la diffusion", "start of the broadcast"},
+			Kept: Text{
+				"rien n'est conservé par Webinaire : le flux part au serveur configuré pendant la diffusion, qui le garde selon ses propres règles ; l'adresse et la clé sont effacées avec le webinaire ou par l'organisateur",
+				"nothing is kept by Webinaire: the stream goes to the configured server while it lasts, which keeps it under its own rules; the address and key are deleted with the webinar or by the organizer",
+			},
+			LegalBasis: Text{"RGPD art. 6-1-e", "GDPR art. 6(1)(e)"},
+			EnforcedBy: Text{
+				"annonce à tous, dans la salle et la salle d'attente, avant la première image ; arrêt à la fin de la session ; journal des connexions et journal d'audit au début et à la fin",
+				"everyone in the room and the lobby is told before the first frame; stops when the session ends; connection log and audit trail entries at start and stop",
+			},
 		},
 	}
 }

@@ -73,6 +73,9 @@ type ExportWebinar struct {
 	RecordingAllowed bool      `json:"recording_allowed"`
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`
+	// BroadcastURL is the live broadcast's target, when set; its stream key is a secret
+	// of the target's and is left out.
+	BroadcastURL *string `json:"broadcast_url,omitempty"`
 }
 
 // ExportInvitation is an invitation as stored (its token is a secret link, so it is left out).
@@ -152,8 +155,17 @@ func (r *Rights) Export(ctx context.Context, organizerID string, now time.Time) 
 		return Export{}, fmt.Errorf("export: %w", err)
 	}
 	for _, w := range webinars {
-		x.Webinars = append(x.Webinars, ExportWebinar{w.ID, w.Title, w.Description, w.Kind, w.StartsAt.UTC(), w.DurationMinutes,
-			w.LobbyEnabled, w.RecordingAllowed, w.CreatedAt.UTC(), w.UpdatedAt.UTC()})
+		xw := ExportWebinar{ID: w.ID, Title: w.Title, Description: w.Description, Kind: w.Kind, StartsAt: w.StartsAt.UTC(),
+			DurationMinutes: w.DurationMinutes, LobbyEnabled: w.LobbyEnabled, RecordingAllowed: w.RecordingAllowed,
+			CreatedAt: w.CreatedAt.UTC(), UpdatedAt: w.UpdatedAt.UTC()}
+		target, err := r.store.BroadcastTargetOf(ctx, o.ID, w.ID)
+		switch {
+		case err == nil:
+			xw.BroadcastURL = &target.URL
+		case !errors.Is(err, store.ErrNoBroadcastTarget):
+			return Export{}, fmt.Errorf("export: %w", err)
+		}
+		x.Webinars = append(x.Webinars, xw)
 		ws, err := r.store.SlidesOf(ctx, w.ID, false)
 		if errors.Is(err, store.ErrNotFound) {
 			continue

@@ -2,7 +2,11 @@ package recording
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -86,4 +90,50 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkBroadcast720p broadcasts a room with one publisher of real 1280x720 VP8 at
+// 1.5 Mbit/s and Opus, sent in real time, to ffmpeg listening as an RTMP server on
+// loopback, and reports the CPU the broadcast's ffmpeg (decode, scale, caption, mix,
+// H.264 and AAC) takes over 20 seconds of it, in percent of one core, and that of this
+// process (the SFU, the publisher and the composite together).
+func BenchmarkBroadcast720p(b *testing.B) {
+	for range b.N {
+		c := newCastSetup(b, "24", "1280x720")
+		port := freePort(b)
+		server := startRTMPServer(b, port)
+		st := newStatuses()
+		cast := startCast(b, c.room, port, st)
+		st.wait(b, 0, "live", state(BroadcastLive))
+		done := make(chan [2]time.Duration)
+		go func() { // owned by the benchmark; ends after its measure
+			time.Sleep(2 * time.Second)
+			cast.mu.Lock()
+			pid := cast.proc.Pid
+			cast.mu.Unlock()
+			ff0, self0 := childCPU(b, pid), processCPU()
+			time.Sleep(20 * time.Second)
+			done <- [2]time.Duration{childCPU(b, pid) - ff0, processCPU() - self0}
+		}()
+		c.send(b)
+		got := <-done
+		cast.Close()
+		server.wait(b)
+		b.ReportMetric(float64(got[0])/float64(20*time.Second)*100, "ffmpeg-%core")
+		b.ReportMetric(float64(got[1])/float64(20*time.Second)*100, "process-%core")
+	}
+}
+
+// childCPU is the CPU time, user and system, process pid has used so far (Linux).
+func childCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(b, err)
+	// The fields after the command's closing parenthesis; utime and stime are the 14th
+	// and 15th of the whole line, in clock ticks of 1/100 s.
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, err := strconv.ParseInt(f[11], 10, 64)
+	require.NoError(b, err)
+	stime, err := strconv.ParseInt(f[12], 10, 64)
+	require.NoError(b, err)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }

@@ -19,7 +19,7 @@ import (
 )
 
 // startSFU starts a media server on loopback.
-func startSFU(t *testing.T) *sfu.Server {
+func startSFU(t testing.TB) *sfu.Server {
 	t.Helper()
 	tokens, err := sfu.NewTokenSigner(bytes.Repeat([]byte("k"), 32))
 	require.NoError(t, err)
@@ -30,9 +30,9 @@ func startSFU(t *testing.T) *sfu.Server {
 	return srv
 }
 
-// publishWHIP publishes track in room as a WHIP encoder does, from a Pion PeerConnection
+// publishWHIP publishes tracks in room as a WHIP encoder does, from a Pion PeerConnection
 // on loopback, and waits until it is connected.
-func publishWHIP(t *testing.T, srv *sfu.Server, room string, track webrtc.TrackLocal) *sfu.HTTPSession {
+func publishWHIP(t testing.TB, srv *sfu.Server, room string, tracks ...webrtc.TrackLocal) *sfu.HTTPSession {
 	t.Helper()
 	api, err := client.NewAPI(client.APIParams{LoopbackOnly: true})
 	require.NoError(t, err)
@@ -46,8 +46,10 @@ func publishWHIP(t *testing.T, srv *sfu.Server, room string, track webrtc.TrackL
 			once.Do(func() { close(connected) })
 		}
 	})
-	_, err = pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	require.NoError(t, err)
+	for _, track := range tracks {
+		_, err = pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		require.NoError(t, err)
+	}
 	offer, err := pc.CreateOffer(nil)
 	require.NoError(t, err)
 	gathered := webrtc.GatheringCompletePromise(pc)

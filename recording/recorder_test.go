@@ -49,6 +49,13 @@ func encodedMedia(t testing.TB, seconds string) (video, audio []*rtp.Packet) {
 // encodeMedia makes seconds of VP8 of the given size and bit rate and of Opus, as RTP.
 func encodeMedia(t testing.TB, seconds, size, bitrate string) (video, audio []*rtp.Packet) {
 	t.Helper()
+	return encodeMediaOf(t, "testsrc", seconds, size, bitrate)
+}
+
+// encodeMediaOf makes seconds of VP8 of a picture of ffmpeg's lavfi (testsrc, a color),
+// of the given size and bit rate, and of Opus, as RTP.
+func encodeMediaOf(t testing.TB, picture, seconds, size, bitrate string) (video, audio []*rtp.Packet) {
+	t.Helper()
 	ffmpeg := need(t, "ffmpeg")
 	dir := t.TempDir()
 	ivf, ogg := filepath.Join(dir, "v.ivf"), filepath.Join(dir, "a.ogg")
@@ -56,7 +63,11 @@ func encodeMedia(t testing.TB, seconds, size, bitrate string) (video, audio []*r
 		out, err := exec.Command(ffmpeg, append([]string{"-v", "error", "-y"}, args...)...).CombinedOutput()
 		require.NoError(t, err, "ffmpeg: %s", out)
 	}
-	run("-f", "lavfi", "-i", "testsrc=size="+size+":rate=30", "-t", seconds, "-c:v", "libvpx", "-b:v", bitrate, "-deadline", "realtime", "-cpu-used", "8", "-g", "30", "-f", "ivf", ivf)
+	sep := "="
+	if strings.Contains(picture, "=") {
+		sep = ":" // options given already
+	}
+	run("-f", "lavfi", "-i", picture+sep+"size="+size+":rate=30", "-t", seconds, "-c:v", "libvpx", "-b:v", bitrate, "-deadline", "realtime", "-cpu-used", "8", "-g", "30", "-f", "ivf", ivf)
 	run("-f", "lavfi", "-i", "sine=frequency=440", "-t", seconds, "-c:a", "libopus", "-b:a", "48k", "-page_duration", "20000", "-f", "ogg", ogg)
 
 	f, err := os.Open(ivf)

@@ -19,6 +19,8 @@ type lobbyWaitMessage struct {
 	RoomID        string `json:"room_id"`
 	// Recording tells that the session is being recorded.
 	Recording bool `json:"recording"`
+	// Broadcasting tells that the session is being broadcast live.
+	Broadcasting bool `json:"broadcasting"`
 	// SessionToken lets the participant come back on a new connection, as in joined.
 	SessionToken string `json:"session_token,omitempty"`
 }

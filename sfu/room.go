@@ -42,6 +42,8 @@ type Room struct {
 	slides *slideDeck
 	// recording is set while the session is recorded.
 	recording bool
+	// broadcasting is set while the session is broadcast live.
+	broadcasting bool
 	// updates are the changes of the room's state not yet told, see UpdateWindow.
 	updates roomUpdates
 	// capLogged are the caps (participants, lobby) whose refusals were logged.
@@ -358,7 +360,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 			r.stopTimer()
 			r.stopTimer = nil
 		}
-		p.sendRaw(encode(lobbyWaitMessage{Type: signal.TypeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording, SessionToken: p.sessionToken}))
+		p.sendRaw(encode(lobbyWaitMessage{Type: signal.TypeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording, Broadcasting: r.broadcasting, SessionToken: p.sessionToken}))
 		r.lobbyChangedLocked()
 		return replaced, nil, true, nil
 	}
@@ -446,6 +448,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		Recording:     r.recording,
 		Captions:      append([]captionMessage{}, r.collab.captions...),
 		Slides:        r.slides.message(),
+		Broadcasting:  r.broadcasting,
 		SessionToken:  p.sessionToken,
 	}))
 	if !p.hidden() {

@@ -277,7 +277,8 @@ type joinedMessage struct {
 	// Captions are the last captions of the room.
 	Captions []captionMessage `json:"captions"`
 	// Slides are the slides presented now; no slides_id when none.
-	Slides slidesMessage `json:"slides"`
+	Slides       slidesMessage `json:"slides"`
+	Broadcasting bool          `json:"broadcasting"`
 	// SessionToken lets this participant come back on a new connection (the join token
 	// is good to enter for a few minutes only).
 	SessionToken string `json:"session_token,omitempty"`

@@ -168,26 +168,58 @@ func (d *downTrack) drop() {
 // SetRecording tells everyone in the room, and everyone who joins after, whether the
 // session is being recorded. A recorder calls it with true before it writes anything,
 // and with false once it has stopped.
-func (r *Room) SetRecording(on bool) error { return r.setRecording(on, "") }
+func (r *Room) SetRecording(on bool) error {
+	return r.setNotice(&r.recording, signal.TypeRecording, on, "")
+}
 
 // RecordingFailed says that the recording stopped early, and why: the moderators are told
 // the reason (a full disk, failing storage), the others only that it stopped.
-func (r *Room) RecordingFailed(reason string) error { return r.setRecording(false, reason) }
+func (r *Room) RecordingFailed(reason string) error {
+	return r.setNotice(&r.recording, signal.TypeRecording, false, reason)
+}
 
-func (r *Room) setRecording(on bool, reason string) error {
+// SetBroadcasting tells everyone in the room, and everyone who joins after, whether the
+// session is being broadcast live. A broadcast calls it with true before its first frame
+// leaves, and with false once it has stopped.
+func (r *Room) SetBroadcasting(on bool) error {
+	return r.setNotice(&r.broadcasting, signal.TypeBroadcast, on, "")
+}
+
+// BroadcastTrouble tells the moderators why the broadcast's target does not take the
+// stream (unreachable, refused key), as a code (reason) and in words (text): the
+// broadcast goes on trying, and the room is still told that it is on, since it starts
+// again as soon as the target answers.
+func (r *Room) BroadcastTrouble(reason, text string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return ErrRoomClosed
 	}
-	if r.recording == on {
+	msg := encode(noticeMessage{Type: signal.TypeBroadcast, Active: r.broadcasting, Reason: reason, Error: text})
+	for _, o := range r.participants {
+		if o.role == RoleModerator {
+			o.sendRaw(msg)
+		}
+	}
+	return nil
+}
+
+// setNotice sets a state the whole room is told of (recording, broadcasting), and tells
+// it; reason, when not empty, goes to the moderators only.
+func (r *Room) setNotice(state *bool, typ string, on bool, reason string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrRoomClosed
+	}
+	if *state == on {
 		return nil
 	}
-	r.recording = on
-	msg := encode(recordingMessage{Type: signal.TypeRecording, Active: on})
+	*state = on
+	msg := encode(noticeMessage{Type: typ, Active: on})
 	withReason := msg
 	if reason != "" {
-		withReason = encode(recordingMessage{Type: signal.TypeRecording, Active: on, Error: reason})
+		withReason = encode(noticeMessage{Type: typ, Active: on, Error: reason})
 	}
 	for _, o := range r.participants {
 		if o.role == RoleModerator {
@@ -209,9 +241,41 @@ func (r *Room) Recording() bool {
 	return r.recording
 }
 
-type recordingMessage struct {
+// Broadcasting tells whether the session is being broadcast live.
+func (r *Room) Broadcasting() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.broadcasting
+}
+
+// ActiveSpeaker is the participant id of the room's active speaker, "" before anyone
+// spoke.
+func (r *Room) ActiveSpeaker() string { return r.speakers.activeSpeaker() }
+
+// RequestKeyframe asks the publisher of the sink's track trackID for a keyframe (a
+// compositor switching to it); it does nothing for audio or a track the sink does not
+// receive.
+func (h *SinkHandle) RequestKeyframe(trackID string) {
+	h.mu.Lock()
+	var d *downTrack
+	for up, dt := range h.downs {
+		if up.id == trackID {
+			d = dt
+			break
+		}
+	}
+	h.mu.Unlock()
+	if d != nil {
+		d.up.requestKeyframe(d)
+	}
+}
+
+// noticeMessage tells the room that a recording or a broadcast started or stopped.
+type noticeMessage struct {
 	Type   string `json:"type"`
 	Active bool   `json:"active"`
-	// Error, for moderators, says why a recording stopped early.
-	Error string `json:"error,omitempty"`
+	// Error, for moderators, says why a recording stopped early or why a broadcast's
+	// target does not take the stream; Reason is the latter as a code.
+	Error  string `json:"error,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }

@@ -163,3 +163,28 @@ func TestModeratorsAreToldWhyARecordingStopped(t *testing.T) {
 	other := guest.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRecording && !m.Active })
 	require.Empty(t, other.Error, "the reason is for moderators")
 }
+
+func TestBroadcastStateReachesEveryoneAndTroubleTheModerators(t *testing.T) {
+	srv := newTestServer(t)
+	mod := join(t, srv, srv.token(t, "cast", "mod", RoleModerator, KindMeeting))
+	waiting := connect(t, srv, srv.lobbyToken(t, "cast", "w"))
+	waiting.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
+	room, _ := srv.Room("cast")
+	require.NoError(t, room.SetBroadcasting(true))
+	mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBroadcast && m.Active })
+	waiting.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBroadcast && m.Active })
+	guest := join(t, srv, srv.token(t, "cast", "guest", RoleAttendee, KindMeeting))
+	require.True(t, guest.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined }).Broadcasting, "a newcomer is told")
+	late := connect(t, srv, srv.lobbyToken(t, "cast", "late"))
+	require.True(t, late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait }).Broadcasting, "so is someone waiting in the lobby")
+
+	require.NoError(t, room.BroadcastTrouble("refused", "the broadcast server refused the connection"))
+	got := mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBroadcast && m.Error != "" })
+	require.True(t, got.Active, "it goes on trying")
+	require.Equal(t, "refused", got.Reason)
+	require.NoError(t, room.SetBroadcasting(false))
+	last := guest.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBroadcast })
+	require.False(t, last.Active)
+	require.Empty(t, last.Error, "the trouble is for moderators")
+	require.False(t, room.Broadcasting())
+}

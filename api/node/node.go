@@ -271,7 +271,8 @@ func (n *Node) shutdown(ctx context.Context, drain func(context.Context) error) 
 	// the next start.
 	recErr := n.API.FinishRecordings(ctx)
 	capErr := n.API.StopCaptions(ctx)
-	return errors.Join(httpErr, mediaErr, recErr, capErr)
+	castErr := n.API.StopBroadcasts(ctx)
+	return errors.Join(httpErr, mediaErr, recErr, capErr, castErr)
 }
 
 // Close closes what the node holds, without the orderly shutdown: the media server (a

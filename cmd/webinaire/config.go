@@ -125,6 +125,8 @@ type MediaConfig struct {
 	MaxWebinarParticipants int `yaml:"max_webinar_participants"`
 	// MaxLobby caps the participants waiting in a room's lobby.
 	MaxLobby int `yaml:"max_lobby"`
+	// MaxBroadcasts caps the live broadcasts this node encodes at once.
+	MaxBroadcasts int `yaml:"max_broadcasts"`
 	// WritersAbove is the number of subscribers of a track's layer above which its
 	// packets are written by several writer goroutines; MaxWritersPerTrack bounds them
 	// per layer, 0 for twice the cores the process may use.
@@ -404,6 +406,7 @@ func DefaultConfig() Config {
 			MaxMeetingParticipants:      sfu.DefaultMaxMeetingParticipants,
 			MaxWebinarParticipants:      sfu.DefaultMaxWebinarParticipants,
 			MaxLobby:                    sfu.DefaultMaxLobby,
+			MaxBroadcasts:               api.DefaultMaxBroadcasts,
 			WritersAbove:                sfu.DefaultSpreadAbove,
 			JoinsPerAddressPerMinute:    api.DefaultJoinsPerAddressPerMinute,
 			JoinsPerInvitationPerMinute: api.DefaultJoinsPerInvitationPerMinute,
@@ -804,6 +807,7 @@ func (c *Config) Validate() error {
 		{"media.max_meeting_participants", c.Media.MaxMeetingParticipants, 10000},
 		{"media.max_webinar_participants", c.Media.MaxWebinarParticipants, 100000},
 		{"media.max_lobby", c.Media.MaxLobby, 100000},
+		{"media.max_broadcasts", c.Media.MaxBroadcasts, 1000},
 		{"media.writers_above", c.Media.WritersAbove, 100000},
 		{"media.joins_per_address_per_minute", c.Media.JoinsPerAddressPerMinute, 100000},
 		{"media.joins_per_invitation_per_minute", c.Media.JoinsPerInvitationPerMinute, 100000},

@@ -261,6 +261,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		Recordings:         recordings,
 		STTURL:             cfg.Captions.STTURL,
 		STTLang:            cfg.Captions.STTLanguage,
+		MaxBroadcasts:      cfg.Media.MaxBroadcasts,
 
 		JoinsPerAddressPerMinute:    cfg.Media.JoinsPerAddressPerMinute,
 		JoinsPerInvitationPerMinute: cfg.Media.JoinsPerInvitationPerMinute,

@@ -18,7 +18,7 @@ func TestMediaConfig(t *testing.T) {
 		EmptyRoomGrace: Duration(2 * time.Minute), TokenLifetime: Duration(2 * time.Hour),
 		EntryTokenLifetime:     Duration(5 * time.Minute),
 		TURN:                   TURNConfig{Mode: "off", Listen: ":3478", SecretFile: "data/turn.key"},
-		MaxMeetingParticipants: 100, MaxWebinarParticipants: 1000, MaxLobby: 200, WritersAbove: 16,
+		MaxMeetingParticipants: 100, MaxWebinarParticipants: 1000, MaxLobby: 200, MaxBroadcasts: 4, WritersAbove: 16,
 		JoinsPerAddressPerMinute: 60, JoinsPerInvitationPerMinute: 600,
 	}, cfg.Media, "the development defaults")
 

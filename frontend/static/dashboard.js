@@ -6,6 +6,7 @@ import { ApiError, getJSON, sendJSON } from "./api.js";
 import { copyLink } from "./copy-link.js";
 import { byId, h, uid } from "./dom.js";
 import { initI18n, localize, setPlainText, t, timeZone, translate } from "./i18n.js";
+import { openBroadcast } from "./broadcast.js";
 import { openRecordings } from "./recordings.js";
 import { ListPager } from "./pager.js";
 import { errorKey, loadMe, loginIfExpired, setupHeader } from "./session.js";
@@ -198,36 +199,9 @@ function renderWebinar(w) {
     "data-i18n-attr": "aria-label:inv.panel.label",
     "data-i18n-vars": named,
   });
-  const recPanelId = uid("recordings");
-  const recToggle = h("button", {
-    type: "button",
-    class: "button secondary",
-    "aria-expanded": "false",
-    "aria-controls": recPanelId,
-    "data-action": "recordings",
-    "data-i18n": "webinar.recordings",
-    "data-i18n-attr": "aria-label:webinar.recordings.label",
-    "data-i18n-vars": named,
-  });
-  const slidesPanelId = uid("slides");
-  const slidesToggle = h("button", {
-    type: "button",
-    class: "button secondary",
-    "aria-expanded": "false",
-    "aria-controls": slidesPanelId,
-    "data-action": "slides",
-    "data-i18n": "webinar.slides",
-    "data-i18n-attr": "aria-label:webinar.slides.label",
-    "data-i18n-vars": named,
-  });
-  const slidesPanel = h("section", { id: slidesPanelId, class: "webinar-slides", hidden: true, "data-i18n-attr": "aria-label:webinar.slides.label", "data-i18n-vars": named });
-  const recPanel = h("section", {
-    id: recPanelId,
-    class: "recordings",
-    hidden: true,
-    "data-i18n-attr": "aria-label:rec.panel.label",
-    "data-i18n-vars": named,
-  });
+  const [recToggle, recPanel] = panelToggle("recordings", "webinar.recordings", "rec.panel.label", named);
+  const [castToggle, castPanel] = panelToggle("broadcast", "webinar.broadcast", "cast.panel.label", named);
+  const [slidesToggle, slidesPanel] = panelToggle("slides", "webinar.slides", "webinar.slides.label", named);
 
   const li = h(
     "li",
@@ -255,9 +229,10 @@ function renderWebinar(w) {
           "data-i18n": w.recording_allowed ? "webinar.recording.on" : "webinar.recording.off",
         }),
       ),
-      h("div", { class: "actions" }, enter, toggle, recToggle, slidesToggle, ics, remove),
+      h("div", { class: "actions" }, enter, toggle, recToggle, castToggle, slidesToggle, ics, remove),
       panel,
       recPanel,
+      castPanel,
       slidesPanel,
     ),
   );
@@ -266,8 +241,34 @@ function renderWebinar(w) {
   disclose(toggle, panel, () => openInvitations(w, panel));
   disclose(recToggle, recPanel, () => openRecordings(w, recPanel, csrf));
   disclose(slidesToggle, slidesPanel, () => openSlides(w, slidesPanel));
+  disclose(castToggle, castPanel, () => openBroadcast(w, castPanel, csrf));
   remove.addEventListener("click", () => deleteWebinar(w));
   return li;
+}
+
+/**
+ * A button that shows and hides a panel of a webinar (see disclose), and the panel.
+ *
+ * @param {string} name the panel's class and the button's data-action
+ * @param {string} key the button's string; key + ".label" its accessible name
+ * @param {string} panelKey the panel's accessible name
+ * @param {string} named the webinar's title, as data-i18n-vars
+ * @returns {[HTMLButtonElement, HTMLElement]}
+ */
+function panelToggle(name, key, panelKey, named) {
+  const panelId = uid(name);
+  const toggle = h("button", {
+    type: "button",
+    class: "button secondary",
+    "aria-expanded": "false",
+    "aria-controls": panelId,
+    "data-action": name,
+    "data-i18n": key,
+    "data-i18n-attr": `aria-label:${key}.label`,
+    "data-i18n-vars": named,
+  });
+  const panel = h("section", { id: panelId, class: name, hidden: true, "data-i18n-attr": `aria-label:${panelKey}`, "data-i18n-vars": named });
+  return [/** @type {HTMLButtonElement} */ (toggle), panel];
 }
 
 /**

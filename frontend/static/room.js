@@ -87,6 +87,14 @@ export class MeetingRoom extends HTMLElement {
       " ",
       h("span", { "aria-hidden": "true", "data-i18n": "room.recording" }),
     );
+    /** Shown while the room is broadcast live, in the room and in the lobby. */
+    this.broadcastTag = h(
+      "span",
+      { class: "tag room-broadcast", role: "img", "data-i18n-attr": "aria-label:room.broadcast.label", hidden: true },
+      h("span", { class: "broadcast-dot", "aria-hidden": "true" }, "●"),
+      " ",
+      h("span", { "aria-hidden": "true", "data-i18n": "room.broadcast" }),
+    );
     this.alert = h("p", { class: "alert room-alert", role: "alert" });
     /** Says things to screen readers (lobby arrivals, a moderator muting you). */
     this.news = new Announcer();
@@ -463,7 +471,7 @@ export class MeetingRoom extends HTMLElement {
       h(
         "section",
         { class: "room", "aria-labelledby": this.titleId },
-        h("div", { class: "room-head" }, this.heading, h("div", { class: "room-status" }, this.countdown, this.recordingTag, this.lockedTag, this.stateLine, this.qualityMark)),
+        h("div", { class: "room-head" }, this.heading, h("div", { class: "room-status" }, this.countdown, this.recordingTag, this.broadcastTag, this.lockedTag, this.stateLine, this.qualityMark)),
         this.alert,
         this.announcer,
         this.waiting,
@@ -571,6 +579,7 @@ export class MeetingRoom extends HTMLElement {
     }
 
     this.dataset.recording = "false";
+    this.dataset.broadcasting = "false";
     client.addEventListener("state", () => this.onState());
     client.addEventListener("peers", () => this.render());
     client.addEventListener("role", () => this.promoted());
@@ -584,6 +593,7 @@ export class MeetingRoom extends HTMLElement {
       this.render();
     });
     client.addEventListener("recording", () => this.onRecording());
+    client.addEventListener("broadcast", () => this.onBroadcast());
     client.addEventListener("reaction", (event) => this.showReaction(/** @type {CustomEvent} */ (event).detail));
     client.addEventListener("muted", () => {
       this.mic.setAttribute("aria-pressed", "true");
@@ -693,6 +703,21 @@ export class MeetingRoom extends HTMLElement {
     this.dataset.recording = String(active);
     this.announce(t(active ? "room.recording.started" : "room.recording.stopped"));
     this.dispatchEvent(new CustomEvent("recording", { detail: { active } }));
+  }
+
+  /**
+   * Shows whether the room is broadcast live, says it to screen readers when that changes,
+   * and tells the page (a "broadcast" event on this element, detail: {active, error, reason}).
+   */
+  onBroadcast() {
+    const active = Boolean(this.client?.broadcasting);
+    const error = this.client?.broadcastError || "";
+    const reason = this.client?.broadcastReason || "";
+    const changed = String(active) !== this.dataset.broadcasting;
+    this.broadcastTag.hidden = !active;
+    this.dataset.broadcasting = String(active);
+    if (changed) this.announce(t(active ? "room.broadcast.started" : "room.broadcast.stopped"));
+    this.dispatchEvent(new CustomEvent("broadcast", { detail: { active, error, reason } }));
   }
 
   /**
@@ -880,6 +905,7 @@ export class MeetingRoom extends HTMLElement {
     }
     this.screenStream = null;
     this.recordingTag.hidden = true;
+    this.broadcastTag.hidden = true;
     this.news.stop();
     this.wakeLock?.release().catch(() => undefined);
     this.wakeLock = null;

@@ -156,7 +156,9 @@ const RECONNECT_DELAYS = [250, 1000, 2000, 4000, 8000];
  * "slides" when the slides presented or their page change,
  * "captions" for a new caption (detail: the CaptionMessage) or the history at joining (no detail),
  * "room" when the room is locked or unlocked or its spotlight changes, "recording" when a recording of the room starts
- * or stops (also in the lobby), "speaker" when the active speaker changes,
+ * or stops (also in the lobby), "broadcast" when a live broadcast of the room starts or
+ * stops (also in the lobby) or, for moderators, when its target does not take the stream,
+ * "speaker" when the active speaker changes,
  * "unmute_requested" when a moderator asks this participant to unmute, and "muted" when a
  * moderator muted this participant (detail: {label}). Breakout rooms: "breakouts" when their
  * state changes, "moved" once in another room (detail: {room_id, room_name, main}),
@@ -232,6 +234,12 @@ export class RoomClient extends EventTarget {
     this.spotlight = "";
     /** Whether the room is being recorded, as the server last said. */
     this.recording = false;
+    /** Whether the room is being broadcast live, as the server last said. */
+    this.broadcasting = false;
+    /** Why the broadcast's target does not take the stream (moderators), or "". */
+    this.broadcastError = "";
+    /** The same as a code (refused, rejected...), or "". */
+    this.broadcastReason = "";
     this.activeSpeaker = "";
     /** The last layer request sent per received track id, as "width x height". @type {Map<string, string>} */
     this.layers = new Map();
@@ -730,6 +738,7 @@ export class RoomClient extends EventTarget {
         this.keepSessionToken(msg.session_token);
         this.attempt = 0;
         this.setRecording(Boolean(msg.recording));
+        this.setBroadcast(Boolean(msg.broadcasting), "", "");
         this.setState("waiting");
         break;
       case "offer":
@@ -809,6 +818,9 @@ export class RoomClient extends EventTarget {
       case "recording":
         this.setRecording(Boolean(msg.active));
         break;
+      case "broadcast":
+        this.setBroadcast(Boolean(msg.active), String(msg.error || ""), String(msg.reason || ""));
+        break;
       case "active_speaker":
         this.activeSpeaker = msg.participant_id || "";
         this.dispatchEvent(new Event("speaker"));
@@ -852,6 +864,22 @@ export class RoomClient extends EventTarget {
   }
 
   /**
+   * Notes whether the room is broadcast live, and why its target does not take it, and
+   * says so when either changed.
+   *
+   * @param {boolean} active
+   * @param {string} error
+   * @param {string} reason
+   */
+  setBroadcast(active, error, reason) {
+    if (active === this.broadcasting && error === this.broadcastError) return;
+    this.broadcasting = active;
+    this.broadcastError = error;
+    this.broadcastReason = reason;
+    this.dispatchEvent(new Event("broadcast"));
+  }
+
+  /**
    * A participant muted or unmuted the tracks with a label, or a moderator did.
    *
    * @param {{participant_id: string, label: string, muted: boolean, by_moderator?: boolean}} msg
@@ -881,7 +909,8 @@ export class RoomClient extends EventTarget {
   /**
    * @param {{participant_id: string, role: Role, room_kind?: Kind, participants: ParticipantInfo[] | null,
    *   ice_servers: RTCIceServer[] | null, chat?: ChatMessage[] | null, polls?: Poll[] | null,
-   *   hands?: string[] | null, captions?: CaptionMessage[] | null, slides?: SlidesMessage, locked?: boolean, spotlight?: string, recording?: boolean, active_speaker?: string, session_token?: string}} msg
+   *   hands?: string[] | null, captions?: CaptionMessage[] | null, slides?: SlidesMessage, locked?: boolean, spotlight?: string, recording?: boolean,
+   *   broadcasting?: boolean, active_speaker?: string, session_token?: string}} msg
    */
   onJoined(msg) {
     this.keepSessionToken(msg.session_token);
@@ -890,6 +919,7 @@ export class RoomClient extends EventTarget {
     const kindChanged = kind !== undefined && kind !== this.join.kind;
     if (kindChanged) this.join = { ...this.join, kind };
     this.setRecording(Boolean(msg.recording));
+    this.setBroadcast(Boolean(msg.broadcasting), "", "");
     this.attempt = 0;
     this.lastError = "";
     this.id = msg.participant_id;

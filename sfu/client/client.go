@@ -85,9 +85,15 @@ type Message struct {
 	Muted         bool                     `json:"muted,omitempty"`
 	SDP           string                   `json:"sdp,omitempty"`
 	Candidate     *webrtc.ICECandidateInit `json:"candidate,omitempty"`
-	// Active is the state of a recording message; Recording that of joined.
-	Active    bool `json:"active,omitempty"`
-	Recording bool `json:"recording,omitempty"`
+	// Active is the state of a recording or broadcast message; Recording and
+	// Broadcasting those of joined.
+	Active       bool `json:"active,omitempty"`
+	Recording    bool `json:"recording,omitempty"`
+	Broadcasting bool `json:"broadcasting,omitempty"`
+	// Error, for moderators, says why a recording stopped or a broadcast's target does
+	// not take the stream; Reason is the latter as a code.
+	Error  string `json:"error,omitempty"`
+	Reason string `json:"reason,omitempty"`
 	// Text is a chat message's text.
 	Text string `json:"text,omitempty"`
 	// Voted is the number of participants who voted in a poll.

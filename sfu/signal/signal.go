@@ -90,6 +90,7 @@ const (
 	TypeLobbyAdmit        = "lobby_admit"
 	TypeLobbyDeny         = "lobby_deny"
 	TypeRecording         = "recording"
+	TypeBroadcast         = "broadcast"
 	TypeRole              = "role"
 	TypeRestartICE        = "restart_ice"
 	TypeLeave             = "leave"
