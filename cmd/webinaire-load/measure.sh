@@ -315,7 +315,8 @@ edge() {
 }
 
 # summarise_edge REPORT EDGE ORIGIN_CPU_BEFORE ORIGIN_CPU_AFTER START END ORIGIN_METRICS
-# prints the figures of an edge case: the server of REPORT is the edge (host:port EDGE).
+# prints the figures of an edge case, whose server in REPORT is the edge (host:port
+# EDGE), and the origin's forwarding counters.
 summarise_edge() {
 	python3 -c '
 import json, sys
@@ -328,13 +329,8 @@ print("edge: joined %d/%d, on the edge %d, elsewhere %d  origin CPU %.2f s over 
   r["joined"], r["publishers"] + r["subscribers"], by_node.get(edge, 0), r["joined"] - by_node.get(edge, 0),
   origin_cpu, elapsed, 100 * origin_cpu / elapsed, r["server_cpu_seconds_per_million_forwarded"] or 0,
   r["loss_percent"], r["added_latency"]["p50_ms"], r["added_latency"]["p99_ms"]))
-try:
-    lines = [l.split() for l in open(sys.argv[7]) if l.strip()]
-except OSError:
-    lines = []
-if lines:
-    print("origin counters over the whole case: " + "  ".join("%s %.0f" % (n.replace("webinaire_", ""), float(v)) for n, v in lines))
-' "$@"
+'  "$@"
+	print_counters origin "$7"
 }
 
 # summarise prints the figures of a JSON report, and the server's forwarding counters
@@ -357,13 +353,16 @@ if iv:
     print("loss video %.3f %% audio %.3f %%  receivers with nothing in the window %d  latency p50/p99 of the first interval (to %g s) %.1f/%.1f ms, of the last (to %g s) %.1f/%.1f ms" % (
       r["loss_percent_video"], r["loss_percent_audio"], r["receivers_without_media_in_window"],
       first["seconds"], first["p50_ms"], first["p99_ms"], last["seconds"], last["p50_ms"], last["p99_ms"]))
-try:
-    lines = [l.split() for l in open(sys.argv[2]) if l.strip()]
-except OSError:
-    lines = []
-if lines:
-    print("server counters over the whole case: " + "  ".join("%s %.0f" % (n.replace("webinaire_", ""), float(v)) for n, v in lines))
-' "$1" "${2:-}"
+' "$1"
+	print_counters server "${2:-}"
+}
+
+# print_counters NAME FILE prints the forwarding counters in FILE (lines of /metrics),
+# over the whole case, joins included, as those of NAME.
+print_counters() {
+	[ -s "$2" ] || return 0
+	awk -v name="$1" '{ sub(/^webinaire_/, "", $1); line = line sep sprintf("%s %.0f", $1, $2); sep = "  " }
+		END { print name " counters over the whole case: " line }' "$2"
 }
 
 what=${1:-all}
