@@ -10,23 +10,27 @@
 # participants come from one address: the limits on joins and media sessions per client
 # address are raised for the measured server.
 #
-# The edge case runs a webinar larger than one node: two nodes on one PostgreSQL database,
-# the room's node (the origin), of two seats (cluster.capacity), which takes the publisher
-# and the first viewer, and an edge of a large capacity, which links once to the origin
-# and forwards the relayed tracks to every other viewer. The generator joins through the
-# origin's API, whose join answers send the viewers to the edge. The edge carries the
-# fan-out, so it is the measured server and takes the single server's place: core 0, with
-# GOMAXPROCS as CORES says; the origin, which forwards to one viewer and one relay link,
-# runs beside the generator (core 1 with CORES=1, GOMAXPROCS=1), so that the edge's figure
-# compares with the single server's of fanout N. Its CPU per million forwarded packets is
-# the edge's; the origin's CPU time is read from /proc over the whole generator run, joins
-# included. An idle node of each kind weighs nothing in the placement of a new room (the
-# share of its capacity in use is 0 on both), so that the room lands on the origin, the
-# edge starts first and a join of another webinar through it holds a seat there for an
-# hour (cluster.seat_hold) before the origin starts. The database is $DATABASE_URL's
-# server when set (a URL; each case creates a database there and drops it after), else
-# a throw-away PostgreSQL cluster (initdb, pg_ctl, from PATH or /usr/lib/postgresql/*/bin)
-# on a free port of loopback in a temporary folder, removed at the end.
+# The edge case runs a webinar larger than one node: two nodes on one PostgreSQL database
+# sharing their keys, the room's node (the origin), of two seats (cluster.capacity), which
+# takes the publisher and the first viewer, and an edge of a large capacity, which links
+# once to the origin and forwards the relayed tracks to every other viewer. The generator
+# joins through the origin's API, whose answers send the viewers to the edge. Where they
+# run: the edge carries the fan-out, so it is the measured server and takes the single
+# server's place (core 0, GOMAXPROCS as CORES says); the origin forwards to one viewer
+# and one relay link, and runs beside the generator (core 1 with CORES=1, GOMAXPROCS=1;
+# both cores with CORES=2). The edge's figure then compares with the single server's of
+# fanout N, and the origin takes little from the generator's core. The summary gives the
+# edge's CPU per million forwarded packets (the window), the origin's CPU time read from
+# /proc over the whole generator run (joins included), loss, added latency (publisher to
+# viewer across both nodes), the joined and how many of them the edge took.
+# Placement: two idle nodes weigh the same for a new room (no share of their capacity in
+# use), so the edge starts first and a join of another webinar through it holds a seat
+# there for an hour (cluster.seat_hold) before the origin starts: the measured room goes
+# to the origin. The origin heartbeats every 100ms (see where it starts).
+# The database is $DATABASE_URL's server when set (each case creates a database there
+# and drops it after), else a throw-away PostgreSQL cluster (initdb and pg_ctl, from PATH
+# or /usr/lib/postgresql/*/bin) on a free port of loopback in a temporary folder, removed
+# at the end.
 #
 #   cmd/webinaire-load/measure.sh                   # every case but edge (about 10 minutes)
 #   cmd/webinaire-load/measure.sh fanout 50 100     # some fan-outs
@@ -38,12 +42,12 @@
 #
 # Environment: DURATION (measured window, default 30s), BITRATE (default 1200000),
 # OUT (folder of the reports, default $TMPDIR/webinaire-load-results), PORT (the server's
-# HTTP port, default a free one picked for each case; not in the edge case, whose nodes
-# take free ones), CORES (1 or 2), BIN (a folder
-# holding webinaire and webinaire-load, built from this checkout when unset), LOADFLAGS
-# (more flags for webinaire-load, such as -cpuprofile or -receiver-interceptors browser),
-# HOGS (busy loops on core 0 in the overload case, default 1), DATABASE_URL (the edge
-# case's PostgreSQL server, as postgres://user@host:port/database).
+# HTTP port, default a free one picked for each case; the edge case's nodes always take
+# free ones), CORES (1 or 2), BIN (a folder holding webinaire and webinaire-load, built
+# from this checkout when unset), LOADFLAGS (more flags for webinaire-load, such as
+# -cpuprofile or -receiver-interceptors browser), HOGS (busy loops on core 0 in the
+# overload case, default 1), DATABASE_URL (the edge case's PostgreSQL server, a URL such
+# as postgres://user@127.0.0.1:5432/postgres).
 set -eu
 
 cd "$(dirname "$0")/../.."
