@@ -52,6 +52,8 @@ type participant struct {
 	name      string
 	publisher bool
 	c         *client.Client
+	// node is the host and port of the node its join answer sent it to.
+	node string
 
 	start, apiDone, wsJoined, connected int64
 	err                                 error
@@ -91,6 +93,13 @@ func (l *loadRun) join(runCtx context.Context, p *participant, invitation string
 		return err
 	}
 	p.apiDone = client.Monotonic()
+	// The answer names the node of the participant, the room's or an edge of it: it
+	// too must be on loopback.
+	node, err := loopbackHost(ans.WSURL)
+	if err != nil {
+		return fmt.Errorf("join answer: %w", err)
+	}
+	p.node = node
 	if p.publisher && ans.Kind == "webinar" && ans.Role == "attendee" {
 		return fmt.Errorf("a publisher needs a presenter's invitation in a webinar, got an attendee's")
 	}

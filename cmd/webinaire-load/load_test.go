@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,6 +115,9 @@ func TestTinyLoadAgainstARealServer(t *testing.T) {
 		"-server-pid", strconv.Itoa(pid))
 	require.Equal(t, 3, r.Joined)
 	require.Empty(t, r.JoinFailures)
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{u.Host: 3}, r.JoinedByNode, "one node: every join answer names it")
 	require.Equal(t, 3, r.Join.Count)
 	require.Greater(t, r.Join.Max, 0.0)
 	require.Equal(t, 2, r.FirstMedia.Count, "both subscribers received video")
@@ -221,5 +225,26 @@ func TestLoopbackOnly(t *testing.T) {
 		err := loopbackOnly(bad)
 		require.Error(t, err, bad)
 		require.True(t, strings.Contains(err.Error(), "loopback") || strings.Contains(err.Error(), "not a URL"), err.Error())
+	}
+}
+
+// TestLoopbackHost reads the node a join answer's ws_url names, and refuses one that is
+// not on loopback: a cluster's answer may name any of its nodes.
+func TestLoopbackHost(t *testing.T) {
+	for _, tc := range []struct {
+		url, want string
+	}{
+		{"ws://127.0.0.1:8080/ws", "127.0.0.1:8080"},
+		{"wss://localhost:8443/ws", "localhost:8443"},
+		{"ws://[::1]:9000/ws", "[::1]:9000"},
+		{"ws://127.0.0.2/ws", "127.0.0.2"},
+	} {
+		got, err := loopbackHost(tc.url)
+		require.NoError(t, err, tc.url)
+		require.Equal(t, tc.want, got, "got %s for %s, want %s", got, tc.url, tc.want)
+	}
+	for _, bad := range []string{"wss://node-2.webinaire.example.org/ws", "ws://10.0.0.7:8080/ws", "/ws", ""} {
+		_, err := loopbackHost(bad)
+		require.Error(t, err, bad)
 	}
 }

@@ -153,16 +153,24 @@ func printJSON(w io.Writer, v any, fail func(error) int) int {
 
 // loopbackOnly refuses a server that is not on this machine's loopback: load goes there only.
 func loopbackOnly(server string) error {
-	u, err := url.Parse(server)
+	if _, err := loopbackHost(server); err != nil {
+		return fmt.Errorf("-server: %w", err)
+	}
+	return nil
+}
+
+// loopbackHost is the host and port of URL raw, which must be on this machine's loopback.
+func loopbackHost(raw string) (string, error) {
+	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("-server %q is not a URL", server)
+		return "", fmt.Errorf("%q is not a URL", raw)
 	}
 	host := u.Hostname()
 	if host == "localhost" {
-		return nil
+		return u.Host, nil
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
+		return u.Host, nil
 	}
-	return fmt.Errorf("-server %s is not on loopback: the load generator sends traffic to this machine only", server)
+	return "", fmt.Errorf("%s is not on loopback: the load generator sends traffic to this machine only", raw)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -51,10 +52,13 @@ type latencyInterval struct {
 
 // report is the outcome of a load run; -json prints it as it is.
 type report struct {
-	Publishers   int      `json:"publishers"`
-	Subscribers  int      `json:"subscribers"`
-	Joined       int      `json:"joined"`
-	JoinFailures []string `json:"join_failures"`
+	Publishers  int `json:"publishers"`
+	Subscribers int `json:"subscribers"`
+	Joined      int `json:"joined"`
+	// JoinedByNode counts the joined participants by the node (host:port of the join
+	// answer's ws_url) they were sent to: the room's node, or an edge of the room.
+	JoinedByNode map[string]int `json:"joined_by_node"`
+	JoinFailures []string       `json:"join_failures"`
 	// Join is the API call, the signalling WebSocket until joined, and ICE and DTLS until
 	// connected; JoinAPI and JoinWS are its first parts.
 	Join    quantiles `json:"join"`
@@ -116,7 +120,7 @@ type report struct {
 func (l *loadRun) report(before, after *totals, lat *windowLatency, cpu cpuMeter) *report {
 	window := lat.elapsed
 	r := &report{Publishers: l.p.Publishers, Subscribers: l.p.Subscribers, WindowSeconds: window.Seconds(),
-		NegotiationErrors: l.negErrs.Load(), JoinFailures: []string{}, Intervals: lat.intervals,
+		NegotiationErrors: l.negErrs.Load(), JoinFailures: []string{}, JoinedByNode: map[string]int{}, Intervals: lat.intervals,
 		ReceiverInterceptors: l.p.ReceiverInterceptors.String()}
 	var join, joinAPI, joinWS, first []time.Duration
 	l.mu.Lock()
@@ -128,6 +132,7 @@ func (l *loadRun) report(before, after *totals, lat *windowLatency, cpu cpuMeter
 			continue
 		}
 		r.Joined++
+		r.JoinedByNode[p.node]++
 		join = append(join, time.Duration(p.connected-p.start))
 		joinAPI = append(joinAPI, time.Duration(p.apiDone-p.start))
 		joinWS = append(joinWS, time.Duration(p.wsJoined-p.apiDone))
@@ -212,6 +217,11 @@ func (r *report) writeText(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\tp50 %.1f ms\tp95 %.1f ms%s\tmax %.1f ms\t(%d)\n", name, v.P50, v.P95, extra, v.Max, v.Count)
 	}
 	fmt.Fprintf(tw, "participants\t%d publishers, %d subscribers\tjoined %d\tfailed %d\n", r.Publishers, r.Subscribers, r.Joined, len(r.JoinFailures))
+	if len(r.JoinedByNode) > 1 {
+		for _, node := range slices.Sorted(maps.Keys(r.JoinedByNode)) {
+			fmt.Fprintf(tw, "  on %s\t%d\n", node, r.JoinedByNode[node])
+		}
+	}
 	q("join (API+WS+ICE)", r.Join, false)
 	q("  API call", r.JoinAPI, false)
 	q("  WS until joined", r.JoinWS, false)
