@@ -48,6 +48,8 @@ type ClusterMedia interface {
 	RoomIDs() []string
 	// Room is an open room.
 	Room(id string) (*sfu.Room, bool)
+	// EdgeRooms are the open rooms that are edges of another node's.
+	EdgeRooms() map[string]sfu.EdgeOf
 }
 
 // ClusterParams configure a Cluster.
@@ -85,6 +87,9 @@ type Cluster struct {
 	done     chan struct{}
 	failed   bool // the last heartbeat failed: logged once until one succeeds
 	draining bool // the node takes no new room, see Drain
+
+	// beatMu serialises the heartbeats: the loop's and Drain's share the meters.
+	beatMu sync.Mutex
 }
 
 // NewCluster returns the node described by p; Start joins the cluster.
@@ -206,6 +211,8 @@ func (c *Cluster) loop(ctx context.Context, done chan struct{}) {
 
 // beat writes this node's heartbeat with its load.
 func (c *Cluster) beat(ctx context.Context) error {
+	c.beatMu.Lock()
+	defer c.beatMu.Unlock()
 	now := c.p.Now()
 	load := c.p.Media.Load()
 	n := c.p.Self
@@ -249,15 +256,24 @@ func (c *Cluster) checkRooms(ctx context.Context) {
 		c.log.Warn("placements of open rooms not read", "err", err)
 		return
 	}
+	edges := c.p.Media.EdgeRooms()
 	for _, id := range open {
 		// A room of this node's own must be placed here, a breakout room where its main
-		// room is placed; an edge room, on its origin.
+		// room is placed; an edge room, on its origin at the epoch it opened for.
 		p, placedSomewhere := placed[sfu.MainRoom(id)]
-		if placedSomewhere && p.NodeID != nil && *p.NodeID == c.p.Self.ID {
+		node := ""
+		if placedSomewhere && p.NodeID != nil {
+			node = *p.NodeID
+		}
+		if e, isEdge := edges[id]; isEdge {
+			if node == e.Origin && p.Epoch == e.Epoch {
+				continue
+			}
+		} else if node == c.p.Self.ID {
 			continue
 		}
 		r, ok := c.p.Media.Room(id)
-		if !ok || r.Origin() != "" && placedSomewhere && p.NodeID != nil && *p.NodeID == r.Origin() {
+		if !ok {
 			continue
 		}
 		c.log.Warn("room runs on another node now: closed here", "room", id, "edge", r.Origin() != "")

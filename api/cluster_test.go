@@ -16,9 +16,10 @@ import (
 // stillMedia is an SFU with no room open and a fixed load.
 type stillMedia struct{ load sfu.Load }
 
-func (m stillMedia) Load() sfu.Load                { return m.load }
-func (m stillMedia) RoomIDs() []string             { return nil }
-func (m stillMedia) Room(string) (*sfu.Room, bool) { return nil, false }
+func (m stillMedia) Load() sfu.Load                   { return m.load }
+func (m stillMedia) RoomIDs() []string                { return nil }
+func (m stillMedia) EdgeRooms() map[string]sfu.EdgeOf { return nil }
+func (m stillMedia) Room(string) (*sfu.Room, bool)    { return nil, false }
 
 // testClock is a clock the test moves.
 type testClock struct {
@@ -156,6 +157,8 @@ type roomsMedia struct {
 }
 
 func (m *roomsMedia) RoomIDs() []string { return m.open }
+
+func (m *roomsMedia) EdgeRooms() map[string]sfu.EdgeOf { return nil }
 func (m *roomsMedia) Room(id string) (*sfu.Room, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

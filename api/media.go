@@ -223,13 +223,22 @@ func (s *Server) rejoin(c *gin.Context) {
 		writeProblem(c, errRejoinRefused) // expired, revoked or not valid: join again
 		return
 	}
-	if _, err := s.p.Store.WebinarByRoom(c.Request.Context(), sfu.MainRoom(claims.Room)); errors.Is(err, store.ErrNotFound) {
+	w, err := s.p.Store.WebinarByRoom(c.Request.Context(), sfu.MainRoom(claims.Room))
+	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(c, errRejoinRefused)
 		return
 	} else if err != nil {
 		s.fail(c, err)
 		return
 	}
+	// Placed as the entry will see it: with the invitation's role now and the webinar's
+	// lobby now, so that a viewer who may speak now, or must wait, is not sent to an edge.
+	if claims.Invitation != "" {
+		if inv, err := s.p.Store.Invitation(c.Request.Context(), w.ID, claims.Invitation); err == nil {
+			claims.Role = sfu.Role(inv.Role)
+		}
+	}
+	claims.Lobby = entersLobby(w, claims.Role) && sfu.MainRoom(claims.Room) == claims.Room
 	// The rest is checked by the node at the entry, as for any token.
 	s.answerJoin(c, claims)
 }

@@ -278,7 +278,8 @@ func (r *Room) startBreakouts(by *participant, specs []breakoutSpec, random, cho
 	}
 	for _, s := range specs {
 		for _, id := range s.Participants {
-			if r.participants[id] == nil {
+			// Participants connected here only: those watching from an edge node stay.
+			if p := r.participants[id]; p == nil || p.mode == modeRelay || p.mode == modeRemote {
 				r.mu.Unlock()
 				return signal.CodeNotFound, "no such participant in the room"
 			}
@@ -294,6 +295,9 @@ func (r *Room) startBreakouts(by *participant, specs []breakoutSpec, random, cho
 	}
 	var rest []string
 	for id, p := range r.participants {
+		if p.mode == modeRelay || p.mode == modeRemote {
+			continue // an edge node's link, or a participant connected to another node
+		}
 		b.names[id] = p.claims.Name
 		if _, ok := b.assigned[id]; !ok && p.role != RoleModerator {
 			rest = append(rest, id)

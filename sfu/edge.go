@@ -40,7 +40,8 @@ type OriginDialer interface {
 // ErrNoOrigin is a token naming an origin on a server that cannot reach one.
 var ErrNoOrigin = errors.New("sfu: this node links to no origin")
 
-// edgeLinkTimeout bounds the link's setup: the dial and the first answer.
+// edgeLinkTimeout bounds the dial of the link; what comes after is bounded by ICE's
+// own timeouts (a connection that fails ends the link).
 const edgeLinkTimeout = 15 * time.Second
 
 // forwardedFromOrigin are the origin's messages the viewers here get as they are.
@@ -48,6 +49,8 @@ var forwardedFromOrigin = map[string]bool{
 	signal.TypeChat:      true,
 	signal.TypeReaction:  true,
 	signal.TypeHands:     true,
+	signal.TypeBroadcast: true,
+	signal.TypeCaption:   true,
 	signal.TypeRecording: true,
 	signal.TypeRoomState: true,
 }
@@ -60,7 +63,6 @@ type edgeLink struct {
 	pc   *webrtc.PeerConnection
 	peer netip.Addr
 
-	writeMu sync.Mutex // one message written at a time
 
 	mu      sync.Mutex
 	mids    map[string]trackAdded   // what the origin said each mid carries
@@ -68,6 +70,7 @@ type edgeLink struct {
 	remotes map[string]*participant // the origin's participants here, by id
 	held    []webrtc.ICECandidateInit
 	wg      sync.WaitGroup // the track readers
+	closed  bool           // close has begun: no reader starts
 
 	// up are the relay messages to the origin, in order, written by the link's writer;
 	// full means the origin does not keep up: the link ends (overflow).
@@ -80,8 +83,9 @@ type edgeLink struct {
 	votes map[string]map[string][]int
 }
 
-// edgeQueueLen bounds the relay messages waiting to go up an edge's link.
-const edgeQueueLen = 1024
+// edgeQueueLen bounds the messages waiting to go up an edge's link: its descriptions and
+// candidates, and its viewers' entries, departures and words.
+const edgeQueueLen = 16384
 
 // maxEdgePolls bounds the polls whose votes an edge remembers for its viewers.
 const maxEdgePolls = 256
@@ -141,10 +145,24 @@ func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
 		votes:    make(map[string]map[string][]int),
 	}
 	defer l.close()
+	// Every message goes up through l.up, in order, written by this goroutine alone.
+	go func() { // owned by linkOrigin: ends with ctx
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case msg := <-l.up:
+				if err := conn.WriteMessage(ctx, msg); err != nil {
+					overflow()
+					return
+				}
+			}
+		}
+	}()
 	pc.OnTrack(l.onTrack)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
-			l.send(ctx, candidateMessage{Type: signal.TypeCandidate, Candidate: c.ToJSON()})
+			l.post(candidateMessage{Type: signal.TypeCandidate, Candidate: c.ToJSON()})
 		}
 	})
 	failed := make(chan struct{})
@@ -168,25 +186,7 @@ func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
 	if err := pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("set offer: %w", err)
 	}
-	if err := l.send(ctx, sdpMessage{Type: signal.TypeOffer, SDP: offer.SDP}); err != nil {
-		return fmt.Errorf("send offer: %w", err)
-	}
-	go func() { // owned by linkOrigin: ends with ctx
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case msg := <-l.up:
-				l.writeMu.Lock()
-				err := conn.WriteMessage(ctx, msg)
-				l.writeMu.Unlock()
-				if err != nil {
-					overflow()
-					return
-				}
-			}
-		}
-	}()
+	l.post(sdpMessage{Type: signal.TypeOffer, SDP: offer.SDP})
 	msgs := make(chan []byte, 64)
 	readErr := make(chan error, 1)
 	go func() { // owned by linkOrigin: ends when the connection closes (deferred) or fails
@@ -253,13 +253,14 @@ func (l *edgeLink) handle(ctx context.Context, data []byte) error {
 		for _, p := range m.Participants {
 			l.addRemote(p)
 		}
+		r.mirrorJoined(data)
 		// The viewers here from now on are told to the origin as they come and go; those
 		// here already, now.
 		r.mu.Lock()
 		r.link = l
 		for _, p := range r.participants {
 			if p.mode != modeRemote {
-				l.post(relayMessage{Type: signal.TypeRelay, Action: relayEnter, ParticipantID: p.id, Name: p.claims.Name})
+				l.post(enterMessage(p))
 			}
 		}
 		r.mu.Unlock()
@@ -320,6 +321,7 @@ func (l *edgeLink) handle(ctx context.Context, data []byte) error {
 		l.log.Warn("origin refused a message of the link", "code", m.Code)
 	default:
 		if forwardedFromOrigin[m.Type] {
+			r.mirrorState(m.Type, data)
 			r.forwardToLocal(data)
 		}
 	}
@@ -339,7 +341,8 @@ func (l *edgeLink) answer(ctx context.Context, sdp string) error {
 	if err := l.pc.SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("set answer: %w", err)
 	}
-	return l.send(ctx, sdpMessage{Type: signal.TypeAnswer, SDP: answer.SDP})
+	l.post(sdpMessage{Type: signal.TypeAnswer, SDP: answer.SDP})
+	return nil
 }
 
 // admit tells whether a candidate of the origin may be used: its address is the
@@ -406,13 +409,6 @@ func (l *edgeLink) flushCandidates() {
 	}
 }
 
-// send writes one message to the origin.
-func (l *edgeLink) send(ctx context.Context, v any) error {
-	l.writeMu.Lock()
-	defer l.writeMu.Unlock()
-	return l.conn.WriteMessage(ctx, encode(v))
-}
-
 // remote is the mirror of the origin's participant id, nil when there is none.
 func (l *edgeLink) remote(id string) *participant {
 	l.mu.Lock()
@@ -435,15 +431,18 @@ func (l *edgeLink) addRemote(info ParticipantInfo) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.remotes[info.ID] != nil || !r.addRemote(p) {
+	if l.remotes[info.ID] != nil {
+		return
+	}
+	if added, _ := r.addRemote(p); !added {
 		return
 	}
 	l.remotes[info.ID] = p
 }
 
-// post queues a relay message to the origin; it never blocks, and ends the link when
-// the origin does not keep up.
-func (l *edgeLink) post(m relayMessage) {
+// post queues a message to the origin; it never blocks, and ends the link when the
+// origin does not keep up.
+func (l *edgeLink) post(m any) {
 	select {
 	case l.up <- encode(m):
 	default:
@@ -456,8 +455,13 @@ func (l *edgeLink) post(m relayMessage) {
 // this node entered or left; r.mu held.
 func (r *Room) edgeEnteredLocked(p *participant) {
 	if r.link != nil && p.mode != modeRemote {
-		r.link.post(relayMessage{Type: signal.TypeRelay, Action: relayEnter, ParticipantID: p.id, Name: p.claims.Name})
+		r.link.post(enterMessage(p))
 	}
+}
+
+// enterMessage tells the origin that p entered this edge room.
+func enterMessage(p *participant) relayMessage {
+	return relayMessage{Type: signal.TypeRelay, Action: relayEnter, ParticipantID: p.id, Name: p.claims.Name, Invitation: p.claims.Invitation}
 }
 
 func (r *Room) edgeLeftLocked(p *participant) {
@@ -489,6 +493,61 @@ func (r *Room) toOrigin(p *participant, m clientMessage) {
 		l.mu.Unlock()
 	}
 	l.post(relayMessage{Type: signal.TypeRelay, Action: relaySpeak, ParticipantID: p.id, Message: encode(said)})
+}
+
+// mirrorJoined keeps, from the origin's joined message, the room's state that a viewer
+// entering here later gets in its own joined message: recording and live broadcast
+// notices first (a viewer must know at once), the lock, the spotlight, the hands, the
+// last captions.
+func (r *Room) mirrorJoined(data []byte) {
+	var j joinedMessage
+	if json.Unmarshal(data, &j) != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recording, r.broadcasting = j.Recording, j.Broadcasting
+	r.collab.locked, r.collab.spotlight = j.Locked, j.Spotlight
+	r.collab.hands = j.Hands
+	r.collab.captions = keepLast(j.Captions, MaxCaptionHistory)
+}
+
+// mirrorState keeps what a message of the origin changes in the room's state, for the
+// viewers entering here later (see mirrorJoined); the public chat from the link's start.
+func (r *Room) mirrorState(typ string, data []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch typ {
+	case signal.TypeRecording, signal.TypeBroadcast:
+		var n noticeMessage
+		if json.Unmarshal(data, &n) == nil {
+			if typ == signal.TypeRecording {
+				r.recording = n.Active
+			} else {
+				r.broadcasting = n.Active
+			}
+		}
+	case signal.TypeRoomState:
+		var s roomStateMessage
+		if json.Unmarshal(data, &s) == nil {
+			r.collab.locked, r.collab.spotlight = s.Locked, s.Spotlight
+		}
+	case signal.TypeHands:
+		var h handsMessage
+		if json.Unmarshal(data, &h) == nil {
+			r.collab.hands = h.Queue
+		}
+	case signal.TypeChat:
+		var e chatEntry
+		if json.Unmarshal(data, &e) == nil && e.To == "" {
+			r.collab.chat = keepLast(append(r.collab.chat, e), MaxChatHistory)
+		}
+	case signal.TypeCaption:
+		var c captionMessage
+		if json.Unmarshal(data, &c) == nil {
+			r.collab.captions = keepLast(append(r.collab.captions, c), MaxCaptionHistory)
+		}
+	}
 }
 
 // local is the participant of this node with id, nil when there is none.
@@ -531,21 +590,31 @@ func (l *edgeLink) forwardPoll(data []byte) {
 }
 
 // endLocal ends the session of a viewer of this node as the origin asks: removed by a
-// moderator there, or sent elsewhere.
+// moderator there, or sent elsewhere; with no id, the origin closed the room, and this
+// edge room closes the same way.
 func (r *Room) endLocal(id, code string) {
-	r.mu.Lock()
-	p := r.participants[id]
-	r.mu.Unlock()
-	if p == nil || p.mode == modeRemote {
+	if id == "" {
+		r.close(endCauseOf(code))
 		return
 	}
+	p := r.local(id)
+	if p == nil {
+		return
+	}
+	p.end(endCauseOf(code))
+}
+
+// endCauseOf is how a viewer of an edge node ends when the origin ends it with code.
+func endCauseOf(code string) endCause {
 	switch code {
 	case signal.CodeRemoved:
-		p.end(endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved})
+		return endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved}
 	case signal.CodeRoomClosed:
-		p.end(endCause{err: ErrRoomClosed, code: signal.CloseRoomClosed, reason: "the room was closed", errCode: signal.CodeRoomClosed})
+		return endCause{err: ErrRoomClosed, code: signal.CloseRoomClosed, reason: "the room was closed", errCode: signal.CodeRoomClosed}
+	case signal.CodeRoomLocked:
+		return endCause{err: ErrRoomLocked, code: signal.CloseRoomLocked, reason: "the room is locked", errCode: signal.CodeRoomLocked}
 	default:
-		p.end(endCause{err: ErrRoomMoved, code: signal.CloseRoomMoved, reason: "this room runs on another node: ask where", errCode: signal.CodeRoomMoved})
+		return endCause{err: ErrRoomMoved, code: signal.CloseRoomMoved, reason: "this room runs on another node: ask where", errCode: signal.CodeRoomMoved}
 	}
 }
 
@@ -580,7 +649,7 @@ func (l *edgeLink) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRecei
 	l.mu.Lock()
 	a, ok := l.mids[mid]
 	p := l.remotes[a.ParticipantID]
-	if !ok || p == nil {
+	if !ok || p == nil || l.closed {
 		l.mu.Unlock()
 		l.log.Debug("relayed track of no known participant ignored", "mid", mid)
 		return
@@ -649,6 +718,9 @@ func (l *edgeLink) close() {
 		l.room.link = nil
 	}
 	l.room.mu.Unlock()
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
 	if err := l.pc.Close(); err != nil {
 		l.log.Debug("edge peer connection close", "error", err)
 	}
@@ -684,3 +756,21 @@ func (r *Room) locals() []*participant {
 
 // Origin is the node the room is an edge of, empty when the room is this node's own.
 func (r *Room) Origin() string { return r.origin }
+
+// EdgeOf is the origin of an edge room, and the epoch of the origin's placement of the
+// room that it opened for.
+type EdgeOf struct {
+	Origin string
+	Epoch  int64
+}
+
+// EdgeRooms are the open rooms of this node that are edges of another's, by room id.
+func (s *Server) EdgeRooms() map[string]EdgeOf {
+	out := map[string]EdgeOf{}
+	for _, r := range s.openRooms() {
+		if r.origin != "" {
+			out[r.id] = EdgeOf{Origin: r.origin, Epoch: r.originEpoch}
+		}
+	}
+	return out
+}

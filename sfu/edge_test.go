@@ -43,12 +43,13 @@ func (o *pipeOrigins) DialOrigin(_ context.Context, origin, room string, kind Ro
 }
 
 // edgeToken signs a viewer's token for an edge node of origin.
-func (s *testServer) edgeToken(t testing.TB, room, participant, origin string) string {
+func (s *testServer) edgeToken(t testing.TB, room, participant, origin string, invitation ...string) string {
 	t.Helper()
 	now := s.clock.Now()
 	tok, err := s.tokens.Sign(Claims{
 		Room: room, Participant: participant, Name: "Name of " + participant,
 		Role: RoleAttendee, Kind: KindWebinar, IssuedAt: now, Expiry: now.Add(time.Hour), Origin: origin,
+		Invitation: strings.Join(invitation, ""),
 	})
 	require.NoError(t, err)
 	return tok
@@ -209,6 +210,16 @@ func TestRelayMayOnlyNegotiate(t *testing.T) {
 	r, ok := origin.Room("web")
 	require.True(t, ok)
 	require.Empty(t, r.Participants(), "a relay is nobody")
+
+	// A locked room takes no new viewer from an edge, even one the edge let in.
+	r.SetLocked(true)
+	require.Equal(t, signal.TypeRoomState, b.next(t).Type)
+	b.send(t, map[string]any{"type": "relay", "action": "enter", "participant_id": "late", "name": "Late"})
+	m = b.next(t)
+	require.Equal(t, signal.TypeRelay, m.Type)
+	require.Equal(t, "late", m.ParticipantID)
+	require.Equal(t, signal.CodeRoomLocked, m.Code)
+	require.Empty(t, r.Participants())
 }
 
 // TestRelayTokens: a relay token verifies as one and only as one; a join token is not a
@@ -324,4 +335,78 @@ func TestRelayTakesLargerDescriptions(t *testing.T) {
 	m, err := decodeMessageUpTo(msg, (&participant{mode: modeRelay}).messageLimit())
 	require.NoError(t, err)
 	require.Equal(t, sdp, m.SDP)
+}
+
+// newEdgePair is an origin server and an edge server linked to it in memory, their empty
+// rooms closing after grace.
+func newEdgePair(t *testing.T, grace time.Duration) (origin, edge *testServer) {
+	origin = newTestServer(t, func(p *Params) { p.EmptyRoomGrace = grace })
+	edge = newTestServer(t, func(p *Params) {
+		p.Origins = &pipeOrigins{origin: origin, edge: "edge-1"}
+		p.Tokens = origin.tokens
+		p.EmptyRoomGrace = grace
+	})
+	return origin, edge
+}
+
+// TestOriginRoomOfEdgeViewersOnly: a room the edges' viewers alone hold open on the origin
+// stays open past the grace period; when it closes there, its edge viewers are told it is
+// closed, not moved.
+func TestOriginRoomOfEdgeViewersOnly(t *testing.T) {
+	origin, edge := newEdgePair(t, 50*time.Millisecond)
+	viewer := join(t, edge, edge.edgeToken(t, "web", "viewer", "origin-1"))
+	require.Eventually(t, func() bool {
+		r, ok := origin.Room("web")
+		return ok && len(r.Participants()) == 1
+	}, waitFor, 10*time.Millisecond, "the viewer listed on the origin")
+	r, _ := origin.Room("web")
+	select {
+	case <-r.Done():
+		t.Fatal("the origin's room closed with an edge viewer in it")
+	case <-time.After(300 * time.Millisecond): // six grace periods
+	}
+	require.NoError(t, r.Close())
+	code, _, err := viewer.waitClosed()
+	require.Equal(t, signal.CloseRoomClosed, code)
+	require.ErrorIs(t, err, ErrRoomClosed)
+}
+
+// TestEdgeViewersFollowTheOriginsRights: a locked room takes no new viewer through an
+// edge; revoking an invitation removes its edge viewers; a viewer entering an edge room
+// during a recording is told at once.
+func TestEdgeViewersFollowTheOriginsRights(t *testing.T) {
+	origin, edge := newEdgePair(t, time.Minute)
+	mod := join(t, origin, origin.token(t, "web", "mod", RoleModerator, KindWebinar))
+	invited := join(t, edge, edge.edgeToken(t, "web", "invited", "origin-1", "inv-1"))
+	mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "invited" })
+	r, _ := origin.Room("web")
+
+	require.NoError(t, r.SetRecording(true))
+	invited.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRecording && m.Active })
+	late := join(t, edge, edge.edgeToken(t, "web", "late", "origin-1"))
+	joined := late.waitMsg(ofType(signal.TypeJoined))
+	require.True(t, joined.Recording, "a viewer entering the edge during a recording is told in its joined message")
+
+	require.Equal(t, 1, r.RemoveInvitees("inv-1"))
+	code, _, err := invited.waitClosed()
+	require.Equal(t, signal.CloseRemoved, code)
+	require.ErrorIs(t, err, ErrRemoved)
+
+	r.SetLocked(true)
+	late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Locked })
+	// Refused at the edge, which knows the lock; were it not, the origin would refuse.
+	newcomer := connect(t, edge, edge.edgeToken(t, "web", "newcomer", "origin-1"))
+	code, _, err = newcomer.waitClosed()
+	require.Equal(t, signal.CloseRoomLocked, code)
+	require.ErrorIs(t, err, ErrRoomLocked)
+	require.NotContains(t, participantIDs(r), "newcomer")
+}
+
+// participantIDs are the ids of the participants r lists.
+func participantIDs(r *Room) []string {
+	var ids []string
+	for _, p := range r.Participants() {
+		ids = append(ids, p.ID)
+	}
+	return ids
 }

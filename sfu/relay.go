@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -22,6 +23,10 @@ import (
 // Its NACKs are answered from the layers' caches and its keyframe requests reach the
 // publishers paced, as any subscriber's. Nobody in the room sees it: it is in no
 // participant list, takes no seat and cannot be moderated.
+
+// relaySendQueueLen bounds the messages waiting to go down a relay's link: the room's
+// messages to every viewer of the edge node, and what is for one of them alone.
+const relaySendQueueLen = 16384
 
 // MaxRelayMessageSize bounds a message on an edge's link, in bytes: its descriptions
 // carry an m-line per relayed layer, about a kilobyte each, far more than a client's.
@@ -72,12 +77,15 @@ var relaySpoken = map[string]bool{
 
 // relayMessage is a relay message, either way.
 type relayMessage struct {
-	Type          string          `json:"type"`
-	Action        string          `json:"action"`
-	ParticipantID string          `json:"participant_id"`
-	Name          string          `json:"name,omitempty"`
-	Message       json.RawMessage `json:"message,omitempty"`
-	Code          string          `json:"code,omitempty"`
+	Type          string `json:"type"`
+	Action        string `json:"action"`
+	ParticipantID string `json:"participant_id"`
+	Name          string `json:"name,omitempty"`
+	// Invitation is, in enter, the invitation the viewer came with: revoking it removes
+	// the viewer as any of its participants.
+	Invitation string          `json:"invitation,omitempty"`
+	Message    json.RawMessage `json:"message,omitempty"`
+	Code       string          `json:"code,omitempty"`
 }
 
 // onRelay acts on a relay message of the relay p, on the origin: an edge viewer becomes
@@ -87,9 +95,11 @@ func (p *participant) onRelay(m clientMessage) {
 	r := p.room
 	switch m.Action {
 	case relayEnter:
-		v := newParticipant(p.srv, nil, Claims{Room: r.id, Participant: m.ParticipantID, Name: m.Name, Role: RoleAttendee, Kind: r.kind})
+		v := newParticipant(p.srv, nil, Claims{Room: r.id, Participant: m.ParticipantID, Name: m.Name, Role: RoleAttendee, Kind: r.kind, Invitation: m.Invitation})
 		v.mode, v.room, v.via = modeRemote, r, p
-		r.addRemote(v)
+		if _, err := r.addRemote(v); errors.Is(err, ErrRoomLocked) {
+			p.sendRaw(encode(relayMessage{Type: signal.TypeRelay, Action: relayEnd, ParticipantID: v.id, Code: signal.CodeRoomLocked}))
+		}
 	case relayLeave:
 		if v := r.viaOf(p, m.ParticipantID); v != nil {
 			r.leave(v)
@@ -134,18 +144,34 @@ func (r *Room) viaOf(via *participant, id string) *participant {
 }
 
 // addRemote puts v, a participant connected to another node, in the room and tells the
-// others; a participant already there with its id stays.
-func (r *Room) addRemote(v *participant) bool {
+// others, and tells whether it did. A participant already there with its id stays, but
+// for a viewer of an edge node that linked again (v replaces the one its former link
+// brought). A locked room takes no viewer of an edge node new to it (ErrRoomLocked).
+func (r *Room) addRemote(v *participant) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || r.participants[v.id] != nil {
-		return false
+	if r.closed {
+		return false, ErrRoomClosed
+	}
+	if old := r.participants[v.id]; old != nil {
+		if v.via == nil || old.via == nil || old.via == v.via {
+			return false, nil
+		}
+		v.role = old.role
+		r.participants[v.id] = v
+		return true, nil
+	}
+	if v.via != nil && r.collab.locked && !r.seen[v.id] {
+		return false, ErrRoomLocked
 	}
 	v.role = v.claims.Role
+	if role, ok := r.roles[v.id]; ok {
+		v.role = role
+	}
 	r.participants[v.id] = v
 	r.seen[v.id] = true
 	r.memberJoinedLocked(v)
-	return true
+	return true, nil
 }
 
 // dropVia takes out of the room the participants the relay via brought in: its link
@@ -212,6 +238,7 @@ func (s *Server) ServeRelay(ctx context.Context, conn Conn, rp RelayParams) (err
 		Expiry:      now.Add(MaxTokenLifetime),
 	})
 	p.mode = modeRelay
+	p.out = make(chan []byte, relaySendQueueLen)
 	p.peer = rp.EdgeAddr.Unmap()
 	p.relayed = make(map[*layer]*downTrack)
 	err = p.serve(ctx, api)
@@ -277,7 +304,7 @@ func (p *participant) allDownsLocked() []*downTrack {
 const relayMACContext = "webinaire-relay-v1."
 
 // MaxRelayTokenLifetime bounds a relay token's validity: it is made for one dial.
-const MaxRelayTokenLifetime = 5 * time.Minute
+const MaxRelayTokenLifetime = 2 * time.Minute
 
 // RelayClaims are what a relay token grants: the edge node Edge may link to room Room,
 // of kind Kind, on node Origin at the room's epoch Epoch, until Expiry. The nodes of a

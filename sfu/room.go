@@ -51,6 +51,8 @@ type Room struct {
 	// origin is the node the room is an edge of (edge.go), empty for a room of this
 	// node's own; fixed when the room opens.
 	origin string
+	// originEpoch is the epoch of the origin's placement the edge room opened for.
+	originEpoch int64
 	// link is an edge room's link to its origin, once it is up; guarded by mu.
 	link *edgeLink
 	// parent is the main room of a breakout room, nil for a main room; set at creation.
@@ -253,7 +255,16 @@ func (r *Room) close(cause endCause) {
 	r.mu.Unlock()
 	r.srv.closeBreakouts(b, cause)
 	for _, p := range ps {
-		p.end(cause)
+		switch {
+		case p.via != nil:
+			// A viewer of an edge node: its edge ends it with the room, below.
+		case p.hidden():
+			// The edge ends its whole room, once, with this cause.
+			p.sendRaw(encode(relayMessage{Type: signal.TypeRelay, Action: relayEnd, Code: cause.errCode}))
+			p.end(cause)
+		default:
+			p.end(cause)
+		}
 	}
 	r.mu.Lock()
 	sinks := r.sinks
@@ -274,7 +285,7 @@ func (r *Room) markClosed(onlyEmpty bool) ([]*participant, bool) {
 	defer r.srv.mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || onlyEmpty && (r.localLocked() > 0 || len(r.waiting) > 0) {
+	if r.closed || onlyEmpty && (r.occupiedLocked() > 0 || len(r.waiting) > 0) {
 		return nil, false
 	}
 	r.closed = true
@@ -430,6 +441,11 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		ups = append(ups, o.publishedLocked()...)
 	}
 	chat, polls, hands := r.collabStateLocked(p)
+	if p.hidden() {
+		// An edge keeps the chat from its link's start: the history, up to 500 messages
+		// of 2000 bytes, would make its first message too large.
+		chat = []chatEntry{}
+	}
 	p.sendRaw(encode(joinedMessage{
 		Type:          signal.TypeJoined,
 		ParticipantID: p.id,
@@ -589,7 +605,7 @@ func (r *Room) dropCollab() {
 
 // startGraceLocked starts the empty-room timer when nobody is in the room or its lobby.
 func (r *Room) startGraceLocked() {
-	if r.localLocked() == 0 && len(r.waiting) == 0 && !r.closed && r.stopTimer == nil {
+	if r.occupiedLocked() == 0 && len(r.waiting) == 0 && !r.closed && r.stopTimer == nil {
 		r.stopTimer = r.srv.clock.AfterFunc(r.srv.grace, r.expire)
 	}
 }
@@ -601,6 +617,19 @@ func (r *Room) memberLocked(id string) *participant {
 		return p
 	}
 	return nil
+}
+
+// occupiedLocked counts who keeps the room open: everyone in it but, on an edge node,
+// the origin's participants (the edge room closes when its own viewers have gone). On
+// the origin, the relays and the viewers of edge nodes keep it open.
+func (r *Room) occupiedLocked() int {
+	n := 0
+	for _, p := range r.participants {
+		if p.mode != modeRemote || p.via != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // localLocked counts the participants connected to this node: not the relays, nor, on an

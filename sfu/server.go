@@ -483,12 +483,17 @@ func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, bool, er
 		}
 		r = newRoom(s, p.claims.Room, kind)
 		r.parent = main
-		r.origin = p.claims.Origin
+		r.origin, r.originEpoch = p.claims.Origin, p.claims.Epoch
 		s.rooms[r.id] = r
 		s.log.Info("room opened", "room", r.id, "kind", r.kind, "origin", r.origin)
 		if r.origin != "" {
-			// Owned by the room: ends when the room closes, or closes it when the link ends.
-			go r.runEdge(s.origins)
+			// Owned by the room: ends when the room closes, or closes it when the link
+			// ends; Close waits for it with the sessions.
+			s.sessions.Add(1)
+			go func() {
+				defer s.sessions.Done()
+				r.runEdge(s.origins)
+			}()
 		}
 	case r.origin != p.claims.Origin:
 		// The room is this node's own and the token sends its holder to an edge, or the

@@ -62,9 +62,10 @@ type clientMessage struct {
 	Role          Role     `json:"role,omitempty"`
 	Locked        *bool    `json:"locked,omitempty"`
 	// A relay message of an edge node (relay.go).
-	Action  string          `json:"action,omitempty"`
-	Name    string          `json:"name,omitempty"`
-	Message json.RawMessage `json:"message,omitempty"`
+	Action     string          `json:"action,omitempty"`
+	Name       string          `json:"name,omitempty"`
+	Message    json.RawMessage `json:"message,omitempty"`
+	Invitation string          `json:"invitation,omitempty"`
 	// Breakout rooms.
 	Rooms    []breakoutSpec `json:"rooms,omitempty"`
 	Random   bool           `json:"random,omitempty"`
@@ -225,8 +226,8 @@ func decodeMessageUpTo(data []byte, limit int) (clientMessage, error) {
 		}
 		switch m.Action {
 		case relayEnter:
-			if !validName(m.Name) {
-				return bad("relay name")
+			if !validName(m.Name) || m.Invitation != "" && !validID(m.Invitation) {
+				return bad("relay name or invitation")
 			}
 		case relayLeave:
 		case relaySpeak:
