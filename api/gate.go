@@ -21,6 +21,10 @@ type MediaGate struct {
 	store *store.Store
 	node  string
 	now   func() time.Time
+	// SeatCounted is how long after an entry the node's heartbeat has counted its
+	// participant for sure: the seat its join reserved stays reserved until then, so that
+	// placements see it all along (twice the default heartbeat interval by default).
+	SeatCounted time.Duration
 }
 
 // NewMediaGate returns the gate reading st for the node with id node (empty: no
@@ -30,7 +34,7 @@ func NewMediaGate(st *store.Store, node string, now func() time.Time) *MediaGate
 	if now == nil {
 		now = time.Now
 	}
-	return &MediaGate{store: st, node: node, now: now}
+	return &MediaGate{store: st, node: node, now: now, SeatCounted: 2 * DefaultHeartbeatInterval}
 }
 
 // Admit implements sfu.Gate. A breakout room is admitted to as its main room (webinar,
@@ -89,8 +93,9 @@ func (g *MediaGate) Admit(ctx context.Context, c sfu.Claims) (sfu.Claims, error)
 	}
 	if g.node != "" {
 		// The seat the join reserved is taken now: the node's participants count it at its
-		// next heartbeat. A reservation left behind by a failure here ends by itself.
-		_ = g.store.TakeSeat(ctx, main, c.Participant)
+		// next heartbeat, and the reservation lasts until then. A reservation left behind
+		// by a failure here ends by itself.
+		_ = g.store.TakeSeat(ctx, main, c.Participant, g.now().Add(g.SeatCounted))
 	}
 	return c, nil
 }

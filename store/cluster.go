@@ -230,10 +230,9 @@ func (s *Store) placeLocked(ctx context.Context, req PlaceRequest) (Placement, e
 // left, else the least loaded other live node, which becomes one.
 func (s *Store) seatForViewer(ctx context.Context, req PlaceRequest, origin Node, epoch int64) (Placement, error) {
 	now := req.Now.UTC()
-	var reserved int64
-	err := s.conn(ctx).Model(&SeatReservation{}).Where("node_id = ? AND until > ?", origin.ID, now).Count(&reserved).Error
+	reserved, err := s.SeatsReservedOn(ctx, origin.ID, now)
 	if err != nil {
-		return Placement{}, translate("reserved seats", err)
+		return Placement{}, err
 	}
 	p := Placement{Room: req.Room, Node: origin, Epoch: epoch}
 	if origin.Participants+int(reserved) < origin.Capacity {
@@ -264,6 +263,13 @@ func (s *Store) seatForViewer(ctx context.Context, req PlaceRequest, origin Node
 	}
 	p.Node, p.Origin = edge, origin
 	return p, s.reserveSeat(ctx, req, edge.ID)
+}
+
+// SeatsReservedOn counts the seats reserved on node at now.
+func (s *Store) SeatsReservedOn(ctx context.Context, node string, now time.Time) (int64, error) {
+	var n int64
+	err := s.conn(ctx).Model(&SeatReservation{}).Where("node_id = ? AND until > ?", node, now.UTC()).Count(&n).Error
+	return n, translate("reserved seats", err)
 }
 
 // EdgesOf lists the edge nodes of room at epoch.
@@ -338,10 +344,14 @@ func (s *Store) reserveSeat(ctx context.Context, req PlaceRequest, node string) 
 	return translate("reserve seat", err)
 }
 
-// TakeSeat ends the reservation of participant's seat in room: it has entered, and the
-// node's participants count it from now.
-func (s *Store) TakeSeat(ctx context.Context, room, participant string) error {
-	err := s.conn(ctx).Delete(&SeatReservation{}, "room_id = ? AND participant_id = ?", room, participant).Error
+// TakeSeat ends the reservation of participant's seat in room at counted: it has entered,
+// and the node's participants count it from its next heartbeat, by counted at the latest.
+// Until then the seat stays reserved, so that placements never see it free; it may count
+// twice for a moment, never not at all.
+func (s *Store) TakeSeat(ctx context.Context, room, participant string, counted time.Time) error {
+	err := s.conn(ctx).Model(&SeatReservation{}).
+		Where("room_id = ? AND participant_id = ? AND until > ?", room, participant, counted.UTC()).
+		Update("until", counted.UTC()).Error
 	return translate("take seat", err)
 }
 

@@ -47,7 +47,7 @@ func BenchmarkPlaceRoom(b *testing.B) {
 				p := fmt.Sprintf("p%d", seq.Add(1))
 				_, err := s.PlaceRoom(ctx, store.PlaceRequest{Room: room, Participant: p, Hold: time.Hour, Now: now, NodeTimeout: time.Hour})
 				require.NoError(b, err)
-				require.NoError(b, s.TakeSeat(ctx, room, p))
+				require.NoError(b, s.TakeSeat(ctx, room, p, time.Time{}))
 			}
 			inFlight := newRoom()
 			for i := range 1000 {

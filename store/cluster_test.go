@@ -68,8 +68,8 @@ func TestPlacement(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "b", p.Node.ID, "a has 2 reported + 2 reserved seats, b 3")
 
-		require.NoError(t, s.TakeSeat(ctx, room[0], "p1"))
-		require.NoError(t, s.TakeSeat(ctx, room[0], "p2"))
+		require.NoError(t, s.TakeSeat(ctx, room[0], "p1", now))
+		require.NoError(t, s.TakeSeat(ctx, room[0], "p2", now))
 
 		// a stops its heartbeat: gone after the timeout, its room moves to b at the next join.
 		later := now.Add(timeout + time.Second)
@@ -122,7 +122,7 @@ func TestPlacement(t *testing.T) {
 
 		n, err := s.ForgetExpired(ctx, later.Add(time.Minute), later)
 		require.NoError(t, err)
-		require.Equal(t, int64(4), n, "a and front, gone; the reservations q1 and p3, over")
+		require.Equal(t, int64(6), n, "a and front, gone; the reservations p1, p2 (taken), q1 and p3, over")
 	})
 }
 
@@ -234,5 +234,29 @@ func TestViewersGoToEdges(t *testing.T) {
 		edges, err = s.EdgesOf(ctx, room, 1)
 		require.NoError(t, err)
 		require.Empty(t, edges, "the edges of epoch 1 forgotten")
+	})
+}
+
+// TestSeatStaysReservedUntilCounted: a participant who entered keeps its seat reserved
+// until the node's heartbeat has counted it, so that a full node is never seen free.
+func TestSeatStaysReservedUntilCounted(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := t0.Add(time.Hour)
+		room := rooms(t, s, 2)
+		one := node("a", 0, now)
+		one.Capacity = 1
+		require.NoError(t, s.Heartbeat(ctx, one))
+		place := func(room, participant string, at time.Time) error {
+			_, err := s.PlaceRoom(ctx, store.PlaceRequest{Room: room, Participant: participant, Hold: time.Minute, Now: at, NodeTimeout: time.Hour})
+			return err
+		}
+		require.NoError(t, place(room[0], "p1", now))
+		require.NoError(t, s.TakeSeat(ctx, room[0], "p1", now.Add(2*time.Second)), "p1 enters; the heartbeat has not counted it yet")
+		require.ErrorIs(t, place(room[1], "q1", now.Add(time.Second)), store.ErrNoNode, "its seat is still taken")
+		require.NoError(t, s.Heartbeat(ctx, node("a", 1, now.Add(time.Second))))
+		one.Participants, one.HeartbeatAt = 0, now.Add(3*time.Second)
+		require.NoError(t, s.Heartbeat(ctx, one))
+		require.NoError(t, place(room[1], "q1", now.Add(3*time.Second)), "p1 left, and its reservation is over")
 	})
 }

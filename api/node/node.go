@@ -32,6 +32,9 @@ type Params struct {
 	NodeID string
 	// Now is the media gate's clock; nil means time.Now.
 	Now func() time.Time
+	// SeatCounted is how long after an entry the node's heartbeat has counted its
+	// participant (twice the heartbeat interval); 0 means the gate's default.
+	SeatCounted time.Duration
 	// SFU is the media server's configuration; Build sets its Gate (entries checked
 	// against the database) and OnRoomClosed (the API audits the end of each session).
 	SFU sfu.Params
@@ -101,7 +104,11 @@ func Build(ctx context.Context, p Params) (_ *Node, err error) {
 	}()
 	// The API, which audits the end of each session, is made after the SFU it serves:
 	// the SFU calls it through n, set before the SFU runs a room.
-	p.SFU.Gate = api.NewMediaGate(p.Store, p.NodeID, p.Now)
+	gate := api.NewMediaGate(p.Store, p.NodeID, p.Now)
+	if p.SeatCounted > 0 {
+		gate.SeatCounted = p.SeatCounted
+	}
+	p.SFU.Gate = gate
 	p.SFU.OnRoomClosed = func(st sfu.RoomStats) {
 		if n.API != nil {
 			n.API.SessionEnded(st)

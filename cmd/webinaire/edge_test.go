@@ -35,6 +35,17 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	origin := nodes[*placed.NodeID]
 	pub := enter(t, owner.WSURL, owner.Token)
 	require.NoError(t, pub.Publish(ctx, client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
+	// Each participant counted by its node's heartbeat, its seat no longer reserved
+	// besides, before the next join: the placements below see every seat once.
+	counted := func(n *clusterNode, participants int) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			row, err := st.NodeByID(ctx, n.id)
+			reserved, err2 := st.SeatsReservedOn(ctx, n.id, time.Now())
+			return err == nil && err2 == nil && row.Participants == participants && reserved == 0
+		}, 30*time.Second, 20*time.Millisecond, "%d participants counted on %s", participants, n.id)
+	}
+	counted(origin, 1)
 	nodeOf := func(a joinAnswer) *clusterNode {
 		for _, n := range nodes {
 			if wsOf(n) == a.WSURL {
@@ -59,6 +70,7 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	v1 := enter(t, first.WSURL, first.Token)
 	require.NoError(t, v1.Receive(ctx))
 	v1.waitMediaFrom(t, owner.ParticipantID)
+	counted(origin, 2)
 
 	var viewers []*participant
 	var answers []joinAnswer
@@ -75,6 +87,7 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 		v := enter(t, a.WSURL, a.Token)
 		require.NoError(t, v.Receive(ctx))
 		v.waitMediaFrom(t, owner.ParticipantID)
+		counted(edge, len(viewers)+1)
 		var speaker bool
 		for _, p := range v.joined.Participants {
 			speaker = speaker || p.ID == owner.ParticipantID

@@ -304,6 +304,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		// Every entry into a room is checked against the database, whichever node runs
 		// it, and must be for a room placed on this node at the token's epoch.
 		NodeID: nodeID,
+		// A heartbeat has counted an entered participant two intervals later at most.
+		SeatCounted: 2 * time.Duration(cfg.Cluster.HeartbeatInterval),
 		SFU: sfu.Params{
 			Logger:                 log.With("part", "sfu"),
 			Tokens:                 tokens,
