@@ -111,6 +111,16 @@ func (s *Server) getBroadcast(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
+	s.broadcasts.mu.Lock()
+	here := s.broadcasts.active[w.ID] != nil
+	s.broadcasts.mu.Unlock()
+	if !here {
+		// Its room, and so its broadcast, may run on another node.
+		sess, _ := sessionOf(c)
+		if s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: commandCastState, Webinar: w.ID, Organizer: sess.OrganizerID}) {
+			return
+		}
+	}
 	c.JSON(http.StatusOK, s.broadcastState(w.ID, target))
 }
 
@@ -182,13 +192,22 @@ func (s *Server) startBroadcast(c *gin.Context) {
 	if !ok {
 		return
 	}
+	sess, _ := sessionOf(c)
+	s.castStart(c, w, target, sess.OrganizerID, true)
+}
+
+// castStart starts the live broadcast of w's room for its owner organizerID, to target:
+// here when the room runs here, else, when elsewhere is set, on the node that runs it.
+func (s *Server) castStart(c *gin.Context, w store.Webinar, target *store.BroadcastTarget, organizerID string, elsewhere bool) {
 	if target == nil {
 		writeProblem(c, errNoBroadcastTarget)
 		return
 	}
 	room, open := s.p.SFU.Room(w.RoomID)
-	if !open {
-		writeProblem(c, errRoomNotOpen)
+	if !open || room.Origin() != "" {
+		if !elsewhere || !s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: commandCastStart, Webinar: w.ID, Organizer: organizerID}) {
+			writeProblem(c, errRoomNotOpen)
+		}
 		return
 	}
 	switch s.broadcasts.reserveUpTo(w.ID, s.p.MaxBroadcasts) {
@@ -232,7 +251,6 @@ func (s *Server) startBroadcast(c *gin.Context) {
 	a := &activeBroadcast{cast: cast, startedAt: s.now(), stopping: make(chan struct{})}
 	started = true
 	s.broadcasts.release(w.ID, a)
-	sess, _ := sessionOf(c)
 	s.broadcasts.wg.Add(1)
 	go func() { // owned by the server (broadcasts.wg); ends with the broadcast
 		defer s.broadcasts.wg.Done()
@@ -257,7 +275,7 @@ func (s *Server) startBroadcast(c *gin.Context) {
 			}
 		}
 	}()
-	s.auditBroadcast(c, sess.OrganizerID, "broadcast.start", w.ID)
+	s.auditBroadcast(c, organizerID, "broadcast.start", w.ID)
 	c.JSON(http.StatusCreated, s.broadcastJSONOf(a, target))
 }
 
@@ -274,11 +292,20 @@ func (s *Server) stopBroadcast(c *gin.Context) {
 	if !ok {
 		return
 	}
+	sess, _ := sessionOf(c)
+	s.castStop(c, w, sess.OrganizerID, true)
+}
+
+// castStop stops the live broadcast of w's room for its owner organizerID: here when it
+// runs here, else, when elsewhere is set, on the node that runs the room.
+func (s *Server) castStop(c *gin.Context, w store.Webinar, organizerID string, elsewhere bool) {
 	s.broadcasts.mu.Lock()
 	a := s.broadcasts.active[w.ID]
 	s.broadcasts.mu.Unlock()
 	if a == nil {
-		writeProblem(c, errNotBroadcasting)
+		if !elsewhere || !s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: commandCastStop, Webinar: w.ID, Organizer: organizerID}) {
+			writeProblem(c, errNotBroadcasting)
+		}
 		return
 	}
 	first := false
@@ -292,8 +319,7 @@ func (s *Server) stopBroadcast(c *gin.Context) {
 		}()
 	})
 	if first {
-		sess, _ := sessionOf(c)
-		s.auditBroadcast(c, sess.OrganizerID, "broadcast.stop", w.ID)
+		s.auditBroadcast(c, organizerID, "broadcast.stop", w.ID)
 	}
 	c.JSON(http.StatusAccepted, broadcastJSON{State: "stopping", Attempts: a.cast.Status().Attempts})
 }

@@ -46,6 +46,9 @@ const (
 	commandClose          = "close"
 	commandRecordStart    = "record_start"
 	commandRecordStop     = "record_stop"
+	commandCastStart      = "broadcast_start"
+	commandCastStop       = "broadcast_stop"
+	commandCastState      = "broadcast_state"
 )
 
 // forwardedClientKey keys, in the gin context of a command another node passed on, the
@@ -232,7 +235,8 @@ func (s *Server) roomCommandHandler(c *gin.Context) {
 		writeProblem(c, errCommandToken)
 		return
 	}
-	if cmd.Action == commandRecordStart || cmd.Action == commandRecordStop {
+	switch cmd.Action {
+	case commandRecordStart, commandRecordStop, commandCastStart, commandCastStop, commandCastState:
 		s.runRecordingCommand(c, cmd)
 		return
 	}
@@ -250,13 +254,18 @@ func (s *Server) roomCommandHandler(c *gin.Context) {
 	case err != nil:
 		s.fail(c, err)
 	default:
+		if cmd.Action == commandCastState {
+		s.log.Debug("room command run for another node", "room", cmd.Room, "action", cmd.Action)
+	} else {
 		s.log.Info("room command run for another node", "room", cmd.Room, "action", cmd.Action)
+	}
 		c.JSON(http.StatusOK, out)
 	}
 }
 
-// runRecordingCommand starts or stops, here, the recording of a room that runs here, as
-// another node's owner asked it: answered as that node's client would have been.
+// runRecordingCommand starts or stops, here, the recording or the live broadcast of a
+// room that runs here, as another node's owner asked it: answered as that node's client
+// would have been.
 func (s *Server) runRecordingCommand(c *gin.Context, cmd roomCommand) {
 	w, err := s.p.Store.WebinarOf(c.Request.Context(), cmd.Organizer, cmd.Webinar)
 	if err != nil || w.RoomID != cmd.Room {
@@ -266,10 +275,38 @@ func (s *Server) runRecordingCommand(c *gin.Context, cmd roomCommand) {
 	if client, err := netip.ParseAddrPort(cmd.Client); err == nil {
 		c.Set(forwardedClientKey, client)
 	}
-	s.log.Info("room command run for another node", "room", cmd.Room, "action", cmd.Action)
-	if cmd.Action == commandRecordStart {
-		s.recordStart(c, w, cmd.Organizer, false)
+	if cmd.Action == commandCastState {
+		s.log.Debug("room command run for another node", "room", cmd.Room, "action", cmd.Action)
 	} else {
+		s.log.Info("room command run for another node", "room", cmd.Room, "action", cmd.Action)
+	}
+	switch cmd.Action {
+	case commandRecordStart:
+		s.recordStart(c, w, cmd.Organizer, false)
+	case commandRecordStop:
 		s.recordStop(c, w, cmd.Organizer, false)
+	case commandCastStart:
+		target, err := s.p.Store.BroadcastTargetOf(c.Request.Context(), cmd.Organizer, w.ID)
+		switch {
+		case errors.Is(err, store.ErrNoBroadcastTarget):
+			s.castStart(c, w, nil, cmd.Organizer, false)
+		case err != nil:
+			s.fail(c, err)
+		default:
+			s.castStart(c, w, &target, cmd.Organizer, false)
+		}
+	case commandCastStop:
+		s.castStop(c, w, cmd.Organizer, false)
+	case commandCastState:
+		target, err := s.p.Store.BroadcastTargetOf(c.Request.Context(), cmd.Organizer, w.ID)
+		var t *store.BroadcastTarget
+		if err == nil {
+			t = &target
+		} else if !errors.Is(err, store.ErrNoBroadcastTarget) {
+			s.fail(c, err)
+			return
+		}
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, s.broadcastState(w.ID, t))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os/exec"
 	"path"
@@ -453,4 +454,21 @@ func TestRecordingThroughAnotherNode(t *testing.T) {
 		return err == nil && len(list) == 1 && list[0].ID == rec.ID && list[0].State == store.RecordingReady
 	}, 60*time.Second, 100*time.Millisecond, "the recording is finalized on the room's node")
 	require.Contains(t, home.logs.String(), "room command run for another node")
+
+	// A live broadcast too, to a target that takes nothing: started on the room's node,
+	// its state read and it stopped, all through the other node.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.NoError(t, l.Close()) // nothing listens there now
+	resp = owner.Do("PUT", "/api/v1/webinars/"+ev.id+"/broadcast/target", map[string]string{"url": "rtmp://" + l.Addr().String() + "/live", "key": "cle-de-flux"}, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp = owner.Do("POST", "/api/v1/webinars/"+ev.id+"/broadcast", nil, nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "the broadcast starts on the room's node")
+	var cast struct{ State string }
+	require.Eventually(t, func() bool {
+		resp := owner.Do("GET", "/api/v1/webinars/"+ev.id+"/broadcast", nil, nil)
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&cast) == nil && cast.State == "retrying"
+	}, 30*time.Second, 100*time.Millisecond, "the room's node says it retries the refused target")
+	resp = owner.Do("DELETE", "/api/v1/webinars/"+ev.id+"/broadcast", nil, nil)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
 }
