@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -209,6 +211,48 @@ func (s *Server) forwardToRoom(c *gin.Context, cmd roomCommand) bool {
 	return true
 }
 
+// proxiedHeader marks a request one node passed on to another, which does not pass it on
+// again.
+const proxiedHeader = "X-Webinaire-Proxied"
+
+// proxyToRoom passes c's request on, as it is, to the node that runs room (a participant's
+// request about its room's slides, reaching a node that does not run it) and its answer
+// back. False when the room runs on no other node, or the request was passed on already
+// (c is not answered).
+func (s *Server) proxyToRoom(c *gin.Context, room string) bool {
+	if c.GetHeader(proxiedHeader) != "" {
+		return false
+	}
+	node, err := s.roomNode(c.Request.Context(), sfu.MainRoom(room))
+	if err != nil {
+		s.fail(c, err)
+		return true
+	}
+	if node.ID == "" {
+		return false
+	}
+	target, err := url.Parse(node.URL)
+	if err != nil {
+		s.fail(c, fmt.Errorf("url of node %s: %w", node.ID, err))
+		return true
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	director := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		director(r)
+		r.Host = target.Host
+		r.Header.Set(proxiedHeader, s.p.Cluster.Node())
+	}
+	proxy.ErrorHandler = func(_ http.ResponseWriter, _ *http.Request, err error) {
+		s.log.Warn("request not passed on to the room's node", "node", node.ID, "err", err)
+		c.Header("Retry-After", "5")
+		writeProblem(c, errNoMediaNode)
+	}
+	proxy.ServeHTTP(c.Writer, c.Request)
+	c.Abort()
+	return true
+}
+
 // runCommand runs cmd on room, open here.
 func runCommand(room *sfu.Room, cmd roomCommand) (commandResult, error) {
 	switch cmd.Action {
@@ -255,10 +299,10 @@ func (s *Server) roomCommandHandler(c *gin.Context) {
 		s.fail(c, err)
 	default:
 		if cmd.Action == commandCastState {
-		s.log.Debug("room command run for another node", "room", cmd.Room, "action", cmd.Action)
-	} else {
-		s.log.Info("room command run for another node", "room", cmd.Room, "action", cmd.Action)
-	}
+			s.log.Debug("room command run for another node", "room", cmd.Room, "action", cmd.Action)
+		} else {
+			s.log.Info("room command run for another node", "room", cmd.Room, "action", cmd.Action)
+		}
 		c.JSON(http.StatusOK, out)
 	}
 }

@@ -46,8 +46,11 @@ func (s *Server) participantRoom(c *gin.Context, closed *Problem) (sfu.Claims, *
 		return sfu.Claims{}, nil, false
 	}
 	room, open := s.p.SFU.Room(claims.Room)
-	if !open {
-		writeProblem(c, closed)
+	if !open || room.Origin() != "" {
+		// The room, and so its slides, may be on another node: the request goes there.
+		if !s.proxyToRoom(c, claims.Room) {
+			writeProblem(c, closed)
+		}
 		return sfu.Claims{}, nil, false
 	}
 	return claims, room, true

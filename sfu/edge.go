@@ -51,6 +51,7 @@ var forwardedFromOrigin = map[string]bool{
 	signal.TypeHands:     true,
 	signal.TypeBroadcast: true,
 	signal.TypeCaption:   true,
+	signal.TypeSlides:    true,
 	signal.TypeRecording: true,
 	signal.TypeRoomState: true,
 }
@@ -510,6 +511,16 @@ func (r *Room) mirrorJoined(data []byte) {
 	r.collab.locked, r.collab.spotlight = j.Locked, j.Spotlight
 	r.collab.hands = j.Hands
 	r.collab.captions = keepLast(j.Captions, MaxCaptionHistory)
+	r.slides = mirroredDeck(j.Slides)
+}
+
+// mirroredDeck is the slides the origin presents, as an edge room keeps them: their id,
+// pages and page, not the file, which its viewers download from the origin.
+func mirroredDeck(m slidesMessage) *slideDeck {
+	if m.SlidesID == "" {
+		return nil
+	}
+	return &slideDeck{id: m.SlidesID, pages: m.Pages, page: m.Page, presenter: m.Presenter}
 }
 
 // mirrorState keeps what a message of the origin changes in the room's state, for the
@@ -546,6 +557,11 @@ func (r *Room) mirrorState(typ string, data []byte) {
 		var c captionMessage
 		if json.Unmarshal(data, &c) == nil {
 			r.collab.captions = keepLast(append(r.collab.captions, c), MaxCaptionHistory)
+		}
+	case signal.TypeSlides:
+		var m slidesMessage
+		if json.Unmarshal(data, &m) == nil {
+			r.slides = mirroredDeck(m)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,6 +74,16 @@ func post(t *testing.T, u string, body, out any) int {
 type participant struct {
 	*client.Client
 	joined client.Message
+
+	mu       sync.Mutex
+	slidesID string // the slides presented, as the last slides message said
+}
+
+// slides is the id of the slides presented in the room, as p was last told.
+func (p *participant) slides() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.slidesID
 }
 
 // enter opens ws_url and joins with token; it fails the test with the server's error.
@@ -93,7 +104,14 @@ func tryEnter(t *testing.T, wsURL, token string) (*participant, error) {
 	}
 	api, err := client.NewAPI(client.APIParams{LoopbackOnly: true})
 	require.NoError(t, err)
-	c, err := client.New(client.Params{Conn: ws, API: api})
+	p := &participant{}
+	c, err := client.New(client.Params{Conn: ws, API: api, OnMessage: func(m client.Message) {
+		if m.Type == signal.TypeSlides {
+			p.mu.Lock()
+			p.slidesID = m.SlidesID
+			p.mu.Unlock()
+		}
+	}})
 	require.NoError(t, err)
 	c.Start(ctx)
 	t.Cleanup(func() { _ = c.Close() })
@@ -102,7 +120,8 @@ func tryEnter(t *testing.T, wsURL, token string) (*participant, error) {
 		_ = c.Close()
 		return nil, err
 	}
-	return &participant{Client: c, joined: joined}, nil
+	p.Client, p.joined = c, joined
+	return p, nil
 }
 
 // refusedWith is the code of the server's refusal of a join, empty if it was not one.

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"path"
 	"strings"
@@ -103,6 +106,43 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	v4 := enter(t, fourth.WSURL, fourth.Token)
 	require.NoError(t, v4.Receive(ctx))
 	v4.waitMediaFrom(t, owner.ParticipantID)
+	// The owner presents a PDF through the edge node's API (passed on to the room's
+	// node); the edge's viewer is told, and downloads it through the edge too.
+	pdf := []byte("%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n" +
+		"2 0 obj << /Type /Pages /Count 1 /Kids [3 0 R] >> endobj\n" +
+		"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >> endobj\n" +
+		"trailer << /Root 1 0 R >>\n%%EOF\n")
+	slidesCall := func(method, token string, body []byte) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, edge.base+"/api/v1/slides", bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/pdf")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp, data
+	}
+	resp, data := slidesCall("POST", pub.joined.SessionToken, pdf)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "presented through the edge: %s", data)
+	var presented struct {
+		SlidesID string `json:"slides_id"`
+	}
+	require.NoError(t, json.Unmarshal(data, &presented))
+	require.Eventually(t, func() bool { return viewers[0].slides() == presented.SlidesID }, 30*time.Second, 20*time.Millisecond, "the edge's viewer is told of the slides")
+	req, err := http.NewRequestWithContext(ctx, "GET", edge.base+"/api/v1/slides/"+presented.SlidesID, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+viewers[0].joined.SessionToken)
+	got, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	file, err := io.ReadAll(got.Body)
+	_ = got.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, got.StatusCode)
+	require.Equal(t, pdf, file, "the edge's viewer downloads the slides from the room's node")
+
 	edges, err := st.EdgesOf(ctx, owner.RoomID, placed.Epoch)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{edge.id, second.id}, edges)
@@ -110,7 +150,7 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 
 	// The owner, through the edge node's API, removes a viewer of the edge: the room's
 	// node does it, and the edge ends his session; a role that speaks is refused.
-	resp := ev.browser.Do("POST", "/api/v1/webinars/"+ev.id+"/participants/"+answers[1].ParticipantID+"/role", map[string]string{"role": "presenter"}, nil)
+	resp = ev.browser.Do("POST", "/api/v1/webinars/"+ev.id+"/participants/"+answers[1].ParticipantID+"/role", map[string]string{"role": "presenter"}, nil)
 	require.Equal(t, http.StatusConflict, resp.StatusCode)
 	removeVia := *ev.browser // the owner's session, sent to the edge node
 	removeVia.Base = edge.base
