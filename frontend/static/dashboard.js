@@ -202,6 +202,7 @@ function renderWebinar(w) {
   const [recToggle, recPanel] = panelToggle("recordings", "webinar.recordings", "rec.panel.label", named);
   const [castToggle, castPanel] = panelToggle("broadcast", "webinar.broadcast", "cast.panel.label", named);
   const [slidesToggle, slidesPanel] = panelToggle("slides", "webinar.slides", "webinar.slides.label", named);
+  slidesPanel.className = "webinar-slides";
 
   const li = h(
     "li",
