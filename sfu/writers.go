@@ -32,8 +32,8 @@ const writerQueueLen = 128
 // later than a listener can wait for it. Shorter waits (a core taken by another process
 // for a moment) are let through, late but whole, rather than frozen until a keyframe.
 const (
-	maxVideoQueueDelay = 200 * time.Millisecond
-	maxAudioQueueDelay = 400 * time.Millisecond
+	maxVideoQueueDelay = 100 * time.Millisecond
+	maxAudioQueueDelay = 150 * time.Millisecond
 )
 
 // spreadConfig says when and how a layer's fan-out is spread over writers.
