@@ -72,6 +72,12 @@ func (g *MediaGate) Admit(ctx context.Context, c sfu.Claims) (sfu.Claims, error)
 		}
 		c.Role = sfu.Role(inv.Role)
 	}
+	// A role a moderator gave during the session holds over the invitation's.
+	if role, err := g.store.RoleIn(ctx, c.Room, c.Participant, g.now()); err != nil {
+		return sfu.Claims{}, err
+	} else if role != "" {
+		c.Role = sfu.Role(role)
+	}
 	rooms := []string{main}
 	if c.Room != main {
 		rooms = append(rooms, c.Room) // removed from the main room or from this one
@@ -125,6 +131,11 @@ func (g *MediaGate) placedHere(ctx context.Context, c sfu.Claims) error {
 		return fmt.Errorf("token of epoch %d, room at %d: %w", c.Epoch, p.Epoch, sfu.ErrRoomMoved)
 	}
 	return nil
+}
+
+// RecordRole implements sfu.RoleRecorder.
+func (g *MediaGate) RecordRole(ctx context.Context, room, participant string, role sfu.Role, until time.Time) error {
+	return g.store.RecordRole(ctx, room, participant, string(role), until, g.now())
 }
 
 // Revoke implements sfu.Gate.

@@ -238,6 +238,9 @@ func (s *Server) rejoin(c *gin.Context) {
 			claims.Role = sfu.Role(inv.Role)
 		}
 	}
+	if role, err := s.p.Store.RoleIn(c.Request.Context(), claims.Room, claims.Participant, s.now()); err == nil && role != "" {
+		claims.Role = sfu.Role(role) // given by a moderator: a viewer promoted goes to the room's node
+	}
 	claims.Lobby = entersLobby(w, claims.Role) && sfu.MainRoom(claims.Room) == claims.Room
 	// The rest is checked by the node at the entry, as for any token.
 	s.answerJoin(c, claims)

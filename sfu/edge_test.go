@@ -410,3 +410,51 @@ func participantIDs(r *Room) []string {
 	}
 	return ids
 }
+
+// roleGate admits every entry as it is and records the roles given, as the API's gate
+// does in the database.
+type roleGate struct {
+	mu    sync.Mutex
+	roles map[string]Role
+}
+
+func (g *roleGate) Admit(_ context.Context, c Claims) (Claims, error) { return c, nil }
+
+func (g *roleGate) Revoke(context.Context, string, string, time.Time) error { return nil }
+
+func (g *roleGate) RecordRole(_ context.Context, room, participant string, role Role, _ time.Time) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.roles[room+"/"+participant] = role
+	return nil
+}
+
+// TestEdgeViewerGivenARoleThatSpeaks: a viewer of an edge node made a presenter is sent to
+// the origin (room_moved), its role recorded for its return; a role given to a participant
+// of the origin is recorded too.
+func TestEdgeViewerGivenARoleThatSpeaks(t *testing.T) {
+	gate := &roleGate{roles: map[string]Role{}}
+	origin := newTestServer(t, func(p *Params) { p.Gate = gate })
+	edge := newTestServer(t, func(p *Params) {
+		p.Origins = &pipeOrigins{origin: origin, edge: "edge-1"}
+		p.Tokens = origin.tokens
+	})
+	mod := join(t, origin, origin.token(t, "web", "mod", RoleModerator, KindWebinar))
+	att := join(t, origin, origin.token(t, "web", "att", RoleAttendee, KindWebinar))
+	viewer := join(t, edge, edge.edgeToken(t, "web", "viewer", "origin-1"))
+	mod.waitMsg(func(m serverMsg) bool {
+		return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "viewer" ||
+			m.Type == signal.TypeParticipants && slices.ContainsFunc(m.Joined, func(p ParticipantInfo) bool { return p.ID == "viewer" })
+	})
+	r, _ := origin.Room("web")
+
+	require.NoError(t, r.SetRole("viewer", RolePresenter))
+	code, _, err := viewer.waitClosed()
+	require.Equal(t, signal.CloseRoomMoved, code)
+	require.ErrorIs(t, err, ErrRoomMoved)
+	require.NoError(t, r.SetRole("att", RolePresenter))
+	att.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRole && m.Role == RolePresenter })
+	gate.mu.Lock()
+	defer gate.mu.Unlock()
+	require.Equal(t, map[string]Role{"web/viewer": RolePresenter, "web/att": RolePresenter}, gate.roles)
+}

@@ -42,6 +42,29 @@ type Gate interface {
 	Revoke(ctx context.Context, room, participant string, until time.Time) error
 }
 
+// RoleRecorder is a Gate that keeps the roles moderators give, for every node: it gives
+// them back at the participant's next entry (Admit).
+type RoleRecorder interface {
+	// RecordRole records that participant has role in room until until.
+	RecordRole(ctx context.Context, room, participant string, role Role, until time.Time) error
+}
+
+// recordRole records role for participant in room through the Gate, for as long as a
+// session credential lets the participant come back; false when it could not.
+func (s *Server) recordRole(room, participant string, role Role) bool {
+	rr, ok := s.gate.(RoleRecorder)
+	if !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), gateTimeout)
+	defer cancel()
+	if err := rr.RecordRole(ctx, room, participant, role, s.clock.Now().Add(s.revocationSpan())); err != nil {
+		s.log.Error("role not recorded for other nodes", "room", room, "participant", participant, "err", err)
+		return false
+	}
+	return true
+}
+
 // admit checks claims, verified by the signer, against the Gate if there is one.
 func (s *Server) admit(ctx context.Context, c Claims) (Claims, error) {
 	if s.gate == nil {

@@ -123,6 +123,22 @@ func (p *participant) onRelay(m clientMessage) {
 	}
 }
 
+// moveToOrigin gives p, a viewer of an edge node, a role that speaks: the role is kept
+// in the room and recorded for every node, then p's edge ends its session with
+// room_moved, and it comes back here through rejoin. Without a way to record the role
+// (no RoleRecorder), p stays where it is: ErrWatchesElsewhere.
+func (r *Room) moveToOrigin(p *participant, role Role) error {
+	if !r.srv.recordRole(r.id, p.id, role) {
+		return ErrWatchesElsewhere
+	}
+	r.mu.Lock()
+	r.roles[p.id] = role
+	r.mu.Unlock()
+	r.log.Info("edge viewer given a role that speaks: sent here", "participant", p.id, "role", role)
+	p.end(endCause{err: ErrRoomMoved, code: signal.CloseRoomMoved, reason: "come to the room's node to speak", errCode: signal.CodeRoomMoved})
+	return nil
+}
+
 // sendOwn queues a message for p alone: through its edge's relay for a viewer of an
 // edge node, whose own messages the relay, an attendee, does not get.
 func (p *participant) sendOwn(msg []byte) {

@@ -100,15 +100,25 @@ func (r *Room) Participants() []ParticipantInfo {
 // SetRole changes a participant's role. In a webinar, an attendee promoted to presenter
 // or moderator starts publishing the tracks it offered (the others get them through a
 // renegotiation), and a presenter demoted to attendee stops. Everyone is told with a
-// role message.
+// role message. The role is recorded through the Gate (RoleRecorder), so that it holds
+// when the participant comes back, on whichever node runs the room. A viewer of an edge
+// node given a role that speaks is sent to this node: its edge ends its session with
+// room_moved, and it comes back here through rejoin, in its new role.
 func (r *Room) SetRole(participantID string, role Role) error {
 	if !role.valid() {
 		return ErrInvalidRole
+	}
+	r.mu.Lock()
+	p := r.memberLocked(participantID)
+	r.mu.Unlock()
+	if p != nil && p.via != nil && role != RoleAttendee {
+		return r.moveToOrigin(p, role)
 	}
 	c, err := r.changeRole(participantID, role)
 	if err != nil {
 		return err
 	}
+	r.srv.recordRole(r.id, participantID, role)
 	everyone := append(slices.Clone(c.others), c.p)
 
 	r.log.Info("role changed", "participant", participantID, "role", role)
@@ -151,9 +161,6 @@ func (r *Room) changeRole(participantID string, role Role) (roleChange, error) {
 	p := r.memberLocked(participantID)
 	if p == nil {
 		return roleChange{}, ErrParticipantNotFound
-	}
-	if p.via != nil && role != RoleAttendee {
-		return roleChange{}, ErrWatchesElsewhere
 	}
 	c := roleChange{p: p}
 	could := r.kind.canPublish(p.role)

@@ -149,9 +149,7 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	require.Equal(t, 2, strings.Count(origin.logs.String(), "edge linked"), "one link per edge, whatever its viewers")
 
 	// The owner, through the edge node's API, removes a viewer of the edge: the room's
-	// node does it, and the edge ends his session; a role that speaks is refused.
-	resp = ev.browser.Do("POST", "/api/v1/webinars/"+ev.id+"/participants/"+answers[1].ParticipantID+"/role", map[string]string{"role": "presenter"}, nil)
-	require.Equal(t, http.StatusConflict, resp.StatusCode)
+	// node does it, and the edge ends his session.
 	removeVia := *ev.browser // the owner's session, sent to the edge node
 	removeVia.Base = edge.base
 	resp = removeVia.Do("POST", "/api/v1/webinars/"+ev.id+"/participants/"+answers[1].ParticipantID+"/remove", nil, nil)
@@ -165,6 +163,22 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	_, err = tryEnter(t, answers[1].WSURL, viewers[1].joined.SessionToken)
 	require.Equal(t, "token_revoked", refusedWith(err), "the removed viewer cannot come back: %v", err)
 	viewers, answers = viewers[:1], answers[:1]
+
+	// The owner makes the second edge's viewer a presenter: its edge sends it to the
+	// room's node (room_moved), where it comes back through rejoin as a presenter.
+	resp = ev.browser.Do("POST", "/api/v1/webinars/"+ev.id+"/participants/"+fourth.ParticipantID+"/role", map[string]string{"role": "presenter"}, nil)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	select {
+	case <-v4.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the promoted viewer was not sent to the room's node")
+	}
+	require.Equal(t, websocket.StatusCode(signal.CloseRoomMoved), websocket.CloseStatus(v4.Err()))
+	promoted := waitPlacedOn(t, origin, v4.joined.SessionToken, placed.Epoch)
+	speaker := enter(t, promoted.WSURL, promoted.Token)
+	require.Equal(t, "presenter", speaker.joined.Role, "back on the room's node as a presenter")
+	require.NoError(t, speaker.Publish(ctx, client.Media{VideoBitrate: 100_000, KeyframeInterval: time.Second}))
+	v1.waitMediaFrom(t, fourth.ParticipantID)
 
 	// The first edge dies: its viewers come back through rejoin, to the other edge, which
 	// has a seat left.
