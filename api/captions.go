@@ -103,11 +103,15 @@ func (s *Server) stopCaptions(c *gin.Context) {
 	s.captions.mu.Lock()
 	a := s.captions.active[w.ID]
 	s.captions.mu.Unlock()
-	if a == nil || a.tr == nil {
+	stopping := false
+	if a != nil && a.tr != nil {
+		a.once.Do(func() { close(a.stop); stopping = true })
+	}
+	if !stopping {
+		// None, or one stopping already at an earlier request.
 		writeProblem(c, errNoCaptions)
 		return
 	}
-	a.once.Do(func() { close(a.stop) })
 	c.Status(http.StatusNoContent)
 }
 
