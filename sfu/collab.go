@@ -361,5 +361,6 @@ func (r *Room) collabStateLocked(p *participant) (chat []chatEntry, polls []poll
 			polls = append(polls, r.pollForLocked(pl, p))
 		}
 	}
+	polls = append(polls, r.edgePolls...) // an edge room's: the origin's, as an attendee sees them
 	return chat, polls, slices.Clone(r.collab.hands)
 }

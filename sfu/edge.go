@@ -512,6 +512,25 @@ func (r *Room) mirrorJoined(data []byte) {
 	r.collab.hands = j.Hands
 	r.collab.captions = keepLast(j.Captions, MaxCaptionHistory)
 	r.slides = mirroredDeck(j.Slides)
+	r.edgePolls = nil
+	for _, pl := range j.Polls {
+		r.keepPollLocked(pl)
+	}
+}
+
+// keepPollLocked keeps the latest state of an origin's poll for the viewers entering this
+// edge room, without anyone's own vote; r.mu held.
+func (r *Room) keepPollLocked(pl pollMessage) {
+	pl.MyVote = nil
+	for i, old := range r.edgePolls {
+		if old.ID == pl.ID {
+			r.edgePolls[i] = pl
+			return
+		}
+	}
+	if len(r.edgePolls) < maxEdgePolls {
+		r.edgePolls = append(r.edgePolls, pl)
+	}
 }
 
 // mirroredDeck is the slides the origin presents, as an edge room keeps them: their id,
@@ -583,6 +602,12 @@ func (l *edgeLink) forwardPoll(data []byte) {
 	var id string
 	if json.Unmarshal(data, &poll) != nil || json.Unmarshal(poll["poll_id"], &id) != nil {
 		return
+	}
+	var pl pollMessage
+	if json.Unmarshal(data, &pl) == nil {
+		r.mu.Lock()
+		r.keepPollLocked(pl)
+		r.mu.Unlock()
 	}
 	to := r.locals()
 	l.mu.Lock()

@@ -309,6 +309,11 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 	})
 	mine := viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.Voted == 1 })
 	require.Equal(t, []int{1}, mine.MyVote)
+	late := join(t, edge, edge.edgeToken(t, "web", "late", "origin-1"))
+	lateJoined := late.waitMsg(ofType(signal.TypeJoined))
+	require.Len(t, lateJoined.Polls, 1, "a viewer entering the edge later gets the open poll")
+	require.Equal(t, "open", lateJoined.Polls[0].State)
+	require.Empty(t, lateJoined.Polls[0].MyVote)
 
 	r, ok := origin.Room("web")
 	require.True(t, ok)

@@ -55,6 +55,9 @@ type Room struct {
 	originEpoch int64
 	// link is an edge room's link to its origin, once it is up; guarded by mu.
 	link *edgeLink
+	// edgePolls are an edge room's polls, the origin's as they last came, for the
+	// viewers entering here; guarded by mu.
+	edgePolls []pollMessage
 	// parent is the main room of a breakout room, nil for a main room; set at creation.
 	parent *Room
 	// brk are the breakout rooms of a main room while they are open, nil otherwise.
