@@ -18,6 +18,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/stretchr/testify/require"
 
+	"webinaire/sfu/codec"
 	"webinaire/sfu/signal"
 )
 
@@ -481,7 +482,7 @@ func (c *testClient) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRec
 			}
 			if remote.Kind() == webrtc.RTPCodecTypeVideo {
 				var pkt rtp.Packet
-				if pkt.Unmarshal(buf[:n]) == nil && isVP8Keyframe(pkt.Payload) {
+				if pkt.Unmarshal(buf[:n]) == nil && codec.IsVP8Keyframe(pkt.Payload) {
 					rt.keyframes.Add(1)
 					if rt.packets.Load() == 0 {
 						rt.firstIsKey.Store(true)

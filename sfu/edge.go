@@ -64,7 +64,6 @@ type edgeLink struct {
 	pc   *webrtc.PeerConnection
 	peer netip.Addr
 
-
 	mu      sync.Mutex
 	mids    map[string]trackAdded   // what the origin said each mid carries
 	ups     map[string]*upTrack     // the origin's tracks here, by track id

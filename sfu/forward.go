@@ -14,6 +14,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/codec"
 )
 
 // keyframeRequestInterval is the least time between two keyframe requests (PLI) sent to
@@ -42,7 +44,7 @@ type upTrack struct {
 	ingest   bool // published by a WHIP session
 	// audioLevelID is the publisher's id of the audio level header extension, 0 if none.
 	audioLevelID uint8
-	isKeyframe   keyframeFunc
+	isKeyframe   codec.KeyframeFunc
 	clock        Clock
 	// writeRTCP sends RTCP to the publisher.
 	writeRTCP func([]rtcp.Packet) error
@@ -160,7 +162,7 @@ func newUpTrack(p upTrackParams) *upTrack {
 		u.stats = new(forwardStats)
 	}
 	if kind == webrtc.RTPCodecTypeVideo {
-		u.isKeyframe = keyframeDetector(p.Codec.MimeType)
+		u.isKeyframe = codec.KeyframeDetector(p.Codec.MimeType)
 	}
 	for _, e := range p.HeaderExtensions {
 		if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 15 {
@@ -559,7 +561,7 @@ type downTrack struct {
 	mu      sync.Mutex
 	needKey bool
 	s       streamState
-	vp8     *vp8Rewriter // nil for a codec other than VP8
+	vp8     *codec.VP8Rewriter // nil for a codec other than VP8
 	// nacks limits the retransmissions the subscriber can ask for, see retransmit.
 	nacks nackBudget
 
@@ -587,7 +589,7 @@ type trackBinding struct {
 func newDownTrack(up *upTrack, subscriber *participant) *downTrack {
 	d := &downTrack{up: up, subscriber: subscriber, needKey: up.kind == webrtc.RTPCodecTypeVideo, slot: int(up.slots.Add(1))}
 	if strings.EqualFold(up.codec.MimeType, webrtc.MimeTypeVP8) {
-		d.vp8 = &vp8Rewriter{}
+		d.vp8 = &codec.VP8Rewriter{}
 	}
 	return d
 }
@@ -671,7 +673,7 @@ func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) {
 	case switchToLayer:
 		d.s.switchTo(pkt.SequenceNumber, pkt.Timestamp)
 		if d.vp8 != nil {
-			d.vp8.switched()
+			d.vp8.Switched()
 		}
 		left = cur
 		d.current.Store(l)
@@ -682,7 +684,7 @@ func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) {
 	}
 	payload := pkt.Payload
 	if d.vp8 != nil {
-		payload = d.vp8.rewrite(sc.payload[:], payload)
+		payload = d.vp8.Rewrite(sc.payload[:], payload)
 	}
 	seq, ts := d.s.next(pkt.SequenceNumber, pkt.Timestamp, len(payload), sc.now)
 	d.needKey = false

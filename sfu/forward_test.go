@@ -11,6 +11,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/codec"
 )
 
 // recordWriter is a TrackLocalWriter that marshals every packet into one buffer and
@@ -177,7 +179,7 @@ func TestForwardWaitsForKeyframeAndAsksForIt(t *testing.T) {
 	require.Equal(t, uint32(5678), w.last.SSRC, "subscriber's SSRC")
 	require.Equal(t, uint8(97), w.last.PayloadType, "subscriber's payload type")
 	require.Equal(t, uint16(2), w.last.SequenceNumber, "numbered after the keyframe that could not go out, with no gap")
-	require.True(t, isVP8Keyframe(w.payload))
+	require.True(t, codec.IsVP8Keyframe(w.payload))
 	up.layerList()[0].handle(rawPacket(t, 6, vp8Payload(false), 0), &pkt)
 	require.Equal(t, 2, w.n, "then everything goes")
 	up.layerList()[0].handle(rawPacket(t, 7, nil, 0), &pkt)
@@ -231,42 +233,6 @@ func TestUpTrackSubscribers(t *testing.T) {
 	require.NoError(t, dc.Unbind(bindContext{id: "bind"}))
 	up2.layerList()[0].handle(rawPacket(t, 1, []byte{1}, 0), &pkt)
 	require.Zero(t, c.n)
-}
-
-func TestKeyframeDetection(t *testing.T) {
-	tests := []struct {
-		name string
-		f    keyframeFunc
-		p    []byte
-		want bool
-	}{
-		{"vp8 key", isVP8Keyframe, []byte{0x10, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}, true},
-		{"vp8 key with picture id", isVP8Keyframe, []byte{0x90, 0x80, 0x81, 0x02, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}, true},
-		{"vp8 key with tl0 and tid", isVP8Keyframe, []byte{0x90, 0x60, 0x05, 0x20, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}, true},
-		{"vp8 inter", isVP8Keyframe, []byte{0x10, 0x11, 0x02, 0x00, 0x9d, 0x01, 0x2a}, false},
-		{"vp8 continuation", isVP8Keyframe, []byte{0x00, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}, false},
-		{"vp8 no start code", isVP8Keyframe, []byte{0x10, 0x10, 0x02, 0x00, 0x00, 0x00, 0x00}, false},
-		{"vp8 short", isVP8Keyframe, []byte{0x90}, false},
-		{"vp8 empty", isVP8Keyframe, nil, false},
-		{"vp9 key", isVP9Keyframe, []byte{0x08}, true},
-		{"vp9 inter", isVP9Keyframe, []byte{0x48}, false},
-		{"vp9 not a start", isVP9Keyframe, []byte{0x00}, false},
-		{"h264 idr", isH264Keyframe, []byte{0x65}, true},
-		{"h264 sps", isH264Keyframe, []byte{0x67}, true},
-		{"h264 slice", isH264Keyframe, []byte{0x41}, false},
-		{"h264 stap-a with sps", isH264Keyframe, []byte{0x78, 0x00, 0x01, 0x09, 0x00, 0x02, 0x67, 0x42}, true},
-		{"h264 stap-a without", isH264Keyframe, []byte{0x78, 0x00, 0x01, 0x09, 0x00, 0x01, 0x41}, false},
-		{"h264 stap-a truncated", isH264Keyframe, []byte{0x78, 0x00, 0x09, 0x67}, false},
-		{"h264 fu-a idr start", isH264Keyframe, []byte{0x7c, 0x85}, true},
-		{"h264 fu-a idr middle", isH264Keyframe, []byte{0x7c, 0x05}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			require.Equal(t, tt.want, tt.f(tt.p))
-		})
-	}
-	require.Nil(t, keyframeDetector("video/AV1"))
-	require.NotNil(t, keyframeDetector("video/vp8"))
 }
 
 // BenchmarkForwardRTP measures the per-packet path of a publisher's track: parse the

@@ -88,7 +88,7 @@ func (d *downTrack) resend(seq uint16, b *trackBinding, sc *scratch) bool {
 	}
 	payload := sc.pkt.Payload
 	if d.vp8 != nil {
-		payload = d.vp8.again(sc.payload[:], payload)
+		payload = d.vp8.Again(sc.payload[:], payload)
 	}
 	ts := sc.pkt.Timestamp + d.s.tsOff
 	d.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
+	"webinaire/sfu/codec"
 	"webinaire/sfu/signal"
 )
 
@@ -30,61 +31,36 @@ func layerPacket(t testing.TB, ssrc uint32, seq uint16, ts uint32, payload []byt
 	return b
 }
 
-func TestParseVP8Descriptor(t *testing.T) {
-	tests := []struct {
-		name string
-		p    []byte
-		want vp8Fields
-		ok   bool
-	}{
-		{"no extension", []byte{0x10, 0}, vp8Fields{pic: -1, tl0: -1}, true},
-		{"short picture id", []byte{0x90, 0x80, 0x05, 0}, vp8Fields{pic: 2, tl0: -1}, true},
-		{"long picture id and tl0", []byte{0x90, 0xc0, 0x81, 0x02, 0x07, 0}, vp8Fields{pic: 2, long: true, tl0: 4}, true},
-		{"tl0 and tid", []byte{0x90, 0x60, 0x07, 0x40}, vp8Fields{pic: -1, tl0: 2}, true},
-		{"truncated picture id", []byte{0x90, 0x80}, vp8Fields{pic: -1, tl0: -1}, false},
-		{"truncated tl0", []byte{0x90, 0xc0, 0x81, 0x02}, vp8Fields{pic: 2, long: true, tl0: 4}, false},
-		{"empty", nil, vp8Fields{pic: -1, tl0: -1}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := parseVP8Descriptor(tt.p)
-			require.Equal(t, tt.ok, ok)
-			if ok {
-				require.Equal(t, tt.want, got)
-			}
-		})
-	}
-}
-
 func TestVP8RewriterContinuesPictureIDsAcrossASwitch(t *testing.T) {
-	var r vp8Rewriter
+	var r codec.VP8Rewriter
 	buf := make([]byte, 1500)
 	pictures := func(out []byte) (uint16, uint8) {
-		f, ok := parseVP8Descriptor(out)
+		pic, tl0, ok := codec.VP8Picture(out)
 		require.True(t, ok)
-		return f.picture(out), out[f.tl0]
+		return uint16(pic), uint8(tl0)
 	}
 	in := vp8Descriptor(32766, 254, true, 'q')
-	out := r.rewrite(buf, in)
+	out := r.Rewrite(buf, in)
 	require.Equal(t, &in[0], &out[0], "nothing to change: the shared payload goes out as it is")
-	pic, tl0 := pictures(r.rewrite(buf, vp8Descriptor(32767, 255, false, 'q')))
+	pic, tl0 := pictures(r.Rewrite(buf, vp8Descriptor(32767, 255, false, 'q')))
 	require.Equal(t, uint16(32767), pic)
 	require.Equal(t, uint8(255), tl0)
 
-	r.switched()
+	r.Switched()
 	in = vp8Descriptor(12, 40, true, 'f')
-	out = r.rewrite(buf, in)
+	out = r.Rewrite(buf, in)
 	pic, tl0 = pictures(out)
 	require.Equal(t, uint16(0), pic, "the picture id wraps at 15 bits")
 	require.Equal(t, uint8(0), tl0)
 	require.Equal(t, byte('f'), out[len(out)-1], "the rest of the payload is kept")
-	require.Equal(t, uint16(12), func() uint16 { f, _ := parseVP8Descriptor(in); return f.picture(in) }(), "the shared payload is not changed")
-	pic, tl0 = pictures(r.rewrite(buf, vp8Descriptor(13, 41, false, 'f')))
+	pic, _ = pictures(in)
+	require.Equal(t, uint16(12), pic, "the shared payload is not changed")
+	pic, tl0 = pictures(r.Rewrite(buf, vp8Descriptor(13, 41, false, 'f')))
 	require.Equal(t, uint16(1), pic)
 	require.Equal(t, uint8(1), tl0)
 
-	r.switched()
-	out = r.rewrite(buf, []byte{0x90, 0x80, 0x05, 0x10, 0, 0})
+	r.Switched()
+	out = r.Rewrite(buf, []byte{0x90, 0x80, 0x05, 0x10, 0, 0})
 	require.Equal(t, byte(2), out[2], "a 7-bit picture id continues too")
 }
 
@@ -151,8 +127,8 @@ func TestLayerSwitchWaitsForAKeyframeAndKeepsTheStreamContinuous(t *testing.T) {
 	require.Equal(t, byte('f'), marker, "switched at f's keyframe")
 	require.Equal(t, uint16(504), seq, "sequence numbers go on")
 	require.Equal(t, uint32(96000+switchFrame), ts, "timestamps go on")
-	fields, _ := parseVP8Descriptor(w.payload)
-	require.Equal(t, uint16(303), fields.picture(w.payload), "picture ids go on")
+	pic, _, _ := codec.VP8Picture(w.payload)
+	require.Equal(t, 303, pic, "picture ids go on")
 	n := w.n
 	send(h, 504, 99000, 303, false)
 	require.Equal(t, n, w.n, "the layer left is not forwarded")
@@ -395,7 +371,7 @@ func (w *layerWatch) observe(_ *recvTrack, pkt *rtp.Packet) {
 	defer w.mu.Unlock()
 	if l != w.layer {
 		if w.layer != 0 {
-			w.switches = append(w.switches, layerSwitch{from: w.layer, to: l, seqStep: pkt.SequenceNumber - w.lastSeq, key: isVP8Keyframe(pkt.Payload)})
+			w.switches = append(w.switches, layerSwitch{from: w.layer, to: l, seqStep: pkt.SequenceNumber - w.lastSeq, key: codec.IsVP8Keyframe(pkt.Payload)})
 		}
 		w.layer = l
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
+	"webinaire/sfu/codec"
 	"webinaire/sfu/signal"
 )
 
@@ -41,7 +42,7 @@ func (t *sinkTrack) WriteRTP(h *rtp.Header, payload []byte) error {
 	t.sink.mu.Lock()
 	defer t.sink.mu.Unlock()
 	if t.packets == 0 {
-		t.firstKey = t.info.Kind == "audio" || isVP8Keyframe(payload)
+		t.firstKey = t.info.Kind == "audio" || codec.IsVP8Keyframe(payload)
 	} else if h.SequenceNumber != t.lastSeq+1 {
 		t.seqBreaks++
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/codec"
 )
 
 // syncWriter is a TrackLocalWriter that writers on other goroutines may write to: it
@@ -252,8 +254,8 @@ func TestRetransmitFromTheLayerCache(t *testing.T) {
 	d.retransmit(nackFor(77, 505), &nsc)
 	require.Equal(t, n+1, w.n)
 	require.Equal(t, uint16(505), w.last.SequenceNumber)
-	fields, _ := parseVP8Descriptor(w.payload)
-	require.Equal(t, uint16(305), fields.picture(w.payload), "picture id as first sent")
+	pic, _, _ := codec.VP8Picture(w.payload)
+	require.Equal(t, 305, pic, "picture id as first sent")
 	d.retransmit(nackFor(77, 600), &nsc)
 	require.Equal(t, n+1, w.n, "never sent: nothing to send again")
 
