@@ -108,6 +108,9 @@ func (s *Server) eraseMe(c *gin.Context) {
 		return
 	}
 	s.streams.endStreams(func(e *httpSession) bool { return e.organizerID == sess.OrganizerID })
+	if err := s.p.Store.Scrub(ctx); err != nil {
+		s.log.Warn("database not scrubbed after the erasure", "err", err)
+	}
 	s.closeRoomsOf(ctx, webinars, elsewhere)
 	s.setCookie(c, "webinaire_session", "", -1)
 	body := gin.H{

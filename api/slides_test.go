@@ -175,8 +175,10 @@ func TestSlidesAttachedBeforehand(t *testing.T) {
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	g.waitMsg(func(m client.Message) bool { return m.Type == "slides" && m.SlidesID != "" && m.Page == 1 })
 
+	require.True(t, findInDatabase(t, e, marker), "the attached file is in the database")
 	resp = owner.Do("DELETE", path, nil, nil)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	require.False(t, findInDatabase(t, e, marker), "once deleted, its bytes are in no file of the database (secure_delete, the log emptied)")
 	resp = owner.Do("DELETE", path, nil, nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	// Attached again, then deleted with its webinar.
@@ -196,4 +198,5 @@ func TestSlidesAttachedBeforehand(t *testing.T) {
 	require.Equal(t, []string{"deleted by the organizer", "deleted with its webinar by the organizer"}, rules)
 	_, err = e.store.SlidesOf(t.Context(), w.ID, false)
 	require.ErrorIs(t, err, store.ErrNotFound, "no row holds the slides any more")
+	require.False(t, findInDatabase(t, e, marker), "nor any byte of the database's files")
 }

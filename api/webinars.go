@@ -352,6 +352,9 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 	}
 	s.streams.endStreams(func(e *httpSession) bool { return e.webinarID == id }) // its stream key went with it
 	s.closeRoomsOf(ctx, []store.Webinar{w}, elsewhere)
+	if err := s.p.Store.Scrub(ctx); err != nil {
+		s.log.Warn("database not scrubbed after a deletion", "err", err)
+	}
 	c.Status(http.StatusNoContent)
 }
 

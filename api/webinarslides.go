@@ -149,6 +149,9 @@ func (s *Server) deleteAttachedSlides(c *gin.Context) {
 		writeProblem(c, errNoAttachedSlides)
 		return
 	}
+	if err := s.p.Store.Scrub(ctx); err != nil {
+		s.log.Warn("database not scrubbed after a deletion", "err", err)
+	}
 	c.Status(http.StatusNoContent)
 }
 

@@ -266,6 +266,10 @@ func (e *Engine) Run(ctx context.Context) (Report, error) {
 		}
 		return e.sweep(ctx, p)
 	})
+	// What the sweeps deleted leaves the database's log too (SQLite).
+	if serr := e.store.Scrub(context.WithoutCancel(ctx)); serr != nil {
+		e.log.Warn("database not scrubbed after the run", "err", serr)
+	}
 	// The run's entries are sealed at once, whether it ended well or not.
 	if e.ledger.signer != nil {
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)

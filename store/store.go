@@ -87,7 +87,9 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 			return nil, fmt.Errorf("create database file: %w", err)
 		}
 		_ = f.Close()
-		dsn := cfg.URL + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		// secure_delete: what a deletion frees is overwritten with zeros, so that deleted
+		// personal data does not stay in the file's free pages (see Scrub for the log).
+		dsn := cfg.URL + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate"
 		dialector = sqlite.Open(dsn)
 	case DriverPostgres:
 		dialector = postgres.Open(cfg.URL)
@@ -174,6 +176,17 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 		return len(results), fmt.Errorf("migrate: %w", err)
 	}
 	return len(results), nil
+}
+
+// Scrub empties SQLite's write-ahead log into the database file and truncates it, after a
+// deletion of personal data: with secure_delete, the bytes deleted are then in neither
+// file. PostgreSQL keeps deleted rows' bytes in its files until their space is reused
+// (VACUUM makes it reusable, it does not overwrite it): Scrub does nothing there.
+func (s *Store) Scrub(ctx context.Context) error {
+	if s.driver != DriverSQLite {
+		return nil
+	}
+	return translate("scrub", s.conn(ctx).Exec("PRAGMA wal_checkpoint(TRUNCATE)").Error)
 }
 
 // Ready returns nil when the database answers and every migration is applied.
