@@ -46,14 +46,15 @@ const edgeLinkTimeout = 15 * time.Second
 
 // forwardedFromOrigin are the origin's messages the viewers here get as they are.
 var forwardedFromOrigin = map[string]bool{
-	signal.TypeChat:      true,
-	signal.TypeReaction:  true,
-	signal.TypeHands:     true,
-	signal.TypeBroadcast: true,
-	signal.TypeCaption:   true,
-	signal.TypeSlides:    true,
-	signal.TypeRecording: true,
-	signal.TypeRoomState: true,
+	signal.TypeChat:         true,
+	signal.TypeReaction:     true,
+	signal.TypeHands:        true,
+	signal.TypeBroadcast:    true,
+	signal.TypeCaption:      true,
+	signal.TypeSlides:       true,
+	signal.TypeSlidePointer: true,
+	signal.TypeRecording:    true,
+	signal.TypeRoomState:    true,
 }
 
 // edgeLink is an edge room's link to its origin.

@@ -55,6 +55,7 @@ var messageClasses = map[string]messageClass{
 	signal.TypeCaption:         classCaption,
 	signal.TypeSlidePage:       classSlides,
 	signal.TypeSlidesClose:     classSlides,
+	signal.TypeSlidePointer:    classSlides,
 	signal.TypeHand:            classState,
 	signal.TypeMute:            classState,
 	signal.TypePollCreate:      classPoll,

@@ -460,6 +460,10 @@ func (p *participant) handle(m clientMessage) {
 		if code, text := p.room.closeSlides(p, m.SlidesID); code != "" {
 			p.sendError(code, text)
 		}
+	case signal.TypeSlidePointer:
+		if code, text := p.room.pointSlide(p, m.SlidesID, m.X, m.Y, m.Hidden); code != "" {
+			p.sendError(code, text)
+		}
 	case signal.TypeReaction:
 		p.room.react(p, m.Emoji)
 	case signal.TypeHand:

@@ -74,9 +74,13 @@ type clientMessage struct {
 	RoomID   string         `json:"room_id,omitempty"`
 	// Lang is the language of a caption.
 	Lang string `json:"lang,omitempty"`
-	// SlidesID and Page name the slides and the page to show.
-	SlidesID string `json:"slides_id,omitempty"`
-	Page     int    `json:"page,omitempty"`
+	// SlidesID and Page name the slides and the page to show; X and Y, from 0 to 1, where
+	// the presenter points on it, Hidden when it points nowhere.
+	SlidesID string  `json:"slides_id,omitempty"`
+	Page     int     `json:"page,omitempty"`
+	X        float64 `json:"x,omitempty"`
+	Y        float64 `json:"y,omitempty"`
+	Hidden   bool    `json:"hidden,omitempty"`
 }
 
 // decodeMessage parses and checks one client message. Errors wrap ErrMessageTooLarge,
@@ -157,6 +161,10 @@ func decodeMessageUpTo(data []byte, limit int) (clientMessage, error) {
 			return bad(fmt.Sprintf("caption: 1 to %d bytes of text, lang fr or en", MaxCaptionText))
 		}
 		m.Text = text
+	case signal.TypeSlidePointer:
+		if m.SlidesID == "" || len(m.SlidesID) > maxClientIDLen || !m.Hidden && (m.X < 0 || m.X > 1 || m.Y < 0 || m.Y > 1) {
+			return bad("slide_pointer needs slides_id, and x and y from 0 to 1 unless hidden")
+		}
 	case signal.TypeSlidePage, signal.TypeSlidesClose:
 		if m.SlidesID == "" || len(m.SlidesID) > maxClientIDLen {
 			return bad(m.Type + " needs a slides_id")

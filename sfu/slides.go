@@ -138,14 +138,11 @@ func (r *Room) SlidesFile(participantID, id string) ([]byte, bool) {
 // turnSlide shows page of the slides, for their presenter or a moderator.
 func (r *Room) turnSlide(p *participant, id string, page int) (code, why string) {
 	r.mu.Lock()
-	d := r.slides
+	d, code, why := r.presentedByLocked(p, id, "turn their pages")
 	switch {
-	case r.participants[p.id] != p || !(p.role == RoleModerator || (d != nil && d.presenter == p.id && mayPresent(p.role))):
+	case code != "":
 		r.mu.Unlock()
-		return signal.CodeForbidden, "only the presenter of the slides or a moderator may turn their pages"
-	case d == nil || d.id != id:
-		r.mu.Unlock()
-		return signal.CodeUnknownSlides, "these slides are not presented"
+		return code, why
 	case page < 1 || page > d.pages:
 		r.mu.Unlock()
 		return signal.CodeMalformed, "no such page"
@@ -157,6 +154,46 @@ func (r *Room) turnSlide(p *participant, id string, page int) (code, why string)
 	sinks := r.slidesChangedLocked(false)
 	r.mu.Unlock()
 	sinks()
+	return "", ""
+}
+
+// presentedByLocked is the deck id when p may act on it (its presenter, or a moderator),
+// else the error's code and words, what saying what p may not do; r.mu held.
+func (r *Room) presentedByLocked(p *participant, id, what string) (*slideDeck, string, string) {
+	d := r.slides
+	switch {
+	case r.participants[p.id] != p || !(p.role == RoleModerator || (d != nil && d.presenter == p.id && mayPresent(p.role))):
+		return nil, signal.CodeForbidden, "only the presenter of the slides or a moderator may " + what
+	case d == nil || d.id != id:
+		return nil, signal.CodeUnknownSlides, "these slides are not presented"
+	}
+	return d, "", ""
+}
+
+// slidePointerMessage is where the presenter points on the page shown: X and Y from 0 to
+// 1 of its width and height, from the top left; Hidden when it points nowhere.
+type slidePointerMessage struct {
+	Type     string  `json:"type"`
+	SlidesID string  `json:"slides_id"`
+	X        float64 `json:"x"`
+	Y        float64 `json:"y"`
+	Hidden   bool    `json:"hidden,omitempty"`
+}
+
+// pointSlide shows everyone else where the presenter of the slides, or a moderator,
+// points on the page: a laser pointer, nothing kept.
+func (r *Room) pointSlide(p *participant, id string, x, y float64, hidden bool) (code, why string) {
+	r.mu.Lock()
+	if _, code, why := r.presentedByLocked(p, id, "point at them"); code != "" {
+		r.mu.Unlock()
+		return code, why
+	}
+	others := r.othersLocked(p)
+	r.mu.Unlock()
+	msg := encode(slidePointerMessage{Type: signal.TypeSlidePointer, SlidesID: id, X: x, Y: y, Hidden: hidden})
+	for _, o := range others {
+		o.sendRaw(msg)
+	}
 	return "", ""
 }
 

@@ -1,6 +1,6 @@
 // Presenting a PDF in real browsers: the organizer (a moderator) presents a three-page PDF
 // from his room; an attendee sees the first page rendered by pdf.js, served by Webinaire,
-// and follows the presenter's page turns, by keyboard and by button. A file that is not a
+// and follows the presenter's page turns, by keyboard and by button, and its pointer. A file that is not a
 // PDF gets a clear error; the attendee has no button to present. No page may ask anything
 // of another origin. Recorded, the replay shows the pages as the presenter showed them, in
 // step with the video.
@@ -87,6 +87,28 @@ test("a presenter's page turns reach the others", async () => {
   await organizer.keyboard.press("Home");
   await attendee.locator('slides-view[data-page="1"]').waitFor();
   assert.deepEqual(await axeViolations(attendee), []);
+
+  // the presenter points at the page: the attendee sees the dot there, then no more
+  const mine = await organizer.locator("slides-view canvas.slides-canvas").boundingBox();
+  assert.ok(mine);
+  await organizer.mouse.move(mine.x + mine.width * 0.25, mine.y + mine.height * 0.75, { steps: 4 });
+  // the dot comes to rest where the presenter points (it may pass where the mouse came from)
+  await attendee.waitForFunction(
+    ([x, y]) => {
+      const view = document.querySelector("slides-view");
+      const dot = view?.querySelector(".slides-pointer");
+      const canvas = view?.querySelector("canvas");
+      if (!dot || !canvas || dot.hidden) return false;
+      const d = dot.getBoundingClientRect();
+      const c = canvas.getBoundingClientRect();
+      const fx = (d.x + d.width / 2 - c.x) / c.width;
+      const fy = (d.y + d.height / 2 - c.y) / c.height;
+      return Math.abs(fx - x) < 0.05 && Math.abs(fy - y) < 0.05;
+    },
+    [0.25, 0.75],
+  );
+  await organizer.mouse.move(mine.x - 20, mine.y - 20);
+  await attendee.locator("slides-view .slides-pointer[hidden]").waitFor({ state: "attached" });
 
   // closed: gone for everyone
   await organizer.click('slides-view button[data-action="slides-close"]');

@@ -363,6 +363,16 @@ export class RoomClient extends EventTarget {
   }
 
   /**
+   * Shows the others where one points on the page, from 0 to 1 of its width and height;
+   * null when the pointer left it.
+   *
+   * @param {{x: number, y: number} | null} at
+   */
+  pointSlide(at) {
+    this.send(at ? { type: "slide_pointer", slides_id: this.slides.slides_id, x: at.x, y: at.y } : { type: "slide_pointer", slides_id: this.slides.slides_id, hidden: true });
+  }
+
+  /**
    * Announces that the tracks with label are muted or not.
    *
    * @param {Label} label
@@ -790,6 +800,9 @@ export class RoomClient extends EventTarget {
       case "slides":
         this.slides = msg;
         this.dispatchEvent(new Event("slides"));
+        break;
+      case "slide_pointer":
+        this.dispatchEvent(new CustomEvent("slide-pointer", { detail: msg }));
         break;
       case "caption":
         this.captions = [...this.captions, msg].slice(-this.captionsKept);

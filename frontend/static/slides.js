@@ -3,7 +3,9 @@
 // the presenter shows, rendered in the browser by pdf.js, which Webinaire serves itself
 // (static/vendor/pdfjs, the pdfjs-dist package pinned in package.json). The presenter of the
 // slides, or a moderator, turns the pages with its buttons or the keyboard (arrows, Page Up
-// and Page Down, Home and End) and closes them. The replay page uses the same rendering.
+// and Page Down, Home and End) and closes them, and points at the page with the mouse or a
+// finger: the others see a red dot where it points. The replay page uses the same
+// rendering.
 
 import { h } from "./dom.js";
 import { localize, setPlainText, t, translate } from "./i18n.js";
@@ -90,7 +92,13 @@ export class SlidesView extends HTMLElement {
     /** Renders one at a time, in order. */
     this.drawing = Promise.resolve();
     this.canvas = h("canvas", { class: "slides-canvas", role: "img" });
-    this.box = h("div", { class: "slides-box" }, this.canvas);
+    this.pointer = h("span", { class: "slides-pointer", hidden: true, "aria-hidden": "true" });
+    this.box = h("div", { class: "slides-box" }, this.canvas, this.pointer);
+    /** When the pointer was last sent, for at most ten a second; where it is to go next. */
+    this.pointedAt = 0;
+    /** @type {{x: number, y: number} | null} */
+    this.pointAt = null;
+    this.pointTimer = 0;
     this.where = h("p", { class: "slides-page", "aria-live": "polite" });
     this.prev = h("button", { type: "button", class: "button secondary", "data-action": "slide-prev", "data-i18n": "room.slides.prev" });
     this.next = h("button", { type: "button", class: "button secondary", "data-action": "slide-next", "data-i18n": "room.slides.next" });
@@ -110,7 +118,57 @@ export class SlidesView extends HTMLElement {
     this.next.addEventListener("click", () => this.turn(1));
     this.close.addEventListener("click", () => this.client?.closeSlides());
     this.addEventListener("keydown", (event) => this.onKey(event));
+    this.canvas.addEventListener("pointermove", (event) => this.point(event));
+    this.canvas.addEventListener("pointerleave", () => {
+      if (!this.client?.turnsPages()) return;
+      window.clearTimeout(this.pointTimer);
+      this.pointTimer = 0;
+      this.pointAt = null;
+      this.client.pointSlide(null);
+    });
     new ResizeObserver(() => this.draw()).observe(this.box);
+  }
+
+  /**
+   * Sends where the presenter points on the page, at most ten times a second.
+   *
+   * @param {PointerEvent} event
+   */
+  point(event) {
+    const client = this.client;
+    if (!client || !client.turnsPages()) return;
+    const r = this.canvas.getBoundingClientRect();
+    if (r.width <= 0 || r.height <= 0) return;
+    const clamp = (/** @type {number} */ v) => Math.min(1, Math.max(0, v));
+    this.pointAt = { x: clamp((event.clientX - r.left) / r.width), y: clamp((event.clientY - r.top) / r.height) };
+    if (this.pointTimer) return; // the latest goes with the next send
+    const send = () => {
+      this.pointTimer = 0;
+      if (!this.pointAt) return;
+      client.pointSlide(this.pointAt);
+      this.pointAt = null;
+      this.pointedAt = performance.now();
+    };
+    const wait = this.pointedAt + 100 - performance.now();
+    if (wait <= 0) send();
+    else this.pointTimer = window.setTimeout(send, wait);
+  }
+
+  /**
+   * Shows where the presenter points, over the page drawn.
+   *
+   * @param {{slides_id: string, x?: number, y?: number, hidden?: boolean}} msg
+   */
+  showPointer(msg) {
+    if (msg.hidden || msg.slides_id !== this.loaded) {
+      this.pointer.hidden = true;
+      return;
+    }
+    const canvas = this.canvas.getBoundingClientRect();
+    const box = this.box.getBoundingClientRect();
+    this.pointer.style.left = `${canvas.left - box.left + (msg.x || 0) * canvas.width}px`;
+    this.pointer.style.top = `${canvas.top - box.top + (msg.y || 0) * canvas.height}px`;
+    this.pointer.hidden = false;
   }
 
   /** @param {RoomClient} client */
@@ -118,6 +176,7 @@ export class SlidesView extends HTMLElement {
     this.client = client;
     client.addEventListener("slides", () => this.update());
     client.addEventListener("role", () => this.update());
+    client.addEventListener("slide-pointer", (event) => this.showPointer(/** @type {CustomEvent} */ (event).detail));
   }
 
   /**
@@ -150,6 +209,7 @@ export class SlidesView extends HTMLElement {
     const client = this.client;
     if (!client) return;
     const s = client.slides;
+    if (this.loaded !== s.slides_id) this.pointer.hidden = true;
     this.hidden = !s.slides_id;
     this.dataset.slides = s.slides_id;
     this.controls.hidden = !client.turnsPages();
