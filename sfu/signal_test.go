@@ -68,6 +68,10 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"mute","label":"camera","muted":false}`,
 		`{"type":"layer","track_id":"x","quality":"off"}`,
 		`{"type":"leave"}`, `{}`, `[]`, `null`, `"x"`, `{"type":"\u0000"}`,
+		`{"type":"relay","action":"enter","participant_id":"v1","name":"V","invitation":"i1"}`,
+		`{"type":"relay","action":"speak","participant_id":"v1","message":{"type":"chat","text":"hi"}}`,
+		`{"type":"slide_pointer","slides_id":"s1","x":0.5,"y":1}`,
+		`{"type":"slide_pointer","slides_id":"s1","hidden":true}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -95,9 +99,22 @@ func FuzzDecode(f *testing.F) {
 			require.NotNil(t, m.Muted)
 		case signal.TypeLayer:
 			require.NotEmpty(t, m.TrackID)
+		case signal.TypeRelay:
+			require.True(t, validID(m.ParticipantID) && !isRelayID(m.ParticipantID))
+			require.Contains(t, []string{relayEnter, relayLeave, relaySpeak}, m.Action)
+			if m.Action == relaySpeak {
+				require.NotEmpty(t, m.Message)
+			}
+		case signal.TypeSlidePointer:
+			require.NotEmpty(t, m.SlidesID)
+			if !m.Hidden {
+				require.True(t, m.X >= 0 && m.X <= 1 && m.Y >= 0 && m.Y <= 1)
+			}
 		case signal.TypeRestartICE, signal.TypeLeave:
 		default:
-			t.Fatalf("accepted type %q", m.Type)
+			// Every other type a client may send has its rate class; none else is accepted.
+			_, known := messageClasses[m.Type]
+			require.True(t, known, "accepted type %q", m.Type)
 		}
 	})
 }
