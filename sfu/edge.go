@@ -271,6 +271,7 @@ func (l *edgeLink) handle(ctx context.Context, data []byte) error {
 			r.endLocal(m.ParticipantID, m.Code)
 		case relayDeliver:
 			if p := r.local(m.ParticipantID); p != nil && len(m.Message) > 0 {
+				l.keepVote(p.id, m.Message)
 				p.sendRaw(m.Message)
 			}
 		}
@@ -483,16 +484,6 @@ func (r *Room) toOrigin(p *participant, m clientMessage) {
 		return
 	}
 	said := clientMessage{Type: m.Type, Text: m.Text, To: m.To, Emoji: m.Emoji, Raised: m.Raised, PollID: m.PollID, Choices: m.Choices}
-	if m.Type == signal.TypeVote {
-		l.mu.Lock()
-		if l.votes[m.PollID] == nil && len(l.votes) < maxEdgePolls {
-			l.votes[m.PollID] = map[string][]int{}
-		}
-		if votes := l.votes[m.PollID]; votes != nil {
-			votes[p.id] = slices.Clone(m.Choices)
-		}
-		l.mu.Unlock()
-	}
 	l.post(relayMessage{Type: signal.TypeRelay, Action: relaySpeak, ParticipantID: p.id, Message: encode(said)})
 }
 
@@ -593,6 +584,23 @@ func (r *Room) local(id string) *participant {
 		return p
 	}
 	return nil
+}
+
+// keepVote remembers a viewer's vote as the origin took it: its own copy of a poll,
+// delivered after its vote, says what it voted.
+func (l *edgeLink) keepVote(id string, msg []byte) {
+	var pl pollMessage
+	if json.Unmarshal(msg, &pl) != nil || pl.Type != signal.TypePoll || pl.ID == "" || len(pl.MyVote) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.votes[pl.ID] == nil && len(l.votes) < maxEdgePolls {
+		l.votes[pl.ID] = map[string][]int{}
+	}
+	if votes := l.votes[pl.ID]; votes != nil {
+		votes[id] = slices.Clone(pl.MyVote)
+	}
 }
 
 // forwardPoll sends a poll of the origin to the viewers here, each with its own vote.

@@ -314,6 +314,13 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 	require.Len(t, lateJoined.Polls, 1, "a viewer entering the edge later gets the open poll")
 	require.Equal(t, "open", lateJoined.Polls[0].State)
 	require.Empty(t, lateJoined.Polls[0].MyVote)
+	// The poll's later states, which the relay sees as an attendee, show the viewer its
+	// vote as the origin took it.
+	mod.send(map[string]any{"type": "poll_close", "poll_id": "poll-1"})
+	closed := viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.State == "closed" })
+	require.Equal(t, []int{1}, closed.MyVote)
+	lateClosed := late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.State == "closed" })
+	require.Empty(t, lateClosed.MyVote, "nobody else's vote")
 
 	r, ok := origin.Room("web")
 	require.True(t, ok)
