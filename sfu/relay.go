@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"webinaire/sfu/signal"
 )
 
@@ -222,46 +224,35 @@ type RelayParams struct {
 // ServeRelay runs an edge node's link on conn until it ends, as ServeConn runs a
 // participant; conn's peer must have been authenticated as a node of the cluster by the
 // caller. The first message is the edge's offer, there is no join.
-func (s *Server) ServeRelay(ctx context.Context, conn Conn, rp RelayParams) (err error) {
+func (s *Server) ServeRelay(ctx context.Context, conn Conn, rp RelayParams) error {
 	if !validID(rp.Room) || !validID(rp.Edge) {
 		_ = conn.Close(signal.ClosePolicyViolation, "bad relay")
 		return fmt.Errorf("serve relay: %w", ErrTokenInvalid)
 	}
-	api, err := s.enter(conn)
-	if err != nil {
+	return s.session(ctx, conn, func(ctx context.Context, api *webrtc.API) error {
+		kind := rp.Kind
+		if kind == "" {
+			kind = KindWebinar
+		}
+		now := s.clock.Now()
+		p := newParticipant(s, conn, Claims{
+			Room:        rp.Room,
+			Participant: relayIDPrefix + rp.Edge,
+			Role:        RoleAttendee,
+			Kind:        kind,
+			IssuedAt:    now,
+			Expiry:      now.Add(MaxTokenLifetime),
+		})
+		p.mode = modeRelay
+		p.out = make(chan []byte, relaySendQueueLen)
+		p.peer = rp.EdgeAddr.Unmap()
+		p.relayed = make(map[*layer]*downTrack)
+		err := p.serve(ctx, api)
+		if p.room != nil {
+			p.room.dropVia(p)
+		}
 		return err
-	}
-	defer s.sessions.Done()
-	defer s.panics.Recover(PartParticipant, s.log, func() {
-		_ = conn.Close(signal.CloseInternalError, "internal error")
-		err = ErrInternal
 	})
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(s.closing, cancel)()
-
-	kind := rp.Kind
-	if kind == "" {
-		kind = KindWebinar
-	}
-	now := s.clock.Now()
-	p := newParticipant(s, conn, Claims{
-		Room:        rp.Room,
-		Participant: relayIDPrefix + rp.Edge,
-		Role:        RoleAttendee,
-		Kind:        kind,
-		IssuedAt:    now,
-		Expiry:      now.Add(MaxTokenLifetime),
-	})
-	p.mode = modeRelay
-	p.out = make(chan []byte, relaySendQueueLen)
-	p.peer = rp.EdgeAddr.Unmap()
-	p.relayed = make(map[*layer]*downTrack)
-	err = p.serve(ctx, api)
-	if p.room != nil {
-		p.room.dropVia(p)
-	}
-	return err
 }
 
 // hidden tells whether the participant is a relay, which nobody in the room sees.

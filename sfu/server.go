@@ -335,7 +335,28 @@ type SessionHooks struct {
 }
 
 // ServeConnWith is ServeConn with hooks.
-func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHooks) (err error) {
+func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHooks) error {
+	return s.session(ctx, conn, func(ctx context.Context, api *webrtc.API) error {
+		claims, err := s.awaitJoin(ctx, conn)
+		if err != nil {
+			return err
+		}
+		if hooks.Joined != nil {
+			hooks.Joined(claims)
+		}
+		p := newParticipant(s, conn, claims)
+		p.sessionToken = s.sessionCredential(claims)
+		err = p.serve(ctx, api)
+		if hooks.Left != nil {
+			hooks.Left(claims, err)
+		}
+		return err
+	})
+}
+
+// session runs serve as one session on conn: counted in (enter) and out, a panic
+// answered as an internal error, and ctx ended when the server closes.
+func (s *Server) session(ctx context.Context, conn Conn, serve func(context.Context, *webrtc.API) error) (err error) {
 	api, err := s.enter(conn)
 	if err != nil {
 		return err
@@ -348,21 +369,7 @@ func (s *Server) ServeConnWith(ctx context.Context, conn Conn, hooks SessionHook
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(s.closing, cancel)()
-
-	claims, err := s.awaitJoin(ctx, conn)
-	if err != nil {
-		return err
-	}
-	if hooks.Joined != nil {
-		hooks.Joined(claims)
-	}
-	p := newParticipant(s, conn, claims)
-	p.sessionToken = s.sessionCredential(claims)
-	err = p.serve(ctx, api)
-	if hooks.Left != nil {
-		hooks.Left(claims, err)
-	}
-	return err
+	return serve(ctx, api)
 }
 
 // enter counts a new session in, and returns the API its PeerConnection is made with;
