@@ -71,9 +71,7 @@ func (s *Server) broadcastState(webinarID string, target *store.BroadcastTarget)
 	if target != nil {
 		j.TargetURL = &target.URL
 	}
-	s.broadcasts.mu.Lock()
-	a := s.broadcasts.active[webinarID]
-	s.broadcasts.mu.Unlock()
+	a := s.broadcasts.get(webinarID)
 	if a != nil {
 		st := a.cast.Status()
 		started := a.startedAt.UTC()
@@ -111,9 +109,7 @@ func (s *Server) getBroadcast(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	s.broadcasts.mu.Lock()
-	here := s.broadcasts.active[w.ID] != nil
-	s.broadcasts.mu.Unlock()
+	here := s.broadcasts.get(w.ID) != nil
 	if !here {
 		// Its room, and so its broadcast, may run on another node.
 		sess, _ := sessionOf(c)
@@ -299,9 +295,7 @@ func (s *Server) stopBroadcast(c *gin.Context) {
 // castStop stops the live broadcast of w's room for its owner organizerID: here when it
 // runs here, else, when elsewhere is set, on the node that runs the room.
 func (s *Server) castStop(c *gin.Context, w store.Webinar, organizerID string, elsewhere bool) {
-	s.broadcasts.mu.Lock()
-	a := s.broadcasts.active[w.ID]
-	s.broadcasts.mu.Unlock()
+	a := s.broadcasts.get(w.ID)
 	if a == nil {
 		if !elsewhere || !s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: commandCastStop, Webinar: w.ID, Organizer: organizerID}) {
 			writeProblem(c, errNotBroadcasting)

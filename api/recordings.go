@@ -219,9 +219,7 @@ func (s *Server) stopRecording(c *gin.Context) {
 // recordStop stops the recording of w's room for its owner organizerID: here when it
 // runs here, else, when elsewhere is set, on the node that runs the room.
 func (s *Server) recordStop(c *gin.Context, w store.Webinar, organizerID string, elsewhere bool) {
-	s.recorders.mu.Lock()
-	a := s.recorders.active[w.ID]
-	s.recorders.mu.Unlock()
+	a := s.recorders.get(w.ID)
 	if a == nil {
 		if !elsewhere || !s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: commandRecordStop, Webinar: w.ID, Organizer: organizerID}) {
 			writeProblem(c, errNotRecording)

@@ -48,3 +48,10 @@ func (r *running[T]) release(webinarID string, a *T) {
 		r.active[webinarID] = a
 	}
 }
+
+// get is the webinar's job running now, or nil.
+func (r *running[T]) get(webinarID string) *T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.active[webinarID]
+}
