@@ -38,7 +38,11 @@ type loadParams struct {
 	Media       client.Media
 	// ServerPID, when not 0, is the server's process: its CPU time is read around the window.
 	ServerPID int
-	Logger    *slog.Logger
+	// NodePIDs are the processes of the nodes of a cluster by the host and port their
+	// join answers name (as JoinedByNode counts them): the CPU time of each is read
+	// around the window and reported with the figures of its participants.
+	NodePIDs map[string]int
+	Logger   *slog.Logger
 	// PionLog receives Pion's own logs; nil discards them.
 	PionLog io.Writer
 	// ReceiverInterceptors are the interceptors of the subscribers; the publishers (every
@@ -215,8 +219,8 @@ func runLoad(ctx context.Context, p loadParams) (*report, error) {
 	// The measured window.
 	before := l.snapshot()
 	var discard client.Histogram
-	l.takeLatency(&discard, &discard) // what came before the window
-	cpu := cpuMeter{pid: p.ServerPID}
+	l.takeLatency(&discard, &discard, nil) // what came before the window
+	cpu := cpuMeter{pid: p.ServerPID, nodes: p.NodePIDs}
 	if err := cpu.start(); err != nil {
 		return nil, err
 	}
@@ -232,10 +236,11 @@ func runLoad(ctx context.Context, p loadParams) (*report, error) {
 	return l.report(before, after, lat, cpu), nil
 }
 
-// windowLatency is the added latency of the packets received in the window, by kind, and
-// of every interval of the window.
+// windowLatency is the added latency of the packets received in the window, by kind, by
+// the node its receivers were on, and of every interval of the window.
 type windowLatency struct {
 	video, audio client.Histogram
+	byNode       map[string]*client.Histogram
 	intervals    []latencyInterval
 	elapsed      time.Duration
 }
@@ -244,7 +249,7 @@ type windowLatency struct {
 // the end of every interval (the last one may be shorter); it tells whether the whole
 // window passed.
 func (l *loadRun) measureLatency(ctx context.Context, window, interval time.Duration) (*windowLatency, bool) {
-	w := &windowLatency{}
+	w := &windowLatency{byNode: map[string]*client.Histogram{}}
 	began := time.Now()
 	for end := interval; ; end += interval {
 		end = min(end, window)
@@ -252,7 +257,7 @@ func (l *loadRun) measureLatency(ctx context.Context, window, interval time.Dura
 			return nil, false
 		}
 		var video, audio, both client.Histogram
-		l.takeLatency(&video, &audio)
+		l.takeLatency(&video, &audio, w.byNode)
 		both.Merge(&video)
 		both.Merge(&audio)
 		w.video.Merge(&video)
@@ -291,10 +296,35 @@ func (l *loadRun) joined() []*participant {
 }
 
 // takeLatency adds the latency histograms of every participant to video and audio, and
-// empties them.
-func (l *loadRun) takeLatency(video, audio *client.Histogram) {
+// to its node's in byNode when not nil, and empties them.
+func (l *loadRun) takeLatency(video, audio *client.Histogram, byNode map[string]*client.Histogram) {
+	if byNode == nil {
+		for _, p := range l.joined() {
+			p.c.TakeLatency(video, audio)
+		}
+		return
+	}
+	// Taken by node first, then added up: a histogram is a few kilobytes.
+	type kinds struct{ video, audio client.Histogram }
+	nodes := map[string]*kinds{}
 	for _, p := range l.joined() {
-		p.c.TakeLatency(video, audio)
+		k := nodes[p.node]
+		if k == nil {
+			k = &kinds{}
+			nodes[p.node] = k
+		}
+		p.c.TakeLatency(&k.video, &k.audio)
+	}
+	for node, k := range nodes {
+		video.Merge(&k.video)
+		audio.Merge(&k.audio)
+		h := byNode[node]
+		if h == nil {
+			h = &client.Histogram{}
+			byNode[node] = h
+		}
+		h.Merge(&k.video)
+		h.Merge(&k.audio)
 	}
 }
 
@@ -309,12 +339,24 @@ type totals struct {
 	participants                 int
 	// received counts the packets each participant received.
 	received map[*participant]uint64
+	// byNode are what the participants of each node received.
+	byNode map[string]*nodeTotals
+}
+
+// nodeTotals are the counters of what the participants of one node received.
+type nodeTotals struct {
+	recv, expected, lost uint64
 }
 
 func (l *loadRun) snapshot() *totals {
-	t := &totals{received: make(map[*participant]uint64)}
+	t := &totals{received: make(map[*participant]uint64), byNode: make(map[string]*nodeTotals)}
 	for _, p := range l.joined() {
 		t.participants++
+		n := t.byNode[p.node]
+		if n == nil {
+			n = &nodeTotals{}
+			t.byNode[p.node] = n
+		}
 		for _, s := range p.c.Sent() {
 			t.sent += s.Packets
 			t.keyframes += s.Keyframes
@@ -331,6 +373,9 @@ func (l *loadRun) snapshot() *totals {
 			t.expected += s.Expected
 			t.lost += s.Lost
 			t.received[p] += s.Packets
+			n.recv += s.Packets
+			n.expected += s.Expected
+			n.lost += s.Lost
 			if s.Kind == webrtc.RTPCodecTypeVideo {
 				t.recvVideo += s.Packets
 				t.expectedVideo += s.Expected
@@ -364,16 +409,18 @@ func (l *loadRun) closeAll() {
 	wg.Wait()
 }
 
-// cpuMeter measures the CPU time of the server (when pid is not 0) and of this process
-// over the window.
+// cpuMeter measures the CPU time of the server (when pid is not 0), of the nodes of a
+// cluster, and of this process over the window.
 type cpuMeter struct {
 	pid           int
+	nodes         map[string]int
 	before, after cpuReading
 }
 
 // cpuReading is one reading of the CPU times.
 type cpuReading struct {
 	self, selfWait, server, serverWait time.Duration
+	nodes                              map[string]time.Duration
 }
 
 // read is the CPU time and run-queue wait of this process and of the server (0 without pid).
@@ -385,6 +432,12 @@ func (m *cpuMeter) read() (r cpuReading, err error) {
 			return r, err
 		}
 		r.serverWait, _ = processWait(m.pid)
+	}
+	r.nodes = make(map[string]time.Duration, len(m.nodes))
+	for node, pid := range m.nodes {
+		if r.nodes[node], err = processCPU(pid); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }

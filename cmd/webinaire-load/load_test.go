@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/client"
 )
 
 var runningLine = regexp.MustCompile(`Webinaire is running: open (http://[^ ]+)/`)
@@ -118,6 +120,7 @@ func TestTinyLoadAgainstARealServer(t *testing.T) {
 	u, err := url.Parse(base)
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{u.Host: 3}, r.JoinedByNode, "one node: every join answer names it")
+	require.Empty(t, r.Nodes, "one node: no figures by node")
 	require.Equal(t, 3, r.Join.Count)
 	require.Greater(t, r.Join.Max, 0.0)
 	require.Equal(t, 2, r.FirstMedia.Count, "both subscribers received video")
@@ -246,5 +249,54 @@ func TestLoopbackHost(t *testing.T) {
 	for _, bad := range []string{"wss://node-2.webinaire.example.org/ws", "ws://10.0.0.7:8080/ws", "/ws", ""} {
 		_, err := loopbackHost(bad)
 		require.Error(t, err, bad)
+	}
+}
+
+// TestNodeReports reads each node's figures from the counters of its participants, its
+// latency and its process's CPU time.
+func TestNodeReports(t *testing.T) {
+	before := &totals{byNode: map[string]*nodeTotals{
+		"127.0.0.1:1": {recv: 100, expected: 100},
+		"127.0.0.1:2": {recv: 50, expected: 50},
+	}}
+	after := &totals{byNode: map[string]*nodeTotals{
+		"127.0.0.1:1": {recv: 2_000_100, expected: 2_000_100, lost: 100},
+		"127.0.0.1:2": {recv: 1_000_050, expected: 1_000_050},
+	}}
+	var h client.Histogram
+	h.Record(2 * time.Millisecond)
+	h.Record(30 * time.Millisecond)
+	lat := &windowLatency{elapsed: 10 * time.Second, byNode: map[string]*client.Histogram{"127.0.0.1:2": &h}}
+	cpu := cpuMeter{nodes: map[string]int{"127.0.0.1:1": 1},
+		before: cpuReading{nodes: map[string]time.Duration{"127.0.0.1:1": time.Second}},
+		after:  cpuReading{nodes: map[string]time.Duration{"127.0.0.1:1": 21 * time.Second}}}
+
+	require.Nil(t, nodeReports(map[string]int{"127.0.0.1:1": 5}, before, after, lat, cpu), "one node")
+	got := nodeReports(map[string]int{"127.0.0.1:2": 3, "127.0.0.1:1": 7}, before, after, lat, cpu)
+	require.Len(t, got, 2)
+	first, second := got[0], got[1]
+	require.Equal(t, "127.0.0.1:1", first.Node, "in the order of host and port")
+	require.Equal(t, 7, first.Joined)
+	require.Equal(t, uint64(2_000_000), first.Forwarded)
+	require.InDelta(t, 200_000, first.ForwardedRate, 0.001)
+	require.InDelta(t, 0.005, first.LossPercent, 1e-9, "100 of 2,000,000")
+	require.NotNil(t, first.CPUSeconds)
+	require.InDelta(t, 20, *first.CPUSeconds, 1e-9)
+	require.InDelta(t, 10, *first.CPUPerMillion, 1e-9, "20 s for 2 million")
+	require.Zero(t, first.Latency.Count, "no latency recorded on the first node")
+
+	require.Equal(t, 3, second.Joined)
+	require.Nil(t, second.CPUSeconds, "no process given for the second node")
+	require.Equal(t, 2, second.Latency.Count)
+	require.InDelta(t, 30, second.Latency.Max, 0.001)
+}
+
+func TestNodePIDFlag(t *testing.T) {
+	f := nodePIDFlag{}
+	require.NoError(t, f.Set("127.0.0.1:8080=42"))
+	require.NoError(t, f.Set("[::1]:9000=7"))
+	require.Equal(t, nodePIDFlag{"127.0.0.1:8080": 42, "[::1]:9000": 7}, f)
+	for _, bad := range []string{"127.0.0.1:8080", "127.0.0.1:8080=x", "127.0.0.1:8080=0", "=12", "10.0.0.7:8080=12"} {
+		require.Error(t, f.Set(bad), bad)
 	}
 }

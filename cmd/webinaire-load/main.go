@@ -22,6 +22,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,10 +61,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fps         = fs.Int("fps", 30, "video frames per second")
 		keyEvery    = fs.Duration("keyframe-interval", 3*time.Second, "time between two key frames of a publisher")
 		serverPID   = fs.Int("server-pid", 0, "process id of the server, to read its CPU time (Linux)")
+		nodePIDs    = nodePIDFlag{}
 		jsonOut     = fs.Bool("json", false, "print the report as JSON")
 		verbose     = fs.Bool("v", false, "log the clients' warnings and Pion's errors")
 		cpuProfile  = fs.String("cpuprofile", "", "write the generator's CPU profile of the whole run to this file")
 	)
+	fs.Var(nodePIDs, "node-pid", "host:port=pid: the process of the node that join answers name host:port, to read its CPU time (Linux); repeat for each node of a cluster")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -125,6 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Ramp: *ramp, Warmup: *warmup, Window: *duration, Interval: *interval, JoinTimeout: *joinTimeout,
 		Media:     client.Media{VideoBitrate: *bitrate, FrameRate: *fps, KeyframeInterval: *keyEvery},
 		ServerPID: *serverPID,
+		NodePIDs:  nodePIDs,
 		Logger:    log,
 		PionLog:   pionLog,
 
@@ -140,6 +145,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	return 0
+}
+
+// nodePIDFlag is -node-pid, repeated: the process id of each node by host and port.
+type nodePIDFlag map[string]int
+
+func (f nodePIDFlag) String() string { return fmt.Sprint(map[string]int(f)) }
+
+func (f nodePIDFlag) Set(v string) error {
+	node, pid, ok := strings.Cut(v, "=")
+	n, err := strconv.Atoi(pid)
+	if !ok || err != nil || n <= 0 || node == "" {
+		return fmt.Errorf("%q is not host:port=pid", v)
+	}
+	if _, err := loopbackHost("http://" + node); err != nil {
+		return err
+	}
+	f[node] = n
+	return nil
 }
 
 func printJSON(w io.Writer, v any, fail func(error) int) int {

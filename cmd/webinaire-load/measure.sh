@@ -37,6 +37,7 @@
 #   cmd/webinaire-load/measure.sh meeting 10        # one meeting
 #   cmd/webinaire-load/measure.sh overload 100 200  # fan-outs, a busy loop on the server's core
 #   cmd/webinaire-load/measure.sh edge 100 200      # fan-outs from an edge of the room's node
+#   EDGES=2 cmd/webinaire-load/measure.sh edge 300  # three nodes: the room's and two edges
 #   CORES=2 cmd/webinaire-load/measure.sh fanout 300
 #   BIN=/tmp/old cmd/webinaire-load/measure.sh fanout 200   # prebuilt binaries
 #
@@ -46,7 +47,8 @@
 # free ones), CORES (1 or 2), BIN (a folder holding webinaire and webinaire-load, built
 # from this checkout when unset), LOADFLAGS (more flags for webinaire-load, such as
 # -cpuprofile or -receiver-interceptors browser), HOGS (busy loops on core 0 in the
-# overload case, default 1), DATABASE_URL (the edge case's PostgreSQL server, a URL such
+# overload case, default 1), EDGES (the edge case's edges, default 1; each then runs
+# where the single edge does, with GOMAXPROCS as CORES says), DATABASE_URL (the edge case's PostgreSQL server, a URL such
 # as postgres://user@127.0.0.1:5432/postgres).
 set -eu
 
@@ -56,6 +58,7 @@ BITRATE=${BITRATE:-1200000}
 OUT=${OUT:-${TMPDIR:-/tmp}/webinaire-load-results}
 CORES=${CORES:-1}
 HOGS=${HOGS:-1}
+EDGES=${EDGES:-1}
 LOADFLAGS=${LOADFLAGS:-}
 mkdir -p "$OUT"
 # The origin of the edge case runs on origin_cpus with GOMAXPROCS=origin_procs.
@@ -267,43 +270,60 @@ cpu_seconds() {
 	sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($12 + $13) / hz }'
 }
 
-# edge NAME N: one publisher and N viewers, all but one of them on an edge of the room.
+# edge NAME N: one publisher and N viewers, all but one of them on the edges of the
+# room (EDGES of them, each of about N/EDGES seats when more than one).
 edge() {
 	[ -n "${PG_URL:-}" ] || start_postgres
 	case_dir=$(mktemp -d)
 	db=webinaire_$(python3 -c 'import secrets; print(secrets.token_hex(8))')
 	"$(command -v psql || echo "$pg_bin/psql")" -q -v ON_ERROR_STOP=1 "$PG_URL" -c "CREATE DATABASE $db" >/dev/null
 	db_url=$(database_url "$db")
-	edge_port=$(free_port)
 	origin_port=$(free_port)
-	# The edge first (it applies the migrations and makes the shared keys), then a seat
-	# held on it by a join of another webinar, so that the measured room goes to the
-	# origin, whose share of its capacity in use is 0.
-	start_node edge "$edge_port" "$server_cpus" "$server_procs" WEBINAIRE_CLUSTER_CAPACITY=1000000 WEBINAIRE_CLUSTER_SEAT_HOLD=1h
-	EDGE_PID=$SERVER_PID
-	held=$("$bin/webinaire-load" -server "http://127.0.0.1:$edge_port" -setup -setup-only -kind webinar |
-		python3 -c 'import json, sys; print(json.load(sys.stdin)["subscriber_invitation"].rsplit("/", 1)[-1])')
-	curl -fs -o /dev/null -H 'Content-Type: application/json' -d '{"display_name":"Seat holder"}' \
-		"http://127.0.0.1:$edge_port/api/v1/invitations/$held/join"
+	# One edge takes every viewer; several take about as many each: the first is filled
+	# before the next (a room's edge first), and a held seat and a margin for the seats
+	# the heartbeats have not counted yet are added.
+	capacity=1000000 heartbeat=1s
+	[ "$EDGES" -eq 1 ] || capacity=$(( ($2 + EDGES - 1) / EDGES + 2 )) heartbeat=100ms
+	# The edges first (the first applies the migrations and makes the shared keys), then a
+	# seat held on each by a join of another webinar, so that the measured room goes to
+	# the origin, whose share of its capacity in use is 0.
+	node_flags="" edge_pids="" e=1
+	while [ $e -le "$EDGES" ]; do
+		edge_port=$(free_port)
+		start_node "edge$e" "$edge_port" "$server_cpus" "$server_procs" WEBINAIRE_CLUSTER_CAPACITY=$capacity \
+			WEBINAIRE_CLUSTER_SEAT_HOLD=1h WEBINAIRE_CLUSTER_HEARTBEAT_INTERVAL=$heartbeat
+		edge_pids="$edge_pids $SERVER_PID"
+		node_flags="$node_flags -node-pid 127.0.0.1:$edge_port=$SERVER_PID"
+		[ $e -gt 1 ] || { EDGE_PID=$SERVER_PID first_edge_port=$edge_port; }
+		held=$("$bin/webinaire-load" -server "http://127.0.0.1:$edge_port" -setup -setup-only -kind webinar |
+			python3 -c 'import json, sys; print(json.load(sys.stdin)["subscriber_invitation"].rsplit("/", 1)[-1])')
+		curl -fs -o /dev/null -H 'Content-Type: application/json' -d '{"display_name":"Seat holder"}' \
+			"http://127.0.0.1:$edge_port/api/v1/invitations/$held/join"
+		e=$((e + 1))
+	done
 	# A viewer who enters the origin stops holding a reserved seat there at once, but the
 	# origin counts him in its load at its next heartbeat only: until then the joins see a
 	# seat free. The shortest interval (100ms) keeps the viewers that slip in so few.
 	start_node origin "$origin_port" "$origin_cpus" "$origin_procs" WEBINAIRE_CLUSTER_CAPACITY=2 WEBINAIRE_CLUSTER_HEARTBEAT_INTERVAL=100ms
 	ORIGIN_PID=$SERVER_PID
+	node_flags="$node_flags -node-pid 127.0.0.1:$origin_port=$ORIGIN_PID"
+	# With one edge it is the measured server; with several, the figures are by node.
+	server_flag=""
+	[ "$EDGES" -gt 1 ] || server_flag="-server-pid $EDGE_PID"
 
-	echo "== $1 (CORES=$CORES, edge on cores $server_cpus, origin on cores $origin_cpus${LOADFLAGS:+, $LOADFLAGS}): $(uptime)" | tee "$OUT/$1.txt"
+	echo "== $1 (CORES=$CORES, $EDGES edge(s) on cores $server_cpus, origin on cores $origin_cpus${LOADFLAGS:+, $LOADFLAGS}): $(uptime)" | tee "$OUT/$1.txt"
 	origin_before=$(cpu_seconds "$ORIGIN_PID")
 	started=$(date +%s.%N)
-	# LOADFLAGS is split into words on purpose.
+	# LOADFLAGS, server_flag and node_flags are split into words on purpose.
 	# shellcheck disable=SC2086
 	setsid taskset -c "$load_cpus" "$bin/webinaire-load" -server "http://127.0.0.1:$origin_port" -setup -kind webinar \
 		-publishers 1 -subscribers "$2" -ramp 20 -duration "$DURATION" \
-		-video-bitrate "$BITRATE" -server-pid "$EDGE_PID" -json $LOADFLAGS >"$OUT/$1.json"
+		-video-bitrate "$BITRATE" $server_flag $node_flags -json $LOADFLAGS >"$OUT/$1.json"
 	origin_after=$(cpu_seconds "$ORIGIN_PID")
 	ended=$(date +%s.%N)
-	counters "$edge_port" >"$OUT/$1.edge.metrics"
+	counters "$first_edge_port" >"$OUT/$1.edge.metrics"
 	counters "$origin_port" >"$OUT/$1.origin.metrics"
-	for p in $EDGE_PID $ORIGIN_PID; do
+	for p in $edge_pids $ORIGIN_PID; do
 		kill -INT "$p"
 		wait "$p" || true
 	done
@@ -314,7 +334,7 @@ edge() {
 	echo "== after: $(uptime)" >>"$OUT/$1.txt"
 	{
 		summarise "$OUT/$1.json" "$OUT/$1.edge.metrics"
-		summarise_edge "$OUT/$1.json" "127.0.0.1:$edge_port" "$origin_before" "$origin_after" "$started" "$ended" "$OUT/$1.origin.metrics"
+		summarise_edge "$OUT/$1.json" "127.0.0.1:$first_edge_port" "$origin_before" "$origin_after" "$started" "$ended" "$OUT/$1.origin.metrics"
 	} | tee -a "$OUT/$1.txt"
 }
 
@@ -333,6 +353,13 @@ print("edge: joined %d/%d, on the edge %d, elsewhere %d  origin CPU %.2f s over 
   r["joined"], r["publishers"] + r["subscribers"], by_node.get(edge, 0), r["joined"] - by_node.get(edge, 0),
   origin_cpu, elapsed, 100 * origin_cpu / elapsed, r["server_cpu_seconds_per_million_forwarded"] or 0,
   r["loss_percent"], r["added_latency"]["p50_ms"], r["added_latency"]["p99_ms"]))
+for n in r.get("nodes") or []:
+    cpu = "CPU %.2f s over the window" % n["cpu_seconds"] if n.get("cpu_seconds") is not None else "CPU -"
+    if n.get("cpu_seconds_per_million_forwarded") is not None:
+        cpu += ", %.2f s/M" % n["cpu_seconds_per_million_forwarded"]
+    print("  node %s: joined %d  forwarded %.0f pkt/s  loss %.3f %%  latency p50 %.2f p99 %.2f ms  %s" % (
+      n["node"], n["joined"], n["forwarded_packets_per_second"], n["loss_percent"],
+      n["added_latency"]["p50_ms"], n["added_latency"]["p99_ms"], cpu))
 '  "$@"
 	print_counters origin "$7"
 }
@@ -345,12 +372,12 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 cpu = r["server_cpu_seconds_per_million_forwarded"]
 gen = r.get("generator_cpu_seconds_per_million_received")
-print("waits for a core: server %.1f s, generator %.1f s" % (r["server_runqueue_wait_seconds"], r["generator_runqueue_wait_seconds"]))
+print("waits for a core: server %.1f s, generator %.1f s" % (r["server_runqueue_wait_seconds"] or 0, r["generator_runqueue_wait_seconds"]))
 print("joined %d/%d  join p50 %.0f p95 %.0f max %.0f ms  first video p50 %.0f ms  forwarded %.0f pkt/s  loss %.3f %%  latency p50 %.2f p95 %.2f p99 %.2f max %.1f ms  server %.0f %% core, %.2f s/M  generator %.0f %% core, %.2f s/M" % (
   r["joined"], r["publishers"] + r["subscribers"], r["join"]["p50_ms"], r["join"]["p95_ms"], r["join"]["max_ms"],
   r["first_media"]["p50_ms"], r["forwarded_packets_per_second"], r["loss_percent"],
   r["added_latency"]["p50_ms"], r["added_latency"]["p95_ms"], r["added_latency"]["p99_ms"], r["added_latency"]["max_ms"],
-  100 * r["server_cpu_share_of_a_core"], cpu or 0, 100 * r["generator_cpu_share_of_a_core"], gen or 0))
+  100 * (r["server_cpu_share_of_a_core"] or 0), cpu or 0, 100 * r["generator_cpu_share_of_a_core"], gen or 0))
 iv = r.get("added_latency_intervals")
 if iv:
     first, last = iv[0], iv[-1]

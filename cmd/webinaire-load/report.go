@@ -58,7 +58,10 @@ type report struct {
 	// JoinedByNode counts the joined participants by the node (host:port of the join
 	// answer's ws_url) they were sent to: the room's node, or an edge of the room.
 	JoinedByNode map[string]int `json:"joined_by_node"`
-	JoinFailures []string       `json:"join_failures"`
+	// Nodes are the figures of each node's participants, in the order of their host and
+	// port, when they were sent to more than one node.
+	Nodes        []nodeReport `json:"nodes,omitempty"`
+	JoinFailures []string     `json:"join_failures"`
 	// Join is the API call, the signalling WebSocket until joined, and ICE and DTLS until
 	// connected; JoinAPI and JoinWS are its first parts.
 	Join    quantiles `json:"join"`
@@ -116,6 +119,59 @@ type report struct {
 	GeneratorCPUPerMillion *float64 `json:"generator_cpu_seconds_per_million_received"`
 }
 
+// nodeReport is what the participants one node served received in the window, and the
+// node's CPU time when its process was given (-node-pid).
+type nodeReport struct {
+	// Node is the host and port of the node, as its join answers name it.
+	Node   string `json:"node"`
+	Joined int    `json:"joined"`
+	// Forwarded are the packets its participants received; ForwardedRate per second.
+	Forwarded     uint64    `json:"forwarded_packets"`
+	ForwardedRate float64   `json:"forwarded_packets_per_second"`
+	LossPercent   float64   `json:"loss_percent"`
+	Latency       quantiles `json:"added_latency"`
+	// CPUSeconds is the node's CPU time over the window, nil without its process.
+	CPUSeconds *float64 `json:"cpu_seconds,omitempty"`
+	// CPUPerMillion is CPUSeconds per million Forwarded: what forwarding costs on an
+	// edge; on the room's node it also pays for the relay links, which no participant
+	// receives.
+	CPUPerMillion *float64 `json:"cpu_seconds_per_million_forwarded,omitempty"`
+}
+
+// nodeReports are the figures of each node, when there is more than one.
+func nodeReports(joined map[string]int, before, after *totals, lat *windowLatency, cpu cpuMeter) []nodeReport {
+	if len(joined) < 2 {
+		return nil
+	}
+	var out []nodeReport
+	for _, node := range slices.Sorted(maps.Keys(joined)) {
+		n := nodeReport{Node: node, Joined: joined[node]}
+		a, b := after.byNode[node], before.byNode[node]
+		if a == nil {
+			a = &nodeTotals{}
+		}
+		if b == nil {
+			b = &nodeTotals{}
+		}
+		n.Forwarded = a.recv - b.recv
+		n.ForwardedRate = float64(n.Forwarded) / lat.elapsed.Seconds()
+		n.LossPercent = percent(a.lost-b.lost, a.expected-b.expected)
+		if h := lat.byNode[node]; h != nil {
+			n.Latency = histQuantiles(h)
+		}
+		if _, ok := cpu.nodes[node]; ok {
+			s := (cpu.after.nodes[node] - cpu.before.nodes[node]).Seconds()
+			n.CPUSeconds = &s
+			if n.Forwarded > 0 {
+				perM := s / (float64(n.Forwarded) / 1e6)
+				n.CPUPerMillion = &perM
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 // report compares the counters before and after the window.
 func (l *loadRun) report(before, after *totals, lat *windowLatency, cpu cpuMeter) *report {
 	window := lat.elapsed
@@ -153,6 +209,7 @@ func (l *loadRun) report(before, after *totals, lat *windowLatency, cpu cpuMeter
 		}
 	}
 	r.Join, r.JoinAPI, r.JoinWS, r.FirstMedia = quantilesOf(join), quantilesOf(joinAPI), quantilesOf(joinWS), quantilesOf(first)
+	r.Nodes = nodeReports(r.JoinedByNode, before, after, lat, cpu)
 
 	r.SentPackets = after.sent - before.sent
 	r.SentVideo = after.sentVideo - before.sentVideo
@@ -217,10 +274,16 @@ func (r *report) writeText(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\tp50 %.1f ms\tp95 %.1f ms%s\tmax %.1f ms\t(%d)\n", name, v.P50, v.P95, extra, v.Max, v.Count)
 	}
 	fmt.Fprintf(tw, "participants\t%d publishers, %d subscribers\tjoined %d\tfailed %d\n", r.Publishers, r.Subscribers, r.Joined, len(r.JoinFailures))
-	if len(r.JoinedByNode) > 1 {
-		for _, node := range slices.Sorted(maps.Keys(r.JoinedByNode)) {
-			fmt.Fprintf(tw, "  on %s\t%d\n", node, r.JoinedByNode[node])
+	for _, n := range r.Nodes {
+		cpu := ""
+		if n.CPUSeconds != nil {
+			cpu = fmt.Sprintf("\tCPU %.2f s", *n.CPUSeconds)
+			if n.CPUPerMillion != nil {
+				cpu += fmt.Sprintf(", %.2f s per million", *n.CPUPerMillion)
+			}
 		}
+		fmt.Fprintf(tw, "  on %s\t%d\t%.0f packets/s\tloss %.3f %%\tlatency p50 %.1f p99 %.1f ms%s\n",
+			n.Node, n.Joined, n.ForwardedRate, n.LossPercent, n.Latency.P50, n.Latency.P99, cpu)
 	}
 	q("join (API+WS+ICE)", r.Join, false)
 	q("  API call", r.JoinAPI, false)
