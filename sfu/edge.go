@@ -205,13 +205,31 @@ func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
 			}
 		}
 	}()
+	var lastWords <-chan time.Time // set once the media failed
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-failed:
+			// An origin that closes the room ends the media first, then says why on
+			// the signalling connection: its last words are waited for, briefly.
+			failed = nil
+			grace := time.NewTimer(flushTimeout)
+			defer grace.Stop()
+			lastWords = grace.C
+		case <-lastWords:
 			return errors.New("media connection to the origin failed")
 		case err := <-readErr:
+			// What the origin sent before the connection ended is read first: its last
+			// message may say why it ended (the room closed, not moved).
+			for len(msgs) > 0 {
+				if herr := l.handle(ctx, <-msgs); herr != nil {
+					return herr
+				}
+			}
+			if lastWords != nil {
+				return errors.New("media connection to the origin failed")
+			}
 			return fmt.Errorf("origin connection: %w", err)
 		case data := <-msgs:
 			if err := l.handle(ctx, data); err != nil {

@@ -600,7 +600,8 @@ func (r *Room) othersLocked(except *participant) []*participant {
 }
 
 // dropCollab forgets the chat, polls and hands of a closed room and hands their counts
-// to Params.OnRoomClosed.
+// to Params.OnRoomClosed. An edge room's are the copies of its origin's, whose own end
+// counts them: an edge room does not.
 func (r *Room) dropCollab() {
 	r.mu.Lock()
 	stats := r.collab.stats
@@ -608,7 +609,7 @@ func (r *Room) dropCollab() {
 	r.collab = collab{}
 	r.seen = map[string]bool{}
 	r.mu.Unlock()
-	if r.srv.onRoomClosed != nil {
+	if r.srv.onRoomClosed != nil && r.origin == "" {
 		r.srv.onRoomClosed(stats)
 	}
 }
