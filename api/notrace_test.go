@@ -2,18 +2,16 @@ package api_test
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to read every table
 	"github.com/stretchr/testify/require"
 
+	"webinaire/api/apitest"
 	"webinaire/sfu/client"
 )
 
@@ -34,51 +32,11 @@ func findInDatabase(t *testing.T, e *env, text string) bool {
 		}
 		return false
 	}
-	db, err := sql.Open("pgx", e.db.URL)
-	require.NoError(t, err)
-	defer db.Close()
-	rows, err := db.QueryContext(t.Context(), `SELECT quote_ident(table_schema) || '.' || quote_ident(table_name)
-		FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'`)
-	require.NoError(t, err)
-	var tables []string
-	for rows.Next() {
-		var name string
-		require.NoError(t, rows.Scan(&name))
-		tables = append(tables, name)
-	}
-	require.NoError(t, rows.Err())
-	require.NotEmpty(t, tables)
-	for _, table := range tables {
-		var all sql.NullString
-		require.NoError(t, db.QueryRowContext(t.Context(), `SELECT string_agg(t::text, E'\n') FROM `+table+` t`).Scan(&all))
-		if strings.Contains(all.String, text) {
-			return true
-		}
-	}
-	return false
+	return apitest.FindInPostgres(t, e.db.URL, text)
 }
 
 // findInFiles tells whether text is in any file under dir.
-func findInFiles(t *testing.T, dir, text string) bool {
-	t.Helper()
-	found := false
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		found = found || bytes.Contains(b, []byte(text))
-		return nil
-	})
-	if os.IsNotExist(err) {
-		return false
-	}
-	require.NoError(t, err)
-	return found
-}
+var findInFiles = apitest.FindInFiles
 
 // TestChatAndVotesLeaveNoTrace holds a session with public and private chat and a poll,
 // ends it, and proves that nothing of them remains: a marker sent in the chat and as a

@@ -1,4 +1,5 @@
-// Package apitest drives Webinaire over HTTP as a browser does, for tests.
+// Package apitest drives Webinaire over HTTP as a browser does, and looks for what it
+// left in its database and files, for tests.
 package apitest
 
 import (

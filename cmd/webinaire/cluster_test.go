@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,6 +38,9 @@ type clusterNode struct {
 	cmd  *exec.Cmd
 	base string
 	logs *syncBuffer
+	// dir is the node's working folder (its recordings, slides and files); db the URL
+	// of the cluster's database.
+	dir, db string
 	// signer reads the tokens the node hands out (the cluster's shared key).
 	signer *sfu.TokenSigner
 }
@@ -76,7 +80,18 @@ type participant struct {
 	joined client.Message
 
 	mu       sync.Mutex
-	slidesID string // the slides presented, as the last slides message said
+	slidesID string           // the slides presented, as the last slides message said
+	messages []client.Message // every message the server sent after joined
+}
+
+// waitMsg waits until the server has sent p a message for which match is true.
+func (p *participant) waitMsg(t *testing.T, what string, match func(client.Message) bool) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return slices.ContainsFunc(p.messages, match)
+	}, 30*time.Second, 20*time.Millisecond, "%s", what)
 }
 
 // slides is the id of the slides presented in the room, as p was last told.
@@ -106,10 +121,11 @@ func tryEnter(t *testing.T, wsURL, token string) (*participant, error) {
 	require.NoError(t, err)
 	p := &participant{}
 	c, err := client.New(client.Params{Conn: ws, API: api, OnMessage: func(m client.Message) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.messages = append(p.messages, m)
 		if m.Type == signal.TypeSlides {
-			p.mu.Lock()
 			p.slidesID = m.SlidesID
-			p.mu.Unlock()
 		}
 	}})
 	require.NoError(t, err)
@@ -122,6 +138,15 @@ func tryEnter(t *testing.T, wsURL, token string) (*participant, error) {
 	}
 	p.Client, p.joined = c, joined
 	return p, nil
+}
+
+// watch enters with join answer a, receives, and waits for the media of publisher.
+func watch(t *testing.T, a joinAnswer, publisher string) *participant {
+	t.Helper()
+	p := enter(t, a.WSURL, a.Token)
+	require.NoError(t, p.Receive(t.Context()))
+	p.waitMediaFrom(t, publisher)
+	return p
 }
 
 // refusedWith is the code of the server's refusal of a join, empty if it was not one.
@@ -196,9 +221,7 @@ func TestClusterOfTwoNodes(t *testing.T) {
 
 	pub := enter(t, owner.WSURL, owner.Token)
 	require.NoError(t, pub.Publish(ctx, client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
-	viewer := enter(t, guest.WSURL, guest.Token)
-	require.NoError(t, viewer.Receive(ctx))
-	viewer.waitMediaFrom(t, owner.ParticipantID)
+	viewer := watch(t, guest, owner.ParticipantID)
 
 	// Tokens signed for the room on another node, or at another epoch, are refused.
 	forged := func(node string, epoch int64) string {
@@ -280,12 +303,13 @@ func startNode(t *testing.T, bin, shared, db, id string, env ...string) *cluster
 		"WEBINAIRE_CLUSTER_NODE_ID=" + id,
 		"WEBINAIRE_CLUSTER_HEARTBEAT_INTERVAL=200ms",
 	}, ledgerEnv(shared)...), env...)
-	cmd, base, logs := startBinary(t, bin, t.TempDir(), "127.0.0.1:0", env...)
+	dir := t.TempDir()
+	cmd, base, logs := startBinary(t, bin, dir, "127.0.0.1:0", env...)
 	key, err := loadTokenKey(tokenKeyFile)
 	require.NoError(t, err)
 	signer, err := sfu.NewTokenSigner(key)
 	require.NoError(t, err)
-	return &clusterNode{id: id, cmd: cmd, base: base, logs: logs, signer: signer}
+	return &clusterNode{id: id, cmd: cmd, base: base, logs: logs, signer: signer, dir: dir, db: db}
 }
 
 // event is a webinar of a cluster test: its id, an attendee invitation's URL, the owner's
@@ -363,9 +387,7 @@ func comeBack(t *testing.T, n *clusterNode, pub *participant, viewer joinAnswer)
 	require.Equal(t, wsOf(n), back.WSURL)
 	pub2 := enter(t, back.WSURL, back.Token)
 	require.NoError(t, pub2.Publish(ctx, client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
-	viewer2 := enter(t, viewer.WSURL, viewer.Token)
-	require.NoError(t, viewer2.Receive(ctx))
-	viewer2.waitMediaFrom(t, pub.joined.ParticipantID)
+	viewer2 := watch(t, viewer, pub.joined.ParticipantID)
 	require.Equal(t, viewer.ParticipantID, viewer2.joined.ParticipantID)
 	return pub2, viewer2
 }
@@ -397,9 +419,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	ev, home, other, pub := publishedMeeting(t, nodes, st)
 	var guest joinAnswer
 	require.Equal(t, http.StatusOK, post(t, other.base+"/api/v1/invitations/"+path.Base(ev.inv)+"/join", map[string]string{"display_name": "Guest"}, &guest))
-	viewer := enter(t, guest.WSURL, guest.Token)
-	require.NoError(t, viewer.Receive(ctx))
-	viewer.waitMediaFrom(t, ev.owner.ParticipantID)
+	viewer := watch(t, guest, ev.owner.ParticipantID)
 
 	require.NoError(t, home.cmd.Process.Signal(syscall.SIGTERM))
 	require.Eventually(t, func() bool {
@@ -416,9 +436,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	var late joinAnswer
 	require.Equal(t, http.StatusOK, post(t, other.base+"/api/v1/invitations/"+path.Base(ev.inv)+"/join", map[string]string{"display_name": "Late"}, &late))
 	require.Equal(t, wsOf(home), late.WSURL, "the running meeting stays on its node while it drains")
-	lateViewer := enter(t, late.WSURL, late.Token)
-	require.NoError(t, lateViewer.Receive(ctx))
-	lateViewer.waitMediaFrom(t, ev.owner.ParticipantID)
+	lateViewer := watch(t, late, ev.owner.ParticipantID)
 
 	// The drain is over: everyone is told the server goes away, and comes back elsewhere.
 	for _, p := range []*participant{pub, viewer, lateViewer} {

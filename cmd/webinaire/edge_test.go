@@ -70,9 +70,7 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	first, claims := attend("First")
 	require.Equal(t, wsOf(origin), first.WSURL, "the room's node has a seat for the first attendee")
 	require.Empty(t, claims.Origin)
-	v1 := enter(t, first.WSURL, first.Token)
-	require.NoError(t, v1.Receive(ctx))
-	v1.waitMediaFrom(t, owner.ParticipantID)
+	v1 := watch(t, first, owner.ParticipantID)
 	counted(origin, 2)
 
 	var viewers []*participant
@@ -87,9 +85,7 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 		require.Equal(t, wsOf(edge), a.WSURL, "%s fills the room's first edge", name)
 		require.Equal(t, edge.id, claims.Node)
 		require.Equal(t, origin.id, claims.Origin)
-		v := enter(t, a.WSURL, a.Token)
-		require.NoError(t, v.Receive(ctx))
-		v.waitMediaFrom(t, owner.ParticipantID)
+		v := watch(t, a, owner.ParticipantID)
 		counted(edge, len(viewers)+1)
 		var speaker bool
 		for _, p := range v.joined.Participants {
@@ -103,9 +99,7 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	second := nodeOf(fourth)
 	require.NotContains(t, []*clusterNode{origin, edge}, second, "the first edge full, the fourth attendee goes to another")
 	require.Equal(t, origin.id, claims.Origin)
-	v4 := enter(t, fourth.WSURL, fourth.Token)
-	require.NoError(t, v4.Receive(ctx))
-	v4.waitMediaFrom(t, owner.ParticipantID)
+	v4 := watch(t, fourth, owner.ParticipantID)
 	// The owner presents a PDF through the edge node's API (passed on to the room's
 	// node); the edge's viewer is told, and downloads it through the edge too.
 	pdf := []byte("%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n" +
@@ -192,8 +186,6 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 		}
 		back := waitPlacedOn(t, second, v.joined.SessionToken, placed.Epoch)
 		require.Equal(t, answers[i].ParticipantID, back.ParticipantID)
-		again := enter(t, back.WSURL, back.Token)
-		require.NoError(t, again.Receive(ctx))
-		again.waitMediaFrom(t, owner.ParticipantID)
+		watch(t, back, owner.ParticipantID)
 	}
 }

@@ -132,9 +132,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	code, guest := join()
 	require.Equal(t, http.StatusOK, code)
-	viewer := enter(t, guest.WSURL, guest.Token)
-	require.NoError(t, viewer.Receive(ctx))
-	viewer.waitMediaFrom(t, ev.owner.ParticipantID)
+	viewer := watch(t, guest, ev.owner.ParticipantID)
 
 	outage := outageFor(t)
 	proxy.setCut(true)
@@ -158,9 +156,7 @@ func TestDatabaseOutage(t *testing.T) {
 		code, again = join()
 		return code == http.StatusOK
 	}, 30*time.Second, 200*time.Millisecond, "a join that retries enters")
-	late := enter(t, again.WSURL, again.Token)
-	require.NoError(t, late.Receive(ctx))
-	late.waitMediaFrom(t, ev.owner.ParticipantID)
+	watch(t, again, ev.owner.ParticipantID)
 	for _, p := range []*participant{pub, viewer} {
 		select {
 		case <-p.Done():
