@@ -23,7 +23,8 @@ import (
 // attendees are sent to an edge of the room, which links to the room's node once and
 // relays the speaker's media to them, and once it is full to a second edge. The owner
 // removes a viewer of an edge through that edge's API. Killed (SIGKILL), the first edge
-// loses its viewers, who come back through rejoin to the other edge.
+// loses its viewers, who come back through rejoin to the other edge; then the room's node
+// is killed, and the room, its owner and that viewer come back on the last node.
 func TestWebinarLargerThanOneNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts three servers")
@@ -178,6 +179,7 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	// has a seat left.
 	require.NoError(t, edge.cmd.Process.Kill())
 	_, _ = edge.cmd.Process.Wait()
+	var moved []*participant
 	for i, v := range viewers {
 		select {
 		case <-v.Done():
@@ -186,6 +188,26 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 		}
 		back := waitPlacedOn(t, second, v.joined.SessionToken, placed.Epoch)
 		require.Equal(t, answers[i].ParticipantID, back.ParticipantID)
-		watch(t, back, owner.ParticipantID)
+		moved = append(moved, watch(t, back, owner.ParticipantID))
 	}
+
+	// Then the room's node dies: the last node left takes the room at the next epoch;
+	// the owner comes back there and publishes, the viewer of the edge comes back there too
+	// and receives again.
+	require.NoError(t, origin.cmd.Process.Kill())
+	_, _ = origin.cmd.Process.Wait()
+	for _, p := range append([]*participant{pub}, moved...) {
+		select {
+		case <-p.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("a participant of the dead room's node or of its edge was not disconnected")
+		}
+	}
+	require.Equal(t, websocket.StatusCode(signal.CloseRoomMoved), websocket.CloseStatus(moved[0].Err()), "the edge's viewer is told to ask where the room is")
+	back := waitPlacedOn(t, second, pub.joined.SessionToken, placed.Epoch+1)
+	owner2 := enter(t, back.WSURL, back.Token)
+	require.NoError(t, owner2.Publish(ctx, client.Media{VideoBitrate: 150_000, KeyframeInterval: time.Second}))
+	viewerBack := waitPlacedOn(t, second, moved[0].joined.SessionToken, placed.Epoch+1)
+	require.Equal(t, answers[0].ParticipantID, viewerBack.ParticipantID)
+	watch(t, viewerBack, owner.ParticipantID)
 }
