@@ -13,6 +13,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/bwe"
 )
 
 // Fuzz targets of what a client's bytes reach: RTP through the forwarding path, RTCP
@@ -116,11 +118,11 @@ func FuzzRTCP(f *testing.F) {
 		for op, raw, rest, ok := nextRecord(data); ok; op, raw, rest, ok = nextRecord(rest) {
 			clock.Advance(time.Duration(op) * 10 * time.Millisecond)
 			now := clock.Now()
-			before := p.bwe.value(now)
+			before := p.bwe.Value(now)
 			p.onRTCP(d, raw, new(scratch))
-			after := p.bwe.value(now)
-			require.GreaterOrEqual(t, after, int64(minEstimate))
-			require.LessOrEqual(t, after, int64(maxEstimate))
+			after := p.bwe.Value(now)
+			require.GreaterOrEqual(t, after, int64(bwe.Min))
+			require.LessOrEqual(t, after, int64(bwe.Max))
 			if least, ok := rembOnly(raw); ok && least >= float64(before) {
 				require.GreaterOrEqual(t, after, before, "a REMB of %g bit/s", least)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
+	"webinaire/sfu/bwe"
 	"webinaire/sfu/signal"
 )
 
@@ -85,7 +86,7 @@ type participant struct {
 	viewable       []*upTrack                       // a viewer's choice before its answer, see attachViewTracks
 	fixed          bool                             // a viewer has its tracks: it takes no more
 	forceMuted     bool                             // a moderator muted the microphone
-	bwe            bandwidthEstimate
+	bwe            bwe.Estimate
 	allocMu        sync.Mutex // one allocation at a time, see allocate
 	muted          map[Label]bool
 	holding        bool        // candidates are held, see holdCandidates

@@ -221,37 +221,6 @@ func TestLayerCap(t *testing.T) {
 	require.Equal(t, 0, layerCap(&LayerRequest{Quality: signal.QualityLow}, layers[2:]), "one layer is all there is")
 }
 
-func TestBandwidthEstimate(t *testing.T) {
-	clock := newFakeClock()
-	var b bandwidthEstimate
-	require.EqualValues(t, initialEstimate, b.value(clock.Now()))
-	b.onLoss(0, clock.Now())
-	require.EqualValues(t, initialEstimate*1.08, b.value(clock.Now()), "no loss: grows by 8%")
-	b.onLoss(0, clock.Now())
-	require.EqualValues(t, initialEstimate*1.08, b.value(clock.Now()), "at most once a second")
-	b.onLoss(128, clock.Now())
-	require.EqualValues(t, int64(initialEstimate*1.08*0.75), b.value(clock.Now()), "50% loss: down by a quarter")
-	b.onLoss(13, clock.Now())
-	require.EqualValues(t, int64(initialEstimate*1.08*0.75), b.value(clock.Now()), "5% loss: held")
-	b.onREMB(300_000, clock.Now())
-	require.EqualValues(t, 300_000, b.value(clock.Now()), "a lower REMB wins")
-	clock.Advance(rembFresh)
-	require.EqualValues(t, int64(initialEstimate*1.08*0.75), b.value(clock.Now()), "an old REMB no longer counts")
-	for range 100 {
-		b.onLoss(255, clock.Now())
-	}
-	require.EqualValues(t, minEstimate, b.value(clock.Now()))
-
-	var o bandwidthEstimate
-	o.onREMB(1_000_000, clock.Now())
-	o.onOverload(clock.Now())
-	require.EqualValues(t, 750_000, o.value(clock.Now()), "overload: down by a quarter of the estimate")
-	for range 100 {
-		o.onOverload(clock.Now())
-	}
-	require.EqualValues(t, minEstimate, o.value(clock.Now()))
-}
-
 // simulcastRates are the payload sizes per 20 ms frame of the layers q, h and f a test
 // publisher sends: about 50, 200 and 600 kbit/s.
 var simulcastRates = map[string]int{"q": 125, "h": 500, "f": 1500}

@@ -376,13 +376,13 @@ func TestDroppedVideoLowersTheSubscribersEstimate(t *testing.T) {
 	l.handle(rawPacket(t, 1, vp8Payload(true), 0), &sc)
 	require.Equal(t, l, d.current.Load(), "receiving the layer")
 
-	before := p.bwe.value(clock.Now())
+	before := p.bwe.Value(clock.Now())
 	var w writer
 	w.resync(l, []*downTrack{d})
-	require.EqualValues(t, before*3/4, p.bwe.value(clock.Now()), "down by a quarter")
+	require.EqualValues(t, before*3/4, p.bwe.Value(clock.Now()), "down by a quarter")
 	d.mu.Lock()
 	require.True(t, d.needKey, "waits for a keyframe")
 	d.mu.Unlock()
 	w.resync(l, []*downTrack{d})
-	require.EqualValues(t, before*3/4, p.bwe.value(clock.Now()), "once per loss")
+	require.EqualValues(t, before*3/4, p.bwe.Value(clock.Now()), "once per loss")
 }
