@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,6 +74,8 @@ type roomCommand struct {
 	Client    string `json:"client,omitempty"`
 	// Expiry, in Unix seconds.
 	Expiry int64 `json:"exp"`
+	// Nonce makes each token unique: the node that runs it runs it once.
+	Nonce string `json:"nonce"`
 }
 
 // commandResult is what a command did.
@@ -144,7 +147,7 @@ func (s *Server) sendCommand(ctx context.Context, node store.Node, cmd roomComma
 // postCommand sends cmd to node; the caller closes the answer's body. ctx bounds the call
 // with the answer's body read, up to commandTimeout.
 func (s *Server) postCommand(ctx context.Context, node store.Node, cmd roomCommand) (*http.Response, error) {
-	cmd.Node, cmd.Expiry = node.ID, s.now().Add(commandLifetime).Unix()
+	cmd.Node, cmd.Expiry, cmd.Nonce = node.ID, s.now().Add(commandLifetime).Unix(), rand.Text()
 	token, err := s.p.Tokens.SignFor(commandPurpose, cmd)
 	if err != nil {
 		return nil, err
@@ -274,8 +277,9 @@ func (s *Server) roomCommandHandler(c *gin.Context) {
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	var cmd roomCommand
 	if !ok || s.p.Cluster == nil || s.p.Tokens.VerifyFor(commandPurpose, token, &cmd) != nil ||
-		cmd.Room != c.Param("room") || cmd.Node != s.p.Cluster.Node() ||
-		s.now().Unix() >= cmd.Expiry || cmd.Expiry > s.now().Add(commandLifetime).Unix()+1 {
+		cmd.Room != c.Param("room") || cmd.Node != s.p.Cluster.Node() || cmd.Nonce == "" ||
+		s.now().Unix() >= cmd.Expiry || cmd.Expiry > s.now().Add(commandLifetime).Unix()+1 ||
+		s.p.Tokens.Spend(token, time.Unix(cmd.Expiry, 0), s.now()) != nil {
 		writeProblem(c, errCommandToken)
 		return
 	}

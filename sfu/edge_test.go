@@ -222,8 +222,8 @@ func TestRelayMayOnlyNegotiate(t *testing.T) {
 	require.Empty(t, r.Participants())
 }
 
-// TestRelayTokens: a relay token verifies as one and only as one; a join token is not a
-// relay token; an expired, tampered or too long-lived one is refused.
+// TestRelayTokens: a relay token verifies as one and only as one, once; a join token is
+// not a relay token; an expired, tampered or too long-lived one is refused.
 func TestRelayTokens(t *testing.T) {
 	s := newTestSigner(t)
 	now := time.Now()
@@ -232,7 +232,20 @@ func TestRelayTokens(t *testing.T) {
 	require.NoError(t, err)
 	got, err := s.VerifyRelay(tok, now)
 	require.NoError(t, err)
+	require.NotEmpty(t, got.Nonce, "each token made unique")
+	c.Nonce = got.Nonce
 	require.Equal(t, c, got)
+	_, err = s.VerifyRelay(tok, now.Add(time.Second))
+	require.ErrorIs(t, err, ErrTokenUsed, "presented again: refused")
+	again, err := s.SignRelay(RelayClaims{Room: "web", Kind: KindWebinar, Origin: "node-a", Edge: "node-b", Epoch: 3, Expiry: c.Expiry})
+	require.NoError(t, err)
+	require.NotEqual(t, tok, again, "the same claims signed again make another token")
+	_, err = s.VerifyRelay(again, now)
+	require.NoError(t, err, "the next dial's token is good")
+	tok, err = s.SignRelay(c) // the same nonce: the same token
+	require.NoError(t, err)
+	_, err = s.VerifyRelay(tok, now)
+	require.ErrorIs(t, err, ErrTokenUsed)
 
 	_, err = s.Verify(tok, now)
 	require.ErrorIs(t, err, ErrTokenInvalid, "a relay token is no join token")

@@ -10,6 +10,8 @@ var (
 	ErrTokenExpired = errors.New("sfu: join token expired")
 	// ErrTokenRevoked is a token of a participant removed from the room.
 	ErrTokenRevoked = errors.New("sfu: join token revoked")
+	// ErrTokenUsed is a one-use token of a cluster's nodes presented again.
+	ErrTokenUsed = errors.New("sfu: token used already")
 	// ErrTokenKeyTooShort is a signing key under 32 bytes.
 	ErrTokenKeyTooShort = errors.New("sfu: token key too short")
 )

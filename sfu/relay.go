@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -323,27 +324,36 @@ type RelayClaims struct {
 	Edge   string   `json:"edge"`
 	Epoch  int64    `json:"epoch"`
 	Expiry int64    `json:"exp"` // Unix seconds
+	// Nonce makes each token unique: it is good for one dial (TokenSigner.Spend).
+	Nonce string `json:"nonce"`
 }
 
-// SignRelay returns the relay token for c, valid until expiry.
+// SignRelay returns the relay token for c, valid until expiry, once: a nonce of its own
+// is added when c has none.
 func (s *TokenSigner) SignRelay(c RelayClaims) (string, error) {
 	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || c.Epoch < 0 || !c.Kind.valid() {
 		return "", fmt.Errorf("relay claims: %w", ErrTokenInvalid)
 	}
+	if c.Nonce == "" {
+		c.Nonce = rand.Text()
+	}
 	return s.SignFor(relayMACContext, c)
 }
 
-// VerifyRelay checks a relay token at now and returns its claims: ErrTokenInvalid or
-// ErrTokenExpired otherwise.
+// VerifyRelay checks a relay token at now, and spends it, and returns its claims:
+// ErrTokenInvalid, ErrTokenExpired or ErrTokenUsed (presented before) otherwise.
 func (s *TokenSigner) VerifyRelay(token string, now time.Time) (RelayClaims, error) {
 	var c RelayClaims
 	if err := s.VerifyFor(relayMACContext, token, &c); err != nil {
 		return RelayClaims{}, err
 	}
-	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || !c.Kind.valid() {
+	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || !c.Kind.valid() || c.Nonce == "" {
 		return RelayClaims{}, fmt.Errorf("relay token claims: %w", ErrTokenInvalid)
 	}
-	return c, checkExpiry(c.Expiry, now, MaxRelayTokenLifetime)
+	if err := checkExpiry(c.Expiry, now, MaxRelayTokenLifetime); err != nil {
+		return RelayClaims{}, err
+	}
+	return c, s.Spend(token, time.Unix(c.Expiry, 0), now)
 }
 
 // checkExpiry checks the expiry, in Unix seconds, of a token made for one call: not
@@ -360,7 +370,8 @@ func checkExpiry(expiry int64, now time.Time, lifetime time.Duration) error {
 
 // SignFor signs v, as JSON, for one use between the nodes of a cluster, named by
 // purpose: the MAC is keyed for that purpose, so that a token of one purpose is never
-// valid for another, nor as a join token.
+// valid for another, nor as a join token. v should hold a nonce, so that its receiver
+// can refuse it presented twice (Spend).
 func (s *TokenSigner) SignFor(purpose string, v any) (string, error) {
 	body, err := json.Marshal(v)
 	if err != nil {

@@ -2,7 +2,6 @@ package sfu
 
 import (
 	"bytes"
-	"container/heap"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -97,32 +96,11 @@ type TokenSigner struct {
 	key []byte
 
 	mu      sync.Mutex
-	revoked map[revocationKey]time.Time // until when
-	ends    revocationHeap              // the same entries, soonest end first
+	revoked expiring[revocationKey] // participants refused in a room, until when
+	spent   expiring[string]        // one-use tokens used, by MAC, until they expire
 }
 
 type revocationKey struct{ room, participant string }
-
-// revocation is an entry of the heap: a key and the end it had when pushed. An entry
-// whose end has been pushed back since is found stale when popped and pushed again.
-type revocation struct {
-	key   revocationKey
-	until time.Time
-}
-
-// revocationHeap orders revocations by end time (container/heap).
-type revocationHeap []revocation
-
-func (h revocationHeap) Len() int           { return len(h) }
-func (h revocationHeap) Less(i, j int) bool { return h[i].until.Before(h[j].until) }
-func (h revocationHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *revocationHeap) Push(x any)        { *h = append(*h, x.(revocation)) }
-func (h *revocationHeap) Pop() any {
-	old := *h
-	last := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return last
-}
 
 // NewTokenSigner returns a signer using key, which must be at least 32 bytes of secret
 // random data. The key is copied.
@@ -130,10 +108,7 @@ func NewTokenSigner(key []byte) (*TokenSigner, error) {
 	if len(key) < minKeyLen {
 		return nil, fmt.Errorf("token key of %d bytes, want at least %d: %w", len(key), minKeyLen, ErrTokenKeyTooShort)
 	}
-	return &TokenSigner{
-		key:     bytes.Clone(key),
-		revoked: make(map[revocationKey]time.Time),
-	}, nil
+	return &TokenSigner{key: bytes.Clone(key)}, nil
 }
 
 // Sign returns the token for c. IssuedAt defaults to now. It refuses claims that Verify
@@ -230,14 +205,10 @@ func (s *TokenSigner) Verify(token string, now time.Time) (Claims, error) {
 func (s *TokenSigner) Revoke(room, participant string, until time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := revocationKey{room, participant}
-	if cur, ok := s.revoked[k]; !ok || until.After(cur) {
-		s.revoked[k] = until
-		heap.Push(&s.ends, revocation{key: k, until: until})
-	}
+	s.revoked.add(revocationKey{room, participant}, until)
 	// A revocation ends at most MaxTokenLifetime after it is made: whatever ended before
 	// until-MaxTokenLifetime is over by now.
-	s.forgetLocked(until.Add(-MaxTokenLifetime))
+	s.revoked.forget(until.Add(-MaxTokenLifetime))
 }
 
 // isRevoked tells whether participant is revoked in room at now, and forgets a few of
@@ -245,33 +216,29 @@ func (s *TokenSigner) Revoke(room, participant string, until time.Time) {
 func (s *TokenSigner) isRevoked(room, participant string, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.forgetLocked(now)
-	until, ok := s.revoked[revocationKey{room, participant}]
-	return ok && now.Before(until)
-}
-
-// forgetBatch bounds the revocations forgotten by one call, so that no call pays for a
-// long backlog at once; the next calls go on.
-const forgetBatch = 64
-
-// forgetLocked forgets up to forgetBatch revocations over at now. s.mu must be held.
-func (s *TokenSigner) forgetLocked(now time.Time) {
-	for range forgetBatch {
-		if len(s.ends) == 0 || now.Before(s.ends[0].until) {
-			return
-		}
-		e := heap.Pop(&s.ends).(revocation)
-		if until, ok := s.revoked[e.key]; ok && !until.After(e.until) {
-			delete(s.revoked, e.key)
-		}
-	}
+	s.revoked.forget(now)
+	return s.revoked.has(revocationKey{room, participant}, now)
 }
 
 // Revocations is the number of revocations kept.
 func (s *TokenSigner) Revocations() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.revoked)
+	return s.revoked.len()
+}
+
+// Spend records the use, at now, of a one-use token of a cluster's nodes (see SignFor),
+// valid until expiry: ErrTokenUsed when it was used already. The record lasts until the
+// token expires, when it would be refused anyway.
+func (s *TokenSigner) Spend(token string, expiry, now time.Time) error {
+	_, sig, _ := strings.Cut(token, ".")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.spent.forget(now)
+	if !s.spent.add(sig, expiry) {
+		return ErrTokenUsed
+	}
+	return nil
 }
 
 func (s *TokenSigner) mac(payload string) []byte { return s.macIn(tokenMACContext, payload) }

@@ -120,7 +120,7 @@ func TestTokenRevocation(t *testing.T) {
 	_, err = s.Verify(tok, now.Add(31*time.Minute))
 	require.NoError(t, err, "the revocation is over")
 	s.mu.Lock()
-	require.Empty(t, s.revoked, "and forgotten")
+	require.Zero(t, s.revoked.len(), "and forgotten")
 	s.mu.Unlock()
 }
 
@@ -192,4 +192,29 @@ func TestSignChecksRevocationsAtTheClaimsTime(t *testing.T) {
 	_, err := s.Sign(Claims{Room: "r", Participant: "p", Role: RoleAttendee, IssuedAt: then, Expiry: then.Add(time.Minute)})
 	require.ErrorIs(t, err, ErrTokenRevoked)
 	require.Equal(t, 1, s.Revocations(), "the revocation is kept")
+}
+
+// TestSpend refuses a one-use token presented twice while it is valid, and forgets it
+// once it has expired, when it would be refused anyway.
+func TestSpend(t *testing.T) {
+	s := newTestSigner(t)
+	now := time.Unix(1_800_000_000, 0)
+	require.NoError(t, s.Spend("payload.mac-1", now.Add(time.Minute), now))
+	require.ErrorIs(t, s.Spend("payload.mac-1", now.Add(time.Minute), now.Add(59*time.Second)), ErrTokenUsed)
+	require.ErrorIs(t, s.Spend("other-payload.mac-1", now.Add(time.Minute), now), ErrTokenUsed, "the MAC names the token")
+	require.NoError(t, s.Spend("payload.mac-2", now.Add(time.Minute), now))
+	for i := range 100 {
+		require.NoError(t, s.Spend(fmt.Sprintf("p.m%d", i), now.Add(time.Minute), now))
+	}
+	s.mu.Lock()
+	require.Equal(t, 102, s.spent.len())
+	s.mu.Unlock()
+	later := now.Add(2 * time.Minute)
+	for i := range 3 { // a batch forgotten at each call
+		require.NoError(t, s.Spend(fmt.Sprintf("late.n%d", i), later.Add(time.Minute), later))
+		later = later.Add(time.Second)
+	}
+	s.mu.Lock()
+	require.Equal(t, 3, s.spent.len(), "the expired ones are forgotten")
+	s.mu.Unlock()
 }

@@ -509,3 +509,40 @@ func TestRecordingThroughAnotherNode(t *testing.T) {
 	resp = owner.Do("DELETE", "/api/v1/webinars/"+ev.id+"/broadcast", nil, nil)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
 }
+
+// TestNodeTokensAreGoodOnce replays what another node of the cluster sends: a command
+// token signed with the cluster's key is run once and refused when presented again; a
+// relay token likewise.
+func TestNodeTokensAreGoodOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts a server")
+	}
+	nodes, _ := startCluster(t, []string{"node-a"})
+	n := nodes["node-a"]
+	call := func(method, path, token string) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, n.base+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	// A removal in a room that is not open: accepted as a command (the participant is
+	// not found), then refused as a token used already.
+	room := strings.Repeat("r", 32)
+	cmd, err := n.signer.SignFor("webinaire-command-v1.", map[string]any{
+		"room": room, "node": n.id, "action": "remove", "participant": "p1",
+		"exp": time.Now().Add(time.Minute).Unix(), "nonce": "n1",
+	})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNotFound, call("POST", "/internal/v1/rooms/"+room+"/commands", cmd), "the command is taken")
+	require.Equal(t, http.StatusUnauthorized, call("POST", "/internal/v1/rooms/"+room+"/commands", cmd), "presented again: refused")
+
+	relay, err := n.signer.SignRelay(sfu.RelayClaims{Room: room, Kind: sfu.KindWebinar, Origin: n.id, Edge: "node-b", Epoch: 1,
+		Expiry: time.Now().Add(time.Minute).Unix()})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusConflict, call("GET", "/internal/v1/relay/"+room, relay), "the relay token is taken (the room is not placed here)")
+	require.Equal(t, http.StatusUnauthorized, call("GET", "/internal/v1/relay/"+room, relay), "presented again: refused")
+}
