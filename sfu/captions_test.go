@@ -107,6 +107,6 @@ func TestCaptionHistoryIsBounded(t *testing.T) {
 // TestCaptionerDoesNotPublish: a captioner receives, and publishes in no kind of room.
 func TestCaptionerDoesNotPublish(t *testing.T) {
 	for _, k := range []RoomKind{KindMeeting, KindWebinar} {
-		require.False(t, k.canPublish(RoleCaptioner), "captioner publishes in a %s", k)
+		require.False(t, k.CanPublish(RoleCaptioner), "captioner publishes in a %s", k)
 	}
 }

@@ -321,7 +321,7 @@ func (l *edgeLink) handle(ctx context.Context, data []byte) error {
 			l.mute(c)
 		}
 	case signal.TypeRole:
-		if l.remote(m.ParticipantID) != nil && m.Role.valid() {
+		if l.remote(m.ParticipantID) != nil && m.Role.Valid() {
 			if err := r.SetRole(m.ParticipantID, m.Role); err != nil {
 				l.log.Debug("role not mirrored", "err", err)
 			}
@@ -440,7 +440,7 @@ func (l *edgeLink) remote(id string) *participant {
 // which the origin lists too, are here already.
 func (l *edgeLink) addRemote(info ParticipantInfo) {
 	r := l.room
-	if !validID(info.ID) || !info.Role.valid() {
+	if !validID(info.ID) || !info.Role.Valid() {
 		return
 	}
 	p := newParticipant(r.srv, nil, Claims{Room: r.id, Participant: info.ID, Name: info.Name, Role: info.Role, Kind: r.kind})
@@ -698,7 +698,7 @@ func (l *edgeLink) removeRemote(id string) {
 
 // mute mirrors a mute change of the origin's participant.
 func (l *edgeLink) mute(m muteMessage) {
-	if p := l.remote(m.ParticipantID); p != nil && m.Label.valid() {
+	if p := l.remote(m.ParticipantID); p != nil && m.Label.Valid() {
 		p.handleMute(m.Label, m.Muted)
 	}
 }

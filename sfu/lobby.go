@@ -31,14 +31,6 @@ type lobbyMessage struct {
 	Waiting []LobbyEntry `json:"waiting"`
 }
 
-// LobbyEntry is a participant waiting in the lobby.
-type LobbyEntry struct {
-	// ID is the participant id.
-	ID string `json:"id"`
-	// Name is the display name.
-	Name string `json:"name"`
-}
-
 // waitingLocked lists the lobby, by name.
 func (r *Room) waitingLocked() []LobbyEntry {
 	out := make([]LobbyEntry, 0, len(r.waiting))

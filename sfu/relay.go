@@ -327,7 +327,7 @@ type RelayClaims struct {
 
 // SignRelay returns the relay token for c, valid until expiry.
 func (s *TokenSigner) SignRelay(c RelayClaims) (string, error) {
-	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || c.Epoch < 0 || !c.Kind.valid() {
+	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || c.Epoch < 0 || !c.Kind.Valid() {
 		return "", fmt.Errorf("relay claims: %w", ErrTokenInvalid)
 	}
 	return s.SignFor(relayMACContext, c)
@@ -340,7 +340,7 @@ func (s *TokenSigner) VerifyRelay(token string, now time.Time) (RelayClaims, err
 	if err := s.VerifyFor(relayMACContext, token, &c); err != nil {
 		return RelayClaims{}, err
 	}
-	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || !c.Kind.valid() {
+	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || !c.Kind.Valid() {
 		return RelayClaims{}, fmt.Errorf("relay token claims: %w", ErrTokenInvalid)
 	}
 	return c, checkExpiry(c.Expiry, now, MaxRelayTokenLifetime)

@@ -108,7 +108,7 @@ func (r *Room) Participants() []ParticipantInfo {
 // node given a role that speaks is sent to this node: its edge ends its session with
 // room_moved, and it comes back here through rejoin, in its new role.
 func (r *Room) SetRole(participantID string, role Role) error {
-	if !role.valid() {
+	if !role.Valid() {
 		return ErrInvalidRole
 	}
 	r.mu.Lock()
@@ -166,10 +166,10 @@ func (r *Room) changeRole(participantID string, role Role) (roleChange, error) {
 		return roleChange{}, ErrParticipantNotFound
 	}
 	c := roleChange{p: p}
-	could := r.kind.canPublish(p.role)
+	could := r.kind.CanPublish(p.role)
 	p.role = role
 	r.roles[participantID] = role
-	can := r.kind.canPublish(role)
+	can := r.kind.CanPublish(role)
 	switch {
 	case can && !could:
 		c.published = p.unparkLocked()
@@ -558,7 +558,7 @@ func (r *Room) addTrack(p *participant, up *upTrack) (publishResult, []*particip
 	if r.closed || r.participants[p.id] != p {
 		return gone, nil, nil
 	}
-	if !r.kind.canPublish(p.role) {
+	if !r.kind.CanPublish(p.role) {
 		p.addUpLocked(up, false)
 		return parked, nil, nil
 	}

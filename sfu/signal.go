@@ -119,7 +119,7 @@ func decodeMessageUpTo(data []byte, limit int) (clientMessage, error) {
 			return bad("too many labels")
 		}
 		for id, l := range m.Labels {
-			if id == "" || len(id) > maxClientIDLen || !l.valid() {
+			if id == "" || len(id) > maxClientIDLen || !l.Valid() {
 				return bad("bad label")
 			}
 		}
@@ -131,7 +131,7 @@ func decodeMessageUpTo(data []byte, limit int) (clientMessage, error) {
 			return bad("candidate mid too long")
 		}
 	case signal.TypeMute:
-		if !m.Label.valid() || m.Muted == nil {
+		if !m.Label.Valid() || m.Muted == nil {
 			return bad("mute needs a label and muted")
 		}
 	case signal.TypeLayer:
@@ -221,7 +221,7 @@ func decodeMessageUpTo(data []byte, limit int) (clientMessage, error) {
 			return bad(m.Type + " needs a participant_id")
 		}
 	case signal.TypeSetRole:
-		if m.ParticipantID == "" || len(m.ParticipantID) > maxClientIDLen || !m.Role.valid() {
+		if m.ParticipantID == "" || len(m.ParticipantID) > maxClientIDLen || !m.Role.Valid() {
 			return bad("set_role needs a participant_id and a role")
 		}
 	case signal.TypeLock:

@@ -90,12 +90,12 @@ func FuzzDecode(f *testing.F) {
 		case signal.TypeOffer, signal.TypeAnswer:
 			require.NotEmpty(t, m.SDP)
 			for _, l := range m.Labels {
-				require.True(t, l.valid())
+				require.True(t, l.Valid())
 			}
 		case signal.TypeCandidate:
 			require.NotNil(t, m.Candidate)
 		case signal.TypeMute:
-			require.True(t, m.Label.valid())
+			require.True(t, m.Label.Valid())
 			require.NotNil(t, m.Muted)
 		case signal.TypeLayer:
 			require.NotEmpty(t, m.TrackID)

@@ -299,9 +299,9 @@ func (p *tokenPayload) validate() error {
 		return fmt.Errorf("token participant id: %w", ErrTokenInvalid)
 	case len(p.Name) > maxNameLen || !validName(p.Name):
 		return fmt.Errorf("token name: %w", ErrTokenInvalid)
-	case !p.Role.valid():
+	case !p.Role.Valid():
 		return fmt.Errorf("token role: %w", ErrTokenInvalid)
-	case !p.roomKind().valid():
+	case !p.roomKind().Valid():
 		return fmt.Errorf("token room kind: %w", ErrTokenInvalid)
 	case p.Invitation != "" && !validID(p.Invitation):
 		return fmt.Errorf("token invitation id: %w", ErrTokenInvalid)
