@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -23,50 +22,8 @@ func TestMainRoom(t *testing.T) {
 		require.Equal(t, tc.main, MainRoom(tc.id), "main room of %q", tc.id)
 		require.Equal(t, tc.breakout, IsBreakoutRoom(tc.id), "%q is a breakout room", tc.id)
 	}
-	require.True(t, validID(id), "a breakout room's id is a room id: %q", id)
+	require.True(t, signal.ValidID(id), "a breakout room's id is a room id: %q", id)
 	require.NotEqual(t, id, newBreakoutID("main-1"), "two breakout rooms of a room have different ids")
-}
-
-// TestBreakoutMessagesAreBounded refuses breakout messages out of their bounds before
-// they reach a room.
-func TestBreakoutMessagesAreBounded(t *testing.T) {
-	rooms := func(n int) string {
-		return "[" + strings.TrimSuffix(strings.Repeat(`{"name":"r"},`, n), ",") + "]"
-	}
-	for _, tc := range []struct {
-		name, msg string
-		ok        bool
-	}{
-		{"two rooms", `{"type":"breakout_start","rooms":` + rooms(2) + `,"duration":600}`, true},
-		{"no room", `{"type":"breakout_start","rooms":[]}`, false},
-		{"too many rooms", `{"type":"breakout_start","rooms":` + rooms(MaxBreakoutRooms+1) + `}`, false},
-		{"empty name", `{"type":"breakout_start","rooms":[{"name":" "}]}`, false},
-		{"long name", `{"type":"breakout_start","rooms":[{"name":"` + strings.Repeat("n", MaxBreakoutName+1) + `"}]}`, false},
-		{"name on two lines", `{"type":"breakout_start","rooms":[{"name":"a\nb"}]}`, false},
-		{"negative duration", `{"type":"breakout_start","rooms":` + rooms(1) + `,"duration":-1}`, false},
-		{"long duration", `{"type":"breakout_start","rooms":` + rooms(1) + `,"duration":28801}`, false},
-		{"participant twice", `{"type":"breakout_start","rooms":[{"name":"a","participants":["p"]},{"name":"b","participants":["p"]}]}`, false},
-		{"bad participant id", `{"type":"breakout_start","rooms":[{"name":"a","participants":["p q"]}]}`, false},
-		{"assign", `{"type":"breakout_assign","participant_id":"p","room_id":"r"}`, true},
-		{"assign to main", `{"type":"breakout_assign","participant_id":"p"}`, true},
-		{"assign nobody", `{"type":"breakout_assign","room_id":"r"}`, false},
-		{"join", `{"type":"breakout_join","room_id":"r"}`, true},
-		{"join bad room", `{"type":"breakout_join","room_id":"r/x"}`, false},
-		{"broadcast", `{"type":"breakout_broadcast","text":"five minutes left"}`, true},
-		{"empty broadcast", `{"type":"breakout_broadcast","text":""}`, false},
-		{"long broadcast", `{"type":"breakout_broadcast","text":"` + strings.Repeat("x", MaxBreakoutBroadcast+1) + `"}`, false},
-		{"help", `{"type":"breakout_help"}`, true},
-		{"end", `{"type":"breakout_end"}`, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := decodeMessage([]byte(tc.msg))
-			if tc.ok {
-				require.NoError(t, err)
-			} else {
-				require.ErrorIs(t, err, ErrMalformedMessage)
-			}
-		})
-	}
 }
 
 // breakoutFixture is a main room with a moderator and three attendees, on a server with
@@ -124,8 +81,8 @@ func TestBreakoutRoomsRoundTrip(t *testing.T) {
 	require.Equal(t, "Salle A", a.Name)
 	require.Equal(t, 2, a.Count, "alice, and one spread at random: %+v", state.Rooms)
 	require.Equal(t, 1, b.Count)
-	require.Contains(t, a.Participants, nameAndID{ID: "alice", Name: "Name of alice"}, "the moderator sees who is where")
-	require.NotContains(t, b.Participants, nameAndID{ID: "mod", Name: "Name of mod"}, "moderators are not spread")
+	require.Contains(t, a.Participants, signal.BreakoutMember{ID: "alice", Name: "Name of alice"}, "the moderator sees who is where")
+	require.NotContains(t, b.Participants, signal.BreakoutMember{ID: "mod", Name: "Name of mod"}, "moderators are not spread")
 
 	seen := f.alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && m.Open })
 	require.Equal(t, a.ID, seen.Assigned)
@@ -258,7 +215,7 @@ func TestBreakoutAuthorisation(t *testing.T) {
 	final := f.mod.waitMsg(func(m serverMsg) bool {
 		return m.Type == signal.TypeBreakouts && m.Open && len(m.Rooms) == 2 && m.Rooms[1].Count == 1
 	})
-	require.Equal(t, []nameAndID{{ID: "bob", Name: "Name of bob"}}, final.Rooms[1].Participants)
+	require.Equal(t, []signal.BreakoutMember{{ID: "bob", Name: "Name of bob"}}, final.Rooms[1].Participants)
 
 	// Removing a participant from a breakout room removes it from the session.
 	f.mod.send(map[string]any{"type": "remove", "participant_id": "bob"})

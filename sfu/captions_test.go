@@ -67,7 +67,7 @@ func TestCaptionsReachEveryoneAndTheSinks(t *testing.T) {
 	alice.waitError(signal.CodeForbidden)
 	capt.send(map[string]any{"type": "caption", "text": "Hallo", "lang": "de"})
 	capt.waitError(signal.CodeMalformed)
-	capt.send(map[string]any{"type": "caption", "text": strings.Repeat("a", MaxCaptionText+1), "lang": "en"})
+	capt.send(map[string]any{"type": "caption", "text": strings.Repeat("a", signal.MaxCaptionText+1), "lang": "en"})
 	capt.waitError(signal.CodeMalformed)
 
 	require.NoError(t, room.AddCaption("from the speech service", "en"))

@@ -41,8 +41,8 @@ type serverMsg struct {
 	ActiveSpeaker string            `json:"active_speaker"`
 	SessionToken  string            `json:"session_token"`
 	// Collaboration.
-	Chat         []chatEntry              `json:"chat"`
-	Polls        []pollMessage            `json:"polls"`
+	Chat         []signal.ChatMessage     `json:"chat"`
+	Polls        []signal.PollMessage     `json:"polls"`
 	Hands        []string                 `json:"hands"`
 	Locked       bool                     `json:"locked"`
 	Spotlight    string                   `json:"spotlight"`
@@ -73,30 +73,30 @@ type serverMsg struct {
 	Participant  ParticipantInfo          `json:"participant"`
 	Joined       []ParticipantInfo        `json:"joined"`
 	Left         []string                 `json:"left"`
-	Changes      []muteMessage            `json:"changes"`
-	Added        []trackAdded             `json:"added"`
-	Removed      []trackRemoved           `json:"removed"`
+	Changes      []signal.MuteMessage     `json:"changes"`
+	Added        []signal.TrackAdded      `json:"added"`
+	Removed      []signal.TrackRemoved    `json:"removed"`
 	Label        Label                    `json:"label"`
 	Muted        bool                     `json:"muted"`
 	SDP          string                   `json:"sdp"`
 	Candidate    *webrtc.ICECandidateInit `json:"candidate"`
 	// Breakout rooms.
-	Open      bool                `json:"open"`
-	MainRoom  string              `json:"main_room_id"`
-	Rooms     []breakoutRoomState `json:"rooms"`
-	Choose    bool                `json:"choose"`
-	EndsAt    *time.Time          `json:"ends_at"`
-	Assigned  string              `json:"assigned"`
-	RoomName  string              `json:"room_name"`
-	Main      bool                `json:"main"`
-	Token     string              `json:"token"`
-	Lang      string              `json:"lang"`
-	Automatic bool                `json:"automatic"`
-	Captions  []captionMessage    `json:"captions"`
-	SlidesID  string              `json:"slides_id"`
-	Page      int                 `json:"page"`
-	Pages     int                 `json:"pages"`
-	Slides    slidesMessage       `json:"slides"`
+	Open      bool                    `json:"open"`
+	MainRoom  string                  `json:"main_room_id"`
+	Rooms     []signal.BreakoutRoom   `json:"rooms"`
+	Choose    bool                    `json:"choose"`
+	EndsAt    *time.Time              `json:"ends_at"`
+	Assigned  string                  `json:"assigned"`
+	RoomName  string                  `json:"room_name"`
+	Main      bool                    `json:"main"`
+	Token     string                  `json:"token"`
+	Lang      string                  `json:"lang"`
+	Automatic bool                    `json:"automatic"`
+	Captions  []signal.CaptionMessage `json:"captions"`
+	SlidesID  string                  `json:"slides_id"`
+	Page      int                     `json:"page"`
+	Pages     int                     `json:"pages"`
+	Slides    signal.SlidesMessage    `json:"slides"`
 }
 
 // recvTrack counts what a test client receives on one track.
@@ -551,14 +551,14 @@ func (c *testClient) track(id string) *recvTrack {
 
 // tracksOf returns the ids of the tracks announced as added for participant and not
 // removed since, from the tracks messages.
-func (c *testClient) tracksOf(participant string) map[string]trackAdded {
+func (c *testClient) tracksOf(participant string) map[string]signal.TrackAdded {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.tracksOfLocked(participant)
 }
 
-func (c *testClient) tracksOfLocked(participant string) map[string]trackAdded {
-	out := map[string]trackAdded{}
+func (c *testClient) tracksOfLocked(participant string) map[string]signal.TrackAdded {
+	out := map[string]signal.TrackAdded{}
 	for _, m := range c.msgs {
 		if m.Type != signal.TypeTracks {
 			continue
@@ -579,9 +579,9 @@ func (c *testClient) tracksOfLocked(participant string) map[string]trackAdded {
 
 // waitMedia waits until want tracks are announced for participant and each has
 // received n packets; it returns them.
-func (c *testClient) waitMedia(participant string, want int, n int64) map[string]trackAdded {
+func (c *testClient) waitMedia(participant string, want int, n int64) map[string]signal.TrackAdded {
 	c.t.Helper()
-	var tracks map[string]trackAdded
+	var tracks map[string]signal.TrackAdded
 	c.waitUntil(func() bool {
 		tracks = c.tracksOfLocked(participant)
 		if len(tracks) != want {

@@ -340,11 +340,11 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 // signal.MaxMessageSize.
 func TestRelayTakesLargerDescriptions(t *testing.T) {
 	sdp := "v=0\r\n" + strings.Repeat("a=x-filler:"+strings.Repeat("0", 1000)+"\r\n", 200) // ~200 KB
-	msg := encode(sdpMessage{Type: signal.TypeAnswer, SDP: sdp})
+	msg := encode(signal.SDPMessage{Type: signal.TypeAnswer, SDP: sdp})
 	require.Greater(t, len(msg), signal.MaxMessageSize)
-	_, err := decodeMessageUpTo(msg, (&participant{mode: modeSocket}).messageLimit())
+	_, err := signal.DecodeClientUpTo(msg, (&participant{mode: modeSocket}).messageLimit())
 	require.ErrorIs(t, err, ErrMessageTooLarge)
-	m, err := decodeMessageUpTo(msg, (&participant{mode: modeRelay}).messageLimit())
+	m, err := signal.DecodeClientUpTo(msg, (&participant{mode: modeRelay}).messageLimit())
 	require.NoError(t, err)
 	require.Equal(t, sdp, m.SDP)
 }

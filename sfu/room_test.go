@@ -15,7 +15,7 @@ import (
 // requireTracks checks the tracks announced for one publisher: one per label and kind,
 // with the stream ids of the protocol, each received with its first video packet a
 // keyframe.
-func requireTracks(t *testing.T, c *testClient, publisher string, tracks map[string]trackAdded, video, audio Label) {
+func requireTracks(t *testing.T, c *testClient, publisher string, tracks map[string]signal.TrackAdded, video, audio Label) {
 	t.Helper()
 	kinds := map[string]Label{}
 	for id, a := range tracks {

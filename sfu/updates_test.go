@@ -68,7 +68,7 @@ func TestLobbyBurstIsToldOncePerWindow(t *testing.T) {
 	for _, m := range mod.msgs {
 		if m.Type == signal.TypeLobby {
 			lobbies++
-			bytes += len(encode(lobbyMessage{Type: signal.TypeLobby, Waiting: m.Waiting}))
+			bytes += len(encode(signal.LobbyMessage{Type: signal.TypeLobby, Waiting: m.Waiting}))
 		}
 	}
 	t.Logf("%d lobby arrivals: %d lobby messages, %d bytes, to the moderator", n, lobbies, bytes)
