@@ -349,6 +349,8 @@ func TestRetransmissionsAndSenderReportsReachARealClient(t *testing.T) {
 		defer mu.Unlock()
 		return seen[again] >= 2
 	}, "the packet asked for again")
+	// The count follows the write the client may have read already.
+	require.Eventually(t, func() bool { return srv.ForwardStats().Retransmitted > 0 }, waitFor, 10*time.Millisecond, "the retransmission is counted")
 	require.Equal(t, uint64(1), srv.ForwardStats().Retransmitted)
 
 	sub.waitUntil(func() bool { return video.senderReports.Load() > 0 && audio.senderReports.Load() > 0 }, "sender reports")
