@@ -7,8 +7,8 @@
 // whose only offer is its first one (Publish or Receive right after Join) never meets
 // glare: the server offers only once it has answered that one.
 //
-// It imports Pion, the standard library and the protocol's names (package signal) only,
-// not package sfu, and declares the messages it needs itself.
+// It imports Pion, the standard library and the protocol (package signal) only, not
+// package sfu: it reads and writes the messages signal declares.
 package client
 
 import (
@@ -64,102 +64,6 @@ type ProtocolError struct {
 }
 
 func (e *ProtocolError) Error() string { return fmt.Sprintf("server error %s: %s", e.Code, e.Message) }
-
-// Message is any message of the server, as the client reads it: the union of their fields.
-type Message struct {
-	Type          string                   `json:"type"`
-	Code          string                   `json:"code,omitempty"`
-	Message       string                   `json:"message,omitempty"`
-	ParticipantID string                   `json:"participant_id,omitempty"`
-	Name          string                   `json:"name,omitempty"`
-	RoomID        string                   `json:"room_id,omitempty"`
-	RoomKind      string                   `json:"room_kind,omitempty"`
-	Role          string                   `json:"role,omitempty"`
-	Participants  []Participant            `json:"participants,omitempty"`
-	ICEServers    []webrtc.ICEServer       `json:"ice_servers,omitempty"`
-	Participant   *Participant             `json:"participant,omitempty"`
-	Added         []TrackAdded             `json:"added,omitempty"`
-	Removed       []TrackRemoved           `json:"removed,omitempty"`
-	TrackID       string                   `json:"track_id,omitempty"`
-	Label         string                   `json:"label,omitempty"`
-	Muted         bool                     `json:"muted,omitempty"`
-	SDP           string                   `json:"sdp,omitempty"`
-	Candidate     *webrtc.ICECandidateInit `json:"candidate,omitempty"`
-	// Active is the state of a recording or broadcast message; Recording and
-	// Broadcasting those of joined.
-	Active       bool `json:"active,omitempty"`
-	Recording    bool `json:"recording,omitempty"`
-	Broadcasting bool `json:"broadcasting,omitempty"`
-	// Error, for moderators, says why a recording stopped or a broadcast's target does
-	// not take the stream; Reason is the latter as a code.
-	Error  string `json:"error,omitempty"`
-	Reason string `json:"reason,omitempty"`
-	// Text is a chat message's text.
-	Text string `json:"text,omitempty"`
-	// Voted is the number of participants who voted in a poll.
-	Voted int `json:"voted,omitempty"`
-	// SessionToken, in joined and lobby_wait, lets this participant come back on a new
-	// connection once its join token, good to enter for a few minutes, has expired.
-	SessionToken string `json:"session_token,omitempty"`
-	// Token, in breakout_move, lets this participant join the room it is sent to.
-	Token string `json:"token,omitempty"`
-	// SlidesID and Page, in slides, are the slides presented and the page shown.
-	SlidesID string `json:"slides_id,omitempty"`
-	Page     int    `json:"page,omitempty"`
-	// Automatic, in caption, marks a caption of the speech-to-text service.
-	Automatic bool `json:"automatic,omitempty"`
-}
-
-// Participant is another participant of the room.
-type Participant struct {
-	ID     string      `json:"id"`
-	Name   string      `json:"name"`
-	Role   string      `json:"role"`
-	Tracks []TrackInfo `json:"tracks"`
-}
-
-// TrackInfo is a track a participant publishes.
-type TrackInfo struct {
-	TrackID  string `json:"track_id"`
-	StreamID string `json:"stream_id"`
-	Kind     string `json:"kind"`
-	Label    string `json:"label"`
-	Muted    bool   `json:"muted"`
-}
-
-// TrackAdded is a track the server's next offer adds.
-type TrackAdded struct {
-	ParticipantID string `json:"participant_id"`
-	TrackInfo
-	Mid string `json:"mid"`
-}
-
-// TrackRemoved is a track the server's next offer removes.
-type TrackRemoved struct {
-	ParticipantID string `json:"participant_id"`
-	TrackID       string `json:"track_id"`
-	Mid           string `json:"mid"`
-}
-
-// Messages the client sends.
-type (
-	joinMsg struct {
-		Type  string `json:"type"`
-		Token string `json:"token"`
-	}
-	sdpMsg struct {
-		Type   string            `json:"type"`
-		SDP    string            `json:"sdp"`
-		Labels map[string]string `json:"labels,omitempty"`
-	}
-	candidateMsg struct {
-		Type      string                  `json:"type"`
-		Candidate webrtc.ICECandidateInit `json:"candidate"`
-	}
-	typeMsg struct {
-		Type string `json:"type"`
-	}
-)
 
 // Interceptors chooses the RTP and RTCP interceptors of the clients of an API: the work
 // done for every packet received and sent, beside SRTP.
@@ -295,7 +199,7 @@ type Params struct {
 	Logger *slog.Logger
 	// OnMessage, when set, sees every message of the server in order, from the reading
 	// goroutine, after the client has handled it. It must not block for long.
-	OnMessage func(Message)
+	OnMessage func(signal.ServerMessage)
 	// OnError, when set, is told of every negotiation step that failed while the session
 	// was going on (not once it is ending).
 	OnError func(error)
@@ -307,7 +211,7 @@ type Client struct {
 	conn      Transport
 	pc        *webrtc.PeerConnection
 	log       *slog.Logger
-	onMessage func(Message)
+	onMessage func(signal.ServerMessage)
 	onError   func(error)
 	createdAt int64
 
@@ -318,11 +222,11 @@ type Client struct {
 	closing atomic.Bool // Leave or Close was called: errors are expected
 	closed  sync.Once
 
-	joined chan Message // the joined message, or the error answering the join
+	joined chan signal.ServerMessage // the joined message, or the error answering the join
 
 	negMu     sync.Mutex // one negotiation step at a time
 	needOffer bool       // an offer of the client is due once stable; under negMu
-	labels    map[string]string
+	labels    map[string]signal.Label
 
 	mu          sync.Mutex
 	remoteSet   bool // a remote description has been set
@@ -361,14 +265,14 @@ func New(p Params) (*Client, error) {
 		createdAt: Monotonic(),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
-		joined:    make(chan Message, 1),
-		labels:    make(map[string]string),
+		joined:    make(chan signal.ServerMessage, 1),
+		labels:    make(map[string]signal.Label),
 		connected: make(chan struct{}),
 		failed:    make(chan struct{}),
 	}
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand != nil {
-			_ = c.send(context.Background(), candidateMsg{Type: signal.TypeCandidate, Candidate: cand.ToJSON()})
+			_ = c.send(context.Background(), signal.CandidateMessage{Type: signal.TypeCandidate, Candidate: signal.Candidate(cand.ToJSON())})
 		}
 	})
 	pc.OnConnectionStateChange(c.onConnectionState)
@@ -419,9 +323,9 @@ func (c *Client) send(ctx context.Context, v any) error {
 
 // Join sends join with token and waits for the server's joined message. An error message
 // of the server comes back as a *ProtocolError.
-func (c *Client) Join(ctx context.Context, token string) (Message, error) {
-	if err := c.send(ctx, joinMsg{Type: signal.TypeJoin, Token: token}); err != nil {
-		return Message{}, fmt.Errorf("send join: %w", err)
+func (c *Client) Join(ctx context.Context, token string) (signal.ServerMessage, error) {
+	if err := c.send(ctx, signal.ClientMessage{Type: signal.TypeJoin, Token: token}); err != nil {
+		return signal.ServerMessage{}, fmt.Errorf("send join: %w", err)
 	}
 	select {
 	case m := <-c.joined:
@@ -430,9 +334,9 @@ func (c *Client) Join(ctx context.Context, token string) (Message, error) {
 		}
 		return m, nil
 	case <-c.done:
-		return Message{}, fmt.Errorf("join: %w: %w", ErrClosed, c.readErr)
+		return signal.ServerMessage{}, fmt.Errorf("join: %w: %w", ErrClosed, c.readErr)
 	case <-ctx.Done():
-		return Message{}, ctx.Err()
+		return signal.ServerMessage{}, ctx.Err()
 	}
 }
 
@@ -443,7 +347,7 @@ func (c *Client) readLoop(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var m Message
+		var m signal.ServerMessage
 		if err := json.Unmarshal(data, &m); err != nil {
 			c.fail(fmt.Errorf("server message not JSON: %w", err))
 			continue
@@ -460,7 +364,7 @@ func (c *Client) readLoop(ctx context.Context) error {
 			c.applyAnswer(ctx, m.SDP)
 		case signal.TypeCandidate:
 			if m.Candidate != nil {
-				c.addCandidate(*m.Candidate)
+				c.addCandidate(webrtc.ICECandidateInit(*m.Candidate))
 			}
 		}
 		if c.onMessage != nil {
@@ -500,7 +404,7 @@ func (c *Client) negotiate(ctx context.Context) {
 	if len(labels) == 0 {
 		labels = nil
 	}
-	if err := c.send(ctx, sdpMsg{Type: signal.TypeOffer, SDP: offer.SDP, Labels: labels}); err != nil {
+	if err := c.send(ctx, signal.ClientMessage{Type: signal.TypeOffer, SDP: offer.SDP, Labels: labels}); err != nil {
 		c.fail(fmt.Errorf("send offer: %w", err))
 	}
 }
@@ -527,7 +431,7 @@ func (c *Client) answer(ctx context.Context, sdp string) {
 		c.fail(fmt.Errorf("answer: %w", err))
 		return
 	}
-	if err := c.send(ctx, sdpMsg{Type: signal.TypeAnswer, SDP: a.SDP}); err != nil {
+	if err := c.send(ctx, signal.ClientMessage{Type: signal.TypeAnswer, SDP: a.SDP}); err != nil {
 		c.fail(fmt.Errorf("send answer: %w", err))
 		return
 	}
@@ -660,7 +564,7 @@ func (c *Client) Received() []TrackStats {
 // Leave sends leave and waits until the server has closed the connection, or ctx ends.
 func (c *Client) Leave(ctx context.Context) error {
 	c.closing.Store(true)
-	if err := c.send(ctx, typeMsg{Type: signal.TypeLeave}); err != nil {
+	if err := c.send(ctx, signal.ClientMessage{Type: signal.TypeLeave}); err != nil {
 		return fmt.Errorf("send leave: %w", err)
 	}
 	select {

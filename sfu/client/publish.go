@@ -9,6 +9,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/signal"
 )
 
 // Media is the synthetic media a client publishes.
@@ -134,13 +136,13 @@ func (p *publisher) readRTCP(s *webrtc.RTPSender) {
 // synthetic media until Close. Every packet carries a Stamp after its codec header.
 func (c *Client) Publish(ctx context.Context, m Media) error {
 	m = m.withDefaults()
-	video, err := c.addPublisher(webrtc.MimeTypeVP8, "camera", webrtc.RTPCodecTypeVideo)
+	video, err := c.addPublisher(webrtc.MimeTypeVP8, signal.LabelCamera, webrtc.RTPCodecTypeVideo)
 	if err != nil {
 		return err
 	}
 	var audio *publisher
 	if !m.NoAudio {
-		if audio, err = c.addPublisher(webrtc.MimeTypeOpus, "microphone", webrtc.RTPCodecTypeAudio); err != nil {
+		if audio, err = c.addPublisher(webrtc.MimeTypeOpus, signal.LabelMicrophone, webrtc.RTPCodecTypeAudio); err != nil {
 			return err
 		}
 	}
@@ -157,8 +159,8 @@ func (c *Client) Publish(ctx context.Context, m Media) error {
 }
 
 // addPublisher adds a track and the goroutine that reads its RTCP.
-func (c *Client) addPublisher(mime, label string, kind webrtc.RTPCodecType) (*publisher, error) {
-	id := label + "-" + kind.String()
+func (c *Client) addPublisher(mime string, label signal.Label, kind webrtc.RTPCodecType) (*publisher, error) {
+	id := string(label) + "-" + kind.String()
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime}, id, "user")
 	if err != nil {
 		return nil, fmt.Errorf("new %s track: %w", kind, err)
