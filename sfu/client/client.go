@@ -1,6 +1,7 @@
 // Package client is a participant of the signalling protocol (docs/protocol.md) with a
 // Pion PeerConnection: it joins, negotiates as the polite peer, publishes synthetic VP8
-// and Opus, and measures what it receives. Tests and the load generator use it.
+// and Opus (or tracks of its caller, AddTrack), and measures what it receives. The load
+// generator and the tests, package sfu's among them, use it.
 //
 // The polite peer of perfect negotiation rolls back its own offer when the server's
 // crosses it; Pion cannot roll back, so the client reports ErrGlare instead. A client
@@ -109,9 +110,16 @@ func (i Interceptors) String() string {
 
 // APIParams configure the Pion API of clients.
 type APIParams struct {
-	// LoopbackOnly gathers loopback UDP4 candidates only, without mDNS: a client on the
+	// LoopbackOnly gathers loopback candidates only, without mDNS: a client on the
 	// server's machine.
 	LoopbackOnly bool
+	// Networks are the network types candidates are gathered on; none means Pion's
+	// default, or UDP4 alone with LoopbackOnly.
+	Networks []webrtc.NetworkType
+	// KeepDuplicates turns SRTP replay protection off: a packet received twice reaches the
+	// track twice, so that a retransmission on the packet's own SSRC of one already
+	// received (a NACK answered without RTX) can be seen.
+	KeepDuplicates bool
 	// PionLog receives Pion's own error logs (PION_LOG_* variables set other levels);
 	// nil discards them.
 	PionLog io.Writer
@@ -120,8 +128,9 @@ type APIParams struct {
 	Interceptors Interceptors
 }
 
-// NewAPI builds a Pion API with the default codecs and the interceptors p asks for (by
-// default NACK, RTCP reports, TWCC and statistics, as a browser has).
+// NewAPI builds a Pion API with the default codecs, the audio level header extension,
+// and the interceptors p asks for (by default NACK, RTCP reports, TWCC and statistics),
+// as a browser has.
 func NewAPI(p APIParams) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
@@ -131,18 +140,28 @@ func NewAPI(p APIParams) (*webrtc.API, error) {
 	if err := registerInterceptors(m, ir, p.Interceptors); err != nil {
 		return nil, fmt.Errorf("register interceptors: %w", err)
 	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("register audio level: %w", err)
+	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.Writer = io.Discard
 	if p.PionLog != nil {
 		lf.Writer = p.PionLog
 	}
 	se := webrtc.SettingEngine{LoggerFactory: lf}
+	networks := p.Networks
 	if p.LoopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		if len(networks) == 0 {
+			networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+		}
 	}
+	if len(networks) > 0 {
+		se.SetNetworkTypes(networks)
+	}
+	se.DisableSRTPReplayProtection(p.KeepDuplicates)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
@@ -195,6 +214,9 @@ type Params struct {
 	API *webrtc.API
 	// ICEServers are those of the join answer of the API (TURN).
 	ICEServers []webrtc.ICEServer
+	// RelayOnly uses relay candidates only (ICE transport policy relay): a client that
+	// reaches nothing but the TURN servers of ICEServers.
+	RelayOnly bool
 	// Logger gets the client's warnings; nil discards them.
 	Logger *slog.Logger
 	// OnMessage, when set, sees every message of the server in order, from the reading
@@ -203,6 +225,9 @@ type Params struct {
 	// OnError, when set, is told of every negotiation step that failed while the session
 	// was going on (not once it is ending).
 	OnError func(error)
+	// OnRTP, when set, sees every RTP packet received, once counted, from the goroutine
+	// that reads its track; packet is valid during the call only. It must not block.
+	OnRTP func(track *webrtc.TrackRemote, packet []byte)
 }
 
 // Client is one participant. New makes it, Start starts reading the connection, Join joins,
@@ -213,6 +238,7 @@ type Client struct {
 	log       *slog.Logger
 	onMessage func(signal.ServerMessage)
 	onError   func(error)
+	onRTP     func(*webrtc.TrackRemote, []byte)
 	createdAt int64
 
 	stop    chan struct{} // closed by Close: the media generator stops
@@ -224,9 +250,10 @@ type Client struct {
 
 	joined chan signal.ServerMessage // the joined message, or the error answering the join
 
-	negMu     sync.Mutex // one negotiation step at a time
-	needOffer bool       // an offer of the client is due once stable; under negMu
-	labels    map[string]signal.Label
+	negMu      sync.Mutex // one negotiation step at a time; guards the fields below
+	needOffer  bool       // an offer of the client is due once stable
+	restartICE bool       // the next offer restarts ICE
+	labels     map[string]signal.Label
 
 	mu          sync.Mutex
 	remoteSet   bool // a remote description has been set
@@ -248,7 +275,11 @@ func New(p Params) (*Client, error) {
 			return nil, err
 		}
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: p.ICEServers})
+	config := webrtc.Configuration{ICEServers: p.ICEServers}
+	if p.RelayOnly {
+		config.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := api.NewPeerConnection(config)
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
@@ -262,6 +293,7 @@ func New(p Params) (*Client, error) {
 		log:       log,
 		onMessage: p.OnMessage,
 		onError:   p.OnError,
+		onRTP:     p.OnRTP,
 		createdAt: Monotonic(),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -392,7 +424,12 @@ func (c *Client) negotiate(ctx context.Context) {
 		return
 	}
 	c.needOffer = false
-	offer, err := c.pc.CreateOffer(nil)
+	var opts *webrtc.OfferOptions
+	if c.restartICE {
+		opts = &webrtc.OfferOptions{ICERestart: true}
+		c.restartICE = false
+	}
+	offer, err := c.pc.CreateOffer(opts)
 	if err == nil {
 		err = c.pc.SetLocalDescription(offer)
 	}
@@ -489,6 +526,36 @@ func (c *Client) addCandidate(cand webrtc.ICECandidateInit) {
 	}
 }
 
+// Negotiate offers the client's transceivers and tracks (AddTrack) now, or once the
+// negotiation going on is over: what a browser does on negotiationneeded.
+func (c *Client) Negotiate(ctx context.Context) {
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	c.negotiate(ctx)
+}
+
+// RestartICE offers with new ICE credentials, now or once the negotiation going on is
+// over, as RTCPeerConnection.restartIce does.
+func (c *Client) RestartICE(ctx context.Context) {
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	c.restartICE = true
+	c.negotiate(ctx)
+}
+
+// AddTrack adds a track the caller writes, announced with label at the next offer
+// (Negotiate). The caller reads the sender's RTCP if it wants it.
+func (c *Client) AddTrack(track webrtc.TrackLocal, label signal.Label) (*webrtc.RTPSender, error) {
+	sender, err := c.pc.AddTrack(track)
+	if err != nil {
+		return nil, fmt.Errorf("add track %s: %w", track.ID(), err)
+	}
+	c.negMu.Lock()
+	c.labels[track.ID()] = label
+	c.negMu.Unlock()
+	return sender, nil
+}
+
 // Receive offers to receive audio and video only: the first offer of a participant that
 // does not publish (an attendee of a webinar).
 func (c *Client) Receive(ctx context.Context) error {
@@ -497,9 +564,7 @@ func (c *Client) Receive(ctx context.Context) error {
 			return fmt.Errorf("add %s transceiver: %w", kind, err)
 		}
 	}
-	c.negMu.Lock()
-	defer c.negMu.Unlock()
-	c.negotiate(ctx)
+	c.Negotiate(ctx)
 	return nil
 }
 
@@ -537,15 +602,19 @@ func (c *Client) ConnectedAt() int64 {
 	return c.connectedAt
 }
 
-func (c *Client) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	r := newRemoteTrack(t)
+func (c *Client) onTrack(t *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	r := newRemoteTrack(t, receiver)
 	c.mu.Lock()
 	c.tracks = append(c.tracks, r)
 	c.mu.Unlock()
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go func() { // owned by the client; ends when the track ends (its removal, or Close)
 		defer c.wg.Done()
-		r.run()
+		r.run(c.onRTP)
+	}()
+	go func() { // owned by the client; ends when the receiver stops (the track's removal, or Close)
+		defer c.wg.Done()
+		r.readRTCP(receiver)
 	}()
 }
 
