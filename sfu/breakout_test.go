@@ -45,13 +45,13 @@ func newBreakoutFixture(t *testing.T) *breakoutFixture {
 	return f
 }
 
-func moveMsg(main bool) func(serverMsg) bool {
-	return func(m serverMsg) bool { return m.Type == signal.TypeBreakoutMove && m.Main == main }
+func moveMsg(main bool) func(signal.ServerMessage) bool {
+	return func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakoutMove && m.Main == main }
 }
 
 // follow joins the room of a breakout_move received by c, with its token, and leaves
 // the room c was in.
-func (f *breakoutFixture) follow(t *testing.T, c *testClient, mv serverMsg) *testClient {
+func (f *breakoutFixture) follow(t *testing.T, c *testClient, mv signal.ServerMessage) *testClient {
 	t.Helper()
 	require.NotEmpty(t, mv.Token)
 	next := join(t, f.srv, mv.Token)
@@ -72,7 +72,7 @@ func TestBreakoutRoomsRoundTrip(t *testing.T) {
 		{"name": "Salle A", "participants": []string{"alice"}},
 		{"name": "Salle B"},
 	}})
-	state := f.mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && m.Open })
+	state := f.mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && m.Open })
 	require.Len(t, state.Rooms, 2)
 	require.Equal(t, "main", state.MainRoom)
 	require.NotNil(t, state.EndsAt)
@@ -84,7 +84,7 @@ func TestBreakoutRoomsRoundTrip(t *testing.T) {
 	require.Contains(t, a.Participants, signal.BreakoutMember{ID: "alice", Name: "Name of alice"}, "the moderator sees who is where")
 	require.NotContains(t, b.Participants, signal.BreakoutMember{ID: "mod", Name: "Name of mod"}, "moderators are not spread")
 
-	seen := f.alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && m.Open })
+	seen := f.alice.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && m.Open })
 	require.Equal(t, a.ID, seen.Assigned)
 	require.Empty(t, seen.Rooms[0].Participants, "an attendee sees the rooms, not who is in them")
 
@@ -97,7 +97,7 @@ func TestBreakoutRoomsRoundTrip(t *testing.T) {
 	}
 	inA, inB := clients["alice"], (*testClient)(nil)
 	for _, name := range []string{"bob", "carol"} {
-		if !clients[name].has(func(m serverMsg) bool { return m.Type == signal.TypeJoined && m.RoomID == a.ID }) {
+		if !clients[name].has(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined && m.RoomID == a.ID }) {
 			inB = clients[name]
 		}
 	}
@@ -133,11 +133,11 @@ func TestBreakoutRoomsRoundTrip(t *testing.T) {
 	f.clock.Advance(600 * time.Second)
 	back := inA.waitMsg(moveMsg(true))
 	require.Equal(t, "main", back.RoomID)
-	inA.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && !m.Open })
+	inA.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && !m.Open })
 	inB.waitMsg(moveMsg(true))
 	returned := f.follow(t, inA, back)
-	returned.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined && m.RoomID == "main" })
-	f.mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && !m.Open })
+	returned.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined && m.RoomID == "main" })
+	f.mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && !m.Open })
 	f.clock.Advance(breakoutCloseDelay)
 	inB.waitError(signal.CodeBreakoutEnded)
 	code, _, _ := inB.waitClosed()
@@ -169,7 +169,7 @@ func TestBreakoutAuthorisation(t *testing.T) {
 		{"name": "A", "participants": []string{"alice"}},
 		{"name": "B", "participants": []string{"bob"}},
 	}})
-	state := f.mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && m.Open })
+	state := f.mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && m.Open })
 	a, b := state.Rooms[0].ID, state.Rooms[1].ID
 	f.mod.send(map[string]any{"type": "breakout_start", "rooms": []map[string]any{{"name": "C"}}})
 	f.mod.waitError(signal.CodeBreakoutState)
@@ -207,12 +207,14 @@ func TestBreakoutAuthorisation(t *testing.T) {
 	f.mod.send(map[string]any{"type": "breakout_end"})
 	carolInB.waitMsg(moveMsg(true))
 	f.mod.send(map[string]any{"type": "breakout_start", "choose": true, "rooms": []map[string]any{{"name": "A"}, {"name": "B"}}})
-	state = f.mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && m.Open && m.Choose })
+	state = f.mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && m.Open && m.Choose })
 	f.bob.send(map[string]any{"type": "breakout_join", "room_id": state.Rooms[1].ID})
-	chosen := f.bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakoutMove && m.RoomID == state.Rooms[1].ID })
+	chosen := f.bob.waitMsg(func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeBreakoutMove && m.RoomID == state.Rooms[1].ID
+	})
 	bobInB := join(t, f.srv, chosen.Token)
 	bobInB.waitMsg(ofType(signal.TypeJoined))
-	final := f.mod.waitMsg(func(m serverMsg) bool {
+	final := f.mod.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeBreakouts && m.Open && len(m.Rooms) == 2 && m.Rooms[1].Count == 1
 	})
 	require.Equal(t, []signal.BreakoutMember{{ID: "bob", Name: "Name of bob"}}, final.Rooms[1].Participants)
@@ -227,8 +229,8 @@ func TestBreakoutAuthorisation(t *testing.T) {
 	require.ErrorIs(t, err, ErrTokenRevoked, "nor in the main room")
 }
 
-func errorCode(code string) func(serverMsg) bool {
-	return func(m serverMsg) bool { return m.Type == signal.TypeError && m.Code == code }
+func errorCode(code string) func(signal.ServerMessage) bool {
+	return func(m signal.ServerMessage) bool { return m.Type == signal.TypeError && m.Code == code }
 }
 
 // TestMainRoomClosesAfterItsBreakoutRooms: breakout rooms without a time limit that

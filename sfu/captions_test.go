@@ -35,8 +35,8 @@ func (s *captionSink) texts() []string {
 	return out
 }
 
-func captionText(text string) func(serverMsg) bool {
-	return func(m serverMsg) bool { return m.Type == signal.TypeCaption && m.Text == text }
+func captionText(text string) func(signal.ServerMessage) bool {
+	return func(m signal.ServerMessage) bool { return m.Type == signal.TypeCaption && m.Text == text }
 }
 
 // TestCaptionsReachEveryoneAndTheSinks: a captioner's lines reach everyone with their
@@ -78,7 +78,7 @@ func TestCaptionsReachEveryoneAndTheSinks(t *testing.T) {
 	require.ErrorIs(t, room.AddCaption("text", "xx"), ErrInvalidCaption)
 
 	bob := join(t, srv, srv.token(t, "w", "bob", RoleAttendee, KindWebinar))
-	joined := bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	joined := bob.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	var history []string
 	for _, c := range joined.Captions {
 		history = append(history, c.Text)
@@ -99,7 +99,7 @@ func TestCaptionHistoryIsBounded(t *testing.T) {
 	}
 	mod.waitMsg(captionText("line " + strings.Repeat("x", MaxCaptionHistory+4)))
 	late := join(t, srv, srv.token(t, "h", "late", RoleAttendee, KindMeeting))
-	joined := late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	joined := late.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	require.Len(t, joined.Captions, MaxCaptionHistory)
 	require.Equal(t, "line "+strings.Repeat("x", 5), joined.Captions[0].Text)
 }

@@ -61,5 +61,5 @@ func TestMuteTogglesAreLimited(t *testing.T) {
 		a.send(map[string]any{"type": "mute", "label": "microphone", "muted": i%2 == 0})
 	}
 	a.waitError(signal.CodeRateLimited)
-	require.Equal(t, 1, a.count(func(m serverMsg) bool { return m.Type == signal.TypeError }), "told once")
+	require.Equal(t, 1, a.count(func(m signal.ServerMessage) bool { return m.Type == signal.TypeError }), "told once")
 }

@@ -62,7 +62,7 @@ func TestBadMessagesGetErrorsAndTheSessionGoesOn(t *testing.T) {
 			}
 			return n == i+1
 		}, "error for "+tc.code)
-		var last serverMsg
+		var last signal.ServerMessage
 		c.mu.Lock()
 		for _, m := range c.msgs {
 			if m.Type == signal.TypeError {
@@ -101,7 +101,9 @@ func TestMessageFloodClosesTheConnection(t *testing.T) {
 	// session; what is told is coalesced, see UpdateWindow), then the flooder left, told
 	// when the update window ends.
 	clock.Advance(UpdateWindow)
-	other.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "flood" })
+	other.waitMsg(func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "flood"
+	})
 	n := 0
 	for _, m := range other.msgs {
 		if m.Type == signal.TypeMute {
