@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"webinaire/sfu"
-	"webinaire/sfu/client"
 	"webinaire/sfu/signal"
 )
 
@@ -29,7 +28,7 @@ func TestBreakoutRoomsAreEnteredAsTheirMainRoom(t *testing.T) {
 		o.waitJoined()
 		guest := joinAsGuest(anon, inv.URL, "Zoé Martin")
 		g := connectRTC(t, e, guest)
-		g.waitMsg(func(m client.Message) bool { return m.Type == "lobby_wait" })
+		g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "lobby_wait" })
 		ctx := t.Context()
 		require.NoError(t, o.Send(ctx, map[string]any{"type": "lobby_admit", "participant_id": guest.ParticipantID}))
 		g.waitJoined()
@@ -37,7 +36,7 @@ func TestBreakoutRoomsAreEnteredAsTheirMainRoom(t *testing.T) {
 		require.NoError(t, o.Send(ctx, map[string]any{"type": "breakout_start", "rooms": []map[string]any{
 			{"name": "Atelier 1", "participants": []string{guest.ParticipantID}},
 		}}))
-		mv := g.waitMsg(func(m client.Message) bool { return m.Type == "breakout_move" })
+		mv := g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "breakout_move" })
 		require.True(t, sfu.IsBreakoutRoom(mv.RoomID))
 		require.Equal(t, w.RoomID, sfu.MainRoom(mv.RoomID))
 
@@ -45,7 +44,7 @@ func TestBreakoutRoomsAreEnteredAsTheirMainRoom(t *testing.T) {
 		inRoom := connectRTC(t, e, joinAnswer{WSURL: wsURLOf(e), Token: mv.Token})
 		joined := inRoom.waitJoined()
 		require.Equal(t, mv.RoomID, joined.RoomID)
-		require.Equal(t, "meeting", joined.RoomKind, "a breakout room of a webinar is a meeting: its attendees talk")
+		require.Equal(t, signal.KindMeeting, joined.RoomKind, "a breakout room of a webinar is a meeting: its attendees talk")
 
 		// A rejoin answers for the breakout room, where its main room runs.
 		resp := anon.Do("POST", "/api/v1/rejoin", map[string]string{"token": mv.Token}, nil)

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"webinaire/recording/recordingtest"
-	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 	"webinaire/store"
 )
 
@@ -93,14 +93,14 @@ func TestBroadcastFromTheRoom(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, resp.StatusCode, "another organizer's webinar")
 	resp = owner.Do("POST", path, nil, nil)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	g.waitMsg(func(m client.Message) bool { return m.Type == "broadcast" && m.Active })
+	g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "broadcast" && m.Active })
 	late := connectRTC(t, e, joinAsGuest(anon, inv.URL, "Late"))
 	require.True(t, late.waitJoined().Broadcasting, "someone joining is told at once")
 	resp = owner.Do("POST", path, nil, nil)
 	require.Equal(t, "broadcast_active", problemOf(t, resp).Code)
 
 	// The target refuses: the moderator is told why, the API says so, the meeting goes on.
-	trouble := o.waitMsg(func(m client.Message) bool { return m.Type == "broadcast" && m.Error != "" })
+	trouble := o.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "broadcast" && m.Error != "" })
 	require.Contains(t, trouble.Error, "refused the connection")
 	require.Equal(t, "refused", trouble.Reason)
 	require.NotContains(t, trouble.Error, key)
@@ -117,7 +117,7 @@ func TestBroadcastFromTheRoom(t *testing.T) {
 
 	resp = owner.Do("DELETE", path, nil, nil)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
-	g.waitMsg(func(m client.Message) bool { return m.Type == "broadcast" && !m.Active })
+	g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "broadcast" && !m.Active })
 	require.Eventually(t, func() bool {
 		got, _ = getBroadcast(owner, w.ID)
 		return got.State == "off"

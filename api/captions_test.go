@@ -10,7 +10,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
-	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 )
 
 // TestAutomaticCaptionsFromTheSpeechService: with a speech-to-text service configured, the
@@ -55,7 +55,7 @@ func TestAutomaticCaptionsFromTheSpeechService(t *testing.T) {
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	resp = owner.Do("POST", path, nil, nil)
 	require.Equal(t, "captions_active", problemOf(t, resp).Code)
-	got := g.waitMsg(func(m client.Message) bool { return m.Type == "caption" && m.Text == "texte de la machine" })
+	got := g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "caption" && m.Text == "texte de la machine" })
 	require.True(t, got.Automatic)
 	require.Positive(t, frames.Load(), "the room's audio reached the service")
 	resp = owner.Do("DELETE", path, nil, nil)

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"webinaire/api"
-	"webinaire/sfu/client"
 	"webinaire/sfu/signal"
 	"webinaire/store"
 )
@@ -23,7 +22,9 @@ import (
 func refused(t *testing.T, e *env, token string) string {
 	t.Helper()
 	c := connectRTC(t, e, joinAnswer{WSURL: wsURLOf(e), Token: token})
-	m := c.waitMsg(func(m client.Message) bool { return m.Type == "error" || m.Type == "joined" || m.Type == "lobby_wait" })
+	m := c.waitMsg(func(m signal.ServerMessage) bool {
+		return m.Type == "error" || m.Type == "joined" || m.Type == "lobby_wait"
+	})
 	require.Equal(t, "error", m.Type, "entered with a token that should be refused")
 	c.waitClosed()
 	return m.Code
@@ -60,7 +61,9 @@ func TestEveryEntryIsCheckedAgainstTheDatabase(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		resp.Body.Close()
 		s := connectRTC(t, e, second)
-		wait := s.waitMsg(func(m client.Message) bool { return m.Type == "lobby_wait" || m.Type == "joined" || m.Type == "error" })
+		wait := s.waitMsg(func(m signal.ServerMessage) bool {
+			return m.Type == "lobby_wait" || m.Type == "joined" || m.Type == "error"
+		})
 		require.Equal(t, "lobby_wait", wait.Type, "the lobby of now, not of the token's time")
 		require.NotEmpty(t, wait.SessionToken)
 
@@ -111,7 +114,7 @@ func TestEveryEntryIsCheckedAgainstTheDatabase(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
 		resp.Body.Close()
 		require.Equal(t, websocket.StatusCode(signal.CloseRoomClosed), o.waitClosed())
-		require.Equal(t, "room_closed", o.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
+		require.Equal(t, "room_closed", o.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "error" }).Code)
 		_, open := e.sfu.Room(w.RoomID)
 		require.False(t, open)
 		require.Equal(t, "room_gone", refused(t, e, ojoined.SessionToken))
@@ -121,7 +124,7 @@ func TestEveryEntryIsCheckedAgainstTheDatabase(t *testing.T) {
 
 // guestInRoom is a server where an organizer's webinar without lobby has a guest in its
 // room, entered with an attendee invitation.
-func guestInRoom(t *testing.T) (e *env, owner *browser, w webinar, inv invitation, j joinAnswer, g *rtcClient, joined client.Message) {
+func guestInRoom(t *testing.T) (e *env, owner *browser, w webinar, inv invitation, j joinAnswer, g *rtcClient, joined signal.ServerMessage) {
 	t.Helper()
 	e = setup(t, "sqlite", options{})
 	owner = e.browser()
@@ -180,7 +183,7 @@ func TestDeletingOrRestrictingEndsTheRoomAndItsRecording(t *testing.T) {
 	owner, admin := e.browser(), e.browser()
 	owner.Login(userOwner)
 	admin.Login(userAdmin)
-	start := func(w webinar) (*rtcClient, client.Message) {
+	start := func(w webinar) (*rtcClient, signal.ServerMessage) {
 		t.Helper()
 		o := connectRTC(t, e, joinAsOwner(owner, w.ID))
 		joined := o.waitJoined()
@@ -188,7 +191,7 @@ func TestDeletingOrRestrictingEndsTheRoomAndItsRecording(t *testing.T) {
 		resp := owner.Do("POST", "/api/v1/webinars/"+w.ID+"/recording", nil, nil)
 		require.Equal(t, http.StatusCreated, resp.StatusCode)
 		resp.Body.Close()
-		o.waitMsg(func(m client.Message) bool { return m.Type == "recording" && m.Active })
+		o.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "recording" && m.Active })
 		return o, joined
 	}
 

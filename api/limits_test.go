@@ -19,7 +19,7 @@ import (
 
 	"webinaire/api/wsclient"
 	"webinaire/recording"
-	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 	"webinaire/store"
 )
 
@@ -169,7 +169,7 @@ func TestLongAnswersOutliveTheWriteTimeout(t *testing.T) {
 	g := connectRTC(t, e, joinAsGuest(anon, createInvitation(owner, w.ID, "attendee").URL, "Zoé Martin"))
 	g.waitJoined()
 	require.NoError(t, o.Send(context.Background(), map[string]any{"type": "chat", "text": "still here"}))
-	g.waitMsg(func(m client.Message) bool { return m.Type == "chat" && m.Text == "still here" })
+	g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "chat" && m.Text == "still here" })
 
 	r := <-downloaded
 	require.NoError(t, r.err, "the download was cut")

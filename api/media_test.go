@@ -182,8 +182,8 @@ func TestMediaThroughTheSignallingEndpoint(t *testing.T) {
 		o.waitJoined()
 		g := connectRTC(t, e, gj)
 		joined := g.waitJoined()
-		require.Equal(t, "meeting", joined.RoomKind)
-		require.Equal(t, "attendee", joined.Role)
+		require.Equal(t, signal.KindMeeting, joined.RoomKind)
+		require.Equal(t, signal.RoleAttendee, joined.Role)
 		o.publish()
 		g.publish()
 		// Each receives the other's camera and microphone.
@@ -261,9 +261,9 @@ func TestModeration(t *testing.T) {
 	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/role", map[string]string{"role": "presenter"}, nil)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	resp.Body.Close()
-	m := g.waitMsg(func(m client.Message) bool { return m.Type == "role" })
+	m := g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "role" })
 	require.Equal(t, gj.ParticipantID, m.ParticipantID)
-	require.Equal(t, "presenter", m.Role)
+	require.Equal(t, signal.RolePresenter, m.Role)
 	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/role", map[string]string{"role": "host"}, nil)
 	require.Equal(t, "validation", problemOf(t, resp).Code)
 	resp = owner.Do("POST", wid+"/participants/nobody/role", map[string]string{"role": "attendee"}, nil)
@@ -280,13 +280,13 @@ func TestModeration(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	resp.Body.Close()
 	require.Equal(t, websocket.StatusCode(signal.CloseRemoved), g.waitClosed())
-	require.Equal(t, "removed", g.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
-	o.waitMsg(func(m client.Message) bool {
+	require.Equal(t, "removed", g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "error" }).Code)
+	o.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == "participant_left" && m.ParticipantID == gj.ParticipantID
 	})
 
 	again := connectRTC(t, e, gj)
-	require.Equal(t, "token_revoked", again.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
+	require.Equal(t, "token_revoked", again.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "error" }).Code)
 	require.Equal(t, websocket.StatusCode(signal.CloseUnauthorized), again.waitClosed())
 
 	resp = owner.Do("POST", wid+"/participants/"+gj.ParticipantID+"/remove", nil, nil)
@@ -319,7 +319,7 @@ func TestClosingTheSFUEndsTheSessions(t *testing.T) {
 
 	require.NoError(t, e.sfu.Close(), "what serve does at shutdown")
 	require.Equal(t, websocket.StatusGoingAway, g.waitClosed())
-	require.Equal(t, "server_closing", g.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
+	require.Equal(t, "server_closing", g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "error" }).Code)
 	// Close returns once the sessions have ended, their leaves written.
 	list, err := e.store.ConnectionLog(context.Background(), store.ConnectionFilter{ActorID: gj.ParticipantID, From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour), Limit: 10})
 	require.NoError(t, err)
@@ -360,13 +360,13 @@ func TestSignallingEndpointRefusals(t *testing.T) {
 	t.Run("a first message that is not a join", func(t *testing.T) {
 		c := connectRTC(t, e, joinAnswer{WSURL: j.WSURL})
 		c.sendRaw(websocket.MessageText, []byte("hello"))
-		require.Equal(t, "join_required", c.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
+		require.Equal(t, "join_required", c.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "error" }).Code)
 		require.Equal(t, websocket.StatusPolicyViolation, c.waitClosed())
 	})
 
 	t.Run("a bad token", func(t *testing.T) {
 		c := connectRTC(t, e, joinAnswer{WSURL: j.WSURL, Token: j.Token + "x"})
-		require.Equal(t, "token_invalid", c.waitMsg(func(m client.Message) bool { return m.Type == "error" }).Code)
+		require.Equal(t, "token_invalid", c.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "error" }).Code)
 		require.Equal(t, websocket.StatusCode(signal.CloseUnauthorized), c.waitClosed())
 	})
 
@@ -395,7 +395,7 @@ type rtcClient struct {
 	localPort int // the WebSocket's source port
 
 	mu      sync.Mutex
-	msgs    []client.Message
+	msgs    []signal.ServerMessage
 	changed chan struct{} // closed and replaced at each message
 }
 
@@ -432,7 +432,7 @@ func connectRTC(t *testing.T, e *env, j joinAnswer) *rtcClient {
 	return c
 }
 
-func (c *rtcClient) record(m client.Message) {
+func (c *rtcClient) record(m signal.ServerMessage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.msgs = append(c.msgs, m)
@@ -452,7 +452,7 @@ func (c *rtcClient) publish() {
 }
 
 // waitMsg waits for a message matching ok and returns it.
-func (c *rtcClient) waitMsg(ok func(client.Message) bool) client.Message {
+func (c *rtcClient) waitMsg(ok func(signal.ServerMessage) bool) signal.ServerMessage {
 	c.t.Helper()
 	deadline := time.NewTimer(rtcWait)
 	defer deadline.Stop()
@@ -474,9 +474,9 @@ func (c *rtcClient) waitMsg(ok func(client.Message) bool) client.Message {
 }
 
 // waitJoined waits for the joined message.
-func (c *rtcClient) waitJoined() client.Message {
+func (c *rtcClient) waitJoined() signal.ServerMessage {
 	c.t.Helper()
-	m := c.waitMsg(func(m client.Message) bool { return m.Type == "joined" || m.Type == "error" })
+	m := c.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "joined" || m.Type == "error" })
 	require.Equal(c.t, "joined", m.Type, "join refused: %s %s", m.Code, m.Message)
 	return m
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 )
 
 // The node's rooms, participants, tracks, media feedback, placements and join calls are
@@ -69,7 +69,9 @@ func TestNodeMetrics(t *testing.T) {
 	// A guest of a webinar with a lobby waits there, counted apart.
 	lw := createWebinar(owner, newWebinar)
 	waiting := connectRTC(t, e, joinAsGuest(e.browser(), createInvitation(owner, lw.ID, "attendee").URL, "Camille Dubois"))
-	wait := waiting.waitMsg(func(m client.Message) bool { return m.Type == "lobby_wait" || m.Type == "joined" || m.Type == "error" })
+	wait := waiting.waitMsg(func(m signal.ServerMessage) bool {
+		return m.Type == "lobby_wait" || m.Type == "joined" || m.Type == "error"
+	})
 	require.Equal(t, "lobby_wait", wait.Type)
 	m = metricsText(t, e)
 	require.Contains(t, m, "webinaire_lobby_participants 1\n")

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"webinaire/api/apitest"
-	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 )
 
 // findInDatabase tells whether text is anywhere in the database: in the SQLite file and
@@ -80,13 +80,13 @@ func chatAndVote(t *testing.T, o, g *rtcClient, marker string) {
 	require.NoError(t, o.Send(ctx, map[string]any{"type": "chat", "text": "public " + marker}))
 	require.NoError(t, g.Send(ctx, map[string]any{"type": "chat", "text": "private " + marker, "to": "moderators"}))
 	require.NoError(t, o.Send(ctx, map[string]any{"type": "poll_create", "question": "Q " + marker, "options": []string{"yes", marker}}))
-	o.waitMsg(func(m client.Message) bool { return m.Type == "poll" })
+	o.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "poll" })
 	require.NoError(t, o.Send(ctx, map[string]any{"type": "poll_open", "poll_id": "poll-1"}))
-	g.waitMsg(func(m client.Message) bool { return m.Type == "poll" })
+	g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "poll" })
 	require.NoError(t, g.Send(ctx, map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{1}}))
-	o.waitMsg(func(m client.Message) bool { return m.Type == "poll" && m.Voted == 1 })
-	g.waitMsg(func(m client.Message) bool { return m.Type == "chat" && m.Text == "public "+marker })
-	o.waitMsg(func(m client.Message) bool { return m.Type == "chat" && m.Text == "private "+marker })
+	o.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "poll" && m.Voted == 1 })
+	g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "chat" && m.Text == "public "+marker })
+	o.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "chat" && m.Text == "private "+marker })
 }
 
 // auditedEnd waits for the audit entry of the end of a session of webinarID, of its main
@@ -147,7 +147,7 @@ func TestBreakoutChatAndVotesLeaveNoTrace(t *testing.T) {
 		// Each goes to the breakout room with the token handed over the signalling: no
 		// new join through the API, no lobby, no name typed again.
 		moveOf := func(c *rtcClient, j joinAnswer) (*rtcClient, string) {
-			mv := c.waitMsg(func(m client.Message) bool { return m.Type == "breakout_move" })
+			mv := c.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "breakout_move" })
 			j.Token = mv.Token
 			moved := connectRTC(t, e, j)
 			joined := moved.waitJoined()

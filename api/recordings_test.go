@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"webinaire/recording/recordingtest"
-	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 	"webinaire/store"
 )
 
@@ -84,7 +84,7 @@ func recordAMeeting(t *testing.T, s3 bool) {
 	require.Equal(t, "recording", started.State)
 	// The webinar's date plus the policy's 12 months.
 	require.Equal(t, time.Date(2027, 12, 3, 13, 0, 0, 0, time.UTC), started.ExpiresAt)
-	g.waitMsg(func(m client.Message) bool { return m.Type == "recording" && m.Active })
+	g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "recording" && m.Active })
 	resp = owner.Do("POST", "/api/v1/webinars/"+w.ID+"/recording", nil, nil)
 	require.Equal(t, "recording_active", problemOf(t, resp).Code)
 	late := connectRTC(t, e, joinAsGuest(anon, inv.URL, "Late"))
@@ -95,13 +95,13 @@ func recordAMeeting(t *testing.T, s3 bool) {
 	capt := connectRTC(t, e, joinAsGuest(anon, createInvitation(owner, w.ID, "captioner").URL, "Claire"))
 	require.Equal(t, "captioner", string(capt.waitJoined().Role))
 	require.NoError(t, capt.Send(t.Context(), map[string]any{"type": "caption", "text": "Bonjour " + captionMarker, "lang": "fr"}))
-	g.waitMsg(func(m client.Message) bool { return m.Type == "caption" && m.Text == "Bonjour "+captionMarker })
+	g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "caption" && m.Text == "Bonjour "+captionMarker })
 
 	// Some seconds of media, then stop.
 	g.waitMedia(oj.ParticipantID, 200)
 	resp = owner.Do("DELETE", "/api/v1/webinars/"+w.ID+"/recording", nil, nil)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
-	g.waitMsg(func(m client.Message) bool { return m.Type == "recording" && !m.Active })
+	g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "recording" && !m.Active })
 	var rec recordingOut
 	require.Eventually(t, func() bool {
 		list := listRecordings(owner, w.ID)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"webinaire/sfu/client"
+	"webinaire/sfu/signal"
 	"webinaire/store"
 )
 
@@ -95,14 +95,14 @@ func TestSessionSlidesLeaveNoTrace(t *testing.T) {
 	}
 	decode(t, resp, &out)
 	require.Equal(t, 3, out.Pages)
-	g.waitMsg(func(m client.Message) bool { return m.Type == "slides" && m.SlidesID == out.ID && m.Page == 1 })
+	g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "slides" && m.SlidesID == out.ID && m.Page == 1 })
 	resp = anon.Do("GET", "/api/v1/slides/"+out.ID, nil, map[string]string{"Authorization": "Bearer " + guestToken})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "application/pdf", resp.Header.Get("Content-Type"))
 	got, _ := io.ReadAll(resp.Body)
 	require.Contains(t, string(got), marker)
 	require.NoError(t, o.Send(t.Context(), map[string]any{"type": "slide_page", "slides_id": out.ID, "page": 3}))
-	g.waitMsg(func(m client.Message) bool { return m.Type == "slides" && m.SlidesID == out.ID && m.Page == 3 })
+	g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "slides" && m.SlidesID == out.ID && m.Page == 3 })
 
 	require.NoError(t, o.Send(t.Context(), map[string]any{"type": "end_session"}))
 	o.waitClosed()
@@ -173,7 +173,7 @@ func TestSlidesAttachedBeforehand(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	resp = anon.Do("POST", "/api/v1/slides/attached", nil, map[string]string{"Authorization": "Bearer " + ownerToken})
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	g.waitMsg(func(m client.Message) bool { return m.Type == "slides" && m.SlidesID != "" && m.Page == 1 })
+	g.waitMsg(func(m signal.ServerMessage) bool { return m.Type == "slides" && m.SlidesID != "" && m.Page == 1 })
 
 	require.True(t, findInDatabase(t, e, marker), "the attached file is in the database")
 	resp = owner.Do("DELETE", path, nil, nil)

@@ -27,15 +27,6 @@ import (
 
 // Limits of breakout rooms.
 const (
-	// MaxBreakoutRooms is the most breakout rooms a main room may have at once.
-	MaxBreakoutRooms = 50
-	// MaxBreakoutName is the longest name of a breakout room, in bytes.
-	MaxBreakoutName = 64
-	// MaxBreakoutDuration is the longest time breakout rooms may be given.
-	MaxBreakoutDuration = 8 * time.Hour
-	// MaxBreakoutBroadcast is the longest message a moderator broadcasts to every room,
-	// in bytes.
-	MaxBreakoutBroadcast = 500
 	// breakoutCloseDelay is how long the breakout rooms stay open once their participants
 	// were sent back, for their moves to go through; whoever is still in one then is sent
 	// out with breakout_ended.
@@ -70,12 +61,6 @@ func newBreakoutID(main string) string {
 	b := make([]byte, 17)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return main + breakoutMark + strings.ToLower(breakoutEncoding.EncodeToString(b))[:breakoutIDLen]
-}
-
-// breakoutSpec is a breakout room as a moderator asks for it.
-type breakoutSpec struct {
-	Name         string   `json:"name"`
-	Participants []string `json:"participants,omitempty"`
 }
 
 // breakouts are the breakout rooms of a main room, under the main room's lock.
@@ -122,98 +107,6 @@ func (b *breakouts) roomNamed(id string) (breakoutRoom, bool) {
 	return b.rooms[i], true
 }
 
-// breakoutsMessage is the state of the breakout rooms as one participant sees it.
-type breakoutsMessage struct {
-	Type string `json:"type"`
-	// Open tells whether breakout rooms are open; the rest is empty when not.
-	Open     bool                `json:"open"`
-	MainRoom string              `json:"main_room_id"`
-	Rooms    []breakoutRoomState `json:"rooms"`
-	Choose   bool                `json:"choose"`
-	EndsAt   *time.Time          `json:"ends_at,omitempty"`
-	// Assigned is the breakout room of the participant, or empty.
-	Assigned string `json:"assigned,omitempty"`
-}
-
-// breakoutRoomState is one breakout room; its participants are given to moderators only.
-type breakoutRoomState struct {
-	ID           string      `json:"room_id"`
-	Name         string      `json:"name"`
-	Participants []nameAndID `json:"participants,omitempty"`
-	Count        int         `json:"count"`
-}
-
-type nameAndID struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-type breakoutMoveMessage struct {
-	Type     string `json:"type"`
-	RoomID   string `json:"room_id"`
-	RoomName string `json:"room_name,omitempty"`
-	// Main tells that the room is the main room.
-	Main  bool   `json:"main"`
-	Token string `json:"token"`
-}
-
-type breakoutBroadcastMessage struct {
-	Type     string `json:"type"`
-	From     string `json:"from"`
-	FromName string `json:"from_name"`
-	Text     string `json:"text"`
-}
-
-type helpRequestedMessage struct {
-	Type          string `json:"type"`
-	ParticipantID string `json:"participant_id"`
-	Name          string `json:"name"`
-	RoomID        string `json:"room_id"`
-	RoomName      string `json:"room_name"`
-}
-
-// checkBreakoutMessage checks the fields of a breakout message; empty when they are good.
-func checkBreakoutMessage(m *clientMessage) string {
-	switch m.Type {
-	case signal.TypeBreakoutStart:
-		if len(m.Rooms) < 1 || len(m.Rooms) > MaxBreakoutRooms {
-			return fmt.Sprintf("1 to %d breakout rooms", MaxBreakoutRooms)
-		}
-		if m.Duration < 0 || time.Duration(m.Duration)*time.Second > MaxBreakoutDuration {
-			return fmt.Sprintf("duration: 0 to %d seconds", int(MaxBreakoutDuration/time.Second))
-		}
-		seen := map[string]bool{}
-		for i, r := range m.Rooms {
-			name, ok := cleanText(r.Name, MaxBreakoutName)
-			if !ok || strings.ContainsAny(name, "\n\t") {
-				return fmt.Sprintf("breakout room name: 1 to %d bytes on one line", MaxBreakoutName)
-			}
-			m.Rooms[i].Name = name
-			for _, id := range r.Participants {
-				if !validID(id) || seen[id] {
-					return "breakout participants: ids, each in one room"
-				}
-				seen[id] = true
-			}
-		}
-	case signal.TypeBreakoutAssign:
-		if !validID(m.ParticipantID) || m.RoomID != "" && !validID(m.RoomID) {
-			return "breakout_assign needs a participant_id and a room_id"
-		}
-	case signal.TypeBreakoutJoin:
-		if m.RoomID != "" && !validID(m.RoomID) {
-			return "breakout_join room_id"
-		}
-	case signal.TypeBreakoutBroadcast:
-		text, ok := cleanText(m.Text, MaxBreakoutBroadcast)
-		if !ok {
-			return fmt.Sprintf("broadcast text: 1 to %d bytes", MaxBreakoutBroadcast)
-		}
-		m.Text = text
-	}
-	return ""
-}
-
 // main is the main room of r: its parent for a breakout room, r itself otherwise.
 func (r *Room) main() *Room {
 	if r.parent != nil {
@@ -224,7 +117,7 @@ func (r *Room) main() *Room {
 
 // breakout acts on a breakout message of p, in its room or in one of its breakout rooms;
 // it answers errors to p.
-func (p *participant) breakout(m clientMessage) {
+func (p *participant) breakout(m signal.ClientMessage) {
 	r := p.room
 	r.mu.Lock()
 	present := r.participants[p.id] == p
@@ -266,7 +159,7 @@ func (p *participant) breakout(m clientMessage) {
 // startBreakouts opens breakout rooms in the main room r: the participants listed in
 // specs go to their room, and with random the others of the room but the moderators are
 // spread over the rooms. Each is sent its move. The rooms close after d, when d > 0.
-func (r *Room) startBreakouts(by *participant, specs []breakoutSpec, random, choose bool, d time.Duration) (string, string) {
+func (r *Room) startBreakouts(by *participant, specs []signal.BreakoutSpec, random, choose bool, d time.Duration) (string, string) {
 	r.mu.Lock()
 	switch {
 	case r.closed:
@@ -359,7 +252,7 @@ func (r *Room) sendMove(p *participant, to string) {
 		p.sendError(signal.CodeInternal, "the move to the other room could not be prepared")
 		return
 	}
-	p.sendRaw(encode(breakoutMoveMessage{Type: signal.TypeBreakoutMove, RoomID: to, RoomName: name, Main: to == r.id, Token: tok}))
+	p.sendRaw(encode(signal.BreakoutMoveMessage{Type: signal.TypeBreakoutMove, RoomID: to, RoomName: name, Main: to == r.id, Token: tok}))
 }
 
 // breakoutJoin moves p into the breakout room id, or back to the main room r when id is
@@ -447,7 +340,7 @@ func (r *Room) broadcastToBreakouts(by *participant, text string) (string, strin
 	if !open {
 		return signal.CodeBreakoutState, "no breakout rooms are open"
 	}
-	msg := encode(breakoutBroadcastMessage{Type: signal.TypeBreakoutMessage, From: by.id, FromName: by.claims.Name, Text: text})
+	msg := encode(signal.BreakoutBroadcastMessage{Type: signal.TypeBreakoutMessage, From: by.id, FromName: by.claims.Name, Text: text})
 	for _, o := range r.everyone() {
 		o.sendRaw(msg)
 	}
@@ -467,7 +360,7 @@ func (r *Room) askHelp(p *participant, in *Room) (string, string) {
 		name = br.name
 	}
 	r.mu.Unlock()
-	msg := encode(helpRequestedMessage{Type: signal.TypeBreakoutHelpRequested, ParticipantID: p.id, Name: p.claims.Name, RoomID: in.id, RoomName: name})
+	msg := encode(signal.BreakoutHelpRequestedMessage{Type: signal.TypeBreakoutHelpRequested, ParticipantID: p.id, Name: p.claims.Name, RoomID: in.id, RoomName: name})
 	for _, o := range r.everyone() {
 		if o.isModerator() {
 			o.sendRaw(msg)
@@ -609,7 +502,7 @@ func (r *Room) sendBreakouts(p *participant) {
 	mod := p.isModerator()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	msg := breakoutsMessage{Type: signal.TypeBreakouts, MainRoom: r.id, Rooms: []breakoutRoomState{}}
+	msg := signal.BreakoutsMessage{Type: signal.TypeBreakouts, MainRoom: r.id, Rooms: []signal.BreakoutRoom{}}
 	if b := r.brk; b != nil {
 		msg.Open, msg.Choose, msg.Assigned = true, b.choose, b.assigned[p.id]
 		if !b.endsAt.IsZero() {
@@ -617,17 +510,17 @@ func (r *Room) sendBreakouts(p *participant) {
 			msg.EndsAt = &at
 		}
 		for _, br := range b.rooms {
-			st := breakoutRoomState{ID: br.id, Name: br.name}
+			st := signal.BreakoutRoom{ID: br.id, Name: br.name}
 			for id, room := range b.assigned {
 				if room != br.id {
 					continue
 				}
 				st.Count++
 				if mod {
-					st.Participants = append(st.Participants, nameAndID{ID: id, Name: b.names[id]})
+					st.Participants = append(st.Participants, signal.BreakoutMember{ID: id, Name: b.names[id]})
 				}
 			}
-			slices.SortFunc(st.Participants, func(a, b nameAndID) int { return strings.Compare(a.Name+a.ID, b.Name+b.ID) })
+			slices.SortFunc(st.Participants, func(a, b signal.BreakoutMember) int { return strings.Compare(a.Name+a.ID, b.Name+b.ID) })
 			msg.Rooms = append(msg.Rooms, st)
 		}
 	}

@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -23,50 +22,8 @@ func TestMainRoom(t *testing.T) {
 		require.Equal(t, tc.main, MainRoom(tc.id), "main room of %q", tc.id)
 		require.Equal(t, tc.breakout, IsBreakoutRoom(tc.id), "%q is a breakout room", tc.id)
 	}
-	require.True(t, validID(id), "a breakout room's id is a room id: %q", id)
+	require.True(t, signal.ValidID(id), "a breakout room's id is a room id: %q", id)
 	require.NotEqual(t, id, newBreakoutID("main-1"), "two breakout rooms of a room have different ids")
-}
-
-// TestBreakoutMessagesAreBounded refuses breakout messages out of their bounds before
-// they reach a room.
-func TestBreakoutMessagesAreBounded(t *testing.T) {
-	rooms := func(n int) string {
-		return "[" + strings.TrimSuffix(strings.Repeat(`{"name":"r"},`, n), ",") + "]"
-	}
-	for _, tc := range []struct {
-		name, msg string
-		ok        bool
-	}{
-		{"two rooms", `{"type":"breakout_start","rooms":` + rooms(2) + `,"duration":600}`, true},
-		{"no room", `{"type":"breakout_start","rooms":[]}`, false},
-		{"too many rooms", `{"type":"breakout_start","rooms":` + rooms(MaxBreakoutRooms+1) + `}`, false},
-		{"empty name", `{"type":"breakout_start","rooms":[{"name":" "}]}`, false},
-		{"long name", `{"type":"breakout_start","rooms":[{"name":"` + strings.Repeat("n", MaxBreakoutName+1) + `"}]}`, false},
-		{"name on two lines", `{"type":"breakout_start","rooms":[{"name":"a\nb"}]}`, false},
-		{"negative duration", `{"type":"breakout_start","rooms":` + rooms(1) + `,"duration":-1}`, false},
-		{"long duration", `{"type":"breakout_start","rooms":` + rooms(1) + `,"duration":28801}`, false},
-		{"participant twice", `{"type":"breakout_start","rooms":[{"name":"a","participants":["p"]},{"name":"b","participants":["p"]}]}`, false},
-		{"bad participant id", `{"type":"breakout_start","rooms":[{"name":"a","participants":["p q"]}]}`, false},
-		{"assign", `{"type":"breakout_assign","participant_id":"p","room_id":"r"}`, true},
-		{"assign to main", `{"type":"breakout_assign","participant_id":"p"}`, true},
-		{"assign nobody", `{"type":"breakout_assign","room_id":"r"}`, false},
-		{"join", `{"type":"breakout_join","room_id":"r"}`, true},
-		{"join bad room", `{"type":"breakout_join","room_id":"r/x"}`, false},
-		{"broadcast", `{"type":"breakout_broadcast","text":"five minutes left"}`, true},
-		{"empty broadcast", `{"type":"breakout_broadcast","text":""}`, false},
-		{"long broadcast", `{"type":"breakout_broadcast","text":"` + strings.Repeat("x", MaxBreakoutBroadcast+1) + `"}`, false},
-		{"help", `{"type":"breakout_help"}`, true},
-		{"end", `{"type":"breakout_end"}`, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := decodeMessage([]byte(tc.msg))
-			if tc.ok {
-				require.NoError(t, err)
-			} else {
-				require.ErrorIs(t, err, ErrMalformedMessage)
-			}
-		})
-	}
 }
 
 // breakoutFixture is a main room with a moderator and three attendees, on a server with
@@ -88,13 +45,13 @@ func newBreakoutFixture(t *testing.T) *breakoutFixture {
 	return f
 }
 
-func moveMsg(main bool) func(serverMsg) bool {
-	return func(m serverMsg) bool { return m.Type == signal.TypeBreakoutMove && m.Main == main }
+func moveMsg(main bool) func(signal.ServerMessage) bool {
+	return func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakoutMove && m.Main == main }
 }
 
 // follow joins the room of a breakout_move received by c, with its token, and leaves
 // the room c was in.
-func (f *breakoutFixture) follow(t *testing.T, c *testClient, mv serverMsg) *testClient {
+func (f *breakoutFixture) follow(t *testing.T, c *testClient, mv signal.ServerMessage) *testClient {
 	t.Helper()
 	require.NotEmpty(t, mv.Token)
 	next := join(t, f.srv, mv.Token)
@@ -115,7 +72,7 @@ func TestBreakoutRoomsRoundTrip(t *testing.T) {
 		{"name": "Salle A", "participants": []string{"alice"}},
 		{"name": "Salle B"},
 	}})
-	state := f.mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && m.Open })
+	state := f.mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && m.Open })
 	require.Len(t, state.Rooms, 2)
 	require.Equal(t, "main", state.MainRoom)
 	require.NotNil(t, state.EndsAt)
@@ -124,10 +81,10 @@ func TestBreakoutRoomsRoundTrip(t *testing.T) {
 	require.Equal(t, "Salle A", a.Name)
 	require.Equal(t, 2, a.Count, "alice, and one spread at random: %+v", state.Rooms)
 	require.Equal(t, 1, b.Count)
-	require.Contains(t, a.Participants, nameAndID{ID: "alice", Name: "Name of alice"}, "the moderator sees who is where")
-	require.NotContains(t, b.Participants, nameAndID{ID: "mod", Name: "Name of mod"}, "moderators are not spread")
+	require.Contains(t, a.Participants, signal.BreakoutMember{ID: "alice", Name: "Name of alice"}, "the moderator sees who is where")
+	require.NotContains(t, b.Participants, signal.BreakoutMember{ID: "mod", Name: "Name of mod"}, "moderators are not spread")
 
-	seen := f.alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && m.Open })
+	seen := f.alice.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && m.Open })
 	require.Equal(t, a.ID, seen.Assigned)
 	require.Empty(t, seen.Rooms[0].Participants, "an attendee sees the rooms, not who is in them")
 
@@ -140,7 +97,7 @@ func TestBreakoutRoomsRoundTrip(t *testing.T) {
 	}
 	inA, inB := clients["alice"], (*testClient)(nil)
 	for _, name := range []string{"bob", "carol"} {
-		if !clients[name].has(func(m serverMsg) bool { return m.Type == signal.TypeJoined && m.RoomID == a.ID }) {
+		if !clients[name].has(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined && m.RoomID == a.ID }) {
 			inB = clients[name]
 		}
 	}
@@ -176,11 +133,11 @@ func TestBreakoutRoomsRoundTrip(t *testing.T) {
 	f.clock.Advance(600 * time.Second)
 	back := inA.waitMsg(moveMsg(true))
 	require.Equal(t, "main", back.RoomID)
-	inA.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && !m.Open })
+	inA.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && !m.Open })
 	inB.waitMsg(moveMsg(true))
 	returned := f.follow(t, inA, back)
-	returned.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined && m.RoomID == "main" })
-	f.mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && !m.Open })
+	returned.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined && m.RoomID == "main" })
+	f.mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && !m.Open })
 	f.clock.Advance(breakoutCloseDelay)
 	inB.waitError(signal.CodeBreakoutEnded)
 	code, _, _ := inB.waitClosed()
@@ -212,7 +169,7 @@ func TestBreakoutAuthorisation(t *testing.T) {
 		{"name": "A", "participants": []string{"alice"}},
 		{"name": "B", "participants": []string{"bob"}},
 	}})
-	state := f.mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && m.Open })
+	state := f.mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && m.Open })
 	a, b := state.Rooms[0].ID, state.Rooms[1].ID
 	f.mod.send(map[string]any{"type": "breakout_start", "rooms": []map[string]any{{"name": "C"}}})
 	f.mod.waitError(signal.CodeBreakoutState)
@@ -250,15 +207,17 @@ func TestBreakoutAuthorisation(t *testing.T) {
 	f.mod.send(map[string]any{"type": "breakout_end"})
 	carolInB.waitMsg(moveMsg(true))
 	f.mod.send(map[string]any{"type": "breakout_start", "choose": true, "rooms": []map[string]any{{"name": "A"}, {"name": "B"}}})
-	state = f.mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakouts && m.Open && m.Choose })
+	state = f.mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeBreakouts && m.Open && m.Choose })
 	f.bob.send(map[string]any{"type": "breakout_join", "room_id": state.Rooms[1].ID})
-	chosen := f.bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeBreakoutMove && m.RoomID == state.Rooms[1].ID })
+	chosen := f.bob.waitMsg(func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeBreakoutMove && m.RoomID == state.Rooms[1].ID
+	})
 	bobInB := join(t, f.srv, chosen.Token)
 	bobInB.waitMsg(ofType(signal.TypeJoined))
-	final := f.mod.waitMsg(func(m serverMsg) bool {
+	final := f.mod.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeBreakouts && m.Open && len(m.Rooms) == 2 && m.Rooms[1].Count == 1
 	})
-	require.Equal(t, []nameAndID{{ID: "bob", Name: "Name of bob"}}, final.Rooms[1].Participants)
+	require.Equal(t, []signal.BreakoutMember{{ID: "bob", Name: "Name of bob"}}, final.Rooms[1].Participants)
 
 	// Removing a participant from a breakout room removes it from the session.
 	f.mod.send(map[string]any{"type": "remove", "participant_id": "bob"})
@@ -270,8 +229,8 @@ func TestBreakoutAuthorisation(t *testing.T) {
 	require.ErrorIs(t, err, ErrTokenRevoked, "nor in the main room")
 }
 
-func errorCode(code string) func(serverMsg) bool {
-	return func(m serverMsg) bool { return m.Type == signal.TypeError && m.Code == code }
+func errorCode(code string) func(signal.ServerMessage) bool {
+	return func(m signal.ServerMessage) bool { return m.Type == signal.TypeError && m.Code == code }
 }
 
 // TestMainRoomClosesAfterItsBreakoutRooms: breakout rooms without a time limit that

@@ -40,19 +40,16 @@ func (c *testClient) trickle(line string) {
 	c.send(map[string]any{"type": "candidate", "candidate": map[string]any{"candidate": line, "sdpMid": "0", "sdpMLineIndex": 0}})
 }
 
-// offerWithCandidates makes the client's offer, sets it, and sends it with lines added.
-func (c *testClient) offerWithCandidates(t *testing.T, labels map[string]Label, lines []string) {
+// publishWithCandidates publishes a camera and a microphone, the offer sent with lines
+// added to it (the one set locally has none).
+func (c *testClient) publishWithCandidates(t *testing.T, lines []string) {
 	t.Helper()
-	c.negMu.Lock()
-	defer c.negMu.Unlock()
-	offer, err := c.pc.CreateOffer(nil)
-	require.NoError(t, err)
-	require.NoError(t, c.pc.SetLocalDescription(offer))
-	c.send(map[string]any{"type": "offer", "sdp": withCandidates(t, offer.SDP, lines), "labels": labels})
+	c.conn.editNextOffer(func(sdp string) string { return withCandidates(t, sdp, lines) })
+	c.publish(false, 25)
 }
 
 // countLocked counts the messages received that match ok; c.mu held.
-func (c *testClient) countLocked(ok func(serverMsg) bool) int {
+func (c *testClient) countLocked(ok func(signal.ServerMessage) bool) int {
 	n := 0
 	for _, m := range c.msgs {
 		if ok(m) {
@@ -64,7 +61,7 @@ func (c *testClient) countLocked(ok func(serverMsg) bool) int {
 
 // errorsLocked counts the error messages with code received; c.mu held.
 func (c *testClient) errorsLocked(code string) int {
-	return c.countLocked(func(m serverMsg) bool { return m.Type == signal.TypeError && m.Code == code })
+	return c.countLocked(func(m signal.ServerMessage) bool { return m.Type == signal.TypeError && m.Code == code })
 }
 
 // waitErrors waits until c has received n error messages with code.
@@ -173,8 +170,8 @@ func TestRefusedCandidatesGetNoDatagram(t *testing.T) {
 		for i, a := range aims(own) {
 			lines = append(lines, candidateLine(100+i, a))
 		}
-		alice.offerWithCandidates(t, alice.addMedia(false, 25), lines)
-		refused := alice.waitMsg(func(m serverMsg) bool {
+		alice.publishWithCandidates(t, lines)
+		refused := alice.waitMsg(func(m signal.ServerMessage) bool {
 			return m.Type == signal.TypeError && m.Code == signal.CodeCandidateRefused && strings.Contains(m.Message, "of the description")
 		})
 		require.Contains(t, refused.Message, fmt.Sprintf("%d candidates of the description left out", len(lines)))
@@ -190,7 +187,7 @@ func TestRefusedCandidatesGetNoDatagram(t *testing.T) {
 		// Every trickled candidate aimed at the host was refused, and nothing else: the
 		// client's relay candidates, on the server's own address, are the TURN server's.
 		alice.trickle("candidate:1 1 udp 1 last.example 9 typ host")
-		alice.waitMsg(func(m serverMsg) bool {
+		alice.waitMsg(func(m signal.ServerMessage) bool {
 			return m.Type == signal.TypeError && strings.Contains(m.Message, "cannot be parsed")
 		})
 		alice.mu.Lock()
@@ -228,7 +225,7 @@ func TestCandidatesPerICESessionAreLimited(t *testing.T) {
 	srv := newTestServer(t)
 	alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
 	alice.publish(false, 25)
-	alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeAnswer })
+	alice.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeAnswer })
 
 	// Loopback is allowed here: the limit is what refuses. The client's own candidates
 	// count too, so aim at more ports than the limit.
@@ -254,15 +251,10 @@ func TestCandidatesPerICESessionAreLimited(t *testing.T) {
 
 	// An ICE restart starts a new ICE session, with a new budget. The client keeps its
 	// new candidates, which it could send before its offer, when the old budget counts.
-	alice.pc.OnICECandidate(func(*webrtc.ICECandidate) {})
-	alice.negMu.Lock()
-	offer, err := alice.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
-	require.NoError(t, err)
-	require.NoError(t, alice.pc.SetLocalDescription(offer))
-	alice.send(map[string]any{"type": "offer", "sdp": offer.SDP})
-	alice.negMu.Unlock()
+	alice.PeerConnection().OnICECandidate(func(*webrtc.ICECandidate) {})
+	alice.RestartICE(context.Background())
 	alice.waitUntil(func() bool {
-		return alice.countLocked(func(m serverMsg) bool { return m.Type == signal.TypeAnswer }) == 2
+		return alice.countLocked(func(m signal.ServerMessage) bool { return m.Type == signal.TypeAnswer }) == 2
 	}, "answer to the ICE restart")
 	trickle(sent + 1)
 	alice.trickle("candidate:1 1 udp 1 other.example 9 typ host")
@@ -278,7 +270,6 @@ func TestCandidatesOfAnOfferAreLimited(t *testing.T) {
 		p.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})
 	alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
-	labels := alice.addMedia(false, 25)
 	var lines []string
 	for port := 1; port <= 3*maxRemoteCandidates; port++ {
 		lines = append(lines, candidateLine(port, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))) //nolint:gosec // a port
@@ -288,7 +279,7 @@ func TestCandidatesOfAnOfferAreLimited(t *testing.T) {
 		"candidate:2 1 tcp 1 10.1.2.4 9 typ host tcptype active",  // TCP: ignored, as the server sends none
 		"candidate:3 1 udp 1 0f3e9b1c-5d2a-4c6e.local 9 typ host", // mDNS: ignored
 	)
-	alice.offerWithCandidates(t, labels, lines)
+	alice.publishWithCandidates(t, lines)
 	// The client's own candidates, trickled before the offer, may have taken some of the
 	// budget: at least the lines over the limit are left out.
 	tooMany := alice.waitError(signal.CodeTooManyCandidates)
@@ -299,7 +290,7 @@ func TestCandidatesOfAnOfferAreLimited(t *testing.T) {
 	refused := alice.waitError(signal.CodeCandidateRefused)
 	require.Contains(t, refused.Message, "1 candidates of the description left out")
 	require.Contains(t, refused.Message, "private")
-	alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeAnswer })
+	alice.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeAnswer })
 	require.LessOrEqual(t, len(serverRemoteCandidates(t, srv, "r1", "alice", false)), maxRemoteCandidates)
 
 	// One line each at info level, with the kind of address and not the address.

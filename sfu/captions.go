@@ -2,8 +2,6 @@ package sfu
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"webinaire/sfu/signal"
@@ -18,8 +16,6 @@ import (
 
 // Limits of captions.
 const (
-	// MaxCaptionText is the longest caption, in bytes.
-	MaxCaptionText = 500
 	// MaxCaptionHistory is the number of captions a room keeps for those who join later.
 	MaxCaptionHistory = 20
 	// CaptionRate and CaptionBurst limit the captions of one participant.
@@ -27,12 +23,9 @@ const (
 	CaptionBurst = 10
 )
 
-// CaptionLanguages are the languages a caption may be in.
-var CaptionLanguages = []string{"fr", "en"}
-
 // Caption is one line of live captions.
 type Caption struct {
-	// Text is the caption: one line of at most MaxCaptionText bytes.
+	// Text is the caption: one line of at most signal.MaxCaptionText bytes.
 	Text string
 	// Lang is fr or en, as the captioner said.
 	Lang string
@@ -47,25 +40,6 @@ type CaptionSink interface {
 	// Caption is called for every caption, in order, while the sink is attached. It must
 	// not block.
 	Caption(c Caption)
-}
-
-// captionMessage is a caption as the participants receive it.
-type captionMessage struct {
-	Type string `json:"type"`
-	ID   int    `json:"id"`
-	Text string `json:"text"`
-	Lang string `json:"lang"`
-	// From is the captioner's participant id; empty for an automatic caption.
-	From      string    `json:"from,omitempty"`
-	Automatic bool      `json:"automatic,omitempty"`
-	At        time.Time `json:"at"`
-}
-
-// cleanCaption checks a caption's text and language: the text becomes one line.
-func cleanCaption(text, lang string) (string, bool) {
-	text = strings.Join(strings.Fields(text), " ")
-	text, ok := cleanText(text, MaxCaptionText)
-	return text, ok && slices.Contains(CaptionLanguages, lang)
 }
 
 // mayCaption tells whether a role may send captions.
@@ -86,9 +60,9 @@ func (r *Room) caption(p *participant, text, lang string) (code, why string) {
 
 // AddCaption posts an automatic caption, from a speech-to-text service, to the room.
 // The text is made one line; ErrInvalidCaption when it is empty, too long or not text,
-// or when lang is not one of CaptionLanguages.
+// or when lang is not one of signal.CaptionLanguages.
 func (r *Room) AddCaption(text, lang string) error {
-	text, ok := cleanCaption(text, lang)
+	text, ok := signal.CleanCaption(text, lang)
 	if !ok {
 		return fmt.Errorf("caption of %d bytes in %.8q: %w", len(text), lang, ErrInvalidCaption)
 	}
@@ -108,7 +82,7 @@ func (r *Room) AddCaption(text, lang string) error {
 func (r *Room) postCaptionLocked(text, lang, from string) (Caption, []CaptionSink) {
 	now := r.srv.clock.Now().UTC()
 	r.collab.captionID++
-	m := captionMessage{Type: signal.TypeCaption, ID: r.collab.captionID, Text: text, Lang: lang, From: from, Automatic: from == "", At: now}
+	m := signal.CaptionMessage{Type: signal.TypeCaption, ID: r.collab.captionID, Text: text, Lang: lang, From: from, Automatic: from == "", At: now}
 	r.collab.captions = keepLast(append(r.collab.captions, m), MaxCaptionHistory)
 	r.collab.stats.Captions++
 	msg := encode(m)

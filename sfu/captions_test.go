@@ -35,8 +35,8 @@ func (s *captionSink) texts() []string {
 	return out
 }
 
-func captionText(text string) func(serverMsg) bool {
-	return func(m serverMsg) bool { return m.Type == signal.TypeCaption && m.Text == text }
+func captionText(text string) func(signal.ServerMessage) bool {
+	return func(m signal.ServerMessage) bool { return m.Type == signal.TypeCaption && m.Text == text }
 }
 
 // TestCaptionsReachEveryoneAndTheSinks: a captioner's lines reach everyone with their
@@ -67,7 +67,7 @@ func TestCaptionsReachEveryoneAndTheSinks(t *testing.T) {
 	alice.waitError(signal.CodeForbidden)
 	capt.send(map[string]any{"type": "caption", "text": "Hallo", "lang": "de"})
 	capt.waitError(signal.CodeMalformed)
-	capt.send(map[string]any{"type": "caption", "text": strings.Repeat("a", MaxCaptionText+1), "lang": "en"})
+	capt.send(map[string]any{"type": "caption", "text": strings.Repeat("a", signal.MaxCaptionText+1), "lang": "en"})
 	capt.waitError(signal.CodeMalformed)
 
 	require.NoError(t, room.AddCaption("from the speech service", "en"))
@@ -78,7 +78,7 @@ func TestCaptionsReachEveryoneAndTheSinks(t *testing.T) {
 	require.ErrorIs(t, room.AddCaption("text", "xx"), ErrInvalidCaption)
 
 	bob := join(t, srv, srv.token(t, "w", "bob", RoleAttendee, KindWebinar))
-	joined := bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	joined := bob.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	var history []string
 	for _, c := range joined.Captions {
 		history = append(history, c.Text)
@@ -99,7 +99,7 @@ func TestCaptionHistoryIsBounded(t *testing.T) {
 	}
 	mod.waitMsg(captionText("line " + strings.Repeat("x", MaxCaptionHistory+4)))
 	late := join(t, srv, srv.token(t, "h", "late", RoleAttendee, KindMeeting))
-	joined := late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	joined := late.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	require.Len(t, joined.Captions, MaxCaptionHistory)
 	require.Equal(t, "line "+strings.Repeat("x", 5), joined.Captions[0].Text)
 }
@@ -107,6 +107,6 @@ func TestCaptionHistoryIsBounded(t *testing.T) {
 // TestCaptionerDoesNotPublish: a captioner receives, and publishes in no kind of room.
 func TestCaptionerDoesNotPublish(t *testing.T) {
 	for _, k := range []RoomKind{KindMeeting, KindWebinar} {
-		require.False(t, k.canPublish(RoleCaptioner), "captioner publishes in a %s", k)
+		require.False(t, k.CanPublish(RoleCaptioner), "captioner publishes in a %s", k)
 	}
 }

@@ -4,10 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
-	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"webinaire/sfu/signal"
 )
@@ -20,24 +16,14 @@ import (
 
 // Limits of collaboration messages.
 const (
-	// MaxChatText is the longest chat message, in bytes.
-	MaxChatText = 2000
 	// MaxChatHistory is the number of messages a room keeps for those who join later.
 	MaxChatHistory = 500
 	// ChatRate and ChatBurst limit chat messages and reactions per participant.
 	ChatRate  = 1.0 // per second
 	ChatBurst = 5
 	// MaxPolls is the number of polls a room may hold.
-	MaxPolls       = 50
-	maxQuestion    = 300
-	maxOptionText  = 200
-	minPollOptions = 2
-	maxPollOptions = 10
-	toModerators   = "moderators"
+	MaxPolls = 50
 )
-
-// reactions are the reactions a participant may send.
-var reactions = []string{"👍", "👏", "❤️", "😂", "😮", "🎉"}
 
 // RoomStats is what remains of a room's collaboration once it has closed: counts only.
 type RoomStats struct {
@@ -48,17 +34,6 @@ type RoomStats struct {
 	Messages, Polls, Votes int
 	// Captions is how many captions were posted.
 	Captions int
-}
-
-// chatEntry is a chat message as the room keeps it.
-type chatEntry struct {
-	Type     string    `json:"type"`
-	ID       int       `json:"id"`
-	From     string    `json:"from"`
-	FromName string    `json:"from_name"`
-	Text     string    `json:"text"`
-	To       string    `json:"to,omitempty"`
-	SentAt   time.Time `json:"sent_at"`
 }
 
 // poll is a poll of the room.
@@ -74,36 +49,9 @@ type poll struct {
 	names     map[string]string
 }
 
-// Poll states.
-const (
-	pollDraft  = "draft"
-	pollOpen   = "open"
-	pollClosed = "closed"
-)
-
-// pollMessage is a poll as one participant sees it.
-type pollMessage struct {
-	Type      string   `json:"type"`
-	ID        string   `json:"poll_id"`
-	Question  string   `json:"question"`
-	Options   []string `json:"options"`
-	Multiple  bool     `json:"multiple"`
-	Anonymous bool     `json:"anonymous"`
-	State     string   `json:"state"`
-	Published bool     `json:"published"`
-	// Results are the counts per option: for moderators always, for the others once
-	// published.
-	Results []int `json:"results,omitempty"`
-	// Voters, of a named poll, for moderators: option index to names.
-	Voters map[string][]string `json:"voters,omitempty"`
-	// MyVote is the participant's own vote.
-	MyVote []int `json:"my_vote,omitempty"`
-	Voted  int   `json:"voted"`
-}
-
 // collab is the collaboration state of a room, guarded by Room.mu.
 type collab struct {
-	chat   []chatEntry
+	chat   []signal.ChatMessage
 	nextID int
 	polls  []*poll
 	hands  []string // participant ids, in the order hands went up
@@ -111,24 +59,9 @@ type collab struct {
 	// spotlight is the participant a moderator shows large to everyone, or empty.
 	spotlight string
 	// captions are the last captions, for those who join; captionID numbers them.
-	captions  []captionMessage
+	captions  []signal.CaptionMessage
 	captionID int
 	stats     RoomStats
-}
-
-// cleanText checks and trims a text of a participant: valid UTF-8, no control
-// characters but new lines and tabs, at most max bytes, not empty.
-func cleanText(s string, max int) (string, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" || len(s) > max || !utf8.ValidString(s) {
-		return "", false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return "", false
-		}
-	}
-	return s, true
 }
 
 // keepLast drops the first elements of s beyond its last n.
@@ -139,16 +72,16 @@ func keepLast[T any](s []T, n int) []T {
 	return s
 }
 
-// visibleTo tells whether a chat entry goes to p; room.mu held.
-func (e chatEntry) visibleTo(p *participant) bool {
+// chatVisibleTo tells whether a chat message goes to p; room.mu held.
+func chatVisibleTo(e signal.ChatMessage, p *participant) bool {
 	return e.To == "" || e.From == p.id || p.role == RoleModerator
 }
 
 // chatHistoryLocked is the chat p may read.
-func (r *Room) chatHistoryLocked(p *participant) []chatEntry {
-	out := []chatEntry{}
+func (r *Room) chatHistoryLocked(p *participant) []signal.ChatMessage {
+	out := []signal.ChatMessage{}
 	for _, e := range r.collab.chat {
-		if e.visibleTo(p) {
+		if chatVisibleTo(e, p) {
 			out = append(out, e)
 		}
 	}
@@ -167,12 +100,12 @@ func (r *Room) chat(p *participant, text, to string) {
 		return
 	}
 	r.collab.nextID++
-	e := chatEntry{Type: signal.TypeChat, ID: r.collab.nextID, From: p.id, FromName: p.claims.Name, Text: text, To: to, SentAt: r.srv.clock.Now().UTC()}
+	e := signal.ChatMessage{Type: signal.TypeChat, ID: r.collab.nextID, From: p.id, FromName: p.claims.Name, Text: text, To: to, SentAt: r.srv.clock.Now().UTC()}
 	r.collab.chat = keepLast(append(r.collab.chat, e), MaxChatHistory)
 	r.collab.stats.Messages++
 	msg := encode(e)
 	for _, o := range r.participants {
-		if e.visibleTo(o) {
+		if chatVisibleTo(e, o) {
 			o.sendRaw(msg)
 		}
 	}
@@ -185,7 +118,7 @@ func (r *Room) chat(p *participant, text, to string) {
 
 // react sends a reaction of p to everyone.
 func (r *Room) react(p *participant, emoji string) {
-	r.broadcast(nil, encode(reactionMessage{Type: signal.TypeReaction, ParticipantID: p.id, Emoji: emoji}))
+	r.broadcast(nil, encode(signal.ReactionMessage{Type: signal.TypeReaction, ParticipantID: p.id, Emoji: emoji}))
 }
 
 // raiseHand puts p's hand up or down; everyone gets the queue.
@@ -212,8 +145,8 @@ func (r *Room) setHandLocked(id string, raised bool) {
 }
 
 // pollFor describes a poll to p; room.mu held.
-func (r *Room) pollForLocked(pl *poll, p *participant) pollMessage {
-	m := pollMessage{
+func (r *Room) pollForLocked(pl *poll, p *participant) signal.PollMessage {
+	m := signal.PollMessage{
 		Type: signal.TypePoll, ID: pl.id, Question: pl.question, Options: pl.options,
 		Multiple: pl.multiple, Anonymous: pl.anonymous, State: pl.state, Published: pl.published,
 		MyVote: pl.votes[p.id], Voted: len(pl.votes),
@@ -246,7 +179,7 @@ func (r *Room) pollForLocked(pl *poll, p *participant) pollMessage {
 // once it is open.
 func (r *Room) sendPollLocked(pl *poll) {
 	for _, o := range r.participants {
-		if o.role == RoleModerator || pl.state != pollDraft {
+		if o.role == RoleModerator || pl.state != signal.PollDraft {
 			o.sendRaw(encode(r.pollForLocked(pl, o)))
 		}
 	}
@@ -262,7 +195,7 @@ func (r *Room) findPollLocked(id string) *poll {
 }
 
 // pollAction is what a moderator does to a poll.
-func (r *Room) pollAction(p *participant, m clientMessage) (code, text string) {
+func (r *Room) pollAction(p *participant, m signal.ClientMessage) (code, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.isModeratorLocked(p) {
@@ -274,7 +207,7 @@ func (r *Room) pollAction(p *participant, m clientMessage) (code, text string) {
 		}
 		pl := &poll{
 			id: "poll-" + strconv.Itoa(len(r.collab.polls)+1), question: m.Question, options: m.Options,
-			multiple: m.Multiple, anonymous: m.Anonymous, state: pollDraft,
+			multiple: m.Multiple, anonymous: m.Anonymous, state: signal.PollDraft,
 			votes: map[string][]int{}, names: map[string]string{},
 		}
 		r.collab.polls = append(r.collab.polls, pl)
@@ -288,17 +221,17 @@ func (r *Room) pollAction(p *participant, m clientMessage) (code, text string) {
 	}
 	switch m.Type {
 	case signal.TypePollOpen:
-		if pl.state != pollDraft {
+		if pl.state != signal.PollDraft {
 			return signal.CodePollState, "only a draft poll can be opened"
 		}
-		pl.state = pollOpen
+		pl.state = signal.PollOpen
 	case signal.TypePollClose:
-		if pl.state != pollOpen {
+		if pl.state != signal.PollOpen {
 			return signal.CodePollState, "only an open poll can be closed"
 		}
-		pl.state = pollClosed
+		pl.state = signal.PollClosed
 	case signal.TypePollPublish:
-		if pl.state == pollDraft {
+		if pl.state == signal.PollDraft {
 			return signal.CodePollState, "a draft poll has no results"
 		}
 		pl.published = true
@@ -315,10 +248,10 @@ func (r *Room) vote(p *participant, pollID string, choices []int) (code, text st
 		return signal.CodeForbidden, "not in the room"
 	}
 	pl := r.findPollLocked(pollID)
-	if pl == nil || pl.state == pollDraft {
+	if pl == nil || pl.state == signal.PollDraft {
 		return signal.CodeUnknownPoll, "no such poll"
 	}
-	if pl.state != pollOpen {
+	if pl.state != signal.PollOpen {
 		return signal.CodePollState, "the poll is closed"
 	}
 	if !pl.multiple && len(choices) != 1 {
@@ -353,11 +286,11 @@ func (r *Room) vote(p *participant, pollID string, choices []int) (code, text st
 
 // collabStateLocked is what a participant joining gets besides the participants: the
 // chat it may read, the polls it may see, the hands up and whether the room is locked.
-func (r *Room) collabStateLocked(p *participant) (chat []chatEntry, polls []pollMessage, hands []string) {
+func (r *Room) collabStateLocked(p *participant) (chat []signal.ChatMessage, polls []signal.PollMessage, hands []string) {
 	chat = r.chatHistoryLocked(p)
-	polls = []pollMessage{}
+	polls = []signal.PollMessage{}
 	for _, pl := range r.collab.polls {
-		if p.role == RoleModerator || pl.state != pollDraft {
+		if p.role == RoleModerator || pl.state != signal.PollDraft {
 			polls = append(polls, r.pollForLocked(pl, p))
 		}
 	}

@@ -32,7 +32,7 @@ func (b *lockedBuffer) String() string {
 }
 
 // has tells whether c received a message matching ok.
-func (c *testClient) has(ok func(serverMsg) bool) bool {
+func (c *testClient) has(ok func(signal.ServerMessage) bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range c.msgs {
@@ -43,12 +43,12 @@ func (c *testClient) has(ok func(serverMsg) bool) bool {
 	return false
 }
 
-func chatText(text string) func(serverMsg) bool {
-	return func(m serverMsg) bool { return m.Type == signal.TypeChat && m.Text == text }
+func chatText(text string) func(signal.ServerMessage) bool {
+	return func(m signal.ServerMessage) bool { return m.Type == signal.TypeChat && m.Text == text }
 }
 
-func pollState(id, state string, voted int) func(serverMsg) bool {
-	return func(m serverMsg) bool {
+func pollState(id, state string, voted int) func(signal.ServerMessage) bool {
+	return func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypePoll && m.PollID == id && m.State == state && m.Voted == voted
 	}
 }
@@ -83,7 +83,7 @@ func TestCollaborationSessionLeavesOnlyCounts(t *testing.T) {
 
 	// Someone joining later reads the session's chat it may read.
 	carol := join(t, srv, srv.token(t, "w", "carol", RoleAttendee, KindWebinar))
-	joined := carol.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	joined := carol.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	var history []string
 	for _, e := range joined.Chat {
 		history = append(history, e.Text)
@@ -94,49 +94,53 @@ func TestCollaborationSessionLeavesOnlyCounts(t *testing.T) {
 	alice.send(map[string]any{"type": "poll_create", "question": "Q?", "options": []string{"a", "b"}})
 	alice.waitError(signal.CodeForbidden)
 	mod.send(map[string]any{"type": "poll_create", "question": "Which one?", "options": []string{"yes", marker, "no"}})
-	created := mod.waitMsg(pollState("poll-1", pollDraft, 0))
+	created := mod.waitMsg(pollState("poll-1", signal.PollDraft, 0))
 	require.Equal(t, []int{0, 0, 0}, created.Results)
 	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{1}})
 	alice.waitError(signal.CodeUnknownPoll)
 	mod.send(map[string]any{"type": "poll_open", "poll_id": "poll-1"})
-	opened := bob.waitMsg(pollState("poll-1", pollOpen, 0))
+	opened := bob.waitMsg(pollState("poll-1", signal.PollOpen, 0))
 	require.Nil(t, opened.Results, "no results for attendees before they are published")
 
 	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{0, 1}})
 	alice.waitError(signal.CodeMalformed)
 	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{7}})
 	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{0}})
-	mod.waitMsg(func(m serverMsg) bool { return pollState("poll-1", pollOpen, 1)(m) && m.Results[0] == 1 })
+	mod.waitMsg(func(m signal.ServerMessage) bool {
+		return pollState("poll-1", signal.PollOpen, 1)(m) && m.Results[0] == 1
+	})
 	alice.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{1}})
-	changed := mod.waitMsg(func(m serverMsg) bool { return pollState("poll-1", pollOpen, 1)(m) && m.Results[1] == 1 })
+	changed := mod.waitMsg(func(m signal.ServerMessage) bool {
+		return pollState("poll-1", signal.PollOpen, 1)(m) && m.Results[1] == 1
+	})
 	require.Equal(t, []int{0, 1, 0}, changed.Results, "a changed vote replaces the first")
 	require.Equal(t, map[string][]string{"1": {"Name of alice"}}, changed.Voters, "a named poll shows the moderators who voted what")
 	bob.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{2}})
-	mod.waitMsg(pollState("poll-1", pollOpen, 2))
+	mod.waitMsg(pollState("poll-1", signal.PollOpen, 2))
 	mod.send(map[string]any{"type": "poll_close", "poll_id": "poll-1"})
-	bob.waitMsg(pollState("poll-1", pollClosed, 2))
+	bob.waitMsg(pollState("poll-1", signal.PollClosed, 2))
 	bob.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{0}})
 	bob.waitError(signal.CodePollState)
 	mod.send(map[string]any{"type": "poll_publish", "poll_id": "poll-1"})
-	published := bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.Published })
+	published := bob.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypePoll && m.Published })
 	require.Equal(t, []int{0, 1, 1}, published.Results)
 	require.Nil(t, published.Voters, "names are for the moderators")
 	require.Equal(t, []int{2}, published.MyVote)
 
 	// Hands, in order; a moderator lowers one, an attendee cannot.
 	bob.send(map[string]any{"type": "hand", "raised": true})
-	mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeHands && len(m.Queue) == 1 })
+	mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeHands && len(m.Queue) == 1 })
 	alice.send(map[string]any{"type": "hand", "raised": true})
-	require.Equal(t, []string{"bob", "alice"}, mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeHands && len(m.Queue) == 2 }).Queue)
+	require.Equal(t, []string{"bob", "alice"}, mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeHands && len(m.Queue) == 2 }).Queue)
 	carol.send(map[string]any{"type": "lower_hand", "participant_id": "bob"})
 	carol.waitError(signal.CodeForbidden)
 	mod.send(map[string]any{"type": "lower_hand", "participant_id": "bob"})
-	alice.waitMsg(func(m serverMsg) bool {
+	alice.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeHands && len(m.Queue) == 1 && m.Queue[0] == "alice"
 	})
 
 	bob.send(map[string]any{"type": "reaction", "emoji": "👏"})
-	mod.waitMsg(func(m serverMsg) bool {
+	mod.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeReaction && m.ParticipantID == "bob" && m.Emoji == "👏"
 	})
 
@@ -161,7 +165,7 @@ func TestChatLimits(t *testing.T) {
 	clock := newFakeClock() // the chat's rate limit refills only when the test says
 	srv := newTestServer(t, func(p *Params) { p.Clock = clock })
 	a := join(t, srv, srv.token(t, "c", "a", RoleAttendee, KindMeeting))
-	a.send(map[string]any{"type": "chat", "text": strings.Repeat("x", MaxChatText+1)})
+	a.send(map[string]any{"type": "chat", "text": strings.Repeat("x", signal.MaxChatText+1)})
 	a.waitError(signal.CodeMalformed)
 	a.send(map[string]any{"type": "chat", "text": "   "})
 	a.send(map[string]any{"type": "chat", "text": "bell\a"})
@@ -218,22 +222,22 @@ func TestModerationThroughTheSignalling(t *testing.T) {
 	}, "six refusals to an attendee")
 
 	mod.send(map[string]any{"type": "mute_participant", "participant_id": "alice"})
-	bob.waitMsg(func(m serverMsg) bool {
+	bob.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeMute && m.ParticipantID == "alice" && m.Muted && m.ByModerator
 	})
-	alice.waitMsg(func(m serverMsg) bool {
+	alice.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeMute && m.ParticipantID == "alice" && m.ByModerator
 	})
 	mod.send(map[string]any{"type": "ask_unmute", "participant_id": "alice"})
-	require.Equal(t, "mod", alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeUnmuteRequested }).By)
+	require.Equal(t, "mod", alice.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeUnmuteRequested }).By)
 
 	mod.send(map[string]any{"type": "set_role", "participant_id": "alice", "role": "presenter"})
-	bob.waitMsg(func(m serverMsg) bool {
+	bob.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeRole && m.ParticipantID == "alice" && m.Role == RolePresenter
 	})
 
 	mod.send(map[string]any{"type": "lock", "locked": true})
-	bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Locked })
+	bob.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeRoomState && m.Locked })
 	late := connect(t, srv, srv.token(t, "m", "late", RoleAttendee, KindWebinar))
 	late.waitError(signal.CodeRoomLocked)
 	code, _, err := late.waitClosed()
@@ -241,7 +245,7 @@ func TestModerationThroughTheSignalling(t *testing.T) {
 	require.ErrorIs(t, err, ErrRoomLocked)
 	// Someone who was in the room comes back in.
 	again := join(t, srv, srv.token(t, "m", "bob", RoleAttendee, KindWebinar))
-	require.True(t, again.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined }).Locked)
+	require.True(t, again.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined }).Locked)
 
 	earlier := srv.token(t, "m", "bob", RoleAttendee, KindWebinar)
 	mod.send(map[string]any{"type": "remove", "participant_id": "bob"})
@@ -268,13 +272,13 @@ func TestLobbyAdmitDenyAndAdmitAll(t *testing.T) {
 	srv := newTestServer(t)
 	// An attendee may arrive before the moderator: it waits, and the room stays open.
 	early := connect(t, srv, srv.lobbyToken(t, "l", "early"))
-	early.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
+	early.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeLobbyWait })
 	early.send(map[string]any{"type": "chat", "text": "let me in"})
 	early.waitError(signal.CodeInLobby)
 
 	mod := join(t, srv, srv.token(t, "l", "mod", RoleModerator, KindWebinar))
 	mod.send(map[string]any{"type": "chat", "text": "hello room"})
-	lobby := mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobby })
+	lobby := mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeLobby })
 	require.Equal(t, []LobbyEntry{{ID: "early", Name: "Name of early"}}, lobby.Waiting)
 	presenter := join(t, srv, srv.token(t, "l", "presenter", RolePresenter, KindWebinar))
 	presenter.publish(false, 10)
@@ -283,9 +287,9 @@ func TestLobbyAdmitDenyAndAdmitAll(t *testing.T) {
 
 	// An attendee cannot admit; the moderator does, and the admitted one gets the room.
 	waiting := connect(t, srv, srv.lobbyToken(t, "l", "other"))
-	waiting.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
+	waiting.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeLobbyWait })
 	mod.send(map[string]any{"type": "lobby_admit", "participant_id": "early"})
-	in := early.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	in := early.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	require.Equal(t, []string{"hello room"}, func() []string {
 		var out []string
 		for _, e := range in.Chat {
@@ -307,11 +311,11 @@ func TestLobbyAdmitDenyAndAdmitAll(t *testing.T) {
 	// Admit all; someone admitted comes back without waiting.
 	a := connect(t, srv, srv.lobbyToken(t, "l", "a"))
 	b := connect(t, srv, srv.lobbyToken(t, "l", "b"))
-	a.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
-	b.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
+	a.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeLobbyWait })
+	b.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeLobbyWait })
 	mod.send(map[string]any{"type": "lobby_admit", "all": true})
-	a.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
-	b.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	a.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
+	b.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	require.NoError(t, a.leave())
 	again := join(t, srv, srv.lobbyToken(t, "l", "a"))
 	require.NotNil(t, again)
@@ -332,26 +336,28 @@ func TestSpotlightThroughTheSignalling(t *testing.T) {
 	alice.waitError(signal.CodeForbidden)
 
 	mod.send(map[string]any{"type": "spotlight", "participant_id": "alice"})
-	got := bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Spotlight != "" })
+	got := bob.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeRoomState && m.Spotlight != "" })
 	require.Equal(t, "alice", got.Spotlight)
 	require.False(t, got.Locked, "the room's state says it is not locked")
 	late := join(t, srv, srv.token(t, "s", "late", RolePresenter, KindMeeting))
-	require.Equal(t, "alice", late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined }).Spotlight)
+	require.Equal(t, "alice", late.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined }).Spotlight)
 
 	// locking keeps the spotlight in the room's state
 	mod.send(map[string]any{"type": "lock", "locked": true})
-	got = bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Locked })
+	got = bob.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeRoomState && m.Locked })
 	require.Equal(t, "alice", got.Spotlight)
 
 	mod.send(map[string]any{"type": "spotlight", "participant_id": "nobody"})
 	mod.waitError(signal.CodeNotFound)
 
 	require.NoError(t, alice.leave())
-	got = bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Locked && m.Spotlight == "" })
+	got = bob.waitMsg(func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeRoomState && m.Locked && m.Spotlight == ""
+	})
 	require.Equal(t, "", got.Spotlight, "the spotlight goes out with its participant")
 
 	mod.send(map[string]any{"type": "spotlight", "participant_id": "bob"})
-	late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Spotlight == "bob" })
+	late.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeRoomState && m.Spotlight == "bob" })
 	mod.send(map[string]any{"type": "spotlight"})
 	late.waitUntil(func() bool {
 		n := 0

@@ -66,9 +66,9 @@ type edgeLink struct {
 	peer netip.Addr
 
 	mu      sync.Mutex
-	mids    map[string]trackAdded   // what the origin said each mid carries
-	ups     map[string]*upTrack     // the origin's tracks here, by track id
-	remotes map[string]*participant // the origin's participants here, by id
+	mids    map[string]signal.TrackAdded // what the origin said each mid carries
+	ups     map[string]*upTrack          // the origin's tracks here, by track id
+	remotes map[string]*participant      // the origin's participants here, by id
 	held    []webrtc.ICECandidateInit
 	wg      sync.WaitGroup // the track readers
 	closed  bool           // close has begun: no reader starts
@@ -138,7 +138,7 @@ func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
 		conn:     conn,
 		pc:       pc,
 		peer:     peer.Unmap(),
-		mids:     make(map[string]trackAdded),
+		mids:     make(map[string]signal.TrackAdded),
 		ups:      make(map[string]*upTrack),
 		remotes:  make(map[string]*participant),
 		up:       make(chan []byte, edgeQueueLen),
@@ -163,7 +163,7 @@ func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
 	pc.OnTrack(l.onTrack)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
-			l.post(candidateMessage{Type: signal.TypeCandidate, Candidate: c.ToJSON()})
+			l.post(signal.CandidateMessage{Type: signal.TypeCandidate, Candidate: signal.Candidate(c.ToJSON())})
 		}
 	})
 	failed := make(chan struct{})
@@ -187,7 +187,7 @@ func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
 	if err := pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("set offer: %w", err)
 	}
-	l.post(sdpMessage{Type: signal.TypeOffer, SDP: offer.SDP})
+	l.post(signal.SDPMessage{Type: signal.TypeOffer, SDP: offer.SDP})
 	msgs := make(chan []byte, 64)
 	readErr := make(chan error, 1)
 	go func() { // owned by linkOrigin: ends when the connection closes (deferred) or fails
@@ -239,30 +239,9 @@ func (r *Room) linkOrigin(ctx context.Context, dialer OriginDialer) error {
 	}
 }
 
-// originMessage is any message of the origin to a relay: the union of the fields the
-// link reads.
-type originMessage struct {
-	Type          string                   `json:"type"`
-	SDP           string                   `json:"sdp"`
-	Candidate     *webrtc.ICECandidateInit `json:"candidate"`
-	Participants  []ParticipantInfo        `json:"participants"`
-	Participant   *ParticipantInfo         `json:"participant"`
-	ParticipantID string                   `json:"participant_id"`
-	Joined        []ParticipantInfo        `json:"joined"`
-	Left          []string                 `json:"left"`
-	Added         []trackAdded             `json:"added"`
-	Label         Label                    `json:"label"`
-	Muted         bool                     `json:"muted"`
-	Changes       []muteMessage            `json:"changes"`
-	Role          Role                     `json:"role"`
-	Code          string                   `json:"code"`
-	Action        string                   `json:"action"`
-	Message       json.RawMessage          `json:"message"`
-}
-
 // handle acts on one message of the origin; an error ends the link.
 func (l *edgeLink) handle(ctx context.Context, data []byte) error {
-	var m originMessage
+	var m signal.ServerMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		return fmt.Errorf("origin message: %w", err)
 	}
@@ -285,20 +264,18 @@ func (l *edgeLink) handle(ctx context.Context, data []byte) error {
 		r.mu.Unlock()
 	case signal.TypeRelay:
 		switch m.Action {
-		case relayEnd:
+		case signal.RelayEnd:
 			r.endLocal(m.ParticipantID, m.Code)
-		case relayDeliver:
-			if p := r.local(m.ParticipantID); p != nil && len(m.Message) > 0 {
-				l.keepVote(p.id, m.Message)
-				p.sendRaw(m.Message)
+		case signal.RelayDeliver:
+			if p := r.local(m.ParticipantID); p != nil && len(m.Relayed) > 0 {
+				l.keepVote(p.id, m.Relayed)
+				p.sendRaw(m.Relayed)
 			}
 		}
 	case signal.TypePoll:
 		l.forwardPoll(data)
 	case signal.TypeParticipantJoined:
-		if m.Participant != nil {
-			l.addRemote(*m.Participant)
-		}
+		l.addRemote(m.Participant)
 	case signal.TypeParticipantLeft:
 		l.removeRemote(m.ParticipantID)
 	case signal.TypeParticipants:
@@ -315,13 +292,13 @@ func (l *edgeLink) handle(ctx context.Context, data []byte) error {
 		}
 		l.mu.Unlock()
 	case signal.TypeMute:
-		l.mute(muteMessage{ParticipantID: m.ParticipantID, Label: m.Label, Muted: m.Muted})
+		l.mute(signal.MuteMessage{ParticipantID: m.ParticipantID, Label: m.Label, Muted: m.Muted})
 	case signal.TypeMutes:
 		for _, c := range m.Changes {
 			l.mute(c)
 		}
 	case signal.TypeRole:
-		if l.remote(m.ParticipantID) != nil && m.Role.valid() {
+		if l.remote(m.ParticipantID) != nil && m.Role.Valid() {
 			if err := r.SetRole(m.ParticipantID, m.Role); err != nil {
 				l.log.Debug("role not mirrored", "err", err)
 			}
@@ -335,7 +312,7 @@ func (l *edgeLink) handle(ctx context.Context, data []byte) error {
 		l.flushCandidates()
 	case signal.TypeCandidate:
 		if m.Candidate != nil {
-			l.addCandidate(*m.Candidate)
+			l.addCandidate(webrtc.ICECandidateInit(*m.Candidate))
 		}
 	case signal.TypeError:
 		l.log.Warn("origin refused a message of the link", "code", m.Code)
@@ -361,7 +338,7 @@ func (l *edgeLink) answer(ctx context.Context, sdp string) error {
 	if err := l.pc.SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("set answer: %w", err)
 	}
-	l.post(sdpMessage{Type: signal.TypeAnswer, SDP: answer.SDP})
+	l.post(signal.SDPMessage{Type: signal.TypeAnswer, SDP: answer.SDP})
 	return nil
 }
 
@@ -440,7 +417,7 @@ func (l *edgeLink) remote(id string) *participant {
 // which the origin lists too, are here already.
 func (l *edgeLink) addRemote(info ParticipantInfo) {
 	r := l.room
-	if !validID(info.ID) || !info.Role.valid() {
+	if !signal.ValidID(info.ID) || !info.Role.Valid() {
 		return
 	}
 	p := newParticipant(r.srv, nil, Claims{Room: r.id, Participant: info.ID, Name: info.Name, Role: info.Role, Kind: r.kind})
@@ -480,19 +457,19 @@ func (r *Room) edgeEnteredLocked(p *participant) {
 }
 
 // enterMessage tells the origin that p entered this edge room.
-func enterMessage(p *participant) relayMessage {
-	return relayMessage{Type: signal.TypeRelay, Action: relayEnter, ParticipantID: p.id, Name: p.claims.Name, Invitation: p.claims.Invitation}
+func enterMessage(p *participant) signal.RelayMessage {
+	return signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayEnter, ParticipantID: p.id, Name: p.claims.Name, Invitation: p.claims.Invitation}
 }
 
 func (r *Room) edgeLeftLocked(p *participant) {
 	if r.link != nil && p.mode != modeRemote {
-		r.link.post(relayMessage{Type: signal.TypeRelay, Action: relayLeave, ParticipantID: p.id})
+		r.link.post(signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayLeave, ParticipantID: p.id})
 	}
 }
 
 // toOrigin passes what a viewer of this edge room said (chat, hand, reaction, vote) to
 // the origin, where the room's chat, hands and polls are.
-func (r *Room) toOrigin(p *participant, m clientMessage) {
+func (r *Room) toOrigin(p *participant, m signal.ClientMessage) {
 	r.mu.Lock()
 	l := r.link
 	here := r.participants[p.id] == p
@@ -501,8 +478,8 @@ func (r *Room) toOrigin(p *participant, m clientMessage) {
 		p.sendError(signal.CodeUnavailable, "the room's node is not reached yet: try again")
 		return
 	}
-	said := clientMessage{Type: m.Type, Text: m.Text, To: m.To, Emoji: m.Emoji, Raised: m.Raised, PollID: m.PollID, Choices: m.Choices}
-	l.post(relayMessage{Type: signal.TypeRelay, Action: relaySpeak, ParticipantID: p.id, Message: encode(said)})
+	said := signal.ClientMessage{Type: m.Type, Text: m.Text, To: m.To, Emoji: m.Emoji, Raised: m.Raised, PollID: m.PollID, Choices: m.Choices}
+	l.post(signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelaySpeak, ParticipantID: p.id, Message: encode(said)})
 }
 
 // mirrorJoined keeps, from the origin's joined message, the room's state that a viewer
@@ -510,7 +487,7 @@ func (r *Room) toOrigin(p *participant, m clientMessage) {
 // notices first (a viewer must know at once), the lock, the spotlight, the hands, the
 // last captions.
 func (r *Room) mirrorJoined(data []byte) {
-	var j joinedMessage
+	var j signal.JoinedMessage
 	if json.Unmarshal(data, &j) != nil {
 		return
 	}
@@ -529,7 +506,7 @@ func (r *Room) mirrorJoined(data []byte) {
 
 // keepPollLocked keeps the latest state of an origin's poll for the viewers entering this
 // edge room, without anyone's own vote; r.mu held.
-func (r *Room) keepPollLocked(pl pollMessage) {
+func (r *Room) keepPollLocked(pl signal.PollMessage) {
 	pl.MyVote = nil
 	for i, old := range r.edgePolls {
 		if old.ID == pl.ID {
@@ -544,7 +521,7 @@ func (r *Room) keepPollLocked(pl pollMessage) {
 
 // mirroredDeck is the slides the origin presents, as an edge room keeps them: their id,
 // pages and page, not the file, which its viewers download from the origin.
-func mirroredDeck(m slidesMessage) *slideDeck {
+func mirroredDeck(m signal.SlidesMessage) *slideDeck {
 	if m.SlidesID == "" {
 		return nil
 	}
@@ -558,7 +535,7 @@ func (r *Room) mirrorState(typ string, data []byte) {
 	defer r.mu.Unlock()
 	switch typ {
 	case signal.TypeRecording, signal.TypeBroadcast:
-		var n noticeMessage
+		var n signal.NoticeMessage
 		if json.Unmarshal(data, &n) == nil {
 			if typ == signal.TypeRecording {
 				r.recording = n.Active
@@ -567,27 +544,27 @@ func (r *Room) mirrorState(typ string, data []byte) {
 			}
 		}
 	case signal.TypeRoomState:
-		var s roomStateMessage
+		var s signal.RoomStateMessage
 		if json.Unmarshal(data, &s) == nil {
 			r.collab.locked, r.collab.spotlight = s.Locked, s.Spotlight
 		}
 	case signal.TypeHands:
-		var h handsMessage
+		var h signal.HandsMessage
 		if json.Unmarshal(data, &h) == nil {
 			r.collab.hands = h.Queue
 		}
 	case signal.TypeChat:
-		var e chatEntry
+		var e signal.ChatMessage
 		if json.Unmarshal(data, &e) == nil && e.To == "" {
 			r.collab.chat = keepLast(append(r.collab.chat, e), MaxChatHistory)
 		}
 	case signal.TypeCaption:
-		var c captionMessage
+		var c signal.CaptionMessage
 		if json.Unmarshal(data, &c) == nil {
 			r.collab.captions = keepLast(append(r.collab.captions, c), MaxCaptionHistory)
 		}
 	case signal.TypeSlides:
-		var m slidesMessage
+		var m signal.SlidesMessage
 		if json.Unmarshal(data, &m) == nil {
 			r.slides = mirroredDeck(m)
 		}
@@ -607,7 +584,7 @@ func (r *Room) local(id string) *participant {
 // keepVote remembers a viewer's vote as the origin took it: its own copy of a poll,
 // delivered after its vote, says what it voted.
 func (l *edgeLink) keepVote(id string, msg []byte) {
-	var pl pollMessage
+	var pl signal.PollMessage
 	if json.Unmarshal(msg, &pl) != nil || pl.Type != signal.TypePoll || pl.ID == "" || len(pl.MyVote) == 0 {
 		return
 	}
@@ -629,7 +606,7 @@ func (l *edgeLink) forwardPoll(data []byte) {
 	if json.Unmarshal(data, &poll) != nil || json.Unmarshal(poll["poll_id"], &id) != nil {
 		return
 	}
-	var pl pollMessage
+	var pl signal.PollMessage
 	if json.Unmarshal(data, &pl) == nil {
 		r.mu.Lock()
 		r.keepPollLocked(pl)
@@ -697,8 +674,8 @@ func (l *edgeLink) removeRemote(id string) {
 }
 
 // mute mirrors a mute change of the origin's participant.
-func (l *edgeLink) mute(m muteMessage) {
-	if p := l.remote(m.ParticipantID); p != nil && m.Label.valid() {
+func (l *edgeLink) mute(m signal.MuteMessage) {
+	if p := l.remote(m.ParticipantID); p != nil && m.Label.Valid() {
 		p.handleMute(m.Label, m.Muted)
 	}
 }

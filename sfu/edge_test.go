@@ -92,7 +92,7 @@ func TestEdgeRoomRelaysEveryLayerFromTheOrigin(t *testing.T) {
 	viewer := connect(t, edge, edge.edgeToken(t, "web", "viewer", "origin-1"))
 	var lastSeq atomic.Uint32
 	viewer.mu.Lock()
-	viewer.observe = func(_ *recvTrack, pkt *rtp.Packet) { lastSeq.Store(uint32(pkt.SequenceNumber)) }
+	viewer.observe = func(pkt *rtp.Packet) { lastSeq.Store(uint32(pkt.SequenceNumber)) }
 	viewer.mu.Unlock()
 	viewer.waitMsg(ofType(signal.TypeJoined))
 	viewer.receiveOnly()
@@ -100,7 +100,7 @@ func TestEdgeRoomRelaysEveryLayerFromTheOrigin(t *testing.T) {
 	dialer.mu.Lock()
 	require.Equal(t, []string{"origin-1"}, dialer.dials, "one link per edge room")
 	dialer.mu.Unlock()
-	require.Equal(t, 1, viewer.count(func(m serverMsg) bool {
+	require.Equal(t, 1, viewer.count(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "pub" ||
 			m.Type == signal.TypeJoined && len(m.Participants) == 1 && m.Participants[0].ID == "pub"
 	}), "the publisher announced once on the edge")
@@ -143,7 +143,7 @@ func TestEdgeRoomRelaysEveryLayerFromTheOrigin(t *testing.T) {
 	for _, p := range originRoom.Participants() {
 		require.False(t, isRelayID(p.ID), "relay listed on the origin")
 	}
-	require.Zero(t, pub.count(func(m serverMsg) bool {
+	require.Zero(t, pub.count(func(m signal.ServerMessage) bool {
 		if m.Type == signal.TypeParticipantJoined && isRelayID(m.Participant.ID) {
 			return true
 		}
@@ -160,18 +160,18 @@ func TestEdgeRoomRelaysEveryLayerFromTheOrigin(t *testing.T) {
 
 	// The origin's chat reaches the viewer on the edge.
 	pub.send(map[string]any{"type": "chat", "text": "bonjour"})
-	chat := viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeChat })
+	chat := viewer.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeChat })
 	require.Equal(t, "bonjour", chat.Text)
 	require.Equal(t, "pub", chat.From)
 
 	// A NACK of the viewer is answered at the edge.
-	var rt *recvTrack
+	var ssrc uint32
 	for id := range tracks {
-		rt = viewer.track(id)
+		ssrc = viewer.track(id).SSRC
 	}
 	originSent := origin.ForwardStats().Retransmitted
 	last := lastSeq.Load()
-	require.NoError(t, viewer.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: rt.ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{uint16(last - 2)})}}))
+	require.NoError(t, viewer.PeerConnection().WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{uint16(last - 2)})}}))
 	viewer.waitUntil(func() bool { return edge.ForwardStats().Retransmitted > 0 }, "a retransmission by the edge")
 	require.Equal(t, originSent, origin.ForwardStats().Retransmitted, "the origin sent nothing again")
 
@@ -285,7 +285,7 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 	pub := join(t, origin, origin.token(t, "web", "pub", RolePresenter, KindWebinar))
 	viewer := join(t, edge, edge.edgeToken(t, "web", "viewer", "origin-1"))
 
-	joined := pub.waitMsg(func(m serverMsg) bool {
+	joined := pub.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "viewer"
 	})
 	require.Equal(t, "Name of viewer", joined.Participant.Name)
@@ -293,34 +293,34 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 
 	viewer.send(map[string]any{"type": "chat", "text": "une question"})
 	for _, c := range []*testClient{pub, viewer} {
-		m := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeChat })
+		m := c.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeChat })
 		require.Equal(t, "viewer", m.From)
 		require.Equal(t, "une question", m.Text)
 	}
 	viewer.send(map[string]any{"type": "hand", "raised": true})
-	pub.waitMsg(func(m serverMsg) bool {
+	pub.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeHands && len(m.Queue) == 1 && m.Queue[0] == "viewer"
 	})
-	viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeHands && len(m.Queue) == 1 })
+	viewer.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeHands && len(m.Queue) == 1 })
 
 	// A private message to the moderators: they get it, and so does its author, on the edge.
 	mod := join(t, origin, origin.token(t, "web", "mod", RoleModerator, KindWebinar))
 	viewer.send(map[string]any{"type": "chat", "text": "pour les modérateurs", "to": "moderators"})
 	for _, c := range []*testClient{mod, viewer} {
-		m := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeChat && m.To == "moderators" })
+		m := c.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeChat && m.To == "moderators" })
 		require.Equal(t, "viewer", m.From)
 	}
-	require.Zero(t, pub.count(func(m serverMsg) bool { return m.Type == signal.TypeChat && m.To == "moderators" }))
+	require.Zero(t, pub.count(func(m signal.ServerMessage) bool { return m.Type == signal.TypeChat && m.To == "moderators" }))
 
 	// A poll: the viewer's vote counts at the origin, and its copy says what it voted.
 	mod.send(map[string]any{"type": "poll_create", "question": "Oui ?", "options": []string{"oui", "non"}})
 	mod.send(map[string]any{"type": "poll_open", "poll_id": "poll-1"})
-	viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.State == "open" })
+	viewer.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypePoll && m.State == "open" })
 	viewer.send(map[string]any{"type": "vote", "poll_id": "poll-1", "choices": []int{1}})
-	mod.waitMsg(func(m serverMsg) bool {
+	mod.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypePoll && m.Voted == 1 && len(m.Results) == 2 && m.Results[1] == 1
 	})
-	mine := viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.Voted == 1 })
+	mine := viewer.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypePoll && m.Voted == 1 })
 	require.Equal(t, []int{1}, mine.MyVote)
 	late := join(t, edge, edge.edgeToken(t, "web", "late", "origin-1"))
 	lateJoined := late.waitMsg(ofType(signal.TypeJoined))
@@ -330,9 +330,9 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 	// The poll's later states, which the relay sees as an attendee, show the viewer its
 	// vote as the origin took it.
 	mod.send(map[string]any{"type": "poll_close", "poll_id": "poll-1"})
-	closed := viewer.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.State == "closed" })
+	closed := viewer.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypePoll && m.State == "closed" })
 	require.Equal(t, []int{1}, closed.MyVote)
-	lateClosed := late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypePoll && m.State == "closed" })
+	lateClosed := late.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypePoll && m.State == "closed" })
 	require.Empty(t, lateClosed.MyVote, "nobody else's vote")
 
 	r, ok := origin.Room("web")
@@ -342,7 +342,7 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 	code, _, err := viewer.waitClosed()
 	require.Equal(t, signal.CloseRemoved, code)
 	require.ErrorIs(t, err, ErrRemoved)
-	pub.waitMsg(func(m serverMsg) bool {
+	pub.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "viewer" ||
 			m.Type == signal.TypeParticipants && slices.Contains(m.Left, "viewer")
 	})
@@ -353,11 +353,11 @@ func TestEdgeViewersTakePartAtTheOrigin(t *testing.T) {
 // signal.MaxMessageSize.
 func TestRelayTakesLargerDescriptions(t *testing.T) {
 	sdp := "v=0\r\n" + strings.Repeat("a=x-filler:"+strings.Repeat("0", 1000)+"\r\n", 200) // ~200 KB
-	msg := encode(sdpMessage{Type: signal.TypeAnswer, SDP: sdp})
+	msg := encode(signal.SDPMessage{Type: signal.TypeAnswer, SDP: sdp})
 	require.Greater(t, len(msg), signal.MaxMessageSize)
-	_, err := decodeMessageUpTo(msg, (&participant{mode: modeSocket}).messageLimit())
+	_, err := signal.DecodeClientUpTo(msg, (&participant{mode: modeSocket}).messageLimit())
 	require.ErrorIs(t, err, ErrMessageTooLarge)
-	m, err := decodeMessageUpTo(msg, (&participant{mode: modeRelay}).messageLimit())
+	m, err := signal.DecodeClientUpTo(msg, (&participant{mode: modeRelay}).messageLimit())
 	require.NoError(t, err)
 	require.Equal(t, sdp, m.SDP)
 }
@@ -403,11 +403,13 @@ func TestEdgeViewersFollowTheOriginsRights(t *testing.T) {
 	origin, edge := newEdgePair(t, time.Minute)
 	mod := join(t, origin, origin.token(t, "web", "mod", RoleModerator, KindWebinar))
 	invited := join(t, edge, edge.edgeToken(t, "web", "invited", "origin-1", "inv-1"))
-	mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "invited" })
+	mod.waitMsg(func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "invited"
+	})
 	r, _ := origin.Room("web")
 
 	require.NoError(t, r.SetRecording(true))
-	invited.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRecording && m.Active })
+	invited.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeRecording && m.Active })
 	late := join(t, edge, edge.edgeToken(t, "web", "late", "origin-1"))
 	joined := late.waitMsg(ofType(signal.TypeJoined))
 	require.True(t, joined.Recording, "a viewer entering the edge during a recording is told in its joined message")
@@ -418,7 +420,7 @@ func TestEdgeViewersFollowTheOriginsRights(t *testing.T) {
 	require.ErrorIs(t, err, ErrRemoved)
 
 	r.SetLocked(true)
-	late.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRoomState && m.Locked })
+	late.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeRoomState && m.Locked })
 	// Refused at the edge, which knows the lock; were it not, the origin would refuse.
 	newcomer := connect(t, edge, edge.edgeToken(t, "web", "newcomer", "origin-1"))
 	code, _, err = newcomer.waitClosed()
@@ -467,7 +469,7 @@ func TestEdgeViewerGivenARoleThatSpeaks(t *testing.T) {
 	mod := join(t, origin, origin.token(t, "web", "mod", RoleModerator, KindWebinar))
 	att := join(t, origin, origin.token(t, "web", "att", RoleAttendee, KindWebinar))
 	viewer := join(t, edge, edge.edgeToken(t, "web", "viewer", "origin-1"))
-	mod.waitMsg(func(m serverMsg) bool {
+	mod.waitMsg(func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "viewer" ||
 			m.Type == signal.TypeParticipants && slices.ContainsFunc(m.Joined, func(p ParticipantInfo) bool { return p.ID == "viewer" })
 	})
@@ -478,7 +480,7 @@ func TestEdgeViewerGivenARoleThatSpeaks(t *testing.T) {
 	require.Equal(t, signal.CloseRoomMoved, code)
 	require.ErrorIs(t, err, ErrRoomMoved)
 	require.NoError(t, r.SetRole("att", RolePresenter))
-	att.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRole && m.Role == RolePresenter })
+	att.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeRole && m.Role == RolePresenter })
 	gate.mu.Lock()
 	defer gate.mu.Unlock()
 	require.Equal(t, map[string]Role{"web/viewer": RolePresenter, "web/att": RolePresenter}, gate.roles)

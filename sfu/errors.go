@@ -1,6 +1,10 @@
 package sfu
 
-import "errors"
+import (
+	"errors"
+
+	"webinaire/sfu/signal"
+)
 
 // Token errors.
 var (
@@ -52,7 +56,7 @@ var (
 	// recovered in one of its goroutines).
 	ErrInternal = errors.New("sfu: internal error")
 	// ErrInvalidCaption is a caption that is empty, too long, not text, or in a language
-	// other than CaptionLanguages.
+	// other than signal.CaptionLanguages.
 	ErrInvalidCaption = errors.New("sfu: invalid caption")
 	// ErrNotPresenter is a participant who may not present slides: not in the room, or
 	// neither a presenter nor a moderator.
@@ -67,11 +71,11 @@ var (
 // Signalling errors, for one message.
 var (
 	// ErrMessageTooLarge is a message over signal.MaxMessageSize.
-	ErrMessageTooLarge = errors.New("sfu: message too large")
+	ErrMessageTooLarge = signal.ErrMessageTooLarge
 	// ErrMalformedMessage is a message that is not valid JSON of the expected form.
-	ErrMalformedMessage = errors.New("sfu: malformed message")
+	ErrMalformedMessage = signal.ErrMalformedMessage
 	// ErrUnknownMessageType is a message with a type the server does not know.
-	ErrUnknownMessageType = errors.New("sfu: unknown message type")
+	ErrUnknownMessageType = signal.ErrUnknownMessageType
 	// ErrRateLimited is a connection sending more messages than allowed.
 	ErrRateLimited = errors.New("sfu: too many messages")
 )

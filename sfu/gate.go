@@ -78,7 +78,7 @@ func (s *Server) admit(ctx context.Context, c Claims) (Claims, error) {
 	}
 	// The gate says what holds now; who, where and until when stay the token's.
 	c.Kind, c.Lobby, c.Role = admitted.Kind, admitted.Lobby, admitted.Role
-	if !c.Role.valid() || !c.Kind.valid() {
+	if !c.Role.Valid() || !c.Kind.Valid() {
 		return Claims{}, fmt.Errorf("admit participant %s to room %s: gate answered role %q, kind %q: %w", c.Participant, c.Room, c.Role, c.Kind, ErrTokenInvalid)
 	}
 	return c, nil

@@ -46,7 +46,7 @@ func TestTheGateDecidesEveryEntry(t *testing.T) {
 	srv := newTestServer(t, func(p *Params) { p.Gate, p.SessionLifetime, p.Clock = gate, 30*time.Minute, newFakeClock() })
 
 	mod := join(t, srv, srv.token(t, "r1", "mod", RoleModerator, KindMeeting))
-	joined := mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	joined := mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	require.NotEmpty(t, joined.SessionToken)
 	cl, err := srv.tokens.Verify(joined.SessionToken, srv.clock.Now())
 	require.NoError(t, err)
@@ -74,7 +74,7 @@ func TestTheGateDecidesEveryEntry(t *testing.T) {
 	// The gate says the lobby now: the token said nothing of it.
 	gate.set(func(c Claims) (Claims, error) { c.Lobby = true; return c, nil })
 	c := connect(t, srv, srv.token(t, "r1", "waiter", RoleAttendee, KindMeeting))
-	wait := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobbyWait })
+	wait := c.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeLobbyWait })
 	require.NotEmpty(t, wait.SessionToken, "the lobby gives a session credential too")
 
 	// A removal goes through the gate (for the other nodes) for as long as a session

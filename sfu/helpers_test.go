@@ -236,7 +236,7 @@ type bot struct {
 }
 
 // startBot connects a bot with token and returns the first message the server sends it.
-func startBot(t testing.TB, srv *testServer, token string) (*bot, serverMsg) {
+func startBot(t testing.TB, srv *testServer, token string) (*bot, signal.ServerMessage) {
 	t.Helper()
 	b := sendJoin(t, srv, token)
 	return b, b.next(t)
@@ -265,19 +265,19 @@ func (b *bot) send(t testing.TB, v any) {
 }
 
 // next is the next message the bot gets.
-func (b *bot) next(t testing.TB) serverMsg {
+func (b *bot) next(t testing.TB) signal.ServerMessage {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	data, err := b.conn.ReadMessage(ctx)
 	require.NoError(t, err)
-	var m serverMsg
+	var m signal.ServerMessage
 	require.NoError(t, json.Unmarshal(data, &m))
 	return m
 }
 
 // count is how many messages c received that match ok.
-func (c *testClient) count(ok func(serverMsg) bool) int {
+func (c *testClient) count(ok func(signal.ServerMessage) bool) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
@@ -289,6 +289,6 @@ func (c *testClient) count(ok func(serverMsg) bool) int {
 	return n
 }
 
-func ofType(typ string) func(serverMsg) bool {
-	return func(m serverMsg) bool { return m.Type == typ }
+func ofType(typ string) func(signal.ServerMessage) bool {
+	return func(m signal.ServerMessage) bool { return m.Type == typ }
 }

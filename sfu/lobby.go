@@ -11,34 +11,6 @@ import (
 // (no media, no list, no chat), until a moderator admits or denies it. Once admitted it
 // comes back in freely for the rest of the session.
 
-// lobbyWaitMessage is what a waiting participant gets instead of joined.
-type lobbyWaitMessage struct {
-	Type          string `json:"type"`
-	ParticipantID string `json:"participant_id"`
-	Name          string `json:"name"`
-	RoomID        string `json:"room_id"`
-	// Recording tells that the session is being recorded.
-	Recording bool `json:"recording"`
-	// Broadcasting tells that the session is being broadcast live.
-	Broadcasting bool `json:"broadcasting"`
-	// SessionToken lets the participant come back on a new connection, as in joined.
-	SessionToken string `json:"session_token,omitempty"`
-}
-
-// lobbyMessage tells the moderators who waits.
-type lobbyMessage struct {
-	Type    string       `json:"type"`
-	Waiting []LobbyEntry `json:"waiting"`
-}
-
-// LobbyEntry is a participant waiting in the lobby.
-type LobbyEntry struct {
-	// ID is the participant id.
-	ID string `json:"id"`
-	// Name is the display name.
-	Name string `json:"name"`
-}
-
 // waitingLocked lists the lobby, by name.
 func (r *Room) waitingLocked() []LobbyEntry {
 	out := make([]LobbyEntry, 0, len(r.waiting))
@@ -51,7 +23,7 @@ func (r *Room) waitingLocked() []LobbyEntry {
 
 // sendLobbyLocked tells the moderators who waits.
 func (r *Room) sendLobbyLocked() {
-	msg := encode(lobbyMessage{Type: signal.TypeLobby, Waiting: r.waitingLocked()})
+	msg := encode(signal.LobbyMessage{Type: signal.TypeLobby, Waiting: r.waitingLocked()})
 	for _, o := range r.participants {
 		if o.role == RoleModerator {
 			o.sendRaw(msg)

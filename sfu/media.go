@@ -44,17 +44,6 @@ type WebRTCConfig struct {
 	ICEServersFor func(participantID string, expiry time.Time) []ICEServer
 }
 
-// ICEServer is a STUN or TURN server handed to clients in the joined message, as in
-// RTCIceServer.
-type ICEServer struct {
-	// URLs are stun:, turn: or turns: URLs.
-	URLs []string `json:"urls"`
-	// Username for TURN.
-	Username string `json:"username,omitempty"`
-	// Credential for TURN.
-	Credential string `json:"credential,omitempty"`
-}
-
 // videoFeedback is the RTCP feedback offered with every video codec; NACK, PLI and
 // transport-cc are added by the interceptor configuration.
 var videoFeedback = []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}}

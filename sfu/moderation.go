@@ -10,7 +10,7 @@ import (
 // in the room. The API's moderation endpoints do the same for the webinar's owner.
 
 // moderate acts on a moderation message of p; it answers errors to p.
-func (p *participant) moderate(m clientMessage) {
+func (p *participant) moderate(m signal.ClientMessage) {
 	r := p.room
 	r.mu.Lock()
 	mod := r.isModeratorLocked(p)
@@ -96,7 +96,7 @@ func (r *Room) setSpotlightLocked(id string) {
 // roomStateChangedLocked sends the room's state, locked and spotlight, to everyone; r.mu
 // held.
 func (r *Room) roomStateChangedLocked() {
-	msg := encode(roomStateMessage{Type: signal.TypeRoomState, Locked: r.collab.locked, Spotlight: r.collab.spotlight})
+	msg := encode(signal.RoomStateMessage{Type: signal.TypeRoomState, Locked: r.collab.locked, Spotlight: r.collab.spotlight})
 	for _, o := range r.participants {
 		o.sendRaw(msg)
 	}
@@ -127,7 +127,7 @@ func (r *Room) forceMute(by *participant, id string, all bool) error {
 	r.mu.Lock()
 	for _, t := range targets {
 		if r.participants[t.id] == t {
-			r.muteChangedLocked(muteMessage{Type: signal.TypeMute, ParticipantID: t.id, Label: LabelMicrophone, Muted: true, ByModerator: true})
+			r.muteChangedLocked(signal.MuteMessage{Type: signal.TypeMute, ParticipantID: t.id, Label: LabelMicrophone, Muted: true, ByModerator: true})
 		}
 	}
 	r.mu.Unlock()
@@ -142,7 +142,7 @@ func (r *Room) askUnmute(by *participant, id string) error {
 	if t == nil {
 		return ErrParticipantNotFound
 	}
-	t.sendRaw(encode(unmuteRequestedMessage{Type: signal.TypeUnmuteRequested, By: by.id}))
+	t.sendRaw(encode(signal.UnmuteRequestedMessage{Type: signal.TypeUnmuteRequested, By: by.id}))
 	return nil
 }
 

@@ -51,13 +51,13 @@ func TestAPanicInATrackEndsThatTrackOnly(t *testing.T) {
 	}
 
 	// Room b's media keeps flowing after the panic.
-	before := map[string]int64{}
+	before := map[string]uint64{}
 	for id := range flowing {
-		before[id] = watcherB.track(id).packets.Load()
+		before[id] = watcherB.track(id).Packets
 	}
 	watcherB.waitUntil(func() bool {
 		for id, n := range before {
-			if watcherB.tracks[id].packets.Load() < n+50 {
+			if s, _ := watcherB.receivedTrack(id); s.Packets < n+50 {
 				return false
 			}
 		}

@@ -198,7 +198,7 @@ func (p *participant) session(ctx context.Context, api *webrtc.API, readerDone c
 	if !p.start(api) {
 		return
 	}
-	in := make(chan clientMessage, 16)
+	in := make(chan signal.ClientMessage, 16)
 	reading = true
 	go func() { // owned by serve; ends when the connection closes or ctx ends
 		defer close(readerDone)
@@ -290,7 +290,7 @@ func (p *participant) start(api *webrtc.API) bool {
 
 // readLoop reads, limits and decodes the client's messages and hands them to the
 // session goroutine. Errors in a message are answered here.
-func (p *participant) readLoop(ctx context.Context, in chan<- clientMessage) {
+func (p *participant) readLoop(ctx context.Context, in chan<- signal.ClientMessage) {
 	bucket := newTokenBucket(signal.MessageRate, signal.MessageBurst, p.srv.clock.Now())
 	dropped := 0
 	for {
@@ -314,7 +314,7 @@ func (p *participant) readLoop(ctx context.Context, in chan<- clientMessage) {
 			continue
 		}
 		dropped = 0
-		m, err := decodeMessageUpTo(data, p.messageLimit())
+		m, err := signal.DecodeClientUpTo(data, p.messageLimit())
 		switch {
 		case errors.Is(err, ErrMessageTooLarge):
 			p.sendError(signal.CodeTooLarge, fmt.Sprintf("messages are limited to %d bytes", signal.MaxMessageSize))
@@ -364,7 +364,7 @@ func (p *participant) end(c endCause) {
 		p.cause = c
 		if c.errCode != "" {
 			select {
-			case p.out <- encode(errorMessage{Type: signal.TypeError, Code: c.errCode, Message: c.reason}):
+			case p.out <- encode(signal.ErrorMessage{Type: signal.TypeError, Code: c.errCode, Message: c.reason}):
 			default:
 			}
 		}
@@ -373,7 +373,7 @@ func (p *participant) end(c endCause) {
 			p.cancel()
 		case p.via != nil:
 			// A viewer of an edge node: its edge ends its session, and tells when it has.
-			p.via.sendRaw(encode(relayMessage{Type: signal.TypeRelay, Action: relayEnd, ParticipantID: p.id, Code: c.errCode}))
+			p.via.sendRaw(encode(signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayEnd, ParticipantID: p.id, Code: c.errCode}))
 		}
 	})
 }
@@ -392,7 +392,7 @@ func (p *participant) sendRaw(msg []byte) {
 }
 
 func (p *participant) sendError(code, message string) {
-	p.sendRaw(encode(errorMessage{Type: signal.TypeError, Code: code, Message: message}))
+	p.sendRaw(encode(signal.ErrorMessage{Type: signal.TypeError, Code: code, Message: message}))
 }
 
 // kickNegotiation tells the session goroutine there is something to negotiate.
@@ -404,7 +404,7 @@ func (p *participant) kickNegotiation() {
 }
 
 // handle acts on one client message, in the session goroutine.
-func (p *participant) handle(m clientMessage) {
+func (p *participant) handle(m signal.ClientMessage) {
 	if p.mode == modeRelay && !relayMessages[m.Type] {
 		p.sendError(signal.CodeUnknownType, "a relay only negotiates")
 		return
@@ -435,7 +435,7 @@ func (p *participant) handle(m clientMessage) {
 	case signal.TypeAnswer:
 		p.handleAnswer(m)
 	case signal.TypeCandidate:
-		p.handleCandidate(*m.Candidate)
+		p.handleCandidate(webrtc.ICECandidateInit(*m.Candidate))
 	case signal.TypeMute:
 		p.handleMute(m.Label, *m.Muted)
 	case signal.TypeLayer:
@@ -484,7 +484,7 @@ func (p *participant) handle(m clientMessage) {
 	}
 }
 
-func (p *participant) handleOffer(m clientMessage) {
+func (p *participant) handleOffer(m signal.ClientMessage) {
 	p.mu.Lock()
 	for id, l := range m.Labels {
 		if _, ok := p.labels[id]; ok || len(p.labels) < maxLabelsKept {
@@ -534,7 +534,7 @@ func (p *participant) handleOffer(m clientMessage) {
 	p.negotiate()
 }
 
-func (p *participant) handleAnswer(m clientMessage) {
+func (p *participant) handleAnswer(m signal.ClientMessage) {
 	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
 		p.sendError(signal.CodeNegotiation, "there is no offer to answer")
 		return
@@ -594,12 +594,12 @@ func (p *participant) handleMute(label Label, muted bool) {
 	r := p.room
 	r.mu.Lock()
 	if r.participants[p.id] == p {
-		r.muteChangedLocked(muteMessage{Type: signal.TypeMute, ParticipantID: p.id, Label: label, Muted: muted})
+		r.muteChangedLocked(signal.MuteMessage{Type: signal.TypeMute, ParticipantID: p.id, Label: label, Muted: muted})
 	}
 	r.mu.Unlock()
 }
 
-func (p *participant) handleLayer(m clientMessage) {
+func (p *participant) handleLayer(m signal.ClientMessage) {
 	p.mu.Lock()
 	var d *downTrack
 	for up, dt := range p.downs {
@@ -610,7 +610,7 @@ func (p *participant) handleLayer(m clientMessage) {
 	}
 	p.mu.Unlock()
 	if d == nil {
-		p.sendRaw(encode(errorMessage{Type: signal.TypeError, Code: signal.CodeUnknownTrack, Message: "no such track received", TrackID: m.TrackID}))
+		p.sendRaw(encode(signal.ErrorMessage{Type: signal.TypeError, Code: signal.CodeUnknownTrack, Message: "no such track received", TrackID: m.TrackID}))
 		return
 	}
 	d.layer.Store(&LayerRequest{Quality: m.Quality, Width: m.Width, Height: m.Height})
@@ -634,7 +634,7 @@ func (p *participant) negotiate() {
 		return
 	}
 
-	msg := tracksMessage{Type: signal.TypeTracks}
+	msg := signal.TracksMessage{Type: signal.TypeTracks}
 	for _, d := range removes {
 		if d.sender == nil {
 			continue // never offered
@@ -642,7 +642,7 @@ func (p *participant) negotiate() {
 		if err := p.pc.RemoveTrack(d.sender); err != nil {
 			p.log.Debug("track not removed", "track", d.up.id, "error", err)
 		}
-		msg.Removed = append(msg.Removed, trackRemoved{ParticipantID: d.up.owner, TrackID: d.up.id, Mid: d.mid})
+		msg.Removed = append(msg.Removed, signal.TrackRemoved{ParticipantID: d.up.owner, TrackID: d.up.id, Mid: d.mid})
 	}
 	added := adds[:0]
 	for _, d := range adds {
@@ -671,7 +671,7 @@ func (p *participant) negotiate() {
 				d.mid = t.Mid()
 			}
 		}
-		msg.Added = append(msg.Added, trackAdded{ParticipantID: d.up.owner, TrackInfo: d.up.info(), Mid: d.mid, RID: d.rid})
+		msg.Added = append(msg.Added, signal.TrackAdded{ParticipantID: d.up.owner, TrackInfo: d.up.info(), Mid: d.mid, RID: d.rid})
 	}
 	var before []byte
 	if len(msg.Added) > 0 || len(msg.Removed) > 0 {
@@ -701,7 +701,7 @@ func (p *participant) releaseCandidates() {
 func (p *participant) releaseCandidatesLocked() {
 	p.holding = false
 	for _, c := range p.heldCandidates {
-		p.sendRaw(encode(candidateMessage{Type: signal.TypeCandidate, Candidate: c}))
+		p.sendRaw(encode(signal.CandidateMessage{Type: signal.TypeCandidate, Candidate: signal.Candidate(c)}))
 	}
 	p.heldCandidates = nil
 }
@@ -716,7 +716,7 @@ func (p *participant) setLocal(desc webrtc.SessionDescription, msgType string, b
 		if before != nil {
 			p.sendRaw(before)
 		}
-		p.sendRaw(encode(sdpMessage{Type: msgType, SDP: desc.SDP}))
+		p.sendRaw(encode(signal.SDPMessage{Type: msgType, SDP: desc.SDP}))
 	}
 	p.releaseCandidatesLocked()
 	return err
@@ -734,7 +734,7 @@ func (p *participant) onCandidate(c *webrtc.ICECandidate) {
 		p.heldCandidates = append(p.heldCandidates, init)
 		return
 	}
-	p.sendRaw(encode(candidateMessage{Type: signal.TypeCandidate, Candidate: init}))
+	p.sendRaw(encode(signal.CandidateMessage{Type: signal.TypeCandidate, Candidate: signal.Candidate(init)}))
 }
 
 // onTrack is Pion's callback for a track the client sends: one goroutine reads it for as
@@ -807,7 +807,7 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		case published:
 			p.log.Debug("track published", "track", id, "label", label)
 		case parked:
-			p.sendRaw(encode(errorMessage{
+			p.sendRaw(encode(signal.ErrorMessage{
 				Type:    signal.TypeError,
 				Code:    signal.CodePublishForbidden,
 				Message: "your role does not allow publishing: the track is not forwarded",

@@ -57,19 +57,6 @@ var relayMessages = map[string]bool{
 	signal.TypeRelay:      true,
 }
 
-// The actions of a relay message. From the edge: a viewer entered its room (enter, with
-// its name), left it (leave), or said something (speak, with the message it sent: chat,
-// hand, reaction or vote). From the origin: a viewer must go (end, with the error code:
-// removed, room_moved...), or a message is for that viewer alone (deliver: its own copy
-// of a private message to the moderators).
-const (
-	relayEnter   = "enter"
-	relayLeave   = "leave"
-	relaySpeak   = "speak"
-	relayEnd     = "end"
-	relayDeliver = "deliver"
-)
-
 // relaySpoken are the messages of an edge viewer that its edge passes to the origin.
 var relaySpoken = map[string]bool{
 	signal.TypeChat:     true,
@@ -78,38 +65,25 @@ var relaySpoken = map[string]bool{
 	signal.TypeVote:     true,
 }
 
-// relayMessage is a relay message, either way.
-type relayMessage struct {
-	Type          string `json:"type"`
-	Action        string `json:"action"`
-	ParticipantID string `json:"participant_id"`
-	Name          string `json:"name,omitempty"`
-	// Invitation is, in enter, the invitation the viewer came with: revoking it removes
-	// the viewer as any of its participants.
-	Invitation string          `json:"invitation,omitempty"`
-	Message    json.RawMessage `json:"message,omitempty"`
-	Code       string          `json:"code,omitempty"`
-}
-
 // onRelay acts on a relay message of the relay p, on the origin: an edge viewer becomes
 // a participant of the room without a connection here (modeRemote, via p), leaves it, or
 // speaks as that participant.
-func (p *participant) onRelay(m clientMessage) {
+func (p *participant) onRelay(m signal.ClientMessage) {
 	r := p.room
 	switch m.Action {
-	case relayEnter:
+	case signal.RelayEnter:
 		v := newParticipant(p.srv, nil, Claims{Room: r.id, Participant: m.ParticipantID, Name: m.Name, Role: RoleAttendee, Kind: r.kind, Invitation: m.Invitation})
 		v.mode, v.room, v.via = modeRemote, r, p
 		if _, err := r.addRemote(v); errors.Is(err, ErrRoomLocked) {
-			p.sendRaw(encode(relayMessage{Type: signal.TypeRelay, Action: relayEnd, ParticipantID: v.id, Code: signal.CodeRoomLocked}))
+			p.sendRaw(encode(signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayEnd, ParticipantID: v.id, Code: signal.CodeRoomLocked}))
 		}
-	case relayLeave:
+	case signal.RelayLeave:
 		if v := r.viaOf(p, m.ParticipantID); v != nil {
 			r.leave(v)
 		}
-	case relaySpeak:
+	case signal.RelaySpeak:
 		v := r.viaOf(p, m.ParticipantID)
-		said, err := decodeMessage(m.Message)
+		said, err := signal.DecodeClient(m.Message)
 		if v == nil || err != nil || !relaySpoken[said.Type] {
 			return
 		}
@@ -149,7 +123,7 @@ func (p *participant) sendOwn(msg []byte) {
 		p.sendRaw(msg)
 		return
 	}
-	p.via.sendRaw(encode(relayMessage{Type: signal.TypeRelay, Action: relayDeliver, ParticipantID: p.id, Message: msg}))
+	p.via.sendRaw(encode(signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayDeliver, ParticipantID: p.id, Message: msg}))
 }
 
 // viaOf is the participant id of the room that the relay via brought in, nil if none.
@@ -226,7 +200,7 @@ type RelayParams struct {
 // participant; conn's peer must have been authenticated as a node of the cluster by the
 // caller. The first message is the edge's offer, there is no join.
 func (s *Server) ServeRelay(ctx context.Context, conn Conn, rp RelayParams) error {
-	if !validID(rp.Room) || !validID(rp.Edge) {
+	if !signal.ValidID(rp.Room) || !signal.ValidID(rp.Edge) {
 		_ = conn.Close(signal.ClosePolicyViolation, "bad relay")
 		return fmt.Errorf("serve relay: %w", ErrTokenInvalid)
 	}
@@ -331,7 +305,7 @@ type RelayClaims struct {
 // SignRelay returns the relay token for c, valid until expiry, once: a nonce of its own
 // is added when c has none.
 func (s *TokenSigner) SignRelay(c RelayClaims) (string, error) {
-	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || c.Epoch < 0 || !c.Kind.valid() {
+	if !signal.ValidID(c.Room) || !signal.ValidID(c.Origin) || !signal.ValidID(c.Edge) || c.Epoch < 0 || !c.Kind.Valid() {
 		return "", fmt.Errorf("relay claims: %w", ErrTokenInvalid)
 	}
 	if c.Nonce == "" {
@@ -347,7 +321,7 @@ func (s *TokenSigner) VerifyRelay(token string, now time.Time) (RelayClaims, err
 	if err := s.VerifyFor(relayMACContext, token, &c); err != nil {
 		return RelayClaims{}, err
 	}
-	if !validID(c.Room) || !validID(c.Origin) || !validID(c.Edge) || !c.Kind.valid() || c.Nonce == "" {
+	if !signal.ValidID(c.Room) || !signal.ValidID(c.Origin) || !signal.ValidID(c.Edge) || !c.Kind.Valid() || c.Nonce == "" {
 		return RelayClaims{}, fmt.Errorf("relay token claims: %w", ErrTokenInvalid)
 	}
 	if err := checkExpiry(c.Expiry, now, MaxRelayTokenLifetime); err != nil {
@@ -386,7 +360,7 @@ func (s *TokenSigner) SignFor(purpose string, v any) (string, error) {
 // ErrTokenInvalid.
 func (s *TokenSigner) VerifyFor(purpose, token string, v any) error {
 	payload, sig, ok := strings.Cut(token, ".")
-	if len(token) > maxTokenLen || !ok || payload == "" || sig == "" {
+	if len(token) > signal.MaxTokenSize || !ok || payload == "" || sig == "" {
 		return fmt.Errorf("%s token form: %w", purpose, ErrTokenInvalid)
 	}
 	got, err := base64.RawURLEncoding.DecodeString(sig)

@@ -57,7 +57,7 @@ type Room struct {
 	link *edgeLink
 	// edgePolls are an edge room's polls, the origin's as they last came, for the
 	// viewers entering here; guarded by mu.
-	edgePolls []pollMessage
+	edgePolls []signal.PollMessage
 	// parent is the main room of a breakout room, nil for a main room; set at creation.
 	parent *Room
 	// brk are the breakout rooms of a main room while they are open, nil otherwise.
@@ -108,7 +108,7 @@ func (r *Room) Participants() []ParticipantInfo {
 // node given a role that speaks is sent to this node: its edge ends its session with
 // room_moved, and it comes back here through rejoin, in its new role.
 func (r *Room) SetRole(participantID string, role Role) error {
-	if !role.valid() {
+	if !role.Valid() {
 		return ErrInvalidRole
 	}
 	r.mu.Lock()
@@ -125,7 +125,7 @@ func (r *Room) SetRole(participantID string, role Role) error {
 	everyone := append(slices.Clone(c.others), c.p)
 
 	r.log.Info("role changed", "participant", participantID, "role", role)
-	msg := encode(roleMessage{Type: signal.TypeRole, ParticipantID: participantID, Role: role})
+	msg := encode(signal.RoleMessage{Type: signal.TypeRole, ParticipantID: participantID, Role: role})
 	for _, o := range everyone {
 		o.sendRaw(msg)
 	}
@@ -166,10 +166,10 @@ func (r *Room) changeRole(participantID string, role Role) (roleChange, error) {
 		return roleChange{}, ErrParticipantNotFound
 	}
 	c := roleChange{p: p}
-	could := r.kind.canPublish(p.role)
+	could := r.kind.CanPublish(p.role)
 	p.role = role
 	r.roles[participantID] = role
-	can := r.kind.canPublish(role)
+	can := r.kind.CanPublish(role)
 	switch {
 	case can && !could:
 		c.published = p.unparkLocked()
@@ -270,7 +270,7 @@ func (r *Room) close(cause endCause) {
 			// A viewer of an edge node: its edge ends it with the room, below.
 		case p.hidden():
 			// The edge ends its whole room, once, with this cause.
-			p.sendRaw(encode(relayMessage{Type: signal.TypeRelay, Action: relayEnd, Code: cause.errCode}))
+			p.sendRaw(encode(signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayEnd, Code: cause.errCode}))
 			p.end(cause)
 		default:
 			p.end(cause)
@@ -381,7 +381,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 			r.stopTimer()
 			r.stopTimer = nil
 		}
-		p.sendRaw(encode(lobbyWaitMessage{Type: signal.TypeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording, Broadcasting: r.broadcasting, SessionToken: p.sessionToken}))
+		p.sendRaw(encode(signal.LobbyWaitMessage{Type: signal.TypeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording, Broadcasting: r.broadcasting, SessionToken: p.sessionToken}))
 		r.lobbyChangedLocked()
 		return replaced, nil, true, nil
 	}
@@ -454,9 +454,9 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 	if p.hidden() {
 		// An edge keeps the chat from its link's start: the history, up to 500 messages
 		// of 2000 bytes, would make its first message too large.
-		chat = []chatEntry{}
+		chat = []signal.ChatMessage{}
 	}
-	p.sendRaw(encode(joinedMessage{
+	p.sendRaw(encode(signal.JoinedMessage{
 		Type:          signal.TypeJoined,
 		ParticipantID: p.id,
 		Name:          p.claims.Name,
@@ -472,7 +472,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		Locked:        r.collab.locked,
 		Spotlight:     r.collab.spotlight,
 		Recording:     r.recording,
-		Captions:      append([]captionMessage{}, r.collab.captions...),
+		Captions:      append([]signal.CaptionMessage{}, r.collab.captions...),
 		Slides:        r.slides.message(),
 		Broadcasting:  r.broadcasting,
 		SessionToken:  p.sessionToken,
@@ -482,7 +482,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		r.edgeEnteredLocked(p)
 	}
 	if p.role == RoleModerator {
-		p.sendRaw(encode(lobbyMessage{Type: signal.TypeLobby, Waiting: r.waitingLocked()}))
+		p.sendRaw(encode(signal.LobbyMessage{Type: signal.TypeLobby, Waiting: r.waitingLocked()}))
 	}
 	return replaced, ups
 }
@@ -558,7 +558,7 @@ func (r *Room) addTrack(p *participant, up *upTrack) (publishResult, []*particip
 	if r.closed || r.participants[p.id] != p {
 		return gone, nil, nil
 	}
-	if !r.kind.canPublish(p.role) {
+	if !r.kind.CanPublish(p.role) {
 		p.addUpLocked(up, false)
 		return parked, nil, nil
 	}

@@ -15,16 +15,16 @@ import (
 // requireTracks checks the tracks announced for one publisher: one per label and kind,
 // with the stream ids of the protocol, each received with its first video packet a
 // keyframe.
-func requireTracks(t *testing.T, c *testClient, publisher string, tracks map[string]trackAdded, video, audio Label) {
+func requireTracks(t *testing.T, c *testClient, publisher string, tracks map[string]signal.TrackAdded, video, audio Label) {
 	t.Helper()
 	kinds := map[string]Label{}
 	for id, a := range tracks {
 		kinds[a.Kind] = a.Label
 		rt := c.track(id)
-		require.Equal(t, a.StreamID, rt.streamID, "msid stream id of %s", id)
-		require.Equal(t, a.Mid, rt.mid, "mid of %s", id)
-		if rt.kind == webrtc.RTPCodecTypeVideo {
-			require.True(t, rt.firstIsKey.Load(), "first video packet of %s is not a keyframe", id)
+		require.Equal(t, a.StreamID, rt.StreamID, "msid stream id of %s", id)
+		require.Equal(t, a.Mid, rt.Mid, "mid of %s", id)
+		if rt.Kind == webrtc.RTPCodecTypeVideo {
+			require.True(t, rt.FirstIsKeyframe, "first video packet of %s is not a keyframe", id)
 		}
 	}
 	require.Equal(t, map[string]Label{"video": video, "audio": audio}, kinds)
@@ -50,10 +50,10 @@ func TestMeetingPublishSubscribe(t *testing.T) {
 	}
 
 	// Alice was told of Bob's arrival; Bob found Alice in his joined message.
-	joined := alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantJoined })
+	joined := alice.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeParticipantJoined })
 	require.Equal(t, "bob", joined.Participant.ID)
 	require.Equal(t, "Name of bob", joined.Participant.Name)
-	hello := bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	hello := bob.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	require.Equal(t, "bob", hello.ParticipantID)
 	require.Equal(t, KindMeeting, hello.RoomKind)
 	require.Len(t, hello.Participants, 1)
@@ -96,10 +96,10 @@ func TestWebinarAttendeePublishesOnlyOncePromoted(t *testing.T) {
 
 	// Promoted, the attendee's tracks reach the presenter through a renegotiation.
 	require.NoError(t, room.SetRole("guest", RolePresenter))
-	role := host.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRole })
+	role := host.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeRole })
 	require.Equal(t, "guest", role.ParticipantID)
 	require.Equal(t, RolePresenter, role.Role)
-	guest.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRole && m.Role == RolePresenter })
+	guest.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeRole && m.Role == RolePresenter })
 	fromGuest := host.waitMedia("guest", 2, 10)
 	requireTracks(t, host, "guest", fromGuest, LabelCamera, LabelMicrophone)
 
@@ -118,7 +118,7 @@ func TestLateJoinerStartsWithKeyframe(t *testing.T) {
 	early := join(t, srv, srv.token(t, "r2", "early", RoleAttendee, KindMeeting))
 	early.receiveOnly()
 	early.waitMedia("pub", 2, 30)
-	plis := pub.plis.Load()
+	plis := pub.keyframeRequests()
 	require.Positive(t, plis, "the early subscriber's keyframe request reached the publisher")
 
 	late := join(t, srv, srv.token(t, "r2", "late", RoleAttendee, KindMeeting))
@@ -127,11 +127,11 @@ func TestLateJoinerStartsWithKeyframe(t *testing.T) {
 	for id, a := range tracks {
 		if a.Kind == "video" {
 			rt := late.track(id)
-			require.True(t, rt.firstIsKey.Load(), "the late joiner's first video packet is a keyframe")
-			require.Positive(t, rt.keyframes.Load())
+			require.True(t, rt.FirstIsKeyframe, "the late joiner's first video packet is a keyframe")
+			require.Positive(t, rt.Keyframes)
 		}
 	}
-	require.Greater(t, pub.plis.Load(), plis, "the late joiner's arrival sent a PLI to the publisher")
+	require.Greater(t, pub.keyframeRequests(), plis, "the late joiner's arrival sent a PLI to the publisher")
 }
 
 func TestParticipantLeaves(t *testing.T) {
@@ -147,7 +147,7 @@ func TestParticipantLeaves(t *testing.T) {
 	code, _, _ := bob.waitClosed()
 	require.Equal(t, signal.CloseNormal, code)
 
-	left := alice.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantLeft })
+	left := alice.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeParticipantLeft })
 	require.Equal(t, "bob", left.ParticipantID)
 	alice.waitUntil(func() bool { return len(alice.tracksOfLocked("bob")) == 0 }, "bob's tracks removed")
 	removed := 0
@@ -173,7 +173,7 @@ func TestRemovedParticipantCannotComeBack(t *testing.T) {
 	token := srv.token(t, "r4", "troll", RoleAttendee, KindMeeting)
 	mod := join(t, srv, srv.token(t, "r4", "mod", RoleModerator, KindMeeting))
 	troll := join(t, srv, token)
-	mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantJoined })
+	mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeParticipantJoined })
 
 	room, ok := srv.Room("r4")
 	require.True(t, ok)
@@ -183,7 +183,9 @@ func TestRemovedParticipantCannotComeBack(t *testing.T) {
 	require.Equal(t, signal.CloseRemoved, code)
 	require.Equal(t, "removed from the room", reason)
 	require.ErrorIs(t, err, ErrRemoved)
-	mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "troll" })
+	mod.waitMsg(func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "troll"
+	})
 
 	again := connect(t, srv, token)
 	again.waitError(signal.CodeTokenRevoked)
@@ -215,7 +217,9 @@ func TestJoinAgainReplacesTheSession(t *testing.T) {
 	room.flushUpdates()
 	second.send(map[string]any{"type": "chat", "text": "marker"})
 	bob.waitMsg(chatText("marker"))
-	require.True(t, bob.has(func(m serverMsg) bool { return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "alice" }))
+	require.True(t, bob.has(func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "alice"
+	}))
 	for _, m := range bob.msgs {
 		require.NotEqual(t, signal.TypeParticipantLeft, m.Type)
 	}
@@ -230,7 +234,7 @@ func TestICERestartOnRequest(t *testing.T) {
 	sub.receiveOnly()
 	tracks := sub.waitMedia("pub", 2, 5)
 	ufrag := func() string {
-		d := sub.pc.RemoteDescription()
+		d := sub.PeerConnection().RemoteDescription()
 		require.NotNil(t, d)
 		for _, line := range strings.Split(d.SDP, "\r\n") {
 			if v, ok := strings.CutPrefix(line, "a=ice-ufrag:"); ok {
@@ -258,9 +262,8 @@ func TestICERestartOnRequest(t *testing.T) {
 	require.NotEqual(t, before, ufrag())
 	// Media goes on over the new ICE session.
 	for id := range tracks {
-		rt := sub.track(id)
-		got := rt.packets.Load()
-		sub.waitUntil(func() bool { return rt.packets.Load() > got+10 }, "media after the restart")
+		got := sub.track(id).Packets
+		sub.waitUntil(func() bool { s, _ := sub.receivedTrack(id); return s.Packets > got+10 }, "media after the restart")
 	}
 }
 
@@ -364,21 +367,22 @@ func TestGlareServerWins(t *testing.T) {
 	srv := newTestServer(t)
 	a := join(t, srv, srv.token(t, "gl", "a", RoleAttendee, KindMeeting))
 	a.receiveOnly()
-	a.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeAnswer })
+	a.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeAnswer })
 
-	a.mu.Lock()
-	a.holdOffers = true
-	a.mu.Unlock()
+	a.conn.holdOffers()
 	b := join(t, srv, srv.token(t, "gl", "b", RoleAttendee, KindMeeting))
 	b.publish(false, 25)
-	a.waitUntil(func() bool { return len(a.heldOffers) == 1 }, "a server offer")
+	a.waitUntil(func() bool { return a.conn.heldOffers() == 1 }, "a server offer")
 
-	labels := a.addMedia(false, 25)
-	a.sendUnappliedOffer(labels) // crosses the server's offer, then rolled back
-	a.releaseOffers()
+	// An offer crosses the server's, then is rolled back: what the server sees of it is
+	// an offer never applied.
+	crossing, err := a.PeerConnection().CreateOffer(nil)
+	require.NoError(t, err)
+	a.send(signal.ClientMessage{Type: signal.TypeOffer, SDP: crossing.SDP})
+	a.conn.releaseOffers()
 	// Once the server has nothing left to offer (b's media flows to a), a offers again.
 	a.waitMedia("b", 2, 10)
-	a.offer(labels)
+	a.publish(false, 25)
 	b.waitMedia("a", 2, 10)
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -398,11 +402,11 @@ func TestRoleSurvivesRejoin(t *testing.T) {
 	first := join(t, srv, token)
 	room, _ := srv.Room("rj")
 	require.NoError(t, room.SetRole("guest", RolePresenter))
-	first.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeRole })
+	first.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeRole })
 	first.close()
 
 	again := join(t, srv, token)
-	joined := again.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	joined := again.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	require.Equal(t, RolePresenter, joined.Role, "the promotion outlives the connection")
 }
 
@@ -412,10 +416,10 @@ func TestNAT1To1AddressInCandidates(t *testing.T) {
 		p.WebRTC.ICEServers = []ICEServer{{URLs: []string{"turn:turn.example.org:3478"}, Username: "u", Credential: "c"}}
 	})
 	c := join(t, srv, srv.token(t, "nat", "a", RoleAttendee, KindMeeting))
-	joined := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	joined := c.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	require.Equal(t, []ICEServer{{URLs: []string{"turn:turn.example.org:3478"}, Username: "u", Credential: "c"}}, joined.ICEServers)
 	c.receiveOnly()
-	cand := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeCandidate })
+	cand := c.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeCandidate })
 	require.Contains(t, cand.Candidate.Candidate, " 203.0.113.7 ")
 }
 

@@ -396,7 +396,7 @@ func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
 	refuse := func(code, msg string, closeCode int, err error) (Claims, error) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
 		defer cancel()
-		_ = conn.WriteMessage(wctx, encode(errorMessage{Type: signal.TypeError, Code: code, Message: msg}))
+		_ = conn.WriteMessage(wctx, encode(signal.ErrorMessage{Type: signal.TypeError, Code: code, Message: msg}))
 		_ = conn.Close(closeCode, msg)
 		return Claims{}, err
 	}
@@ -417,7 +417,7 @@ func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
 		_ = conn.Close(signal.CloseNormal, "")
 		return Claims{}, nil
 	}
-	m, err := decodeMessage(data)
+	m, err := signal.DecodeClient(data)
 	switch {
 	case errors.Is(err, ErrMessageTooLarge):
 		return refuse(signal.CodeTooLarge, "message too large", signal.ClosePolicyViolation, err)

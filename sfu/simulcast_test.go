@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -239,7 +240,7 @@ func (c *testClient) publishSimulcastWhile(sends func(frame int, rid string) boo
 		require.NoError(c.t, err)
 		tracks = append(tracks, tr)
 	}
-	sender, err := c.pc.AddTrack(tracks[0])
+	sender, err := c.AddTrack(tracks[0], LabelCamera)
 	require.NoError(c.t, err)
 	for _, tr := range tracks[1:] {
 		require.NoError(c.t, sender.AddEncoding(tr))
@@ -267,9 +268,9 @@ func (c *testClient) publishSimulcastWhile(sends func(frame int, rid string) boo
 	}
 	require.NotZero(c.t, midExt)
 	require.NotZero(c.t, ridExt)
-	c.offer(map[string]Label{"cam-video": LabelCamera})
+	c.Negotiate(context.Background())
 	var mid string
-	for _, tr := range c.pc.GetTransceivers() {
+	for _, tr := range c.PeerConnection().GetTransceivers() {
 		if tr.Sender() == sender {
 			mid = tr.Mid()
 		}
@@ -331,7 +332,7 @@ type layerSwitch struct {
 	key      bool   // the first packet of to starts a keyframe
 }
 
-func (w *layerWatch) observe(_ *recvTrack, pkt *rtp.Packet) {
+func (w *layerWatch) observe(pkt *rtp.Packet) {
 	if len(pkt.Payload) == 0 {
 		return
 	}
@@ -380,11 +381,11 @@ func TestSimulcastLayerFollowsBandwidthAndRequests(t *testing.T) {
 	for id := range tracks {
 		trackID = id
 	}
-	rt := sub.track(trackID)
+	ssrc := sub.track(trackID).SSRC
 	sub.waitUntil(func() bool { return watch.now() == 'f' }, "switch to layer f")
 
 	remb := func(bitrate float32) {
-		require.NoError(t, sub.pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{SenderSSRC: 1, Bitrate: bitrate, SSRCs: []uint32{rt.ssrc}}}))
+		require.NoError(t, sub.PeerConnection().WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{SenderSSRC: 1, Bitrate: bitrate, SSRCs: []uint32{ssrc}}}))
 	}
 	checkSwitch := func(from, to byte) {
 		t.Helper()

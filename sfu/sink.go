@@ -195,7 +195,7 @@ func (r *Room) BroadcastTrouble(reason, text string) error {
 	if r.closed {
 		return ErrRoomClosed
 	}
-	msg := encode(noticeMessage{Type: signal.TypeBroadcast, Active: r.broadcasting, Reason: reason, Error: text})
+	msg := encode(signal.NoticeMessage{Type: signal.TypeBroadcast, Active: r.broadcasting, Reason: reason, Error: text})
 	for _, o := range r.participants {
 		if o.role == RoleModerator {
 			o.sendRaw(msg)
@@ -216,10 +216,10 @@ func (r *Room) setNotice(state *bool, typ string, on bool, reason string) error 
 		return nil
 	}
 	*state = on
-	msg := encode(noticeMessage{Type: typ, Active: on})
+	msg := encode(signal.NoticeMessage{Type: typ, Active: on})
 	withReason := msg
 	if reason != "" {
-		withReason = encode(noticeMessage{Type: typ, Active: on, Error: reason})
+		withReason = encode(signal.NoticeMessage{Type: typ, Active: on, Error: reason})
 	}
 	for _, o := range r.participants {
 		if o.role == RoleModerator {
@@ -268,14 +268,4 @@ func (h *SinkHandle) RequestKeyframe(trackID string) {
 	if d != nil {
 		d.up.requestKeyframe(d)
 	}
-}
-
-// noticeMessage tells the room that a recording or a broadcast started or stopped.
-type noticeMessage struct {
-	Type   string `json:"type"`
-	Active bool   `json:"active"`
-	// Error, for moderators, says why a recording stopped early or why a broadcast's
-	// target does not take the stream; Reason is the latter as a code.
-	Error  string `json:"error,omitempty"`
-	Reason string `json:"reason,omitempty"`
 }

@@ -18,7 +18,7 @@ const (
 	// MaxSlidesBytes is the largest PDF a room holds.
 	MaxSlidesBytes = 20 << 20
 	// MaxSlidesPages is the most pages it may have.
-	MaxSlidesPages = 500
+	MaxSlidesPages = signal.MaxSlidesPages
 	// MaxSlidesMemory bounds the presented PDFs all the rooms of a server hold together.
 	MaxSlidesMemory = 1 << 30
 	// SlidesRate and SlidesBurst limit page turns per participant.
@@ -54,24 +54,14 @@ type slideDeck struct {
 	presenter string
 }
 
-// slidesMessage tells the presented slides: none when SlidesID is empty.
-type slidesMessage struct {
-	Type     string `json:"type"`
-	SlidesID string `json:"slides_id"`
-	Pages    int    `json:"pages,omitempty"`
-	Page     int    `json:"page,omitempty"`
-	// Presenter is the participant who put the slides in the room.
-	Presenter string `json:"presenter,omitempty"`
-}
-
 // mayPresent tells whether a role may present slides.
 func mayPresent(role Role) bool { return role == RoleModerator || role == RolePresenter }
 
-func (d *slideDeck) message() slidesMessage {
+func (d *slideDeck) message() signal.SlidesMessage {
 	if d == nil {
-		return slidesMessage{Type: signal.TypeSlides}
+		return signal.SlidesMessage{Type: signal.TypeSlides}
 	}
-	return slidesMessage{Type: signal.TypeSlides, SlidesID: d.id, Pages: d.pages, Page: d.page, Presenter: d.presenter}
+	return signal.SlidesMessage{Type: signal.TypeSlides, SlidesID: d.id, Pages: d.pages, Page: d.page, Presenter: d.presenter}
 }
 
 // PresentSlides puts a PDF of pages pages in the room, presented by the participant
@@ -170,16 +160,6 @@ func (r *Room) presentedByLocked(p *participant, id, what string) (*slideDeck, s
 	return d, "", ""
 }
 
-// slidePointerMessage is where the presenter points on the page shown: X and Y from 0 to
-// 1 of its width and height, from the top left; Hidden when it points nowhere.
-type slidePointerMessage struct {
-	Type     string  `json:"type"`
-	SlidesID string  `json:"slides_id"`
-	X        float64 `json:"x"`
-	Y        float64 `json:"y"`
-	Hidden   bool    `json:"hidden,omitempty"`
-}
-
 // pointSlide shows everyone else where the presenter of the slides, or a moderator,
 // points on the page: a laser pointer, nothing kept.
 func (r *Room) pointSlide(p *participant, id string, x, y float64, hidden bool) (code, why string) {
@@ -190,7 +170,7 @@ func (r *Room) pointSlide(p *participant, id string, x, y float64, hidden bool) 
 	}
 	others := r.othersLocked(p)
 	r.mu.Unlock()
-	msg := encode(slidePointerMessage{Type: signal.TypeSlidePointer, SlidesID: id, X: x, Y: y, Hidden: hidden})
+	msg := encode(signal.SlidePointerMessage{Type: signal.TypeSlidePointer, SlidesID: id, X: x, Y: y, Hidden: hidden})
 	for _, o := range others {
 		o.sendRaw(msg)
 	}

@@ -34,8 +34,10 @@ func (s *slidesSink) pages() []int {
 	return out
 }
 
-func slidesAt(id string, page int) func(serverMsg) bool {
-	return func(m serverMsg) bool { return m.Type == signal.TypeSlides && m.SlidesID == id && m.Page == page }
+func slidesAt(id string, page int) func(signal.ServerMessage) bool {
+	return func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeSlides && m.SlidesID == id && m.Page == page
+	}
 }
 
 // TestSlidesFollowThePresenter: a presenter's slides reach everyone, page turns too; an
@@ -79,13 +81,13 @@ func TestSlidesFollowThePresenter(t *testing.T) {
 	pres.waitError(signal.CodeUnknownSlides)
 
 	bob := join(t, srv, srv.token(t, "s", "bob", RoleAttendee, KindWebinar))
-	joined := bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	joined := bob.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	require.Equal(t, id, joined.Slides.SlidesID)
 	require.Equal(t, 2, joined.Slides.Page)
 	require.Equal(t, 3, joined.Slides.Pages)
 
 	pres.send(map[string]any{"type": "slides_close", "slides_id": id})
-	bob.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeSlides && m.SlidesID == "" })
+	bob.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeSlides && m.SlidesID == "" })
 	_, ok = room.SlidesFile("bob", id)
 	require.False(t, ok, "closed slides are gone")
 	require.Equal(t, []int{1, 2, 0}, sink.pages(), "the deck as attached, the turn, the end")
@@ -120,7 +122,7 @@ func TestSlidesHeldAreBounded(t *testing.T) {
 	id, err := roomB.PresentSlides("pres", deck, 1)
 	require.NoError(t, err)
 	b.send(map[string]any{"type": "slides_close", "slides_id": id})
-	b.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeSlides && m.SlidesID == "" })
+	b.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeSlides && m.SlidesID == "" })
 	require.EqualValues(t, MaxSlidesBytes, srv.slidesBytes.Load())
 	require.NoError(t, roomA.Close())
 	require.Zero(t, srv.slidesBytes.Load(), "a closed room frees its deck")

@@ -86,6 +86,6 @@ func (s *speakerDetector) activeSpeaker() string {
 // others hear of a new active speaker.
 func (r *Room) onAudioLevel(up *upTrack, level int) {
 	if id := r.speakers.update(up, level, r.srv.clock.Now()); id != "" {
-		r.broadcast(nil, encode(activeSpeakerMessage{Type: signal.TypeActiveSpeaker, ParticipantID: id}))
+		r.broadcast(nil, encode(signal.ActiveSpeakerMessage{Type: signal.TypeActiveSpeaker, ParticipantID: id}))
 	}
 }

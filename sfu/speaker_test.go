@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func TestSpeakerDetector(t *testing.T) {
 func (c *testClient) speak(level *atomic.Int32) {
 	audio, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "mic-audio", "cam")
 	require.NoError(c.t, err)
-	sender, err := c.pc.AddTrack(audio)
+	sender, err := c.AddTrack(audio, LabelMicrophone)
 	require.NoError(c.t, err)
 	var ext uint8
 	for _, e := range sender.GetParameters().HeaderExtensions {
@@ -49,7 +50,7 @@ func (c *testClient) speak(level *atomic.Int32) {
 		}
 	}
 	require.NotZero(c.t, ext)
-	c.offer(map[string]Label{"mic-audio": LabelMicrophone})
+	c.Negotiate(context.Background())
 	c.wg.Add(1)
 	go func() { // owned by the client; ends when the client closes
 		defer c.wg.Done()
@@ -80,8 +81,8 @@ func TestActiveSpeakerFollowsTheLoudest(t *testing.T) {
 	carol := join(t, srv, srv.token(t, "talk", "carol", RoleAttendee, KindMeeting))
 	carol.receiveOnly()
 
-	speaker := func(id string) func(serverMsg) bool {
-		return func(m serverMsg) bool { return m.Type == signal.TypeActiveSpeaker && m.ParticipantID == id }
+	speaker := func(id string) func(signal.ServerMessage) bool {
+		return func(m signal.ServerMessage) bool { return m.Type == signal.TypeActiveSpeaker && m.ParticipantID == id }
 	}
 	carol.waitMsg(speaker("alice"))
 	aliceLevel.Store(127)
@@ -89,6 +90,6 @@ func TestActiveSpeakerFollowsTheLoudest(t *testing.T) {
 	carol.waitMsg(speaker("bob"))
 
 	dave := join(t, srv, srv.token(t, "talk", "dave", RoleAttendee, KindMeeting))
-	joined := dave.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	joined := dave.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	require.Equal(t, "bob", joined.ActiveSpeaker, "a newcomer is told who speaks")
 }

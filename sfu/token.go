@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"webinaire/sfu/signal"
 )
 
 // MaxTokenLifetime is the longest a join token may live, from its issue time to its expiry.
@@ -17,9 +19,6 @@ const MaxTokenLifetime = 24 * time.Hour
 
 // minKeyLen is the shortest HMAC key NewTokenSigner accepts (256 bits).
 const minKeyLen = 32
-
-// maxTokenLen bounds the size of a token Verify looks at.
-const maxTokenLen = 4096
 
 // maxNameLen bounds a display name, in bytes.
 const maxNameLen = 128
@@ -153,7 +152,7 @@ func (s *TokenSigner) Sign(c Claims) (string, error) {
 // Verify checks token at time now and returns its claims. The errors are ErrTokenInvalid
 // (malformed, bad signature, bad claims), ErrTokenExpired and ErrTokenRevoked.
 func (s *TokenSigner) Verify(token string, now time.Time) (Claims, error) {
-	if len(token) > maxTokenLen {
+	if len(token) > signal.MaxTokenSize {
 		return Claims{}, fmt.Errorf("token too long: %w", ErrTokenInvalid)
 	}
 	payload, sig, ok := strings.Cut(token, ".")
@@ -260,19 +259,19 @@ func (p *tokenPayload) roomKind() RoomKind {
 
 func (p *tokenPayload) validate() error {
 	switch {
-	case !validID(p.Room):
+	case !signal.ValidID(p.Room):
 		return fmt.Errorf("token room id: %w", ErrTokenInvalid)
-	case !validID(p.Participant):
+	case !signal.ValidID(p.Participant):
 		return fmt.Errorf("token participant id: %w", ErrTokenInvalid)
-	case len(p.Name) > maxNameLen || !validName(p.Name):
+	case len(p.Name) > maxNameLen || !signal.ValidName(p.Name):
 		return fmt.Errorf("token name: %w", ErrTokenInvalid)
-	case !p.Role.valid():
+	case !p.Role.Valid():
 		return fmt.Errorf("token role: %w", ErrTokenInvalid)
-	case !p.roomKind().valid():
+	case !p.roomKind().Valid():
 		return fmt.Errorf("token room kind: %w", ErrTokenInvalid)
-	case p.Invitation != "" && !validID(p.Invitation):
+	case p.Invitation != "" && !signal.ValidID(p.Invitation):
 		return fmt.Errorf("token invitation id: %w", ErrTokenInvalid)
-	case p.Node != "" && !validID(p.Node), p.Epoch < 0, p.Origin != "" && !validID(p.Origin):
+	case p.Node != "" && !signal.ValidID(p.Node), p.Epoch < 0, p.Origin != "" && !signal.ValidID(p.Origin):
 		return fmt.Errorf("token node: %w", ErrTokenInvalid)
 	case p.Expiry <= p.IssuedAt:
 		return fmt.Errorf("token expiry before issue: %w", ErrTokenInvalid)
@@ -280,31 +279,4 @@ func (p *tokenPayload) validate() error {
 		return fmt.Errorf("token lifetime over %s: %w", MaxTokenLifetime, ErrTokenInvalid)
 	}
 	return nil
-}
-
-// validID tells whether id may be a room or participant id: 1 to 128 characters among
-// A-Z a-z 0-9 . _ - (safe in SDP msid tokens, logs and URLs).
-func validID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// validName refuses control characters and invalid UTF-8 in a display name.
-func validName(name string) bool {
-	for _, r := range name {
-		if r == 0xFFFD || r < 0x20 || r == 0x7F {
-			return false
-		}
-	}
-	return true
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"webinaire/sfu/signal"
 )
 
 func TestTokenRoundTrip(t *testing.T) {
@@ -62,7 +64,7 @@ func TestTokenTampering(t *testing.T) {
 		"mac not base64": payload + ".!!!",
 		"other key":      foreign,
 		"two dots":       tok + ".x",
-		"too long":       strings.Repeat("a", maxTokenLen+1),
+		"too long":       strings.Repeat("a", signal.MaxTokenSize+1),
 	} {
 		_, err := s.Verify(bad, now)
 		require.ErrorIs(t, err, ErrTokenInvalid, name)

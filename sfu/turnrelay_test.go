@@ -10,6 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
+	"webinaire/sfu/client"
 	"webinaire/sfu/signal"
 )
 
@@ -18,24 +19,12 @@ import (
 // TURN server.
 func joinThroughTURN(t *testing.T, srv *testServer, token string, ice ICEServer) *testClient {
 	t.Helper()
-	c := connect(t, srv, "") // joins below, once its PeerConnection is the relayed one
-	require.NoError(t, c.pc.Close())
-	api := clientAPI(t, webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4) // TCP to reach TURN over TCP
-	pc, err := api.NewPeerConnection(webrtc.Configuration{
-		ICEServers:         []webrtc.ICEServer{{URLs: ice.URLs, Username: ice.Username, Credential: ice.Credential}},
-		ICETransportPolicy: webrtc.ICETransportPolicyRelay,
+	c := connectWith(t, srv, "", func(p *client.Params) {
+		p.API = clientAPI(t, webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4) // TCP to reach TURN over TCP
+		p.ICEServers = []webrtc.ICEServer{{URLs: ice.URLs, Username: ice.Username, Credential: ice.Credential}}
+		p.RelayOnly = true
 	})
-	require.NoError(t, err)
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand != nil {
-			c.send(map[string]any{"type": "candidate", "candidate": cand.ToJSON()})
-		}
-	})
-	pc.OnTrack(c.onTrack)
-	c.pc = pc
-	c.send(map[string]any{"type": "join", "token": token})
-	m := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined || m.Type == signal.TypeError })
-	require.Equal(t, signal.TypeJoined, m.Type, "join refused: %s %s", m.Code, m.Message)
+	c.join(token)
 	return c
 }
 
@@ -88,12 +77,12 @@ func TestMediaThroughTURN(t *testing.T) {
 			alice.waitMedia("bob", 2, 20)
 			bob.waitMedia("alice", 2, 20)
 
-			pair, err := alice.pc.GetSenders()[0].Transport().ICETransport().GetSelectedCandidatePair()
+			pair, err := alice.PeerConnection().GetSenders()[0].Transport().ICETransport().GetSelectedCandidatePair()
 			require.NoError(t, err)
 			require.NotNil(t, pair, "no selected candidate pair")
 			require.Equal(t, webrtc.ICECandidateTypeRelay, pair.Local.Typ, "got local candidate %s", pair.Local)
 			var relays int
-			for _, st := range alice.pc.GetStats() {
+			for _, st := range alice.PeerConnection().GetStats() {
 				if c, ok := st.(webrtc.ICECandidateStats); ok && c.Type == webrtc.StatsTypeLocalCandidate {
 					require.Equal(t, webrtc.ICECandidateTypeRelay, c.CandidateType)
 					require.Equal(t, transport, c.RelayProtocol, "the client reaches TURN over %s", c.RelayProtocol)
@@ -117,7 +106,7 @@ func TestJoinedCarriesTURNCredentials(t *testing.T) {
 		}
 	})
 	c := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
-	joined := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined })
+	joined := c.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeJoined })
 	require.Len(t, joined.ICEServers, 2, "got %v, want the static server and the TURN server", joined.ICEServers)
 	require.Equal(t, stun, joined.ICEServers[0])
 	ice := joined.ICEServers[1]

@@ -18,20 +18,6 @@ import (
 // gets about the room's state.
 const UpdateWindow = 200 * time.Millisecond
 
-// participantsMessage tells of several participants who joined and left at once; a
-// single change goes as participant_joined or participant_left.
-type participantsMessage struct {
-	Type   string            `json:"type"`
-	Joined []ParticipantInfo `json:"joined"`
-	Left   []string          `json:"left"`
-}
-
-// mutesMessage tells of several mute changes at once; a single one goes as mute.
-type mutesMessage struct {
-	Type    string        `json:"type"`
-	Changes []muteMessage `json:"changes"`
-}
-
 // memberChange is a participant who entered the room, or left it.
 type memberChange struct {
 	p      *participant
@@ -51,7 +37,7 @@ type roomUpdates struct {
 	stop      func() bool
 
 	members []memberChange // in order
-	mutes   map[muteKey]muteMessage
+	mutes   map[muteKey]signal.MuteMessage
 	order   []muteKey // of mutes, first change first
 	hands   bool
 	lobby   bool
@@ -75,10 +61,10 @@ func (r *Room) memberLeftLocked(p *participant) {
 
 // muteChangedLocked records the mute state of one track label of a participant: the
 // others are told, and the participant too when a moderator did it.
-func (r *Room) muteChangedLocked(m muteMessage) {
+func (r *Room) muteChangedLocked(m signal.MuteMessage) {
 	k := muteKey{m.ParticipantID, m.Label}
 	if r.updates.mutes == nil {
-		r.updates.mutes = make(map[muteKey]muteMessage)
+		r.updates.mutes = make(map[muteKey]signal.MuteMessage)
 	}
 	if _, ok := r.updates.mutes[k]; !ok {
 		r.updates.order = append(r.updates.order, k)
@@ -150,7 +136,7 @@ func (r *Room) flushUpdatesLocked() {
 	r.flushMembersLocked()
 	r.flushMutesLocked()
 	if r.updates.hands {
-		msg := encode(handsMessage{Type: signal.TypeHands, Queue: slices.Clone(r.collab.hands)})
+		msg := encode(signal.HandsMessage{Type: signal.TypeHands, Queue: slices.Clone(r.collab.hands)})
 		for _, o := range r.participants {
 			o.sendRaw(msg)
 		}
@@ -165,7 +151,7 @@ func (r *Room) flushUpdatesLocked() {
 // flushMutesLocked tells the mute changes: to each participant one message, mute or
 // mutes, with the changes of the others, and its own when a moderator made them.
 func (r *Room) flushMutesLocked() {
-	var changes []muteMessage
+	var changes []signal.MuteMessage
 	subjects := map[string]bool{}
 	for _, k := range r.updates.order {
 		if r.participants[k.id] == nil {
@@ -187,7 +173,7 @@ func (r *Room) flushMutesLocked() {
 			o.sendRaw(all)
 			continue
 		}
-		var theirs []muteMessage
+		var theirs []signal.MuteMessage
 		for _, m := range changes {
 			if m.ParticipantID != o.id || m.ByModerator {
 				theirs = append(theirs, m)
@@ -200,11 +186,11 @@ func (r *Room) flushMutesLocked() {
 }
 
 // mutesMessageFor encodes changes as one mute message, or a mutes message for several.
-func mutesMessageFor(changes []muteMessage) []byte {
+func mutesMessageFor(changes []signal.MuteMessage) []byte {
 	if len(changes) == 1 {
 		return encode(changes[0])
 	}
-	return encode(mutesMessage{Type: signal.TypeMutes, Changes: changes})
+	return encode(signal.MutesMessage{Type: signal.TypeMutes, Changes: changes})
 }
 
 // flushMembersLocked tells who joined and left. A participant who entered during the
@@ -245,7 +231,7 @@ func (r *Room) membersMessageLocked(changes []memberChange) []byte {
 		}
 		latest[c.p.id] = c.joined
 	}
-	m := participantsMessage{Type: signal.TypeParticipants, Joined: []ParticipantInfo{}, Left: []string{}}
+	m := signal.ParticipantsMessage{Type: signal.TypeParticipants, Joined: []ParticipantInfo{}, Left: []string{}}
 	for _, id := range ids {
 		p := r.participants[id]
 		switch {
@@ -257,9 +243,9 @@ func (r *Room) membersMessageLocked(changes []memberChange) []byte {
 	}
 	switch {
 	case len(m.Joined) == 1 && len(m.Left) == 0:
-		return encode(participantJoinedMessage{Type: signal.TypeParticipantJoined, Participant: m.Joined[0]})
+		return encode(signal.ParticipantJoinedMessage{Type: signal.TypeParticipantJoined, Participant: m.Joined[0]})
 	case len(m.Joined) == 0 && len(m.Left) == 1:
-		return encode(participantLeftMessage{Type: signal.TypeParticipantLeft, ParticipantID: m.Left[0]})
+		return encode(signal.ParticipantLeftMessage{Type: signal.TypeParticipantLeft, ParticipantID: m.Left[0]})
 	case len(m.Joined) == 0 && len(m.Left) == 0:
 		return nil
 	}

@@ -31,7 +31,7 @@ func startBots(t *testing.T, srv *testServer, room string, n int, kind RoomKind)
 	t.Helper()
 	bots := make([]*bot, n)
 	for i := range n {
-		var first serverMsg
+		var first signal.ServerMessage
 		bots[i], first = startBot(t, srv, srv.token(t, room, fmt.Sprintf("bot%03d", i), RoleAttendee, kind))
 		require.Equal(t, signal.TypeJoined, first.Type)
 	}
@@ -62,13 +62,13 @@ func TestLobbyBurstIsToldOncePerWindow(t *testing.T) {
 		require.Equal(t, signal.TypeLobbyWait, first.Type)
 	}
 	clock.Advance(time.Second)
-	last := mod.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeLobby && len(m.Waiting) == n })
+	last := mod.waitMsg(func(m signal.ServerMessage) bool { return m.Type == signal.TypeLobby && len(m.Waiting) == n })
 	require.Equal(t, "bot000", last.Waiting[0].ID)
 	lobbies, bytes := 0, 0
 	for _, m := range mod.msgs {
 		if m.Type == signal.TypeLobby {
 			lobbies++
-			bytes += len(encode(lobbyMessage{Type: signal.TypeLobby, Waiting: m.Waiting}))
+			bytes += len(encode(signal.LobbyMessage{Type: signal.TypeLobby, Waiting: m.Waiting}))
 		}
 	}
 	t.Logf("%d lobby arrivals: %d lobby messages, %d bytes, to the moderator", n, lobbies, bytes)
@@ -95,7 +95,9 @@ func TestJoinBurstIsToldOncePerWindow(t *testing.T) {
 		}
 		return len(known) == n
 	}, "every bot announced")
-	told := mod.count(func(m serverMsg) bool { return m.Type == signal.TypeParticipantJoined || m.Type == "participants" })
+	told := mod.count(func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeParticipantJoined || m.Type == "participants"
+	})
 	t.Logf("%d joins: %d messages to the moderator", n, told)
 	require.LessOrEqual(t, told, 2, "at most one message per window")
 
@@ -153,7 +155,9 @@ func TestHandTogglesAreLimitedAndCoalesced(t *testing.T) {
 	room.mu.Unlock()
 	require.ElementsMatch(t, want, lastQueue, "the others end with the room's queue")
 	toggler.waitError(signal.CodeRateLimited)
-	errs := toggler.count(func(m serverMsg) bool { return m.Type == signal.TypeError && m.Code == signal.CodeRateLimited })
+	errs := toggler.count(func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeError && m.Code == signal.CodeRateLimited
+	})
 	require.LessOrEqual(t, errs, seconds, "told once per run of dropped messages")
 }
 

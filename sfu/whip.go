@@ -204,10 +204,7 @@ func (c *httpConn) ReadMessage(ctx context.Context) ([]byte, error) {
 }
 
 func (c *httpConn) WriteMessage(_ context.Context, msg []byte) error {
-	var m struct {
-		Type string `json:"type"`
-		Code string `json:"code"`
-	}
+	var m signal.ErrorMessage // its type and, of an error, its code
 	if json.Unmarshal(msg, &m) != nil {
 		return nil
 	}

@@ -77,15 +77,15 @@ func post(t *testing.T, u string, body, out any) int {
 // participant is a Pion client in a room of the cluster.
 type participant struct {
 	*client.Client
-	joined client.Message
+	joined signal.ServerMessage
 
 	mu       sync.Mutex
-	slidesID string           // the slides presented, as the last slides message said
-	messages []client.Message // every message the server sent after joined
+	slidesID string                 // the slides presented, as the last slides message said
+	messages []signal.ServerMessage // every message the server sent after joined
 }
 
 // waitMsg waits until the server has sent p a message for which match is true.
-func (p *participant) waitMsg(t *testing.T, what string, match func(client.Message) bool) {
+func (p *participant) waitMsg(t *testing.T, what string, match func(signal.ServerMessage) bool) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		p.mu.Lock()
@@ -120,7 +120,7 @@ func tryEnter(t *testing.T, wsURL, token string) (*participant, error) {
 	api, err := client.NewAPI(client.APIParams{LoopbackOnly: true})
 	require.NoError(t, err)
 	p := &participant{}
-	c, err := client.New(client.Params{Conn: ws, API: api, OnMessage: func(m client.Message) {
+	c, err := client.New(client.Params{Conn: ws, API: api, OnMessage: func(m signal.ServerMessage) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.messages = append(p.messages, m)

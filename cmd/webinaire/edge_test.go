@@ -171,7 +171,7 @@ func TestWebinarLargerThanOneNode(t *testing.T) {
 	require.Equal(t, websocket.StatusCode(signal.CloseRoomMoved), websocket.CloseStatus(v4.Err()))
 	promoted := waitPlacedOn(t, origin, v4.joined.SessionToken, placed.Epoch)
 	speaker := enter(t, promoted.WSURL, promoted.Token)
-	require.Equal(t, "presenter", speaker.joined.Role, "back on the room's node as a presenter")
+	require.Equal(t, signal.RolePresenter, speaker.joined.Role, "back on the room's node as a presenter")
 	require.NoError(t, speaker.Publish(ctx, client.Media{VideoBitrate: 100_000, KeyframeInterval: time.Second}))
 	v1.waitMediaFrom(t, fourth.ParticipantID)
 

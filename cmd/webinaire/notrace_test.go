@@ -53,19 +53,19 @@ func TestEdgeChatAndPollLeaveNoTrace(t *testing.T) {
 		require.NoError(t, p.Send(ctx, m))
 	}
 	send(owner, map[string]any{"type": signal.TypeChat, "text": "public " + marker})
-	viewer.waitMsg(t, "the owner's chat reaches the edge", func(m client.Message) bool {
+	viewer.waitMsg(t, "the owner's chat reaches the edge", func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeChat && m.Text == "public "+marker
 	})
 	send(viewer, map[string]any{"type": signal.TypeChat, "text": "private " + marker, "to": "moderators"})
-	owner.waitMsg(t, "the edge viewer's private chat reaches the owner", func(m client.Message) bool {
+	owner.waitMsg(t, "the edge viewer's private chat reaches the owner", func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypeChat && m.Text == "private "+marker
 	})
 	send(owner, map[string]any{"type": signal.TypePollCreate, "question": "Q " + marker, "options": []string{"yes", marker}})
-	owner.waitMsg(t, "the poll is made", func(m client.Message) bool { return m.Type == signal.TypePoll })
+	owner.waitMsg(t, "the poll is made", func(m signal.ServerMessage) bool { return m.Type == signal.TypePoll })
 	send(owner, map[string]any{"type": signal.TypePollOpen, "poll_id": "poll-1"})
-	viewer.waitMsg(t, "the poll reaches the edge", func(m client.Message) bool { return m.Type == signal.TypePoll })
+	viewer.waitMsg(t, "the poll reaches the edge", func(m signal.ServerMessage) bool { return m.Type == signal.TypePoll })
 	send(viewer, map[string]any{"type": signal.TypeVote, "poll_id": "poll-1", "choices": []int{1}})
-	owner.waitMsg(t, "the edge viewer's vote is counted", func(m client.Message) bool {
+	owner.waitMsg(t, "the edge viewer's vote is counted", func(m signal.ServerMessage) bool {
 		return m.Type == signal.TypePoll && m.Voted == 1
 	})
 

@@ -1,14 +1,15 @@
 // Package client is a participant of the signalling protocol (docs/protocol.md) with a
 // Pion PeerConnection: it joins, negotiates as the polite peer, publishes synthetic VP8
-// and Opus, and measures what it receives. Tests and the load generator use it.
+// and Opus (or tracks of its caller, AddTrack), and measures what it receives. The load
+// generator and the tests, package sfu's among them, use it.
 //
 // The polite peer of perfect negotiation rolls back its own offer when the server's
 // crosses it; Pion cannot roll back, so the client reports ErrGlare instead. A client
 // whose only offer is its first one (Publish or Receive right after Join) never meets
 // glare: the server offers only once it has answered that one.
 //
-// It imports Pion, the standard library and the protocol's names (package signal) only,
-// not package sfu, and declares the messages it needs itself.
+// It imports Pion, the standard library and the protocol (package signal) only, not
+// package sfu: it reads and writes the messages signal declares.
 package client
 
 import (
@@ -65,102 +66,6 @@ type ProtocolError struct {
 
 func (e *ProtocolError) Error() string { return fmt.Sprintf("server error %s: %s", e.Code, e.Message) }
 
-// Message is any message of the server, as the client reads it: the union of their fields.
-type Message struct {
-	Type          string                   `json:"type"`
-	Code          string                   `json:"code,omitempty"`
-	Message       string                   `json:"message,omitempty"`
-	ParticipantID string                   `json:"participant_id,omitempty"`
-	Name          string                   `json:"name,omitempty"`
-	RoomID        string                   `json:"room_id,omitempty"`
-	RoomKind      string                   `json:"room_kind,omitempty"`
-	Role          string                   `json:"role,omitempty"`
-	Participants  []Participant            `json:"participants,omitempty"`
-	ICEServers    []webrtc.ICEServer       `json:"ice_servers,omitempty"`
-	Participant   *Participant             `json:"participant,omitempty"`
-	Added         []TrackAdded             `json:"added,omitempty"`
-	Removed       []TrackRemoved           `json:"removed,omitempty"`
-	TrackID       string                   `json:"track_id,omitempty"`
-	Label         string                   `json:"label,omitempty"`
-	Muted         bool                     `json:"muted,omitempty"`
-	SDP           string                   `json:"sdp,omitempty"`
-	Candidate     *webrtc.ICECandidateInit `json:"candidate,omitempty"`
-	// Active is the state of a recording or broadcast message; Recording and
-	// Broadcasting those of joined.
-	Active       bool `json:"active,omitempty"`
-	Recording    bool `json:"recording,omitempty"`
-	Broadcasting bool `json:"broadcasting,omitempty"`
-	// Error, for moderators, says why a recording stopped or a broadcast's target does
-	// not take the stream; Reason is the latter as a code.
-	Error  string `json:"error,omitempty"`
-	Reason string `json:"reason,omitempty"`
-	// Text is a chat message's text.
-	Text string `json:"text,omitempty"`
-	// Voted is the number of participants who voted in a poll.
-	Voted int `json:"voted,omitempty"`
-	// SessionToken, in joined and lobby_wait, lets this participant come back on a new
-	// connection once its join token, good to enter for a few minutes, has expired.
-	SessionToken string `json:"session_token,omitempty"`
-	// Token, in breakout_move, lets this participant join the room it is sent to.
-	Token string `json:"token,omitempty"`
-	// SlidesID and Page, in slides, are the slides presented and the page shown.
-	SlidesID string `json:"slides_id,omitempty"`
-	Page     int    `json:"page,omitempty"`
-	// Automatic, in caption, marks a caption of the speech-to-text service.
-	Automatic bool `json:"automatic,omitempty"`
-}
-
-// Participant is another participant of the room.
-type Participant struct {
-	ID     string      `json:"id"`
-	Name   string      `json:"name"`
-	Role   string      `json:"role"`
-	Tracks []TrackInfo `json:"tracks"`
-}
-
-// TrackInfo is a track a participant publishes.
-type TrackInfo struct {
-	TrackID  string `json:"track_id"`
-	StreamID string `json:"stream_id"`
-	Kind     string `json:"kind"`
-	Label    string `json:"label"`
-	Muted    bool   `json:"muted"`
-}
-
-// TrackAdded is a track the server's next offer adds.
-type TrackAdded struct {
-	ParticipantID string `json:"participant_id"`
-	TrackInfo
-	Mid string `json:"mid"`
-}
-
-// TrackRemoved is a track the server's next offer removes.
-type TrackRemoved struct {
-	ParticipantID string `json:"participant_id"`
-	TrackID       string `json:"track_id"`
-	Mid           string `json:"mid"`
-}
-
-// Messages the client sends.
-type (
-	joinMsg struct {
-		Type  string `json:"type"`
-		Token string `json:"token"`
-	}
-	sdpMsg struct {
-		Type   string            `json:"type"`
-		SDP    string            `json:"sdp"`
-		Labels map[string]string `json:"labels,omitempty"`
-	}
-	candidateMsg struct {
-		Type      string                  `json:"type"`
-		Candidate webrtc.ICECandidateInit `json:"candidate"`
-	}
-	typeMsg struct {
-		Type string `json:"type"`
-	}
-)
-
 // Interceptors chooses the RTP and RTCP interceptors of the clients of an API: the work
 // done for every packet received and sent, beside SRTP.
 type Interceptors int
@@ -205,9 +110,16 @@ func (i Interceptors) String() string {
 
 // APIParams configure the Pion API of clients.
 type APIParams struct {
-	// LoopbackOnly gathers loopback UDP4 candidates only, without mDNS: a client on the
+	// LoopbackOnly gathers loopback candidates only, without mDNS: a client on the
 	// server's machine.
 	LoopbackOnly bool
+	// Networks are the network types candidates are gathered on; none means Pion's
+	// default, or UDP4 alone with LoopbackOnly.
+	Networks []webrtc.NetworkType
+	// KeepDuplicates turns SRTP replay protection off: a packet received twice reaches the
+	// track twice, so that a retransmission on the packet's own SSRC of one already
+	// received (a NACK answered without RTX) can be seen.
+	KeepDuplicates bool
 	// PionLog receives Pion's own error logs (PION_LOG_* variables set other levels);
 	// nil discards them.
 	PionLog io.Writer
@@ -216,8 +128,9 @@ type APIParams struct {
 	Interceptors Interceptors
 }
 
-// NewAPI builds a Pion API with the default codecs and the interceptors p asks for (by
-// default NACK, RTCP reports, TWCC and statistics, as a browser has).
+// NewAPI builds a Pion API with the default codecs, the audio level header extension,
+// and the interceptors p asks for (by default NACK, RTCP reports, TWCC and statistics),
+// as a browser has.
 func NewAPI(p APIParams) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
@@ -227,18 +140,28 @@ func NewAPI(p APIParams) (*webrtc.API, error) {
 	if err := registerInterceptors(m, ir, p.Interceptors); err != nil {
 		return nil, fmt.Errorf("register interceptors: %w", err)
 	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("register audio level: %w", err)
+	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.Writer = io.Discard
 	if p.PionLog != nil {
 		lf.Writer = p.PionLog
 	}
 	se := webrtc.SettingEngine{LoggerFactory: lf}
+	networks := p.Networks
 	if p.LoopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		if len(networks) == 0 {
+			networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+		}
 	}
+	if len(networks) > 0 {
+		se.SetNetworkTypes(networks)
+	}
+	se.DisableSRTPReplayProtection(p.KeepDuplicates)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
@@ -291,14 +214,20 @@ type Params struct {
 	API *webrtc.API
 	// ICEServers are those of the join answer of the API (TURN).
 	ICEServers []webrtc.ICEServer
+	// RelayOnly uses relay candidates only (ICE transport policy relay): a client that
+	// reaches nothing but the TURN servers of ICEServers.
+	RelayOnly bool
 	// Logger gets the client's warnings; nil discards them.
 	Logger *slog.Logger
 	// OnMessage, when set, sees every message of the server in order, from the reading
 	// goroutine, after the client has handled it. It must not block for long.
-	OnMessage func(Message)
+	OnMessage func(signal.ServerMessage)
 	// OnError, when set, is told of every negotiation step that failed while the session
 	// was going on (not once it is ending).
 	OnError func(error)
+	// OnRTP, when set, sees every RTP packet received, once counted, from the goroutine
+	// that reads its track; packet is valid during the call only. It must not block.
+	OnRTP func(track *webrtc.TrackRemote, packet []byte)
 }
 
 // Client is one participant. New makes it, Start starts reading the connection, Join joins,
@@ -307,8 +236,9 @@ type Client struct {
 	conn      Transport
 	pc        *webrtc.PeerConnection
 	log       *slog.Logger
-	onMessage func(Message)
+	onMessage func(signal.ServerMessage)
 	onError   func(error)
+	onRTP     func(*webrtc.TrackRemote, []byte)
 	createdAt int64
 
 	stop    chan struct{} // closed by Close: the media generator stops
@@ -318,11 +248,12 @@ type Client struct {
 	closing atomic.Bool // Leave or Close was called: errors are expected
 	closed  sync.Once
 
-	joined chan Message // the joined message, or the error answering the join
+	joined chan signal.ServerMessage // the joined message, or the error answering the join
 
-	negMu     sync.Mutex // one negotiation step at a time
-	needOffer bool       // an offer of the client is due once stable; under negMu
-	labels    map[string]string
+	negMu      sync.Mutex // one negotiation step at a time; guards the fields below
+	needOffer  bool       // an offer of the client is due once stable
+	restartICE bool       // the next offer restarts ICE
+	labels     map[string]signal.Label
 
 	mu          sync.Mutex
 	remoteSet   bool // a remote description has been set
@@ -344,7 +275,11 @@ func New(p Params) (*Client, error) {
 			return nil, err
 		}
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: p.ICEServers})
+	config := webrtc.Configuration{ICEServers: p.ICEServers}
+	if p.RelayOnly {
+		config.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := api.NewPeerConnection(config)
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
@@ -358,17 +293,18 @@ func New(p Params) (*Client, error) {
 		log:       log,
 		onMessage: p.OnMessage,
 		onError:   p.OnError,
+		onRTP:     p.OnRTP,
 		createdAt: Monotonic(),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
-		joined:    make(chan Message, 1),
-		labels:    make(map[string]string),
+		joined:    make(chan signal.ServerMessage, 1),
+		labels:    make(map[string]signal.Label),
 		connected: make(chan struct{}),
 		failed:    make(chan struct{}),
 	}
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand != nil {
-			_ = c.send(context.Background(), candidateMsg{Type: signal.TypeCandidate, Candidate: cand.ToJSON()})
+			_ = c.send(context.Background(), signal.CandidateMessage{Type: signal.TypeCandidate, Candidate: signal.Candidate(cand.ToJSON())})
 		}
 	})
 	pc.OnConnectionStateChange(c.onConnectionState)
@@ -419,9 +355,9 @@ func (c *Client) send(ctx context.Context, v any) error {
 
 // Join sends join with token and waits for the server's joined message. An error message
 // of the server comes back as a *ProtocolError.
-func (c *Client) Join(ctx context.Context, token string) (Message, error) {
-	if err := c.send(ctx, joinMsg{Type: signal.TypeJoin, Token: token}); err != nil {
-		return Message{}, fmt.Errorf("send join: %w", err)
+func (c *Client) Join(ctx context.Context, token string) (signal.ServerMessage, error) {
+	if err := c.send(ctx, signal.ClientMessage{Type: signal.TypeJoin, Token: token}); err != nil {
+		return signal.ServerMessage{}, fmt.Errorf("send join: %w", err)
 	}
 	select {
 	case m := <-c.joined:
@@ -430,9 +366,9 @@ func (c *Client) Join(ctx context.Context, token string) (Message, error) {
 		}
 		return m, nil
 	case <-c.done:
-		return Message{}, fmt.Errorf("join: %w: %w", ErrClosed, c.readErr)
+		return signal.ServerMessage{}, fmt.Errorf("join: %w: %w", ErrClosed, c.readErr)
 	case <-ctx.Done():
-		return Message{}, ctx.Err()
+		return signal.ServerMessage{}, ctx.Err()
 	}
 }
 
@@ -443,7 +379,7 @@ func (c *Client) readLoop(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var m Message
+		var m signal.ServerMessage
 		if err := json.Unmarshal(data, &m); err != nil {
 			c.fail(fmt.Errorf("server message not JSON: %w", err))
 			continue
@@ -460,7 +396,7 @@ func (c *Client) readLoop(ctx context.Context) error {
 			c.applyAnswer(ctx, m.SDP)
 		case signal.TypeCandidate:
 			if m.Candidate != nil {
-				c.addCandidate(*m.Candidate)
+				c.addCandidate(webrtc.ICECandidateInit(*m.Candidate))
 			}
 		}
 		if c.onMessage != nil {
@@ -488,7 +424,12 @@ func (c *Client) negotiate(ctx context.Context) {
 		return
 	}
 	c.needOffer = false
-	offer, err := c.pc.CreateOffer(nil)
+	var opts *webrtc.OfferOptions
+	if c.restartICE {
+		opts = &webrtc.OfferOptions{ICERestart: true}
+		c.restartICE = false
+	}
+	offer, err := c.pc.CreateOffer(opts)
 	if err == nil {
 		err = c.pc.SetLocalDescription(offer)
 	}
@@ -500,7 +441,7 @@ func (c *Client) negotiate(ctx context.Context) {
 	if len(labels) == 0 {
 		labels = nil
 	}
-	if err := c.send(ctx, sdpMsg{Type: signal.TypeOffer, SDP: offer.SDP, Labels: labels}); err != nil {
+	if err := c.send(ctx, signal.ClientMessage{Type: signal.TypeOffer, SDP: offer.SDP, Labels: labels}); err != nil {
 		c.fail(fmt.Errorf("send offer: %w", err))
 	}
 }
@@ -527,7 +468,7 @@ func (c *Client) answer(ctx context.Context, sdp string) {
 		c.fail(fmt.Errorf("answer: %w", err))
 		return
 	}
-	if err := c.send(ctx, sdpMsg{Type: signal.TypeAnswer, SDP: a.SDP}); err != nil {
+	if err := c.send(ctx, signal.ClientMessage{Type: signal.TypeAnswer, SDP: a.SDP}); err != nil {
 		c.fail(fmt.Errorf("send answer: %w", err))
 		return
 	}
@@ -585,6 +526,36 @@ func (c *Client) addCandidate(cand webrtc.ICECandidateInit) {
 	}
 }
 
+// Negotiate offers the client's transceivers and tracks (AddTrack) now, or once the
+// negotiation going on is over: what a browser does on negotiationneeded.
+func (c *Client) Negotiate(ctx context.Context) {
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	c.negotiate(ctx)
+}
+
+// RestartICE offers with new ICE credentials, now or once the negotiation going on is
+// over, as RTCPeerConnection.restartIce does.
+func (c *Client) RestartICE(ctx context.Context) {
+	c.negMu.Lock()
+	defer c.negMu.Unlock()
+	c.restartICE = true
+	c.negotiate(ctx)
+}
+
+// AddTrack adds a track the caller writes, announced with label at the next offer
+// (Negotiate). The caller reads the sender's RTCP if it wants it.
+func (c *Client) AddTrack(track webrtc.TrackLocal, label signal.Label) (*webrtc.RTPSender, error) {
+	sender, err := c.pc.AddTrack(track)
+	if err != nil {
+		return nil, fmt.Errorf("add track %s: %w", track.ID(), err)
+	}
+	c.negMu.Lock()
+	c.labels[track.ID()] = label
+	c.negMu.Unlock()
+	return sender, nil
+}
+
 // Receive offers to receive audio and video only: the first offer of a participant that
 // does not publish (an attendee of a webinar).
 func (c *Client) Receive(ctx context.Context) error {
@@ -593,9 +564,7 @@ func (c *Client) Receive(ctx context.Context) error {
 			return fmt.Errorf("add %s transceiver: %w", kind, err)
 		}
 	}
-	c.negMu.Lock()
-	defer c.negMu.Unlock()
-	c.negotiate(ctx)
+	c.Negotiate(ctx)
 	return nil
 }
 
@@ -633,15 +602,19 @@ func (c *Client) ConnectedAt() int64 {
 	return c.connectedAt
 }
 
-func (c *Client) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	r := newRemoteTrack(t)
+func (c *Client) onTrack(t *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	r := newRemoteTrack(t, receiver)
 	c.mu.Lock()
 	c.tracks = append(c.tracks, r)
 	c.mu.Unlock()
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go func() { // owned by the client; ends when the track ends (its removal, or Close)
 		defer c.wg.Done()
-		r.run()
+		r.run(c.onRTP)
+	}()
+	go func() { // owned by the client; ends when the receiver stops (the track's removal, or Close)
+		defer c.wg.Done()
+		r.readRTCP(receiver)
 	}()
 }
 
@@ -660,7 +633,7 @@ func (c *Client) Received() []TrackStats {
 // Leave sends leave and waits until the server has closed the connection, or ctx ends.
 func (c *Client) Leave(ctx context.Context) error {
 	c.closing.Store(true)
-	if err := c.send(ctx, typeMsg{Type: signal.TypeLeave}); err != nil {
+	if err := c.send(ctx, signal.ClientMessage{Type: signal.TypeLeave}); err != nil {
 		return fmt.Errorf("send leave: %w", err)
 	}
 	select {

@@ -9,7 +9,7 @@ import (
 
 // TestNoPackageOfOurs keeps the client free of the project's packages, package sfu
 // included, so that sfu's own tests may use it. The one exception is sfu/signal, the
-// leaf package of the protocol's names, which is made to be shared by both sides.
+// leaf package of the protocol, which is made to be shared by both sides.
 func TestNoPackageOfOurs(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -26,7 +26,7 @@ func TestNoPackageOfOurs(t *testing.T) {
 		}
 	}
 	if !slices.Contains(deps, "webinaire/sfu/signal") {
-		t.Errorf("the client does not use the protocol's names of sfu/signal")
+		t.Errorf("the client does not use the protocol of sfu/signal")
 	}
 	if !strings.Contains(string(out), "github.com/pion/webrtc/v4") {
 		t.Errorf("no Pion among the %d dependencies", len(deps))

@@ -222,3 +222,34 @@ func TestCrossingOffersAreReported(t *testing.T) {
 		t.Fatal("no glare reported")
 	}
 }
+
+// TestScreenShareAndSenderReports publishes a screen share: its tracks come as a stream of
+// their own, and the receiver reads the server's sender reports about each of them.
+func TestScreenShareAndSenderReports(t *testing.T) {
+	r := newRoom(t)
+	ctx := context.Background()
+	a, _ := r.join("alice", nil)
+	screen := media
+	screen.Screen = true
+	require.NoError(t, a.Publish(ctx, screen))
+	b, _ := r.join("bob", nil)
+	require.NoError(t, b.Receive(ctx))
+	waitMedia(t, b, "alice")
+	require.Eventually(t, func() bool {
+		for _, s := range b.Received() {
+			if s.SenderReports == 0 {
+				return false
+			}
+		}
+		return true
+	}, wait, 10*time.Millisecond, "a sender report about every track")
+	got := b.Received()
+	require.Len(t, got, 2)
+	for _, s := range got {
+		require.Equal(t, "alice~screen", s.StreamID, "the screen share is a stream of its own")
+		require.NotEmpty(t, s.Mid)
+		require.NotZero(t, s.SSRC)
+		require.Equal(t, s.SSRC, s.LastSenderReport.SSRC)
+		require.NotZero(t, s.LastSenderReport.PacketCount)
+	}
+}

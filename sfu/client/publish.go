@@ -9,6 +9,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"webinaire/sfu/signal"
 )
 
 // Media is the synthetic media a client publishes.
@@ -19,10 +21,14 @@ type Media struct {
 	// FrameRate is the video's frames per second; 0 means 30.
 	FrameRate int
 	// KeyframeInterval is the time between two key frames, besides those asked for by
-	// PLI or FIR; 0 means 3 seconds.
+	// PLI or FIR; 0 means 3 seconds, a negative interval none but the first and those
+	// asked for.
 	KeyframeInterval time.Duration
 	// NoAudio publishes video only.
 	NoAudio bool
+	// Screen publishes a screen share (video and its audio, labelled screen) instead of a
+	// camera and a microphone.
+	Screen bool
 }
 
 // Synthetic media constants.
@@ -50,18 +56,23 @@ func (m Media) withDefaults() Media {
 	if m.FrameRate <= 0 {
 		m.FrameRate = defaultFrameRate
 	}
-	if m.KeyframeInterval <= 0 {
+	if m.KeyframeInterval == 0 {
 		m.KeyframeInterval = defaultKeyframeInterval
 	}
 	return m
 }
 
 // frameSizes are the payload sizes of an interframe and a key frame, such that the
-// frames of one key frame interval make the bit rate.
+// frames of one key frame interval (the default one when there is none) make the bit
+// rate.
 func (m Media) frameSizes() (inter, key int) {
-	frames := int(m.KeyframeInterval.Seconds()*float64(m.FrameRate) + 0.5)
+	interval := m.KeyframeInterval
+	if interval < 0 {
+		interval = defaultKeyframeInterval
+	}
+	frames := int(interval.Seconds()*float64(m.FrameRate) + 0.5)
 	frames = max(frames, 1)
-	perInterval := float64(m.VideoBitrate) / 8 * m.KeyframeInterval.Seconds()
+	perInterval := float64(m.VideoBitrate) / 8 * interval.Seconds()
 	inter = int(perInterval / float64(frames-1+keyframeWeight))
 	inter = max(inter, vp8KeyHeaderSize+StampSize+1)
 	return inter, inter * keyframeWeight
@@ -130,23 +141,26 @@ func (p *publisher) readRTCP(s *webrtc.RTPSender) {
 	}
 }
 
-// Publish adds a camera (VP8) and a microphone (Opus) track, offers them, and sends
-// synthetic media until Close. Every packet carries a Stamp after its codec header.
+// Publish adds a camera (VP8) and a microphone (Opus) track, or a screen share, offers
+// them, and sends synthetic media until Close. Every packet carries a Stamp after its
+// codec header.
 func (c *Client) Publish(ctx context.Context, m Media) error {
 	m = m.withDefaults()
-	video, err := c.addPublisher(webrtc.MimeTypeVP8, "camera", webrtc.RTPCodecTypeVideo)
+	videoLabel, audioLabel := signal.LabelCamera, signal.LabelMicrophone
+	if m.Screen {
+		videoLabel, audioLabel = signal.LabelScreen, signal.LabelScreen
+	}
+	video, err := c.addPublisher(webrtc.MimeTypeVP8, videoLabel, webrtc.RTPCodecTypeVideo)
 	if err != nil {
 		return err
 	}
 	var audio *publisher
 	if !m.NoAudio {
-		if audio, err = c.addPublisher(webrtc.MimeTypeOpus, "microphone", webrtc.RTPCodecTypeAudio); err != nil {
+		if audio, err = c.addPublisher(webrtc.MimeTypeOpus, audioLabel, webrtc.RTPCodecTypeAudio); err != nil {
 			return err
 		}
 	}
-	c.negMu.Lock()
-	c.negotiate(ctx)
-	c.negMu.Unlock()
+	c.Negotiate(ctx)
 
 	c.wg.Add(1)
 	go func() { // owned by the client; ends when Close closes stop
@@ -156,22 +170,23 @@ func (c *Client) Publish(ctx context.Context, m Media) error {
 	return nil
 }
 
-// addPublisher adds a track and the goroutine that reads its RTCP.
-func (c *Client) addPublisher(mime, label string, kind webrtc.RTPCodecType) (*publisher, error) {
-	id := label + "-" + kind.String()
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime}, id, "user")
+// addPublisher adds a track and the goroutine that reads its RTCP. A screen share is a
+// stream of its own, as in a browser.
+func (c *Client) addPublisher(mime string, label signal.Label, kind webrtc.RTPCodecType) (*publisher, error) {
+	stream := "user"
+	if label == signal.LabelScreen {
+		stream = "screen"
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime}, string(label)+"-"+kind.String(), stream)
 	if err != nil {
 		return nil, fmt.Errorf("new %s track: %w", kind, err)
 	}
-	sender, err := c.pc.AddTrack(track)
+	sender, err := c.AddTrack(track, label)
 	if err != nil {
-		return nil, fmt.Errorf("add %s track: %w", kind, err)
+		return nil, err
 	}
 	p := &publisher{track: track, kind: kind}
 	p.packet.Version = rtpVersion
-	c.negMu.Lock()
-	c.labels[id] = label
-	c.negMu.Unlock()
 	c.mu.Lock()
 	c.publishers = append(c.publishers, p)
 	c.mu.Unlock()
@@ -218,7 +233,7 @@ func (c *Client) generate(m Media, video, audio *publisher) {
 			return
 		case now := <-videoTick.C:
 			asked := video.wantKey.Swap(false) // a PLI or FIR since the last frame
-			key := asked || frame == 0 || now.Sub(lastKey) >= m.KeyframeInterval
+			key := asked || frame == 0 || m.KeyframeInterval > 0 && now.Sub(lastKey) >= m.KeyframeInterval
 			size := interSize
 			if key {
 				size, lastKey = keySize, now

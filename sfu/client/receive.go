@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -61,6 +62,9 @@ type TrackStats struct {
 	TrackID, StreamID string
 	// Kind is audio or video.
 	Kind webrtc.RTPCodecType
+	// Mid is the media section the track came in, SSRC its sender's SSRC.
+	Mid  string
+	SSRC uint32
 	// Packets and Bytes count the RTP packets received and their payload bytes.
 	Packets, Bytes uint64
 	// Stamped counts the packets that carried a stamp of synthetic media; Expected and
@@ -74,6 +78,10 @@ type TrackStats struct {
 	FirstIsKeyframe bool
 	// Latency is receive time minus send time of the stamped packets.
 	Latency Histogram
+	// SenderReports counts the sender's reports about the track; LastSenderReport is the
+	// last one, without its reception reports.
+	SenderReports    uint64
+	LastSenderReport rtcp.SenderReport
 }
 
 // remoteTrack reads one received track and keeps its counters.
@@ -86,15 +94,19 @@ type remoteTrack struct {
 	loss  lossCounter
 }
 
-func newRemoteTrack(t *webrtc.TrackRemote) *remoteTrack {
+func newRemoteTrack(t *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) *remoteTrack {
 	participant, _, _ := strings.Cut(t.StreamID(), "~")
 	r := &remoteTrack{track: t, video: t.Kind() == webrtc.RTPCodecTypeVideo}
-	r.stats = TrackStats{ParticipantID: participant, TrackID: t.ID(), StreamID: t.StreamID(), Kind: t.Kind()}
+	r.stats = TrackStats{ParticipantID: participant, TrackID: t.ID(), StreamID: t.StreamID(), Kind: t.Kind(), SSRC: uint32(t.SSRC())}
+	if tr := receiver.RTPTransceiver(); tr != nil {
+		r.stats.Mid = tr.Mid()
+	}
 	return r
 }
 
-// run reads the track until it ends. Nothing is allocated per packet.
-func (r *remoteTrack) run() {
+// run reads the track until it ends, and hands each packet to onRTP (nil: none) once
+// counted. Nothing is allocated per packet.
+func (r *remoteTrack) run(onRTP func(*webrtc.TrackRemote, []byte)) {
 	buf := make([]byte, maxPacketSize)
 	for {
 		n, _, err := r.track.Read(buf)
@@ -102,6 +114,34 @@ func (r *remoteTrack) run() {
 			return
 		}
 		r.packet(buf[:n], Monotonic())
+		if onRTP != nil {
+			onRTP(r.track, buf[:n])
+		}
+	}
+}
+
+// readRTCP reads the receiver's RTCP until it stops, through the interceptors (the
+// receiver reports echo the sender reports read here), and counts the sender reports
+// about the track.
+func (r *remoteTrack) readRTCP(receiver *webrtc.RTPReceiver) {
+	for {
+		pkts, _, err := receiver.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			sr, ok := pkt.(*rtcp.SenderReport)
+			if !ok {
+				continue
+			}
+			r.mu.Lock()
+			if sr.SSRC == r.stats.SSRC {
+				r.stats.SenderReports++
+				r.stats.LastSenderReport = rtcp.SenderReport{SSRC: sr.SSRC, NTPTime: sr.NTPTime, RTPTime: sr.RTPTime,
+					PacketCount: sr.PacketCount, OctetCount: sr.OctetCount}
+			}
+			r.mu.Unlock()
+		}
 	}
 }
 

@@ -1,4 +1,6 @@
-// Package signal names the signalling protocol of docs/protocol.md: message types, codes, limits.
+// Package signal declares the signalling protocol of docs/protocol.md: message types,
+// codes and limits, the messages of either side, and the checks of a client's message.
+// The server (package sfu) and its clients (package sfu/client) share it.
 package signal
 
 // Close codes the server ends a connection with: WebSocket codes (RFC 6455 §7.4) and
