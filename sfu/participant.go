@@ -92,7 +92,6 @@ type participant struct {
 	holding        bool        // candidates are held, see holdCandidates
 	stopReports    func() bool // cancels the next sender reports, see sendReports
 	heldCandidates []webrtc.ICECandidateInit
-	trackSeq       int
 	// relayed are a relay's downTracks, one per layer of each track (relay.go); a
 	// relay's downs stays empty, so that no allocation moves them.
 	relayed map[*layer]*downTrack
@@ -765,8 +764,7 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		up.reallocate()
 		return
 	}
-	p.trackSeq++
-	id := fmt.Sprintf("%s~%d", p.id, p.trackSeq)
+	id := fmt.Sprintf("%s~%d", p.id, p.srv.trackSeq.Add(1))
 	label := p.labelForLocked(remote)
 	stream := p.id + "~user"
 	if label == LabelScreen {

@@ -431,3 +431,25 @@ func TestServerCloseCutsConnectionsWaitingToJoin(t *testing.T) {
 	require.Equal(t, signal.CloseGoingAway, code)
 	require.ErrorIs(t, err, ErrServerClosed)
 }
+
+// TestTrackIDsAreNewAfterAReconnect: a participant who leaves and comes back publishes
+// under new track ids, never under those of the tracks he had, which a subscriber or an
+// edge may still hold for a moment.
+func TestTrackIDsAreNewAfterAReconnect(t *testing.T) {
+	srv := newTestServer(t)
+	bob := join(t, srv, srv.token(t, "r1", "bob", RoleAttendee, KindMeeting))
+	bob.receiveOnly()
+	alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
+	alice.publish(false, 25)
+	first := bob.waitMedia("alice", 2, 10)
+	require.NoError(t, alice.leave())
+	bob.waitUntil(func() bool { return len(bob.tracksOfLocked("alice")) == 0 }, "alice's tracks removed")
+
+	again := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
+	again.publish(false, 25)
+	second := bob.waitMedia("alice", 2, 10)
+	for id := range second {
+		_, reused := first[id]
+		require.False(t, reused, "track id %s published again", id)
+	}
+}

@@ -120,6 +120,10 @@ type Server struct {
 	// slidesBytes is the size of the presented PDFs all rooms hold now, at most
 	// MaxSlidesMemory.
 	slidesBytes atomic.Int64
+	// trackSeq numbers the tracks published here: a participant who comes back never
+	// publishes under the id of a track of his that an edge, or a subscriber, still
+	// holds.
+	trackSeq atomic.Uint64
 
 	// closing ends when Close is called: it cuts the sessions still waiting for
 	// their join message.
