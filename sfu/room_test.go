@@ -447,7 +447,11 @@ func TestTrackIDsAreNewAfterAReconnect(t *testing.T) {
 
 	again := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
 	again.publish(false, 25)
-	second := bob.waitMedia("alice", 2, 10)
+	var second map[string]signal.TrackAdded
+	bob.waitUntil(func() bool {
+		second = bob.tracksOfLocked("alice")
+		return len(second) == 2
+	}, "alice's new tracks announced")
 	for id := range second {
 		_, reused := first[id]
 		require.False(t, reused, "track id %s published again", id)
