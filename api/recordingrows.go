@@ -32,7 +32,7 @@ func stateOf(word string) recording.State {
 }
 
 func (r recordingRows) Create(ctx context.Context, row recording.Row) (recording.Row, error) {
-	created, err := r.st.CreateRecording(ctx, row.WebinarID, row.StartedAt, row.ExpiresAt)
+	created, err := r.st.CreateRecording(ctx, row.WebinarID, row.NodeID, row.StartedAt, row.ExpiresAt)
 	return rowOf(created), err
 }
 
@@ -40,12 +40,12 @@ func (r recordingRows) Finish(ctx context.Context, row recording.Row) error {
 	return r.st.FinishRecording(ctx, recordingOf(row))
 }
 
-func (r recordingRows) InState(ctx context.Context, state recording.State) ([]recording.Row, error) {
+func (r recordingRows) InState(ctx context.Context, node string, state recording.State) ([]recording.Row, error) {
 	word, ok := storeStates[state]
 	if !ok {
 		return nil, fmt.Errorf("recordings in state %q: no such state", state)
 	}
-	list, err := r.st.RecordingsInState(ctx, word)
+	list, err := r.st.RecordingsInState(ctx, node, word)
 	rows := make([]recording.Row, 0, len(list))
 	for _, rec := range list {
 		rows = append(rows, rowOf(rec))
@@ -56,7 +56,7 @@ func (r recordingRows) InState(ctx context.Context, state recording.State) ([]re
 // rowOf is a stored recording as the manager sees it.
 func rowOf(r store.Recording) recording.Row {
 	return recording.Row{
-		ID: r.ID, WebinarID: r.WebinarID, State: stateOf(r.State),
+		ID: r.ID, WebinarID: r.WebinarID, NodeID: r.NodeID, State: stateOf(r.State),
 		StartedAt: r.StartedAt, EndedAt: r.EndedAt, DurationMS: r.DurationMS, SizeBytes: r.SizeBytes,
 		SHA256: r.SHA256, ExpiresAt: r.ExpiresAt, Error: r.Error,
 	}
@@ -65,7 +65,7 @@ func rowOf(r store.Recording) recording.Row {
 // recordingOf is a manager's row as the store keeps it.
 func recordingOf(r recording.Row) store.Recording {
 	return store.Recording{
-		ID: r.ID, WebinarID: r.WebinarID, State: storeStates[r.State],
+		ID: r.ID, WebinarID: r.WebinarID, NodeID: r.NodeID, State: storeStates[r.State],
 		StartedAt: r.StartedAt, EndedAt: r.EndedAt, DurationMS: r.DurationMS, SizeBytes: r.SizeBytes,
 		SHA256: r.SHA256, ExpiresAt: r.ExpiresAt, Error: r.Error,
 	}

@@ -248,7 +248,7 @@ func New(p Params) (*Server, error) {
 		Help: "Times a live broadcast's target did not take the stream (it is tried again), by reason.",
 	}, []string{"reason"})
 	s.recordings, err = recording.NewManager(recording.ManagerParams{
-		Logger: p.Logger, Clock: p.Now, Storage: p.Recordings, Rows: recordingRows{p.Store},
+		Logger: p.Logger, Clock: p.Now, Storage: p.Recordings, Rows: recordingRows{p.Store}, NodeID: s.nodeID(),
 		FFmpeg: p.FFmpeg, FFprobe: p.FFprobe, Panics: p.SFU.Panics(),
 	})
 	if err != nil {

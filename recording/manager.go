@@ -31,8 +31,11 @@ const (
 
 // Row is a recording as the database keeps it.
 type Row struct {
-	ID         string
-	WebinarID  string
+	ID        string
+	WebinarID string
+	// NodeID is the node that records it, in whose local folder its files are written
+	// and finalized; empty for a recording made before nodes were named.
+	NodeID     string
 	State      State
 	StartedAt  time.Time
 	EndedAt    *time.Time
@@ -47,14 +50,15 @@ type Row struct {
 
 // Rows keeps the rows of recordings: what the Manager needs of the database.
 type Rows interface {
-	// Create saves a new recording (WebinarID, StartedAt, ExpiresAt and State of r) and
-	// returns it with its new id.
+	// Create saves a new recording (WebinarID, NodeID, StartedAt, ExpiresAt and State of
+	// r) and returns it with its new id.
 	Create(ctx context.Context, r Row) (Row, error)
 	// Finish saves how a recording ended: its state, end, duration, size, checksum and
 	// error.
 	Finish(ctx context.Context, r Row) error
-	// InState lists the recordings in state, oldest first.
-	InState(ctx context.Context, state State) ([]Row, error)
+	// InState lists, oldest first, the recordings in state of node and those of no node;
+	// an empty node lists every node's.
+	InState(ctx context.Context, node string, state State) ([]Row, error)
 }
 
 // Room is what a recording needs of the room it records (an *sfu.Room).
@@ -84,6 +88,10 @@ type ManagerParams struct {
 	Storage Storage
 	// Rows keeps the rows.
 	Rows Rows
+	// NodeID is this node's id, written in the rows of the recordings it makes: Repair
+	// looks only at those (and at those of no node). Empty is a process that is the whole
+	// cluster: it repairs every recording.
+	NodeID string
 	// FFmpeg and FFprobe finalize the files and check the replays; empty means "ffmpeg"
 	// and "ffprobe", found in PATH.
 	FFmpeg, FFprobe string
@@ -93,7 +101,7 @@ type ManagerParams struct {
 
 // Manager runs the recordings of one node, by webinar id: it starts them in their
 // rooms, stops them when asked or when their room closes, finalizes their files in the
-// background, and at start repairs what a crash left unfinished.
+// background, and at start repairs what a crash of this node left unfinished.
 //
 // mu guards the maps only: no database or storage call is made holding it, so that a
 // slow or hung database delays the one call that waits for it, not every start and stop.
@@ -161,7 +169,7 @@ func (m *Manager) Start(ctx context.Context, webinarID string, expires time.Time
 			m.release(webinarID, nil)
 		}
 	}()
-	row, err := m.p.Rows.Create(ctx, Row{WebinarID: webinarID, State: StateRecording, StartedAt: m.p.Clock(), ExpiresAt: expires})
+	row, err := m.p.Rows.Create(ctx, Row{WebinarID: webinarID, NodeID: m.p.NodeID, State: StateRecording, StartedAt: m.p.Clock(), ExpiresAt: expires})
 	if err != nil {
 		return Row{}, fmt.Errorf("start recording of webinar %s: %w", webinarID, err)
 	}
@@ -401,14 +409,15 @@ func (m *Manager) finalize(ctx context.Context, row Row, stoppedBy error) Row {
 // errStopped is why a recording that a stopped or crashed node left unfinished stopped.
 var errStopped = errors.New("the server stopped during the recording")
 
-// Repair finalizes the recordings that a stop or a crash left unfinished, so that their
-// files play and show their length, and builds again the replays that could not be
-// built, or stores them again where finished recordings go; a node calls it at start.
-// The recordings this manager runs are left alone.
+// Repair finalizes the recordings of this node that a stop or a crash left unfinished,
+// so that their files play and show their length, and builds again the replays that
+// could not be built, or stores them again where finished recordings go; a node calls it
+// at start. The recordings of other nodes are theirs to repair (their files are in their
+// folders, and they may be writing them now), and so are those this manager runs.
 func (m *Manager) Repair(ctx context.Context) error {
 	var errs []error
 	for _, state := range []State{StateRecording, StateFinalizing} {
-		rows, err := m.p.Rows.InState(ctx, state)
+		rows, err := m.p.Rows.InState(ctx, m.p.NodeID, state)
 		if err != nil {
 			return err
 		}
@@ -425,7 +434,7 @@ func (m *Manager) Repair(ctx context.Context) error {
 		}
 	}
 	// Replays that could not be built are tried again.
-	rows, err := m.p.Rows.InState(ctx, StateReady)
+	rows, err := m.p.Rows.InState(ctx, m.p.NodeID, StateReady)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}

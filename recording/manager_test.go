@@ -61,12 +61,12 @@ func (m *memRows) Finish(_ context.Context, r Row) error {
 	return nil
 }
 
-func (m *memRows) InState(_ context.Context, state State) ([]Row, error) {
+func (m *memRows) InState(_ context.Context, node string, state State) ([]Row, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Row
 	for _, r := range m.rows {
-		if r.State == state {
+		if r.State == state && (node == "" || r.NodeID == node || r.NodeID == "") {
 			out = append(out, r)
 		}
 	}
@@ -137,11 +137,14 @@ type managerSetup struct {
 	root string
 }
 
-func newManagerSetup(t *testing.T) *managerSetup {
+func newManagerSetup(t *testing.T) *managerSetup { return newNodeManager(t, "", newMemRows()) }
+
+// newNodeManager is the manager of node, writing in a folder of its own, with rows.
+func newNodeManager(t *testing.T, node string, rows *memRows) *managerSetup {
 	t.Helper()
-	s := &managerSetup{rows: newMemRows(), root: filepath.Join(t.TempDir(), "recordings")}
+	s := &managerSetup{rows: rows, root: filepath.Join(t.TempDir(), "recordings")}
 	m, err := NewManager(ManagerParams{
-		Logger: testLogger(t), Storage: Folder{Root: s.root}, Rows: s.rows,
+		Logger: testLogger(t), Storage: Folder{Root: s.root}, Rows: s.rows, NodeID: node,
 		FFmpeg: need(t, "ffmpeg"), FFprobe: need(t, "ffprobe"),
 	})
 	require.NoError(t, err)
@@ -315,8 +318,8 @@ func TestAHungDatabaseHoldsOnlyItsOwnRecordingStart(t *testing.T) {
 	require.True(t, s.m.Running("a"))
 }
 
-// crashed leaves in root the files of a recording that a killed node was writing: a
-// camera and a microphone, never finalized; and its row, in state.
+// crashed leaves in s's folder the files of a recording that its node was writing when
+// killed: a camera and a microphone, never finalized; and its row, in state.
 func crashed(t *testing.T, s *managerSetup, id string, state State, errText string) {
 	t.Helper()
 	video, audio := encodedMedia(t, "1")
@@ -324,7 +327,7 @@ func crashed(t *testing.T, s *managerSetup, id string, state State, errText stri
 		{"video", sfu.LabelCamera, 0, video},
 		{"audio", sfu.LabelMicrophone, 0, audio},
 	})
-	s.rows.add(Row{ID: id, WebinarID: "w-" + id, State: state, StartedAt: time.Now().Add(-time.Minute), ExpiresAt: expires, Error: errText})
+	s.rows.add(Row{ID: id, WebinarID: "w-" + id, NodeID: s.m.p.NodeID, State: state, StartedAt: time.Now().Add(-time.Minute), ExpiresAt: expires, Error: errText})
 }
 
 // At start, the recordings a stopped or killed node left recording or finalizing are
@@ -359,4 +362,33 @@ func TestManagerRepairsWhatACrashLeft(t *testing.T) {
 	saved := len(s.rows.saved)
 	require.NoError(t, s.m.Repair(t.Context()))
 	require.Len(t, s.rows.saved, saved)
+}
+
+// Two nodes share the database: a node's repair leaves the recordings of the other
+// alone (their files are in its folder, and it may be writing them now); each repairs
+// its own, and those made before nodes were named.
+func TestManagerRepairsOnlyItsNodesRecordings(t *testing.T) {
+	rows := newMemRows()
+	a, b := newNodeManager(t, "node-a", rows), newNodeManager(t, "node-b", rows)
+	crashed(t, a, rowID(1), StateRecording, "")
+	crashed(t, a, rowID(2), StateReady, "replay not built, the tracks are kept: ffmpeg failed")
+	crashed(t, b, rowID(3), StateRecording, "")
+	legacy := rows.get(rowID(3))
+	legacy.NodeID = "" // made by b before nodes were named
+	rows.add(legacy)
+
+	require.NoError(t, b.m.Repair(t.Context()))
+	require.Empty(t, rows.states(rowID(1)), "a's recording is left alone")
+	require.Empty(t, rows.states(rowID(2)), "and so is its replay")
+	m, err := ReadManifest(filepath.Join(a.root, rowID(1)))
+	require.NoError(t, err)
+	require.Empty(t, m.Replay)
+	require.Equal(t, []State{StateReady}, rows.states(rowID(3)), "the recording of no node is repaired")
+
+	require.NoError(t, a.m.Repair(t.Context()))
+	require.Equal(t, []State{StateReady}, rows.states(rowID(1)), "a repairs its own")
+	require.Equal(t, "stopped early: "+errStopped.Error(), rows.get(rowID(1)).Error)
+	require.Equal(t, []State{StateReady}, rows.states(rowID(2)))
+	require.Empty(t, rows.get(rowID(2)).Error, "its replay is built")
+	require.Equal(t, []State{StateReady}, rows.states(rowID(3)), "repaired once")
 }
