@@ -51,18 +51,11 @@ func (s *Server) toRecordingJSON(r store.Recording) recordingJSON {
 		j.FilesMissingAt = &t
 	}
 	if r.State == store.RecordingReady {
-		if m, err := s.manifest(r.ID); err == nil {
+		if m, err := s.manifest(r); err == nil {
 			j.Files = m.Files()
 		}
 	}
 	return j
-}
-
-// manifest reads the list of a recording's files, wherever the storage keeps them.
-func (s *Server) manifest(id string) (recording.Manifest, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
-	defer cancel()
-	return s.p.Recordings.Manifest(ctx, id)
 }
 
 // startRecording starts recording the webinar's room: everyone in it is told before the

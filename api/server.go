@@ -305,6 +305,7 @@ func (s *Server) routes() http.Handler {
 	r.GET(rtcPath, s.needReady, s.rtc)
 	r.GET(relayPath+":room", s.needReady, s.relay)
 	r.POST(commandPath+":room/commands", s.needReady, s.roomCommandHandler)
+	r.GET(recordingFilesPath+":recording/files/:file", s.needReady, s.recordingFileHandler)
 	// WHIP and WHEP: a bearer token (a stream key, a join token) says who; no session
 	// cookie is read, so no CSRF token is asked for.
 	r.POST(whipPath+"/:id", s.needReady, s.startWHIP)
