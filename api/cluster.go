@@ -128,6 +128,14 @@ func NewCluster(p ClusterParams) (*Cluster, error) {
 // Node is this node's id.
 func (c *Cluster) Node() string { return c.p.Self.ID }
 
+// nodeID is this node's id in its cluster; empty when it serves every room itself.
+func (s *Server) nodeID() string {
+	if s.p.Cluster == nil {
+		return ""
+	}
+	return s.p.Cluster.Node()
+}
+
 // Start writes the first heartbeat, then keeps the node in the cluster until ctx ends
 // or Close is called: a heartbeat every interval, with the checks of the rooms.
 func (c *Cluster) Start(ctx context.Context) error {

@@ -1,6 +1,10 @@
 package api
 
-import "webinaire/privacy"
+import (
+	"webinaire/privacy"
+	"webinaire/recording"
+	"webinaire/store"
+)
 
 // Routes lists "METHOD path" for every route of s, for the tests that keep docs in step.
 func Routes(s *Server) []string {
@@ -19,3 +23,6 @@ var PersonName = personName
 
 // LocalPath is the rule a login's return_to must pass.
 func LocalPath(p string) string { return localPath(p) }
+
+// RecordingRows is the recording manager's rows in st, as a server keeps them.
+func RecordingRows(st *store.Store) recording.Rows { return recordingRows{st} }

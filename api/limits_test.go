@@ -114,7 +114,7 @@ func TestLongAnswersOutliveTheWriteTimeout(t *testing.T) {
 
 	// A finished recording of 64 MiB, more than the sockets between test and server hold.
 	ctx := t.Context()
-	row, err := e.store.CreateRecording(ctx, w.ID, time.Now(), time.Now().Add(time.Hour))
+	row, err := e.store.CreateRecording(ctx, w.ID, "", time.Now(), time.Now().Add(time.Hour))
 	require.NoError(t, err)
 	dir, err := e.recordings.Dir(row.ID)
 	require.NoError(t, err)

@@ -35,7 +35,7 @@ func TestOrphansInMetricsAndMissingFilesShownToTheOwner(t *testing.T) {
 			// A recording that ended two days ago and whose files are gone.
 			dbNow, err := e.store.Now(ctx)
 			require.NoError(t, err)
-			r, err := e.store.CreateRecording(ctx, w.ID, dbNow.Add(-49*time.Hour), dbNow.AddDate(1, 0, 0))
+			r, err := e.store.CreateRecording(ctx, w.ID, "", dbNow.Add(-49*time.Hour), dbNow.AddDate(1, 0, 0))
 			require.NoError(t, err)
 			ended := dbNow.Add(-48 * time.Hour)
 			r.State, r.EndedAt = store.RecordingReady, &ended

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -284,65 +283,6 @@ func TestShareLinksOfARecording(t *testing.T) {
 	// Deleting the recording deletes its links.
 	require.Equal(t, http.StatusNoContent, owner.Do("DELETE", "/api/v1/recordings/"+rec.ID, nil, nil).StatusCode)
 	require.Equal(t, http.StatusNotFound, get("/api/v1/shared/"+invitees.ID+"?invitation="+invToken))
-}
-
-// TestAHungDatabaseHoldsOnlyItsOwnRecordingStart starts a recording while the recordings
-// table is locked by another transaction: that request waits for the database, and the
-// other recording requests are answered meanwhile.
-func TestAHungDatabaseHoldsOnlyItsOwnRecordingStart(t *testing.T) {
-	e := setup(t, "postgres", options{})
-	owner := e.browser()
-	owner.Login(userOwner)
-	a, b := createWebinar(owner, withoutLobby), createWebinar(owner, withoutLobby)
-	for _, w := range []webinar{a, b} {
-		connectRTC(t, e, joinAsOwner(owner, w.ID)).waitJoined()
-	}
-	resp := owner.Do("POST", "/api/v1/webinars/"+b.ID+"/recording", nil, nil)
-	require.Equal(t, http.StatusCreated, resp.StatusCode, readBody(t, resp))
-
-	db, err := sql.Open("pgx", e.db.URL)
-	require.NoError(t, err)
-	defer db.Close()
-	lock, err := db.BeginTx(t.Context(), nil)
-	require.NoError(t, err)
-	defer func() { _ = lock.Rollback() }()
-	_, err = lock.ExecContext(t.Context(), "LOCK TABLE recordings IN ACCESS EXCLUSIVE MODE")
-	require.NoError(t, err)
-
-	// The start of a's recording waits for the lock; its answer comes once it is released.
-	hung := make(chan int, 1)
-	req, err := http.NewRequestWithContext(t.Context(), "POST", e.base+"/api/v1/webinars/"+a.ID+"/recording", nil)
-	require.NoError(t, err)
-	req.Header.Set("X-CSRF-Token", owner.CSRF)
-	go func() { // owned by the test; ends when the request is answered or the test's context ends
-		resp, err := owner.Client.Do(req)
-		if err != nil {
-			hung <- 0
-			return
-		}
-		resp.Body.Close()
-		hung <- resp.StatusCode
-	}()
-	require.Eventually(t, func() bool {
-		var waiting int
-		err := lock.QueryRowContext(t.Context(), "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'recordings'::regclass").Scan(&waiting)
-		return err == nil && waiting > 0
-	}, 30*time.Second, 20*time.Millisecond, "the start never reached the database")
-
-	resp = owner.Do("POST", "/api/v1/webinars/"+a.ID+"/recording", nil, nil)
-	require.Equal(t, "recording_active", problemOf(t, resp).Code, "a second start of the same recording is refused")
-	resp = owner.Do("DELETE", "/api/v1/webinars/"+a.ID+"/recording", nil, nil)
-	require.Equal(t, "not_recording", problemOf(t, resp).Code, "a recording not yet started cannot be stopped")
-	resp = owner.Do("DELETE", "/api/v1/webinars/"+b.ID+"/recording", nil, nil)
-	require.Equal(t, http.StatusAccepted, resp.StatusCode, "another webinar's recording stops")
-	select {
-	case code := <-hung:
-		t.Fatalf("the start answered %d while the database was locked", code)
-	default:
-	}
-
-	require.NoError(t, lock.Rollback())
-	require.Equal(t, http.StatusCreated, <-hung)
 }
 
 // oneByteRanges is a Range header asking for n one-byte ranges, apart from each other.

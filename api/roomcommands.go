@@ -256,6 +256,16 @@ func (s *Server) proxyToRoom(c *gin.Context, room string) bool {
 	return true
 }
 
+// spendNodeToken tells whether token, a one-use token that one node made for another
+// (nonce and expiry, in Unix seconds, are its claims), may be used now, and records its
+// use: not expired, made for one call (commandLifetime), not used already. Call it once
+// the token's signature and its other claims are checked.
+func (s *Server) spendNodeToken(token, nonce string, expiry int64) bool {
+	now := s.now()
+	return nonce != "" && now.Unix() < expiry && expiry <= now.Add(commandLifetime).Unix()+1 &&
+		s.p.Tokens.Spend(token, time.Unix(expiry, 0), now) == nil
+}
+
 // runCommand runs cmd on room, open here.
 func runCommand(room *sfu.Room, cmd roomCommand) (commandResult, error) {
 	switch cmd.Action {
@@ -277,9 +287,7 @@ func (s *Server) roomCommandHandler(c *gin.Context) {
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	var cmd roomCommand
 	if !ok || s.p.Cluster == nil || s.p.Tokens.VerifyFor(commandPurpose, token, &cmd) != nil ||
-		cmd.Room != c.Param("room") || cmd.Node != s.p.Cluster.Node() || cmd.Nonce == "" ||
-		s.now().Unix() >= cmd.Expiry || cmd.Expiry > s.now().Add(commandLifetime).Unix()+1 ||
-		s.p.Tokens.Spend(token, time.Unix(cmd.Expiry, 0), s.now()) != nil {
+		cmd.Room != c.Param("room") || cmd.Node != s.p.Cluster.Node() || !s.spendNodeToken(token, cmd.Nonce, cmd.Expiry) {
 		writeProblem(c, errCommandToken)
 		return
 	}

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"webinaire/sfu"
 	"webinaire/store"
@@ -17,23 +16,11 @@ import (
 // stopRecordingsOf stops the ongoing recordings of webinars and waits, within ctx, until
 // each is finalized.
 func (s *Server) stopRecordingsOf(ctx context.Context, webinars []store.Webinar) error {
-	var stopping []*activeRecording
-	s.recorders.mu.Lock()
+	ids := make([]string, 0, len(webinars))
 	for _, w := range webinars {
-		if a := s.recorders.active[w.ID]; a != nil {
-			a.once.Do(func() { close(a.stop) })
-			stopping = append(stopping, a)
-		}
+		ids = append(ids, w.ID)
 	}
-	s.recorders.mu.Unlock()
-	for _, a := range stopping {
-		select {
-		case <-a.done:
-		case <-ctx.Done():
-			return fmt.Errorf("stop recording %s: %w", a.row.ID, ctx.Err())
-		}
-	}
-	return nil
+	return s.recordings.StopAndWait(ctx, ids)
 }
 
 // roomNodesOf are the nodes that run the rooms of webinars elsewhere in the cluster, by

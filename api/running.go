@@ -1,6 +1,9 @@
 package api
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // running are the jobs of one kind (recordings, broadcasts) running now, by webinar id,
 // and the webinars whose job is being started. mu guards the maps only: no database or
@@ -54,4 +57,19 @@ func (r *running[T]) get(webinarID string) *T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.active[webinarID]
+}
+
+// waitWithin waits for wg, or until ctx ends.
+func waitWithin(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() { // owned by waitWithin's caller; ends when wg is done
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

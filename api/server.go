@@ -146,11 +146,11 @@ type Server struct {
 	loginExpiry loginExpiry
 
 	joins         *joinLimits
-	streams       *httpSessions // the running WHIP and WHEP sessions
-	recorders     recorders     // the recordings running now
-	captions      transcribers  // the automatic captions running now
-	slideChecks   chan struct{} // one token per PDF being checked
-	broadcasts    broadcasts    // the live broadcasts running now
+	streams       *httpSessions      // the running WHIP and WHEP sessions
+	recordings    *recording.Manager // the recordings running now
+	captions      transcribers       // the automatic captions running now
+	slideChecks   chan struct{}      // one token per PDF being checked
+	broadcasts    broadcasts         // the live broadcasts running now
 	tokenLifetime time.Duration
 	entryLifetime time.Duration
 	wsURL         string // the signalling endpoint's absolute ws:// or wss:// URL
@@ -247,7 +247,13 @@ func New(p Params) (*Server, error) {
 		Name: "webinaire_broadcast_target_failures_total",
 		Help: "Times a live broadcast's target did not take the stream (it is tried again), by reason.",
 	}, []string{"reason"})
-	s.recorders.active, s.recorders.starting = make(map[string]*activeRecording), make(map[string]bool)
+	s.recordings, err = recording.NewManager(recording.ManagerParams{
+		Logger: p.Logger, Clock: p.Now, Storage: p.Recordings, Rows: recordingRows{p.Store}, NodeID: s.nodeID(),
+		FFmpeg: p.FFmpeg, FFprobe: p.FFprobe, Panics: p.SFU.Panics(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new api server: %w", err)
+	}
 	s.captions.active = make(map[string]*activeTranscriber)
 	s.slideChecks = make(chan struct{}, slideChecks)
 	s.broadcasts.active, s.broadcasts.starting = make(map[string]*activeBroadcast), make(map[string]bool)
@@ -299,6 +305,7 @@ func (s *Server) routes() http.Handler {
 	r.GET(rtcPath, s.needReady, s.rtc)
 	r.GET(relayPath+":room", s.needReady, s.relay)
 	r.POST(commandPath+":room/commands", s.needReady, s.roomCommandHandler)
+	r.GET(recordingFilesPath+":recording/files/:file", s.needReady, s.recordingFileHandler)
 	// WHIP and WHEP: a bearer token (a stream key, a join token) says who; no session
 	// cookie is read, so no CSRF token is asked for.
 	r.POST(whipPath+"/:id", s.needReady, s.startWHIP)

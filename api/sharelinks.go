@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,7 +143,7 @@ func (s *Server) getShared(c *gin.Context) {
 	if !ok {
 		return
 	}
-	m, err := s.manifest(r.ID)
+	m, err := s.manifest(r)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -162,38 +163,45 @@ func (s *Server) getSharedFile(c *gin.Context) {
 	s.serveRecordingFile(c, r)
 }
 
-// serveRecordingFile serves the file of the path's file parameter of a finished recording.
+// serveRecordingFile serves the file of the path's file parameter of a finished recording,
+// from this node's storage, or through the node that recorded it.
 func (s *Server) serveRecordingFile(c *gin.Context, r store.Recording) {
-	m, err := s.manifest(r.ID)
+	m, node, err := s.recordingManifest(c.Request.Context(), r)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	name := c.Param("file")
-	for _, file := range m.Files() {
-		if file != name {
-			continue
-		}
-		f, modified, err := s.p.Recordings.Open(c.Request.Context(), r.ID, file)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		defer f.Close()
-		c.Header("Cache-Control", "private, no-store")
-		if rangeCount(c.GetHeader("Range")) > maxRanges {
-			// Each range costs a part header; thousands of tiny ones multiply the answer.
-			if size, err := f.Seek(0, io.SeekEnd); err == nil {
-				c.Header("Content-Range", fmt.Sprintf("bytes */%d", size))
-			}
-			writeProblem(c, errTooManyRanges)
-			return
-		}
-		c.Header("Content-Type", recording.ContentType(file))
-		http.ServeContent(s.longAnswer(c.Writer), c.Request, file, modified, f)
+	switch {
+	case !slices.Contains(m.Files(), name):
+		writeProblem(c, errNotFound)
+	case node.ID != "":
+		s.passRecordingFile(c, node, r.ID, name)
+	default:
+		s.serveLocalRecordingFile(c, r.ID, name)
+	}
+}
+
+// serveLocalRecordingFile serves a file of recording id from this node's storage, with
+// range requests.
+func (s *Server) serveLocalRecordingFile(c *gin.Context, id, file string) {
+	f, modified, err := s.p.Recordings.Open(c.Request.Context(), id, file)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
-	writeProblem(c, errNotFound)
+	defer f.Close()
+	c.Header("Cache-Control", "private, no-store")
+	if rangeCount(c.GetHeader("Range")) > maxRanges {
+		// Each range costs a part header; thousands of tiny ones multiply the answer.
+		if size, err := f.Seek(0, io.SeekEnd); err == nil {
+			c.Header("Content-Range", fmt.Sprintf("bytes */%d", size))
+		}
+		writeProblem(c, errTooManyRanges)
+		return
+	}
+	c.Header("Content-Type", recording.ContentType(file))
+	http.ServeContent(s.longAnswer(c.Writer), c.Request, file, modified, f)
 }
 
 // maxRanges is the most byte ranges a request for a recording's file may ask for: a player

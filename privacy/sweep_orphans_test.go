@@ -134,7 +134,7 @@ func (f *fixture) orphanData(s *testStorage) orphanData {
 	w := &store.Webinar{OrganizerID: f.ids["owner"], Title: "Recorded", Kind: store.KindWebinar, StartsAt: testNow.Add(-10 * day), DurationMinutes: 60}
 	require.NoError(f.t, f.st.CreateWebinar(f.ctx, w, testNow.Add(-10*day)))
 	row := func(started time.Time, ended *time.Time) string {
-		r, err := f.st.CreateRecording(f.ctx, w.ID, started, testNow.Add(300*day))
+		r, err := f.st.CreateRecording(f.ctx, w.ID, "", started, testNow.Add(300*day))
 		require.NoError(f.t, err)
 		if ended != nil {
 			r.State, r.EndedAt = store.RecordingReady, ended

@@ -18,7 +18,7 @@ func (f *fixture) recordingOf(folder recording.Folder, subject string, at time.T
 	f.t.Helper()
 	w := &store.Webinar{OrganizerID: f.ids[subject], Title: "Recorded", Kind: store.KindWebinar, StartsAt: at, DurationMinutes: 60}
 	require.NoError(f.t, f.st.CreateWebinar(f.ctx, w, at))
-	r, err := f.st.CreateRecording(f.ctx, w.ID, at, at.AddDate(0, DefaultPolicy().Recordings.Months, DefaultPolicy().Recordings.Days))
+	r, err := f.st.CreateRecording(f.ctx, w.ID, "", at, at.AddDate(0, DefaultPolicy().Recordings.Months, DefaultPolicy().Recordings.Days))
 	require.NoError(f.t, err)
 	dir, err := folder.Dir(r.ID)
 	require.NoError(f.t, err)
@@ -67,7 +67,7 @@ func TestRecordingsAreDeletedAYearAfterTheirWebinarFilesFirst(t *testing.T) {
 				require.NoDirExists(t, dir)
 			}
 		}
-		left, err := f.st.RecordingsInState(f.ctx, store.RecordingActive)
+		left, err := f.st.RecordingsInState(f.ctx, "", store.RecordingActive)
 		require.NoError(t, err)
 		require.Len(t, left, 1)
 		require.Equal(t, recent, left[0].ID)

@@ -17,8 +17,12 @@ const (
 // Recording is a recording of a webinar: its files are in the recording storage under
 // its id.
 type Recording struct {
-	ID         string
-	WebinarID  string
+	ID        string
+	WebinarID string
+	// NodeID is the node that records it: its files are written and finalized in that
+	// node's local folder, and kept there unless the storage is S3. Empty for the
+	// recordings made before nodes were named.
+	NodeID     string
 	State      string
 	StartedAt  time.Time
 	EndedAt    *time.Time
@@ -35,9 +39,10 @@ type Recording struct {
 	FilesMissingAt *time.Time
 }
 
-// CreateRecording records the start of a recording of a webinar, with a new id.
-func (s *Store) CreateRecording(ctx context.Context, webinarID string, startedAt, expiresAt time.Time) (Recording, error) {
-	r := Recording{ID: NewSecret(), WebinarID: webinarID, State: RecordingActive, StartedAt: startedAt.UTC(), ExpiresAt: expiresAt.UTC()}
+// CreateRecording records the start of a recording of a webinar on node nodeID, with a
+// new id.
+func (s *Store) CreateRecording(ctx context.Context, webinarID, nodeID string, startedAt, expiresAt time.Time) (Recording, error) {
+	r := Recording{ID: NewSecret(), WebinarID: webinarID, NodeID: nodeID, State: RecordingActive, StartedAt: startedAt.UTC(), ExpiresAt: expiresAt.UTC()}
 	err := s.conn(ctx).Create(&r).Error
 	return r, translate("create recording", err)
 }
@@ -74,11 +79,16 @@ func (s *Store) RecordingOf(ctx context.Context, organizerID, id string) (Record
 	return r, translate("recording", err)
 }
 
-// RecordingsInState lists the recordings in a state, oldest first: at start-up, those
-// still "recording" were cut short by a crash.
-func (s *Store) RecordingsInState(ctx context.Context, state string) ([]Recording, error) {
+// RecordingsInState lists the recordings in a state of node nodeID and those of no node,
+// oldest first: at a node's start, those still "recording" were cut short by its crash.
+// An empty nodeID lists every node's.
+func (s *Store) RecordingsInState(ctx context.Context, nodeID, state string) ([]Recording, error) {
 	var list []Recording
-	err := s.conn(ctx).Where("state = ?", state).Order("started_at, id").Find(&list).Error
+	q := s.conn(ctx).Where("state = ?", state)
+	if nodeID != "" {
+		q = q.Where("node_id IN ?", []string{nodeID, ""})
+	}
+	err := q.Order("started_at, id").Find(&list).Error
 	return list, translate("recordings in state", err)
 }
 

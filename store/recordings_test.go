@@ -18,15 +18,31 @@ func TestRecordings(t *testing.T) {
 		require.NoError(t, s.CreateWebinar(ctx, w, t0))
 
 		expires := t0.AddDate(1, 0, 0)
-		r, err := s.CreateRecording(ctx, w.ID, t0.Add(time.Minute), expires)
+		r, err := s.CreateRecording(ctx, w.ID, "node-a", t0.Add(time.Minute), expires)
 		require.NoError(t, err)
 		require.Len(t, r.ID, 32, "an unguessable id")
-		second, err := s.CreateRecording(ctx, w.ID, t0.Add(time.Hour), expires.Add(time.Hour))
+		second, err := s.CreateRecording(ctx, w.ID, "node-b", t0.Add(time.Hour), expires.Add(time.Hour))
+		require.NoError(t, err)
+		// A recording made before nodes were named.
+		legacy, err := s.CreateRecording(ctx, w.ID, "", t0.Add(2*time.Hour), expires.Add(2*time.Hour))
 		require.NoError(t, err)
 
-		active, err := s.RecordingsInState(ctx, store.RecordingActive)
+		// Each node's own, and those of no node; every node's with no node named.
+		for node, want := range map[string][]string{
+			"node-a": {r.ID, legacy.ID}, "node-b": {second.ID, legacy.ID}, "node-c": {legacy.ID}, "": {r.ID, second.ID, legacy.ID},
+		} {
+			active, err := s.RecordingsInState(ctx, node, store.RecordingActive)
+			require.NoError(t, err)
+			var ids []string
+			for _, a := range active {
+				ids = append(ids, a.ID)
+			}
+			require.Equal(t, want, ids, "recordings of %q, the oldest first", node)
+		}
+		ofB, err := s.RecordingOf(ctx, alice.ID, second.ID)
 		require.NoError(t, err)
-		require.Len(t, active, 2)
+		require.Equal(t, "node-b", ofB.NodeID)
+		require.NoError(t, s.DeleteRecording(ctx, legacy.ID))
 
 		end := t0.Add(30 * time.Minute)
 		r.State, r.EndedAt, r.DurationMS, r.SizeBytes, r.SHA256 = store.RecordingReady, &end, 29*60*1000, 123456, "abc"

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -492,6 +494,64 @@ func TestRecordingThroughAnotherNode(t *testing.T) {
 	}, 60*time.Second, 100*time.Millisecond, "the recording is finalized on the room's node")
 	require.Contains(t, home.logs.String(), "room command run for another node")
 
+	// The files are in the room's node's folder (no S3): listed, downloaded whole and in
+	// part, and shared, through the other node too, byte for byte as the room's node
+	// serves them.
+	atHome := owner
+	atHome.Base = home.base
+	files := func(b apitest.Browser) []string {
+		t.Helper()
+		resp := b.Do("GET", "/api/v1/webinars/"+ev.id+"/recordings", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var list struct{ Items []struct{ Files []string } }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+		require.Len(t, list.Items, 1)
+		return list.Items[0].Files
+	}
+	require.Equal(t, []string{"replay.webm"}, files(atHome))
+	require.Equal(t, []string{"replay.webm"}, files(owner), "listed through the other node")
+	file := "/api/v1/recordings/" + rec.ID + "/files/replay.webm"
+	whole := readAll(t, atHome.Do("GET", file, nil, nil), http.StatusOK)
+	require.Equal(t, whole, readAll(t, owner.Do("GET", file, nil, nil), http.StatusOK), "downloaded through the other node")
+	part := owner.Do("GET", file, nil, map[string]string{"Range": "bytes=100-199"})
+	require.Equal(t, fmt.Sprintf("bytes 100-199/%d", len(whole)), part.Header.Get("Content-Range"))
+	require.Equal(t, whole[100:200], readAll(t, part, http.StatusPartialContent), "a range, as a player asks")
+	require.Equal(t, "video/webm", part.Header.Get("Content-Type"))
+	stranger := apitest.NewBrowser(t, other.base, nil)
+	require.Equal(t, http.StatusUnauthorized, stranger.Do("GET", file, nil, nil).StatusCode, "the other node checks the session")
+	resp = owner.Do("POST", "/api/v1/recordings/"+rec.ID+"/links", map[string]any{"audience": "public", "expires_in_days": 1}, nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var link struct{ ID string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&link))
+	shared := readAll(t, stranger.Do("GET", "/api/v1/shared/"+link.ID, nil, nil), http.StatusOK)
+	require.Contains(t, string(shared), `"files":["replay.webm"]`, "the replay page's description")
+	require.Equal(t, whole, readAll(t, stranger.Do("GET", "/api/v1/shared/"+link.ID+"/files/replay.webm", nil, nil), http.StatusOK), "played through a share link")
+
+	// The room's node serves its files to the bearer of a file token signed with the
+	// cluster's key, for that node, that recording and that file only, once.
+	internal := "/internal/v1/recordings/" + rec.ID + "/files/replay.webm"
+	fileToken := func(node, file string) map[string]string {
+		token, err := home.signer.SignFor("webinaire-recording-file-v1.", map[string]any{
+			"recording": rec.ID, "file": file, "node": node, "exp": time.Now().Add(30 * time.Second).Unix(), "nonce": rand.Text(),
+		})
+		require.NoError(t, err)
+		return map[string]string{"Authorization": "Bearer " + token}
+	}
+	nodeClient := apitest.NewBrowser(t, home.base, nil)
+	good := fileToken(home.id, "replay.webm")
+	require.Equal(t, whole, readAll(t, nodeClient.Do("GET", internal, nil, good), http.StatusOK))
+	for what, h := range map[string]map[string]string{
+		"the same token again":   good,
+		"no token":               nil,
+		"a join token":           {"Authorization": "Bearer " + ev.owner.Token},
+		"a token for other node": fileToken(other.id, "replay.webm"),
+		"a token for other file": fileToken(home.id, "manifest.json"),
+	} {
+		resp := nodeClient.Do("GET", internal, nil, h)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, what)
+		resp.Body.Close()
+	}
+
 	// A live broadcast too, to a target that takes nothing: started on the room's node,
 	// its state read and it stopped, all through the other node.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -545,4 +605,14 @@ func TestNodeTokensAreGoodOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusConflict, call("GET", "/internal/v1/relay/"+room, relay), "the relay token is taken (the room is not placed here)")
 	require.Equal(t, http.StatusUnauthorized, call("GET", "/internal/v1/relay/"+room, relay), "presented again: refused")
+}
+
+// readAll reads the body of resp, which must have status.
+func readAll(t *testing.T, resp *http.Response, status int) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, status, resp.StatusCode, "%s", body)
+	return body
 }

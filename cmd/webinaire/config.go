@@ -61,7 +61,8 @@ type MetricsConfig struct {
 // heartbeats its load into it, and each room runs on the node it is placed on. The
 // defaults make a cluster of one node with nothing to set.
 type ClusterConfig struct {
-	// NodeID names this node in the cluster; empty means the host name.
+	// NodeID names this node in the cluster, and the recordings it makes; empty means
+	// the host name.
 	NodeID string `yaml:"node_id"`
 	// URL is this node's own base URL, where clients open their WebSocket (and WHIP/WHEP)
 	// to its rooms; empty means the public URL (server.public_url, or the listen address).

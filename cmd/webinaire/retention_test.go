@@ -138,7 +138,7 @@ func TestRetentionCommandsListAndDeleteOrphans(t *testing.T) {
 	require.NoError(t, err)
 	w := &store.Webinar{OrganizerID: o.ID, Title: "Recorded", Kind: store.KindWebinar, StartsAt: time.Now().Add(-72 * time.Hour), DurationMinutes: 60}
 	require.NoError(t, in.st.CreateWebinar(ctx, w, time.Now()))
-	r, err := in.st.CreateRecording(ctx, w.ID, time.Now().Add(-49*time.Hour), time.Now().AddDate(1, 0, 0))
+	r, err := in.st.CreateRecording(ctx, w.ID, "", time.Now().Add(-49*time.Hour), time.Now().AddDate(1, 0, 0))
 	require.NoError(t, err)
 	ended := time.Now().Add(-48 * time.Hour)
 	r.State, r.EndedAt = store.RecordingReady, &ended
