@@ -349,9 +349,9 @@ edge = sys.argv[2]
 origin_cpu = float(sys.argv[4]) - float(sys.argv[3])
 elapsed = float(sys.argv[6]) - float(sys.argv[5])
 by_node = r.get("joined_by_node") or {}
-print("edge: joined %d/%d, on the edge %d, elsewhere %d  origin CPU %.2f s over the run (%.0f s, joins included, %.0f %% of a core)  edge CPU %.2f s/M  loss %.3f %%  added latency p50 %.2f p99 %.2f ms" % (
+print("edge: joined %d/%d, on the (first) edge %d, elsewhere %d  origin CPU %.2f s over the run (%.0f s, joins included, %.0f %% of a core)  loss %.3f %%  added latency p50 %.2f p99 %.2f ms" % (
   r["joined"], r["publishers"] + r["subscribers"], by_node.get(edge, 0), r["joined"] - by_node.get(edge, 0),
-  origin_cpu, elapsed, 100 * origin_cpu / elapsed, r["server_cpu_seconds_per_million_forwarded"] or 0,
+  origin_cpu, elapsed, 100 * origin_cpu / elapsed,
   r["loss_percent"], r["added_latency"]["p50_ms"], r["added_latency"]["p99_ms"]))
 for n in r.get("nodes") or []:
     cpu = "CPU %.2f s over the window" % n["cpu_seconds"] if n.get("cpu_seconds") is not None else "CPU -"
@@ -373,11 +373,12 @@ r = json.load(open(sys.argv[1]))
 cpu = r["server_cpu_seconds_per_million_forwarded"]
 gen = r.get("generator_cpu_seconds_per_million_received")
 print("waits for a core: server %.1f s, generator %.1f s" % (r["server_runqueue_wait_seconds"] or 0, r["generator_runqueue_wait_seconds"]))
-print("joined %d/%d  join p50 %.0f p95 %.0f max %.0f ms  first video p50 %.0f ms  forwarded %.0f pkt/s  loss %.3f %%  latency p50 %.2f p95 %.2f p99 %.2f max %.1f ms  server %.0f %% core, %.2f s/M  generator %.0f %% core, %.2f s/M" % (
+server = "server %.0f %% core, %.2f s/M" % (100 * r["server_cpu_share_of_a_core"], cpu or 0) if r["server_cpu_share_of_a_core"] is not None else "server: by node below"
+print("joined %d/%d  join p50 %.0f p95 %.0f max %.0f ms  first video p50 %.0f ms  forwarded %.0f pkt/s  loss %.3f %%  latency p50 %.2f p95 %.2f p99 %.2f max %.1f ms  %s  generator %.0f %% core, %.2f s/M" % (
   r["joined"], r["publishers"] + r["subscribers"], r["join"]["p50_ms"], r["join"]["p95_ms"], r["join"]["max_ms"],
   r["first_media"]["p50_ms"], r["forwarded_packets_per_second"], r["loss_percent"],
   r["added_latency"]["p50_ms"], r["added_latency"]["p95_ms"], r["added_latency"]["p99_ms"], r["added_latency"]["max_ms"],
-  100 * (r["server_cpu_share_of_a_core"] or 0), cpu or 0, 100 * r["generator_cpu_share_of_a_core"], gen or 0))
+  server, 100 * r["generator_cpu_share_of_a_core"], gen or 0))
 iv = r.get("added_latency_intervals")
 if iv:
     first, last = iv[0], iv[-1]
