@@ -27,11 +27,15 @@ type Browser struct {
 	CSRF string
 }
 
+// requestTimeout bounds a request that hangs; it is no measure of speed: the PDF checks of
+// a slides upload take tens of seconds with the race detector on a busy machine.
+const requestTimeout = 90 * time.Second
+
 // NewBrowser returns a browser for the server at base; transport may be nil.
 func NewBrowser(t testing.TB, base string, transport http.RoundTripper) *Browser {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	return &Browser{T: t, Base: base, Client: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: transport}}
+	return &Browser{T: t, Base: base, Client: &http.Client{Jar: jar, Timeout: requestTimeout, Transport: transport}}
 }
 
 var (
