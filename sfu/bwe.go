@@ -16,7 +16,7 @@ func (p *participant) onFeedback(d *downTrack, pkt rtcp.Packet) {
 	now := p.srv.clock.Now()
 	switch fb := pkt.(type) {
 	case *rtcp.ReceiverEstimatedMaximumBitrate:
-		p.bwe.OnREMB(fb.Bitrate, now)
+		p.sub.bwe.OnREMB(fb.Bitrate, now)
 	case *rtcp.ReceiverReport:
 		b := d.binding.Load()
 		if b == nil {
@@ -25,13 +25,13 @@ func (p *participant) onFeedback(d *downTrack, pkt rtcp.Packet) {
 		for _, r := range fb.Reports {
 			if r.SSRC == b.ssrc {
 				d.up.stats.loss.observe(r.FractionLost)
-				p.bwe.OnLoss(r.FractionLost, now)
+				p.sub.bwe.OnLoss(r.FractionLost, now)
 			}
 		}
 	default:
 		return
 	}
-	if p.bwe.Due(now) {
+	if p.sub.bwe.Due(now) {
 		p.allocate()
 	}
 }
@@ -40,8 +40,8 @@ func (p *participant) onFeedback(d *downTrack, pkt rtcp.Packet) {
 // server could not keep up: its estimate falls, which may move it to lower layers.
 func (p *participant) onOverload() {
 	now := p.srv.clock.Now()
-	p.bwe.OnOverload(now)
-	if p.bwe.Due(now) {
+	p.sub.bwe.OnOverload(now)
+	if p.sub.bwe.Due(now) {
 		p.allocate()
 	}
 }
@@ -51,17 +51,12 @@ func (p *participant) onOverload() {
 // track at most at the quality and tile size it asked for, and at the best layer its
 // publisher sends now.
 func (p *participant) allocate() {
-	p.allocMu.Lock()
-	defer p.allocMu.Unlock()
+	p.sub.allocMu.Lock()
+	defer p.sub.allocMu.Unlock()
 	now := p.srv.clock.Now()
-	p.mu.Lock()
-	downs := make([]*downTrack, 0, len(p.downs))
-	for _, d := range p.downs {
-		downs = append(downs, d)
-	}
-	p.mu.Unlock()
+	downs := p.sub.subscriptions()
 
-	budget := p.bwe.Value(now)
+	budget := p.sub.bwe.Value(now)
 	var videos []*downTrack
 	var layers [][]*layer
 	var tracks []bwe.Track

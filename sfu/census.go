@@ -46,15 +46,13 @@ func (s *Server) Census() Census {
 		for _, p := range r.participants {
 			if p.mode == modeRelay {
 				c.Relays++
-				p.mu.Lock()
-				c.RelayedLayers += len(p.relayed)
-				p.mu.Unlock()
+				c.RelayedLayers += p.sub.relayedCount()
 			}
 			if p.mode == modeRelay || p.mode == modeRemote {
 				continue // counted where they are connected
 			}
 			c.Participants[p.role]++
-			for _, up := range p.publishedLocked() {
+			for _, up := range p.pub.published() {
 				c.Tracks[up.kind.String()]++
 			}
 		}

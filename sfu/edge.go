@@ -424,7 +424,7 @@ func (l *edgeLink) addRemote(info ParticipantInfo) {
 	p.mode = modeRemote
 	p.room = r
 	for _, t := range info.Tracks {
-		p.muted[t.Label] = t.Muted
+		p.pub.muted[t.Label] = t.Muted
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -108,13 +108,13 @@ func TestEdgeRoomRelaysEveryLayerFromTheOrigin(t *testing.T) {
 	// Every layer crossed once, on a track of its own.
 	relay := relayOf(origin, "web")
 	require.NotNil(t, relay)
-	relay.mu.Lock()
+	relay.sub.mu.Lock()
 	rids := map[string]bool{}
-	for l, d := range relay.relayed {
+	for l, d := range relay.sub.relayed {
 		require.Equal(t, l, d.pinned)
 		rids[l.rid] = true
 	}
-	relay.mu.Unlock()
+	relay.sub.mu.Unlock()
 	require.Equal(t, map[string]bool{"q": true, "h": true, "f": true}, rids)
 	r, ok := edge.Room("web")
 	require.True(t, ok)
@@ -122,7 +122,7 @@ func TestEdgeRoomRelaysEveryLayerFromTheOrigin(t *testing.T) {
 	var up *upTrack
 	for id := range tracks {
 		r.mu.Lock()
-		ups := r.participants["pub"].publishedLocked()
+		ups := r.participants["pub"].pub.published()
 		r.mu.Unlock()
 		for _, u := range ups {
 			if u.id == id {

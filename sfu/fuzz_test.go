@@ -118,9 +118,9 @@ func FuzzRTCP(f *testing.F) {
 		for op, raw, rest, ok := nextRecord(data); ok; op, raw, rest, ok = nextRecord(rest) {
 			clock.Advance(time.Duration(op) * 10 * time.Millisecond)
 			now := clock.Now()
-			before := p.bwe.Value(now)
+			before := p.sub.bwe.Value(now)
 			p.onRTCP(d, raw, new(scratch))
-			after := p.bwe.Value(now)
+			after := p.sub.bwe.Value(now)
 			require.GreaterOrEqual(t, after, int64(bwe.Min))
 			require.LessOrEqual(t, after, int64(bwe.Max))
 			if least, ok := rembOnly(raw); ok && least >= float64(before) {
@@ -224,6 +224,6 @@ func rtcpSubscriber(t *testing.T, signer *TokenSigner, clock Clock) (*participan
 	up := simulcastUpTrack(vp8Codec, clock, &pli)
 	w := &recordWriter{buf: make([]byte, 2*maxRTPPacketSize), ready: true}
 	d := bindDown(t, up, 1001, 96, 0, w)
-	p.downs[up] = d
+	p.sub.downs[up] = d
 	return p, up, d, w
 }

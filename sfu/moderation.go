@@ -122,7 +122,7 @@ func (r *Room) forceMute(by *participant, id string, all bool) error {
 		return ErrParticipantNotFound
 	}
 	for _, t := range targets {
-		t.setForceMuted(true)
+		t.pub.setForceMuted(true)
 	}
 	r.mu.Lock()
 	for _, t := range targets {
@@ -144,22 +144,4 @@ func (r *Room) askUnmute(by *participant, id string) error {
 	}
 	t.sendRaw(encode(signal.UnmuteRequestedMessage{Type: signal.TypeUnmuteRequested, By: by.id}))
 	return nil
-}
-
-// setForceMuted stops or resumes the forwarding of the participant's microphone.
-func (p *participant) setForceMuted(muted bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.forceMuted = muted
-	if muted {
-		p.muted[LabelMicrophone] = true
-	}
-	for _, up := range p.ups {
-		if up.label == LabelMicrophone {
-			up.forceMuted.Store(muted)
-			if muted {
-				up.muted.Store(true)
-			}
-		}
-	}
 }

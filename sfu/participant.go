@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +14,6 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
-	"webinaire/sfu/bwe"
 	"webinaire/sfu/signal"
 )
 
@@ -35,14 +33,22 @@ type endCause struct {
 	errCode string // code of the error message sent before closing; none when empty
 }
 
-// participant is one session: a connection, its PeerConnection and its tracks.
+// participant is one session: a connection, its PeerConnection and the signalling on
+// it. What it sends is its publisher half (pub), what it receives its subscriber half
+// (sub); each has its own lock and lock rule.
+//
+// Lock rule: mu guards the candidates held back (holding, heldCandidates), and nothing
+// else; no other lock is taken with it held. role is guarded by room.mu. The fields set
+// before the participant is visible never change; those marked as owned by the session
+// goroutine are touched by it alone. pub and sub have a lock each (see publisher and
+// subscriber), taken after room.mu, never one of them with the other.
 //
 // Negotiation (perfect negotiation, the server being the impolite peer): the client
 // makes the first offer; afterwards either side may offer. The session goroutine alone
 // calls the PeerConnection's signalling methods. When the client's offer crosses one of
 // the server's, the server ignores the client's and the client rolls back. Track changes
-// wait, in pendingAdd and pendingRemove, until the signalling state is stable and are
-// then offered together.
+// wait, in the subscriber's pendingAdd and pendingRemove, until the signalling state is
+// stable and are then offered together.
 type participant struct {
 	id     string
 	claims Claims
@@ -73,28 +79,13 @@ type participant struct {
 	// mode is how the participant is signalled; set before the session starts.
 	mode sessionMode
 
-	mu             sync.Mutex // guards what follows; taken after room.mu
-	closing        bool
-	wg             sync.WaitGroup // media goroutines: one per incoming track, one per sender's RTCP
-	ups            []*upTrack     // tracks received from the client, published or parked
-	downs          map[*upTrack]*downTrack
-	pendingAdd     []*downTrack
-	pendingRemove  []*downTrack
-	restartICE     bool
-	labels         map[string]Label                 // client's msid track id to label
-	simulcast      map[*webrtc.RTPReceiver]*upTrack // tracks received as simulcast, by receiver
-	viewable       []*upTrack                       // a viewer's choice before its answer, see attachViewTracks
-	fixed          bool                             // a viewer has its tracks: it takes no more
-	forceMuted     bool                             // a moderator muted the microphone
-	bwe            bwe.Estimate
-	allocMu        sync.Mutex // one allocation at a time, see allocate
-	muted          map[Label]bool
-	holding        bool        // candidates are held, see holdCandidates
-	stopReports    func() bool // cancels the next sender reports, see sendReports
+	pub publisher
+	sub subscriber
+
+	mu             sync.Mutex
+	holding        bool // candidates are held, see holdCandidates
 	heldCandidates []webrtc.ICECandidateInit
-	// relayed are a relay's downTracks, one per layer of each track (relay.go); a
-	// relay's downs stays empty, so that no allocation moves them.
-	relayed map[*layer]*downTrack
+
 	// peer is the media address of a relay's edge node: its candidates there are
 	// accepted whatever the address class.
 	peer netip.Addr
@@ -105,25 +96,24 @@ type participant struct {
 	// Owned by the session goroutine.
 	limiter          *messageLimiter // limits each kind of message, see messageClasses
 	negotiated       bool            // the client's first offer has been answered
+	restartICE       bool            // an ICE restart waits for the next negotiation
 	remoteCandidates []webrtc.ICECandidateInit
 	cands            candidateBudget
 }
 
 func newParticipant(s *Server, conn Conn, c Claims) *participant {
 	return &participant{
-		id:        c.Participant,
-		claims:    c,
-		srv:       s,
-		conn:      conn,
-		log:       s.log.With("room", c.Room, "participant", c.Participant),
-		out:       make(chan []byte, sendQueueLen),
-		kick:      make(chan struct{}, 1),
-		downs:     make(map[*upTrack]*downTrack),
-		labels:    make(map[string]Label),
-		simulcast: make(map[*webrtc.RTPReceiver]*upTrack),
-		muted:     make(map[Label]bool),
-		holding:   true,
-		limiter:   newMessageLimiter(s.clock.Now()),
+		id:      c.Participant,
+		claims:  c,
+		srv:     s,
+		conn:    conn,
+		log:     s.log.With("room", c.Room, "participant", c.Participant),
+		out:     make(chan []byte, sendQueueLen),
+		kick:    make(chan struct{}, 1),
+		pub:     newPublisher(),
+		sub:     newSubscriber(),
+		holding: true,
+		limiter: newMessageLimiter(s.clock.Now()),
 	}
 }
 
@@ -155,15 +145,8 @@ func (p *participant) serve(parent context.Context, api *webrtc.API) error {
 	if p.room != nil {
 		p.room.leave(p)
 	}
-	p.mu.Lock()
-	p.closing = true
-	if p.stopReports != nil {
-		p.stopReports()
-	}
-	downs := p.allDownsLocked()
-	p.downs, p.relayed, p.pendingAdd, p.pendingRemove = nil, nil, nil, nil
-	p.mu.Unlock()
-	for _, d := range downs {
+	p.pub.close()
+	for _, d := range p.sub.close() {
 		d.up.removeDown(d)
 	}
 	if p.pc != nil {
@@ -171,7 +154,8 @@ func (p *participant) serve(parent context.Context, api *webrtc.API) error {
 			p.log.Debug("peer connection close", "error", err)
 		}
 	}
-	p.wg.Wait()
+	p.pub.wg.Wait()
+	p.sub.wg.Wait()
 
 	close(stopWriter)
 	flushLimit := time.AfterFunc(flushTimeout, wcancel)
@@ -229,9 +213,9 @@ func (p *participant) start(api *webrtc.API) bool {
 		return false
 	}
 	p.pc = pc
-	p.mu.Lock()
-	p.stopReports = p.srv.clock.AfterFunc(senderReportInterval, p.sendReports)
-	p.mu.Unlock()
+	p.sub.mu.Lock()
+	p.sub.stopReports = p.srv.clock.AfterFunc(senderReportInterval, p.sendReports)
+	p.sub.mu.Unlock()
 	pc.OnTrack(p.onTrack)
 	pc.OnICECandidate(p.onCandidate)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -440,9 +424,7 @@ func (p *participant) handle(m signal.ClientMessage) {
 	case signal.TypeLayer:
 		p.handleLayer(m)
 	case signal.TypeRestartICE:
-		p.mu.Lock()
 		p.restartICE = true
-		p.mu.Unlock()
 		p.negotiate()
 	case signal.TypeLeave:
 		p.end(endCause{code: signal.CloseNormal, reason: "left"})
@@ -484,13 +466,7 @@ func (p *participant) handle(m signal.ClientMessage) {
 }
 
 func (p *participant) handleOffer(m signal.ClientMessage) {
-	p.mu.Lock()
-	for id, l := range m.Labels {
-		if _, ok := p.labels[id]; ok || len(p.labels) < maxLabelsKept {
-			p.labels[id] = l
-		}
-	}
-	p.mu.Unlock()
+	p.pub.setLabels(m.Labels)
 
 	if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
 		// Glare: the server is impolite, its offer stands; the client rolls back,
@@ -576,20 +552,7 @@ func (p *participant) addCandidate(c webrtc.ICECandidateInit) {
 }
 
 func (p *participant) handleMute(label Label, muted bool) {
-	p.mu.Lock()
-	p.muted[label] = muted
-	if label == LabelMicrophone && !muted {
-		p.forceMuted = false // unmuting oneself lifts a moderator's mute
-	}
-	for _, up := range p.ups {
-		if up.label == label {
-			up.muted.Store(muted)
-			if label == LabelMicrophone && !muted {
-				up.forceMuted.Store(false)
-			}
-		}
-	}
-	p.mu.Unlock()
+	p.pub.setMuted(label, muted)
 	r := p.room
 	r.mu.Lock()
 	if r.participants[p.id] == p {
@@ -599,15 +562,7 @@ func (p *participant) handleMute(label Label, muted bool) {
 }
 
 func (p *participant) handleLayer(m signal.ClientMessage) {
-	p.mu.Lock()
-	var d *downTrack
-	for up, dt := range p.downs {
-		if up.id == m.TrackID {
-			d = dt
-			break
-		}
-	}
-	p.mu.Unlock()
+	d := p.sub.find(m.TrackID)
 	if d == nil {
 		p.sendRaw(encode(signal.ErrorMessage{Type: signal.TypeError, Code: signal.CodeUnknownTrack, Message: "no such track received", TrackID: m.TrackID}))
 		return
@@ -625,10 +580,9 @@ func (p *participant) negotiate() {
 	if !p.negotiated || p.pc.SignalingState() != webrtc.SignalingStateStable {
 		return
 	}
-	p.mu.Lock()
-	adds, removes, restart := p.pendingAdd, p.pendingRemove, p.restartICE
-	p.pendingAdd, p.pendingRemove, p.restartICE = nil, nil, false
-	p.mu.Unlock()
+	adds, removes := p.sub.takePending()
+	restart := p.restartICE
+	p.restartICE = false
 	if len(adds) == 0 && len(removes) == 0 && !restart {
 		return
 	}
@@ -741,22 +695,22 @@ func (p *participant) onCandidate(c *webrtc.ICECandidate) {
 func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	rid := remote.RID()
 	exts := receiver.GetParameters().HeaderExtensions
-	p.mu.Lock()
-	if p.closing {
-		p.mu.Unlock()
+	p.pub.mu.Lock()
+	if p.pub.closed {
+		p.pub.mu.Unlock()
 		return
 	}
-	if up := p.simulcast[receiver]; up != nil && rid != "" {
+	if up := p.pub.simulcast[receiver]; up != nil && rid != "" {
 		// Another simulcast layer of a track already published.
 		l := up.addLayer(rid, uint32(remote.SSRC()))
 		if l == nil {
-			p.mu.Unlock()
+			p.pub.mu.Unlock()
 			return
 		}
-		p.wg.Add(1)
-		p.mu.Unlock()
-		go func() { // owned by this participant's session (wg); ends when the layer ends or the PeerConnection closes
-			defer p.wg.Done()
+		p.pub.wg.Add(1)
+		p.pub.mu.Unlock()
+		go func() { // owned by this participant's session (pub.wg); ends when the layer ends or the PeerConnection closes
+			defer p.pub.wg.Done()
 			defer p.layerEnded(up, l)
 			defer p.srv.panics.Recover(PartTrack, p.log.With("track", up.id), nil)
 			l.run(remote)
@@ -765,7 +719,7 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		return
 	}
 	id := fmt.Sprintf("%s~%d", p.id, p.srv.trackSeq.Add(1))
-	label := p.labelForLocked(remote)
+	label := p.pub.labelForLocked(remote)
 	stream := p.id + "~user"
 	if label == LabelScreen {
 		stream = p.id + "~screen"
@@ -790,14 +744,14 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		Panics:           p.srv.panics,
 	})
 	if rid != "" {
-		p.simulcast[receiver] = up
+		p.pub.simulcast[receiver] = up
 	}
-	p.wg.Add(1)
-	p.mu.Unlock()
+	p.pub.wg.Add(1)
+	p.pub.mu.Unlock()
 
 	first := up.layerList()[0]
-	go func() { // owned by this participant's session (wg); ends when the track ends or the PeerConnection closes
-		defer p.wg.Done()
+	go func() { // owned by this participant's session (pub.wg); ends when the track ends or the PeerConnection closes
+		defer p.pub.wg.Done()
 		// A panic ends the track: it is forgotten as if its publisher had removed it.
 		defer p.layerEnded(up, first)
 		defer p.srv.panics.Recover(PartTrack, p.log.With("track", id), nil)
@@ -821,44 +775,23 @@ func (p *participant) layerEnded(up *upTrack, l *layer) {
 	if !up.removeLayer(l) {
 		return
 	}
-	p.mu.Lock()
-	for r, u := range p.simulcast {
-		if u == up {
-			delete(p.simulcast, r)
-		}
-	}
-	p.mu.Unlock()
+	p.pub.forgetSimulcast(up)
 	p.room.unpublish(p, up)
-}
-
-// labelForLocked says what a client track carries: the label the client gave with its
-// offer, else screen when its stream id says so, else camera or microphone.
-func (p *participant) labelForLocked(remote *webrtc.TrackRemote) Label {
-	if l, ok := p.labels[remote.ID()]; ok {
-		return l
-	}
-	if strings.Contains(strings.ToLower(remote.StreamID()), "screen") {
-		return LabelScreen
-	}
-	if remote.Kind() == webrtc.RTPCodecTypeAudio {
-		return LabelMicrophone
-	}
-	return LabelCamera
 }
 
 // readRTCP starts the goroutine reading the RTCP the subscriber sends about one track:
 // keyframe requests go to the publisher (paced by the upTrack), lost packets are sent
 // again, the rest feeds the bandwidth estimate.
 func (p *participant) readRTCP(d *downTrack, sender *webrtc.RTPSender) {
-	p.mu.Lock()
-	if p.closing {
-		p.mu.Unlock()
+	p.sub.mu.Lock()
+	if p.sub.closed {
+		p.sub.mu.Unlock()
 		return
 	}
-	p.wg.Add(1)
-	p.mu.Unlock()
-	go func() { // owned by this participant's session (wg); ends when the sender stops: track removed or PeerConnection closed
-		defer p.wg.Done()
+	p.sub.wg.Add(1)
+	p.sub.mu.Unlock()
+	go func() { // owned by this participant's session (sub.wg); ends when the sender stops: track removed or PeerConnection closed
+		defer p.sub.wg.Done()
 		defer p.srv.panics.Recover(PartParticipant, p.log.With("track", d.up.id), p.failInternal)
 		buf := make([]byte, maxRTPPacketSize)
 		sc := new(scratch)
@@ -901,22 +834,18 @@ func (p *participant) subscribe(up *upTrack) {
 		p.relayLayers(up)
 		return
 	case modeView:
-		p.mu.Lock()
-		if !p.fixed && !p.closing {
-			p.viewable = append(p.viewable, up)
-		}
-		p.mu.Unlock()
+		p.sub.offerView(up)
 		return
 	}
-	p.mu.Lock()
-	if p.closing || p.downs[up] != nil {
-		p.mu.Unlock()
+	p.sub.mu.Lock()
+	if p.sub.closed || p.sub.downs[up] != nil {
+		p.sub.mu.Unlock()
 		return
 	}
 	d := newDownTrack(up, p)
-	p.downs[up] = d
-	p.pendingAdd = append(p.pendingAdd, d)
-	p.mu.Unlock()
+	p.sub.downs[up] = d
+	p.sub.pendingAdd = append(p.sub.pendingAdd, d)
+	p.sub.mu.Unlock()
 	if !up.addDown(d) {
 		p.dropDown(d)
 		return
@@ -928,107 +857,12 @@ func (p *participant) subscribe(up *upTrack) {
 // dropDown stops this participant's copy of a track, at the next negotiation.
 func (p *participant) dropDown(d *downTrack) {
 	d.up.removeDown(d)
-	p.mu.Lock()
-	if d.dropped || p.closing {
-		p.mu.Unlock()
-		return
-	}
-	d.dropped = true
-	if p.downs[d.up] == d {
-		delete(p.downs, d.up)
-	}
-	if d.pinned != nil && p.relayed[d.pinned] == d {
-		delete(p.relayed, d.pinned)
-	}
-	if i := slices.Index(p.pendingAdd, d); i >= 0 {
-		p.pendingAdd = slices.Delete(p.pendingAdd, i, i+1)
-		p.mu.Unlock()
-		return
-	}
-	p.pendingRemove = append(p.pendingRemove, d)
-	p.mu.Unlock()
-	p.kickNegotiation()
-}
-
-// Room-side state, called with room.mu held.
-
-// infoLocked describes the participant and its published tracks.
-func (p *participant) infoLocked() ParticipantInfo {
-	return ParticipantInfo{ID: p.id, Name: p.claims.Name, Role: p.role, Tracks: p.trackInfosLocked()}
-}
-
-func (p *participant) trackInfosLocked() []TrackInfo {
-	out := []TrackInfo{}
-	for _, up := range p.publishedLocked() {
-		out = append(out, up.info())
-	}
-	return out
-}
-
-// publishedLocked lists the published tracks.
-func (p *participant) publishedLocked() []*upTrack {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []*upTrack
-	for _, up := range p.ups {
-		if !up.isParked() {
-			out = append(out, up)
-		}
-	}
-	return out
-}
-
-// addUpLocked records a new track, published or parked.
-func (p *participant) addUpLocked(up *upTrack, publish bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	up.muted.Store(p.muted[up.label])
-	up.forceMuted.Store(p.forceMuted && up.label == LabelMicrophone)
-	p.ups = append(p.ups, up)
-	up.setParked(!publish)
-}
-
-// removeUpLocked forgets a track that ended.
-func (p *participant) removeUpLocked(up *upTrack) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if i := slices.Index(p.ups, up); i >= 0 {
-		p.ups = slices.Delete(p.ups, i, i+1)
+	if p.sub.drop(d) {
+		p.kickNegotiation()
 	}
 }
 
-// takeAllUpsLocked forgets every track, for leaving.
-func (p *participant) takeAllUpsLocked() []*upTrack {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ups := p.ups
-	p.ups = nil
-	return ups
-}
-
-// unparkLocked publishes the parked tracks and returns them.
-func (p *participant) unparkLocked() []*upTrack {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []*upTrack
-	for _, up := range p.ups {
-		if up.isParked() {
-			up.setParked(false)
-			out = append(out, up)
-		}
-	}
-	return out
-}
-
-// parkLocked parks the published tracks and returns the subscriptions to drop.
-func (p *participant) parkLocked() []*downTrack {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []*downTrack
-	for _, up := range p.ups {
-		if !up.isParked() {
-			out = append(out, up.setParked(true)...)
-		}
-	}
-	return out
+// infoRoomLocked describes the participant and its published tracks; room.mu held.
+func (p *participant) infoRoomLocked() ParticipantInfo {
+	return ParticipantInfo{ID: p.id, Name: p.claims.Name, Role: p.role, Tracks: p.pub.trackInfos()}
 }

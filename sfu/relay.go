@@ -221,7 +221,7 @@ func (s *Server) ServeRelay(ctx context.Context, conn Conn, rp RelayParams) erro
 		p.mode = modeRelay
 		p.out = make(chan []byte, relaySendQueueLen)
 		p.peer = rp.EdgeAddr.Unmap()
-		p.relayed = make(map[*layer]*downTrack)
+		p.sub.relayed = make(map[*layer]*downTrack)
 		err := p.serve(ctx, api)
 		if p.room != nil {
 			p.room.dropVia(p)
@@ -244,16 +244,16 @@ func isRelayID(id string) bool { return strings.HasPrefix(id, relayIDPrefix) }
 func (p *participant) relayLayers(up *upTrack) {
 	var added []*downTrack
 	for _, l := range up.layerList() {
-		p.mu.Lock()
-		if p.closing || p.relayed[l] != nil {
-			p.mu.Unlock()
+		p.sub.mu.Lock()
+		if p.sub.closed || p.sub.relayed[l] != nil {
+			p.sub.mu.Unlock()
 			continue
 		}
 		d := newDownTrack(up, p)
 		d.pinned, d.rid = l, l.rid
-		p.relayed[l] = d
-		p.pendingAdd = append(p.pendingAdd, d)
-		p.mu.Unlock()
+		p.sub.relayed[l] = d
+		p.sub.pendingAdd = append(p.sub.pendingAdd, d)
+		p.sub.mu.Unlock()
 		if !up.addDown(d) {
 			p.dropDown(d)
 			continue
@@ -266,19 +266,6 @@ func (p *participant) relayLayers(up *upTrack) {
 	if len(added) > 0 {
 		p.kickNegotiation()
 	}
-}
-
-// allDownsLocked lists every downTrack of the participant: its subscriptions, and a
-// relay's layers. p.mu held.
-func (p *participant) allDownsLocked() []*downTrack {
-	downs := make([]*downTrack, 0, len(p.downs)+len(p.relayed))
-	for _, d := range p.downs {
-		downs = append(downs, d)
-	}
-	for _, d := range p.relayed {
-		downs = append(downs, d)
-	}
-	return downs
 }
 
 // relayMACContext separates the MAC of relay tokens from that of join tokens: a join

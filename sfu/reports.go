@@ -136,13 +136,13 @@ func ntpTime(t time.Time) uint64 {
 // sendReports sends a sender report for each track the participant receives, then does
 // it again every senderReportInterval until the participant closes.
 func (p *participant) sendReports() {
-	p.mu.Lock()
-	if p.closing {
-		p.mu.Unlock()
+	p.sub.mu.Lock()
+	if p.sub.closed {
+		p.sub.mu.Unlock()
 		return
 	}
-	downs := p.allDownsLocked()
-	p.mu.Unlock()
+	downs := p.sub.allLocked()
+	p.sub.mu.Unlock()
 	now := p.srv.clock.Now()
 	var pkts []rtcp.Packet
 	for _, d := range downs {
@@ -155,9 +155,9 @@ func (p *participant) sendReports() {
 			p.log.Debug("sender reports not sent", "error", err)
 		}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.closing {
-		p.stopReports = p.srv.clock.AfterFunc(senderReportInterval, p.sendReports)
+	p.sub.mu.Lock()
+	defer p.sub.mu.Unlock()
+	if !p.sub.closed {
+		p.sub.stopReports = p.srv.clock.AfterFunc(senderReportInterval, p.sendReports)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // Room is a meeting or a webinar: the participants connected to one room id, who
 // receive each other's tracks. Its state is changed under mu and copied out; messages
 // and media calls happen after mu is released. Lock order: Server.mu, then Room.mu, then
-// participant.mu.
+// a participant's publisher or subscriber lock (participant.pub.mu, participant.sub.mu).
 type Room struct {
 	id   string
 	kind RoomKind
@@ -94,7 +94,7 @@ func (r *Room) Participants() []ParticipantInfo {
 	out := make([]ParticipantInfo, 0, len(r.participants))
 	for _, p := range r.participants {
 		if !p.hidden() {
-			out = append(out, p.infoLocked())
+			out = append(out, p.infoRoomLocked())
 		}
 	}
 	return out
@@ -172,9 +172,9 @@ func (r *Room) changeRole(participantID string, role Role) (roleChange, error) {
 	can := r.kind.CanPublish(role)
 	switch {
 	case can && !could:
-		c.published = p.unparkLocked()
+		c.published = p.pub.unparkRoomLocked()
 	case could && !can:
-		c.dropped = p.parkLocked()
+		c.dropped = p.pub.parkRoomLocked()
 	}
 	if len(c.published) > 0 {
 		r.announceLocked(p)
@@ -447,8 +447,8 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		if o == p || o == replaced || o.hidden() {
 			continue
 		}
-		others = append(others, o.infoLocked())
-		ups = append(ups, o.publishedLocked()...)
+		others = append(others, o.infoRoomLocked())
+		ups = append(ups, o.pub.published()...)
 	}
 	chat, polls, hands := r.collabStateLocked(p)
 	if p.hidden() {
@@ -515,7 +515,7 @@ func (r *Room) takeOut(p *participant) []*upTrack {
 	if current {
 		delete(r.participants, p.id)
 	}
-	ups := p.takeAllUpsLocked()
+	ups := p.pub.takeAllRoomLocked()
 	// A participant replaced by a new session of the same id has not left.
 	if current && !p.hidden() {
 		r.setHandLocked(p.id, false)
@@ -559,10 +559,10 @@ func (r *Room) addTrack(p *participant, up *upTrack) (publishResult, []*particip
 		return gone, nil, nil
 	}
 	if !r.kind.CanPublish(p.role) {
-		p.addUpLocked(up, false)
+		p.pub.addRoomLocked(up, false)
 		return parked, nil, nil
 	}
-	p.addUpLocked(up, true)
+	p.pub.addRoomLocked(up, true)
 	r.announceLocked(p)
 	return published, r.othersLocked(p), slices.Clone(r.sinks)
 }
@@ -571,7 +571,7 @@ func (r *Room) addTrack(p *participant, up *upTrack) (publishResult, []*particip
 func (r *Room) unpublish(p *participant, up *upTrack) {
 	r.speakers.forget(up)
 	r.mu.Lock()
-	p.removeUpLocked(up)
+	p.pub.removeRoomLocked(up)
 	r.mu.Unlock()
 	for _, d := range up.close() {
 		d.drop()

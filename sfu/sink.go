@@ -58,7 +58,7 @@ func (r *Room) AddSink(s Sink) (*SinkHandle, error) {
 	r.sinks = append(r.sinks, h)
 	var ups []*upTrack
 	for _, p := range r.participants {
-		ups = append(ups, p.publishedLocked()...)
+		ups = append(ups, p.pub.published()...)
 	}
 	slides, presenting := r.currentSlidesLocked()
 	r.mu.Unlock()

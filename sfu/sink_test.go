@@ -124,9 +124,9 @@ func simTrack(t *testing.T, r *Room, id string) *upTrack {
 	p := r.participants[id]
 	r.mu.Unlock()
 	require.NotNil(t, p)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, up := range p.ups {
+	p.pub.mu.Lock()
+	defer p.pub.mu.Unlock()
+	for _, up := range p.pub.ups {
 		if len(up.layerList()) > 1 {
 			return up
 		}

@@ -236,7 +236,7 @@ func (r *Room) membersMessageLocked(changes []memberChange) []byte {
 		p := r.participants[id]
 		switch {
 		case latest[id] && p != nil:
-			m.Joined = append(m.Joined, p.infoLocked())
+			m.Joined = append(m.Joined, p.infoRoomLocked())
 		case !latest[id] && p == nil:
 			m.Left = append(m.Left, id)
 		}

@@ -228,10 +228,7 @@ func (c *httpConn) Close(int, string) error {
 // attachViewTracks chooses what a WHEP viewer receives and adds it to its
 // PeerConnection before the answer, on the transceivers its offer made.
 func (p *participant) attachViewTracks() bool {
-	p.mu.Lock()
-	offered := p.viewable
-	p.viewable, p.fixed = nil, true
-	p.mu.Unlock()
+	offered := p.sub.takeViewable()
 	video, audio := chooseView(offered)
 	if video == nil {
 		return false
@@ -241,13 +238,13 @@ func (p *participant) attachViewTracks() bool {
 			continue
 		}
 		d := newDownTrack(up, p)
-		p.mu.Lock()
-		p.downs[up] = d
-		p.mu.Unlock()
+		p.sub.mu.Lock()
+		p.sub.downs[up] = d
+		p.sub.mu.Unlock()
 		if !up.addDown(d) {
-			p.mu.Lock()
-			delete(p.downs, up)
-			p.mu.Unlock()
+			p.sub.mu.Lock()
+			delete(p.sub.downs, up)
+			p.sub.mu.Unlock()
 			continue
 		}
 		sender, err := p.pc.AddTrack(d)

@@ -211,10 +211,10 @@ func viewerDowns(r *Room, id string) []*downTrack {
 	r.mu.Lock()
 	p := r.participants[id]
 	r.mu.Unlock()
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.sub.mu.Lock()
+	defer p.sub.mu.Unlock()
 	var out []*downTrack
-	for _, d := range p.downs {
+	for _, d := range p.sub.downs {
 		out = append(out, d)
 	}
 	return out

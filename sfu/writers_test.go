@@ -373,19 +373,19 @@ func TestDroppedVideoLowersTheSubscribersEstimate(t *testing.T) {
 	up := newTestUpTrack(vp8Codec, clock, &pli, 0)
 	d := bindDown(t, up, 5, 96, 0, &recordWriter{buf: make([]byte, 1500), ready: true})
 	d.subscriber = p
-	p.downs[up] = d
+	p.sub.downs[up] = d
 	l := up.layerList()[0]
 	var sc scratch
 	l.handle(rawPacket(t, 1, vp8Payload(true), 0), &sc)
 	require.Equal(t, l, d.current.Load(), "receiving the layer")
 
-	before := p.bwe.Value(clock.Now())
+	before := p.sub.bwe.Value(clock.Now())
 	var w writer
 	w.resync(l, []*downTrack{d})
-	require.EqualValues(t, before*3/4, p.bwe.Value(clock.Now()), "down by a quarter")
+	require.EqualValues(t, before*3/4, p.sub.bwe.Value(clock.Now()), "down by a quarter")
 	d.mu.Lock()
 	require.True(t, d.needKey, "waits for a keyframe")
 	d.mu.Unlock()
 	w.resync(l, []*downTrack{d})
-	require.EqualValues(t, before*3/4, p.bwe.Value(clock.Now()), "once per loss")
+	require.EqualValues(t, before*3/4, p.sub.bwe.Value(clock.Now()), "once per loss")
 }
