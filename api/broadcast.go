@@ -201,9 +201,7 @@ func (s *Server) castStart(c *gin.Context, w store.Webinar, target *store.Broadc
 	}
 	room, open := s.p.SFU.Room(w.RoomID)
 	if !open || room.Origin() != "" {
-		if !elsewhere || !s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: commandCastStart, Webinar: w.ID, Organizer: organizerID}) {
-			writeProblem(c, errRoomNotOpen)
-		}
+		s.answerElsewhere(c, elsewhere, w, organizerID, commandCastStart, errRoomNotOpen)
 		return
 	}
 	switch s.broadcasts.reserveUpTo(w.ID, s.p.MaxBroadcasts) {
@@ -297,9 +295,7 @@ func (s *Server) stopBroadcast(c *gin.Context) {
 func (s *Server) castStop(c *gin.Context, w store.Webinar, organizerID string, elsewhere bool) {
 	a := s.broadcasts.get(w.ID)
 	if a == nil {
-		if !elsewhere || !s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: commandCastStop, Webinar: w.ID, Organizer: organizerID}) {
-			writeProblem(c, errNotBroadcasting)
-		}
+		s.answerElsewhere(c, elsewhere, w, organizerID, commandCastStop, errNotBroadcasting)
 		return
 	}
 	first := false

@@ -78,9 +78,7 @@ func (s *Server) recordStart(c *gin.Context, w store.Webinar, organizerID string
 	}
 	room, open := s.p.SFU.Room(w.RoomID)
 	if !open || room.Origin() != "" {
-		if !elsewhere || !s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: commandRecordStart, Webinar: w.ID, Organizer: organizerID}) {
-			writeProblem(c, errRoomNotOpen)
-		}
+		s.answerElsewhere(c, elsewhere, w, organizerID, commandRecordStart, errRoomNotOpen)
 		return
 	}
 	row, err := s.recordings.Start(c.Request.Context(), w.ID, s.p.Policy.Recordings.Until(w.StartsAt), room)
@@ -114,9 +112,7 @@ func (s *Server) stopRecording(c *gin.Context) {
 func (s *Server) recordStop(c *gin.Context, w store.Webinar, organizerID string, elsewhere bool) {
 	row, ok := s.recordings.Stop(w.ID)
 	if !ok {
-		if !elsewhere || !s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: commandRecordStop, Webinar: w.ID, Organizer: organizerID}) {
-			writeProblem(c, errNotRecording)
-		}
+		s.answerElsewhere(c, elsewhere, w, organizerID, commandRecordStop, errNotRecording)
 		return
 	}
 	s.auditRecording(c, organizerID, "recording.stop", w.ID, row.ID)

@@ -214,6 +214,15 @@ func (s *Server) forwardToRoom(c *gin.Context, cmd roomCommand) bool {
 	return true
 }
 
+// answerElsewhere has the node that runs the room of w answer c with action, for the
+// webinar's owner organizerID, when elsewhere is set (the request did not come from
+// another node); otherwise, or when the room runs on no other node, c gets notHere.
+func (s *Server) answerElsewhere(c *gin.Context, elsewhere bool, w store.Webinar, organizerID, action string, notHere *Problem) {
+	if !elsewhere || !s.forwardToRoom(c, roomCommand{Room: w.RoomID, Action: action, Webinar: w.ID, Organizer: organizerID}) {
+		writeProblem(c, notHere)
+	}
+}
+
 // proxiedHeader marks a request one node passed on to another, which does not pass it on
 // again.
 const proxiedHeader = "X-Webinaire-Proxied"
