@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"webinaire/privacy"
 	"webinaire/store"
 )
 
@@ -68,6 +69,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 	var p *Problem
 	switch {
 	case errors.As(err, &p):
+	case errors.Is(err, privacy.ErrFilesUnreachable):
+		s.log.WarnContext(c.Request.Context(), "recording files not deleted: their node does not answer", "method", c.Request.Method, "route", c.FullPath(), "err", err)
+		c.Header("Retry-After", "5")
+		p = errRecordingNodeDown
 	case errors.Is(err, store.ErrNotFound):
 		p = errNotFound
 	case errors.Is(err, store.ErrConflict):

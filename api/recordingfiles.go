@@ -40,10 +40,12 @@ var (
 	errRecordingNodeDown = problem(http.StatusServiceUnavailable, "recording_node_unavailable", "this recording's files are kept by a server of the cluster that does not answer now; try again later")
 )
 
-// fileClaims are the claims of a file token: a file of a recording, asked of a node.
+// fileClaims are the claims of a file token, a file of a recording asked of a node, and of
+// a deletion token, every file of a recording.
 type fileClaims struct {
 	Recording string `json:"recording"`
-	File      string `json:"file"`
+	// File is the file asked for; empty in a deletion token.
+	File string `json:"file,omitempty"`
 	// Node is the node that must serve it.
 	Node string `json:"node"`
 	// Expiry, in Unix seconds.
@@ -182,13 +184,25 @@ func (s *Server) passRecordingFile(c *gin.Context, node store.Node, id, file str
 // recordingFileHandler serves another node a file of a recording kept here, as its file
 // token names it.
 func (s *Server) recordingFileHandler(c *gin.Context) {
-	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	var claims fileClaims
-	if !ok || s.p.Cluster == nil || s.p.Tokens.VerifyFor(recordingFilePurpose, token, &claims) != nil ||
-		claims.Recording != c.Param("recording") || claims.File != c.Param("file") || claims.Node != s.nodeID() ||
-		!s.spendNodeToken(token, claims.Nonce, claims.Expiry) {
-		writeProblem(c, errFileToken)
+	claims, ok := s.fileToken(c, recordingFilePurpose)
+	if !ok {
 		return
 	}
 	s.serveLocalRecordingFile(c, claims.Recording, claims.File)
+}
+
+// fileToken reads and spends the token of c, another node's request about a recording
+// kept here: made under purpose (a file or a deletion token), for this node, and for the
+// recording and file of the path (no file for a deletion). False when it is not good: c
+// is answered.
+func (s *Server) fileToken(c *gin.Context, purpose string) (fileClaims, bool) {
+	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	var claims fileClaims
+	if !ok || s.p.Cluster == nil || s.p.Tokens.VerifyFor(purpose, token, &claims) != nil ||
+		claims.Recording != c.Param("recording") || claims.File != c.Param("file") || claims.Node != s.nodeID() ||
+		!s.spendNodeToken(token, claims.Nonce, claims.Expiry) {
+		writeProblem(c, errFileToken)
+		return claims, false
+	}
+	return claims, true
 }

@@ -176,7 +176,9 @@ func (s *Server) getRecordingFile(c *gin.Context) {
 	s.serveRecordingFile(c, r)
 }
 
-// deleteRecording deletes a recording now: its files, its row, with a ledger entry.
+// deleteRecording deletes a recording now: its files, where they are kept, then its row,
+// with a ledger entry. While the node that keeps its files does not answer, nothing is
+// deleted (503).
 func (s *Server) deleteRecording(c *gin.Context) {
 	r, ok := s.ownRecording(c)
 	if !ok {
@@ -187,7 +189,7 @@ func (s *Server) deleteRecording(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	if err := s.p.Recordings.DeleteRecording(ctx, r.ID); err != nil {
+	if err := s.files.DeleteRecording(ctx, r.ID); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -142,6 +142,8 @@ type Server struct {
 	ready   atomic.Bool
 	oidc    *oidcClient
 	rights  *privacy.Rights
+	// files deletes recordings' files where they are kept, here or on their node.
+	files *RecordingFiles
 	// loginExpiry paces the deletion of expired pending logins.
 	loginExpiry loginExpiry
 
@@ -263,7 +265,14 @@ func New(p Params) (*Server, error) {
 	}
 	s.originPattern = u.Scheme + "://" + u.Host
 	s.oidc = &oidcClient{params: p.OIDC, redirectURL: p.BaseURL + callbackPath}
-	s.rights = privacy.NewRights(p.Store, p.Ledger, p.Policy, p.Recordings)
+	files := RecordingFilesParams{Storage: p.Recordings, Store: p.Store, Tokens: p.Tokens, Node: s.nodeID(), Now: p.Now}
+	if p.Cluster != nil {
+		files.NodeTimeout = p.Cluster.p.NodeTimeout
+	}
+	if s.files, err = NewRecordingFiles(files); err != nil {
+		return nil, fmt.Errorf("new api server: %w", err)
+	}
+	s.rights = privacy.NewRights(p.Store, p.Ledger, p.Policy, s.files)
 	s.metrics = s.metricsHandler()
 	s.handler = s.routes()
 	return s, nil
@@ -306,6 +315,7 @@ func (s *Server) routes() http.Handler {
 	r.GET(relayPath+":room", s.needReady, s.relay)
 	r.POST(commandPath+":room/commands", s.needReady, s.roomCommandHandler)
 	r.GET(recordingFilesPath+":recording/files/:file", s.needReady, s.recordingFileHandler)
+	r.DELETE(recordingFilesPath+":recording/files", s.needReady, s.recordingDeleteHandler)
 	// WHIP and WHEP: a bearer token (a stream key, a join token) says who; no session
 	// cookie is read, so no CSRF token is asked for.
 	r.POST(whipPath+"/:id", s.needReady, s.startWHIP)

@@ -269,6 +269,13 @@ func (s *Server) updateWebinar(c *gin.Context) {
 	c.JSON(http.StatusOK, toWebinarJSON(w))
 }
 
+// withWebinarRule is the ledger's rule of what is deleted with its webinar (its slides,
+// its recordings).
+const withWebinarRule = "deleted with its webinar by the organizer"
+
+// deleteWebinar deletes a webinar of the session's organizer with its invitations, stream
+// key, slides and recordings (their files first, where they are kept), and closes its
+// room wherever it runs.
 func (s *Server) deleteWebinar(c *gin.Context) {
 	sess, _ := sessionOf(c)
 	ctx := c.Request.Context()
@@ -284,17 +291,15 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	// The recordings' files first: their rows go with the webinar's.
+	// The recordings' files first: their rows go with the webinar's. While the node that
+	// keeps some does not answer, the others go alone and the webinar stays (503).
 	ids, err := s.p.Store.RecordingIDsOfWebinar(ctx, id)
+	if err == nil {
+		err = s.rights.DeleteRecordingFiles(ctx, ids, withWebinarRule, s.now())
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
-	}
-	for _, rid := range ids {
-		if err := s.p.Recordings.DeleteRecording(ctx, rid); err != nil {
-			s.fail(c, err)
-			return
-		}
 	}
 	// Every deletion is an entry of the ledger: the webinar with its invitations and
 	// stream key (share links go with their recordings), each recording.
@@ -330,7 +335,7 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 		}
 		if hadSlides {
 			if err := s.p.Ledger.Record(ctx, tx, privacy.Entry{
-				Rule: "deleted with its webinar by the organizer", Category: privacy.CategorySlides, ObjectID: id, Count: 1,
+				Rule: withWebinarRule, Category: privacy.CategorySlides, ObjectID: id, Count: 1,
 				Stores: []string{privacy.StoreDatabase}, At: now,
 			}); err != nil {
 				return err
@@ -338,7 +343,7 @@ func (s *Server) deleteWebinar(c *gin.Context) {
 		}
 		for _, rid := range ids {
 			if err := s.p.Ledger.Record(ctx, tx, privacy.Entry{
-				Rule: "deleted with its webinar by the organizer", Category: privacy.CategoryRecordings, ObjectID: rid, Count: 1,
+				Rule: withWebinarRule, Category: privacy.CategoryRecordings, ObjectID: rid, Count: 1,
 				Stores: []string{privacy.StoreFiles, privacy.StoreDatabase}, At: now,
 			}); err != nil {
 				return err

@@ -55,6 +55,11 @@ type EngineParams struct {
 	// the accounts purged; nil leaves recordings alone (no sweep of them: a configuration
 	// without recordings).
 	Recordings RecordingStorage
+	// RecordingNode is the node whose local folder Recordings is (its cluster.node_id),
+	// when the nodes of a cluster keep their recordings each in its own folder: the
+	// orphans sweep then marks as missing only the files of that node's recordings and of
+	// those of no node. Empty when Recordings holds every node's recordings (S3).
+	RecordingNode string
 	// OrphanGrace is how long recording files that no row names are left alone after their
 	// last change, and how long after a recording ends its files may be missing before its
 	// row is marked; 0 means DefaultOrphanGrace.
@@ -123,7 +128,7 @@ func NewEngine(p EngineParams) (*Engine, error) {
 		if grace == 0 {
 			grace = DefaultOrphanGrace
 		}
-		e.orphans = &orphanSweep{store: p.Store, ledger: p.Ledger, files: p.Recordings, grace: grace}
+		e.orphans = &orphanSweep{store: p.Store, ledger: p.Ledger, files: p.Recordings, grace: grace, node: p.RecordingNode}
 		e.sweeps = append(e.sweeps, e.orphans)
 	}
 	e.sweeps = append(e.sweeps, &accountSweep{store: p.Store, ledger: p.Ledger, period: p.Policy.AccountInactivity, files: p.Recordings})
@@ -163,6 +168,10 @@ type Report struct {
 	// Marked is what was kept but marked (or, in a dry run, would be): recordings whose
 	// files are gone, for their organizer to see. It is not in Totals nor Counts.
 	Marked []CategoryReport `json:"marked"`
+	// Left is what was past its window but not deleted, left for the next run, with why
+	// (Rule): recordings whose files are kept by a node of the cluster that does not
+	// answer, and the accounts of such recordings. It is not in Totals nor Counts.
+	Left []CategoryReport `json:"left,omitempty"`
 }
 
 // CategoryReport is what a run deleted of one category under one rule.
@@ -426,6 +435,9 @@ func (e *Engine) Start(ctx context.Context) {
 				attrs = append(attrs, slog.Int64(t.Category, t.Count))
 			}
 			e.log.Info("retention run finished", attrs...)
+			for _, l := range rep.Left {
+				e.log.Warn("retention run left objects for the next run", "category", l.Category, "count", l.Count, "why", l.Rule)
+			}
 		case errors.Is(err, ErrBusy):
 			e.log.Info("retention run skipped: another run holds the lease", "run_id", rep.RunID, "err", err)
 		case ctx.Err() != nil:

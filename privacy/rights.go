@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"webinaire/store"
@@ -263,14 +264,12 @@ func (r *Rights) Erase(ctx context.Context, organizerID string, now time.Time) (
 	stores := []string{StoreDatabase}
 	if r.files != nil {
 		// The recordings' files first: their rows go with the account's.
-		ids, err := r.store.RecordingsOfOrganizers(ctx, []string{organizerID})
+		owned, err := r.store.RecordingsOfOrganizers(ctx, []string{organizerID})
 		if err != nil {
 			return out, fmt.Errorf("erase: %w", err)
 		}
-		for _, id := range ids {
-			if err := r.files.DeleteRecording(ctx, id); err != nil {
-				return out, fmt.Errorf("erase: %w", err)
-			}
+		if err := r.DeleteRecordingFiles(ctx, recordingIDs(owned), eraseRule, now); err != nil {
+			return out, fmt.Errorf("erase: %w", err)
 		}
 		stores = append(stores, StoreFiles)
 	}
@@ -282,7 +281,7 @@ func (r *Rights) Erase(ctx context.Context, organizerID string, now time.Time) (
 			return err
 		}
 		return r.ledger.Record(ctx, tx, Entry{
-			Rule: "erasure at the person's request (GDPR art. 17)", Category: CategoryAccounts,
+			Rule: eraseRule, Category: CategoryAccounts,
 			ObjectID: organizerID, Count: 1, Stores: stores, At: now,
 		})
 	})
@@ -290,6 +289,55 @@ func (r *Rights) Erase(ctx context.Context, organizerID string, now time.Time) (
 		return Erasure{}, fmt.Errorf("erase: %w", err)
 	}
 	return out, nil
+}
+
+// eraseRule is the ledger's rule of an erasure and of what goes with it.
+const eraseRule = "erasure at the person's request (GDPR art. 17)"
+
+// DeleteRecordingFiles deletes, at a person's request, the files of the recordings ids
+// wherever they are kept, before the deletion that takes their rows with it (their
+// webinar's, their account's). When the files of some are unreachable now, it deletes at
+// once the rows of the others, with one ledger entry each under rule, and returns an error
+// wrapping ErrFilesUnreachable: the deletion waits, with the recordings left, for the
+// person to ask again. Without recordings (no RecordingFiles) it does nothing.
+func (r *Rights) DeleteRecordingFiles(ctx context.Context, ids []string, rule string, now time.Time) error {
+	if r.files == nil {
+		return nil
+	}
+	left, err := deleteFiles(ctx, r.files, ids)
+	if err != nil || len(left) == 0 {
+		return err
+	}
+	err = r.store.InTx(ctx, func(tx *store.Store) error {
+		for _, id := range ids {
+			if slices.Contains(left, id) {
+				continue
+			}
+			if err := tx.DeleteRecording(ctx, id); err != nil {
+				return err
+			}
+			err := r.ledger.Record(ctx, tx, Entry{
+				Rule: rule, Category: CategoryRecordings, ObjectID: id, Count: 1, Stores: []string{StoreFiles, StoreDatabase}, At: now,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete recordings whose files went: %w", err)
+	}
+	return fmt.Errorf("%d of %d recordings: %w", len(left), len(ids), ErrFilesUnreachable)
+}
+
+// recordingIDs are the ids of recordings.
+func recordingIDs(recordings []store.OwnedRecording) []string {
+	ids := make([]string, len(recordings))
+	for i, r := range recordings {
+		ids[i] = r.ID
+	}
+	return ids
 }
 
 // Restrict restricts processing of an account (GDPR art. 18), or lifts the restriction; both

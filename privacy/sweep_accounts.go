@@ -3,6 +3,7 @@ package privacy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"webinaire/store"
@@ -53,8 +54,16 @@ func (s *accountSweep) purge(ctx context.Context, p *Pass, cutoff time.Time, aft
 	if err := p.Step(ctx, s.Name(), "mark"); err != nil {
 		return nil, err
 	}
-	if err := s.deleteObjects(ctx, marked); err != nil {
+	left, err := s.deleteObjects(ctx, marked)
+	if err != nil {
 		return nil, fmt.Errorf("delete objects: %w", err)
+	}
+	if len(left) > 0 {
+		// Kept until their recordings' files can go: the next run marks them again.
+		if err := s.store.UnmarkOrganizers(ctx, left); err != nil {
+			return nil, fmt.Errorf("unmark: %w", err)
+		}
+		p.Left(CategoryAccounts, unreachableReason, int64(len(left)), left...)
 	}
 	if err := p.Step(ctx, s.Name(), "objects"); err != nil {
 		return nil, err
@@ -87,21 +96,28 @@ func (s *accountSweep) purge(ctx context.Context, p *Pass, cutoff time.Time, aft
 
 // deleteObjects deletes what the marked accounts own outside the database: the files of
 // their recordings, before the rows that name them. Deleting a file that is already gone
-// is not an error, so that a run that crashed after this step can do it again.
-func (s *accountSweep) deleteObjects(ctx context.Context, marked []string) error {
+// is not an error, so that a run that crashed after this step can do it again. It returns
+// the accounts, in order, that own a recording whose files are unreachable now: they stay.
+func (s *accountSweep) deleteObjects(ctx context.Context, marked []string) ([]string, error) {
 	if s.files == nil {
-		return nil
+		return nil, nil
 	}
-	ids, err := s.store.RecordingsOfOrganizers(ctx, marked)
+	owned, err := s.store.RecordingsOfOrganizers(ctx, marked)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, id := range ids {
-		if err := s.files.DeleteRecording(ctx, id); err != nil {
-			return fmt.Errorf("recording files: %w", err)
+	unreachable, err := deleteFiles(ctx, s.files, recordingIDs(owned))
+	if err != nil {
+		return nil, err
+	}
+	var left []string
+	for _, r := range owned {
+		if slices.Contains(unreachable, r.ID) && !slices.Contains(left, r.OrganizerID) {
+			left = append(left, r.OrganizerID)
 		}
 	}
-	return nil
+	slices.Sort(left)
+	return left, nil
 }
 
 // stores names where an account's data was deleted from.

@@ -24,7 +24,9 @@ const DefaultOrphanGrace = 24 * time.Hour
 //     is its organizer's, who sees that its files are lost and deletes it. Only rows that
 //     ended (or started, when they have not ended) longer than the grace period ago are
 //     looked at, so that a recording being written is left alone. The mark goes if the
-//     files come back (a bucket restored).
+//     files come back (a bucket restored). With a node (a cluster whose nodes keep their
+//     recordings each in its own folder), only the rows of that node's recordings, and of
+//     those of no node, are looked at: another node's files are in its folder, not here.
 //
 // The grace period is measured from the files' modification times (the file system's or
 // the S3 server's clock) to the database's clock.
@@ -33,6 +35,9 @@ type orphanSweep struct {
 	ledger *Ledger
 	files  RecordingStorage
 	grace  time.Duration
+	// node is the node whose folder files is; empty when files holds every node's
+	// recordings.
+	node string
 	// batch is the page of the listing Overdue counts by.
 	batch int
 }
@@ -197,7 +202,7 @@ func (s *orphanSweep) purge(ctx context.Context, p *Pass, ids []string) error {
 func (s *orphanSweep) missing(ctx context.Context, p *Pass, after, upTo string, stored []string) error {
 	cutoff := p.Now.Add(-s.grace)
 	for {
-		rows, err := s.store.RecordingsBetween(ctx, after, upTo, p.BatchSize)
+		rows, err := s.store.RecordingsBetween(ctx, s.node, after, upTo, p.BatchSize)
 		if err != nil {
 			return err
 		}

@@ -2,16 +2,45 @@ package privacy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"webinaire/store"
 )
 
 // RecordingFiles deletes the files of a recording, wherever they are kept (the
-// recording package's storage). Deleting files that are already gone is not an error.
+// recording package's storage, or the node of a cluster that keeps them). Deleting files
+// that are already gone is not an error. An error wrapping ErrFilesUnreachable says that
+// they are kept where they cannot be deleted now.
 type RecordingFiles interface {
 	DeleteRecording(ctx context.Context, id string) error
+}
+
+// ErrFilesUnreachable is a recording whose files are kept where they cannot be deleted now:
+// the local folder of another node of the cluster, which does not answer. Whoever deletes
+// the recording leaves it, row and all, for later: the ledger records no deletion that did
+// not happen.
+var ErrFilesUnreachable = errors.New("recording files kept by a node that does not answer")
+
+// unreachableReason is why a sweep left a recording, or an account of one, for its next run.
+const unreachableReason = "recording files kept by a node that does not answer; left for the next run"
+
+// deleteFiles deletes the files of the recordings ids, wherever they are kept, and returns
+// those it left: their files are unreachable now (ErrFilesUnreachable). Any other failure
+// stops it.
+func deleteFiles(ctx context.Context, files RecordingFiles, ids []string) (left []string, err error) {
+	for _, id := range ids {
+		err := files.DeleteRecording(ctx, id)
+		switch {
+		case errors.Is(err, ErrFilesUnreachable):
+			left = append(left, id)
+		case err != nil:
+			return nil, fmt.Errorf("delete files of recording: %w", err)
+		}
+	}
+	return left, nil
 }
 
 // RecordingStorage is the recording storage as the retention engine sees it: it deletes a
@@ -85,20 +114,26 @@ type recordingPurge struct {
 // purgeRecordings deletes the files of the recordings ids (files already gone are not an
 // error), with a step after it, then what names them with their ledger entries, and
 // returns the ids it deleted: a run that stops between the two finds them named again and
-// finishes. The caller reports them and takes the step after the rows.
+// finishes. A recording whose files are unreachable now is left as it is, reported as
+// such, for the next run. The caller reports the deleted and takes the step after the rows.
 func purgeRecordings(ctx context.Context, p *Pass, r recordingPurge, ids []string) ([]string, error) {
-	for _, id := range ids {
-		if err := r.files.DeleteRecording(ctx, id); err != nil {
-			return nil, fmt.Errorf("delete files of recording: %w", err)
-		}
+	left, err := deleteFiles(ctx, r.files, ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(left) > 0 {
+		p.Left(CategoryRecordings, unreachableReason, int64(len(left)), left...)
 	}
 	if err := p.Step(ctx, r.sweep, "objects"); err != nil {
 		return nil, err
 	}
 	var deleted []string
-	err := r.store.InTx(ctx, func(tx *store.Store) error {
+	err = r.store.InTx(ctx, func(tx *store.Store) error {
 		deleted = deleted[:0]
 		for _, id := range ids {
+			if slices.Contains(left, id) {
+				continue
+			}
 			gone, err := r.gone(tx, id)
 			if err != nil {
 				return err

@@ -62,6 +62,13 @@ func (p *Pass) Marked(category, rule string, count int64, ids ...string) {
 	p.report.Marked = addTo(p.report.Marked, category, rule, count, ids)
 }
 
+// Left adds to the report count objects of a category past their window that the run
+// could not delete now and leaves for the next one, named by ids, with why. Nothing of them
+// was deleted, and the ledger says nothing of them.
+func (p *Pass) Left(category, why string, count int64, ids ...string) {
+	p.report.Left = addTo(p.report.Left, category, why, count, ids)
+}
+
 func addTo(list []CategoryReport, category, rule string, count int64, ids []string) []CategoryReport {
 	for i := range list {
 		c := &list[i]

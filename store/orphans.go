@@ -56,14 +56,19 @@ type RecordingFilesState struct {
 }
 
 // RecordingsBetween returns, in order, up to limit recordings whose ids are after the id
-// after and up to upTo included (no upper bound when upTo is empty).
-func (s *Store) RecordingsBetween(ctx context.Context, after, upTo string, limit int) ([]RecordingFilesState, error) {
+// after and up to upTo included (no upper bound when upTo is empty): those of node nodeID
+// and of no node, or every node's when nodeID is empty.
+func (s *Store) RecordingsBetween(ctx context.Context, nodeID, after, upTo string, limit int) ([]RecordingFilesState, error) {
 	var list []RecordingFilesState
 	q := `SELECT id, started_at, ended_at, files_missing_at FROM recordings WHERE ` + idsAfter(after)
 	args := []any{after}
 	if upTo != "" {
 		q += ` AND id <= ?`
 		args = append(args, upTo)
+	}
+	if nodeID != "" {
+		q += ` AND node_id IN (?, '')`
+		args = append(args, nodeID)
 	}
 	err := s.conn(ctx).Raw(q+` ORDER BY id LIMIT ?`, append(args, limit)...).Scan(&list).Error
 	return list, translate("recordings between", err)

@@ -79,6 +79,13 @@ func (s *Store) RecordingOf(ctx context.Context, organizerID, id string) (Record
 	return r, translate("recording", err)
 }
 
+// RecordingByID returns a recording, whoever owns it.
+func (s *Store) RecordingByID(ctx context.Context, id string) (Recording, error) {
+	var r Recording
+	err := s.conn(ctx).Take(&r, "id = ?", id).Error
+	return r, translate("recording", err)
+}
+
 // RecordingsInState lists the recordings in a state of node nodeID and those of no node,
 // oldest first: at a node's start, those still "recording" were cut short by its crash.
 // An empty nodeID lists every node's.
@@ -121,15 +128,22 @@ func (s *Store) DeleteExpiredRecording(ctx context.Context, id string, now time.
 	return res.RowsAffected == 1, translate("delete expired recording", res.Error)
 }
 
-// RecordingsOfOrganizers lists the ids of the recordings of the organizers' webinars.
-func (s *Store) RecordingsOfOrganizers(ctx context.Context, organizerIDs []string) ([]string, error) {
+// OwnedRecording is a recording and the organizer whose webinar it records.
+type OwnedRecording struct {
+	ID          string
+	OrganizerID string
+}
+
+// RecordingsOfOrganizers lists the recordings of the organizers' webinars, by id.
+func (s *Store) RecordingsOfOrganizers(ctx context.Context, organizerIDs []string) ([]OwnedRecording, error) {
 	if len(organizerIDs) == 0 {
 		return nil, nil
 	}
-	var ids []string
-	err := s.conn(ctx).Raw(`SELECT recordings.id FROM recordings JOIN webinars ON webinars.id = recordings.webinar_id
-		WHERE webinars.organizer_id IN ? ORDER BY recordings.id`, organizerIDs).Scan(&ids).Error
-	return ids, translate("recordings of organizers", err)
+	var list []OwnedRecording
+	err := s.conn(ctx).Raw(`SELECT recordings.id AS id, webinars.organizer_id AS organizer_id
+		FROM recordings JOIN webinars ON webinars.id = recordings.webinar_id
+		WHERE webinars.organizer_id IN ? ORDER BY recordings.id`, organizerIDs).Scan(&list).Error
+	return list, translate("recordings of organizers", err)
 }
 
 // RecordingIDsOfWebinar lists the ids of a webinar's recordings.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -38,7 +39,20 @@ func TestRecordings(t *testing.T) {
 				ids = append(ids, a.ID)
 			}
 			require.Equal(t, want, ids, "recordings of %q, the oldest first", node)
+			between, err := s.RecordingsBetween(ctx, node, "", "", 10)
+			require.NoError(t, err)
+			ids = ids[:0]
+			for _, b := range between {
+				ids = append(ids, b.ID)
+			}
+			slices.Sort(want)
+			require.Equal(t, want, ids, "recordings of %q between ids, in order", node)
 		}
+		byID, err := s.RecordingByID(ctx, second.ID)
+		require.NoError(t, err)
+		require.Equal(t, "node-b", byID.NodeID)
+		_, err = s.RecordingByID(ctx, "nope")
+		require.ErrorIs(t, err, store.ErrNotFound)
 		ofB, err := s.RecordingOf(ctx, alice.ID, second.ID)
 		require.NoError(t, err)
 		require.Equal(t, "node-b", ofB.NodeID)
@@ -74,10 +88,10 @@ func TestRecordings(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, gone)
 
-		ids, err := s.RecordingsOfOrganizers(ctx, []string{alice.ID, bob.ID})
+		owned, err := s.RecordingsOfOrganizers(ctx, []string{alice.ID, bob.ID})
 		require.NoError(t, err)
-		require.Equal(t, []string{second.ID}, ids)
-		ids, err = s.RecordingIDsOfWebinar(ctx, w.ID)
+		require.Equal(t, []store.OwnedRecording{{ID: second.ID, OrganizerID: alice.ID}}, owned)
+		ids, err := s.RecordingIDsOfWebinar(ctx, w.ID)
 		require.NoError(t, err)
 		require.Equal(t, []string{second.ID}, ids)
 		require.NoError(t, s.DeleteRecording(ctx, second.ID))

@@ -43,6 +43,15 @@ func (s *Store) MarkInactiveOrganizers(ctx context.Context, after, last string, 
 	return sortedIDs(ids), translate("mark inactive organizers", err)
 }
 
+// UnmarkOrganizers clears the mark of the accounts ids: the next run finds them again.
+func (s *Store) UnmarkOrganizers(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.conn(ctx).Exec(`UPDATE organizers SET purge_marked_at = NULL WHERE id IN ?`, ids).Error
+	return translate("unmark organizers", err)
+}
+
 // DeleteMarkedOrganizers deletes the marked accounts with ids in (after, last] that are still
 // inactive since before cutoff and not restricted, and returns their ids in order. Their
 // webinars, invitations and sessions go with them (the database's cascades); their audit

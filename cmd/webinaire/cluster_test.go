@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
@@ -45,6 +47,8 @@ type clusterNode struct {
 	dir, db string
 	// signer reads the tokens the node hands out (the cluster's shared key).
 	signer *sfu.TokenSigner
+	// env is the node's environment, as the commands run for it take it.
+	env []string
 }
 
 // wsOf is the signalling endpoint of n.
@@ -311,7 +315,8 @@ func startNode(t *testing.T, bin, shared, db, id string, env ...string) *cluster
 	require.NoError(t, err)
 	signer, err := sfu.NewTokenSigner(key)
 	require.NoError(t, err)
-	return &clusterNode{id: id, cmd: cmd, base: base, logs: logs, signer: signer, dir: dir, db: db}
+	env = append(env, "WEBINAIRE_RECORDINGS_DIR="+filepath.Join(dir, "data", "recordings")) // serve's, relative to its folder
+	return &clusterNode{id: id, cmd: cmd, base: base, logs: logs, signer: signer, dir: dir, db: db, env: env}
 }
 
 // event is a webinar of a cluster test: its id, an attendee invitation's URL, the owner's
@@ -463,35 +468,11 @@ func TestRecordingThroughAnotherNode(t *testing.T) {
 	}
 	recordingtest.Tool(t, "ffprobe")
 	nodes, st := startCluster(t, []string{"node-a", "node-b"}, "WEBINAIRE_CLUSTER_NODE_TIMEOUT=2s")
-	ctx := t.Context()
 	ev, home, other, pub := publishedMeeting(t, nodes, st)
 
 	owner := *ev.browser // the owner's session, its requests sent to the other node
 	owner.Base = other.base
-	resp := owner.Do("PATCH", "/api/v1/webinars/"+ev.id, map[string]any{"recording_allowed": true}, nil)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	resp = owner.Do("POST", "/api/v1/webinars/"+ev.id+"/recording", nil, nil)
-	require.Equal(t, http.StatusCreated, resp.StatusCode, "started through a node that does not run the room")
-	var rec struct{ ID, State string }
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rec))
-	require.Equal(t, "recording", rec.State)
-	resp = owner.Do("POST", "/api/v1/webinars/"+ev.id+"/recording", nil, nil)
-	require.Equal(t, http.StatusConflict, resp.StatusCode, "a second start is refused by the room's node")
-	// Some media in the files: a second of the publisher's packets after the start.
-	sent := func() (n uint64) {
-		for _, s := range pub.Sent() {
-			n += s.Packets
-		}
-		return n
-	}
-	from := sent()
-	require.Eventually(t, func() bool { return sent() > from+50 }, 30*time.Second, 20*time.Millisecond)
-	resp = owner.Do("DELETE", "/api/v1/webinars/"+ev.id+"/recording", nil, nil)
-	require.Equal(t, http.StatusAccepted, resp.StatusCode, "stopped through the other node too")
-	require.Eventually(t, func() bool {
-		list, err := st.RecordingsOfWebinar(ctx, ev.id)
-		return err == nil && len(list) == 1 && list[0].ID == rec.ID && list[0].State == store.RecordingReady
-	}, 60*time.Second, 100*time.Millisecond, "the recording is finalized on the room's node")
+	rec := recordThrough(t, owner, ev, pub, st)
 	require.Contains(t, home.logs.String(), "room command run for another node")
 
 	// The files are in the room's node's folder (no S3): listed, downloaded whole and in
@@ -519,7 +500,7 @@ func TestRecordingThroughAnotherNode(t *testing.T) {
 	require.Equal(t, "video/webm", part.Header.Get("Content-Type"))
 	stranger := apitest.NewBrowser(t, other.base, nil)
 	require.Equal(t, http.StatusUnauthorized, stranger.Do("GET", file, nil, nil).StatusCode, "the other node checks the session")
-	resp = owner.Do("POST", "/api/v1/recordings/"+rec.ID+"/links", map[string]any{"audience": "public", "expires_in_days": 1}, nil)
+	resp := owner.Do("POST", "/api/v1/recordings/"+rec.ID+"/links", map[string]any{"audience": "public", "expires_in_days": 1}, nil)
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	var link struct{ ID string }
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&link))
@@ -570,9 +551,170 @@ func TestRecordingThroughAnotherNode(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
 }
 
+// recordThrough has the owner, through the node its browser talks to, allow recording
+// (once), start recording the meeting that pub publishes in, and stop after some media:
+// it returns the recording once it is finalized on the room's node.
+func recordThrough(t *testing.T, owner apitest.Browser, ev event, pub *participant, st *store.Store) store.Recording {
+	t.Helper()
+	ctx := t.Context()
+	resp := owner.Do("PATCH", "/api/v1/webinars/"+ev.id, map[string]any{"recording_allowed": true}, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp = owner.Do("POST", "/api/v1/webinars/"+ev.id+"/recording", nil, nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "started through a node that does not run the room")
+	var rec struct{ ID, State string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rec))
+	require.Equal(t, "recording", rec.State)
+	resp = owner.Do("POST", "/api/v1/webinars/"+ev.id+"/recording", nil, nil)
+	require.Equal(t, http.StatusConflict, resp.StatusCode, "a second start is refused by the room's node")
+	// Some media in the files: a second of the publisher's packets after the start.
+	sent := func() (n uint64) {
+		for _, s := range pub.Sent() {
+			n += s.Packets
+		}
+		return n
+	}
+	from := sent()
+	require.Eventually(t, func() bool { return sent() > from+50 }, 30*time.Second, 20*time.Millisecond)
+	resp = owner.Do("DELETE", "/api/v1/webinars/"+ev.id+"/recording", nil, nil)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, "stopped through the other node too")
+	var done store.Recording
+	require.Eventually(t, func() bool {
+		r, err := st.RecordingByID(ctx, rec.ID)
+		done = r
+		return err == nil && r.State == store.RecordingReady
+	}, 60*time.Second, 100*time.Millisecond, "the recording is finalized on the room's node")
+	return done
+}
+
+// TestRecordingDeletedThroughAnotherNode: a recording made on the room's node, without
+// S3, is deleted through the other node (by its owner, by the retention sweep that node
+// runs): its files go from the room's node's folder, then its row, with a ledger entry.
+// While the room's node does not answer, nothing is deleted: the owner gets 503, the
+// sweep leaves the recording for its next run, the ledger says nothing.
+func TestRecordingDeletedThroughAnotherNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts two servers")
+	}
+	recordingtest.Tool(t, "ffprobe")
+	nodes, st := startCluster(t, []string{"node-a", "node-b"}, "WEBINAIRE_CLUSTER_NODE_TIMEOUT=2s")
+	ctx := t.Context()
+	ev, home, other, pub := publishedMeeting(t, nodes, st)
+	owner := *ev.browser // the owner's session, its requests sent to the other node
+	owner.Base = other.base
+	byOwner := recordThrough(t, owner, ev, pub, st)
+	bySweep := recordThrough(t, owner, ev, pub, st)
+	for _, r := range []store.Recording{byOwner, bySweep} {
+		require.Equal(t, home.id, r.NodeID, "recorded on the room's node")
+	}
+
+	// A piece of each replay, as the other node passes it on: in the room's node's folder.
+	marker := func(r store.Recording) []byte {
+		whole := readAll(t, owner.Do("GET", "/api/v1/recordings/"+r.ID+"/files/replay.webm", nil, nil), http.StatusOK)
+		require.Greater(t, len(whole), 2048)
+		return whole[len(whole)/2 : len(whole)/2+1024]
+	}
+	ownerMarker, sweepMarker := marker(byOwner), marker(bySweep)
+	require.True(t, holds(t, home.dir, ownerMarker))
+	require.True(t, holds(t, home.dir, sweepMarker))
+	require.False(t, holds(t, other.dir, ownerMarker), "nothing in the other node's folder")
+
+	// The sweep's recording is past its date; the retention sweeps run on the other node.
+	require.NoError(t, st.ExecForTest(ctx, `UPDATE recordings SET expires_at = now() - interval '1 day' WHERE id = ?`, bySweep.ID))
+	retention := func() string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := run(ctx, []string{"retention", "run"}, other.env, &out, &errOut)
+		require.Equal(t, 0, code, "%s", errOut.String())
+		return out.String()
+	}
+	deletions := func() (n int64) {
+		t.Helper()
+		require.NoError(t, st.QueryForTest(ctx, &n, `SELECT count(*) FROM deletion_ledger WHERE category = 'recordings'`))
+		return n
+	}
+	rows := func() (ids []string) {
+		t.Helper()
+		list, err := st.RecordingsOfWebinar(ctx, ev.id)
+		require.NoError(t, err)
+		for _, r := range list {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+
+	// The room's node stops answering (its process stopped, its heartbeat late).
+	require.NoError(t, home.cmd.Process.Signal(syscall.SIGSTOP))
+	stopped := true
+	t.Cleanup(func() {
+		if stopped {
+			_ = home.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	})
+	resp := owner.Do("DELETE", "/api/v1/recordings/"+byOwner.ID, nil, nil)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	var problem struct{ Code string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&problem))
+	require.Equal(t, "recording_node_unavailable", problem.Code)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	resp = owner.Do("DELETE", "/api/v1/webinars/"+ev.id, nil, nil)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "the webinar waits for its recordings")
+	resp.Body.Close()
+	out := retention()
+	require.Contains(t, out, "Left for the next run:\nrecordings: 1 (recording files kept by a node that does not answer; left for the next run)\n  "+bySweep.ID+"\n")
+	require.Contains(t, out, "\nrecordings: 0\n")
+	require.ElementsMatch(t, []string{byOwner.ID, bySweep.ID}, rows(), "nothing is deleted")
+	require.Zero(t, deletions(), "and the ledger says nothing")
+	resp = owner.Do("GET", "/api/v1/webinars/"+ev.id, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the webinar is there")
+	resp.Body.Close()
+
+	// It answers again: the deletions go through, where the files are.
+	require.NoError(t, home.cmd.Process.Signal(syscall.SIGCONT))
+	stopped = false
+	require.Eventually(t, func() bool {
+		resp := owner.Do("DELETE", "/api/v1/recordings/"+byOwner.ID, nil, nil)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusNoContent
+	}, 30*time.Second, 200*time.Millisecond, "deleted once the room's node answers")
+	require.False(t, holds(t, home.dir, ownerMarker), "the files are gone from the room's node")
+	require.NoDirExists(t, filepath.Join(home.dir, "data", "recordings", byOwner.ID))
+	require.Equal(t, []string{bySweep.ID}, rows())
+	require.EqualValues(t, 1, deletions())
+	require.Contains(t, home.logs.String(), "recording files deleted for another node")
+
+	out = retention()
+	require.Contains(t, out, "\nrecordings: 1\n")
+	require.NotContains(t, out, "Left for the next run")
+	require.False(t, holds(t, home.dir, sweepMarker))
+	require.Empty(t, rows())
+	require.EqualValues(t, 2, deletions())
+}
+
+// holds tells whether a file under dir holds marker.
+func holds(t *testing.T, dir string, marker []byte) bool {
+	t.Helper()
+	found := false
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) || found {
+			return nil // gone meanwhile, or found already
+		}
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		found = bytes.Contains(b, marker)
+		return err
+	})
+	require.NoError(t, err)
+	return found
+}
+
 // TestNodeTokensAreGoodOnce replays what another node of the cluster sends: a command
 // token signed with the cluster's key is run once and refused when presented again; a
-// relay token likewise.
+// relay token and a deletion token of a recording's files likewise.
 func TestNodeTokensAreGoodOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts a server")
@@ -605,6 +747,24 @@ func TestNodeTokensAreGoodOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusConflict, call("GET", "/internal/v1/relay/"+room, relay), "the relay token is taken (the room is not placed here)")
 	require.Equal(t, http.StatusUnauthorized, call("GET", "/internal/v1/relay/"+room, relay), "presented again: refused")
+
+	// The deletion of a recording's files (none here: deleting nothing is done), for this
+	// node and that recording, once; a file token is not one.
+	rec := store.NewSecret()
+	claims := map[string]any{"recording": rec, "node": n.id, "exp": time.Now().Add(time.Minute).Unix(), "nonce": "n2"}
+	del, err := n.signer.SignFor("webinaire-recording-delete-v1.", claims)
+	require.NoError(t, err)
+	files := "/internal/v1/recordings/" + rec + "/files"
+	require.Equal(t, http.StatusNoContent, call("DELETE", files, del), "the deletion is done")
+	require.Equal(t, http.StatusUnauthorized, call("DELETE", files, del), "presented again: refused")
+	claims["nonce"], claims["node"] = "n3", "node-b"
+	elsewhere, err := n.signer.SignFor("webinaire-recording-delete-v1.", claims)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnauthorized, call("DELETE", files, elsewhere), "for another node: refused")
+	claims["nonce"], claims["node"] = "n4", n.id
+	file, err := n.signer.SignFor("webinaire-recording-file-v1.", claims)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnauthorized, call("DELETE", files, file), "a file token: refused")
 }
 
 // readAll reads the body of resp, which must have status.

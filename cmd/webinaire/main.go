@@ -206,17 +206,12 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1
 	}
-	retention, err := newRetentionEngine(cfg, st, ledger, log.With("part", "retention"))
+	tokens, err := newTokenSigner(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1
 	}
-	tokenKey, err := loadTokenKey(cfg.Media.TokenKeyFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "webinaire: %v (key media.token_key_file)\n", err)
-		return 1
-	}
-	tokens, err := sfu.NewTokenSigner(tokenKey)
+	retention, err := newRetentionEngine(cfg, st, ledger, tokens, log.With("part", "retention"))
 	if err != nil {
 		fmt.Fprintln(stderr, "webinaire:", err)
 		return 1

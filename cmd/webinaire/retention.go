@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"webinaire/api"
 	"webinaire/privacy"
 	"webinaire/recording"
+	"webinaire/sfu"
 	"webinaire/store"
 )
 
@@ -53,7 +55,11 @@ func retentionCmd(ctx context.Context, args, environ []string, stdout, stderr io
 		return 1
 	}
 	defer p.store.Close()
-	eng, err := newRetentionEngine(p.cfg, p.store, p.ledger, p.log)
+	tokens, err := newTokenSigner(p.cfg)
+	var eng *privacy.Engine
+	if err == nil {
+		eng, err = newRetentionEngine(p.cfg, p.store, p.ledger, tokens, p.log)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "webinaire retention %s: %v\n", sub, err)
 		return 1
@@ -109,7 +115,7 @@ func printLines(w io.Writer, lines []privacy.CategoryReport) {
 }
 
 // printCounts prints what a run deleted per category, in the order of the sweeps, then
-// what it kept but marked.
+// what it kept but marked, and what it left for the next run.
 func printCounts(w io.Writer, rep privacy.Report) {
 	for _, t := range rep.Totals() {
 		fmt.Fprintf(w, "%s: %d\n", t.Category, t.Count)
@@ -117,6 +123,10 @@ func printCounts(w io.Writer, rep privacy.Report) {
 	if len(rep.Marked) > 0 {
 		fmt.Fprintln(w, "Kept, marked:")
 		printLines(w, rep.Marked)
+	}
+	if len(rep.Left) > 0 {
+		fmt.Fprintln(w, "Left for the next run:")
+		printLines(w, rep.Left)
 	}
 }
 
@@ -230,23 +240,42 @@ func openPrivacy(ctx context.Context, name string, configArgs, environ []string,
 	return p, true
 }
 
-// newRetentionEngine builds the retention engine the configuration describes.
-func newRetentionEngine(cfg Config, st *store.Store, ledger *privacy.Ledger, log *slog.Logger) (*privacy.Engine, error) {
-	recordings, err := newRecordingStorage(cfg.Recordings)
+// newRetentionEngine builds the retention engine the configuration describes, for this
+// node: tokens signs what it asks of the other nodes of its cluster (to delete the files
+// of a recording that one keeps in its own folder).
+func newRetentionEngine(cfg Config, st *store.Store, ledger *privacy.Ledger, tokens *sfu.TokenSigner, log *slog.Logger) (*privacy.Engine, error) {
+	storage, err := newRecordingStorage(cfg.Recordings)
+	if err != nil {
+		return nil, err
+	}
+	recordings, err := api.NewRecordingFiles(api.RecordingFilesParams{
+		Storage: storage, Store: st, Tokens: tokens,
+		Node: nodeName(cfg.Cluster.NodeID), NodeTimeout: time.Duration(cfg.Cluster.NodeTimeout),
+	})
 	if err != nil {
 		return nil, err
 	}
 	return privacy.NewEngine(privacy.EngineParams{
-		Store:       st,
-		Ledger:      ledger,
-		Policy:      cfg.Policy(),
-		SessionIdle: time.Duration(cfg.Session.IdleTimeout),
-		BatchSize:   cfg.Retention.BatchSize,
-		Interval:    time.Duration(cfg.Retention.Schedule),
-		Recordings:  recordings,
-		OrphanGrace: time.Duration(cfg.Retention.OrphanGrace),
-		Logger:      log,
+		Store:         st,
+		Ledger:        ledger,
+		Policy:        cfg.Policy(),
+		SessionIdle:   time.Duration(cfg.Session.IdleTimeout),
+		BatchSize:     cfg.Retention.BatchSize,
+		Interval:      time.Duration(cfg.Retention.Schedule),
+		Recordings:    recordings,
+		RecordingNode: recordings.FolderNode(),
+		OrphanGrace:   time.Duration(cfg.Retention.OrphanGrace),
+		Logger:        log,
 	})
+}
+
+// newTokenSigner is the signer of the configuration's token key (media.token_key_file).
+func newTokenSigner(cfg Config) (*sfu.TokenSigner, error) {
+	key, err := loadTokenKey(cfg.Media.TokenKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w (key media.token_key_file)", err)
+	}
+	return sfu.NewTokenSigner(key)
 }
 
 // newRecordingStorage is where recordings are kept: the local folder, or the S3 bucket
