@@ -405,9 +405,11 @@ func (c *Client) readLoop(ctx context.Context) error {
 	}
 }
 
-// fail reports a failed step, unless the session is ending.
+// fail reports a failed step, unless the session is ending: the client closing, or its
+// PeerConnection closed (which Pion says in the step's error before its state shows it;
+// a server closes it first when it ends a session).
 func (c *Client) fail(err error) {
-	if c.closing.Load() || c.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+	if c.closing.Load() || c.pc.ConnectionState() == webrtc.PeerConnectionStateClosed || errors.Is(err, webrtc.ErrConnectionClosed) {
 		return
 	}
 	c.log.Warn("negotiation step failed", "err", err)
