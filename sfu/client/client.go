@@ -455,7 +455,9 @@ func (c *Client) answer(ctx context.Context, sdp string) {
 		c.fail(ErrGlare)
 		return
 	}
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	// Inactive sections would stop Pion's transceivers for good (signal.KeepReceivers).
+	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: signal.KeepReceivers(sdp)}
+	if err := c.pc.SetRemoteDescription(offer); err != nil {
 		c.fail(fmt.Errorf("set offer: %w", err))
 		return
 	}
