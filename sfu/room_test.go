@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"context"
 	"runtime"
 	"strings"
 	"testing"
@@ -490,6 +491,26 @@ func TestSubscriberReceivesAPublisherWhoComesBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSubscriberPublishesAfterWhatItReceivedIsGone: a Pion client receives a publisher
+// who leaves, offers once (an ICE restart) while the m-lines it received on are idle,
+// then publishes; another participant receives it. The client's offer marked those
+// m-lines inactive, which makes the server's Pion stop receiving on them: the client
+// publishes on m-lines of its own.
+func TestSubscriberPublishesAfterWhatItReceivedIsGone(t *testing.T) {
+	srv := newTestServer(t)
+	bob, _ := receivedAndGone(t, srv)
+	bob.mu.Lock()
+	n := countOf(bob.msgs, signal.TypeAnswer)
+	bob.mu.Unlock()
+	bob.RestartICE(context.Background())
+	bob.waitUntil(func() bool { return countOf(bob.msgs, signal.TypeAnswer) > n }, "answer to bob's restart")
+
+	carol := join(t, srv, srv.token(t, "r1", "carol", RoleAttendee, KindMeeting))
+	carol.receiveOnly()
+	bob.publish(false, 25)
+	carol.waitMedia("bob", 2, 10)
 }
 
 // receivedAndGone has bob, a receive-only client, receive alice's camera and microphone
