@@ -327,7 +327,9 @@ func (l *edgeLink) handle(ctx context.Context, data []byte) error {
 
 // answer answers an offer of the origin.
 func (l *edgeLink) answer(ctx context.Context, sdp string) error {
-	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: l.filterSDP(sdp)}); err != nil {
+	// Inactive sections would stop Pion's transceivers for good (signal.KeepReceivers).
+	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: signal.KeepReceivers(l.filterSDP(sdp))}
+	if err := l.pc.SetRemoteDescription(offer); err != nil {
 		return fmt.Errorf("origin offer: %w", err)
 	}
 	l.flushCandidates()

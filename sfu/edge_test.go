@@ -485,3 +485,35 @@ func TestEdgeViewerGivenARoleThatSpeaks(t *testing.T) {
 	defer gate.mu.Unlock()
 	require.Equal(t, map[string]Role{"web/viewer": RolePresenter, "web/att": RolePresenter}, gate.roles)
 }
+
+// TestEdgeViewerReceivesAPublisherWhoComesBack: a publisher of the origin leaves and comes
+// back, three times; the viewer of an edge receives the new tracks each time. The edge's
+// link, a Pion PeerConnection, gets them on the m-lines the old ones freed, inactive in
+// between (signal.KeepReceivers), and keeps its number of m-lines.
+func TestEdgeViewerReceivesAPublisherWhoComesBack(t *testing.T) {
+	origin, edge := newEdgePair(t, time.Minute)
+	viewer := join(t, edge, edge.edgeToken(t, "web", "viewer", "origin-1"))
+	viewer.receiveOnly()
+	transceivers := func() int {
+		r, ok := edge.Room("web")
+		require.True(t, ok)
+		r.mu.Lock()
+		l := r.link
+		r.mu.Unlock()
+		require.NotNil(t, l, "the edge room's link")
+		return len(l.pc.GetTransceivers())
+	}
+	first := 0
+	for round := range 3 {
+		pub := join(t, origin, origin.token(t, "web", "pub", RolePresenter, KindWebinar))
+		pub.publish(false, 25)
+		viewer.waitMedia("pub", 2, 10)
+		if round == 0 {
+			first = transceivers()
+		} else {
+			require.Equal(t, first, transceivers(), "round %d: the m-lines of the edge's link", round)
+		}
+		require.NoError(t, pub.leave())
+		viewer.waitUntil(func() bool { return len(viewer.tracksOfLocked("pub")) == 0 }, "pub's tracks removed")
+	}
+}

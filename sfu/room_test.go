@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"context"
 	"runtime"
 	"strings"
 	"testing"
@@ -437,13 +438,7 @@ func TestServerCloseCutsConnectionsWaitingToJoin(t *testing.T) {
 // edge may still hold for a moment.
 func TestTrackIDsAreNewAfterAReconnect(t *testing.T) {
 	srv := newTestServer(t)
-	bob := join(t, srv, srv.token(t, "r1", "bob", RoleAttendee, KindMeeting))
-	bob.receiveOnly()
-	alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
-	alice.publish(false, 25)
-	first := bob.waitMedia("alice", 2, 10)
-	require.NoError(t, alice.leave())
-	bob.waitUntil(func() bool { return len(bob.tracksOfLocked("alice")) == 0 }, "alice's tracks removed")
+	bob, first := receivedAndGone(t, srv)
 
 	again := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
 	again.publish(false, 25)
@@ -456,4 +451,125 @@ func TestTrackIDsAreNewAfterAReconnect(t *testing.T) {
 		_, reused := first[id]
 		require.False(t, reused, "track id %s published again", id)
 	}
+}
+
+// TestSubscriberReceivesAPublisherWhoComesBack: a publisher leaves and comes back, three
+// times; its subscriber, a Pion client, receives the new tracks each time. The server
+// sends them on the m-lines the old ones freed, so that the subscriber's description
+// keeps its size however often that happens. In between, the m-lines are inactive for
+// one offer or more: the new tracks are often offered one by one, and an ICE restart
+// while the publisher is away makes one more offer. Pion stops a transceiver at each
+// offer that marks it inactive, and the second stop used to leave its m-line deaf to
+// any later track (signal.KeepReceivers).
+func TestSubscriberReceivesAPublisherWhoComesBack(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		name := "back"
+		if restart {
+			name = "back after an ICE restart"
+		}
+		t.Run(name, func(t *testing.T) {
+			srv := newTestServer(t)
+			bob, first := receivedAndGone(t, srv)
+			mids, sections := midsOf(first), mediaSections(t, bob)
+			for round := 1; round <= 3; round++ {
+				if restart {
+					bob.mu.Lock()
+					n := countOf(bob.msgs, signal.TypeOffer)
+					bob.mu.Unlock()
+					bob.send(signal.ClientMessage{Type: signal.TypeRestartICE})
+					bob.waitUntil(func() bool { return countOf(bob.msgs, signal.TypeOffer) > n }, "offer while alice is away")
+				}
+				alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
+				alice.publish(false, 25)
+				tracks := bob.waitMedia("alice", 2, 10)
+				require.Equal(t, mids, midsOf(tracks), "round %d: the m-lines of alice's new tracks", round)
+				require.Equal(t, sections, mediaSections(t, bob), "round %d: the m-lines of bob's description", round)
+
+				require.NoError(t, alice.leave())
+				bob.waitUntil(func() bool { return len(bob.tracksOfLocked("alice")) == 0 }, "alice's tracks removed")
+				bob.waitOffered()
+			}
+		})
+	}
+}
+
+// TestSubscriberPublishesAfterWhatItReceivedIsGone: a Pion client receives a publisher
+// who leaves, offers once (an ICE restart) while the m-lines it received on are idle,
+// then publishes; another participant receives it. The client's offer marked those
+// m-lines inactive, which makes the server's Pion stop receiving on them: the client
+// publishes on m-lines of its own.
+func TestSubscriberPublishesAfterWhatItReceivedIsGone(t *testing.T) {
+	srv := newTestServer(t)
+	bob, _ := receivedAndGone(t, srv)
+	bob.mu.Lock()
+	n := countOf(bob.msgs, signal.TypeAnswer)
+	bob.mu.Unlock()
+	bob.RestartICE(context.Background())
+	bob.waitUntil(func() bool { return countOf(bob.msgs, signal.TypeAnswer) > n }, "answer to bob's restart")
+
+	carol := join(t, srv, srv.token(t, "r1", "carol", RoleAttendee, KindMeeting))
+	carol.receiveOnly()
+	bob.publish(false, 25)
+	carol.waitMedia("bob", 2, 10)
+}
+
+// receivedAndGone has bob, a receive-only client, receive alice's camera and microphone
+// until she leaves and the server's offer removing them is applied; it returns bob and
+// the tracks he received.
+func receivedAndGone(t *testing.T, srv *testServer) (*testClient, map[string]signal.TrackAdded) {
+	t.Helper()
+	bob := join(t, srv, srv.token(t, "r1", "bob", RoleAttendee, KindMeeting))
+	bob.receiveOnly()
+	alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
+	alice.publish(false, 25)
+	tracks := bob.waitMedia("alice", 2, 10)
+	require.NoError(t, alice.leave())
+	bob.waitUntil(func() bool { return len(bob.tracksOfLocked("alice")) == 0 }, "alice's tracks removed")
+	bob.waitOffered()
+	return bob, tracks
+}
+
+// waitOffered waits until c has applied the offer that follows the last tracks message
+// it got: the server has no change of c's tracks left to offer.
+func (c *testClient) waitOffered() {
+	c.t.Helper()
+	c.waitUntil(func() bool {
+		for i := len(c.msgs) - 1; i >= 0; i-- {
+			switch c.msgs[i].Type {
+			case signal.TypeOffer:
+				return true
+			case signal.TypeTracks:
+				return false
+			}
+		}
+		return false
+	}, "offer after the last tracks message")
+}
+
+// midsOf is the set of the mids of tracks.
+func midsOf(tracks map[string]signal.TrackAdded) map[string]bool {
+	mids := map[string]bool{}
+	for _, a := range tracks {
+		mids[a.Mid] = true
+	}
+	return mids
+}
+
+// countOf counts the messages of type typ among msgs.
+func countOf(msgs []signal.ServerMessage, typ string) int {
+	n := 0
+	for _, m := range msgs {
+		if m.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// mediaSections counts the m-lines of the server's description that c applied last.
+func mediaSections(t *testing.T, c *testClient) int {
+	t.Helper()
+	d := c.PeerConnection().RemoteDescription()
+	require.NotNil(t, d)
+	return strings.Count(d.SDP, "\nm=")
 }

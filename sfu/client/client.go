@@ -457,7 +457,9 @@ func (c *Client) answer(ctx context.Context, sdp string) {
 		c.fail(ErrGlare)
 		return
 	}
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	// Inactive sections would stop Pion's transceivers for good (signal.KeepReceivers).
+	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: signal.KeepReceivers(sdp)}
+	if err := c.pc.SetRemoteDescription(offer); err != nil {
 		c.fail(fmt.Errorf("set offer: %w", err))
 		return
 	}
@@ -547,11 +549,17 @@ func (c *Client) RestartICE(ctx context.Context) {
 
 // AddTrack adds a track the caller writes, announced with label at the next offer
 // (Negotiate). The caller reads the sender's RTCP if it wants it.
+//
+// The track goes on a sendonly m-line of its own, as the browser app sends its tracks.
+// PeerConnection.AddTrack could take an idle m-line the server opened, and the server,
+// a Pion peer as well, no longer receives on one that an offer of the client marked
+// inactive (signal.KeepReceivers tells why).
 func (c *Client) AddTrack(track webrtc.TrackLocal, label signal.Label) (*webrtc.RTPSender, error) {
-	sender, err := c.pc.AddTrack(track)
+	t, err := c.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return nil, fmt.Errorf("add track %s: %w", track.ID(), err)
 	}
+	sender := t.Sender()
 	c.negMu.Lock()
 	c.labels[track.ID()] = label
 	c.negMu.Unlock()
