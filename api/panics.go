@@ -44,7 +44,7 @@ func newForwardCollector(s *sfu.Server) *forwardCollector {
 	return &forwardCollector{
 		sfu:           s,
 		forwarded:     prometheus.NewDesc("webinaire_forward_packets_total", "Media packets handed to subscribers, each packet once per subscriber of its layer.", nil, nil),
-		dropped:       prometheus.NewDesc("webinaire_forward_dropped_packets_total", "Packets not forwarded to a group of subscribers because the server could not keep up: its writer's queue was full, or the packet waited too long (late).", []string{"reason"}, nil),
+		dropped:       prometheus.NewDesc("webinaire_forward_dropped_packets_total", "Packets not forwarded to a group of subscribers because the server could not keep up: its writer's queue was full, or the packet waited too long for its writer (late) or in the server's receive path before its reader got it (received_late, to every subscriber).", []string{"reason"}, nil),
 		retransmitted: prometheus.NewDesc("webinaire_forward_retransmitted_packets_total", "Packets sent again to a subscriber that reported them lost (NACK).", nil, nil),
 	}
 }
@@ -62,5 +62,6 @@ func (f *forwardCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(f.forwarded, prometheus.CounterValue, float64(s.Forwarded))
 	ch <- prometheus.MustNewConstMetric(f.dropped, prometheus.CounterValue, float64(s.QueueFull), "queue_full")
 	ch <- prometheus.MustNewConstMetric(f.dropped, prometheus.CounterValue, float64(s.Late), "late")
+	ch <- prometheus.MustNewConstMetric(f.dropped, prometheus.CounterValue, float64(s.ReceivedLate), "received_late")
 	ch <- prometheus.MustNewConstMetric(f.retransmitted, prometheus.CounterValue, float64(s.Retransmitted))
 }

@@ -129,6 +129,8 @@ type batchConn struct {
 	group *sendBatcher
 	w     batchWriter
 	v4    bool // an IPv4 socket: destinations are written as 4-byte addresses
+	// arrivals, when set, notes when each published packet is read.
+	arrivals *arrivalTable
 
 	// sendMu is held by the one flush that swaps a batch out and sends it, so that
 	// batches go out in the order they were filled. Writers queue under mu only and
@@ -235,9 +237,14 @@ func (c *batchConn) WriteToUDP(p []byte, addr *net.UDPAddr) (int, error) {
 	return c.WriteToAddrPort(p, addr.AddrPort())
 }
 
-// ReadFromAddrPort reads one datagram.
+// ReadFromAddrPort reads one datagram, and notes when it came if it is a packet of a
+// published stream.
 func (c *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
-	return c.UDPConn.ReadFromUDPAddrPort(p)
+	n, addr, err := c.UDPConn.ReadFromUDPAddrPort(p)
+	if err == nil && c.arrivals != nil {
+		c.arrivals.note(p[:n])
+	}
+	return n, addr, err
 }
 
 // Close drops what is queued and closes the socket.
@@ -318,10 +325,12 @@ func (c *batchConn) send(q *sendQueue) {
 }
 
 // batchNet is the network of the server's ICE UDP muxes: stdnet, with every UDP
-// socket it listens on made a batchConn of one sendBatcher.
+// socket it listens on made a batchConn of one sendBatcher, noting its arrivals in one
+// table.
 type batchNet struct {
 	transport.Net
-	batcher *sendBatcher
+	batcher  *sendBatcher
+	arrivals *arrivalTable
 }
 
 // ListenUDP opens a UDP socket that batches its writes.
@@ -340,5 +349,7 @@ func (n batchNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCo
 			return nil, fmt.Errorf("set don't fragment: %w", err)
 		}
 	}
-	return n.batcher.wrap(udp), nil
+	c := n.batcher.wrap(udp)
+	c.arrivals = n.arrivals
+	return c, nil
 }

@@ -57,6 +57,11 @@ type upTrack struct {
 	fanout fanout
 	stats  *forwardStats
 	panics *Panics
+	// arrivals tells when the packets came off the media sockets; nil when unknown.
+	arrivals *arrivalTable
+	// maxDelay is how long, in nanoseconds, a packet may have been in the server before
+	// it is forwarded: maxVideoQueueDelay or maxAudioQueueDelay.
+	maxDelay int64
 	// slots numbers the downTracks made for the track, see downTrack.slot.
 	slots atomic.Int64
 
@@ -127,6 +132,9 @@ type upTrackParams struct {
 	Stats *forwardStats
 	// Panics counts the panics recovered in the track's writers; nil does not count.
 	Panics *Panics
+	// Arrivals tells when the track's packets came off the media sockets; nil counts
+	// their wait from when the track's reader gets them.
+	Arrivals *arrivalTable
 }
 
 func newUpTrack(p upTrackParams) *upTrack {
@@ -150,6 +158,8 @@ func newUpTrack(p upTrackParams) *upTrack {
 		spread:    p.Spread,
 		stats:     p.Stats,
 		panics:    p.Panics,
+		arrivals:  p.Arrivals,
+		maxDelay:  int64(maxAudioQueueDelay),
 		parked:    true,
 	}
 	if u.spread.above == 0 {
@@ -163,6 +173,7 @@ func newUpTrack(p upTrackParams) *upTrack {
 	}
 	if kind == webrtc.RTPCodecTypeVideo {
 		u.isKeyframe = codec.KeyframeDetector(p.Codec.MimeType)
+		u.maxDelay = int64(maxVideoQueueDelay)
 	}
 	for _, e := range p.HeaderExtensions {
 		if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 15 {
@@ -244,6 +255,11 @@ func (l *layer) run(remote *webrtc.TrackRemote) {
 	}
 	defer l.stopWriters()
 	sc := new(scratch)
+	if t := l.up.arrivals; t != nil {
+		ssrc := uint32(remote.SSRC())
+		sc.arrivals = t.open(ssrc)
+		defer t.close(ssrc, sc.arrivals)
+	}
 	for {
 		n, _, err := remote.Read(sc.raw[:])
 		if err != nil {
@@ -255,7 +271,9 @@ func (l *layer) run(remote *webrtc.TrackRemote) {
 
 // handle parses one RTP packet, raw, into sc and forwards it: to each subscriber in
 // turn on this goroutine, or, when the layer has more than the track's spreadAbove
-// subscribers, through its writers (see writerPool). raw may be sc.raw.
+// subscribers, through its writers (see writerPool). raw may be sc.raw. A packet that
+// has been in the server longer than the track's maxDelay already (it waited in Pion's
+// receive path) is kept for retransmissions but not forwarded.
 func (l *layer) handle(raw []byte, sc *scratch) {
 	pkt := &sc.pkt
 	if err := pkt.Unmarshal(raw); err != nil {
@@ -277,9 +295,16 @@ func (l *layer) handle(raw []byte, sc *scratch) {
 	l.cache.store(pkt.SequenceNumber, raw, key)
 	u.stats.forwarded.Add(uint64(len(downs)))
 	sc.now = u.clock.Now().UnixNano()
+	at := sc.arrivals.arrivedAt(pkt.SequenceNumber, sc.now)
+	if sc.now-at > u.maxDelay {
+		u.stats.receivedLate.Add(1)
+		l.lateAt.Store(sc.now)
+		l.resync(downs)
+		return
+	}
 	if len(downs) > u.spread.above {
 		if pool := l.writers(); pool != nil {
-			pool.post(packetRef{seq: pkt.SequenceNumber, at: sc.now})
+			pool.post(packetRef{seq: pkt.SequenceNumber, at: at})
 			return
 		}
 	}
@@ -721,12 +746,15 @@ func (d *downTrack) resync(l *layer) bool {
 // forwarding allocates nothing: the parsed packet, the rewritten header and payload.
 type scratch struct {
 	// now is when the packet being forwarded was read, in Unix nanoseconds.
-	now     int64
-	pkt     rtp.Packet
-	hdr     rtp.Header
-	ext     []rtp.Extension
-	raw     [maxRTPPacketSize]byte
-	payload [maxRTPPacketSize]byte
+	now int64
+	// arrivals, in a layer's reader, is when its packets came off the media sockets;
+	// nil when unknown.
+	arrivals *arrivalRing
+	pkt      rtp.Packet
+	hdr      rtp.Header
+	ext      []rtp.Extension
+	raw      [maxRTPPacketSize]byte
+	payload  [maxRTPPacketSize]byte
 }
 
 // header sets sc.hdr to h rewritten for binding b: its SSRC, payload type, sequence
