@@ -16,12 +16,12 @@ const arrivalSlots = 1024
 // sequence number (65,536 packets: four minutes at 260 packets a second).
 const maxArrivalAge = 30 * time.Second
 
-// arrivalTable notes when each RTP packet of the streams the server reads came off its
-// media sockets, so that the time a packet then spent in Pion's receive path (the ICE
-// connection's buffer, the DTLS/SRTP demultiplexer, the SRTP session's decryption and
-// read buffer, the interceptors), while the goroutines handing it on waited for a core,
-// counts in the wait that decides whether it is still worth forwarding (see
-// maxVideoQueueDelay). The socket readers note every RTP datagram of a registered stream
+// arrivalTable notes when each RTP packet of the streams the server reads reached its
+// media sockets, so that the time a packet then spent in the socket's buffer and in
+// Pion's receive path (the ICE connection's buffer, the DTLS/SRTP demultiplexer, the
+// SRTP session's decryption and read buffer, the interceptors), while the goroutines
+// handing it on waited for a core, counts in the wait that decides whether it is still
+// worth forwarding (see maxVideoQueueDelay). The socket readers note every RTP datagram of a registered stream
 // (by SSRC; RTCP, STUN and DTLS are left alone) and a layer's reader looks its packets
 // up by sequence number. Nothing is allocated per packet.
 type arrivalTable struct {
@@ -35,7 +35,7 @@ type arrivalTable struct {
 // holds the arrival of the last packet noted with a sequence number of that slot, as
 // (microseconds since base + 1) << 16 | sequence number; 0 when empty.
 type arrivalRing struct {
-	base  int64 // Unix nanoseconds
+	base  int64 // Unix nanoseconds, maxArrivalAge before the ring was made
 	slots [arrivalSlots]atomic.Uint64
 	refs  int // readers of the stream, guarded by the table's mu
 }
@@ -56,7 +56,7 @@ func (t *arrivalTable) open(ssrc uint32) *arrivalRing {
 		r.refs++
 		return r
 	}
-	r := &arrivalRing{base: t.clock.Now().UnixNano(), refs: 1}
+	r := &arrivalRing{base: t.clock.Now().UnixNano() - int64(maxArrivalAge), refs: 1}
 	streams := make(map[uint32]*arrivalRing, len(old)+1)
 	for k, v := range old {
 		streams[k] = v
@@ -86,9 +86,10 @@ func (t *arrivalTable) close(ssrc uint32, r *arrivalRing) {
 	t.streams.Store(&streams)
 }
 
-// note records that datagram b came in now, when it is an RTP packet (SRTP leaves the
-// header in the clear) of a registered stream.
-func (t *arrivalTable) note(b []byte) {
+// note records when datagram b came in, when it is an RTP packet (SRTP leaves the
+// header in the clear) of a registered stream: now, less the time it waited in the
+// socket's buffer as the control messages of its read, oob, tell (see setReceiveTimes).
+func (t *arrivalTable) note(b, oob []byte) {
 	// RFC 7983: RTP and RTCP start with 128-191; RTCP packet types are 192-223 (RFC 5761).
 	if len(b) < 12 || b[0] < 128 || b[0] > 191 || b[1] >= 192 && b[1] <= 223 {
 		return
@@ -97,14 +98,14 @@ func (t *arrivalTable) note(b []byte) {
 	if r == nil {
 		return
 	}
-	r.put(binary.BigEndian.Uint16(b[2:4]), t.clock.Now().UnixNano())
+	r.put(binary.BigEndian.Uint16(b[2:4]), t.clock.Now().UnixNano()-int64(receiveWait(oob, time.Now())))
 }
 
 // put records that packet seq came in at Unix nanoseconds at.
 func (r *arrivalRing) put(seq uint16, at int64) {
 	us := (at-r.base)/1000 + 1
 	if us < 1 || us >= 1<<48 {
-		return // before the ring was made, or nine years after
+		return // long before the ring was made, or nine years after
 	}
 	r.slots[seq%arrivalSlots].Store(uint64(us)<<16 | uint64(seq))
 }

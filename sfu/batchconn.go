@@ -129,8 +129,10 @@ type batchConn struct {
 	group *sendBatcher
 	w     batchWriter
 	v4    bool // an IPv4 socket: destinations are written as 4-byte addresses
-	// arrivals, when set, notes when each published packet is read.
+	// arrivals, when set, notes when each published packet came in; rx is the control
+	// buffer of the reads, which the mux's one reading goroutine makes.
 	arrivals *arrivalTable
+	rx       rxControl
 
 	// sendMu is held by the one flush that swaps a batch out and sends it, so that
 	// batches go out in the order they were filled. Writers queue under mu only and
@@ -238,11 +240,15 @@ func (c *batchConn) WriteToUDP(p []byte, addr *net.UDPAddr) (int, error) {
 }
 
 // ReadFromAddrPort reads one datagram, and notes when it came if it is a packet of a
-// published stream.
+// published stream. One goroutine reads (the mux's).
 func (c *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
-	n, addr, err := c.UDPConn.ReadFromUDPAddrPort(p)
-	if err == nil && c.arrivals != nil {
-		c.arrivals.note(p[:n])
+	if c.arrivals == nil {
+		return c.UDPConn.ReadFromUDPAddrPort(p)
+	}
+	oob := c.rx.bytes()
+	n, oobn, _, addr, err := c.UDPConn.ReadMsgUDPAddrPort(p, oob)
+	if err == nil {
+		c.arrivals.note(p[:n], oob[:oobn])
 	}
 	return n, addr, err
 }
@@ -347,6 +353,12 @@ func (n batchNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCo
 		if err := setDontFragment(udp); err != nil {
 			_ = udp.Close()
 			return nil, fmt.Errorf("set don't fragment: %w", err)
+		}
+	}
+	if n.arrivals != nil {
+		if err := setReceiveTimes(udp); err != nil {
+			_ = udp.Close()
+			return nil, fmt.Errorf("ask for receive times: %w", err)
 		}
 	}
 	c := n.batcher.wrap(udp)
