@@ -160,6 +160,11 @@ func clientAPI(t testing.TB, networks ...webrtc.NetworkType) *webrtc.API {
 	require.NoError(t, webrtc.RegisterDefaultInterceptors(m, ir))
 	require.NoError(t, webrtc.ConfigureSimulcastExtensionHeaders(m))
 	require.NoError(t, m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio))
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(clientSettings(networks)))
+}
+
+// clientSettings are the settings of the clients' APIs: loopback only, on networks.
+func clientSettings(networks []webrtc.NetworkType) webrtc.SettingEngine {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
@@ -168,11 +173,17 @@ func clientAPI(t testing.TB, networks ...webrtc.NetworkType) *webrtc.API {
 	// A packet received twice reaches the track: a test can ask for one again (NACK)
 	// and see it come.
 	se.DisableSRTPReplayProtection(true)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return se
 }
 
 // connect opens a connection to srv and sends a join with token, without waiting.
 func connect(t testing.TB, srv *testServer, token string) *testClient {
+	t.Helper()
+	return connectWith(t, srv, token, clientAPI(t))
+}
+
+// connectWith is connect with a PeerConnection made by api.
+func connectWith(t testing.TB, srv *testServer, token string, api *webrtc.API) *testClient {
 	t.Helper()
 	serverEnd, clientEnd := newMemPipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -186,7 +197,7 @@ func connect(t testing.TB, srv *testServer, token string) *testClient {
 		tracks:   make(map[string]*recvTrack),
 	}
 	go func() { c.serveErr <- srv.ServeConn(ctx, serverEnd) }() // owned by the client; ends with the session
-	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	require.NoError(t, err)
 	c.pc = pc
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
@@ -210,7 +221,13 @@ func connect(t testing.TB, srv *testServer, token string) *testClient {
 // join connects and waits for the joined message.
 func join(t testing.TB, srv *testServer, token string) *testClient {
 	t.Helper()
-	c := connect(t, srv, token)
+	return joinWith(t, srv, token, clientAPI(t))
+}
+
+// joinWith is join with a PeerConnection made by api.
+func joinWith(t testing.TB, srv *testServer, token string, api *webrtc.API) *testClient {
+	t.Helper()
+	c := connectWith(t, srv, token, api)
 	m := c.waitMsg(func(m serverMsg) bool { return m.Type == signal.TypeJoined || m.Type == signal.TypeError })
 	require.Equal(t, signal.TypeJoined, m.Type, "join refused: %s %s", m.Code, m.Message)
 	return c
