@@ -63,6 +63,28 @@ func setLocal(tb testing.TB, pc *webrtc.PeerConnection, desc webrtc.SessionDescr
 	return pc.LocalDescription()
 }
 
+// helperProcess starts the test binary as a process of its own running test (which
+// does its work when the variable of env, NAME=VALUE, is set), and returns encoders of its
+// input and decoders of its output. The process ends at cleanup, its input closed.
+func helperProcess(tb testing.TB, test, env string) (*json.Encoder, *json.Decoder) {
+	// callgrind fails on the signal of a child's end: the kernel reaps the child instead.
+	signal.Ignore(syscall.SIGCHLD)
+	tb.Cleanup(func() { signal.Reset(syscall.SIGCHLD) })
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	require.NoError(tb, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(tb, err)
+	require.NoError(tb, cmd.Start())
+	tb.Cleanup(func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	})
+	return json.NewEncoder(stdin), json.NewDecoder(bufio.NewReader(stdout))
+}
+
 // pionFanout is a video track of the server forwarded to n real Pion subscribers over
 // loopback: each subscriber's PeerConnection on the server's side is made with the
 // server's API (its ICE UDP mux over the batching sockets), so that a forwarded packet
@@ -87,24 +109,7 @@ func newPionFanout(tb testing.TB, srv *testServer, n int) *pionFanout {
 	up.setParked(false)
 	f := &pionFanout{up: up}
 
-	// callgrind fails on the signal of a child's end: the kernel reaps the child instead.
-	signal.Ignore(syscall.SIGCHLD)
-	tb.Cleanup(func() { signal.Reset(syscall.SIGCHLD) })
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSubscriberProcess$")
-	cmd.Env = append(os.Environ(), subscriberProcessEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	require.NoError(tb, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(tb, err)
-	require.NoError(tb, cmd.Start())
-	tb.Cleanup(func() {
-		_ = stdin.Close()
-		_ = cmd.Wait()
-	})
-	out := json.NewEncoder(stdin)
-	in := json.NewDecoder(bufio.NewReader(stdout))
-
+	out, in := helperProcess(tb, "TestSubscriberProcess", subscriberProcessEnv+"=1")
 	for range n {
 		spc, err := srv.api.NewPeerConnection(webrtc.Configuration{})
 		require.NoError(tb, err)
