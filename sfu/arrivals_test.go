@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/transport/v5/stdnet"
+	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 )
 
@@ -269,4 +271,54 @@ func TestNotingArrivalsDoesNotAllocate(t *testing.T) {
 	}
 	read()
 	require.Zero(t, testing.AllocsPerRun(1000, read))
+}
+
+// clockedWriter is a recordWriter that moves a fake clock on at each write: a fan-out
+// that takes that long.
+type clockedWriter struct {
+	recordWriter
+	clock *fakeClock
+	step  time.Duration
+}
+
+func (w *clockedWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.clock.Advance(w.step)
+	return w.recordWriter.WriteRTP(h, payload)
+}
+
+// A fan-out that becomes too late on its way stops: the subscribers it has not got to
+// yet wait for the next keyframe, and the drop is counted.
+func TestFanOutStopsWhenThePacketBecomesLate(t *testing.T) {
+	clock := newFakeClock()
+	var pli plis
+	up := newTestUpTrack(vp8Codec, clock, &pli, 0)
+	up.spread.above = 100 // written by the reader
+	var ws []*clockedWriter
+	var downs []*downTrack
+	for i := range 40 {
+		w := &clockedWriter{recordWriter: recordWriter{buf: make([]byte, 1500), ready: true}, clock: clock}
+		ws = append(ws, w)
+		downs = append(downs, bindDown(t, up, webrtc.SSRC(i+1), 96, 0, w))
+	}
+	l := up.layerList()[0]
+	var sc scratch
+	l.handle(rawPacket(t, 1, vp8Payload(true), 0), &sc)
+	for i, w := range ws {
+		require.Equal(t, 1, w.n, "subscriber %d has the keyframe", i)
+		w.step = 5 * time.Millisecond // from now on, each write takes 5 ms
+	}
+
+	// 16 writes take 80 ms: within the 100 ms; 32 take 160 ms: the rest is dropped.
+	l.handle(rawPacket(t, 2, vp8Payload(false), 0), &sc)
+	for i, w := range ws {
+		want := 2
+		if i >= 2*lateCheckEvery {
+			want = 1
+		}
+		require.Equal(t, want, w.n, "subscriber %d", i)
+		downs[i].mu.Lock()
+		require.Equal(t, i >= 2*lateCheckEvery, downs[i].needKey, "subscriber %d waits for a keyframe", i)
+		downs[i].mu.Unlock()
+	}
+	require.EqualValues(t, 1, up.stats.late.Load())
 }

@@ -308,15 +308,33 @@ func (l *layer) handle(raw []byte, sc *scratch) {
 			return
 		}
 	}
+	sc.at = at
 	l.writeAll(downs, pkt, key, sc)
 }
 
-// writeAll writes pkt to every subscriber of downs, its datagrams gathered by the fanout
-// so that they leave together.
+// lateCheckEvery is how many subscribers a fan-out writes to between two checks of the
+// packet's age: a goroutine that loses its core in the middle of a fan-out does not then
+// send what has become too old to the rest.
+const lateCheckEvery = 16
+
+// writeAll writes pkt, which came in at sc.at, to every subscriber of downs, its
+// datagrams gathered by the fanout so that they leave together. When the packet has been
+// in the server longer than the track's maxDelay by the time the loop gets to a
+// subscriber (the age is checked every lateCheckEvery subscribers), it stops there and
+// the subscribers left wait for a keyframe.
 func (l *layer) writeAll(downs []*downTrack, pkt *rtp.Packet, key bool, sc *scratch) {
-	l.up.fanout.hold()
-	defer l.up.fanout.release()
-	for _, d := range downs {
+	u := l.up
+	u.fanout.hold()
+	defer u.fanout.release()
+	for i, d := range downs {
+		if i > 0 && i%lateCheckEvery == 0 {
+			if now := u.clock.Now().UnixNano(); now-sc.at > u.maxDelay {
+				u.stats.late.Add(1)
+				l.lateAt.Store(now)
+				l.resync(downs[i:])
+				return
+			}
+		}
 		d.write(l, pkt, key, sc)
 	}
 }
@@ -747,6 +765,8 @@ func (d *downTrack) resync(l *layer) bool {
 type scratch struct {
 	// now is when the packet being forwarded was read, in Unix nanoseconds.
 	now int64
+	// at is when the packet being forwarded came in, in Unix nanoseconds.
+	at int64
 	// arrivals, in a layer's reader, is when its packets came off the media sockets;
 	// nil when unknown.
 	arrivals *arrivalRing

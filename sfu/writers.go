@@ -236,6 +236,7 @@ func (w *writer) forward(l *layer, ref packetRef, sc *scratch) {
 	if err := sc.pkt.Unmarshal(sc.raw[:n]); err != nil {
 		return
 	}
+	sc.at = ref.at
 	l.writeAll(downs, &sc.pkt, key, sc)
 }
 
