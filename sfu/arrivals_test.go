@@ -322,3 +322,47 @@ func TestFanOutStopsWhenThePacketBecomesLate(t *testing.T) {
 	}
 	require.EqualValues(t, 1, up.stats.late.Load())
 }
+
+func TestDelayCounts(t *testing.T) {
+	var c delayCounts
+	for _, d := range []time.Duration{0, time.Millisecond, 3 * time.Millisecond, 100 * time.Millisecond, 101 * time.Millisecond, 2 * time.Second} {
+		c.observe(int64(d))
+	}
+	st := c.stats()
+	require.EqualValues(t, 6, st.Count, "the one above every bound too")
+	require.InDelta(t, 2.205, st.Sum, 1e-9)
+	bounds := DelayBounds()
+	want := map[float64]uint64{0.001: 2, 0.002: 2, 0.005: 3, 0.1: 4, 0.125: 5, 1: 5}
+	for i, b := range bounds {
+		if w, ok := want[b]; ok {
+			require.Equal(t, w, st.Buckets[i], "at most %g s", b)
+		}
+	}
+}
+
+// A fan-out's delay is counted from the packet's arrival to its last datagram, when it
+// went to anyone.
+func TestFanOutDelayIsCounted(t *testing.T) {
+	clock := newFakeClock()
+	var pli plis
+	up := newTestUpTrack(vp8Codec, clock, &pli, 0)
+	var ws []*clockedWriter
+	for i := range 4 {
+		w := &clockedWriter{recordWriter: recordWriter{buf: make([]byte, 1500), ready: true}, clock: clock, step: 5 * time.Millisecond}
+		ws = append(ws, w)
+		bindDown(t, up, webrtc.SSRC(i+1), 96, 0, w)
+	}
+	l := up.layerList()[0]
+	table := newArrivalTable(clock)
+	sc := &scratch{arrivals: table.open(1234)}
+	l.handle(rawPacket(t, 1, vp8Payload(false), 0), sc) // before any keyframe: to no one
+	require.Zero(t, up.stats.delay.stats().Count, "a packet that went to no one has no delay")
+
+	raw := rawPacket(t, 2, vp8Payload(true), 0)
+	table.note(raw, nil)
+	clock.Advance(10 * time.Millisecond) // in the receive path
+	l.handle(raw, sc)
+	st := up.stats.delay.stats()
+	require.EqualValues(t, 1, st.Count)
+	require.InDelta(t, 0.030, st.Sum, 1e-9, "10 ms before the reader, 4 writes of 5 ms")
+}

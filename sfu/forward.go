@@ -318,12 +318,19 @@ func (l *layer) handle(raw []byte, sc *scratch) {
 const lateCheckEvery = 16
 
 // writeAll writes pkt, which came in at sc.at, to every subscriber of downs, its
-// datagrams gathered by the fanout so that they leave together. When the packet has been
-// in the server longer than the track's maxDelay by the time the loop gets to a
-// subscriber (the age is checked every lateCheckEvery subscribers), it stops there and
-// the subscribers left wait for a keyframe.
+// datagrams gathered by the fanout so that they leave together, and counts the delay
+// from its arrival to the fan-out's end when it went to anyone. When the packet has been in the server longer
+// than the track's maxDelay by the time the loop gets to a subscriber (the age is
+// checked every lateCheckEvery subscribers), it stops there and the subscribers left
+// wait for a keyframe.
 func (l *layer) writeAll(downs []*downTrack, pkt *rtp.Packet, key bool, sc *scratch) {
 	u := l.up
+	sent := false
+	defer func() { // after the release
+		if sent {
+			u.stats.delay.observe(u.clock.Now().UnixNano() - sc.at)
+		}
+	}()
 	u.fanout.hold()
 	defer u.fanout.release()
 	for i, d := range downs {
@@ -335,7 +342,9 @@ func (l *layer) writeAll(downs []*downTrack, pkt *rtp.Packet, key bool, sc *scra
 				return
 			}
 		}
-		d.write(l, pkt, key, sc)
+		if d.write(l, pkt, key, sc) {
+			sent = true
+		}
 	}
 }
 
@@ -696,11 +705,11 @@ const switchFrame = 90000 / 30
 // write sends pkt, a packet of layer l, to the subscriber with the subscriber's SSRC,
 // payload type and header extensions, and sequence numbers and timestamps continued
 // across layer switches. key tells whether pkt starts a keyframe. sc is the calling
-// goroutine's scratch space.
-func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) {
+// goroutine's scratch space. It tells whether pkt was handed to Pion.
+func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) bool {
 	b := d.binding.Load()
 	if b == nil {
-		return
+		return false
 	}
 	d.mu.Lock()
 	cur := d.current.Load()
@@ -708,11 +717,11 @@ func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) {
 	switch decide(l, cur, d.target.Load(), key, d.needKey) {
 	case skipPacket:
 		d.mu.Unlock()
-		return
+		return false
 	case awaitKeyframe:
 		d.mu.Unlock()
 		l.requestKeyframe()
-		return
+		return false
 	case switchToLayer:
 		d.s.switchTo(pkt.SequenceNumber, pkt.Timestamp)
 		if d.vp8 != nil {
@@ -742,6 +751,7 @@ func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) {
 	if left != nil {
 		d.up.finishSwitch(d, left)
 	}
+	return true
 }
 
 // resync makes a video subscriber of layer l wait for l's next keyframe: packets it

@@ -308,6 +308,7 @@ func (s *Server) ForwardStats() ForwardStats {
 		KeyframeRequests: s.forwarding.keyframeRequests.Load(),
 		NACKs:            s.forwarding.nacks.Load(),
 		Loss:             s.forwarding.loss.stats(),
+		Delay:            s.forwarding.delay.stats(),
 	}
 }
 

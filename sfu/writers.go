@@ -67,6 +67,9 @@ type forwardStats struct {
 	nacks atomic.Uint64
 	// loss counts the fractions lost that subscribers' receiver reports gave.
 	loss lossCounts
+	// delay counts how long the fan-outs took from the packet's arrival to its last
+	// subscriber's datagram.
+	delay delayCounts
 }
 
 // ForwardStats are the counts of the forwarding since the server started.
@@ -91,6 +94,62 @@ type ForwardStats struct {
 	NACKs uint64
 	// Loss is the fractions lost that subscribers reported in their receiver reports.
 	Loss LossStats
+	// Delay is the time from a packet's arrival to the last datagram of its fan-out,
+	// once per fan-out (a layer's reader's, or each of its writers').
+	Delay DelayStats
+}
+
+// DelayBuckets is the number of buckets of DelayStats.
+const DelayBuckets = 16
+
+// DelayBounds are the upper bounds of the buckets of DelayStats, in seconds: finer about
+// the 100 ms (video) and 150 ms (audio) a packet may wait.
+func DelayBounds() [DelayBuckets]float64 {
+	return [DelayBuckets]float64{0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.3, 0.5, 1}
+}
+
+// DelayStats is a histogram of forwarding delays: Buckets[i] counts the fan-outs that
+// took at most DelayBounds[i] (cumulative, as Prometheus wants them); Count counts them
+// all, those above the last bound too.
+type DelayStats struct {
+	// Count is the number of fan-outs.
+	Count uint64
+	// Sum is the sum of their delays, in seconds.
+	Sum float64
+	// Buckets are the cumulative counts, by DelayBounds.
+	Buckets [DelayBuckets]uint64
+}
+
+// delayCounts counts fan-outs by delay: one atomic add per fan-out and bucket.
+type delayCounts struct {
+	// buckets count the fan-outs per bucket, not cumulative; the last one those above
+	// every bound.
+	buckets [DelayBuckets + 1]atomic.Uint64
+	// sum is the sum of the delays, in nanoseconds.
+	sum atomic.Int64
+}
+
+// observe counts one fan-out that took d nanoseconds.
+func (c *delayCounts) observe(d int64) {
+	bounds := DelayBounds()
+	i := 0
+	for i < DelayBuckets && float64(d) > bounds[i]*1e9 {
+		i++
+	}
+	c.buckets[i].Add(1)
+	c.sum.Add(max(d, 0))
+}
+
+// stats reads the counts, made cumulative.
+func (c *delayCounts) stats() DelayStats {
+	var st DelayStats
+	for i := range DelayBuckets {
+		st.Count += c.buckets[i].Load()
+		st.Buckets[i] = st.Count
+	}
+	st.Count += c.buckets[DelayBuckets].Load()
+	st.Sum = float64(c.sum.Load()) / 1e9
+	return st
 }
 
 // packetRef is a packet of a layer's cache posted to its writers; the cache says whether

@@ -362,11 +362,27 @@ if iv:
 }
 
 # print_counters NAME FILE prints the forwarding counters in FILE (lines of /metrics),
-# over the whole case, joins included, as those of NAME.
+# over the whole case, joins included, as those of NAME, and the quantiles of its
+# forwarding delay (the upper bound of the bucket each falls in).
 print_counters() {
 	[ -s "$2" ] || return 0
-	awk -v name="$1" '{ sub(/^webinaire_/, "", $1); line = line sep sprintf("%s %.0f", $1, $2); sep = "  " }
+	awk -v name="$1" '/^webinaire_forward_delay_seconds/ { next }
+		{ sub(/^webinaire_/, "", $1); line = line sep sprintf("%s %.0f", $1, $2); sep = "  " }
 		END { print name " counters over the whole case: " line }' "$2"
+	python3 -c '
+import re, sys
+buckets, count = [], 0
+for line in open(sys.argv[2]):
+    m = re.match(r"webinaire_forward_delay_seconds_bucket\{le=\"([^\"]+)\"\} (\S+)", line)
+    if m and m.group(1) != "+Inf":
+        buckets.append((float(m.group(1)), float(m.group(2))))
+    elif line.startswith("webinaire_forward_delay_seconds_count "):
+        count = float(line.split()[1])
+if count:
+    def q(p):
+        return next(("%g" % (b * 1000) for b, c in sorted(buckets) if c >= p * count), "more than %g" % (max(buckets)[0] * 1000))
+    print("%s forwarding delay over the whole case (arrival to a fan-out'"'"'s last datagram, %d fan-outs): p50 %s, p99 %s, p99.9 %s ms at most" % (sys.argv[1], count, q(0.5), q(0.99), q(0.999)))
+' "$1" "$2"
 }
 
 what=${1:-all}
