@@ -47,7 +47,7 @@ func newForwardCollector(s *sfu.Server) *forwardCollector {
 		forwarded:     prometheus.NewDesc("webinaire_forward_packets_total", "Media packets handed to subscribers, each packet once per subscriber of its layer.", nil, nil),
 		dropped:       prometheus.NewDesc("webinaire_forward_dropped_packets_total", "Packets not forwarded to a group of subscribers because the server could not keep up: its writer's queue was full, or the packet waited too long for its writer (late) or in the server's receive path before its reader got it (received_late, to every subscriber).", []string{"reason"}, nil),
 		retransmitted: prometheus.NewDesc("webinaire_forward_retransmitted_packets_total", "Packets sent again to a subscriber that reported them lost (NACK).", nil, nil),
-		delay:         prometheus.NewDesc("webinaire_forward_delay_seconds", "Time from a media packet's arrival at the node (the kernel's receive time) to the last datagram of its fan-out to a group of subscribers, once per fan-out that went to anyone.", nil, nil),
+		delay:         prometheus.NewDesc("webinaire_forward_delay_seconds", "Time from a media packet's arrival at the node (the kernel's receive time) to the end of the fan-out that sent it to a group of subscribers, once per datagram sent: at most the time each datagram took to leave.", nil, nil),
 	}
 }
 

@@ -326,13 +326,14 @@ func TestFanOutStopsWhenThePacketBecomesLate(t *testing.T) {
 func TestDelayCounts(t *testing.T) {
 	var c delayCounts
 	for _, d := range []time.Duration{0, time.Millisecond, 3 * time.Millisecond, 100 * time.Millisecond, 101 * time.Millisecond, 2 * time.Second} {
-		c.observe(int64(d))
+		c.observe(int64(d), 1)
 	}
+	c.observe(int64(4*time.Millisecond), 10) // a fan-out of 10 datagrams
 	st := c.stats()
-	require.EqualValues(t, 6, st.Count, "the one above every bound too")
-	require.InDelta(t, 2.205, st.Sum, 1e-9)
+	require.EqualValues(t, 16, st.Count, "the one above every bound too")
+	require.InDelta(t, 2.245, st.Sum, 1e-9)
 	bounds := DelayBounds()
-	want := map[float64]uint64{0.001: 2, 0.002: 2, 0.005: 3, 0.1: 4, 0.125: 5, 1: 5}
+	want := map[float64]uint64{0.001: 2, 0.002: 2, 0.005: 13, 0.1: 14, 0.125: 15, 1: 15}
 	for i, b := range bounds {
 		if w, ok := want[b]; ok {
 			require.Equal(t, w, st.Buckets[i], "at most %g s", b)
@@ -340,8 +341,8 @@ func TestDelayCounts(t *testing.T) {
 	}
 }
 
-// A fan-out's delay is counted from the packet's arrival to its last datagram, when it
-// went to anyone.
+// Each datagram of a fan-out counts the delay from the packet's arrival to the end of
+// the fan-out.
 func TestFanOutDelayIsCounted(t *testing.T) {
 	clock := newFakeClock()
 	var pli plis
@@ -356,13 +357,13 @@ func TestFanOutDelayIsCounted(t *testing.T) {
 	table := newArrivalTable(clock)
 	sc := &scratch{arrivals: table.open(1234)}
 	l.handle(rawPacket(t, 1, vp8Payload(false), 0), sc) // before any keyframe: to no one
-	require.Zero(t, up.stats.delay.stats().Count, "a packet that went to no one has no delay")
+	require.Zero(t, up.stats.delay.stats().Count, "a packet that went to no one has no datagram")
 
 	raw := rawPacket(t, 2, vp8Payload(true), 0)
 	table.note(raw, nil)
 	clock.Advance(10 * time.Millisecond) // in the receive path
 	l.handle(raw, sc)
 	st := up.stats.delay.stats()
-	require.EqualValues(t, 1, st.Count)
-	require.InDelta(t, 0.030, st.Sum, 1e-9, "10 ms before the reader, 4 writes of 5 ms")
+	require.EqualValues(t, 4, st.Count, "four datagrams")
+	require.InDelta(t, 4*0.030, st.Sum, 1e-9, "10 ms before the reader, 4 writes of 5 ms")
 }

@@ -318,17 +318,17 @@ func (l *layer) handle(raw []byte, sc *scratch) {
 const lateCheckEvery = 16
 
 // writeAll writes pkt, which came in at sc.at, to every subscriber of downs, its
-// datagrams gathered by the fanout so that they leave together, and counts the delay
-// from its arrival to the fan-out's end when it went to anyone. When the packet has been in the server longer
+// datagrams gathered by the fanout so that they leave together, and counts for each
+// datagram the delay from the packet's arrival to the fan-out's end. When the packet has been in the server longer
 // than the track's maxDelay by the time the loop gets to a subscriber (the age is
 // checked every lateCheckEvery subscribers), it stops there and the subscribers left
 // wait for a keyframe.
 func (l *layer) writeAll(downs []*downTrack, pkt *rtp.Packet, key bool, sc *scratch) {
 	u := l.up
-	sent := false
+	sent := uint64(0)
 	defer func() { // after the release
-		if sent {
-			u.stats.delay.observe(u.clock.Now().UnixNano() - sc.at)
+		if sent > 0 {
+			u.stats.delay.observe(u.clock.Now().UnixNano()-sc.at, sent)
 		}
 	}()
 	u.fanout.hold()
@@ -343,7 +343,7 @@ func (l *layer) writeAll(downs []*downTrack, pkt *rtp.Packet, key bool, sc *scra
 			}
 		}
 		if d.write(l, pkt, key, sc) {
-			sent = true
+			sent++
 		}
 	}
 }

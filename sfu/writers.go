@@ -67,8 +67,8 @@ type forwardStats struct {
 	nacks atomic.Uint64
 	// loss counts the fractions lost that subscribers' receiver reports gave.
 	loss lossCounts
-	// delay counts how long the fan-outs took from the packet's arrival to its last
-	// subscriber's datagram.
+	// delay counts, for each datagram sent, the time from its packet's arrival to the
+	// end of the fan-out it was part of.
 	delay delayCounts
 }
 
@@ -94,8 +94,9 @@ type ForwardStats struct {
 	NACKs uint64
 	// Loss is the fractions lost that subscribers reported in their receiver reports.
 	Loss LossStats
-	// Delay is the time from a packet's arrival to the last datagram of its fan-out,
-	// once per fan-out (a layer's reader's, or each of its writers').
+	// Delay is, for each datagram sent, the time from its packet's arrival to the end of
+	// the fan-out it was part of (a layer's reader's, or one of its writers'): at most
+	// the time the datagram took to leave.
 	Delay DelayStats
 }
 
@@ -108,11 +109,11 @@ func DelayBounds() [DelayBuckets]float64 {
 	return [DelayBuckets]float64{0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.3, 0.5, 1}
 }
 
-// DelayStats is a histogram of forwarding delays: Buckets[i] counts the fan-outs that
-// took at most DelayBounds[i] (cumulative, as Prometheus wants them); Count counts them
-// all, those above the last bound too.
+// DelayStats is a histogram of forwarding delays: Buckets[i] counts the datagrams whose
+// delay was at most DelayBounds[i] (cumulative, as Prometheus wants them); Count counts
+// them all, those above the last bound too.
 type DelayStats struct {
-	// Count is the number of fan-outs.
+	// Count is the number of datagrams.
 	Count uint64
 	// Sum is the sum of their delays, in seconds.
 	Sum float64
@@ -120,24 +121,25 @@ type DelayStats struct {
 	Buckets [DelayBuckets]uint64
 }
 
-// delayCounts counts fan-outs by delay: one atomic add per fan-out and bucket.
+// delayCounts counts datagrams by delay: two atomic adds per fan-out.
 type delayCounts struct {
-	// buckets count the fan-outs per bucket, not cumulative; the last one those above
+	// buckets count the datagrams per bucket, not cumulative; the last one those above
 	// every bound.
 	buckets [DelayBuckets + 1]atomic.Uint64
 	// sum is the sum of the delays, in nanoseconds.
 	sum atomic.Int64
 }
 
-// observe counts one fan-out that took d nanoseconds.
-func (c *delayCounts) observe(d int64) {
+// observe counts n datagrams of a fan-out that ended d nanoseconds after their packet's
+// arrival.
+func (c *delayCounts) observe(d int64, n uint64) {
 	bounds := DelayBounds()
 	i := 0
 	for i < DelayBuckets && float64(d) > bounds[i]*1e9 {
 		i++
 	}
-	c.buckets[i].Add(1)
-	c.sum.Add(max(d, 0))
+	c.buckets[i].Add(n)
+	c.sum.Add(max(d, 0) * int64(n))
 }
 
 // stats reads the counts, made cumulative.

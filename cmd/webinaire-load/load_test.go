@@ -143,7 +143,7 @@ func TestTinyLoadAgainstARealServer(t *testing.T) {
 	require.NotNil(t, r.ServerWaitSeconds)
 	require.Positive(t, r.WindowSeconds)
 	require.NotNil(t, r.ServerDelay, "the server's delay was read")
-	require.Positive(t, r.ServerDelay.Count, "fan-outs in the window")
+	require.Positive(t, r.ServerDelay.Count, "datagrams in the window")
 	require.Positive(t, r.ServerDelay.P50)
 	require.LessOrEqual(t, r.ServerDelay.P50, r.ServerDelay.P99)
 

@@ -361,7 +361,7 @@ print("joined %d/%d  join p50 %.0f p95 %.0f max %.0f ms  first video p50 %.0f ms
 d = r.get("server_forward_delay")
 if d:
     at_most = lambda v: "above every bucket" if v < 0 else "%g" % v
-    print("server forwarding delay in the window (arrival to a fan-out'"'"'s last datagram, %d fan-outs): p50 %s, p99 %s, p99.9 %s ms at most" % (
+    print("server forwarding delay in the window (arrival to the end of the fan-out, %d datagrams): p50 %s, p99 %s, p99.9 %s ms at most" % (
       d["count"], at_most(d["p50_ms"]), at_most(d["p99_ms"]), at_most(d["p999_ms"])))
 iv = r.get("added_latency_intervals")
 if iv:

@@ -255,7 +255,7 @@ func (r *report) writeText(w io.Writer) error {
 		fmt.Fprintf(tw, "  waiting for a core\t%.2f s\n", *r.ServerWaitSeconds)
 	}
 	if d := r.ServerDelay; d != nil {
-		fmt.Fprintf(tw, "server's forwarding delay\tp50 %s\tp99 %s\tp99.9 %s\t(%d fan-outs)\n", atMost(d.P50), atMost(d.P99), atMost(d.P999), d.Count)
+		fmt.Fprintf(tw, "server's forwarding delay\tp50 %s\tp99 %s\tp99.9 %s\t(%d datagrams)\n", atMost(d.P50), atMost(d.P99), atMost(d.P999), d.Count)
 	}
 	genPerM := "-"
 	if r.GeneratorCPUPerMillion != nil {

@@ -11,12 +11,12 @@ import (
 	"strings"
 )
 
-// delayMetric is the server's histogram of its forwarding delay: from a packet's arrival
-// to the last datagram of each fan-out.
+// delayMetric is the server's histogram of its forwarding delay: for each datagram sent,
+// from its packet's arrival to the end of its fan-out.
 const delayMetric = "webinaire_forward_delay_seconds"
 
 // delayHistogram is the server's delay histogram at one moment: the cumulative counts
-// by upper bound (seconds, increasing, +Inf excepted) and the count of every fan-out.
+// by upper bound (seconds, increasing, +Inf excepted) and the count of every datagram.
 type delayHistogram struct {
 	bounds []float64
 	cum    []uint64
@@ -27,7 +27,7 @@ type delayHistogram struct {
 // upper bound of the bucket they fall in, in milliseconds; -1 when above every bound.
 // Unlike the added latency, it does not count the time packets wait in this process.
 type serverDelay struct {
-	// Count is the number of fan-outs in the window.
+	// Count is the number of datagrams sent in the window.
 	Count uint64  `json:"count"`
 	P50   float64 `json:"p50_ms"`
 	P99   float64 `json:"p99_ms"`
