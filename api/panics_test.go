@@ -37,8 +37,11 @@ func TestForwardingInMetrics(t *testing.T) {
 	for _, want := range []string{
 		`webinaire_forward_dropped_packets_total{reason="queue_full"} 0`,
 		`webinaire_forward_dropped_packets_total{reason="late"} 0`,
+		`webinaire_forward_dropped_packets_total{reason="received_late"} 0`,
 		`webinaire_forward_retransmitted_packets_total 0`,
 		`webinaire_forward_packets_total 0`,
+		`webinaire_forward_delay_seconds_bucket{le="0.1"} 0`,
+		"webinaire_forward_delay_seconds_count 0\n",
 	} {
 		require.Contains(t, m, want)
 	}

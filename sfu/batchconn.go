@@ -129,6 +129,10 @@ type batchConn struct {
 	group *sendBatcher
 	w     batchWriter
 	v4    bool // an IPv4 socket: destinations are written as 4-byte addresses
+	// arrivals, when set, notes when each published packet came in; rx is the control
+	// buffer of the reads, which the mux's one reading goroutine makes.
+	arrivals *arrivalTable
+	rx       rxControl
 
 	// sendMu is held by the one flush that swaps a batch out and sends it, so that
 	// batches go out in the order they were filled. Writers queue under mu only and
@@ -235,9 +239,18 @@ func (c *batchConn) WriteToUDP(p []byte, addr *net.UDPAddr) (int, error) {
 	return c.WriteToAddrPort(p, addr.AddrPort())
 }
 
-// ReadFromAddrPort reads one datagram.
+// ReadFromAddrPort reads one datagram, and notes when it came if it is a packet of a
+// published stream. One goroutine reads (the mux's).
 func (c *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
-	return c.UDPConn.ReadFromUDPAddrPort(p)
+	if c.arrivals == nil {
+		return c.UDPConn.ReadFromUDPAddrPort(p)
+	}
+	oob := c.rx.bytes()
+	n, oobn, _, addr, err := c.UDPConn.ReadMsgUDPAddrPort(p, oob)
+	if err == nil {
+		c.arrivals.note(p[:n], oob[:oobn])
+	}
+	return n, addr, err
 }
 
 // Close drops what is queued and closes the socket.
@@ -318,10 +331,12 @@ func (c *batchConn) send(q *sendQueue) {
 }
 
 // batchNet is the network of the server's ICE UDP muxes: stdnet, with every UDP
-// socket it listens on made a batchConn of one sendBatcher.
+// socket it listens on made a batchConn of one sendBatcher, noting its arrivals in one
+// table.
 type batchNet struct {
 	transport.Net
-	batcher *sendBatcher
+	batcher  *sendBatcher
+	arrivals *arrivalTable
 }
 
 // ListenUDP opens a UDP socket that batches its writes.
@@ -340,5 +355,13 @@ func (n batchNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCo
 			return nil, fmt.Errorf("set don't fragment: %w", err)
 		}
 	}
-	return n.batcher.wrap(udp), nil
+	if n.arrivals != nil {
+		if err := setReceiveTimes(udp); err != nil {
+			_ = udp.Close()
+			return nil, fmt.Errorf("ask for receive times: %w", err)
+		}
+	}
+	c := n.batcher.wrap(udp)
+	c.arrivals = n.arrivals
+	return c, nil
 }

@@ -12,13 +12,18 @@ import (
 // identification: the kernel skips the hashing and shared counters it otherwise runs
 // for every datagram of an unconnected socket.
 func setDontFragment(c *net.UDPConn) error {
+	return setsockoptInt(c, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
+}
+
+// setsockoptInt sets an option of c's socket.
+func setsockoptInt(c *net.UDPConn, level, opt, value int) error {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var serr error
 	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
+		serr = unix.SetsockoptInt(int(fd), level, opt, value)
 	}); err != nil {
 		return err
 	}

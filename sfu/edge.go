@@ -721,6 +721,7 @@ func (l *edgeLink) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRecei
 			Spread:           r.srv.spread,
 			Stats:            &r.srv.forwarding,
 			Panics:           r.srv.panics,
+			Arrivals:         r.srv.arrivals,
 		})
 		l.ups[a.ID] = up
 		lay = up.layerList()[0]

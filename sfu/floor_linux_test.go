@@ -2,12 +2,17 @@ package sfu
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"testing"
 	"unsafe"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -25,9 +30,11 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkFloor -benchtime 20000x ./sfu/
 //
-// Destinations are either drained (a goroutine reads each socket; its CPU is not
-// counted, but waking it is) or never read (their buffers fill, and the kernel drops
-// the datagrams in the sender's system call, without queueing or wake-up).
+// Destinations are drained (a goroutine reads each socket; its CPU is not counted, but
+// waking it is), drained by another process (as the load generator's subscribers are:
+// waking a thread of another process costs the sender more), or never read (their
+// buffers fill, and the kernel drops the datagrams in the sender's system call, without
+// queueing or wake-up).
 
 // floorPayload is the size of a video packet's payload.
 const floorPayload = 1200
@@ -58,7 +65,46 @@ type floorSetup struct {
 	enc [][]byte
 }
 
-func newFloorSetup(b *testing.B, profile srtp.ProtectionProfile, drain bool, perDst int) *floorSetup {
+// floorRx is what becomes of the datagrams of the floor benchmarks.
+type floorRx string
+
+const (
+	drainedHere      floorRx = "drained"           // read by goroutines of the benchmark
+	drainedElsewhere floorRx = "drained-elsewhere" // read by another process
+	unread           floorRx = "unread"            // dropped by the kernel, buffers full
+)
+
+// drainProcessEnv, set in its environment, makes the test binary a process that opens
+// destinations and reads them (TestDrainProcess).
+const drainProcessEnv = "SFU_DRAIN_PROCESS"
+
+// TestDrainProcess is the process of the drained-elsewhere destinations: it opens
+// floorDestinations UDP sockets on loopback, writes their ports, and reads them until
+// its input ends. It does nothing in an ordinary test run.
+func TestDrainProcess(t *testing.T) {
+	if os.Getenv(drainProcessEnv) == "" {
+		t.Skip("run by BenchmarkFloor")
+	}
+	var ports []int
+	for range floorDestinations {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		require.NoError(t, err)
+		defer c.Close()
+		ports = append(ports, c.LocalAddr().(*net.UDPAddr).Port)
+		go func() { // owned by the process; ends when the socket is closed as it ends
+			buf := make([]byte, 65536)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	require.NoError(t, json.NewEncoder(os.Stdout).Encode(ports))
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+func newFloorSetup(b *testing.B, profile srtp.ProtectionProfile, rx floorRx, perDst int) *floorSetup {
 	b.Helper()
 	listen := func() *net.UDPConn {
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -78,18 +124,29 @@ func newFloorSetup(b *testing.B, profile srtp.ProtectionProfile, drain bool, per
 	if err != nil {
 		b.Fatal(err)
 	}
+	var elsewhere []int
+	if rx == drainedElsewhere {
+		_, in := helperProcess(b, "TestDrainProcess", drainProcessEnv+"=1")
+		if err := in.Decode(&elsewhere); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for i := range floorDestinations {
-		d := listen()
-		s.dsts = append(s.dsts, d.LocalAddr().(*net.UDPAddr).AddrPort())
-		if drain {
-			go func() { // owned by the benchmark; ends when d is closed at cleanup
-				buf := make([]byte, 65536)
-				for {
-					if _, err := d.Read(buf); err != nil {
-						return
+		if rx == drainedElsewhere {
+			s.dsts = append(s.dsts, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(elsewhere[i])))
+		} else {
+			d := listen()
+			s.dsts = append(s.dsts, d.LocalAddr().(*net.UDPAddr).AddrPort())
+			if rx == drainedHere {
+				go func() { // owned by the benchmark; ends when d is closed at cleanup
+					buf := make([]byte, 65536)
+					for {
+						if _, err := d.Read(buf); err != nil {
+							return
+						}
 					}
-				}
-			}()
+				}()
+			}
 		}
 		key, salt := make([]byte, keyLen), make([]byte, saltLen)
 		key[0], salt[0] = byte(i), byte(i>>8)
@@ -156,13 +213,9 @@ func runFloor(b *testing.B, datagramsPerOp int, fanout func()) {
 // encryption alone, without sending.
 func BenchmarkFloor(b *testing.B) {
 	for _, p := range floorProfiles {
-		for _, drain := range []bool{true, false} {
-			rx := "drained"
-			if !drain {
-				rx = "unread"
-			}
+		for _, rx := range []floorRx{drainedHere, drainedElsewhere, unread} {
 			b.Run(fmt.Sprintf("%s/%s/sendmsg", p.name, rx), func(b *testing.B) {
-				s := newFloorSetup(b, p.profile, drain, 1)
+				s := newFloorSetup(b, p.profile, rx, 1)
 				runFloor(b, floorDestinations, func() {
 					for i, dst := range s.dsts {
 						_, _ = s.conn.WriteToUDPAddrPort(s.encrypt(b, i, 0, 1), dst)
@@ -170,7 +223,7 @@ func BenchmarkFloor(b *testing.B) {
 				})
 			})
 			b.Run(fmt.Sprintf("%s/%s/batchconn", p.name, rx), func(b *testing.B) {
-				s := newFloorSetup(b, p.profile, drain, 1)
+				s := newFloorSetup(b, p.profile, rx, 1)
 				batcher := newSendBatcher()
 				c := batcher.wrap(s.conn)
 				runFloor(b, floorDestinations, func() {
@@ -182,7 +235,7 @@ func BenchmarkFloor(b *testing.B) {
 				})
 			})
 			b.Run(fmt.Sprintf("%s/%s/sendmmsg", p.name, rx), func(b *testing.B) {
-				s := newFloorSetup(b, p.profile, drain, 1)
+				s := newFloorSetup(b, p.profile, rx, 1)
 				ms := floorMessages(s, 1)
 				runFloor(b, floorDestinations, func() {
 					for i := range s.dsts {
@@ -193,7 +246,7 @@ func BenchmarkFloor(b *testing.B) {
 			})
 		}
 		b.Run(p.name+"/encrypt-only", func(b *testing.B) {
-			s := newFloorSetup(b, p.profile, false, 1)
+			s := newFloorSetup(b, p.profile, unread, 1)
 			runFloor(b, floorDestinations, func() {
 				for i := range s.dsts {
 					s.encrypt(b, i, 0, 1)
@@ -211,7 +264,7 @@ func BenchmarkFloor(b *testing.B) {
 func BenchmarkFloorFrame(b *testing.B) {
 	for _, perDst := range []int{1, 2, 8} {
 		b.Run(fmt.Sprintf("%dperdst/sendmmsg", perDst), func(b *testing.B) {
-			s := newFloorSetup(b, srtp.ProtectionProfileAeadAes256Gcm, true, perDst)
+			s := newFloorSetup(b, srtp.ProtectionProfileAeadAes256Gcm, drainedHere, perDst)
 			ms := floorMessages(s, perDst)
 			runFloor(b, floorDestinations*perDst, func() {
 				for i := range s.dsts {
@@ -223,7 +276,7 @@ func BenchmarkFloorFrame(b *testing.B) {
 			})
 		})
 		b.Run(fmt.Sprintf("%dperdst/gso", perDst), func(b *testing.B) {
-			s := newFloorSetup(b, srtp.ProtectionProfileAeadAes256Gcm, true, perDst)
+			s := newFloorSetup(b, srtp.ProtectionProfileAeadAes256Gcm, drainedHere, perDst)
 			ms := floorMessages(s, 1)
 			frames := make([][]byte, len(s.dsts))
 			for i := range frames {

@@ -57,6 +57,11 @@ type upTrack struct {
 	fanout fanout
 	stats  *forwardStats
 	panics *Panics
+	// arrivals tells when the packets came off the media sockets; nil when unknown.
+	arrivals *arrivalTable
+	// maxDelay is how long, in nanoseconds, a packet may have been in the server before
+	// it is forwarded: maxVideoQueueDelay or maxAudioQueueDelay.
+	maxDelay int64
 	// slots numbers the downTracks made for the track, see downTrack.slot.
 	slots atomic.Int64
 
@@ -127,6 +132,9 @@ type upTrackParams struct {
 	Stats *forwardStats
 	// Panics counts the panics recovered in the track's writers; nil does not count.
 	Panics *Panics
+	// Arrivals tells when the track's packets came off the media sockets; nil counts
+	// their wait from when the track's reader gets them.
+	Arrivals *arrivalTable
 }
 
 func newUpTrack(p upTrackParams) *upTrack {
@@ -150,6 +158,8 @@ func newUpTrack(p upTrackParams) *upTrack {
 		spread:    p.Spread,
 		stats:     p.Stats,
 		panics:    p.Panics,
+		arrivals:  p.Arrivals,
+		maxDelay:  int64(maxAudioQueueDelay),
 		parked:    true,
 	}
 	if u.spread.above == 0 {
@@ -163,6 +173,7 @@ func newUpTrack(p upTrackParams) *upTrack {
 	}
 	if kind == webrtc.RTPCodecTypeVideo {
 		u.isKeyframe = codec.KeyframeDetector(p.Codec.MimeType)
+		u.maxDelay = int64(maxVideoQueueDelay)
 	}
 	for _, e := range p.HeaderExtensions {
 		if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 15 {
@@ -244,6 +255,11 @@ func (l *layer) run(remote *webrtc.TrackRemote) {
 	}
 	defer l.stopWriters()
 	sc := new(scratch)
+	if t := l.up.arrivals; t != nil {
+		ssrc := uint32(remote.SSRC())
+		sc.arrivals = t.open(ssrc)
+		defer t.close(ssrc, sc.arrivals)
+	}
 	for {
 		n, _, err := remote.Read(sc.raw[:])
 		if err != nil {
@@ -255,7 +271,9 @@ func (l *layer) run(remote *webrtc.TrackRemote) {
 
 // handle parses one RTP packet, raw, into sc and forwards it: to each subscriber in
 // turn on this goroutine, or, when the layer has more than the track's spreadAbove
-// subscribers, through its writers (see writerPool). raw may be sc.raw.
+// subscribers, through its writers (see writerPool). raw may be sc.raw. A packet that
+// has been in the server longer than the track's maxDelay already (it waited in Pion's
+// receive path) is kept for retransmissions but not forwarded.
 func (l *layer) handle(raw []byte, sc *scratch) {
 	pkt := &sc.pkt
 	if err := pkt.Unmarshal(raw); err != nil {
@@ -277,22 +295,56 @@ func (l *layer) handle(raw []byte, sc *scratch) {
 	l.cache.store(pkt.SequenceNumber, raw, key)
 	u.stats.forwarded.Add(uint64(len(downs)))
 	sc.now = u.clock.Now().UnixNano()
+	at := sc.arrivals.arrivedAt(pkt.SequenceNumber, sc.now)
+	if sc.now-at > u.maxDelay {
+		u.stats.receivedLate.Add(1)
+		l.lateAt.Store(sc.now)
+		l.resync(downs)
+		return
+	}
 	if len(downs) > u.spread.above {
 		if pool := l.writers(); pool != nil {
-			pool.post(packetRef{seq: pkt.SequenceNumber, at: sc.now})
+			pool.post(packetRef{seq: pkt.SequenceNumber, at: at})
 			return
 		}
 	}
+	sc.at = at
 	l.writeAll(downs, pkt, key, sc)
 }
 
-// writeAll writes pkt to every subscriber of downs, its datagrams gathered by the fanout
-// so that they leave together.
+// lateCheckEvery is how many subscribers a fan-out writes to between two checks of the
+// packet's age: a goroutine that loses its core in the middle of a fan-out does not then
+// send what has become too old to the rest.
+const lateCheckEvery = 16
+
+// writeAll writes pkt, which came in at sc.at, to every subscriber of downs, its
+// datagrams gathered by the fanout so that they leave together, and counts for each
+// datagram the delay from the packet's arrival to the fan-out's end. When the packet has been in the server longer
+// than the track's maxDelay by the time the loop gets to a subscriber (the age is
+// checked every lateCheckEvery subscribers), it stops there and the subscribers left
+// wait for a keyframe.
 func (l *layer) writeAll(downs []*downTrack, pkt *rtp.Packet, key bool, sc *scratch) {
-	l.up.fanout.hold()
-	defer l.up.fanout.release()
-	for _, d := range downs {
-		d.write(l, pkt, key, sc)
+	u := l.up
+	sent := uint64(0)
+	defer func() { // after the release
+		if sent > 0 {
+			u.stats.delay.observe(u.clock.Now().UnixNano()-sc.at, sent)
+		}
+	}()
+	u.fanout.hold()
+	defer u.fanout.release()
+	for i, d := range downs {
+		if i > 0 && i%lateCheckEvery == 0 {
+			if now := u.clock.Now().UnixNano(); now-sc.at > u.maxDelay {
+				u.stats.late.Add(1)
+				l.lateAt.Store(now)
+				l.resync(downs[i:])
+				return
+			}
+		}
+		if d.write(l, pkt, key, sc) {
+			sent++
+		}
 	}
 }
 
@@ -653,11 +705,11 @@ const switchFrame = 90000 / 30
 // write sends pkt, a packet of layer l, to the subscriber with the subscriber's SSRC,
 // payload type and header extensions, and sequence numbers and timestamps continued
 // across layer switches. key tells whether pkt starts a keyframe. sc is the calling
-// goroutine's scratch space.
-func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) {
+// goroutine's scratch space. It tells whether pkt was handed to Pion.
+func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) bool {
 	b := d.binding.Load()
 	if b == nil {
-		return
+		return false
 	}
 	d.mu.Lock()
 	cur := d.current.Load()
@@ -665,11 +717,11 @@ func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) {
 	switch decide(l, cur, d.target.Load(), key, d.needKey) {
 	case skipPacket:
 		d.mu.Unlock()
-		return
+		return false
 	case awaitKeyframe:
 		d.mu.Unlock()
 		l.requestKeyframe()
-		return
+		return false
 	case switchToLayer:
 		d.s.switchTo(pkt.SequenceNumber, pkt.Timestamp)
 		if d.vp8 != nil {
@@ -699,6 +751,7 @@ func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) {
 	if left != nil {
 		d.up.finishSwitch(d, left)
 	}
+	return true
 }
 
 // resync makes a video subscriber of layer l wait for l's next keyframe: packets it
@@ -721,12 +774,17 @@ func (d *downTrack) resync(l *layer) bool {
 // forwarding allocates nothing: the parsed packet, the rewritten header and payload.
 type scratch struct {
 	// now is when the packet being forwarded was read, in Unix nanoseconds.
-	now     int64
-	pkt     rtp.Packet
-	hdr     rtp.Header
-	ext     []rtp.Extension
-	raw     [maxRTPPacketSize]byte
-	payload [maxRTPPacketSize]byte
+	now int64
+	// at is when the packet being forwarded came in, in Unix nanoseconds.
+	at int64
+	// arrivals, in a layer's reader, is when its packets came off the media sockets;
+	// nil when unknown.
+	arrivals *arrivalRing
+	pkt      rtp.Packet
+	hdr      rtp.Header
+	ext      []rtp.Extension
+	raw      [maxRTPPacketSize]byte
+	payload  [maxRTPPacketSize]byte
 }
 
 // header sets sc.hdr to h rewritten for binding b: its SSRC, payload type, sequence

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -80,26 +81,34 @@ func newMediaAPI(cfg WebRTCConfig, mux ice.UDPMux, log *slog.Logger) (*webrtc.AP
 		return nil, fmt.Errorf("register audio level extension: %w", err)
 	}
 
-	// Interceptors on the received tracks only: NACKs and receiver reports for the
-	// publishers. What is sent is answered and reported by the SFU itself (reports.go):
-	// Pion's NACK responder would copy every packet for every subscriber, and its sender
-	// reports take a lock per packet.
-	ir := &interceptor.Registry{}
+	// Interceptors on the received tracks only: NACKs, receiver reports and transport-wide
+	// congestion control feedback for the publishers, started in a PeerConnection once it
+	// receives a track (onReceive). What is sent is answered and reported by the SFU
+	// itself (reports.go): Pion's NACK responder would copy every packet for every
+	// subscriber, and its sender reports take a lock per packet.
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
 	nackGenerator, err := nack.NewGeneratorInterceptor()
 	if err != nil {
 		return nil, fmt.Errorf("nack generator: %w", err)
 	}
-	ir.Add(nackGenerator)
 	receiverReports, err := report.NewReceiverInterceptor()
 	if err != nil {
 		return nil, fmt.Errorf("receiver reports: %w", err)
 	}
-	ir.Add(receiverReports)
-	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
-		return nil, fmt.Errorf("configure twcc: %w", err)
+	// webrtc.ConfigureTWCCSender, with the interceptor in the chain above.
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return nil, fmt.Errorf("register transport-cc extension: %w", err)
+		}
 	}
+	twccFeedback, err := twcc.NewSenderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("twcc feedback: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	ir.Add(onReceive{nackGenerator, receiverReports, twccFeedback})
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 		return nil, fmt.Errorf("configure simulcast extensions: %w", err)
 	}

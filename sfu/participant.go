@@ -742,6 +742,7 @@ func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		Spread:           p.srv.spread,
 		Stats:            &p.srv.forwarding,
 		Panics:           p.srv.panics,
+		Arrivals:         p.srv.arrivals,
 	})
 	if rid != "" {
 		p.pub.simulcast[receiver] = up

@@ -115,6 +115,8 @@ type Server struct {
 	forwarding forwardStats
 	// batcher batches the writes of every fan-out on the media sockets.
 	batcher *sendBatcher
+	// arrivals notes when the published packets come off the media sockets.
+	arrivals *arrivalTable
 	// origins is Params.Origins.
 	origins OriginDialer
 	// slidesBytes is the size of the presented PDFs all rooms hold now, at most
@@ -209,6 +211,7 @@ func New(p Params) (*Server, error) {
 	if s.clock == nil {
 		s.clock = systemClock{}
 	}
+	s.arrivals = newArrivalTable(s.clock)
 	if s.panics == nil {
 		s.panics = &Panics{}
 	}
@@ -234,7 +237,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("open media port %d: %w", s.cfg.UDPPort, err)
 	}
 	opts := []ice.UDPMuxFromPortOption{
-		ice.UDPMuxFromPortWithNet(batchNet{Net: n, batcher: s.batcher}),
+		ice.UDPMuxFromPortWithNet(batchNet{Net: n, batcher: s.batcher, arrivals: s.arrivals}),
 		ice.UDPMuxFromPortWithLogger(pionLoggerFactory{log: s.log}.NewLogger("udpmux")),
 		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
 	}
@@ -304,10 +307,12 @@ func (s *Server) ForwardStats() ForwardStats {
 		Forwarded:        s.forwarding.forwarded.Load(),
 		QueueFull:        s.forwarding.queueFull.Load(),
 		Late:             s.forwarding.late.Load(),
+		ReceivedLate:     s.forwarding.receivedLate.Load(),
 		Retransmitted:    s.forwarding.retransmitted.Load(),
 		KeyframeRequests: s.forwarding.keyframeRequests.Load(),
 		NACKs:            s.forwarding.nacks.Load(),
 		Loss:             s.forwarding.loss.stats(),
+		Delay:            s.forwarding.delay.stats(),
 	}
 }
 

@@ -14,8 +14,9 @@ import (
 // √N of them for N subscribers, each writing to its own group of subscribers: the
 // fan-out runs on every core, and the reader goes back to reading at once.
 //
-// Overload: a writer's queue is bounded, and a packet that waited longer than
-// maxQueueDelay is not sent. A video subscriber that misses packets waits for the next
+// Overload: a writer's queue is bounded, and a packet that has been in the server longer
+// than maxVideoQueueDelay (audio: maxAudioQueueDelay) since the media socket read it is
+// not sent, by the layer's reader or by a writer, whichever finds it late. A video subscriber that misses packets waits for the next
 // keyframe, which is asked for (paced per layer), and its bandwidth estimate falls by a
 // quarter, which moves it to a lower simulcast layer when the publisher sends one; audio
 // goes on after the gap and is given a longer delay than video, so that it is the last
@@ -28,9 +29,11 @@ const DefaultSpreadAbove = 16
 // writerQueueLen is the packets a writer's queue holds: a keyframe of a screen share fits.
 const writerQueueLen = 128
 
-// Longest time a packet waits for a writer before it is dropped: beyond, it would come
-// later than a listener can wait for it. Shorter waits (a core taken by another process
-// for a moment) are let through, late but whole, rather than frozen until a keyframe.
+// Longest time a packet may have been in the server, from when it came off the media
+// socket (see arrivalTable) to when its reader or a writer gets to it, before it is
+// dropped: beyond, it would come later than a listener can wait for it. Shorter waits (a
+// core taken by another process for a moment) are let through, late but whole, rather
+// than frozen until a keyframe.
 const (
 	maxVideoQueueDelay = 100 * time.Millisecond
 	maxAudioQueueDelay = 150 * time.Millisecond
@@ -53,6 +56,9 @@ type forwardStats struct {
 	queueFull atomic.Uint64
 	// late counts packets dropped by a writer for waiting too long.
 	late atomic.Uint64
+	// receivedLate counts packets dropped by a layer's reader: they had waited too long
+	// in Pion's receive path already.
+	receivedLate atomic.Uint64
 	// retransmitted counts packets sent again on a subscriber's NACK.
 	retransmitted atomic.Uint64
 	// keyframeRequests counts the PLIs sent to publishers.
@@ -61,6 +67,9 @@ type forwardStats struct {
 	nacks atomic.Uint64
 	// loss counts the fractions lost that subscribers' receiver reports gave.
 	loss lossCounts
+	// delay counts, for each datagram sent, the time from its packet's arrival to the
+	// end of the fan-out it was part of.
+	delay delayCounts
 }
 
 // ForwardStats are the counts of the forwarding since the server started.
@@ -70,8 +79,13 @@ type ForwardStats struct {
 	Forwarded uint64
 	// QueueFull is the packets a writer's full queue could not take.
 	QueueFull uint64
-	// Late is the packets that waited for a writer too long and were not sent.
+	// Late is the packets that waited for a writer too long and were not sent, counted
+	// once per writer.
 	Late uint64
+	// ReceivedLate is the packets that had been in the server too long already when the
+	// reader of their layer got them from Pion (they waited in its receive path), and
+	// went to no subscriber.
+	ReceivedLate uint64
 	// Retransmitted is the packets sent again on a subscriber's request (NACK).
 	Retransmitted uint64
 	// KeyframeRequests is the keyframe requests (PLI) sent to publishers.
@@ -80,13 +94,71 @@ type ForwardStats struct {
 	NACKs uint64
 	// Loss is the fractions lost that subscribers reported in their receiver reports.
 	Loss LossStats
+	// Delay is, for each datagram sent, the time from its packet's arrival to the end of
+	// the fan-out it was part of (a layer's reader's, or one of its writers'): at most
+	// the time the datagram took to leave.
+	Delay DelayStats
+}
+
+// DelayBuckets is the number of buckets of DelayStats.
+const DelayBuckets = 16
+
+// DelayBounds are the upper bounds of the buckets of DelayStats, in seconds: finer about
+// the 100 ms (video) and 150 ms (audio) a packet may wait.
+func DelayBounds() [DelayBuckets]float64 {
+	return [DelayBuckets]float64{0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.3, 0.5, 1}
+}
+
+// DelayStats is a histogram of forwarding delays: Buckets[i] counts the datagrams whose
+// delay was at most DelayBounds[i] (cumulative, as Prometheus wants them); Count counts
+// them all, those above the last bound too.
+type DelayStats struct {
+	// Count is the number of datagrams.
+	Count uint64
+	// Sum is the sum of their delays, in seconds.
+	Sum float64
+	// Buckets are the cumulative counts, by DelayBounds.
+	Buckets [DelayBuckets]uint64
+}
+
+// delayCounts counts datagrams by delay: two atomic adds per fan-out.
+type delayCounts struct {
+	// buckets count the datagrams per bucket, not cumulative; the last one those above
+	// every bound.
+	buckets [DelayBuckets + 1]atomic.Uint64
+	// sum is the sum of the delays, in nanoseconds.
+	sum atomic.Int64
+}
+
+// observe counts n datagrams of a fan-out that ended d nanoseconds after their packet's
+// arrival.
+func (c *delayCounts) observe(d int64, n uint64) {
+	bounds := DelayBounds()
+	i := 0
+	for i < DelayBuckets && float64(d) > bounds[i]*1e9 {
+		i++
+	}
+	c.buckets[i].Add(n)
+	c.sum.Add(max(d, 0) * int64(n))
+}
+
+// stats reads the counts, made cumulative.
+func (c *delayCounts) stats() DelayStats {
+	var st DelayStats
+	for i := range DelayBuckets {
+		st.Count += c.buckets[i].Load()
+		st.Buckets[i] = st.Count
+	}
+	st.Count += c.buckets[DelayBuckets].Load()
+	st.Sum = float64(c.sum.Load()) / 1e9
+	return st
 }
 
 // packetRef is a packet of a layer's cache posted to its writers; the cache says whether
 // it starts a keyframe.
 type packetRef struct {
 	seq uint16
-	at  int64 // when the reader posted it, Unix nanoseconds
+	at  int64 // when it came in, Unix nanoseconds
 }
 
 // writerPool is the writers of one layer. Its groups change when subscribers come and
@@ -192,18 +264,14 @@ func (l *layer) stopWriters() {
 // run writes the packets posted to the writer until its queue is closed.
 func (w *writer) run(l *layer) {
 	sc := new(scratch)
-	limit := int64(maxVideoQueueDelay)
-	if l.up.kind == webrtc.RTPCodecTypeAudio {
-		limit = int64(maxAudioQueueDelay)
-	}
 	for ref := range w.queue {
-		w.forward(l, ref, limit, sc)
+		w.forward(l, ref, sc)
 	}
 }
 
 // forward writes one posted packet to the writer's group. A panic ends this packet
 // only.
-func (w *writer) forward(l *layer, ref packetRef, limit int64, sc *scratch) {
+func (w *writer) forward(l *layer, ref packetRef, sc *scratch) {
 	u := l.up
 	defer u.panics.Recover(PartTrack, u.log, nil)
 	g := l.pool.Load().snap.Load()
@@ -212,30 +280,31 @@ func (w *writer) forward(l *layer, ref packetRef, limit int64, sc *scratch) {
 	}
 	downs := g.groups[w.index]
 	if w.lost.Swap(false) {
-		w.resync(l, downs)
+		l.resync(downs)
 	}
 	sc.now = u.clock.Now().UnixNano()
-	if sc.now-ref.at > limit {
+	if sc.now-ref.at > u.maxDelay {
 		u.stats.late.Add(1)
 		l.lateAt.Store(sc.now)
-		w.resync(l, downs)
+		l.resync(downs)
 		return
 	}
 	n, key := l.cache.get(ref.seq, sc.raw[:])
 	if n == 0 {
-		w.resync(l, downs) // replaced in the cache: the writer is far behind
+		l.resync(downs) // replaced in the cache: the writer is far behind
 		return
 	}
 	if err := sc.pkt.Unmarshal(sc.raw[:n]); err != nil {
 		return
 	}
+	sc.at = ref.at
 	l.writeAll(downs, &sc.pkt, key, sc)
 }
 
-// resync makes the writer's video subscribers wait for a keyframe after a loss; those
-// that were receiving have their bandwidth estimate lowered, towards a layer with fewer
-// packets.
-func (w *writer) resync(l *layer, downs []*downTrack) {
+// resync makes the video subscribers downs of the layer wait for a keyframe after a
+// loss; those that were receiving have their bandwidth estimate lowered, towards a layer
+// with fewer packets.
+func (l *layer) resync(downs []*downTrack) {
 	if l.up.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}

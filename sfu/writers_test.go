@@ -132,22 +132,29 @@ func TestSpreadFanOutReachesEverySubscriberInOrder(t *testing.T) {
 
 func slicesOf(d []*downTrack) []*downTrack { return append([]*downTrack(nil), d...) }
 
-// A writer that cannot keep up drops what waited too long: its video subscribers wait for
-// the next keyframe, which is asked for, and nothing queues without bound.
-func TestSlowWriterDropsLatePacketsAndResumesAtAKeyframe(t *testing.T) {
-	clock := newFakeClock()
-	var pli plis
-	var stats forwardStats
-	up := spreadTrack(vp8Codec, clock, &pli, &stats)
-	l := up.layerList()[0]
-	stuck := &syncWriter{gate: make(chan struct{}), entered: make(chan struct{})}
-	ws := []*syncWriter{stuck}
+// stuckSpread is a VP8 track spread over writers with four subscribers, the first of
+// which (stuck, ws[0]) holds every write until its gate is closed.
+func stuckSpread(t *testing.T, clock Clock, pli *plis, stats *forwardStats) (up *upTrack, stuck *syncWriter, ws []*syncWriter) {
+	up = spreadTrack(vp8Codec, clock, pli, stats)
+	stuck = &syncWriter{gate: make(chan struct{}), entered: make(chan struct{})}
+	ws = []*syncWriter{stuck}
 	bindSync(t, up, 1, stuck)
 	for i := range 3 {
 		w := &syncWriter{}
 		ws = append(ws, w)
 		bindSync(t, up, webrtc.SSRC(i+2), w)
 	}
+	return up, stuck, ws
+}
+
+// A writer that cannot keep up drops what waited too long: its video subscribers wait for
+// the next keyframe, which is asked for, and nothing queues without bound.
+func TestSlowWriterDropsLatePacketsAndResumesAtAKeyframe(t *testing.T) {
+	clock := newFakeClock()
+	var pli plis
+	var stats forwardStats
+	up, stuck, ws := stuckSpread(t, clock, &pli, &stats)
+	l := up.layerList()[0]
 	var sc scratch
 	send := func(seq uint16, key bool) {
 		l.handle(rawPacket(t, seq, append(vp8Payload(key), byte(seq)), 0), &sc)
@@ -362,7 +369,7 @@ func TestRetransmissionsAndSenderReportsReachARealClient(t *testing.T) {
 	require.WithinDuration(t, time.Now(), got, time.Minute, "NTP time of the report")
 }
 
-// A writer that drops a subscriber's video lowers that subscriber's bandwidth estimate
+// A drop of a subscriber's video lowers that subscriber's bandwidth estimate
 // by a quarter, once per loss: the allocation may then move it to a lower layer.
 func TestDroppedVideoLowersTheSubscribersEstimate(t *testing.T) {
 	clock := newFakeClock()
@@ -380,12 +387,11 @@ func TestDroppedVideoLowersTheSubscribersEstimate(t *testing.T) {
 	require.Equal(t, l, d.current.Load(), "receiving the layer")
 
 	before := p.sub.bwe.Value(clock.Now())
-	var w writer
-	w.resync(l, []*downTrack{d})
+	l.resync([]*downTrack{d})
 	require.EqualValues(t, before*3/4, p.sub.bwe.Value(clock.Now()), "down by a quarter")
 	d.mu.Lock()
 	require.True(t, d.needKey, "waits for a keyframe")
 	d.mu.Unlock()
-	w.resync(l, []*downTrack{d})
+	l.resync([]*downTrack{d})
 	require.EqualValues(t, before*3/4, p.sub.bwe.Value(clock.Now()), "once per loss")
 }

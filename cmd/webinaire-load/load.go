@@ -42,7 +42,10 @@ type loadParams struct {
 	// join answers name (as JoinedByNode counts them): the CPU time of each is read
 	// around the window and reported with the figures of its participants.
 	NodePIDs map[string]int
-	Logger   *slog.Logger
+	// ServerMetrics, when set, is the URL of the server's /metrics, read with the bearer
+	// token MetricsToken around the window for its forwarding delay.
+	ServerMetrics, MetricsToken string
+	Logger                      *slog.Logger
 	// PionLog receives Pion's own logs; nil discards them.
 	PionLog io.Writer
 	// ReceiverInterceptors are the interceptors of the subscribers; the publishers (every
@@ -220,6 +223,16 @@ func runLoad(ctx context.Context, p loadParams) (*report, error) {
 	before := l.snapshot()
 	var discard client.Histogram
 	l.takeLatency(&discard, &discard, nil) // what came before the window
+	metrics := metricsReader{url: p.ServerMetrics, token: p.MetricsToken, hc: l.hc}
+	// A server of before the delay histogram has none: the report then has no delay.
+	var delayBefore delayHistogram
+	delayRead := false
+	if p.ServerMetrics != "" {
+		if delayBefore, err = metrics.delay(ctx); err != nil {
+			p.Logger.Warn("the server's forwarding delay is not measured", "err", err)
+		}
+		delayRead = err == nil
+	}
 	cpu := cpuMeter{pid: p.ServerPID, nodes: p.NodePIDs}
 	if err := cpu.start(); err != nil {
 		return nil, err
@@ -233,7 +246,16 @@ func runLoad(ctx context.Context, p loadParams) (*report, error) {
 	if err := cpu.stop(); err != nil {
 		return nil, err
 	}
-	return l.report(before, after, lat, cpu), nil
+	var delay *serverDelay
+	if delayRead {
+		delayAfter, err := metrics.delay(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d := delayAfter.since(delayBefore).quantiles()
+		delay = &d
+	}
+	return l.report(before, after, lat, cpu, delay), nil
 }
 
 // windowLatency is the added latency of the packets received in the window, by kind, by

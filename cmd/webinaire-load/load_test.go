@@ -22,6 +22,9 @@ import (
 	"webinaire/sfu/client"
 )
 
+// testMetricsToken is the /metrics token of the servers the tests start.
+const testMetricsToken = "load-test-metrics-token"
+
 var runningLine = regexp.MustCompile(`Webinaire is running: open (http://[^ ]+)/`)
 
 // startServer builds the server binary and starts it in the embedded default mode on
@@ -46,6 +49,7 @@ func startServer(t *testing.T) (string, int) {
 		"WEBINAIRE_PRIVACY_LEDGER_CHECKPOINT_FILE="+filepath.Join(dir, "ledger-checkpoints"),
 		"WEBINAIRE_MEDIA_UDP_PORT=0",
 		"WEBINAIRE_MEDIA_INCLUDE_LOOPBACK=true",
+		"WEBINAIRE_METRICS_TOKEN="+testMetricsToken,
 	)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -114,7 +118,7 @@ func TestTinyLoadAgainstARealServer(t *testing.T) {
 	r := runJSON(t, "-server", base, "-setup", "-kind", "webinar",
 		"-publishers", "1", "-subscribers", "2", "-ramp", "20",
 		"-warmup", "2s", "-duration", "3s", "-video-bitrate", "300000",
-		"-server-pid", strconv.Itoa(pid))
+		"-server-pid", strconv.Itoa(pid), "-server-metrics", base+"/metrics", "-metrics-token", testMetricsToken)
 	require.Equal(t, 3, r.Joined)
 	require.Empty(t, r.JoinFailures)
 	u, err := url.Parse(base)
@@ -141,6 +145,10 @@ func TestTinyLoadAgainstARealServer(t *testing.T) {
 	require.NotNil(t, r.ServerCPUPerMillion)
 	require.NotNil(t, r.ServerWaitSeconds)
 	require.Positive(t, r.WindowSeconds)
+	require.NotNil(t, r.ServerDelay, "the server's delay was read")
+	require.Positive(t, r.ServerDelay.Count, "datagrams in the window")
+	require.Positive(t, r.ServerDelay.P50)
+	require.LessOrEqual(t, r.ServerDelay.P50, r.ServerDelay.P99)
 
 	// The receivers' share, and the latency of each second of the window.
 	require.Equal(t, "reports", r.ReceiverInterceptors, "the default")
@@ -164,7 +172,7 @@ func TestTinyLoadAgainstARealServer(t *testing.T) {
 
 	var text bytes.Buffer
 	require.NoError(t, r.writeText(&text))
-	for _, want := range []string{"joined 3", "join (API+WS+ICE)", "first video packet", "loss", "added latency", "first 1 s", "server CPU", "per million forwarded packets", "per million received packets"} {
+	for _, want := range []string{"joined 3", "join (API+WS+ICE)", "first video packet", "loss", "added latency", "first 1 s", "server CPU", "per million forwarded packets", "per million received packets", "server's forwarding delay"} {
 		require.Contains(t, text.String(), want)
 	}
 }

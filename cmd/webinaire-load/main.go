@@ -62,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		keyEvery    = fs.Duration("keyframe-interval", 3*time.Second, "time between two key frames of a publisher")
 		serverPID   = fs.Int("server-pid", 0, "process id of the server, to read its CPU time (Linux)")
 		nodePIDs    = nodePIDFlag{}
+		serverMet   = fs.String("server-metrics", "", "URL of the server's /metrics (loopback only), read around the window for its own forwarding delay")
+		metricsTok  = fs.String("metrics-token", "", "with -server-metrics: the bearer token of /metrics (metrics.token)")
 		jsonOut     = fs.Bool("json", false, "print the report as JSON")
 		verbose     = fs.Bool("v", false, "log the clients' warnings and Pion's errors")
 		cpuProfile  = fs.String("cpuprofile", "", "write the generator's CPU profile of the whole run to this file")
@@ -76,6 +78,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := loopbackOnly(*server); err != nil {
 		return fail(err)
+	}
+	if *serverMet != "" {
+		if _, err := loopbackHost(*serverMet); err != nil {
+			return fail(fmt.Errorf("-server-metrics: %w", err))
+		}
 	}
 	if *publishers < 0 || *subscribers < 0 || *publishers+*subscribers == 0 || *ramp <= 0 || *duration <= 0 || *interval <= 0 {
 		return fail(errors.New("want at least one participant, a positive -ramp, -duration and -interval"))
@@ -128,10 +135,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Publishers: *publishers, Subscribers: *subscribers,
 		Ramp: *ramp, Warmup: *warmup, Window: *duration, Interval: *interval, JoinTimeout: *joinTimeout,
 		Media:     client.Media{VideoBitrate: *bitrate, FrameRate: *fps, KeyframeInterval: *keyEvery},
-		ServerPID: *serverPID,
-		NodePIDs:  nodePIDs,
-		Logger:    log,
-		PionLog:   pionLog,
+		ServerPID: *serverPID, ServerMetrics: *serverMet, MetricsToken: *metricsTok,
+		NodePIDs: nodePIDs,
+		Logger:   log,
+		PionLog:  pionLog,
 
 		ReceiverInterceptors: interceptors,
 	})

@@ -82,6 +82,13 @@ fi
 for b in webinaire webinaire-load; do
 	[ -x "$bin/$b" ] || { echo "no $bin/$b" >&2; exit 2; }
 done
+# metrics_flags PORT prints the generator's flags that read the server's forwarding delay
+# on PORT around the window, when the generator has them (not a build of before them).
+metrics_flags() {
+	if "$bin/webinaire-load" -h 2>&1 | grep -q -- -server-metrics; then
+		echo "-server-metrics http://127.0.0.1:$1/metrics -metrics-token $METRICS_TOKEN"
+	fi
+}
 
 # The measured server serves /metrics with this token: its forwarding counters go to
 # $OUT/<case>.metrics at the end of each case.
@@ -211,11 +218,11 @@ load() {
 		start_hogs $(($4 / $5 + 60 + 5 + $(seconds "$DURATION") + 30))
 	fi
 	echo "== $1 (CORES=$CORES${6:+, $HOGS busy loop(s) on core 0}${LOADFLAGS:+, $LOADFLAGS}): $(uptime)" | tee "$OUT/$1.txt"
-	# LOADFLAGS is split into words on purpose.
-	# shellcheck disable=SC2086
+	# LOADFLAGS and the metrics flags are split into words on purpose.
+	# shellcheck disable=SC2086,SC2046
 	setsid taskset -c "$load_cpus" "$bin/webinaire-load" -server "http://127.0.0.1:$port" -setup -kind "$2" \
 		-publishers "$3" -subscribers "$4" -ramp "$5" -duration "$DURATION" \
-		-video-bitrate "$BITRATE" -server-pid "$SERVER_PID" -json $LOADFLAGS >"$OUT/$1.json"
+		-video-bitrate "$BITRATE" -server-pid "$SERVER_PID" $(metrics_flags "$port") -json $LOADFLAGS >"$OUT/$1.json"
 	stop_hogs
 	counters "$port" >"$OUT/$1.metrics"
 	stop_server
@@ -314,11 +321,11 @@ edge() {
 	echo "== $1 (CORES=$CORES, $EDGES edge(s) on cores $server_cpus, origin on cores $origin_cpus${LOADFLAGS:+, $LOADFLAGS}): $(uptime)" | tee "$OUT/$1.txt"
 	origin_before=$(cpu_seconds "$ORIGIN_PID")
 	started=$(date +%s.%N)
-	# LOADFLAGS, server_flag and node_flags are split into words on purpose.
-	# shellcheck disable=SC2086
+	# LOADFLAGS, server_flag, node_flags and the metrics flags are split into words on purpose.
+	# shellcheck disable=SC2086,SC2046
 	setsid taskset -c "$load_cpus" "$bin/webinaire-load" -server "http://127.0.0.1:$origin_port" -setup -kind webinar \
 		-publishers 1 -subscribers "$2" -ramp 20 -duration "$DURATION" \
-		-video-bitrate "$BITRATE" $server_flag $node_flags -json $LOADFLAGS >"$OUT/$1.json"
+		-video-bitrate "$BITRATE" $server_flag $node_flags $(metrics_flags "$first_edge_port") -json $LOADFLAGS >"$OUT/$1.json"
 	origin_after=$(cpu_seconds "$ORIGIN_PID")
 	ended=$(date +%s.%N)
 	counters "$first_edge_port" >"$OUT/$1.edge.metrics"
@@ -379,6 +386,11 @@ print("joined %d/%d  join p50 %.0f p95 %.0f max %.0f ms  first video p50 %.0f ms
   r["first_media"]["p50_ms"], r["forwarded_packets_per_second"], r["loss_percent"],
   r["added_latency"]["p50_ms"], r["added_latency"]["p95_ms"], r["added_latency"]["p99_ms"], r["added_latency"]["max_ms"],
   server, 100 * r["generator_cpu_share_of_a_core"], gen or 0))
+d = r.get("server_forward_delay")
+if d:
+    at_most = lambda v: "above every bucket" if v < 0 else "%g" % v
+    print("server forwarding delay in the window (arrival to the end of the fan-out, %d datagrams): p50 %s, p99 %s, p99.9 %s ms at most" % (
+      d["count"], at_most(d["p50_ms"]), at_most(d["p99_ms"]), at_most(d["p999_ms"])))
 iv = r.get("added_latency_intervals")
 if iv:
     first, last = iv[0], iv[-1]
@@ -390,10 +402,12 @@ if iv:
 }
 
 # print_counters NAME FILE prints the forwarding counters in FILE (lines of /metrics),
-# over the whole case, joins included, as those of NAME.
+# over the whole case, joins included, as those of NAME (the forwarding delay apart: the
+# generator reports it for the window).
 print_counters() {
 	[ -s "$2" ] || return 0
-	awk -v name="$1" '{ sub(/^webinaire_/, "", $1); line = line sep sprintf("%s %.0f", $1, $2); sep = "  " }
+	awk -v name="$1" '/^webinaire_forward_delay_seconds/ { next }
+		{ sub(/^webinaire_/, "", $1); line = line sep sprintf("%s %.0f", $1, $2); sep = "  " }
 		END { print name " counters over the whole case: " line }' "$2"
 }
 

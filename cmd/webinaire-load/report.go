@@ -117,6 +117,9 @@ type report struct {
 	// GeneratorCPUPerMillion is the generator's CPU time per million packets received, the
 	// publishers' sending included; nil when nothing was received.
 	GeneratorCPUPerMillion *float64 `json:"generator_cpu_seconds_per_million_received"`
+	// ServerDelay is the server's own forwarding delay in the window; nil without
+	// -server-metrics.
+	ServerDelay *serverDelay `json:"server_forward_delay"`
 }
 
 // nodeReport is what the participants one node served received in the window, and the
@@ -173,11 +176,11 @@ func nodeReports(joined map[string]int, before, after *totals, lat *windowLatenc
 }
 
 // report compares the counters before and after the window.
-func (l *loadRun) report(before, after *totals, lat *windowLatency, cpu cpuMeter) *report {
+func (l *loadRun) report(before, after *totals, lat *windowLatency, cpu cpuMeter, delay *serverDelay) *report {
 	window := lat.elapsed
 	r := &report{Publishers: l.p.Publishers, Subscribers: l.p.Subscribers, WindowSeconds: window.Seconds(),
 		NegotiationErrors: l.negErrs.Load(), JoinFailures: []string{}, JoinedByNode: map[string]int{}, Intervals: lat.intervals,
-		ReceiverInterceptors: l.p.ReceiverInterceptors.String()}
+		ReceiverInterceptors: l.p.ReceiverInterceptors.String(), ServerDelay: delay}
 	var join, joinAPI, joinWS, first []time.Duration
 	l.mu.Lock()
 	everyone := l.everyone
@@ -314,6 +317,9 @@ func (r *report) writeText(w io.Writer) error {
 		fmt.Fprintf(tw, "server CPU\t%.2f s\t%.0f %% of a core\t%s\n", *r.ServerCPUSeconds, 100**r.ServerCPUShare, perM)
 		fmt.Fprintf(tw, "  waiting for a core\t%.2f s\n", *r.ServerWaitSeconds)
 	}
+	if d := r.ServerDelay; d != nil {
+		fmt.Fprintf(tw, "server's forwarding delay\tp50 %s\tp99 %s\tp99.9 %s\t(%d datagrams)\n", atMost(d.P50), atMost(d.P99), atMost(d.P999), d.Count)
+	}
 	genPerM := "-"
 	if r.GeneratorCPUPerMillion != nil {
 		genPerM = fmt.Sprintf("%.2f s per million received packets", *r.GeneratorCPUPerMillion)
@@ -331,4 +337,12 @@ func (r *report) writeText(w io.Writer) error {
 		fmt.Fprintf(tw, "join failure\t%s\n", strings.ReplaceAll(f, "\t", " "))
 	}
 	return tw.Flush()
+}
+
+// atMost writes a quantile of serverDelay: the upper bound of its bucket.
+func atMost(ms float64) string {
+	if ms < 0 {
+		return "above every bucket"
+	}
+	return fmt.Sprintf("<= %g ms", ms)
 }
