@@ -213,8 +213,10 @@ func TestRefusedCandidatesGetNoDatagram(t *testing.T) {
 	t.Run("development", func(t *testing.T) {
 		srv := newTestServer(t) // IncludeLoopback: loopback and the host's own addresses are allowed
 		alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
-		alice.publish(false, 25)
+		// Trickled before the offer, the server keeps it until the offer is applied: it is
+		// then checked with the others, whether or not the ICE session has connected yet.
 		alice.trickle(candidateLine(100, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), target.port())))
+		alice.publish(false, 25)
 		require.NoError(t, target.SetReadDeadline(time.Now().Add(waitFor)))
 		_, _, err := target.ReadFrom(make([]byte, 1500))
 		require.NoError(t, err, "the server sent nothing to an allowed candidate")
