@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -146,12 +145,10 @@ func (f *RecordingFiles) deleteOn(ctx context.Context, nodeID, id string) error 
 	}
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	u := strings.TrimSuffix(n.URL, "/") + recordingFilesPath + url.PathEscape(id) + "/files"
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
+	req, err := nodeRequest(ctx, http.MethodDelete, n, recordingFilesPath+url.PathEscape(id)+"/files", token)
 	if err != nil {
 		return fmt.Errorf("delete files of recording %s on node %s: %w", id, n.ID, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("delete files of recording %s on node %s: %w: %w", id, n.ID, privacy.ErrFilesUnreachable, err)

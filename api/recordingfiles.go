@@ -127,12 +127,10 @@ func (s *Server) recordingFileRequest(ctx context.Context, node store.Node, id, 
 	if err != nil {
 		return nil, err
 	}
-	u := strings.TrimSuffix(node.URL, "/") + recordingFilesPath + url.PathEscape(id) + "/files/" + url.PathEscape(file)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := nodeRequest(ctx, http.MethodGet, node, recordingFilesPath+url.PathEscape(id)+"/files/"+url.PathEscape(file), token)
 	if err != nil {
 		return nil, fmt.Errorf("file of recording %s from node %s: %w", id, node.ID, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
 	return req, nil
 }
 

@@ -153,13 +153,11 @@ func (s *Server) postCommand(ctx context.Context, node store.Node, cmd roomComma
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
-	url := strings.TrimSuffix(node.URL, "/") + commandPath + cmd.Room + "/commands"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	req, err := nodeRequest(ctx, http.MethodPost, node, commandPath+cmd.Room+"/commands", token)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("command to %s: %w", node.ID, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()
@@ -167,6 +165,17 @@ func (s *Server) postCommand(ctx context.Context, node store.Node, cmd roomComma
 	}
 	resp.Body = cancelOnClose{resp.Body, cancel}
 	return resp, nil
+}
+
+// nodeRequest is a request to the internal endpoint path of node n, with the one-use
+// token signed for it.
+func nodeRequest(ctx context.Context, method string, n store.Node, path, token string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(n.URL, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return req, nil
 }
 
 // cancelOnClose ends a call's context once its answer's body is closed.
