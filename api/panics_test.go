@@ -55,4 +55,6 @@ func TestSendStatsInMetrics(t *testing.T) {
 	require.Contains(t, m, fmt.Sprintf("webinaire_media_send_batches_total %d\n", st.Batches))
 	require.Contains(t, m, fmt.Sprintf("webinaire_media_send_batched_datagrams_total %d\n", st.Datagrams))
 	require.Contains(t, m, fmt.Sprintf("webinaire_media_send_dropped_total %d\n", st.Dropped))
+	require.Contains(t, m, fmt.Sprintf("webinaire_media_send_direct_packets_total %d\n", st.Direct))
+	require.Contains(t, m, fmt.Sprintf("webinaire_media_send_connections_total{way=\"direct\"} %d\n", st.DirectConnections))
 }

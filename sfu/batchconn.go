@@ -45,6 +45,12 @@ type SendStats struct {
 	// destination, no buffer space, a closed socket); each is lost as a failed sendmsg
 	// would have lost it.
 	Dropped uint64
+	// Direct is the number of RTP packets the server encrypted and wrote itself
+	// (direct.go), batched or not.
+	Direct uint64
+	// DirectConnections and PionConnections count the PeerConnections whose RTP was sent
+	// directly and through Pion, once each when their DTLS came up.
+	DirectConnections, PionConnections uint64
 }
 
 // sendBatcher gathers the datagrams the server's media sockets write while at least one
@@ -60,7 +66,8 @@ type sendBatcher struct {
 	mu    sync.Mutex // serialises changes of conns
 	conns atomic.Pointer[[]*batchConn]
 
-	batches, datagrams, dropped atomic.Uint64
+	batches, datagrams, dropped    atomic.Uint64
+	direct, directConns, pionConns atomic.Uint64
 }
 
 func newSendBatcher() *sendBatcher {
@@ -82,7 +89,10 @@ func (b *sendBatcher) release() {
 
 // stats reads the counters.
 func (b *sendBatcher) stats() SendStats {
-	return SendStats{Batches: b.batches.Load(), Datagrams: b.datagrams.Load(), Dropped: b.dropped.Load()}
+	return SendStats{
+		Batches: b.batches.Load(), Datagrams: b.datagrams.Load(), Dropped: b.dropped.Load(),
+		Direct: b.direct.Load(), DirectConnections: b.directConns.Load(), PionConnections: b.pionConns.Load(),
+	}
 }
 
 // wrap makes conn a batching socket of b.

@@ -279,13 +279,7 @@ func TestBatchDoesNotAllocate(t *testing.T) {
 // batchNet writes through the batch for a conn of its own.
 func TestMuxWritesThroughTheBatch(t *testing.T) {
 	b := newSendBatcher()
-	n, err := stdnet.NewNet()
-	require.NoError(t, err)
-	mux, err := ice.NewMultiUDPMuxFromPort(0, ice.UDPMuxFromPortWithNet(batchNet{Net: n, batcher: b}),
-		ice.UDPMuxFromPortWithLoopback(), ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
-		ice.UDPMuxFromPortWithIPFilter(func(ip net.IP) bool { return ip.IsLoopback() }))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = mux.Close() })
+	mux := loopbackMux(t, b)
 	addrs := mux.GetListenAddresses()
 	require.Len(t, addrs, 1)
 	require.Len(t, *b.conns.Load(), 1)
@@ -329,4 +323,17 @@ func TestMediaThroughTheBatch(t *testing.T) {
 	require.Positive(t, got.Batches, "got %+v", got)
 	require.GreaterOrEqual(t, got.Datagrams, got.Batches, "got %+v", got)
 	require.Zero(t, got.Dropped, "got %+v", got)
+}
+
+// loopbackMux is an ICE UDP mux on 127.0.0.1 whose socket batches through b.
+func loopbackMux(t *testing.T, b *sendBatcher) *ice.MultiUDPMuxDefault {
+	t.Helper()
+	n, err := stdnet.NewNet()
+	require.NoError(t, err)
+	mux, err := ice.NewMultiUDPMuxFromPort(0, ice.UDPMuxFromPortWithNet(batchNet{Net: n, batcher: b}),
+		ice.UDPMuxFromPortWithLoopback(), ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
+		ice.UDPMuxFromPortWithIPFilter(func(ip net.IP) bool { return ip.IsLoopback() }))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = mux.Close() })
+	return mux
 }

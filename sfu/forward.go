@@ -636,6 +636,23 @@ type trackBinding struct {
 	payloadType  uint8
 	audioLevelID uint8
 	writer       webrtc.TrackLocalWriter
+	// direct sends the packets when the subscriber's PeerConnection sends directly;
+	// nil for a sink's track.
+	direct *directSender
+}
+
+// writeRTP sends one packet to the subscriber: directly, or through Pion's writer.
+// It reports 0 when nothing went out (DTLS not up yet, no route).
+func (b *trackBinding) writeRTP(h *rtp.Header, payload []byte, sc *scratch) (int, error) {
+	if b.direct != nil {
+		switch directWay(b.direct.way.Load()) {
+		case wayDirect:
+			return b.direct.send(h, payload, sc)
+		case wayUndecided:
+			return 0, nil
+		}
+	}
+	return b.writer.WriteRTP(h, payload)
 }
 
 func newDownTrack(up *upTrack, subscriber *participant) *downTrack {
@@ -676,6 +693,9 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		ssrc:        uint32(ctx.SSRC()),
 		payloadType: uint8(codec.PayloadType),
 		writer:      ctx.WriteStream(),
+	}
+	if d.subscriber != nil {
+		b.direct = d.subscriber.direct
 	}
 	for _, e := range ctx.HeaderExtensions() {
 		if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 15 {
@@ -743,7 +763,7 @@ func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, sc *scratch) bool
 	d.mu.Unlock()
 
 	sc.header(&pkt.Header, b, d.up.audioLevelID, seq, ts)
-	if n, err := b.writer.WriteRTP(&sc.hdr, payload); err != nil || n == 0 {
+	if n, err := b.writeRTP(&sc.hdr, payload, sc); err != nil || n == 0 {
 		// Before the subscriber's DTLS is up, writes are dropped (n == 0): wait for a
 		// keyframe that really goes out.
 		d.resync(l)
@@ -785,7 +805,15 @@ type scratch struct {
 	ext      []rtp.Extension
 	raw      [maxRTPPacketSize]byte
 	payload  [maxRTPPacketSize]byte
+	// plain, sealed and sealedHdr are a directly sent packet before and after its
+	// encryption.
+	plain     [maxRTPPacketSize]byte
+	sealed    [maxRTPPacketSize + srtpMaxOverhead]byte
+	sealedHdr rtp.Header
 }
+
+// srtpMaxOverhead is the most SRTP adds to an RTP packet: a 16-byte authentication tag.
+const srtpMaxOverhead = 16
 
 // header sets sc.hdr to h rewritten for binding b: its SSRC, payload type, sequence
 // number seq and timestamp ts. Header extension ids are negotiated per PeerConnection:

@@ -43,6 +43,11 @@ type WebRTCConfig struct {
 	// ICEServers in its joined message: TURN credentials of its own, valid until expiry
 	// (its token's). It is called at every join, before the room is locked.
 	ICEServersFor func(participantID string, expiry time.Time) []ICEServer
+	// ThroughPion sends forwarded media through Pion's SRTP session and ICE connection,
+	// as every PeerConnection's own. Off (the default), the server encrypts what it
+	// forwards with SRTP contexts of its own and writes it to its media sockets itself
+	// (direct.go), and answers offers as the DTLS server.
+	ThroughPion bool
 }
 
 // videoFeedback is the RTCP feedback offered with every video codec; NACK, PLI and
@@ -62,11 +67,28 @@ func codecs() []webrtc.RTPCodecParameters {
 	}
 }
 
-// newMediaAPI builds the Pion API every PeerConnection of the server is made with: the
-// codecs above, the audio-level header extension, NACKs and receiver reports for what is
-// received, transport-wide congestion control feedback, all media on mux, no mDNS, and
-// Pion's own logs sent to log at debug level.
-func newMediaAPI(cfg WebRTCConfig, mux ice.UDPMux, log *slog.Logger) (*webrtc.API, error) {
+// mediaAPI makes the Pion APIs the server's PeerConnections are made with.
+type mediaAPI struct {
+	media        *webrtc.MediaEngine
+	interceptors *interceptor.Registry
+	settings     webrtc.SettingEngine
+	// api is the API of the PeerConnections that send nothing directly.
+	api *webrtc.API
+}
+
+// direct is the API of one PeerConnection whose RTP d sends: its DTLS handshake tells
+// d its keys.
+func (a *mediaAPI) direct(d *directSender) *webrtc.API {
+	se := a.settings
+	d.settings(&se)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(a.media), webrtc.WithInterceptorRegistry(a.interceptors), webrtc.WithSettingEngine(se))
+}
+
+// newMediaAPI builds the Pion APIs of the server's PeerConnections: the codecs above,
+// the audio-level header extension, NACKs and receiver reports for what is received,
+// transport-wide congestion control feedback, all media on mux, no mDNS, and Pion's own
+// logs sent to log at debug level.
+func newMediaAPI(cfg WebRTCConfig, mux ice.UDPMux, log *slog.Logger) (*mediaAPI, error) {
 	m := &webrtc.MediaEngine{}
 	for _, c := range codecs() {
 		kind := webrtc.RTPCodecTypeVideo
@@ -128,7 +150,18 @@ func newMediaAPI(cfg WebRTCConfig, mux ice.UDPMux, log *slog.Logger) (*webrtc.AP
 			return nil, fmt.Errorf("nat 1:1 addresses: %w", err)
 		}
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	if !cfg.ThroughPion {
+		// The keys of direct sending come from the DTLS server's side.
+		if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+			return nil, fmt.Errorf("answering dtls role: %w", err)
+		}
+	}
+	return &mediaAPI{
+		media:        m,
+		interceptors: ir,
+		settings:     se,
+		api:          webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)),
+	}, nil
 }
 
 // pionLoggerFactory sends Pion's logs to slog at debug level: they may carry network

@@ -81,6 +81,9 @@ type participant struct {
 
 	pub publisher
 	sub subscriber
+	// direct sends the RTP of the participant's PeerConnection; nil when it goes
+	// through Pion (WebRTCConfig.ThroughPion).
+	direct *directSender
 
 	mu             sync.Mutex
 	holding        bool // candidates are held, see holdCandidates
@@ -114,6 +117,7 @@ func newParticipant(s *Server, conn Conn, c Claims) *participant {
 		sub:     newSubscriber(),
 		holding: true,
 		limiter: newMessageLimiter(s.clock.Now()),
+		direct:  newDirectSenderOf(s),
 	}
 }
 
@@ -206,6 +210,9 @@ func (p *participant) failInternal() {
 
 // start makes the PeerConnection and joins the room; false when the session cannot go on.
 func (p *participant) start(api *webrtc.API) bool {
+	if p.direct != nil {
+		api = p.srv.directAPI(p.direct)
+	}
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		p.log.Error("peer connection not created", "error", err)
@@ -213,6 +220,9 @@ func (p *participant) start(api *webrtc.API) bool {
 		return false
 	}
 	p.pc = pc
+	if p.direct != nil {
+		p.direct.watch(pc)
+	}
 	p.sub.mu.Lock()
 	p.sub.stopReports = p.srv.clock.AfterFunc(senderReportInterval, p.sendReports)
 	p.sub.mu.Unlock()
@@ -486,6 +496,7 @@ func (p *participant) handleOffer(m signal.ClientMessage) {
 		p.sendError(signal.CodeNegotiation, "the offer was refused")
 		return
 	}
+	p.described()
 	for _, c := range p.remoteCandidates {
 		p.addCandidate(c)
 	}
@@ -519,7 +530,18 @@ func (p *participant) handleAnswer(m signal.ClientMessage) {
 		p.negotiationFailed()
 		return
 	}
+	p.described()
 	p.negotiate()
+}
+
+// described tells the direct sender the remote description just set.
+func (p *participant) described() {
+	if p.direct == nil {
+		return
+	}
+	if err := p.direct.described(p.pc.RemoteDescription()); err != nil {
+		p.log.Warn("header encryption of sent media not updated", "error", err)
+	}
 }
 
 // negotiationFailed ends a session whose PeerConnection is left in a state it cannot

@@ -93,7 +93,7 @@ func (d *downTrack) resend(seq uint16, b *trackBinding, sc *scratch) bool {
 	ts := sc.pkt.Timestamp + d.s.tsOff
 	d.mu.Unlock()
 	sc.header(&sc.pkt.Header, b, d.up.audioLevelID, seq, ts)
-	if _, err := b.writer.WriteRTP(&sc.hdr, payload); err == nil {
+	if n, err := b.writeRTP(&sc.hdr, payload, sc); err == nil && n > 0 {
 		d.up.stats.retransmitted.Add(1)
 	}
 	return true

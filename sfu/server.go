@@ -137,6 +137,7 @@ type Server struct {
 	closed   bool
 	mux      ice.UDPMux
 	api      *webrtc.API
+	media    *mediaAPI
 	rooms    map[string]*Room
 	sessions sync.WaitGroup
 }
@@ -248,12 +249,12 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open media port %d: %w", s.cfg.UDPPort, err)
 	}
-	api, err := newMediaAPI(s.cfg, mux, s.log)
+	media, err := newMediaAPI(s.cfg, mux, s.log)
 	if err != nil {
 		_ = mux.Close()
 		return err
 	}
-	s.mux, s.api, s.started = mux, api, true
+	s.mux, s.media, s.api, s.started = mux, media, media.api, true
 	s.log.Info("sfu started", "udp_port", s.cfg.UDPPort, "addresses", len(mux.GetListenAddresses()))
 	return nil
 }

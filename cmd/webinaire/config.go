@@ -133,6 +133,10 @@ type MediaConfig struct {
 	// per layer, 0 for twice the cores the process may use.
 	WritersAbove       int `yaml:"writers_above"`
 	MaxWritersPerTrack int `yaml:"max_writers_per_track"`
+	// DirectSend encrypts forwarded media with the server's own SRTP contexts and writes
+	// it to the media sockets itself; false sends it through Pion's SRTP session and ICE
+	// connection (sfu.WebRTCConfig.ThroughPion).
+	DirectSend bool `yaml:"direct_send"`
 	// JoinsPerAddressPerMinute and JoinsPerInvitationPerMinute limit the joins through
 	// invitation links.
 	JoinsPerAddressPerMinute    int `yaml:"joins_per_address_per_minute"`
@@ -409,6 +413,7 @@ func DefaultConfig() Config {
 			MaxLobby:                    sfu.DefaultMaxLobby,
 			MaxBroadcasts:               api.DefaultMaxBroadcasts,
 			WritersAbove:                sfu.DefaultSpreadAbove,
+			DirectSend:                  true,
 			JoinsPerAddressPerMinute:    api.DefaultJoinsPerAddressPerMinute,
 			JoinsPerInvitationPerMinute: api.DefaultJoinsPerInvitationPerMinute,
 		},

@@ -531,6 +531,7 @@ func webRTCConfig(m MediaConfig, turn api.TURNCredentials) sfu.WebRTCConfig {
 		IncludeLoopback:        m.IncludeLoopback,
 		AllowPrivateCandidates: m.AllowPrivateCandidates,
 		ICEServersFor:          iceServersFor(turn),
+		ThroughPion:            !m.DirectSend,
 	}
 	if t, ok := turn.(*sfu.TURN); ok {
 		w.Relays = t.IsRelay

@@ -18,7 +18,7 @@ func TestMediaConfig(t *testing.T) {
 		EmptyRoomGrace: Duration(2 * time.Minute), TokenLifetime: Duration(2 * time.Hour),
 		EntryTokenLifetime:     Duration(5 * time.Minute),
 		TURN:                   TURNConfig{Mode: "off", Listen: ":3478", SecretFile: "data/turn.key"},
-		MaxMeetingParticipants: 100, MaxWebinarParticipants: 1000, MaxLobby: 200, MaxBroadcasts: 4, WritersAbove: 16,
+		MaxMeetingParticipants: 100, MaxWebinarParticipants: 1000, MaxLobby: 200, MaxBroadcasts: 4, WritersAbove: 16, DirectSend: true,
 		JoinsPerAddressPerMinute: 60, JoinsPerInvitationPerMinute: 600,
 	}, cfg.Media, "the development defaults")
 
@@ -46,6 +46,11 @@ oidc:
 	require.True(t, cfg.Media.IncludeLoopback, "so does one set in the environment")
 	require.Equal(t, 0, cfg.Media.UDPPort)
 	require.Equal(t, "/run/secrets/media.key", cfg.Media.TokenKeyFile)
+
+	cfg, err = LoadConfig(writeConfig(t, production), []string{"WEBINAIRE_MEDIA_DIRECT_SEND=false"})
+	require.NoError(t, err)
+	require.False(t, cfg.Media.DirectSend)
+	require.True(t, webRTCConfig(cfg.Media, nil).ThroughPion, "media through Pion's SRTP session")
 
 	cfg, err = LoadConfig(writeConfig(t, production), []string{"WEBINAIRE_MEDIA_ALLOW_PRIVATE_CANDIDATES=true"})
 	require.NoError(t, err)
