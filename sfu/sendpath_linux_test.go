@@ -111,10 +111,20 @@ func newPionFanout(tb testing.TB, srv *testServer, n int) *pionFanout {
 
 	out, in := helperProcess(tb, "TestSubscriberProcess", subscriberProcessEnv+"=1")
 	for range n {
-		spc, err := srv.api.NewPeerConnection(webrtc.Configuration{})
+		// A participant of its own for each subscriber: the PeerConnection's RTP is sent
+		// as a participant's (directly, unless the server sends through Pion).
+		sub := &participant{direct: newDirectSenderOf(srv.Server)}
+		api := srv.api
+		if sub.direct != nil {
+			api = srv.directAPI(sub.direct)
+		}
+		spc, err := api.NewPeerConnection(webrtc.Configuration{})
 		require.NoError(tb, err)
 		tb.Cleanup(func() { _ = spc.Close() })
-		d := newDownTrack(up, nil)
+		if sub.direct != nil {
+			sub.direct.watch(spc)
+		}
+		d := newDownTrack(up, sub)
 		require.True(tb, up.addDown(d))
 		sender, err := spc.AddTrack(d)
 		require.NoError(tb, err)
@@ -157,26 +167,28 @@ func newPionFanout(tb testing.TB, srv *testServer, n int) *pionFanout {
 // (docs/performance.md).
 func BenchmarkForwardPion(b *testing.B) {
 	for _, n := range []int{20, floorDestinations} {
-		b.Run("subscribers="+strconv.Itoa(n), func(b *testing.B) {
-			srv := newTestServer(b)
-			f := newPionFanout(b, srv, n)
-			l := f.up.layerList()[0]
-			var sc scratch
-			key := rawPacket(b, 0, append([]byte{0x10}, vp8Frame(true)[:1000]...), 0)
-			l.handle(key, &sc) // opens the keyframe gate
-			for _, d := range f.downs {
-				require.Equal(b, l, d.current.Load(), "every subscriber receives the layer")
-			}
-			inter := append(vp8Frame(false), make([]byte, 888)...)
-			raw := rawPacket(b, 1, append([]byte{0x10}, inter...), 0)
-			b.SetBytes(int64(len(raw) * n))
-			b.ReportAllocs()
-			seq := uint16(1)
-			runFloor(b, n, func() {
-				seq++
-				raw[2], raw[3] = byte(seq>>8), byte(seq)
-				l.handle(raw, &sc)
+		for _, way := range []string{"direct", "pion"} {
+			b.Run(way+"/subscribers="+strconv.Itoa(n), func(b *testing.B) {
+				srv := newTestServer(b, func(p *Params) { p.WebRTC.ThroughPion = way == "pion" })
+				f := newPionFanout(b, srv, n)
+				l := f.up.layerList()[0]
+				var sc scratch
+				key := rawPacket(b, 0, append([]byte{0x10}, vp8Frame(true)[:1000]...), 0)
+				l.handle(key, &sc) // opens the keyframe gate
+				for _, d := range f.downs {
+					require.Equal(b, l, d.current.Load(), "every subscriber receives the layer")
+				}
+				inter := append(vp8Frame(false), make([]byte, 888)...)
+				raw := rawPacket(b, 1, append([]byte{0x10}, inter...), 0)
+				b.SetBytes(int64(len(raw) * n))
+				b.ReportAllocs()
+				seq := uint16(1)
+				runFloor(b, n, func() {
+					seq++
+					raw[2], raw[3] = byte(seq>>8), byte(seq)
+					l.handle(raw, &sc)
+				})
 			})
-		})
+		}
 	}
 }
