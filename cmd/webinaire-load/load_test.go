@@ -113,14 +113,17 @@ func runJSON(t *testing.T, args ...string) report {
 	return r
 }
 
+// TestTinyLoadAgainstARealServer runs a publisher that paces its video, as browsers do,
+// and two subscribers.
 func TestTinyLoadAgainstARealServer(t *testing.T) {
 	base, pid := startServer(t)
 	r := runJSON(t, "-server", base, "-setup", "-kind", "webinar",
 		"-publishers", "1", "-subscribers", "2", "-ramp", "20",
-		"-warmup", "2s", "-duration", "3s", "-video-bitrate", "300000",
+		"-warmup", "2s", "-duration", "3s", "-video-bitrate", "300000", "-pace",
 		"-server-pid", strconv.Itoa(pid), "-server-metrics", base+"/metrics", "-metrics-token", testMetricsToken)
 	require.Equal(t, 3, r.Joined)
 	require.Empty(t, r.JoinFailures)
+	require.True(t, r.PacedVideo)
 	u, err := url.Parse(base)
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{u.Host: 3}, r.JoinedByNode, "one node: every join answer names it")
@@ -138,6 +141,7 @@ func TestTinyLoadAgainstARealServer(t *testing.T) {
 	require.LessOrEqual(t, r.Lost, r.Expected)
 	require.Positive(t, r.Latency.Count)
 	require.Equal(t, r.VideoLatency.Count+r.AudioLatency.Count, r.Latency.Count)
+	require.Positive(t, r.VideoLatency.Count, "the paced video's stamps were read")
 	require.LessOrEqual(t, r.Latency.P50, r.Latency.P99)
 	require.LessOrEqual(t, r.Latency.P99, r.Latency.Max)
 	require.Zero(t, r.NegotiationErrors)
@@ -172,7 +176,7 @@ func TestTinyLoadAgainstARealServer(t *testing.T) {
 
 	var text bytes.Buffer
 	require.NoError(t, r.writeText(&text))
-	for _, want := range []string{"joined 3", "join (API+WS+ICE)", "first video packet", "loss", "added latency", "first 1 s", "server CPU", "per million forwarded packets", "per million received packets", "server's forwarding delay"} {
+	for _, want := range []string{"joined 3", "join (API+WS+ICE)", "first video packet", "loss", "added latency", "first 1 s", "server CPU", "per million forwarded packets", "per million received packets", "server's forwarding delay", "video paced"} {
 		require.Contains(t, text.String(), want)
 	}
 }
@@ -188,6 +192,7 @@ func TestBrowserReceivers(t *testing.T) {
 		"-server-pid", strconv.Itoa(pid), "-receiver-interceptors", "browser")
 	require.Equal(t, 2, r.Joined)
 	require.Equal(t, "browser", r.ReceiverInterceptors)
+	require.False(t, r.PacedVideo, "unpaced by default")
 	require.Positive(t, r.ForwardedVideo)
 	require.Zero(t, r.Starved)
 	require.Len(t, r.Intervals, 4, "a 2 s window in 0.5 s intervals")

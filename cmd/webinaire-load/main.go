@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		bitrate     = fs.Int("video-bitrate", 1_200_000, "video bit rate of each publisher, bit/s")
 		fps         = fs.Int("fps", 30, "video frames per second")
 		keyEvery    = fs.Duration("keyframe-interval", 3*time.Second, "time between two key frames of a publisher")
+		pace        = fs.Bool("pace", false, "pace the publishers' video as browsers do: each frame's packets at 2.5 times -video-bitrate, in bursts at least 5 ms apart (default: a frame's packets at once)")
 		serverPID   = fs.Int("server-pid", 0, "process id of the server, to read its CPU time (Linux)")
 		nodePIDs    = nodePIDFlag{}
 		serverMet   = fs.String("server-metrics", "", "URL of the server's /metrics (loopback only), read around the window for its own forwarding delay")
@@ -134,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		PublisherInvitation: *pubInv, SubscriberInvitation: *invitation,
 		Publishers: *publishers, Subscribers: *subscribers,
 		Ramp: *ramp, Warmup: *warmup, Window: *duration, Interval: *interval, JoinTimeout: *joinTimeout,
-		Media:     client.Media{VideoBitrate: *bitrate, FrameRate: *fps, KeyframeInterval: *keyEvery},
+		Media:     client.Media{VideoBitrate: *bitrate, FrameRate: *fps, KeyframeInterval: *keyEvery, Pace: *pace},
 		ServerPID: *serverPID, ServerMetrics: *serverMet, MetricsToken: *metricsTok,
 		NodePIDs: nodePIDs,
 		Logger:   log,

@@ -40,13 +40,15 @@
 #   EDGES=2 cmd/webinaire-load/measure.sh edge 300  # three nodes: the room's and two edges
 #   CORES=2 cmd/webinaire-load/measure.sh fanout 300
 #   BIN=/tmp/old cmd/webinaire-load/measure.sh fanout 200   # prebuilt binaries
+#   PACE=1 cmd/webinaire-load/measure.sh fanout 200         # the publishers pace their video
 #
 # Environment: DURATION (measured window, default 30s), BITRATE (default 1200000),
 # OUT (folder of the reports, default $TMPDIR/webinaire-load-results), PORT (the server's
 # HTTP port, default a free one picked for each case; the edge case's nodes always take
 # free ones), CORES (1 or 2), BIN (a folder holding webinaire and webinaire-load, built
 # from this checkout when unset), LOADFLAGS (more flags for webinaire-load, such as
-# -cpuprofile or -receiver-interceptors browser), HOGS (busy loops on core 0 in the
+# -cpuprofile or -receiver-interceptors browser), PACE (1: the publishers pace their video
+# as browsers do, webinaire-load -pace; default 0, each frame's packets at once), HOGS (busy loops on core 0 in the
 # overload case, default 1), EDGES (the edge case's edges, default 1; each then runs
 # where the single edge does, with GOMAXPROCS as CORES says), DATABASE_URL (the edge case's PostgreSQL server, a URL such
 # as postgres://user@127.0.0.1:5432/postgres).
@@ -60,6 +62,7 @@ CORES=${CORES:-1}
 HOGS=${HOGS:-1}
 EDGES=${EDGES:-1}
 LOADFLAGS=${LOADFLAGS:-}
+PACE=${PACE:-0}
 mkdir -p "$OUT"
 # The origin of the edge case runs on origin_cpus with GOMAXPROCS=origin_procs.
 case $CORES in
@@ -217,12 +220,12 @@ load() {
 		# The joins (at most a minute), the warm-up and the window, and some margin.
 		start_hogs $(($4 / $5 + 60 + 5 + $(seconds "$DURATION") + 30))
 	fi
-	echo "== $1 (CORES=$CORES${6:+, $HOGS busy loop(s) on core 0}${LOADFLAGS:+, $LOADFLAGS}): $(uptime)" | tee "$OUT/$1.txt"
-	# LOADFLAGS and the metrics flags are split into words on purpose.
+	echo "== $1 (CORES=$CORES${6:+, $HOGS busy loop(s) on core 0}${pace_flag:+, paced video}${LOADFLAGS:+, $LOADFLAGS}): $(uptime)" | tee "$OUT/$1.txt"
+	# pace_flag, LOADFLAGS and the metrics flags are split into words on purpose.
 	# shellcheck disable=SC2086,SC2046
 	setsid taskset -c "$load_cpus" "$bin/webinaire-load" -server "http://127.0.0.1:$port" -setup -kind "$2" \
 		-publishers "$3" -subscribers "$4" -ramp "$5" -duration "$DURATION" \
-		-video-bitrate "$BITRATE" -server-pid "$SERVER_PID" $(metrics_flags "$port") -json $LOADFLAGS >"$OUT/$1.json"
+		-video-bitrate "$BITRATE" -server-pid "$SERVER_PID" $(metrics_flags "$port") -json $pace_flag $LOADFLAGS >"$OUT/$1.json"
 	stop_hogs
 	counters "$port" >"$OUT/$1.metrics"
 	stop_server
@@ -318,14 +321,14 @@ edge() {
 	server_flag=""
 	[ "$EDGES" -gt 1 ] || server_flag="-server-pid $EDGE_PID"
 
-	echo "== $1 (CORES=$CORES, $EDGES edge(s) on cores $server_cpus, origin on cores $origin_cpus${LOADFLAGS:+, $LOADFLAGS}): $(uptime)" | tee "$OUT/$1.txt"
+	echo "== $1 (CORES=$CORES, $EDGES edge(s) on cores $server_cpus, origin on cores $origin_cpus${pace_flag:+, paced video}${LOADFLAGS:+, $LOADFLAGS}): $(uptime)" | tee "$OUT/$1.txt"
 	origin_before=$(cpu_seconds "$ORIGIN_PID")
 	started=$(date +%s.%N)
-	# LOADFLAGS, server_flag, node_flags and the metrics flags are split into words on purpose.
+	# pace_flag, LOADFLAGS, server_flag, node_flags and the metrics flags are split into words on purpose.
 	# shellcheck disable=SC2086,SC2046
 	setsid taskset -c "$load_cpus" "$bin/webinaire-load" -server "http://127.0.0.1:$origin_port" -setup -kind webinar \
 		-publishers 1 -subscribers "$2" -ramp 20 -duration "$DURATION" \
-		-video-bitrate "$BITRATE" $server_flag $node_flags $(metrics_flags "$first_edge_port") -json $LOADFLAGS >"$OUT/$1.json"
+		-video-bitrate "$BITRATE" $server_flag $node_flags $(metrics_flags "$first_edge_port") -json $pace_flag $LOADFLAGS >"$OUT/$1.json"
 	origin_after=$(cpu_seconds "$ORIGIN_PID")
 	ended=$(date +%s.%N)
 	counters "$first_edge_port" >"$OUT/$1.edge.metrics"
@@ -379,7 +382,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 cpu = r["server_cpu_seconds_per_million_forwarded"]
 gen = r.get("generator_cpu_seconds_per_million_received")
-print("waits for a core: server %.1f s, generator %.1f s" % (r["server_runqueue_wait_seconds"] or 0, r["generator_runqueue_wait_seconds"]))
+print("waits for a core: server %.1f s, generator %.1f s  video %s" % (r["server_runqueue_wait_seconds"] or 0, r["generator_runqueue_wait_seconds"],
+  "paced" if r.get("paced_video") else "unpaced"))
 server = "server %.0f %% core, %.2f s/M" % (100 * r["server_cpu_share_of_a_core"], cpu or 0) if r["server_cpu_share_of_a_core"] is not None else "server: by node below"
 print("joined %d/%d  join p50 %.0f p95 %.0f max %.0f ms  first video p50 %.0f ms  forwarded %.0f pkt/s  loss %.3f %%  latency p50 %.2f p95 %.2f p99 %.2f max %.1f ms  %s  generator %.0f %% core, %.2f s/M" % (
   r["joined"], r["publishers"] + r["subscribers"], r["join"]["p50_ms"], r["join"]["p95_ms"], r["join"]["max_ms"],
@@ -410,6 +414,16 @@ print_counters() {
 		{ sub(/^webinaire_/, "", $1); line = line sep sprintf("%s %.0f", $1, $2); sep = "  " }
 		END { print name " counters over the whole case: " line }' "$2"
 }
+
+# pace_flag is the generator's flag that paces the publishers' video, with PACE=1.
+case $PACE in
+0) pace_flag="" ;;
+1)
+	pace_flag=-pace
+	"$bin/webinaire-load" -h 2>&1 | grep -q -- '^  -pace$' ||
+		{ echo "PACE=1: $bin/webinaire-load has no -pace" >&2; exit 2; } ;;
+*) echo "PACE is 0 or 1" >&2; exit 2 ;;
+esac
 
 what=${1:-all}
 [ $# -gt 0 ] && shift

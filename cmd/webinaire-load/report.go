@@ -102,6 +102,9 @@ type report struct {
 	Intervals []latencyInterval `json:"added_latency_intervals"`
 	// ReceiverInterceptors are the subscribers' interceptors (-receiver-interceptors).
 	ReceiverInterceptors string `json:"receiver_interceptors"`
+	// PacedVideo tells whether the publishers paced their video (-pace) or wrote each
+	// frame's packets at once.
+	PacedVideo bool `json:"paced_video"`
 
 	NegotiationErrors int64 `json:"negotiation_errors"`
 	// ServerCPUSeconds is nil without -server-pid.
@@ -180,7 +183,7 @@ func (l *loadRun) report(before, after *totals, lat *windowLatency, cpu cpuMeter
 	window := lat.elapsed
 	r := &report{Publishers: l.p.Publishers, Subscribers: l.p.Subscribers, WindowSeconds: window.Seconds(),
 		NegotiationErrors: l.negErrs.Load(), JoinFailures: []string{}, JoinedByNode: map[string]int{}, Intervals: lat.intervals,
-		ReceiverInterceptors: l.p.ReceiverInterceptors.String(), ServerDelay: delay}
+		ReceiverInterceptors: l.p.ReceiverInterceptors.String(), PacedVideo: l.p.Media.Pace, ServerDelay: delay}
 	var join, joinAPI, joinWS, first []time.Duration
 	l.mu.Lock()
 	everyone := l.everyone
@@ -296,7 +299,11 @@ func (r *report) writeText(w io.Writer) error {
 		fmt.Fprintf(tw, "without media\t%d participants\n", r.NoMedia)
 	}
 	fmt.Fprintf(tw, "window\t%.1f s\n", r.WindowSeconds)
-	fmt.Fprintf(tw, "sent\t%d packets\tvideo %d\taudio %d\tkeyframes %d (requests %d)\n", r.SentPackets, r.SentVideo, r.SentAudio, r.Keyframes, r.KeyframeRequests)
+	pacing := "unpaced: a frame's packets at once"
+	if r.PacedVideo {
+		pacing = "paced: 2.5 times its bit rate, bursts 5 ms apart"
+	}
+	fmt.Fprintf(tw, "sent\t%d packets\tvideo %d\taudio %d\tkeyframes %d (requests %d)\tvideo %s\n", r.SentPackets, r.SentVideo, r.SentAudio, r.Keyframes, r.KeyframeRequests, pacing)
 	fmt.Fprintf(tw, "forwarded (received)\t%d packets\tvideo %d\taudio %d\t%.0f packets/s, %.1f Mbit/s\n", r.Forwarded, r.ForwardedVideo, r.ForwardedAudio, r.ForwardedRate, r.ForwardedMbps)
 	fmt.Fprintf(tw, "loss\t%.3f %%\t%d of %d\tvideo %.3f %%\taudio %.3f %%\n", r.LossPercent, r.Lost, r.Expected, r.LossVideo, r.LossAudio)
 	if r.Starved > 0 {

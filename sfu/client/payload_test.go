@@ -85,7 +85,7 @@ func TestVP8FramePackets(t *testing.T) {
 			p := &publisher{track: w, seq: 41}
 			p.packet.SequenceNumber = 65534 // RTP's wraps, the stamp's does not
 			before := Monotonic()
-			writeVP8Frame(p, 0x1234, tc.key, tc.size)
+			writeVP8Frame(p, vp8Frame{pictureID: 0x1234, key: tc.key, size: tc.size})
 			require.Len(t, w.packets, tc.wantPkts)
 			total := 0
 			for i, pkt := range w.packets {

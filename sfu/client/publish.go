@@ -29,6 +29,10 @@ type Media struct {
 	// Screen publishes a screen share (video and its audio, labelled screen) instead of a
 	// camera and a microphone.
 	Screen bool
+	// Pace spreads the packets of each video frame as a browser's paced sender does, at
+	// 2.5 times VideoBitrate in bursts at least 5 ms apart, instead of writing them at
+	// once; audio does not wait for them.
+	Pace bool
 }
 
 // Synthetic media constants.
@@ -210,7 +214,8 @@ func (c *Client) Sent() []SentStats {
 }
 
 // generate writes the frames of video and the packets of audio (nil: none) on time until
-// stop is closed. It allocates nothing per packet.
+// stop is closed, the video paced when m.Pace. It allocates nothing per packet once the
+// queue of paced packets has grown to its largest.
 func (c *Client) generate(m Media, video, audio *publisher) {
 	interSize, keySize := m.frameSizes()
 	frameInterval := time.Second / time.Duration(m.FrameRate)
@@ -221,6 +226,19 @@ func (c *Client) generate(m Media, video, audio *publisher) {
 		audioTick := time.NewTicker(audioInterval)
 		defer audioTick.Stop()
 		audioC = audioTick.C
+	}
+	var paced *pacedVideo
+	paceTimer := time.NewTimer(time.Hour) // armed when paced packets wait
+	paceTimer.Stop()
+	defer paceTimer.Stop()
+	if m.Pace {
+		paced = &pacedVideo{pacer: newPacer(m.VideoBitrate)}
+	}
+	// sendDue writes the paced packets due and arms the timer for the next one.
+	sendDue := func() {
+		if next, ok := paced.send(video, time.Duration(Monotonic())); ok {
+			paceTimer.Reset(next - time.Duration(Monotonic()))
+		}
 	}
 	var (
 		frame     uint32
@@ -239,10 +257,17 @@ func (c *Client) generate(m Media, video, audio *publisher) {
 				size, lastKey = keySize, now
 				video.keyframes.Add(1)
 			}
-			video.packet.Timestamp = frame * uint32(videoClock/m.FrameRate)
-			writeVP8Frame(video, pictureID, key, size)
+			f := vp8Frame{timestamp: frame * uint32(videoClock/m.FrameRate), pictureID: pictureID, key: key, size: size}
+			if paced == nil {
+				writeVP8Frame(video, f)
+			} else {
+				paced.push(f, time.Duration(Monotonic()))
+				sendDue()
+			}
 			frame++
 			pictureID = (pictureID + 1) & 0x7fff
+		case <-paceTimer.C:
+			sendDue()
 		case <-audioC:
 			audio.packet.Timestamp += audioClock * uint32(audioInterval/time.Millisecond) / 1000
 			audio.buf[0] = opusTOC
@@ -253,25 +278,65 @@ func (c *Client) generate(m Media, video, audio *publisher) {
 	}
 }
 
-// writeVP8Frame writes a frame of size bytes (its frame header included) as packets of
-// even sizes, each with a payload descriptor, of at most maxPayload bytes.
-func writeVP8Frame(p *publisher, pictureID uint16, key bool, size int) {
+// vp8Frame is a frame of synthetic VP8: its RTP timestamp, picture id, whether it is a
+// key frame, and its size in bytes, its frame header included.
+type vp8Frame struct {
+	timestamp uint32
+	pictureID uint16
+	key       bool
+	size      int
+}
+
+// packets is how the frame is cut: n packets of even sizes, each with a payload
+// descriptor, of at most maxPayload bytes, each carrying chunk bytes of the frame but the
+// last, which carries the rest.
+func (f vp8Frame) packets() (n, chunk int) {
 	per := maxPayload - vp8DescriptorSize
-	n := (size + per - 1) / per
-	chunk := (size + n - 1) / n
-	for i := range n {
-		start := i == 0
-		putVP8Descriptor(p.buf[:], pictureID, start)
-		at := vp8DescriptorSize
-		if start {
-			at += putVP8FrameHeader(p.buf[at:], key, videoWidth, videoHeight)
-		}
-		putStamp(p.buf[at:], Stamp{Seq: p.seq, SentAt: Monotonic()})
-		at += StampSize
-		end := vp8DescriptorSize + min(chunk, size-i*chunk)
-		end = max(end, at)
-		clear(p.buf[at:end]) // the filler of the frame's data
-		p.packet.Marker = i == n-1
-		p.write(end)
+	n = (f.size + per - 1) / per
+	return n, (f.size + n - 1) / n
+}
+
+// headerSize is the size of the headers of packet i: its descriptor, the frame header in
+// the first, and the stamp.
+func (f vp8Frame) headerSize(i int) int {
+	switch {
+	case i > 0:
+		return vp8DescriptorSize + StampSize
+	case f.key:
+		return vp8DescriptorSize + vp8KeyHeaderSize + StampSize
 	}
+	return vp8DescriptorSize + vp8InterHeader + StampSize
+}
+
+// payloadSize is the size of the payload of packet i: its descriptor and its share of
+// the frame, at least its headers.
+func (f vp8Frame) payloadSize(i int) int {
+	_, chunk := f.packets()
+	return max(vp8DescriptorSize+min(chunk, f.size-i*chunk), f.headerSize(i))
+}
+
+// writeVP8Frame writes all the packets of frame f at once.
+func writeVP8Frame(p *publisher, f vp8Frame) {
+	n, _ := f.packets()
+	for i := range n {
+		writeVP8Packet(p, f, i)
+	}
+}
+
+// writeVP8Packet writes packet i of frame f, stamped with the time of its writing.
+func writeVP8Packet(p *publisher, f vp8Frame, i int) {
+	n, _ := f.packets()
+	start := i == 0
+	putVP8Descriptor(p.buf[:], f.pictureID, start)
+	at := vp8DescriptorSize
+	if start {
+		at += putVP8FrameHeader(p.buf[at:], f.key, videoWidth, videoHeight)
+	}
+	putStamp(p.buf[at:], Stamp{Seq: p.seq, SentAt: Monotonic()})
+	at += StampSize
+	end := f.payloadSize(i)
+	clear(p.buf[at:end]) // the filler of the frame's data
+	p.packet.Timestamp = f.timestamp
+	p.packet.Marker = i == n-1
+	p.write(end)
 }

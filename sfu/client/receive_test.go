@@ -49,9 +49,9 @@ func TestRemoteTrackCountsSyntheticVideo(t *testing.T) {
 	w := &capture{}
 	p := &publisher{track: w}
 	p.packet.Version = rtpVersion
-	writeVP8Frame(p, 1, true, 6000)  // 6 packets
-	writeVP8Frame(p, 2, false, 1500) // 2 packets
-	writeVP8Frame(p, 3, false, 1500) // 2 packets, the first one lost
+	writeVP8Frame(p, vp8Frame{pictureID: 1, key: true, size: 6000})  // 6 packets
+	writeVP8Frame(p, vp8Frame{pictureID: 2, key: false, size: 1500}) // 2 packets
+	writeVP8Frame(p, vp8Frame{pictureID: 3, key: false, size: 1500}) // 2 packets, the first one lost
 	pkts := rtpOf(t, w.packets)
 	pkts = append(pkts[:8], pkts[9:]...)
 
@@ -101,7 +101,7 @@ func TestRemoteTrackPacketDoesNotAllocate(t *testing.T) {
 	w := &capture{}
 	p := &publisher{track: w}
 	p.packet.Version = rtpVersion
-	writeVP8Frame(p, 1, false, 1000)
+	writeVP8Frame(p, vp8Frame{pictureID: 1, key: false, size: 1000})
 	b := rtpOf(t, w.packets)[0]
 	r := &remoteTrack{video: true}
 	allocs := testing.AllocsPerRun(1000, func() { r.packet(b, Monotonic()) })
