@@ -595,8 +595,8 @@ func (l *layer) requestKeyframe() {
 // frame decodes.
 type downTrack struct {
 	up         *upTrack
-	subscriber *participant // nil for a sink's
-	sink       *SinkHandle  // nil for a participant's
+	subscriber *subscriber // nil for a sink's
+	sink       *SinkHandle // nil for a member's
 
 	binding atomic.Pointer[trackBinding]
 	current atomic.Pointer[layer] // the layer forwarded now, nil before the first keyframe
@@ -638,7 +638,7 @@ type trackBinding struct {
 	writer       webrtc.TrackLocalWriter
 }
 
-func newDownTrack(up *upTrack, subscriber *participant) *downTrack {
+func newDownTrack(up *upTrack, subscriber *subscriber) *downTrack {
 	d := &downTrack{up: up, subscriber: subscriber, needKey: up.kind == webrtc.RTPCodecTypeVideo, slot: int(up.slots.Add(1))}
 	if strings.EqualFold(up.codec.MimeType, webrtc.MimeTypeVP8) {
 		d.vp8 = &codec.VP8Rewriter{}
