@@ -120,7 +120,7 @@ func (r *Room) main() *Room {
 func (p *participant) breakout(m signal.ClientMessage) {
 	r := p.room
 	r.mu.Lock()
-	present := r.participants[p.id] == p
+	present := r.participants[p.id] == p.member
 	mod := present && p.role == RoleModerator
 	r.mu.Unlock()
 	if !present {
@@ -130,9 +130,9 @@ func (p *participant) breakout(m signal.ClientMessage) {
 	var code, text string
 	switch m.Type {
 	case signal.TypeBreakoutJoin:
-		code, text = main.breakoutJoin(p, mod, m.RoomID)
+		code, text = main.breakoutJoin(p.member, mod, m.RoomID)
 	case signal.TypeBreakoutHelp:
-		code, text = main.askHelp(p, r)
+		code, text = main.askHelp(p.member, r)
 	default:
 		if !mod {
 			p.sendError(signal.CodeForbidden, "only a moderator may do this")
@@ -140,11 +140,11 @@ func (p *participant) breakout(m signal.ClientMessage) {
 		}
 		switch m.Type {
 		case signal.TypeBreakoutStart:
-			code, text = main.startBreakouts(p, m.Rooms, m.Random, m.Choose, time.Duration(m.Duration)*time.Second)
+			code, text = main.startBreakouts(p.member, m.Rooms, m.Random, m.Choose, time.Duration(m.Duration)*time.Second)
 		case signal.TypeBreakoutAssign:
 			code, text = main.assignBreakout(m.ParticipantID, m.RoomID)
 		case signal.TypeBreakoutBroadcast:
-			code, text = main.broadcastToBreakouts(p, m.Text)
+			code, text = main.broadcastToBreakouts(p.member, m.Text)
 		case signal.TypeBreakoutEnd:
 			if !main.EndBreakouts() {
 				code, text = signal.CodeBreakoutState, "no breakout rooms are open"
@@ -159,7 +159,7 @@ func (p *participant) breakout(m signal.ClientMessage) {
 // startBreakouts opens breakout rooms in the main room r: the participants listed in
 // specs go to their room, and with random the others of the room but the moderators are
 // spread over the rooms. Each is sent its move. The rooms close after d, when d > 0.
-func (r *Room) startBreakouts(by *participant, specs []signal.BreakoutSpec, random, choose bool, d time.Duration) (string, string) {
+func (r *Room) startBreakouts(by *member, specs []signal.BreakoutSpec, random, choose bool, d time.Duration) (string, string) {
 	r.mu.Lock()
 	switch {
 	case r.closed:
@@ -219,7 +219,7 @@ func (r *Room) startBreakouts(by *participant, specs []signal.BreakoutSpec, rand
 
 // move is a participant to send into another room.
 type move struct {
-	p  *participant
+	p  *member
 	to string // room id
 }
 
@@ -233,7 +233,7 @@ func (r *Room) sendMoves(moves []move) {
 // sendMove hands p a token for the room to (the main room r, or one of its breakout
 // rooms), under its name and with its role, without the lobby: p moves by joining
 // with it on a new connection.
-func (r *Room) sendMove(p *participant, to string) {
+func (r *Room) sendMove(p *member, to string) {
 	pr := p.room
 	pr.mu.Lock()
 	role := p.role
@@ -252,13 +252,13 @@ func (r *Room) sendMove(p *participant, to string) {
 		p.sendError(signal.CodeInternal, "the move to the other room could not be prepared")
 		return
 	}
-	p.sendRaw(encode(signal.BreakoutMoveMessage{Type: signal.TypeBreakoutMove, RoomID: to, RoomName: name, Main: to == r.id, Token: tok}))
+	p.session.sendRaw(encode(signal.BreakoutMoveMessage{Type: signal.TypeBreakoutMove, RoomID: to, RoomName: name, Main: to == r.id, Token: tok}))
 }
 
 // breakoutJoin moves p into the breakout room id, or back to the main room r when id is
 // empty. A moderator may go into any breakout room, the others into their own, or any
 // when they may choose.
-func (r *Room) breakoutJoin(p *participant, mod bool, id string) (string, string) {
+func (r *Room) breakoutJoin(p *member, mod bool, id string) (string, string) {
 	if id == "" || id == r.id {
 		if p.room == r {
 			return "", ""
@@ -333,7 +333,7 @@ func (r *Room) assignBreakout(id, room string) (string, string) {
 
 // broadcastToBreakouts sends a moderator's message to everyone in the main room r and in
 // its breakout rooms. It is not kept.
-func (r *Room) broadcastToBreakouts(by *participant, text string) (string, string) {
+func (r *Room) broadcastToBreakouts(by *member, text string) (string, string) {
 	r.mu.Lock()
 	open := r.brk != nil
 	r.mu.Unlock()
@@ -342,14 +342,14 @@ func (r *Room) broadcastToBreakouts(by *participant, text string) (string, strin
 	}
 	msg := encode(signal.BreakoutBroadcastMessage{Type: signal.TypeBreakoutMessage, From: by.id, FromName: by.claims.Name, Text: text})
 	for _, o := range r.everyone() {
-		o.sendRaw(msg)
+		o.session.sendRaw(msg)
 	}
 	return "", ""
 }
 
 // askHelp tells the moderators, wherever they are, that p asks for help in its breakout
 // room in.
-func (r *Room) askHelp(p *participant, in *Room) (string, string) {
+func (r *Room) askHelp(p *member, in *Room) (string, string) {
 	if in == r {
 		return signal.CodeBreakoutState, "help is asked from a breakout room"
 	}
@@ -363,17 +363,10 @@ func (r *Room) askHelp(p *participant, in *Room) (string, string) {
 	msg := encode(signal.BreakoutHelpRequestedMessage{Type: signal.TypeBreakoutHelpRequested, ParticipantID: p.id, Name: p.claims.Name, RoomID: in.id, RoomName: name})
 	for _, o := range r.everyone() {
 		if o.isModerator() {
-			o.sendRaw(msg)
+			o.session.sendRaw(msg)
 		}
 	}
 	return "", ""
-}
-
-// isModerator tells whether p is a moderator now.
-func (p *participant) isModerator() bool {
-	p.room.mu.Lock()
-	defer p.room.mu.Unlock()
-	return p.role == RoleModerator
 }
 
 // breakoutTimeUp ends the breakout rooms when their time is over. It runs on a timer's
@@ -462,7 +455,7 @@ func (s *Server) roomsOf(b *breakouts) []*Room {
 }
 
 // everyone lists the participants of the main room r and of its open breakout rooms.
-func (r *Room) everyone() []*participant {
+func (r *Room) everyone() []*member {
 	r.mu.Lock()
 	out := r.othersLocked(nil)
 	b := r.brk
@@ -479,7 +472,7 @@ func (r *Room) everyone() []*participant {
 }
 
 // find returns the participant with id in the main room r or one of its breakout rooms.
-func (r *Room) find(id string) *participant {
+func (r *Room) find(id string) *member {
 	for _, p := range r.everyone() {
 		if p.id == id {
 			return p
@@ -498,7 +491,7 @@ func (r *Room) tellBreakouts() {
 
 // sendBreakouts sends p the state of the breakout rooms of the main room r, as p may see
 // it: the members of each room for moderators, its own room for the others.
-func (r *Room) sendBreakouts(p *participant) {
+func (r *Room) sendBreakouts(p *member) {
 	mod := p.isModerator()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -524,13 +517,13 @@ func (r *Room) sendBreakouts(p *participant) {
 			msg.Rooms = append(msg.Rooms, st)
 		}
 	}
-	p.sendRaw(encode(msg))
+	p.session.sendRaw(encode(msg))
 }
 
 // admitToBreakout checks, for Server.join with s.mu held, that p may enter the breakout
 // room id of the main room r: a moderator always, the others when assigned to it or free to choose.
 // It returns the room's name and p's role: the one given in the main room, if any.
-func (r *Room) admitToBreakout(p *participant, id string) (name string, role Role, err error) {
+func (r *Room) admitToBreakout(p *member, id string) (name string, role Role, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.brk == nil {

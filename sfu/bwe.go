@@ -12,11 +12,11 @@ import (
 
 // onFeedback takes the RTCP a subscriber sends about one track: REMB and receiver
 // reports feed the estimate, which may change the layers.
-func (p *participant) onFeedback(d *downTrack, pkt rtcp.Packet) {
-	now := p.srv.clock.Now()
+func (sb *subscriber) onFeedback(d *downTrack, pkt rtcp.Packet) {
+	now := sb.m.srv.clock.Now()
 	switch fb := pkt.(type) {
 	case *rtcp.ReceiverEstimatedMaximumBitrate:
-		p.sub.bwe.OnREMB(fb.Bitrate, now)
+		sb.bwe.OnREMB(fb.Bitrate, now)
 	case *rtcp.ReceiverReport:
 		b := d.binding.Load()
 		if b == nil {
@@ -25,38 +25,38 @@ func (p *participant) onFeedback(d *downTrack, pkt rtcp.Packet) {
 		for _, r := range fb.Reports {
 			if r.SSRC == b.ssrc {
 				d.up.stats.loss.observe(r.FractionLost)
-				p.sub.bwe.OnLoss(r.FractionLost, now)
+				sb.bwe.OnLoss(r.FractionLost, now)
 			}
 		}
 	default:
 		return
 	}
-	if p.sub.bwe.Due(now) {
-		p.allocate()
+	if sb.bwe.Due(now) {
+		sb.allocate()
 	}
 }
 
-// onOverload is told that video packets for the participant were dropped because the
+// onOverload is told that video packets for the subscriber were dropped because the
 // server could not keep up: its estimate falls, which may move it to lower layers.
-func (p *participant) onOverload() {
-	now := p.srv.clock.Now()
-	p.sub.bwe.OnOverload(now)
-	if p.sub.bwe.Due(now) {
-		p.allocate()
+func (sb *subscriber) onOverload() {
+	now := sb.m.srv.clock.Now()
+	sb.bwe.OnOverload(now)
+	if sb.bwe.Due(now) {
+		sb.allocate()
 	}
 }
 
-// allocate chooses the layer of every video track the participant receives within its
+// allocate chooses the layer of every video track the subscriber receives within its
 // bandwidth estimate (bwe.Allocate): screen shares first, then the largest tiles; each
 // track at most at the quality and tile size it asked for, and at the best layer its
 // publisher sends now.
-func (p *participant) allocate() {
-	p.sub.allocMu.Lock()
-	defer p.sub.allocMu.Unlock()
-	now := p.srv.clock.Now()
-	downs := p.sub.subscriptions()
+func (sb *subscriber) allocate() {
+	sb.allocMu.Lock()
+	defer sb.allocMu.Unlock()
+	now := sb.m.srv.clock.Now()
+	downs := sb.subscriptions()
 
-	budget := p.sub.bwe.Value(now)
+	budget := sb.bwe.Value(now)
 	var videos []*downTrack
 	var layers [][]*layer
 	var tracks []bwe.Track
@@ -125,10 +125,8 @@ func (u *upTrack) reallocate() {
 	u.mu.Unlock()
 	for _, d := range subs {
 		switch {
-		case d.subscriber != nil && d.subscriber.mode == modeRelay:
-			d.subscriber.relayLayers(u)
 		case d.subscriber != nil:
-			d.subscriber.allocate()
+			d.subscriber.layersChanged(u)
 		case d.sink != nil:
 			d.sink.best(d)
 		}

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 
@@ -11,16 +12,22 @@ import (
 )
 
 // The client's ICE candidates tell the server where to send datagrams from its media port.
-// Each one, trickled or in a description, passes admitCandidate before the ICE agent
+// Each one, trickled or in a description, passes candidateFilter.admit before the ICE agent
 // sees it: a UDP candidate (TCP ones are ignored) with an IP address (no host name; mDNS
 // names are ignored), that the server's address policy allows (Server.candidates),
 // within the ICE session's budget.
 // Peer-reflexive candidates are not signalled: they are the source addresses of the
 // client's own connectivity checks, which carry its ICE password, and are answered there.
 
-// candidateBudget counts the candidates of the client's current ICE session. It is owned
-// by the session goroutine.
-type candidateBudget struct {
+// candidateFilter admits the candidates of one client and counts those of its current ICE
+// session. It is owned by the session goroutine.
+type candidateFilter struct {
+	policy *addrPolicy
+	log    *slog.Logger
+	// peer is the media address of a relay's edge node: its candidates there are
+	// accepted whatever the address class.
+	peer netip.Addr
+
 	ufrag    string          // the client's ICE username fragment, from its descriptions
 	accepted map[string]bool // transport addresses handed to the ICE agent
 	// Logged once per participant's session at info level, whatever the ICE restarts.
@@ -30,7 +37,7 @@ type candidateBudget struct {
 
 // restart starts a new ICE session when ufrag is not that of the current one; the first
 // description keeps what was trickled before it.
-func (b *candidateBudget) restart(ufrag string) {
+func (b *candidateFilter) restart(ufrag string) {
 	if ufrag == "" || ufrag == b.ufrag {
 		return
 	}
@@ -40,14 +47,14 @@ func (b *candidateBudget) restart(ufrag string) {
 	b.ufrag = ufrag
 }
 
-// admitCandidate tells whether the client's candidate line ("candidate:..." as in
+// admit tells whether the client's candidate line ("candidate:..." as in
 // RTCIceCandidate.candidate) may be handed to the ICE agent, and counts it when it may.
 // When not, code and why say why (code empty: ignored without a word, a TCP candidate or
 // an mDNS name).
-func (p *participant) admitCandidate(line string) (code, why string, ok bool) {
+func (b *candidateFilter) admit(line string) (code, why string, ok bool) {
 	c, err := ice.UnmarshalCandidate(strings.TrimPrefix(line, "candidate:"))
 	if err != nil {
-		p.logRefusal("unparsable")
+		b.logRefusal("unparsable")
 		return signal.CodeCandidateRefused, "the candidate cannot be parsed", false
 	}
 	if c.NetworkType().IsTCP() {
@@ -58,15 +65,14 @@ func (p *participant) admitCandidate(line string) (code, why string, ok bool) {
 	}
 	a, err := netip.ParseAddr(c.Address())
 	if err != nil {
-		p.logRefusal("hostname")
+		b.logRefusal("hostname")
 		return signal.CodeCandidateRefused, "candidates must carry an IP address", false
 	}
 	ap := netip.AddrPortFrom(a, uint16(c.Port())) //nolint:gosec // parsed as a port
-	if class, allowed := p.srv.candidates.allow(ap); !allowed && !(p.peer.IsValid() && a.Unmap() == p.peer) {
-		p.logRefusal(class.String())
+	if class, allowed := b.policy.allow(ap); !allowed && !(b.peer.IsValid() && a.Unmap() == b.peer) {
+		b.logRefusal(class.String())
 		return signal.CodeCandidateRefused, "the server does not send to " + class.String() + " addresses", false
 	}
-	b := &p.cands
 	key := c.NetworkType().String() + " " + ap.String()
 	if b.accepted[key] {
 		return "", "", true
@@ -74,9 +80,9 @@ func (p *participant) admitCandidate(line string) (code, why string, ok bool) {
 	if len(b.accepted) >= maxRemoteCandidates {
 		if !b.full {
 			b.full = true
-			p.log.Info("remote candidates over the limit", "limit", maxRemoteCandidates)
+			b.log.Info("remote candidates over the limit", "limit", maxRemoteCandidates)
 		} else {
-			p.log.Debug("remote candidates over the limit", "limit", maxRemoteCandidates)
+			b.log.Debug("remote candidates over the limit", "limit", maxRemoteCandidates)
 		}
 		return signal.CodeTooManyCandidates, fmt.Sprintf("at most %d candidates per ICE session", maxRemoteCandidates), false
 	}
@@ -89,23 +95,23 @@ func (p *participant) admitCandidate(line string) (code, why string, ok bool) {
 
 // logRefusal logs the first refused candidate of the session at info level, the others at
 // debug level; never the address.
-func (p *participant) logRefusal(reason string) {
-	if p.cands.refused {
-		p.log.Debug("remote candidate refused", "reason", reason)
+func (b *candidateFilter) logRefusal(reason string) {
+	if b.refused {
+		b.log.Debug("remote candidate refused", "reason", reason)
 		return
 	}
-	p.cands.refused = true
-	p.log.Info("remote candidate refused", "reason", reason)
+	b.refused = true
+	b.log.Info("remote candidate refused", "reason", reason)
 }
 
-// filterSDP takes out of a client's description the candidates admitCandidate refuses,
-// and answers the refusals with one error message per code; an HTTP session (WHIP, WHEP)
-// has no channel for them and is answered without those candidates.
-func (p *participant) filterSDP(desc string) string {
+// filterSDP takes out of a client's description the candidates admit refuses, and
+// tells the refusals, when tell is not nil, with one call per code; an HTTP session
+// (WHIP, WHEP) has no channel for them and is answered without those candidates.
+func (b *candidateFilter) filterSDP(desc string, tell func(code, text string)) string {
 	lines := strings.SplitAfter(desc, "\n")
 	for _, l := range lines {
 		if u, ok := strings.CutPrefix(strings.TrimRight(l, "\r\n"), "a=ice-ufrag:"); ok {
-			p.cands.restart(u)
+			b.restart(u)
 			break
 		}
 	}
@@ -118,7 +124,7 @@ func (p *participant) filterSDP(desc string) string {
 			kept = append(kept, l)
 			continue
 		}
-		code, text, ok := p.admitCandidate(cand)
+		code, text, ok := b.admit(cand)
 		if ok {
 			kept = append(kept, l)
 			continue
@@ -129,8 +135,8 @@ func (p *participant) filterSDP(desc string) string {
 		refused[code]++
 	}
 	for _, code := range []string{signal.CodeCandidateRefused, signal.CodeTooManyCandidates} {
-		if n := refused[code]; n > 0 && !p.httpSession() {
-			p.sendError(code, fmt.Sprintf("%d candidates of the description left out: %s", n, first[code]))
+		if n := refused[code]; n > 0 && tell != nil {
+			tell(code, fmt.Sprintf("%d candidates of the description left out: %s", n, first[code]))
 		}
 	}
 	return strings.Join(kept, "")

@@ -46,7 +46,7 @@ type CaptionSink interface {
 func mayCaption(role Role) bool { return role == RoleCaptioner || role == RoleModerator }
 
 // caption posts a caption of p, who must be a captioner or a moderator.
-func (r *Room) caption(p *participant, text, lang string) (code, why string) {
+func (r *Room) caption(p *member, text, lang string) (code, why string) {
 	r.mu.Lock()
 	if r.participants[p.id] != p || !mayCaption(p.role) {
 		r.mu.Unlock()
@@ -87,7 +87,7 @@ func (r *Room) postCaptionLocked(text, lang, from string) (Caption, []CaptionSin
 	r.collab.stats.Captions++
 	msg := encode(m)
 	for _, o := range r.participants {
-		o.sendRaw(msg)
+		o.session.sendRaw(msg)
 	}
 	var sinks []CaptionSink
 	for _, h := range r.sinks {

@@ -21,14 +21,14 @@ func TestLossCounts(t *testing.T) {
 
 // A subscriber's NACKs and receiver reports are counted where its RTCP is read.
 func TestSubscriberFeedbackIsCounted(t *testing.T) {
-	p, up, d, _ := rtcpSubscriber(t, newTestSigner(t), newFakeClock())
+	sb, up, d, _ := rtcpSubscriber(t, newTestSigner(t), newFakeClock())
 
 	raw, err := rtcp.Marshal([]rtcp.Packet{
 		nackFor(1001, 5),
 		&rtcp.ReceiverReport{SSRC: 9, Reports: []rtcp.ReceptionReport{{SSRC: 1001, FractionLost: 64}, {SSRC: 4242, FractionLost: 255}}},
 	})
 	require.NoError(t, err)
-	p.onRTCP(d, raw, new(scratch))
+	sb.onRTCP(d, raw, new(scratch))
 	require.Equal(t, uint64(1), up.stats.nacks.Load())
 	loss := up.stats.loss.stats()
 	require.Equal(t, uint64(1), loss.Count, "only the report about the track's own SSRC")

@@ -73,12 +73,12 @@ func keepLast[T any](s []T, n int) []T {
 }
 
 // chatVisibleTo tells whether a chat message goes to p; room.mu held.
-func chatVisibleTo(e signal.ChatMessage, p *participant) bool {
+func chatVisibleTo(e signal.ChatMessage, p *member) bool {
 	return e.To == "" || e.From == p.id || p.role == RoleModerator
 }
 
 // chatHistoryLocked is the chat p may read.
-func (r *Room) chatHistoryLocked(p *participant) []signal.ChatMessage {
+func (r *Room) chatHistoryLocked(p *member) []signal.ChatMessage {
 	out := []signal.ChatMessage{}
 	for _, e := range r.collab.chat {
 		if chatVisibleTo(e, p) {
@@ -88,12 +88,12 @@ func (r *Room) chatHistoryLocked(p *participant) []signal.ChatMessage {
 	return out
 }
 
-func (r *Room) isModeratorLocked(p *participant) bool {
+func (r *Room) isModeratorLocked(p *member) bool {
 	return r.participants[p.id] == p && p.role == RoleModerator
 }
 
 // chat posts a message of p to the room, or to the moderators.
-func (r *Room) chat(p *participant, text, to string) {
+func (r *Room) chat(p *member, text, to string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.participants[p.id] != p {
@@ -106,7 +106,7 @@ func (r *Room) chat(p *participant, text, to string) {
 	msg := encode(e)
 	for _, o := range r.participants {
 		if chatVisibleTo(e, o) {
-			o.sendRaw(msg)
+			o.session.sendRaw(msg)
 		}
 	}
 	if p.via != nil && e.To != "" {
@@ -117,12 +117,12 @@ func (r *Room) chat(p *participant, text, to string) {
 }
 
 // react sends a reaction of p to everyone.
-func (r *Room) react(p *participant, emoji string) {
+func (r *Room) react(p *member, emoji string) {
 	r.broadcast(nil, encode(signal.ReactionMessage{Type: signal.TypeReaction, ParticipantID: p.id, Emoji: emoji}))
 }
 
 // raiseHand puts p's hand up or down; everyone gets the queue.
-func (r *Room) raiseHand(p *participant, raised bool) {
+func (r *Room) raiseHand(p *member, raised bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.participants[p.id] != p {
@@ -145,7 +145,7 @@ func (r *Room) setHandLocked(id string, raised bool) {
 }
 
 // pollFor describes a poll to p; room.mu held.
-func (r *Room) pollForLocked(pl *poll, p *participant) signal.PollMessage {
+func (r *Room) pollForLocked(pl *poll, p *member) signal.PollMessage {
 	m := signal.PollMessage{
 		Type: signal.TypePoll, ID: pl.id, Question: pl.question, Options: pl.options,
 		Multiple: pl.multiple, Anonymous: pl.anonymous, State: pl.state, Published: pl.published,
@@ -180,7 +180,7 @@ func (r *Room) pollForLocked(pl *poll, p *participant) signal.PollMessage {
 func (r *Room) sendPollLocked(pl *poll) {
 	for _, o := range r.participants {
 		if o.role == RoleModerator || pl.state != signal.PollDraft {
-			o.sendRaw(encode(r.pollForLocked(pl, o)))
+			o.session.sendRaw(encode(r.pollForLocked(pl, o)))
 		}
 	}
 }
@@ -195,7 +195,7 @@ func (r *Room) findPollLocked(id string) *poll {
 }
 
 // pollAction is what a moderator does to a poll.
-func (r *Room) pollAction(p *participant, m signal.ClientMessage) (code, text string) {
+func (r *Room) pollAction(p *member, m signal.ClientMessage) (code, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.isModeratorLocked(p) {
@@ -241,7 +241,7 @@ func (r *Room) pollAction(p *participant, m signal.ClientMessage) (code, text st
 }
 
 // vote records p's vote, replacing its earlier one.
-func (r *Room) vote(p *participant, pollID string, choices []int) (code, text string) {
+func (r *Room) vote(p *member, pollID string, choices []int) (code, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.participants[p.id] != p {
@@ -278,7 +278,7 @@ func (r *Room) vote(p *participant, pollID string, choices []int) (code, text st
 	p.sendOwn(encode(r.pollForLocked(pl, p)))
 	for _, o := range r.participants {
 		if o != p && o.role == RoleModerator {
-			o.sendRaw(encode(r.pollForLocked(pl, o)))
+			o.session.sendRaw(encode(r.pollForLocked(pl, o)))
 		}
 	}
 	return "", ""
@@ -286,7 +286,7 @@ func (r *Room) vote(p *participant, pollID string, choices []int) (code, text st
 
 // collabStateLocked is what a participant joining gets besides the participants: the
 // chat it may read, the polls it may see, the hands up and whether the room is locked.
-func (r *Room) collabStateLocked(p *participant) (chat []signal.ChatMessage, polls []signal.PollMessage, hands []string) {
+func (r *Room) collabStateLocked(p *member) (chat []signal.ChatMessage, polls []signal.PollMessage, hands []string) {
 	chat = r.chatHistoryLocked(p)
 	polls = []signal.PollMessage{}
 	for _, pl := range r.collab.polls {

@@ -269,7 +269,7 @@ func (l *edgeLink) handle(ctx context.Context, data []byte) error {
 		case signal.RelayDeliver:
 			if p := r.local(m.ParticipantID); p != nil && len(m.Relayed) > 0 {
 				l.keepVote(p.id, m.Relayed)
-				p.sendRaw(m.Relayed)
+				p.session.sendRaw(m.Relayed)
 			}
 		}
 	case signal.TypePoll:
@@ -433,7 +433,7 @@ func (l *edgeLink) addRemote(info ParticipantInfo) {
 	if l.remotes[info.ID] != nil {
 		return
 	}
-	if added, _ := r.addRemote(p); !added {
+	if added, _ := r.addRemote(p.member); !added {
 		return
 	}
 	l.remotes[info.ID] = p
@@ -452,18 +452,18 @@ func (l *edgeLink) post(m any) {
 
 // edgeEnteredLocked and edgeLeftLocked tell the origin of an edge room that a viewer of
 // this node entered or left; r.mu held.
-func (r *Room) edgeEnteredLocked(p *participant) {
+func (r *Room) edgeEnteredLocked(p *member) {
 	if r.link != nil && p.mode != modeRemote {
 		r.link.post(enterMessage(p))
 	}
 }
 
 // enterMessage tells the origin that p entered this edge room.
-func enterMessage(p *participant) signal.RelayMessage {
+func enterMessage(p *member) signal.RelayMessage {
 	return signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayEnter, ParticipantID: p.id, Name: p.claims.Name, Invitation: p.claims.Invitation}
 }
 
-func (r *Room) edgeLeftLocked(p *participant) {
+func (r *Room) edgeLeftLocked(p *member) {
 	if r.link != nil && p.mode != modeRemote {
 		r.link.post(signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayLeave, ParticipantID: p.id})
 	}
@@ -474,7 +474,7 @@ func (r *Room) edgeLeftLocked(p *participant) {
 func (r *Room) toOrigin(p *participant, m signal.ClientMessage) {
 	r.mu.Lock()
 	l := r.link
-	here := r.participants[p.id] == p
+	here := r.participants[p.id] == p.member
 	r.mu.Unlock()
 	if l == nil || !here {
 		p.sendError(signal.CodeUnavailable, "the room's node is not reached yet: try again")
@@ -574,7 +574,7 @@ func (r *Room) mirrorState(typ string, data []byte) {
 }
 
 // local is the participant of this node with id, nil when there is none.
-func (r *Room) local(id string) *participant {
+func (r *Room) local(id string) *member {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p := r.participants[id]; p != nil && p.mode != modeRemote {
@@ -617,7 +617,7 @@ func (l *edgeLink) forwardPoll(data []byte) {
 	to := r.locals()
 	l.mu.Lock()
 	votes := l.votes[id]
-	mine := make(map[*participant][]int, len(votes))
+	mine := make(map[*member][]int, len(votes))
 	for _, p := range to {
 		if v, ok := votes[p.id]; ok {
 			mine[p] = v
@@ -627,11 +627,11 @@ func (l *edgeLink) forwardPoll(data []byte) {
 	for _, p := range to {
 		v, ok := mine[p]
 		if !ok {
-			p.sendRaw(data)
+			p.session.sendRaw(data)
 			continue
 		}
 		poll["my_vote"] = encode(v)
-		p.sendRaw(encode(poll))
+		p.session.sendRaw(encode(poll))
 	}
 }
 
@@ -647,7 +647,7 @@ func (r *Room) endLocal(id, code string) {
 	if p == nil {
 		return
 	}
-	p.end(endCauseOf(code))
+	p.session.end(endCauseOf(code))
 }
 
 // endCauseOf is how a viewer of an edge node ends when the origin ends it with code.
@@ -671,7 +671,7 @@ func (l *edgeLink) removeRemote(id string) {
 	delete(l.remotes, id)
 	l.mu.Unlock()
 	if p != nil {
-		l.room.leave(p)
+		l.room.leave(p.member)
 	}
 }
 
@@ -736,7 +736,7 @@ func (l *edgeLink) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRecei
 		defer l.layerEnded(p, up, lay)
 		defer r.srv.panics.Recover(PartTrack, l.log.With("track", a.ID), nil)
 		if fresh {
-			r.publish(p, up)
+			r.publish(p.member, up)
 		} else {
 			up.reallocate()
 		}
@@ -754,7 +754,7 @@ func (l *edgeLink) layerEnded(p *participant, up *upTrack, lay *layer) {
 		delete(l.ups, up.id)
 	}
 	l.mu.Unlock()
-	l.room.unpublish(p, up)
+	l.room.unpublish(p.member, up)
 }
 
 // close ends the link: the PeerConnection closes, the track readers end, and the
@@ -777,22 +777,22 @@ func (l *edgeLink) close() {
 	l.remotes = map[string]*participant{}
 	l.mu.Unlock()
 	for _, p := range remotes {
-		l.room.leave(p)
+		l.room.leave(p.member)
 	}
 }
 
 // forwardToLocal sends a message of the origin to the participants connected here.
 func (r *Room) forwardToLocal(msg []byte) {
 	for _, p := range r.locals() {
-		p.sendRaw(msg)
+		p.session.sendRaw(msg)
 	}
 }
 
 // locals are the participants connected to this node, not the origin's.
-func (r *Room) locals() []*participant {
+func (r *Room) locals() []*member {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []*participant
+	var out []*member
 	for _, p := range r.participants {
 		if p.mode != modeRemote {
 			out = append(out, p)

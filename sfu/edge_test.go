@@ -56,7 +56,7 @@ func (s *testServer) edgeToken(t testing.TB, room, participant, origin string, i
 }
 
 // relayOf is the relay participant of the room on srv, nil when there is none.
-func relayOf(srv *testServer, room string) *participant {
+func relayOf(srv *testServer, room string) *member {
 	r, ok := srv.Room(room)
 	if !ok {
 		return nil
@@ -355,9 +355,9 @@ func TestRelayTakesLargerDescriptions(t *testing.T) {
 	sdp := "v=0\r\n" + strings.Repeat("a=x-filler:"+strings.Repeat("0", 1000)+"\r\n", 200) // ~200 KB
 	msg := encode(signal.SDPMessage{Type: signal.TypeAnswer, SDP: sdp})
 	require.Greater(t, len(msg), signal.MaxMessageSize)
-	_, err := signal.DecodeClientUpTo(msg, (&participant{mode: modeSocket}).messageLimit())
+	_, err := signal.DecodeClientUpTo(msg, (&participant{member: &member{mode: modeDirect}}).messageLimit())
 	require.ErrorIs(t, err, ErrMessageTooLarge)
-	m, err := signal.DecodeClientUpTo(msg, (&participant{mode: modeRelay}).messageLimit())
+	m, err := signal.DecodeClientUpTo(msg, (&participant{member: &member{mode: modeRelay}}).messageLimit())
 	require.NoError(t, err)
 	require.Equal(t, sdp, m.SDP)
 }

@@ -595,8 +595,8 @@ func (l *layer) requestKeyframe() {
 // frame decodes.
 type downTrack struct {
 	up         *upTrack
-	subscriber *participant // nil for a sink's
-	sink       *SinkHandle  // nil for a participant's
+	subscriber *subscriber // nil for a sink's
+	sink       *SinkHandle // nil for a member's
 
 	binding atomic.Pointer[trackBinding]
 	current atomic.Pointer[layer] // the layer forwarded now, nil before the first keyframe
@@ -655,7 +655,7 @@ func (b *trackBinding) writeRTP(h *rtp.Header, payload []byte, sc *scratch) (int
 	return b.writer.WriteRTP(h, payload)
 }
 
-func newDownTrack(up *upTrack, subscriber *participant) *downTrack {
+func newDownTrack(up *upTrack, subscriber *subscriber) *downTrack {
 	d := &downTrack{up: up, subscriber: subscriber, needKey: up.kind == webrtc.RTPCodecTypeVideo, slot: int(up.slots.Add(1))}
 	if strings.EqualFold(up.codec.MimeType, webrtc.MimeTypeVP8) {
 		d.vp8 = &codec.VP8Rewriter{}
@@ -695,7 +695,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		writer:      ctx.WriteStream(),
 	}
 	if d.subscriber != nil {
-		b.direct = d.subscriber.direct
+		b.direct = d.subscriber.m.direct
 	}
 	for _, e := range ctx.HeaderExtensions() {
 		if e.URI == sdp.AudioLevelURI && e.ID > 0 && e.ID < 15 {

@@ -107,7 +107,7 @@ func FuzzRTCP(f *testing.F) {
 	signer := newTestSigner(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		clock := newFakeClock()
-		p, up, d, w := rtcpSubscriber(t, signer, clock)
+		sb, up, d, w := rtcpSubscriber(t, signer, clock)
 		// Packets sent, so that NACKs have something to be answered with.
 		var sc scratch
 		for i := range uint16(40) {
@@ -118,9 +118,9 @@ func FuzzRTCP(f *testing.F) {
 		for op, raw, rest, ok := nextRecord(data); ok; op, raw, rest, ok = nextRecord(rest) {
 			clock.Advance(time.Duration(op) * 10 * time.Millisecond)
 			now := clock.Now()
-			before := p.sub.bwe.Value(now)
-			p.onRTCP(d, raw, new(scratch))
-			after := p.sub.bwe.Value(now)
+			before := sb.bwe.Value(now)
+			sb.onRTCP(d, raw, new(scratch))
+			after := sb.bwe.Value(now)
 			require.GreaterOrEqual(t, after, int64(bwe.Min))
 			require.LessOrEqual(t, after, int64(bwe.Max))
 			if least, ok := rembOnly(raw); ok && least >= float64(before) {
@@ -213,17 +213,17 @@ func FuzzWHIP(f *testing.F) {
 	})
 }
 
-// rtcpSubscriber is a participant of a server on clock that receives, as SSRC 1001, the
+// rtcpSubscriber is what a member of a server on clock receives: as SSRC 1001, the
 // lowest layer of a simulcast VP8 track, for its RTCP to be fed to onRTCP.
-func rtcpSubscriber(t *testing.T, signer *TokenSigner, clock Clock) (*participant, *upTrack, *downTrack, *recordWriter) {
+func rtcpSubscriber(t *testing.T, signer *TokenSigner, clock Clock) (*subscriber, *upTrack, *downTrack, *recordWriter) {
 	t.Helper()
 	srv, err := New(Params{Tokens: signer, Clock: clock, Logger: testLogger()})
 	require.NoError(t, err)
-	p := newParticipant(srv, nil, Claims{Room: "r", Participant: "sub"})
+	sb := newSubscriber(newMember(srv, Claims{Room: "r", Participant: "sub"}), nil)
 	var pli plis
 	up := simulcastUpTrack(vp8Codec, clock, &pli)
 	w := &recordWriter{buf: make([]byte, 2*maxRTPPacketSize), ready: true}
 	d := bindDown(t, up, 1001, 96, 0, w)
-	p.sub.downs[up] = d
-	return p, up, d, w
+	sb.downs[up] = d
+	return sb, up, d, w
 }

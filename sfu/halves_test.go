@@ -27,7 +27,7 @@ func TestSubscriberDrop(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sb := newSubscriber()
+			sb := newSubscriber(nil, nil)
 			d := newDownTrack(up, nil)
 			sb.downs[up] = d
 			sb.pendingAdd = []*downTrack{d}

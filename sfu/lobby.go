@@ -26,7 +26,7 @@ func (r *Room) sendLobbyLocked() {
 	msg := encode(signal.LobbyMessage{Type: signal.TypeLobby, Waiting: r.waitingLocked()})
 	for _, o := range r.participants {
 		if o.role == RoleModerator {
-			o.sendRaw(msg)
+			o.session.sendRaw(msg)
 		}
 	}
 }
@@ -37,7 +37,7 @@ func (r *Room) sendLobbyLocked() {
 // order of the lobby, the others keep waiting.
 func (r *Room) Admit(all bool, ids ...string) error {
 	r.mu.Lock()
-	var admitted []*participant
+	var admitted []*member
 	if all {
 		for _, e := range r.waitingLocked() {
 			admitted = append(admitted, r.waiting[e.ID])
@@ -53,7 +53,7 @@ func (r *Room) Admit(all bool, ids ...string) error {
 		}
 	}
 	type entered struct {
-		p, replaced *participant
+		p, replaced *member
 		ups         []*upTrack
 	}
 	var in []entered
@@ -75,10 +75,10 @@ func (r *Room) Admit(all bool, ids ...string) error {
 	for _, e := range in {
 		r.log.Info("participant admitted", "participant", e.p.id)
 		if e.replaced != nil {
-			e.replaced.end(endCause{err: ErrReplaced, code: signal.CloseReplaced, reason: "joined again on another connection", errCode: signal.CodeReplaced})
+			e.replaced.session.end(endCause{err: ErrReplaced, code: signal.CloseReplaced, reason: "joined again on another connection", errCode: signal.CodeReplaced})
 		}
 		for _, up := range e.ups {
-			e.p.subscribe(up)
+			e.p.session.subscribe(up)
 		}
 	}
 	return full
@@ -97,6 +97,6 @@ func (r *Room) Deny(id string) error {
 		return ErrParticipantNotFound
 	}
 	r.log.Info("participant denied", "participant", id)
-	w.end(endCause{err: ErrDenied, code: signal.CloseRemoved, reason: "not admitted", errCode: signal.CodeLobbyDenied})
+	w.session.end(endCause{err: ErrDenied, code: signal.CloseRemoved, reason: "not admitted", errCode: signal.CodeLobbyDenied})
 	return nil
 }

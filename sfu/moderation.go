@@ -13,7 +13,7 @@ import (
 func (p *participant) moderate(m signal.ClientMessage) {
 	r := p.room
 	r.mu.Lock()
-	mod := r.isModeratorLocked(p)
+	mod := r.isModeratorLocked(p.member)
 	r.mu.Unlock()
 	if !mod {
 		p.sendError(signal.CodeForbidden, "only a moderator may do this")
@@ -22,9 +22,9 @@ func (p *participant) moderate(m signal.ClientMessage) {
 	var err error
 	switch m.Type {
 	case signal.TypeMuteParticipant:
-		err = r.forceMute(p, m.ParticipantID, m.All)
+		err = r.forceMute(p.member, m.ParticipantID, m.All)
 	case signal.TypeAskUnmute:
-		err = r.askUnmute(p, m.ParticipantID)
+		err = r.askUnmute(p.member, m.ParticipantID)
 	case signal.TypeRemove:
 		if m.ParticipantID == p.id {
 			p.sendError(signal.CodeForbidden, "a moderator leaves rather than removing itself")
@@ -98,16 +98,16 @@ func (r *Room) setSpotlightLocked(id string) {
 func (r *Room) roomStateChangedLocked() {
 	msg := encode(signal.RoomStateMessage{Type: signal.TypeRoomState, Locked: r.collab.locked, Spotlight: r.collab.spotlight})
 	for _, o := range r.participants {
-		o.sendRaw(msg)
+		o.session.sendRaw(msg)
 	}
 }
 
 // forceMute mutes the microphone of one participant, or of everyone but by: the server
 // stops forwarding it until the participant unmutes itself. Everyone is told, the
 // participant too, so that its app shows it muted.
-func (r *Room) forceMute(by *participant, id string, all bool) error {
+func (r *Room) forceMute(by *member, id string, all bool) error {
 	r.mu.Lock()
-	var targets []*participant
+	var targets []*member
 	if all {
 		for _, o := range r.othersLocked(by) {
 			if !o.hidden() {
@@ -115,7 +115,7 @@ func (r *Room) forceMute(by *participant, id string, all bool) error {
 			}
 		}
 	} else if t := r.memberLocked(id); t != nil {
-		targets = []*participant{t}
+		targets = []*member{t}
 	}
 	r.mu.Unlock()
 	if len(targets) == 0 && !all {
@@ -135,13 +135,13 @@ func (r *Room) forceMute(by *participant, id string, all bool) error {
 }
 
 // askUnmute asks a participant to unmute itself: a moderator never unmutes anyone.
-func (r *Room) askUnmute(by *participant, id string) error {
+func (r *Room) askUnmute(by *member, id string) error {
 	r.mu.Lock()
 	t := r.memberLocked(id)
 	r.mu.Unlock()
 	if t == nil {
 		return ErrParticipantNotFound
 	}
-	t.sendRaw(encode(signal.UnmuteRequestedMessage{Type: signal.TypeUnmuteRequested, By: by.id}))
+	t.session.sendRaw(encode(signal.UnmuteRequestedMessage{Type: signal.TypeUnmuteRequested, By: by.id}))
 	return nil
 }

@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"webinaire/sfu/signal"
@@ -33,15 +29,16 @@ type endCause struct {
 	errCode string // code of the error message sent before closing; none when empty
 }
 
-// participant is one session: a connection, its PeerConnection and the signalling on
-// it. What it sends is its publisher half (pub), what it receives its subscriber half
-// (sub); each has its own lock and lock rule.
+// participant is a member on a signalling connection (docs/protocol.md): the
+// connection, the PeerConnection negotiated on it, and the messages it sends and
+// receives. What it sends is its member's publisher (pub), what it receives its
+// subscriber (sub); each has its own lock and lock rule. A relay (relay.go) and, on an
+// edge node, a participant of the origin (edge.go) are participants too, of their mode.
 //
 // Lock rule: mu guards the candidates held back (holding, heldCandidates), and nothing
-// else; no other lock is taken with it held. role is guarded by room.mu. The fields set
-// before the participant is visible never change; those marked as owned by the session
-// goroutine are touched by it alone. pub and sub have a lock each (see publisher and
-// subscriber), taken after room.mu, never one of them with the other.
+// else; no other lock is taken with it held. The fields set before the participant is
+// visible never change; those marked as owned by the session goroutine are touched by
+// it alone.
 //
 // Negotiation (perfect negotiation, the server being the impolite peer): the client
 // makes the first offer; afterwards either side may offer. The session goroutine alone
@@ -50,16 +47,8 @@ type endCause struct {
 // wait, in the subscriber's pendingAdd and pendingRemove, until the signalling state is
 // stable and are then offered together.
 type participant struct {
-	id     string
-	claims Claims
-	srv    *Server
-	conn   Conn
-	log    *slog.Logger
-
-	// pc and room are set by the session goroutine before the participant is visible
-	// to anyone else, and never change.
-	pc   *webrtc.PeerConnection
-	room *Room
+	*member
+	conn Conn
 
 	out  chan []byte   // messages waiting for the writer, in order
 	kick chan struct{} // something to negotiate
@@ -68,57 +57,31 @@ type participant struct {
 	endOnce sync.Once
 	cause   endCause
 
-	role Role // guarded by room.mu
-	// ice are the ICE servers of its joined message, set before it joins.
-	ice []ICEServer
-	// sessionToken is the session credential of its joined or lobby_wait message, set
-	// before it joins; empty for an HTTP session.
-	sessionToken string
-	// waiting is set while the participant is in the lobby.
-	waiting atomic.Bool
-	// mode is how the participant is signalled; set before the session starts.
-	mode sessionMode
-
-	pub publisher
-	sub subscriber
-	// direct sends the RTP of the participant's PeerConnection; nil when it goes
-	// through Pion (WebRTCConfig.ThroughPion).
-	direct *directSender
-
 	mu             sync.Mutex
 	holding        bool // candidates are held, see holdCandidates
 	heldCandidates []webrtc.ICECandidateInit
-
-	// peer is the media address of a relay's edge node: its candidates there are
-	// accepted whatever the address class.
-	peer netip.Addr
-	// via is, on the origin, the relay that brought in this participant of an edge node
-	// (modeRemote); nil otherwise.
-	via *participant
 
 	// Owned by the session goroutine.
 	limiter          *messageLimiter // limits each kind of message, see messageClasses
 	negotiated       bool            // the client's first offer has been answered
 	restartICE       bool            // an ICE restart waits for the next negotiation
 	remoteCandidates []webrtc.ICECandidateInit
-	cands            candidateBudget
+	cands            candidateFilter
 }
 
 func newParticipant(s *Server, conn Conn, c Claims) *participant {
-	return &participant{
-		id:      c.Participant,
-		claims:  c,
-		srv:     s,
+	p := &participant{
+		member:  newMember(s, c),
 		conn:    conn,
-		log:     s.log.With("room", c.Room, "participant", c.Participant),
 		out:     make(chan []byte, sendQueueLen),
 		kick:    make(chan struct{}, 1),
-		pub:     newPublisher(),
-		sub:     newSubscriber(),
 		holding: true,
 		limiter: newMessageLimiter(s.clock.Now()),
-		direct:  newDirectSenderOf(s),
 	}
+	p.session = p
+	p.sub = newSubscriber(p.member, p.kickNegotiation)
+	p.cands = candidateFilter{policy: &s.candidates, log: p.log}
+	return p
 }
 
 // serve runs the session until it ends, then takes the participant out of the room and
@@ -139,27 +102,14 @@ func (p *participant) serve(parent context.Context, api *webrtc.API) error {
 	}()
 
 	readerDone := make(chan struct{})
-	p.session(ctx, api, readerDone)
+	p.run(ctx, api, readerDone)
 
 	endErr := parent.Err()
 	if p.srv.closing.Err() != nil {
 		endErr = ErrServerClosed
 	}
 	p.end(endCause{err: endErr, code: signal.CloseGoingAway, reason: "server shutting down", errCode: signal.CodeServerClosing})
-	if p.room != nil {
-		p.room.leave(p)
-	}
-	p.pub.close()
-	for _, d := range p.sub.close() {
-		d.up.removeDown(d)
-	}
-	if p.pc != nil {
-		if err := p.pc.GracefulClose(); err != nil {
-			p.log.Debug("peer connection close", "error", err)
-		}
-	}
-	p.pub.wg.Wait()
-	p.sub.wg.Wait()
+	p.leave()
 
 	close(stopWriter)
 	flushLimit := time.AfterFunc(flushTimeout, wcancel)
@@ -171,10 +121,10 @@ func (p *participant) serve(parent context.Context, api *webrtc.API) error {
 	return p.cause.err
 }
 
-// session starts the participant and handles its messages until ctx ends. It starts the
+// run starts the participant and handles its messages until ctx ends. It starts the
 // reading goroutine, which closes readerDone when it ends, or closes readerDone itself. A
 // panic ends the session; serve's cleanup follows.
-func (p *participant) session(ctx context.Context, api *webrtc.API, readerDone chan struct{}) {
+func (p *participant) run(ctx context.Context, api *webrtc.API, readerDone chan struct{}) {
 	reading := false
 	defer func() {
 		if !reading {
@@ -204,81 +154,22 @@ func (p *participant) session(ctx context.Context, api *webrtc.API, readerDone c
 }
 
 // failInternal ends the session after a fault of the server.
-func (p *participant) failInternal() {
-	p.end(endCause{err: ErrInternal, code: signal.CloseInternalError, reason: "internal error", errCode: signal.CodeInternal})
-}
+func (p *participant) failInternal() { p.end(internalFault) }
 
 // start makes the PeerConnection and joins the room; false when the session cannot go on.
 func (p *participant) start(api *webrtc.API) bool {
-	if p.direct != nil {
-		api = p.srv.directAPI(p.direct)
-	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		p.log.Error("peer connection not created", "error", err)
-		p.end(endCause{err: fmt.Errorf("new peer connection: %w", err), code: signal.CloseInternalError, reason: "internal error", errCode: signal.CodeInternal})
+	if err := p.openPeerConnection(api); err != nil {
+		p.end(endCause{err: err, code: signal.CloseInternalError, reason: "internal error", errCode: signal.CodeInternal})
 		return false
 	}
-	p.pc = pc
-	if p.direct != nil {
-		p.direct.watch(pc)
-	}
-	p.sub.mu.Lock()
-	p.sub.stopReports = p.srv.clock.AfterFunc(senderReportInterval, p.sendReports)
-	p.sub.mu.Unlock()
-	pc.OnTrack(p.onTrack)
-	pc.OnICECandidate(p.onCandidate)
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+	p.sub.startReports()
+	p.pc.OnTrack(p.onTrack)
+	p.pc.OnICECandidate(p.onCandidate)
+	p.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.log.Debug("peer connection state", "state", s.String())
-		// An HTTP session has no other connection to tell that the client is gone.
-		if p.httpSession() && (s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed) {
-			p.end(endCause{code: signal.CloseNormal, reason: "media connection ended"})
-		}
 	})
-
-	room, replaced, ups, waiting, err := p.srv.join(p)
-	switch {
-	case errors.Is(err, ErrRoomLocked):
-		p.end(endCause{err: err, code: signal.CloseRoomLocked, reason: "the room is locked", errCode: signal.CodeRoomLocked})
-		return false
-	case errors.Is(err, ErrRoomFull):
-		p.end(endCause{err: err, code: signal.CloseRoomFull, reason: "the room is full", errCode: signal.CodeRoomFull})
-		return false
-	case errors.Is(err, ErrLobbyFull):
-		p.end(endCause{err: err, code: signal.CloseRoomFull, reason: "the lobby is full", errCode: signal.CodeLobbyFull})
-		return false
-	case errors.Is(err, ErrTokenRevoked):
-		p.end(endCause{err: err, code: signal.CloseUnauthorized, reason: "this participant was removed from the room", errCode: signal.CodeTokenRevoked})
-		return false
-	case errors.Is(err, ErrRoomMoved):
-		p.end(endCause{err: err, code: signal.CloseRoomMoved, reason: "this room runs on another node: ask where", errCode: signal.CodeRoomMoved})
-		return false
-	case errors.Is(err, ErrNoOrigin):
-		p.end(endCause{err: err, code: signal.CloseInternalError, reason: "this node cannot reach the room's node", errCode: signal.CodeInternal})
-		return false
-	case errors.Is(err, ErrRoomGone):
-		p.end(breakoutEnded)
-		return false
-	case errors.Is(err, ErrNotAssigned):
-		p.end(endCause{err: err, code: signal.CloseUnauthorized, reason: "this breakout room is not yours", errCode: signal.CodeForbidden})
-		return false
-	}
-	if err != nil {
-		p.end(endCause{err: err, code: signal.CloseGoingAway, reason: "server shutting down", errCode: signal.CodeServerClosing})
-		return false
-	}
-	if waiting {
-		p.log.Info("participant waiting in the lobby")
-	} else {
-		p.log.Info("participant joined", "kind", room.kind)
-	}
-	if replaced != nil {
-		replaced.end(endCause{err: ErrReplaced, code: signal.CloseReplaced, reason: "joined again on another connection", errCode: signal.CodeReplaced})
-	}
-	for _, up := range ups {
-		p.subscribe(up)
-	}
-	return true
+	p.ice = p.srv.iceServersFor(p.claims)
+	return p.enter() == nil
 }
 
 // readLoop reads, limits and decodes the client's messages and hands them to the
@@ -384,10 +275,6 @@ func (p *participant) sendRaw(msg []byte) {
 	}
 }
 
-func (p *participant) sendError(code, message string) {
-	p.sendRaw(encode(signal.ErrorMessage{Type: signal.TypeError, Code: code, Message: message}))
-}
-
 // kickNegotiation tells the session goroutine there is something to negotiate.
 func (p *participant) kickNegotiation() {
 	select {
@@ -439,33 +326,33 @@ func (p *participant) handle(m signal.ClientMessage) {
 	case signal.TypeLeave:
 		p.end(endCause{code: signal.CloseNormal, reason: "left"})
 	case signal.TypeChat:
-		p.room.chat(p, m.Text, m.To)
+		p.room.chat(p.member, m.Text, m.To)
 	case signal.TypeCaption:
-		if code, text := p.room.caption(p, m.Text, m.Lang); code != "" {
+		if code, text := p.room.caption(p.member, m.Text, m.Lang); code != "" {
 			p.sendError(code, text)
 		}
 	case signal.TypeSlidePage:
-		if code, text := p.room.turnSlide(p, m.SlidesID, m.Page); code != "" {
+		if code, text := p.room.turnSlide(p.member, m.SlidesID, m.Page); code != "" {
 			p.sendError(code, text)
 		}
 	case signal.TypeSlidesClose:
-		if code, text := p.room.closeSlides(p, m.SlidesID); code != "" {
+		if code, text := p.room.closeSlides(p.member, m.SlidesID); code != "" {
 			p.sendError(code, text)
 		}
 	case signal.TypeSlidePointer:
-		if code, text := p.room.pointSlide(p, m.SlidesID, m.X, m.Y, m.Hidden); code != "" {
+		if code, text := p.room.pointSlide(p.member, m.SlidesID, m.X, m.Y, m.Hidden); code != "" {
 			p.sendError(code, text)
 		}
 	case signal.TypeReaction:
-		p.room.react(p, m.Emoji)
+		p.room.react(p.member, m.Emoji)
 	case signal.TypeHand:
-		p.room.raiseHand(p, *m.Raised)
+		p.room.raiseHand(p.member, *m.Raised)
 	case signal.TypePollCreate, signal.TypePollOpen, signal.TypePollClose, signal.TypePollPublish:
-		if code, text := p.room.pollAction(p, m); code != "" {
+		if code, text := p.room.pollAction(p.member, m); code != "" {
 			p.sendError(code, text)
 		}
 	case signal.TypeVote:
-		if code, text := p.room.vote(p, m.PollID, m.Choices); code != "" {
+		if code, text := p.room.vote(p.member, m.PollID, m.Choices); code != "" {
 			p.sendError(code, text)
 		}
 	case signal.TypeMuteParticipant, signal.TypeAskUnmute, signal.TypeRemove, signal.TypeSetRole, signal.TypeLowerHand, signal.TypeLock, signal.TypeSpotlight, signal.TypeEndSession, signal.TypeLobbyAdmit, signal.TypeLobbyDeny:
@@ -486,7 +373,7 @@ func (p *participant) handleOffer(m signal.ClientMessage) {
 	}
 	// An ICE restart by the client starts gathering in SetRemoteDescription.
 	p.holdCandidates()
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.filterSDP(m.SDP)}); err != nil {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: p.cands.filterSDP(m.SDP, p.sendError)}); err != nil {
 		p.log.Debug("client offer refused", "error", err)
 		if p.pc.SignalingState() != webrtc.SignalingStateStable {
 			p.negotiationFailed()
@@ -501,10 +388,6 @@ func (p *participant) handleOffer(m signal.ClientMessage) {
 		p.addCandidate(c)
 	}
 	p.remoteCandidates = nil
-	if p.mode == modeView && !p.negotiated && !p.attachViewTracks() {
-		p.end(endCause{err: ErrNothingToView, code: signal.CloseNormal, reason: "nothing published to view", errCode: codeNothingToView})
-		return
-	}
 	answer, err := p.pc.CreateAnswer(nil)
 	if err != nil {
 		p.log.Debug("answer not created", "error", err)
@@ -525,23 +408,13 @@ func (p *participant) handleAnswer(m signal.ClientMessage) {
 		p.sendError(signal.CodeNegotiation, "there is no offer to answer")
 		return
 	}
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.filterSDP(m.SDP)}); err != nil {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: p.cands.filterSDP(m.SDP, p.sendError)}); err != nil {
 		p.log.Debug("client answer refused", "error", err)
 		p.negotiationFailed()
 		return
 	}
 	p.described()
 	p.negotiate()
-}
-
-// described tells the direct sender the remote description just set.
-func (p *participant) described() {
-	if p.direct == nil {
-		return
-	}
-	if err := p.direct.described(p.pc.RemoteDescription()); err != nil {
-		p.log.Warn("header encryption of sent media not updated", "error", err)
-	}
 }
 
 // negotiationFailed ends a session whose PeerConnection is left in a state it cannot
@@ -554,7 +427,7 @@ func (p *participant) handleCandidate(c webrtc.ICECandidateInit) {
 	if c.Candidate == "" {
 		return // end of candidates
 	}
-	if code, why, ok := p.admitCandidate(c.Candidate); !ok {
+	if code, why, ok := p.cands.admit(c.Candidate); !ok {
 		if code != "" {
 			p.sendError(code, why)
 		}
@@ -577,7 +450,7 @@ func (p *participant) handleMute(label Label, muted bool) {
 	p.pub.setMuted(label, muted)
 	r := p.room
 	r.mu.Lock()
-	if r.participants[p.id] == p {
+	if r.participants[p.id] == p.member {
 		r.muteChangedLocked(signal.MuteMessage{Type: signal.TypeMute, ParticipantID: p.id, Label: label, Muted: muted})
 	}
 	r.mu.Unlock()
@@ -590,15 +463,12 @@ func (p *participant) handleLayer(m signal.ClientMessage) {
 		return
 	}
 	d.layer.Store(&LayerRequest{Quality: m.Quality, Width: m.Width, Height: m.Height})
-	p.allocate()
+	p.sub.allocate()
 }
 
 // negotiate offers the pending track changes and ICE restart, when the signalling state
 // allows; otherwise they wait for the next call.
 func (p *participant) negotiate() {
-	if p.httpSession() {
-		return // an HTTP session is negotiated once
-	}
 	if !p.negotiated || p.pc.SignalingState() != webrtc.SignalingStateStable {
 		return
 	}
@@ -624,11 +494,11 @@ func (p *participant) negotiate() {
 		sender, err := p.pc.AddTrack(d)
 		if err != nil {
 			p.log.Debug("track not added", "track", d.up.id, "error", err)
-			p.dropDown(d)
+			p.sub.dropDown(d)
 			continue
 		}
 		d.sender = sender
-		p.readRTCP(d, sender)
+		p.sub.readRTCP(d, sender)
 		added = append(added, d)
 	}
 	// An ICE restart starts gathering in CreateOffer.
@@ -712,180 +582,14 @@ func (p *participant) onCandidate(c *webrtc.ICECandidate) {
 	p.sendRaw(encode(signal.CandidateMessage{Type: signal.TypeCandidate, Candidate: signal.Candidate(init)}))
 }
 
-// onTrack is Pion's callback for a track the client sends: one goroutine reads it for as
-// long as it lasts.
-func (p *participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-	rid := remote.RID()
-	exts := receiver.GetParameters().HeaderExtensions
-	p.pub.mu.Lock()
-	if p.pub.closed {
-		p.pub.mu.Unlock()
-		return
-	}
-	if up := p.pub.simulcast[receiver]; up != nil && rid != "" {
-		// Another simulcast layer of a track already published.
-		l := up.addLayer(rid, uint32(remote.SSRC()))
-		if l == nil {
-			p.pub.mu.Unlock()
-			return
-		}
-		p.pub.wg.Add(1)
-		p.pub.mu.Unlock()
-		go func() { // owned by this participant's session (pub.wg); ends when the layer ends or the PeerConnection closes
-			defer p.pub.wg.Done()
-			defer p.layerEnded(up, l)
-			defer p.srv.panics.Recover(PartTrack, p.log.With("track", up.id), nil)
-			l.run(remote)
-		}()
-		up.reallocate()
-		return
-	}
-	id := fmt.Sprintf("%s~%d", p.id, p.srv.trackSeq.Add(1))
-	label := p.pub.labelForLocked(remote)
-	stream := p.id + "~user"
-	if label == LabelScreen {
-		stream = p.id + "~screen"
-	}
-	up := newUpTrack(upTrackParams{
-		ID:               id,
-		StreamID:         stream,
-		Owner:            p.id,
-		Label:            label,
-		Codec:            remote.Codec(),
-		SSRC:             uint32(remote.SSRC()),
-		RID:              rid,
-		Ingest:           p.mode == modeIngest,
-		HeaderExtensions: exts,
-		Clock:            p.srv.clock,
-		WriteRTCP:        p.pc.WriteRTCP,
-		OnLevel:          p.room.onAudioLevel,
-		Fanout:           p.srv.batcher,
-		Logger:           p.log,
-		Spread:           p.srv.spread,
-		Stats:            &p.srv.forwarding,
-		Panics:           p.srv.panics,
-		Arrivals:         p.srv.arrivals,
-	})
-	if rid != "" {
-		p.pub.simulcast[receiver] = up
-	}
-	p.pub.wg.Add(1)
-	p.pub.mu.Unlock()
-
-	first := up.layerList()[0]
-	go func() { // owned by this participant's session (pub.wg); ends when the track ends or the PeerConnection closes
-		defer p.pub.wg.Done()
-		// A panic ends the track: it is forgotten as if its publisher had removed it.
-		defer p.layerEnded(up, first)
-		defer p.srv.panics.Recover(PartTrack, p.log.With("track", id), nil)
-		switch p.room.publish(p, up) {
-		case published:
-			p.log.Debug("track published", "track", id, "label", label)
-		case parked:
-			p.sendRaw(encode(signal.ErrorMessage{
-				Type:    signal.TypeError,
-				Code:    signal.CodePublishForbidden,
-				Message: "your role does not allow publishing: the track is not forwarded",
-				TrackID: remote.ID(),
-			}))
-		}
-		first.run(remote)
-	}()
-}
-
-// layerEnded forgets a layer whose reader ended, and the track with its last layer.
-func (p *participant) layerEnded(up *upTrack, l *layer) {
-	if !up.removeLayer(l) {
-		return
-	}
-	p.pub.forgetSimulcast(up)
-	p.room.unpublish(p, up)
-}
-
-// readRTCP starts the goroutine reading the RTCP the subscriber sends about one track:
-// keyframe requests go to the publisher (paced by the upTrack), lost packets are sent
-// again, the rest feeds the bandwidth estimate.
-func (p *participant) readRTCP(d *downTrack, sender *webrtc.RTPSender) {
-	p.sub.mu.Lock()
-	if p.sub.closed {
-		p.sub.mu.Unlock()
-		return
-	}
-	p.sub.wg.Add(1)
-	p.sub.mu.Unlock()
-	go func() { // owned by this participant's session (sub.wg); ends when the sender stops: track removed or PeerConnection closed
-		defer p.sub.wg.Done()
-		defer p.srv.panics.Recover(PartParticipant, p.log.With("track", d.up.id), p.failInternal)
-		buf := make([]byte, maxRTPPacketSize)
-		sc := new(scratch)
-		for {
-			n, _, err := sender.Read(buf)
-			if err != nil {
-				return
-			}
-			p.onRTCP(d, buf[:n], sc)
-		}
-	}()
-}
-
-// onRTCP acts on one compound RTCP packet the subscriber sent about d's track; sc is the
-// reading goroutine's scratch space, for retransmissions.
-func (p *participant) onRTCP(d *downTrack, raw []byte, sc *scratch) {
-	pkts, err := rtcp.Unmarshal(raw)
-	if err != nil {
-		return
-	}
-	for _, pkt := range pkts {
-		switch pkt := pkt.(type) {
-		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-			d.up.requestKeyframe(d)
-		case *rtcp.TransportLayerNack:
-			d.up.stats.nacks.Add(1)
-			d.retransmit(pkt, sc)
-		default:
-			p.onFeedback(d, pkt)
-		}
-	}
-}
-
 // subscribe makes this participant receive up, at the next negotiation.
 func (p *participant) subscribe(up *upTrack) {
 	switch p.mode {
-	case modeIngest, modeRemote:
-		return
+	case modeRemote:
+		return // connected to the origin, which sends it
 	case modeRelay:
-		p.relayLayers(up)
-		return
-	case modeView:
-		p.sub.offerView(up)
+		p.sub.relayLayers(up)
 		return
 	}
-	p.sub.mu.Lock()
-	if p.sub.closed || p.sub.downs[up] != nil {
-		p.sub.mu.Unlock()
-		return
-	}
-	d := newDownTrack(up, p)
-	p.sub.downs[up] = d
-	p.sub.pendingAdd = append(p.sub.pendingAdd, d)
-	p.sub.mu.Unlock()
-	if !up.addDown(d) {
-		p.dropDown(d)
-		return
-	}
-	p.allocate()
-	p.kickNegotiation()
-}
-
-// dropDown stops this participant's copy of a track, at the next negotiation.
-func (p *participant) dropDown(d *downTrack) {
-	d.up.removeDown(d)
-	if p.sub.drop(d) {
-		p.kickNegotiation()
-	}
-}
-
-// infoRoomLocked describes the participant and its published tracks; room.mu held.
-func (p *participant) infoRoomLocked() ParticipantInfo {
-	return ParticipantInfo{ID: p.id, Name: p.claims.Name, Role: p.role, Tracks: p.pub.trackInfos()}
+	p.sub.add(up)
 }

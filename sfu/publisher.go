@@ -8,10 +8,11 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// publisher is what a participant sends: the tracks its client publishes, their labels
-// and mute state, and the goroutines that read them (see participant.onTrack).
+// publisher is what a member sends: the tracks its client publishes, their labels and
+// mute state, and the goroutines that read them (see member.onTrack).
 //
-// Lock rule: mu guards every field but wg. ups also changes only with the room's mu
+// Lock rule: mu guards every field but wg and ingest, which is set before the first
+// track and never changes. ups also changes only with the room's mu
 // held, so that the room's members and their published tracks change together: the
 // methods named ...RoomLocked are called with room.mu held. Lock order: room.mu, then
 // mu, then an upTrack's mu; nothing else is taken with mu held. wg.Add is called only
@@ -25,6 +26,8 @@ type publisher struct {
 	muted      map[Label]bool
 	forceMuted bool           // a moderator muted the microphone
 	wg         sync.WaitGroup // the goroutines reading the incoming tracks, one per layer
+	// ingest marks the tracks as a WHIP stream's, which WHEP viewers are given first.
+	ingest bool
 }
 
 func newPublisher() publisher {

@@ -74,7 +74,7 @@ func (p *participant) onRelay(m signal.ClientMessage) {
 	case signal.RelayEnter:
 		v := newParticipant(p.srv, nil, Claims{Room: r.id, Participant: m.ParticipantID, Name: m.Name, Role: RoleAttendee, Kind: r.kind, Invitation: m.Invitation})
 		v.mode, v.room, v.via = modeRemote, r, p
-		if _, err := r.addRemote(v); errors.Is(err, ErrRoomLocked) {
+		if _, err := r.addRemote(v.member); errors.Is(err, ErrRoomLocked) {
 			p.sendRaw(encode(signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayEnd, ParticipantID: v.id, Code: signal.CodeRoomLocked}))
 		}
 	case signal.RelayLeave:
@@ -104,7 +104,7 @@ func (p *participant) onRelay(m signal.ClientMessage) {
 // in the room and recorded for every node, then p's edge ends its session with
 // room_moved, and it comes back here through rejoin. Without a way to record the role
 // (no RoleRecorder), p stays where it is: ErrWatchesElsewhere.
-func (r *Room) moveToOrigin(p *participant, role Role) error {
+func (r *Room) moveToOrigin(p *member, role Role) error {
 	if !r.srv.recordRole(r.id, p.id, role) {
 		return ErrWatchesElsewhere
 	}
@@ -112,22 +112,12 @@ func (r *Room) moveToOrigin(p *participant, role Role) error {
 	r.roles[p.id] = role
 	r.mu.Unlock()
 	r.log.Info("edge viewer given a role that speaks: sent here", "participant", p.id, "role", role)
-	p.end(endCause{err: ErrRoomMoved, code: signal.CloseRoomMoved, reason: "come to the room's node to speak", errCode: signal.CodeRoomMoved})
+	p.session.end(endCause{err: ErrRoomMoved, code: signal.CloseRoomMoved, reason: "come to the room's node to speak", errCode: signal.CodeRoomMoved})
 	return nil
 }
 
-// sendOwn queues a message for p alone: through its edge's relay for a viewer of an
-// edge node, whose own messages the relay, an attendee, does not get.
-func (p *participant) sendOwn(msg []byte) {
-	if p.via == nil {
-		p.sendRaw(msg)
-		return
-	}
-	p.via.sendRaw(encode(signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayDeliver, ParticipantID: p.id, Message: msg}))
-}
-
 // viaOf is the participant id of the room that the relay via brought in, nil if none.
-func (r *Room) viaOf(via *participant, id string) *participant {
+func (r *Room) viaOf(via *participant, id string) *member {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if v := r.participants[id]; v != nil && v.via == via {
@@ -140,7 +130,7 @@ func (r *Room) viaOf(via *participant, id string) *participant {
 // others, and tells whether it did. A participant already there with its id stays, but
 // for a viewer of an edge node that linked again (v replaces the one its former link
 // brought). A locked room takes no viewer of an edge node new to it (ErrRoomLocked).
-func (r *Room) addRemote(v *participant) (bool, error) {
+func (r *Room) addRemote(v *member) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -171,7 +161,7 @@ func (r *Room) addRemote(v *participant) (bool, error) {
 // has ended.
 func (r *Room) dropVia(via *participant) {
 	r.mu.Lock()
-	var gone []*participant
+	var gone []*member
 	for _, v := range r.participants {
 		if v.via == via {
 			gone = append(gone, v)
@@ -220,7 +210,7 @@ func (s *Server) ServeRelay(ctx context.Context, conn Conn, rp RelayParams) erro
 		})
 		p.mode = modeRelay
 		p.out = make(chan []byte, relaySendQueueLen)
-		p.peer = rp.EdgeAddr.Unmap()
+		p.cands.peer = rp.EdgeAddr.Unmap()
 		p.sub.relayed = make(map[*layer]*downTrack)
 		err := p.serve(ctx, api)
 		if p.room != nil {
@@ -230,32 +220,26 @@ func (s *Server) ServeRelay(ctx context.Context, conn Conn, rp RelayParams) erro
 	})
 }
 
-// hidden tells whether the participant is a relay, which nobody in the room sees.
-func (p *participant) hidden() bool { return p.mode == modeRelay }
-
-// httpSession tells whether the participant is a WHIP or WHEP session, negotiated once.
-func (p *participant) httpSession() bool { return p.mode == modeIngest || p.mode == modeView }
-
 // isRelayID tells whether a participant id is a relay's.
 func isRelayID(id string) bool { return strings.HasPrefix(id, relayIDPrefix) }
 
 // relayLayers makes the relay receive each layer of up it does not receive yet, pinned
 // to that layer, at the next negotiation.
-func (p *participant) relayLayers(up *upTrack) {
+func (sb *subscriber) relayLayers(up *upTrack) {
 	var added []*downTrack
 	for _, l := range up.layerList() {
-		p.sub.mu.Lock()
-		if p.sub.closed || p.sub.relayed[l] != nil {
-			p.sub.mu.Unlock()
+		sb.mu.Lock()
+		if sb.closed || sb.relayed[l] != nil {
+			sb.mu.Unlock()
 			continue
 		}
-		d := newDownTrack(up, p)
+		d := newDownTrack(up, sb)
 		d.pinned, d.rid = l, l.rid
-		p.sub.relayed[l] = d
-		p.sub.pendingAdd = append(p.sub.pendingAdd, d)
-		p.sub.mu.Unlock()
+		sb.relayed[l] = d
+		sb.pendingAdd = append(sb.pendingAdd, d)
+		sb.mu.Unlock()
 		if !up.addDown(d) {
-			p.dropDown(d)
+			sb.dropDown(d)
 			continue
 		}
 		added = append(added, d)
@@ -264,7 +248,7 @@ func (p *participant) relayLayers(up *upTrack) {
 		up.setTarget(d, d.pinned)
 	}
 	if len(added) > 0 {
-		p.kickNegotiation()
+		sb.renegotiate()
 	}
 }
 

@@ -133,17 +133,17 @@ func ntpTime(t time.Time) uint64 {
 	return secs<<32 | frac
 }
 
-// sendReports sends a sender report for each track the participant receives, then does
-// it again every senderReportInterval until the participant closes.
-func (p *participant) sendReports() {
-	p.sub.mu.Lock()
-	if p.sub.closed {
-		p.sub.mu.Unlock()
+// sendReports sends a sender report for each track the subscriber receives, then does
+// it again every senderReportInterval until it closes.
+func (sb *subscriber) sendReports() {
+	sb.mu.Lock()
+	if sb.closed {
+		sb.mu.Unlock()
 		return
 	}
-	downs := p.sub.allLocked()
-	p.sub.mu.Unlock()
-	now := p.srv.clock.Now()
+	downs := sb.allLocked()
+	sb.mu.Unlock()
+	now := sb.m.srv.clock.Now()
 	var pkts []rtcp.Packet
 	for _, d := range downs {
 		if sr, ok := d.senderReport(now); ok {
@@ -151,13 +151,13 @@ func (p *participant) sendReports() {
 		}
 	}
 	if len(pkts) > 0 {
-		if err := p.pc.WriteRTCP(pkts); err != nil {
-			p.log.Debug("sender reports not sent", "error", err)
+		if err := sb.m.pc.WriteRTCP(pkts); err != nil {
+			sb.m.log.Debug("sender reports not sent", "error", err)
 		}
 	}
-	p.sub.mu.Lock()
-	defer p.sub.mu.Unlock()
-	if !p.sub.closed {
-		p.sub.stopReports = p.srv.clock.AfterFunc(senderReportInterval, p.sendReports)
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if !sb.closed {
+		sb.stopReports = sb.m.srv.clock.AfterFunc(senderReportInterval, sb.sendReports)
 	}
 }

@@ -9,10 +9,11 @@ import (
 	"webinaire/sfu/signal"
 )
 
-// Room is a meeting or a webinar: the participants connected to one room id, who
-// receive each other's tracks. Its state is changed under mu and copied out; messages
-// and media calls happen after mu is released. Lock order: Server.mu, then Room.mu, then
-// a participant's publisher or subscriber lock (participant.pub.mu, participant.sub.mu).
+// Room is a meeting or a webinar: the members connected to one room id (participants on
+// a signalling connection, WHIP and WHEP sessions; see member), who receive each other's
+// tracks. Its state is changed under mu and copied out; messages and media calls happen
+// after mu is released. Lock order: Server.mu, then Room.mu, then a member's publisher or
+// subscriber lock (member.pub.mu, member.sub.mu).
 type Room struct {
 	id   string
 	kind RoomKind
@@ -22,7 +23,7 @@ type Room struct {
 
 	mu           sync.Mutex
 	closed       bool
-	participants map[string]*participant
+	participants map[string]*member
 	// roles are the roles SetRole gave, kept while the room is open so that joining
 	// again with the original token neither loses a promotion nor undoes a demotion.
 	roles     map[string]Role
@@ -35,7 +36,7 @@ type Room struct {
 	// into a locked room.
 	seen map[string]bool
 	// waiting are the participants in the lobby.
-	waiting map[string]*participant
+	waiting map[string]*member
 	// sinks receive every published track.
 	sinks []*SinkHandle
 	// slides are the PDF presented now, or nil.
@@ -71,10 +72,10 @@ func newRoom(s *Server, id string, kind RoomKind) *Room {
 		srv:          s,
 		log:          s.log.With("room", id),
 		done:         make(chan struct{}),
-		participants: make(map[string]*participant),
+		participants: make(map[string]*member),
 		roles:        make(map[string]Role),
 		seen:         make(map[string]bool),
-		waiting:      make(map[string]*participant),
+		waiting:      make(map[string]*member),
 	}
 }
 
@@ -127,11 +128,11 @@ func (r *Room) SetRole(participantID string, role Role) error {
 	r.log.Info("role changed", "participant", participantID, "role", role)
 	msg := encode(signal.RoleMessage{Type: signal.TypeRole, ParticipantID: participantID, Role: role})
 	for _, o := range everyone {
-		o.sendRaw(msg)
+		o.session.sendRaw(msg)
 	}
 	for _, up := range c.published {
 		for _, o := range c.others {
-			o.subscribe(up)
+			o.session.subscribe(up)
 		}
 		for _, h := range c.sinks {
 			h.subscribe(up)
@@ -146,10 +147,10 @@ func (r *Room) SetRole(participantID string, role Role) error {
 // roleChange is what changing a participant's role under the room's lock leaves to do
 // outside it.
 type roleChange struct {
-	p         *participant
+	p         *member
 	published []*upTrack   // tracks it may publish now, for the others and the sinks
 	dropped   []*downTrack // what the others received of it and may no longer
-	others    []*participant
+	others    []*member
 	sinks     []*SinkHandle
 }
 
@@ -209,12 +210,12 @@ func (r *Room) Remove(participantID string) error {
 	r.srv.revokeEverywhere(r.id, participantID, until)
 	r.log.Info("participant removed", "participant", participantID)
 	if p != nil {
-		p.end(endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved})
+		p.session.end(endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved})
 	}
 	// Out of the breakout rooms too: their entries check the main room's removals.
 	for _, o := range r.everyone() {
 		if o.id == participantID && o.room != r {
-			o.end(endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved})
+			o.session.end(endCause{err: ErrRemoved, code: signal.CloseRemoved, reason: "removed from the room", errCode: signal.CodeRemoved})
 		}
 	}
 	return nil
@@ -270,10 +271,10 @@ func (r *Room) close(cause endCause) {
 			// A viewer of an edge node: its edge ends it with the room, below.
 		case p.hidden():
 			// The edge ends its whole room, once, with this cause.
-			p.sendRaw(encode(signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayEnd, Code: cause.errCode}))
-			p.end(cause)
+			p.session.sendRaw(encode(signal.RelayMessage{Type: signal.TypeRelay, Action: signal.RelayEnd, Code: cause.errCode}))
+			p.session.end(cause)
 		default:
-			p.end(cause)
+			p.session.end(cause)
 		}
 	}
 	r.mu.Lock()
@@ -290,7 +291,7 @@ func (r *Room) close(cause endCause) {
 // markClosed marks the room closed and forgets it (under the server's and the room's
 // locks), and returns who is in it and in its lobby; false when it was closed already, or,
 // with onlyEmpty, when someone is in it or waits.
-func (r *Room) markClosed(onlyEmpty bool) ([]*participant, bool) {
+func (r *Room) markClosed(onlyEmpty bool) ([]*member, bool) {
 	r.srv.mu.Lock()
 	defer r.srv.mu.Unlock()
 	r.mu.Lock()
@@ -346,7 +347,7 @@ func (r *Room) expire() {
 // add puts p in the room (Server.mu held), or in its lobby when its token says so and it
 // was not admitted before; see enterLocked. A locked room refuses the participants new
 // to it.
-func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiting bool, err error) {
+func (r *Room) add(p *member) (replaced *member, ups []*upTrack, waiting bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// The Gate admitted p before it got here: a removal since then refuses it.
@@ -381,7 +382,7 @@ func (r *Room) add(p *participant) (replaced *participant, ups []*upTrack, waiti
 			r.stopTimer()
 			r.stopTimer = nil
 		}
-		p.sendRaw(encode(signal.LobbyWaitMessage{Type: signal.TypeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording, Broadcasting: r.broadcasting, SessionToken: p.sessionToken}))
+		p.session.sendRaw(encode(signal.LobbyWaitMessage{Type: signal.TypeLobbyWait, ParticipantID: p.id, Name: p.claims.Name, RoomID: r.id, Recording: r.recording, Broadcasting: r.broadcasting, SessionToken: p.sessionToken}))
 		r.lobbyChangedLocked()
 		return replaced, nil, true, nil
 	}
@@ -430,7 +431,7 @@ func (r *Room) capReachedLocked(what string) {
 // the lock, so that nothing reaches p before it, it queues the joined message to p; the
 // others are told with the room's updates (see UpdateWindow). It returns the
 // participant p replaces and the tracks p should receive.
-func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrack) {
+func (r *Room) enterLocked(p *member) (replaced *member, ups []*upTrack) {
 	r.seen[p.id] = true
 	if r.stopTimer != nil {
 		r.stopTimer()
@@ -456,7 +457,7 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		// of 2000 bytes, would make its first message too large.
 		chat = []signal.ChatMessage{}
 	}
-	p.sendRaw(encode(signal.JoinedMessage{
+	p.session.sendRaw(encode(signal.JoinedMessage{
 		Type:          signal.TypeJoined,
 		ParticipantID: p.id,
 		Name:          p.claims.Name,
@@ -482,14 +483,14 @@ func (r *Room) enterLocked(p *participant) (replaced *participant, ups []*upTrac
 		r.edgeEnteredLocked(p)
 	}
 	if p.role == RoleModerator {
-		p.sendRaw(encode(signal.LobbyMessage{Type: signal.TypeLobby, Waiting: r.waitingLocked()}))
+		p.session.sendRaw(encode(signal.LobbyMessage{Type: signal.TypeLobby, Waiting: r.waitingLocked()}))
 	}
 	return replaced, ups
 }
 
 // leave takes p out of the room: its tracks stop being forwarded and the others are
 // told. When the room becomes empty, the grace period starts.
-func (r *Room) leave(p *participant) {
+func (r *Room) leave(p *member) {
 	for _, up := range r.takeOut(p) {
 		for _, d := range up.close() {
 			d.drop()
@@ -499,7 +500,7 @@ func (r *Room) leave(p *participant) {
 
 // takeOut takes p out of the room, or out of its lobby, under the room's lock, and returns
 // the tracks it published, to be closed outside it.
-func (r *Room) takeOut(p *participant) []*upTrack {
+func (r *Room) takeOut(p *member) []*upTrack {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.waiting[p.id] == p {
@@ -539,10 +540,10 @@ const (
 )
 
 // publish offers a new track of p to the others, or parks it when p may not publish.
-func (r *Room) publish(p *participant, up *upTrack) publishResult {
+func (r *Room) publish(p *member, up *upTrack) publishResult {
 	result, others, sinks := r.addTrack(p, up)
 	for _, o := range others {
-		o.subscribe(up)
+		o.session.subscribe(up)
 	}
 	for _, h := range sinks {
 		h.subscribe(up)
@@ -552,7 +553,7 @@ func (r *Room) publish(p *participant, up *upTrack) publishResult {
 
 // addTrack adds up to p's tracks under the room's lock: published, and p announced, when
 // p's role may publish, parked otherwise. It returns who must subscribe to it.
-func (r *Room) addTrack(p *participant, up *upTrack) (publishResult, []*participant, []*SinkHandle) {
+func (r *Room) addTrack(p *member, up *upTrack) (publishResult, []*member, []*SinkHandle) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed || r.participants[p.id] != p {
@@ -568,7 +569,7 @@ func (r *Room) addTrack(p *participant, up *upTrack) (publishResult, []*particip
 }
 
 // unpublish ends a track of p: its subscribers drop it.
-func (r *Room) unpublish(p *participant, up *upTrack) {
+func (r *Room) unpublish(p *member, up *upTrack) {
 	r.speakers.forget(up)
 	r.mu.Lock()
 	p.pub.removeRoomLocked(up)
@@ -579,18 +580,18 @@ func (r *Room) unpublish(p *participant, up *upTrack) {
 }
 
 // broadcast sends msg to everyone but except.
-func (r *Room) broadcast(except *participant, msg []byte) {
+func (r *Room) broadcast(except *member, msg []byte) {
 	r.mu.Lock()
 	others := r.othersLocked(except)
 	r.mu.Unlock()
 	for _, o := range others {
-		o.sendRaw(msg)
+		o.session.sendRaw(msg)
 	}
 }
 
 // othersLocked lists the participants but except.
-func (r *Room) othersLocked(except *participant) []*participant {
-	out := make([]*participant, 0, len(r.participants))
+func (r *Room) othersLocked(except *member) []*member {
+	out := make([]*member, 0, len(r.participants))
 	for _, o := range r.participants {
 		if o != except {
 			out = append(out, o)
@@ -623,7 +624,7 @@ func (r *Room) startGraceLocked() {
 
 // memberLocked is the participant in the room with id, nil when there is none or it is
 // a relay, which nobody may name.
-func (r *Room) memberLocked(id string) *participant {
+func (r *Room) memberLocked(id string) *member {
 	if p := r.participants[id]; p != nil && !p.hidden() {
 		return p
 	}

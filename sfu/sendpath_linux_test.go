@@ -111,20 +111,13 @@ func newPionFanout(tb testing.TB, srv *testServer, n int) *pionFanout {
 
 	out, in := helperProcess(tb, "TestSubscriberProcess", subscriberProcessEnv+"=1")
 	for range n {
-		// A participant of its own for each subscriber: the PeerConnection's RTP is sent
-		// as a participant's (directly, unless the server sends through Pion).
-		sub := &participant{direct: newDirectSenderOf(srv.Server)}
-		api := srv.api
-		if sub.direct != nil {
-			api = srv.directAPI(sub.direct)
-		}
-		spc, err := api.NewPeerConnection(webrtc.Configuration{})
-		require.NoError(tb, err)
+		// A member of its own for each subscriber: the PeerConnection's RTP is sent as a
+		// participant's (directly, unless the server sends through Pion).
+		m := newMember(srv.Server, Claims{Room: "r", Participant: "sub"})
+		require.NoError(tb, m.openPeerConnection(srv.api))
+		spc := m.pc
 		tb.Cleanup(func() { _ = spc.Close() })
-		if sub.direct != nil {
-			sub.direct.watch(spc)
-		}
-		d := newDownTrack(up, sub)
+		d := newDownTrack(up, newSubscriber(m, nil))
 		require.True(tb, up.addDown(d))
 		sender, err := spc.AddTrack(d)
 		require.NoError(tb, err)

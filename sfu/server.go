@@ -101,7 +101,7 @@ type Server struct {
 	grace           time.Duration
 	joinTimeout     time.Duration
 	clock           Clock
-	// candidates is where clients' candidates may point, see admitCandidate.
+	// candidates is where clients' candidates may point, see candidateFilter.
 	candidates addrPolicy
 	// maxParticipants is the cap on participants by room kind; maxLobby on the lobby.
 	maxParticipants map[RoomKind]int
@@ -462,15 +462,20 @@ func (s *Server) awaitJoin(ctx context.Context, conn Conn) (Claims, error) {
 	return admitted, nil
 }
 
-// join adds p to its room, or its lobby, opening the room if needed. It returns the
-// room, the participant p replaces if any, what p must subscribe to, and whether p waits
-// in the lobby.
-func (s *Server) join(p *participant) (*Room, *participant, []*upTrack, bool, error) {
-	p.ice = append([]ICEServer{}, s.cfg.ICEServers...)
+// iceServersFor are the ICE servers of the joined message of c's holder.
+func (s *Server) iceServersFor(c Claims) []ICEServer {
+	ice := append([]ICEServer{}, s.cfg.ICEServers...)
 	if s.cfg.ICEServersFor != nil {
 		// As long as the session credential of this entry lets the participant come back.
-		p.ice = append(p.ice, s.cfg.ICEServersFor(p.claims.Participant, s.clock.Now().Add(s.revocationSpan()))...)
+		ice = append(ice, s.cfg.ICEServersFor(c.Participant, s.clock.Now().Add(s.revocationSpan()))...)
 	}
+	return ice
+}
+
+// join adds p to its room, or its lobby, opening the room if needed. It returns the
+// room, the member p replaces if any, what p must subscribe to, and whether p waits in
+// the lobby.
+func (s *Server) join(p *member) (*Room, *member, []*upTrack, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

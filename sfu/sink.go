@@ -198,7 +198,7 @@ func (r *Room) BroadcastTrouble(reason, text string) error {
 	msg := encode(signal.NoticeMessage{Type: signal.TypeBroadcast, Active: r.broadcasting, Reason: reason, Error: text})
 	for _, o := range r.participants {
 		if o.role == RoleModerator {
-			o.sendRaw(msg)
+			o.session.sendRaw(msg)
 		}
 	}
 	return nil
@@ -223,13 +223,13 @@ func (r *Room) setNotice(state *bool, typ string, on bool, reason string) error 
 	}
 	for _, o := range r.participants {
 		if o.role == RoleModerator {
-			o.sendRaw(withReason)
+			o.session.sendRaw(withReason)
 		} else {
-			o.sendRaw(msg)
+			o.session.sendRaw(msg)
 		}
 	}
 	for _, w := range r.waiting {
-		w.sendRaw(msg)
+		w.session.sendRaw(msg)
 	}
 	return nil
 }

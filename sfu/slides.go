@@ -126,7 +126,7 @@ func (r *Room) SlidesFile(participantID, id string) ([]byte, bool) {
 }
 
 // turnSlide shows page of the slides, for their presenter or a moderator.
-func (r *Room) turnSlide(p *participant, id string, page int) (code, why string) {
+func (r *Room) turnSlide(p *member, id string, page int) (code, why string) {
 	r.mu.Lock()
 	d, code, why := r.presentedByLocked(p, id, "turn their pages")
 	switch {
@@ -149,7 +149,7 @@ func (r *Room) turnSlide(p *participant, id string, page int) (code, why string)
 
 // presentedByLocked is the deck id when p may act on it (its presenter, or a moderator),
 // else the error's code and words, what saying what p may not do; r.mu held.
-func (r *Room) presentedByLocked(p *participant, id, what string) (*slideDeck, string, string) {
+func (r *Room) presentedByLocked(p *member, id, what string) (*slideDeck, string, string) {
 	d := r.slides
 	switch {
 	case r.participants[p.id] != p || !(p.role == RoleModerator || (d != nil && d.presenter == p.id && mayPresent(p.role))):
@@ -162,7 +162,7 @@ func (r *Room) presentedByLocked(p *participant, id, what string) (*slideDeck, s
 
 // pointSlide shows everyone else where the presenter of the slides, or a moderator,
 // points on the page: a laser pointer, nothing kept.
-func (r *Room) pointSlide(p *participant, id string, x, y float64, hidden bool) (code, why string) {
+func (r *Room) pointSlide(p *member, id string, x, y float64, hidden bool) (code, why string) {
 	r.mu.Lock()
 	if _, code, why := r.presentedByLocked(p, id, "point at them"); code != "" {
 		r.mu.Unlock()
@@ -172,13 +172,13 @@ func (r *Room) pointSlide(p *participant, id string, x, y float64, hidden bool) 
 	r.mu.Unlock()
 	msg := encode(signal.SlidePointerMessage{Type: signal.TypeSlidePointer, SlidesID: id, X: x, Y: y, Hidden: hidden})
 	for _, o := range others {
-		o.sendRaw(msg)
+		o.session.sendRaw(msg)
 	}
 	return "", ""
 }
 
 // closeSlides stops presenting the slides, for their presenter or a moderator.
-func (r *Room) closeSlides(p *participant, id string) (code, why string) {
+func (r *Room) closeSlides(p *member, id string) (code, why string) {
 	r.mu.Lock()
 	d := r.slides
 	switch {
@@ -201,7 +201,7 @@ func (r *Room) closeSlides(p *participant, id string) (code, why string) {
 func (r *Room) slidesChangedLocked(withFile bool) func() {
 	msg := encode(r.slides.message())
 	for _, o := range r.participants {
-		o.sendRaw(msg)
+		o.session.sendRaw(msg)
 	}
 	e := SlidesEvent{At: r.srv.clock.Now().UTC()}
 	if d := r.slides; d != nil {

@@ -20,7 +20,7 @@ const UpdateWindow = 200 * time.Millisecond
 
 // memberChange is a participant who entered the room, or left it.
 type memberChange struct {
-	p      *participant
+	p      *member
 	joined bool
 }
 
@@ -48,13 +48,13 @@ func (u *roomUpdates) pending() bool {
 }
 
 // memberJoinedLocked records that p entered the room.
-func (r *Room) memberJoinedLocked(p *participant) {
+func (r *Room) memberJoinedLocked(p *member) {
 	r.updates.members = append(r.updates.members, memberChange{p: p, joined: true})
 	r.updatedLocked()
 }
 
 // memberLeftLocked records that p left the room.
-func (r *Room) memberLeftLocked(p *participant) {
+func (r *Room) memberLeftLocked(p *member) {
 	r.updates.members = append(r.updates.members, memberChange{p: p})
 	r.updatedLocked()
 }
@@ -125,7 +125,7 @@ func (r *Room) stopUpdatesLocked() {
 
 // announceLocked tells the others now that p joined, if they have not been told yet:
 // before they hear of its tracks.
-func (r *Room) announceLocked(p *participant) {
+func (r *Room) announceLocked(p *member) {
 	if slices.ContainsFunc(r.updates.members, func(c memberChange) bool { return c.p == p }) {
 		r.flushMembersLocked()
 	}
@@ -138,7 +138,7 @@ func (r *Room) flushUpdatesLocked() {
 	if r.updates.hands {
 		msg := encode(signal.HandsMessage{Type: signal.TypeHands, Queue: slices.Clone(r.collab.hands)})
 		for _, o := range r.participants {
-			o.sendRaw(msg)
+			o.session.sendRaw(msg)
 		}
 		r.updates.hands = false
 	}
@@ -170,7 +170,7 @@ func (r *Room) flushMutesLocked() {
 	all := mutesMessageFor(changes)
 	for _, o := range r.participants {
 		if !subjects[o.id] {
-			o.sendRaw(all)
+			o.session.sendRaw(all)
 			continue
 		}
 		var theirs []signal.MuteMessage
@@ -180,7 +180,7 @@ func (r *Room) flushMutesLocked() {
 			}
 		}
 		if len(theirs) > 0 {
-			o.sendRaw(mutesMessageFor(theirs))
+			o.session.sendRaw(mutesMessageFor(theirs))
 		}
 	}
 }
@@ -215,7 +215,7 @@ func (r *Room) flushMembersLocked() {
 			byStart[start] = msg
 		}
 		if msg != nil {
-			o.sendRaw(msg)
+			o.session.sendRaw(msg)
 		}
 	}
 }

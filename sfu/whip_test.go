@@ -19,6 +19,24 @@ type httpPeer struct {
 	pc       *webrtc.PeerConnection
 	session  *HTTPSession
 	received map[webrtc.RTPCodecType]*atomic.Int64
+	left     chan error // why the session ended, once it has
+}
+
+// hooks record in h.left why the session ended.
+func (h *httpPeer) hooks() SessionHooks {
+	h.left = make(chan error, 1)
+	return SessionHooks{Left: func(_ Claims, err error) { h.left <- err }}
+}
+
+// waitEnded waits for the session to end and returns why it did.
+func (h *httpPeer) waitEnded(t testing.TB) error {
+	t.Helper()
+	select {
+	case <-h.session.Done():
+	case <-time.After(waitFor):
+		t.Fatal("the session did not end")
+	}
+	return <-h.left
 }
 
 // offerAll makes pc's offer with every candidate gathered.
@@ -57,7 +75,7 @@ func whipPublish(t testing.TB, srv *testServer, room, participant string) *httpP
 		require.NoError(t, err)
 	}
 	h := &httpPeer{pc: pc}
-	session, err := srv.StartWHIP(context.Background(), claimsFor(srv, room, participant, RolePresenter), offerAll(t, pc), SessionHooks{})
+	session, err := srv.StartWHIP(context.Background(), claimsFor(srv, room, participant, RolePresenter), offerAll(t, pc), h.hooks())
 	require.NoError(t, err)
 	h.accept(t, session)
 	stop := make(chan struct{})
@@ -107,13 +125,26 @@ func whepView(t *testing.T, srv *testServer, room, participant string) (*httpPee
 			n.Add(1)
 		}
 	})
-	session, err := srv.StartWHEP(context.Background(), claimsFor(srv, room, participant, RoleAttendee), offerAll(t, pc), SessionHooks{})
+	session, err := srv.StartWHEP(context.Background(), claimsFor(srv, room, participant, RoleAttendee), offerAll(t, pc), h.hooks())
 	if err != nil {
 		return nil, err
 	}
 	h.accept(t, session)
 	t.Cleanup(session.Close)
 	return h, nil
+}
+
+// whepViewPublished starts a WHEP session as whepView, once video is published in the
+// room.
+func whepViewPublished(t *testing.T, srv *testServer, room, participant string) *httpPeer {
+	t.Helper()
+	var viewer *httpPeer
+	eventually(t, func() bool {
+		var err error
+		viewer, err = whepView(t, srv, room, participant)
+		return err == nil
+	}, "a viewer of room "+room)
+	return viewer
 }
 
 // eventually polls cond; media over the network gives nothing to wait on.
@@ -226,4 +257,63 @@ func TestHTTPSessionsDoNotWaitInTheLobby(t *testing.T) {
 	c.Lobby = true
 	_, err := srv.StartWHEP(context.Background(), c, "v=0", SessionHooks{})
 	require.ErrorIs(t, err, ErrLobby)
+}
+
+// A moderator removes a WHEP viewer as any participant: its session ends, the others
+// are told it left, and it cannot come back.
+func TestModeratorRemovesAWHEPViewer(t *testing.T) {
+	srv := newTestServer(t)
+	presenter := join(t, srv, srv.token(t, "talk", "presenter", RolePresenter, KindWebinar))
+	presenter.publish(false, 10)
+	mod := join(t, srv, srv.token(t, "talk", "mod", RoleModerator, KindWebinar))
+	mod.receiveOnly()
+	mod.waitMedia("presenter", 2, 5)
+
+	viewer, err := whepView(t, srv, "talk", "viewer")
+	require.NoError(t, err)
+	mod.waitMsg(func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeParticipantJoined && m.Participant.ID == "viewer"
+	})
+	mod.send(map[string]string{"type": signal.TypeRemove, "participant_id": "viewer"})
+	require.ErrorIs(t, viewer.waitEnded(t), ErrRemoved)
+	mod.waitMsg(func(m signal.ServerMessage) bool {
+		return m.Type == signal.TypeParticipantLeft && m.ParticipantID == "viewer"
+	})
+	room, ok := srv.Room("talk")
+	require.True(t, ok)
+	require.NotContains(t, ids(room.Participants()), "viewer")
+
+	_, err = whepView(t, srv, "talk", "viewer")
+	require.ErrorIs(t, err, ErrTokenRevoked, "a removed viewer does not come back")
+}
+
+// WHIP and WHEP sessions end with their room.
+func TestHTTPSessionsEndWithTheirRoom(t *testing.T) {
+	srv := newTestServer(t)
+	obs := whipPublish(t, srv, "live", "obs")
+	viewer := whepViewPublished(t, srv, "live", "viewer")
+
+	room, ok := srv.Room("live")
+	require.True(t, ok)
+	require.ElementsMatch(t, []string{"obs", "viewer"}, ids(room.Participants()))
+	require.NoError(t, room.Close())
+	require.ErrorIs(t, obs.waitEnded(t), ErrRoomClosed)
+	require.ErrorIs(t, viewer.waitEnded(t), ErrRoomClosed)
+}
+
+// WHEP viewers take seats of the room as participants do.
+func TestWHEPViewersCountAgainstTheRoomsCap(t *testing.T) {
+	srv := newTestServer(t, func(p *Params) { p.MaxWebinarParticipants = 2 })
+	presenter := join(t, srv, srv.token(t, "full", "presenter", RolePresenter, KindWebinar))
+	presenter.publish(false, 10)
+	first := whepViewPublished(t, srv, "full", "first")
+
+	_, err := whepView(t, srv, "full", "second")
+	require.ErrorIs(t, err, ErrOfferRefused)
+	require.ErrorIs(t, err, ErrRoomFull)
+
+	first.session.Close()
+	require.NoError(t, first.waitEnded(t))
+	_, err = whepView(t, srv, "full", "second")
+	require.NoError(t, err, "the seat the first viewer left")
 }

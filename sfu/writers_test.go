@@ -375,23 +375,23 @@ func TestDroppedVideoLowersTheSubscribersEstimate(t *testing.T) {
 	clock := newFakeClock()
 	srv, err := New(Params{Tokens: newTestSigner(t), Clock: clock, Logger: testLogger()})
 	require.NoError(t, err)
-	p := newParticipant(srv, nil, Claims{Room: "r", Participant: "sub"})
+	sb := newSubscriber(newMember(srv, Claims{Room: "r", Participant: "sub"}), nil)
 	var pli plis
 	up := newTestUpTrack(vp8Codec, clock, &pli, 0)
 	d := bindDown(t, up, 5, 96, 0, &recordWriter{buf: make([]byte, 1500), ready: true})
-	d.subscriber = p
-	p.sub.downs[up] = d
+	d.subscriber = sb
+	sb.downs[up] = d
 	l := up.layerList()[0]
 	var sc scratch
 	l.handle(rawPacket(t, 1, vp8Payload(true), 0), &sc)
 	require.Equal(t, l, d.current.Load(), "receiving the layer")
 
-	before := p.sub.bwe.Value(clock.Now())
+	before := sb.bwe.Value(clock.Now())
 	l.resync([]*downTrack{d})
-	require.EqualValues(t, before*3/4, p.sub.bwe.Value(clock.Now()), "down by a quarter")
+	require.EqualValues(t, before*3/4, sb.bwe.Value(clock.Now()), "down by a quarter")
 	d.mu.Lock()
 	require.True(t, d.needKey, "waits for a keyframe")
 	d.mu.Unlock()
 	l.resync([]*downTrack{d})
-	require.EqualValues(t, before*3/4, p.sub.bwe.Value(clock.Now()), "once per loss")
+	require.EqualValues(t, before*3/4, sb.bwe.Value(clock.Now()), "once per loss")
 }
