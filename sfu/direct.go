@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -174,6 +175,7 @@ func prfHash(s dtls.CipherSuiteID) (prf.HashFunc, bool) {
 type directSender struct {
 	secrets dtlsSecrets
 	sockets *sendBatcher
+	log     *slog.Logger
 
 	way  atomic.Int32 // a directWay
 	dest atomic.Pointer[destination]
@@ -189,13 +191,13 @@ type destination struct {
 	to   netip.AddrPort
 }
 
-// newDirectSenderOf is the directSender of a participant of s; nil when s sends
-// through Pion.
-func newDirectSenderOf(s *Server) *directSender {
+// newDirectSenderOf is the directSender of a member of s, logging to log; nil when s
+// sends through Pion.
+func newDirectSenderOf(s *Server, log *slog.Logger) *directSender {
 	if s.cfg.ThroughPion {
 		return nil
 	}
-	return &directSender{sockets: s.batcher}
+	return &directSender{sockets: s.batcher, log: log}
 }
 
 // directAPI is the Pion API of a PeerConnection whose RTP d sends.
@@ -250,7 +252,11 @@ func (d *directSender) decide(pc *webrtc.PeerConnection) {
 	if err == nil {
 		err = ctx.UpdateOptions(srtp.Cryptex(cryptexMode(headerEncryption(pc.RemoteDescription()))))
 	}
-	if err != nil || d.dest.Load() == nil {
+	if err == nil && d.dest.Load() == nil {
+		err = errors.New("sfu: the selected ICE pair is on none of the server's sockets")
+	}
+	if err != nil {
+		d.log.Debug("media sent through Pion", "reason", err)
 		d.way.Store(int32(wayPion))
 		d.sockets.pionConns.Add(1)
 		return

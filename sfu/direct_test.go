@@ -257,3 +257,26 @@ func TestHeaderEncryptionDeclared(t *testing.T) {
 	}
 	require.False(t, headerEncryption(nil))
 }
+
+// Once a subscriber's PeerConnection is closed, nothing more is sent to it directly: its
+// DTLS close ends the route, whatever the room still forwards.
+func TestDirectSendingStopsWithTheConnection(t *testing.T) {
+	srv := newTestServer(t)
+	alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
+	alice.publish(false, 25)
+	bob := join(t, srv, srv.token(t, "r1", "bob", RoleAttendee, KindMeeting))
+	bob.receiveOnly()
+	bob.waitMedia("alice", 2, 20)
+	room, ok := srv.Room("r1")
+	require.True(t, ok)
+	room.mu.Lock()
+	m := room.participants["bob"]
+	room.mu.Unlock()
+	require.NotNil(t, m)
+	require.Equal(t, wayDirect, directWay(m.direct.way.Load()))
+	require.NotNil(t, m.direct.dest.Load(), "routed while connected")
+
+	require.NoError(t, bob.PeerConnection().Close())
+	require.Eventually(t, func() bool { return m.direct.dest.Load() == nil }, waitFor, 10*time.Millisecond,
+		"the route ends with the connection")
+}

@@ -152,7 +152,8 @@ func rembOnly(raw []byte) (least float64, ok bool) {
 
 // FuzzSDP applies an arbitrary SDP to a PeerConnection of the server's media API: as a
 // client's offer, answered as handleOffer does, or as a client's answer to an offer of
-// the server carrying a track, as handleAnswer does.
+// the server carrying a track, as handleAnswer does; an accepted one is read for RTP
+// header encryption, as the direct sender reads it.
 func FuzzSDP(f *testing.F) {
 	srv := newTestServer(f)
 	f.Fuzz(func(t *testing.T, answer bool, desc string) {
@@ -167,12 +168,15 @@ func FuzzSDP(f *testing.F) {
 			o, err := pc.CreateOffer(nil)
 			require.NoError(t, err)
 			require.NoError(t, pc.SetLocalDescription(o))
-			_ = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: desc})
+			if pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: desc}) == nil {
+				_ = headerEncryption(pc.RemoteDescription())
+			}
 			return
 		}
 		if pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: desc}) != nil {
 			return
 		}
+		_ = headerEncryption(pc.RemoteDescription())
 		a, err := pc.CreateAnswer(nil)
 		if err != nil {
 			return

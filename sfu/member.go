@@ -78,13 +78,14 @@ const (
 
 // newMember is the member c names, with no session yet: its session sets itself in.
 func newMember(s *Server, c Claims) *member {
+	log := s.log.With("room", c.Room, "participant", c.Participant)
 	return &member{
 		id:     c.Participant,
 		claims: c,
 		srv:    s,
-		log:    s.log.With("room", c.Room, "participant", c.Participant),
+		log:    log,
 		pub:    newPublisher(),
-		direct: newDirectSenderOf(s),
+		direct: newDirectSenderOf(s, log),
 	}
 }
 
