@@ -233,11 +233,7 @@ func groupOf(l *layer, d *downTrack) int {
 // for as long as the tracks are read.
 func TestPublishedPacketsAreNotedOnArrival(t *testing.T) {
 	srv := newTestServer(t)
-	alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
-	alice.publish(false, 25)
-	bob := join(t, srv, srv.token(t, "r1", "bob", RoleAttendee, KindMeeting))
-	bob.receiveOnly()
-	bob.waitMedia("alice", 2, 20)
+	alice, _ := publishToBob(t, srv, 20)
 
 	streams := *srv.arrivals.streams.Load()
 	require.Len(t, streams, 2, "alice's audio and video")

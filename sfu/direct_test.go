@@ -26,11 +26,7 @@ func TestMediaSentDirectly(t *testing.T) {
 	for _, throughPion := range []bool{false, true} {
 		t.Run(fmt.Sprintf("throughPion=%v", throughPion), func(t *testing.T) {
 			srv := newTestServer(t, func(p *Params) { p.WebRTC.ThroughPion = throughPion })
-			alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
-			alice.publish(false, 25)
-			bob := join(t, srv, srv.token(t, "r1", "bob", RoleAttendee, KindMeeting))
-			bob.receiveOnly()
-			bob.waitMedia("alice", 2, 50)
+			publishToBob(t, srv, 50)
 			got := srv.SendStats()
 			if throughPion {
 				require.Zero(t, got.Direct, "got %+v", got)
@@ -262,11 +258,7 @@ func TestHeaderEncryptionDeclared(t *testing.T) {
 // DTLS close ends the route, whatever the room still forwards.
 func TestDirectSendingStopsWithTheConnection(t *testing.T) {
 	srv := newTestServer(t)
-	alice := join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
-	alice.publish(false, 25)
-	bob := join(t, srv, srv.token(t, "r1", "bob", RoleAttendee, KindMeeting))
-	bob.receiveOnly()
-	bob.waitMedia("alice", 2, 20)
+	_, bob := publishToBob(t, srv, 20)
 	room, ok := srv.Room("r1")
 	require.True(t, ok)
 	room.mu.Lock()

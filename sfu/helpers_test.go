@@ -292,3 +292,15 @@ func (c *testClient) count(ok func(signal.ServerMessage) bool) int {
 func ofType(typ string) func(signal.ServerMessage) bool {
 	return func(m signal.ServerMessage) bool { return m.Type == typ }
 }
+
+// publishToBob starts a meeting r1 where alice publishes a camera and a microphone and
+// bob receives them, and returns both once bob has received n packets of each.
+func publishToBob(t *testing.T, srv *testServer, n uint64) (alice, bob *testClient) {
+	t.Helper()
+	alice = join(t, srv, srv.token(t, "r1", "alice", RoleAttendee, KindMeeting))
+	alice.publish(false, 25)
+	bob = join(t, srv, srv.token(t, "r1", "bob", RoleAttendee, KindMeeting))
+	bob.receiveOnly()
+	bob.waitMedia("alice", 2, n)
+	return alice, bob
+}
