@@ -179,6 +179,8 @@ type directSender struct {
 
 	way  atomic.Int32 // a directWay
 	dest atomic.Pointer[destination]
+	// ended is set once DTLS has closed or failed: no pair is routed any more.
+	ended atomic.Bool
 
 	mu  sync.Mutex // guards ctx: an SRTP context keeps each stream's rollover state
 	ctx *srtp.Context
@@ -234,6 +236,7 @@ func (d *directSender) watch(pc *webrtc.PeerConnection) {
 			}
 			d.decide(pc)
 		case webrtc.DTLSTransportStateClosed, webrtc.DTLSTransportStateFailed:
+			d.ended.Store(true)
 			d.dest.Store(nil)
 		}
 	})
@@ -336,7 +339,7 @@ func headerEncryption(remote *webrtc.SessionDescription) bool {
 // route points d at pair's remote address through the server's socket of pair's local
 // candidate; with no such socket, d sends nothing until another pair is selected.
 func (d *directSender) route(pair *webrtc.ICECandidatePair) {
-	if pair == nil || pair.Local == nil || pair.Remote == nil || pair.Local.Protocol != webrtc.ICEProtocolUDP {
+	if d.ended.Load() || pair == nil || pair.Local == nil || pair.Remote == nil || pair.Local.Protocol != webrtc.ICEProtocolUDP {
 		d.dest.Store(nil)
 		return
 	}

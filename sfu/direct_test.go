@@ -188,6 +188,10 @@ func TestDirectRoute(t *testing.T) {
 	require.Nil(t, d.dest.Load())
 	d.route(nil)
 	require.Nil(t, d.dest.Load())
+
+	d.ended.Store(true) // DTLS closed: a pair selected after it is not routed
+	d.route(pair("127.0.0.1", local.Port, webrtc.ICEProtocolUDP, "203.0.113.9"))
+	require.Nil(t, d.dest.Load())
 }
 
 // Sending directly allocates nothing per packet.
