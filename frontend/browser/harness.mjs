@@ -3,6 +3,7 @@
 // with a fake camera and microphone, driving the real pages.
 
 import { spawn, execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -73,6 +74,8 @@ export class Server {
     /** @type {import("node:child_process").ChildProcess | null} */
     this.proc = null;
     this.log = "";
+    /** The bearer token of the server's /metrics, which it serves on its own address. */
+    this.metricsToken = randomBytes(16).toString("hex");
   }
 
   /**
@@ -90,6 +93,7 @@ export class Server {
         // join tokens outlive a restart of the server, as with several replicas
         WEBINAIRE_MEDIA_TOKEN_KEY_FILE: "data/token.key",
         WEBINAIRE_MEDIA_EMPTY_ROOM_GRACE: "1m",
+        WEBINAIRE_METRICS_TOKEN: this.metricsToken,
       }),
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -115,6 +119,25 @@ export class Server {
   /** The host:port the server listens on. */
   get hostPort() {
     return new URL(this.base).host;
+  }
+
+  /**
+   * The server's metrics now, by series: the name with its labels as /metrics writes them,
+   * e.g. webinaire_media_send_connections_total{way="direct"}.
+   *
+   * @returns {Promise<Map<string, number>>}
+   */
+  async metrics() {
+    const res = await fetch(`${this.base}/metrics`, { headers: { Authorization: `Bearer ${this.metricsToken}` } });
+    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+    /** @type {Map<string, number>} */
+    const series = new Map();
+    for (const line of (await res.text()).split("\n")) {
+      if (line === "" || line.startsWith("#")) continue;
+      const space = line.lastIndexOf(" ");
+      series.set(line.slice(0, space), Number(line.slice(space + 1)));
+    }
+    return series;
   }
 
   /** Stops the server (SIGTERM, as systemd or Kubernetes do) and waits for it to exit. */
