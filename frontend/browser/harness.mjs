@@ -1,6 +1,6 @@
 // What the browser tests and the first-frame measurement share: the real webinaire binary,
 // built and started on a free loopback port with its own data folder, and headless Chromium
-// with a fake camera and microphone, driving the real pages.
+// (or Firefox ESR) with a fake camera and microphone, driving the real pages.
 
 import { spawn, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -10,6 +10,7 @@ import path from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import puppeteer from "puppeteer-core";
 
 /** The repository's root. */
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -32,6 +33,20 @@ const chromiumArgs = [
   "--use-fake-ui-for-media-stream",
   "--allow-loopback-in-peer-connection",
 ];
+
+/** Where Firefox is: WEBINAIRE_TEST_FIREFOX, else Debian's Firefox ESR. */
+const firefoxPath = process.env.WEBINAIRE_TEST_FIREFOX || "/usr/bin/firefox-esr";
+
+/**
+ * Firefox's preferences: fake media devices that need no permission prompt, and loopback
+ * candidates for ICE, given by their addresses rather than by mDNS names.
+ */
+const firefoxPrefs = {
+  "media.navigator.streams.fake": true,
+  "media.navigator.permission.disabled": true,
+  "media.peerconnection.ice.loopback": true,
+  "media.peerconnection.ice.obfuscate_host_addresses": false,
+};
 
 /**
  * Builds the webinaire binary into a fresh folder and returns its path.
@@ -227,6 +242,22 @@ export class Suite {
 export function launchBrowser(options = {}) {
   const args = options.audioFile ? [...chromiumArgs, `--use-file-for-fake-audio-capture=${options.audioFile}`] : chromiumArgs;
   return chromium.launch({ executablePath: chromiumPath, args });
+}
+
+/**
+ * Headless Firefox, driven over WebDriver BiDi by puppeteer-core: Playwright drives only a
+ * patched Firefox of its own, not the ESR that users have.
+ *
+ * @returns {Promise<import("puppeteer-core").Browser>}
+ */
+export function launchFirefox() {
+  return puppeteer.launch({
+    browser: "firefox",
+    protocol: "webDriverBiDi",
+    executablePath: firefoxPath,
+    headless: true,
+    extraPrefsFirefox: firefoxPrefs,
+  });
 }
 
 /**
@@ -439,11 +470,19 @@ export async function readyRecording(page, id) {
 }
 
 /**
+ * A page of Chromium, driven by Playwright, or of Firefox, driven by Puppeteer. The helpers
+ * that take either use only what both have the same: goto, waitForSelector, click,
+ * locator(...).fill and evaluate.
+ *
+ * @typedef {import("playwright-core").Page | import("puppeteer-core").Page} AnyPage
+ */
+
+/**
  * Opens an invitation link, types a name and enters the room; resolves once connected.
  * The page notes, in its own clock, when "enter" was clicked and when the first remote
  * frame was shown (window.__firstFrameMs, the difference).
  *
- * @param {import("playwright-core").Page} page
+ * @param {AnyPage} page
  * @param {string} url the invitation link
  * @param {string} name
  */
@@ -451,7 +490,7 @@ export async function enterAsAgent(page, url, name) {
   await page.goto(url);
   await page.waitForSelector("#invitation:not([hidden])");
   await watchFirstFrame(page);
-  await page.fill("#display-name", name);
+  await page.locator("#display-name").fill(name);
   await page.click("#enter");
   await page.waitForSelector('meeting-room[data-state="connected"]');
 }
@@ -460,7 +499,7 @@ export async function enterAsAgent(page, url, name) {
  * Notes in the page the time from the click on #enter to the room's joined state and to the
  * first remote video frame.
  *
- * @param {import("playwright-core").Page} page
+ * @param {AnyPage} page
  */
 export async function watchFirstFrame(page) {
   await page.evaluate(() => {
@@ -503,7 +542,7 @@ export async function firstFrameMs(page) {
 /**
  * Inbound RTP totals of the room's PeerConnection, by kind.
  *
- * @param {import("playwright-core").Page} page
+ * @param {AnyPage} page
  * @returns {Promise<{audioBytes: number, videoBytes: number, framesDecoded: number, videoTracks: number}>}
  */
 export function inbound(page) {
@@ -537,7 +576,7 @@ async function inboundInPage() {
  * Waits until the page has received more audio and decoded more video frames than before,
  * and returns the totals then.
  *
- * @param {import("playwright-core").Page} page
+ * @param {AnyPage} page
  * @param {{audioBytes: number, framesDecoded: number}} before
  */
 export function mediaFlows(page, before) {
