@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs Webinaire's whole test suite: installs what the tests need when it is missing
-# (PostgreSQL server binaries and Chromium from Debian's packages, the frontend's checking
-# tools from package-lock.json), then go vet and every Go test with the race detector, the
-# check of the Kubernetes manifests (deploy/kubernetes, a module of its own), the
-# type check of the frontend, and the browser tests (headless Chromium driving the real
-# pages of a real server). The tests start their own throw-away PostgreSQL cluster unless
-# WEBINAIRE_TEST_DATABASE_URL names a server they may create databases on. Arguments go to
-# go test, and then only the Go tests run.
+# (PostgreSQL server binaries, Chromium and Firefox ESR from Debian's packages, the
+# frontend's checking tools from package-lock.json), then go vet and every Go test with the
+# race detector, the check of the Kubernetes manifests (deploy/kubernetes, a module of its
+# own), the type check of the frontend, and the browser tests (headless Chromium and Firefox
+# ESR driving the real pages of a real server). The tests start their own throw-away
+# PostgreSQL cluster unless WEBINAIRE_TEST_DATABASE_URL names a server they may create
+# databases on. Arguments go to go test, and then only the Go tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,6 +57,8 @@ if [ -n "$browser_tests" ]; then
   fi
   chromium="${WEBINAIRE_TEST_CHROMIUM:-/usr/bin/chromium}"
   [ -x "$chromium" ] || apt_install chromium
+  firefox="${WEBINAIRE_TEST_FIREFOX:-/usr/bin/firefox-esr}"
+  [ -x "$firefox" ] || apt_install firefox-esr
 
   # node_modules is installed anew when it is missing or package-lock.json has changed.
   lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)

@@ -1,14 +1,16 @@
 // What the browser tests and the first-frame measurement share: the real webinaire binary,
 // built and started on a free loopback port with its own data folder, and headless Chromium
-// with a fake camera and microphone, driving the real pages.
+// (or Firefox ESR) with a fake camera and microphone, driving the real pages.
 
 import { spawn, execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import puppeteer from "puppeteer-core";
 
 /** The repository's root. */
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -31,6 +33,20 @@ const chromiumArgs = [
   "--use-fake-ui-for-media-stream",
   "--allow-loopback-in-peer-connection",
 ];
+
+/** Where Firefox is: WEBINAIRE_TEST_FIREFOX, else Debian's Firefox ESR. */
+const firefoxPath = process.env.WEBINAIRE_TEST_FIREFOX || "/usr/bin/firefox-esr";
+
+/**
+ * Firefox's preferences: fake media devices that need no permission prompt, and loopback
+ * candidates for ICE, given by their addresses rather than by mDNS names.
+ */
+const firefoxPrefs = {
+  "media.navigator.streams.fake": true,
+  "media.navigator.permission.disabled": true,
+  "media.peerconnection.ice.loopback": true,
+  "media.peerconnection.ice.obfuscate_host_addresses": false,
+};
 
 /**
  * Builds the webinaire binary into a fresh folder and returns its path.
@@ -73,6 +89,8 @@ export class Server {
     /** @type {import("node:child_process").ChildProcess | null} */
     this.proc = null;
     this.log = "";
+    /** The bearer token of the server's /metrics, which it serves on its own address. */
+    this.metricsToken = randomBytes(16).toString("hex");
   }
 
   /**
@@ -90,6 +108,7 @@ export class Server {
         // join tokens outlive a restart of the server, as with several replicas
         WEBINAIRE_MEDIA_TOKEN_KEY_FILE: "data/token.key",
         WEBINAIRE_MEDIA_EMPTY_ROOM_GRACE: "1m",
+        WEBINAIRE_METRICS_TOKEN: this.metricsToken,
       }),
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -115,6 +134,25 @@ export class Server {
   /** The host:port the server listens on. */
   get hostPort() {
     return new URL(this.base).host;
+  }
+
+  /**
+   * The server's metrics now, by series: the name with its labels as /metrics writes them,
+   * e.g. webinaire_media_send_connections_total{way="direct"}.
+   *
+   * @returns {Promise<Map<string, number>>}
+   */
+  async metrics() {
+    const res = await fetch(`${this.base}/metrics`, { headers: { Authorization: `Bearer ${this.metricsToken}` } });
+    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+    /** @type {Map<string, number>} */
+    const series = new Map();
+    for (const line of (await res.text()).split("\n")) {
+      if (line === "" || line.startsWith("#")) continue;
+      const space = line.lastIndexOf(" ");
+      series.set(line.slice(0, space), Number(line.slice(space + 1)));
+    }
+    return series;
   }
 
   /** Stops the server (SIGTERM, as systemd or Kubernetes do) and waits for it to exit. */
@@ -204,6 +242,22 @@ export class Suite {
 export function launchBrowser(options = {}) {
   const args = options.audioFile ? [...chromiumArgs, `--use-file-for-fake-audio-capture=${options.audioFile}`] : chromiumArgs;
   return chromium.launch({ executablePath: chromiumPath, args });
+}
+
+/**
+ * Headless Firefox, driven over WebDriver BiDi by puppeteer-core: Playwright drives only a
+ * patched Firefox of its own, not the ESR that users have.
+ *
+ * @returns {Promise<import("puppeteer-core").Browser>}
+ */
+export function launchFirefox() {
+  return puppeteer.launch({
+    browser: "firefox",
+    protocol: "webDriverBiDi",
+    executablePath: firefoxPath,
+    headless: true,
+    extraPrefsFirefox: firefoxPrefs,
+  });
 }
 
 /**
@@ -416,11 +470,19 @@ export async function readyRecording(page, id) {
 }
 
 /**
+ * A page of Chromium, driven by Playwright, or of Firefox, driven by Puppeteer. The helpers
+ * that take either use only what both have the same: goto, waitForSelector, click,
+ * locator(...).fill and evaluate.
+ *
+ * @typedef {import("playwright-core").Page | import("puppeteer-core").Page} AnyPage
+ */
+
+/**
  * Opens an invitation link, types a name and enters the room; resolves once connected.
  * The page notes, in its own clock, when "enter" was clicked and when the first remote
  * frame was shown (window.__firstFrameMs, the difference).
  *
- * @param {import("playwright-core").Page} page
+ * @param {AnyPage} page
  * @param {string} url the invitation link
  * @param {string} name
  */
@@ -428,7 +490,7 @@ export async function enterAsAgent(page, url, name) {
   await page.goto(url);
   await page.waitForSelector("#invitation:not([hidden])");
   await watchFirstFrame(page);
-  await page.fill("#display-name", name);
+  await page.locator("#display-name").fill(name);
   await page.click("#enter");
   await page.waitForSelector('meeting-room[data-state="connected"]');
 }
@@ -437,7 +499,7 @@ export async function enterAsAgent(page, url, name) {
  * Notes in the page the time from the click on #enter to the room's joined state and to the
  * first remote video frame.
  *
- * @param {import("playwright-core").Page} page
+ * @param {AnyPage} page
  */
 export async function watchFirstFrame(page) {
   await page.evaluate(() => {
@@ -480,7 +542,7 @@ export async function firstFrameMs(page) {
 /**
  * Inbound RTP totals of the room's PeerConnection, by kind.
  *
- * @param {import("playwright-core").Page} page
+ * @param {AnyPage} page
  * @returns {Promise<{audioBytes: number, videoBytes: number, framesDecoded: number, videoTracks: number}>}
  */
 export function inbound(page) {
@@ -514,7 +576,7 @@ async function inboundInPage() {
  * Waits until the page has received more audio and decoded more video frames than before,
  * and returns the totals then.
  *
- * @param {import("playwright-core").Page} page
+ * @param {AnyPage} page
  * @param {{audioBytes: number, framesDecoded: number}} before
  */
 export function mediaFlows(page, before) {
