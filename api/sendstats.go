@@ -22,7 +22,7 @@ func newSendCollector(s *sfu.Server) *sendCollector {
 		dropped:   prometheus.NewDesc("webinaire_media_send_dropped_total", "Queued datagrams the kernel refused (unreachable destination, no buffer space, closed socket).", nil, nil),
 		direct:    prometheus.NewDesc("webinaire_media_send_direct_packets_total", "RTP packets the server encrypted and wrote to its media sockets itself, without Pion's SRTP session and ICE connection.", nil, nil),
 		connections: prometheus.NewDesc("webinaire_media_send_connections_total",
-			"Media connections by how their RTP is sent, counted when their DTLS comes up: direct, or through Pion (keys not known here, or media.direct_send off).", []string{"way"}, nil),
+			"Media connections by how their RTP is sent, counted when their DTLS comes up: direct, or through Pion (keys not known here); none with media.direct_send off.", []string{"way"}, nil),
 	}
 }
 

@@ -38,14 +38,20 @@ import (
 // SRTP profile (its ServerHello, through a hook that leaves the message as it is) and
 // the client's random with the master secret (DTLS's key log, which here is an
 // in-memory writer of the connection: nothing is written anywhere, and the secret is
-// wiped once the keys are derived). This needs the server to be the DTLS server of
-// the connection, which it is when it answers (it answers passive) and when the client
-// answers its offer actively, as browsers and Pion do. A connection whose keys are not
-// known (the server was the DTLS client, a cipher suite or profile not known here, RTP
-// header encryption negotiated) or whose socket is not one of the server's sends
-// through Pion for its whole life. A connection never goes from one way to the other
-// once it has sent: each RTP stream is encrypted by one context only, so that no
-// sequence number is ever sealed twice under one key by two contexts.
+// wiped once the keys are derived, or when the handshake ends without them). This
+// needs the server to be the DTLS server of the connection, which it is when it answers
+// an offer that leaves the choice (it answers passive, see keepOfferedRole) and when the
+// client answers its offer actively, as browsers and Pion do. A connection whose keys
+// are not known (the server was the DTLS client, a cipher suite or profile not known
+// here) or whose ICE pair is on none of the server's sockets sends through Pion for its
+// whole life. A connection never goes from one way to the other once it has sent: each
+// RTP stream is encrypted by one context only, so that no sequence number is ever
+// sealed twice under one key by two contexts. RTP header encryption (RFC 9335) is used
+// as the remote description declares, as Pion does for its own session.
+//
+// Datagrams go only to the remote address of the pair ICE has selected while ICE is
+// connected (or disconnected, waiting for consent, as Pion goes on sending): none while
+// ICE checks again (a restart), once it has failed or closed, or once DTLS has ended.
 
 // srtpExporterLabel is the label of RFC 5764's keying material exporter.
 const srtpExporterLabel = "EXTRACTOR-dtls_srtp"
@@ -106,12 +112,23 @@ func (k *dtlsSecrets) Write(p []byte) (int, error) {
 	if _, err := hex.Decode(master, fields[2]); err != nil {
 		return len(p), nil
 	}
-	clear(fields[2]) // the hex copy is the handshake's buffer: do not leave it readable
+	// The hex secret is in the buffer the handshake formatted the line into for this
+	// writer alone (fmt's, pooled): it is wiped there rather than left readable until
+	// the buffer is reused, the one write an io.Writer makes to what it is given.
+	clear(fields[2])
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	clear(k.master)
 	k.clientRandom, k.master = random, master
 	return len(p), nil
+}
+
+// wipe forgets the master secret: the handshake ended without keys derived.
+func (k *dtlsSecrets) wipe() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	clear(k.master)
+	k.master = nil
 }
 
 // errNoKeys is a connection whose SRTP keys cannot be derived here.
@@ -138,6 +155,12 @@ func (k *dtlsSecrets) context() (*srtp.Context, error) {
 	if err := cfg.ExtractSessionKeysFromDTLS(exporter{k: k, hash: h}, false); err != nil {
 		return nil, fmt.Errorf("%w: %w", errNoKeys, err)
 	}
+	defer func() {
+		clear(cfg.Keys.LocalMasterKey)
+		clear(cfg.Keys.LocalMasterSalt)
+		clear(cfg.Keys.RemoteMasterKey)
+		clear(cfg.Keys.RemoteMasterSalt)
+	}()
 	return srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, k.profile)
 }
 
@@ -179,11 +202,18 @@ type directSender struct {
 
 	way  atomic.Int32 // a directWay
 	dest atomic.Pointer[destination]
-	// ended is set once DTLS has closed or failed: no pair is routed any more.
-	ended atomic.Bool
 
-	mu  sync.Mutex // guards ctx: an SRTP context keeps each stream's rollover state
+	// routeMu serialises the changes of dest: each works it out again from the ICE
+	// transport's state and selected pair, so that notifications coming in any order
+	// (Pion sends them from different goroutines) leave the last truth.
+	routeMu sync.Mutex
+	ended   bool // DTLS has closed or failed: nothing is routed any more
+
+	mu sync.Mutex // guards ctx and cryptex: an SRTP context keeps each stream's rollover state
+	// ctx seals what is sent directly; nil until the way is decided.
 	ctx *srtp.Context
+	// cryptex is whether the last remote description declared RTP header encryption.
+	cryptex bool
 }
 
 // destination is where a PeerConnection's datagrams go: the remote address of its
@@ -217,43 +247,56 @@ func (d *directSender) settings(se *webrtc.SettingEngine) {
 }
 
 // watch follows pc's DTLS and ICE transports: the way is decided once DTLS is
-// connected, the destination follows the selected pair, and nothing is sent once ICE
-// has failed or closed.
+// connected, and the destination follows ICE's state and selected pair until DTLS ends.
+// The handlers run on Pion's goroutines and never call into the PeerConnection, whose
+// lock Pion may hold around them.
 func (d *directSender) watch(pc *webrtc.PeerConnection) {
 	dt := pc.SCTP().Transport()
 	it := dt.ICETransport()
-	it.OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) { d.route(pair) })
-	it.OnConnectionStateChange(func(s webrtc.ICETransportState) {
-		if s == webrtc.ICETransportStateFailed || s == webrtc.ICETransportStateClosed {
-			d.dest.Store(nil)
-		}
-	})
+	it.OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) { d.reroute(it, false) })
+	it.OnConnectionStateChange(func(webrtc.ICETransportState) { d.reroute(it, false) })
 	dt.OnStateChange(func(s webrtc.DTLSTransportState) {
 		switch s {
 		case webrtc.DTLSTransportStateConnected:
-			if pair, err := it.GetSelectedCandidatePair(); err == nil && pair != nil {
-				d.route(pair)
-			}
-			d.decide(pc)
+			d.reroute(it, false)
+			d.decide()
 		case webrtc.DTLSTransportStateClosed, webrtc.DTLSTransportStateFailed:
-			d.ended.Store(true)
-			d.dest.Store(nil)
+			d.reroute(it, true)
+			d.secrets.wipe()
 		}
 	})
 }
 
-// decide chooses, once, how pc's RTP is sent.
-func (d *directSender) decide(pc *webrtc.PeerConnection) {
+// reroute works out the destination again from it; end marks DTLS ended, after which
+// there is none.
+func (d *directSender) reroute(it *webrtc.ICETransport, end bool) {
+	d.routeMu.Lock()
+	defer d.routeMu.Unlock()
+	d.ended = d.ended || end
+	var dest *destination
+	if !d.ended {
+		switch it.State() {
+		case webrtc.ICETransportStateConnected, webrtc.ICETransportStateCompleted, webrtc.ICETransportStateDisconnected:
+			if pair, err := it.GetSelectedCandidatePair(); err == nil {
+				dest = d.sockets.destinationOf(pair)
+			}
+		}
+	}
+	d.dest.Store(dest)
+}
+
+// decide chooses, once, how the connection's RTP is sent.
+func (d *directSender) decide() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if directWay(d.way.Load()) != wayUndecided {
 		return
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	// The description is read under mu, so that one set meanwhile is applied by
-	// described once the context is there.
+	// The header encryption is the last description's, recorded under mu by described:
+	// one set meanwhile is applied by described once the context is there.
 	ctx, err := d.secrets.context()
 	if err == nil {
-		err = ctx.UpdateOptions(srtp.Cryptex(cryptexMode(headerEncryption(pc.RemoteDescription()))))
+		err = ctx.UpdateOptions(srtp.Cryptex(cryptexMode(d.cryptex)))
 	}
 	if err == nil && d.dest.Load() == nil {
 		err = errors.New("sfu: the selected ICE pair is on none of the server's sockets")
@@ -269,16 +312,33 @@ func (d *directSender) decide(pc *webrtc.PeerConnection) {
 	d.sockets.directConns.Add(1)
 }
 
+// keepOfferedRole is the text of an answer sent to a client: with the DTLS setup an
+// offer of passive asks for. The server's PeerConnections answer passive (the DTLS
+// server, for direct sending), which only an offer of actpass or active leaves them: to
+// an offer of passive (FFmpeg's WHIP muxer sends one) Pion's answer says passive too
+// while Pion acts as the client, as the offer asks, and a client that believed it would
+// be a second DTLS client. Pion keeps its own answer as it made it (it refuses an edited
+// one); the client is told active, what the server does: it is the DTLS client, and the
+// connection sends through Pion.
+func keepOfferedRole(answer string, offer *webrtc.SessionDescription) string {
+	if offer == nil || !slices.Contains(strings.Split(strings.ReplaceAll(offer.SDP, "\r\n", "\n"), "\n"), "a=setup:passive") {
+		return answer
+	}
+	return strings.ReplaceAll(answer, "a=setup:passive", "a=setup:active")
+}
+
 // described takes the remote description the PeerConnection was just given: what is
 // sent has its RTP header extensions encrypted (RFC 9335) when that description
 // declares the remote can receive them so, as Pion decides for its own session.
 func (d *directSender) described(remote *webrtc.SessionDescription) error {
+	on := headerEncryption(remote)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.cryptex = on
 	if d.ctx == nil {
-		return nil // decide reads the description when it makes the context
+		return nil // decide applies it when it makes the context
 	}
-	return d.ctx.UpdateOptions(srtp.Cryptex(cryptexMode(headerEncryption(remote))))
+	return d.ctx.UpdateOptions(srtp.Cryptex(cryptexMode(on)))
 }
 
 func cryptexMode(on bool) srtp.CryptexMode {
@@ -336,25 +396,23 @@ func headerEncryption(remote *webrtc.SessionDescription) bool {
 	return false
 }
 
-// route points d at pair's remote address through the server's socket of pair's local
-// candidate; with no such socket, d sends nothing until another pair is selected.
-func (d *directSender) route(pair *webrtc.ICECandidatePair) {
-	if d.ended.Load() || pair == nil || pair.Local == nil || pair.Remote == nil || pair.Local.Protocol != webrtc.ICEProtocolUDP {
-		d.dest.Store(nil)
-		return
+// destinationOf is where pair's datagrams go: its remote address, through the
+// server's socket of its local candidate; nil for a pair over TCP or on none of the
+// server's sockets.
+func (b *sendBatcher) destinationOf(pair *webrtc.ICECandidatePair) *destination {
+	if pair == nil || pair.Local == nil || pair.Remote == nil || pair.Local.Protocol != webrtc.ICEProtocolUDP {
+		return nil
 	}
 	remote, err := netip.ParseAddr(pair.Remote.Address)
 	if err != nil {
-		d.dest.Store(nil)
-		return
+		return nil
 	}
 	to := netip.AddrPortFrom(remote.Unmap(), pair.Remote.Port)
-	conn := d.sockets.socketFor(pair.Local.Address, pair.Local.Port, to.Addr().Is4())
+	conn := b.socketFor(pair.Local.Address, pair.Local.Port, to.Addr().Is4())
 	if conn == nil {
-		d.dest.Store(nil)
-		return
+		return nil
 	}
-	d.dest.Store(&destination{conn: conn, to: to})
+	return &destination{conn: conn, to: to}
 }
 
 // socketFor finds the server's socket of a local candidate: the one bound to its
@@ -394,16 +452,20 @@ func (d *directSender) send(h *rtp.Header, payload []byte, sc *scratch) (int, er
 	if dest == nil {
 		return 0, nil
 	}
-	n, err := h.MarshalTo(sc.plain[:])
+	if sc.sealing == nil {
+		sc.sealing = new(sealing)
+	}
+	b := sc.sealing
+	n, err := h.MarshalTo(b.plain[:])
 	if err != nil {
 		return 0, err
 	}
-	if n+len(payload) > len(sc.plain) {
+	if n+len(payload) > len(b.plain) {
 		return 0, nil
 	}
-	n += copy(sc.plain[n:], payload)
+	n += copy(b.plain[n:], payload)
 	d.mu.Lock()
-	sealed, err := d.ctx.EncryptRTP(sc.sealed[:0], sc.plain[:n], &sc.sealedHdr)
+	sealed, err := d.ctx.EncryptRTP(b.sealed[:0], b.plain[:n], &b.hdr)
 	d.mu.Unlock()
 	if err != nil {
 		return 0, err

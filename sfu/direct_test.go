@@ -163,7 +163,6 @@ func TestDirectRoute(t *testing.T) {
 	b := newSendBatcher()
 	mux := loopbackMux(t, b)
 	local := mux.GetListenAddresses()[0].(*net.UDPAddr)
-	d := &directSender{sockets: b}
 
 	pair := func(laddr string, lport int, proto webrtc.ICEProtocol, raddr string) *webrtc.ICECandidatePair {
 		return webrtc.NewICECandidatePair(
@@ -171,27 +170,17 @@ func TestDirectRoute(t *testing.T) {
 			&webrtc.ICECandidate{Address: raddr, Port: 5000, Protocol: webrtc.ICEProtocolUDP, Typ: webrtc.ICECandidateTypeSrflx},
 		)
 	}
-	d.route(pair("127.0.0.1", local.Port, webrtc.ICEProtocolUDP, "203.0.113.9"))
-	dest := d.dest.Load()
+	dest := b.destinationOf(pair("127.0.0.1", local.Port, webrtc.ICEProtocolUDP, "203.0.113.9"))
 	require.NotNil(t, dest)
 	require.Same(t, (*b.conns.Load())[0], dest.conn)
 	require.Equal(t, "203.0.113.9:5000", dest.to.String())
 
-	d.route(pair("127.0.0.1", local.Port+1, webrtc.ICEProtocolUDP, "203.0.113.9"))
-	require.Nil(t, d.dest.Load(), "no socket of the server's")
-	d.route(pair("127.0.0.1", local.Port, webrtc.ICEProtocolTCP, "203.0.113.9"))
-	require.Nil(t, d.dest.Load(), "TCP")
-	d.route(pair("127.0.0.1", local.Port, webrtc.ICEProtocolUDP, "not an address"))
-	require.Nil(t, d.dest.Load())
+	require.Nil(t, b.destinationOf(pair("127.0.0.1", local.Port+1, webrtc.ICEProtocolUDP, "203.0.113.9")), "no socket of the server's")
+	require.Nil(t, b.destinationOf(pair("127.0.0.1", local.Port, webrtc.ICEProtocolTCP, "203.0.113.9")), "TCP")
+	require.Nil(t, b.destinationOf(pair("127.0.0.1", local.Port, webrtc.ICEProtocolUDP, "not an address")))
 	// A public address of 1:1 NAT matches no loopback socket.
-	d.route(pair("198.51.100.1", local.Port, webrtc.ICEProtocolUDP, "203.0.113.9"))
-	require.Nil(t, d.dest.Load())
-	d.route(nil)
-	require.Nil(t, d.dest.Load())
-
-	d.ended.Store(true) // DTLS closed: a pair selected after it is not routed
-	d.route(pair("127.0.0.1", local.Port, webrtc.ICEProtocolUDP, "203.0.113.9"))
-	require.Nil(t, d.dest.Load())
+	require.Nil(t, b.destinationOf(pair("198.51.100.1", local.Port, webrtc.ICEProtocolUDP, "203.0.113.9")))
+	require.Nil(t, b.destinationOf(nil))
 }
 
 // Sending directly allocates nothing per packet.

@@ -805,11 +805,16 @@ type scratch struct {
 	ext      []rtp.Extension
 	raw      [maxRTPPacketSize]byte
 	payload  [maxRTPPacketSize]byte
-	// plain, sealed and sealedHdr are a directly sent packet before and after its
-	// encryption.
-	plain     [maxRTPPacketSize]byte
-	sealed    [maxRTPPacketSize + srtpMaxOverhead]byte
-	sealedHdr rtp.Header
+	// sealing is the room for a packet sent directly, made by the first one: the
+	// goroutines that only read RTCP and seldom retransmit do without it.
+	sealing *sealing
+}
+
+// sealing is a packet sent directly, before and after its encryption.
+type sealing struct {
+	plain  [maxRTPPacketSize]byte
+	sealed [maxRTPPacketSize + srtpMaxOverhead]byte
+	hdr    rtp.Header
 }
 
 // srtpMaxOverhead is the most SRTP adds to an RTP packet: a 16-byte authentication tag.

@@ -561,7 +561,11 @@ func (p *participant) setLocal(desc webrtc.SessionDescription, msgType string, b
 		if before != nil {
 			p.sendRaw(before)
 		}
-		p.sendRaw(encode(signal.SDPMessage{Type: msgType, SDP: desc.SDP}))
+		sdp := desc.SDP
+		if desc.Type == webrtc.SDPTypeAnswer {
+			sdp = keepOfferedRole(sdp, p.pc.RemoteDescription())
+		}
+		p.sendRaw(encode(signal.SDPMessage{Type: msgType, SDP: sdp}))
 	}
 	p.releaseCandidatesLocked()
 	return err

@@ -250,7 +250,7 @@ func (h *httpSession) answer(ctx context.Context, api *webrtc.API, m httpMember,
 	if local == nil {
 		return "", fmt.Errorf("%w: no local description", ErrOfferRefused)
 	}
-	return local.SDP, nil
+	return keepOfferedRole(local.SDP, h.pc.RemoteDescription()), nil
 }
 
 // sendRaw drops msg: an HTTP session has no signalling connection.

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,6 +106,12 @@ func whipPublish(t testing.TB, srv *testServer, room, participant string) *httpP
 // whepView starts a WHEP session that counts the packets it receives per kind.
 func whepView(t *testing.T, srv *testServer, room, participant string) (*httpPeer, error) {
 	t.Helper()
+	return whepViewOffering(t, srv, room, participant, func(sdp string) string { return sdp })
+}
+
+// whepViewOffering is whepView with the offer edited by edit before it is sent.
+func whepViewOffering(t *testing.T, srv *testServer, room, participant string, edit func(string) string) (*httpPeer, error) {
+	t.Helper()
 	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pc.Close() })
@@ -125,7 +132,7 @@ func whepView(t *testing.T, srv *testServer, room, participant string) (*httpPee
 			n.Add(1)
 		}
 	})
-	session, err := srv.StartWHEP(context.Background(), claimsFor(srv, room, participant, RoleAttendee), offerAll(t, pc), h.hooks())
+	session, err := srv.StartWHEP(context.Background(), claimsFor(srv, room, participant, RoleAttendee), edit(offerAll(t, pc)), h.hooks())
 	if err != nil {
 		return nil, err
 	}
@@ -316,4 +323,26 @@ func TestWHEPViewersCountAgainstTheRoomsCap(t *testing.T) {
 	require.NoError(t, first.waitEnded(t))
 	_, err = whepView(t, srv, "full", "second")
 	require.NoError(t, err, "the seat the first viewer left")
+}
+
+// An offer of a=setup:passive (FFmpeg's WHIP muxer sends one) is answered active: the
+// client is the DTLS server it asked to be, and the viewer receives, the server sending
+// through Pion since it does not know the keys.
+func TestWHEPOfferOfPassiveSetup(t *testing.T) {
+	srv := newTestServer(t)
+	whipPublish(t, srv, "live", "encoder")
+	var viewer *httpPeer
+	eventually(t, func() bool {
+		var err error
+		viewer, err = whepViewOffering(t, srv, "live", "viewer", func(sdp string) string {
+			return strings.ReplaceAll(sdp, "a=setup:actpass", "a=setup:passive")
+		})
+		return err == nil
+	}, "a viewer of the encoder")
+	require.Contains(t, viewer.session.Answer(), "a=setup:active")
+	require.NotContains(t, viewer.session.Answer(), "a=setup:passive")
+	eventually(t, func() bool {
+		return viewer.received[webrtc.RTPCodecTypeVideo].Load() > 10 && viewer.received[webrtc.RTPCodecTypeAudio].Load() > 10
+	}, "the viewer receives video and audio")
+	require.EqualValues(t, 1, srv.SendStats().PionConnections, "the server is the DTLS client: through Pion")
 }
