@@ -74,7 +74,7 @@ type dtlsSecrets struct {
 	suite        dtls.CipherSuiteID
 	profile      srtp.ProtectionProfile
 	clientRandom [handshake.RandomLength]byte
-	master       []byte // nil until the key log line; wiped by keys
+	master       []byte // nil until the key log line; wiped by context and wipe
 }
 
 // serverHello notes the server's random, suite and SRTP profile, and sends the message
@@ -118,7 +118,7 @@ func (k *dtlsSecrets) Write(p []byte) (int, error) {
 	clear(fields[2])
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	clear(k.master)
+	k.wipeLocked()
 	k.clientRandom, k.master = random, master
 	return len(p), nil
 }
@@ -127,6 +127,11 @@ func (k *dtlsSecrets) Write(p []byte) (int, error) {
 func (k *dtlsSecrets) wipe() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.wipeLocked()
+}
+
+// wipeLocked forgets the master secret; k.mu is held.
+func (k *dtlsSecrets) wipeLocked() {
 	clear(k.master)
 	k.master = nil
 }
@@ -138,7 +143,7 @@ var errNoKeys = errors.New("sfu: the connection's SRTP keys are not known")
 func (k *dtlsSecrets) context() (*srtp.Context, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	defer func() { clear(k.master); k.master = nil }()
+	defer k.wipeLocked()
 	if !k.hello || k.master == nil {
 		return nil, errNoKeys
 	}
